@@ -1,0 +1,123 @@
+/* The event ABI shared by the BPF programs (clang -target bpf) and the C++ loader.
+ * Fixed-width fields, explicit padding, sizes checked by both compilers. Every record starts with
+ * wgbpf_event_header; the decoder rejects (and counts) records whose type, version or size it does
+ * not know. Change a layout => bump its version. */
+#ifndef WGBPF_ABI_EVENTS_H
+#define WGBPF_ABI_EVENTS_H
+
+#ifdef __bpf__
+/* vmlinux.h already defines __u8 ... __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define WGBPF_ABI_VERSION 1
+
+enum wgbpf_event_type {
+	WGBPF_EV_ROUTE_LOOKUP = 1, /* one fib table lookup (tracepoint fib{,6}_table_lookup) */
+	WGBPF_EV_RULE_RESULT = 2,  /* exact rule outcome from fexit on the fib rule functions */
+};
+
+/* Probe modules, for per-module loss counters (index into the `losses` map). */
+enum wgbpf_module {
+	WGBPF_MOD_ROUTE = 0,
+	WGBPF_MOD_COUNT = 8,
+};
+
+struct wgbpf_event_header {
+	__u16 type;    /* enum wgbpf_event_type */
+	__u16 version; /* layout version of this type */
+	__u32 size;    /* sizeof the whole record */
+	__u64 t_ns;    /* bpf_ktime_get_ns() */
+	__u32 cpu;
+	__u32 netns;   /* network namespace inode (net->ns.inum), 0 when unknown */
+	__u32 tgid;    /* current task, meaningful for process-context lookups */
+	__u32 pad0;
+};
+
+#define WGBPF_FAMILY_IPV4 4
+#define WGBPF_FAMILY_IPV6 6
+
+/* Why BPF believes a lookup happens: decided on the CPU where it runs. */
+enum wgbpf_route_direction {
+	WGBPF_DIR_OUTPUT = 0,  /* locally generated (flowi iif == loopback) */
+	WGBPF_DIR_INPUT = 1,   /* a received packet's route (flowi iif == receiving device) */
+	WGBPF_DIR_REVERSE = 2, /* rp_filter / source validation for the packet just received on this CPU */
+};
+
+/* Lookup result classes; the raw errno is kept too. */
+#define WGBPF_LOOKUP_F_NH 0x1      /* a nexthop device was returned */
+#define WGBPF_LOOKUP_F_GW 0x2      /* the nexthop has a gateway */
+#define WGBPF_LOOKUP_F_IN_RX 0x4   /* looked up while this CPU was receiving a packet */
+
+struct wgbpf_route_lookup {
+	struct wgbpf_event_header hdr;
+	__u32 table;      /* tb_id */
+	__s32 err;        /* 0 hit, -EAGAIN miss, -EHOSTUNREACH/-EACCES/-EINVAL reject routes */
+	__u32 mark;       /* flowi mark */
+	__s32 iif;        /* flowi iif (1 = loopback: output or reverse) */
+	__s32 oif;        /* flowi oif (0 = any) */
+	__u32 uid;        /* flowi uid */
+	__u32 nh_ifindex; /* result device, when WGBPF_LOOKUP_F_NH */
+	__u8 family;      /* WGBPF_FAMILY_* */
+	__u8 proto;       /* flowi proto (0 when the kernel did not dissect the packet) */
+	__u8 direction;   /* enum wgbpf_route_direction */
+	__u8 flags;       /* WGBPF_LOOKUP_F_* */
+	__u16 sport;      /* host byte order, 0 when unknown */
+	__u16 dport;
+	__u8 dscp;
+	__u8 scope;
+	__u16 pad1;
+	__u64 rx_seq;     /* per-CPU receive sequence this lookup belongs to (input/reverse), else 0 */
+	__u8 src[16];     /* IPv4 in the first 4 bytes, network order */
+	__u8 dst[16];
+	__u8 gw[16];
+};
+
+/* Exact rule decision from fexit probes (kernels that allow them). */
+#define WGBPF_RULE_SUPPRESSED 1 /* fib{4,6}_rule_suppress returned true for this rule */
+#define WGBPF_RULE_DECIDED 2    /* fib_rules_lookup returned with this rule */
+
+struct wgbpf_rule_result {
+	struct wgbpf_event_header hdr;
+	__u32 pref;
+	__u32 table;
+	__s32 err;
+	__u32 what;          /* WGBPF_RULE_* */
+	__s32 prefixlen;     /* result prefix length (suppress), -1 unknown */
+	__s32 suppress_prefixlen;
+	__u8 family;
+	__u8 pad[7];
+};
+
+/* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/addresses. */
+#define WGBPF_FILTER_MAX_IFACES 8
+#define WGBPF_FILTER_MAX_MARKS 4
+#define WGBPF_FILTER_MAX_ADDRS 16
+
+struct wgbpf_filter {
+	__u32 netns;        /* 0: any namespace */
+	__u32 n_ifaces;     /* 0: any interface (and marks/addrs are ignored) */
+	__s32 ifaces[WGBPF_FILTER_MAX_IFACES];
+	__u32 n_marks;
+	__u32 marks[WGBPF_FILTER_MAX_MARKS];   /* e.g. WireGuard fwmark: outer packets of the interface */
+	__u32 n_addrs;
+	__u32 pad0;
+	__u8 addrs[WGBPF_FILTER_MAX_ADDRS][16]; /* e.g. peer endpoints */
+	__u8 addr_family[WGBPF_FILTER_MAX_ADDRS]; /* WGBPF_FAMILY_* */
+	__u8 pad1[4];
+};
+
+#if defined(__cplusplus)
+static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
+static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
+static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
+static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
+#else
+_Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
+_Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
+_Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
+_Static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
+#endif
+
+#endif

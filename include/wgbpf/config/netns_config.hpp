@@ -1,0 +1,109 @@
+#pragma once
+// What wgbpf knows about one network namespace's configuration: links, ip rules, routes, sysctls.
+// Pure data, filled over netlink (src/netlink) or from a recording; consumed by rule attribution.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wgbpf/common/ip_address.hpp"
+
+namespace wgbpf {
+
+struct Link {
+    int ifindex = 0;
+    std::string name;
+    uint32_t group = 0; // for suppress_ifgroup
+};
+
+// Rule actions, numbered as the kernel's FR_ACT_* (include/uapi/linux/fib_rules.h).
+enum class RuleAction : uint8_t {
+    to_table = 1,
+    go_to = 2,
+    nop = 3,
+    blackhole = 6,
+    unreachable = 7,
+    prohibit = 8,
+};
+
+struct PortRange {
+    uint16_t start = 0;
+    uint16_t end = 0;
+};
+
+struct Rule {
+    Family family = Family::ipv4;
+    uint32_t pref = 0;
+    RuleAction action = RuleAction::to_table;
+    uint32_t table = 0;
+    bool invert = false;                    // "not": FIB_RULE_INVERT
+    std::optional<uint32_t> fwmark;         // FRA_FWMARK
+    uint32_t fwmask = 0xffffffff;           // FRA_FWMASK (kernel default: all bits when a mark is set)
+    std::string iif;                        // FRA_IIFNAME ("" = any)
+    std::string oif;                        // FRA_OIFNAME
+    std::optional<IpPrefix> from;           // FRA_SRC + rtm_src_len
+    std::optional<IpPrefix> to;             // FRA_DST + rtm_dst_len
+    uint8_t tos = 0;                        // rtm_tos (dscp << 2)
+    std::optional<std::pair<uint32_t, uint32_t>> uid_range; // FRA_UID_RANGE
+    uint8_t ip_proto = 0;                   // FRA_IP_PROTO (0 = any)
+    std::optional<PortRange> sport;         // FRA_SPORT_RANGE
+    std::optional<PortRange> dport;         // FRA_DPORT_RANGE
+    std::optional<uint32_t> goto_target;    // FRA_GOTO (pref of the target rule)
+    int32_t suppress_prefixlen = -1;        // FRA_SUPPRESS_PREFIXLEN (-1: none)
+    int32_t suppress_ifgroup = -1;          // FRA_SUPPRESS_IFGROUP (-1: none)
+    bool l3mdev = false;                    // FRA_L3MDEV
+
+    std::string to_string() const; // like `ip rule show`: "32765: not from all fwmark 0xca6c lookup 51820"
+};
+
+// Route types, numbered as the kernel's RTN_* (include/uapi/linux/rtnetlink.h).
+enum class RouteType : uint8_t {
+    unspec = 0,
+    unicast = 1,
+    local = 2,
+    broadcast = 3,
+    anycast = 4,
+    multicast = 5,
+    blackhole = 6,
+    unreachable = 7,
+    prohibit = 8,
+    throw_ = 9,
+    nat = 10,
+};
+
+struct Route {
+    Family family = Family::ipv4;
+    uint32_t table = 0;
+    IpPrefix dst;
+    RouteType type = RouteType::unicast;
+    std::optional<IpAddress> gateway;
+    int oif = 0;          // ifindex, 0 when none
+    uint32_t metric = 0;  // RTA_PRIORITY
+    uint8_t scope = 0;    // rtm_scope
+    uint8_t tos = 0;
+};
+
+// Per-interface IPv4 sysctls relevant to reverse-path filtering (read under /proc/sys in the namespace).
+struct Ipv4Conf {
+    int rp_filter = 0;
+    int src_valid_mark = 0;
+};
+
+struct NetnsConfig {
+    uint32_t netns_inode = 0;
+    std::vector<Link> links;
+    std::vector<Rule> rules;   // both families, each in kernel order (pref ascending)
+    std::vector<Route> routes; // all tables, both families
+    std::map<uint32_t, std::string> table_names; // /etc/iproute2/rt_tables + built-ins
+    std::map<std::string, Ipv4Conf> ipv4_conf;   // "all", "default", per interface name
+
+    const Link* link_by_index(int ifindex) const;
+    const Link* link_by_name(const std::string& name) const;
+    std::string link_name(int ifindex) const; // "if<N>" when unknown
+    std::vector<const Rule*> rules_for(Family f) const; // kernel order
+    bool has_table(Family f, uint32_t table) const;     // any route seen in it
+    std::string table_name(uint32_t table) const;       // "main", "local", "default", or "" when unnamed
+};
+
+} // namespace wgbpf

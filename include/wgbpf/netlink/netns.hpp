@@ -1,0 +1,47 @@
+#pragma once
+// Network namespaces named the way a user names them: NAME (/run/netns/NAME), a path to a namespace
+// file, a PID (its /proc/PID/ns/net), or empty for the caller's own.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "wgbpf/common/result.hpp"
+
+namespace wgbpf {
+
+class NetnsHandle {
+public:
+    static Result<NetnsHandle> open(std::string_view spec);
+    NetnsHandle(NetnsHandle&& o) noexcept;
+    NetnsHandle& operator=(NetnsHandle&& o) noexcept;
+    NetnsHandle(const NetnsHandle&) = delete;
+    NetnsHandle& operator=(const NetnsHandle&) = delete;
+    ~NetnsHandle();
+
+    int fd() const { return fd_; }
+    uint32_t inode() const { return inode_; }
+    const std::string& description() const { return description_; } // e.g. "wgbpf-lab-client (/run/netns/...)"
+
+private:
+    NetnsHandle(int fd, uint32_t inode, std::string description);
+    int fd_ = -1;
+    uint32_t inode_ = 0;
+    std::string description_;
+};
+
+// RAII: this thread enters the namespace; leaves (back to where it was) on destruction.
+// Sockets opened inside stay bound to the namespace after leaving.
+class NetnsScope {
+public:
+    static Result<NetnsScope> enter(const NetnsHandle& ns);
+    NetnsScope(NetnsScope&& o) noexcept;
+    NetnsScope& operator=(NetnsScope&&) = delete;
+    NetnsScope(const NetnsScope&) = delete;
+    ~NetnsScope();
+
+private:
+    explicit NetnsScope(int original_fd) : original_fd_(original_fd) {}
+    int original_fd_ = -1;
+};
+
+} // namespace wgbpf

@@ -1,0 +1,25 @@
+#pragma once
+// Turns the table lookups the kernel performed for one flow into the rule walk that caused them.
+// Where fexit on the rule functions is allowed, the kernel's own answers (RuleResult) are used;
+// otherwise the rules from netlink are evaluated against the flow, exactly as fib_rules_lookup() does.
+#include <vector>
+
+#include "wgbpf/config/netns_config.hpp"
+#include "wgbpf/event/route_lookup.hpp"
+#include "wgbpf/route/route_decision.hpp"
+
+namespace wgbpf {
+
+// `walk`: consecutive lookups for one flow on one CPU, in order (non-empty).
+// `exact`: RuleResult events of the same walk (may be empty).
+RouteDecision attribute_walk(const std::vector<RouteLookup>& walk, const NetnsConfig& cfg,
+                             const std::vector<RuleResult>& exact = {});
+
+// True when, given the lookups seen so far, the kernel's rule walk must have ended
+// (a final result, or no further rule could cause another lookup).
+bool walk_is_complete(const std::vector<RouteLookup>& walk, const NetnsConfig& cfg);
+
+// The same flow? (addresses, ports, proto, mark, iif, oif, family, direction, netns)
+bool same_flow(const RouteLookup& a, const RouteLookup& b);
+
+} // namespace wgbpf

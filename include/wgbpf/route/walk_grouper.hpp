@@ -1,0 +1,45 @@
+#pragma once
+// Groups the stream of table lookups into rule walks (one per flow and CPU) and hands each finished
+// walk out as a RouteDecision. Pure: time comes from the events and from flush(now).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "wgbpf/config/netns_config.hpp"
+#include "wgbpf/event/route_lookup.hpp"
+#include "wgbpf/route/route_decision.hpp"
+
+namespace wgbpf {
+
+class WalkGrouper {
+public:
+    using ConfigLookup = std::function<const NetnsConfig*(uint32_t netns)>;
+    using Sink = std::function<void(RouteDecision&&)>;
+
+    // A walk with no new lookup for `idle_ns` is finished by flush().
+    WalkGrouper(ConfigLookup configs, Sink sink, uint64_t idle_ns = 20'000'000);
+
+    void add(const RouteLookup& lookup);
+    void add(const RuleResult& result);
+    void flush(uint64_t now_ns);  // finish walks idle since now - idle_ns
+    void flush_all();              // finish everything (exit)
+    size_t open_walks() const;
+
+private:
+    struct OpenWalk {
+        std::vector<RouteLookup> lookups;
+        std::vector<RuleResult> exact;
+        uint64_t last_ns = 0;
+    };
+    void finish(OpenWalk& walk);
+
+    ConfigLookup configs_;
+    Sink sink_;
+    uint64_t idle_ns_;
+    // By CPU, then flow: a walk runs on one CPU, but a softirq may interrupt a process-context walk
+    // with lookups of another flow, so several walks can be open on one CPU at once.
+    std::map<uint32_t, std::vector<OpenWalk>> open_;
+};
+
+} // namespace wgbpf

@@ -1,0 +1,43 @@
+#pragma once
+// A WireGuard interface's configuration: from the kernel's "wireguard" generic netlink family, or
+// from a user-space implementation's UAPI socket (/var/run/wireguard/IF.sock, wireguard-go).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wgbpf/common/ip_address.hpp"
+#include "wgbpf/common/result.hpp"
+
+namespace wgbpf {
+
+struct WgEndpoint {
+    IpAddress address;
+    uint16_t port = 0;
+    std::string to_string() const; // "203.0.113.123:51820", "[2001:db8::1]:51820"
+};
+
+struct WgPeer {
+    std::string public_key;                 // base64
+    std::optional<WgEndpoint> endpoint;
+    std::vector<IpPrefix> allowed_ips;
+};
+
+struct WgInterface {
+    std::string name;
+    std::string source;                     // "kernel" (genetlink) | "uapi" (user-space implementation)
+    std::string public_key;                 // base64 (empty if unknown)
+    uint16_t listen_port = 0;
+    uint32_t fwmark = 0;
+    std::vector<WgPeer> peers;
+};
+
+// Pure: parses the reply to "get=1\n\n" on a UAPI socket (keys in hex, as the protocol sends them).
+Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name);
+
+// Base64 of 32 raw bytes (keys).
+std::string key_to_base64(const uint8_t key[32]);
+std::optional<std::string> hex_key_to_base64(std::string_view hex);
+
+} // namespace wgbpf
