@@ -1,6 +1,7 @@
 # wgbpf_bpf_skeleton(NAME): bpf/NAME.bpf.c -> NAME.bpf.o (clang, BPF target, CO-RE) -> skel/NAME.skel.h
 find_program(BPF_CLANG NAMES clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
+find_program(BPF_STRIP NAMES llvm-strip llvm-strip-14 REQUIRED) # drop DWARF, keep BTF: smaller skeletons
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   set(WGBPF_BPF_ARCH x86)
@@ -22,6 +23,7 @@ function(wgbpf_bpf_skeleton name)
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${WGBPF_BPF_ARCH} -Wall -Werror
             -I${CMAKE_SOURCE_DIR}/vmlinux -I${CMAKE_SOURCE_DIR}/include -I${CMAKE_SOURCE_DIR}/bpf
             -c ${src} -o ${obj}
+    COMMAND ${BPF_STRIP} -g ${obj}
     DEPENDS ${src} ${WGBPF_BPF_HEADERS}
     COMMENT "BPF ${name}.bpf.c"
     VERBATIM)

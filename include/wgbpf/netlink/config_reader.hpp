@@ -7,6 +7,8 @@
 #include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/netlink/netns.hpp"
 
+struct mnl_socket; // libmnl
+
 namespace wgbpf {
 
 Result<NetnsConfig> read_netns_config(const NetnsHandle& ns);
@@ -22,7 +24,7 @@ public:
 
 private:
     ConfigWatcher() = default;
-    struct mnl_socket* sock_ = nullptr;
+    ::mnl_socket* sock_ = nullptr;
 };
 
 } // namespace wgbpf

@@ -2,6 +2,7 @@
 // Turns the table lookups the kernel performed for one flow into the rule walk that caused them.
 // Where fexit on the rule functions is allowed, the kernel's own answers (RuleResult) are used;
 // otherwise the rules from netlink are evaluated against the flow, exactly as fib_rules_lookup() does.
+#include <cstddef>
 #include <vector>
 
 #include "wgbpf/config/netns_config.hpp"
@@ -18,6 +19,10 @@ RouteDecision attribute_walk(const std::vector<RouteLookup>& walk, const NetnsCo
 // True when, given the lookups seen so far, the kernel's rule walk must have ended
 // (a final result, or no further rule could cause another lookup).
 bool walk_is_complete(const std::vector<RouteLookup>& walk, const NetnsConfig& cfg);
+
+// How many of the walk's lookups the ruleset snapshot cannot attribute to any rule (0: all explained).
+// The grouper uses it to tell a walk's continuation from the start of a new walk after a lost event.
+size_t unexplained_lookups(const std::vector<RouteLookup>& walk, const NetnsConfig& cfg);
 
 // The same flow? (addresses, ports, proto, mark, iif, oif, family, direction, netns)
 bool same_flow(const RouteLookup& a, const RouteLookup& b);

@@ -31,8 +31,12 @@ private:
         std::vector<RouteLookup> lookups;
         std::vector<RuleResult> exact;
         uint64_t last_ns = 0;
+        bool awaiting_verdict = false; // complete per the snapshot, held for the kernel's RuleResult
     };
     void finish(OpenWalk& walk);
+    void finish_at(uint32_t cpu, size_t index);
+    bool ready(OpenWalk& walk) const;
+    const NetnsConfig& config_for(uint32_t netns, NetnsConfig& fallback) const;
 
     ConfigLookup configs_;
     Sink sink_;
@@ -40,6 +44,7 @@ private:
     // By CPU, then flow: a walk runs on one CPU, but a softirq may interrupt a process-context walk
     // with lookups of another flow, so several walks can be open on one CPU at once.
     std::map<uint32_t, std::vector<OpenWalk>> open_;
+    bool kernel_verdicts_ = false; // RuleResults seen: the kernel (fexit) names each walk's deciding rule
 };
 
 } // namespace wgbpf

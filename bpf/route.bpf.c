@@ -1,0 +1,345 @@
+/* Routing probe: every IPv4/IPv6 fib table lookup, with the flow that caused it and the result.
+ * Tracepoints (tp_btf) only: runs on every kernel with BTF since 5.5, including ones that refuse fentry.
+ * Rules have no tracepoint; user space attributes lookups to rules (or route_rules.bpf.c does, exactly). */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before and while running (mmapped .bss). */
+struct wgbpf_filter filter = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+/* What this CPU is receiving: set at netif_receive_skb, so that the input lookup and the reverse-path
+ * (rp_filter) lookups that ip_route_input_slow() makes for that packet, in the same softirq on this CPU,
+ * are tied to it and to its namespace. */
+struct rx_context {
+	__u64 seq;
+	__u32 netns;
+	__s32 ifindex;
+	__u8 expect_reverse; /* an input lookup ran; a reverse lookup for the swapped flow may follow */
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__u16 sport;
+	__u16 dport;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rx_context);
+} rx_contexts SEC(".maps");
+
+static __always_inline struct rx_context *this_cpu_rx(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&rx_contexts, &zero);
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(route_rx_begin, struct sk_buff *skb)
+{
+	struct rx_context *rx = this_cpu_rx();
+	if (!rx)
+		return 0;
+	struct net_device *dev = skb->dev;
+	rx->seq += 1;
+	rx->netns = dev_netns(dev);
+	rx->ifindex = dev ? dev->ifindex : 0;
+	rx->expect_reverse = 0;
+	return 0;
+}
+
+/* Flow fields common to both families, filled by the per-family readers. */
+struct flow_view {
+	__u8 family;
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u8 dscp;
+	__u8 scope;
+	__u32 mark;
+	__s32 iif;
+	__s32 oif;
+	__u32 uid;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+static __always_inline bool addr_eq(const __u8 *a, const __u8 *b, __u8 family)
+{
+	if (family == WGBPF_FAMILY_IPV4)
+		return *(const __u32 *)a == *(const __u32 *)b;
+	return ((const __u64 *)a)[0] == ((const __u64 *)b)[0] && ((const __u64 *)a)[1] == ((const __u64 *)b)[1];
+}
+
+/* Interfaces, marks, addresses (the namespace is checked first, in emit()). */
+static __always_inline bool wanted(__u32 netns, const struct flow_view *f, __s32 nh_ifindex)
+{
+	if (!filter.n_ifaces)
+		return true;
+	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
+		if (i >= filter.n_ifaces)
+			break;
+		__s32 want = filter.ifaces[i];
+		if (want == f->iif || want == f->oif || want == nh_ifindex)
+			return true;
+	}
+	for (int i = 0; i < WGBPF_FILTER_MAX_MARKS; i++) {
+		if (i >= filter.n_marks)
+			break;
+		if (filter.marks[i] == f->mark)
+			return true;
+	}
+	for (int i = 0; i < WGBPF_FILTER_MAX_ADDRS; i++) {
+		if (i >= filter.n_addrs)
+			break;
+		if (filter.addr_family[i] != f->family)
+			continue;
+		if (addr_eq(filter.addrs[i], f->src, f->family) || addr_eq(filter.addrs[i], f->dst, f->family))
+			return true;
+	}
+	return false;
+}
+
+/* Decides direction and namespace on this CPU, and keeps the receive context up to date. */
+static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __u64 *rx_seq)
+{
+	struct rx_context *rx = this_cpu_rx();
+	if (f->iif != WGBPF_LOOPBACK_IFINDEX) {
+		/* input route of the packet this CPU is receiving */
+		if (rx && rx->ifindex == f->iif) {
+			if (!*netns)
+				*netns = rx->netns;
+			*rx_seq = rx->seq;
+			rx->expect_reverse = 1;
+			rx->family = f->family;
+			rx->proto = f->proto;
+			rx->sport = f->sport;
+			rx->dport = f->dport;
+			__builtin_memcpy(rx->src, f->src, 16);
+			__builtin_memcpy(rx->dst, f->dst, 16);
+		}
+		return WGBPF_DIR_INPUT;
+	}
+	if (rx && rx->expect_reverse) {
+		/* __fib_validate_source(): saddr/daddr swapped, iif loopback, no oif, same proto */
+		if (rx->family == f->family && f->oif == 0 && rx->proto == f->proto && addr_eq(rx->src, f->dst, f->family) &&
+		    addr_eq(rx->dst, f->src, f->family)) {
+			if (!*netns)
+				*netns = rx->netns;
+			*rx_seq = rx->seq;
+			return WGBPF_DIR_REVERSE;
+		}
+		rx->expect_reverse = 0; /* another lookup ran on this CPU: the validation is over */
+	}
+	return WGBPF_DIR_OUTPUT;
+}
+
+/* The filter decides per rule walk, not per lookup: the inner packet's walk misses in local and has
+ * main's result (dev c0) suppressed before table 51820 answers wg0, and only that last lookup names
+ * the watched interface. So lookups of the current flow that do not match wait here (per CPU); when
+ * one of the same flow matches they are sent first, and the rest of that flow's walk follows. */
+#define WGBPF_STAGE_MAX 4
+
+struct walk_stage {
+	struct flow_view flow;
+	__u32 netns;
+	__u8 direction;
+	__u8 matched; /* this flow already matched: send its lookups at once */
+	__u8 n;
+	__u8 pad;
+	struct wgbpf_route_lookup staged[WGBPF_STAGE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_stage);
+} walk_stages SEC(".maps");
+
+static __always_inline bool flow_eq(const struct flow_view *a, const struct flow_view *b)
+{
+	return a->family == b->family && a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
+	       a->mark == b->mark && a->iif == b->iif && a->oif == b->oif && addr_eq(a->src, b->src, a->family) &&
+	       addr_eq(a->dst, b->dst, a->family);
+}
+
+static __always_inline void send(const struct wgbpf_route_lookup *e)
+{
+	if (bpf_ringbuf_output(&events, (void *)e, sizeof(*e), wakeup_flags(&events)))
+		count_loss(WGBPF_MOD_ROUTE);
+}
+
+static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const struct flow_view *f, __u32 table,
+					__s32 err, __u32 netns, const struct fib_nh_common *nhc, __s32 nh_ifindex,
+					__u8 direction, __u64 rx_seq)
+{
+	fill_header(&e->hdr, WGBPF_EV_ROUTE_LOOKUP, 1, sizeof(*e), netns);
+	e->table = table;
+	e->err = err;
+	e->mark = f->mark;
+	e->iif = f->iif;
+	e->oif = f->oif;
+	e->uid = f->uid;
+	e->nh_ifindex = nh_ifindex;
+	e->family = f->family;
+	e->proto = f->proto;
+	e->direction = direction;
+	e->flags = 0;
+	e->sport = f->sport;
+	e->dport = f->dport;
+	e->dscp = f->dscp;
+	e->scope = f->scope;
+	e->pad1 = 0;
+	e->rx_seq = rx_seq;
+	__builtin_memcpy(e->src, f->src, 16);
+	__builtin_memcpy(e->dst, f->dst, 16);
+	__builtin_memset(e->gw, 0, 16);
+	if (nhc) {
+		e->flags |= WGBPF_LOOKUP_F_NH;
+		__u8 gw_family = BPF_CORE_READ(nhc, nhc_gw_family);
+		if (gw_family == 2 /* AF_INET */) {
+			__u32 gw4 = BPF_CORE_READ(nhc, nhc_gw.ipv4);
+			__builtin_memcpy(e->gw, &gw4, 4);
+			e->flags |= WGBPF_LOOKUP_F_GW;
+		} else if (gw_family == 10 /* AF_INET6 */) {
+			BPF_CORE_READ_INTO(&e->gw, nhc, nhc_gw.ipv6);
+			e->flags |= WGBPF_LOOKUP_F_GW;
+		}
+	}
+	if (rx_seq)
+		e->flags |= WGBPF_LOOKUP_F_IN_RX;
+}
+
+static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 err, __u32 netns,
+				 const struct fib_nh_common *nhc)
+{
+	__s32 nh_ifindex = 0;
+	struct net_device *nh_dev = NULL;
+	if (nhc) {
+		nh_dev = BPF_CORE_READ(nhc, nhc_dev);
+		if (nh_dev)
+			nh_ifindex = BPF_CORE_READ(nh_dev, ifindex);
+	}
+	__u64 rx_seq = 0;
+	if (!netns && f->iif == WGBPF_LOOPBACK_IFINDEX && nh_dev)
+		netns = dev_netns(nh_dev); /* output hit: the device's namespace */
+	__u8 direction = classify(f, &netns, &rx_seq);
+	if (!netns)
+		netns = task_netns();
+	if (filter.netns && netns != filter.netns)
+		return; /* cheapest rejection: another namespace */
+
+	__u32 zero = 0;
+	struct walk_stage *stage = bpf_map_lookup_elem(&walk_stages, &zero);
+	if (!stage)
+		return;
+	if (stage->netns != netns || stage->direction != direction || !flow_eq(&stage->flow, f)) {
+		stage->flow = *f;
+		stage->netns = netns;
+		stage->direction = direction;
+		stage->matched = 0;
+		stage->n = 0;
+	}
+	bool match = stage->matched || wanted(netns, f, nh_ifindex);
+	if (!match) {
+		__u8 n = stage->n;
+		if (n < WGBPF_STAGE_MAX) {
+			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_seq);
+			stage->n = n + 1;
+		}
+		return;
+	}
+	for (int i = 0; i < WGBPF_STAGE_MAX; i++) {
+		if (i >= stage->n)
+			break;
+		send(&stage->staged[i]);
+	}
+	stage->n = 0;
+	stage->matched = 1;
+
+	struct wgbpf_route_lookup *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(WGBPF_MOD_ROUTE);
+		return;
+	}
+	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_seq);
+	bpf_ringbuf_submit(e, wakeup_flags(&events));
+}
+
+/* 6.18 renamed flowic_tos to flowic_dscp. */
+struct flowi_common___tos {
+	__u8 flowic_tos;
+} __attribute__((preserve_access_index));
+
+static __always_inline void read_common(struct flow_view *f, const struct flowi_common *c)
+{
+	f->mark = BPF_CORE_READ(c, flowic_mark);
+	f->iif = BPF_CORE_READ(c, flowic_iif);
+	f->oif = BPF_CORE_READ(c, flowic_oif);
+	f->uid = BPF_CORE_READ(c, flowic_uid.val);
+	f->proto = BPF_CORE_READ(c, flowic_proto);
+	f->scope = BPF_CORE_READ(c, flowic_scope);
+	if (bpf_core_field_exists(c->flowic_dscp))
+		f->dscp = BPF_CORE_READ(c, flowic_dscp);
+	else
+		f->dscp = BPF_CORE_READ((const struct flowi_common___tos *)c, flowic_tos) >> 2;
+}
+
+SEC("tp_btf/fib_table_lookup")
+int BPF_PROG(route_fib4_lookup, u32 tb_id, const struct flowi4 *flp, const struct fib_nh_common *nhc, int err)
+{
+	struct flow_view f = {.family = WGBPF_FAMILY_IPV4};
+	read_common(&f, &flp->__fl_common);
+	__u32 saddr = BPF_CORE_READ(flp, saddr), daddr = BPF_CORE_READ(flp, daddr);
+	__builtin_memcpy(f.src, &saddr, 4);
+	__builtin_memcpy(f.dst, &daddr, 4);
+	f.sport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.sport));
+	f.dport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.dport));
+	emit(&f, tb_id, err, 0, err == 0 ? nhc : NULL);
+	return 0;
+}
+
+/* IPv6 reports no error code: a miss is the namespace's null entry, reject routes are route types. */
+static __always_inline __s32 fib6_error(const struct net *net, const struct fib6_result *res)
+{
+	if (BPF_CORE_READ(res, f6i) == BPF_CORE_READ(net, ipv6.fib6_null_entry))
+		return -WGBPF_EAGAIN;
+	switch (BPF_CORE_READ(res, fib6_type)) {
+	case 7: return -113; /* RTN_UNREACHABLE: -EHOSTUNREACH */
+	case 6: return -22;  /* RTN_BLACKHOLE: -EINVAL */
+	case 8: return -13;  /* RTN_PROHIBIT: -EACCES */
+	case 9: return -WGBPF_EAGAIN; /* RTN_THROW: on to the next rule */
+	default: return 0;
+	}
+}
+
+SEC("tp_btf/fib6_table_lookup")
+int BPF_PROG(route_fib6_lookup, const struct net *net, const struct fib6_result *res, struct fib6_table *table,
+	     const struct flowi6 *flp)
+{
+	struct flow_view f = {.family = WGBPF_FAMILY_IPV6};
+	read_common(&f, &flp->__fl_common);
+	BPF_CORE_READ_INTO(&f.src, flp, saddr);
+	BPF_CORE_READ_INTO(&f.dst, flp, daddr);
+	f.sport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.sport));
+	f.dport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.dport));
+	__s32 err = fib6_error(net, res);
+	const struct fib_nh_common *nhc = NULL;
+	if (err == 0) {
+		struct fib6_nh *nh = BPF_CORE_READ(res, nh);
+		if (nh)
+			nhc = &nh->nh_common;
+	}
+	emit(&f, BPF_CORE_READ(table, tb6_id), err, net_inum(net), nhc);
+	return 0;
+}

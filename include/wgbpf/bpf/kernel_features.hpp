@@ -1,0 +1,23 @@
+#pragma once
+// What the running kernel offers, asked once. An interface so that flavour selection is unit-tested
+// against fake kernels (the real one is this machine's; the VM tests cover stock kernels).
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace wgbpf {
+
+class KernelFeatures {
+public:
+    virtual ~KernelFeatures() = default;
+    // A BTF-enabled tracepoint exists (btf_trace_<name> in vmlinux BTF).
+    virtual bool has_tracepoint(const std::string& name) const = 0;
+    // Number of arguments of a kernel function in BTF (vmlinux or a module), nullopt if absent.
+    virtual std::optional<int> function_arg_count(const std::string& name) const = 0;
+    // Whether fentry/fexit programs load here; if not, why.
+    virtual std::optional<std::string> fexit_refused() const = 0;
+};
+
+std::unique_ptr<KernelFeatures> probe_running_kernel();
+
+} // namespace wgbpf

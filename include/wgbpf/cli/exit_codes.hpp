@@ -1,0 +1,9 @@
+#pragma once
+// Documented in README.md ("Exit codes").
+namespace wgbpf::exit_code {
+constexpr int ok = 0;
+constexpr int failure = 1;        // runtime error (kernel refused, netlink failed, ...)
+constexpr int usage = 2;          // wrong flags or arguments
+constexpr int no_privileges = 3;  // missing capabilities
+constexpr int not_found = 4;      // namespace or interface does not exist
+} // namespace wgbpf::exit_code

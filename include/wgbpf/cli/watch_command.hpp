@@ -1,0 +1,21 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace wgbpf {
+
+struct WatchOptions {
+    std::string iface;                 // "" = every interface
+    std::string netns;                 // "" = the caller's
+    bool json = false;
+    std::optional<double> duration_s;
+    std::optional<uint64_t> count;     // stop after this many decisions
+    uint32_t ringbuf_kib = 4096;
+    bool colour = false;
+};
+
+// Runs until Ctrl-C/SIGTERM, the duration or the count; returns the exit code. Throws FatalError.
+int run_watch(const WatchOptions& options);
+
+} // namespace wgbpf

@@ -1,0 +1,20 @@
+#pragma once
+// Route decisions for people (text) and for programs (JSON lines, docs/json-schema.md).
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "wgbpf/route/route_decision.hpp"
+
+namespace wgbpf {
+
+struct TextStyle {
+    bool colour = false;
+    int64_t realtime_offset_ns = 0; // added to t_ns (monotonic) to print wall-clock time; 0 = print t_ns as seconds
+};
+
+std::string render_route_text(const RouteDecision& d, const TextStyle& style);
+nlohmann::json route_to_json(const RouteDecision& d);
+
+std::string proto_name(uint8_t proto, Family family); // "icmp", "udp", ..., or the number
+
+} // namespace wgbpf

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The two quick-start commands (README): `dev.sh demo` and `dev.sh test`. Each sets up the machine
+# (scripts/setup.sh, idempotent), builds, then runs the demo on the built-in lab or the whole test suite.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${WGBPF_BUILD_DIR:-$top/build}
+
+usage() { echo "usage: $0 demo|test|build [ctest args...]" >&2; exit 2; }
+[[ $# -ge 1 ]] || usage
+what=$1; shift
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "dev.sh: run as root (setup installs packages; the demo and end-to-end tests load BPF programs)" >&2
+  exit 1
+fi
+
+"$top/scripts/setup.sh"
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build" -j "$(nproc)"
+
+case $what in
+  build) ;;
+  demo) "$top/scripts/demo.sh" "$build" "$@" ;;
+  test) ctest --test-dir "$build" --output-on-failure --timeout 900 "$@" ;;
+  *) usage ;;
+esac

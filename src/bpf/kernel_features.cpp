@@ -1,0 +1,93 @@
+#include "wgbpf/bpf/kernel_features.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "wgbpf/bpf/libbpf_raii.hpp"
+
+namespace wgbpf {
+namespace {
+
+class RunningKernel : public KernelFeatures {
+public:
+    RunningKernel() : vmlinux_(btf__load_vmlinux_btf()) {}
+
+    bool has_tracepoint(const std::string& name) const override {
+        return vmlinux_ && btf__find_by_name_kind(vmlinux_.get(), ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) > 0;
+    }
+
+    std::optional<int> function_arg_count(const std::string& name) const override {
+        if (!vmlinux_) return std::nullopt;
+        int id = btf__find_by_name_kind(vmlinux_.get(), name.c_str(), BTF_KIND_FUNC);
+        if (id <= 0) return std::nullopt;
+        const btf_type* func = btf__type_by_id(vmlinux_.get(), id);
+        const btf_type* proto = btf__type_by_id(vmlinux_.get(), func->type);
+        if (!proto || !btf_is_func_proto(proto)) return std::nullopt;
+        return btf_vlen(proto);
+    }
+
+    std::optional<std::string> fexit_refused() const override {
+        std::call_once(fexit_once_, [this] { fexit_refusal_ = try_fexit(); });
+        return fexit_refusal_;
+    }
+
+private:
+    // Loads a trivial fexit program on a function every kernel has; the kernel's answer is the truth
+    // (some kernels forbid ftrace direct calls and return EPERM even to root).
+    std::optional<std::string> try_fexit() const {
+        if (!vmlinux_) return "no kernel BTF (/sys/kernel/btf/vmlinux)";
+        int target = btf__find_by_name_kind(vmlinux_.get(), "fib_table_lookup", BTF_KIND_FUNC);
+        if (target <= 0) return "fib_table_lookup not in kernel BTF";
+        const bpf_insn insns[] = {
+            {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+            {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+        };
+        LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+                    .attach_btf_id = static_cast<__u32>(target));
+        int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "wgbpf_fexit_probe", "GPL", insns, 2, &opts);
+        if (fd < 0) {
+            int err = errno;
+            return fmt::format("fexit refused by this kernel ({}: {})", strerrorname(err), std::strerror(err));
+        }
+        // Loading is not enough on kernels without ftrace direct calls: attach too.
+        int link = bpf_link_create(fd, 0, BPF_TRACE_FEXIT, nullptr);
+        int err = errno;
+        close(fd);
+        if (link < 0)
+            return fmt::format("fexit attach refused by this kernel ({}: {})", strerrorname(err), std::strerror(err));
+        close(link);
+        return std::nullopt;
+    }
+
+    static const char* strerrorname(int err) {
+        switch (err) {
+        case EPERM: return "EPERM";
+        case EINVAL: return "EINVAL";
+        case ENOTSUPP_: return "ENOTSUPP";
+        case EOPNOTSUPP: return "EOPNOTSUPP";
+        case ENOENT: return "ENOENT";
+        case E2BIG: return "E2BIG";
+        default: return "errno";
+        }
+    }
+    static constexpr int ENOTSUPP_ = 524;
+
+    BtfPtr vmlinux_;
+    mutable std::once_flag fexit_once_;
+    mutable std::optional<std::string> fexit_refusal_;
+};
+
+} // namespace
+
+std::unique_ptr<KernelFeatures> probe_running_kernel() { return std::make_unique<RunningKernel>(); }
+
+} // namespace wgbpf

@@ -1,0 +1,78 @@
+// wgbpf: the packet path the kernel gave each packet (routing, netfilter, WireGuard), live.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "wgbpf/bpf/libbpf_log.hpp"
+#include "wgbpf/cli/exit_codes.hpp"
+#include "wgbpf/cli/watch_command.hpp"
+#include "wgbpf/common/result.hpp"
+
+namespace {
+
+void setup_logging(int verbosity) {
+    auto logger = spdlog::stderr_color_mt("wgbpf"); // stdout carries only the output (text or JSON lines)
+    logger->set_pattern("wgbpf: %^%l%$: %v");
+    logger->set_level(verbosity >= 2 ? spdlog::level::trace
+                      : verbosity == 1 ? spdlog::level::debug
+                                       : spdlog::level::info);
+    spdlog::set_default_logger(logger);
+    wgbpf::route_libbpf_log_to_spdlog(verbosity >= 1);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"wgbpf: per-packet path through policy routing, netfilter and WireGuard, observed with eBPF"};
+    app.require_subcommand(1);
+    int verbosity = 0;
+    app.add_flag("-v,--verbose", verbosity, "more logs on stderr (-v debug incl. libbpf, -vv trace)");
+
+    wgbpf::WatchOptions watch;
+    CLI::App* watch_cmd = app.add_subcommand("watch", "show packet paths live");
+    watch_cmd->add_option("--iface,-i", watch.iface,
+                          "traffic crossing this interface (and, for WireGuard, its outer packets)");
+    watch_cmd->add_option("--netns,-n", watch.netns,
+                          "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours)");
+    watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
+    watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber);
+    watch_cmd->add_option("--count", watch.count, "stop after N route decisions")->check(CLI::PositiveNumber);
+    watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")
+        ->check(CLI::Range(64u, 1u << 20))
+        ->check([](const std::string& s) {
+            unsigned long v = std::stoul(s);
+            return (v & (v - 1)) == 0 ? std::string() : std::string("must be a power of two");
+        });
+    std::string colour = "auto";
+    watch_cmd->add_option("--colour,--color", colour, "auto|always|never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return wgbpf::exit_code::usage;
+    }
+    setup_logging(verbosity);
+
+    try {
+        if (watch_cmd->parsed()) {
+            watch.colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) && !watch.json);
+            return wgbpf::run_watch(watch);
+        }
+    } catch (const wgbpf::FatalError& e) {
+        spdlog::error("{}", e.what());
+        return e.exit_code();
+    } catch (const std::exception& e) {
+        spdlog::error("unexpected: {}", e.what());
+        return wgbpf::exit_code::failure;
+    }
+    return wgbpf::exit_code::usage;
+}

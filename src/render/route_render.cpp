@@ -1,0 +1,199 @@
+#include "wgbpf/render/route_render.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace wgbpf {
+namespace {
+
+const char* kReset = "\033[0m";
+const char* kBold = "\033[1m";
+const char* kDim = "\033[2m";
+const char* kGreen = "\033[32m";
+const char* kYellow = "\033[33m";
+const char* kRed = "\033[31m";
+
+struct Paint {
+    bool on;
+    std::string operator()(const char* code, const std::string& text) const {
+        return on ? std::string(code) + text + kReset : text;
+    }
+};
+
+std::string clock_text(uint64_t t_ns, int64_t offset_ns) {
+    if (offset_ns == 0) return fmt::format("{:.6f}", t_ns / 1e9);
+    int64_t wall = static_cast<int64_t>(t_ns) + offset_ns;
+    time_t secs = wall / 1'000'000'000;
+    tm local{};
+    localtime_r(&secs, &local);
+    return fmt::format("{:02}:{:02}:{:02}.{:06}", local.tm_hour, local.tm_min, local.tm_sec,
+                       (wall % 1'000'000'000) / 1000);
+}
+
+std::string table_text(uint32_t table, const std::string& name) {
+    return name.empty() ? std::to_string(table) : fmt::format("{} ({})", name, table);
+}
+
+std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw,
+                       const std::string& oif) {
+    std::string s = prefix ? prefix->to_string() : std::string("route");
+    if (gw) s += " via " + gw->to_string();
+    if (!oif.empty()) s += " dev " + oif;
+    return s;
+}
+
+std::string flow_text(const RouteDecision& d) {
+    std::string s = fmt::format("{} -> {}", d.src.to_string(), d.dst.to_string());
+    if (d.proto) {
+        s += " " + proto_name(d.proto, d.family);
+        if (d.sport || d.dport) s += fmt::format(" {} -> {}", d.sport, d.dport);
+    }
+    s += fmt::format("  mark {:#x}", d.mark);
+    if (!d.iif.empty() && d.iif != "lo") s += "  iif " + d.iif;
+    if (!d.oif.empty()) s += "  oif " + d.oif;
+    return s;
+}
+
+std::string decision_text(const RouteDecision& d) {
+    std::string where = d.rule ? fmt::format("rule {}, table {}", *d.rule, table_text(d.table.value_or(0), d.table_name))
+                        : d.table ? fmt::format("table {}", table_text(*d.table, d.table_name))
+                                  : std::string();
+    if (d.fast_path) where += where.empty() ? "no ip rules: main table directly" : ", no ip rules: main table directly";
+    std::string what;
+    if (d.result == "hit") {
+        if (d.route_type == "local") what = "local delivery" + (d.result_oif.empty() ? "" : " (dev " + d.result_oif + ")");
+        else if (d.route_type == "broadcast") what = "broadcast on " + d.result_oif;
+        else what = route_text(d.prefix, d.gateway, d.result_oif);
+    } else {
+        what = d.result.empty() ? "no decision seen" : d.result;
+    }
+    if (!where.empty()) what += "  (" + where + ")";
+    if (!d.complete) what += "  [walk not seen to its end]";
+    return what;
+}
+
+const char* direction_title(RouteDirection dir) {
+    switch (dir) {
+    case RouteDirection::output: return "output";
+    case RouteDirection::input: return "input ";
+    case RouteDirection::reverse: return "rp_filter reverse lookup";
+    }
+    return "";
+}
+
+} // namespace
+
+std::string proto_name(uint8_t proto, Family family) {
+    switch (proto) {
+    case IPPROTO_ICMP: return "icmp";
+    case IPPROTO_TCP: return "tcp";
+    case IPPROTO_UDP: return "udp";
+    case IPPROTO_ICMPV6: return "icmpv6";
+    case IPPROTO_SCTP: return "sctp";
+    case IPPROTO_GRE: return "gre";
+    case IPPROTO_ESP: return "esp";
+    default: (void)family; return std::to_string(proto);
+    }
+}
+
+std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
+    Paint paint{style.colour};
+    std::string out = fmt::format("{}  {} {}  {}\n", paint(kDim, clock_text(d.t_ns, style.realtime_offset_ns)),
+                                  paint(kBold, "route"), direction_title(d.direction), flow_text(d));
+
+    // Lookups in the order the kernel made them, with the rules it passed over placed by preference.
+    auto skipped = d.skipped;
+    size_t next_skip = 0;
+    auto print_skipped_before = [&](std::optional<uint32_t> pref) {
+        while (next_skip < skipped.size() && (!pref || skipped[next_skip].rule < *pref)) {
+            out += fmt::format("    rule {:<6} {:<18} {}\n", skipped[next_skip].rule, "skipped",
+                               paint(kDim, skipped[next_skip].why));
+            ++next_skip;
+        }
+    };
+    for (const RouteLookupStep& step : d.lookups) {
+        print_skipped_before(step.rule);
+        std::string table = "lookup " + table_text(step.table, step.table == d.table.value_or(~0u) ? d.table_name : "");
+        if (step.table == 254) table = "lookup main";
+        else if (step.table == 255) table = "lookup local";
+        else if (step.table == 253) table = "lookup default";
+        std::string result;
+        if (step.result == "miss") {
+            result = paint(kDim, "miss");
+        } else if (step.result == "hit" || step.result == "suppressed") {
+            result = route_text(step.prefix, step.gateway, step.oif);
+            if (step.result == "suppressed") result += "  " + paint(kYellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
+        } else {
+            result = paint(kRed, step.result);
+        }
+        std::string rule = d.fast_path ? std::string("-") : std::to_string(step.rule);
+        out += fmt::format("    rule {:<6} {:<18} {}\n", rule, table, result);
+    }
+    print_skipped_before(d.rule);
+    bool good = d.result == "hit";
+    out += fmt::format("    => {}\n", paint(good ? kGreen : kRed, decision_text(d)));
+    for (const std::string& note : d.notes) out += fmt::format("    {}\n", paint(kDim, "note: " + note));
+    return out;
+}
+
+nlohmann::json route_to_json(const RouteDecision& d) {
+    using nlohmann::json;
+    auto prefix_json = [](const std::optional<IpPrefix>& p) -> json {
+        if (!p) return nullptr;
+        return p->address.to_string() + "/" + std::to_string(p->length);
+    };
+    auto addr_json = [](const std::optional<IpAddress>& a) -> json { return a ? json(a->to_string()) : json(nullptr); };
+    auto name_json = [](const std::string& s) -> json { return s.empty() ? json(nullptr) : json(s); };
+
+    json j;
+    j["kind"] = "route";
+    j["direction"] = std::string(direction_name(d.direction));
+    j["family"] = std::string(family_name(d.family));
+    j["src"] = d.src.to_string();
+    j["dst"] = d.dst.to_string();
+    if (d.proto) j["proto"] = proto_name(d.proto, d.family);
+    if (d.sport || d.dport) {
+        j["sport"] = d.sport;
+        j["dport"] = d.dport;
+    }
+    j["mark"] = d.mark;
+    j["iif"] = name_json(d.iif);
+    j["flow_oif"] = name_json(d.oif);
+    j["netns"] = d.netns;
+    j["t_ns"] = d.t_ns;
+
+    json lookups = json::array();
+    for (const RouteLookupStep& s : d.lookups) {
+        json l{{"rule", s.rule}, {"table", s.table}, {"result", s.result}};
+        if (s.result == "hit" || s.result == "suppressed") {
+            l["prefix"] = prefix_json(s.prefix);
+            l["gateway"] = addr_json(s.gateway);
+            l["oif"] = name_json(s.oif);
+        }
+        if (!s.why.empty()) l["why"] = s.why;
+        lookups.push_back(std::move(l));
+    }
+    j["lookups"] = std::move(lookups);
+    json skipped = json::array();
+    for (const SkippedRule& s : d.skipped) skipped.push_back({{"rule", s.rule}, {"why", s.why}});
+    j["skipped"] = std::move(skipped);
+
+    j["rule"] = d.rule ? json(*d.rule) : json(nullptr);
+    j["table"] = d.table ? json(*d.table) : json(nullptr);
+    j["table_name"] = name_json(d.table_name);
+    j["result"] = d.result.empty() ? json("unknown") : json(d.result);
+    j["oif"] = name_json(d.result_oif);
+    j["gateway"] = addr_json(d.gateway);
+    j["prefix"] = prefix_json(d.prefix);
+    j["route_type"] = name_json(d.route_type);
+    j["fast_path"] = d.fast_path;
+    j["complete"] = d.complete;
+    j["exact"] = d.exact;
+    if (!d.notes.empty()) j["notes"] = d.notes;
+    return j;
+}
+
+} // namespace wgbpf

@@ -1,0 +1,100 @@
+#pragma once
+// End-to-end test support: the lab (scripts/lab.sh) as an RAII object, and child processes with
+// their stdout captured. The tests need root; without it they skip (Catch2 SKIP; a run in which
+// every test skipped exits with code 4, CTest's SKIP_RETURN_CODE).
+#include <sys/types.h>
+
+#include <csignal>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace wgbpf::e2e {
+
+bool running_as_root();
+// Why the end-to-end tests skip when not root, for SKIP(...).
+std::string not_root_reason();
+
+// Single-quotes a word for /bin/sh.
+std::string sh_quote(const std::string& word);
+
+struct RunResult {
+    int status = -1;     // exit code, or 128 + signal; -1 if it had to be killed after the timeout
+    std::string output;  // stdout (append 2>&1 to the command for stderr too)
+};
+
+// Runs `/bin/sh -c cmd`, waits at most `timeout` (then kills it), returns its status and stdout.
+RunResult run_status(const std::string& cmd, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// Same, but returns only stdout and throws std::runtime_error (with the output) unless it exits 0.
+std::string run(const std::string& cmd, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// A command started with `/bin/sh -c` in its own process group, stdout into a pipe that a thread
+// drains (so a chatty child never blocks), stderr inherited. The destructor kills what is left.
+class Process {
+public:
+    explicit Process(const std::string& cmd);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    const std::string& command() const { return cmd_; }
+    bool running();
+    // Waits until the process exits or the timeout passes; true if it exited.
+    bool wait_for(std::chrono::milliseconds timeout);
+    void interrupt() { signal(SIGINT); }  // SIGINT to the process group, like Ctrl-C
+    void signal(int sig);
+    void kill();  // SIGKILL to the group and reap
+    // Exit code (or 128 + signal) once it has exited.
+    std::optional<int> exit_status() const { return status_; }
+    // Everything read from stdout so far (all of it once the process has exited).
+    std::string output();
+
+private:
+    void reap(int wstatus);
+    void stop_reader();
+
+    std::string cmd_;
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    std::optional<int> status_;
+    std::mutex mutex_;
+    std::string out_;
+    std::atomic<bool> stop_{false};
+    std::thread reader_;
+};
+
+// The seed topology in namespaces: `scripts/lab.sh up` in the constructor (throws
+// std::runtime_error with the script's output if it fails), `down` in the destructor. Honours
+// WGBPF_LAB and WGBPF_LAB_WG like the script.
+class Lab {
+public:
+    Lab();
+    ~Lab();
+    Lab(const Lab&) = delete;
+    Lab& operator=(const Lab&) = delete;
+
+    static std::string script();  // ${WGBPF_SOURCE_DIR}/scripts/lab.sh
+
+    const std::string& name() const { return name_; }
+    std::string client_ns() const { return name_ + "-client"; }
+    std::string router_ns() const { return name_ + "-router"; }
+    std::string server_ns() const { return name_ + "-server"; }
+    const std::string& wg_iface() const { return wg_; }  // the client's WireGuard interface
+    const std::string& up_log() const { return up_log_; }
+
+    // `ip netns exec <role namespace> sh -c cmd`; role: "client", "router" or "server".
+    RunResult exec(const std::string& role, const std::string& cmd,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+private:
+    std::string name_;
+    std::string wg_;
+    std::string up_log_;
+};
+
+} // namespace wgbpf::e2e

@@ -1,0 +1,147 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "wgbpf/abi/events.h"
+#include "wgbpf/event/event_decoder.hpp"
+
+using namespace wgbpf;
+
+namespace {
+
+wgbpf_route_lookup sample_lookup() {
+    wgbpf_route_lookup r{};
+    r.hdr = {WGBPF_EV_ROUTE_LOOKUP, 1, sizeof(r), 123456789, 1, 4026532000u, 42, 0};
+    r.table = 51820;
+    r.err = 0;
+    r.mark = 0xca6c;
+    r.iif = 1;
+    r.nh_ifindex = 5;
+    r.family = WGBPF_FAMILY_IPV4;
+    r.proto = 17;
+    r.direction = WGBPF_DIR_OUTPUT;
+    r.flags = WGBPF_LOOKUP_F_NH | WGBPF_LOOKUP_F_GW;
+    r.sport = 51820;
+    r.dport = 51820;
+    const uint8_t src[4] = {192, 168, 178, 48}, dst[4] = {203, 0, 113, 123}, gw[4] = {192, 168, 178, 1};
+    std::memcpy(r.src, src, 4);
+    std::memcpy(r.dst, dst, 4);
+    std::memcpy(r.gw, gw, 4);
+    return r;
+}
+
+template <typename T>
+std::vector<std::byte> bytes_of(const T& v) {
+    std::vector<std::byte> b(sizeof v);
+    std::memcpy(b.data(), &v, sizeof v);
+    return b;
+}
+
+} // namespace
+
+TEST_CASE("a route lookup record decodes to its typed form") {
+    auto rec = bytes_of(sample_lookup());
+    auto ev = decode_event(rec);
+    REQUIRE(ev.ok());
+    const auto& l = std::get<RouteLookup>(ev.value());
+    CHECK(l.table == 51820);
+    CHECK(l.mark == 0xca6c);
+    CHECK(l.netns == 4026532000u);
+    CHECK(l.tgid == 42);
+    CHECK(l.src.to_string() == "192.168.178.48");
+    CHECK(l.dst.to_string() == "203.0.113.123");
+    REQUIRE(l.gateway);
+    CHECK(l.gateway->to_string() == "192.168.178.1");
+    CHECK(l.nh_ifindex == 5);
+    CHECK(l.sport == 51820);
+    CHECK(l.direction == RouteDirection::output);
+}
+
+TEST_CASE("an IPv4 route with an IPv6 gateway keeps the gateway's family") {
+    auto r = sample_lookup();
+    const uint8_t gw6[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    std::memcpy(r.gw, gw6, 16);
+    auto ev = decode_event(bytes_of(r));
+    REQUIRE(ev.ok());
+    CHECK(std::get<RouteLookup>(ev.value()).gateway->to_string() == "fe80::1");
+}
+
+TEST_CASE("a lookup without nexthop has no device and no gateway") {
+    auto r = sample_lookup();
+    r.flags = 0;
+    r.err = -11;
+    auto ev = decode_event(bytes_of(r));
+    REQUIRE(ev.ok());
+    const auto& l = std::get<RouteLookup>(ev.value());
+    CHECK(l.nh_ifindex == 0);
+    CHECK_FALSE(l.gateway);
+    CHECK(l.err == -11);
+}
+
+TEST_CASE("a rule result record decodes") {
+    wgbpf_rule_result r{};
+    r.hdr = {WGBPF_EV_RULE_RESULT, 1, sizeof(r), 5, 0, 7, 0, 0};
+    r.pref = 32764;
+    r.table = 254;
+    r.what = WGBPF_RULE_SUPPRESSED;
+    r.prefixlen = 0;
+    r.suppress_prefixlen = 0;
+    r.family = WGBPF_FAMILY_IPV4;
+    auto ev = decode_event(bytes_of(r));
+    REQUIRE(ev.ok());
+    const auto& rr = std::get<RuleResult>(ev.value());
+    CHECK(rr.pref == 32764);
+    CHECK(rr.what == RuleResult::What::suppressed);
+    CHECK(rr.prefixlen == 0);
+}
+
+TEST_CASE("malformed records are rejected and counted, never crash") {
+    EventDecoder decoder;
+    auto good = bytes_of(sample_lookup());
+
+    SECTION("shorter than a header") {
+        std::vector<std::byte> tiny(good.begin(), good.begin() + 10);
+        CHECK_FALSE(decoder.decode(tiny).ok());
+        CHECK(decoder.stats().truncated == 1);
+    }
+    SECTION("shorter than the header says") {
+        std::vector<std::byte> cut(good.begin(), good.end() - 1);
+        CHECK_FALSE(decoder.decode(cut).ok());
+        CHECK(decoder.stats().truncated == 1);
+    }
+    SECTION("a size that does not match the type") {
+        auto r = sample_lookup();
+        r.hdr.size = 64;
+        CHECK_FALSE(decoder.decode(bytes_of(r)).ok());
+        CHECK(decoder.stats().truncated == 1);
+    }
+    SECTION("unknown type") {
+        auto r = sample_lookup();
+        r.hdr.type = 999;
+        auto res = decoder.decode(bytes_of(r));
+        CHECK_FALSE(res.ok());
+        CHECK(res.error().find("unknown event type 999") != std::string::npos);
+        CHECK(decoder.stats().unknown_type == 1);
+    }
+    SECTION("unknown version") {
+        auto r = sample_lookup();
+        r.hdr.version = 2;
+        CHECK_FALSE(decoder.decode(bytes_of(r)).ok());
+        CHECK(decoder.stats().bad_version == 1);
+    }
+    SECTION("empty") {
+        CHECK_FALSE(decoder.decode({}).ok());
+        CHECK(decoder.stats().rejected() == 1);
+    }
+    CHECK(decoder.stats().decoded == 0);
+}
+
+TEST_CASE("every byte-length prefix of a valid record is handled") {
+    EventDecoder decoder;
+    auto good = bytes_of(sample_lookup());
+    for (size_t n = 0; n < good.size(); ++n) CHECK_FALSE(decoder.decode(std::span(good).first(n)).ok());
+    CHECK(decoder.decode(good).ok());
+    CHECK(decoder.stats().decoded == 1);
+    CHECK(decoder.stats().rejected() == good.size());
+}
