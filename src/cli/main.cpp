@@ -23,6 +23,21 @@ void setup_logging(int verbosity) {
     wgbpf::route_libbpf_log_to_spdlog(verbosity >= 1);
 }
 
+// CLI11's own range message prints DBL_MAX in full; say it in words.
+CLI::Validator positive(const std::string& what) {
+    return CLI::Validator(
+        [what](std::string& value) {
+            try {
+                size_t used = 0;
+                double v = std::stod(value, &used);
+                if (used == value.size() && v > 0) return std::string();
+            } catch (const std::exception&) {
+            }
+            return "must be a positive number (" + what + "), got '" + value + "'";
+        },
+        "POSITIVE");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -38,8 +53,8 @@ int main(int argc, char** argv) {
     watch_cmd->add_option("--netns,-n", watch.netns,
                           "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours)");
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
-    watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber);
-    watch_cmd->add_option("--count", watch.count, "stop after N route decisions")->check(CLI::PositiveNumber);
+    watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
+    watch_cmd->add_option("--count", watch.count, "stop after N route decisions")->check(positive("a count"));
     watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")
         ->check(CLI::Range(64u, 1u << 20))
         ->check([](const std::string& s) {

@@ -45,11 +45,39 @@ std::string route_text(const std::optional<IpPrefix>& prefix, const std::optiona
     return s;
 }
 
+bool is_icmp(const RouteDecision& d) { return d.proto == IPPROTO_ICMP || d.proto == IPPROTO_ICMPV6; }
+
+// For ICMP the kernel's flow carries type and code where ports would be (union flowi_uli: dport's bytes).
+uint8_t icmp_type(const RouteDecision& d) { return d.dport >> 8; }
+uint8_t icmp_code(const RouteDecision& d) { return d.dport & 0xff; }
+
+std::string icmp_text(const RouteDecision& d) {
+    uint8_t type = icmp_type(d);
+    if (d.proto == IPPROTO_ICMP) {
+        switch (type) {
+        case 0: return "echo-reply";
+        case 3: return fmt::format("destination-unreachable code {}", icmp_code(d));
+        case 8: return "echo-request";
+        case 11: return "time-exceeded";
+        }
+    } else {
+        switch (type) {
+        case 1: return fmt::format("destination-unreachable code {}", icmp_code(d));
+        case 128: return "echo-request";
+        case 129: return "echo-reply";
+        case 135: return "neighbor-solicitation";
+        case 136: return "neighbor-advertisement";
+        }
+    }
+    return fmt::format("type {} code {}", type, icmp_code(d));
+}
+
 std::string flow_text(const RouteDecision& d) {
     std::string s = fmt::format("{} -> {}", d.src.to_string(), d.dst.to_string());
     if (d.proto) {
         s += " " + proto_name(d.proto, d.family);
-        if (d.sport || d.dport) s += fmt::format(" {} -> {}", d.sport, d.dport);
+        if (is_icmp(d) && d.dport) s += " " + icmp_text(d);
+        else if (d.sport || d.dport) s += fmt::format(" {} -> {}", d.sport, d.dport);
     }
     s += fmt::format("  mark {:#x}", d.mark);
     if (!d.iif.empty() && d.iif != "lo") s += "  iif " + d.iif;
@@ -155,7 +183,12 @@ nlohmann::json route_to_json(const RouteDecision& d) {
     j["src"] = d.src.to_string();
     j["dst"] = d.dst.to_string();
     if (d.proto) j["proto"] = proto_name(d.proto, d.family);
-    if (d.sport || d.dport) {
+    if (is_icmp(d)) {
+        if (d.dport) {
+            j["icmp_type"] = icmp_type(d);
+            j["icmp_code"] = icmp_code(d);
+        }
+    } else if (d.sport || d.dport) {
         j["sport"] = d.sport;
         j["dport"] = d.dport;
     }

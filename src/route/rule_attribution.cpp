@@ -182,7 +182,7 @@ bool is_default_rule(const Rule& r) {
     bool plain = !r.invert && selector_text(r).empty() && r.action == RuleAction::to_table &&
                  r.suppress_prefixlen < 0 && r.suppress_ifgroup < 0;
     return plain && ((r.pref == 0 && r.table == kTableLocal) || (r.pref == 32766 && r.table == kTableMain) ||
-                            (r.pref == 32767 && r.table == kTableDefault));
+                     (r.pref == 32767 && r.table == kTableDefault));
 }
 
 // What one observed lookup says on its own (suppression is the rule's business, decided elsewhere).
@@ -313,11 +313,13 @@ private:
         }
     }
 
-    RouteLookupStep step_for(uint32_t pref, const RouteLookup& l, const Route* route) const {
+    RouteLookupStep step_for(uint32_t pref, const RouteLookup& l, const Route* route, const LookupOutcome& out) const {
         RouteLookupStep s;
         s.rule = pref;
         s.table = l.table;
-        if (route) s.prefix = route->dst;
+        s.result = out.result;
+        s.why = out.why;
+        if (route && out.result != "miss") s.prefix = route->dst; // a miss has no route to show
         if (l.gateway && !l.gateway->is_unspecified()) s.gateway = l.gateway;
         s.oif = cfg_.link_name(l.nh_ifindex);
         return s;
@@ -352,15 +354,8 @@ private:
         if (family() != Family::ipv4 || flow().table != kTableMain) return false;
         if (!std::all_of(rules_.begin(), rules_.end(), [](const Rule* r) { return is_default_rule(*r); }))
             return false;
-        // A walk of the default rules would start in local (255).
-        for (const Rule* r : rules_) {
-            if (!match_rule(*r, flow(), cfg_).matches) continue;
-            if (r->action == RuleAction::to_table) {
-                if (r->table == kTableMain) return false;
-                break;
-            }
-        }
-        return true;
+        // A walk of the default rules would start in local (255), unless rule 0 was deleted.
+        return rules_.front()->table != kTableMain;
     }
 
     void fast_path() {
@@ -368,10 +363,7 @@ private:
         const RouteLookup& main = obs_[next_++];
         const Route* route = route_of(main, {kTableMain, kTableLocal}); // local routes live in main here
         LookupOutcome out = outcome_of(main, route, more());
-        RouteLookupStep s = step_for(0, main, route);
-        s.result = out.result;
-        s.why = out.why;
-        d_.lookups.push_back(s);
+        d_.lookups.push_back(step_for(0, main, route, out));
         if (out.result == "hit") {
             decide(std::nullopt, main, route, "hit");
             return;
@@ -381,10 +373,7 @@ private:
             const RouteLookup& dflt = obs_[next_++];
             const Route* droute = route_of(dflt, {kTableDefault});
             LookupOutcome dout = outcome_of(dflt, droute, more());
-            RouteLookupStep ds = step_for(0, dflt, droute);
-            ds.result = dout.result;
-            ds.why = dout.why;
-            d_.lookups.push_back(ds);
+            d_.lookups.push_back(step_for(0, dflt, droute, dout));
             if (dout.final) decide(std::nullopt, dflt, droute, dout.result);
             else decide_no_route();
             return;
@@ -534,9 +523,7 @@ private:
         bool followed = more();
         const Route* route = route_of(l, {l.table});
         LookupOutcome out = outcome_of(l, route, followed);
-        RouteLookupStep s = step_for(r.pref, l, route);
-        s.result = out.result;
-        s.why = out.why;
+        RouteLookupStep s = step_for(r.pref, l, route, out);
         if (out.result == "hit") {
             if (auto why = suppression(r, l, route, followed)) {
                 s.result = "suppressed";
@@ -591,8 +578,8 @@ private:
         bool followed = more();
         const Route* route = route_of(l, {l.table});
         LookupOutcome out = outcome_of(l, route, followed);
-        RouteLookupStep s = step_for(0, l, route);
-        s.result = out.result == "hit" && followed ? "suppressed" : out.result;
+        RouteLookupStep s = step_for(0, l, route, out);
+        if (out.result == "hit" && followed) s.result = "suppressed"; // the kernel went on
         s.why = "no rule in the snapshot explains this lookup";
         d_.lookups.push_back(s);
         ++unexplained_;

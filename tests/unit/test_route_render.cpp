@@ -17,6 +17,7 @@ RouteDecision inner_request() {
     d.src = ip("10.0.0.1");
     d.dst = ip("198.51.100.9");
     d.proto = 1;
+    d.dport = 8 << 8; // echo request: type 8, code 0 in the flow's port union
     d.iif = "lo";
     d.netns = 4026532300u;
     d.t_ns = 1'500'000'000;
@@ -139,6 +140,10 @@ TEST_CASE("JSON route objects carry the contract's fields") {
     CHECK(j["skipped"][0]["rule"] == 32765);
     CHECK(route_to_json(reverse_check())["direction"] == "reverse");
     CHECK_FALSE(route_to_json(reverse_check()).contains("proto")); // unknown: not dissected by the kernel
+    auto icmp = route_to_json(inner_request());
+    CHECK(icmp["icmp_type"] == 8);
+    CHECK(icmp["icmp_code"] == 0);
+    CHECK_FALSE(icmp.contains("dport"));
 }
 
 TEST_CASE("colour is only used when asked") {

@@ -371,6 +371,43 @@ TEST_CASE("uidrange, ipproto and port selectors", "[route][selector]") {
     CHECK(attribute_walk({user.miss(255), user.hit(100, kWg0)}, cfg).rule == 100u);
 }
 
+TEST_CASE("tos selectors compare the flow's dscp", "[route][selector]") {
+    Rule expedited = lookup_rule(100, 100);
+    expedited.tos = 46 << 2; // dscp EF
+    NetnsConfig cfg = lan_config({expedited});
+    cfg.routes.push_back(route(100, "0.0.0.0/0", kWg0));
+
+    Flow plain = output_flow("0.0.0.0", "9.9.9.9");
+    RouteDecision d = attribute_walk({plain.miss(255), plain.hit(254, kC0, "192.168.178.1")}, cfg);
+    REQUIRE(d.skipped.size() == 1);
+    CHECK(d.skipped[0].why == "dscp 0 is not tos 0xb8");
+
+    Flow ef = plain;
+    ef.base.dscp = 46;
+    CHECK(attribute_walk({ef.miss(255), ef.hit(100, kWg0)}, cfg).rule == 100u);
+}
+
+TEST_CASE("l3mdev rules are not evaluated, but may explain a VRF table's lookup", "[route][selector]") {
+    Rule vrf = lookup_rule(1000, 0);
+    vrf.l3mdev = true;
+    NetnsConfig cfg = lan_config({vrf});
+    cfg.routes.push_back(route(10, "0.0.0.0/0", kWg0));
+
+    Flow plain = output_flow("0.0.0.0", "9.9.9.9");
+    RouteDecision d = attribute_walk({plain.miss(255), plain.hit(254, kC0, "192.168.178.1")}, cfg);
+    REQUIRE(d.skipped.size() == 1);
+    CHECK(d.skipped[0].rule == 1000);
+    CHECK(d.skipped[0].why.starts_with("l3mdev (VRF) rules are not evaluated"));
+    CHECK(d.rule == 32766u);
+
+    Flow enslaved = input_flow("10.9.9.9", "9.9.9.9", kWg0);
+    RouteDecision v = attribute_walk({enslaved.miss(255), enslaved.hit(10, kWg0)}, cfg);
+    CHECK(v.rule == 1000u);
+    CHECK(v.table == 10u);
+    CHECK(has_note(v, "rule 1000 does not match this flow per the snapshot"));
+    CHECK(unexplained_lookups({enslaved.miss(255), enslaved.hit(10, kWg0)}, cfg) == 0);
+}
+
 // ---- actions
 
 TEST_CASE("goto jumps over rules and the target must match too", "[route][action]") {
@@ -670,6 +707,7 @@ TEST_CASE("IPv6: default rules only, and no route", "[route][ipv6]") {
     Flow far = output_flow("::", "2001:db8:99::1");
     std::vector<RouteLookup> walk = {far.reject(255, kUnreachable), far.reject(254, kUnreachable)};
     RouteDecision none = attribute_walk(walk, cfg);
+    REQUIRE(none.lookups.size() == 2);
     CHECK(none.lookups[1].result == "miss");
     CHECK(none.result == "no route");
     CHECK(none.complete);
