@@ -70,4 +70,157 @@ static __always_inline __u32 task_netns(void)
 	return net_inum(ns->net_ns);
 }
 
+/* Packets already chosen by the filter, by packet id, with the time first seen: later observations of
+ * the same packet follow it even when their own fields no longer match (a mark set, a device left).
+ * Entries older than WGBPF_WATCH_TTL_NS are treated as a reused skb address. Shared by all objects. */
+#define WGBPF_WATCH_TTL_NS (2ULL * 1000 * 1000 * 1000)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} watched SEC(".maps");
+
+/* Keyed by user space at load: packet ids do not reveal kernel addresses. */
+volatile const __u64 packet_id_key = 0;
+
+static __always_inline __u64 packet_id(const struct sk_buff *skb)
+{
+	/* The verifier forbids arithmetic on a trusted pointer: copy its value out as a plain number. */
+	__u64 x = 0;
+	bpf_probe_read_kernel(&x, sizeof(x), &skb);
+	x ^= packet_id_key;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static __always_inline bool is_watched(__u64 id, __u64 now)
+{
+	__u64 *since = bpf_map_lookup_elem(&watched, &id);
+	if (!since)
+		return false;
+	if (now - *since > WGBPF_WATCH_TTL_NS) {
+		bpf_map_delete_elem(&watched, &id);
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void watch(__u64 id, __u64 now)
+{
+	bpf_map_update_elem(&watched, &id, &now, BPF_NOEXIST);
+}
+
+/* IPv4/IPv6 header fields from the skb's network header (tracing reads: works in any context). */
+static __always_inline void read_packet(struct sk_buff *skb, struct wgbpf_packet *p)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->id = packet_id(skb);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	unsigned char *l3 = head + nh;
+	unsigned char *l4 = 0;
+	if (protocol == 0x0800) {
+		struct iphdr ip;
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), l3))
+			return;
+		if (ip.version != 4)
+			return;
+		p->family = WGBPF_FAMILY_IPV4;
+		p->proto = ip.protocol;
+		p->len = bpf_ntohs(ip.tot_len);
+		p->ip_id = bpf_ntohs(ip.id);
+		__builtin_memcpy(p->src, &ip.saddr, 4);
+		__builtin_memcpy(p->dst, &ip.daddr, 4);
+		if (!(ip.frag_off & bpf_htons(0x1fff))) /* only the first fragment has ports */
+			l4 = l3 + ip.ihl * 4;
+	} else if (protocol == 0x86dd) {
+		struct ipv6hdr ip6;
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), l3))
+			return;
+		p->family = WGBPF_FAMILY_IPV6;
+		p->proto = ip6.nexthdr; /* extension headers are not walked */
+		p->len = bpf_ntohs(ip6.payload_len) + 40;
+		__builtin_memcpy(p->src, &ip6.saddr, 16);
+		__builtin_memcpy(p->dst, &ip6.daddr, 16);
+		l4 = l3 + 40;
+	} else {
+		return;
+	}
+	if (!l4)
+		return;
+	if (p->proto == 6 || p->proto == 17 || p->proto == 132) {
+		__be16 ports[2];
+		if (!bpf_probe_read_kernel(ports, sizeof(ports), l4)) {
+			p->sport = bpf_ntohs(ports[0]);
+			p->dport = bpf_ntohs(ports[1]);
+			p->flags |= WGBPF_PKT_F_L4;
+		}
+	} else if (p->proto == 1 || p->proto == 58) {
+		__u8 type_code[2];
+		if (!bpf_probe_read_kernel(type_code, sizeof(type_code), l4)) {
+			p->dport = (__u16)type_code[0] << 8 | type_code[1];
+			p->flags |= WGBPF_PKT_F_L4;
+		}
+	}
+}
+
+/* Conntrack entry attached to the skb: mark and state (enum ip_conntrack_info). */
+static __always_inline void read_ct(const struct sk_buff *skb, __u32 *ct_mark, __u8 *ct_state)
+{
+	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL);
+	*ct_mark = 0;
+	if (!ct) {
+		*ct_state = (nfct & 7) == 7 ? 7 /* IP_CT_UNTRACKED */ : WGBPF_CT_NONE;
+		return;
+	}
+	*ct_state = nfct & 7;
+	if (bpf_core_field_exists(ct->mark))
+		*ct_mark = BPF_CORE_READ(ct, mark);
+}
+
+/* Interfaces, marks, addresses chosen by the user (the namespace is checked by the caller). */
+static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 iif, __s32 oif, __u32 mark,
+					   const __u8 *src, const __u8 *dst, __u8 family)
+{
+	if (!f->n_ifaces)
+		return true;
+	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
+		if (i >= f->n_ifaces)
+			break;
+		if (f->ifaces[i] == iif || f->ifaces[i] == oif)
+			return true;
+	}
+	for (int i = 0; i < WGBPF_FILTER_MAX_MARKS; i++) {
+		if (i >= f->n_marks)
+			break;
+		if (f->marks[i] == mark)
+			return true;
+	}
+	if (!family)
+		return false;
+	for (int i = 0; i < WGBPF_FILTER_MAX_ADDRS; i++) {
+		if (i >= f->n_addrs)
+			break;
+		if (f->addr_family[i] != family)
+			continue;
+		if (family == WGBPF_FAMILY_IPV4) {
+			if (*(const __u32 *)f->addrs[i] == *(const __u32 *)src || *(const __u32 *)f->addrs[i] == *(const __u32 *)dst)
+				return true;
+		} else {
+			const __u64 *a = (const __u64 *)f->addrs[i], *s = (const __u64 *)src, *d = (const __u64 *)dst;
+			if ((a[0] == s[0] && a[1] == s[1]) || (a[0] == d[0] && a[1] == d[1]))
+				return true;
+		}
+	}
+	return false;
+}
+
 #endif

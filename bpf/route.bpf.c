@@ -80,30 +80,15 @@ static __always_inline bool addr_eq(const __u8 *a, const __u8 *b, __u8 family)
 	return ((const __u64 *)a)[0] == ((const __u64 *)b)[0] && ((const __u64 *)a)[1] == ((const __u64 *)b)[1];
 }
 
-/* Interfaces, marks, addresses (the namespace is checked first, in emit()). */
-static __always_inline bool wanted(__u32 netns, const struct flow_view *f, __s32 nh_ifindex)
+/* The flow's interfaces, mark and addresses, or the result's device (the namespace is checked first). */
+static __always_inline bool wanted(const struct flow_view *f, __s32 nh_ifindex)
 {
-	if (!filter.n_ifaces)
+	if (filter_matches(&filter, f->iif, f->oif, f->mark, f->src, f->dst, f->family))
 		return true;
 	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
 		if (i >= filter.n_ifaces)
 			break;
-		__s32 want = filter.ifaces[i];
-		if (want == f->iif || want == f->oif || want == nh_ifindex)
-			return true;
-	}
-	for (int i = 0; i < WGBPF_FILTER_MAX_MARKS; i++) {
-		if (i >= filter.n_marks)
-			break;
-		if (filter.marks[i] == f->mark)
-			return true;
-	}
-	for (int i = 0; i < WGBPF_FILTER_MAX_ADDRS; i++) {
-		if (i >= filter.n_addrs)
-			break;
-		if (filter.addr_family[i] != f->family)
-			continue;
-		if (addr_eq(filter.addrs[i], f->src, f->family) || addr_eq(filter.addrs[i], f->dst, f->family))
+		if (filter.ifaces[i] == nh_ifindex)
 			return true;
 	}
 	return false;
@@ -250,7 +235,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		stage->matched = 0;
 		stage->n = 0;
 	}
-	bool match = stage->matched || wanted(netns, f, nh_ifindex);
+	bool match = stage->matched || wanted(f, nh_ifindex);
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {

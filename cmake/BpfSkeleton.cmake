@@ -30,7 +30,7 @@ function(wgbpf_bpf_skeleton name)
   add_custom_command(
     OUTPUT ${skel}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/skel
-    COMMAND sh -c "${BPFTOOL} gen skeleton ${obj} name wgbpf_${name} > ${skel}.tmp && mv ${skel}.tmp ${skel}"
+    COMMAND sh -c "${BPFTOOL} gen skeleton ${obj} name wgbpf_${name}_bpf > ${skel}.tmp && mv ${skel}.tmp ${skel}"
     DEPENDS ${obj}
     COMMENT "skeleton ${name}.skel.h"
     VERBATIM)

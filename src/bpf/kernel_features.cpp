@@ -25,14 +25,31 @@ public:
         return vmlinux_ && btf__find_by_name_kind(vmlinux_.get(), ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) > 0;
     }
 
-    std::optional<int> function_arg_count(const std::string& name) const override {
-        if (!vmlinux_) return std::nullopt;
-        int id = btf__find_by_name_kind(vmlinux_.get(), name.c_str(), BTF_KIND_FUNC);
+    std::optional<int> function_arg_count(const std::string& name, const std::string& module) const override {
+        const btf* b = module.empty() ? vmlinux_.get() : module_btf(module);
+        if (!b) return std::nullopt;
+        int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_FUNC);
         if (id <= 0) return std::nullopt;
-        const btf_type* func = btf__type_by_id(vmlinux_.get(), id);
-        const btf_type* proto = btf__type_by_id(vmlinux_.get(), func->type);
+        const btf_type* func = btf__type_by_id(b, id);
+        const btf_type* proto = btf__type_by_id(b, func->type);
         if (!proto || !btf_is_func_proto(proto)) return std::nullopt;
         return btf_vlen(proto);
+    }
+
+    std::optional<int> tracepoint_arg_count(const std::string& name) const override {
+        if (!vmlinux_) return std::nullopt;
+        int id = btf__find_by_name_kind(vmlinux_.get(), ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF);
+        if (id <= 0) return std::nullopt;
+        const btf_type* t = btf__type_by_id(vmlinux_.get(), id);
+        while (t && (btf_is_typedef(t) || btf_is_ptr(t))) t = btf__type_by_id(vmlinux_.get(), t->type);
+        if (!t || !btf_is_func_proto(t)) return std::nullopt;
+        return btf_vlen(t) - 1; // the first parameter is the context pointer
+    }
+
+    std::optional<std::string> netfilter_link_refused() const override {
+        int ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_NETFILTER, nullptr);
+        if (ok == 1) return std::nullopt;
+        return "BPF netfilter links are not supported by this kernel (Linux 6.4+)";
     }
 
     std::optional<std::string> fexit_refused() const override {
@@ -41,6 +58,17 @@ public:
     }
 
 private:
+    // Module BTF (e.g. nf_tables, wireguard) when the module is loaded; cached.
+    const btf* module_btf(const std::string& module) const {
+        std::lock_guard lock(modules_mutex_);
+        auto it = modules_.find(module);
+        if (it == modules_.end()) {
+            btf* b = vmlinux_ ? btf__load_module_btf(module.c_str(), vmlinux_.get()) : nullptr;
+            it = modules_.emplace(module, BtfPtr(b)).first;
+        }
+        return it->second.get();
+    }
+
     // Loads a trivial fexit program on a function every kernel has; the kernel's answer is the truth
     // (some kernels forbid ftrace direct calls and return EPERM even to root).
     std::optional<std::string> try_fexit() const {
@@ -82,6 +110,8 @@ private:
     static constexpr int ENOTSUPP_ = 524;
 
     BtfPtr vmlinux_;
+    mutable std::mutex modules_mutex_;
+    mutable std::map<std::string, BtfPtr> modules_;
     mutable std::once_flag fexit_once_;
     mutable std::optional<std::string> fexit_refusal_;
 };

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
                           "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours)");
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
     watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
-    watch_cmd->add_option("--count", watch.count, "stop after N route decisions")->check(positive("a count"));
+    watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")->check(positive("a count"));
     watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")
         ->check(CLI::Range(64u, 1u << 20))
         ->check([](const std::string& s) {

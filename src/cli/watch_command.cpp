@@ -7,20 +7,24 @@
 
 #include <atomic>
 #include <csignal>
-#include <cstdio>
 #include <iostream>
 
+#include "wgbpf/bpf/drop_reasons.hpp"
 #include "wgbpf/bpf/kernel_features.hpp"
+#include "wgbpf/bpf/kernel_symbols.hpp"
 #include "wgbpf/bpf/ring_consumer.hpp"
 #include "wgbpf/cli/exit_codes.hpp"
+#include "wgbpf/cli/output_writer.hpp"
 #include "wgbpf/cli/privileges.hpp"
 #include "wgbpf/event/event_decoder.hpp"
+#include "wgbpf/netfilter/netfilter_stepper.hpp"
 #include "wgbpf/netlink/config_reader.hpp"
 #include "wgbpf/netlink/netns.hpp"
+#include "wgbpf/netlink/nft_reader.hpp"
 #include "wgbpf/netlink/wireguard_reader.hpp"
+#include "wgbpf/probe/netfilter_probe.hpp"
 #include "wgbpf/probe/route_probe.hpp"
 #include "wgbpf/probe/watch_filter.hpp"
-#include "wgbpf/render/route_render.hpp"
 #include "wgbpf/route/walk_grouper.hpp"
 
 namespace wgbpf {
@@ -45,11 +49,17 @@ uint64_t clock_ns(clockid_t clock) {
     return uint64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+bool readable(int fd) {
+    pollfd pfd{fd, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) > 0;
+}
+
 // Everything wgbpf knows about the watched namespace, refreshed when it changes.
 struct WatchedNamespace {
     NetnsHandle handle;
     NetnsConfig config;
-    std::unique_ptr<ConfigWatcher> watcher;
+    std::unique_ptr<ConfigWatcher> config_watcher;
+    std::unique_ptr<NftWatcher> nft_watcher;
     std::optional<WgInterface> wireguard;
 };
 
@@ -80,51 +90,90 @@ wgbpf_filter filter_for(const WatchedNamespace& ns, const WatchOptions& options)
     return filter.value();
 }
 
+WatchedNamespace open_namespace(const WatchOptions& options) {
+    auto handle = NetnsHandle::open(options.netns);
+    if (!handle) throw FatalError(handle.error(), exit_code::not_found);
+    auto config = read_netns_config(handle.value());
+    if (!config) throw FatalError("cannot read the namespace's configuration: " + config.error());
+    WatchedNamespace ns{std::move(handle.value()), std::move(config.value()), nullptr, nullptr, std::nullopt};
+    if (!ns.config.nft.available) spdlog::warn("nftables ruleset not readable: {}", ns.config.nft.error);
+    ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+    if (auto w = ConfigWatcher::open(ns.handle)) ns.config_watcher = std::move(w.value());
+    else spdlog::warn("route/rule changes will not be followed: {}", w.error());
+    if (auto w = NftWatcher::open(ns.handle)) ns.nft_watcher = std::move(w.value());
+    else spdlog::warn("ruleset changes will not be followed: {}", w.error());
+    return ns;
+}
+
 void describe_scope(const WatchedNamespace& ns, const WatchOptions& options) {
     std::string what = options.iface.empty() ? "all interfaces" : "interface " + options.iface;
     spdlog::info("watching {} in network namespace {} (inode {})", what, ns.handle.description(), ns.handle.inode());
-    if (ns.wireguard) {
-        const WgInterface& wg = *ns.wireguard;
-        std::string endpoints;
-        for (const WgPeer& p : wg.peers)
-            if (p.endpoint) endpoints += (endpoints.empty() ? "" : ", ") + p.endpoint->to_string();
-        spdlog::info("{}: WireGuard ({}), fwmark {:#x}, listen port {}, {} peer(s){}{}: their outer packets are "
-                     "followed too",
-                     wg.name, wg.source, wg.fwmark, wg.listen_port, wg.peers.size(),
-                     endpoints.empty() ? "" : ", endpoints ", endpoints);
-    }
+    if (!ns.wireguard) return;
+    const WgInterface& wg = *ns.wireguard;
+    std::string endpoints;
+    for (const WgPeer& p : wg.peers)
+        if (p.endpoint) endpoints += (endpoints.empty() ? "" : ", ") + p.endpoint->to_string();
+    spdlog::info("{}: WireGuard ({}), fwmark {:#x}, listen port {}, {} peer(s){}{}: their outer packets are "
+                 "followed too",
+                 wg.name, wg.source, wg.fwmark, wg.listen_port, wg.peers.size(), endpoints.empty() ? "" : ", endpoints ",
+                 endpoints);
 }
 
-void print_summary(const ModuleStatus& route, const DecodeStats& decode, uint64_t decisions, double seconds,
-                   bool json) {
-    std::cerr << fmt::format("wgbpf: {} route decisions in {:.1f} s\n", decisions, seconds);
-    std::cerr << fmt::format("  module {:<8} {}: {} events, {} lost\n", route.name, route.flavour, route.events,
-                             route.lost);
-    for (const std::string& note : route.notes) std::cerr << "    " << note << "\n";
-    if (decode.rejected())
-        std::cerr << fmt::format("  decoder: {} records rejected ({} truncated, {} unknown type, {} bad version)\n",
-                                 decode.rejected(), decode.truncated, decode.unknown_type, decode.bad_version);
-    if (route.lost)
-        std::cerr << "  some events were lost (ring buffer full): decisions above may be incomplete; "
-                     "raise --ringbuf-kib or narrow the filter\n";
-    if (json) {
-        nlohmann::json j{{"kind", "summary"},
-                         {"decisions", decisions},
-                         {"seconds", seconds},
-                         {"modules",
-                          {{{"name", route.name},
-                            {"flavour", route.flavour},
-                            {"events", route.events},
-                            {"lost", route.lost},
-                            {"notes", route.notes}}}},
-                         {"decoder_rejected", decode.rejected()}};
-        std::cout << j.dump() << std::endl;
+// The probe modules that could start; the others say why not and the tool goes on without them.
+struct Modules {
+    SharedMaps maps;
+    std::unique_ptr<RouteProbe> route;
+    std::unique_ptr<NetfilterProbe> netfilter;
+    std::unique_ptr<DropProbe> drop;
+    std::vector<ModuleStatus> not_running;
+
+    template <typename Probe>
+    void keep(const char* name, Result<std::unique_ptr<Probe>> started, std::unique_ptr<Probe>& slot) {
+        if (started) {
+            slot = std::move(started.value());
+            ModuleStatus s = slot->status();
+            spdlog::info("{} module: {}", name, s.flavour);
+            for (const std::string& note : s.notes) spdlog::info("{} module: {}", name, note);
+            return;
+        }
+        spdlog::warn("{} module cannot run on this kernel: {}", name, started.error());
+        not_running.push_back(ModuleStatus{name, false, "none", {started.error()}, 0, 0});
     }
+
+    void set_filter(const wgbpf_filter& filter) {
+        if (route) route->set_filter(filter);
+        if (netfilter) netfilter->set_filter(filter);
+    }
+
+    std::vector<ModuleStatus> statuses(const std::map<std::string, uint64_t>& events) const {
+        std::vector<ModuleStatus> out;
+        auto add = [&](ModuleStatus s) {
+            if (auto it = events.find(s.name); it != events.end()) s.events = it->second;
+            out.push_back(std::move(s));
+        };
+        if (route) add(route->status());
+        if (netfilter) add(netfilter->status());
+        if (drop) add(drop->status());
+        for (const ModuleStatus& s : not_running) out.push_back(s);
+        return out;
+    }
+};
+
+Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, const WatchedNamespace& ns,
+                      uint32_t ringbuf_bytes) {
+    Modules m;
+    m.keep("route", RouteProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.route);
+    m.keep("netfilter", NetfilterProbe::start(kernel, filter, m.maps, ringbuf_bytes, ns.handle, ns.config.nft),
+           m.netfilter);
+    m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
+    if (!m.route && !m.netfilter && !m.drop) throw FatalError("no probe module can run on this kernel (see above)");
+    return m;
 }
 
 } // namespace
 
 int run_watch(const WatchOptions& options) {
+    install_signal_handlers(); // before anything slow: Ctrl-C during start-up still ends cleanly
     if (auto missing = missing_capabilities(); !missing.empty()) {
         std::string list;
         for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
@@ -134,49 +183,50 @@ int run_watch(const WatchOptions& options) {
                          exit_code::no_privileges);
     }
 
-    auto handle = NetnsHandle::open(options.netns);
-    if (!handle) throw FatalError(handle.error(), exit_code::not_found);
-    auto config = read_netns_config(handle.value());
-    if (!config) throw FatalError("cannot read the namespace's configuration: " + config.error());
-    WatchedNamespace ns{std::move(handle.value()), std::move(config.value()), nullptr, std::nullopt};
-    ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+    WatchedNamespace ns = open_namespace(options);
     wgbpf_filter filter = filter_for(ns, options);
-    if (auto watcher = ConfigWatcher::open(ns.handle)) ns.watcher = std::move(watcher.value());
-    else spdlog::warn("configuration changes will not be followed: {}", watcher.error());
     describe_scope(ns, options);
-
     auto kernel = probe_running_kernel();
-    auto probe = RouteProbe::start(*kernel, filter, options.ringbuf_kib * 1024);
-    if (!probe) throw FatalError("the routing module cannot run on this kernel: " + probe.error());
-    spdlog::info("route module: {}", (*probe)->status().flavour);
-    for (const std::string& note : (*probe)->status().notes) spdlog::info("route module: {}", note);
+    Modules modules = start_modules(*kernel, filter, ns, options.ringbuf_kib * 1024);
 
-    // Render as decisions complete.
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
-    uint64_t decisions = 0;
-    WalkGrouper grouper(
-        [&](uint32_t netns) -> const NetnsConfig* { return netns == ns.config.netns_inode ? &ns.config : nullptr; },
-        [&](RouteDecision&& d) {
-            if (options.count && decisions >= *options.count) return;
-            ++decisions;
-            if (options.json) std::cout << route_to_json(d).dump() << '\n' << std::flush;
-            else std::cout << render_route_text(d, style) << std::flush;
-        });
+    OutputWriter output(std::cout, options.json, style, [&](int ifindex) { return ns.config.link_name(ifindex); });
+    auto config_for = [&](uint32_t netns) -> const NetnsConfig* {
+        return netns == ns.config.netns_inode ? &ns.config : nullptr;
+    };
+    WalkGrouper grouper(config_for, [&](RouteDecision&& d) { output.route(d); });
+
+    const DropReasons reasons = DropReasons::load();
+    const KernelSymbols symbols = KernelSymbols::load();
+    NetfilterStepper stepper(
+        [&](uint32_t) {
+            return NetfilterContext{&ns.config.nft, modules.netfilter ? modules.netfilter->plan() : nullptr};
+        },
+        [&](NetfilterStep&& s) { output.netfilter(s); }, [&](DropStep&& d) { output.drop(d); },
+        [&](uint32_t reason) { return reasons.name(reason); }, [&](uint64_t addr) { return symbols.name(addr); });
 
     EventDecoder decoder;
-    uint64_t route_events = 0;
-    auto consumer = RingConsumer::open((*probe)->events_fd(), [&](std::span<const std::byte> record) {
+    std::map<std::string, uint64_t> events_per_module;
+    struct Dispatch {
+        WalkGrouper& grouper;
+        NetfilterStepper& stepper;
+        std::map<std::string, uint64_t>& counts;
+        void operator()(const RouteLookup& e) { ++counts["route"]; grouper.add(e); }
+        void operator()(const RuleResult& e) { ++counts["route"]; grouper.add(e); }
+        void operator()(const NfBracketEvent& e) { ++counts["netfilter"]; stepper.add(e); }
+        void operator()(const NfChainEvent& e) { ++counts["netfilter"]; stepper.add(e); }
+        void operator()(const DropEvent& e) { ++counts["drop"]; stepper.add(e); }
+    } dispatch{grouper, stepper, events_per_module};
+    auto consumer = RingConsumer::open(modules.maps.events, [&](std::span<const std::byte> record) {
         auto event = decoder.decode(record);
         if (!event) {
             spdlog::debug("rejected record: {}", event.error());
             return;
         }
-        ++route_events;
-        std::visit([&](const auto& e) { grouper.add(e); }, event.value());
+        std::visit(dispatch, event.value());
     });
     if (!consumer) throw FatalError(consumer.error());
 
-    install_signal_handlers();
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
     const uint64_t deadline = options.duration_s ? start + uint64_t(*options.duration_s * 1e9) : UINT64_MAX;
     uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
@@ -184,29 +234,40 @@ int run_watch(const WatchOptions& options) {
         auto polled = (*consumer)->poll(100);
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
-        if (ns.watcher) {
-            pollfd pfd{ns.watcher->fd(), POLLIN, 0};
-            if (::poll(&pfd, 1, 0) > 0 && ns.watcher->drain()) {
-                if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
-                else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
+        if (ns.config_watcher && readable(ns.config_watcher->fd()) && ns.config_watcher->drain()) {
+            NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
+            if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
+            else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
+            ns.config.nft = std::move(nft);
+        }
+        if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
+            if (auto fresh = read_nft_ruleset(ns.handle)) {
+                ns.config.nft = std::move(fresh.value());
+                if (modules.netfilter)
+                    if (auto moved = modules.netfilter->update_ruleset(ns.config.nft); !moved)
+                        spdlog::warn("netfilter hooks not moved with the ruleset: {}", moved.error());
+            } else {
+                spdlog::warn("cannot refresh the ruleset: {}", fresh.error());
             }
         }
         if (ns.wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
             ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
-            (*probe)->set_filter(filter_for(ns, options));
+            modules.set_filter(filter_for(ns, options));
             next_wireguard_refresh = now + 5'000'000'000ull;
         }
         grouper.flush(now);
+        stepper.flush(now);
         if (now >= deadline) break;
-        if (options.count && decisions >= *options.count) break;
+        if (options.count && output.records() >= *options.count) break;
     }
-    // Drain what is still in the buffer, then finish open walks.
-    (void)(*consumer)->poll(0);
+    (void)(*consumer)->poll(0); // what is still in the buffer
     grouper.flush_all();
+    stepper.flush_all();
 
-    ModuleStatus status = (*probe)->status();
-    status.events = route_events;
-    print_summary(status, decoder.stats(), decisions, (clock_ns(CLOCK_MONOTONIC) - start) / 1e9, options.json);
+    if (stepper.stale_generation_events())
+        spdlog::debug("{} netfilter events from hooks that had moved were ignored", stepper.stale_generation_events());
+    output.summary(modules.statuses(events_per_module), decoder.stats().rejected(),
+                   (clock_ns(CLOCK_MONOTONIC) - start) / 1e9);
     return exit_code::ok;
 }
 

@@ -75,12 +75,80 @@ RuleResult to_rule_result(const wgbpf_rule_result& r) {
     return e;
 }
 
+PacketInfo to_packet(const wgbpf_packet& p) {
+    PacketInfo pkt;
+    pkt.id = p.id;
+    pkt.is_ip = p.family == WGBPF_FAMILY_IPV4 || p.family == WGBPF_FAMILY_IPV6;
+    pkt.family = p.family == WGBPF_FAMILY_IPV6 ? Family::ipv6 : Family::ipv4;
+    pkt.proto = p.proto;
+    pkt.len = p.len;
+    pkt.has_l4 = p.flags & WGBPF_PKT_F_L4;
+    pkt.sport = p.sport;
+    pkt.dport = p.dport;
+    pkt.ip_id = p.ip_id;
+    pkt.iif = p.iif;
+    pkt.oif = p.oif;
+    pkt.src = IpAddress::from_bytes(pkt.family, p.src);
+    pkt.dst = IpAddress::from_bytes(pkt.family, p.dst);
+    return pkt;
+}
+
+NfHook to_hook(uint8_t h) { return h <= 5 ? static_cast<NfHook>(h) : NfHook::prerouting; }
+
+NfBracketEvent to_bracket(const wgbpf_nf_bracket& r) {
+    NfBracketEvent e;
+    e.t_ns = r.hdr.t_ns;
+    e.cpu = r.hdr.cpu;
+    e.netns = r.hdr.netns;
+    e.pkt = to_packet(r.pkt);
+    e.bracket = r.bracket;
+    e.generation = r.generation;
+    e.hook = to_hook(r.hook);
+    e.pf = r.pf;
+    e.ct_state = r.ct_state;
+    e.mark = r.mark;
+    e.ct_mark = r.ct_mark;
+    return e;
+}
+
+NfChainEvent to_chain(const wgbpf_nf_chain& r) {
+    NfChainEvent e;
+    e.t_ns = r.hdr.t_ns;
+    e.cpu = r.hdr.cpu;
+    e.netns = r.hdr.netns;
+    e.pkt = to_packet(r.pkt);
+    e.table_handle = r.table_handle;
+    e.chain_handle = r.chain_handle;
+    e.hook = to_hook(r.hook);
+    e.pf = r.pf;
+    e.table_family = r.table_family;
+    e.ct_state_before = r.ct_state_before;
+    e.ct_state_after = r.ct_state_after;
+    e.verdict = r.verdict;
+    e.mark_before = r.mark_before;
+    e.mark_after = r.mark_after;
+    e.ct_mark_before = r.ct_mark_before;
+    e.ct_mark_after = r.ct_mark_after;
+    return e;
+}
+
+DropEvent to_drop(const wgbpf_drop& r) {
+    DropEvent e;
+    e.t_ns = r.hdr.t_ns;
+    e.cpu = r.hdr.cpu;
+    e.netns = r.hdr.netns;
+    e.pkt = to_packet(r.pkt);
+    e.location = r.location;
+    e.reason = r.reason;
+    return e;
+}
+
 template <typename Raw, typename Convert>
-Decoded decode_as(std::span<const std::byte> record, uint16_t version, uint16_t want_version,
-                        Convert convert) {
-    if (version != want_version) return reject(Reject::bad_version, fmt::format("version {} (expected {})", version, want_version));
+Decoded decode_as(std::span<const std::byte> body, const wgbpf_event_header& h, const char* what, Convert convert) {
+    if (h.size != sizeof(Raw)) return reject(Reject::truncated, fmt::format("{} of {} bytes, expected {}", what, h.size, sizeof(Raw)));
+    if (h.version != 1) return reject(Reject::bad_version, fmt::format("{} version {} (expected 1)", what, h.version));
     Raw raw;
-    if (!read_exact(record, raw)) return reject(Reject::truncated, fmt::format("{} bytes, expected {}", record.size(), sizeof(Raw)));
+    std::memcpy(&raw, body.data(), sizeof(Raw)); // records are not guaranteed aligned in recordings
     return Event{convert(raw)};
 }
 
@@ -90,12 +158,11 @@ Decoded decode_record(std::span<const std::byte> record) {
     if (h.size > record.size()) return reject(Reject::truncated, fmt::format("header says {} bytes, have {}", h.size, record.size()));
     auto body = record.first(h.size);
     switch (h.type) {
-    case WGBPF_EV_ROUTE_LOOKUP:
-        if (h.size != sizeof(wgbpf_route_lookup)) return reject(Reject::truncated, fmt::format("route lookup of {} bytes", h.size));
-        return decode_as<wgbpf_route_lookup>(body, h.version, 1, to_route_lookup);
-    case WGBPF_EV_RULE_RESULT:
-        if (h.size != sizeof(wgbpf_rule_result)) return reject(Reject::truncated, fmt::format("rule result of {} bytes", h.size));
-        return decode_as<wgbpf_rule_result>(body, h.version, 1, to_rule_result);
+    case WGBPF_EV_ROUTE_LOOKUP: return decode_as<wgbpf_route_lookup>(body, h, "route lookup", to_route_lookup);
+    case WGBPF_EV_RULE_RESULT: return decode_as<wgbpf_rule_result>(body, h, "rule result", to_rule_result);
+    case WGBPF_EV_NF_BRACKET: return decode_as<wgbpf_nf_bracket>(body, h, "netfilter bracket", to_bracket);
+    case WGBPF_EV_NF_CHAIN: return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", to_chain);
+    case WGBPF_EV_DROP: return decode_as<wgbpf_drop>(body, h, "drop", to_drop);
     default:
         return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
     }

@@ -10,9 +10,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <utility>
 #include <vector>
 
 #include "wgbpf/netlink/mnl_socket.hpp"
+#include "wgbpf/netlink/nft_reader.hpp"
 #include "wgbpf/netlink/rt_tables.hpp"
 #include "wgbpf/netlink/rtnl_parse.hpp"
 
@@ -95,6 +97,13 @@ Result<NetnsConfig> read_netns_config(const NetnsHandle& ns) {
         read_ipv4_conf(cfg);
     }
     cfg.table_names = read_rt_tables();
+    // The ruleset is context: without it the routing configuration is still worth having.
+    if (auto nft = read_nft_ruleset(ns)) {
+        cfg.nft = std::move(*nft);
+    } else {
+        cfg.nft.available = false;
+        cfg.nft.error = nft.error();
+    }
     return cfg;
 }
 

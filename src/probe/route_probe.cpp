@@ -12,17 +12,19 @@
 #include "route.skel.h"
 #include "route_rules.skel.h"
 #include "wgbpf/bpf/libbpf_raii.hpp"
+#include "wgbpf/probe/netfilter_probe.hpp"
 
 namespace wgbpf {
 
-using RouteSkel = SkeletonPtr<wgbpf_route, wgbpf_route__destroy>;
-using RulesSkel = SkeletonPtr<wgbpf_route_rules, wgbpf_route_rules__destroy>;
+using RouteSkel = SkeletonPtr<wgbpf_route_bpf, wgbpf_route_bpf__destroy>;
+using RulesSkel = SkeletonPtr<wgbpf_route_rules_bpf, wgbpf_route_rules_bpf__destroy>;
 
 struct RouteProbe::Impl {
     RouteFlavour flavour;
     RouteSkel route;
     RulesSkel rules;
     std::vector<std::string> notes;
+    int losses_fd = -1;
 };
 
 namespace {
@@ -31,46 +33,51 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 // The exact-rules object shares the route object's ring buffer and loss counters. Its failure only
 // degrades the module (rules are then inferred), never stops it.
-Result<RulesSkel> start_exact_rules(const RouteFlavour& flavour, wgbpf_route* route, const wgbpf_filter& filter) {
-    RulesSkel rules(wgbpf_route_rules__open());
+Result<RulesSkel> start_exact_rules(const RouteFlavour& flavour, SharedMaps& maps, uint32_t ringbuf_bytes,
+                                    const wgbpf_filter& filter) {
+    RulesSkel rules(wgbpf_route_rules_bpf__open());
     if (!rules) return Error{"cannot open the exact-rules BPF object: " + errno_text(errno)};
+    rules->rodata->packet_id_key = packet_id_key();
     bool three = flavour.suppress_arg_count == 3;
     bpf_program__set_autoload(rules->progs.rules_fib4_suppress3, three);
     bpf_program__set_autoload(rules->progs.rules_fib4_suppress2, !three);
     bpf_program__set_autoload(rules->progs.rules_fib6_suppress3, flavour.ipv6_suppress && three);
     bpf_program__set_autoload(rules->progs.rules_fib6_suppress2, flavour.ipv6_suppress && !three);
-    bpf_map__set_max_entries(rules->maps.events, bpf_map__max_entries(route->maps.events));
-    if (int err = bpf_map__reuse_fd(rules->maps.events, bpf_map__fd(route->maps.events)))
-        return Error{"cannot share the ring buffer: " + errno_text(err)};
-    if (int err = bpf_map__reuse_fd(rules->maps.losses, bpf_map__fd(route->maps.losses)))
-        return Error{"cannot share the loss counters: " + errno_text(err)};
-    if (int err = wgbpf_route_rules__load(rules.get())) return Error{"load refused: " + errno_text(err)};
+    if (auto r = maps.reuse_in(rules->maps.events, rules->maps.losses, rules->maps.watched, ringbuf_bytes); !r)
+        return Error{r.error()};
+    if (int err = wgbpf_route_rules_bpf__load(rules.get())) return Error{"load refused: " + errno_text(err)};
     rules->bss->filter = filter;
-    if (int err = wgbpf_route_rules__attach(rules.get())) return Error{"attach refused: " + errno_text(err)};
+    if (int err = wgbpf_route_rules_bpf__attach(rules.get())) return Error{"attach refused: " + errno_text(err)};
     return rules;
 }
 
 } // namespace
 
 Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
-                                                      uint32_t ringbuf_bytes) {
+                                                      SharedMaps& maps, uint32_t ringbuf_bytes) {
     auto impl = std::make_unique<Impl>();
     impl->flavour = choose_route_flavour(kernel);
     if (!impl->flavour.can_run) return Error{impl->flavour.why_not};
     impl->notes = impl->flavour.notes;
 
-    impl->route.reset(wgbpf_route__open());
+    impl->route.reset(wgbpf_route_bpf__open());
     if (!impl->route) return Error{"cannot open the routing BPF object: " + errno_text(errno)};
-    bpf_map__set_max_entries(impl->route->maps.events, ringbuf_bytes);
+    impl->route->rodata->packet_id_key = packet_id_key();
+    if (auto r = maps.reuse_in(impl->route->maps.events, impl->route->maps.losses, impl->route->maps.watched,
+                               ringbuf_bytes);
+        !r)
+        return Error{r.error()};
     bpf_program__set_autoload(impl->route->progs.route_fib6_lookup, impl->flavour.ipv6);
-    if (int err = wgbpf_route__load(impl->route.get()))
+    if (int err = wgbpf_route_bpf__load(impl->route.get()))
         return Error{"the kernel refused the routing BPF programs: " + errno_text(err) + " (run with -v for the verifier log)"};
     impl->route->bss->filter = filter;
-    if (int err = wgbpf_route__attach(impl->route.get()))
+    if (int err = wgbpf_route_bpf__attach(impl->route.get()))
         return Error{"cannot attach the routing tracepoints: " + errno_text(err)};
+    maps.adopt_from(impl->route->maps.events, impl->route->maps.losses, impl->route->maps.watched);
+    impl->losses_fd = maps.losses;
 
     if (impl->flavour.exact_rules) {
-        auto rules = start_exact_rules(impl->flavour, impl->route.get(), filter);
+        auto rules = start_exact_rules(impl->flavour, maps, ringbuf_bytes, filter);
         if (rules) {
             impl->rules = std::move(rules.value());
         } else {
@@ -84,23 +91,12 @@ Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kern
 RouteProbe::RouteProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RouteProbe::~RouteProbe() = default;
 
-int RouteProbe::events_fd() const { return bpf_map__fd(impl_->route->maps.events); }
-
 void RouteProbe::set_filter(const wgbpf_filter& filter) {
     impl_->route->bss->filter = filter;
     if (impl_->rules) impl_->rules->bss->filter = filter;
 }
 
-uint64_t RouteProbe::lost() const {
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return 0;
-    std::vector<uint64_t> per_cpu(ncpu);
-    uint32_t key = WGBPF_MOD_ROUTE;
-    if (bpf_map_lookup_elem(bpf_map__fd(impl_->route->maps.losses), &key, per_cpu.data()) != 0) return 0;
-    uint64_t sum = 0;
-    for (uint64_t n : per_cpu) sum += n;
-    return sum;
-}
+uint64_t RouteProbe::lost() const { return read_losses(impl_->losses_fd, WGBPF_MOD_ROUTE); }
 
 ModuleStatus RouteProbe::status() const {
     ModuleStatus s;

@@ -2,31 +2,14 @@
 #include <catch2/catch_test_macros.hpp>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "lab_fixture.hpp"
-
-#ifndef WGBPF_BINARY
-#error "WGBPF_BINARY must be defined (tests/CMakeLists.txt)"
-#endif
+#include "watch_run.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using wgbpf::e2e::Lab;
-using wgbpf::e2e::Process;
-using wgbpf::e2e::RunResult;
-using wgbpf::e2e::sh_quote;
-
-#define WGBPF_E2E_REQUIRE_ROOT()                                    \
-    do {                                                            \
-        if (!::wgbpf::e2e::running_as_root())                       \
-            SKIP(::wgbpf::e2e::not_root_reason());                  \
-    } while (0)
+using namespace wgbpf::e2e;
 
 namespace {
 
@@ -35,39 +18,11 @@ constexpr const char* kEndpoint = "203.0.113.123"; // the server's WireGuard end
 constexpr const char* kClientLan = "192.168.178.48";
 constexpr int64_t kFwmark = 51820;                  // 0xca6c, wg-quick's fwmark and table
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty()) out.push_back(line);
-    }
-    return out;
-}
-
-std::optional<int64_t> int_field(const json& j, const char* key) {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_number_integer()) return std::nullopt;
-    return it->get<int64_t>();
-}
-
-std::optional<std::string> str_field(const json& j, const char* key) {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_string()) return std::nullopt;
-    return it->get<std::string>();
-}
-
 // The decision's fields are at the top level of a route line (rule, table, table_name, result,
 // oif, gateway, prefix); accept them in a nested "decision" object too.
 const json& decision(const json& route) {
     auto it = route.find("decision");
     return it != route.end() && it->is_object() ? *it : route;
-}
-
-const json& array_field(const json& j, const char* key) {
-    static const json empty = json::array();
-    auto it = j.find(key);
-    return it != j.end() && it->is_array() ? *it : empty;
 }
 
 struct Step {
@@ -155,44 +110,15 @@ TEST_CASE("lab: the seed topology with wg-quick's policy routing", "[e2e][lab]")
 
 TEST_CASE("route: the seed's routing decisions, rule by rule", "[e2e][route]") {
     WGBPF_E2E_REQUIRE_ROOT();
-    REQUIRE(std::filesystem::exists(WGBPF_BINARY));
     Lab lab;
-
-    const std::string cmd = sh_quote(WGBPF_BINARY) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
-                            sh_quote(lab.wg_iface()) + " --json --duration 8";
-    Process watch(cmd);
-    std::this_thread::sleep_for(1500ms);
-    INFO("command: " << cmd);
-    if (!watch.running()) {
-        FAIL("wgbpf watch exited before the ping (status " << watch.exit_status().value_or(-1) << "), stdout:\n"
-                                                           << watch.output());
-    }
-
-    RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
-    INFO("ping:\n" << ping.output);
-    CHECK(ping.status == 0);
-
-    // --duration 8: it ends by itself.
-    bool exited = watch.wait_for(30s);
-    if (!exited) watch.kill();
-    const std::string out = watch.output();
-    INFO("wgbpf stdout:\n" << out);
-    REQUIRE(exited);
-    CHECK(watch.exit_status() == 0);
-
-    std::vector<json> routes;
-    size_t n = 0;
-    for (const std::string& line : lines_of(out)) {
-        ++n;
-        json j;
-        try {
-            j = json::parse(line);
-        } catch (const json::exception& e) {
-            FAIL("stdout line " << n << " is not JSON (" << e.what() << "): " << line);
-        }
-        REQUIRE(j.is_object());
-        if (j.value("kind", "") == "route") routes.push_back(std::move(j));
-    }
+    WatchOutput out = watch_while(lab, [&] {
+        RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
+        INFO("ping:\n" << ping.output);
+        CHECK(ping.status == 0);
+    });
+    INFO("wgbpf stdout:\n" << out.stdout_text);
+    CHECK(out.exit_status == 0); // --duration: it ends by itself
+    std::vector<json> routes = out.of_kind("route");
     std::string seen;
     for (const json& r : routes) seen += "  " + summary(r) + "\n";
     INFO(routes.size() << " route decisions:\n" << seen);

@@ -15,7 +15,9 @@ struct FakeKernel : KernelFeatures {
     std::optional<std::string> fexit_refusal;
 
     bool has_tracepoint(const std::string& n) const override { return tracepoints.count(n) > 0; }
-    std::optional<int> function_arg_count(const std::string& n) const override {
+    std::optional<int> tracepoint_arg_count(const std::string&) const override { return 3; }
+    std::optional<std::string> netfilter_link_refused() const override { return std::nullopt; }
+    std::optional<int> function_arg_count(const std::string& n, const std::string& = "") const override {
         auto it = functions.find(n);
         return it == functions.end() ? std::nullopt : std::optional<int>(it->second);
     }

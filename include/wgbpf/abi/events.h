@@ -16,11 +16,16 @@
 enum wgbpf_event_type {
 	WGBPF_EV_ROUTE_LOOKUP = 1, /* one fib table lookup (tracepoint fib{,6}_table_lookup) */
 	WGBPF_EV_RULE_RESULT = 2,  /* exact rule outcome from fexit on the fib rule functions */
+	WGBPF_EV_NF_BRACKET = 3,   /* a packet passed one of wgbpf's netfilter hooks placed around nft chains */
+	WGBPF_EV_NF_CHAIN = 4,     /* one base chain run, exact (fentry/fexit nft_do_chain) */
+	WGBPF_EV_DROP = 5,         /* a watched packet freed with a drop reason (skb:kfree_skb) */
 };
 
 /* Probe modules, for per-module loss counters (index into the `losses` map). */
 enum wgbpf_module {
 	WGBPF_MOD_ROUTE = 0,
+	WGBPF_MOD_NETFILTER = 1,
+	WGBPF_MOD_DROP = 2,
 	WGBPF_MOD_COUNT = 8,
 };
 
@@ -90,6 +95,69 @@ struct wgbpf_rule_result {
 	__u8 pad[7];
 };
 
+/* What a reader needs to recognise a packet, read from its headers at the observation point. */
+#define WGBPF_PKT_F_L4 0x1 /* sport/dport (or ICMP type/code in dport) were read */
+
+struct wgbpf_packet {
+	__u64 id;        /* keyed hash of the skb address (never the address itself) */
+	__u8 family;     /* WGBPF_FAMILY_*, 0 when not IP */
+	__u8 proto;
+	__u16 len;       /* IP total length / IPv6 payload length + 40 */
+	__u16 sport;     /* host order */
+	__u16 dport;     /* host order; ICMP: type << 8 | code */
+	__u16 ip_id;     /* IPv4 identification, host order */
+	__u8 flags;      /* WGBPF_PKT_F_* */
+	__u8 pad;
+	__s32 iif;       /* ifindex, 0 when none */
+	__s32 oif;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+/* Conntrack state as the kernel stores it with the skb (enum ip_conntrack_info), plus "none". */
+#define WGBPF_CT_NONE 0xff
+
+struct wgbpf_nf_bracket {
+	struct wgbpf_event_header hdr;
+	struct wgbpf_packet pkt;
+	__u32 bracket;   /* index of the hook that fired, in user space's placement for this namespace */
+	__u8 hook;       /* NF_INET_* */
+	__u8 pf;         /* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	__u8 ct_state;   /* enum ip_conntrack_info, WGBPF_CT_NONE without conntrack */
+	__u8 pad0;
+	__u32 mark;
+	__u32 ct_mark;
+	__u32 generation; /* placement generation: brackets move when the ruleset changes */
+	__u32 pad1;
+};
+
+struct wgbpf_nf_chain {
+	struct wgbpf_event_header hdr;
+	struct wgbpf_packet pkt;
+	__u64 table_handle; /* nft handles: user space names them from the ruleset */
+	__u64 chain_handle;
+	__u8 hook;
+	__u8 pf;
+	__u8 table_family;  /* NFPROTO_* of the table (inet = 1) */
+	__u8 ct_state_before;
+	__u8 ct_state_after;
+	__u8 pad0[3];
+	__u32 verdict;      /* nft_do_chain's return value */
+	__u32 mark_before;
+	__u32 mark_after;
+	__u32 ct_mark_before;
+	__u32 ct_mark_after;
+	__u32 pad1;
+};
+
+struct wgbpf_drop {
+	struct wgbpf_event_header hdr;
+	struct wgbpf_packet pkt;
+	__u64 location;   /* resolved to a symbol by user space, never shown as an address */
+	__u32 reason;     /* enum skb_drop_reason of the running kernel (named from its BTF) */
+	__u32 pad0;
+};
+
 /* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/addresses. */
 #define WGBPF_FILTER_MAX_IFACES 8
 #define WGBPF_FILTER_MAX_MARKS 4
@@ -113,11 +181,19 @@ static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
 static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
+static_assert(sizeof(struct wgbpf_packet) == 64, "packet ABI");
+static_assert(sizeof(struct wgbpf_nf_bracket) == 120, "nf bracket ABI");
+static_assert(sizeof(struct wgbpf_nf_chain) == 144, "nf chain ABI");
+static_assert(sizeof(struct wgbpf_drop) == 112, "drop ABI");
 #else
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 _Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
 _Static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
+_Static_assert(sizeof(struct wgbpf_packet) == 64, "packet ABI");
+_Static_assert(sizeof(struct wgbpf_nf_bracket) == 120, "nf bracket ABI");
+_Static_assert(sizeof(struct wgbpf_nf_chain) == 144, "nf chain ABI");
+_Static_assert(sizeof(struct wgbpf_drop) == 112, "drop ABI");
 #endif
 
 #endif

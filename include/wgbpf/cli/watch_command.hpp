@@ -10,7 +10,7 @@ struct WatchOptions {
     std::string netns;                 // "" = the caller's
     bool json = false;
     std::optional<double> duration_s;
-    std::optional<uint64_t> count;     // stop after this many decisions
+    std::optional<uint64_t> count;     // stop after this many output records
     uint32_t ringbuf_kib = 4096;
     bool colour = false;
 };

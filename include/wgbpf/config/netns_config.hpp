@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "wgbpf/common/ip_address.hpp"
+#include "wgbpf/config/nft_ruleset.hpp"
 
 namespace wgbpf {
 
@@ -97,6 +98,7 @@ struct NetnsConfig {
     std::vector<Route> routes; // all tables, both families
     std::map<uint32_t, std::string> table_names; // /etc/iproute2/rt_tables + built-ins
     std::map<std::string, Ipv4Conf> ipv4_conf;   // "all", "default", per interface name
+    NftRuleset nft;                              // read separately (src/netlink/nft_reader)
 
     const Link* link_by_index(int ifindex) const;
     const Link* link_by_name(const std::string& name) const;

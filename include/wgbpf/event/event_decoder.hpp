@@ -7,11 +7,12 @@
 #include <variant>
 
 #include "wgbpf/common/result.hpp"
+#include "wgbpf/event/netfilter_events.hpp"
 #include "wgbpf/event/route_lookup.hpp"
 
 namespace wgbpf {
 
-using Event = std::variant<RouteLookup, RuleResult>;
+using Event = std::variant<RouteLookup, RuleResult, NfBracketEvent, NfChainEvent, DropEvent>;
 
 struct DecodeStats {
     uint64_t decoded = 0;

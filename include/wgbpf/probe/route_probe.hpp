@@ -5,6 +5,7 @@
 
 #include "wgbpf/abi/events.h"
 #include "wgbpf/bpf/kernel_features.hpp"
+#include "wgbpf/bpf/shared_maps.hpp"
 #include "wgbpf/common/result.hpp"
 #include "wgbpf/probe/module_status.hpp"
 #include "wgbpf/probe/route_flavour.hpp"
@@ -15,10 +16,9 @@ class RouteProbe {
 public:
     // Fails (as a value) when the module cannot run here; the reason says why.
     static Result<std::unique_ptr<RouteProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
-                                                     uint32_t ringbuf_bytes);
+                                                     SharedMaps& maps, uint32_t ringbuf_bytes);
     ~RouteProbe();
 
-    int events_fd() const;        // the ring buffer both programs write to
     void set_filter(const wgbpf_filter& filter);
     uint64_t lost() const;        // sum of the per-CPU loss counters
     ModuleStatus status() const;

@@ -1,0 +1,67 @@
+/* Drops of watched packets: skb:kfree_skb with the drop reason (5.17+) and the freeing location.
+ * Fires for every freed skb on the host, so the first thing it does is the watched-packet lookup.
+ * tp_btf cannot read past the tracepoint's real arguments: before 5.17 there is no reason, and user
+ * space loads the two-argument variant (chosen by the BTF argument count of btf_trace_kfree_skb). */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Locally generated packets have no device before POSTROUTING: then the socket tells the namespace. */
+static __always_inline __u32 skb_netns(const struct sk_buff *skb)
+{
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	if (dev)
+		return dev_netns(dev);
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	return sk ? net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net)) : 0;
+}
+
+static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reason)
+{
+	__u64 id = packet_id(skb);
+	__u64 now = bpf_ktime_get_ns();
+	if (!is_watched(id, now))
+		return;
+	bpf_map_delete_elem(&watched, &id); /* the skb is gone: its address may come back as another packet */
+	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(WGBPF_MOD_DROP);
+		return;
+	}
+	fill_header(&e->hdr, WGBPF_EV_DROP, 1, sizeof(*e), skb_netns(skb));
+	read_packet(skb, &e->pkt);
+	e->pkt.iif = BPF_CORE_READ(skb, skb_iif);
+	e->pkt.oif = 0;
+	e->location = (__u64)location;
+	e->reason = reason;
+	e->pad0 = 0;
+	bpf_ringbuf_submit(e, wakeup_flags(&events));
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(drop_kfree_skb_reason, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	drop(skb, location, reason);
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(drop_kfree_skb_noreason, struct sk_buff *skb, void *location)
+{
+	drop(skb, location, 0);
+	return 0;
+}
+
+/* A consumed skb (freed normally) ends its packet's watch as well. */
+SEC("tp_btf/consume_skb")
+int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
+{
+	__u64 id = packet_id(skb);
+	bpf_map_delete_elem(&watched, &id);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* Netfilter brackets: BPF netfilter links (6.4+) placed by user space just before and after the nft
+ * base chains of each hook (src/netfilter/bracket_plan). Each records the packet's mark, conntrack
+ * mark and state; user space attributes what changed between two brackets to the chains between them,
+ * and a packet that never reaches the next bracket to the chain that dropped it.
+ * The link does not tell a program its priority, so there is one program per bracket slot. */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct wgbpf_filter filter = {};
+__u32 generation = 0; /* of the bracket plan, bumped by user space when brackets move */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+#define NF_ACCEPT 1
+
+static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
+{
+	struct sk_buff *skb = ctx->skb;
+	const struct nf_hook_state *state = ctx->state;
+	if (!skb || !state)
+		return NF_ACCEPT;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = packet_id(skb);
+	struct net_device *in = BPF_CORE_READ(state, in), *out = BPF_CORE_READ(state, out);
+	__s32 iif = in ? BPF_CORE_READ(in, ifindex) : 0, oif = out ? BPF_CORE_READ(out, ifindex) : 0;
+	__u32 mark = BPF_CORE_READ(skb, mark);
+
+	struct wgbpf_packet pkt;
+	read_packet(skb, &pkt);
+	if (!is_watched(id, now)) {
+		if (!filter_matches(&filter, iif, oif, mark, pkt.src, pkt.dst, pkt.family))
+			return NF_ACCEPT;
+		watch(id, now);
+	}
+	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(WGBPF_MOD_NETFILTER);
+		return NF_ACCEPT;
+	}
+	e->pkt = pkt;
+	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
+	e->pkt.iif = iif;
+	e->pkt.oif = oif;
+	e->bracket = slot;
+	e->hook = BPF_CORE_READ(state, hook);
+	e->pf = BPF_CORE_READ(state, pf);
+	e->mark = mark;
+	read_ct(skb, &e->ct_mark, &e->ct_state);
+	e->pad0 = 0;
+	e->generation = generation;
+	e->pad1 = 0;
+	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	return NF_ACCEPT;
+}
+
+#define BRACKET(n)                                                                                                     \
+	SEC("netfilter") int nf_bracket_##n(struct bpf_nf_ctx *ctx) { return bracket(ctx, n); }
+
+BRACKET(0) BRACKET(1) BRACKET(2) BRACKET(3) BRACKET(4) BRACKET(5) BRACKET(6) BRACKET(7)
+BRACKET(8) BRACKET(9) BRACKET(10) BRACKET(11) BRACKET(12) BRACKET(13) BRACKET(14) BRACKET(15)
+BRACKET(16) BRACKET(17) BRACKET(18) BRACKET(19) BRACKET(20) BRACKET(21) BRACKET(22) BRACKET(23)
+BRACKET(24) BRACKET(25) BRACKET(26) BRACKET(27) BRACKET(28) BRACKET(29) BRACKET(30) BRACKET(31)

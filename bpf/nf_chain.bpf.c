@@ -1,0 +1,121 @@
+/* Exact netfilter flavour (kernels that allow fentry/fexit): every nft base chain run, from
+ * nft_do_chain(pkt, priv): the chain (priv) and table by handle, the verdict (return value), and
+ * mark / conntrack mark before and after. The skb is read on entry: since 6.7 a drop frees it inside. */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct wgbpf_filter filter = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+/* nft_do_chain can nest (a chain's action sends another packet through the hooks on this CPU). */
+#define MAX_DEPTH 4
+
+struct chain_entry {
+	struct wgbpf_packet pkt;
+	__u32 mark;
+	__u32 ct_mark;
+	__u8 ct_state;
+	__u8 watched;
+	__u8 pad[6];
+};
+
+struct chain_stack {
+	__u32 depth;
+	__u32 pad;
+	struct chain_entry entries[MAX_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chain_stack);
+} chain_stacks SEC(".maps");
+
+static __always_inline struct chain_stack *this_cpu_stack(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&chain_stacks, &zero);
+}
+
+SEC("fentry/nft_do_chain")
+int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
+{
+	struct chain_stack *st = this_cpu_stack();
+	if (!st)
+		return 0;
+	__u32 d = st->depth;
+	st->depth = d + 1;
+	if (d >= MAX_DEPTH)
+		return 0;
+	struct chain_entry *ce = &st->entries[d];
+	struct sk_buff *skb = BPF_CORE_READ(pkt, skb);
+	const struct nf_hook_state *state = BPF_CORE_READ(pkt, state);
+	ce->watched = 0;
+	if (filter.netns && net_inum(BPF_CORE_READ(state, net)) != filter.netns)
+		return 0;
+	struct net_device *in = BPF_CORE_READ(state, in), *out = BPF_CORE_READ(state, out);
+	read_packet(skb, &ce->pkt);
+	ce->pkt.iif = in ? BPF_CORE_READ(in, ifindex) : 0;
+	ce->pkt.oif = out ? BPF_CORE_READ(out, ifindex) : 0;
+	ce->mark = BPF_CORE_READ(skb, mark);
+	read_ct(skb, &ce->ct_mark, &ce->ct_state);
+	__u64 now = bpf_ktime_get_ns();
+	if (is_watched(ce->pkt.id, now) ||
+	    filter_matches(&filter, ce->pkt.iif, ce->pkt.oif, ce->mark, ce->pkt.src, ce->pkt.dst, ce->pkt.family)) {
+		watch(ce->pkt.id, now);
+		ce->watched = 1;
+	}
+	return 0;
+}
+
+SEC("fexit/nft_do_chain")
+int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int ret)
+{
+	struct chain_stack *st = this_cpu_stack();
+	if (!st || st->depth == 0)
+		return 0;
+	__u32 d = --st->depth;
+	if (d >= MAX_DEPTH)
+		return 0;
+	struct chain_entry *ce = &st->entries[d];
+	if (!ce->watched)
+		return 0;
+	struct wgbpf_nf_chain *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(WGBPF_MOD_NETFILTER);
+		return 0;
+	}
+	const struct nf_hook_state *state = BPF_CORE_READ(pkt, state);
+	const struct nft_chain *chain = priv;
+	const struct nft_table *table = BPF_CORE_READ(chain, table);
+	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
+	e->pkt = ce->pkt;
+	e->table_handle = BPF_CORE_READ(table, handle);
+	e->chain_handle = BPF_CORE_READ(chain, handle);
+	e->hook = BPF_CORE_READ(state, hook);
+	e->pf = BPF_CORE_READ(state, pf);
+	e->table_family = BPF_CORE_READ_BITFIELD_PROBED(table, family);
+	e->ct_state_before = ce->ct_state;
+	__builtin_memset(e->pad0, 0, sizeof(e->pad0));
+	e->verdict = ret;
+	e->mark_before = ce->mark;
+	e->ct_mark_before = ce->ct_mark;
+	e->pad1 = 0;
+	if ((ret & 0xff) == 1 /* NF_ACCEPT: the skb is still ours to read */) {
+		struct sk_buff *skb = BPF_CORE_READ(pkt, skb);
+		e->mark_after = BPF_CORE_READ(skb, mark);
+		read_ct(skb, &e->ct_mark_after, &e->ct_state_after);
+	} else {
+		e->mark_after = ce->mark;
+		e->ct_mark_after = ce->ct_mark;
+		e->ct_state_after = ce->ct_state;
+	}
+	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	return 0;
+}

@@ -1,0 +1,24 @@
+#pragma once
+// Maps every probe object shares: one ring buffer (one ordered stream), the loss counters and the
+// watched-packet table. The first object to load creates them; the others reuse its fds.
+#include <bpf/libbpf.h>
+
+#include "wgbpf/common/result.hpp"
+
+namespace wgbpf {
+
+struct SharedMaps {
+    int events = -1;
+    int losses = -1;
+    int watched = -1;
+
+    // Before load: reuse what exists (and size the ring buffer).
+    Result<void> reuse_in(bpf_map* events_map, bpf_map* losses_map, bpf_map* watched_map, uint32_t ringbuf_bytes);
+    // After load: adopt what this object created.
+    void adopt_from(const bpf_map* events_map, const bpf_map* losses_map, const bpf_map* watched_map);
+};
+
+// The key that turns skb addresses into packet ids, one per run (set into each object's rodata).
+uint64_t packet_id_key();
+
+} // namespace wgbpf

@@ -1,0 +1,36 @@
+#pragma once
+// Where everything wgbpf shows goes: text for people (default) or JSON lines, on stdout.
+#include <cstdint>
+#include <iosfwd>
+#include <vector>
+
+#include "wgbpf/netfilter/netfilter_step.hpp"
+#include "wgbpf/probe/module_status.hpp"
+#include "wgbpf/render/packet_render.hpp"
+#include "wgbpf/render/route_render.hpp"
+#include "wgbpf/route/route_decision.hpp"
+
+namespace wgbpf {
+
+class OutputWriter {
+public:
+    OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name);
+
+    void route(const RouteDecision& d);
+    void netfilter(const NetfilterStep& s);
+    void drop(const DropStep& d);
+    uint64_t records() const { return records_; }
+
+    // The exit summary: text on stderr always; with --json also the last stdout line.
+    void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds);
+
+private:
+    void write(const nlohmann::json& j);
+    std::ostream& out_;
+    bool json_;
+    TextStyle style_;
+    LinkName link_name_;
+    uint64_t records_ = 0;
+};
+
+} // namespace wgbpf

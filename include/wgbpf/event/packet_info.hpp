@@ -1,0 +1,26 @@
+#pragma once
+// A packet as an observation point saw it: enough for a reader to recognise it (addresses, ports,
+// IP id, length) plus wgbpf's packet id (a keyed hash of the kernel's skb address, never the address).
+#include <cstdint>
+
+#include "wgbpf/common/ip_address.hpp"
+
+namespace wgbpf {
+
+struct PacketInfo {
+    uint64_t id = 0;
+    bool is_ip = false;
+    Family family = Family::ipv4;
+    uint8_t proto = 0;
+    uint16_t len = 0;
+    bool has_l4 = false;
+    uint16_t sport = 0;
+    uint16_t dport = 0;     // ICMP: type << 8 | code
+    uint16_t ip_id = 0;
+    int iif = 0;            // ifindex, 0 when none
+    int oif = 0;
+    IpAddress src;
+    IpAddress dst;
+};
+
+} // namespace wgbpf

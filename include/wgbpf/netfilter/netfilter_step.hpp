@@ -1,0 +1,44 @@
+#pragma once
+// What netfilter did to a packet at one chain (or one span of chains), and drops.
+// The `"kind": "netfilter"` and `"kind": "drop"` objects of the JSON contract.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wgbpf/event/netfilter_events.hpp"
+
+namespace wgbpf {
+
+struct NetfilterStep {
+    uint64_t t_ns = 0;
+    uint32_t netns = 0;
+    PacketInfo pkt;                  // as seen entering the chain
+    NfHook hook = NfHook::prerouting;
+    std::string family;              // table family: "ip" | "ip6" | "inet" | ..., "iptables" | "ip6tables" (legacy),
+                                     // "" when not a chain (a change between two brackets with no chain there)
+    std::string table;
+    std::string chain;
+    std::vector<std::string> shared_with; // other chains in the same span ("inet filter output"), when bracketed
+    int32_t priority = 0;
+    std::string verdict;             // "accept" | "drop" | "stolen" | "queue" | "unknown"
+    uint32_t mark_before = 0;
+    uint32_t mark_after = 0;
+    uint32_t ct_mark_before = 0;
+    uint32_t ct_mark_after = 0;
+    std::string ct_state;            // after the chain (or before, when dropped)
+    bool exact = false;              // from nft_do_chain (fexit) rather than brackets
+    std::vector<std::string> rules_that_set; // candidates: rules that set what changed (mark / ct mark), by text;
+                                             // "family table chain: " in front when not in `chain` itself
+    std::vector<std::string> notes;
+};
+
+struct DropStep {
+    uint64_t t_ns = 0;
+    uint32_t netns = 0;
+    PacketInfo pkt;
+    std::string reason;              // e.g. "NETFILTER_DROP", from the running kernel's enum
+    std::string location;            // symbol+offset, e.g. "nft_do_chain+0x3f2"
+    std::string chain;               // "inet filter output" when netfilter dropped it and the chain is known
+};
+
+} // namespace wgbpf

@@ -1,0 +1,29 @@
+#pragma once
+// Reads a namespace's nftables ruleset through libnftables (nft's own library, so rule text is what
+// `nft list ruleset` prints) plus which iptables-legacy tables exist there; watches it for changes.
+#include <memory>
+#include <utility>
+
+#include "wgbpf/common/result.hpp"
+#include "wgbpf/config/nft_ruleset.hpp"
+#include "wgbpf/netlink/mnl_socket.hpp"
+#include "wgbpf/netlink/netns.hpp"
+
+namespace wgbpf {
+
+Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns);
+
+// A netfilter netlink socket in the namespace subscribed to nftables ruleset changes.
+// Poll fd(); when readable, drain() says whether the ruleset changed (then read it again).
+class NftWatcher {
+public:
+    static Result<std::unique_ptr<NftWatcher>> open(const NetnsHandle& ns);
+    int fd() const;
+    bool drain();
+
+private:
+    explicit NftWatcher(MnlSocket sock) : sock_(std::move(sock)) {}
+    MnlSocket sock_;
+};
+
+} // namespace wgbpf

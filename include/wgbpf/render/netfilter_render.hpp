@@ -1,0 +1,23 @@
+#pragma once
+// Netfilter steps and drops for people (one text line each) and programs (JSON objects,
+// `"kind": "netfilter"` and `"kind": "drop"`, docs/json-schema.md).
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "wgbpf/netfilter/netfilter_step.hpp"
+#include "wgbpf/render/packet_render.hpp"
+#include "wgbpf/render/route_render.hpp"
+
+namespace wgbpf {
+
+// "19:41:07.112233  nf     postrouting  ip wg-quick-wg0 postmangle (prio -150)  accept  ct mark 0x0 -> 0xca6c
+//  ct state new  [udp ...]", then indented "set by:" candidates and notes.
+std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style);
+nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name = {});
+
+// "19:41:07.112233  drop   NETFILTER_DROP at nft_do_chain+0x3f2 (inet filter output)  [udp ...]"
+std::string render_drop_text(const DropStep& d, const TextStyle& style);
+nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name = {});
+
+} // namespace wgbpf

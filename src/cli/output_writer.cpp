@@ -1,0 +1,66 @@
+#include "wgbpf/cli/output_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "wgbpf/render/netfilter_render.hpp"
+
+namespace wgbpf {
+
+OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name)
+    : out_(out), json_(json), style_(style), link_name_(std::move(link_name)) {}
+
+void OutputWriter::write(const nlohmann::json& j) { out_ << j.dump() << '\n' << std::flush; }
+
+void OutputWriter::route(const RouteDecision& d) {
+    ++records_;
+    if (json_) write(route_to_json(d));
+    else out_ << render_route_text(d, style_) << std::flush;
+}
+
+void OutputWriter::netfilter(const NetfilterStep& s) {
+    ++records_;
+    if (json_) write(netfilter_to_json(s, link_name_));
+    else out_ << render_netfilter_text(s, style_) << std::flush;
+}
+
+void OutputWriter::drop(const DropStep& d) {
+    ++records_;
+    if (json_) write(drop_to_json(d, link_name_));
+    else out_ << render_drop_text(d, style_) << std::flush;
+}
+
+void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds) {
+    uint64_t lost = 0;
+    std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
+    for (const ModuleStatus& m : modules) {
+        if (m.running)
+            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", m.name, m.flavour, m.events, m.lost);
+        else
+            std::cerr << fmt::format("  module {:<10} not running\n", m.name);
+        for (const std::string& note : m.notes) std::cerr << "    " << note << "\n";
+        lost += m.lost;
+    }
+    if (decoder_rejected) std::cerr << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
+    if (lost)
+        std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
+                     "narrow the filter\n";
+    if (!json_) return;
+    nlohmann::json mods = nlohmann::json::array();
+    for (const ModuleStatus& m : modules)
+        mods.push_back({{"name", m.name},
+                        {"running", m.running},
+                        {"flavour", m.flavour},
+                        {"events", m.events},
+                        {"lost", m.lost},
+                        {"notes", m.notes}});
+    write({{"kind", "summary"},
+           {"records", records_},
+           {"seconds", seconds},
+           {"modules", mods},
+           {"lost", lost},
+           {"decoder_rejected", decoder_rejected}});
+}
+
+} // namespace wgbpf

@@ -1,0 +1,114 @@
+#include "wgbpf/render/netfilter_render.hpp"
+
+#include <fmt/format.h>
+
+namespace wgbpf {
+namespace {
+
+const char* kReset = "\033[0m";
+const char* kBold = "\033[1m";
+const char* kDim = "\033[2m";
+const char* kGreen = "\033[32m";
+const char* kYellow = "\033[33m";
+const char* kRed = "\033[31m";
+
+struct Paint {
+    bool on;
+    std::string operator()(const char* code, const std::string& text) const {
+        return on ? std::string(code) + text + kReset : text;
+    }
+};
+
+// The tag column ("nf", "drop") is padded before painting so colour does not shift the columns.
+std::string line_start(uint64_t t_ns, const char* tag, const TextStyle& style) {
+    Paint paint{style.colour};
+    return fmt::format("{}  {}", paint(kDim, event_clock_text(t_ns, style)), paint(kBold, fmt::format("{:<7}", tag)));
+}
+
+std::string chain_text(const NetfilterStep& s) {
+    if (s.family.empty()) return "(not an nftables chain)";
+    std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
+    if (!s.shared_with.empty()) {
+        std::string others;
+        for (const std::string& o : s.shared_with) others += (others.empty() ? "" : ", ") + o;
+        out += " (shared with " + others + ")";
+    }
+    return out;
+}
+
+const char* verdict_colour(const std::string& verdict) {
+    if (verdict == "accept") return kGreen;
+    if (verdict == "drop") return kRed;
+    if (verdict == "unknown") return kDim;
+    return kYellow;
+}
+
+// "mark 0x0 -> 0xca6c" when it changed, "mark 0xca6c" when set but unchanged, nothing for an unset mark.
+std::string mark_text(const char* what, uint32_t before, uint32_t after, const Paint& paint) {
+    if (before != after) return "  " + paint(kYellow, fmt::format("{} {:#x} -> {:#x}", what, before, after));
+    if (before != 0) return fmt::format("  {} {:#x}", what, before);
+    return {};
+}
+
+nlohmann::json name_json(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+} // namespace
+
+std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style) {
+    Paint paint{style.colour};
+    std::string out = fmt::format("{}{:<13}{}  {}", line_start(s.t_ns, "nf", style), hook_name(s.hook), chain_text(s),
+                                  paint(verdict_colour(s.verdict), s.verdict));
+    out += mark_text("mark", s.mark_before, s.mark_after, paint);
+    out += mark_text("ct mark", s.ct_mark_before, s.ct_mark_after, paint);
+    if (!s.ct_state.empty() && s.ct_state != "none") out += "  ct state " + s.ct_state;
+    out += "  [" + packet_text(s.pkt) + "]\n";
+    for (const std::string& rule : s.rules_that_set) out += "    set by: " + rule + "\n";
+    for (const std::string& note : s.notes) out += "    " + paint(kDim, "note: " + note) + "\n";
+    return out;
+}
+
+nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name) {
+    nlohmann::json j;
+    j["kind"] = "netfilter";
+    j["hook"] = std::string(hook_name(s.hook));
+    j["family"] = name_json(s.family);
+    j["table"] = name_json(s.table);
+    j["chain"] = name_json(s.chain);
+    j["shared_with"] = s.shared_with;
+    j["priority"] = s.family.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.priority);
+    j["verdict"] = s.verdict;
+    j["mark_before"] = s.mark_before;
+    j["mark_after"] = s.mark_after;
+    j["ct_mark_before"] = s.ct_mark_before;
+    j["ct_mark_after"] = s.ct_mark_after;
+    j["ct_state"] = s.ct_state;
+    j["exact"] = s.exact;
+    j["rules_that_set"] = s.rules_that_set;
+    if (!s.notes.empty()) j["notes"] = s.notes;
+    j["t_ns"] = s.t_ns;
+    j["netns"] = s.netns;
+    add_packet_json(j, s.pkt, link_name);
+    return j;
+}
+
+std::string render_drop_text(const DropStep& d, const TextStyle& style) {
+    Paint paint{style.colour};
+    std::string out = line_start(d.t_ns, "drop", style) + paint(kRed, d.reason.empty() ? "drop" : d.reason);
+    if (!d.location.empty()) out += " at " + d.location;
+    if (!d.chain.empty()) out += " (" + d.chain + ")";
+    return out + "  [" + packet_text(d.pkt) + "]\n";
+}
+
+nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name) {
+    nlohmann::json j;
+    j["kind"] = "drop";
+    j["reason"] = name_json(d.reason);
+    j["location"] = name_json(d.location);
+    j["chain"] = name_json(d.chain);
+    j["t_ns"] = d.t_ns;
+    j["netns"] = d.netns;
+    add_packet_json(j, d.pkt, link_name);
+    return j;
+}
+
+} // namespace wgbpf

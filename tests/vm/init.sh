@@ -1,0 +1,156 @@
+#!/bb/busybox sh
+# /init of the stock-kernel VM (tests/vm/run-vm-tests.sh builds the initramfs around it).
+#
+# Runs as PID 1 under busybox's sh (static: it works even if a shared library were missing). Mounts
+# the pseudo file systems, loads the modules the lab needs, then runs, as root:
+#   1. `wgbpf watch --duration 1 --json` in the VM's own namespace: the flavour of each module;
+#   2. the end-to-end suite (build/tests/wgbpf_e2e_tests), console + JUnit reporters;
+#   3. the lab probe: `scripts/lab.sh up`, `wgbpf watch` on the client's WireGuard interface while it
+#      pings through the tunnel, how many route decisions were exact, `lab.sh down`;
+#   4. the unit tests, if asked (they do not depend on the kernel).
+# Everything the runner parses goes to the second serial port (/dev/ttyS1), in lines starting with
+# "WGBPF-VM-"; the start and end markers go to the console (ttyS0) too, so the runner can tell a
+# kernel crash before the end marker from one after it. Then it powers the VM off.
+# Settings come from /vm/config (written by the runner).
+
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/bb
+export PATH HOME=/root TERM=dumb LANG=C.UTF-8
+umask 022
+
+/bb/mount -t proc proc /proc
+/bb/mount -t sysfs sysfs /sys
+/bb/mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+res=/dev/ttyS1
+[ -c $res ] || res=/dev/console
+exec 3>"$res"
+# The console gets kernel messages (quiet: errors and worse) and this script's own trouble.
+exec 1>/dev/console 2>&1
+
+say() { echo "wgbpf-vm: $*"; }
+out() { echo "WGBPF-VM-$*" >&3; }
+halt() {
+	sync
+	/bb/poweroff -f
+	sleep 5
+	echo o >/proc/sysrq-trigger
+}
+
+. /vm/config
+
+mkdir -p /dev/pts /dev/shm /dev/mqueue /run /tmp /sys/fs/bpf /sys/kernel/tracing /sys/kernel/debug /sys/fs/cgroup
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t bpf bpf /sys/fs/bpf
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+mkdir -p /run/netns /run/lock /var/log
+ln -sfn /run /var/run 2>/dev/null
+ln -sf /proc/mounts /etc/mtab
+hostname wgbpf-vm
+ip link set lo up
+
+# The serial line as a plain byte pipe (no CR added).
+stty -F "$res" raw -echo 2>/dev/null
+
+kernel=$(uname -r)
+out "BOOTED kernel=$kernel"
+
+# Modules: load them up front (the kernel also finds /sbin/modprobe for autoloading).
+loaded="" failed=""
+for m in $VM_MODULES; do
+	if modprobe "$m" 2>/tmp/modprobe.err; then
+		loaded="$loaded $m"
+	else
+		failed="$failed $m"
+		say "modprobe $m: $(cat /tmp/modprobe.err)"
+	fi
+done
+out "MODULES loaded=[${loaded# }] failed=[${failed# }]"
+out "BTF $(ls /sys/kernel/btf | tr '\n' ' ')"
+
+if [ "${VM_SHELL:-0}" = 1 ]; then
+	say "shell (exit to power off)"
+	setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+	halt
+fi
+
+# The start marker, on both lines: from here on, a crash is the tests' run, not the boot.
+echo "WGBPF-VM-START kernel=$kernel"
+out "START kernel=$kernel uptime=$(cut -d' ' -f1 /proc/uptime)"
+
+cd /tmp
+
+# 1. Flavours, in the VM's own namespace.
+t0=$(cut -d' ' -f1 /proc/uptime)
+timeout 120 "$WGBPF_BINARY" watch --duration 1 --json >/tmp/probe.json 2>/tmp/probe.err
+probe_rc=$?
+out "PROBE rc=$probe_rc"
+out "PROBE-SUMMARY $(grep '"kind":"summary"' /tmp/probe.json | tail -n 1)"
+sed 's/^/WGBPF-VM-PROBE-LOG /' /tmp/probe.err >&3
+
+# 2. The end-to-end suite.
+out "E2E-BEGIN uptime=$(cut -d' ' -f1 /proc/uptime)"
+# VM_E2E_ARGS: one Catch2 test spec (names, wildcards, [tags]), as one argument.
+set --
+[ -n "$VM_E2E_ARGS" ] && set -- "$VM_E2E_ARGS"
+timeout "$VM_E2E_TIMEOUT" "$WGBPF_E2E" --colour-mode none --reporter console --reporter JUnit::out=/tmp/junit.xml "$@" >&3 2>&3
+e2e_rc=$?
+out "E2E-END rc=$e2e_rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+out "JUNIT-BEGIN"
+[ -r /tmp/junit.xml ] && cat /tmp/junit.xml >&3
+echo >&3
+out "JUNIT-END"
+
+# 3. The lab probe: exact or inferred rules on real traffic, and which WireGuard ran.
+lab_rc=skipped
+if [ "${VM_LAB_PROBE:-1}" = 1 ]; then
+	out "LAB-BEGIN uptime=$(cut -d' ' -f1 /proc/uptime)"
+	if timeout 180 "$WGBPF_SOURCE_DIR/scripts/lab.sh" up >/tmp/lab-up.log 2>&1; then
+		out "LAB-WG impl=$(cat /run/wgbpf-lab/wgbpf/impl 2>/dev/null || echo unknown)"
+		timeout 60 "$WGBPF_BINARY" watch --netns wgbpf-client --iface wg0 --json --duration 6 \
+			>/tmp/lab.json 2>/tmp/lab.err &
+		watch_pid=$!
+		sleep 2
+		ip netns exec wgbpf-client ping -n -q -c 2 -i 0.5 -W 2 198.51.100.9 >/tmp/lab-ping.log 2>&1
+		ping_rc=$?
+		wait $watch_pid
+		lab_rc=$?
+		routes=$(grep -c '"kind":"route"' /tmp/lab.json)
+		exact=$(grep '"kind":"route"' /tmp/lab.json | grep -c '"exact":true')
+		out "LAB-ROUTES total=$routes exact=$exact ping_rc=$ping_rc"
+		out "LAB-SUMMARY $(grep '"kind":"summary"' /tmp/lab.json | tail -n 1)"
+		sed 's/^/WGBPF-VM-LAB-LOG /' /tmp/lab.err >&3
+		sed 's/^/WGBPF-VM-LAB-PING /' /tmp/lab-ping.log >&3
+		grep '"kind":"route"' /tmp/lab.json | head -n 20 | sed 's/^/WGBPF-VM-LAB-ROUTE /' >&3
+	else
+		lab_rc=up-failed
+		out "LAB-WG impl=none"
+	fi
+	sed 's/^/WGBPF-VM-LAB-UP /' /tmp/lab-up.log >&3
+	timeout 120 "$WGBPF_SOURCE_DIR/scripts/lab.sh" down >/dev/null 2>&1
+	out "LAB-END rc=$lab_rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+fi
+
+# 4. Unit tests (optional: they do not depend on the kernel).
+unit_rc=skipped
+if [ "${VM_UNIT:-0}" = 1 ] && [ -x "$WGBPF_UNIT" ]; then
+	timeout 300 "$WGBPF_UNIT" --reporter compact >/tmp/unit.log 2>&1
+	unit_rc=$?
+	tail -n 5 /tmp/unit.log | sed 's/^/WGBPF-VM-UNIT-LOG /' >&3
+fi
+
+# Kernel trouble during the run (warnings, oopses) is worth seeing even when nothing crashed.
+dmesg 2>/dev/null | grep -E 'WARNING:|Oops|BUG:|Call Trace|general protection|double fault' | head -n 40 |
+	sed 's/^/WGBPF-VM-DMESG /' >&3
+
+out "END e2e=$e2e_rc probe=$probe_rc lab=$lab_rc unit=$unit_rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+echo "WGBPF-VM-END"
+halt
