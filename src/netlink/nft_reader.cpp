@@ -30,7 +30,7 @@ namespace {
 constexpr int kReadAttempts = 10;
 constexpr auto kRetryPause = std::chrono::milliseconds(5);
 
-// libnftables sets up process-wide state (gmp allocator hooks, xtables) and is not documented as
+// libnftables sets up process-wide state (its gmp allocator hooks) and is not documented as
 // thread-safe: one user at a time.
 std::mutex nft_mutex;
 

@@ -1,10 +1,11 @@
 #include "wgbpf/render/route_render.hpp"
 
+#include "wgbpf/render/packet_render.hpp"
+
 #include <fmt/format.h>
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <ctime>
 
 namespace wgbpf {
 namespace {
@@ -23,15 +24,6 @@ struct Paint {
     }
 };
 
-std::string clock_text(uint64_t t_ns, int64_t offset_ns) {
-    if (offset_ns == 0) return fmt::format("{:.6f}", t_ns / 1e9);
-    int64_t wall = static_cast<int64_t>(t_ns) + offset_ns;
-    time_t secs = wall / 1'000'000'000;
-    tm local{};
-    localtime_r(&secs, &local);
-    return fmt::format("{:02}:{:02}:{:02}.{:06}", local.tm_hour, local.tm_min, local.tm_sec,
-                       (wall % 1'000'000'000) / 1000);
-}
 
 std::string table_text(uint32_t table, const std::string& name) {
     return name.empty() ? std::to_string(table) : fmt::format("{} ({})", name, table);
@@ -51,32 +43,12 @@ bool is_icmp(const RouteDecision& d) { return d.proto == IPPROTO_ICMP || d.proto
 uint8_t icmp_type(const RouteDecision& d) { return d.dport >> 8; }
 uint8_t icmp_code(const RouteDecision& d) { return d.dport & 0xff; }
 
-std::string icmp_text(const RouteDecision& d) {
-    uint8_t type = icmp_type(d);
-    if (d.proto == IPPROTO_ICMP) {
-        switch (type) {
-        case 0: return "echo-reply";
-        case 3: return fmt::format("destination-unreachable code {}", icmp_code(d));
-        case 8: return "echo-request";
-        case 11: return "time-exceeded";
-        }
-    } else {
-        switch (type) {
-        case 1: return fmt::format("destination-unreachable code {}", icmp_code(d));
-        case 128: return "echo-request";
-        case 129: return "echo-reply";
-        case 135: return "neighbor-solicitation";
-        case 136: return "neighbor-advertisement";
-        }
-    }
-    return fmt::format("type {} code {}", type, icmp_code(d));
-}
 
 std::string flow_text(const RouteDecision& d) {
     std::string s = fmt::format("{} -> {}", d.src.to_string(), d.dst.to_string());
     if (d.proto) {
         s += " " + proto_name(d.proto, d.family);
-        if (is_icmp(d) && d.dport) s += " " + icmp_text(d);
+        if (is_icmp(d) && d.dport) s += " " + icmp_type_text(d.proto, icmp_type(d), icmp_code(d));
         else if (d.sport || d.dport) s += fmt::format(" {} -> {}", d.sport, d.dport);
     }
     s += fmt::format("  mark {:#x}", d.mark);
@@ -129,7 +101,7 @@ std::string proto_name(uint8_t proto, Family family) {
 
 std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string out = fmt::format("{}  {} {}  {}\n", paint(kDim, clock_text(d.t_ns, style.realtime_offset_ns)),
+    std::string out = fmt::format("{}  {} {}  {}\n", paint(kDim, event_clock_text(d.t_ns, style)),
                                   paint(kBold, "route"), direction_title(d.direction), flow_text(d));
 
     // Lookups in the order the kernel made them, with the rules it passed over placed by preference.

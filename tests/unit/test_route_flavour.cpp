@@ -1,30 +1,11 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include <map>
-#include <set>
-
+#include "fake_kernel.hpp"
 #include "wgbpf/probe/route_flavour.hpp"
 
 using namespace wgbpf;
 
-namespace {
 
-struct FakeKernel : KernelFeatures {
-    std::set<std::string> tracepoints{"fib_table_lookup", "fib6_table_lookup"};
-    std::map<std::string, int> functions{{"fib4_rule_suppress", 3}, {"fib6_rule_suppress", 3}, {"fib_rules_lookup", 4}};
-    std::optional<std::string> fexit_refusal;
-
-    bool has_tracepoint(const std::string& n) const override { return tracepoints.count(n) > 0; }
-    std::optional<int> tracepoint_arg_count(const std::string&) const override { return 3; }
-    std::optional<std::string> netfilter_link_refused() const override { return std::nullopt; }
-    std::optional<int> function_arg_count(const std::string& n, const std::string& = "") const override {
-        auto it = functions.find(n);
-        return it == functions.end() ? std::nullopt : std::optional<int>(it->second);
-    }
-    std::optional<std::string> fexit_refused() const override { return fexit_refusal; }
-};
-
-} // namespace
 
 TEST_CASE("a stock kernel gets exact rules from fexit") {
     FakeKernel k;

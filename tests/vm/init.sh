@@ -1,8 +1,10 @@
 #!/bb/busybox sh
 # /init of the stock-kernel VM (tests/vm/run-vm-tests.sh builds the initramfs around it).
 #
-# Runs as PID 1 under busybox's sh (static: it works even if a shared library were missing). Mounts
-# the pseudo file systems, loads the modules the lab needs, then runs, as root:
+# Starts under busybox's static sh (it runs even if a shared library were missing), mounts the
+# pseudo file systems, then goes on under the host's bash, so that every command is the real tool
+# (Debian's busybox sh prefers its own applets: `ip` would be busybox's). Loads the modules the lab
+# needs, then runs, as root:
 #   1. `wgbpf watch --duration 1 --json` in the VM's own namespace: the flavour of each module;
 #   2. the end-to-end suite (build/tests/wgbpf_e2e_tests), console + JUnit reporters;
 #   3. the lab probe: `scripts/lab.sh up`, `wgbpf watch` on the client's WireGuard interface while it
@@ -11,15 +13,24 @@
 # Everything the runner parses goes to the second serial port (/dev/ttyS1), in lines starting with
 # "WGBPF-VM-"; the start and end markers go to the console (ttyS0) too, so the runner can tell a
 # kernel crash before the end marker from one after it. Then it powers the VM off.
-# Settings come from /vm/config (written by the runner).
+# Settings come from /vm/config (written by the runner). Written for bash, parsable by busybox sh.
 
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/bb
 export PATH HOME=/root TERM=dumb LANG=C.UTF-8
 umask 022
 
-/bb/mount -t proc proc /proc
-/bb/mount -t sysfs sysfs /sys
-/bb/mount -t devtmpfs devtmpfs /dev 2>/dev/null
+if [ -z "${WGBPF_VM_STAGE2:-}" ]; then
+	/bb/mount -t proc proc /proc
+	/bb/mount -t sysfs sysfs /sys
+	/bb/mount -t devtmpfs devtmpfs /dev 2>/dev/null
+	export WGBPF_VM_STAGE2=1
+	if /usr/bin/bash -c true 2>/dev/null; then
+		exec /usr/bin/bash /init "$@"
+	fi
+	echo "wgbpf-vm: cannot run /usr/bin/bash: $(/usr/bin/bash -c true 2>&1)" >/dev/console
+	echo "WGBPF-VM-BOOTED error=no-bash" >/dev/ttyS1
+	/bb/poweroff -f
+fi
 
 res=/dev/ttyS1
 [ -c $res ] || res=/dev/console
@@ -38,11 +49,13 @@ halt() {
 
 . /vm/config
 
+# /tmp stays on the root file system: the build directory may live under /tmp on the host and is
+# mirrored at the same path here.
 mkdir -p /dev/pts /dev/shm /dev/mqueue /run /tmp /sys/fs/bpf /sys/kernel/tracing /sys/kernel/debug /sys/fs/cgroup
+chmod 1777 /tmp
 mount -t devpts -o gid=5,mode=620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
@@ -54,7 +67,7 @@ ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /run/netns /run/lock /var/log
 ln -sfn /run /var/run 2>/dev/null
 ln -sf /proc/mounts /etc/mtab
-hostname wgbpf-vm
+hostname wgbpf-vm 2>/dev/null || echo wgbpf-vm >/proc/sys/kernel/hostname
 ip link set lo up
 
 # The serial line as a plain byte pipe (no CR added).
@@ -79,6 +92,16 @@ out "BTF $(ls /sys/kernel/btf | tr '\n' ' ')"
 if [ "${VM_SHELL:-0}" = 1 ]; then
 	say "shell (exit to power off)"
 	setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+	halt
+fi
+
+# --run: one command instead of the tests (debugging), its output on the result channel.
+if [ -n "${VM_RUN:-}" ]; then
+	echo "WGBPF-VM-START kernel=$kernel"
+	out "START kernel=$kernel uptime=$(cut -d' ' -f1 /proc/uptime)"
+	bash -c "$VM_RUN" </dev/null 2>&1 | sed 's/^/WGBPF-VM-RUN /' >&3
+	out "END run=${PIPESTATUS[0]}"
+	echo "WGBPF-VM-END"
 	halt
 fi
 
