@@ -52,9 +52,12 @@ static __always_inline __s32 fib6_prefixlen(const struct fib_lookup_arg *arg)
 }
 
 /* fib{4,6}_rule_suppress gained a `flags` argument in 5.16: user space loads the variant that
- * matches the kernel's BTF argument count (CO-RE cannot move arguments). */
+ * matches the kernel's BTF argument count (CO-RE cannot move arguments).
+ * The return value is a bool: only the low byte of the saved return register is defined (x86-64
+ * returns it in %al; stock 6.12 returns false with an address left in the rest of %rax). Read it as
+ * __u8, never as bool: BPF_PROG's bool conversion tests all 64 bits and calls every rule suppressed. */
 SEC("fexit/fib4_rule_suppress")
-int BPF_PROG(rules_fib4_suppress3, struct fib_rule *rule, int flags, struct fib_lookup_arg *arg, bool ret)
+int BPF_PROG(rules_fib4_suppress3, struct fib_rule *rule, int flags, struct fib_lookup_arg *arg, __u8 ret)
 {
 	if (ret)
 		emit_rule(rule, WGBPF_FAMILY_IPV4, WGBPF_RULE_SUPPRESSED, 0, fib4_prefixlen(arg));
@@ -62,7 +65,7 @@ int BPF_PROG(rules_fib4_suppress3, struct fib_rule *rule, int flags, struct fib_
 }
 
 SEC("fexit/fib4_rule_suppress")
-int BPF_PROG(rules_fib4_suppress2, struct fib_rule *rule, struct fib_lookup_arg *arg, bool ret)
+int BPF_PROG(rules_fib4_suppress2, struct fib_rule *rule, struct fib_lookup_arg *arg, __u8 ret)
 {
 	if (ret)
 		emit_rule(rule, WGBPF_FAMILY_IPV4, WGBPF_RULE_SUPPRESSED, 0, fib4_prefixlen(arg));
@@ -70,7 +73,7 @@ int BPF_PROG(rules_fib4_suppress2, struct fib_rule *rule, struct fib_lookup_arg 
 }
 
 SEC("fexit/fib6_rule_suppress")
-int BPF_PROG(rules_fib6_suppress3, struct fib_rule *rule, int flags, struct fib_lookup_arg *arg, bool ret)
+int BPF_PROG(rules_fib6_suppress3, struct fib_rule *rule, int flags, struct fib_lookup_arg *arg, __u8 ret)
 {
 	if (ret)
 		emit_rule(rule, WGBPF_FAMILY_IPV6, WGBPF_RULE_SUPPRESSED, 0, fib6_prefixlen(arg));
@@ -78,7 +81,7 @@ int BPF_PROG(rules_fib6_suppress3, struct fib_rule *rule, int flags, struct fib_
 }
 
 SEC("fexit/fib6_rule_suppress")
-int BPF_PROG(rules_fib6_suppress2, struct fib_rule *rule, struct fib_lookup_arg *arg, bool ret)
+int BPF_PROG(rules_fib6_suppress2, struct fib_rule *rule, struct fib_lookup_arg *arg, __u8 ret)
 {
 	if (ret)
 		emit_rule(rule, WGBPF_FAMILY_IPV6, WGBPF_RULE_SUPPRESSED, 0, fib6_prefixlen(arg));

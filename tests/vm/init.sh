@@ -91,7 +91,7 @@ out "BTF $(ls /sys/kernel/btf | tr '\n' ' ')"
 
 if [ "${VM_SHELL:-0}" = 1 ]; then
 	say "shell (exit to power off)"
-	setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+	setsid -c -w bash -i </dev/ttyS0 >/dev/ttyS0 2>&1
 	halt
 fi
 

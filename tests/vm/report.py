@@ -40,7 +40,7 @@ def kv(text):
 
 def parse(path):
     r = {"e2e_out": [], "junit": [], "probe_log": [], "lab_log": [], "lab_up": [], "lab_routes": [], "lab_ping": [],
-         "dmesg": [], "unit_log": []}
+         "dmesg": [], "unit_log": [], "run": []}
     section = None
     with open(path, "rb") as f:
         data = f.read().decode("utf-8", "replace")
@@ -99,6 +99,8 @@ def parse(path):
             r["lab_end"] = kv(rest)
         elif tag == "UNIT-LOG":
             r["unit_log"].append(rest)
+        elif tag == "RUN":
+            r["run"].append(rest)
         elif tag == "DMESG":
             r["dmesg"].append(rest)
         elif tag == "END":
@@ -175,9 +177,17 @@ def main():
     ap.add_argument("--expect-wg", default="")
     ap.add_argument("--no-lab-probe", action="store_true")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--run", action="store_true", help="a --run command instead of the tests")
     a = ap.parse_args()
 
     r = parse(a.results)
+    if a.run:
+        print(f"== linux {a.kernel}: --run, {OUTCOMES.get(a.outcome, a.outcome)} ==")
+        for l in r["run"]:
+            print(l)
+        rc = r.get("end", {}).get("run")
+        print(f"== exit {rc} ==")
+        return 0 if a.outcome == "done" and rc == "0" else 1
     problems = []
     print(f"== linux {a.kernel} ({a.package}): {a.seconds} s ==")
     print(f"  VM: {OUTCOMES.get(a.outcome, a.outcome)}")

@@ -19,6 +19,8 @@
 #   --no-lab-probe         skip the lab probe (lab.sh up + wgbpf watch on wg0 + ping)
 #   --unit                 also run the unit tests inside (they do not depend on the kernel)
 #   --shell                boot KERNEL with the modules loaded and give a shell on the console
+#   --run CMD              run CMD (bash) in the VM instead of the tests and print its output
+#   --append ARGS          more kernel command line (e.g. nokaslr)
 #   -v, --verbose          print the VM's whole test output, not only on failure
 # Exit: 0 all passed, 1 a failure (tests, expectations, a hung VM, or every boot crashed),
 #       4 cannot run here (no qemu, no kernel package, no build), with the reason.
@@ -40,6 +42,8 @@ expect_wg=""
 lab_probe=1
 unit=0
 shell=0
+run_cmd=""
+append=""
 verbose=0
 kernels=()
 
@@ -81,6 +85,8 @@ while [[ $# -gt 0 ]]; do
     --no-lab-probe) lab_probe=0; shift ;;
     --unit) unit=1; shift ;;
     --shell) shell=1; shift ;;
+    --run) run_cmd=$2; shift 2 ;;
+    --append) append=$2; shift 2 ;;
     -v | --verbose) verbose=1; shift ;;
     -h | --help) usage ;;
     -*) echo "$prog: unknown option $1" >&2; usage ;;
@@ -94,6 +100,7 @@ done
 ((shell == 0 || ${#kernels[@]} == 1)) || die "--shell boots one kernel"
 # /vm/config is sourced by busybox sh (printf %q quoting): one line per setting.
 [[ $tests_spec != *[[:cntrl:]]* ]] || die "--tests: no control characters"
+[[ $run_cmd != *[[:cntrl:]]* ]] || die "--run: one line"
 
 # ---- what this machine must have ----
 
@@ -375,6 +382,7 @@ EOF
     printf 'VM_LAB_PROBE=%q\n' "$lab_probe"
     printf 'VM_UNIT=%q\n' "$unit"
     printf 'VM_SHELL=%q\n' "$shell"
+    printf 'VM_RUN=%q\n' "$run_cmd"
   } >"$root/vm/config"
 
   (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) >"$work/base.cpio"
@@ -396,7 +404,7 @@ boot_once() {
     -display none -no-reboot -nic none -monitor none
     -serial "file:$console" -serial "file:$results"
     -kernel "$kdir/vmlinuz" -initrd "$work/initrd"
-    -append "console=ttyS0 quiet panic=-1 oops=panic")
+    -append "console=ttyS0 quiet panic=-1 oops=panic $append")
   # qemu dies with this shell, even if it is killed hard (CTest's timeout).
   setpriv --pdeathsig KILL -- "${qemu[@]}" </dev/null >"$work/qemu.log" 2>&1 &
   qpid=$!
@@ -469,7 +477,7 @@ run_kernel() {
     say "booting $release with a shell on this terminal (exit the shell to power off)"
     exec qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -cpu Nehalem -m 2048 -smp 1 \
       -display none -no-reboot -nic none -serial mon:stdio -serial "file:$work/results.log" \
-      -kernel "$kdir/vmlinuz" -initrd "$work/initrd" -append "console=ttyS0 quiet panic=-1"
+      -kernel "$kdir/vmlinuz" -initrd "$work/initrd" -append "console=ttyS0 quiet panic=-1 $append"
   fi
 
   local try outcome="" boot_seconds=0 history=()
@@ -518,6 +526,7 @@ run_kernel() {
   [[ -n $expect_wg ]] && report_args+=(--expect-wg "$expect_wg")
   ((verbose)) && report_args+=(--verbose)
   ((lab_probe)) || report_args+=(--no-lab-probe)
+  [[ -z $run_cmd ]] || report_args+=(--run)
   local rc=0
   python3 "$here/report.py" "${report_args[@]}" "$work/results.log" || rc=$?
   return "$rc"
