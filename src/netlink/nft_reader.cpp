@@ -107,7 +107,7 @@ Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns) {
         // Not `list ruleset` as JSON: see nft_json.hpp.
         auto chains = list(ctx.get(), "list chains", NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
         if (!chains) return Error{fmt::format("{} in {}", chains.error(), ns.description())};
-        auto ruleset = list(ctx.get(), "list ruleset", NFT_CTX_OUTPUT_HANDLE);
+        auto ruleset = list(ctx.get(), "list ruleset", NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS); // no counter values: rule text stays stable
         if (!ruleset) return Error{fmt::format("{} in {}", ruleset.error(), ns.description())};
         auto after = ruleset_generation(sock->get());
         if (!after) return Error{fmt::format("{} in {}", after.error(), ns.description())};
