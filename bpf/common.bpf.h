@@ -13,6 +13,16 @@
 #define WGBPF_EAGAIN 11
 #define WGBPF_LOOPBACK_IFINDEX 1
 
+/* One ring buffer for every object (user space shares the fd): one stream, ordered by reservation, so
+ * e.g. a rule outcome arrives right after the table lookups it explains. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+/* What the user asked to watch; set by user space before and while running (mmapped .bss). */
+struct wgbpf_filter filter = {};
+
 /* Records that could not be reserved, per probe module: user space shows them, nothing is lost silently. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -138,6 +148,7 @@ static __always_inline void read_packet(struct sk_buff *skb, struct wgbpf_packet
 		p->ip_id = bpf_ntohs(ip.id);
 		__builtin_memcpy(p->src, &ip.saddr, 4);
 		__builtin_memcpy(p->dst, &ip.daddr, 4);
+		p->l3_len = ip.ihl * 4;
 		if (!(ip.frag_off & bpf_htons(0x1fff))) /* only the first fragment has ports */
 			l4 = l3 + ip.ihl * 4;
 	} else if (protocol == 0x86dd) {
@@ -147,6 +158,7 @@ static __always_inline void read_packet(struct sk_buff *skb, struct wgbpf_packet
 		p->family = WGBPF_FAMILY_IPV6;
 		p->proto = ip6.nexthdr; /* extension headers are not walked */
 		p->len = bpf_ntohs(ip6.payload_len) + 40;
+		p->l3_len = 40;
 		__builtin_memcpy(p->src, &ip6.saddr, 16);
 		__builtin_memcpy(p->dst, &ip6.daddr, 16);
 		l4 = l3 + 40;
@@ -162,6 +174,8 @@ static __always_inline void read_packet(struct sk_buff *skb, struct wgbpf_packet
 			p->dport = bpf_ntohs(ports[1]);
 			p->flags |= WGBPF_PKT_F_L4;
 		}
+		if (p->proto == 17 && !bpf_probe_read_kernel(p->udp_payload, sizeof(p->udp_payload), l4 + 8))
+			p->flags |= WGBPF_PKT_F_PAYLOAD;
 	} else if (p->proto == 1 || p->proto == 58) {
 		__u8 type_code[2];
 		if (!bpf_probe_read_kernel(type_code, sizeof(type_code), l4)) {
@@ -184,6 +198,15 @@ static __always_inline void read_ct(const struct sk_buff *skb, __u32 *ct_mark, _
 	*ct_state = nfct & 7;
 	if (bpf_core_field_exists(ct->mark))
 		*ct_mark = BPF_CORE_READ(ct, mark);
+}
+
+/* Addresses live at 4-byte offsets in packet records on the stack: compare in 32-bit words. */
+static __always_inline bool addr_eq(const __u8 *a, const __u8 *b, __u8 family)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	if (family == WGBPF_FAMILY_IPV4)
+		return x[0] == y[0];
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
 /* Interfaces, marks, addresses chosen by the user (the namespace is checked by the caller). */
@@ -211,14 +234,8 @@ static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 i
 			break;
 		if (f->addr_family[i] != family)
 			continue;
-		if (family == WGBPF_FAMILY_IPV4) {
-			if (*(const __u32 *)f->addrs[i] == *(const __u32 *)src || *(const __u32 *)f->addrs[i] == *(const __u32 *)dst)
-				return true;
-		} else {
-			const __u64 *a = (const __u64 *)f->addrs[i], *s = (const __u64 *)src, *d = (const __u64 *)dst;
-			if ((a[0] == s[0] && a[1] == s[1]) || (a[0] == d[0] && a[1] == d[1]))
-				return true;
-		}
+		if (addr_eq(f->addrs[i], src, family) || addr_eq(f->addrs[i], dst, family))
+			return true;
 	}
 	return false;
 }

@@ -6,11 +6,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
-
 /* Locally generated packets have no device before POSTROUTING: then the socket tells the namespace. */
 static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 {

@@ -7,13 +7,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct wgbpf_filter filter = {};
 __u32 generation = 0; /* of the bracket plan, bumped by user space when brackets move */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
 
 #define NF_ACCEPT 1
 

@@ -5,13 +5,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct wgbpf_filter filter = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
-
 /* nft_do_chain can nest (a chain's action sends another packet through the hooks on this CPU). */
 #define MAX_DEPTH 4
 

@@ -5,19 +5,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by user space before and while running (mmapped .bss). */
-struct wgbpf_filter filter = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
-
 /* What this CPU is receiving: set at netif_receive_skb, so that the input lookup and the reverse-path
  * (rp_filter) lookups that ip_route_input_slow() makes for that packet, in the same softirq on this CPU,
  * are tied to it and to its namespace. */
 struct rx_context {
-	__u64 seq;
+	__u64 packet; /* packet id of the skb being received */
 	__u32 netns;
 	__s32 ifindex;
 	__u8 expect_reverse; /* an input lookup ran; a reverse lookup for the swapped flow may follow */
@@ -50,7 +42,7 @@ int BPF_PROG(route_rx_begin, struct sk_buff *skb)
 	if (!rx)
 		return 0;
 	struct net_device *dev = skb->dev;
-	rx->seq += 1;
+	rx->packet = packet_id(skb);
 	rx->netns = dev_netns(dev);
 	rx->ifindex = dev ? dev->ifindex : 0;
 	rx->expect_reverse = 0;
@@ -73,12 +65,6 @@ struct flow_view {
 	__u8 dst[16];
 };
 
-static __always_inline bool addr_eq(const __u8 *a, const __u8 *b, __u8 family)
-{
-	if (family == WGBPF_FAMILY_IPV4)
-		return *(const __u32 *)a == *(const __u32 *)b;
-	return ((const __u64 *)a)[0] == ((const __u64 *)b)[0] && ((const __u64 *)a)[1] == ((const __u64 *)b)[1];
-}
 
 /* The flow's interfaces, mark and addresses, or the result's device (the namespace is checked first). */
 static __always_inline bool wanted(const struct flow_view *f, __s32 nh_ifindex)
@@ -95,7 +81,7 @@ static __always_inline bool wanted(const struct flow_view *f, __s32 nh_ifindex)
 }
 
 /* Decides direction and namespace on this CPU, and keeps the receive context up to date. */
-static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __u64 *rx_seq)
+static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __u64 *rx_packet)
 {
 	struct rx_context *rx = this_cpu_rx();
 	if (f->iif != WGBPF_LOOPBACK_IFINDEX) {
@@ -103,7 +89,7 @@ static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __
 		if (rx && rx->ifindex == f->iif) {
 			if (!*netns)
 				*netns = rx->netns;
-			*rx_seq = rx->seq;
+			*rx_packet = rx->packet;
 			rx->expect_reverse = 1;
 			rx->family = f->family;
 			rx->proto = f->proto;
@@ -120,7 +106,7 @@ static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __
 		    addr_eq(rx->dst, f->src, f->family)) {
 			if (!*netns)
 				*netns = rx->netns;
-			*rx_seq = rx->seq;
+			*rx_packet = rx->packet;
 			return WGBPF_DIR_REVERSE;
 		}
 		rx->expect_reverse = 0; /* another lookup ran on this CPU: the validation is over */
@@ -166,7 +152,7 @@ static __always_inline void send(const struct wgbpf_route_lookup *e)
 
 static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const struct flow_view *f, __u32 table,
 					__s32 err, __u32 netns, const struct fib_nh_common *nhc, __s32 nh_ifindex,
-					__u8 direction, __u64 rx_seq)
+					__u8 direction, __u64 rx_packet)
 {
 	fill_header(&e->hdr, WGBPF_EV_ROUTE_LOOKUP, 1, sizeof(*e), netns);
 	e->table = table;
@@ -185,7 +171,7 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 	e->dscp = f->dscp;
 	e->scope = f->scope;
 	e->pad1 = 0;
-	e->rx_seq = rx_seq;
+	e->rx_packet = rx_packet;
 	__builtin_memcpy(e->src, f->src, 16);
 	__builtin_memcpy(e->dst, f->dst, 16);
 	__builtin_memset(e->gw, 0, 16);
@@ -201,7 +187,7 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 			e->flags |= WGBPF_LOOKUP_F_GW;
 		}
 	}
-	if (rx_seq)
+	if (rx_packet)
 		e->flags |= WGBPF_LOOKUP_F_IN_RX;
 }
 
@@ -215,10 +201,10 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		if (nh_dev)
 			nh_ifindex = BPF_CORE_READ(nh_dev, ifindex);
 	}
-	__u64 rx_seq = 0;
+	__u64 rx_packet = 0;
 	if (!netns && f->iif == WGBPF_LOOPBACK_IFINDEX && nh_dev)
 		netns = dev_netns(nh_dev); /* output hit: the device's namespace */
-	__u8 direction = classify(f, &netns, &rx_seq);
+	__u8 direction = classify(f, &netns, &rx_packet);
 	if (!netns)
 		netns = task_netns();
 	if (filter.netns && netns != filter.netns)
@@ -239,7 +225,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {
-			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_seq);
+			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_packet);
 			stage->n = n + 1;
 		}
 		return;
@@ -257,7 +243,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		count_loss(WGBPF_MOD_ROUTE);
 		return;
 	}
-	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_seq);
+	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_packet);
 	bpf_ringbuf_submit(e, wakeup_flags(&events));
 }
 

@@ -6,15 +6,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct wgbpf_filter filter = {};
-
-/* The same ring buffer as route.bpf.c (user space reuses its fd): one stream, ordered by reservation,
- * so a rule outcome arrives right after the table lookups it explains. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
-
 static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, __u32 what, __s32 err,
 				      __s32 prefixlen)
 {

@@ -1,6 +1,9 @@
 #include "wgbpf/bpf/shared_maps.hpp"
 
+#include <bpf/bpf.h>
 #include <sys/random.h>
+
+#include <vector>
 
 #include <cstring>
 
@@ -27,6 +30,16 @@ void SharedMaps::adopt_from(const bpf_map* events_map, const bpf_map* losses_map
     if (events < 0 && events_map) events = bpf_map__fd(events_map);
     if (losses < 0 && losses_map) losses = bpf_map__fd(losses_map);
     if (watched < 0 && watched_map) watched = bpf_map__fd(watched_map);
+}
+
+uint64_t read_losses(int losses_fd, uint32_t module) {
+    int ncpu = libbpf_num_possible_cpus();
+    if (losses_fd < 0 || ncpu <= 0) return 0;
+    std::vector<uint64_t> per_cpu(ncpu);
+    if (bpf_map_lookup_elem(losses_fd, &module, per_cpu.data()) != 0) return 0;
+    uint64_t sum = 0;
+    for (uint64_t n : per_cpu) sum += n;
+    return sum;
 }
 
 uint64_t packet_id_key() {

@@ -10,6 +10,7 @@
 #include "wgbpf/cli/exit_codes.hpp"
 #include "wgbpf/cli/watch_command.hpp"
 #include "wgbpf/common/result.hpp"
+#include "wgbpf/record/replay.hpp"
 
 namespace {
 
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
     watch_cmd->add_option("--netns,-n", watch.netns,
                           "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours)");
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
+    watch_cmd->add_option("-w,--write", watch.record_path,
+                          "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)");
+    watch_cmd->add_flag("--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
     watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
     watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")->check(positive("a count"));
     watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")
@@ -63,6 +67,15 @@ int main(int argc, char** argv) {
         });
     std::string colour = "auto";
     watch_cmd->add_option("--colour,--color", colour, "auto|always|never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
+
+    wgbpf::ReplayOptions replay;
+    CLI::App* replay_cmd = app.add_subcommand("replay", "show a recording made with `watch -w FILE` (any host, no root)");
+    replay_cmd->add_option("file", replay.path, "the recording")->required();
+    replay_cmd->add_flag("--json", replay.json, "JSON lines on stdout (docs/json-schema.md)");
+    replay_cmd->add_flag("--steps", replay.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
+    std::string replay_colour = "auto";
+    replay_cmd->add_option("--colour,--color", replay_colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
 
     try {
@@ -79,8 +92,13 @@ int main(int argc, char** argv) {
 
     try {
         if (watch_cmd->parsed()) {
+            watch.command_line.assign(argv, argv + argc);
             watch.colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) && !watch.json);
             return wgbpf::run_watch(watch);
+        }
+        if (replay_cmd->parsed()) {
+            replay.colour = replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
+            return wgbpf::run_replay(replay);
         }
     } catch (const wgbpf::FatalError& e) {
         spdlog::error("{}", e.what());

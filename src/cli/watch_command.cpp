@@ -14,18 +14,20 @@
 #include "wgbpf/bpf/kernel_symbols.hpp"
 #include "wgbpf/bpf/ring_consumer.hpp"
 #include "wgbpf/cli/exit_codes.hpp"
-#include "wgbpf/cli/output_writer.hpp"
+#include "wgbpf/render/output_writer.hpp"
 #include "wgbpf/cli/privileges.hpp"
-#include "wgbpf/event/event_decoder.hpp"
-#include "wgbpf/netfilter/netfilter_stepper.hpp"
+#include "wgbpf/netlink/change_watcher.hpp"
 #include "wgbpf/netlink/config_reader.hpp"
 #include "wgbpf/netlink/netns.hpp"
 #include "wgbpf/netlink/nft_reader.hpp"
 #include "wgbpf/netlink/wireguard_reader.hpp"
+#include "wgbpf/probe/device_probe.hpp"
+#include "wgbpf/probe/drop_probe.hpp"
 #include "wgbpf/probe/netfilter_probe.hpp"
 #include "wgbpf/probe/route_probe.hpp"
 #include "wgbpf/probe/watch_filter.hpp"
-#include "wgbpf/route/walk_grouper.hpp"
+#include "wgbpf/record/recording_writer.hpp"
+#include "wgbpf/timeline/event_pipeline.hpp"
 
 namespace wgbpf {
 namespace {
@@ -58,8 +60,8 @@ bool readable(int fd) {
 struct WatchedNamespace {
     NetnsHandle handle;
     NetnsConfig config;
-    std::unique_ptr<ConfigWatcher> config_watcher;
-    std::unique_ptr<NftWatcher> nft_watcher;
+    std::unique_ptr<ChangeWatcher> config_watcher;
+    std::unique_ptr<ChangeWatcher> nft_watcher;
     std::optional<WgInterface> wireguard;
 };
 
@@ -98,9 +100,9 @@ WatchedNamespace open_namespace(const WatchOptions& options) {
     WatchedNamespace ns{std::move(handle.value()), std::move(config.value()), nullptr, nullptr, std::nullopt};
     if (!ns.config.nft.available) spdlog::warn("nftables ruleset not readable: {}", ns.config.nft.error);
     ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
-    if (auto w = ConfigWatcher::open(ns.handle)) ns.config_watcher = std::move(w.value());
+    if (auto w = watch_routing_changes(ns.handle)) ns.config_watcher = std::move(w.value());
     else spdlog::warn("route/rule changes will not be followed: {}", w.error());
-    if (auto w = NftWatcher::open(ns.handle)) ns.nft_watcher = std::move(w.value());
+    if (auto w = watch_ruleset_changes(ns.handle)) ns.nft_watcher = std::move(w.value());
     else spdlog::warn("ruleset changes will not be followed: {}", w.error());
     return ns;
 }
@@ -125,6 +127,7 @@ struct Modules {
     std::unique_ptr<RouteProbe> route;
     std::unique_ptr<NetfilterProbe> netfilter;
     std::unique_ptr<DropProbe> drop;
+    std::unique_ptr<DeviceProbe> device;
     std::vector<ModuleStatus> not_running;
 
     template <typename Probe>
@@ -143,6 +146,19 @@ struct Modules {
     void set_filter(const wgbpf_filter& filter) {
         if (route) route->set_filter(filter);
         if (netfilter) netfilter->set_filter(filter);
+        if (device) device->set_filter(filter);
+    }
+
+    // Losses since the last call, per module: they become gaps in the timelines open right now.
+    std::map<std::string, uint64_t> reported_losses;
+    std::map<std::string, uint64_t> new_losses() {
+        std::map<std::string, uint64_t> fresh;
+        for (const ModuleStatus& m : statuses({})) {
+            uint64_t& before = reported_losses[m.name];
+            if (m.lost > before) fresh[m.name] = m.lost - before;
+            before = m.lost;
+        }
+        return fresh;
     }
 
     std::vector<ModuleStatus> statuses(const std::map<std::string, uint64_t>& events) const {
@@ -154,6 +170,7 @@ struct Modules {
         if (route) add(route->status());
         if (netfilter) add(netfilter->status());
         if (drop) add(drop->status());
+        if (device) add(device->status());
         for (const ModuleStatus& s : not_running) out.push_back(s);
         return out;
     }
@@ -166,9 +183,37 @@ Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, 
     m.keep("netfilter", NetfilterProbe::start(kernel, filter, m.maps, ringbuf_bytes, ns.handle, ns.config.nft),
            m.netfilter);
     m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
-    if (!m.route && !m.netfilter && !m.drop) throw FatalError("no probe module can run on this kernel (see above)");
+    m.keep("device", DeviceProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.device);
+    if (!m.route && !m.netfilter && !m.drop && !m.device) throw FatalError("no probe module can run on this kernel (see above)");
     return m;
 }
+
+// `-w FILE`: a recording beside the live output. A write error stops the recording (said once), not
+// the watching.
+class Recording {
+public:
+    Recording(const WatchOptions& options, const DropReasons& reasons, const KernelSymbols& symbols) {
+        if (options.record_path.empty()) return;
+        auto w = RecordingWriter::open(options.record_path, RecordingHeader::for_this_process(options.command_line),
+                                       {[&reasons](uint32_t r) { return reasons.name(r); },
+                                        [&symbols](uint64_t a) { return symbols.name(a); }});
+        if (!w) throw FatalError(w.error());
+        writer_ = std::move(w.value());
+        spdlog::info("recording to {}", options.record_path);
+    }
+
+    template <typename Write>
+    void write(Write&& write) {
+        if (!writer_) return;
+        if (auto r = write(*writer_); !r) {
+            spdlog::error("recording stopped: {}", r.error());
+            writer_.reset();
+        }
+    }
+
+private:
+    std::unique_ptr<RecordingWriter> writer_;
+};
 
 } // namespace
 
@@ -191,41 +236,36 @@ int run_watch(const WatchOptions& options) {
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
     OutputWriter output(std::cout, options.json, style, [&](int ifindex) { return ns.config.link_name(ifindex); });
-    auto config_for = [&](uint32_t netns) -> const NetnsConfig* {
-        return netns == ns.config.netns_inode ? &ns.config : nullptr;
-    };
-    WalkGrouper grouper(config_for, [&](RouteDecision&& d) { output.route(d); });
-
     const DropReasons reasons = DropReasons::load();
     const KernelSymbols symbols = KernelSymbols::load();
-    NetfilterStepper stepper(
-        [&](uint32_t) {
-            return NetfilterContext{&ns.config.nft, modules.netfilter ? modules.netfilter->plan() : nullptr};
-        },
-        [&](NetfilterStep&& s) { output.netfilter(s); }, [&](DropStep&& d) { output.drop(d); },
-        [&](uint32_t reason) { return reasons.name(reason); }, [&](uint64_t addr) { return symbols.name(addr); });
-
-    EventDecoder decoder;
-    std::map<std::string, uint64_t> events_per_module;
-    struct Dispatch {
-        WalkGrouper& grouper;
-        NetfilterStepper& stepper;
-        std::map<std::string, uint64_t>& counts;
-        void operator()(const RouteLookup& e) { ++counts["route"]; grouper.add(e); }
-        void operator()(const RuleResult& e) { ++counts["route"]; grouper.add(e); }
-        void operator()(const NfBracketEvent& e) { ++counts["netfilter"]; stepper.add(e); }
-        void operator()(const NfChainEvent& e) { ++counts["netfilter"]; stepper.add(e); }
-        void operator()(const DropEvent& e) { ++counts["drop"]; stepper.add(e); }
-    } dispatch{grouper, stepper, events_per_module};
+    Recording recording(options, reasons, symbols);
+    auto wireguard_list = [&] { return ns.wireguard ? std::vector<WgInterface>{*ns.wireguard} : std::vector<WgInterface>{}; };
+    auto record_config = [&] {
+        recording.write([&](RecordingWriter& w) { return w.write_config({ns.handle.inode(), ns.config, wireguard_list()}); });
+        if (modules.netfilter && modules.netfilter->plan())
+            recording.write([&](RecordingWriter& w) { return w.write_plan({ns.handle.inode(), *modules.netfilter->plan()}); });
+    };
+    record_config();
+    PipelineSources sources{
+        [&](uint32_t netns) -> const NetnsConfig* { return netns == ns.config.netns_inode ? &ns.config : nullptr; },
+        [&](uint32_t) -> const BracketPlan* { return modules.netfilter ? modules.netfilter->plan() : nullptr; },
+        [&](uint32_t) { return wireguard_list(); },
+        [&](uint32_t reason) { return reasons.name(reason); }, [&](uint64_t addr) { return symbols.name(addr); }};
+    PipelineSinks sinks;
+    if (options.steps) {
+        sinks.route = [&](const RouteDecision& d) { output.route(d); };
+        sinks.netfilter = [&](const NetfilterStep& s) { output.netfilter(s); };
+        sinks.drop = [&](const DropStep& d) { output.drop(d); };
+    } else {
+        sinks.timeline = [&](const PacketTimeline& t) { output.timeline(t); };
+    }
+    EventPipeline pipeline(sources, sinks);
     auto consumer = RingConsumer::open(modules.maps.events, [&](std::span<const std::byte> record) {
-        auto event = decoder.decode(record);
-        if (!event) {
-            spdlog::debug("rejected record: {}", event.error());
-            return;
-        }
-        std::visit(dispatch, event.value());
+        recording.write([&](RecordingWriter& w) { return w.write_event(record); });
+        pipeline.feed(record);
     });
     if (!consumer) throw FatalError(consumer.error());
+    output.ready(modules.statuses({}), ns.handle.inode());
 
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
     const uint64_t deadline = options.duration_s ? start + uint64_t(*options.duration_s * 1e9) : UINT64_MAX;
@@ -235,17 +275,21 @@ int run_watch(const WatchOptions& options) {
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
         if (ns.config_watcher && readable(ns.config_watcher->fd()) && ns.config_watcher->drain()) {
+            spdlog::debug("links, rules or routes changed: reading them again");
             NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
             if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
             else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
             ns.config.nft = std::move(nft);
+            record_config();
         }
         if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
+            spdlog::debug("the nftables ruleset changed: reading it again");
             if (auto fresh = read_nft_ruleset(ns.handle)) {
                 ns.config.nft = std::move(fresh.value());
                 if (modules.netfilter)
                     if (auto moved = modules.netfilter->update_ruleset(ns.config.nft); !moved)
                         spdlog::warn("netfilter hooks not moved with the ruleset: {}", moved.error());
+                record_config();
             } else {
                 spdlog::warn("cannot refresh the ruleset: {}", fresh.error());
             }
@@ -253,21 +297,28 @@ int run_watch(const WatchOptions& options) {
         if (ns.wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
             ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
             modules.set_filter(filter_for(ns, options));
+            record_config();
             next_wireguard_refresh = now + 5'000'000'000ull;
         }
-        grouper.flush(now);
-        stepper.flush(now);
+        for (const auto& [module, n] : modules.new_losses()) {
+            recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
+            pipeline.lost(module, n);
+        }
+        pipeline.flush(now);
+        recording.write([](RecordingWriter& w) { return w.flush(); });
         if (now >= deadline) break;
         if (options.count && output.records() >= *options.count) break;
     }
     (void)(*consumer)->poll(0); // what is still in the buffer
-    grouper.flush_all();
-    stepper.flush_all();
-
-    if (stepper.stale_generation_events())
-        spdlog::debug("{} netfilter events from hooks that had moved were ignored", stepper.stale_generation_events());
-    output.summary(modules.statuses(events_per_module), decoder.stats().rejected(),
-                   (clock_ns(CLOCK_MONOTONIC) - start) / 1e9);
+    for (const auto& [module, n] : modules.new_losses()) {
+        recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
+        pipeline.lost(module, n);
+    }
+    pipeline.finish();
+    const double seconds = (clock_ns(CLOCK_MONOTONIC) - start) / 1e9;
+    const auto statuses = modules.statuses(pipeline.events_per_module());
+    recording.write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
+    output.summary(statuses, pipeline.decode_stats().rejected(), seconds);
     return exit_code::ok;
 }
 

@@ -26,12 +26,18 @@ bool read_exact(std::span<const std::byte> record, Raw& out) {
     return true;
 }
 
+// Every decoded event keeps when, where and in which namespace it happened (and the task, where it has one).
+template <typename Event>
+void take_header(const wgbpf_event_header& h, Event& e) {
+    e.t_ns = h.t_ns;
+    e.cpu = h.cpu;
+    e.netns = h.netns;
+    if constexpr (requires { e.tgid; }) e.tgid = h.tgid;
+}
+
 RouteLookup to_route_lookup(const wgbpf_route_lookup& r) {
     RouteLookup e;
-    e.t_ns = r.hdr.t_ns;
-    e.cpu = r.hdr.cpu;
-    e.netns = r.hdr.netns;
-    e.tgid = r.hdr.tgid;
+    take_header(r.hdr, e);
     e.family = r.family == WGBPF_FAMILY_IPV6 ? Family::ipv6 : Family::ipv4;
     e.direction = r.direction == WGBPF_DIR_INPUT     ? RouteDirection::input
                   : r.direction == WGBPF_DIR_REVERSE ? RouteDirection::reverse
@@ -55,16 +61,13 @@ RouteLookup to_route_lookup(const wgbpf_route_lookup& r) {
         for (int i = 4; i < 16 && !v6; ++i) v6 = r.gw[i] != 0;
         e.gateway = IpAddress::from_bytes(v6 ? Family::ipv6 : Family::ipv4, r.gw);
     }
-    e.rx_seq = r.rx_seq;
+    e.rx_packet = r.rx_packet;
     return e;
 }
 
 RuleResult to_rule_result(const wgbpf_rule_result& r) {
     RuleResult e;
-    e.t_ns = r.hdr.t_ns;
-    e.cpu = r.hdr.cpu;
-    e.netns = r.hdr.netns;
-    e.tgid = r.hdr.tgid;
+    take_header(r.hdr, e);
     e.family = r.family == WGBPF_FAMILY_IPV6 ? Family::ipv6 : Family::ipv4;
     e.what = r.what == WGBPF_RULE_SUPPRESSED ? RuleResult::What::suppressed : RuleResult::What::decided;
     e.pref = r.pref;
@@ -86,10 +89,13 @@ PacketInfo to_packet(const wgbpf_packet& p) {
     pkt.sport = p.sport;
     pkt.dport = p.dport;
     pkt.ip_id = p.ip_id;
+    pkt.l3_len = p.l3_len;
     pkt.iif = p.iif;
     pkt.oif = p.oif;
     pkt.src = IpAddress::from_bytes(pkt.family, p.src);
     pkt.dst = IpAddress::from_bytes(pkt.family, p.dst);
+    pkt.has_udp_payload = p.flags & WGBPF_PKT_F_PAYLOAD;
+    if (pkt.has_udp_payload) std::memcpy(pkt.udp_payload.data(), p.udp_payload, sizeof p.udp_payload);
     return pkt;
 }
 
@@ -97,9 +103,7 @@ NfHook to_hook(uint8_t h) { return h <= 5 ? static_cast<NfHook>(h) : NfHook::pre
 
 NfBracketEvent to_bracket(const wgbpf_nf_bracket& r) {
     NfBracketEvent e;
-    e.t_ns = r.hdr.t_ns;
-    e.cpu = r.hdr.cpu;
-    e.netns = r.hdr.netns;
+    take_header(r.hdr, e);
     e.pkt = to_packet(r.pkt);
     e.bracket = r.bracket;
     e.generation = r.generation;
@@ -113,9 +117,7 @@ NfBracketEvent to_bracket(const wgbpf_nf_bracket& r) {
 
 NfChainEvent to_chain(const wgbpf_nf_chain& r) {
     NfChainEvent e;
-    e.t_ns = r.hdr.t_ns;
-    e.cpu = r.hdr.cpu;
-    e.netns = r.hdr.netns;
+    take_header(r.hdr, e);
     e.pkt = to_packet(r.pkt);
     e.table_handle = r.table_handle;
     e.chain_handle = r.chain_handle;
@@ -134,12 +136,19 @@ NfChainEvent to_chain(const wgbpf_nf_chain& r) {
 
 DropEvent to_drop(const wgbpf_drop& r) {
     DropEvent e;
-    e.t_ns = r.hdr.t_ns;
-    e.cpu = r.hdr.cpu;
-    e.netns = r.hdr.netns;
+    take_header(r.hdr, e);
     e.pkt = to_packet(r.pkt);
     e.location = r.location;
     e.reason = r.reason;
+    return e;
+}
+
+DeviceEvent to_device(const wgbpf_device& r) {
+    DeviceEvent e;
+    take_header(r.hdr, e);
+    e.pkt = to_packet(r.pkt);
+    e.ifindex = r.ifindex;
+    e.direction = r.direction == WGBPF_DEV_EGRESS ? DeviceEvent::Direction::egress : DeviceEvent::Direction::ingress;
     return e;
 }
 
@@ -163,6 +172,7 @@ Decoded decode_record(std::span<const std::byte> record) {
     case WGBPF_EV_NF_BRACKET: return decode_as<wgbpf_nf_bracket>(body, h, "netfilter bracket", to_bracket);
     case WGBPF_EV_NF_CHAIN: return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", to_chain);
     case WGBPF_EV_DROP: return decode_as<wgbpf_drop>(body, h, "drop", to_drop);
+    case WGBPF_EV_DEVICE: return decode_as<wgbpf_device>(body, h, "device", to_device);
     default:
         return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
     }

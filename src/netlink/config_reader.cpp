@@ -107,46 +107,4 @@ Result<NetnsConfig> read_netns_config(const NetnsHandle& ns) {
     return cfg;
 }
 
-Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::open(const NetnsHandle& ns) {
-    auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
-    auto sock = open_mnl_socket(NETLINK_ROUTE, SOCK_NONBLOCK);
-    if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
-    // Membership by group number covers all groups alike (the bind() bitmask stops at 32).
-    for (int group : {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE,
-                      RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE}) {
-        if (mnl_socket_setsockopt(sock->get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
-            return Error{fmt::format("cannot join rtnetlink group {} in {}: {}", group, ns.description(),
-                                     std::strerror(errno))};
-    }
-    std::unique_ptr<ConfigWatcher> w(new ConfigWatcher);
-    w->sock_ = sock->release();
-    return w;
-}
-
-ConfigWatcher::~ConfigWatcher() {
-    if (sock_) mnl_socket_close(sock_);
-}
-
-int ConfigWatcher::fd() const { return mnl_socket_get_fd(sock_); }
-
-bool ConfigWatcher::drain() {
-    std::vector<char> buf(32768);
-    bool changed = false;
-    for (;;) {
-        ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
-        if (n > 0) {
-            changed = true;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        // ENOBUFS: notifications were lost, which also means something changed.
-        if (n < 0 && errno == ENOBUFS) {
-            changed = true;
-            continue;
-        }
-        return changed; // EAGAIN: nothing more pending
-    }
-}
-
 } // namespace wgbpf

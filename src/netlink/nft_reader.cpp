@@ -115,7 +115,7 @@ Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns) {
         text = std::move(*ruleset);
         // Each listing is consistent in itself (libnftables rereads its dumps when the generation moves);
         // together they may straddle a change. Under non-stop changes the last attempt is taken anyway:
-        // the parser checks that both show the same chains, and NftWatcher reports the change.
+        // the parser checks that both show the same chains, and the ruleset change watcher reports it.
         if (*before == *after || attempt == kReadAttempts) break;
         std::this_thread::sleep_for(kRetryPause);
     }
@@ -125,39 +125,6 @@ Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns) {
     read_legacy_tables(kNfprotoIpv4, "ip_tables_names", rs->legacy);
     read_legacy_tables(kNfprotoIpv6, "ip6_tables_names", rs->legacy);
     return rs;
-}
-
-Result<std::unique_ptr<NftWatcher>> NftWatcher::open(const NetnsHandle& ns) {
-    auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
-    auto sock = open_mnl_socket(NETLINK_NETFILTER, SOCK_NONBLOCK);
-    if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
-    int group = NFNLGRP_NFTABLES;
-    if (mnl_socket_setsockopt(sock->get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
-        return Error{fmt::format("cannot join the nftables netlink group in {}: {}", ns.description(),
-                                 std::strerror(errno))};
-    return std::unique_ptr<NftWatcher>(new NftWatcher(std::move(*sock)));
-}
-
-int NftWatcher::fd() const { return mnl_socket_get_fd(sock_.get()); }
-
-bool NftWatcher::drain() {
-    std::vector<char> buf(32768);
-    bool changed = false;
-    for (;;) {
-        ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
-        if (n > 0) {
-            changed = true; // every message in the group is a ruleset change (or its new generation)
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        // ENOBUFS: notifications were lost, which also means something changed.
-        if (n < 0 && errno == ENOBUFS) {
-            changed = true;
-            continue;
-        }
-        return changed; // EAGAIN: nothing more pending
-    }
 }
 
 } // namespace wgbpf

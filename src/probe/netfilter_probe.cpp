@@ -8,16 +8,15 @@
 #include <cstring>
 #include <vector>
 
-#include "drop.skel.h"
 #include "nf_bracket.skel.h"
 #include "nf_chain.skel.h"
 #include "wgbpf/bpf/libbpf_raii.hpp"
+#include "wgbpf/probe/shared_load.hpp"
 
 namespace wgbpf {
 
 using BracketSkel = SkeletonPtr<wgbpf_nf_bracket_bpf, wgbpf_nf_bracket_bpf__destroy>;
 using ChainSkel = SkeletonPtr<wgbpf_nf_chain_bpf, wgbpf_nf_chain_bpf__destroy>;
-using DropSkel = SkeletonPtr<wgbpf_drop_bpf, wgbpf_drop_bpf__destroy>;
 
 namespace {
 
@@ -25,15 +24,6 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 } // namespace
 
-uint64_t read_losses(int losses_fd, uint32_t module) {
-    int ncpu = libbpf_num_possible_cpus();
-    if (losses_fd < 0 || ncpu <= 0) return 0;
-    std::vector<uint64_t> per_cpu(ncpu);
-    if (bpf_map_lookup_elem(losses_fd, &module, per_cpu.data()) != 0) return 0;
-    uint64_t sum = 0;
-    for (uint64_t n : per_cpu) sum += n;
-    return sum;
-}
 
 struct NetfilterProbe::Impl {
     NetfilterFlavour flavour;
@@ -48,6 +38,13 @@ struct NetfilterProbe::Impl {
     Result<void> attach_brackets(const NftRuleset& ruleset) {
         uint32_t generation = plan.generation + 1;
         BracketPlan next = plan_brackets(ruleset, generation);
+        if (!links.empty() && next.brackets == plan.brackets) {
+            // Same hook points and priorities (e.g. only rules changed): keep the hooks and their
+            // generation, so packets in flight are not lost; only the chains' names and rules change.
+            next.generation = plan.generation;
+            plan = std::move(next);
+            return {};
+        }
         links.clear(); // old brackets go first: two hooks at one priority would be refused (EBUSY)
         brackets->bss->generation = generation;
         plan = std::move(next);
@@ -83,29 +80,19 @@ Result<std::unique_ptr<NetfilterProbe>> NetfilterProbe::start(const KernelFeatur
     if (impl->flavour.kind == NetfilterFlavour::Kind::exact) {
         impl->chain.reset(wgbpf_nf_chain_bpf__open());
         if (!impl->chain) return Error{"cannot open the netfilter BPF object: " + errno_text(errno)};
-        impl->chain->rodata->packet_id_key = packet_id_key();
-        if (auto r = maps.reuse_in(impl->chain->maps.events, impl->chain->maps.losses, impl->chain->maps.watched,
-                                   ringbuf_bytes);
-            !r)
+        if (auto r = load_shared(impl->chain.get(), wgbpf_nf_chain_bpf__load, maps, ringbuf_bytes, "nft_do_chain"); !r)
             return Error{r.error()};
-        if (int err = wgbpf_nf_chain_bpf__load(impl->chain.get()))
-            return Error{"the kernel refused the nft_do_chain programs: " + errno_text(err)};
         impl->chain->bss->filter = filter;
         if (int err = wgbpf_nf_chain_bpf__attach(impl->chain.get()))
             return Error{"cannot attach to nft_do_chain: " + errno_text(err)};
-        maps.adopt_from(impl->chain->maps.events, impl->chain->maps.losses, impl->chain->maps.watched);
     } else {
         impl->brackets.reset(wgbpf_nf_bracket_bpf__open());
         if (!impl->brackets) return Error{"cannot open the netfilter BPF object: " + errno_text(errno)};
-        impl->brackets->rodata->packet_id_key = packet_id_key();
-        if (auto r = maps.reuse_in(impl->brackets->maps.events, impl->brackets->maps.losses,
-                                   impl->brackets->maps.watched, ringbuf_bytes);
+        if (auto r = load_shared(impl->brackets.get(), wgbpf_nf_bracket_bpf__load, maps, ringbuf_bytes,
+                                 "netfilter link");
             !r)
             return Error{r.error()};
-        if (int err = wgbpf_nf_bracket_bpf__load(impl->brackets.get()))
-            return Error{"the kernel refused the netfilter link programs: " + errno_text(err)};
         impl->brackets->bss->filter = filter;
-        maps.adopt_from(impl->brackets->maps.events, impl->brackets->maps.losses, impl->brackets->maps.watched);
         if (auto r = impl->attach_brackets(ruleset); !r) return Error{r.error()};
     }
     impl->losses_fd = maps.losses;
@@ -136,44 +123,6 @@ ModuleStatus NetfilterProbe::status() const {
     s.notes = impl_->notes;
     for (const std::string& n : impl_->plan.notes) s.notes.push_back(n);
     s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_NETFILTER);
-    return s;
-}
-
-struct DropProbe::Impl {
-    DropFlavour flavour;
-    DropSkel skel;
-    int losses_fd = -1;
-};
-
-Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel, SharedMaps& maps,
-                                                    uint32_t ringbuf_bytes) {
-    auto impl = std::make_unique<Impl>();
-    impl->flavour = choose_drop_flavour(kernel);
-    if (!impl->flavour.can_run) return Error{impl->flavour.why_not};
-    impl->skel.reset(wgbpf_drop_bpf__open());
-    if (!impl->skel) return Error{"cannot open the drop BPF object: " + errno_text(errno)};
-    impl->skel->rodata->packet_id_key = packet_id_key();
-    bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_reason, impl->flavour.with_reason);
-    bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_noreason, !impl->flavour.with_reason);
-    if (auto r = maps.reuse_in(impl->skel->maps.events, impl->skel->maps.losses, impl->skel->maps.watched, ringbuf_bytes);
-        !r)
-        return Error{r.error()};
-    if (int err = wgbpf_drop_bpf__load(impl->skel.get())) return Error{"the kernel refused the drop programs: " + errno_text(err)};
-    if (int err = wgbpf_drop_bpf__attach(impl->skel.get())) return Error{"cannot attach to kfree_skb: " + errno_text(err)};
-    maps.adopt_from(impl->skel->maps.events, impl->skel->maps.losses, impl->skel->maps.watched);
-    impl->losses_fd = maps.losses;
-    return std::unique_ptr<DropProbe>(new DropProbe(std::move(impl)));
-}
-
-DropProbe::DropProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-DropProbe::~DropProbe() = default;
-
-ModuleStatus DropProbe::status() const {
-    ModuleStatus s;
-    s.name = "drop";
-    s.running = true;
-    s.flavour = impl_->flavour.describe();
-    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DROP);
     return s;
 }
 

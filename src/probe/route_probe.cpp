@@ -13,6 +13,7 @@
 #include "route_rules.skel.h"
 #include "wgbpf/bpf/libbpf_raii.hpp"
 #include "wgbpf/probe/netfilter_probe.hpp"
+#include "wgbpf/probe/shared_load.hpp"
 
 namespace wgbpf {
 
@@ -37,15 +38,13 @@ Result<RulesSkel> start_exact_rules(const RouteFlavour& flavour, SharedMaps& map
                                     const wgbpf_filter& filter) {
     RulesSkel rules(wgbpf_route_rules_bpf__open());
     if (!rules) return Error{"cannot open the exact-rules BPF object: " + errno_text(errno)};
-    rules->rodata->packet_id_key = packet_id_key();
     bool three = flavour.suppress_arg_count == 3;
     bpf_program__set_autoload(rules->progs.rules_fib4_suppress3, three);
     bpf_program__set_autoload(rules->progs.rules_fib4_suppress2, !three);
     bpf_program__set_autoload(rules->progs.rules_fib6_suppress3, flavour.ipv6_suppress && three);
     bpf_program__set_autoload(rules->progs.rules_fib6_suppress2, flavour.ipv6_suppress && !three);
-    if (auto r = maps.reuse_in(rules->maps.events, rules->maps.losses, rules->maps.watched, ringbuf_bytes); !r)
+    if (auto r = load_shared(rules.get(), wgbpf_route_rules_bpf__load, maps, ringbuf_bytes, "exact-rules"); !r)
         return Error{r.error()};
-    if (int err = wgbpf_route_rules_bpf__load(rules.get())) return Error{"load refused: " + errno_text(err)};
     rules->bss->filter = filter;
     if (int err = wgbpf_route_rules_bpf__attach(rules.get())) return Error{"attach refused: " + errno_text(err)};
     return rules;
@@ -62,18 +61,12 @@ Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kern
 
     impl->route.reset(wgbpf_route_bpf__open());
     if (!impl->route) return Error{"cannot open the routing BPF object: " + errno_text(errno)};
-    impl->route->rodata->packet_id_key = packet_id_key();
-    if (auto r = maps.reuse_in(impl->route->maps.events, impl->route->maps.losses, impl->route->maps.watched,
-                               ringbuf_bytes);
-        !r)
-        return Error{r.error()};
     bpf_program__set_autoload(impl->route->progs.route_fib6_lookup, impl->flavour.ipv6);
-    if (int err = wgbpf_route_bpf__load(impl->route.get()))
-        return Error{"the kernel refused the routing BPF programs: " + errno_text(err) + " (run with -v for the verifier log)"};
+    if (auto r = load_shared(impl->route.get(), wgbpf_route_bpf__load, maps, ringbuf_bytes, "routing"); !r)
+        return Error{r.error()};
     impl->route->bss->filter = filter;
     if (int err = wgbpf_route_bpf__attach(impl->route.get()))
         return Error{"cannot attach the routing tracepoints: " + errno_text(err)};
-    maps.adopt_from(impl->route->maps.events, impl->route->maps.losses, impl->route->maps.watched);
     impl->losses_fd = maps.losses;
 
     if (impl->flavour.exact_rules) {

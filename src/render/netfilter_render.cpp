@@ -2,22 +2,17 @@
 
 #include <fmt/format.h>
 
+#include "wgbpf/render/paint.hpp"
+
 namespace wgbpf {
 namespace {
 
-const char* kReset = "\033[0m";
-const char* kBold = "\033[1m";
-const char* kDim = "\033[2m";
-const char* kGreen = "\033[32m";
-const char* kYellow = "\033[33m";
-const char* kRed = "\033[31m";
-
-struct Paint {
-    bool on;
-    std::string operator()(const char* code, const std::string& text) const {
-        return on ? std::string(code) + text + kReset : text;
-    }
-};
+using paint::Paint;
+constexpr const char* kBold = paint::bold;
+constexpr const char* kDim = paint::dim;
+constexpr const char* kGreen = paint::green;
+constexpr const char* kYellow = paint::yellow;
+constexpr const char* kRed = paint::red;
 
 // The tag column ("nf", "drop") is padded before painting so colour does not shift the columns.
 std::string line_start(uint64_t t_ns, const char* tag, const TextStyle& style) {

@@ -3,6 +3,8 @@
 #include "wgbpf/render/packet_render.hpp"
 
 #include <fmt/format.h>
+
+#include "wgbpf/render/paint.hpp"
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -10,19 +12,12 @@
 namespace wgbpf {
 namespace {
 
-const char* kReset = "\033[0m";
-const char* kBold = "\033[1m";
-const char* kDim = "\033[2m";
-const char* kGreen = "\033[32m";
-const char* kYellow = "\033[33m";
-const char* kRed = "\033[31m";
-
-struct Paint {
-    bool on;
-    std::string operator()(const char* code, const std::string& text) const {
-        return on ? std::string(code) + text + kReset : text;
-    }
-};
+using paint::Paint;
+constexpr const char* kBold = paint::bold;
+constexpr const char* kDim = paint::dim;
+constexpr const char* kGreen = paint::green;
+constexpr const char* kYellow = paint::yellow;
+constexpr const char* kRed = paint::red;
 
 
 std::string table_text(uint32_t table, const std::string& name) {

@@ -242,7 +242,8 @@ private:
         d_.netns = f.netns;
         d_.t_ns = f.t_ns;
         d_.cpu = f.cpu;
-        d_.rx_seq = f.rx_seq;
+        d_.rx_packet = f.rx_packet;
+        d_.tgid = f.tgid;
     }
 
     void pick_rules() {

@@ -35,5 +35,33 @@ else
   expect 3 'needs root or the capabilities.*missing: .*CAP_BPF' -- "$wgbpf" watch --duration 1
 fi
 
+# replay: no privileges needed; missing file 4, anything not a whole recording 1 with the reader's words
+# (a cut or corrupted recording is rendered up to the problem first).
+recording=$(dirname "$0")/../data/recordings/seed_v1.wgbpf
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+: > "$scratch/empty"
+head -c 700 "$recording" > "$scratch/cut.wgbpf"
+cp "$recording" "$scratch/flipped.wgbpf"
+printf '\x00' | dd of="$scratch/flipped.wgbpf" bs=1 seek=300 conv=notrunc status=none
+expect 2 'file is required' -- "$wgbpf" replay
+expect 2 'not expected: --bogus' -- "$wgbpf" replay "$recording" --bogus
+expect 4 "recording $scratch/none.wgbpf not found" -- "$wgbpf" replay "$scratch/none.wgbpf"
+expect 1 'not a wgbpf recording \(bad magic\)' -- "$wgbpf" replay /etc/passwd
+expect 1 'not a wgbpf recording \(bad magic\)' -- "$wgbpf" replay "$wgbpf"
+expect 1 'empty file, not a wgbpf recording' -- "$wgbpf" replay "$scratch/empty"
+expect 1 'is a directory, not a wgbpf recording' -- "$wgbpf" replay "$scratch"
+expect 1 'truncated: frame at byte [0-9]+ says [0-9]+ bytes, [0-9]+ left' -- "$wgbpf" replay "$scratch/cut.wgbpf"
+expect 1 'corrupted: frame at byte [0-9]+ fails its checksum' -- "$wgbpf" replay "$scratch/flipped.wgbpf"
+expect 0 'replaying' -- "$wgbpf" replay "$recording" --json
+if [[ $(id -u) -eq 0 ]]; then
+  chmod 0 "$scratch/empty"
+  chmod 755 "$scratch"
+  expect 1 'cannot open: Permission denied' -- \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" replay "$scratch/empty"
+  cp "$recording" "$scratch/seed.wgbpf" && chmod 644 "$scratch/seed.wgbpf"
+  expect 0 'replaying' -- setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" replay "$scratch/seed.wgbpf"
+fi
+
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -187,7 +187,8 @@ std::string run(const std::string& cmd, std::chrono::milliseconds timeout) {
 
 // ---- Lab ----
 
-std::string Lab::script() { return std::string(WGBPF_SOURCE_DIR) + "/scripts/lab.sh"; }
+// $WGBPF_SOURCE_DIR overrides the source directory compiled in (tests run from another place).
+std::string Lab::script() { return env_or("WGBPF_SOURCE_DIR", WGBPF_SOURCE_DIR) + "/scripts/lab.sh"; }
 
 Lab::Lab() : name_(env_or("WGBPF_LAB", "wgbpf")), wg_(env_or("WGBPF_LAB_WG", "wg0")) {
     RunResult r = run_status(sh_quote(script()) + " up 2>&1", std::chrono::seconds(120));

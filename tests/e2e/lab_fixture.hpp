@@ -78,7 +78,7 @@ public:
     Lab(const Lab&) = delete;
     Lab& operator=(const Lab&) = delete;
 
-    static std::string script();  // ${WGBPF_SOURCE_DIR}/scripts/lab.sh
+    static std::string script();  // ${WGBPF_SOURCE_DIR}/scripts/lab.sh ($WGBPF_SOURCE_DIR, else the build's)
 
     const std::string& name() const { return name_; }
     std::string client_ns() const { return name_ + "-client"; }

@@ -42,7 +42,7 @@ TEST_CASE("netfilter: the seed's mark and conntrack mark story", "[e2e][netfilte
         flush_conntrack(lab);
         RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
         CHECK(ping.status == 0);
-    });
+    }, 8, "--steps");
     CHECK(out.exit_status == 0);
     std::vector<json> steps = out.of_kind("netfilter");
     INFO(steps.size() << " netfilter steps:\n" << describe(steps));
@@ -87,7 +87,7 @@ TEST_CASE("netfilter: a rule that drops the outer packets shows the drop and its
     WatchOutput out = watch_while(lab, [&] {
         RunResult ping = lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 20s);
         CHECK(ping.status != 0); // the tunnel's packets are dropped
-    });
+    }, 8, "--steps");
     std::vector<json> steps = out.of_kind("netfilter");
     std::vector<json> drops = out.of_kind("drop");
     INFO("netfilter steps:\n" << describe(steps) << "drops:\n" << describe(drops));
@@ -111,20 +111,18 @@ TEST_CASE("netfilter: no BPF link of wgbpf survives it, however it ends", "[e2e]
     REQUIRE(wgbpf_links_left().empty());
 
     SECTION("Ctrl-C") {
-        Process watch(sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
-                      sh_quote(lab.wg_iface()));
-        std::this_thread::sleep_for(1500ms);
-        REQUIRE(watch.running());
+        Process watch("exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
+                      sh_quote(lab.wg_iface()) + " --json");
+        REQUIRE(wait_until_ready(watch));
         CHECK_FALSE(wgbpf_links_left().empty()); // attached while it runs
         watch.interrupt();
         REQUIRE(watch.wait_for(10s));
         CHECK(watch.exit_status().value_or(-1) == 0);
     }
     SECTION("SIGKILL") {
-        Process watch(sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
-                      sh_quote(lab.wg_iface()));
-        std::this_thread::sleep_for(1500ms);
-        REQUIRE(watch.running());
+        Process watch("exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
+                      sh_quote(lab.wg_iface()) + " --json");
+        REQUIRE(wait_until_ready(watch));
         watch.kill();
     }
     // Link teardown is asynchronous after the last fd closes: give the kernel a moment.

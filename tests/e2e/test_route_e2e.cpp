@@ -115,7 +115,7 @@ TEST_CASE("route: the seed's routing decisions, rule by rule", "[e2e][route]") {
         RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
         INFO("ping:\n" << ping.output);
         CHECK(ping.status == 0);
-    });
+    }, 8, "--steps");
     INFO("wgbpf stdout:\n" << out.stdout_text);
     CHECK(out.exit_status == 0); // --duration: it ends by itself
     std::vector<json> routes = out.of_kind("route");

@@ -29,14 +29,14 @@ std::vector<json> WatchOutput::of_kind(const std::string& kind) const {
 WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int duration_s,
                         const std::string& extra_args) {
     REQUIRE(std::filesystem::exists(wgbpf_binary()));
-    const std::string cmd = sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
+    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
                             sh_quote(lab.wg_iface()) + " --json --duration " + std::to_string(duration_s) + " " +
                             extra_args;
     INFO("command: " << cmd);
     Process watch(cmd);
-    std::this_thread::sleep_for(1500ms); // loading and attaching
-    if (!watch.running())
-        FAIL("wgbpf watch exited early (status " << watch.exit_status().value_or(-1) << "), stdout:\n" << watch.output());
+    if (!wait_until_ready(watch))
+        FAIL("wgbpf watch did not get ready (status " << watch.exit_status().value_or(-1) << "), stdout:\n"
+                                                      << watch.output());
     during();
     bool exited = watch.wait_for(std::chrono::seconds(duration_s + 20));
     if (!exited) watch.kill();
@@ -58,6 +58,16 @@ WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int
         REQUIRE(out.lines.back().is_object());
     }
     return out;
+}
+
+bool wait_until_ready(Process& watch, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (watch.output().find("\"kind\":\"ready\"") != std::string::npos) return true;
+        if (!watch.running()) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
 }
 
 std::optional<int64_t> int_field(const json& j, const char* key) {

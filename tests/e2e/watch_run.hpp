@@ -28,10 +28,15 @@ struct WatchOutput {
 // The wgbpf binary under test: $WGBPF_BINARY, else the one this build made.
 std::string wgbpf_binary();
 
-// Starts `wgbpf watch --netns <client> --iface <wg> --json --duration <seconds> <extra>`, waits until
-// it is attached, runs `during`, waits for it to end by itself, parses its output.
+// Starts `wgbpf watch --netns <client> --iface <wg> --json --duration <seconds> <extra>` (extra: e.g.
+// "--steps" for step lines instead of timelines), waits until it is attached (its ready line), runs
+// `during`, waits for it to end by itself, parses its output. The duration counts from the ready line.
 WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int duration_s = 8,
                         const std::string& extra_args = "");
+
+// Waits for the `"kind": "ready"` line of `wgbpf watch --json`: everything is attached from then on
+// (loading takes seconds under emulation; traffic sent earlier would not be seen).
+bool wait_until_ready(Process& watch, std::chrono::seconds timeout = std::chrono::seconds(90));
 
 std::optional<int64_t> int_field(const nlohmann::json& j, const char* key);
 std::optional<std::string> str_field(const nlohmann::json& j, const char* key);

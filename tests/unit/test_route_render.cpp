@@ -67,7 +67,7 @@ RouteDecision reverse_check() {
     d.direction = RouteDirection::reverse;
     d.proto = 0;
     d.sport = d.dport = 0;
-    d.rx_seq = 9;
+    d.rx_packet = 9;
     d.t_ns = 1'522'000'000;
     return d;
 }

@@ -1,4 +1,5 @@
 #!/bb/busybox sh
+# shellcheck shell=bash disable=SC1091,SC2012
 # /init of the stock-kernel VM (tests/vm/run-vm-tests.sh builds the initramfs around it).
 #
 # Starts under busybox's static sh (it runs even if a shared library were missing), mounts the
@@ -48,6 +49,7 @@ halt() {
 }
 
 . /vm/config
+export WGBPF_BINARY WGBPF_SOURCE_DIR # the tests honour them (same paths as on the host anyway)
 
 # /tmp stays on the root file system: the build directory may live under /tmp on the host and is
 # mirrored at the same path here.
@@ -109,10 +111,9 @@ fi
 echo "WGBPF-VM-START kernel=$kernel"
 out "START kernel=$kernel uptime=$(cut -d' ' -f1 /proc/uptime)"
 
-cd /tmp
+cd /tmp || halt
 
 # 1. Flavours, in the VM's own namespace.
-t0=$(cut -d' ' -f1 /proc/uptime)
 timeout 120 "$WGBPF_BINARY" watch --duration 1 --json >/tmp/probe.json 2>/tmp/probe.err
 probe_rc=$?
 out "PROBE rc=$probe_rc"
@@ -138,11 +139,12 @@ if [ "${VM_LAB_PROBE:-1}" = 1 ]; then
 	out "LAB-BEGIN uptime=$(cut -d' ' -f1 /proc/uptime)"
 	if timeout 180 "$WGBPF_SOURCE_DIR/scripts/lab.sh" up >/tmp/lab-up.log 2>&1; then
 		out "LAB-WG impl=$(cat /run/wgbpf-lab/wgbpf/impl 2>/dev/null || echo unknown)"
-		timeout 60 "$WGBPF_BINARY" watch --netns wgbpf-client --iface wg0 --json --duration 6 \
+		# wgbpf takes seconds to load and attach under TCG: ping all along rather than guess when.
+		timeout 60 "$WGBPF_BINARY" watch --netns wgbpf-client --iface wg0 --json --duration 12 \
 			>/tmp/lab.json 2>/tmp/lab.err &
 		watch_pid=$!
-		sleep 2
-		ip netns exec wgbpf-client ping -n -q -c 2 -i 0.5 -W 2 198.51.100.9 >/tmp/lab-ping.log 2>&1
+		sleep 1
+		ip netns exec wgbpf-client ping -n -q -c 16 -i 0.5 -W 2 198.51.100.9 >/tmp/lab-ping.log 2>&1
 		ping_rc=$?
 		wait $watch_pid
 		lab_rc=$?

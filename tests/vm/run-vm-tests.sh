@@ -12,6 +12,7 @@
 #   --offline              do not ask apt: use the newest cached kernel of that series
 #   --tries N              boots per kernel when a boot crashes (default 3)
 #   --timeout S            time limit per kernel, all boots included (default 900)
+#   --boot-timeout S       a boot that has not reached the start marker by then is retried (default 120)
 #   --e2e-timeout S        time limit of the end-to-end suite inside the VM (default 480)
 #   --tests SPEC           Catch2 test spec for the end-to-end binary (default: all tests)
 #   --expect-route TEXT    fail unless the route module's flavour contains TEXT
@@ -36,6 +37,7 @@ offline=0
 tries=3
 kernel_timeout=900
 e2e_timeout=480
+boot_timeout=120
 tests_spec=""
 expect_route=""
 expect_wg=""
@@ -79,6 +81,7 @@ while [[ $# -gt 0 ]]; do
     --tries) tries=$2; shift 2 ;;
     --timeout) kernel_timeout=$2; shift 2 ;;
     --e2e-timeout) e2e_timeout=$2; shift 2 ;;
+    --boot-timeout) boot_timeout=$2; shift 2 ;;
     --tests) tests_spec=$2; shift 2 ;;
     --expect-route) expect_route=$2; shift 2 ;;
     --expect-wg) expect_wg=$2; shift 2 ;;
@@ -97,6 +100,7 @@ done
 [[ $tries =~ ^[1-9][0-9]*$ ]] || die "--tries wants a positive number"
 [[ $kernel_timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout wants seconds"
 [[ $e2e_timeout =~ ^[1-9][0-9]*$ ]] || die "--e2e-timeout wants seconds"
+[[ $boot_timeout =~ ^[1-9][0-9]*$ ]] || die "--boot-timeout wants seconds"
 ((shell == 0 || ${#kernels[@]} == 1)) || die "--shell boots one kernel"
 # /vm/config is sourced by busybox sh (printf %q quoting): one line per setting.
 [[ $tests_spec != *[[:cntrl:]]* ]] || die "--tests: no control characters"
@@ -115,7 +119,9 @@ check_host() {
     if [[ -x $t ]] && ! ldd "$t" >/dev/null 2>&1; then busybox=$t; break; fi
   done
   [[ -n $busybox ]] || skip "no static busybox (package busybox-static; run scripts/setup.sh)"
-  build=$(cd "$build" 2>/dev/null && pwd) || skip "no build directory '$build' (build first: cmake -S $top -B build -G Ninja && cmake --build build)"
+  local abs
+  abs=$(cd "$build" 2>/dev/null && pwd) || skip "no build directory '$build' (build first: cmake -S $top -B build -G Ninja && cmake --build build)"
+  build=$abs
   wgbpf_bin=$build/wgbpf
   e2e_bin=$build/tests/wgbpf_e2e_tests
   unit_bin=$build/tests/wgbpf_unit_tests
@@ -150,6 +156,7 @@ series_regex() {
 # Sets pkg and release (= `uname -r` of that kernel) for a KERNEL argument.
 resolve_kernel() {
   local want=$1 re cands="" cached=""
+  series_re=""
   if [[ $want == linux-image-* ]]; then
     pkg=$want
     release=${pkg#linux-image-}
@@ -157,6 +164,7 @@ resolve_kernel() {
   fi
   [[ $want =~ ^[0-9]+\.[0-9]+$ ]] || die "kernel '$want': want a series (6.1, 6.12) or a linux-image-* package name"
   re=$(series_regex "$want")
+  series_re=$re
   if ((offline == 0)); then
     cands=$(apt-cache search --names-only "$re" 2>/dev/null | awk '{print $1}' | grep -E "$re" | sort -V || true)
   fi
@@ -269,6 +277,24 @@ fetch_kernel() {
   echo "$pkg" >"$kdir/package"
   touch "$kdir/complete"
   exec {lockfd}>&-
+  prune_cache
+}
+
+# A newer kernel of the same series replaces the cached ones (not those in use by another run).
+prune_cache() {
+  [[ -n ${series_re:-} ]] || return 0
+  local d name fd
+  for d in "$cache"/*/; do
+    d=${d%/}
+    name=linux-image-${d##*/}
+    [[ $d != "$kdir" && $name =~ $series_re && -f $d/complete ]] || continue
+    exec {fd}>"$d/lock"
+    if flock -n "$fd"; then
+      say "removing the older cached kernel ${d##*/}"
+      rm -rf "$d"
+    fi
+    exec {fd}>&-
+  done
 }
 
 # ---- the initramfs ----
@@ -323,7 +349,7 @@ REQUIRED_TOOLS="bash sh env cat rm mkdir rmdir seq sort uniq head tail tr cut sl
  touch wc date uname dirname basename cp mv true false id stat readlink mktemp timeout tee sed grep
  awk ip nft wg wg-quick ping sysctl kmod modprobe insmod rmmod lsmod depmod modinfo setsid stty
  mount umount dmesg"
-OPTIONAL_TOOLS="wireguard-go bpftool tc ss setpriv nsenter unshare findmnt xargs find less od hexdump
+OPTIONAL_TOOLS="wireguard-go bpftool conntrack iperf3 tc ss setpriv nsenter unshare findmnt xargs find less od hexdump
  ethtool bridge tcpdump nproc"
 
 build_initramfs() {
@@ -387,14 +413,14 @@ EOF
 
   (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) >"$work/base.cpio"
   cat "$work/base.cpio" "$kdir/modules.cpio" | gzip -1 >"$work/initrd"
-  rm -f "$work/base.cpio"
+  rm -rf "$work/base.cpio" "$root"
 }
 
 # ---- booting ----
 
 CRASH_RE='Kernel panic|Oops|BUG: |general protection fault|double fault|Call Trace:|invalid opcode:|stack segment:|Attempted to kill init'
 
-# One boot. Sets outcome: done | boot-crash | boot-timeout | run-crash | hung | stopped.
+# One boot. Sets outcome: done | boot-crash | boot-timeout | run-crash | hung | stopped | aborted.
 boot_once() {
   local work=$1 limit=$2 boot_limit=$3
   local console=$work/console.log results=$work/results.log
@@ -413,7 +439,7 @@ boot_once() {
   while kill -0 "$qpid" 2>/dev/null; do
     sleep 1
     if ! kill -0 "$main_pid" 2>/dev/null; then
-      outcome=hung
+      outcome=aborted # the runner was killed: stop, whatever the VM was doing
       break
     fi
     if ((started == 0)) && grep -q '^WGBPF-VM-START' "$results"; then
@@ -439,10 +465,11 @@ boot_once() {
   boot_seconds=$((SECONDS - t0))
   # A crash signature on the console before the end marker: the boot (or the VM under the tests)
   # died, whatever the tests did. Never a pass or a fail of the tests.
+  [[ $outcome != aborted ]] || return 0
   local crashed=0
   if awk '/WGBPF-VM-END/ { exit } { print }' "$console" | grep -Eq "$CRASH_RE"; then crashed=1; fi
   if grep -q '^WGBPF-VM-END' "$results" && ((crashed == 0)); then
-    outcome=done
+    outcome="done"
   elif ((started == 0)); then
     [[ $outcome == boot-timeout ]] || outcome=boot-crash
   elif ((crashed)); then
@@ -458,6 +485,7 @@ crash_excerpt() {
 }
 
 qpid=""
+# shellcheck disable=SC2317 # called from the trap
 stop_qemu() {
   if [[ -n $qpid ]]; then kill -KILL "$qpid" 2>/dev/null || true; fi
 }
@@ -480,45 +508,46 @@ run_kernel() {
       -kernel "$kdir/vmlinuz" -initrd "$work/initrd" -append "console=ttyS0 quiet panic=-1 $append"
   fi
 
-  local try outcome="" boot_seconds=0 history=()
+  local try outcome="" boot_seconds=0 again
   for ((try = 1; try <= tries; try++)); do
     local left=$((kernel_timeout - (SECONDS - t_kernel)))
     if ((left < 60)); then
-      history+=("boot $try: not started, the time limit (${kernel_timeout} s) is used up")
+      say "  boot $try: not started, the time limit (${kernel_timeout} s) is used up"
       break
     fi
     say "linux $release: boot $try/$tries (limit ${left} s)"
-    boot_once "$work" "$left" 120
+    boot_once "$work" "$left" "$boot_timeout"
     cp "$work/console.log" "$work/console.$try.log"
     cp "$work/results.log" "$work/results.$try.log"
+    again="booting again"
+    ((try < tries)) || again="no tries left"
     case $outcome in
+      aborted) exit 143 ;;
       done)
-        history+=("boot $try: ran to the end marker in $boot_seconds s")
+        say "  boot $try: ran to the end marker in $boot_seconds s"
         break
         ;;
       boot-crash)
-        history+=("boot $try: the kernel crashed before the start marker ($boot_seconds s): TCG flake, booting again")
+        say "  boot $try: the kernel crashed before the start marker ($boot_seconds s; TCG flake?): $again"
         crash_excerpt "$work/console.log"
         ;;
       boot-timeout)
-        history+=("boot $try: no start marker after $boot_seconds s: booting again")
+        say "  boot $try: no start marker after $boot_seconds s: $again"
         ;;
       run-crash)
-        history+=("boot $try: the kernel crashed after the start marker ($boot_seconds s), before the end marker: booting again")
+        say "  boot $try: the kernel crashed after the start marker, before the end marker ($boot_seconds s): $again"
         crash_excerpt "$work/console.log"
         ;;
       hung)
-        history+=("boot $try: the VM was still running after $boot_seconds s (time limit): tests hung")
+        say "  boot $try: the VM was still running after $boot_seconds s (time limit): tests hung"
         break
         ;;
       stopped)
-        history+=("boot $try: the VM stopped after the start marker without an end marker or a crash signature ($boot_seconds s)")
+        say "  boot $try: the VM stopped after the start marker without an end marker or a crash signature ($boot_seconds s)"
         break
         ;;
     esac
   done
-  local h
-  for h in "${history[@]}"; do say "  $h"; done
 
   local report_args=(--kernel "$release" --package "$pkg" --outcome "$outcome" --seconds "$((SECONDS - t_kernel))"
     --console "$work/console.log")

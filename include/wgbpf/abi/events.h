@@ -19,6 +19,7 @@ enum wgbpf_event_type {
 	WGBPF_EV_NF_BRACKET = 3,   /* a packet passed one of wgbpf's netfilter hooks placed around nft chains */
 	WGBPF_EV_NF_CHAIN = 4,     /* one base chain run, exact (fentry/fexit nft_do_chain) */
 	WGBPF_EV_DROP = 5,         /* a watched packet freed with a drop reason (skb:kfree_skb) */
+	WGBPF_EV_DEVICE = 6,       /* a watched packet received on / handed to a device */
 };
 
 /* Probe modules, for per-module loss counters (index into the `losses` map). */
@@ -26,6 +27,7 @@ enum wgbpf_module {
 	WGBPF_MOD_ROUTE = 0,
 	WGBPF_MOD_NETFILTER = 1,
 	WGBPF_MOD_DROP = 2,
+	WGBPF_MOD_DEVICE = 3,
 	WGBPF_MOD_COUNT = 8,
 };
 
@@ -73,7 +75,7 @@ struct wgbpf_route_lookup {
 	__u8 dscp;
 	__u8 scope;
 	__u16 pad1;
-	__u64 rx_seq;     /* per-CPU receive sequence this lookup belongs to (input/reverse), else 0 */
+	__u64 rx_packet;  /* packet id of the packet being received on this CPU (input/reverse lookups), else 0 */
 	__u8 src[16];     /* IPv4 in the first 4 bytes, network order */
 	__u8 dst[16];
 	__u8 gw[16];
@@ -96,7 +98,8 @@ struct wgbpf_rule_result {
 };
 
 /* What a reader needs to recognise a packet, read from its headers at the observation point. */
-#define WGBPF_PKT_F_L4 0x1 /* sport/dport (or ICMP type/code in dport) were read */
+#define WGBPF_PKT_F_L4 0x1      /* sport/dport (or ICMP type/code in dport) were read */
+#define WGBPF_PKT_F_PAYLOAD 0x2 /* udp_payload holds the first bytes of a UDP payload */
 
 struct wgbpf_packet {
 	__u64 id;        /* keyed hash of the skb address (never the address itself) */
@@ -107,11 +110,14 @@ struct wgbpf_packet {
 	__u16 dport;     /* host order; ICMP: type << 8 | code */
 	__u16 ip_id;     /* IPv4 identification, host order */
 	__u8 flags;      /* WGBPF_PKT_F_* */
-	__u8 pad;
+	__u8 l3_len;     /* IP header length in bytes (IPv4 ihl * 4; 40 for IPv6) */
 	__s32 iif;       /* ifindex, 0 when none */
 	__s32 oif;
 	__u8 src[16];
 	__u8 dst[16];
+	/* First 16 bytes of a UDP payload: a WireGuard message's type, receiver index and counter
+	 * (shared/docs kernel-notes §6). Decoded in user space, only for WireGuard's ports. */
+	__u8 udp_payload[16];
 };
 
 /* Conntrack state as the kernel stores it with the skb (enum ip_conntrack_info), plus "none". */
@@ -158,6 +164,17 @@ struct wgbpf_drop {
 	__u32 pad0;
 };
 
+#define WGBPF_DEV_INGRESS 0 /* netif_receive_skb */
+#define WGBPF_DEV_EGRESS 1  /* net_dev_start_xmit */
+
+struct wgbpf_device {
+	struct wgbpf_event_header hdr;
+	struct wgbpf_packet pkt;
+	__s32 ifindex;
+	__u8 direction; /* WGBPF_DEV_* */
+	__u8 pad[3];
+};
+
 /* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/addresses. */
 #define WGBPF_FILTER_MAX_IFACES 8
 #define WGBPF_FILTER_MAX_MARKS 4
@@ -181,19 +198,21 @@ static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
 static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
-static_assert(sizeof(struct wgbpf_packet) == 64, "packet ABI");
-static_assert(sizeof(struct wgbpf_nf_bracket) == 120, "nf bracket ABI");
-static_assert(sizeof(struct wgbpf_nf_chain) == 144, "nf chain ABI");
-static_assert(sizeof(struct wgbpf_drop) == 112, "drop ABI");
+static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
+static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
+static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
+static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
+static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
 #else
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 _Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
 _Static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
-_Static_assert(sizeof(struct wgbpf_packet) == 64, "packet ABI");
-_Static_assert(sizeof(struct wgbpf_nf_bracket) == 120, "nf bracket ABI");
-_Static_assert(sizeof(struct wgbpf_nf_chain) == 144, "nf chain ABI");
-_Static_assert(sizeof(struct wgbpf_drop) == 112, "drop ABI");
+_Static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
+_Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
+_Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
+_Static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
+_Static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
 #endif
 
 #endif

@@ -18,6 +18,9 @@ struct SharedMaps {
     void adopt_from(const bpf_map* events_map, const bpf_map* losses_map, const bpf_map* watched_map);
 };
 
+// Sum of one module's per-CPU loss counters (records the kernel could not reserve).
+uint64_t read_losses(int losses_fd, uint32_t module);
+
 // The key that turns skb addresses into packet ids, one per run (set into each object's rodata).
 uint64_t packet_id_key();
 

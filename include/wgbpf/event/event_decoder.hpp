@@ -12,7 +12,7 @@
 
 namespace wgbpf {
 
-using Event = std::variant<RouteLookup, RuleResult, NfBracketEvent, NfChainEvent, DropEvent>;
+using Event = std::variant<RouteLookup, RuleResult, NfBracketEvent, NfChainEvent, DropEvent, DeviceEvent>;
 
 struct DecodeStats {
     uint64_t decoded = 0;

@@ -68,6 +68,17 @@ struct DropEvent {
     uint32_t reason = 0;       // enum skb_drop_reason value of the running kernel
 };
 
+// A watched packet received on a device or handed to one.
+struct DeviceEvent {
+    uint64_t t_ns = 0;
+    uint32_t cpu = 0;
+    uint32_t netns = 0;
+    uint32_t tgid = 0;
+    PacketInfo pkt;
+    int ifindex = 0;
+    enum class Direction : uint8_t { ingress = 0, egress = 1 } direction = Direction::ingress;
+};
+
 // "drop", "accept", "stolen", "queue", "repeat", "stop": from nft_do_chain's verdict (since 6.7 a drop
 // inside nft_do_chain returns (EPERM << 16) | NF_STOLEN).
 std::string_view nf_verdict_name(uint32_t verdict);

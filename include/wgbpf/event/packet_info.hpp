@@ -1,6 +1,7 @@
 #pragma once
 // A packet as an observation point saw it: enough for a reader to recognise it (addresses, ports,
 // IP id, length) plus wgbpf's packet id (a keyed hash of the kernel's skb address, never the address).
+#include <array>
 #include <cstdint>
 
 #include "wgbpf/common/ip_address.hpp"
@@ -17,10 +18,16 @@ struct PacketInfo {
     uint16_t sport = 0;
     uint16_t dport = 0;     // ICMP: type << 8 | code
     uint16_t ip_id = 0;
+    uint8_t l3_len = 0;     // IP header length
     int iif = 0;            // ifindex, 0 when none
     int oif = 0;
     IpAddress src;
     IpAddress dst;
+    bool has_udp_payload = false;
+    std::array<uint8_t, 16> udp_payload{}; // first bytes of a UDP payload (WireGuard header), when has_udp_payload
+
+    // UDP payload length from the IP header (0 when not UDP or unknown).
+    uint16_t udp_payload_len() const;
 };
 
 } // namespace wgbpf

@@ -33,7 +33,7 @@ struct RouteLookup {
     IpAddress dst;
     int nh_ifindex = 0;    // 0 when no nexthop device
     std::optional<IpAddress> gateway;
-    uint64_t rx_seq = 0;   // receive context (input/reverse lookups of one received packet share it)
+    uint64_t rx_packet = 0; // packet id of the received packet an input/reverse lookup is for, else 0
 };
 
 // Exact rule outcomes reported by fexit probes, where the kernel allows them.

@@ -18,6 +18,7 @@ struct Bracket {
     uint8_t pf = kNfprotoIpv4;   // hook family: kNfprotoIpv4 | kNfprotoIpv6
     NfHook hook = NfHook::prerouting;
     int32_t priority = 0;
+    bool operator==(const Bracket&) const = default;
 };
 
 // What runs between two consecutive brackets of one (pf, hook).

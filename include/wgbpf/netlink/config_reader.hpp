@@ -7,24 +7,9 @@
 #include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/netlink/netns.hpp"
 
-struct mnl_socket; // libmnl
 
 namespace wgbpf {
 
 Result<NetnsConfig> read_netns_config(const NetnsHandle& ns);
-
-// A netlink socket in the namespace subscribed to link, address, rule and route changes.
-// Poll fd(); when readable, drain() says whether anything changed (then re-read the config).
-class ConfigWatcher {
-public:
-    static Result<std::unique_ptr<ConfigWatcher>> open(const NetnsHandle& ns);
-    ~ConfigWatcher();
-    int fd() const;
-    bool drain();
-
-private:
-    ConfigWatcher() = default;
-    ::mnl_socket* sock_ = nullptr;
-};
 
 } // namespace wgbpf

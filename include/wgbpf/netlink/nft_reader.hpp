@@ -14,17 +14,4 @@ namespace wgbpf {
 
 Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns);
 
-// A netfilter netlink socket in the namespace subscribed to nftables ruleset changes.
-// Poll fd(); when readable, drain() says whether the ruleset changed (then read it again).
-class NftWatcher {
-public:
-    static Result<std::unique_ptr<NftWatcher>> open(const NetnsHandle& ns);
-    int fd() const;
-    bool drain();
-
-private:
-    explicit NftWatcher(MnlSocket sock) : sock_(std::move(sock)) {}
-    MnlSocket sock_;
-};
-
 } // namespace wgbpf

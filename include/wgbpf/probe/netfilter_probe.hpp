@@ -35,20 +35,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-class DropProbe {
-public:
-    static Result<std::unique_ptr<DropProbe>> start(const KernelFeatures& kernel, SharedMaps& maps,
-                                                    uint32_t ringbuf_bytes);
-    ~DropProbe();
-    ModuleStatus status() const;
-
-private:
-    struct Impl;
-    explicit DropProbe(std::unique_ptr<Impl> impl);
-    std::unique_ptr<Impl> impl_;
-};
-
-// Sum of one module's per-CPU loss counters.
-uint64_t read_losses(int losses_fd, uint32_t module);
-
 } // namespace wgbpf

@@ -41,7 +41,8 @@ struct RouteDecision {
     uint32_t netns = 0;
     uint64_t t_ns = 0;        // time of the first lookup
     uint32_t cpu = 0;
-    uint64_t rx_seq = 0;
+    uint32_t tgid = 0;        // the task that made the lookup (output lookups: the sender)
+    uint64_t rx_packet = 0;   // input/reverse lookups: id of the packet being received
 
     std::vector<RouteLookupStep> lookups; // in order
     std::vector<SkippedRule> skipped;     // rules passed over before the decision

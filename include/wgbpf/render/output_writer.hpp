@@ -9,6 +9,7 @@
 #include "wgbpf/render/packet_render.hpp"
 #include "wgbpf/render/route_render.hpp"
 #include "wgbpf/route/route_decision.hpp"
+#include "wgbpf/timeline/packet_timeline.hpp"
 
 namespace wgbpf {
 
@@ -19,7 +20,12 @@ public:
     void route(const RouteDecision& d);
     void netfilter(const NetfilterStep& s);
     void drop(const DropStep& d);
+    void timeline(const PacketTimeline& t);
     uint64_t records() const { return records_; }
+
+    // Everything is attached: from here on nothing is missed. With --json also a `"kind": "ready"` line,
+    // so that scripts start their traffic after it.
+    void ready(const std::vector<ModuleStatus>& modules, uint32_t netns);
 
     // The exit summary: text on stderr always; with --json also the last stdout line.
     void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds);

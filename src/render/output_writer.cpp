@@ -1,12 +1,29 @@
-#include "wgbpf/cli/output_writer.hpp"
+#include "wgbpf/render/output_writer.hpp"
 
 #include <fmt/format.h>
 
 #include <iostream>
 
 #include "wgbpf/render/netfilter_render.hpp"
+#include "wgbpf/render/timeline_render.hpp"
 
 namespace wgbpf {
+namespace {
+
+nlohmann::json modules_json(const std::vector<ModuleStatus>& modules) {
+    nlohmann::json mods = nlohmann::json::array();
+    for (const ModuleStatus& m : modules)
+        mods.push_back({{"name", m.name},
+                        {"running", m.running},
+                        {"flavour", m.flavour},
+                        {"events", m.events},
+                        {"lost", m.lost},
+                        {"notes", m.notes}});
+    return mods;
+}
+
+} // namespace
+
 
 OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name)
     : out_(out), json_(json), style_(style), link_name_(std::move(link_name)) {}
@@ -31,6 +48,17 @@ void OutputWriter::drop(const DropStep& d) {
     else out_ << render_drop_text(d, style_) << std::flush;
 }
 
+void OutputWriter::timeline(const PacketTimeline& t) {
+    ++records_;
+    if (json_) write(timeline_to_json(t, link_name_));
+    else out_ << render_timeline_text(t, style_) << std::flush;
+}
+
+void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netns) {
+    std::cerr << "wgbpf: ready: attached, watching (Ctrl-C to stop)\n";
+    if (json_) write({{"kind", "ready"}, {"netns", netns}, {"modules", modules_json(modules)}});
+}
+
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds) {
     uint64_t lost = 0;
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
@@ -47,18 +75,10 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
                      "narrow the filter\n";
     if (!json_) return;
-    nlohmann::json mods = nlohmann::json::array();
-    for (const ModuleStatus& m : modules)
-        mods.push_back({{"name", m.name},
-                        {"running", m.running},
-                        {"flavour", m.flavour},
-                        {"events", m.events},
-                        {"lost", m.lost},
-                        {"notes", m.notes}});
     write({{"kind", "summary"},
            {"records", records_},
            {"seconds", seconds},
-           {"modules", mods},
+           {"modules", modules_json(modules)},
            {"lost", lost},
            {"decoder_rejected", decoder_rejected}});
 }

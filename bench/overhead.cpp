@@ -1,0 +1,1171 @@
+// bench/overhead: what watching costs the traffic it watches, side by side with nftables tracing.
+//
+// Brings up its own lab (scripts/lab.sh, lab "wgbpfbench", WireGuard interface wgb0, so it can run
+// beside the test suite's lab), starts an iperf3 server on the server's tunnel address and drives two
+// loads through the tunnel from the client namespace: a saturating TCP stream and a flood of small UDP
+// packets. Each load runs in interleaved rounds A B C D A B C D ...:
+//   A  no tracing
+//   B  `wgbpf watch --netns CLIENT --iface wgb0 --json` (every tunnel packet, inner and outer), output to a file
+//   C  `wgbpf watch` whose filter matches nothing: an interface in the client namespace that is down and
+//      carries no traffic (checked: the output must be empty). `--iface lo` would not do: output route lookups carry
+//      iif = loopback, so it matches every locally sent packet.
+//   D  nftables tracing as in the seed article (`meta nftrace set 1` at the top of every base chain of the
+//      client's tables, for udp and icmp echo, plus tcp) with `nft monitor trace` writing to a file
+// and finally a profiling pass with kernel.bpf_stats_enabled=1 (B and C again, plus B at a fixed
+// 100k packets/s) for the per-program cost: run_time_ns / run_cnt from `bpftool -j prog show`. Stats cost
+// time themselves, so that pass is kept out of the ratios.
+//
+// Figures go to stdout; the last line is one JSON object. Progress goes to stderr. The lab, the trace
+// rules, the sysctl and every child process are undone at exit, also after a failure or Ctrl-C.
+// Exit: 0 ok, 1 failure, 2 usage, 3 not root.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef WGBPF_SOURCE_DIR
+#define WGBPF_SOURCE_DIR "."
+#endif
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// Interruption and child processes
+
+std::atomic<bool> g_interrupted{false};
+
+void on_signal(int) { g_interrupted = true; }
+
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted") {}
+};
+
+void check_interrupted() {
+    if (g_interrupted) throw Interrupted();
+}
+
+void say(const std::string& s) { std::cerr << "overhead: " << s << std::endl; }
+
+std::string join(const std::vector<std::string>& v, const char* sep = " ") {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+    return out;
+}
+
+void sleep_s(double s) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(s);
+    while (std::chrono::steady_clock::now() < until) {
+        check_interrupted();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+// A started process; killed (TERM, then KILL) and reaped when it goes out of scope unless waited for.
+class Child {
+public:
+    struct Exit {
+        int status = -1;
+        rusage usage{};
+        bool timed_out = false;
+        double cpu_s() const {
+            return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
+                   usage.ru_stime.tv_usec / 1e6;
+        }
+        bool ok() const { return !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+        std::string describe() const {
+            if (timed_out) return "timed out";
+            if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+            if (WIFSIGNALED(status)) return std::string("killed by ") + strsignal(WTERMSIG(status));
+            return "status " + std::to_string(status);
+        }
+    };
+
+    Child() = default;
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    Child(Child&& o) noexcept : pid_(o.pid_), argv0_(std::move(o.argv0_)) { o.pid_ = -1; }
+    Child& operator=(Child&& o) noexcept {
+        if (this != &o) {
+            stop();
+            pid_ = o.pid_;
+            argv0_ = std::move(o.argv0_);
+            o.pid_ = -1;
+        }
+        return *this;
+    }
+    ~Child() { stop(); }
+
+    // stdout/stderr to files ("" = /dev/null); stdin from /dev/null. The child gets its own process
+    // group (Ctrl-C reaches only us, and we stop it in order) and SIGTERM if we die.
+    static Child spawn(const std::vector<std::string>& argv, const std::string& out_path = "",
+                       const std::string& err_path = "", const std::map<std::string, std::string>& env = {}) {
+        if (argv.empty()) throw std::logic_error("spawn: empty argv");
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0) throw std::runtime_error(std::string("fork: ") + strerror(errno));
+        if (pid == 0) {
+            setpgid(0, 0);
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent) _exit(127);
+            signal(SIGINT, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGPIPE, SIG_DFL);
+            int in = open("/dev/null", O_RDONLY);
+            int out = open(out_path.empty() ? "/dev/null" : out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            int err = open(err_path.empty() ? "/dev/null" : err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (in < 0 || out < 0 || err < 0) _exit(126);
+            dup2(in, 0);
+            dup2(out, 1);
+            dup2(err, 2);
+            for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+            execvp(args[0], args.data());
+            _exit(127);
+        }
+        Child c;
+        c.pid_ = pid;
+        c.argv0_ = argv[0];
+        return c;
+    }
+
+    pid_t pid() const { return pid_; }
+    bool running() const { return pid_ > 0; }
+
+    void signal_it(int sig) const {
+        if (pid_ > 0) kill(pid_, sig);
+    }
+
+    // Waits up to timeout_s; on time-out sends SIGKILL and reaps. Throws Interrupted when asked to stop
+    // (the child is then stopped by the destructor).
+    Exit wait(double timeout_s, bool interruptible = true) {
+        Exit e;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+        while (true) {
+            pid_t r = wait4(pid_, &e.status, WNOHANG, &e.usage);
+            if (r == pid_) {
+                pid_ = -1;
+                return e;
+            }
+            if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("wait4: ") + strerror(errno));
+            if (std::chrono::steady_clock::now() >= deadline) {
+                kill(pid_, SIGKILL);
+                while (wait4(pid_, &e.status, 0, &e.usage) < 0 && errno == EINTR) {
+                }
+                pid_ = -1;
+                e.timed_out = true;
+                return e;
+            }
+            if (interruptible) check_interrupted();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+
+    // Whether it is still alive (reaps it if not: the exit is then lost, which callers treat as a failure).
+    bool alive() {
+        if (pid_ <= 0) return false;
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            exited_early_status_ = status;
+            return false;
+        }
+        return true;
+    }
+    int early_status() const { return exited_early_status_; }
+
+    void stop() {
+        if (pid_ <= 0) return;
+        kill(pid_, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 300; ++i) {
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::string argv0_;
+    int exited_early_status_ = 0;
+};
+
+struct Captured {
+    int status = -1;
+    std::string out;
+    std::string err;
+    bool ok() const { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+};
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+fs::path g_workdir; // set in main: scratch files
+
+// Runs a short command to completion, capturing its output. Not interruptible: for undoing things
+// (destructors must not throw), and the commands are short.
+Captured capture(const std::vector<std::string>& argv, double timeout_s = 60,
+                 const std::map<std::string, std::string>& env = {}, bool interruptible = false) {
+    static int n = 0;
+    fs::path out = g_workdir / ("cmd" + std::to_string(++n) + ".out");
+    fs::path err = g_workdir / ("cmd" + std::to_string(n) + ".err");
+    Child c = Child::spawn(argv, out, err, env);
+    Child::Exit e = c.wait(timeout_s, interruptible);
+    Captured r;
+    r.status = e.timed_out ? -1 : e.status;
+    r.out = read_file(out);
+    r.err = read_file(err);
+    std::error_code ec;
+    fs::remove(out, ec);
+    fs::remove(err, ec);
+    return r;
+}
+
+Captured must(const std::vector<std::string>& argv, double timeout_s = 60,
+              const std::map<std::string, std::string>& env = {}) {
+    Captured r = capture(argv, timeout_s, env, true);
+    if (!r.ok()) {
+        std::string err = r.err;
+        while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+        throw std::runtime_error("`" + join(argv) + "` failed" + (err.empty() ? "" : ": " + err));
+    }
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small readers
+
+std::string trim(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    size_t i = 0;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    return s.substr(i);
+}
+
+// utime + stime of a live process, in seconds (/proc/PID/stat fields 14 and 15).
+std::optional<double> proc_cpu_s(pid_t pid) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream in(stat.substr(close + 2));
+    std::vector<std::string> f;
+    std::string w;
+    while (in >> w) f.push_back(w);
+    // f[0] is field 3 (state): utime is field 14 -> f[11], stime f[12]
+    if (f.size() < 13) return std::nullopt;
+    double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    return (std::stod(f[11]) + std::stod(f[12])) / ticks;
+}
+
+// VmHWM of a live process, in KiB.
+std::optional<long> proc_hwm_kib(pid_t pid) {
+    std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return std::nullopt;
+}
+
+struct FileTail {
+    uint64_t lines = 0;
+    uint64_t bytes = 0;
+    std::string last_line;
+};
+
+// Line count and last non-empty line of a possibly large file, streaming.
+FileTail tail_of(const fs::path& p) {
+    FileTail t;
+    std::ifstream in(p, std::ios::binary);
+    std::vector<char> buf(1 << 20);
+    std::string current, last;
+    while (in) {
+        in.read(buf.data(), buf.size());
+        std::streamsize n = in.gcount();
+        t.bytes += n;
+        for (std::streamsize i = 0; i < n; ++i) {
+            if (buf[i] == '\n') {
+                ++t.lines;
+                if (!current.empty()) last.swap(current);
+                current.clear();
+            } else if (current.size() < (1u << 20)) {
+                current.push_back(buf[i]);
+            }
+        }
+    }
+    if (!current.empty()) {
+        ++t.lines;
+        last.swap(current);
+    }
+    t.last_line = last;
+    return t;
+}
+
+uint64_t count_lines_starting(const fs::path& p, const std::string& prefix) {
+    std::ifstream in(p);
+    std::string line;
+    uint64_t n = 0;
+    while (std::getline(in, line))
+        if (line.rfind(prefix, 0) == 0) ++n;
+    return n;
+}
+
+double median(std::vector<double> v) {
+    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+    if (v.empty()) return std::nan("");
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string fmt(double v, int prec = 1) {
+    if (std::isnan(v)) return "-";
+    char b[64];
+    snprintf(b, sizeof b, "%.*f", prec, v);
+    return b;
+}
+
+json num(double v, int prec = 3) {
+    if (std::isnan(v)) return nullptr;
+    double scale = std::pow(10.0, prec);
+    return std::round(v * scale) / scale;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+    fs::path build_dir;
+    fs::path wgbpf;
+    fs::path lab_script = fs::path(WGBPF_SOURCE_DIR) / "scripts/lab.sh";
+    int rounds = 3;
+    double seconds = 5;
+    std::string lab = "wgbpfbench";
+    std::string lab_wg = "wgb0";
+    bool profile = true;
+    bool keep = false;
+};
+
+[[noreturn]] void usage(int code) {
+    std::ostream& o = code ? std::cerr : std::cout;
+    o << "usage: overhead [--build-dir DIR] [--rounds N] [--seconds S] [--wgbpf PATH] [--lab-script PATH]\n"
+         "                [--lab NAME] [--lab-wg IF] [--no-profile] [--keep]   (as root)\n"
+         "  --build-dir DIR   where the wgbpf binary was built (default: the build dir this program is in)\n"
+         "  --rounds N        interleaved rounds of A B C D per load (default 3)\n"
+         "  --seconds S       length of each iperf3 run (default 5)\n"
+         "  --wgbpf PATH      the wgbpf binary (default: DIR/wgbpf)\n"
+         "  --lab-script P    scripts/lab.sh (default: the source tree's)\n"
+         "  --lab NAME        lab name, WGBPF_LAB (default wgbpfbench)\n"
+         "  --lab-wg IF       client WireGuard interface, WGBPF_LAB_WG (default wgb0)\n"
+         "  --no-profile      skip the pass with kernel.bpf_stats_enabled=1 (per-program cost)\n"
+         "  --keep            keep the scratch directory (wgbpf and nft outputs, iperf3 reports)\n"
+         "Brings up its own lab, runs the loads without tracing (A), with `wgbpf watch` on all tunnel\n"
+         "traffic (B), with a filter that matches nothing (C) and with nftables tracing (D), prints the\n"
+         "figures and ends with one JSON line. Tears everything down at exit.\n";
+    std::exit(code);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    auto value = [&](int& i) -> std::string {
+        if (i + 1 >= argc) {
+            std::cerr << "overhead: " << argv[i] << " needs a value\n";
+            usage(2);
+        }
+        return argv[++i];
+    };
+    auto positive_int = [&](const std::string& s, const char* what) {
+        try {
+            size_t used = 0;
+            long v = std::stol(s, &used);
+            if (used == s.size() && v > 0 && v < 1000) return static_cast<int>(v);
+        } catch (...) {
+        }
+        std::cerr << "overhead: " << what << " must be a whole number from 1 to 999, got '" << s << "'\n";
+        usage(2);
+    };
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "-h" || a == "--help") usage(0);
+        else if (a == "--build-dir") o.build_dir = value(i);
+        else if (a == "--wgbpf") o.wgbpf = value(i);
+        else if (a == "--lab-script") o.lab_script = value(i);
+        else if (a == "--rounds") o.rounds = positive_int(value(i), "--rounds");
+        else if (a == "--seconds") {
+            std::string s = value(i);
+            try {
+                size_t used = 0;
+                o.seconds = std::stod(s, &used);
+                if (used != s.size() || !(o.seconds >= 1 && o.seconds <= 600)) throw std::invalid_argument(s);
+            } catch (...) {
+                std::cerr << "overhead: --seconds must be a number from 1 to 600, got '" << s << "'\n";
+                usage(2);
+            }
+        } else if (a == "--lab") o.lab = value(i);
+        else if (a == "--lab-wg") o.lab_wg = value(i);
+        else if (a == "--no-profile") o.profile = false;
+        else if (a == "--keep") o.keep = true;
+        else {
+            std::cerr << "overhead: unknown argument '" << a << "'\n";
+            usage(2);
+        }
+    }
+    if (o.build_dir.empty()) {
+        // bench/overhead inside the build tree: the build dir is one up.
+        std::error_code ec;
+        fs::path self = fs::read_symlink("/proc/self/exe", ec);
+        o.build_dir = ec ? fs::current_path() : self.parent_path().parent_path();
+    }
+    if (o.wgbpf.empty()) o.wgbpf = o.build_dir / "wgbpf";
+    return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The world the benchmark sets up, each part undone by its destructor (reverse order of creation).
+
+class Lab {
+public:
+    Lab(const Options& o) : script_(o.lab_script), env_{{"WGBPF_LAB", o.lab}, {"WGBPF_LAB_WG", o.lab_wg}} {
+        client = o.lab + "-client";
+        server = o.lab + "-server";
+        wg = o.lab_wg;
+        say("bringing up lab '" + o.lab + "' (WireGuard " + wg + ")");
+        try {
+            Captured r = capture({"bash", script_.string(), "up"}, 120, env_, true);
+            if (!r.ok()) throw std::runtime_error("lab.sh up failed: " + trim(r.err));
+        } catch (...) {
+            down(); // lab.sh removes a half-built lab itself, except when it was stopped mid-way
+            throw;
+        }
+        up_ = true;
+        std::string impl = trim(read_file("/run/wgbpf-lab/" + o.lab + "/impl"));
+        implementation = impl.empty() ? "unknown" : impl;
+    }
+    Lab(const Lab&) = delete;
+    Lab& operator=(const Lab&) = delete;
+    ~Lab() {
+        if (up_) down();
+    }
+
+    std::string client, server, wg, implementation;
+
+private:
+    void down() {
+        say("tearing the lab down");
+        Captured r = capture({"bash", script_.string(), "down"}, 120, env_);
+        if (!r.ok()) say("lab.sh down failed: " + trim(r.err));
+    }
+    fs::path script_;
+    std::map<std::string, std::string> env_;
+    bool up_ = false;
+};
+
+// kernel.bpf_stats_enabled=1 while alive, the old value restored after.
+class BpfStats {
+public:
+    BpfStats() {
+        old_ = trim(read_file(kPath));
+        write("1");
+    }
+    BpfStats(const BpfStats&) = delete;
+    BpfStats& operator=(const BpfStats&) = delete;
+    ~BpfStats() {
+        if (!old_.empty()) write(old_);
+    }
+
+private:
+    static constexpr const char* kPath = "/proc/sys/kernel/bpf_stats_enabled";
+    static void write(const std::string& v) {
+        std::ofstream out(kPath);
+        out << v << "\n";
+        if (!out) throw std::runtime_error(std::string("cannot write ") + kPath);
+    }
+    std::string old_;
+};
+
+// The seed article's trace rules (plus tcp) at the top of every base chain of the client's tables;
+// removed by handle when this goes out of scope.
+class NftTraceRules {
+public:
+    explicit NftTraceRules(const std::string& netns) : netns_(netns) {
+        Captured r = must({"ip", "netns", "exec", netns_, "nft", "-j", "list", "chains"});
+        json j = json::parse(r.out);
+        const std::vector<std::string> matches = {"meta l4proto udp", "icmp type { echo-request, echo-reply }",
+                                                  "meta l4proto tcp"};
+        for (const auto& item : j.value("nftables", json::array())) {
+            if (!item.contains("chain")) continue;
+            const json& c = item["chain"];
+            if (!c.contains("hook")) continue; // base chains only, as in the seed article
+            std::string family = c.value("family", ""), table = c.value("table", ""), chain = c.value("name", "");
+            for (const auto& m : matches) {
+                std::string rule = m + " meta nftrace set 1";
+                Captured ins = must({"ip", "netns", "exec", netns_, "nft", "--echo", "--handle", "insert", "rule",
+                                     family, table, chain, rule});
+                size_t h = ins.out.find("# handle ");
+                if (h == std::string::npos) throw std::runtime_error("nft did not echo the new rule's handle");
+                added_.push_back({family, table, chain, std::to_string(std::stoull(ins.out.substr(h + 9)))});
+            }
+            chains_.push_back(family + " " + table + " " + chain);
+        }
+        if (chains_.empty()) throw std::runtime_error("no base chains in " + netns_ + " to trace");
+    }
+    NftTraceRules(const NftTraceRules&) = delete;
+    NftTraceRules& operator=(const NftTraceRules&) = delete;
+    ~NftTraceRules() {
+        for (const auto& r : added_) {
+            Captured d = capture({"ip", "netns", "exec", netns_, "nft", "delete", "rule", r.family, r.table, r.chain,
+                                  "handle", r.handle});
+            if (!d.ok()) say("could not remove trace rule " + r.handle + " from " + r.chain + ": " + trim(d.err));
+        }
+    }
+    const std::vector<std::string>& chains() const { return chains_; }
+
+private:
+    struct Added {
+        std::string family, table, chain, handle;
+    };
+    std::string netns_;
+    std::vector<Added> added_;
+    std::vector<std::string> chains_;
+};
+
+class ScratchDir {
+public:
+    explicit ScratchDir(bool keep) : keep_(keep) {
+        char tmpl[] = "/tmp/wgbpf-bench.XXXXXX";
+        if (!mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + strerror(errno));
+        path = tmpl;
+    }
+    ~ScratchDir() {
+        if (keep_) {
+            say("scratch files kept in " + path.string());
+            return;
+        }
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    fs::path path;
+
+private:
+    bool keep_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Modes, loads, runs
+
+enum class Mode { none, all, nomatch, nftrace };
+const char* mode_letter(Mode m) {
+    switch (m) {
+    case Mode::none: return "A";
+    case Mode::all: return "B";
+    case Mode::nomatch: return "C";
+    case Mode::nftrace: return "D";
+    }
+    return "?";
+}
+const char* mode_name(Mode m) {
+    switch (m) {
+    case Mode::none: return "no tracing";
+    case Mode::all: return "wgbpf, all tunnel traffic";
+    case Mode::nomatch: return "wgbpf, filter matching nothing";
+    case Mode::nftrace: return "nft monitor trace";
+    }
+    return "?";
+}
+
+enum class Load { tcp, udp, udp100k };
+const char* load_name(Load l) {
+    switch (l) {
+    case Load::tcp: return "tcp";
+    case Load::udp: return "udp";
+    case Load::udp100k: return "udp100k";
+    }
+    return "?";
+}
+
+constexpr const char* kServerAddr = "10.0.0.254"; // the server's tunnel address (scripts/lab.sh)
+constexpr int kUdpLen = 64;
+constexpr const char* kNoMatchIf = "wgbnomatch0";
+constexpr const char* kNoMatchPeer = "wgbnomatch1";
+
+struct ProgStat {
+    std::string name;
+    uint64_t run_cnt = 0;
+    uint64_t run_time_ns = 0;
+    int instances = 0;
+    double ns_per_run() const { return run_cnt ? double(run_time_ns) / run_cnt : std::nan(""); }
+};
+
+struct RunResult {
+    Mode mode = Mode::none;
+    Load load = Load::tcp;
+    int round = 0; // 0 = profiling pass
+    bool ok = false;
+    std::string error;
+    double seconds = 0;    // iperf3's measured duration
+    double mbit_s = std::nan("");  // receiver throughput
+    double rx_pps = std::nan("");  // UDP: packets received by the server per second
+    double tx_pps = std::nan("");  // UDP: packets sent by the client per second
+    // the tracer (wgbpf or nft monitor)
+    bool traced = false;
+    double tracer_cpu_load_s = std::nan(""); // CPU during the load only
+    double tracer_cpu_total_s = std::nan(""); // CPU of the whole process life (start-up included)
+    long rss_kib = 0;
+    uint64_t events = 0;
+    uint64_t lost = 0;
+    uint64_t output_lines = 0;
+    uint64_t output_bytes = 0;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> modules; // name -> events, lost
+    std::vector<ProgStat> progs;
+    double events_per_s() const { return seconds > 0 ? events / seconds : std::nan(""); }
+    // what the BPF programs produced: delivered + lost (ring buffer full)
+    double offered_per_s() const { return seconds > 0 ? (events + lost) / seconds : std::nan(""); }
+    double tracer_cpu_pct() const { return seconds > 0 ? 100 * tracer_cpu_load_s / seconds : std::nan(""); }
+};
+
+class Bench {
+public:
+    Bench(const Options& o, const Lab& lab) : o_(o), lab_(lab) {}
+
+    void start_server() {
+        server_ = Child::spawn({"ip", "netns", "exec", lab_.server, "iperf3", "-s", "-B", kServerAddr},
+                               (g_workdir / "iperf3-server.log").string(), (g_workdir / "iperf3-server.err").string());
+        for (int i = 0; i < 100; ++i) {
+            Captured r = capture({"ip", "netns", "exec", lab_.server, "ss", "-Hltn", "sport = :5201"});
+            if (r.ok() && !trim(r.out).empty()) return;
+            if (!server_.alive()) throw std::runtime_error("iperf3 server exited: " + trim(read_file(g_workdir / "iperf3-server.err")));
+            sleep_s(0.05);
+        }
+        throw std::runtime_error("iperf3 server did not start listening on " + std::string(kServerAddr) + ":5201");
+    }
+
+    // The nomatch filter's interface: a link in the client namespace that is down and has no address, so
+    // no packet and no route lookup ever names it. A veth pair (kernels without the dummy driver have veth:
+    // the lab is built of it).
+    void add_nomatch_interface() {
+        must({"ip", "-n", lab_.client, "link", "add", kNoMatchIf, "type", "veth", "peer", "name", kNoMatchPeer});
+    }
+
+    RunResult run(Mode mode, Load load, int round, bool profile = false) {
+        RunResult r;
+        r.mode = mode;
+        r.load = load;
+        r.round = round;
+        std::string tag = std::string(mode_letter(mode)) + "-" + load_name(load) + "-" + std::to_string(round);
+        try {
+            switch (mode) {
+            case Mode::none: run_load(r, tag); break;
+            case Mode::all: run_wgbpf(r, tag, lab_.wg, profile); break;
+            case Mode::nomatch: run_wgbpf(r, tag, kNoMatchIf, profile); break;
+            case Mode::nftrace: run_nftrace(r, tag); break;
+            }
+        } catch (const Interrupted&) {
+            throw;
+        } catch (const std::exception& e) {
+            r.ok = false;
+            r.error = e.what();
+        }
+        return r;
+    }
+
+    std::vector<std::string> nft_chains;
+
+private:
+    std::vector<std::string> load_args(Load load) const {
+        std::vector<std::string> a = {"ip", "netns", "exec", lab_.client, "iperf3", "-c", kServerAddr,
+                                      "-t", fmt(o_.seconds, 3), "-J", "--connect-timeout", "3000"};
+        if (load == Load::udp || load == Load::udp100k) {
+            a.insert(a.end(), {"-u", "-l", std::to_string(kUdpLen), "-b"});
+            // 100k packets/s of 64-byte payloads: 64 * 8 * 100000 bit/s
+            a.push_back(load == Load::udp100k ? std::to_string(kUdpLen * 8 * 100000) : "0");
+        }
+        return a;
+    }
+
+    // Runs iperf3 through the tunnel and fills throughput / packet rates.
+    void run_load(RunResult& r, const std::string& tag) {
+        fs::path out = g_workdir / ("iperf3-" + tag + ".json");
+        std::string last_error;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            Child c = Child::spawn(load_args(r.load), out.string(), (g_workdir / ("iperf3-" + tag + ".err")).string());
+            Child::Exit e = c.wait(o_.seconds + 30);
+            json j = json::parse(read_file(out), nullptr, false);
+            if (!j.is_discarded() && j.is_object() && !j.contains("error") && e.ok()) {
+                parse_iperf(j, r);
+                if (r.seconds > 0) return;
+                last_error = "iperf3 reported no interval";
+            } else {
+                last_error = "iperf3 " + e.describe();
+                if (!j.is_discarded() && j.contains("error")) last_error += ": " + j["error"].get<std::string>();
+            }
+            sleep_s(1); // the server may still be finishing the previous test
+        }
+        throw std::runtime_error(last_error);
+    }
+
+    static void parse_iperf(const json& j, RunResult& r) {
+        const json& end = j.at("end");
+        if (r.load == Load::tcp) {
+            const json& rx = end.at("sum_received");
+            r.seconds = rx.value("seconds", 0.0);
+            r.mbit_s = rx.value("bits_per_second", 0.0) / 1e6;
+        } else {
+            const json& tx = end.at("sum");
+            const json& rx = end.contains("sum_received") ? end.at("sum_received") : tx;
+            r.seconds = rx.value("seconds", 0.0);
+            double tx_s = tx.value("seconds", r.seconds);
+            // the sender's own count; the receiver's is its highest sequence number minus gaps
+            uint64_t sent = tx.value("packets", uint64_t(0));
+            if (end.contains("sum_sent")) sent = end["sum_sent"].value("packets", sent);
+            uint64_t rx_packets = rx.value("packets", uint64_t(0)), rx_lost = rx.value("lost_packets", uint64_t(0));
+            uint64_t received = rx_packets > rx_lost ? rx_packets - rx_lost : 0;
+            if (tx_s > 0) r.tx_pps = sent / tx_s;
+            if (r.seconds > 0) {
+                r.rx_pps = received / r.seconds;
+                r.mbit_s = rx.value("bits_per_second", 0.0) / 1e6;
+            }
+        }
+        r.ok = r.seconds > 0;
+    }
+
+    // wgbpf is ready once its probe modules have reported and it has been quiet for a moment.
+    void wait_ready(Child& w, const fs::path& err) {
+        auto start = std::chrono::steady_clock::now();
+        uintmax_t last_size = 0;
+        auto last_change = start;
+        while (std::chrono::steady_clock::now() - start < std::chrono::seconds(60)) {
+            if (!w.alive())
+                throw std::runtime_error("wgbpf exited during start-up (status " + std::to_string(w.early_status()) +
+                                         "): " + trim(read_file(err)));
+            std::error_code ec;
+            uintmax_t size = fs::file_size(err, ec);
+            auto now = std::chrono::steady_clock::now();
+            if (size != last_size) {
+                last_size = size;
+                last_change = now;
+            } else if (size > 0 && now - last_change > std::chrono::milliseconds(700) &&
+                       read_file(err).find(" module") != std::string::npos) {
+                return;
+            }
+            sleep_s(0.05);
+        }
+        throw std::runtime_error("wgbpf did not report its modules within 60 s");
+    }
+
+    std::vector<ProgStat> prog_stats(pid_t pid) {
+        std::vector<ProgStat> out;
+        Captured r = capture({"bpftool", "-j", "prog", "show"});
+        if (!r.ok()) {
+            say("bpftool -j prog show failed: " + trim(r.err));
+            return out;
+        }
+        json j = json::parse(r.out, nullptr, false);
+        if (!j.is_array()) return out;
+        static const std::vector<std::string> prefixes = {"route_", "rules_", "nf_bracket_", "nf_chain_", "drop_",
+                                                          "device_"};
+        std::map<std::string, ProgStat> by_name;
+        for (const auto& p : j) {
+            std::string name = p.value("name", "");
+            bool ours_by_name = std::any_of(prefixes.begin(), prefixes.end(),
+                                            [&](const std::string& pre) { return name.rfind(pre, 0) == 0; });
+            if (!ours_by_name) continue;
+            bool ours = true;
+            if (p.contains("pids")) { // another wgbpf (the test suite's) may be running: only our child's
+                ours = false;
+                for (const auto& holder : p["pids"])
+                    if (holder.value("pid", -1) == pid) ours = true;
+            }
+            if (!ours) continue;
+            ProgStat& s = by_name[name];
+            s.name = name;
+            s.run_cnt += p.value("run_cnt", uint64_t(0));
+            s.run_time_ns += p.value("run_time_ns", uint64_t(0));
+            s.instances++;
+        }
+        for (auto& [_, s] : by_name) out.push_back(s);
+        return out;
+    }
+
+    void run_wgbpf(RunResult& r, const std::string& tag, const std::string& iface, bool profile) {
+        fs::path out = g_workdir / ("wgbpf-" + tag + ".jsonl"), err = g_workdir / ("wgbpf-" + tag + ".err");
+        Child w = Child::spawn({o_.wgbpf.string(), "watch", "--netns", lab_.client, "--iface", iface, "--json"},
+                               out.string(), err.string());
+        wait_ready(w, err);
+        double cpu0 = proc_cpu_s(w.pid()).value_or(0);
+        run_load(r, tag);
+        std::optional<double> cpu1 = proc_cpu_s(w.pid());
+        std::optional<long> hwm = proc_hwm_kib(w.pid());
+        if (profile) r.progs = prog_stats(w.pid());
+        w.signal_it(SIGINT);
+        Child::Exit e = w.wait(60);
+        if (!e.ok()) throw std::runtime_error("wgbpf " + e.describe() + ": " + trim(read_file(err)));
+        r.traced = true;
+        if (cpu1) r.tracer_cpu_load_s = *cpu1 - cpu0;
+        r.tracer_cpu_total_s = e.cpu_s();
+        r.rss_kib = hwm.value_or(e.usage.ru_maxrss);
+        FileTail t = tail_of(out);
+        json summary = json::parse(t.last_line, nullptr, false);
+        if (summary.is_discarded() || summary.value("kind", "") != "summary")
+            throw std::runtime_error("wgbpf's last output line is not its summary: " + t.last_line.substr(0, 200));
+        r.output_lines = t.lines - 1;
+        r.output_bytes = t.bytes;
+        r.lost = summary.value("lost", uint64_t(0));
+        for (const auto& m : summary.value("modules", json::array())) {
+            uint64_t ev = m.value("events", uint64_t(0)), lost = m.value("lost", uint64_t(0));
+            r.events += ev;
+            r.modules[m.value("name", "?")] = {ev, lost};
+        }
+        if (!o_.keep) {
+            std::error_code ec;
+            fs::remove(out, ec); // can be hundreds of MB
+        }
+    }
+
+    void run_nftrace(RunResult& r, const std::string& tag) {
+        NftTraceRules rules(lab_.client);
+        nft_chains = rules.chains();
+        fs::path out = g_workdir / ("nft-" + tag + ".txt"), err = g_workdir / ("nft-" + tag + ".err");
+        Child m = Child::spawn({"ip", "netns", "exec", lab_.client, "nft", "monitor", "trace"}, out.string(),
+                               err.string());
+        sleep_s(0.5); // subscribed by then; there is no readiness signal
+        if (!m.alive()) throw std::runtime_error("nft monitor trace exited: " + trim(read_file(err)));
+        double cpu0 = proc_cpu_s(m.pid()).value_or(0);
+        run_load(r, tag);
+        std::optional<double> cpu1 = proc_cpu_s(m.pid());
+        std::optional<long> hwm = proc_hwm_kib(m.pid());
+        m.signal_it(SIGTERM);
+        Child::Exit e = m.wait(30);
+        r.traced = true;
+        if (cpu1) r.tracer_cpu_load_s = *cpu1 - cpu0;
+        r.tracer_cpu_total_s = e.cpu_s();
+        r.rss_kib = hwm.value_or(e.usage.ru_maxrss);
+        FileTail t = tail_of(out);
+        r.output_lines = t.lines;
+        r.output_bytes = t.bytes;
+        r.events = count_lines_starting(out, "trace id ");
+        if (!o_.keep) {
+            std::error_code ec;
+            fs::remove(out, ec);
+        }
+    }
+
+    const Options& o_;
+    const Lab& lab_;
+    Child server_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+std::string machine_line(const Lab& lab) {
+    std::string cpu = "unknown CPU";
+    std::istringstream in(read_file("/proc/cpuinfo"));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) {
+            cpu = trim(line.substr(line.find(':') + 1));
+            break;
+        }
+    utsname u{};
+    uname(&u);
+    return std::to_string(std::thread::hardware_concurrency()) + " CPUs (" + cpu + "), Linux " + u.release + " " +
+           u.machine + ", WireGuard: " + lab.implementation;
+}
+
+struct Summary {
+    double tcp = std::nan(""), rx_pps = std::nan(""), tx_pps = std::nan("");
+    double cpu_pct_tcp = std::nan(""), cpu_pct_udp = std::nan("");
+    double ev_s_tcp = std::nan(""), ev_s_udp = std::nan("");
+    double offered_tcp = std::nan(""), offered_udp = std::nan("");
+    uint64_t lost = 0, events = 0, output_lines = 0;
+    long rss_kib = 0;
+    int runs = 0, failed = 0;
+};
+
+Summary summarise(const std::vector<RunResult>& results, Mode mode) {
+    Summary s;
+    std::vector<double> tcp, rx, tx, cpu_t, cpu_u, ev_t, ev_u, off_t, off_u;
+    for (const auto& r : results) {
+        if (r.mode != mode || r.round == 0) continue;
+        ++s.runs;
+        if (!r.ok) {
+            ++s.failed;
+            continue;
+        }
+        if (r.load == Load::tcp) {
+            tcp.push_back(r.mbit_s);
+            if (r.traced)
+                cpu_t.push_back(r.tracer_cpu_pct()), ev_t.push_back(r.events_per_s()), off_t.push_back(r.offered_per_s());
+        } else {
+            rx.push_back(r.rx_pps);
+            tx.push_back(r.tx_pps);
+            if (r.traced)
+                cpu_u.push_back(r.tracer_cpu_pct()), ev_u.push_back(r.events_per_s()), off_u.push_back(r.offered_per_s());
+        }
+        s.lost += r.lost;
+        s.events += r.events;
+        s.output_lines += r.output_lines;
+        s.rss_kib = std::max(s.rss_kib, r.rss_kib);
+    }
+    s.tcp = median(tcp);
+    s.rx_pps = median(rx);
+    s.tx_pps = median(tx);
+    s.cpu_pct_tcp = median(cpu_t);
+    s.cpu_pct_udp = median(cpu_u);
+    s.ev_s_tcp = median(ev_t);
+    s.ev_s_udp = median(ev_u);
+    s.offered_tcp = median(off_t);
+    s.offered_udp = median(off_u);
+    return s;
+}
+
+void print_run(const RunResult& r) {
+    std::ostringstream o;
+    o << mode_letter(r.mode) << " " << load_name(r.load) << (r.round ? " round " + std::to_string(r.round) : " profile")
+      << ": ";
+    if (!r.ok) {
+        o << "FAILED: " << r.error;
+    } else {
+        if (r.load == Load::tcp) o << fmt(r.mbit_s) << " Mbit/s";
+        else o << fmt(r.rx_pps, 0) << " pkt/s received, " << fmt(r.tx_pps, 0) << " sent";
+        if (r.traced)
+            o << "; tracer " << fmt(r.tracer_cpu_pct()) << "% CPU, " << r.events << " events (" << fmt(r.events_per_s(), 0)
+              << "/s), " << r.lost << " lost, " << r.output_lines << " lines";
+    }
+    say(o.str());
+}
+
+int run_benchmark(const Options& o) {
+    const std::string loadavg_before = trim(read_file("/proc/loadavg"));
+    ScratchDir scratch(o.keep);
+    g_workdir = scratch.path;
+    Lab lab(o);
+    Bench bench(o, lab);
+    bench.add_nomatch_interface();
+    bench.start_server();
+    sleep_s(0.5);
+
+    std::vector<RunResult> results;
+    const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace};
+    const std::vector<Load> loads = {Load::tcp, Load::udp};
+    for (int round = 1; round <= o.rounds; ++round)
+        for (Load load : loads)
+            for (Mode mode : modes) {
+                results.push_back(bench.run(mode, load, round));
+                print_run(results.back());
+                sleep_s(0.5);
+            }
+
+    std::vector<RunResult> profiled;
+    if (o.profile) {
+        say("profiling pass: kernel.bpf_stats_enabled=1");
+        BpfStats stats;
+        for (Mode mode : {Mode::all, Mode::nomatch})
+            for (Load load : loads) {
+                profiled.push_back(bench.run(mode, load, 0, true));
+                print_run(profiled.back());
+                sleep_s(0.5);
+            }
+        profiled.push_back(bench.run(Mode::all, Load::udp100k, 0, true));
+        print_run(profiled.back());
+    }
+
+    // ---- figures
+    Summary A = summarise(results, Mode::none), B = summarise(results, Mode::all), C = summarise(results, Mode::nomatch),
+            D = summarise(results, Mode::nftrace);
+    auto ratio = [](double x, double base) { return base > 0 ? x / base : std::nan(""); };
+    std::cout << "wgbpf overhead benchmark, " << machine_line(lab) << "\n";
+    std::cout << "load average before: " << loadavg_before << ", after: " << trim(read_file("/proc/loadavg")) << "\n";
+    std::cout << o.rounds << " interleaved rounds x 4 modes x 2 loads, " << fmt(o.seconds, 0)
+              << " s each; iperf3 through the tunnel from " << lab.client << " to " << kServerAddr
+              << "; medians, ratios to A\n\n";
+    std::cout << "mode                                TCP Mbit/s  ratio   UDP rx pkt/s  ratio   UDP tx pkt/s  ratio"
+                 "   tracer CPU% tcp/udp   events/s tcp/udp      lost  peak RSS MiB\n";
+    for (auto [m, s] : {std::pair{Mode::none, A}, {Mode::all, B}, {Mode::nomatch, C}, {Mode::nftrace, D}}) {
+        char line[512];
+        snprintf(line, sizeof line, "%s %-32s %10s %6s %14s %6s %14s %6s %10s/%-10s %9s/%-9s %8s %12s%s\n",
+                 mode_letter(m), mode_name(m), fmt(s.tcp).c_str(), fmt(ratio(s.tcp, A.tcp), 3).c_str(),
+                 fmt(s.rx_pps, 0).c_str(), fmt(ratio(s.rx_pps, A.rx_pps), 3).c_str(), fmt(s.tx_pps, 0).c_str(),
+                 fmt(ratio(s.tx_pps, A.tx_pps), 3).c_str(), fmt(s.cpu_pct_tcp).c_str(), fmt(s.cpu_pct_udp).c_str(),
+                 fmt(s.ev_s_tcp, 0).c_str(), fmt(s.ev_s_udp, 0).c_str(),
+                 m == Mode::all || m == Mode::nomatch ? std::to_string(s.lost).c_str() : "-",
+                 s.rss_kib ? fmt(s.rss_kib / 1024.0).c_str() : "-",
+                 s.failed ? (" (" + std::to_string(s.failed) + " runs failed)").c_str() : "");
+        std::cout << line;
+    }
+    std::cout << "\nB offered (events + lost) per s, tcp/udp: " << fmt(B.offered_tcp, 0) << "/" << fmt(B.offered_udp, 0)
+              << "\n(events/s: delivered to wgbpf's user space; lost: ring buffer full, counted by the BPF programs.\n"
+                 " D's events are `nft monitor trace` lines starting 'trace id'; its tracer CPU is the nft process.\n"
+                 " Tracer CPU is utime+stime during the load; softirq work that runs while the tracer is current is\n"
+                 " charged to it when the kernel has no IRQ time accounting.)\n";
+    if (!bench.nft_chains.empty()) std::cout << "D traced base chains: " << join(bench.nft_chains, ", ") << "\n";
+    if (C.events || C.output_lines)
+        std::cout << "WARNING: the filter meant to match nothing (C) let " << C.events << " events and " << C.output_lines
+                  << " output lines through\n";
+    for (const auto& r : results)
+        if (r.mode == Mode::all && r.ok && !r.modules.empty() && r.round == 1) {
+            std::cout << "B " << load_name(r.load) << " round 1, per module:";
+            for (const auto& [name, el] : r.modules)
+                std::cout << " " << name << " " << el.first << " events/" << el.second << " lost;";
+            std::cout << "\n";
+        }
+
+    json bpf_all = json::object(), bpf_nomatch = json::object();
+    double lost_100k = std::nan(""), tx_100k = std::nan("");
+    if (!profiled.empty()) {
+        std::cout << "\nper BPF program, kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt while the load ran):\n";
+        for (const auto& r : profiled) {
+            if (!r.ok) continue;
+            std::cout << "  " << mode_letter(r.mode) << " " << load_name(r.load) << ": ";
+            if (r.load == Load::tcp) std::cout << fmt(r.mbit_s) << " Mbit/s (" << fmt(ratio(r.mbit_s, A.tcp), 3) << " of A)";
+            else
+                std::cout << fmt(r.rx_pps, 0) << " pkt/s received (" << fmt(ratio(r.rx_pps, A.rx_pps), 3) << " of A), "
+                          << fmt(r.tx_pps, 0) << " sent";
+            std::cout << ", " << r.events << " events, " << r.lost << " lost\n";
+            int idle = 0;
+            ProgStat brackets{"nf_bracket_* (all)"};
+            for (const auto& p : r.progs) {
+                if (!p.run_cnt) {
+                    ++idle;
+                    continue;
+                }
+                char line[256];
+                snprintf(line, sizeof line, "      %-18s %12llu runs  %8s ns/run\n", p.name.c_str(),
+                         static_cast<unsigned long long>(p.run_cnt), fmt(p.ns_per_run(), 1).c_str());
+                std::cout << line;
+                if (r.load == Load::udp) (r.mode == Mode::all ? bpf_all : bpf_nomatch)[p.name] = num(p.ns_per_run(), 1);
+                if (p.name.rfind("nf_bracket_", 0) == 0) {
+                    brackets.run_cnt += p.run_cnt;
+                    brackets.run_time_ns += p.run_time_ns;
+                }
+            }
+            if (brackets.run_cnt) {
+                char line[256];
+                snprintf(line, sizeof line, "      %-18s %12llu runs  %8s ns/run\n", brackets.name.c_str(),
+                         static_cast<unsigned long long>(brackets.run_cnt), fmt(brackets.ns_per_run(), 1).c_str());
+                std::cout << line;
+                if (r.load == Load::udp)
+                    (r.mode == Mode::all ? bpf_all : bpf_nomatch)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
+            }
+            if (idle) std::cout << "      (" << idle << " more programs loaded that did not run)\n";
+            if (r.load == Load::udp100k) {
+                lost_100k = static_cast<double>(r.lost);
+                tx_100k = r.tx_pps;
+            }
+        }
+    }
+
+    double rss_mib = std::max(B.rss_kib, C.rss_kib) / 1024.0;
+    json line = {
+        {"throughput_ratio_all", num(ratio(B.tcp, A.tcp))},
+        {"throughput_ratio_nomatch", num(ratio(C.tcp, A.tcp))},
+        {"throughput_ratio_nftrace", num(ratio(D.tcp, A.tcp))},
+        {"pps_ratio_all", num(ratio(B.rx_pps, A.rx_pps))},
+        {"lost", B.lost},
+        {"events_per_s", num(B.ev_s_udp, 0)},
+        {"rss_mib", num(rss_mib, 1)},
+        {"pps_ratio_nomatch", num(ratio(C.rx_pps, A.rx_pps))},
+        {"pps_ratio_nftrace", num(ratio(D.rx_pps, A.rx_pps))},
+        {"tx_pps_ratio_all", num(ratio(B.tx_pps, A.tx_pps))},
+        {"tx_pps_ratio_nomatch", num(ratio(C.tx_pps, A.tx_pps))},
+        {"tx_pps_ratio_nftrace", num(ratio(D.tx_pps, A.tx_pps))},
+        {"untraced_mbit_s", num(A.tcp, 1)},
+        {"untraced_rx_pps", num(A.rx_pps, 0)},
+        {"untraced_tx_pps", num(A.tx_pps, 0)},
+        {"events_per_s_tcp", num(B.ev_s_tcp, 0)},
+        {"offered_events_per_s", num(B.offered_udp, 0)},
+        {"offered_events_per_s_tcp", num(B.offered_tcp, 0)},
+        {"wgbpf_cpu_pct_tcp", num(B.cpu_pct_tcp, 1)},
+        {"wgbpf_cpu_pct_udp", num(B.cpu_pct_udp, 1)},
+        {"nomatch_events", C.events},
+        {"nft_cpu_pct_tcp", num(D.cpu_pct_tcp, 1)},
+        {"lost_at_100k_pps", std::isnan(lost_100k) ? json(nullptr) : json(static_cast<uint64_t>(lost_100k))},
+        {"tx_pps_at_100k", num(tx_100k, 0)},
+        {"bpf_ns_per_run", bpf_all},
+        {"bpf_ns_per_run_nomatch", bpf_nomatch},
+        {"rounds", o.rounds},
+        {"seconds", o.seconds},
+        {"failed_runs", A.failed + B.failed + C.failed + D.failed},
+    };
+    std::cout << "\n" << line.dump() << std::endl;
+    return A.failed + B.failed + C.failed + D.failed == static_cast<int>(results.size()) ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o = parse(argc, argv);
+    if (geteuid() != 0) {
+        std::cerr << "overhead: must run as root (network namespaces, BPF, nftables); try: sudo " << argv[0] << "\n";
+        return 3;
+    }
+    for (const char* tool : {"iperf3", "nft", "ip", "ss", "bpftool", "bash"}) {
+        if (system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) != 0) {
+            std::cerr << "overhead: missing tool '" << tool << "' (run scripts/setup.sh)\n";
+            return 1;
+        }
+    }
+    if (access(o.wgbpf.c_str(), X_OK) != 0) {
+        std::cerr << "overhead: no wgbpf binary at " << o.wgbpf << " (build it, or give --build-dir / --wgbpf)\n";
+        return 1;
+    }
+    if (access(o.lab_script.c_str(), R_OK) != 0) {
+        std::cerr << "overhead: no lab script at " << o.lab_script << " (give --lab-script)\n";
+        return 1;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    try {
+        return run_benchmark(o);
+    } catch (const Interrupted&) {
+        say("interrupted; everything was torn down");
+        return 130;
+    } catch (const std::exception& e) {
+        say(std::string("failed: ") + e.what());
+        return 1;
+    }
+}

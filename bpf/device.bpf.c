@@ -1,0 +1,50 @@
+/* Device module: a watched packet received on a device (netif_receive_skb) or handed to one
+ * (net_dev_start_xmit). These open and close packet timelines and show WireGuard's inner packets
+ * entering and leaving the tunnel device. */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline void device_event(struct sk_buff *skb, const struct net_device *dev, __u8 direction)
+{
+	__u32 netns = dev_netns(dev);
+	if (filter.netns && netns != filter.netns)
+		return; /* cheapest rejection: another namespace */
+	__s32 ifindex = BPF_CORE_READ(dev, ifindex);
+	__u64 now = bpf_ktime_get_ns();
+	struct wgbpf_packet pkt;
+	read_packet(skb, &pkt);
+	if (!is_watched(pkt.id, now)) {
+		__u32 mark = BPF_CORE_READ(skb, mark);
+		if (!filter_matches(&filter, ifindex, ifindex, mark, pkt.src, pkt.dst, pkt.family))
+			return;
+		watch(pkt.id, now);
+	}
+	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(WGBPF_MOD_DEVICE);
+		return;
+	}
+	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns);
+	e->pkt = pkt;
+	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
+	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
+	e->ifindex = ifindex;
+	e->direction = direction;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	bpf_ringbuf_submit(e, wakeup_flags(&events));
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(device_ingress, struct sk_buff *skb)
+{
+	device_event(skb, BPF_CORE_READ(skb, dev), WGBPF_DEV_INGRESS);
+	return 0;
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(device_egress, struct sk_buff *skb, struct net_device *dev)
+{
+	device_event(skb, dev, WGBPF_DEV_EGRESS);
+	return 0;
+}

@@ -1,0 +1,62 @@
+#pragma once
+// Raw records in, what wgbpf shows out: decode -> route walks, netfilter steps, drops, device events ->
+// (packet timelines). Pure: live watching and offline replay feed the same pipeline.
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "wgbpf/config/netns_config.hpp"
+#include "wgbpf/event/event_decoder.hpp"
+#include "wgbpf/netfilter/bracket_plan.hpp"
+#include "wgbpf/netfilter/netfilter_stepper.hpp"
+#include "wgbpf/route/walk_grouper.hpp"
+#include "wgbpf/timeline/packet_timeline.hpp"
+#include "wgbpf/wireguard/wg_config.hpp"
+
+namespace wgbpf {
+
+// What the pipeline needs to know about the world; live: netlink and BTF; replay: the recording.
+struct PipelineSources {
+    std::function<const NetnsConfig*(uint32_t netns)> config;
+    std::function<const BracketPlan*(uint32_t netns)> plan;               // nullptr: exact flavour or none
+    std::function<std::vector<WgInterface>(uint32_t netns)> wireguard;    // WireGuard interfaces of the namespace
+    std::function<std::string(uint32_t reason)> drop_reason;
+    std::function<std::string(uint64_t address)> symbol;
+};
+
+// Where results go. Either the per-step sinks (--steps) or the timeline sink is used.
+struct PipelineSinks {
+    std::function<void(const RouteDecision&)> route;
+    std::function<void(const NetfilterStep&)> netfilter;
+    std::function<void(const DropStep&)> drop;
+    std::function<void(const PacketTimeline&)> timeline; // set: build timelines instead of step lines
+};
+
+class EventPipeline {
+public:
+    EventPipeline(PipelineSources sources, PipelineSinks sinks);
+    ~EventPipeline();
+
+    void feed(std::span<const std::byte> record); // one ring-buffer record
+    void flush(uint64_t now_ns);                  // finish what has been idle
+    void finish();                                // finish everything (exit / end of recording)
+    void lost(const std::string& module, uint64_t count); // the kernel lost events: mark gaps
+
+    const DecodeStats& decode_stats() const { return decoder_.stats(); }
+    const std::map<std::string, uint64_t>& events_per_module() const { return events_; }
+
+private:
+    struct Dispatch;
+    PipelineSources sources_;
+    PipelineSinks sinks_;
+    EventDecoder decoder_;
+    std::map<std::string, uint64_t> events_;
+    std::unique_ptr<WalkGrouper> grouper_;
+    std::unique_ptr<NetfilterStepper> stepper_;
+    std::unique_ptr<class TimelineBuilder> timelines_;
+};
+
+} // namespace wgbpf

@@ -1,0 +1,66 @@
+#pragma once
+// One packet's story: every step the kernel took with it, in order, with the inner and outer packets of
+// WireGuard linked both ways. The `--json` object of docs/json-schema.md ("timeline").
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "wgbpf/event/netfilter_events.hpp"
+#include "wgbpf/event/packet_info.hpp"
+#include "wgbpf/netfilter/netfilter_step.hpp"
+#include "wgbpf/route/route_decision.hpp"
+
+namespace wgbpf {
+
+// The reverse-path check of a received packet, explained.
+struct RpFilterStep {
+    uint64_t t_ns = 0;
+    std::string mode;            // "off" | "strict" | "loose": max(conf/all, conf/<iif>)
+    std::string result;          // "pass" | "fail"
+    std::string iif;             // where the packet came in
+    std::string reverse_oif;     // where the reverse route points
+    uint32_t mark = 0;           // the mark the reverse lookup used
+    bool src_valid_mark = false; // whether the packet's mark entered the lookup
+    std::string explanation;     // one line a person can act on
+    RouteDecision reverse;       // the reverse lookup itself
+};
+
+struct WireguardStep {
+    uint64_t t_ns = 0;
+    std::string action;          // "encrypt" | "decrypt" | "handshake_initiation" | "handshake_response" | "cookie_reply" | "keepalive"
+    std::string direction;       // "out" (sent by this host) | "in"
+    std::string interface;
+    std::string peer;            // base64 public key ("" when unknown)
+    std::string endpoint;        // "ip:port" of the remote end
+    std::optional<uint32_t> sender_index;   // handshake initiation and response
+    std::optional<uint32_t> receiver_index;
+    std::optional<uint64_t> counter;
+};
+
+struct DeviceStep {
+    uint64_t t_ns = 0;
+    std::string direction;       // "ingress" | "egress"
+    std::string dev;
+};
+
+using TimelineStep = std::variant<RouteDecision, NetfilterStep, DropStep, RpFilterStep, WireguardStep, DeviceStep>;
+
+uint64_t step_time(const TimelineStep& s);
+
+struct PacketTimeline {
+    uint64_t id = 0;             // sequence number shown to people (#1, #2, ...), never a kernel address
+    uint64_t packet_id = 0;      // the keyed skb hash, for correlation with step objects
+    uint32_t netns = 0;
+    PacketInfo pkt;              // as first seen
+    uint32_t mark = 0;           // as last seen
+    std::string outcome;         // "sent" | "delivered" | "forwarded" | "dropped" | "encapsulated" | "decapsulated" | "unknown"
+    std::optional<uint64_t> encapsulated_in;   // id of the outer packet
+    std::optional<uint64_t> decapsulated_from; // id of the outer packet it came out of
+    std::optional<uint64_t> outer_of;          // for an outer packet: the inner packet's id
+    std::vector<TimelineStep> steps;           // in time order
+    std::vector<std::string> gaps;             // "12 route events lost around here", "evicted before completion"
+};
+
+} // namespace wgbpf

@@ -1,0 +1,151 @@
+#include "wgbpf/record/recording_frames.hpp"
+
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "snapshot_parse.hpp"
+#include "wgbpf/record/snapshot_json.hpp"
+
+#ifndef WGBPF_VERSION
+#define WGBPF_VERSION "unknown"
+#endif
+
+namespace wgbpf {
+namespace {
+
+using nlohmann::json;
+using record_detail::JsonIn;
+
+// Names from the kernel or the ruleset may hold bytes that are not UTF-8: replaced, never a throw.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Parses a frame's JSON and runs `parse` over it; every failure becomes "WHAT frame: PROBLEM".
+template <typename T, typename Parse>
+Result<T> decode(std::span<const std::byte> payload, const std::string& what, Parse parse) {
+    const char* text = reinterpret_cast<const char*>(payload.data());
+    json j = json::parse(text, text + payload.size(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Error{what + " frame: not valid JSON"};
+    return record_detail::read_json<T>(j, what + " frame", parse);
+}
+
+int64_t clock_ns(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::map<uint32_t, std::string> number_names(const JsonIn& j) {
+    std::map<uint32_t, std::string> out;
+    for (const auto& [key, name] : j.members()) out[JsonIn::key_number<uint32_t>(name, key)] = name.string();
+    return out;
+}
+
+json names_json(const std::map<uint32_t, std::string>& names) {
+    json out = json::object();
+    for (const auto& [number, name] : names) out[std::to_string(number)] = name;
+    return out;
+}
+
+} // namespace
+
+RecordingHeader RecordingHeader::for_this_process(std::vector<std::string> command_line) {
+    RecordingHeader h;
+    h.wgbpf_version = WGBPF_VERSION;
+    h.created_unix_s = time(nullptr);
+    utsname u{};
+    if (uname(&u) == 0) h.kernel_release = u.release;
+    h.command_line = std::move(command_line);
+    h.realtime_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+    return h;
+}
+
+std::string encode_frame(const RecordingHeader& h) {
+    return dump({{"wgbpf_version", h.wgbpf_version},
+                 {"created_unix_s", h.created_unix_s},
+                 {"kernel_release", h.kernel_release},
+                 {"command_line", h.command_line},
+                 {"realtime_offset_ns", h.realtime_offset_ns}});
+}
+
+std::string encode_frame(const ConfigSnapshot& c) {
+    return dump({{"netns", c.netns}, {"config", netns_config_to_json(c.config)}, {"wireguard", wireguard_to_json(c.wireguard)}});
+}
+
+std::string encode_frame(const PlanSnapshot& p) { return dump({{"netns", p.netns}, {"plan", bracket_plan_to_json(p.plan)}}); }
+
+std::string encode_frame(const RecordingNames& n) {
+    return dump({{"drop_reasons", names_json(n.drop_reasons)}, {"symbols", names_json(n.symbols)}});
+}
+
+std::string encode_frame(const LostEvents& l) { return dump({{"module", l.module}, {"count", l.count}}); }
+
+std::string encode_frame(const RecordingEnd& e) {
+    json modules = json::array();
+    for (const ModuleStatus& m : e.modules)
+        modules.push_back({{"name", m.name},
+                           {"running", m.running},
+                           {"flavour", m.flavour},
+                           {"notes", m.notes},
+                           {"events", m.events},
+                           {"lost", m.lost}});
+    return dump({{"seconds", e.seconds}, {"events", e.events}, {"unrecordable", e.unrecordable}, {"modules", modules}});
+}
+
+Result<RecordingHeader> decode_header_frame(std::span<const std::byte> payload) {
+    return decode<RecordingHeader>(payload, "header", [](const JsonIn& j) {
+        RecordingHeader h;
+        h.wgbpf_version = j.at("wgbpf_version").string();
+        h.created_unix_s = j.at("created_unix_s").signed_int<int64_t>();
+        h.kernel_release = j.at("kernel_release").string();
+        h.command_line = j.at("command_line").strings();
+        h.realtime_offset_ns = j.at("realtime_offset_ns").signed_int<int64_t>();
+        return h;
+    });
+}
+
+Result<ConfigSnapshot> decode_config_frame(std::span<const std::byte> payload) {
+    return decode<ConfigSnapshot>(payload, "config", [](const JsonIn& j) {
+        ConfigSnapshot c;
+        c.netns = j.at("netns").unsigned_int<uint32_t>();
+        c.config = record_detail::parse_netns_config(j.at("config"));
+        c.config.netns_inode = c.netns;
+        c.wireguard = record_detail::parse_wireguard(j.at("wireguard"));
+        return c;
+    });
+}
+
+Result<PlanSnapshot> decode_plan_frame(std::span<const std::byte> payload) {
+    return decode<PlanSnapshot>(payload, "plan", [](const JsonIn& j) {
+        return PlanSnapshot{j.at("netns").unsigned_int<uint32_t>(), record_detail::parse_bracket_plan(j.at("plan"))};
+    });
+}
+
+Result<RecordingNames> decode_names_frame(std::span<const std::byte> payload) {
+    return decode<RecordingNames>(payload, "names", [](const JsonIn& j) {
+        return RecordingNames{number_names(j.at("drop_reasons")), number_names(j.at("symbols"))};
+    });
+}
+
+Result<LostEvents> decode_lost_frame(std::span<const std::byte> payload) {
+    return decode<LostEvents>(payload, "lost", [](const JsonIn& j) {
+        return LostEvents{j.at("module").string(), j.at("count").unsigned_int<uint64_t>()};
+    });
+}
+
+Result<RecordingEnd> decode_end_frame(std::span<const std::byte> payload) {
+    return decode<RecordingEnd>(payload, "end", [](const JsonIn& j) {
+        RecordingEnd e;
+        const JsonIn seconds = j.at("seconds");
+        if (!seconds.raw().is_number() || seconds.raw().get<double>() < 0) seconds.fail("expected seconds, a number >= 0");
+        e.seconds = seconds.raw().get<double>();
+        e.events = j.at("events").unsigned_int<uint64_t>();
+        e.unrecordable = j.at("unrecordable").unsigned_int<uint64_t>();
+        for (const JsonIn& m : j.at("modules").items())
+            e.modules.push_back(ModuleStatus{m.at("name").string(), m.at("running").boolean(), m.at("flavour").string(),
+                                             m.at("notes").strings(), m.at("events").unsigned_int<uint64_t>(),
+                                             m.at("lost").unsigned_int<uint64_t>()});
+        return e;
+    });
+}
+
+} // namespace wgbpf

@@ -1,0 +1,18 @@
+#pragma once
+// The snapshot parsers behind snapshot_json.hpp, for frames that nest snapshots: errors then carry the
+// whole field path ("config.rules[3].pref: ...").
+#include <vector>
+
+#include "json_in.hpp"
+#include "wgbpf/config/netns_config.hpp"
+#include "wgbpf/netfilter/bracket_plan.hpp"
+#include "wgbpf/wireguard/wg_config.hpp"
+
+namespace wgbpf::record_detail {
+
+NetnsConfig parse_netns_config(const JsonIn& j);
+NftRuleset parse_nft_ruleset(const JsonIn& j);
+BracketPlan parse_bracket_plan(const JsonIn& j);
+std::vector<WgInterface> parse_wireguard(const JsonIn& j);
+
+} // namespace wgbpf::record_detail

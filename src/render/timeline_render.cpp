@@ -1,0 +1,290 @@
+#include "wgbpf/render/timeline_render.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+
+#include "wgbpf/render/netfilter_render.hpp"
+
+namespace wgbpf {
+namespace {
+
+const char* kReset = "\033[0m";
+const char* kBold = "\033[1m";
+const char* kDim = "\033[2m";
+const char* kGreen = "\033[32m";
+const char* kYellow = "\033[33m";
+const char* kRed = "\033[31m";
+
+struct Paint {
+    bool on;
+    std::string operator()(const char* code, const std::string& text) const {
+        return on ? std::string(code) + text + kReset : text;
+    }
+};
+
+// Step lines: three spaces, the tag in a column of 8, the step. Continuation lines line up with the step.
+constexpr const char* kContinuation = "            ";
+
+std::string step_line(const char* tag, const std::string& text, const Paint& paint) {
+    return "   " + paint(kBold, fmt::format("{:<8}", tag)) + " " + text + "\n";
+}
+
+std::string table_text(const RouteDecision& d, uint32_t table) {
+    switch (table) {
+    case 253: return "default";
+    case 254: return "main";
+    case 255: return "local";
+    }
+    if (d.table == table && !d.table_name.empty()) return d.table_name;
+    return fmt::format("table {}", table);
+}
+
+std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw, const std::string& oif) {
+    std::string s = prefix ? prefix->to_string() : std::string("route");
+    if (gw) s += " via " + gw->to_string();
+    if (!oif.empty()) s += " dev " + oif;
+    return s;
+}
+
+std::string lookup_text(const RouteDecision& d, const RouteLookupStep& l) {
+    std::string where = d.fast_path ? table_text(d, l.table) : fmt::format("rule {} {}", l.rule, table_text(d, l.table));
+    if (l.result == "hit" || l.result == "suppressed") {
+        std::string s = where + ": " + route_text(l.prefix, l.gateway, l.oif);
+        if (l.result == "suppressed") s += " suppressed" + (l.why.empty() ? "" : " (" + l.why + ")");
+        return s;
+    }
+    return where + ": " + l.result;
+}
+
+// Lookups in the kernel's order, with the rules it passed over placed by preference (as route lines do).
+std::string walk_text(const RouteDecision& d) {
+    std::string out;
+    auto add = [&](const std::string& part) { out += (out.empty() ? "" : "; ") + part; };
+    size_t next_skip = 0;
+    auto skipped_before = [&](std::optional<uint32_t> pref) {
+        while (next_skip < d.skipped.size() && (!pref || d.skipped[next_skip].rule < *pref)) {
+            add(fmt::format("rule {} skipped ({})", d.skipped[next_skip].rule, d.skipped[next_skip].why));
+            ++next_skip;
+        }
+    };
+    for (const RouteLookupStep& l : d.lookups) {
+        skipped_before(l.rule);
+        add(lookup_text(d, l));
+    }
+    skipped_before(d.rule);
+
+    std::string ending;
+    if (d.result == "hit" && d.route_type == "local") ending = "local delivery";
+    else if (d.result == "hit" && d.route_type == "broadcast") ending = "broadcast";
+    else if (d.result == "hit" && d.lookups.empty()) ending = route_text(d.prefix, d.gateway, d.result_oif);
+    else if (d.result != "hit") ending = d.result.empty() ? "no decision seen" : d.result;
+    if (!ending.empty()) out += (out.empty() ? "=> " : " => ") + ending;
+    if (!d.complete) out += " [walk not seen to its end]";
+    return out;
+}
+
+std::string chain_text(const NetfilterStep& s) {
+    if (s.family.empty()) return "(not an nftables chain)";
+    std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
+    if (!s.shared_with.empty()) {
+        std::string others;
+        for (const std::string& o : s.shared_with) others += (others.empty() ? "" : ", ") + o;
+        out += " (shared with " + others + ")";
+    }
+    return out;
+}
+
+const char* verdict_colour(const std::string& verdict) {
+    if (verdict == "accept") return kGreen;
+    if (verdict == "drop") return kRed;
+    if (verdict == "unknown") return kDim;
+    return kYellow;
+}
+
+// What a chain changed, and the conntrack state when it explains an accept (established, related).
+std::string changes_text(const NetfilterStep& s, const Paint& paint) {
+    std::string out;
+    if (s.mark_before != s.mark_after) out += ", " + paint(kYellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
+    if (s.ct_mark_before != s.ct_mark_after)
+        out += ", " + paint(kYellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
+    if (!s.ct_state.empty() && s.ct_state != "none" && s.ct_state != "new") out += ", ct " + s.ct_state;
+    return out;
+}
+
+std::string short_key(const std::string& key) { return key.size() > 6 ? key.substr(0, 6) + "..." : key; }
+
+std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
+    std::string action = w.action;
+    for (char& c : action)
+        if (c == '_') c = ' ';
+    if (w.action == "decrypt" && t.outcome == "dropped") action = "data (dropped before decryption)";
+    bool out = w.direction == "out";
+    std::string s = fmt::format("{} {} peer {}", action, out ? "->" : "<-", w.peer.empty() ? "(unknown)" : short_key(w.peer));
+    if (!w.endpoint.empty()) s += " endpoint " + w.endpoint;
+    if (w.sender_index) s += fmt::format(", sender {:#x}", *w.sender_index);
+    if (w.receiver_index) s += fmt::format(", receiver {:#x}", *w.receiver_index);
+    if (w.counter) s += fmt::format(", counter {}", *w.counter);
+    // Arrows follow the data: into the outer packet on the way out, out of it on the way in.
+    if (t.outer_of) {
+        if (w.action == "encrypt") s += fmt::format("  <= #{}", *t.outer_of);
+        if (w.action == "decrypt") s += fmt::format("  => #{}", *t.outer_of);
+    } else {
+        if (w.action == "encrypt" && t.encapsulated_in) s += fmt::format("  => #{}", *t.encapsulated_in);
+        if (w.action == "decrypt" && t.decapsulated_from) s += fmt::format("  <= #{}", *t.decapsulated_from);
+    }
+    return s;
+}
+
+std::string outcome_text(const PacketTimeline& t) {
+    if (t.outcome == "encapsulated" && t.encapsulated_in) return fmt::format("encapsulated in #{}", *t.encapsulated_in);
+    if (t.outcome == "decapsulated" && t.outer_of) return fmt::format("decapsulated into #{}", *t.outer_of);
+    return t.outcome.empty() ? std::string("unknown") : t.outcome;
+}
+
+const char* outcome_colour(const std::string& outcome) {
+    if (outcome == "dropped") return kRed;
+    if (outcome == "unknown" || outcome.empty()) return kYellow;
+    return kGreen;
+}
+
+struct StepText {
+    const PacketTimeline& t;
+    const Paint& paint;
+
+    std::string operator()(const RouteDecision& d) const {
+        std::string out = step_line("route", route_summary_text(d), paint);
+        for (const std::string& note : d.notes) out += kContinuation + paint(kDim, "note: " + note) + "\n";
+        return out;
+    }
+    std::string operator()(const NetfilterStep& s) const {
+        std::string text = fmt::format("{:<12}{}: {}", hook_name(s.hook), chain_text(s), paint(verdict_colour(s.verdict), s.verdict)) +
+                           changes_text(s, paint);
+        std::string out = step_line("nf", text, paint);
+        for (const std::string& rule : s.rules_that_set) out += kContinuation + ("set by: " + rule) + "\n";
+        for (const std::string& note : s.notes) out += kContinuation + paint(kDim, "note: " + note) + "\n";
+        return out;
+    }
+    std::string operator()(const DropStep& d) const {
+        std::string text = paint(kRed, d.reason.empty() ? "drop" : d.reason);
+        if (!d.location.empty()) text += " at " + d.location;
+        if (!d.chain.empty()) text += " (" + d.chain + ")";
+        return step_line("drop", text, paint);
+    }
+    std::string operator()(const RpFilterStep& r) const {
+        const char* colour = r.result == "pass" ? kGreen : r.result == "fail" ? kRed : kYellow;
+        std::string out = step_line("rp_filter", fmt::format("{}: {}: {}", r.mode, paint(colour, r.result), r.explanation), paint);
+        // A failure is explained by the walk that found the wrong way back.
+        if (r.result == "fail") out += kContinuation + paint(kDim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
+        return out;
+    }
+    std::string operator()(const WireguardStep& w) const { return step_line("wg", wireguard_text(w, t), paint); }
+    std::string operator()(const DeviceStep& d) const { return step_line("dev", d.direction + " " + d.dev, paint); }
+};
+
+nlohmann::json opt_json(const std::optional<uint64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+nlohmann::json name_json(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+struct StepJson {
+    const LinkName& link_name;
+
+    nlohmann::json operator()(const RouteDecision& d) const { return route_to_json(d); }
+    nlohmann::json operator()(const NetfilterStep& s) const { return netfilter_to_json(s, link_name); }
+    nlohmann::json operator()(const DropStep& d) const { return drop_to_json(d, link_name); }
+    nlohmann::json operator()(const RpFilterStep& r) const {
+        return {{"kind", "rp_filter"},
+                {"mode", r.mode},
+                {"result", r.result},
+                {"iif", name_json(r.iif)},
+                {"reverse_oif", name_json(r.reverse_oif)},
+                {"mark", r.mark},
+                {"src_valid_mark", r.src_valid_mark},
+                {"explanation", r.explanation},
+                {"reverse", route_to_json(r.reverse)},
+                {"t_ns", r.t_ns}};
+    }
+    nlohmann::json operator()(const WireguardStep& w) const {
+        auto index = [](const std::optional<uint32_t>& i) { return i ? nlohmann::json(*i) : nlohmann::json(nullptr); };
+        return {{"kind", "wireguard"},
+                {"action", w.action},
+                {"direction", w.direction},
+                {"interface", name_json(w.interface)},
+                {"peer", name_json(w.peer)},
+                {"endpoint", name_json(w.endpoint)},
+                {"sender_index", index(w.sender_index)},
+                {"receiver_index", index(w.receiver_index)},
+                {"counter", opt_json(w.counter)},
+                {"t_ns", w.t_ns}};
+    }
+    nlohmann::json operator()(const DeviceStep& d) const {
+        return {{"kind", "device"}, {"direction", d.direction}, {"dev", d.dev}, {"t_ns", d.t_ns}};
+    }
+};
+
+} // namespace
+
+std::string route_summary_text(const RouteDecision& d) {
+    std::string head(direction_name(d.direction));
+    if (!d.iif.empty() && d.iif != "lo") head += " iif " + d.iif;
+    if (d.mark) head += fmt::format(" mark {:#x}", d.mark);
+    return head + ": " + walk_text(d);
+}
+
+std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style) {
+    Paint paint{style.colour};
+    std::string head = paint(kBold, fmt::format("#{}", t.id)) + " " + packet_text(t.pkt);
+    if (t.outer_of) head += fmt::format(" (outer of #{})", *t.outer_of);
+    if (t.decapsulated_from) head += fmt::format(" (decapsulated from #{})", *t.decapsulated_from);
+    head += fmt::format("  netns {}", t.netns);
+    if (t.mark) head += fmt::format("  mark {:#x}", t.mark);
+    head += "  => " + paint(outcome_colour(t.outcome), outcome_text(t));
+    if (!t.steps.empty()) head += "  " + paint(kDim, "at " + event_clock_text(step_time(t.steps.front()), style));
+    std::string out = head + "\n";
+
+    StepText text{t, paint};
+    for (const TimelineStep& s : t.steps) out += std::visit(text, s);
+    for (const std::string& gap : t.gaps) out += step_line("gap", paint(kYellow, gap), paint);
+    return out;
+}
+
+nlohmann::json timeline_to_json(const PacketTimeline& t, const LinkName& link_name) {
+    using nlohmann::json;
+    const PacketInfo& p = t.pkt;
+    json j;
+    j["kind"] = "timeline";
+    j["id"] = t.id;
+    j["netns"] = t.netns;
+    j["family"] = std::string(family_name(p.family));
+    if (p.is_ip) {
+        j["proto"] = proto_name(p.proto, p.family);
+        j["src"] = p.src.to_string();
+        j["dst"] = p.dst.to_string();
+        bool icmp = p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6;
+        if (p.has_l4 && icmp) {
+            j["icmp_type"] = p.dport >> 8;
+            j["icmp_code"] = p.dport & 0xff;
+        } else if (p.has_l4) {
+            j["sport"] = p.sport;
+            j["dport"] = p.dport;
+        }
+    } else {
+        j["proto"] = nullptr;
+        j["src"] = nullptr;
+        j["dst"] = nullptr;
+    }
+    j["len"] = p.len;
+    j["mark"] = t.mark;
+    j["outcome"] = t.outcome.empty() ? std::string("unknown") : t.outcome;
+    j["encapsulated_in"] = opt_json(t.encapsulated_in);
+    j["decapsulated_from"] = opt_json(t.decapsulated_from);
+    j["outer_of"] = opt_json(t.outer_of);
+    j["packet_id"] = t.packet_id ? json(fmt::format("{:016x}", t.packet_id)) : json(nullptr);
+    j["t_ns"] = t.steps.empty() ? json(nullptr) : json(step_time(t.steps.front()));
+    j["gaps"] = t.gaps;
+    json steps = json::array();
+    StepJson step_json{link_name};
+    for (const TimelineStep& s : t.steps) steps.push_back(std::visit(step_json, s));
+    j["steps"] = std::move(steps);
+    return j;
+}
+
+} // namespace wgbpf

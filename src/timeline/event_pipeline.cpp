@@ -1,0 +1,82 @@
+#include "wgbpf/timeline/event_pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "wgbpf/timeline/timeline_builder.hpp"
+
+namespace wgbpf {
+
+// Sends each decoded event to the stage that understands it, counting per module.
+struct EventPipeline::Dispatch {
+    EventPipeline& p;
+    void operator()(const RouteLookup& e) { ++p.events_["route"]; p.grouper_->add(e); }
+    void operator()(const RuleResult& e) { ++p.events_["route"]; p.grouper_->add(e); }
+    void operator()(const NfBracketEvent& e) { ++p.events_["netfilter"]; p.stepper_->add(e); }
+    void operator()(const NfChainEvent& e) { ++p.events_["netfilter"]; p.stepper_->add(e); }
+    void operator()(const DropEvent& e) { ++p.events_["drop"]; p.stepper_->add(e); }
+    void operator()(const DeviceEvent& e) {
+        ++p.events_["device"];
+        if (p.timelines_) p.timelines_->add(e); // devices only matter inside timelines
+    }
+};
+
+EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
+    : sources_(std::move(sources)), sinks_(std::move(sinks)) {
+    if (sinks_.timeline) {
+        timelines_ = std::make_unique<TimelineBuilder>(
+            [this](uint32_t netns) {
+                return TimelineContext{sources_.config(netns), sources_.wireguard ? sources_.wireguard(netns)
+                                                                                  : std::vector<WgInterface>{}};
+            },
+            [this](PacketTimeline&& t) { sinks_.timeline(t); });
+    }
+    grouper_ = std::make_unique<WalkGrouper>([this](uint32_t netns) { return sources_.config(netns); },
+                                             [this](RouteDecision&& d) {
+                                                 if (timelines_) timelines_->add(d);
+                                                 else if (sinks_.route) sinks_.route(d);
+                                             });
+    stepper_ = std::make_unique<NetfilterStepper>(
+        [this](uint32_t netns) {
+            const NetnsConfig* cfg = sources_.config(netns);
+            return NetfilterContext{cfg ? &cfg->nft : nullptr, sources_.plan ? sources_.plan(netns) : nullptr};
+        },
+        [this](NetfilterStep&& s) {
+            if (timelines_) timelines_->add(s);
+            else if (sinks_.netfilter) sinks_.netfilter(s);
+        },
+        [this](DropStep&& d) {
+            if (timelines_) timelines_->add(d);
+            else if (sinks_.drop) sinks_.drop(d);
+        },
+        sources_.drop_reason, sources_.symbol);
+}
+
+EventPipeline::~EventPipeline() = default;
+
+void EventPipeline::feed(std::span<const std::byte> record) {
+    auto event = decoder_.decode(record);
+    if (!event) {
+        spdlog::debug("rejected record: {}", event.error());
+        return;
+    }
+    std::visit(Dispatch{*this}, event.value());
+}
+
+// Routes and netfilter steps finish first, so that timelines get them before they complete.
+void EventPipeline::flush(uint64_t now_ns) {
+    grouper_->flush(now_ns);
+    stepper_->flush(now_ns);
+    if (timelines_) timelines_->flush(now_ns);
+}
+
+void EventPipeline::finish() {
+    grouper_->flush_all();
+    stepper_->flush_all();
+    if (timelines_) timelines_->flush_all();
+}
+
+void EventPipeline::lost(const std::string& module, uint64_t count) {
+    if (timelines_ && count) timelines_->lost(module, count);
+}
+
+} // namespace wgbpf

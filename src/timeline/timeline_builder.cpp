@@ -1,0 +1,487 @@
+#include "wgbpf/timeline/timeline_builder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include "wgbpf/timeline/rp_filter.hpp"
+#include "wgbpf/timeline/wireguard_link.hpp"
+
+namespace wgbpf {
+namespace {
+
+// A timeline while the builder has it: open, or completed and held back for a WireGuard link.
+struct Entry {
+    PacketTimeline tl;
+    uint64_t first_ns = 0;
+    uint64_t last_ns = 0;
+    bool open = true;
+    bool pkt_seen = false; // tl.pkt comes from a packet step, not from a route decision's flow
+    bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
+};
+
+template <typename T>
+const T* last_step(const PacketTimeline& tl) {
+    for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it)
+        if (const T* s = std::get_if<T>(&*it)) return s;
+    return nullptr;
+}
+
+bool has_route(const PacketTimeline& tl, RouteDirection dir) {
+    return std::any_of(tl.steps.begin(), tl.steps.end(), [&](const TimelineStep& s) {
+        const RouteDecision* d = std::get_if<RouteDecision>(&s);
+        return d && d->direction == dir;
+    });
+}
+
+bool came_in(const PacketTimeline& tl) {
+    return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&s)) return d->direction == "ingress";
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s))
+            return n->hook == NfHook::prerouting || n->hook == NfHook::input || n->hook == NfHook::forward ||
+                   n->hook == NfHook::ingress;
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&s)) return r->direction != RouteDirection::output;
+        return std::holds_alternative<RpFilterStep>(s);
+    });
+}
+
+// A packet this host sent: nothing shows it was received.
+bool locally_generated(const Entry& e) { return !came_in(e.tl); }
+
+// The packet a route decision was made for, as far as its flow tells (until a packet step shows it).
+PacketInfo flow_packet(const RouteDecision& d, uint64_t id) {
+    PacketInfo p;
+    p.id = id;
+    p.is_ip = true;
+    p.family = d.family;
+    p.proto = d.proto;
+    bool reverse = d.direction == RouteDirection::reverse;
+    p.src = reverse ? d.dst : d.src;
+    p.dst = reverse ? d.src : d.dst;
+    p.sport = reverse ? d.dport : d.sport;
+    p.dport = reverse ? d.sport : d.dport;
+    p.has_l4 = d.proto != 0 && (p.sport != 0 || p.dport != 0);
+    return p;
+}
+
+// Would an output decision fit this packet? Source only when the lookup had one already.
+bool route_fits(const RouteDecision& d, const PacketInfo& pkt, std::optional<uint32_t> mark) {
+    if (d.dst != pkt.dst) return false;
+    if (!d.src.is_unspecified() && d.src != pkt.src) return false;
+    if (d.proto != 0 && d.proto != pkt.proto) return false;
+    return !mark || d.mark == *mark;
+}
+
+// The mark a locally generated packet had at its first netfilter step (what its route lookup saw).
+std::optional<uint32_t> first_output_mark(const PacketTimeline& tl) {
+    for (const TimelineStep& s : tl.steps)
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return n->mark_before;
+    return std::nullopt;
+}
+
+} // namespace
+
+struct TimelineBuilder::State {
+    ContextFor context;
+    Sink sink;
+    TimelineLimits limits;
+    std::map<uint64_t, Entry> entries;           // by timeline id, i.e. in order of creation
+    std::unordered_map<uint64_t, uint64_t> open; // packet id -> timeline id, open timelines only
+    std::deque<RouteDecision> pending;           // output decisions waiting for their packet, oldest first
+    std::map<uint32_t, TimelineContext> contexts;
+    WireguardLinker linker;
+    uint64_t next_id = 1;
+    uint64_t evicted = 0;
+    uint64_t unattached = 0;
+
+    State(ContextFor c, Sink s, TimelineLimits l)
+        : context(std::move(c)), sink(std::move(s)), limits(l), linker(l.link_ns, l.max_open) {}
+
+    const TimelineContext& ctx(uint32_t netns) {
+        auto [it, fresh] = contexts.try_emplace(netns);
+        if (fresh && context) it->second = context(netns);
+        return it->second;
+    }
+
+    std::string link_name(uint32_t netns, int ifindex) {
+        const NetnsConfig* cfg = ctx(netns).config;
+        return cfg ? cfg->link_name(ifindex) : fmt::format("if{}", ifindex);
+    }
+
+    const WgInterface* wireguard_interface(uint32_t netns, const std::string& dev) {
+        for (const WgInterface& w : ctx(netns).wireguard)
+            if (w.name == dev) return &w;
+        return nullptr;
+    }
+
+    Entry* find(uint64_t id) {
+        auto it = entries.find(id);
+        return it == entries.end() ? nullptr : &it->second;
+    }
+
+    Entry& create(uint32_t netns, uint64_t packet, uint64_t t_ns) {
+        if (packet != 0 && open.size() >= limits.max_open) evict_oldest();
+        uint64_t id = next_id++;
+        Entry& e = entries[id];
+        e.tl.id = id;
+        e.tl.packet_id = packet;
+        e.tl.netns = netns;
+        e.first_ns = e.last_ns = t_ns;
+        if (packet != 0) open[packet] = id;
+        return e;
+    }
+
+    Entry& timeline_for(uint64_t packet, uint32_t netns, uint64_t t_ns) {
+        if (auto it = open.find(packet); it != open.end()) return entries.at(it->second);
+        return create(netns, packet, t_ns);
+    }
+
+    void evict_oldest() {
+        for (auto& [id, e] : entries) {
+            if (!e.open) continue;
+            e.tl.gaps.push_back(fmt::format("evicted before completion (more than {} packets open)", limits.max_open));
+            ++evicted;
+            linker.forget(id); // no room to wait for a link either
+            complete(e, "unknown");
+            return;
+        }
+    }
+
+    // Steps stay in time order; `before_equal` puts a step ahead of others at the same time.
+    void add_step(Entry& e, TimelineStep step, bool before_equal = false) {
+        uint64_t t = step_time(step);
+        auto& steps = e.tl.steps;
+        auto later = [](uint64_t t, const TimelineStep& s) { return t < step_time(s); };
+        auto not_earlier = [](const TimelineStep& s, uint64_t t) { return step_time(s) < t; };
+        auto at = before_equal ? std::lower_bound(steps.begin(), steps.end(), t, not_earlier)
+                               : std::upper_bound(steps.begin(), steps.end(), t, later);
+        steps.insert(at, std::move(step));
+        e.first_ns = std::min(e.first_ns, t);
+        e.last_ns = std::max(e.last_ns, t);
+    }
+
+    void see_packet(Entry& e, const PacketInfo& pkt) {
+        if (e.pkt_seen || !pkt.is_ip) return;
+        e.tl.pkt = pkt;
+        e.pkt_seen = true;
+    }
+
+    // The output decision made for this packet: the oldest waiting one that fits, the sender's own if the
+    // step names the sender (`tgid`).
+    void attach_pending_route(Entry& e, const PacketInfo& pkt, std::optional<uint32_t> mark, uint32_t tgid, uint64_t t) {
+        auto best = pending.end();
+        for (auto it = pending.begin(); it != pending.end(); ++it) {
+            if (it->netns != e.tl.netns || it->t_ns > t || t - it->t_ns > limits.route_ns) continue;
+            if (!route_fits(*it, pkt, mark)) continue;
+            if (best == pending.end()) best = it;
+            if (tgid == 0 || it->tgid == tgid) {
+                if (tgid != 0) best = it;
+                break;
+            }
+        }
+        if (best == pending.end()) return;
+        if (e.tl.mark == 0) e.tl.mark = best->mark;
+        add_step(e, std::move(*best));
+        pending.erase(best);
+    }
+
+    // An output decision that arrives after its packet's first step (a walk finished late): the earliest
+    // packet first seen after it that has no output decision yet. Creation order follows time closely
+    // enough to stop at the first timeline older than the decision.
+    bool attach_late_route(const RouteDecision& d) {
+        Entry* found = nullptr;
+        for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+            Entry& e = it->second;
+            if (e.first_ns < d.t_ns) break;
+            if (e.tl.netns != d.netns || !e.pkt_seen || e.first_ns - d.t_ns > limits.route_ns) continue;
+            if (!locally_generated(e) || has_route(e.tl, RouteDirection::output)) continue;
+            if (route_fits(d, e.tl.pkt, first_output_mark(e.tl))) found = &e;
+        }
+        if (!found) return false;
+        add_step(*found, d);
+        return true;
+    }
+
+    // A route decision no packet took: shown on its own, so that e.g. a send that failed is not lost.
+    void route_alone(const RouteDecision& d, const std::string& why) {
+        ++unattached;
+        Entry& e = create(d.netns, 0, d.t_ns);
+        e.tl.pkt = flow_packet(d, 0);
+        e.tl.mark = d.mark;
+        add_step(e, d);
+        e.tl.gaps.push_back(why);
+        complete(e, "unknown");
+    }
+
+    std::string iif_of(Entry& e) {
+        for (const TimelineStep& s : e.tl.steps)
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == "ingress") return d->dev;
+        for (const TimelineStep& s : e.tl.steps)
+            if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->pkt.iif)
+                return link_name(e.tl.netns, n->pkt.iif);
+        for (const TimelineStep& s : e.tl.steps)
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
+                r && r->direction == RouteDirection::input && !r->iif.empty())
+                return r->iif;
+        return e.tl.pkt.iif ? link_name(e.tl.netns, e.tl.pkt.iif) : std::string();
+    }
+
+    // An outer packet: its WireGuard message becomes a step (sent: first, since encryption came before the
+    // packet existed; received: where it was first seen), and transport data goes looking for its inner packet.
+    void look_for_wireguard(Entry& e, const PacketInfo& pkt, bool outgoing, uint64_t t) {
+        if (e.wg_seen || !pkt.has_udp_payload) return;
+        e.wg_seen = true;
+        const TimelineContext& c = ctx(e.tl.netns);
+        auto match = match_outer_packet(pkt, outgoing, c.wireguard);
+        if (!match) return;
+        auto msg = parse_wg_message(pkt);
+        if (!msg) return; // on WireGuard's port but not a WireGuard message: an ordinary UDP packet
+        WireguardStep step = wireguard_step(*msg, *match, pkt, outgoing, outgoing ? e.first_ns : t);
+        add_step(e, step, outgoing);
+        if (msg->type != WgMessageType::transport_data || msg->keepalive() || !match->peer) return;
+
+        WgLinkKey key{e.tl.netns, match->interface->name, match->peer->public_key, outgoing};
+        auto inner = linker.add_outer(key, WgLinkEnd{e.tl.id, t, msg->length, step});
+        if (!inner) return;
+        if (outgoing) link_out(inner->timeline, e.tl.id, step, t);
+        else link_in(e.tl.id, inner->timeline, step, inner->t_ns);
+    }
+
+    // An inner packet handed to (outgoing) or received from (incoming) WireGuard interface `wg`.
+    void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
+        const WgPeer* peer = peer_for_address(wg, outgoing ? e.tl.pkt.dst : e.tl.pkt.src);
+        if (!peer || !e.pkt_seen) return;
+        WgLinkKey key{e.tl.netns, wg.name, peer->public_key, outgoing};
+        auto outer = linker.add_inner(key, WgLinkEnd{e.tl.id, t, e.tl.pkt.len, {}});
+        if (!outer) return;
+        if (outgoing) link_out(e.tl.id, outer->timeline, outer->step, outer->t_ns);
+        else link_in(outer->timeline, e.tl.id, outer->step, t);
+    }
+
+    void link_out(uint64_t inner_id, uint64_t outer_id, const WireguardStep& outer_step, uint64_t outer_t) {
+        Entry* inner = find(inner_id);
+        Entry* outer = find(outer_id);
+        if (!inner || !outer) return;
+        inner->tl.encapsulated_in = outer->tl.id;
+        outer->tl.outer_of = inner->tl.id;
+        WireguardStep s = outer_step;
+        s.t_ns = std::max(inner->last_ns, outer_t); // after it left through the tunnel device
+        add_step(*inner, s);
+        release_if_done(inner_id);
+        release_if_done(outer_id);
+    }
+
+    void link_in(uint64_t outer_id, uint64_t inner_id, const WireguardStep& outer_step, uint64_t inner_t) {
+        Entry* inner = find(inner_id);
+        Entry* outer = find(outer_id);
+        if (!inner || !outer) return;
+        inner->tl.decapsulated_from = outer->tl.id;
+        outer->tl.outer_of = inner->tl.id;
+        if (!outer->open && outer->tl.outcome == "delivered") outer->tl.outcome = "decapsulated";
+        WireguardStep s = outer_step;
+        s.t_ns = inner_t; // decrypted just before it came out of the tunnel device
+        add_step(*inner, s, true);
+        release_if_done(inner_id);
+        release_if_done(outer_id);
+    }
+
+    void release_if_done(uint64_t id) {
+        Entry* e = find(id);
+        if (e && !e->open && !linker.waiting(id)) emit(id);
+    }
+
+    void complete(Entry& e, std::string outcome) {
+        e.tl.outcome = std::move(outcome);
+        e.open = false;
+        if (auto it = open.find(e.tl.packet_id); it != open.end() && it->second == e.tl.id) open.erase(it);
+        bool left = e.tl.outcome == "sent" || e.tl.outcome == "encapsulated";
+        if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output))
+            e.tl.gaps.push_back("no route lookup seen for it: a cached route (connected socket, WireGuard's per-peer "
+                              "cache) or lost route events");
+        if (!linker.waiting(e.tl.id)) emit(e.tl.id); // else held until linked or the link window passes
+    }
+
+    void emit(uint64_t id) {
+        auto node = entries.extract(id);
+        if (node.empty()) return;
+        linker.forget(id);
+        if (sink) sink(std::move(node.mapped().tl));
+    }
+
+    // A packet that went quiet: delivered if netfilter's input hook accepted it last (or, without netfilter
+    // steps, its route was local delivery), else nobody saw what became of it.
+    std::string idle_outcome(Entry& e) {
+        const NetfilterStep* nf = last_step<NetfilterStep>(e.tl);
+        if (nf && nf->verdict == "drop") return "dropped";
+        bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == "accept" : [&] {
+            for (const TimelineStep& s : e.tl.steps)
+                if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
+                    r && r->direction == RouteDirection::input && r->route_type == "local")
+                    return true;
+            return false;
+        }();
+        if (delivered) return e.tl.outer_of ? "decapsulated" : "delivered";
+        e.tl.gaps.push_back(fmt::format("no delivery, egress or drop seen (idle for {} ms)", limits.idle_ns / 1'000'000));
+        return "unknown";
+    }
+
+    void flush(uint64_t now) {
+        // Output decisions that no packet took in time.
+        std::vector<RouteDecision> stale;
+        for (auto it = pending.begin(); it != pending.end();) {
+            if (now >= it->t_ns && now - it->t_ns >= limits.route_ns) {
+                stale.push_back(std::move(*it));
+                it = pending.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        for (const RouteDecision& d : stale)
+            route_alone(d, fmt::format("no packet followed this route decision within {} ms (`ip route get`, a "
+                                       "connect(), or a send that failed)",
+                                       limits.route_ns / 1'000'000));
+
+        linker.expire(now);
+        std::vector<uint64_t> ids;
+        for (const auto& [id, e] : entries) ids.push_back(id);
+        for (uint64_t id : ids) {
+            Entry* e = find(id);
+            if (!e) continue;
+            if (!e->open) release_if_done(id);
+            else if (now >= e->last_ns && now - e->last_ns >= limits.idle_ns) complete(*e, idle_outcome(*e));
+        }
+        contexts.clear(); // configuration may have changed: ask again
+    }
+};
+
+TimelineBuilder::TimelineBuilder(ContextFor context, Sink sink, TimelineLimits limits)
+    : state_(std::make_unique<State>(std::move(context), std::move(sink), limits)) {}
+
+TimelineBuilder::~TimelineBuilder() = default;
+
+void TimelineBuilder::add(const RouteDecision& d) {
+    State& s = *state_;
+    if (d.direction == RouteDirection::output) {
+        if (s.attach_late_route(d)) return;
+        s.pending.push_back(d);
+        if (s.pending.size() > s.limits.max_open) {
+            RouteDecision oldest = std::move(s.pending.front());
+            s.pending.pop_front();
+            s.route_alone(oldest, fmt::format("route decision not matched: more than {} waiting for their packets",
+                                              s.limits.max_open));
+        }
+        return;
+    }
+    if (d.rx_packet == 0) {
+        s.route_alone(d, "route decision for a received packet that was not identified");
+        return;
+    }
+    Entry& e = s.timeline_for(d.rx_packet, d.netns, d.t_ns);
+    if (!e.pkt_seen && e.tl.steps.empty()) e.tl.pkt = flow_packet(d, d.rx_packet);
+    if (d.direction == RouteDirection::input) {
+        s.add_step(e, d);
+        return;
+    }
+    // Loose mode's second reverse lookup (restricted to the device the packet came in on) is a plain step.
+    if (!d.oif.empty() && last_step<RpFilterStep>(e.tl)) {
+        RouteDecision second = d;
+        second.notes.push_back("rp_filter's second reverse lookup, restricted to " + d.oif);
+        s.add_step(e, std::move(second));
+        return;
+    }
+    s.add_step(e, explain_rp_filter(d, RpFilterPacket{s.iif_of(e), e.tl.mark}, s.ctx(d.netns).config));
+}
+
+void TimelineBuilder::add(const NetfilterStep& step) {
+    State& s = *state_;
+    Entry& e = s.timeline_for(step.pkt.id, step.netns, step.t_ns);
+    s.see_packet(e, step.pkt);
+    bool leaving = step.hook == NfHook::output || step.hook == NfHook::postrouting;
+    bool local = locally_generated(e);
+    if (leaving && local && !has_route(e.tl, RouteDirection::output))
+        s.attach_pending_route(e, step.pkt, step.mark_before, 0, step.t_ns);
+    s.add_step(e, step);
+    e.tl.mark = step.mark_after;
+    if (leaving ? local : step.hook == NfHook::prerouting || step.hook == NfHook::input)
+        s.look_for_wireguard(e, step.pkt, leaving, step.t_ns);
+}
+
+void TimelineBuilder::add(const DropStep& d) {
+    State& s = *state_;
+    Entry& e = s.timeline_for(d.pkt.id, d.netns, d.t_ns);
+    s.see_packet(e, d.pkt);
+    s.add_step(e, d);
+    if (d.reason == "IP_RPFILTER") {
+        // The reverse-path check failed: make its step say so even when the sysctl snapshot disagreed.
+        for (auto it = e.tl.steps.rbegin(); it != e.tl.steps.rend(); ++it) {
+            RpFilterStep* rp = std::get_if<RpFilterStep>(&*it);
+            if (!rp) continue;
+            if (rp->result == "pass") rp->explanation += "; yet the kernel dropped it (IP_RPFILTER): sysctls changed?";
+            else if (rp->result == "unknown") rp->explanation = "dropped: " + rp->explanation;
+            rp->result = "fail";
+            break;
+        }
+    }
+    s.linker.forget(e.tl.id); // a dropped packet carries nothing through the tunnel
+    s.complete(e, "dropped");
+}
+
+void TimelineBuilder::add(const DeviceEvent& ev) {
+    State& s = *state_;
+    bool in = ev.direction == DeviceEvent::Direction::ingress;
+    // Received a second time with the same id: the kernel's WireGuard decrypts in place and hands the same
+    // buffer back in through its device. The first life (the outer packet) was delivered; this is a new packet.
+    if (auto it = s.open.find(ev.pkt.id); in && it != s.open.end()) {
+        Entry& first = s.entries.at(it->second);
+        bool received = std::any_of(first.tl.steps.begin(), first.tl.steps.end(), [](const TimelineStep& st) {
+            const DeviceStep* d = std::get_if<DeviceStep>(&st);
+            return d && d->direction == "ingress";
+        });
+        if (received) s.complete(first, s.idle_outcome(first));
+    }
+    Entry& e = s.timeline_for(ev.pkt.id, ev.netns, ev.t_ns);
+    s.see_packet(e, ev.pkt);
+    std::string dev = s.link_name(ev.netns, ev.ifindex);
+    const WgInterface* wg = s.wireguard_interface(ev.netns, dev);
+    uint64_t id = e.tl.id;
+
+    if (in) {
+        if (wg) s.look_for_outer(e, *wg, false, ev.t_ns); // decrypted: came out of the tunnel
+        s.add_step(e, DeviceStep{ev.t_ns, "ingress", dev});
+        if (!wg) s.look_for_wireguard(e, ev.pkt, false, ev.t_ns);
+        return;
+    }
+
+    bool local = locally_generated(e);
+    if (local && !has_route(e.tl, RouteDirection::output)) s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
+    s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
+    if (wg) {
+        s.look_for_outer(e, *wg, true, ev.t_ns);
+        if (Entry* still = s.find(id)) s.complete(*still, "encapsulated");
+        return;
+    }
+    if (local) s.look_for_wireguard(e, ev.pkt, true, ev.t_ns);
+    if (Entry* still = s.find(id)) s.complete(*still, local ? "sent" : "forwarded");
+}
+
+void TimelineBuilder::lost(const std::string& module, uint64_t count) {
+    for (auto& [id, e] : state_->entries)
+        if (e.open) e.tl.gaps.push_back(fmt::format("{} {} events lost here", count, module));
+}
+
+void TimelineBuilder::flush(uint64_t now_ns) { state_->flush(now_ns); }
+
+void TimelineBuilder::flush_all() { state_->flush(UINT64_MAX); }
+
+void TimelineBuilder::context_changed() { state_->contexts.clear(); }
+
+uint64_t TimelineBuilder::evicted() const { return state_->evicted; }
+
+uint64_t TimelineBuilder::unattached_routes() const { return state_->unattached; }
+
+size_t TimelineBuilder::open() const { return state_->open.size(); }
+
+} // namespace wgbpf

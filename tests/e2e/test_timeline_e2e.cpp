@@ -1,0 +1,208 @@
+// End-to-end: packet timelines on the seed topology, the seed's figures 2 and 3. Root only.
+#include <catch2/catch_test_macros.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "watch_run.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using namespace wgbpf::e2e;
+
+namespace {
+
+constexpr const char* kTarget = "198.51.100.9";
+constexpr const char* kEndpoint = "203.0.113.123";
+constexpr const char* kClientLan = "192.168.178.48";
+constexpr const char* kClientTunnel = "10.0.0.1";
+
+std::vector<json> steps_of(const json& t, const char* kind) {
+    std::vector<json> out;
+    for (const json& s : array_field(t, "steps"))
+        if (str_field(s, "kind") == kind) out.push_back(s);
+    return out;
+}
+
+bool has_step(const json& t, const char* kind, const std::function<bool(const json&)>& pred) {
+    for (const json& s : steps_of(t, kind))
+        if (pred(s)) return true;
+    return false;
+}
+
+const json* find_timeline(const std::vector<json>& ts, const std::function<bool(const json&)>& pred) {
+    for (const json& t : ts)
+        if (pred(t)) return &t;
+    return nullptr;
+}
+
+const json* by_id(const std::vector<json>& ts, const json& id) {
+    return find_timeline(ts, [&](const json& t) { return t.contains("id") && t["id"] == id; });
+}
+
+std::string describe(const std::vector<json>& ts) {
+    std::string out;
+    for (const json& t : ts) out += "  " + t.dump() + "\n";
+    return out;
+}
+
+// The server's key as the client knows its peer (wireguard-go's sockets are shared by all namespaces,
+// so `wg show all` in the server namespace would list the client's interface too).
+std::string server_public_key(const Lab& lab) {
+    RunResult r = lab.exec("client", "wg show " + sh_quote(lab.wg_iface()) + " peers");
+    std::string key = r.output;
+    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+    return key;
+}
+
+} // namespace
+
+TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner and outer linked", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wg = lab.wg_iface();
+    const std::string peer = server_public_key(lab);
+    REQUIRE_FALSE(peer.empty());
+    WatchOutput out = watch_while(lab, [&] {
+        lab.exec("client", "conntrack -F 2>/dev/null || true");
+        CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
+    });
+    CHECK(out.exit_status == 0);
+    std::vector<json> ts = out.of_kind("timeline");
+    INFO(ts.size() << " timelines:\n" << describe(ts));
+    REQUIRE_FALSE(ts.empty());
+
+    // Figure 2: the echo request (steps 0-4), into the tunnel.
+    const json* inner = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "src") == kClientTunnel && str_field(t, "dst") == kTarget && int_field(t, "icmp_type") == 8;
+    });
+    REQUIRE(inner);
+    CHECK(str_field(*inner, "outcome") == "encapsulated");
+    CHECK(has_step(*inner, "route", [&](const json& s) {
+        return str_field(s, "direction") == "output" && int_field(s, "rule") == 32765 && str_field(s, "oif") == wg;
+    }));
+    CHECK(has_step(*inner, "netfilter", [](const json& s) {
+        return str_field(s, "hook") == "output" && str_field(s, "verdict") == "accept";
+    }));
+    CHECK(has_step(*inner, "netfilter", [](const json& s) { return str_field(s, "chain") == "postmangle"; }));
+    CHECK(has_step(*inner, "device", [&](const json& s) {
+        return str_field(s, "direction") == "egress" && str_field(s, "dev") == wg;
+    }));
+    CHECK(has_step(*inner, "wireguard", [&](const json& s) {
+        return str_field(s, "action") == "encrypt" && str_field(s, "peer") == peer &&
+               str_field(s, "endpoint") == std::string(kEndpoint) + ":51820";
+    }));
+
+    // Steps 5-7: the encrypted outer packet, linked both ways.
+    REQUIRE(inner->contains("encapsulated_in"));
+    const json* outer = by_id(ts, (*inner)["encapsulated_in"]);
+    REQUIRE(outer);
+    CHECK((*outer)["outer_of"] == (*inner)["id"]);
+    CHECK(str_field(*outer, "src") == kClientLan);
+    CHECK(str_field(*outer, "dst") == kEndpoint);
+    CHECK(int_field(*outer, "mark") == 51820);
+    CHECK(has_step(*outer, "route", [](const json& s) {
+        return int_field(s, "rule") == 32766 && str_field(s, "oif") == "c0";
+    }));
+    CHECK(has_step(*outer, "netfilter", [](const json& s) {
+        return str_field(s, "chain") == "postmangle" && int_field(s, "ct_mark_after") == 51820;
+    }));
+    CHECK(has_step(*outer, "device", [](const json& s) {
+        return str_field(s, "direction") == "egress" && str_field(s, "dev") == "c0";
+    }));
+
+    // Figure 3, steps 1-4: the encrypted reply, mark restored, rp_filter passes with the mark, delivered.
+    const json* outer_reply = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "src") == kEndpoint && str_field(t, "dst") == kClientLan &&
+               has_step(t, "wireguard", [](const json& s) { return str_field(s, "action") == "decrypt"; });
+    });
+    REQUIRE(outer_reply);
+    CHECK(has_step(*outer_reply, "netfilter", [](const json& s) {
+        return str_field(s, "chain") == "premangle" && int_field(s, "mark_after") == 51820;
+    }));
+    CHECK(has_step(*outer_reply, "rp_filter", [](const json& s) {
+        return str_field(s, "mode") == "strict" && str_field(s, "result") == "pass" &&
+               str_field(s, "reverse_oif") == "c0" && s.value("src_valid_mark", false);
+    }));
+    CHECK(str_field(*outer_reply, "outcome") == "decapsulated"); // delivered to WireGuard, which decrypted it
+
+    // Steps 5-9: the decrypted echo reply, linked to its outer packet, through preraw, delivered.
+    const json* inner_reply = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "src") == kTarget && str_field(t, "dst") == kClientTunnel && int_field(t, "icmp_type") == 0;
+    });
+    REQUIRE(inner_reply);
+    REQUIRE(inner_reply->contains("decapsulated_from"));
+    CHECK((*inner_reply)["decapsulated_from"] == (*outer_reply)["id"]);
+    CHECK(has_step(*inner_reply, "device", [&](const json& s) {
+        return str_field(s, "direction") == "ingress" && str_field(s, "dev") == wg;
+    }));
+    CHECK(has_step(*inner_reply, "netfilter", [](const json& s) {
+        return str_field(s, "chain") == "preraw" && str_field(s, "verdict") == "accept";
+    }));
+    CHECK(has_step(*inner_reply, "rp_filter", [](const json& s) { return str_field(s, "result") == "pass"; }));
+    CHECK(has_step(*inner_reply, "netfilter", [](const json& s) {
+        return str_field(s, "hook") == "input" && str_field(s, "verdict") == "accept";
+    }));
+}
+
+TEST_CASE("timeline: without src_valid_mark, strict rp_filter drops the reply, and says why", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    REQUIRE(lab.exec("client", "sysctl -qw net.ipv4.conf.all.src_valid_mark=0").status == 0);
+    WatchOutput out = watch_while(lab, [&] {
+        CHECK(lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 20s).status != 0);
+    });
+    std::vector<json> ts = out.of_kind("timeline");
+    INFO(describe(ts));
+    const json* reply = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "src") == kEndpoint && str_field(t, "dst") == kClientLan &&
+               has_step(t, "rp_filter", [](const json&) { return true; });
+    });
+    REQUIRE(reply);
+    CHECK(has_step(*reply, "rp_filter", [&](const json& s) {
+        return str_field(s, "mode") == "strict" && str_field(s, "result") == "fail" && str_field(s, "iif") == "c0" &&
+               str_field(s, "reverse_oif") == lab.wg_iface() && !s.value("src_valid_mark", true);
+    }));
+    CHECK(has_step(*reply, "drop", [](const json& s) { return str_field(s, "reason") == "IP_RPFILTER"; }));
+    CHECK(str_field(*reply, "outcome") == "dropped");
+}
+
+TEST_CASE("timeline: a recording replays to the same JSON, without root", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string file = "/tmp/wgbpf-e2e-" + std::to_string(::getpid()) + ".wgbpf";
+    WatchOutput live = watch_while(
+        lab, [&] { CHECK(lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s).status == 0); }, 6,
+        "-w " + sh_quote(file));
+    REQUIRE(std::filesystem::exists(file));
+    ::chmod(file.c_str(), 0644);
+    RunResult replay = run_status("setpriv --reuid=nobody --regid=nogroup --clear-groups " + sh_quote(wgbpf_binary()) +
+                                  " replay --json " + sh_quote(file));
+    std::filesystem::remove(file);
+    INFO("replay:\n" << replay.output);
+    REQUIRE(replay.status == 0);
+    std::vector<std::string> live_lines, replay_lines;
+    for (const json& j : live.lines)
+        if (j.value("kind", "") == "timeline") live_lines.push_back(j.dump());
+    std::istringstream in(replay.output);
+    for (std::string line; std::getline(in, line);) {
+        json j = json::parse(line, nullptr, false);
+        if (j.is_object() && j.value("kind", "") == "timeline") replay_lines.push_back(j.dump());
+    }
+    REQUIRE_FALSE(live_lines.empty());
+    // Live, idle timelines complete on the wall clock; offline on the recorded times: same timelines,
+    // possibly finished in another order.
+    std::sort(live_lines.begin(), live_lines.end());
+    std::sort(replay_lines.begin(), replay_lines.end());
+    CHECK(replay_lines == live_lines);
+}

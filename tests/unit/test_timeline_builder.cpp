@@ -1,0 +1,496 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include <algorithm>
+
+#include "timeline_fixtures.hpp"
+
+using namespace wgbpf;
+using namespace wgbpf::test;
+
+namespace {
+
+template <typename T>
+std::vector<T> steps_of(const PacketTimeline& t) {
+    std::vector<T> out;
+    for (const TimelineStep& s : t.steps)
+        if (const T* x = std::get_if<T>(&s)) out.push_back(*x);
+    return out;
+}
+
+// "route", "nf", "drop", "rp_filter", "wg", "dev" per step, in order.
+std::vector<std::string> kinds(const PacketTimeline& t) {
+    std::vector<std::string> out;
+    for (const TimelineStep& s : t.steps) {
+        out.push_back(std::visit(
+            [](const auto& x) -> std::string {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, RouteDecision>) return "route";
+                else if constexpr (std::is_same_v<T, NetfilterStep>) return "nf";
+                else if constexpr (std::is_same_v<T, DropStep>) return "drop";
+                else if constexpr (std::is_same_v<T, RpFilterStep>) return "rp_filter";
+                else if constexpr (std::is_same_v<T, WireguardStep>) return "wg";
+                else return "dev";
+            },
+            s));
+    }
+    return out;
+}
+
+using Kinds = std::vector<std::string>;
+
+bool has_gap(const PacketTimeline& t, std::string_view text) {
+    return std::any_of(t.gaps.begin(), t.gaps.end(), [&](const std::string& g) { return g.find(text) != std::string::npos; });
+}
+
+bool time_ordered(const PacketTimeline& t) {
+    return std::is_sorted(t.steps.begin(), t.steps.end(),
+                          [](const TimelineStep& a, const TimelineStep& b) { return step_time(a) < step_time(b); });
+}
+
+} // namespace
+
+TEST_CASE("seed, figure 2: the echo request is encapsulated in the outer packet, linked both ways") {
+    Collected c;
+    feed_outgoing_ping(c.builder);
+    REQUIRE(c.out.size() == 2); // both complete at egress: no flush needed
+    CHECK(c.builder.open() == 0);
+
+    const PacketTimeline& inner = c.out[0];
+    CHECK(inner.id == 1);
+    CHECK(inner.packet_id == kRequest);
+    CHECK(inner.netns == kNs);
+    CHECK(inner.outcome == "encapsulated");
+    CHECK(inner.encapsulated_in == 2u);
+    CHECK_FALSE(inner.outer_of);
+    CHECK(inner.mark == 0);
+    CHECK(inner.gaps.empty());
+    CHECK(kinds(inner) == Kinds{"route", "nf", "nf", "dev", "wg"});
+    CHECK(time_ordered(inner));
+    auto route = steps_of<RouteDecision>(inner)[0];
+    CHECK(route.result_oif == "wg0");
+    CHECK(route.tgid == kPing);
+    auto wg = steps_of<WireguardStep>(inner)[0];
+    CHECK(wg.action == "encrypt");
+    CHECK(wg.peer == kServerKey);
+    CHECK(wg.endpoint == "203.0.113.123:51820");
+    CHECK(wg.receiver_index == kServerIndex);
+    CHECK(wg.counter == 2u);
+    CHECK(steps_of<DeviceStep>(inner)[0].dev == "wg0");
+
+    const PacketTimeline& outer = c.out[1];
+    CHECK(outer.id == 2);
+    CHECK(outer.outcome == "sent");
+    CHECK(outer.outer_of == 1u);
+    CHECK_FALSE(outer.encapsulated_in);
+    CHECK(outer.mark == kWgMark);
+    CHECK(kinds(outer) == Kinds{"wg", "route", "nf", "nf", "dev"});
+    CHECK(time_ordered(outer));
+    CHECK(steps_of<RouteDecision>(outer)[0].result_oif == "c0");
+    CHECK(steps_of<RouteDecision>(outer)[0].mark == kWgMark);
+    CHECK(steps_of<NetfilterStep>(outer)[1].ct_mark_after == kWgMark);
+    CHECK(steps_of<WireguardStep>(outer)[0].action == "encrypt");
+    CHECK(steps_of<DeviceStep>(outer)[0].dev == "c0");
+    CHECK(c.builder.unattached_routes() == 0);
+}
+
+TEST_CASE("seed, figure 3: the reply's outer packet passes rp_filter with its restored mark; the inner is decapsulated from it") {
+    Collected c;
+    feed_incoming_reply(c.builder);
+    CHECK(c.out.empty()); // delivery has no event of its own: they complete when idle
+    CHECK(c.builder.open() == 2);
+    c.builder.flush(1'022'147'000 + 199'000'000);
+    CHECK(c.out.empty());
+    c.builder.flush(1'022'147'000 + 200'000'000);
+    REQUIRE(c.out.size() == 2);
+
+    const PacketTimeline& outer = c.out[0];
+    CHECK(outer.id == 1);
+    CHECK(outer.outcome == "decapsulated");
+    CHECK(outer.outer_of == 2u);
+    CHECK(outer.mark == kWgMark);
+    CHECK(kinds(outer) == Kinds{"dev", "wg", "nf", "nf", "route", "rp_filter", "nf"});
+    CHECK(time_ordered(outer));
+    auto rp = steps_of<RpFilterStep>(outer)[0];
+    CHECK(rp.mode == "strict");
+    CHECK(rp.result == "pass");
+    CHECK(rp.iif == "c0");
+    CHECK(rp.src_valid_mark);
+    CHECK(rp.explanation == "reverse route to 203.0.113.123 via c0 = iif c0 (mark 0xca6c used: src_valid_mark=1)");
+    auto wg = steps_of<WireguardStep>(outer)[0];
+    CHECK(wg.action == "decrypt");
+    CHECK(wg.direction == "in");
+    CHECK(wg.receiver_index == kClientIndex);
+    CHECK(wg.counter == 5u);
+    CHECK(steps_of<NetfilterStep>(outer)[1].mark_after == kWgMark); // premangle restored it
+
+    const PacketTimeline& inner = c.out[1];
+    CHECK(inner.id == 2);
+    CHECK(inner.outcome == "delivered");
+    CHECK(inner.decapsulated_from == 1u);
+    CHECK_FALSE(inner.outer_of);
+    CHECK(kinds(inner) == Kinds{"wg", "dev", "nf", "nf", "route", "rp_filter", "nf"});
+    CHECK(steps_of<WireguardStep>(inner)[0].action == "decrypt");
+    CHECK(steps_of<WireguardStep>(inner)[0].peer == kServerKey);
+    CHECK(steps_of<RpFilterStep>(inner)[0].result == "pass");
+    CHECK(steps_of<RpFilterStep>(inner)[0].iif == "wg0");
+}
+
+TEST_CASE("rp_filter without src_valid_mark: reverse route via wg0, the packet came in on c0, IP_RPFILTER drop") {
+    Collected c({}, false);
+    feed_rp_filter_failure(c.builder);
+    REQUIRE(c.out.size() == 1);
+    const PacketTimeline& t = c.out[0];
+    CHECK(t.outcome == "dropped");
+    CHECK_FALSE(t.outer_of);
+    CHECK(kinds(t) == Kinds{"dev", "wg", "nf", "nf", "route", "rp_filter", "drop"});
+    auto rp = steps_of<RpFilterStep>(t)[0];
+    CHECK(rp.result == "fail");
+    CHECK(rp.reverse_oif == "wg0");
+    CHECK(rp.explanation == "reverse route to 203.0.113.123 goes via wg0, not c0 where the packet came in: mark 0xca6c was "
+                            "not used (src_valid_mark=0)");
+    CHECK(steps_of<DropStep>(t)[0].reason == "IP_RPFILTER");
+
+    // A decrypted packet that shows up later is not taken for the dropped one's content.
+    PacketInfo reply = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0);
+    c.builder.add(ingress(reply, kWg0, 2'000'100'000));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK_FALSE(c.out[1].decapsulated_from);
+}
+
+TEST_CASE("an IP_RPFILTER drop makes an rp_filter step without sysctls a failure") {
+    Collected c;
+    c.config.ipv4_conf.clear();
+    feed_rp_filter_failure(c.builder);
+    REQUIRE(c.out.size() == 1);
+    auto rp = steps_of<RpFilterStep>(c.out[0])[0];
+    CHECK(rp.mode == "unknown");
+    CHECK(rp.result == "fail");
+    CHECK(rp.explanation.starts_with("dropped: no sysctl snapshot"));
+}
+
+TEST_CASE("interleaved packets on several CPUs each get their own steps and routes") {
+    Collected c;
+    PacketInfo a = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    PacketInfo b = icmp_packet(0xb, "10.0.0.1", "198.51.100.10", 8);
+    PacketInfo a2 = icmp_packet(0xa2, "10.0.0.1", "198.51.100.9", 8);
+    RouteDecision ra = inner_request_route(100);
+    RouteDecision rb = inner_request_route(110, "198.51.100.10");
+    RouteDecision ra2 = inner_request_route(120);
+    rb.cpu = 1;
+    c.builder.add(ra);
+    c.builder.add(rb);
+    c.builder.add(ra2);
+    NetfilterStep sb = filter_output(b, 130);
+    c.builder.add(sb); // b's first step comes first: it takes its own route, not a's
+    c.builder.add(filter_output(a, 140));
+    c.builder.add(filter_output(a2, 150));
+    c.builder.add(egress(a2, kC0, 160));
+    c.builder.add(egress(b, kC0, 170));
+    c.builder.add(egress(a, kC0, 180));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 3);
+
+    auto route_time = [](const PacketTimeline& t) { return steps_of<RouteDecision>(t).at(0).t_ns; };
+    for (const PacketTimeline& t : c.out) {
+        CHECK(kinds(t) == Kinds{"route", "nf", "dev"});
+        CHECK(steps_of<RouteDecision>(t)[0].dst == t.pkt.dst);
+    }
+    // Emitted in completion order; ids in creation order (b's first step created #1).
+    CHECK(c.out[0].packet_id == 0xa2);
+    CHECK(c.out[1].packet_id == 0xb);
+    CHECK(c.out[1].id == 1);
+    CHECK(route_time(c.out[1]) == 110);
+    // Same destination: the older decision goes to the packet seen first.
+    CHECK(c.out[2].packet_id == 0xa);
+    CHECK(route_time(c.out[2]) == 100);
+    CHECK(route_time(c.out[0]) == 120);
+    CHECK(c.builder.unattached_routes() == 0);
+}
+
+TEST_CASE("a device step that names the sender takes that sender's decision") {
+    Collected c;
+    RouteDecision other = inner_request_route(100);
+    other.tgid = 1;
+    c.builder.add(other);
+    c.builder.add(inner_request_route(110)); // ping's
+    PacketInfo p = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(p, kC0, 120, kPing)); // no netfilter module: the device step attaches it
+    REQUIRE(c.out.size() == 1);
+    CHECK(steps_of<RouteDecision>(c.out[0])[0].tgid == kPing);
+    c.builder.flush(100 + 50'000'000);
+    REQUIRE(c.out.size() == 2);
+    CHECK(steps_of<RouteDecision>(c.out[1])[0].tgid == 1u);
+}
+
+TEST_CASE("an output decision that arrives after its packet's first step still joins it") {
+    Collected c;
+    PacketInfo p = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(filter_output(p, 200));
+    c.builder.add(inner_request_route(100)); // its walk finished late
+    c.builder.add(egress(p, kWg0, 300));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(kinds(c.out[0]) == Kinds{"route", "nf", "dev"});
+    CHECK(c.builder.unattached_routes() == 0);
+}
+
+TEST_CASE("output decisions no packet takes become timelines of their own") {
+    Collected c;
+    RouteDecision d = inner_request_route(1'000);
+    d.result = "unreachable"; // e.g. ping to a network with no route: no packet is ever built
+    c.builder.add(d);
+    // A packet to another destination and one whose mark differs do not take it.
+    PacketInfo other = icmp_packet(0xa, "10.0.0.1", "198.51.100.77", 8);
+    c.builder.add(filter_output(other, 2'000));
+    PacketInfo marked = icmp_packet(0xb, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(filter_output(marked, 3'000, 0x1));
+    c.builder.flush(1'000 + 49'999'999);
+    CHECK(c.out.empty());
+    c.builder.flush(1'000 + 50'000'000);
+    REQUIRE(c.out.size() == 1);
+    const PacketTimeline& t = c.out[0];
+    CHECK(t.id == 3);
+    CHECK(t.outcome == "unknown");
+    CHECK(t.packet_id == 0);
+    CHECK(t.pkt.dst == ip("198.51.100.9"));
+    CHECK(kinds(t) == Kinds{"route"});
+    CHECK(has_gap(t, "no packet followed this route decision within 50 ms"));
+    CHECK(c.builder.unattached_routes() == 1);
+
+    // A decision too old for a packet is not taken either.
+    Collected late;
+    late.builder.add(inner_request_route(1'000));
+    PacketInfo p = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    late.builder.add(filter_output(p, 1'000 + 60'000'000));
+    late.builder.add(egress(p, kC0, 1'000 + 60'000'100));
+    late.builder.flush_all();
+    REQUIRE(late.out.size() == 2);
+    CHECK(kinds(late.out[0]) == Kinds{"nf", "dev"});
+    CHECK(has_gap(late.out[0], "no route lookup seen"));
+    CHECK(late.builder.unattached_routes() == 1);
+}
+
+TEST_CASE("a packet id seen again after its timeline completed starts a new timeline") {
+    Collected c;
+    PacketInfo p = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(inner_request_route(100));
+    c.builder.add(filter_output(p, 110));
+    c.builder.add(egress(p, kC0, 120));
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "sent");
+
+    PacketInfo reused = icmp_packet(0xa, "10.0.0.1", "192.168.178.1", 8); // the kernel reused the buffer
+    c.builder.add(filter_output(reused, 500));
+    c.builder.add(egress(reused, kC0, 510));
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[1].id == 2);
+    CHECK(c.out[1].packet_id == 0xa);
+    CHECK(c.out[1].pkt.dst == ip("192.168.178.1"));
+    CHECK(kinds(c.out[1]) == Kinds{"nf", "dev"});
+}
+
+TEST_CASE("idle timelines complete: delivered after an input accept, unknown otherwise, dropped after a drop verdict") {
+    Collected c;
+    PacketInfo quiet = icmp_packet(0xa, "198.51.100.9", "10.0.0.1", 0);
+    c.builder.add(preraw(quiet, 1'000));
+    PacketInfo delivered = icmp_packet(0xb, "198.51.100.9", "10.0.0.1", 0);
+    c.builder.add(filter_input(delivered, 2'000));
+    PacketInfo dropped = icmp_packet(0xc, "10.0.0.1", "198.51.100.9", 8);
+    NetfilterStep verdict = filter_output(dropped, 3'000);
+    verdict.verdict = "drop"; // the drop module is not running: no DropStep follows
+    c.builder.add(verdict);
+    c.builder.add(outer_input_route(4'000, 0xd)); // no netfilter module either: the route says local
+    c.builder.flush(1'000 + 200'000'000);
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "unknown");
+    CHECK(has_gap(c.out[0], "no delivery, egress or drop seen (idle for 200 ms)"));
+    c.builder.flush(4'000 + 200'000'000);
+    REQUIRE(c.out.size() == 4);
+    CHECK(c.out[1].outcome == "delivered");
+    CHECK(c.out[2].outcome == "dropped");
+    CHECK(c.out[3].outcome == "delivered");
+    CHECK(c.out[3].pkt.src == ip("203.0.113.123")); // known from the route's flow only
+    CHECK(c.builder.open() == 0);
+}
+
+TEST_CASE("input and reverse decisions may come before the packet's first step") {
+    Collected c;
+    c.builder.add(outer_input_route(100, kOuterIn));
+    c.builder.add(outer_reverse_route(110, kOuterIn));
+    PacketInfo outer = outer_in(kOuterIn, 128, wg_data(kClientIndex, 5));
+    c.builder.add(filter_input(outer, 120, kWgMark));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    const PacketTimeline& t = c.out[0];
+    CHECK(kinds(t) == Kinds{"route", "rp_filter", "nf", "wg"});
+    CHECK(t.pkt.len == 156); // the packet as seen, not the flow's guess
+    CHECK(steps_of<RpFilterStep>(t)[0].iif == "c0"); // from the input decision's iif
+}
+
+TEST_CASE("loose mode's second reverse lookup is a plain route step") {
+    Collected c;
+    c.config.ipv4_conf["all"].rp_filter = 2;
+    PacketInfo outer = outer_in(kOuterIn, 128, wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.add(outer_reverse_route(110, kOuterIn, false));
+    RouteDecision second = outer_reverse_route(111, kOuterIn, false);
+    second.oif = "c0";
+    c.builder.add(second);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(kinds(c.out[0]) == Kinds{"dev", "wg", "rp_filter", "route"});
+    CHECK(steps_of<RpFilterStep>(c.out[0])[0].mode == "loose");
+}
+
+TEST_CASE("at most max_open timelines: the oldest is evicted, marked and counted") {
+    TimelineLimits limits;
+    limits.max_open = 2;
+    Collected c(limits);
+    for (uint64_t id = 1; id <= 3; ++id) c.builder.add(preraw(icmp_packet(id, "198.51.100.9", "10.0.0.1", 0), id * 10));
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].packet_id == 1);
+    CHECK(c.out[0].outcome == "unknown");
+    CHECK(has_gap(c.out[0], "evicted before completion (more than 2 packets open)"));
+    CHECK(c.builder.evicted() == 1);
+    CHECK(c.builder.open() == 2);
+}
+
+TEST_CASE("lost events mark a gap in every open timeline") {
+    Collected c;
+    c.builder.add(preraw(icmp_packet(1, "198.51.100.9", "10.0.0.1", 0), 10));
+    c.builder.add(preraw(icmp_packet(2, "198.51.100.9", "10.0.0.1", 0), 20));
+    PacketInfo sent = icmp_packet(3, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(inner_request_route(25));
+    c.builder.add(egress(sent, kC0, 30));
+    c.builder.lost("route", 12);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 3);
+    CHECK(c.out[0].gaps.empty()); // already complete
+    CHECK(has_gap(c.out[1], "12 route events lost here"));
+    CHECK(has_gap(c.out[2], "12 route events lost here"));
+}
+
+TEST_CASE("handshakes and keepalives are shown as such and never linked") {
+    Collected c;
+    // An inner packet waits for its outer; the handshake and the keepalive to the same peer do not take it.
+    PacketInfo req = icmp_packet(kRequest, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(inner_request_route(100));
+    c.builder.add(egress(req, kWg0, 110));
+    CHECK(c.out.empty()); // held for its outer packet
+
+    PacketInfo init = outer_out(0x10, 148, wg_initiation(0x42));
+    c.builder.add(outer_route(200));
+    c.builder.add(egress(init, kC0, 210));
+    PacketInfo ka = outer_out(0x11, 32, wg_data(kServerIndex, 0));
+    c.builder.add(outer_route(300));
+    c.builder.add(egress(ka, kC0, 310));
+    PacketInfo resp = outer_in(0x12, 92, wg_response(0x77, 0x42));
+    c.builder.add(ingress(resp, kC0, 400));
+    c.builder.flush(400 + 200'000'000);
+    REQUIRE(c.out.size() == 4);
+
+    const PacketTimeline& i = c.out[0];
+    CHECK(i.packet_id == 0x10);
+    CHECK(kinds(i) == Kinds{"wg", "route", "dev"});
+    CHECK(steps_of<WireguardStep>(i)[0].action == "handshake_initiation");
+    CHECK(steps_of<WireguardStep>(i)[0].sender_index == 0x42u);
+    CHECK_FALSE(i.outer_of);
+    CHECK(c.out[1].packet_id == 0x11);
+    CHECK(steps_of<WireguardStep>(c.out[1])[0].action == "keepalive");
+    CHECK_FALSE(c.out[1].outer_of);
+
+    // The inner packet, released once its link window passed: encapsulated, but into nothing seen.
+    CHECK(c.out[2].packet_id == kRequest);
+    CHECK(c.out[2].outcome == "encapsulated");
+    CHECK_FALSE(c.out[2].encapsulated_in);
+
+    CHECK(c.out[3].packet_id == 0x12);
+    CHECK(steps_of<WireguardStep>(c.out[3])[0].action == "handshake_response");
+    CHECK(steps_of<WireguardStep>(c.out[3])[0].receiver_index == 0x42u);
+    CHECK(c.out[3].outcome == "unknown");
+}
+
+TEST_CASE("a held inner packet is released when its link window passes") {
+    Collected c;
+    PacketInfo req = icmp_packet(kRequest, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(inner_request_route(100));
+    c.builder.add(egress(req, kWg0, 110));
+    c.builder.flush(110 + 49'000'000);
+    CHECK(c.out.empty());
+    CHECK(c.builder.open() == 0); // held, not open
+    c.builder.flush(110 + 50'000'000);
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "encapsulated");
+}
+
+TEST_CASE("outer packets pair with inner packets by length; an outer seen first waits for its inner") {
+    Collected c;
+    PacketInfo small = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8, 84);
+    PacketInfo big = icmp_packet(0xb, "10.0.0.1", "198.51.100.9", 8, 1000);
+    c.builder.add(egress(small, kWg0, 100));
+    c.builder.add(egress(big, kWg0, 110));
+    PacketInfo outer_big = outer_out(0x1b, outer_payload(1000), wg_data(kServerIndex, 7));
+    c.builder.add(egress(outer_big, kC0, 200));
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[0].packet_id == 0xb);
+    CHECK(c.out[0].encapsulated_in == c.out[1].id);
+    CHECK(c.out[1].outer_of == c.out[0].id);
+    CHECK(steps_of<WireguardStep>(c.out[0])[0].counter == 7u);
+
+    // The outer of the small one comes before the small one's egress event was seen (events of two packets
+    // may come out of order): it waits, and the inner finds it.
+    Collected d;
+    PacketInfo outer_small = outer_out(0x1a, outer_payload(84), wg_data(kServerIndex, 8));
+    d.builder.add(egress(outer_small, kC0, 200));
+    d.builder.add(egress(small, kWg0, 190));
+    REQUIRE(d.out.size() == 2);
+    CHECK(d.out[0].outer_of == 2u);
+    CHECK(d.out[1].encapsulated_in == 1u);
+    CHECK(kinds(d.out[1]) == Kinds{"dev", "wg"});
+}
+
+TEST_CASE("an incoming inner packet from a source outside the peer's allowed IPs is not linked") {
+    Collected c;
+    c.wireguard[0].peers[0].allowed_ips = {net("10.0.0.254/32")};
+    PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    PacketInfo reply = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0);
+    c.builder.add(ingress(reply, kWg0, 200));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK_FALSE(c.out[0].outer_of);
+    CHECK_FALSE(c.out[1].decapsulated_from);
+}
+
+TEST_CASE("without a context the builder still stitches packets") {
+    std::vector<PacketTimeline> out;
+    TimelineBuilder b({}, [&](PacketTimeline&& t) { out.push_back(std::move(t)); });
+    PacketInfo p = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    b.add(filter_output(p, 10));
+    b.add(egress(p, 7, 20));
+    REQUIRE(out.size() == 1);
+    CHECK(steps_of<DeviceStep>(out[0])[0].dev == "if7");
+    CHECK(out[0].outcome == "sent");
+}
+
+TEST_CASE("kernel WireGuard: the same buffer comes back in through wg0 after decryption, a new linked timeline") {
+    Collected c;
+    PacketInfo outer = outer_in(0x77, outer_payload(84), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.add(premangle(outer, 110, kWgMark));
+    c.builder.add(filter_input(outer, 120, kWgMark));
+    PacketInfo reply = icmp_packet(0x77, "198.51.100.9", "10.0.0.1", 0); // decrypted in place
+    c.builder.add(ingress(reply, kWg0, 200));
+    c.builder.add(filter_input(reply, 210));
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].id == 1);
+    CHECK(c.out[0].outcome == "decapsulated");
+    CHECK(c.out[0].outer_of == 2u);
+    CHECK(kinds(c.out[0]) == Kinds{"dev", "wg", "nf", "nf"});
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[1].decapsulated_from == 1u);
+    CHECK(kinds(c.out[1]) == Kinds{"wg", "dev", "nf"});
+    CHECK(c.out[1].outcome == "delivered");
+}
