@@ -767,8 +767,10 @@ private:
         r.ok = r.seconds > 0;
     }
 
-    // wgbpf is ready once its probe modules have reported and it has been quiet for a moment.
-    void wait_ready(Child& w, const fs::path& err) {
+    // wgbpf says when every probe module is attached: a first JSON line {"kind":"ready",...} on stdout
+    // (and "wgbpf: ready:" on stderr). Builds from before that line: ready once the modules have reported
+    // on stderr and it has been quiet for a moment.
+    void wait_ready(Child& w, const fs::path& out, const fs::path& err) {
         auto start = std::chrono::steady_clock::now();
         uintmax_t last_size = 0;
         auto last_change = start;
@@ -776,19 +778,22 @@ private:
             if (!w.alive())
                 throw std::runtime_error("wgbpf exited during start-up (status " + std::to_string(w.early_status()) +
                                          "): " + trim(read_file(err)));
-            std::error_code ec;
-            uintmax_t size = fs::file_size(err, ec);
+            std::ifstream in(out);
+            std::string first;
+            if (std::getline(in, first) && first.find("\"kind\":\"ready\"") != std::string::npos) return;
+            std::string log = read_file(err);
+            if (log.find("wgbpf: ready:") != std::string::npos) return;
             auto now = std::chrono::steady_clock::now();
-            if (size != last_size) {
-                last_size = size;
+            if (log.size() != last_size) {
+                last_size = log.size();
                 last_change = now;
-            } else if (size > 0 && now - last_change > std::chrono::milliseconds(700) &&
-                       read_file(err).find(" module") != std::string::npos) {
+            } else if (!log.empty() && now - last_change > std::chrono::milliseconds(1500) &&
+                       log.find(" module") != std::string::npos) {
                 return;
             }
             sleep_s(0.05);
         }
-        throw std::runtime_error("wgbpf did not report its modules within 60 s");
+        throw std::runtime_error("wgbpf did not get ready within 60 s");
     }
 
     std::vector<ProgStat> prog_stats(pid_t pid) {
@@ -829,7 +834,7 @@ private:
         fs::path out = g_workdir / ("wgbpf-" + tag + ".jsonl"), err = g_workdir / ("wgbpf-" + tag + ".err");
         Child w = Child::spawn({o_.wgbpf.string(), "watch", "--netns", lab_.client, "--iface", iface, "--json"},
                                out.string(), err.string());
-        wait_ready(w, err);
+        wait_ready(w, out, err);
         double cpu0 = proc_cpu_s(w.pid()).value_or(0);
         run_load(r, tag);
         std::optional<double> cpu1 = proc_cpu_s(w.pid());
@@ -846,7 +851,8 @@ private:
         json summary = json::parse(t.last_line, nullptr, false);
         if (summary.is_discarded() || summary.value("kind", "") != "summary")
             throw std::runtime_error("wgbpf's last output line is not its summary: " + t.last_line.substr(0, 200));
-        r.output_lines = t.lines - 1;
+        // output records: the summary counts them (the ready and summary lines are not records)
+        r.output_lines = summary.value("records", t.lines ? t.lines - 1 : 0);
         r.output_bytes = t.bytes;
         r.lost = summary.value("lost", uint64_t(0));
         for (const auto& m : summary.value("modules", json::array())) {

@@ -10,6 +10,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct chain_entry {
 	struct wgbpf_packet pkt;
+	__u64 t_entry; /* the step's time is when the chain started: a drop inside it comes after */
 	__u32 mark;
 	__u32 ct_mark;
 	__u8 ct_state;
@@ -59,6 +60,7 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	ce->mark = BPF_CORE_READ(skb, mark);
 	read_ct(skb, &ce->ct_mark, &ce->ct_state);
 	__u64 now = bpf_ktime_get_ns();
+	ce->t_entry = now;
 	if (is_watched(ce->pkt.id, now) ||
 	    filter_matches(&filter, ce->pkt.iif, ce->pkt.oif, ce->mark, ce->pkt.src, ce->pkt.dst, ce->pkt.family)) {
 		watch(ce->pkt.id, now);
@@ -88,6 +90,7 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	const struct nft_chain *chain = priv;
 	const struct nft_table *table = BPF_CORE_READ(chain, table);
 	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
+	e->hdr.t_ns = ce->t_entry;
 	e->pkt = ce->pkt;
 	e->table_handle = BPF_CORE_READ(table, handle);
 	e->chain_handle = BPF_CORE_READ(chain, handle);

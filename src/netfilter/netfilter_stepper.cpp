@@ -232,14 +232,22 @@ void NetfilterStepper::add(const NfChainEvent& e) {
         std::set<const NftChain*> visited;
         add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, visited, s.rules_that_set);
     }
-    // Only drops need remembering: the drop event that follows names this chain.
-    if (s.verdict == "drop") {
-        Pending& p = pending_[e.pkt.id];
-        p.dropped_by = chain ? chain->qualified() : s.family + " " + s.table + " " + s.chain;
-        p.netns = e.netns;
-        p.seen_ns = e.t_ns;
-    }
+    // Only drops need remembering: the drop event names this chain. Since 6.7 nft frees the packet inside
+    // nft_do_chain, so that drop event came first and is held until now.
+    std::string dropped_by = chain ? chain->qualified() : s.family + " " + s.table + " " + s.chain;
+    bool drop = s.verdict == "drop";
     steps_(std::move(s));
+    if (!drop) return;
+    Pending& p = pending_[e.pkt.id];
+    if (p.held_drop) {
+        p.held_drop->chain = dropped_by;
+        drops_(std::move(*p.held_drop));
+        pending_.erase(e.pkt.id);
+        return;
+    }
+    p.dropped_by = dropped_by;
+    p.netns = e.netns;
+    p.seen_ns = e.t_ns;
 }
 
 void NetfilterStepper::add(const DropEvent& e) {
@@ -261,25 +269,36 @@ void NetfilterStepper::add(const DropEvent& e) {
             d.chain = emit_open_span(*p.last, "drop", "");
         }
         pending_.erase(it);
+    } else if (d.reason == "NETFILTER_DROP") {
+        // Exact flavour on 6.7+: the dropping chain's verdict is reported just after this; wait for it.
+        Pending& p = pending_[e.pkt.id];
+        p.netns = e.netns;
+        p.seen_ns = e.t_ns;
+        p.held_drop = std::move(d);
+        return;
     }
     drops_(std::move(d));
 }
 
+void NetfilterStepper::finish(Pending& p) {
+    if (p.last) emit_open_span(*p.last, "unknown", "packet not seen after this chain (stolen, queued, or event lost)");
+    if (p.held_drop) drops_(std::move(*p.held_drop)); // no chain said it: shown without one
+}
+
 void NetfilterStepper::flush(uint64_t now_ns) {
     for (auto it = pending_.begin(); it != pending_.end();) {
-        const Pending& p = it->second;
+        Pending& p = it->second;
         if (now_ns < p.seen_ns || now_ns - p.seen_ns < idle_ns_) {
             ++it;
             continue;
         }
-        if (p.last) emit_open_span(*p.last, "unknown", "packet not seen after this chain (stolen, queued, or event lost)");
+        finish(it->second);
         it = pending_.erase(it);
     }
 }
 
 void NetfilterStepper::flush_all() {
-    for (const auto& [id, p] : pending_)
-        if (p.last) emit_open_span(*p.last, "unknown", "packet not seen after this chain (stolen, queued, or event lost)");
+    for (auto& [id, p] : pending_) finish(p);
     pending_.clear();
 }
 

@@ -409,6 +409,15 @@ void TimelineBuilder::add(const NetfilterStep& step) {
         s.look_for_wireguard(e, step.pkt, leaving, step.t_ns);
 }
 
+// An ICMP packet accepted at the input hook and then freed as NO_SOCKET by the ICMP code.
+static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d) {
+    if (d.reason != "NO_SOCKET" || (d.pkt.proto != 1 && d.pkt.proto != 58)) return false;
+    for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it)
+        if (const NetfilterStep* nf = std::get_if<NetfilterStep>(&*it))
+            return nf->hook == NfHook::input && nf->verdict == "accept";
+    return false;
+}
+
 void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
     Entry& e = s.timeline_for(d.pkt.id, d.netns, d.t_ns);
@@ -424,6 +433,14 @@ void TimelineBuilder::add(const DropStep& d) {
             rp->result = "fail";
             break;
         }
+    }
+    if (delivered_to_raw_sockets(e.tl, d)) {
+        // Raw sockets (ping's among them) got a copy in raw_local_deliver(); then the ICMP layer freed the
+        // original because no ping socket wanted it. Delivered, not lost.
+        e.tl.gaps.push_back("the kernel then freed its own copy (" + d.reason + " at " + d.location +
+                            "): raw sockets such as ping's had received theirs");
+        s.complete(e, "delivered");
+        return;
     }
     s.linker.forget(e.tl.id); // a dropped packet carries nothing through the tunnel
     s.complete(e, "dropped");

@@ -195,9 +195,30 @@ TEST_CASE("a drop for another reason does not blame a chain") {
     CHECK(h.steps.size() == 1);
     CHECK(h.drops[1].chain.empty());
 
-    // A drop of a packet never seen at a bracket.
+    // A drop of a packet never seen at a bracket: held for a chain verdict that never comes, then shown.
     h.drop(outer_udp(6), 3000, kNetfilterDrop);
+    CHECK(h.drops.size() == 2);
+    h.stepper.flush_all();
+    REQUIRE(h.drops.size() == 3);
     CHECK(h.drops[2].chain.empty());
+}
+
+TEST_CASE("since 6.7 the drop comes before the dropping chain's verdict: it is held and named") {
+    Harness h;
+    auto pkt = outer_udp(31);
+    h.drop(pkt, 1050, kNetfilterDrop); // kfree_skb fires inside nft_do_chain
+    CHECK(h.drops.empty());
+    auto dropped = chain_event(1, 3, (1u << 16) | 2); // inet filter output, then fexit
+    dropped.hook = NfHook::output;
+    dropped.pkt = pkt;
+    h.stepper.add(dropped);
+    REQUIRE(h.steps.size() == 1);
+    CHECK(h.steps[0].verdict == "drop");
+    REQUIRE(h.drops.size() == 1);
+    CHECK(h.drops[0].chain == "inet filter output");
+    CHECK(h.drops[0].reason == "NETFILTER_DROP");
+    h.stepper.flush_all();
+    CHECK(h.drops.size() == 1); // not twice
 }
 
 TEST_CASE("events of interleaved packets are kept apart") {

@@ -47,10 +47,12 @@ private:
         std::string dropped_by;             // exact flavour: the chain whose verdict was drop
         uint32_t netns = 0;
         uint64_t seen_ns = 0;               // last event of this packet
+        std::optional<DropStep> held_drop;  // a NETFILTER_DROP waiting for the chain verdict that explains it
     };
     void emit_between(const NetfilterContext& ctx, const NfBracketEvent& from, const NfBracketEvent& to);
     // The span after `last` ended without a next bracket: emit it with `verdict`; returns its chains.
     std::string emit_open_span(const NfBracketEvent& last, const std::string& verdict, const std::string& note);
+    void finish(Pending& p); // what a packet leaves behind when it is forgotten
 
     ContextFor context_;
     StepSink steps_;
