@@ -35,6 +35,10 @@ using namespace wgbpf::test;
 
 namespace {
 
+// Synthetic events are 1 µs apart: the 1M events/s the target asks for. What the stages hold until it is
+// idle (and so what each flush walks over) depends on the rate, so times must advance realistically.
+constexpr uint64_t kRecordSpacingNs = 1000;
+
 // ---- the seed client, as watched: its routing (route_fixtures) and its nftables ruleset (netfilter_fixtures)
 
 NetnsConfig seed_client() {
@@ -301,7 +305,7 @@ void BM_GroupAndAttribute_SeedWalks(benchmark::State& state) {
     uint64_t t = 1'000'000;
     for (auto _ : state) {
         for (RouteLookup& l : seq) {
-            l.t_ns = t++;
+            l.t_ns = t += kRecordSpacingNs;
             grouper.add(l);
         }
     }
@@ -369,10 +373,10 @@ void BM_NetfilterSteps_Brackets(benchmark::State& state) {
         ++id;
         for (NfBracketEvent& e : events) {
             e.pkt.id = id;
-            e.t_ns = t++;
+            e.t_ns = t += kRecordSpacingNs;
             stepper.add(e);
         }
-        if ((id & 1023) == 0) stepper.flush(t);
+        if ((id & 511) == 0) stepper.flush(t); // ~ every 2000 events, as after each consumer wake-up
     }
     stepper.flush_all();
     state.SetItemsProcessed(state.iterations() * events.size());
@@ -403,7 +407,7 @@ void BM_EndToEnd_RouteRecordsToJson(benchmark::State& state) {
     uint64_t t = 1'000'000;
     for (auto _ : state) {
         for (auto& rec : records) {
-            reinterpret_cast<wgbpf_event_header*>(rec.data())->t_ns = t++;
+            reinterpret_cast<wgbpf_event_header*>(rec.data())->t_ns = t += kRecordSpacingNs;
             auto ev = decoder.decode(rec);
             grouper.add(std::get<RouteLookup>(ev.value()));
         }
@@ -427,11 +431,9 @@ PipelineSources seed_sources(const NetnsConfig& cfg, const BracketPlan& plan) {
                            [](uint64_t) { return std::string("nft_do_chain+0x3f2"); }};
 }
 
-// Record times 1 µs apart, i.e. the stream arrives at the 1M events/s the target asks for (what is held
-// until idle, and so what each flush walks over, depends on the rate); one pass of 128 tunnelled packets
+// One pass of 128 tunnelled packets
 // (2048 records, ~260 KiB of ring buffer) is about what one consumer wake-up finds, and each pass ends with
 // a flush as the watch loop does after every poll.
-constexpr uint64_t kRecordSpacingNs = 1000;
 constexpr int kPacketsPerPass = 128;
 
 void run_stream(benchmark::State& state, EventPipeline& pipeline, Stream& stream) {

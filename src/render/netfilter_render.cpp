@@ -20,6 +20,18 @@ std::string line_start(uint64_t t_ns, const char* tag, const TextStyle& style) {
     return fmt::format("{}  {}", paint(kDim, event_clock_text(t_ns, style)), paint(kBold, fmt::format("{:<7}", tag)));
 }
 
+
+// "mark 0x0 -> 0xca6c" when it changed, "mark 0xca6c" when set but unchanged, nothing for an unset mark.
+std::string mark_text(const char* what, uint32_t before, uint32_t after, const Paint& paint) {
+    if (before != after) return "  " + paint(kYellow, fmt::format("{} {:#x} -> {:#x}", what, before, after));
+    if (before != 0) return fmt::format("  {} {:#x}", what, before);
+    return {};
+}
+
+nlohmann::json name_json(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+} // namespace
+
 std::string chain_text(const NetfilterStep& s) {
     if (s.family.empty()) return "(not an nftables chain)";
     std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
@@ -32,22 +44,11 @@ std::string chain_text(const NetfilterStep& s) {
 }
 
 const char* verdict_colour(const std::string& verdict) {
-    if (verdict == "accept") return kGreen;
-    if (verdict == "drop") return kRed;
-    if (verdict == "unknown") return kDim;
-    return kYellow;
+    if (verdict == "accept") return paint::green;
+    if (verdict == "drop") return paint::red;
+    if (verdict == "unknown") return paint::dim;
+    return paint::yellow;
 }
-
-// "mark 0x0 -> 0xca6c" when it changed, "mark 0xca6c" when set but unchanged, nothing for an unset mark.
-std::string mark_text(const char* what, uint32_t before, uint32_t after, const Paint& paint) {
-    if (before != after) return "  " + paint(kYellow, fmt::format("{} {:#x} -> {:#x}", what, before, after));
-    if (before != 0) return fmt::format("  {} {:#x}", what, before);
-    return {};
-}
-
-nlohmann::json name_json(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
-
-} // namespace
 
 std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style) {
     Paint paint{style.colour};

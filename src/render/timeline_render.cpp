@@ -83,23 +83,6 @@ std::string walk_text(const RouteDecision& d) {
     return out;
 }
 
-std::string chain_text(const NetfilterStep& s) {
-    if (s.family.empty()) return "(not an nftables chain)";
-    std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
-    if (!s.shared_with.empty()) {
-        std::string others;
-        for (const std::string& o : s.shared_with) others += (others.empty() ? "" : ", ") + o;
-        out += " (shared with " + others + ")";
-    }
-    return out;
-}
-
-const char* verdict_colour(const std::string& verdict) {
-    if (verdict == "accept") return kGreen;
-    if (verdict == "drop") return kRed;
-    if (verdict == "unknown") return kDim;
-    return kYellow;
-}
 
 // What a chain changed, and the conntrack state when it explains an accept (established, related).
 std::string changes_text(const NetfilterStep& s, const Paint& paint) {

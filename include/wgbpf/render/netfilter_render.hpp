@@ -16,6 +16,11 @@ namespace wgbpf {
 std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style);
 nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name = {});
 
+// "ip wg-quick-wg0 postmangle (prio -150)", with the chains sharing its span.
+std::string chain_text(const NetfilterStep& s);
+// Terminal colour for a verdict: accept green, drop red, unknown dim, others yellow.
+const char* verdict_colour(const std::string& verdict);
+
 // "19:41:07.112233  drop   NETFILTER_DROP at nft_do_chain+0x3f2 (inet filter output)  [udp ...]"
 std::string render_drop_text(const DropStep& d, const TextStyle& style);
 nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name = {});
