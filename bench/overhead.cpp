@@ -388,8 +388,12 @@ struct Options {
 [[noreturn]] void usage(int code) {
     std::ostream& o = code ? std::cerr : std::cout;
     o << "usage: overhead [--build-dir DIR] [--rounds N] [--seconds S] [--wgbpf PATH] [--lab-script PATH]\n"
-         "                [--lab NAME] [--lab-wg IF] [--no-profile] [--keep]   (as root)\n"
-         "  --build-dir DIR   where the wgbpf binary was built (default: the build dir this program is in)\n"
+         "                [--lab NAME] [--lab-wg IF] [--no-profile] [--keep]   (as root)\n";
+    if (code) {
+        o << "(--help for more)\n";
+        std::exit(code);
+    }
+    o << "  --build-dir DIR   where the wgbpf binary was built (default: the build dir this program is in)\n"
          "  --rounds N        interleaved rounds of A B C D per load (default 3)\n"
          "  --seconds S       length of each iperf3 run (default 5)\n"
          "  --wgbpf PATH      the wgbpf binary (default: DIR/wgbpf)\n"
@@ -1151,11 +1155,11 @@ int main(int argc, char** argv) {
         }
     }
     if (access(o.wgbpf.c_str(), X_OK) != 0) {
-        std::cerr << "overhead: no wgbpf binary at " << o.wgbpf << " (build it, or give --build-dir / --wgbpf)\n";
+        std::cerr << "overhead: no wgbpf binary at " << o.wgbpf.string() << " (build it, or give --build-dir / --wgbpf)\n";
         return 1;
     }
     if (access(o.lab_script.c_str(), R_OK) != 0) {
-        std::cerr << "overhead: no lab script at " << o.lab_script << " (give --lab-script)\n";
+        std::cerr << "overhead: no lab script at " << o.lab_script.string() << " (give --lab-script)\n";
         return 1;
     }
     struct sigaction sa {};

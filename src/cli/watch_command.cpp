@@ -305,6 +305,7 @@ int run_watch(const WatchOptions& options) {
             pipeline.lost(module, n);
         }
         pipeline.flush(now);
+        recording.write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording.write([](RecordingWriter& w) { return w.flush(); });
         if (now >= deadline) break;
         if (options.count && output.records() >= *options.count) break;

@@ -4,7 +4,7 @@
 
 namespace wgbpf {
 
-bool known_frame_kind(uint32_t kind) { return kind >= uint32_t(FrameKind::header) && kind <= uint32_t(FrameKind::end); }
+bool known_frame_kind(uint32_t kind) { return kind >= uint32_t(FrameKind::header) && kind <= uint32_t(FrameKind::flush); }
 
 std::string frame_kind_name(uint32_t kind) {
     switch (FrameKind(kind)) {
@@ -15,6 +15,7 @@ std::string frame_kind_name(uint32_t kind) {
     case FrameKind::event: return "event";
     case FrameKind::lost: return "lost";
     case FrameKind::end: return "end";
+    case FrameKind::flush: return "flush";
     }
     return "kind " + std::to_string(kind);
 }

@@ -132,6 +132,13 @@ Result<void> RecordingWriter::write_lost(const LostEvents& lost) {
     return frame(uint32_t(FrameKind::lost), encode_frame(lost));
 }
 
+Result<void> RecordingWriter::write_flush(uint64_t now_ns) {
+    std::byte payload[8];
+    put_le32(payload, uint32_t(now_ns));
+    put_le32(payload + 4, uint32_t(now_ns >> 32));
+    return frame(uint32_t(FrameKind::flush), std::span<const std::byte>(payload, sizeof payload));
+}
+
 Result<void> RecordingWriter::write_end(const RecordingEnd& end) {
     RecordingEnd e = end;
     e.events = events_;

@@ -115,6 +115,13 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         out.end = std::move(e.value());
         return {};
     }
+    case FrameKind::flush: {
+        if (frame.payload.size() != 8) return Error{"a flush frame of " + std::to_string(frame.payload.size()) + " bytes"};
+        uint64_t now = get_le32(frame.payload.data()) | uint64_t(get_le32(frame.payload.data() + 4)) << 32;
+        recorded_flushes_ = true;
+        pipeline_->flush(now);
+        return {};
+    }
     case FrameKind::header:
         return {}; // a second header (concatenated recordings): the first one describes the file
     }
@@ -129,6 +136,7 @@ void ReplaySession::feed_event(const std::vector<std::byte>& record) {
     if (first_ns_ == 0) first_ns_ = h.t_ns;
     if (h.t_ns <= now_ns_) return;
     now_ns_ = h.t_ns;
+    if (recorded_flushes_) return; // flushes come from the recording
     if (flushed_ns_ == 0) flushed_ns_ = now_ns_;
     if (now_ns_ - flushed_ns_ >= kFlushEveryNs) {
         pipeline_->flush(now_ns_);

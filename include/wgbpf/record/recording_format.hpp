@@ -24,6 +24,7 @@ enum class FrameKind : uint32_t {
     event = 5,  // one ring-buffer record, raw (drop records rewritten: no kernel addresses)
     lost = 6,   // JSON: the kernel lost events of a module here
     end = 7,    // JSON: totals; its absence means the recording was cut short
+    flush = 8,  // u64 (LE): watch finished idle steps here, at this CLOCK_MONOTONIC time; replay does the same
 };
 
 bool known_frame_kind(uint32_t kind);

@@ -52,6 +52,7 @@ private:
     uint64_t first_ns_ = 0;
     uint64_t now_ns_ = 0;        // latest event time: the recording's clock
     uint64_t flushed_ns_ = 0;
+    bool recorded_flushes_ = false; // the recording says where watch flushed: replay exactly that
     std::unique_ptr<EventPipeline> pipeline_;
 };
 
