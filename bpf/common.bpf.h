@@ -38,13 +38,18 @@ static __always_inline void count_loss(__u32 module)
 		*n += 1;
 }
 
-/* Wake the consumer only when the buffer fills up; otherwise it polls on a timer (fewer wake-ups per packet). */
+/* The consumer polls on a timer; it is woken early only when a record crosses a 256 KiB boundary of
+ * unread data. (Waking on every record above a threshold costs an interrupt per packet exactly when the
+ * consumer is already behind.) */
 #define WGBPF_WAKEUP_BYTES (256 * 1024)
 
-static __always_inline __u64 wakeup_flags(void *ringbuf)
+static __always_inline __u64 wakeup_flags(void *ringbuf, __u64 record_size)
 {
-	return bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) >= WGBPF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-										   : BPF_RB_NO_WAKEUP;
+	__u64 unread = bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA);
+	if (unread < record_size)
+		return BPF_RB_NO_WAKEUP;
+	return unread / WGBPF_WAKEUP_BYTES != (unread - record_size) / WGBPF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+											     : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void fill_header(struct wgbpf_event_header *h, __u16 type, __u16 version, __u32 size,

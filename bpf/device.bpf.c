@@ -32,7 +32,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	e->ifindex = ifindex;
 	e->direction = direction;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 
 SEC("tp_btf/netif_receive_skb")

@@ -35,7 +35,7 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	e->location = (__u64)location;
 	e->reason = reason;
 	e->pad0 = 0;
-	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 
 SEC("tp_btf/kfree_skb")

@@ -47,7 +47,7 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	e->pad0 = 0;
 	e->generation = generation;
 	e->pad1 = 0;
-	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 	return NF_ACCEPT;
 }
 

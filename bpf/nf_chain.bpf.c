@@ -112,6 +112,6 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 		e->ct_mark_after = ce->ct_mark;
 		e->ct_state_after = ce->ct_state;
 	}
-	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 	return 0;
 }

@@ -146,7 +146,7 @@ static __always_inline bool flow_eq(const struct flow_view *a, const struct flow
 
 static __always_inline void send(const struct wgbpf_route_lookup *e)
 {
-	if (bpf_ringbuf_output(&events, (void *)e, sizeof(*e), wakeup_flags(&events)))
+	if (bpf_ringbuf_output(&events, (void *)e, sizeof(*e), wakeup_flags(&events, sizeof(*e))))
 		count_loss(WGBPF_MOD_ROUTE);
 }
 
@@ -244,7 +244,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		return;
 	}
 	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_packet);
-	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 
 /* 6.18 renamed flowic_tos to flowic_dscp. */

@@ -26,7 +26,7 @@ static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, 
 	e->suppress_prefixlen = BPF_CORE_READ(rule, suppress_prefixlen);
 	e->family = family;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, wakeup_flags(&events));
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 
 static __always_inline __s32 fib4_prefixlen(const struct fib_lookup_arg *arg)
