@@ -211,3 +211,49 @@ TEST_CASE("timeline: a recording replays to the same JSON, without root", "[e2e]
     std::sort(replay_lines.begin(), replay_lines.end());
     CHECK(replay_lines == live_lines);
 }
+
+TEST_CASE("timeline: the same story for a ping6 through a dual-stack tunnel", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    ::setenv("WGBPF_LAB_IPV6", "1", 1); // lab.sh adds fd10::/64 in the tunnel, fd51::9 behind it, ::/0
+    struct Unset {
+        ~Unset() { ::unsetenv("WGBPF_LAB_IPV6"); }
+    } unset;
+    Lab lab;
+    const std::string wg = lab.wg_iface();
+    WatchOutput out = watch_while(lab, [&] {
+        CHECK(lab.exec("client", "ping -6 -n -c 1 fd51::9", 20s).status == 0);
+    });
+    std::vector<json> ts = out.of_kind("timeline");
+    INFO(describe(ts));
+
+    const json* inner = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "family") == "ipv6" && str_field(t, "dst") == "fd51::9" && int_field(t, "icmp_type") == 128;
+    });
+    REQUIRE(inner);
+    CHECK(str_field(*inner, "outcome") == "encapsulated");
+    CHECK(has_step(*inner, "route", [&](const json& s) {
+        bool suppressed = false;
+        for (const json& l : array_field(s, "lookups"))
+            suppressed |= int_field(l, "rule") == 32764 && str_field(l, "result") == "suppressed";
+        return str_field(s, "family") == "ipv6" && suppressed && int_field(s, "rule") == 32765 &&
+               int_field(s, "table") == 51820 && str_field(s, "oif") == wg;
+    }));
+    CHECK(has_step(*inner, "netfilter", [](const json& s) {
+        return str_field(s, "family") == "ip6" && str_field(s, "chain") == "postmangle";
+    }));
+    REQUIRE(inner->contains("encapsulated_in"));
+    const json* outer = by_id(ts, (*inner)["encapsulated_in"]);
+    REQUIRE(outer);
+    CHECK((*outer)["outer_of"] == (*inner)["id"]);
+    CHECK(str_field(*outer, "dst") == kEndpoint); // the tunnel itself runs over IPv4 here
+
+    const json* reply = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "family") == "ipv6" && str_field(t, "src") == "fd51::9" && int_field(t, "icmp_type") == 129;
+    });
+    REQUIRE(reply);
+    CHECK(reply->contains("decapsulated_from"));
+    CHECK(has_step(*reply, "netfilter", [](const json& s) {
+        return str_field(s, "family") == "ip6" && str_field(s, "chain") == "preraw" && str_field(s, "verdict") == "accept";
+    }));
+    CHECK(str_field(*reply, "outcome") == "delivered");
+}
