@@ -35,8 +35,7 @@ bool NetnsConfig::has_table(Family f, uint32_t table) const {
                        [&](const Route& r) { return r.family == f && r.table == table; });
 }
 
-std::string NetnsConfig::table_name(uint32_t table) const {
-    if (auto it = table_names.find(table); it != table_names.end()) return it->second;
+std::string builtin_table_name(uint32_t table) {
     switch (table) {
     case 253: return "default";
     case 254: return "main";
@@ -45,13 +44,9 @@ std::string NetnsConfig::table_name(uint32_t table) const {
     }
 }
 
-static std::string table_text(const NetnsConfig* cfg, uint32_t table) {
-    switch (table) {
-    case 253: return "default";
-    case 254: return "main";
-    case 255: return "local";
-    default: return cfg ? cfg->table_name(table) : std::to_string(table);
-    }
+std::string NetnsConfig::table_name(uint32_t table) const {
+    if (auto it = table_names.find(table); it != table_names.end()) return it->second;
+    return builtin_table_name(table);
 }
 
 std::string Rule::to_string() const {
@@ -72,10 +67,11 @@ std::string Rule::to_string() const {
     if (dport) s += fmt::format(" dport {}-{}", dport->start, dport->end);
     if (uid_range) s += fmt::format(" uidrange {}-{}", uid_range->first, uid_range->second);
     switch (action) {
-    case RuleAction::to_table: s += " lookup " + [&] {
-            auto t = table_text(nullptr, table);
-            return t.empty() ? std::to_string(table) : t;
-        }(); break;
+    case RuleAction::to_table: {
+        std::string name = builtin_table_name(table);
+        s += " lookup " + (name.empty() ? std::to_string(table) : name);
+        break;
+    }
     case RuleAction::go_to: s += fmt::format(" goto {}", goto_target.value_or(0)); break;
     case RuleAction::nop: s += " nop"; break;
     case RuleAction::blackhole: s += " blackhole"; break;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/render/paint.hpp"
 #include <netinet/in.h>
 
@@ -24,6 +25,8 @@ std::string table_text(uint32_t table, const std::string& name) {
     return name.empty() ? std::to_string(table) : fmt::format("{} ({})", name, table);
 }
 
+} // namespace
+
 std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw,
                        const std::string& oif) {
     std::string s = prefix ? prefix->to_string() : std::string("route");
@@ -31,6 +34,8 @@ std::string route_text(const std::optional<IpPrefix>& prefix, const std::optiona
     if (!oif.empty()) s += " dev " + oif;
     return s;
 }
+
+namespace {
 
 bool is_icmp(const RouteDecision& d) { return d.proto == IPPROTO_ICMP || d.proto == IPPROTO_ICMPV6; }
 
@@ -111,10 +116,11 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     };
     for (const RouteLookupStep& step : d.lookups) {
         print_skipped_before(step.rule);
-        std::string table = "lookup " + table_text(step.table, step.table == d.table.value_or(~0u) ? d.table_name : "");
-        if (step.table == 254) table = "lookup main";
-        else if (step.table == 255) table = "lookup local";
-        else if (step.table == 253) table = "lookup default";
+        std::string builtin = builtin_table_name(step.table);
+        std::string table = "lookup " + (builtin.empty() ? table_text(step.table, step.table == d.table.value_or(~0u)
+                                                                                      ? d.table_name
+                                                                                      : "")
+                                                         : builtin);
         std::string result;
         if (step.result == "miss") {
             result = paint(kDim, "miss");

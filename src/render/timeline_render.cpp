@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/render/netfilter_render.hpp"
 
 namespace wgbpf {
@@ -30,20 +31,9 @@ std::string step_line(const char* tag, const std::string& text, const Paint& pai
 }
 
 std::string table_text(const RouteDecision& d, uint32_t table) {
-    switch (table) {
-    case 253: return "default";
-    case 254: return "main";
-    case 255: return "local";
-    }
+    if (std::string builtin = builtin_table_name(table); !builtin.empty()) return builtin;
     if (d.table == table && !d.table_name.empty()) return d.table_name;
     return fmt::format("table {}", table);
-}
-
-std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw, const std::string& oif) {
-    std::string s = prefix ? prefix->to_string() : std::string("route");
-    if (gw) s += " via " + gw->to_string();
-    if (!oif.empty()) s += " dev " + oif;
-    return s;
 }
 
 std::string lookup_text(const RouteDecision& d, const RouteLookupStep& l) {

@@ -12,6 +12,9 @@
 
 namespace wgbpf {
 
+// The kernel's own table names (RT_TABLE_DEFAULT/MAIN/LOCAL): "default", "main", "local", else "".
+std::string builtin_table_name(uint32_t table);
+
 struct Link {
     int ifindex = 0;
     std::string name;

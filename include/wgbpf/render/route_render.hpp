@@ -15,6 +15,10 @@ struct TextStyle {
 std::string render_route_text(const RouteDecision& d, const TextStyle& style);
 nlohmann::json route_to_json(const RouteDecision& d);
 
+// "default via 192.168.178.1 dev c0": a route as ip-route prints it ("route" when the prefix is unknown).
+std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw,
+                       const std::string& oif);
+
 std::string proto_name(uint8_t proto, Family family); // "icmp", "udp", ..., or the number
 
 } // namespace wgbpf
