@@ -16,8 +16,6 @@ struct rx_context {
 	__u8 family;
 	__u8 proto;
 	__u8 pad;
-	__u16 sport;
-	__u16 dport;
 	__u8 src[16];
 	__u8 dst[16];
 };
@@ -93,8 +91,6 @@ static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __
 			rx->expect_reverse = 1;
 			rx->family = f->family;
 			rx->proto = f->proto;
-			rx->sport = f->sport;
-			rx->dport = f->dport;
 			__builtin_memcpy(rx->src, f->src, 16);
 			__builtin_memcpy(rx->dst, f->dst, 16);
 		}
@@ -187,8 +183,6 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 			e->flags |= WGBPF_LOOKUP_F_GW;
 		}
 	}
-	if (rx_packet)
-		e->flags |= WGBPF_LOOKUP_F_IN_RX;
 }
 
 static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 err, __u32 netns,

@@ -55,7 +55,7 @@ enum wgbpf_route_direction {
 /* Lookup result classes; the raw errno is kept too. */
 #define WGBPF_LOOKUP_F_NH 0x1      /* a nexthop device was returned */
 #define WGBPF_LOOKUP_F_GW 0x2      /* the nexthop has a gateway */
-#define WGBPF_LOOKUP_F_IN_RX 0x4   /* looked up while this CPU was receiving a packet */
+/* 0x4 was "looked up while receiving": rx_packet != 0 says the same. */
 
 struct wgbpf_route_lookup {
 	struct wgbpf_event_header hdr;
