@@ -1,0 +1,29 @@
+#include "wgbpf/nftrace/trace_event.hpp"
+
+namespace wgbpf {
+
+namespace {
+template <typename T, typename U>
+bool agrees(const std::optional<T>& traced, U seen) {
+    return !traced || *traced == seen;
+}
+bool is_icmp(uint8_t proto) { return proto == 1 || proto == 58; }
+} // namespace
+
+bool same_packet(const NftracePacket& t, const PacketInfo& p) {
+    if (!p.is_ip) return false;
+    if (t.family && *t.family != p.family) return false;
+    if (!agrees(t.saddr, p.src) || !agrees(t.daddr, p.dst)) return false;
+    if (p.family == Family::ipv4 && !agrees(t.ip_id, p.ip_id)) return false;
+    if (!agrees(t.length, p.len) || !agrees(t.l4proto, p.proto)) return false;
+    if (p.has_l4 && !is_icmp(p.proto)) {
+        if (!agrees(t.sport, p.sport) || !agrees(t.dport, p.dport)) return false;
+    }
+    if (p.has_l4 && is_icmp(p.proto)) {
+        if (!agrees(t.icmp_type, static_cast<uint8_t>(p.dport >> 8))) return false;
+        if (!agrees(t.icmp_code, static_cast<uint8_t>(p.dport & 0xff))) return false;
+    }
+    return true;
+}
+
+} // namespace wgbpf
