@@ -57,6 +57,12 @@ public:
         return fexit_refusal_;
     }
 
+    // libbpf attaches kprobes through the kprobe PMU; kernels without CONFIG_KPROBES have none.
+    std::optional<std::string> kprobe_refused() const override {
+        if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0) return std::nullopt;
+        return "this kernel has no kprobes (no /sys/bus/event_source/devices/kprobe)";
+    }
+
 private:
     // Module BTF (e.g. nf_tables, wireguard) when the module is loaded; cached.
     const btf* module_btf(const std::string& module) const {

@@ -22,6 +22,7 @@
 #include "wgbpf/netlink/nft_reader.hpp"
 #include "wgbpf/netlink/wireguard_reader.hpp"
 #include "wgbpf/probe/device_probe.hpp"
+#include "wgbpf/probe/wireguard_probe.hpp"
 #include "wgbpf/probe/drop_probe.hpp"
 #include "wgbpf/probe/netfilter_probe.hpp"
 #include "wgbpf/probe/route_probe.hpp"
@@ -128,6 +129,7 @@ struct Modules {
     std::unique_ptr<NetfilterProbe> netfilter;
     std::unique_ptr<DropProbe> drop;
     std::unique_ptr<DeviceProbe> device;
+    std::unique_ptr<WireguardProbe> wireguard;
     std::vector<ModuleStatus> not_running;
 
     template <typename Probe>
@@ -147,6 +149,7 @@ struct Modules {
         if (route) route->set_filter(filter);
         if (netfilter) netfilter->set_filter(filter);
         if (device) device->set_filter(filter);
+        if (wireguard) wireguard->set_filter(filter);
     }
 
     // Losses since the last call, per module: they become gaps in the timelines open right now.
@@ -171,6 +174,7 @@ struct Modules {
         if (netfilter) add(netfilter->status());
         if (drop) add(drop->status());
         if (device) add(device->status());
+        if (wireguard) add(wireguard->status());
         for (const ModuleStatus& s : not_running) out.push_back(s);
         return out;
     }
@@ -184,6 +188,7 @@ Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, 
            m.netfilter);
     m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
     m.keep("device", DeviceProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.device);
+    m.keep("wireguard", WireguardProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.wireguard);
     if (!m.route && !m.netfilter && !m.drop && !m.device) throw FatalError("no probe module can run on this kernel (see above)");
     return m;
 }

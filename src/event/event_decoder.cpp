@@ -152,6 +152,17 @@ DeviceEvent to_device(const wgbpf_device& r) {
     return e;
 }
 
+WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
+    WireguardKernelEvent e;
+    take_header(r.hdr, e);
+    e.pkt = to_packet(r.pkt);
+    e.ifindex = r.ifindex;
+    e.encrypt = r.action == WGBPF_WG_ENCRYPT;
+    e.found = r.found != 0;
+    std::copy(std::begin(r.peer_key), std::end(r.peer_key), e.peer_key.begin());
+    return e;
+}
+
 template <typename Raw, typename Convert>
 Decoded decode_as(std::span<const std::byte> body, const wgbpf_event_header& h, const char* what, Convert convert) {
     if (h.size != sizeof(Raw)) return reject(Reject::truncated, fmt::format("{} of {} bytes, expected {}", what, h.size, sizeof(Raw)));
@@ -173,6 +184,7 @@ Decoded decode_record(std::span<const std::byte> record) {
     case WGBPF_EV_NF_CHAIN: return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", to_chain);
     case WGBPF_EV_DROP: return decode_as<wgbpf_drop>(body, h, "drop", to_drop);
     case WGBPF_EV_DEVICE: return decode_as<wgbpf_device>(body, h, "device", to_device);
+    case WGBPF_EV_WIREGUARD: return decode_as<wgbpf_wireguard>(body, h, "wireguard", to_wireguard);
     default:
         return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
     }

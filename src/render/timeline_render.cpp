@@ -92,6 +92,9 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
         if (c == '_') c = ' ';
     if (w.action == "decrypt" && t.outcome == "dropped") action = "data (dropped before decryption)";
     bool out = w.direction == "out";
+    if (w.action == "no_peer")
+        return fmt::format("{}: no peer's allowed IPs contain {}: WireGuard drops it", w.interface,
+                           (out ? t.pkt.dst : t.pkt.src).to_string());
     std::string s = fmt::format("{} {} peer {}", action, out ? "->" : "<-", w.peer.empty() ? "(unknown)" : short_key(w.peer));
     if (!w.endpoint.empty()) s += " endpoint " + w.endpoint;
     if (w.sender_index) s += fmt::format(", sender {:#x}", *w.sender_index);
@@ -105,6 +108,7 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
         if (w.action == "encrypt" && t.encapsulated_in) s += fmt::format("  => #{}", *t.encapsulated_in);
         if (w.action == "decrypt" && t.decapsulated_from) s += fmt::format("  <= #{}", *t.decapsulated_from);
     }
+    if (w.linked_by == "skb") s += " (same skb)";
     return s;
 }
 
@@ -186,6 +190,7 @@ struct StepJson {
                 {"sender_index", index(w.sender_index)},
                 {"receiver_index", index(w.receiver_index)},
                 {"counter", opt_json(w.counter)},
+                {"linked_by", name_json(w.linked_by)},
                 {"t_ns", w.t_ns}};
     }
     nlohmann::json operator()(const DeviceStep& d) const {

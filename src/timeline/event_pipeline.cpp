@@ -18,6 +18,10 @@ struct EventPipeline::Dispatch {
         ++p.events_["device"];
         if (p.timelines_) p.timelines_->add(e); // devices only matter inside timelines
     }
+    void operator()(const WireguardKernelEvent& e) {
+        ++p.events_["wireguard"];
+        if (p.timelines_) p.timelines_->add(e);
+    }
 };
 
 EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)

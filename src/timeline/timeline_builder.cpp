@@ -93,6 +93,7 @@ struct TimelineBuilder::State {
     std::deque<RouteDecision> pending;           // output decisions waiting for their packet, oldest first
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
+    std::unordered_map<uint64_t, std::string> kernel_peers; // packet id -> peer public key (kernel WireGuard)
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
@@ -241,10 +242,11 @@ struct TimelineBuilder::State {
         if (!msg) return; // on WireGuard's port but not a WireGuard message: an ordinary UDP packet
         WireguardStep step = wireguard_step(*msg, *match, pkt, outgoing, outgoing ? e.first_ns : t);
         add_step(e, step, outgoing);
-        if (msg->type != WgMessageType::transport_data || msg->keepalive() || !match->peer) return;
+        bool by_id = pairs_by_packet_id(*match->interface);
+        if (msg->type != WgMessageType::transport_data || msg->keepalive() || (!match->peer && !by_id)) return;
 
-        WgLinkKey key{e.tl.netns, match->interface->name, match->peer->public_key, outgoing};
-        auto inner = linker.add_outer(key, WgLinkEnd{e.tl.id, t, msg->length, step});
+        WgLinkKey key = link_key(e.tl.netns, *match->interface, match->peer, outgoing);
+        auto inner = linker.add_outer(key, WgLinkEnd{e.tl.id, t, msg->length, step, e.tl.packet_id});
         if (!inner) return;
         if (outgoing) link_out(inner->timeline, e.tl.id, step, t);
         else link_in(e.tl.id, inner->timeline, step, inner->t_ns);
@@ -253,12 +255,54 @@ struct TimelineBuilder::State {
     // An inner packet handed to (outgoing) or received from (incoming) WireGuard interface `wg`.
     void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
         const WgPeer* peer = peer_for_address(wg, outgoing ? e.tl.pkt.dst : e.tl.pkt.src);
-        if (!peer || !e.pkt_seen) return;
-        WgLinkKey key{e.tl.netns, wg.name, peer->public_key, outgoing};
-        auto outer = linker.add_inner(key, WgLinkEnd{e.tl.id, t, e.tl.pkt.len, {}});
+        if (!e.pkt_seen || (!peer && !pairs_by_packet_id(wg))) return;
+        WgLinkKey key = link_key(e.tl.netns, wg, peer, outgoing);
+        auto outer = linker.add_inner(key, WgLinkEnd{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id});
         if (!outer) return;
         if (outgoing) link_out(e.tl.id, outer->timeline, outer->step, outer->t_ns);
         else link_in(outer->timeline, e.tl.id, outer->step, t);
+    }
+
+    // The kernel's WireGuard turns the inner packet's skb into the outer one (and back): pair by packet
+    // id. A user-space implementation makes new packets: pair by peer, order and length.
+    static bool pairs_by_packet_id(const WgInterface& wg) { return wg.source == "kernel"; }
+
+    static WgLinkKey link_key(uint32_t netns, const WgInterface& wg, const WgPeer* peer, bool outgoing) {
+        if (pairs_by_packet_id(wg)) return WgLinkKey{netns, wg.name, "", outgoing, true};
+        return WgLinkKey{netns, wg.name, peer->public_key, outgoing, false};
+    }
+
+    // The link step both timelines show: the outer packet's message, with the peer the kernel chose
+    // when its WireGuard probe said so, and how the two were paired.
+    WireguardStep link_step(Entry& inner, Entry& outer, const WireguardStep& outer_step) {
+        WireguardStep s = outer_step;
+        // Not by comparing ids: a user-space implementation's new skb may well reuse the freed inner's address.
+        const WgInterface* wg = wireguard_interface(outer.tl.netns, outer_step.interface);
+        s.linked_by = wg && pairs_by_packet_id(*wg) ? "skb" : "peer_order_length";
+        if (auto it = kernel_peers.find(inner.tl.packet_id); it != kernel_peers.end()) {
+            s.peer = it->second;
+            kernel_peers.erase(it);
+        }
+        for (TimelineStep& st : outer.tl.steps)
+            if (WireguardStep* w = std::get_if<WireguardStep>(&st)) {
+                w->peer = s.peer;
+                w->linked_by = s.linked_by;
+            }
+        return s;
+    }
+
+    // Peers kernel WireGuard chose, by packet id, until the link that names them (bounded, oldest out).
+    void remember_kernel_peer(uint64_t packet, std::string peer) {
+        if (kernel_peers.size() >= limits.max_open) kernel_peers.clear(); // stale: their links never came
+        kernel_peers[packet] = std::move(peer);
+    }
+
+    // The newest timeline of a packet id: open, or completed and held for its link.
+    Entry* newest_for_packet(uint64_t packet) {
+        if (auto it = open.find(packet); it != open.end()) return find(it->second);
+        for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+            if (it->second.tl.packet_id == packet) return &it->second;
+        return nullptr;
     }
 
     void link_out(uint64_t inner_id, uint64_t outer_id, const WireguardStep& outer_step, uint64_t outer_t) {
@@ -267,7 +311,7 @@ struct TimelineBuilder::State {
         if (!inner || !outer) return;
         inner->tl.encapsulated_in = outer->tl.id;
         outer->tl.outer_of = inner->tl.id;
-        WireguardStep s = outer_step;
+        WireguardStep s = link_step(*inner, *outer, outer_step);
         s.t_ns = std::max(inner->last_ns, outer_t); // after it left through the tunnel device
         add_step(*inner, s);
         release_if_done(inner_id);
@@ -281,7 +325,7 @@ struct TimelineBuilder::State {
         inner->tl.decapsulated_from = outer->tl.id;
         outer->tl.outer_of = inner->tl.id;
         if (!outer->open && outer->tl.outcome == "delivered") outer->tl.outcome = "decapsulated";
-        WireguardStep s = outer_step;
+        WireguardStep s = link_step(*inner, *outer, outer_step);
         s.t_ns = inner_t; // decrypted just before it came out of the tunnel device
         add_step(*inner, s, true);
         release_if_done(inner_id);
@@ -482,6 +526,24 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     }
     if (local) s.look_for_wireguard(e, ev.pkt, true, ev.t_ns);
     if (Entry* still = s.find(id)) s.complete(*still, local ? "sent" : "forwarded");
+}
+
+void TimelineBuilder::add(const WireguardKernelEvent& ev) {
+    State& s = *state_;
+    if (ev.found) {
+        s.remember_kernel_peer(ev.pkt.id, key_to_base64(ev.peer_key.data()));
+        return;
+    }
+    // No peer's allowed IPs cover the address: WireGuard drops the packet (an ICMP unreachable goes back
+    // to a sender on this host). Say so where it happened; the drop itself follows.
+    Entry* e = s.newest_for_packet(ev.pkt.id);
+    if (!e) return;
+    WireguardStep step;
+    step.t_ns = ev.t_ns;
+    step.action = "no_peer";
+    step.direction = ev.encrypt ? "out" : "in";
+    step.interface = s.link_name(ev.netns, ev.ifindex);
+    s.add_step(*e, step);
 }
 
 void TimelineBuilder::lost(const std::string& module, uint64_t count) {

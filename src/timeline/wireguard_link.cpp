@@ -115,14 +115,16 @@ WireguardStep wireguard_step(const WgMessage& m, const WgOuterMatch& match, cons
 WireguardLinker::WireguardLinker(uint64_t window_ns, size_t max_queue) : window_ns_(window_ns), max_queue_(max_queue) {}
 
 std::optional<WgLinkEnd> WireguardLinker::pair(std::deque<WgLinkEnd>& others, std::deque<WgLinkEnd>& mine,
-                                               const WgLinkEnd& end, bool end_is_inner) {
+                                               const WgLinkEnd& end, bool end_is_inner, bool by_packet_id) {
     auto too_old = [&](const WgLinkEnd& e) { return e.t_ns + window_ns_ < end.t_ns; };
     while (!others.empty() && too_old(others.front())) {
         waiting_.erase(others.front().timeline);
         others.pop_front();
     }
     for (auto it = others.begin(); it != others.end(); ++it) {
-        bool fits = end_is_inner ? carries_inner(it->length, end.length) : carries_inner(end.length, it->length);
+        bool fits = by_packet_id ? it->packet_id == end.packet_id
+                    : end_is_inner ? carries_inner(it->length, end.length)
+                                   : carries_inner(end.length, it->length);
         if (!fits || it->t_ns > end.t_ns + window_ns_) continue;
         WgLinkEnd found = *it;
         others.erase(it);
@@ -140,12 +142,12 @@ std::optional<WgLinkEnd> WireguardLinker::pair(std::deque<WgLinkEnd>& others, st
 
 std::optional<WgLinkEnd> WireguardLinker::add_inner(const WgLinkKey& key, const WgLinkEnd& inner) {
     Queues& q = queues_[key];
-    return pair(q.outers, q.inners, inner, true);
+    return pair(q.outers, q.inners, inner, true, key.by_packet_id);
 }
 
 std::optional<WgLinkEnd> WireguardLinker::add_outer(const WgLinkKey& key, const WgLinkEnd& outer) {
     Queues& q = queues_[key];
-    return pair(q.inners, q.outers, outer, false);
+    return pair(q.inners, q.outers, outer, false, key.by_packet_id);
 }
 
 bool WireguardLinker::waiting(uint64_t timeline) const { return waiting_.contains(timeline); }

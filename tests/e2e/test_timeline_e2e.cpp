@@ -103,6 +103,21 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
                str_field(s, "endpoint") == std::string(kEndpoint) + ":51820";
     }));
 
+    // Kernel WireGuard encrypts the skb in place: linked by packet id, and its probe names the peer the
+    // kernel chose. wireguard-go makes a new packet: linked by peer, order and length.
+    bool kernel_wg = lab.exec("client", "ip -d link show " + sh_quote(wg)).output.find("\n    wireguard") != std::string::npos;
+    INFO("WireGuard implementation: " << (kernel_wg ? "kernel" : "user space"));
+    CHECK(has_step(*inner, "wireguard", [&](const json& s) {
+        return str_field(s, "linked_by") == (kernel_wg ? "skb" : "peer_order_length");
+    }));
+    if (kernel_wg) {
+        bool probe_running = false;
+        for (const json& ready : out.of_kind("ready"))
+            for (const json& m : array_field(ready, "modules"))
+                probe_running |= str_field(m, "name") == "wireguard" && m.value("running", false);
+        CHECK(probe_running);
+    }
+
     // Steps 5-7: the encrypted outer packet, linked both ways.
     REQUIRE(inner->contains("encapsulated_in"));
     const json* outer = by_id(ts, (*inner)["encapsulated_in"]);

@@ -15,6 +15,7 @@ struct FakeKernel : wgbpf::KernelFeatures {
     std::map<std::string, int> tracepoint_args{{"kfree_skb", 4}};
     std::optional<std::string> fexit_refusal;
     std::optional<std::string> netfilter_link_refusal;
+    std::optional<std::string> kprobe_refusal;
 
     bool has_tracepoint(const std::string& n) const override { return tracepoints.count(n) > 0; }
     std::optional<int> function_arg_count(const std::string& n, const std::string& module = "") const override {
@@ -28,4 +29,5 @@ struct FakeKernel : wgbpf::KernelFeatures {
     }
     std::optional<std::string> fexit_refused() const override { return fexit_refusal; }
     std::optional<std::string> netfilter_link_refused() const override { return netfilter_link_refusal; }
+    std::optional<std::string> kprobe_refused() const override { return kprobe_refusal; }
 };

@@ -145,3 +145,26 @@ TEST_CASE("every byte-length prefix of a valid record is handled") {
     CHECK(decoder.stats().decoded == 1);
     CHECK(decoder.stats().rejected() == good.size());
 }
+
+TEST_CASE("a kernel WireGuard peer lookup decodes, and its prefixes are rejected") {
+    wgbpf_wireguard r{};
+    r.hdr = {WGBPF_EV_WIREGUARD, 1, sizeof(r), 777, 0, 4026532000u, 0, 0};
+    r.pkt.id = 0xabc;
+    r.pkt.family = WGBPF_FAMILY_IPV4;
+    r.ifindex = 9;
+    r.action = WGBPF_WG_DECRYPT;
+    r.found = 1;
+    for (int i = 0; i < 32; ++i) r.peer_key[i] = uint8_t(0xa0 + i);
+    auto record = bytes_of(r);
+    auto e = decode_event(record);
+    REQUIRE(e.ok());
+    const auto* wg = std::get_if<WireguardKernelEvent>(&e.value());
+    REQUIRE(wg);
+    CHECK(wg->pkt.id == 0xabc);
+    CHECK(wg->ifindex == 9);
+    CHECK_FALSE(wg->encrypt);
+    CHECK(wg->found);
+    CHECK(wg->peer_key[31] == 0xa0 + 31);
+    CHECK(wg->netns == 4026532000u);
+    for (size_t n = 0; n < record.size(); ++n) CHECK_FALSE(decode_event(std::span(record).first(n)).ok());
+}

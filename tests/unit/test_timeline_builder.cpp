@@ -494,3 +494,121 @@ TEST_CASE("kernel WireGuard: the same buffer comes back in through wg0 after dec
     CHECK(kinds(c.out[1]) == Kinds{"wg", "dev", "nf"});
     CHECK(c.out[1].outcome == "delivered");
 }
+
+namespace {
+
+WireguardKernelEvent kernel_peer_lookup(const PacketInfo& inner, bool encrypt, uint64_t t, bool found = true) {
+    WireguardKernelEvent e;
+    e.t_ns = t;
+    e.netns = kNs;
+    e.pkt = inner;
+    e.ifindex = kWg0;
+    e.encrypt = encrypt;
+    e.found = found;
+    for (size_t i = 0; i < e.peer_key.size(); ++i) e.peer_key[i] = uint8_t(i + 1);
+    return e;
+}
+
+std::string kernel_lookup_key() {
+    uint8_t key[32];
+    for (int i = 0; i < 32; ++i) key[i] = uint8_t(i + 1);
+    return key_to_base64(key);
+}
+
+} // namespace
+
+TEST_CASE("kernel WireGuard: outer packets pair with their inner packets by packet id, not by order") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo first = icmp_packet(0x101, "10.0.0.1", "198.51.100.9", 8);
+    PacketInfo second = icmp_packet(0x102, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(first, kWg0, 100));
+    c.builder.add(kernel_peer_lookup(first, true, 101));
+    c.builder.add(egress(second, kWg0, 110));
+    c.builder.add(kernel_peer_lookup(second, true, 111));
+    // The second is encrypted and sent first (another CPU): order and length would pair it with the first.
+    c.builder.add(egress(outer_out(0x102, outer_payload(84), wg_data(kServerIndex, 8)), kC0, 200));
+    c.builder.add(egress(outer_out(0x101, outer_payload(84), wg_data(kServerIndex, 7)), kC0, 210));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 4);
+    const PacketTimeline* inner1 = c.by_id(1);
+    const PacketTimeline* inner2 = c.by_id(2);
+    REQUIRE(inner1);
+    REQUIRE(inner2);
+    REQUIRE(inner1->encapsulated_in);
+    REQUIRE(inner2->encapsulated_in);
+    CHECK(c.by_id(*inner1->encapsulated_in)->packet_id == 0x101);
+    CHECK(c.by_id(*inner2->encapsulated_in)->packet_id == 0x102);
+    auto wg1 = steps_of<WireguardStep>(*inner1);
+    REQUIRE(wg1.size() == 1);
+    CHECK(wg1[0].counter == 7u);
+    CHECK(wg1[0].linked_by == "skb");
+    CHECK(wg1[0].peer == kernel_lookup_key()); // the peer the kernel chose, not one inferred
+    auto outer_wg = steps_of<WireguardStep>(*c.by_id(*inner1->encapsulated_in));
+    REQUIRE(outer_wg.size() == 1);
+    CHECK(outer_wg[0].peer == kernel_lookup_key());
+}
+
+TEST_CASE("kernel WireGuard: an outer packet to an endpoint wgbpf does not know is still linked, with the kernel's peer") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo inner = icmp_packet(0x201, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(kernel_peer_lookup(inner, true, 101));
+    PacketInfo outer = udp_packet(0x201, "192.168.178.48", 51820, "198.18.0.7", 40000, outer_payload(84),
+                                  wg_data(kServerIndex, 1)); // the peer roamed
+    c.builder.add(egress(outer, kC0, 200));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    REQUIRE(c.by_id(1)->encapsulated_in == 2u);
+    auto wg = steps_of<WireguardStep>(*c.by_id(2));
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].peer == kernel_lookup_key());
+    CHECK(wg[0].endpoint == "198.18.0.7:40000");
+}
+
+TEST_CASE("kernel WireGuard: the decrypted packet is linked to its outer packet by packet id") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0x301, outer_payload(84), wg_data(kClientIndex, 5));
+    PacketInfo other = outer_in(0x302, outer_payload(84), wg_data(kClientIndex, 6));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.add(ingress(other, kC0, 105));
+    PacketInfo reply = icmp_packet(0x301, "198.51.100.9", "10.0.0.1", 0);
+    c.builder.add(kernel_peer_lookup(reply, false, 150));
+    c.builder.add(ingress(reply, kWg0, 200));
+    c.builder.flush_all();
+    const PacketTimeline* inner = nullptr;
+    for (const PacketTimeline& t : c.out)
+        if (t.packet_id == 0x301 && t.pkt.proto == 1) inner = &t;
+    REQUIRE(inner);
+    REQUIRE(inner->decapsulated_from);
+    CHECK(c.by_id(*inner->decapsulated_from)->packet_id == 0x301);
+    auto wg = steps_of<WireguardStep>(*inner);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].counter == 5u);
+    CHECK(wg[0].linked_by == "skb");
+}
+
+TEST_CASE("kernel WireGuard: a packet no peer's allowed IPs cover says so before its drop") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo inner = icmp_packet(0x401, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(kernel_peer_lookup(inner, true, 101, false));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].action == "no_peer");
+    CHECK(wg[0].interface == "wg0");
+}
+
+TEST_CASE("user-space WireGuard: links say they were paired by peer, order and length") {
+    Collected c;
+    feed_outgoing_ping(c.builder);
+    c.builder.flush_all();
+    auto wg = steps_of<WireguardStep>(*c.by_id(1));
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].linked_by == "peer_order_length");
+}

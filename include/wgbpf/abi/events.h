@@ -20,6 +20,7 @@ enum wgbpf_event_type {
 	WGBPF_EV_NF_CHAIN = 4,     /* one base chain run, exact (fentry/fexit nft_do_chain) */
 	WGBPF_EV_DROP = 5,         /* a watched packet freed with a drop reason (skb:kfree_skb) */
 	WGBPF_EV_DEVICE = 6,       /* a watched packet received on / handed to a device */
+	WGBPF_EV_WIREGUARD = 7,    /* kernel WireGuard chose the peer of a packet it encrypts / decrypted */
 };
 
 /* Probe modules, for per-module loss counters (index into the `losses` map). */
@@ -28,6 +29,7 @@ enum wgbpf_module {
 	WGBPF_MOD_NETFILTER = 1,
 	WGBPF_MOD_DROP = 2,
 	WGBPF_MOD_DEVICE = 3,
+	WGBPF_MOD_WIREGUARD = 4,
 	WGBPF_MOD_COUNT = 8,
 };
 
@@ -175,6 +177,21 @@ struct wgbpf_device {
 	__u8 pad[3];
 };
 
+/* Kernel WireGuard encrypts and decrypts in place: the skb of an inner packet becomes its outer packet
+ * (and back), so a peer lookup on a packet id links the two exactly. */
+#define WGBPF_WG_ENCRYPT 1 /* wg_allowedips_lookup_dst in wg_xmit: this inner packet goes to this peer */
+#define WGBPF_WG_DECRYPT 2 /* wg_allowedips_lookup_src after decryption: this inner packet came from this peer */
+
+struct wgbpf_wireguard {
+	struct wgbpf_event_header hdr;
+	struct wgbpf_packet pkt; /* the inner (cleartext) packet */
+	__s32 ifindex;           /* the WireGuard device */
+	__u8 action;             /* WGBPF_WG_* */
+	__u8 found;              /* 0: no peer's allowed IPs cover the address (the kernel drops the packet) */
+	__u8 pad[2];
+	__u8 peer_key[32];       /* the peer's public key, when found */
+};
+
 /* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/addresses. */
 #define WGBPF_FILTER_MAX_IFACES 8
 #define WGBPF_FILTER_MAX_MARKS 4
@@ -203,6 +220,7 @@ static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
 static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
 static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
+static_assert(sizeof(struct wgbpf_wireguard) == 152, "wireguard ABI");
 #else
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
@@ -213,6 +231,7 @@ _Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 _Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
 _Static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
 _Static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
+_Static_assert(sizeof(struct wgbpf_wireguard) == 152, "wireguard ABI");
 #endif
 
 #endif

@@ -20,6 +20,8 @@ public:
     virtual std::optional<std::string> netfilter_link_refused() const = 0;
     // Whether fentry/fexit programs load here; if not, why.
     virtual std::optional<std::string> fexit_refused() const = 0;
+    // Whether kprobes can be attached here; if not, why.
+    virtual std::optional<std::string> kprobe_refused() const = 0;
 };
 
 std::unique_ptr<KernelFeatures> probe_running_kernel();

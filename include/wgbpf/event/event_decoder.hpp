@@ -9,10 +9,12 @@
 #include "wgbpf/common/result.hpp"
 #include "wgbpf/event/netfilter_events.hpp"
 #include "wgbpf/event/route_lookup.hpp"
+#include "wgbpf/event/wireguard_event.hpp"
 
 namespace wgbpf {
 
-using Event = std::variant<RouteLookup, RuleResult, NfBracketEvent, NfChainEvent, DropEvent, DeviceEvent>;
+using Event =
+    std::variant<RouteLookup, RuleResult, NfBracketEvent, NfChainEvent, DropEvent, DeviceEvent, WireguardKernelEvent>;
 
 struct DecodeStats {
     uint64_t decoded = 0;

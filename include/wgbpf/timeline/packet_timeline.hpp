@@ -30,6 +30,7 @@ struct RpFilterStep {
 struct WireguardStep {
     uint64_t t_ns = 0;
     std::string action;          // "encrypt" | "decrypt" | "handshake_initiation" | "handshake_response" | "cookie_reply" | "keepalive"
+                                 // | "no_peer" (kernel WireGuard: no peer's allowed IPs cover the address)
     std::string direction;       // "out" (sent by this host) | "in"
     std::string interface;
     std::string peer;            // base64 public key ("" when unknown)
@@ -37,6 +38,8 @@ struct WireguardStep {
     std::optional<uint32_t> sender_index;   // handshake initiation and response
     std::optional<uint32_t> receiver_index;
     std::optional<uint64_t> counter;
+    std::string linked_by;       // how inner and outer were paired: "skb" (kernel WireGuard, exact) |
+                                 // "peer_order_length" (user space); "" when not linked
 };
 
 struct DeviceStep {

@@ -3,8 +3,9 @@
 // lives; a timeline completes on delivery, egress to a real device, a drop, encapsulation, or when idle,
 // and a hash seen again after that starts a new packet. Route decisions join the packet they were made
 // for: input and reverse lookups by the received packet's id, output lookups the next packet the same
-// task sends to that destination. WireGuard's inner and outer packets are linked by peer, order and length
-// (user-space WireGuard over TUN). Memory is bounded: at most `max_open` open timelines, oldest out first,
+// task sends to that destination. WireGuard's inner and outer packets are linked by packet id (the kernel's
+// WireGuard encrypts the skb in place) or by peer, order and length (user-space WireGuard over TUN); the
+// kernel WireGuard probe names the peer the kernel chose. Memory is bounded: at most `max_open` open timelines, oldest out first,
 // counted and marked.
 //
 // Output decisions carry no packet id: each waits (at most route_ns) for the next packet step of its
@@ -26,6 +27,7 @@
 
 #include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/event/netfilter_events.hpp"
+#include "wgbpf/event/wireguard_event.hpp"
 #include "wgbpf/netfilter/netfilter_step.hpp"
 #include "wgbpf/route/route_decision.hpp"
 #include "wgbpf/timeline/packet_timeline.hpp"
@@ -57,6 +59,7 @@ public:
     void add(const NetfilterStep& s);
     void add(const DropStep& d);
     void add(const DeviceEvent& e);
+    void add(const WireguardKernelEvent& e);
     void lost(const std::string& module, uint64_t count); // marks a gap in every open timeline
     void flush(uint64_t now_ns);
     void flush_all();

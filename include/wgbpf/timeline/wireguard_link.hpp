@@ -3,6 +3,8 @@
 // (kernel-notes §6), and which inner packet an outer one carries. A user-space implementation over TUN
 // (wireguard-go) builds a new packet for the ciphertext, so inner and outer share no packet id: they are
 // paired by peer, order and length (outer UDP payload = 32 + inner length padded to 16, kernel-notes §5).
+// The kernel's WireGuard encrypts and decrypts the skb in place (kernel-notes §4): inner and outer are the
+// same packet id, and are paired by it, exactly.
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -62,8 +64,9 @@ WireguardStep wireguard_step(const WgMessage& m, const WgOuterMatch& match, cons
 struct WgLinkKey {
     uint32_t netns = 0;
     std::string interface;
-    std::string peer;       // public key
+    std::string peer;       // public key; "" when pairing by packet id (any peer)
     bool outgoing = true;
+    bool by_packet_id = false; // kernel WireGuard: the outer packet is the inner's own skb
     auto operator<=>(const WgLinkKey&) const = default;
 };
 
@@ -72,10 +75,12 @@ struct WgLinkEnd {
     uint64_t t_ns = 0;
     uint16_t length = 0;    // inner: IP total length; outer: UDP payload length
     WireguardStep step;     // outer: its message (the inner's timeline gets a copy)
+    uint64_t packet_id = 0; // the keyed skb hash (pairing by packet id)
 };
 
 // Pairs each outer transport-data packet with the oldest waiting inner packet of the same peer and
-// direction whose length fits, whichever of the two is seen first. Waiting is bounded by `window_ns`
+// direction whose length fits (or, for keys `by_packet_id`, the one with the same packet id), whichever
+// of the two is seen first. Waiting is bounded by `window_ns`
 // (and a per-queue cap): what is not paired by then stays unlinked.
 class WireguardLinker {
 public:
@@ -93,7 +98,7 @@ private:
         std::deque<WgLinkEnd> inners, outers;
     };
     std::optional<WgLinkEnd> pair(std::deque<WgLinkEnd>& others, std::deque<WgLinkEnd>& mine, const WgLinkEnd& end,
-                                  bool end_is_inner);
+                                  bool end_is_inner, bool by_packet_id);
     uint64_t window_ns_;
     size_t max_queue_;
     std::map<WgLinkKey, Queues> queues_;

@@ -1,0 +1,22 @@
+#pragma once
+// How the kernel WireGuard module runs: fexit on wg_allowedips_lookup_dst/src where allowed, else a
+// kprobe + kretprobe pair, else not at all (no wireguard.ko loaded, or no way to hook it). Without it,
+// kernel WireGuard's inner and outer packets are still linked by packet id; only the peer the kernel
+// chose is not known and is inferred from allowed IPs and endpoints.
+#include <string>
+#include <vector>
+
+#include "wgbpf/bpf/kernel_features.hpp"
+
+namespace wgbpf {
+
+struct WireguardFlavour {
+    enum class Kind { none, fexit, kprobe } kind = Kind::none;
+    std::string why_not;               // when none
+    std::vector<std::string> notes;    // why fexit was not used
+    std::string describe() const;
+};
+
+WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel);
+
+} // namespace wgbpf

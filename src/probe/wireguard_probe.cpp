@@ -1,0 +1,57 @@
+#include "wgbpf/probe/wireguard_probe.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "wireguard.skel.h"
+#include "wgbpf/bpf/libbpf_raii.hpp"
+#include "wgbpf/probe/shared_load.hpp"
+
+namespace wgbpf {
+
+using WireguardSkel = SkeletonPtr<wgbpf_wireguard_bpf, wgbpf_wireguard_bpf__destroy>;
+
+struct WireguardProbe::Impl {
+    WireguardSkel skel;
+    WireguardFlavour flavour;
+    int losses_fd = -1;
+};
+
+Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                                              SharedMaps& maps, uint32_t ringbuf_bytes) {
+    auto impl = std::make_unique<Impl>();
+    impl->flavour = choose_wireguard_flavour(kernel);
+    if (impl->flavour.kind == WireguardFlavour::Kind::none) return Error{impl->flavour.why_not};
+    impl->skel.reset(wgbpf_wireguard_bpf__open());
+    if (!impl->skel) return Error{std::string("cannot open the wireguard BPF object: ") + std::strerror(errno)};
+    auto& progs = impl->skel->progs;
+    bool fexit = impl->flavour.kind == WireguardFlavour::Kind::fexit;
+    for (bpf_program* p : {progs.wg_lookup_dst_exit, progs.wg_lookup_src_exit}) bpf_program__set_autoload(p, fexit);
+    for (bpf_program* p : {progs.wg_lookup_dst_entry, progs.wg_lookup_dst_return, progs.wg_lookup_src_entry,
+                           progs.wg_lookup_src_return})
+        bpf_program__set_autoload(p, !fexit);
+    if (auto r = load_shared(impl->skel.get(), wgbpf_wireguard_bpf__load, maps, ringbuf_bytes, "wireguard"); !r)
+        return Error{r.error()};
+    impl->skel->bss->filter = filter;
+    if (int err = wgbpf_wireguard_bpf__attach(impl->skel.get()))
+        return Error{"cannot attach to kernel WireGuard (" + impl->flavour.describe() + "): " + std::strerror(-err)};
+    impl->losses_fd = maps.losses;
+    return std::unique_ptr<WireguardProbe>(new WireguardProbe(std::move(impl)));
+}
+
+WireguardProbe::WireguardProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WireguardProbe::~WireguardProbe() = default;
+
+void WireguardProbe::set_filter(const wgbpf_filter& filter) { impl_->skel->bss->filter = filter; }
+
+ModuleStatus WireguardProbe::status() const {
+    ModuleStatus s;
+    s.name = "wireguard";
+    s.running = true;
+    s.flavour = impl_->flavour.describe();
+    s.notes = impl_->flavour.notes;
+    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_WIREGUARD);
+    return s;
+}
+
+} // namespace wgbpf

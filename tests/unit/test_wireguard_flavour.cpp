@@ -1,0 +1,54 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include "fake_kernel.hpp"
+#include "wgbpf/probe/wireguard_flavour.hpp"
+
+using namespace wgbpf;
+
+namespace {
+FakeKernel with_wireguard_module() {
+    FakeKernel k;
+    k.module_functions["wg_allowedips_lookup_dst"] = 2;
+    k.module_functions["wg_allowedips_lookup_src"] = 2;
+    return k;
+}
+} // namespace
+
+TEST_CASE("kernel WireGuard loaded on a stock kernel: fexit on the allowed-IPs lookups") {
+    FakeKernel k = with_wireguard_module();
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::fexit);
+    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src");
+}
+
+TEST_CASE("fexit refused: kprobe and kretprobe, with the reason fexit was not used") {
+    FakeKernel k = with_wireguard_module();
+    k.fexit_refusal = "fexit refused by this kernel (EPERM: Operation not permitted)";
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::kprobe);
+    REQUIRE(f.notes.size() == 1);
+    CHECK(f.notes[0].find("EPERM") != std::string::npos);
+}
+
+TEST_CASE("neither fexit nor kprobes (this machine's kind of kernel): not running, and why") {
+    FakeKernel k = with_wireguard_module();
+    k.fexit_refusal = "fexit refused";
+    k.kprobe_refusal = "this kernel has no kprobes";
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::none);
+    CHECK(f.why_not.find("no kprobes") != std::string::npos);
+    CHECK(f.why_not.find("fexit refused") != std::string::npos);
+}
+
+TEST_CASE("no wireguard module (user-space WireGuard only): not running, and how links are made instead") {
+    FakeKernel k;
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::none);
+    CHECK(f.why_not.find("peer, order and length") != std::string::npos);
+}
+
+TEST_CASE("a wireguard module whose lookups take other arguments is not hooked") {
+    FakeKernel k = with_wireguard_module();
+    k.module_functions["wg_allowedips_lookup_src"] = 3;
+    CHECK(choose_wireguard_flavour(k).kind == WireguardFlavour::Kind::none);
+}
