@@ -214,9 +214,8 @@ static __always_inline bool addr_eq(const __u8 *a, const __u8 *b, __u8 family)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* Interfaces, marks, addresses chosen by the user (the namespace is checked by the caller). */
-static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 iif, __s32 oif, __u32 mark,
-					   const __u8 *src, const __u8 *dst, __u8 family)
+/* Interfaces and marks chosen by the user: decided without reading the packet. */
+static __always_inline bool filter_matches_cheaply(const struct wgbpf_filter *f, __s32 iif, __s32 oif, __u32 mark)
 {
 	if (!f->n_ifaces)
 		return true;
@@ -232,6 +231,13 @@ static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 i
 		if (f->marks[i] == mark)
 			return true;
 	}
+	return false;
+}
+
+/* Addresses chosen by the user (e.g. a WireGuard interface's peer endpoints). */
+static __always_inline bool filter_matches_address(const struct wgbpf_filter *f, const __u8 *src, const __u8 *dst,
+						   __u8 family)
+{
 	if (!family)
 		return false;
 	for (int i = 0; i < WGBPF_FILTER_MAX_ADDRS; i++) {
@@ -243,6 +249,59 @@ static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 i
 			return true;
 	}
 	return false;
+}
+
+/* Interfaces, marks, addresses chosen by the user (the namespace is checked by the caller). */
+static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 iif, __s32 oif, __u32 mark,
+					   const __u8 *src, const __u8 *dst, __u8 family)
+{
+	return filter_matches_cheaply(f, iif, oif, mark) || filter_matches_address(f, src, dst, family);
+}
+
+/* Only the addresses of the skb's IP header (one read): enough for the filter's address test. */
+static __always_inline __u8 read_addresses(struct sk_buff *skb, __u8 src[16], __u8 dst[16])
+{
+	unsigned char *l3 = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header);
+	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	if (protocol == 0x0800) {
+		__u32 a[2];
+		if (bpf_probe_read_kernel(a, sizeof(a), l3 + 12))
+			return 0;
+		__builtin_memcpy(src, &a[0], 4);
+		__builtin_memcpy(dst, &a[1], 4);
+		return WGBPF_FAMILY_IPV4;
+	}
+	if (protocol == 0x86dd) {
+		__u32 a[8];
+		if (bpf_probe_read_kernel(a, sizeof(a), l3 + 8))
+			return 0;
+		__builtin_memcpy(src, &a[0], 16);
+		__builtin_memcpy(dst, &a[4], 16);
+		return WGBPF_FAMILY_IPV6;
+	}
+	return 0;
+}
+
+/* Whether to report this packet: already watched, or chosen by the filter now (and from then on
+ * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
+ * and marks need no read, the watched map one lookup, addresses one read of the IP header. */
+static __always_inline bool want_packet(struct sk_buff *skb, __u64 id, __s32 iif, __s32 oif, __u32 mark, __u64 now)
+{
+	if (filter_matches_cheaply(&filter, iif, oif, mark)) {
+		if (!is_watched(id, now))
+			watch(id, now);
+		return true;
+	}
+	if (is_watched(id, now))
+		return true;
+	if (!filter.n_addrs)
+		return false;
+	__u32 src[4] = {}, dst[4] = {};
+	__u8 family = read_addresses(skb, (__u8 *)src, (__u8 *)dst);
+	if (!filter_matches_address(&filter, (const __u8 *)src, (const __u8 *)dst, family))
+		return false;
+	watch(id, now);
+	return true;
 }
 
 #endif

@@ -12,21 +12,15 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		return; /* cheapest rejection: another namespace */
 	__s32 ifindex = BPF_CORE_READ(dev, ifindex);
 	__u64 now = bpf_ktime_get_ns();
-	struct wgbpf_packet pkt;
-	read_packet(skb, &pkt);
-	if (!is_watched(pkt.id, now)) {
-		__u32 mark = BPF_CORE_READ(skb, mark);
-		if (!filter_matches(&filter, ifindex, ifindex, mark, pkt.src, pkt.dst, pkt.family))
-			return;
-		watch(pkt.id, now);
-	}
+	if (!want_packet(skb, packet_id(skb), ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
+		return;
 	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_DEVICE);
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns);
-	e->pkt = pkt;
+	read_packet(skb, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
 	e->ifindex = ifindex;

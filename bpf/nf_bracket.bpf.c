@@ -23,19 +23,14 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	__s32 iif = in ? BPF_CORE_READ(in, ifindex) : 0, oif = out ? BPF_CORE_READ(out, ifindex) : 0;
 	__u32 mark = BPF_CORE_READ(skb, mark);
 
-	struct wgbpf_packet pkt;
-	read_packet(skb, &pkt);
-	if (!is_watched(id, now)) {
-		if (!filter_matches(&filter, iif, oif, mark, pkt.src, pkt.dst, pkt.family))
-			return NF_ACCEPT;
-		watch(id, now);
-	}
+	if (!want_packet(skb, id, iif, oif, mark, now))
+		return NF_ACCEPT;
 	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_NETFILTER);
 		return NF_ACCEPT;
 	}
-	e->pkt = pkt;
+	read_packet(skb, &e->pkt);
 	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
 	e->pkt.iif = iif;
 	e->pkt.oif = oif;

@@ -54,18 +54,19 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	if (filter.netns && net_inum(BPF_CORE_READ(state, net)) != filter.netns)
 		return 0;
 	struct net_device *in = BPF_CORE_READ(state, in), *out = BPF_CORE_READ(state, out);
-	read_packet(skb, &ce->pkt);
-	ce->pkt.iif = in ? BPF_CORE_READ(in, ifindex) : 0;
-	ce->pkt.oif = out ? BPF_CORE_READ(out, ifindex) : 0;
-	ce->mark = BPF_CORE_READ(skb, mark);
-	read_ct(skb, &ce->ct_mark, &ce->ct_state);
+	__s32 iif = in ? BPF_CORE_READ(in, ifindex) : 0, oif = out ? BPF_CORE_READ(out, ifindex) : 0;
+	__u32 mark = BPF_CORE_READ(skb, mark);
 	__u64 now = bpf_ktime_get_ns();
+	if (!want_packet(skb, packet_id(skb), iif, oif, mark, now))
+		return 0;
+	/* Read on entry: a drop frees the skb inside the chain. */
+	read_packet(skb, &ce->pkt);
+	ce->pkt.iif = iif;
+	ce->pkt.oif = oif;
+	ce->mark = mark;
+	read_ct(skb, &ce->ct_mark, &ce->ct_state);
 	ce->t_entry = now;
-	if (is_watched(ce->pkt.id, now) ||
-	    filter_matches(&filter, ce->pkt.iif, ce->pkt.oif, ce->mark, ce->pkt.src, ce->pkt.dst, ce->pkt.family)) {
-		watch(ce->pkt.id, now);
-		ce->watched = 1;
-	}
+	ce->watched = 1;
 	return 0;
 }
 

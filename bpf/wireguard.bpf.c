@@ -31,22 +31,16 @@ static __always_inline void peer_event(struct sk_buff *skb, const struct wg_peer
 	if (filter.netns && netns != filter.netns)
 		return;
 	__u64 now = bpf_ktime_get_ns();
-	struct wgbpf_packet pkt;
-	read_packet(skb, &pkt);
 	__s32 ifindex = peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
-	if (!is_watched(pkt.id, now)) {
-		__u32 mark = BPF_CORE_READ(skb, mark);
-		if (!filter_matches(&filter, ifindex, ifindex, mark, pkt.src, pkt.dst, pkt.family))
-			return;
-		watch(pkt.id, now);
-	}
+	if (!want_packet(skb, packet_id(skb), ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
+		return;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_WIREGUARD);
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), netns);
-	e->pkt = pkt;
+	read_packet(skb, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;
 	e->found = peer != 0;
