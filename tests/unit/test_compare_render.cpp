@@ -1,0 +1,101 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "golden.hpp"
+#include "timeline_fixtures.hpp"
+#include "wgbpf/render/compare_render.hpp"
+
+using namespace wgbpf;
+using namespace wgbpf::test;
+
+namespace {
+
+std::string read(const std::string& name) {
+    std::ifstream in(std::string(WGBPF_TEST_DATA) + "/nftrace/" + name);
+    REQUIRE(in.good());
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Every kind of row: the lab's trace without the outer packet's trace (the encapsulation gap), the request's
+// output chain said to drop (a verdict disagreement), the reply's premangle with another mark, and a trace
+// of a packet wgbpf never saw.
+struct Scenario {
+    NftraceLog log;
+    std::vector<PacketTimeline> timelines;
+    Comparison comparison;
+
+    Scenario() {
+        std::string text = read("lab_ping.txt");
+        std::string kept;
+        std::istringstream in(text);
+        bool skipping = false;
+        for (std::string line; std::getline(in, line);) {
+            if (line.starts_with("trace id ")) skipping = line.starts_with("trace id 2988acd2");
+            if (!skipping) kept += line + "\n";
+        }
+        auto swap = [&](const std::string& from, const std::string& to) {
+            size_t at = kept.find(from);
+            REQUIRE(at != std::string::npos);
+            kept.replace(at, from.size(), to);
+        };
+        swap("inet filter output policy accept", "inet filter output policy drop");
+        swap("premangle policy accept meta mark 0x0000ca6c", "premangle policy accept meta mark 0x0000beef");
+        kept += read("nft_1.1.txt");
+        auto parsed = parse_nftrace_text(kept, "scenario");
+        REQUIRE(parsed);
+        log = std::move(parsed.value());
+
+        Collected c;
+        feed_outgoing_ping(c.builder);
+        feed_incoming_reply(c.builder);
+        c.builder.flush_all();
+        timelines = c.out;
+        comparison = compare_traces(log, timelines, [](int i) { return i == kC0 ? "c0" : i == kWg0 ? "wg0" : ""; });
+    }
+};
+
+} // namespace
+
+TEST_CASE("compare render: text, side by side") {
+    Scenario s;
+    check_golden("compare_lab.txt", render_compare_text(s.comparison));
+}
+
+TEST_CASE("compare render: JSON lines, one per trace, then the summary") {
+    Scenario s;
+    std::string out;
+    for (const TraceMatch& m : s.comparison.traces) out += compare_match_json(m).dump() + "\n";
+    for (const TraceMatch& m : s.comparison.only_wgbpf) out += compare_match_json(m).dump() + "\n";
+    nlohmann::json summary = compare_summary_json(s.comparison);
+    out += summary.dump() + "\n";
+    check_golden("compare_lab.jsonl", out);
+
+    CHECK(summary["kind"] == "summary");
+    CHECK(summary["traces"] == 5);
+    CHECK(summary["matched"] == 3);
+    CHECK(summary["only_nftrace"] == 2);
+    CHECK(summary["only_wgbpf"] == 1);
+    REQUIRE(summary["disagreements"].size() == 2);
+    CHECK(summary["disagreements"][0] == nlohmann::json{{"trace_id", "6ca3695d"}, {"packet", 1},
+                                                        {"chain", "inet filter output"}, {"what", "verdict"},
+                                                        {"nftrace", "drop"}, {"wgbpf", "accept"}});
+}
+
+TEST_CASE("compare render: the packet as nftrace printed it") {
+    NftracePacket p;
+    p.family = Family::ipv6;
+    p.saddr = IpAddress::parse("2001:db8::1");
+    p.l4proto = 17;
+    p.dport = 53;
+    CHECK(nftrace_packet_text(p) == "udp [2001:db8::1]:? -> [?]:53");
+    NftracePacket icmp;
+    icmp.l4proto = 1;
+    icmp.icmp_type = 8;
+    icmp.saddr = IpAddress::parse("10.0.0.1");
+    icmp.daddr = IpAddress::parse("198.51.100.9");
+    CHECK(nftrace_packet_text(icmp) == "icmp 10.0.0.1 -> 198.51.100.9 echo-request");
+}
