@@ -114,6 +114,12 @@ struct Reader {
             family(f);
             return std::nullopt;
         };
+        auto mark = [&](std::optional<uint32_t>& into) -> std::optional<Error> {
+            auto n = number<uint32_t>(v);
+            if (!n) return bad(v, "a mark");
+            into = n;
+            return std::nullopt;
+        };
         auto proto_of = [&]() -> std::optional<Error> {
             auto n = named(v, kProtocols);
             if (!n) return bad(v, "a protocol");
@@ -153,22 +159,12 @@ struct Reader {
             if (key == "id") return u16(p.icmp_id);
             if (key == "sequence") return u16(p.icmp_sequence);
         } else if (proto == "meta") {
-            if (key == "mark") {
-                auto n = number<uint32_t>(v);
-                if (!n) return bad(v, "a mark");
-                out.mark = n;
-                return std::nullopt;
-            }
+            if (key == "mark") return mark(out.mark);
             if (key == "l4proto") return proto_of();
             if (key == "iif" || key == "iifname") return take("", "iif", v);
             if (key == "oif" || key == "oifname") return take("", "oif", v);
         } else if (proto == "ct") {
-            if (key == "mark") {
-                auto n = number<uint32_t>(v);
-                if (!n) return bad(v, "a mark");
-                out.ct_mark = n;
-                return std::nullopt;
-            }
+            if (key == "mark") return mark(out.ct_mark);
             if (key == "state") out.ct_state = v;
         } else if (proto.empty()) {
             (key == "iif" ? p.iif : p.oif) = v;

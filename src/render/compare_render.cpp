@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cctype>
+
 #include "wgbpf/render/packet_render.hpp"
 #include "wgbpf/render/route_render.hpp"
 
@@ -20,14 +22,11 @@ std::string status(const ChainAlignment& row) {
     }
     return "";
 }
+// "both", "disagree", "only_nftrace", "only_wgbpf": the text's words as JSON spells them.
 std::string status_json(const ChainAlignment& row) {
-    if (!row.disagree.empty()) return "disagree";
-    switch (row.side) {
-    case ChainSide::both: return "both";
-    case ChainSide::only_nftrace: return "only_nftrace";
-    case ChainSide::only_wgbpf: return "only_wgbpf";
-    }
-    return "";
+    std::string s = status(row);
+    for (char& c : s) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
 }
 
 std::string nftrace_side(const NftraceChainVisit& v) {

@@ -1,9 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "golden.hpp"
+#include "test_data.hpp"
 #include "timeline_fixtures.hpp"
 #include "wgbpf/render/compare_render.hpp"
 
@@ -11,14 +9,6 @@ using namespace wgbpf;
 using namespace wgbpf::test;
 
 namespace {
-
-std::string read(const std::string& name) {
-    std::ifstream in(std::string(WGBPF_TEST_DATA) + "/nftrace/" + name);
-    REQUIRE(in.good());
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // Every kind of row: the lab's trace without the outer packet's trace (the encapsulation gap), the request's
 // output chain said to drop (a verdict disagreement), the reply's premangle with another mark, and a trace
@@ -29,23 +19,11 @@ struct Scenario {
     Comparison comparison;
 
     Scenario() {
-        std::string text = read("lab_ping.txt");
-        std::string kept;
-        std::istringstream in(text);
-        bool skipping = false;
-        for (std::string line; std::getline(in, line);) {
-            if (line.starts_with("trace id ")) skipping = line.starts_with("trace id 2988acd2");
-            if (!skipping) kept += line + "\n";
-        }
-        auto swap = [&](const std::string& from, const std::string& to) {
-            size_t at = kept.find(from);
-            REQUIRE(at != std::string::npos);
-            kept.replace(at, from.size(), to);
-        };
-        swap("inet filter output policy accept", "inet filter output policy drop");
-        swap("premangle policy accept meta mark 0x0000ca6c", "premangle policy accept meta mark 0x0000beef");
-        kept += read("nft_1.1.txt");
-        auto parsed = parse_nftrace_text(kept, "scenario");
+        std::string text = without_trace(read_test_data("nftrace/lab_ping.txt"), "2988acd2");
+        text = replaced(text, "inet filter output policy accept", "inet filter output policy drop");
+        text = replaced(text, "premangle policy accept meta mark 0x0000ca6c", "premangle policy accept meta mark 0x0000beef");
+        text += read_test_data("nftrace/nft_1.1.txt");
+        auto parsed = parse_nftrace_text(text, "scenario");
         REQUIRE(parsed);
         log = std::move(parsed.value());
 

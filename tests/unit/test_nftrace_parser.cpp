@@ -1,21 +1,15 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include <fstream>
 #include <sstream>
 
+#include "test_data.hpp"
 #include "wgbpf/nftrace/trace_text_parser.hpp"
 
 using namespace wgbpf;
 
 namespace {
 
-std::string sample(const std::string& name) {
-    std::ifstream in(std::string(WGBPF_TEST_DATA) + "/nftrace/" + name);
-    REQUIRE(in.good());
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+std::string sample(const std::string& name) { return test::read_test_data("nftrace/" + name); }
 
 NftraceLog parse(std::string_view text) {
     auto log = parse_nftrace_text(text, "test");

@@ -1,8 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
+#include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "test_data.hpp"
 #include "timeline_fixtures.hpp"
 #include "wgbpf/nftrace/trace_matcher.hpp"
 
@@ -11,31 +10,7 @@ using namespace wgbpf::test;
 
 namespace {
 
-std::string lab_trace() {
-    std::ifstream in(std::string(WGBPF_TEST_DATA) + "/nftrace/lab_ping.txt");
-    REQUIRE(in.good());
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-}
-
-// Drops every line (and its wrapped continuations) of one trace id.
-std::string without_trace(const std::string& text, const std::string& id) {
-    std::istringstream in(text);
-    std::string line, out;
-    bool skipping = false;
-    while (std::getline(in, line)) {
-        if (line.starts_with("trace id ")) skipping = line.starts_with("trace id " + id);
-        if (!skipping) out += line + "\n";
-    }
-    return out;
-}
+std::string lab_trace() { return read_test_data("nftrace/lab_ping.txt"); }
 
 NftraceLog parse(const std::string& text) {
     auto log = parse_nftrace_text(text, "test");
@@ -138,20 +113,11 @@ TEST_CASE("trace matcher: a verdict and a mark the two sides disagree on") {
     Comparison c = compare_traces(parse(text), timelines, lab_interface);
     CHECK(c.matched == 4);
     REQUIRE(c.disagreements.size() == 2);
-    const Disagreement& verdict = c.disagreements[0];
-    CHECK(verdict.trace_id == 0x6ca3695d);
-    CHECK(verdict.packet == 1);
-    CHECK(verdict.chain == "inet filter output");
-    CHECK(verdict.what == "verdict");
-    CHECK(verdict.nftrace == "drop");
-    CHECK(verdict.wgbpf == "accept");
-    const Disagreement& mark = c.disagreements[1];
-    CHECK(mark.trace_id == 0xae8f7320);
-    CHECK(mark.packet == 3);
-    CHECK(mark.chain == "ip wg-quick-wg0 premangle");
-    CHECK(mark.what == "mark");
-    CHECK(mark.nftrace == "0xbeef");
-    CHECK(mark.wgbpf == "0xca6c");
+    auto said = [](const Disagreement& d) {
+        return fmt::format("{:08x} #{} {}: {} {} / {}", d.trace_id, d.packet, d.chain, d.what, d.nftrace, d.wgbpf);
+    };
+    CHECK(said(c.disagreements[0]) == "6ca3695d #1 inet filter output: verdict drop / accept");
+    CHECK(said(c.disagreements[1]) == "ae8f7320 #3 ip wg-quick-wg0 premangle: mark 0xbeef / 0xca6c");
     CHECK(sides(c.traces[0])[0] == "both inet filter output !");
 }
 
