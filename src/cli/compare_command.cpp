@@ -48,13 +48,7 @@ NftraceLog read_trace(const std::string& path) {
 void print_comparison(std::ostream& out, const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
                       const std::function<std::string(int)>& interface_name, bool json) {
     Comparison c = compare_traces(log, timelines, interface_name);
-    if (!json) {
-        out << render_compare_text(c);
-        return;
-    }
-    for (const TraceMatch& m : c.traces) out << compare_match_json(m).dump() << '\n';
-    for (const TraceMatch& m : c.only_wgbpf) out << compare_match_json(m).dump() << '\n';
-    out << compare_summary_json(c).dump() << '\n';
+    out << (json ? render_compare_json(c) : render_compare_text(c));
 }
 
 int run_compare(const CompareOptions& options) {

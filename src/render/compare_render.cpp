@@ -149,4 +149,13 @@ nlohmann::json compare_summary_json(const Comparison& c) {
     return j;
 }
 
+std::string render_compare_json(const Comparison& c) {
+    std::string out;
+    auto line = [&](const nlohmann::json& j) { out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; };
+    for (const TraceMatch& m : c.traces) line(compare_match_json(m));
+    for (const TraceMatch& m : c.only_wgbpf) line(compare_match_json(m));
+    line(compare_summary_json(c));
+    return out;
+}
+
 } // namespace wgbpf

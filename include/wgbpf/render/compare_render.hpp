@@ -19,6 +19,10 @@ std::string render_compare_text(const Comparison& c);
 nlohmann::json compare_match_json(const TraceMatch& m);
 nlohmann::json compare_summary_json(const Comparison& c);
 
+// Every object, one per line, the summary last. Text from the trace file need not be UTF-8 (a comment in a
+// rule): invalid bytes become U+FFFD rather than making the output fail.
+std::string render_compare_json(const Comparison& c);
+
 // The packet as nftrace printed it: "icmp 10.0.0.1 -> 9.9.9.9", "udp 192.168.178.48:51820 -> ...".
 std::string nftrace_packet_text(const NftracePacket& p);
 
