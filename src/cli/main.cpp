@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "wgbpf/bpf/libbpf_log.hpp"
+#include "wgbpf/cli/compare_command.hpp"
 #include "wgbpf/cli/exit_codes.hpp"
 #include "wgbpf/cli/watch_command.hpp"
 #include "wgbpf/common/result.hpp"
@@ -78,6 +79,14 @@ int main(int argc, char** argv) {
     replay_cmd->add_option("--colour,--color", replay_colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
 
+    wgbpf::CompareOptions compare;
+    CLI::App* compare_cmd = app.add_subcommand(
+        "compare", "line up saved `nft monitor trace` output with a recording's packets, chain by chain");
+    compare_cmd->add_option("--nftrace", compare.nftrace_path, "`nft monitor trace` output saved to FILE (- = stdin)")
+        ->required();
+    compare_cmd->add_option("recording", compare.recording, "a recording made with `watch -w FILE` at the same time");
+    compare_cmd->add_flag("--json", compare.json, "JSON lines on stdout (docs/json-schema.md)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -100,6 +109,7 @@ int main(int argc, char** argv) {
             replay.colour = replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
             return wgbpf::run_replay(replay);
         }
+        if (compare_cmd->parsed()) return wgbpf::run_compare(compare);
     } catch (const wgbpf::FatalError& e) {
         spdlog::error("{}", e.what());
         return e.exit_code();

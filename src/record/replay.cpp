@@ -19,15 +19,6 @@
 namespace wgbpf {
 namespace {
 
-RecordingReader open_recording(const std::string& path) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0 && errno == ENOENT)
-        throw FatalError("recording " + path + " not found", exit_code::not_found);
-    auto reader = RecordingReader::open(path);
-    if (!reader) throw FatalError(path + ": " + reader.error(), exit_code::failure);
-    return std::move(reader.value());
-}
-
 std::string when(int64_t unix_s) {
     std::time_t t = unix_s;
     std::tm tm{};
@@ -59,6 +50,15 @@ std::vector<ModuleStatus> module_summary(const ReplayOutcome& outcome, const Eve
 }
 
 } // namespace
+
+RecordingReader open_recording(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0 && errno == ENOENT)
+        throw FatalError("recording " + path + " not found", exit_code::not_found);
+    auto reader = RecordingReader::open(path);
+    if (!reader) throw FatalError(path + ": " + reader.error(), exit_code::failure);
+    return std::move(reader.value());
+}
 
 int run_replay(const ReplayOptions& options) {
     RecordingReader reader = open_recording(options.path);

@@ -63,5 +63,20 @@ if [[ $(id -u) -eq 0 ]]; then
   expect 0 'replaying' -- setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" replay "$scratch/seed.wgbpf"
 fi
 
+# compare: a missing file 4; a trace with nothing readable 1, naming the line; a cut recording 1 after comparing.
+trace=$(dirname "$0")/../data/nftrace/recording_seed_v1.txt
+printf 'Some text\ntrace id zz inet filter output policy accept\n' > "$scratch/garbage.txt"
+expect 2 'nftrace is required' -- "$wgbpf" compare "$recording"
+expect 2 'compare needs a RECORDING' -- "$wgbpf" compare --nftrace "$trace"
+expect 4 "nftrace file $scratch/none.txt not found" -- "$wgbpf" compare --nftrace "$scratch/none.txt" "$recording"
+expect 4 "recording $scratch/none.wgbpf not found" -- "$wgbpf" compare --nftrace "$trace" "$scratch/none.wgbpf"
+expect 1 "no .trace id. lines in $scratch/empty" -- "$wgbpf" compare --nftrace "$scratch/empty" "$recording"
+expect 1 "line 2: trace id 'zz' is not 1 to 8 hexadecimal digits" -- \
+  "$wgbpf" compare --nftrace "$scratch/garbage.txt" "$recording"
+expect 1 'is a directory' -- "$wgbpf" compare --nftrace "$scratch" "$recording"
+expect 1 'truncated: frame at byte [0-9]+ says [0-9]+ bytes, [0-9]+ left' -- \
+  "$wgbpf" compare --nftrace "$trace" "$scratch/cut.wgbpf"
+expect 0 '2 traces from 20 lines' -- "$wgbpf" compare --nftrace "$trace" "$recording" --json
+
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

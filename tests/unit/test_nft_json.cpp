@@ -2,23 +2,16 @@
 // under tests/data/nft are real outputs of nft 1.0.6 (see the README there).
 #include <catch2/catch_test_macros.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "test_data.hpp"
 #include "wgbpf/netlink/nft_json.hpp"
 
 using namespace wgbpf;
 
 namespace {
 
-std::string read_data(const std::string& name) {
-    std::ifstream in(std::string(WGBPF_TEST_DATA) + "/nft/" + name);
-    REQUIRE(in.good());
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+std::string read_data(const std::string& name) { return test::read_test_data("nft/" + name); }
 
 NftRuleset parse_data(const std::string& stem) {
     auto rs = parse_nft_ruleset(read_data(stem + ".chains.json"), read_data(stem + ".txt"));

@@ -4,6 +4,8 @@
 // 1 not a recording, or cut short / corrupted (after rendering everything before the problem).
 #include <string>
 
+#include "wgbpf/record/recording_reader.hpp"
+
 namespace wgbpf {
 
 struct ReplayOptions {
@@ -12,6 +14,9 @@ struct ReplayOptions {
     bool steps = false;  // one line per step instead of packet timelines
     bool colour = false;
 };
+
+// Opens a recording for replay; FatalError when it does not exist (not_found) or is not one (failure).
+RecordingReader open_recording(const std::string& path);
 
 // Returns the exit code; throws FatalError when the file cannot be replayed at all.
 int run_replay(const ReplayOptions& options);

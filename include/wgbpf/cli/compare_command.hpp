@@ -1,0 +1,28 @@
+#pragma once
+// `wgbpf compare --nftrace FILE RECORDING [--json]`: lines up a saved `nft monitor trace` with the packets of a
+// recording made at the same time (`wgbpf watch -w RECORDING`). Exit codes: 0 compared (disagreements are
+// output, not failures); 1 the trace or the recording cannot be read, or the recording is cut short (after
+// printing what was compared); 2 usage; 4 a file does not exist.
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "wgbpf/nftrace/trace_text_parser.hpp"
+#include "wgbpf/timeline/packet_timeline.hpp"
+
+namespace wgbpf {
+
+struct CompareOptions {
+    std::string nftrace_path; // "-" = stdin
+    std::string recording;    // "" = live (not yet: a usage error)
+    bool json = false;
+};
+
+int run_compare(const CompareOptions& options);
+
+// The comparison and its output, whatever the timelines came from (a replay now, watching live later).
+void print_comparison(std::ostream& out, const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
+                      const std::function<std::string(int ifindex)>& interface_name, bool json);
+
+} // namespace wgbpf
