@@ -126,4 +126,29 @@ private:
 
 std::unique_ptr<KernelFeatures> probe_running_kernel() { return std::make_unique<RunningKernel>(); }
 
+namespace {
+
+class WithoutFexit : public KernelFeatures {
+public:
+    WithoutFexit(std::unique_ptr<KernelFeatures> kernel, std::string why) : k_(std::move(kernel)), why_(std::move(why)) {}
+    bool has_tracepoint(const std::string& n) const override { return k_->has_tracepoint(n); }
+    std::optional<int> function_arg_count(const std::string& n, const std::string& m) const override {
+        return k_->function_arg_count(n, m);
+    }
+    std::optional<int> tracepoint_arg_count(const std::string& n) const override { return k_->tracepoint_arg_count(n); }
+    std::optional<std::string> netfilter_link_refused() const override { return k_->netfilter_link_refused(); }
+    std::optional<std::string> fexit_refused() const override { return why_; }
+    std::optional<std::string> kprobe_refused() const override { return k_->kprobe_refused(); }
+
+private:
+    std::unique_ptr<KernelFeatures> k_;
+    std::string why_;
+};
+
+} // namespace
+
+std::unique_ptr<KernelFeatures> without_fexit(std::unique_ptr<KernelFeatures> kernel, std::string why) {
+    return std::make_unique<WithoutFexit>(std::move(kernel), std::move(why));
+}
+
 } // namespace wgbpf

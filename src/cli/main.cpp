@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
     watch_cmd->add_option("-w,--write", watch.record_path,
                           "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)");
+    watch_cmd->add_flag("--no-fexit", watch.no_fexit,
+                        "never use fentry/fexit (BPF trampolines), even where the kernel allows: kprobes and tracepoints only");
     watch_cmd->add_flag("--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
     watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
     watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")->check(positive("a count"));

@@ -237,6 +237,7 @@ int run_watch(const WatchOptions& options) {
     wgbpf_filter filter = filter_for(ns, options);
     describe_scope(ns, options);
     auto kernel = probe_running_kernel();
+    if (options.no_fexit) kernel = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
     Modules modules = start_modules(*kernel, filter, ns, options.ringbuf_kib * 1024);
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};

@@ -175,6 +175,36 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
     CHECK(str_field(*inner_reply, "outcome") == "delivered"); // to ping's raw socket
 }
 
+TEST_CASE("timeline: with --no-fexit, kprobes link kernel WireGuard's packets just as well", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wg = lab.wg_iface();
+    const std::string peer = server_public_key(lab);
+    WatchOutput out = watch_while(lab, [&] {
+        CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
+    }, 8, "--no-fexit");
+    CHECK(out.exit_status == 0);
+    std::vector<json> ts = out.of_kind("timeline");
+    INFO(ts.size() << " timelines:\n" << describe(ts));
+    const json* inner = find_timeline(ts, [&](const json& t) {
+        return str_field(t, "src") == kClientTunnel && str_field(t, "dst") == kTarget && int_field(t, "icmp_type") == 8;
+    });
+    REQUIRE(inner);
+    CHECK(inner->contains("encapsulated_in"));
+    bool kernel_wg = lab.exec("client", "ip -d link show " + sh_quote(wg)).output.find("\n    wireguard") != std::string::npos;
+    CHECK(has_step(*inner, "wireguard", [&](const json& s) {
+        return str_field(s, "peer") == peer && str_field(s, "linked_by") == (kernel_wg ? "skb" : "peer_order_length");
+    }));
+    std::string wireguard_flavour;
+    for (const json& ready : out.of_kind("ready"))
+        for (const json& m : array_field(ready, "modules"))
+            if (str_field(m, "name") == "wireguard" && m.value("running", false)) wireguard_flavour = str_field(m, "flavour").value_or("");
+    INFO("wireguard module flavour: " << wireguard_flavour);
+    if (kernel_wg) CHECK(wireguard_flavour.find("kprobe") != std::string::npos);
+    for (const json& ready : out.of_kind("ready"))
+        for (const json& m : array_field(ready, "modules")) CHECK(str_field(m, "flavour").value_or("").find("fexit") == std::string::npos);
+}
+
 TEST_CASE("timeline: without src_valid_mark, strict rp_filter drops the reply, and says why", "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;

@@ -52,3 +52,13 @@ TEST_CASE("a wireguard module whose lookups take other arguments is not hooked")
     k.module_functions["wg_allowedips_lookup_src"] = 3;
     CHECK(choose_wireguard_flavour(k).kind == WireguardFlavour::Kind::none);
 }
+
+TEST_CASE("--no-fexit on a stock kernel: kprobes for WireGuard, the reason in the notes") {
+    auto kernel = std::make_unique<FakeKernel>(with_wireguard_module());
+    auto limited = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
+    WireguardFlavour f = choose_wireguard_flavour(*limited);
+    CHECK(f.kind == WireguardFlavour::Kind::kprobe);
+    REQUIRE(f.notes.size() == 1);
+    CHECK(f.notes[0].find("--no-fexit") != std::string::npos);
+    CHECK(limited->function_arg_count("wg_allowedips_lookup_dst", "wireguard") == 2); // the rest is the kernel's
+}

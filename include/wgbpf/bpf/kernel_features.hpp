@@ -26,4 +26,8 @@ public:
 
 std::unique_ptr<KernelFeatures> probe_running_kernel();
 
+// The same kernel, with fentry/fexit refused for `why` (e.g. the user's --no-fexit): flavours fall back to
+// kprobes and tracepoints.
+std::unique_ptr<KernelFeatures> without_fexit(std::unique_ptr<KernelFeatures> kernel, std::string why);
+
 } // namespace wgbpf

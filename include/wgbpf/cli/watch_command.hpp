@@ -15,6 +15,7 @@ struct WatchOptions {
     std::optional<uint64_t> count;     // stop after this many output records
     uint32_t ringbuf_kib = 4096;
     bool colour = false;
+    bool no_fexit = false;             // --no-fexit: kprobes and tracepoints only, no BPF trampolines
     std::string record_path;           // -w FILE: also write a recording (wgbpf replay FILE)
     std::vector<std::string> command_line; // recorded in the recording's header
 };
