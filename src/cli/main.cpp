@@ -88,6 +88,11 @@ int main(int argc, char** argv) {
         ->required();
     compare_cmd->add_option("recording", compare.recording, "a recording made with `watch -w FILE` at the same time");
     compare_cmd->add_flag("--json", compare.json, "JSON lines on stdout (docs/json-schema.md)");
+    compare_cmd->add_option("--iface,-i", compare.watch.iface, "live (no RECORDING): the interface to watch, as for watch");
+    compare_cmd->add_option("--netns,-n", compare.watch.netns, "live: the network namespace to watch, as for watch");
+    compare_cmd->add_option("--duration", compare.watch.duration_s, "live: stop after SECONDS (else at the end of stdin or Ctrl-C)")
+        ->check(positive("seconds"));
+    compare_cmd->add_flag("--no-fexit", compare.watch.no_fexit, "live: as for watch");
 
     try {
         app.parse(argc, argv);
@@ -111,7 +116,10 @@ int main(int argc, char** argv) {
             replay.colour = replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
             return wgbpf::run_replay(replay);
         }
-        if (compare_cmd->parsed()) return wgbpf::run_compare(compare);
+        if (compare_cmd->parsed()) {
+            compare.watch.command_line.assign(argv, argv + argc);
+            return wgbpf::run_compare(compare);
+        }
     } catch (const wgbpf::FatalError& e) {
         spdlog::error("{}", e.what());
         return e.exit_code();

@@ -262,6 +262,8 @@ int run_watch(const WatchOptions& options) {
         sinks.route = [&](const RouteDecision& d) { output.route(d); };
         sinks.netfilter = [&](const NetfilterStep& s) { output.netfilter(s); };
         sinks.drop = [&](const DropStep& d) { output.drop(d); };
+    } else if (options.timeline_sink) {
+        sinks.timeline = options.timeline_sink;
     } else {
         sinks.timeline = [&](const PacketTimeline& t) { output.timeline(t); };
     }
@@ -314,6 +316,7 @@ int run_watch(const WatchOptions& options) {
         recording.write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording.write([](RecordingWriter& w) { return w.flush(); });
         if (now >= deadline) break;
+        if (options.keep_going && !options.keep_going()) break;
         if (options.count && output.records() >= *options.count) break;
     }
     (void)(*consumer)->poll(0); // what is still in the buffer
@@ -326,6 +329,7 @@ int run_watch(const WatchOptions& options) {
     const auto statuses = modules.statuses(pipeline.events_per_module());
     recording.write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
     output.summary(statuses, pipeline.decode_stats().rejected(), seconds);
+    if (options.config_sink) options.config_sink(ns.config);
     return exit_code::ok;
 }
 

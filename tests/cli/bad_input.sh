@@ -67,7 +67,15 @@ fi
 trace=$(dirname "$0")/../data/nftrace/recording_seed_v1.txt
 printf 'Some text\ntrace id zz inet filter output policy accept\n' > "$scratch/garbage.txt"
 expect 2 'nftrace is required' -- "$wgbpf" compare "$recording"
-expect 2 'compare needs a RECORDING' -- "$wgbpf" compare --nftrace "$trace"
+expect 2 'without a RECORDING the trace is read live from stdin' -- "$wgbpf" compare --nftrace "$trace"
+# Live comparison watches: the same namespace and privilege checks as watch.
+if [[ $(id -u) -eq 0 ]]; then
+  expect 4 "network namespace 'wgbpf-no-such-ns' not found" -- "$wgbpf" compare --nftrace - --netns wgbpf-no-such-ns </dev/null
+  expect 3 'needs root or the capabilities' -- \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" compare --nftrace - </dev/null
+else
+  expect 3 'needs root or the capabilities' -- "$wgbpf" compare --nftrace - </dev/null
+fi
 expect 4 "nftrace file $scratch/none.txt not found" -- "$wgbpf" compare --nftrace "$scratch/none.txt" "$recording"
 expect 4 "recording $scratch/none.wgbpf not found" -- "$wgbpf" compare --nftrace "$trace" "$scratch/none.wgbpf"
 expect 1 "no .trace id. lines in $scratch/empty" -- "$wgbpf" compare --nftrace "$scratch/empty" "$recording"

@@ -96,3 +96,41 @@ TEST_CASE("compare: every nftrace trace of a ping has its wgbpf packet, and nftr
     }
     CHECK(gap_reported);
 }
+
+TEST_CASE("compare live: `nft monitor trace | wgbpf compare --nftrace -`, stopped with Ctrl-C", "[e2e][compare]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    REQUIRE(lab.exec("client", seed_trace_rules(lab) + "echo ok 2>&1").status == 0);
+    const std::string errors = "/tmp/wgbpf-e2e-compare-live-" + std::to_string(::getpid()) + ".err";
+    Process pipeline("ip netns exec " + sh_quote(lab.client_ns()) + " nft monitor trace | " + sh_quote(wgbpf_binary()) +
+                     " compare --json --nftrace - --netns " + sh_quote(lab.client_ns()) + " --iface " +
+                     sh_quote(lab.wg_iface()) + " 2> " + sh_quote(errors));
+    // Attached once the watch says so on stderr (loading takes seconds under emulation).
+    bool ready = false;
+    for (int i = 0; i < 900 && !ready && pipeline.running(); ++i) {
+        std::this_thread::sleep_for(100ms);
+        ready = run_status("grep -q 'ready: attached' " + sh_quote(errors)).status == 0;
+    }
+    RunResult log = run_status("cat " + sh_quote(errors));
+    INFO("wgbpf stderr:\n" << log.output);
+    REQUIRE(ready);
+    CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
+    std::this_thread::sleep_for(1s);
+    pipeline.interrupt(); // Ctrl-C: nft ends, wgbpf stops watching and compares what it read
+    REQUIRE(pipeline.wait_for(30s));
+    std::string output = pipeline.output();
+    INFO("wgbpf compare:\n" << output << "\nstderr:\n" << run_status("cat " + sh_quote(errors)).output);
+    std::filesystem::remove(errors);
+
+    std::vector<json> lines = json_lines(output);
+    REQUIRE_FALSE(lines.empty());
+    const json& summary = lines.back();
+    REQUIRE(summary.value("kind", "") == "summary");
+    CHECK(summary["traces"].get<int>() >= 3);
+    CHECK(summary["matched"] == summary["traces"]);
+    bool gap_reported = false;
+    for (const json& l : lines)
+        for (const json& note : l.value("notes", json::array()))
+            gap_reported |= note.get<std::string>().find("encapsulation") != std::string::npos;
+    CHECK(gap_reported);
+}

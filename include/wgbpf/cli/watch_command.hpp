@@ -1,10 +1,14 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace wgbpf {
+
+struct PacketTimeline;
+struct NetnsConfig;
 
 struct WatchOptions {
     std::string iface;                 // "" = every interface
@@ -18,6 +22,11 @@ struct WatchOptions {
     bool no_fexit = false;             // --no-fexit: kprobes and tracepoints only, no BPF trampolines
     std::string record_path;           // -w FILE: also write a recording (wgbpf replay FILE)
     std::vector<std::string> command_line; // recorded in the recording's header
+    // For callers that watch on behalf of another command (`compare` live): timelines go here instead of
+    // stdout, and the watch also ends as soon as keep_going() says false (polled every 100 ms).
+    std::function<void(const PacketTimeline&)> timeline_sink;
+    std::function<bool()> keep_going;
+    std::function<void(const NetnsConfig&)> config_sink; // the watched namespace's configuration, at the end
 };
 
 // Runs until Ctrl-C/SIGTERM, the duration or the count; returns the exit code. Throws FatalError.
