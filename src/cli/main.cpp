@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
     watch_cmd->add_option("-w,--write", watch.record_path,
                           "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)");
     watch_cmd->add_flag("--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
+    watch_cmd->add_flag("--nftrace", watch.nftrace,
+                        "also ask nftables which rule decided in each chain (a temporary trace table owned by wgbpf; "
+                        "Linux 5.12+)");
     watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
     watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")->check(positive("a count"));
     watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")
