@@ -34,16 +34,6 @@ std::string client_nft(const Lab& lab, const std::string& args) {
 
 bool has_trace_table(const Lab& lab) { return client_nft(lab, "list tables").find("wgbpf_trace_") != std::string::npos; }
 
-std::string describe(const std::vector<json>& steps) {
-    std::string out;
-    for (const json& s : steps) out += "  " + s.dump() + "\n";
-    return out;
-}
-
-bool is_step(const json& s, const char* hook, const std::string& table, const char* chain) {
-    return str_field(s, "hook") == hook && str_field(s, "table") == table && str_field(s, "chain") == chain;
-}
-
 } // namespace
 
 TEST_CASE("nftrace: each chain's deciding rule, from a trace table that lives only while wgbpf runs",

@@ -50,12 +50,6 @@ const json* by_id(const std::vector<json>& ts, const json& id) {
     return find_timeline(ts, [&](const json& t) { return t.contains("id") && t["id"] == id; });
 }
 
-std::string describe(const std::vector<json>& ts) {
-    std::string out;
-    for (const json& t : ts) out += "  " + t.dump() + "\n";
-    return out;
-}
-
 // The server's key as the client knows its peer (wireguard-go's sockets are shared by all namespaces,
 // so `wg show all` in the server namespace would list the client's interface too).
 std::string server_public_key(const Lab& lab) {

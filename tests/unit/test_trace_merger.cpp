@@ -4,27 +4,20 @@
 
 #include <vector>
 
+#include "timeline_fixtures.hpp"
 #include "wgbpf/nftrace/trace_merger.hpp"
 
 using namespace wgbpf;
+using namespace wgbpf::test;
 
 namespace {
 
 constexpr uint64_t kMs = 1'000'000;
 
-// The seed's ping as wgbpf sees it: 10.0.0.1 -> 198.51.100.9, IP id 44121.
+// The seed's ping as wgbpf sees it: 10.0.0.1 -> 198.51.100.9, IP id 44121 unless told.
 PacketInfo ping(uint16_t ip_id = 44121) {
-    PacketInfo p;
-    p.id = 7;
-    p.is_ip = true;
-    p.family = Family::ipv4;
-    p.proto = 1;
-    p.len = 84;
-    p.has_l4 = true;
-    p.dport = 8 << 8;
+    PacketInfo p = icmp_packet(7, "10.0.0.1", "198.51.100.9", 8);
     p.ip_id = ip_id;
-    p.src = *IpAddress::parse("10.0.0.1");
-    p.dst = *IpAddress::parse("198.51.100.9");
     return p;
 }
 
@@ -43,14 +36,7 @@ NftracePacket traced(uint16_t ip_id = 44121) {
 
 NetfilterStep step(const std::string& family, const std::string& table, const std::string& chain, uint64_t t_ns,
                    PacketInfo pkt = ping()) {
-    NetfilterStep s;
-    s.t_ns = t_ns;
-    s.pkt = pkt;
-    s.family = family;
-    s.table = table;
-    s.chain = chain;
-    s.verdict = "accept";
-    return s;
+    return nf_step(pkt, NfHook::input, family, table, chain, 0, t_ns);
 }
 
 NftraceEvent event(uint32_t id, const std::string& family, const std::string& table, const std::string& chain,
@@ -76,7 +62,7 @@ void trace_input_chain(NftraceMerger& m, uint32_t id, uint64_t t_ns, uint16_t ip
     m.add(event(id, "inet", "filter", "global", NftraceKind::rule, 5, "accept", t_ns));
 }
 
-struct Collected {
+struct Released {
     std::vector<PipelineOutput> outputs;
     NftraceMerger::Release sink() {
         return [this](PipelineOutput&& o) { outputs.push_back(std::move(o)); };
@@ -87,7 +73,7 @@ struct Collected {
 } // namespace
 
 TEST_CASE("a trace of the same packet in the same chain is merged: the deciding rule and every traced rule") {
-    Collected out;
+    Released out;
     NftraceMerger m(out.sink());
     trace_input_chain(m, 0x6ca3695d, 1000 * kMs + 50'000);
     m.hold(step("inet", "filter", "input", 1000 * kMs));
@@ -109,7 +95,7 @@ TEST_CASE("a trace of the same packet in the same chain is merged: the deciding 
 }
 
 TEST_CASE("when the policy decides there is no deciding rule, and each chain takes only its own events") {
-    Collected out;
+    Released out;
     NftraceMerger m(out.sink());
     const uint64_t t = 5 * kMs;
     m.add(event(9, "inet", "filter", "output", NftraceKind::verdict, std::nullopt, "continue", t, true));
@@ -132,7 +118,7 @@ TEST_CASE("when the policy decides there is no deciding rule, and each chain tak
 }
 
 TEST_CASE("another packet, another chain or another time is not merged, and is counted unmatched") {
-    Collected out;
+    Released out;
     NftraceMerger m(out.sink());
     const uint64_t t = 10'000 * kMs;
     SECTION("another packet (IP id)") { trace_input_chain(m, 1, t, 999); }
@@ -152,7 +138,7 @@ TEST_CASE("another packet, another chain or another time is not merged, and is c
 }
 
 TEST_CASE("a trace message that arrives after its step, while the step is held, still merges; later it does not") {
-    Collected out;
+    Released out;
     NftraceMerger m(out.sink());
     const uint64_t t = 2000 * kMs;
     PacketTimeline tl;
@@ -178,7 +164,7 @@ TEST_CASE("a trace message that arrives after its step, while the step is held, 
 }
 
 TEST_CASE("outputs keep their order, whatever kind they are") {
-    Collected out;
+    Released out;
     NftraceMerger m(out.sink());
     RouteDecision d;
     d.t_ns = 1;
@@ -193,7 +179,7 @@ TEST_CASE("outputs keep their order, whatever kind they are") {
 }
 
 TEST_CASE("memory is bounded: too many traces drop the oldest, too many outputs are released early") {
-    Collected out;
+    Released out;
     NftraceMergeLimits limits;
     limits.max_traces = 4;
     limits.max_held = 2;
@@ -216,7 +202,7 @@ TEST_CASE("memory is bounded: too many traces drop the oldest, too many outputs 
 }
 
 TEST_CASE("a bracketed span takes the traces of every chain in it; the deciding rule only from its own chain") {
-    Collected out;
+    Released out;
     NftraceMerger m(out.sink());
     const uint64_t t = 7 * kMs;
     NetfilterStep s = step("inet", "filter", "output", t);
