@@ -202,20 +202,18 @@ struct Nftrace {
         Nftrace n;
         // The listener first: nothing the table makes is missed.
         auto listener = NftraceListener::open(ns.handle);
-        if (!listener) return n.off(listener.error());
-        auto table = NftTraceTable::create(ns.handle, TraceScope{options.iface, ns.wireguard});
-        if (!table) return n.off(table.error());
+        auto table = listener ? NftTraceTable::create(ns.handle, TraceScope{options.iface, ns.wireguard})
+                              : Result<std::unique_ptr<NftTraceTable>>(Error{listener.error()});
+        if (!table) {
+            spdlog::warn("nftrace: off: {}", table.error());
+            n.off_reason = table.error();
+            return n;
+        }
         n.listener = std::move(listener.value());
         n.table = std::move(table.value());
         spdlog::info("nftrace: table inet {} ({} trace rules at priority {}) in {}", n.table->name(), n.table->rules(),
                      kTraceChainPriority, ns.handle.description());
         return n;
-    }
-
-    Nftrace&& off(const std::string& why) {
-        spdlog::warn("nftrace: off: {}", why);
-        off_reason = why;
-        return std::move(*this);
     }
 
     NftraceSummary summary(const EventPipeline& pipeline) const {

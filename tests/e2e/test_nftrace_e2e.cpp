@@ -124,3 +124,28 @@ TEST_CASE("nftrace: the trace table goes with wgbpf even when it is killed", "[e
     CHECK(gone);
     CHECK(client_nft(lab, "list ruleset") == ruleset_before);
 }
+
+TEST_CASE("nftrace: when the kernel refuses the trace table, watch says why and goes on without it", "[e2e][nftrace]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    // A table of the name wgbpf will use, made first: the shell's PID is wgbpf's after `exec`.
+    const std::string cmd = "ip netns exec " + sh_quote(lab.client_ns()) + " nft add table inet wgbpf_trace_$$ && exec " +
+                            sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
+                            sh_quote(lab.wg_iface()) + " --json --nftrace --duration 1";
+    RunResult watch = run_status(cmd, 120s);
+    const std::string tables = client_nft(lab, "list tables");
+    // Not wgbpf's to delete (it did not make it): the test cleans up after itself.
+    for (size_t at = tables.find("wgbpf_trace_"); at != std::string::npos; at = tables.find("wgbpf_trace_", at + 1))
+        client_nft(lab, "delete table inet " + tables.substr(at, tables.find('\n', at) - at));
+    INFO("stdout:\n" << watch.output);
+    CHECK(watch.status == 0);
+    std::string last_line = watch.output.substr(0, watch.output.find_last_not_of('\n') + 1);
+    last_line = last_line.substr(last_line.rfind('\n') + 1);
+    json summary = json::parse(last_line, nullptr, false);
+    REQUIRE(summary.is_object());
+    CHECK(summary.value("kind", "") == "summary");
+    const json& nftrace = summary.at("nftrace");
+    CHECK(nftrace.at("running") == false);
+    CHECK(nftrace.at("off_reason").get<std::string>().find("File exists") != std::string::npos);
+    CHECK(summary.at("modules").size() == 4); // the watch itself ran
+}
