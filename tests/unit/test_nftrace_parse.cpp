@@ -194,3 +194,27 @@ TEST_CASE("messages that are not trace messages, or lack what every trace has, a
     auto e = parse_nftrace_message(bare, 0); // no id, no type
     CHECK_FALSE(e);
 }
+
+TEST_CASE("a trace message cut short or garbled is an error or an event, never a crash") {
+    TraceMessage m(NFPROTO_IPV4, "wg-quick-wg0", "postmangle", NFT_TRACETYPE_RULE, 0x6ca3695d);
+    m.handle(12).verdict(NFT_JUMP, "global").u32(NFTA_TRACE_OIF, 5)
+        .bytes(NFTA_TRACE_NETWORK_HEADER, kIpv4Header).bytes(NFTA_TRACE_TRANSPORT_HEADER, kIcmpEcho).u32(21, 8);
+    const uint32_t full = m.get()->nlmsg_len;
+    std::vector<char> copy(reinterpret_cast<const char*>(m.get()), reinterpret_cast<const char*>(m.get()) + full);
+    size_t parsed = 0;
+    for (uint32_t len = sizeof(nlmsghdr); len <= full; ++len) {
+        // Netlink pads every message to 4 bytes (libmnl reads attributes up to the padded end): so does the test.
+        std::vector<char> cut(copy.begin(), copy.begin() + len);
+        cut.resize(MNL_ALIGN(len), 0);
+        reinterpret_cast<nlmsghdr*>(cut.data())->nlmsg_len = len;
+        parsed += parse_nftrace_message(reinterpret_cast<const nlmsghdr*>(cut.data()), 0, seed_names()).ok();
+    }
+    CHECK(parsed > 0); // the full message at least
+    // Every byte after the netlink header flipped in turn: attribute lengths and types go wrong everywhere.
+    for (size_t at = sizeof(nlmsghdr); at < full; ++at) {
+        std::vector<char> garbled = copy;
+        garbled[at] = char(~garbled[at]);
+        auto e = parse_nftrace_message(reinterpret_cast<const nlmsghdr*>(garbled.data()), 0, seed_names());
+        if (e) CHECK_FALSE(e->table.empty());
+    }
+}
