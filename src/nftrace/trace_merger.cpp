@@ -38,6 +38,14 @@ bool split_chain(const std::string& qualified, std::string& family, std::string&
     return true;
 }
 
+// The same headers: the same packet seen in another chain (interface names differ from hook to hook).
+bool same_headers(const NftracePacket& a, const NftracePacket& b) {
+    return a.family == b.family && a.saddr == b.saddr && a.daddr == b.daddr && a.ip_id == b.ip_id &&
+           a.length == b.length && a.l4proto == b.l4proto && a.sport == b.sport && a.dport == b.dport &&
+           a.icmp_type == b.icmp_type && a.icmp_code == b.icmp_code && a.icmp_id == b.icmp_id &&
+           a.icmp_sequence == b.icmp_sequence;
+}
+
 } // namespace
 
 NftraceMerger::NftraceMerger(Release release, NftraceMergeLimits limits)
@@ -45,17 +53,25 @@ NftraceMerger::NftraceMerger(Release release, NftraceMergeLimits limits)
 
 void NftraceMerger::add(NftraceEvent event) {
     ++stats_.received;
-    Key key{event.family, event.table, event.trace_id};
-    auto [it, fresh] = traces_.try_emplace(key);
-    TableTrace& t = it->second;
-    if (fresh) {
-        t.first_ns = event.t_ns;
+    // Each chain's first event carries the packet: headers other than the current trace's, or a pause, mean
+    // another packet under the same id.
+    TraceName name{event.family, event.table, event.trace_id};
+    auto latest = latest_.find(name);
+    TableTrace* current = latest == latest_.end() ? nullptr : &traces_.at(latest->second);
+    if (current && event.packet && current->packet &&
+        (!same_headers(*event.packet, *current->packet) || event.t_ns > current->last_ns + limits_.hold_ns))
+        current = nullptr;
+    if (!current) {
+        Key key{event.family, event.table, event.trace_id, ++serial_};
+        current = &traces_[key];
+        current->first_ns = event.t_ns;
+        latest_[name] = key;
         trace_order_.push_back(key);
     }
-    t.last_ns = std::max(t.last_ns, event.t_ns);
-    if (!t.packet && event.packet) t.packet = event.packet;
-    t.events.push_back(std::move(event));
-    t.used.push_back(false);
+    current->last_ns = std::max(current->last_ns, event.t_ns);
+    if (!current->packet && event.packet) current->packet = event.packet;
+    current->events.push_back(std::move(event));
+    current->used.push_back(false);
     while (traces_.size() > limits_.max_traces && !trace_order_.empty()) {
         auto oldest = traces_.find(trace_order_.front());
         trace_order_.pop_front();
@@ -67,6 +83,9 @@ void NftraceMerger::add(NftraceEvent event) {
 
 void NftraceMerger::forget(std::map<Key, TableTrace>::iterator it) {
     stats_.unmatched += std::count(it->second.used.begin(), it->second.used.end(), false);
+    const auto& [family, table, id, serial] = it->first;
+    if (auto latest = latest_.find(TraceName{family, table, id}); latest != latest_.end() && latest->second == it->first)
+        latest_.erase(latest);
     traces_.erase(it);
 }
 
@@ -103,6 +122,7 @@ void NftraceMerger::finish() {
     while (!held_.empty()) release_front();
     while (!traces_.empty()) forget(traces_.begin());
     trace_order_.clear();
+    latest_.clear();
 }
 
 void NftraceMerger::merge(PipelineOutput& output) {
@@ -129,7 +149,7 @@ bool NftraceMerger::attach(NetfilterStep& step, const std::string& family, const
     TableTrace* best = nullptr;
     uint32_t best_id = 0;
     size_t best_start = 0;
-    for (auto it = traces_.lower_bound(Key{family, table, 0});
+    for (auto it = traces_.lower_bound(Key{family, table, 0, 0});
          it != traces_.end() && std::get<0>(it->first) == family && std::get<1>(it->first) == table; ++it) {
         TableTrace& t = it->second;
         if (!t.packet || !same_packet(*t.packet, step.pkt)) continue;

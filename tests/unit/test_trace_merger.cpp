@@ -217,3 +217,20 @@ TEST_CASE("a bracketed span takes the traces of every chain in it; the deciding 
     REQUIRE(merged.traced_rules.size() == 1);
     CHECK(merged.traced_rules[0].chain == "ip wg-quick-wg0 postmangle");
 }
+
+TEST_CASE("two packets under the same trace id (a recycled skb of the same flow) each get their own trace") {
+    Released out;
+    NftraceMerger m(out.sink());
+    const uint64_t t = 50'000 * kMs;
+    trace_input_chain(m, 42, t, 1);
+    m.hold(step("inet", "filter", "input", t, ping(1)));
+    m.flush(t + 500 * kMs);
+    trace_input_chain(m, 42, t + 1000 * kMs, 2); // the next ping, one second later, same id
+    m.hold(step("inet", "filter", "input", t + 1000 * kMs, ping(2)));
+    m.finish();
+    REQUIRE(out.outputs.size() == 2);
+    CHECK(out.step(0).rule_handle == 5u);
+    CHECK(out.step(1).trace_id == 42u);
+    CHECK(out.step(1).rule_handle == 5u);
+    CHECK(m.stats().merged == 4);
+}

@@ -58,7 +58,10 @@ private:
         uint64_t last_ns = 0;
         std::optional<NftracePacket> packet;
     };
-    using Key = std::tuple<std::string, std::string, uint32_t>; // family, table, trace id
+    // Family, table, trace id, and a serial: the id is a hash of the skb and its flow, so a later packet of the
+    // same flow in a recycled skb gets the same id; each packet gets its own trace.
+    using Key = std::tuple<std::string, std::string, uint32_t, uint64_t>;
+    using TraceName = std::tuple<std::string, std::string, uint32_t>;
     struct Held {
         uint64_t release_ns;
         PipelineOutput output;
@@ -77,6 +80,8 @@ private:
     std::deque<Held> held_;
     std::map<Key, TableTrace> traces_;
     std::deque<Key> trace_order_;        // oldest first, for the cap
+    std::map<TraceName, Key> latest_;    // the trace new events of that name go to
+    uint64_t serial_ = 0;
     uint64_t now_ns_ = 0;
 };
 
