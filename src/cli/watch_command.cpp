@@ -312,9 +312,9 @@ int run_watch(const WatchOptions& options) {
             const NftRule* r = c ? c->rule(handle) : nullptr;
             return r ? r->text : std::string();
         }};
-    auto read_traces = [&](uint64_t now) {
+    auto read_traces = [&] {
         if (!nftrace.listener || !readable(nftrace.listener->fd())) return;
-        nftrace.listener->drain(now, trace_names, [&](NftraceEvent&& e) {
+        nftrace.listener->drain(trace_names, [&](NftraceEvent&& e) {
             ++nftrace.received;
             recording.write([&](RecordingWriter& w) { return w.write_nftrace(e); });
             pipeline.trace(std::move(e));
@@ -334,7 +334,7 @@ int run_watch(const WatchOptions& options) {
         auto polled = (*consumer)->poll(100);
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
-        read_traces(now);
+        read_traces();
         if (ns.config_watcher && readable(ns.config_watcher->fd()) && ns.config_watcher->drain()) {
             spdlog::debug("links, rules or routes changed: reading them again");
             NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
@@ -372,7 +372,7 @@ int run_watch(const WatchOptions& options) {
         if (options.count && output.records() >= *options.count) break;
     }
     (void)(*consumer)->poll(0); // what is still in the buffer
-    read_traces(clock_ns(CLOCK_MONOTONIC));
+    read_traces();
     for (const auto& [module, n] : modules.new_losses()) {
         recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
         pipeline.lost(module, n);

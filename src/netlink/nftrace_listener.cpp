@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -40,8 +42,7 @@ Result<std::unique_ptr<NftraceListener>> NftraceListener::open(const NetnsHandle
 
 int NftraceListener::fd() const { return mnl_socket_get_fd(sock_.get()); }
 
-void NftraceListener::drain(uint64_t now_ns, const NftraceNames& names,
-                            const std::function<void(NftraceEvent&&)>& on_event) {
+void NftraceListener::drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event) {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     for (;;) {
         ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
@@ -53,6 +54,9 @@ void NftraceListener::drain(uint64_t now_ns, const NftraceNames& names,
             }
             return; // EAGAIN: nothing more
         }
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        const uint64_t now_ns = uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
         int len = int(n);
         for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
              nlh = mnl_nlmsg_next(nlh, &len)) {

@@ -18,8 +18,9 @@ public:
     static Result<std::unique_ptr<NftraceListener>> open(const NetnsHandle& ns);
 
     int fd() const;
-    // Reads every pending message; `now_ns` (CLOCK_MONOTONIC) becomes their arrival time.
-    void drain(uint64_t now_ns, const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event);
+    // Reads every pending message. Each is stamped (CLOCK_MONOTONIC) just after it was read: never before the
+    // kernel sent it, so never before the netfilter step it belongs to.
+    void drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event);
 
     uint64_t overruns() const { return overruns_; }      // times the socket buffer overflowed (messages lost)
     uint64_t undecodable() const { return undecodable_; }
