@@ -23,9 +23,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-constexpr const char* kTarget = "198.51.100.9";
-constexpr const char* kEndpoint = "203.0.113.123";
-
 std::string client_nft(const Lab& lab, const std::string& args) {
     RunResult r = lab.exec("client", "nft " + args, 20s);
     REQUIRE(r.status == 0);

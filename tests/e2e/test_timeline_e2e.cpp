@@ -22,11 +22,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-constexpr const char* kTarget = "198.51.100.9";
-constexpr const char* kEndpoint = "203.0.113.123";
-constexpr const char* kClientLan = "192.168.178.48";
-constexpr const char* kClientTunnel = "10.0.0.1";
-
 std::vector<json> steps_of(const json& t, const char* kind) {
     std::vector<json> out;
     for (const json& s : array_field(t, "steps"))
