@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
     watch_cmd->add_flag("--no-fexit", watch.no_fexit,
                         "never use fentry/fexit (BPF trampolines), even where the kernel allows: kprobes and tracepoints only");
     watch_cmd->add_flag("--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
+    watch_cmd->add_flag("--nftrace", watch.nftrace,
+                        "also ask nftables which rule decided in each chain (a temporary trace table owned by wgbpf; "
+                        "Linux 5.12+)");
     watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
     watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")->check(positive("a count"));
     watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")

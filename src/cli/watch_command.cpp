@@ -20,6 +20,8 @@
 #include "wgbpf/netlink/config_reader.hpp"
 #include "wgbpf/netlink/netns.hpp"
 #include "wgbpf/netlink/nft_reader.hpp"
+#include "wgbpf/netlink/nft_trace_table.hpp"
+#include "wgbpf/netlink/nftrace_listener.hpp"
 #include "wgbpf/netlink/wireguard_reader.hpp"
 #include "wgbpf/probe/device_probe.hpp"
 #include "wgbpf/probe/wireguard_probe.hpp"
@@ -193,6 +195,46 @@ Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, 
     return m;
 }
 
+// `--nftrace`: the trace table that marks the watched packets and the listener for the trace messages.
+// When either cannot start, watch says why and goes on without.
+struct Nftrace {
+    std::unique_ptr<NftraceListener> listener;
+    std::unique_ptr<NftTraceTable> table;
+    std::string off_reason;
+    uint64_t received = 0;
+
+    static Nftrace start(const WatchedNamespace& ns, const WatchOptions& options) {
+        Nftrace n;
+        // The listener first: nothing the table makes is missed.
+        auto listener = NftraceListener::open(ns.handle);
+        auto table = listener ? NftTraceTable::create(ns.handle, TraceScope{options.iface, ns.wireguard})
+                              : Result<std::unique_ptr<NftTraceTable>>(Error{listener.error()});
+        if (!table) {
+            spdlog::warn("nftrace: off: {}", table.error());
+            n.off_reason = table.error();
+            return n;
+        }
+        n.listener = std::move(listener.value());
+        n.table = std::move(table.value());
+        spdlog::info("nftrace: table inet {} ({} trace rules at priority {}) in {}", n.table->name(), n.table->rules(),
+                     kTraceChainPriority, ns.handle.description());
+        return n;
+    }
+
+    NftraceSummary summary(const EventPipeline& pipeline) const {
+        NftraceSummary s;
+        s.off_reason = off_reason;
+        s.received = received;
+        if (const NftraceMergeStats* m = pipeline.nftrace_stats()) {
+            s.merged = m->merged;
+            s.unmatched = m->unmatched;
+            s.dropped = m->dropped;
+        }
+        if (listener) s.overruns = listener->overruns();
+        return s;
+    }
+};
+
 // `-w FILE`: a recording beside the live output. A write error stops the recording (said once), not
 // the watching.
 class Recording {
@@ -268,6 +310,24 @@ int run_watch(const WatchOptions& options) {
         sinks.timeline = [&](const PacketTimeline& t) { output.timeline(t); };
     }
     EventPipeline pipeline(sources, sinks);
+    Nftrace nftrace;
+    if (options.nftrace) nftrace = Nftrace::start(ns, options);
+    if (nftrace.listener) pipeline.enable_nftrace();
+    const NftraceNames trace_names{
+        [&](int ifindex) { return ns.config.link_name(ifindex); },
+        [&](const std::string& family, const std::string& table, const std::string& chain, uint64_t handle) {
+            const NftChain* c = ns.config.nft.chain(family, table, chain);
+            const NftRule* r = c ? c->rule(handle) : nullptr;
+            return r ? r->text : std::string();
+        }};
+    auto read_traces = [&] {
+        if (!nftrace.listener || !readable(nftrace.listener->fd())) return;
+        nftrace.listener->drain(trace_names, [&](NftraceEvent&& e) {
+            ++nftrace.received;
+            recording.write([&](RecordingWriter& w) { return w.write_nftrace(e); });
+            pipeline.trace(std::move(e));
+        });
+    };
     auto consumer = RingConsumer::open(modules.maps.events, [&](std::span<const std::byte> record) {
         recording.write([&](RecordingWriter& w) { return w.write_event(record); });
         pipeline.feed(record);
@@ -282,6 +342,7 @@ int run_watch(const WatchOptions& options) {
         auto polled = (*consumer)->poll(100);
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        read_traces();
         if (ns.config_watcher && readable(ns.config_watcher->fd()) && ns.config_watcher->drain()) {
             spdlog::debug("links, rules or routes changed: reading them again");
             NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
@@ -320,6 +381,7 @@ int run_watch(const WatchOptions& options) {
         if (options.count && output.records() >= *options.count) break;
     }
     (void)(*consumer)->poll(0); // what is still in the buffer
+    read_traces();
     for (const auto& [module, n] : modules.new_losses()) {
         recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
         pipeline.lost(module, n);
@@ -328,7 +390,8 @@ int run_watch(const WatchOptions& options) {
     const double seconds = (clock_ns(CLOCK_MONOTONIC) - start) / 1e9;
     const auto statuses = modules.statuses(pipeline.events_per_module());
     recording.write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
-    output.summary(statuses, pipeline.decode_stats().rejected(), seconds);
+    output.summary(statuses, pipeline.decode_stats().rejected(), seconds,
+                   options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt);
     if (options.config_sink) options.config_sink(ns.config);
     return exit_code::ok;
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "wgbpf/netlink/nft_json.hpp"
+#include "wgbpf/nftrace/trace_table_name.hpp"
 
 namespace wgbpf {
 namespace {
@@ -122,6 +123,7 @@ Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns) {
 
     auto rs = parse_nft_ruleset(json, text);
     if (!rs) return Error{fmt::format("{} in {}", rs.error(), ns.description())};
+    remove_wgbpf_trace_tables(*rs); // `watch --nftrace` adds one: wgbpf's, not the user's
     read_legacy_tables(kNfprotoIpv4, "ip_tables_names", rs->legacy);
     read_legacy_tables(kNfprotoIpv6, "ip6_tables_names", rs->legacy);
     return rs;

@@ -4,7 +4,7 @@
 
 namespace wgbpf {
 
-bool known_frame_kind(uint32_t kind) { return kind >= uint32_t(FrameKind::header) && kind <= uint32_t(FrameKind::flush); }
+bool known_frame_kind(uint32_t kind) { return kind >= uint32_t(FrameKind::header) && kind <= uint32_t(FrameKind::nftrace); }
 
 std::string frame_kind_name(uint32_t kind) {
     switch (FrameKind(kind)) {
@@ -16,6 +16,7 @@ std::string frame_kind_name(uint32_t kind) {
     case FrameKind::lost: return "lost";
     case FrameKind::end: return "end";
     case FrameKind::flush: return "flush";
+    case FrameKind::nftrace: return "nftrace";
     }
     return "kind " + std::to_string(kind);
 }

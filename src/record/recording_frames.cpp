@@ -46,6 +46,61 @@ json names_json(const std::map<uint32_t, std::string>& names) {
     return out;
 }
 
+const char* kind_name(NftraceKind k) {
+    switch (k) {
+    case NftraceKind::packet: return "packet";
+    case NftraceKind::rule: return "rule";
+    case NftraceKind::verdict: return "verdict";
+    case NftraceKind::policy: return "policy";
+    case NftraceKind::unknown: break;
+    }
+    return "unknown";
+}
+
+NftraceKind kind_from(const std::string& name) {
+    for (NftraceKind k : {NftraceKind::packet, NftraceKind::rule, NftraceKind::verdict, NftraceKind::policy})
+        if (name == kind_name(k)) return k;
+    return NftraceKind::unknown;
+}
+
+template <typename T>
+json opt(const std::optional<T>& v) { return v ? json(*v) : json(nullptr); }
+
+json traced_packet_json(const NftracePacket& p) {
+    return {{"iif", p.iif}, {"oif", p.oif},
+            {"family", p.family ? json(int(*p.family)) : json(nullptr)},
+            {"saddr", p.saddr ? json(p.saddr->to_string()) : json(nullptr)},
+            {"daddr", p.daddr ? json(p.daddr->to_string()) : json(nullptr)},
+            {"ip_id", opt(p.ip_id)}, {"length", opt(p.length)}, {"l4proto", opt(p.l4proto)},
+            {"sport", opt(p.sport)}, {"dport", opt(p.dport)}, {"icmp_type", opt(p.icmp_type)},
+            {"icmp_code", opt(p.icmp_code)}, {"icmp_id", opt(p.icmp_id)}, {"icmp_sequence", opt(p.icmp_sequence)}};
+}
+
+template <typename T>
+std::optional<T> maybe_uint(const JsonIn& j, const char* key) {
+    auto v = j.maybe(key);
+    return v ? std::optional<T>(v->unsigned_int<T>()) : std::nullopt;
+}
+
+NftracePacket traced_packet_from(const JsonIn& j) {
+    NftracePacket p;
+    p.iif = j.at("iif").string();
+    p.oif = j.at("oif").string();
+    if (auto f = j.maybe("family")) p.family = f->family();
+    if (auto a = j.maybe("saddr")) p.saddr = a->address();
+    if (auto a = j.maybe("daddr")) p.daddr = a->address();
+    p.ip_id = maybe_uint<uint16_t>(j, "ip_id");
+    p.length = maybe_uint<uint16_t>(j, "length");
+    p.l4proto = maybe_uint<uint8_t>(j, "l4proto");
+    p.sport = maybe_uint<uint16_t>(j, "sport");
+    p.dport = maybe_uint<uint16_t>(j, "dport");
+    p.icmp_type = maybe_uint<uint8_t>(j, "icmp_type");
+    p.icmp_code = maybe_uint<uint8_t>(j, "icmp_code");
+    p.icmp_id = maybe_uint<uint16_t>(j, "icmp_id");
+    p.icmp_sequence = maybe_uint<uint16_t>(j, "icmp_sequence");
+    return p;
+}
+
 } // namespace
 
 RecordingHeader RecordingHeader::for_this_process(std::vector<std::string> command_line) {
@@ -89,6 +144,14 @@ std::string encode_frame(const RecordingEnd& e) {
                            {"events", m.events},
                            {"lost", m.lost}});
     return dump({{"seconds", e.seconds}, {"events", e.events}, {"unrecordable", e.unrecordable}, {"modules", modules}});
+}
+
+std::string encode_frame(const NftraceEvent& e) {
+    return dump({{"trace_id", e.trace_id}, {"family", e.family}, {"table", e.table}, {"chain", e.chain},
+                 {"kind", kind_name(e.kind)}, {"rule_handle", opt(e.rule_handle)}, {"rule", e.rule},
+                 {"verdict", e.verdict}, {"mark", opt(e.mark)}, {"ct_mark", opt(e.ct_mark)},
+                 {"ct_state", e.ct_state}, {"packet", e.packet ? traced_packet_json(*e.packet) : json(nullptr)},
+                 {"t_ns", e.t_ns}});
 }
 
 Result<RecordingHeader> decode_header_frame(std::span<const std::byte> payload) {
@@ -144,6 +207,26 @@ Result<RecordingEnd> decode_end_frame(std::span<const std::byte> payload) {
             e.modules.push_back(ModuleStatus{m.at("name").string(), m.at("running").boolean(), m.at("flavour").string(),
                                              m.at("notes").strings(), m.at("events").unsigned_int<uint64_t>(),
                                              m.at("lost").unsigned_int<uint64_t>()});
+        return e;
+    });
+}
+
+Result<NftraceEvent> decode_nftrace_frame(std::span<const std::byte> payload) {
+    return decode<NftraceEvent>(payload, "nftrace", [](const JsonIn& j) {
+        NftraceEvent e;
+        e.trace_id = j.at("trace_id").unsigned_int<uint32_t>();
+        e.family = j.at("family").string();
+        e.table = j.at("table").string();
+        e.chain = j.at("chain").string();
+        e.kind = kind_from(j.at("kind").string());
+        e.rule_handle = maybe_uint<uint64_t>(j, "rule_handle");
+        e.rule = j.at("rule").string();
+        e.verdict = j.at("verdict").string();
+        e.mark = maybe_uint<uint32_t>(j, "mark");
+        e.ct_mark = maybe_uint<uint32_t>(j, "ct_mark");
+        e.ct_state = j.at("ct_state").string();
+        if (auto p = j.maybe("packet")) e.packet = traced_packet_from(*p);
+        e.t_ns = j.at("t_ns").unsigned_int<uint64_t>();
         return e;
     });
 }

@@ -139,6 +139,10 @@ Result<void> RecordingWriter::write_flush(uint64_t now_ns) {
     return frame(uint32_t(FrameKind::flush), std::span<const std::byte>(payload, sizeof payload));
 }
 
+Result<void> RecordingWriter::write_nftrace(const NftraceEvent& event) {
+    return frame(uint32_t(FrameKind::nftrace), encode_frame(event));
+}
+
 Result<void> RecordingWriter::write_end(const RecordingEnd& end) {
     RecordingEnd e = end;
     e.events = events_;

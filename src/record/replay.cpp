@@ -49,6 +49,18 @@ std::vector<ModuleStatus> module_summary(const ReplayOutcome& outcome, const Eve
     return modules;
 }
 
+// What the recording's nftrace frames gave, when it has any (watch --nftrace).
+std::optional<NftraceSummary> nftrace_summary(const EventPipeline& pipeline) {
+    const NftraceMergeStats* stats = pipeline.nftrace_stats();
+    if (!stats || stats->received == 0) return std::nullopt;
+    NftraceSummary s;
+    s.received = stats->received;
+    s.merged = stats->merged;
+    s.unmatched = stats->unmatched;
+    s.dropped = stats->dropped;
+    return s;
+}
+
 } // namespace
 
 RecordingReader open_recording(const std::string& path) {
@@ -86,7 +98,7 @@ int run_replay(const ReplayOptions& options) {
         spdlog::warn("{} records were not recorded: layouts the recording wgbpf could not make address-free",
                      outcome.end->unrecordable);
     output->summary(module_summary(outcome, session.pipeline()), session.pipeline().decode_stats().rejected(),
-                    outcome.end ? outcome.end->seconds : session.event_seconds());
+                    outcome.end ? outcome.end->seconds : session.event_seconds(), nftrace_summary(session.pipeline()));
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (everything before it is shown above)", options.path, outcome.problem);
         return exit_code::failure;

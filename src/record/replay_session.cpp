@@ -13,7 +13,10 @@ constexpr uint64_t kFlushEveryNs = 10'000'000;
 
 } // namespace
 
-ReplaySession::ReplaySession(PipelineSinks sinks) : pipeline_(std::make_unique<EventPipeline>(sources(), std::move(sinks))) {}
+ReplaySession::ReplaySession(PipelineSinks sinks) : pipeline_(std::make_unique<EventPipeline>(sources(), std::move(sinks))) {
+    // Always: a recording made with --nftrace holds trace frames, to be merged as watch merged them.
+    pipeline_->enable_nftrace();
+}
 
 ReplaySession::~ReplaySession() = default;
 
@@ -120,6 +123,12 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         uint64_t now = get_le32(frame.payload.data()) | uint64_t(get_le32(frame.payload.data() + 4)) << 32;
         recorded_flushes_ = true;
         pipeline_->flush(now);
+        return {};
+    }
+    case FrameKind::nftrace: {
+        auto e = decode_nftrace_frame(frame.payload);
+        if (!e) return Error{e.error()};
+        pipeline_->trace(std::move(e.value()));
         return {};
     }
     case FrameKind::header:

@@ -43,6 +43,29 @@ std::string chain_text(const NetfilterStep& s) {
     return out;
 }
 
+std::string trace_id_text(uint32_t id) { return fmt::format("{:08x}", id); }
+
+std::string decider_text(const NetfilterStep& s) {
+    if (!s.trace_id) return {};
+    std::string who = s.rule_handle ? fmt::format("rule #{}", *s.rule_handle) : std::string("policy");
+    if (s.rule_handle && !s.rule.empty()) who += " \"" + s.rule + "\"";
+    return fmt::format("{} (trace {})", who, trace_id_text(*s.trace_id));
+}
+
+std::vector<std::string> traced_rule_lines(const NetfilterStep& s) {
+    std::vector<std::string> lines;
+    for (const TracedRule& r : s.traced_rules) {
+        if (s.rule_handle && r.handle == *s.rule_handle && r.chain.empty() && &r == &s.traced_rules.back())
+            continue; // the decider, already on the step's line
+        std::string line = "traced: ";
+        if (!r.chain.empty()) line += r.chain + ": ";
+        line += fmt::format("rule #{}", r.handle);
+        if (!r.rule.empty()) line += " \"" + r.rule + "\"";
+        lines.push_back(line + " -> " + r.verdict);
+    }
+    return lines;
+}
+
 const char* verdict_colour(const std::string& verdict) {
     if (verdict == "accept") return paint::green;
     if (verdict == "drop") return paint::red;
@@ -57,8 +80,10 @@ std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style
     out += mark_text("mark", s.mark_before, s.mark_after, paint);
     out += mark_text("ct mark", s.ct_mark_before, s.ct_mark_after, paint);
     if (!s.ct_state.empty() && s.ct_state != "none") out += "  ct state " + s.ct_state;
+    if (s.trace_id) out += "  " + decider_text(s);
     out += "  [" + packet_text(s.pkt) + "]\n";
     for (const std::string& rule : s.rules_that_set) out += "    set by: " + rule + "\n";
+    for (const std::string& line : traced_rule_lines(s)) out += "    " + line + "\n";
     for (const std::string& note : s.notes) out += "    " + paint(kDim, "note: " + note) + "\n";
     return out;
 }
@@ -81,6 +106,13 @@ nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_na
     j["exact"] = s.exact;
     j["rules_that_set"] = s.rules_that_set;
     if (!s.notes.empty()) j["notes"] = s.notes;
+    j["trace_id"] = s.trace_id ? nlohmann::json(trace_id_text(*s.trace_id)) : nlohmann::json(nullptr);
+    j["rule_handle"] = s.rule_handle ? nlohmann::json(*s.rule_handle) : nlohmann::json(nullptr);
+    j["rule"] = s.rule;
+    nlohmann::json traced = nlohmann::json::array();
+    for (const TracedRule& r : s.traced_rules)
+        traced.push_back({{"handle", r.handle}, {"rule", r.rule}, {"verdict", r.verdict}, {"chain", name_json(r.chain)}});
+    j["traced_rules"] = traced;
     j["t_ns"] = s.t_ns;
     j["netns"] = s.netns;
     add_packet_json(j, s.pkt, link_name);

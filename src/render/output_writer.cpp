@@ -59,7 +59,8 @@ void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netn
     if (json_) write({{"kind", "ready"}, {"netns", netns}, {"modules", modules_json(modules)}});
 }
 
-void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds) {
+void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
+                           const std::optional<NftraceSummary>& nftrace) {
     uint64_t lost = 0;
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {
@@ -74,13 +75,27 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     if (lost)
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
                      "narrow the filter\n";
+    if (nftrace && !nftrace->off_reason.empty()) std::cerr << "  nftrace: off: " << nftrace->off_reason << "\n";
+    if (nftrace && nftrace->off_reason.empty()) {
+        std::cerr << fmt::format("  nftrace: {} trace events, {} merged into netfilter steps, {} unmatched", nftrace->received,
+                                 nftrace->merged, nftrace->unmatched);
+        if (nftrace->dropped) std::cerr << fmt::format(" ({} dropped: too many waiting)", nftrace->dropped);
+        if (nftrace->overruns) std::cerr << fmt::format(", trace messages lost {} times (socket buffer full)", nftrace->overruns);
+        std::cerr << "\n";
+    }
     if (!json_) return;
-    write({{"kind", "summary"},
-           {"records", records_},
-           {"seconds", seconds},
-           {"modules", modules_json(modules)},
-           {"lost", lost},
-           {"decoder_rejected", decoder_rejected}});
+    nlohmann::json j{{"kind", "summary"},
+                     {"records", records_},
+                     {"seconds", seconds},
+                     {"modules", modules_json(modules)},
+                     {"lost", lost},
+                     {"decoder_rejected", decoder_rejected}};
+    if (nftrace)
+        j["nftrace"] = {{"running", nftrace->off_reason.empty()}, {"off_reason", nftrace->off_reason},
+                        {"received", nftrace->received}, {"merged", nftrace->merged},
+                        {"unmatched", nftrace->unmatched}, {"dropped", nftrace->dropped},
+                        {"overruns", nftrace->overruns}};
+    write(j);
 }
 
 } // namespace wgbpf

@@ -136,8 +136,10 @@ struct StepText {
     std::string operator()(const NetfilterStep& s) const {
         std::string text = fmt::format("{:<12}{}: {}", hook_name(s.hook), chain_text(s), paint(verdict_colour(s.verdict), s.verdict)) +
                            changes_text(s, paint);
+        if (s.trace_id) text += ", " + decider_text(s);
         std::string out = step_line("nf", text, paint);
         for (const std::string& rule : s.rules_that_set) out += kContinuation + ("set by: " + rule) + "\n";
+        for (const std::string& line : traced_rule_lines(s)) out += kContinuation + line + "\n";
         for (const std::string& note : s.notes) out += kContinuation + paint(kDim, "note: " + note) + "\n";
         return out;
     }

@@ -32,12 +32,12 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
                 return TimelineContext{sources_.config(netns), sources_.wireguard ? sources_.wireguard(netns)
                                                                                   : std::vector<WgInterface>{}};
             },
-            [this](PacketTimeline&& t) { sinks_.timeline(t); });
+            [this](PacketTimeline&& t) { emit(std::move(t)); });
     }
     grouper_ = std::make_unique<WalkGrouper>([this](uint32_t netns) { return sources_.config(netns); },
                                              [this](RouteDecision&& d) {
                                                  if (timelines_) timelines_->add(d);
-                                                 else if (sinks_.route) sinks_.route(d);
+                                                 else emit(std::move(d));
                                              });
     stepper_ = std::make_unique<NetfilterStepper>(
         [this](uint32_t netns) {
@@ -46,16 +46,44 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
         },
         [this](NetfilterStep&& s) {
             if (timelines_) timelines_->add(s);
-            else if (sinks_.netfilter) sinks_.netfilter(s);
+            else emit(std::move(s));
         },
         [this](DropStep&& d) {
             if (timelines_) timelines_->add(d);
-            else if (sinks_.drop) sinks_.drop(d);
+            else emit(std::move(d));
         },
         sources_.drop_reason, sources_.symbol);
 }
 
 EventPipeline::~EventPipeline() = default;
+
+void EventPipeline::enable_nftrace(NftraceMergeLimits limits) {
+    if (!merger_) merger_ = std::make_unique<NftraceMerger>([this](PipelineOutput&& o) { deliver(std::move(o)); }, limits);
+}
+
+void EventPipeline::trace(NftraceEvent event) {
+    enable_nftrace();
+    merger_->add(std::move(event));
+}
+
+const NftraceMergeStats* EventPipeline::nftrace_stats() const { return merger_ ? &merger_->stats() : nullptr; }
+
+// With nftrace, outputs wait in the merger for their trace messages; without, they go out at once.
+void EventPipeline::emit(PipelineOutput&& output) {
+    if (merger_) merger_->hold(std::move(output));
+    else deliver(std::move(output));
+}
+
+void EventPipeline::deliver(PipelineOutput&& output) {
+    struct Deliver {
+        PipelineSinks& sinks;
+        void operator()(const RouteDecision& d) { if (sinks.route) sinks.route(d); }
+        void operator()(const NetfilterStep& s) { if (sinks.netfilter) sinks.netfilter(s); }
+        void operator()(const DropStep& d) { if (sinks.drop) sinks.drop(d); }
+        void operator()(const PacketTimeline& t) { if (sinks.timeline) sinks.timeline(t); }
+    };
+    std::visit(Deliver{sinks_}, output);
+}
 
 void EventPipeline::feed(std::span<const std::byte> record) {
     auto event = decoder_.decode(record);
@@ -71,12 +99,14 @@ void EventPipeline::flush(uint64_t now_ns) {
     grouper_->flush(now_ns);
     stepper_->flush(now_ns);
     if (timelines_) timelines_->flush(now_ns);
+    if (merger_) merger_->flush(now_ns);
 }
 
 void EventPipeline::finish() {
     grouper_->flush_all();
     stepper_->flush_all();
     if (timelines_) timelines_->flush_all();
+    if (merger_) merger_->finish();
 }
 
 void EventPipeline::lost(const std::string& module, uint64_t count) {

@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,13 @@ private:
     std::atomic<bool> stop_{false};
     std::thread reader_;
 };
+
+// The lab's addresses (scripts/lab.sh).
+constexpr const char* kTarget = "198.51.100.9";      // on the server's lo, reached through the tunnel
+constexpr const char* kEndpoint = "203.0.113.123";   // the server's WireGuard endpoint
+constexpr const char* kClientLan = "192.168.178.48";
+constexpr const char* kClientTunnel = "10.0.0.1";
+constexpr int64_t kFwmark = 51820;                   // 0xca6c, wg-quick's fwmark and table
 
 // The seed topology in namespaces: `scripts/lab.sh up` in the constructor (throws
 // std::runtime_error with the script's output if it fails), `down` in the destructor. Honours

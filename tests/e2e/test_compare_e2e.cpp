@@ -18,7 +18,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-constexpr const char* kTarget = "198.51.100.9";
 
 // The seed's `for CHAIN in ...` loops, for the lab's client (its wg-quick table is named after wg_iface).
 std::string seed_trace_rules(const Lab& lab) {

@@ -15,20 +15,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-constexpr const char* kTarget = "198.51.100.9";
-constexpr const char* kEndpoint = "203.0.113.123";
-constexpr int64_t kFwmark = 51820;
-
-bool is_step(const json& s, const char* hook, const std::string& table, const char* chain) {
-    return str_field(s, "hook") == hook && str_field(s, "table") == table && str_field(s, "chain") == chain;
-}
-
-std::string describe(const std::vector<json>& steps) {
-    std::string out;
-    for (const json& s : steps) out += "  " + s.dump() + "\n";
-    return out;
-}
-
 // Conntrack remembers the lab's own first ping: start from an empty table so the outer flow is new.
 void flush_conntrack(const Lab& lab) { lab.exec("client", "conntrack -F 2>/dev/null || true"); }
 

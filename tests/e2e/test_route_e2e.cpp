@@ -13,11 +13,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-constexpr const char* kTarget = "198.51.100.9";    // on the server's lo, reached through the tunnel
-constexpr const char* kEndpoint = "203.0.113.123"; // the server's WireGuard endpoint
-constexpr const char* kClientLan = "192.168.178.48";
-constexpr int64_t kFwmark = 51820;                  // 0xca6c, wg-quick's fwmark and table
-
 // The decision's fields are at the top level of a route line (rule, table, table_name, result,
 // oif, gateway, prefix); accept them in a nested "decision" object too.
 const json& decision(const json& route) {

@@ -22,11 +22,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-constexpr const char* kTarget = "198.51.100.9";
-constexpr const char* kEndpoint = "203.0.113.123";
-constexpr const char* kClientLan = "192.168.178.48";
-constexpr const char* kClientTunnel = "10.0.0.1";
-
 std::vector<json> steps_of(const json& t, const char* kind) {
     std::vector<json> out;
     for (const json& s : array_field(t, "steps"))
@@ -48,12 +43,6 @@ const json* find_timeline(const std::vector<json>& ts, const std::function<bool(
 
 const json* by_id(const std::vector<json>& ts, const json& id) {
     return find_timeline(ts, [&](const json& t) { return t.contains("id") && t["id"] == id; });
-}
-
-std::string describe(const std::vector<json>& ts) {
-    std::string out;
-    for (const json& t : ts) out += "  " + t.dump() + "\n";
-    return out;
 }
 
 // The server's key as the client knows its peer (wireguard-go's sockets are shared by all namespaces,

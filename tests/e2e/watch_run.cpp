@@ -60,6 +60,16 @@ WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int
     return out;
 }
 
+bool is_step(const json& s, const char* hook, const std::string& table, const char* chain) {
+    return str_field(s, "hook") == hook && str_field(s, "table") == table && str_field(s, "chain") == chain;
+}
+
+std::string describe(const std::vector<json>& objects) {
+    std::string out;
+    for (const json& o : objects) out += "  " + o.dump() + "\n";
+    return out;
+}
+
 bool wait_until_ready(Process& watch, std::chrono::seconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {

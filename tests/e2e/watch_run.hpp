@@ -42,6 +42,11 @@ std::optional<int64_t> int_field(const nlohmann::json& j, const char* key);
 std::optional<std::string> str_field(const nlohmann::json& j, const char* key);
 const nlohmann::json& array_field(const nlohmann::json& j, const char* key);
 
+// Whether a `"kind": "netfilter"` object is the step of this hook, table and chain.
+bool is_step(const nlohmann::json& s, const char* hook, const std::string& table, const char* chain);
+// JSON objects one a line, indented, for INFO(...).
+std::string describe(const std::vector<nlohmann::json>& objects);
+
 // Our BPF links still present in the kernel (bpftool link show): their program names.
 std::vector<std::string> wgbpf_links_left();
 

@@ -129,6 +129,21 @@ std::vector<NetfilterStep> sample_steps() {
     NetfilterStep unknown = step(ping6(), NfHook::output, "inet", "filter", "output", 0, "unknown", 1'800'000'000);
     unknown.notes = {"packet not seen after this chain (stolen, queued, or event lost)"};
     out.push_back(unknown);
+
+    // --nftrace: the reply accepted by a rule in the chain `jump global` led to.
+    NetfilterStep traced = step(outer_reply(), NfHook::input, "inet", "filter", "input", 0, "accept", 1'900'000'000);
+    traced.ct_state = "established reply";
+    traced.trace_id = 0x6ca3695d;
+    traced.rule_handle = 5;
+    traced.rule = "ct state established,related accept";
+    traced.traced_rules = {{8, "jump global", "jump global", ""},
+                           {5, "ct state established,related accept", "accept", "inet filter global"}};
+    out.push_back(traced);
+
+    // --nftrace: the policy decided.
+    NetfilterStep policy = step(outer_udp(), NfHook::output, "inet", "filter", "output", 0, "accept", 1'900'100'000);
+    policy.trace_id = 0x0000beef;
+    out.push_back(policy);
     return out;
 }
 
@@ -278,6 +293,30 @@ TEST_CASE("JSON netfilter and drop objects carry the contract's fields") {
     s.pkt = pkt;
     CHECK(netfilter_to_json(s, link_name)["iif"] == "if9");
     CHECK(netfilter_to_json(s)["oif"] == "if2");
+}
+
+TEST_CASE("nftrace's part of a step: the deciding rule or the policy, the trace id as nft prints it, traced rules") {
+    std::vector<NetfilterStep> steps = sample_steps();
+    const NetfilterStep& traced = steps[steps.size() - 2];
+    const NetfilterStep& policy = steps.back();
+    CHECK(decider_text(traced) == "rule #5 \"ct state established,related accept\" (trace 6ca3695d)");
+    CHECK(decider_text(policy) == "policy (trace 0000beef)");
+    CHECK(decider_text(steps.front()).empty());
+    // The deciding rule is not repeated when it is in the step's own chain; here it is in `global`.
+    CHECK(traced_rule_lines(traced) ==
+          std::vector<std::string>{"traced: rule #8 \"jump global\" -> jump global",
+                                   "traced: inet filter global: rule #5 \"ct state established,related accept\" -> accept"});
+    nlohmann::json j = netfilter_to_json(traced, link_name);
+    CHECK(j["trace_id"] == "6ca3695d");
+    CHECK(j["rule_handle"] == 5);
+    CHECK(j["rule"] == "ct state established,related accept");
+    REQUIRE(j["traced_rules"].size() == 2);
+    CHECK(j["traced_rules"][0]["chain"].is_null());
+    CHECK(j["traced_rules"][1]["chain"] == "inet filter global");
+    nlohmann::json untraced = netfilter_to_json(steps.front(), link_name);
+    CHECK(untraced["trace_id"].is_null());
+    CHECK(untraced["rule_handle"].is_null());
+    CHECK(untraced["traced_rules"].empty());
 }
 
 TEST_CASE("netfilter text: marks shown when set, changes marked, colour only when asked") {

@@ -15,6 +15,7 @@ struct WatchOptions {
     std::string netns;                 // "" = the caller's
     bool json = false;
     bool steps = false;                // one line per step instead of packet timelines
+    bool nftrace = false;              // trace table + NFNLGRP_NFTRACE: the deciding rule of each chain
     std::optional<double> duration_s;
     std::optional<uint64_t> count;     // stop after this many output records
     uint32_t ringbuf_kib = 4096;

@@ -2,12 +2,21 @@
 // What netfilter did to a packet at one chain (or one span of chains), and drops.
 // The `"kind": "netfilter"` and `"kind": "drop"` objects of the JSON contract.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "wgbpf/event/netfilter_events.hpp"
 
 namespace wgbpf {
+
+// A rule nftrace reported for the packet in this step's chain (or a chain it jumped to), in order.
+struct TracedRule {
+    uint64_t handle = 0;
+    std::string rule;                // text from the ruleset by handle ("" when the ruleset did not have it)
+    std::string verdict;             // "continue" | "accept" | "drop" | "jump CHAIN" | ...
+    std::string chain;               // "family table chain" when not the step's own chain, else ""
+};
 
 struct NetfilterStep {
     uint64_t t_ns = 0;
@@ -30,6 +39,11 @@ struct NetfilterStep {
     std::vector<std::string> rules_that_set; // candidates: rules that set what changed (mark / ct mark), by text;
                                              // "family table chain: " in front when not in `chain` itself
     std::vector<std::string> notes;
+    // From nftrace (`watch --nftrace`), when a trace of this packet in this chain was merged:
+    std::optional<uint32_t> trace_id;
+    std::optional<uint64_t> rule_handle;     // the rule that decided; absent when the policy did
+    std::string rule;                        // its text ("" when the policy decided)
+    std::vector<TracedRule> traced_rules;    // every rule nftrace reported, in order
 };
 
 struct DropStep {

@@ -25,6 +25,7 @@ enum class FrameKind : uint32_t {
     lost = 6,   // JSON: the kernel lost events of a module here
     end = 7,    // JSON: totals; its absence means the recording was cut short
     flush = 8,  // u64 (LE): watch finished idle steps here, at this CLOCK_MONOTONIC time; replay does the same
+    nftrace = 9, // JSON: one nftrace event (watch --nftrace), as it was read; readers before it skip it
 };
 
 bool known_frame_kind(uint32_t kind);

@@ -11,6 +11,7 @@
 #include "wgbpf/common/result.hpp"
 #include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/netfilter/bracket_plan.hpp"
+#include "wgbpf/nftrace/trace_event.hpp"
 #include "wgbpf/probe/module_status.hpp"
 #include "wgbpf/wireguard/wg_config.hpp"
 
@@ -63,6 +64,7 @@ std::string encode_frame(const PlanSnapshot& p);
 std::string encode_frame(const RecordingNames& n);
 std::string encode_frame(const LostEvents& l);
 std::string encode_frame(const RecordingEnd& e);
+std::string encode_frame(const NftraceEvent& e); // one nftrace event, names and rule text resolved
 
 Result<RecordingHeader> decode_header_frame(std::span<const std::byte> payload);
 Result<ConfigSnapshot> decode_config_frame(std::span<const std::byte> payload);
@@ -70,5 +72,6 @@ Result<PlanSnapshot> decode_plan_frame(std::span<const std::byte> payload);
 Result<RecordingNames> decode_names_frame(std::span<const std::byte> payload);
 Result<LostEvents> decode_lost_frame(std::span<const std::byte> payload);
 Result<RecordingEnd> decode_end_frame(std::span<const std::byte> payload);
+Result<NftraceEvent> decode_nftrace_frame(std::span<const std::byte> payload);
 
 } // namespace wgbpf

@@ -44,6 +44,7 @@ public:
     Result<void> write_event(std::span<const std::byte> record); // one ring-buffer record, as received
     Result<void> write_lost(const LostEvents& lost);            // when the kernel reports lost events
     Result<void> write_flush(uint64_t now_ns);                  // where watch flushed its pipeline
+    Result<void> write_nftrace(const NftraceEvent& event);      // each nftrace event as it is read
     Result<void> write_end(const RecordingEnd& end);            // last; flushes and syncs
     Result<void> flush();
     Result<void> close();                                       // flush and close; later writes fail

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "wgbpf/netfilter/netfilter_step.hpp"
 #include "wgbpf/render/packet_render.hpp"
@@ -18,6 +19,12 @@ nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_na
 
 // "ip wg-quick-wg0 postmangle (prio -150)", with the chains sharing its span.
 std::string chain_text(const NetfilterStep& s);
+// nftrace's part, when merged: `rule #12 "ct mark set meta mark" (trace 6ca3695d)`, `policy (trace ...)`;
+// "" without a trace. Then one `traced: rule #4 "..." -> continue` line per other traced rule.
+std::string decider_text(const NetfilterStep& s);
+std::vector<std::string> traced_rule_lines(const NetfilterStep& s);
+std::string trace_id_text(uint32_t id); // 8 hex digits, as nft prints it
+
 // Terminal colour for a verdict: accept green, drop red, unknown dim, others yellow.
 const char* verdict_colour(const std::string& verdict);
 

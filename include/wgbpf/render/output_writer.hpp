@@ -2,6 +2,8 @@
 // Where everything wgbpf shows goes: text for people (default) or JSON lines, on stdout.
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "wgbpf/netfilter/netfilter_step.hpp"
@@ -12,6 +14,16 @@
 #include "wgbpf/timeline/packet_timeline.hpp"
 
 namespace wgbpf {
+
+// `watch --nftrace` at exit: how many trace events came and where they went, or why nftrace was off.
+struct NftraceSummary {
+    std::string off_reason;     // "" when nftrace ran
+    uint64_t received = 0;      // trace events of the user's chains
+    uint64_t merged = 0;        // attached to netfilter steps
+    uint64_t unmatched = 0;     // no step took them (not watched by wgbpf, or lost there)
+    uint64_t dropped = 0;       // of the unmatched: too many waiting at once
+    uint64_t overruns = 0;      // the netlink socket overflowed this often (trace messages lost)
+};
 
 class OutputWriter {
 public:
@@ -28,7 +40,8 @@ public:
     void ready(const std::vector<ModuleStatus>& modules, uint32_t netns);
 
     // The exit summary: text on stderr always; with --json also the last stdout line.
-    void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds);
+    void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
+                 const std::optional<NftraceSummary>& nftrace = std::nullopt);
 
 private:
     void write(const nlohmann::json& j);

@@ -12,6 +12,7 @@
 #include "wgbpf/event/event_decoder.hpp"
 #include "wgbpf/netfilter/bracket_plan.hpp"
 #include "wgbpf/netfilter/netfilter_stepper.hpp"
+#include "wgbpf/nftrace/trace_merger.hpp"
 #include "wgbpf/route/walk_grouper.hpp"
 #include "wgbpf/timeline/packet_timeline.hpp"
 #include "wgbpf/wireguard/wg_config.hpp"
@@ -45,11 +46,18 @@ public:
     void finish();                                // finish everything (exit / end of recording)
     void lost(const std::string& module, uint64_t count); // the kernel lost events: mark gaps
 
+    // nftrace: from now on outputs wait briefly for trace events, which are merged into their netfilter steps.
+    void enable_nftrace(NftraceMergeLimits limits = {});
+    void trace(NftraceEvent event);                        // enables nftrace if it was not
+    const NftraceMergeStats* nftrace_stats() const;        // nullptr while nftrace is off
+
     const DecodeStats& decode_stats() const { return decoder_.stats(); }
     const std::map<std::string, uint64_t>& events_per_module() const { return events_; }
 
 private:
     struct Dispatch;
+    void emit(PipelineOutput&& output);
+    void deliver(PipelineOutput&& output);
     PipelineSources sources_;
     PipelineSinks sinks_;
     EventDecoder decoder_;
@@ -57,6 +65,7 @@ private:
     std::unique_ptr<WalkGrouper> grouper_;
     std::unique_ptr<NetfilterStepper> stepper_;
     std::unique_ptr<class TimelineBuilder> timelines_;
+    std::unique_ptr<NftraceMerger> merger_; // declared last: destroyed first, it points back into this
 };
 
 } // namespace wgbpf
