@@ -144,5 +144,7 @@ TEST_CASE("nftrace: when the kernel refuses the trace table, watch says why and 
     const json& nftrace = summary.at("nftrace");
     CHECK(nftrace.at("running") == false);
     CHECK(nftrace.at("off_reason").get<std::string>().find("File exists") != std::string::npos);
-    CHECK(summary.at("modules").size() == 4); // the watch itself ran
+    bool watched = false; // the watch itself ran
+    for (const json& m : summary.at("modules")) watched |= m.value("name", "") == "route" && m.value("running", false);
+    CHECK(watched);
 }
