@@ -317,6 +317,23 @@ BENCHMARK(BM_GroupAndAttribute_SeedWalks);
 
 // ---- rendering (items: decisions)
 
+// What --json writes: each line into one buffer that every line reuses, as OutputWriter does.
+struct JsonLines {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer{buffer};
+    size_t bytes = 0, lines = 0;
+
+    template <typename Write>
+    void line(Write&& write) {
+        buffer.Clear();
+        writer.Reset(buffer);
+        write(writer);
+        benchmark::DoNotOptimize(buffer.GetString());
+        bytes += buffer.GetSize() + 1;
+        ++lines;
+    }
+};
+
 RouteDecision attributed(void (*add)(std::vector<wgbpf_route_lookup>&, uint64_t)) {
     NetnsConfig cfg = seed_client();
     return attribute_walk(decoded_walk(add), cfg);
@@ -338,14 +355,10 @@ BENCHMARK(BM_Render_RouteText);
 
 void BM_Render_RouteJson(benchmark::State& state) {
     RouteDecision d = attributed(add_outer_walk);
-    size_t bytes = 0;
-    for (auto _ : state) {
-        std::string s = route_to_json(d).dump(); // what --json writes per line
-        bytes += s.size();
-        benchmark::DoNotOptimize(s);
-    }
+    JsonLines out;
+    for (auto _ : state) out.line([&](JsonWriter& w) { write_route_json(w, d); });
     state.SetItemsProcessed(state.iterations());
-    state.SetBytesProcessed(bytes);
+    state.SetBytesProcessed(out.bytes);
 }
 BENCHMARK(BM_Render_RouteJson);
 
@@ -389,13 +402,9 @@ BENCHMARK(BM_NetfilterSteps_Brackets);
 
 void BM_EndToEnd_RouteRecordsToJson(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
-    size_t bytes = 0;
+    JsonLines out;
     WalkGrouper grouper([&](uint32_t netns) { return netns == cfg.netns_inode ? &cfg : nullptr; },
-                        [&](RouteDecision&& d) {
-                            std::string line = route_to_json(d).dump();
-                            bytes += line.size() + 1;
-                            benchmark::DoNotOptimize(line);
-                        });
+                        [&](RouteDecision&& d) { out.line([&](JsonWriter& w) { write_route_json(w, d); }); });
     std::vector<std::vector<std::byte>> records;
     {
         std::vector<wgbpf_route_lookup> raw;
@@ -414,7 +423,7 @@ void BM_EndToEnd_RouteRecordsToJson(benchmark::State& state) {
     }
     grouper.flush_all();
     state.SetItemsProcessed(state.iterations() * records.size());
-    state.SetBytesProcessed(bytes);
+    state.SetBytesProcessed(out.bytes);
 }
 BENCHMARK(BM_EndToEnd_RouteRecordsToJson);
 
@@ -461,28 +470,16 @@ void run_stream(benchmark::State& state, EventPipeline& pipeline, Stream& stream
 void BM_EndToEnd_Pipeline_StepsJson(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
     BracketPlan plan = plan_brackets(cfg.nft, 1);
-    size_t bytes = 0, lines = 0;
+    JsonLines out;
     PipelineSinks sinks;
-    sinks.route = [&](const RouteDecision& d) {
-        std::string line = route_to_json(d).dump();
-        bytes += line.size() + 1;
-        ++lines;
-    };
-    sinks.netfilter = [&](const NetfilterStep& s) {
-        std::string line = netfilter_to_json(s).dump();
-        bytes += line.size() + 1;
-        ++lines;
-    };
-    sinks.drop = [&](const DropStep& d) {
-        std::string line = drop_to_json(d).dump();
-        bytes += line.size() + 1;
-        ++lines;
-    };
+    sinks.route = [&](const RouteDecision& d) { out.line([&](JsonWriter& w) { write_route_json(w, d); }); };
+    sinks.netfilter = [&](const NetfilterStep& s) { out.line([&](JsonWriter& w) { write_netfilter_json(w, s); }); };
+    sinks.drop = [&](const DropStep& d) { out.line([&](JsonWriter& w) { write_drop_json(w, d); }); };
     EventPipeline pipeline(seed_sources(cfg, plan), sinks);
     auto stream = seed_stream(kPacketsPerPass);
     run_stream(state, pipeline, stream);
-    state.SetBytesProcessed(bytes);
-    state.counters["lines_per_record"] = double(lines) / double(state.iterations() * stream.records.size());
+    state.SetBytesProcessed(out.bytes);
+    state.counters["lines_per_record"] = double(out.lines) / double(state.iterations() * stream.records.size());
 }
 BENCHMARK(BM_EndToEnd_Pipeline_StepsJson);
 
@@ -490,20 +487,19 @@ void BM_EndToEnd_Pipeline_Timelines(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
     BracketPlan plan = plan_brackets(cfg.nft, 1);
     uint64_t timelines = 0, steps = 0;
-    size_t bytes = 0;
+    JsonLines out;
     PipelineSinks sinks;
     sinks.timeline = [&](const PacketTimeline& t) {
         ++timelines;
         steps += t.steps.size();
 #ifdef WGBPF_BENCH_TIMELINE_RENDER
-        std::string line = timeline_to_json(t).dump();
-        bytes += line.size() + 1;
+        out.line([&](JsonWriter& w) { write_timeline_json(w, t); });
 #endif
     };
     EventPipeline pipeline(seed_sources(cfg, plan), sinks);
     auto stream = seed_stream(kPacketsPerPass);
     run_stream(state, pipeline, stream);
-    state.SetBytesProcessed(bytes);
+    state.SetBytesProcessed(out.bytes);
     state.counters["timelines_per_record"] = double(timelines) / double(state.iterations() * stream.records.size());
     state.counters["steps_per_timeline"] = timelines ? double(steps) / double(timelines) : 0;
 }

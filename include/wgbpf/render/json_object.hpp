@@ -1,0 +1,74 @@
+#pragma once
+// JSON lines written straight into RapidJSON's writer, with no document built first (issue #7: building
+// nlohmann::json objects cost more than everything else in user space), byte for byte as nlohmann's dump()
+// printed them: keys in std::map order (byte-wise ascending), strings escaped as nlohmann escapes them.
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wgbpf {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// A string value as nlohmann's dump() writes it: control characters as \u00xx, and text that is not UTF-8
+// throws nlohmann::json::type_error, as it did before.
+void write_json_string(JsonWriter& w, std::string_view s);
+
+// A field whose value is known before its object is written: merged into it in key order (a packet's
+// fields inside a netfilter step's object).
+struct JsonScalar {
+    enum class Type { null, uint, string };
+    std::string_view key;
+    Type type = Type::null;
+    uint64_t number = 0;
+    std::string_view text;
+};
+
+// One object, field by field. Keys must come in byte order, as nlohmann's std::map printed them: a key out
+// of order throws std::logic_error, so a field added in the wrong place fails every test that renders it.
+// Keys are string literals (views are kept).
+class JsonObject {
+public:
+    explicit JsonObject(JsonWriter& w) : w_(w) { w_.StartObject(); }
+    JsonObject(const JsonObject&) = delete;
+    JsonObject& operator=(const JsonObject&) = delete;
+
+    // Sorted fields written between the caller's where their keys fall; they must outlive end().
+    void merge(std::span<const JsonScalar> fields) { merged_ = fields; }
+
+    JsonWriter& key(std::string_view k); // then exactly one value into the writer returned
+    void null(std::string_view k) { key(k).Null(); }
+    void uint(std::string_view k, uint64_t v) { key(k).Uint64(v); }
+    void sint(std::string_view k, int64_t v) { key(k).Int64(v); }
+    void boolean(std::string_view k, bool v) { key(k).Bool(v); }
+    void str(std::string_view k, std::string_view v) { write_json_string(key(k), v); }
+    void name(std::string_view k, std::string_view v); // null when empty (an unknown name)
+    void opt(std::string_view k, const std::optional<uint64_t>& v);
+    void strings(std::string_view k, const std::vector<std::string>& v);
+    void end();
+
+private:
+    void write_merged_before(std::optional<std::string_view> k); // nullopt: all
+    void check_order(std::string_view k);
+
+    JsonWriter& w_;
+    std::string_view last_;
+    std::span<const JsonScalar> merged_;
+};
+
+// The text that `write(JsonWriter&)` writes: for tests, the benchmark and one-off lines.
+template <typename F>
+std::string json_text(F&& write) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    write(w);
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+} // namespace wgbpf
