@@ -20,7 +20,7 @@ void write_json_string(JsonWriter& w, std::string_view s) {
         w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
         return;
     }
-    std::string escaped = nlohmann::json(std::string(s)).dump();
+    std::string escaped = nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     w.RawValue(escaped.data(), escaped.size(), rapidjson::kStringType);
 }
 

@@ -16,8 +16,9 @@ namespace wgbpf {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// A string value as nlohmann's dump() writes it: control characters as \u00xx, and text that is not UTF-8
-// throws nlohmann::json::type_error, as it did before.
+// A string value as nlohmann's dump() writes it: control characters as \u00xx. Text that is not UTF-8
+// (interface names and rule comments can be any bytes) gets U+FFFD in place of each bad sequence, as
+// `compare` and recordings write it, rather than ending the run.
 void write_json_string(JsonWriter& w, std::string_view s);
 
 // A field whose value is known before its object is written: merged into it in key order (a packet's
