@@ -173,9 +173,16 @@ struct TimelineBuilder::State {
     // The output decision made for this packet: the oldest waiting one that fits, the sender's own if the
     // step names the sender (`tgid`).
     void attach_pending_route(Entry& e, const PacketInfo& pkt, std::optional<uint32_t> mark, uint32_t tgid, uint64_t t) {
+        // Those too old for any packet now leave first (as flush() would let them): under a flood of decisions
+        // whose packets were lost, the scan would otherwise walk all of them for every packet.
+        while (!pending.empty() && too_old(pending.front(), t)) {
+            RouteDecision stale = std::move(pending.front());
+            pending.pop_front();
+            route_unmatched(stale);
+        }
         auto best = pending.end();
         for (auto it = pending.begin(); it != pending.end(); ++it) {
-            if (it->netns != e.tl.netns || it->t_ns > t || t - it->t_ns > limits.route_ns) continue;
+            if (it->netns != e.tl.netns || it->t_ns > t || too_old(*it, t)) continue;
             if (!route_fits(*it, pkt, mark)) continue;
             if (best == pending.end()) best = it;
             if (tgid == 0 || it->tgid == tgid) {
@@ -204,6 +211,14 @@ struct TimelineBuilder::State {
         if (!found) return false;
         add_step(*found, d);
         return true;
+    }
+
+    bool too_old(const RouteDecision& d, uint64_t t) const { return t > d.t_ns && t - d.t_ns > limits.route_ns; }
+
+    void route_unmatched(const RouteDecision& d) {
+        route_alone(d, fmt::format("no packet followed this route decision within {} ms (`ip route get`, a "
+                                   "connect(), or a send that failed)",
+                                   limits.route_ns / 1'000'000));
     }
 
     // A route decision no packet took: shown on its own, so that e.g. a send that failed is not lost.
@@ -383,19 +398,15 @@ struct TimelineBuilder::State {
                 ++it;
             }
         }
-        for (const RouteDecision& d : stale)
-            route_alone(d, fmt::format("no packet followed this route decision within {} ms (`ip route get`, a "
-                                       "connect(), or a send that failed)",
-                                       limits.route_ns / 1'000'000));
+        for (const RouteDecision& d : stale) route_unmatched(d);
 
         linker.expire(now);
-        std::vector<uint64_t> ids;
-        for (const auto& [id, e] : entries) ids.push_back(id);
-        for (uint64_t id : ids) {
-            Entry* e = find(id);
-            if (!e) continue;
-            if (!e->open) release_if_done(id);
-            else if (now >= e->last_ns && now - e->last_ns >= limits.idle_ns) complete(*e, idle_outcome(*e));
+        for (auto it = entries.begin(); it != entries.end();) {
+            uint64_t id = it->first;
+            Entry& e = it->second;
+            ++it; // emitting erases this entry, and only it
+            if (!e.open) release_if_done(id);
+            else if (now >= e.last_ns && now - e.last_ns >= limits.idle_ns) complete(e, idle_outcome(e));
         }
         contexts.clear(); // configuration may have changed: ask again
     }
