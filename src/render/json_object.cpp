@@ -3,20 +3,25 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <stdexcept>
 
 namespace wgbpf {
 
 void write_json_string(JsonWriter& w, std::string_view s) {
-    // RapidJSON escapes '"' and '\\' as nlohmann does and copies other printable ASCII as is. Control
+    // Printable ASCII is copied as is, but for '"' and '\\' that RapidJSON escapes as nlohmann does. Control
     // characters (RapidJSON writes \u001F where nlohmann writes \u001f) and bytes >= 0x80 (UTF-8 to check)
     // are rare: nlohmann's own escaping keeps them exactly as they were.
-    bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    bool quotes = false, other = false;
+    for (char c : s) {
         auto u = static_cast<unsigned char>(c);
-        return u >= 0x20 && u < 0x80;
-    });
-    if (plain) {
+        quotes |= c == '"' || c == '\\';
+        other |= u < 0x20 || u >= 0x80;
+    }
+    if (!quotes && !other) {
+        w.Unescaped(s);
+        return;
+    }
+    if (!other) {
         w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
         return;
     }
@@ -24,31 +29,25 @@ void write_json_string(JsonWriter& w, std::string_view s) {
     w.RawValue(escaped.data(), escaped.size(), rapidjson::kStringType);
 }
 
-void JsonObject::check_order(std::string_view k) {
-    if (!last_.empty() && k <= last_)
-        throw std::logic_error(fmt::format("JSON key \"{}\" after \"{}\": keys go in byte order (as nlohmann printed them)", k, last_));
-    last_ = k;
+void JsonObject::out_of_order(std::string_view k) const {
+    throw std::logic_error(fmt::format("JSON key \"{}\" after \"{}\": keys go in byte order (as nlohmann printed them)", k, last_));
 }
 
-void JsonObject::write_merged_before(std::optional<std::string_view> k) {
-    while (!merged_.empty() && (!k || merged_.front().key < *k)) {
-        const JsonScalar& f = merged_.front();
-        check_order(f.key);
-        w_.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
-        switch (f.type) {
-        case JsonScalar::Type::null: w_.Null(); break;
-        case JsonScalar::Type::uint: w_.Uint64(f.number); break;
-        case JsonScalar::Type::string: write_json_string(w_, f.text); break;
-        }
-        merged_ = merged_.subspan(1);
+void JsonObject::write_merged(const JsonScalar& f) {
+    check_order(f.key);
+    w_.Unescaped(f.key);
+    switch (f.type) {
+    case JsonScalar::Type::null: w_.Null(); break;
+    case JsonScalar::Type::uint: w_.Uint64(f.number); break;
+    case JsonScalar::Type::string: write_json_string(w_, f.text); break;
     }
 }
 
-JsonWriter& JsonObject::key(std::string_view k) {
-    write_merged_before(k);
-    check_order(k);
-    w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-    return w_;
+void JsonObject::write_merged_before(std::string_view k) {
+    while (!merged_.empty() && merged_.front().key < k) {
+        write_merged(merged_.front());
+        merged_ = merged_.subspan(1);
+    }
 }
 
 void JsonObject::name(std::string_view k, std::string_view v) {
@@ -69,7 +68,8 @@ void JsonObject::strings(std::string_view k, const std::vector<std::string>& v) 
 }
 
 void JsonObject::end() {
-    write_merged_before(std::nullopt); // all that is left
+    for (const JsonScalar& f : merged_) write_merged(f); // all that is left
+    merged_ = {};
     w_.EndObject();
 }
 

@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,7 +15,22 @@
 
 namespace wgbpf {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+// RapidJSON's writer, plus text that needs no escaping (keys, most values) copied in one go: RapidJSON looks
+// up every byte of every key and string in its escape table.
+class JsonWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+public:
+    using Writer::Writer;
+
+    // A key or string value of printable ASCII other than '"' and '\\' only.
+    void Unescaped(std::string_view text) {
+        Prefix(rapidjson::kStringType);
+        char* p = os_->Push(text.size() + 2);
+        p[0] = '"';
+        std::memcpy(p + 1, text.data(), text.size());
+        p[text.size() + 1] = '"';
+        EndValue(true);
+    }
+};
 
 // A string value as nlohmann's dump() writes it: control characters as \u00xx. Text that is not UTF-8
 // (interface names and rule comments can be any bytes) gets U+FFFD in place of each bad sequence, as
@@ -33,7 +49,7 @@ struct JsonScalar {
 
 // One object, field by field. Keys must come in byte order, as nlohmann's std::map printed them: a key out
 // of order throws std::logic_error, so a field added in the wrong place fails every test that renders it.
-// Keys are string literals (views are kept).
+// Keys are string literals of letters and underscores (views are kept; they are written unescaped).
 class JsonObject {
 public:
     explicit JsonObject(JsonWriter& w) : w_(w) { w_.StartObject(); }
@@ -43,7 +59,13 @@ public:
     // Sorted fields written between the caller's where their keys fall; they must outlive end().
     void merge(std::span<const JsonScalar> fields) { merged_ = fields; }
 
-    JsonWriter& key(std::string_view k); // then exactly one value into the writer returned
+    // Then exactly one value into the writer returned. Inline: called for every field of every line.
+    JsonWriter& key(std::string_view k) {
+        if (!merged_.empty()) write_merged_before(k);
+        check_order(k);
+        w_.Unescaped(k);
+        return w_;
+    }
     void null(std::string_view k) { key(k).Null(); }
     void uint(std::string_view k, uint64_t v) { key(k).Uint64(v); }
     void sint(std::string_view k, int64_t v) { key(k).Int64(v); }
@@ -55,8 +77,16 @@ public:
     void end();
 
 private:
-    void write_merged_before(std::optional<std::string_view> k); // nullopt: all
-    void check_order(std::string_view k);
+    void write_merged(const JsonScalar& f);
+    void write_merged_before(std::string_view k);
+    void check_order(std::string_view k) {
+        // Most neighbours differ in their first byte: decided without a call to memcmp.
+        auto first = static_cast<unsigned char>(k[0]);
+        auto last_first = last_.empty() ? 0 : static_cast<unsigned char>(last_[0]);
+        if (first < last_first || (first == last_first && k <= last_)) out_of_order(k);
+        last_ = k;
+    }
+    [[noreturn]] void out_of_order(std::string_view k) const;
 
     JsonWriter& w_;
     std::string_view last_;
