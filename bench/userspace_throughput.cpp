@@ -102,6 +102,16 @@ void add_echo_walk(std::vector<wgbpf_route_lookup>& out, uint64_t t) {
     out.push_back(lookup_record(kEcho, kWgTable, 0, kWg0, nullptr, t + 2));
 }
 
+// An echo request to another host whose packet's events were lost: its decision waits for a packet that
+// never comes.
+const LookupSpec kLostEcho{WGBPF_DIR_OUTPUT, "0.0.0.0", "198.51.100.77", 0, kLo, 1, 0, 8 << 8};
+
+void add_lost_walk(std::vector<wgbpf_route_lookup>& out, uint64_t t) {
+    out.push_back(lookup_record(kLostEcho, 255, kMiss, 0, nullptr, t));
+    out.push_back(lookup_record(kLostEcho, 254, 0, kC0, "192.168.178.1", t + 1));
+    out.push_back(lookup_record(kLostEcho, kWgTable, 0, kWg0, nullptr, t + 2));
+}
+
 void add_outer_walk(std::vector<wgbpf_route_lookup>& out, uint64_t t) {
     out.push_back(lookup_record(kOuter, 255, kMiss, 0, nullptr, t));
     out.push_back(lookup_record(kOuter, 254, 0, kC0, "192.168.178.1", t + 1));
@@ -183,7 +193,8 @@ std::vector<std::byte> bytes_of(const T& v) {
 
 // A stream of records as the ring buffer delivers them: per tunnelled packet, the inner packet's route
 // walk (3 lookups), its 4 brackets and its egress on wg0, then the outer packet's walk (3), its 4 brackets
-// and its egress on c0: 16 records. `packet_of[i]` numbers the packet record i belongs to (0 or 1 within
+// and its egress on c0: 16 records; with `lost_walks`, as many walks of packets whose events were lost
+// come first (3 records each). `packet_of[i]` numbers the packet record i belongs to (0 or 1 within
 // each tunnelled packet), so that passes can give every packet a fresh id.
 constexpr int kRecordsPerPacket = 16;
 
@@ -192,7 +203,7 @@ struct Stream {
     std::vector<uint32_t> packet_of;
 };
 
-Stream seed_stream(int packets) {
+Stream seed_stream(int packets, int lost_walks = 0) {
     Stream out;
     uint64_t t = 1'000'000'000;
     auto add = [&](std::vector<std::byte> rec, uint32_t packet) {
@@ -203,6 +214,11 @@ Stream seed_stream(int packets) {
         uint32_t inner = 2 * i, outer = 2 * i + 1;
         std::vector<wgbpf_route_lookup> walks;
         std::vector<wgbpf_nf_bracket> brackets;
+        for (int k = 0; k < lost_walks; ++k) {
+            std::vector<wgbpf_route_lookup> lost;
+            add_lost_walk(lost, t - 100 + 10 * k);
+            for (const auto& r : lost) add(bytes_of(r), inner);
+        }
         add_echo_walk(walks, t);
         add_brackets(brackets, kEchoPacket, inner + 1, 0, t + 10);
         add_outer_walk(walks, t + 20);
@@ -317,6 +333,23 @@ BENCHMARK(BM_GroupAndAttribute_SeedWalks);
 
 // ---- rendering (items: decisions)
 
+// What --json writes: each line into one buffer that every line reuses, as OutputWriter does.
+struct JsonLines {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer{buffer};
+    size_t bytes = 0, lines = 0;
+
+    template <typename Write>
+    void line(Write&& write) {
+        buffer.Clear();
+        writer.Reset(buffer);
+        write(writer);
+        benchmark::DoNotOptimize(buffer.GetString());
+        bytes += buffer.GetSize() + 1;
+        ++lines;
+    }
+};
+
 RouteDecision attributed(void (*add)(std::vector<wgbpf_route_lookup>&, uint64_t)) {
     NetnsConfig cfg = seed_client();
     return attribute_walk(decoded_walk(add), cfg);
@@ -338,14 +371,10 @@ BENCHMARK(BM_Render_RouteText);
 
 void BM_Render_RouteJson(benchmark::State& state) {
     RouteDecision d = attributed(add_outer_walk);
-    size_t bytes = 0;
-    for (auto _ : state) {
-        std::string s = route_to_json(d).dump(); // what --json writes per line
-        bytes += s.size();
-        benchmark::DoNotOptimize(s);
-    }
+    JsonLines out;
+    for (auto _ : state) out.line([&](JsonWriter& w) { write_route_json(w, d); });
     state.SetItemsProcessed(state.iterations());
-    state.SetBytesProcessed(bytes);
+    state.SetBytesProcessed(out.bytes);
 }
 BENCHMARK(BM_Render_RouteJson);
 
@@ -389,13 +418,9 @@ BENCHMARK(BM_NetfilterSteps_Brackets);
 
 void BM_EndToEnd_RouteRecordsToJson(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
-    size_t bytes = 0;
+    JsonLines out;
     WalkGrouper grouper([&](uint32_t netns) { return netns == cfg.netns_inode ? &cfg : nullptr; },
-                        [&](RouteDecision&& d) {
-                            std::string line = route_to_json(d).dump();
-                            bytes += line.size() + 1;
-                            benchmark::DoNotOptimize(line);
-                        });
+                        [&](RouteDecision&& d) { out.line([&](JsonWriter& w) { write_route_json(w, d); }); });
     std::vector<std::vector<std::byte>> records;
     {
         std::vector<wgbpf_route_lookup> raw;
@@ -414,7 +439,7 @@ void BM_EndToEnd_RouteRecordsToJson(benchmark::State& state) {
     }
     grouper.flush_all();
     state.SetItemsProcessed(state.iterations() * records.size());
-    state.SetBytesProcessed(bytes);
+    state.SetBytesProcessed(out.bytes);
 }
 BENCHMARK(BM_EndToEnd_RouteRecordsToJson);
 
@@ -461,28 +486,16 @@ void run_stream(benchmark::State& state, EventPipeline& pipeline, Stream& stream
 void BM_EndToEnd_Pipeline_StepsJson(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
     BracketPlan plan = plan_brackets(cfg.nft, 1);
-    size_t bytes = 0, lines = 0;
+    JsonLines out;
     PipelineSinks sinks;
-    sinks.route = [&](const RouteDecision& d) {
-        std::string line = route_to_json(d).dump();
-        bytes += line.size() + 1;
-        ++lines;
-    };
-    sinks.netfilter = [&](const NetfilterStep& s) {
-        std::string line = netfilter_to_json(s).dump();
-        bytes += line.size() + 1;
-        ++lines;
-    };
-    sinks.drop = [&](const DropStep& d) {
-        std::string line = drop_to_json(d).dump();
-        bytes += line.size() + 1;
-        ++lines;
-    };
+    sinks.route = [&](const RouteDecision& d) { out.line([&](JsonWriter& w) { write_route_json(w, d); }); };
+    sinks.netfilter = [&](const NetfilterStep& s) { out.line([&](JsonWriter& w) { write_netfilter_json(w, s); }); };
+    sinks.drop = [&](const DropStep& d) { out.line([&](JsonWriter& w) { write_drop_json(w, d); }); };
     EventPipeline pipeline(seed_sources(cfg, plan), sinks);
     auto stream = seed_stream(kPacketsPerPass);
     run_stream(state, pipeline, stream);
-    state.SetBytesProcessed(bytes);
-    state.counters["lines_per_record"] = double(lines) / double(state.iterations() * stream.records.size());
+    state.SetBytesProcessed(out.bytes);
+    state.counters["lines_per_record"] = double(out.lines) / double(state.iterations() * stream.records.size());
 }
 BENCHMARK(BM_EndToEnd_Pipeline_StepsJson);
 
@@ -490,24 +503,47 @@ void BM_EndToEnd_Pipeline_Timelines(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
     BracketPlan plan = plan_brackets(cfg.nft, 1);
     uint64_t timelines = 0, steps = 0;
-    size_t bytes = 0;
+    JsonLines out;
     PipelineSinks sinks;
     sinks.timeline = [&](const PacketTimeline& t) {
         ++timelines;
         steps += t.steps.size();
 #ifdef WGBPF_BENCH_TIMELINE_RENDER
-        std::string line = timeline_to_json(t).dump();
-        bytes += line.size() + 1;
+        out.line([&](JsonWriter& w) { write_timeline_json(w, t); });
 #endif
     };
     EventPipeline pipeline(seed_sources(cfg, plan), sinks);
     auto stream = seed_stream(kPacketsPerPass);
     run_stream(state, pipeline, stream);
-    state.SetBytesProcessed(bytes);
+    state.SetBytesProcessed(out.bytes);
     state.counters["timelines_per_record"] = double(timelines) / double(state.iterations() * stream.records.size());
     state.counters["steps_per_timeline"] = timelines ? double(steps) / double(timelines) : 0;
 }
 BENCHMARK(BM_EndToEnd_Pipeline_Timelines);
+
+// A flood with lost events: before each tunnelled packet, an output decision whose packet's events were
+// lost, and one flush per 4096 packets (~78 ms of events: a consumer that fell behind and found its ring
+// buffer full). Decisions that no packet takes wait route_ns (50 ms) and then become timelines of their
+// own; each packet's step looks for its decision among those waiting.
+void BM_EndToEnd_Pipeline_TimelinesRouteFlood(benchmark::State& state) {
+    NetnsConfig cfg = seed_client();
+    BracketPlan plan = plan_brackets(cfg.nft, 1);
+    uint64_t timelines = 0;
+    JsonLines out;
+    PipelineSinks sinks;
+    sinks.timeline = [&](const PacketTimeline& t) {
+        ++timelines;
+#ifdef WGBPF_BENCH_TIMELINE_RENDER
+        out.line([&](JsonWriter& w) { write_timeline_json(w, t); });
+#endif
+    };
+    EventPipeline pipeline(seed_sources(cfg, plan), sinks);
+    auto stream = seed_stream(4096, 1);
+    run_stream(state, pipeline, stream);
+    state.SetBytesProcessed(out.bytes);
+    state.counters["timelines_per_record"] = double(timelines) / double(state.iterations() * stream.records.size());
+}
+BENCHMARK(BM_EndToEnd_Pipeline_TimelinesRouteFlood);
 #endif
 
 } // namespace

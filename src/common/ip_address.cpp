@@ -37,6 +37,16 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 }
 
 std::string IpAddress::to_string() const {
+    // IPv4 by hand: glibc's inet_ntop formats it through sprintf, a third of a route's JSON line.
+    if (family == Family::ipv4) {
+        char buf[16];
+        char* p = buf;
+        for (size_t i = 0; i < 4; ++i) {
+            if (i) *p++ = '.';
+            p = std::to_chars(p, buf + sizeof buf, bytes[i]).ptr;
+        }
+        return std::string(buf, p);
+    }
     char buf[INET6_ADDRSTRLEN] = {};
     inet_ntop(family == Family::ipv4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
     return buf;

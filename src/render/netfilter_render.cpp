@@ -28,8 +28,6 @@ std::string mark_text(const char* what, uint32_t before, uint32_t after, const P
     return {};
 }
 
-nlohmann::json name_json(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
-
 } // namespace
 
 std::string chain_text(const NetfilterStep& s) {
@@ -88,35 +86,49 @@ std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style
     return out;
 }
 
+void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName& link_name) {
+    PacketJsonFields packet(s.pkt, link_name);
+    JsonObject j(w); // keys in byte order; the packet's go between them
+    j.merge(packet.fields());
+    j.name("chain", s.chain);
+    j.uint("ct_mark_after", s.ct_mark_after);
+    j.uint("ct_mark_before", s.ct_mark_before);
+    j.str("ct_state", s.ct_state);
+    j.boolean("exact", s.exact);
+    j.name("family", s.family);
+    j.str("hook", hook_name(s.hook));
+    j.str("kind", "netfilter");
+    j.uint("mark_after", s.mark_after);
+    j.uint("mark_before", s.mark_before);
+    j.uint("netns", s.netns);
+    if (!s.notes.empty()) j.strings("notes", s.notes);
+    if (s.family.empty()) j.null("priority");
+    else j.sint("priority", s.priority);
+    j.str("rule", s.rule);
+    j.opt("rule_handle", s.rule_handle);
+    j.strings("rules_that_set", s.rules_that_set);
+    j.strings("shared_with", s.shared_with);
+    j.uint("t_ns", s.t_ns);
+    j.name("table", s.table);
+    if (s.trace_id) j.str("trace_id", trace_id_text(*s.trace_id));
+    else j.null("trace_id");
+    JsonWriter& traced = j.key("traced_rules");
+    traced.StartArray();
+    for (const TracedRule& r : s.traced_rules) {
+        JsonObject t(traced);
+        t.name("chain", r.chain);
+        t.uint("handle", r.handle);
+        t.str("rule", r.rule);
+        t.str("verdict", r.verdict);
+        t.end();
+    }
+    traced.EndArray();
+    j.str("verdict", s.verdict);
+    j.end();
+}
+
 nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name) {
-    nlohmann::json j;
-    j["kind"] = "netfilter";
-    j["hook"] = std::string(hook_name(s.hook));
-    j["family"] = name_json(s.family);
-    j["table"] = name_json(s.table);
-    j["chain"] = name_json(s.chain);
-    j["shared_with"] = s.shared_with;
-    j["priority"] = s.family.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.priority);
-    j["verdict"] = s.verdict;
-    j["mark_before"] = s.mark_before;
-    j["mark_after"] = s.mark_after;
-    j["ct_mark_before"] = s.ct_mark_before;
-    j["ct_mark_after"] = s.ct_mark_after;
-    j["ct_state"] = s.ct_state;
-    j["exact"] = s.exact;
-    j["rules_that_set"] = s.rules_that_set;
-    if (!s.notes.empty()) j["notes"] = s.notes;
-    j["trace_id"] = s.trace_id ? nlohmann::json(trace_id_text(*s.trace_id)) : nlohmann::json(nullptr);
-    j["rule_handle"] = s.rule_handle ? nlohmann::json(*s.rule_handle) : nlohmann::json(nullptr);
-    j["rule"] = s.rule;
-    nlohmann::json traced = nlohmann::json::array();
-    for (const TracedRule& r : s.traced_rules)
-        traced.push_back({{"handle", r.handle}, {"rule", r.rule}, {"verdict", r.verdict}, {"chain", name_json(r.chain)}});
-    j["traced_rules"] = traced;
-    j["t_ns"] = s.t_ns;
-    j["netns"] = s.netns;
-    add_packet_json(j, s.pkt, link_name);
-    return j;
+    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }));
 }
 
 std::string render_drop_text(const DropStep& d, const TextStyle& style) {
@@ -127,16 +139,21 @@ std::string render_drop_text(const DropStep& d, const TextStyle& style) {
     return out + "  [" + packet_text(d.pkt) + "]\n";
 }
 
+void write_drop_json(JsonWriter& w, const DropStep& d, const LinkName& link_name) {
+    PacketJsonFields packet(d.pkt, link_name);
+    JsonObject j(w); // keys in byte order; the packet's go between them
+    j.merge(packet.fields());
+    j.name("chain", d.chain);
+    j.str("kind", "drop");
+    j.name("location", d.location);
+    j.uint("netns", d.netns);
+    j.name("reason", d.reason);
+    j.uint("t_ns", d.t_ns);
+    j.end();
+}
+
 nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name) {
-    nlohmann::json j;
-    j["kind"] = "drop";
-    j["reason"] = name_json(d.reason);
-    j["location"] = name_json(d.location);
-    j["chain"] = name_json(d.chain);
-    j["t_ns"] = d.t_ns;
-    j["netns"] = d.netns;
-    add_packet_json(j, d.pkt, link_name);
-    return j;
+    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }));
 }
 
 } // namespace wgbpf

@@ -26,32 +26,59 @@ nlohmann::json modules_json(const std::vector<ModuleStatus>& modules) {
 
 
 OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name)
-    : out_(out), json_(json), style_(style), link_name_(std::move(link_name)) {}
+    : out_(out), json_(json), style_(style), link_name_(std::move(link_name)), writer_(buffer_) {}
 
 void OutputWriter::write(const nlohmann::json& j) { out_ << j.dump() << '\n' << std::flush; }
 
+JsonWriter& OutputWriter::line() {
+    buffer_.Clear();
+    writer_.Reset(buffer_);
+    return writer_;
+}
+
+void OutputWriter::end_line() {
+    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
+    out_ << '\n' << std::flush;
+}
+
 void OutputWriter::route(const RouteDecision& d) {
     ++records_;
-    if (json_) write(route_to_json(d));
-    else out_ << render_route_text(d, style_) << std::flush;
+    if (json_) {
+        write_route_json(line(), d);
+        end_line();
+    } else {
+        out_ << render_route_text(d, style_) << std::flush;
+    }
 }
 
 void OutputWriter::netfilter(const NetfilterStep& s) {
     ++records_;
-    if (json_) write(netfilter_to_json(s, link_name_));
-    else out_ << render_netfilter_text(s, style_) << std::flush;
+    if (json_) {
+        write_netfilter_json(line(), s, link_name_);
+        end_line();
+    } else {
+        out_ << render_netfilter_text(s, style_) << std::flush;
+    }
 }
 
 void OutputWriter::drop(const DropStep& d) {
     ++records_;
-    if (json_) write(drop_to_json(d, link_name_));
-    else out_ << render_drop_text(d, style_) << std::flush;
+    if (json_) {
+        write_drop_json(line(), d, link_name_);
+        end_line();
+    } else {
+        out_ << render_drop_text(d, style_) << std::flush;
+    }
 }
 
 void OutputWriter::timeline(const PacketTimeline& t) {
     ++records_;
-    if (json_) write(timeline_to_json(t, link_name_));
-    else out_ << render_timeline_text(t, style_) << std::flush;
+    if (json_) {
+        write_timeline_json(line(), t, link_name_);
+        end_line();
+    } else {
+        out_ << render_timeline_text(t, style_) << std::flush;
+    }
 }
 
 void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netns) {

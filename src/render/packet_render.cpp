@@ -19,12 +19,6 @@ std::string endpoint(const IpAddress& a, uint16_t port, bool with_port) {
     return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
 }
 
-nlohmann::json link_json(int ifindex, const LinkName& link_name) {
-    if (ifindex == 0) return nullptr;
-    std::string name = link_name ? link_name(ifindex) : std::string();
-    return name.empty() ? fmt::format("if{}", ifindex) : name; // "if7" as `ip link` names unknown peers
-}
-
 } // namespace
 
 std::string icmp_type_text(uint8_t proto, uint8_t type, uint8_t code) {
@@ -57,27 +51,45 @@ std::string packet_text(const PacketInfo& p) {
     return s;
 }
 
-void add_packet_json(nlohmann::json& j, const PacketInfo& p, const LinkName& link_name) {
+PacketJsonFields::PacketJsonFields(const PacketInfo& p, const LinkName& link_name) {
+    auto add = [&](std::string_view key, JsonScalar::Type type, uint64_t number, std::string_view text) {
+        fields_[size_++] = JsonScalar{key, type, number, text};
+    };
+    auto add_uint = [&](std::string_view key, uint64_t v) { add(key, JsonScalar::Type::uint, v, {}); };
+    auto add_text = [&](std::string_view key, std::string_view v) { add(key, JsonScalar::Type::string, 0, v); };
+    auto add_null = [&](std::string_view key) { add(key, JsonScalar::Type::null, 0, {}); };
+    auto add_link = [&](std::string_view key, int ifindex, std::string& name) {
+        if (ifindex == 0) return add_null(key);
+        if (link_name) name = link_name(ifindex);
+        if (name.empty()) name = fmt::format("if{}", ifindex); // "if7" as `ip link` names unknown peers
+        add_text(key, name);
+    };
+    bool icmp = p.is_ip && p.has_l4 && is_icmp(p);
+    bool ports = p.is_ip && p.has_l4 && !icmp;
     if (p.is_ip) {
-        j["src"] = p.src.to_string();
-        j["dst"] = p.dst.to_string();
-        j["proto"] = proto_name(p.proto, p.family);
-        if (p.has_l4 && is_icmp(p)) {
-            j["icmp_type"] = icmp_type(p);
-            j["icmp_code"] = icmp_code(p);
-        } else if (p.has_l4) {
-            j["sport"] = p.sport;
-            j["dport"] = p.dport;
-        }
-        j["len"] = p.len;
-        if (p.family == Family::ipv4) j["ip_id"] = p.ip_id;
-    } else {
-        j["src"] = nullptr;
-        j["dst"] = nullptr;
+        src_ = p.src.to_string();
+        dst_ = p.dst.to_string();
+        proto_ = proto_name(p.proto, p.family);
     }
-    j["iif"] = link_json(p.iif, link_name);
-    j["oif"] = link_json(p.oif, link_name);
-    j["packet_id"] = fmt::format("{:016x}", p.id);
+    fmt::format_to_n(packet_id_, sizeof packet_id_, "{:016x}", p.id);
+
+    // In key order.
+    if (ports) add_uint("dport", p.dport);
+    if (p.is_ip) add_text("dst", dst_);
+    else add_null("dst");
+    if (icmp) {
+        add_uint("icmp_code", icmp_code(p));
+        add_uint("icmp_type", icmp_type(p));
+    }
+    add_link("iif", p.iif, iif_);
+    if (p.is_ip && p.family == Family::ipv4) add_uint("ip_id", p.ip_id);
+    if (p.is_ip) add_uint("len", p.len);
+    add_link("oif", p.oif, oif_);
+    add_text("packet_id", std::string_view(packet_id_, sizeof packet_id_));
+    if (p.is_ip) add_text("proto", proto_);
+    if (ports) add_uint("sport", p.sport);
+    if (p.is_ip) add_text("src", src_);
+    else add_null("src");
 }
 
 std::string event_clock_text(uint64_t t_ns, const TextStyle& style) {

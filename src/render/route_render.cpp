@@ -140,66 +140,80 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     return out;
 }
 
-nlohmann::json route_to_json(const RouteDecision& d) {
-    using nlohmann::json;
-    auto prefix_json = [](const std::optional<IpPrefix>& p) -> json {
-        if (!p) return nullptr;
-        return p->address.to_string() + "/" + std::to_string(p->length);
+void write_route_json(JsonWriter& w, const RouteDecision& d) {
+    auto prefix = [](const std::optional<IpPrefix>& p) { return p->address.to_string() + "/" + std::to_string(p->length); };
+    auto write_prefix = [&](JsonObject& o, std::string_view key, const std::optional<IpPrefix>& p) {
+        if (p) o.str(key, prefix(p));
+        else o.null(key);
     };
-    auto addr_json = [](const std::optional<IpAddress>& a) -> json { return a ? json(a->to_string()) : json(nullptr); };
-    auto name_json = [](const std::string& s) -> json { return s.empty() ? json(nullptr) : json(s); };
+    auto write_addr = [](JsonObject& o, std::string_view key, const std::optional<IpAddress>& a) {
+        if (a) o.str(key, a->to_string());
+        else o.null(key);
+    };
+    bool icmp_fields = is_icmp(d) && d.dport;
+    bool port_fields = !is_icmp(d) && (d.sport || d.dport);
 
-    json j;
-    j["kind"] = "route";
-    j["direction"] = std::string(direction_name(d.direction));
-    j["family"] = std::string(family_name(d.family));
-    j["src"] = d.src.to_string();
-    j["dst"] = d.dst.to_string();
-    if (d.proto) j["proto"] = proto_name(d.proto, d.family);
-    if (is_icmp(d)) {
-        if (d.dport) {
-            j["icmp_type"] = icmp_type(d);
-            j["icmp_code"] = icmp_code(d);
-        }
-    } else if (d.sport || d.dport) {
-        j["sport"] = d.sport;
-        j["dport"] = d.dport;
+    JsonObject j(w); // keys in byte order
+    j.boolean("complete", d.complete);
+    j.str("direction", direction_name(d.direction));
+    if (port_fields) j.uint("dport", d.dport);
+    j.str("dst", d.dst.to_string());
+    j.boolean("exact", d.exact);
+    j.str("family", family_name(d.family));
+    j.boolean("fast_path", d.fast_path);
+    j.name("flow_oif", d.oif);
+    write_addr(j, "gateway", d.gateway);
+    if (icmp_fields) {
+        j.uint("icmp_code", icmp_code(d));
+        j.uint("icmp_type", icmp_type(d));
     }
-    j["mark"] = d.mark;
-    j["iif"] = name_json(d.iif);
-    j["flow_oif"] = name_json(d.oif);
-    j["netns"] = d.netns;
-    j["t_ns"] = d.t_ns;
-
-    json lookups = json::array();
+    j.name("iif", d.iif);
+    j.str("kind", "route");
+    j.key("lookups").StartArray();
     for (const RouteLookupStep& s : d.lookups) {
-        json l{{"rule", s.rule}, {"table", s.table}, {"result", s.result}};
-        if (s.result == "hit" || s.result == "suppressed") {
-            l["prefix"] = prefix_json(s.prefix);
-            l["gateway"] = addr_json(s.gateway);
-            l["oif"] = name_json(s.oif);
+        JsonObject l(w);
+        bool found = s.result == "hit" || s.result == "suppressed";
+        if (found) {
+            write_addr(l, "gateway", s.gateway);
+            l.name("oif", s.oif);
+            write_prefix(l, "prefix", s.prefix);
         }
-        if (!s.why.empty()) l["why"] = s.why;
-        lookups.push_back(std::move(l));
+        l.str("result", s.result);
+        l.uint("rule", s.rule);
+        l.uint("table", s.table);
+        if (!s.why.empty()) l.str("why", s.why);
+        l.end();
     }
-    j["lookups"] = std::move(lookups);
-    json skipped = json::array();
-    for (const SkippedRule& s : d.skipped) skipped.push_back({{"rule", s.rule}, {"why", s.why}});
-    j["skipped"] = std::move(skipped);
+    w.EndArray();
+    j.uint("mark", d.mark);
+    j.uint("netns", d.netns);
+    if (!d.notes.empty()) j.strings("notes", d.notes);
+    j.name("oif", d.result_oif);
+    write_prefix(j, "prefix", d.prefix);
+    if (d.proto) j.str("proto", proto_name(d.proto, d.family));
+    j.str("result", d.result.empty() ? std::string_view("unknown") : std::string_view(d.result));
+    j.name("route_type", d.route_type);
+    if (d.rule) j.uint("rule", *d.rule);
+    else j.null("rule");
+    j.key("skipped").StartArray();
+    for (const SkippedRule& s : d.skipped) {
+        JsonObject o(w);
+        o.uint("rule", s.rule);
+        o.str("why", s.why);
+        o.end();
+    }
+    w.EndArray();
+    if (port_fields) j.uint("sport", d.sport);
+    j.str("src", d.src.to_string());
+    j.uint("t_ns", d.t_ns);
+    if (d.table) j.uint("table", *d.table);
+    else j.null("table");
+    j.name("table_name", d.table_name);
+    j.end();
+}
 
-    j["rule"] = d.rule ? json(*d.rule) : json(nullptr);
-    j["table"] = d.table ? json(*d.table) : json(nullptr);
-    j["table_name"] = name_json(d.table_name);
-    j["result"] = d.result.empty() ? json("unknown") : json(d.result);
-    j["oif"] = name_json(d.result_oif);
-    j["gateway"] = addr_json(d.gateway);
-    j["prefix"] = prefix_json(d.prefix);
-    j["route_type"] = name_json(d.route_type);
-    j["fast_path"] = d.fast_path;
-    j["complete"] = d.complete;
-    j["exact"] = d.exact;
-    if (!d.notes.empty()) j["notes"] = d.notes;
-    return j;
+nlohmann::json route_to_json(const RouteDecision& d) {
+    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_route_json(w, d); }));
 }
 
 } // namespace wgbpf

@@ -160,43 +160,50 @@ struct StepText {
     std::string operator()(const DeviceStep& d) const { return step_line("dev", d.direction + " " + d.dev, paint); }
 };
 
-nlohmann::json opt_json(const std::optional<uint64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-nlohmann::json name_json(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
-
+// Each step as its own kind's object (route, netfilter and drop as --steps prints them), keys in byte order.
 struct StepJson {
+    JsonWriter& w;
     const LinkName& link_name;
 
-    nlohmann::json operator()(const RouteDecision& d) const { return route_to_json(d); }
-    nlohmann::json operator()(const NetfilterStep& s) const { return netfilter_to_json(s, link_name); }
-    nlohmann::json operator()(const DropStep& d) const { return drop_to_json(d, link_name); }
-    nlohmann::json operator()(const RpFilterStep& r) const {
-        return {{"kind", "rp_filter"},
-                {"mode", r.mode},
-                {"result", r.result},
-                {"iif", name_json(r.iif)},
-                {"reverse_oif", name_json(r.reverse_oif)},
-                {"mark", r.mark},
-                {"src_valid_mark", r.src_valid_mark},
-                {"explanation", r.explanation},
-                {"reverse", route_to_json(r.reverse)},
-                {"t_ns", r.t_ns}};
+    void operator()(const RouteDecision& d) const { write_route_json(w, d); }
+    void operator()(const NetfilterStep& s) const { write_netfilter_json(w, s, link_name); }
+    void operator()(const DropStep& d) const { write_drop_json(w, d, link_name); }
+    void operator()(const RpFilterStep& r) const {
+        JsonObject j(w);
+        j.str("explanation", r.explanation);
+        j.name("iif", r.iif);
+        j.str("kind", "rp_filter");
+        j.uint("mark", r.mark);
+        j.str("mode", r.mode);
+        j.str("result", r.result);
+        write_route_json(j.key("reverse"), r.reverse);
+        j.name("reverse_oif", r.reverse_oif);
+        j.boolean("src_valid_mark", r.src_valid_mark);
+        j.uint("t_ns", r.t_ns);
+        j.end();
     }
-    nlohmann::json operator()(const WireguardStep& w) const {
-        auto index = [](const std::optional<uint32_t>& i) { return i ? nlohmann::json(*i) : nlohmann::json(nullptr); };
-        return {{"kind", "wireguard"},
-                {"action", w.action},
-                {"direction", w.direction},
-                {"interface", name_json(w.interface)},
-                {"peer", name_json(w.peer)},
-                {"endpoint", name_json(w.endpoint)},
-                {"sender_index", index(w.sender_index)},
-                {"receiver_index", index(w.receiver_index)},
-                {"counter", opt_json(w.counter)},
-                {"linked_by", name_json(w.linked_by)},
-                {"t_ns", w.t_ns}};
+    void operator()(const WireguardStep& wg) const {
+        JsonObject j(w);
+        j.str("action", wg.action);
+        j.opt("counter", wg.counter);
+        j.str("direction", wg.direction);
+        j.name("endpoint", wg.endpoint);
+        j.name("interface", wg.interface);
+        j.str("kind", "wireguard");
+        j.name("linked_by", wg.linked_by);
+        j.name("peer", wg.peer);
+        j.opt("receiver_index", wg.receiver_index);
+        j.opt("sender_index", wg.sender_index);
+        j.uint("t_ns", wg.t_ns);
+        j.end();
     }
-    nlohmann::json operator()(const DeviceStep& d) const {
-        return {{"kind", "device"}, {"direction", d.direction}, {"dev", d.dev}, {"t_ns", d.t_ns}};
+    void operator()(const DeviceStep& d) const {
+        JsonObject j(w);
+        j.str("dev", d.dev);
+        j.str("direction", d.direction);
+        j.str("kind", "device");
+        j.uint("t_ns", d.t_ns);
+        j.end();
     }
 };
 
@@ -226,45 +233,48 @@ std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style
     return out;
 }
 
-nlohmann::json timeline_to_json(const PacketTimeline& t, const LinkName& link_name) {
-    using nlohmann::json;
+void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName& link_name) {
     const PacketInfo& p = t.pkt;
-    json j;
-    j["kind"] = "timeline";
-    j["id"] = t.id;
-    j["netns"] = t.netns;
-    j["family"] = std::string(family_name(p.family));
-    if (p.is_ip) {
-        j["proto"] = proto_name(p.proto, p.family);
-        j["src"] = p.src.to_string();
-        j["dst"] = p.dst.to_string();
-        bool icmp = p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6;
-        if (p.has_l4 && icmp) {
-            j["icmp_type"] = p.dport >> 8;
-            j["icmp_code"] = p.dport & 0xff;
-        } else if (p.has_l4) {
-            j["sport"] = p.sport;
-            j["dport"] = p.dport;
-        }
-    } else {
-        j["proto"] = nullptr;
-        j["src"] = nullptr;
-        j["dst"] = nullptr;
+    bool icmp = p.is_ip && p.has_l4 && (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6);
+    bool ports = p.is_ip && p.has_l4 && !icmp;
+
+    JsonObject j(w); // keys in byte order
+    j.opt("decapsulated_from", t.decapsulated_from);
+    if (ports) j.uint("dport", p.dport);
+    if (p.is_ip) j.str("dst", p.dst.to_string());
+    else j.null("dst");
+    j.opt("encapsulated_in", t.encapsulated_in);
+    j.str("family", family_name(p.family));
+    j.strings("gaps", t.gaps);
+    if (icmp) {
+        j.uint("icmp_code", p.dport & 0xff);
+        j.uint("icmp_type", p.dport >> 8);
     }
-    j["len"] = p.len;
-    j["mark"] = t.mark;
-    j["outcome"] = t.outcome.empty() ? std::string("unknown") : t.outcome;
-    j["encapsulated_in"] = opt_json(t.encapsulated_in);
-    j["decapsulated_from"] = opt_json(t.decapsulated_from);
-    j["outer_of"] = opt_json(t.outer_of);
-    j["packet_id"] = t.packet_id ? json(fmt::format("{:016x}", t.packet_id)) : json(nullptr);
-    j["t_ns"] = t.steps.empty() ? json(nullptr) : json(step_time(t.steps.front()));
-    j["gaps"] = t.gaps;
-    json steps = json::array();
-    StepJson step_json{link_name};
-    for (const TimelineStep& s : t.steps) steps.push_back(std::visit(step_json, s));
-    j["steps"] = std::move(steps);
-    return j;
+    j.uint("id", t.id);
+    j.str("kind", "timeline");
+    j.uint("len", p.len);
+    j.uint("mark", t.mark);
+    j.uint("netns", t.netns);
+    j.str("outcome", t.outcome.empty() ? std::string_view("unknown") : std::string_view(t.outcome));
+    j.opt("outer_of", t.outer_of);
+    if (t.packet_id) j.str("packet_id", fmt::format("{:016x}", t.packet_id));
+    else j.null("packet_id");
+    if (p.is_ip) j.str("proto", proto_name(p.proto, p.family));
+    else j.null("proto");
+    if (ports) j.uint("sport", p.sport);
+    if (p.is_ip) j.str("src", p.src.to_string());
+    else j.null("src");
+    j.key("steps").StartArray();
+    StepJson step_json{w, link_name};
+    for (const TimelineStep& s : t.steps) std::visit(step_json, s);
+    w.EndArray();
+    if (t.steps.empty()) j.null("t_ns");
+    else j.uint("t_ns", step_time(t.steps.front()));
+    j.end();
+}
+
+nlohmann::json timeline_to_json(const PacketTimeline& t, const LinkName& link_name) {
+    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_timeline_json(w, t, link_name); }));
 }
 
 } // namespace wgbpf

@@ -75,7 +75,9 @@ void WalkGrouper::add(const RouteLookup& lookup) {
 bool WalkGrouper::ready(OpenWalk& walk) const {
     NetnsConfig fallback;
     const NetnsConfig& cfg = config_for(walk.lookups.front().netns, fallback);
-    RouteDecision d = attribute_walk(walk.lookups, cfg, walk.exact);
+    walk.decision = attribute_walk(walk.lookups, cfg, walk.exact);
+    walk.decided_with = &cfg == &fallback ? nullptr : &cfg; // the fallback dies with this call
+    const RouteDecision& d = *walk.decision;
     if (!d.complete) return false;
     // With fexit the kernel names the deciding rule after the walk, and may still report the last hit as
     // suppressed: hold the walk for that verdict.
@@ -101,6 +103,7 @@ void WalkGrouper::add(const RuleResult& result) {
     for (size_t i = walks.size(); i-- > 0;) {
         if (!about(walks[i])) continue;
         walks[i].exact.push_back(result);
+        walks[i].decision.reset();
         if (result.what == RuleResult::What::decided) finish_at(result.cpu, i);
         else walks[i].awaiting_verdict = false; // suppressed: more lookups follow
         return;
@@ -146,7 +149,8 @@ void WalkGrouper::finish(OpenWalk& walk) {
     uint32_t netns = walk.lookups.front().netns;
     NetnsConfig fallback;
     const NetnsConfig& cfg = config_for(netns, fallback);
-    RouteDecision d = attribute_walk(walk.lookups, cfg, walk.exact);
+    bool decided = walk.decision && walk.decided_with == &cfg;
+    RouteDecision d = decided ? std::move(*walk.decision) : attribute_walk(walk.lookups, cfg, walk.exact);
     if (&cfg == &fallback) d.notes.insert(d.notes.begin(), fmt::format("no configuration snapshot for netns {}", netns));
     if (sink_) sink_(std::move(d));
 }

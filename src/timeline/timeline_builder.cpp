@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <memory>
 #include <unordered_map>
 
 #include "wgbpf/timeline/rp_filter.hpp"
@@ -82,6 +83,16 @@ std::optional<uint32_t> first_output_mark(const PacketTimeline& tl) {
     return std::nullopt;
 }
 
+// An output decision waiting for its packet. What a packet's scan compares first sits beside the pointer:
+// under a flood with lost events a packet scans thousands of them, and whole decisions would not stay in
+// cache.
+struct PendingRoute {
+    uint32_t netns;
+    uint64_t t_ns;
+    IpAddress dst;
+    std::unique_ptr<RouteDecision> decision;
+};
+
 } // namespace
 
 struct TimelineBuilder::State {
@@ -90,7 +101,7 @@ struct TimelineBuilder::State {
     TimelineLimits limits;
     std::map<uint64_t, Entry> entries;           // by timeline id, i.e. in order of creation
     std::unordered_map<uint64_t, uint64_t> open; // packet id -> timeline id, open timelines only
-    std::deque<RouteDecision> pending;           // output decisions waiting for their packet, oldest first
+    std::deque<PendingRoute> pending;            // output decisions waiting for their packet, oldest first
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
     std::unordered_map<uint64_t, std::string> kernel_peers; // packet id -> peer public key (kernel WireGuard)
@@ -173,19 +184,26 @@ struct TimelineBuilder::State {
     // The output decision made for this packet: the oldest waiting one that fits, the sender's own if the
     // step names the sender (`tgid`).
     void attach_pending_route(Entry& e, const PacketInfo& pkt, std::optional<uint32_t> mark, uint32_t tgid, uint64_t t) {
+        // Those too old for any packet now leave first (as flush() would let them): under a flood of decisions
+        // whose packets were lost, the scan would otherwise walk all of them for every packet.
+        while (!pending.empty() && too_old(pending.front().t_ns, t)) {
+            std::unique_ptr<RouteDecision> stale = std::move(pending.front().decision);
+            pending.pop_front();
+            route_unmatched(*stale);
+        }
         auto best = pending.end();
         for (auto it = pending.begin(); it != pending.end(); ++it) {
-            if (it->netns != e.tl.netns || it->t_ns > t || t - it->t_ns > limits.route_ns) continue;
-            if (!route_fits(*it, pkt, mark)) continue;
+            if (it->netns != e.tl.netns || it->t_ns > t || too_old(it->t_ns, t) || it->dst != pkt.dst) continue;
+            if (!route_fits(*it->decision, pkt, mark)) continue;
             if (best == pending.end()) best = it;
-            if (tgid == 0 || it->tgid == tgid) {
+            if (tgid == 0 || it->decision->tgid == tgid) {
                 if (tgid != 0) best = it;
                 break;
             }
         }
         if (best == pending.end()) return;
-        if (e.tl.mark == 0) e.tl.mark = best->mark;
-        add_step(e, std::move(*best));
+        if (e.tl.mark == 0) e.tl.mark = best->decision->mark;
+        add_step(e, std::move(*best->decision));
         pending.erase(best);
     }
 
@@ -204,6 +222,15 @@ struct TimelineBuilder::State {
         if (!found) return false;
         add_step(*found, d);
         return true;
+    }
+
+    // A decision made at `t_ns` is too old for a packet seen at `t`.
+    bool too_old(uint64_t t_ns, uint64_t t) const { return t > t_ns && t - t_ns > limits.route_ns; }
+
+    void route_unmatched(const RouteDecision& d) {
+        route_alone(d, fmt::format("no packet followed this route decision within {} ms (`ip route get`, a "
+                                   "connect(), or a send that failed)",
+                                   limits.route_ns / 1'000'000));
     }
 
     // A route decision no packet took: shown on its own, so that e.g. a send that failed is not lost.
@@ -377,25 +404,21 @@ struct TimelineBuilder::State {
         std::vector<RouteDecision> stale;
         for (auto it = pending.begin(); it != pending.end();) {
             if (now >= it->t_ns && now - it->t_ns >= limits.route_ns) {
-                stale.push_back(std::move(*it));
+                stale.push_back(std::move(*it->decision));
                 it = pending.erase(it);
             } else {
                 ++it;
             }
         }
-        for (const RouteDecision& d : stale)
-            route_alone(d, fmt::format("no packet followed this route decision within {} ms (`ip route get`, a "
-                                       "connect(), or a send that failed)",
-                                       limits.route_ns / 1'000'000));
+        for (const RouteDecision& d : stale) route_unmatched(d);
 
         linker.expire(now);
-        std::vector<uint64_t> ids;
-        for (const auto& [id, e] : entries) ids.push_back(id);
-        for (uint64_t id : ids) {
-            Entry* e = find(id);
-            if (!e) continue;
-            if (!e->open) release_if_done(id);
-            else if (now >= e->last_ns && now - e->last_ns >= limits.idle_ns) complete(*e, idle_outcome(*e));
+        for (auto it = entries.begin(); it != entries.end();) {
+            uint64_t id = it->first;
+            Entry& e = it->second;
+            ++it; // emitting erases this entry, and only it
+            if (!e.open) release_if_done(id);
+            else if (now >= e.last_ns && now - e.last_ns >= limits.idle_ns) complete(e, idle_outcome(e));
         }
         contexts.clear(); // configuration may have changed: ask again
     }
@@ -410,9 +433,9 @@ void TimelineBuilder::add(const RouteDecision& d) {
     State& s = *state_;
     if (d.direction == RouteDirection::output) {
         if (s.attach_late_route(d)) return;
-        s.pending.push_back(d);
+        s.pending.push_back(PendingRoute{d.netns, d.t_ns, d.dst, std::make_unique<RouteDecision>(d)});
         if (s.pending.size() > s.limits.max_open) {
-            RouteDecision oldest = std::move(s.pending.front());
+            RouteDecision oldest = std::move(*s.pending.front().decision);
             s.pending.pop_front();
             s.route_alone(oldest, fmt::format("route decision not matched: more than {} waiting for their packets",
                                               s.limits.max_open));

@@ -167,9 +167,9 @@ std::vector<DropStep> sample_drops() {
 std::string render_samples(bool json) {
     std::string out;
     for (const NetfilterStep& s : sample_steps())
-        out += json ? netfilter_to_json(s, link_name).dump() + "\n" : render_netfilter_text(s, TextStyle{});
+        out += json ? json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }) + "\n" : render_netfilter_text(s, TextStyle{});
     for (const DropStep& d : sample_drops())
-        out += json ? drop_to_json(d, link_name).dump() + "\n" : render_drop_text(d, TextStyle{});
+        out += json ? json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }) + "\n" : render_drop_text(d, TextStyle{});
     return out;
 }
 
@@ -180,8 +180,8 @@ std::string render_seed_scenario(bool json) {
     std::string out;
     NetfilterStepper stepper(
         [&](uint32_t) { return NetfilterContext{&ruleset, &plan}; },
-        [&](NetfilterStep&& s) { out += json ? netfilter_to_json(s, link_name).dump() + "\n" : render_netfilter_text(s, TextStyle{}); },
-        [&](DropStep&& d) { out += json ? drop_to_json(d, link_name).dump() + "\n" : render_drop_text(d, TextStyle{}); },
+        [&](NetfilterStep&& s) { out += json ? json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }) + "\n" : render_netfilter_text(s, TextStyle{}); },
+        [&](DropStep&& d) { out += json ? json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }) + "\n" : render_drop_text(d, TextStyle{}); },
         [](uint32_t) { return std::string("NETFILTER_DROP"); }, [](uint64_t) { return std::string("nft_do_chain+0x3f2"); });
     auto ev = [&](const PacketInfo& p, uint32_t index, uint64_t t, uint32_t mark, uint32_t ct_mark, uint8_t ct) {
         NfBracketEvent e;

@@ -21,7 +21,7 @@ std::string link_name(int ifindex) {
 std::string render(const std::vector<PacketTimeline>& timelines, bool json) {
     std::string out;
     for (const PacketTimeline& t : timelines)
-        out += json ? timeline_to_json(t, link_name).dump() + "\n" : render_timeline_text(t, TextStyle{});
+        out += json ? json_text([&](JsonWriter& w) { write_timeline_json(w, t, link_name); }) + "\n" : render_timeline_text(t, TextStyle{});
     return out;
 }
 

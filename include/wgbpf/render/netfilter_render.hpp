@@ -15,7 +15,8 @@ namespace wgbpf {
 // "19:41:07.112233  nf     postrouting  ip wg-quick-wg0 postmangle (prio -150)  accept  ct mark 0x0 -> 0xca6c
 //  ct state new  [udp ...]", then indented "set by:" candidates and notes.
 std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style);
-nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name = {});
+void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName& link_name = {});
+nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name = {}); // as a value (tests)
 
 // "ip wg-quick-wg0 postmangle (prio -150)", with the chains sharing its span.
 std::string chain_text(const NetfilterStep& s);
@@ -30,6 +31,7 @@ const char* verdict_colour(const std::string& verdict);
 
 // "19:41:07.112233  drop   NETFILTER_DROP at nft_do_chain+0x3f2 (inet filter output)  [udp ...]"
 std::string render_drop_text(const DropStep& d, const TextStyle& style);
-nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name = {});
+void write_drop_json(JsonWriter& w, const DropStep& d, const LinkName& link_name = {});
+nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name = {}); // as a value (tests)
 
 } // namespace wgbpf

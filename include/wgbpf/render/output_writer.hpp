@@ -1,5 +1,7 @@
 #pragma once
 // Where everything wgbpf shows goes: text for people (default) or JSON lines, on stdout.
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -8,6 +10,7 @@
 
 #include "wgbpf/netfilter/netfilter_step.hpp"
 #include "wgbpf/probe/module_status.hpp"
+#include "wgbpf/render/json_object.hpp"
 #include "wgbpf/render/packet_render.hpp"
 #include "wgbpf/render/route_render.hpp"
 #include "wgbpf/route/route_decision.hpp"
@@ -44,12 +47,18 @@ public:
                  const std::optional<NftraceSummary>& nftrace = std::nullopt);
 
 private:
-    void write(const nlohmann::json& j);
+    // A JSON line: written into the one buffer every line reuses, then out with its newline.
+    JsonWriter& line();
+    void end_line();
+    void write(const nlohmann::json& j); // ready and summary lines (once per run)
+
     std::ostream& out_;
     bool json_;
     TextStyle style_;
     LinkName link_name_;
     uint64_t records_ = 0;
+    rapidjson::StringBuffer buffer_;
+    JsonWriter writer_;
 };
 
 } // namespace wgbpf

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "wgbpf/render/json_object.hpp"
 #include "wgbpf/route/route_decision.hpp"
 
 namespace wgbpf {
@@ -13,7 +14,8 @@ struct TextStyle {
 };
 
 std::string render_route_text(const RouteDecision& d, const TextStyle& style);
-nlohmann::json route_to_json(const RouteDecision& d);
+void write_route_json(JsonWriter& w, const RouteDecision& d);
+nlohmann::json route_to_json(const RouteDecision& d); // the same object as a value (tests, not the output path)
 
 // "default via 192.168.178.1 dev c0": a route as ip-route prints it ("route" when the prefix is unknown).
 std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "wgbpf/config/netns_config.hpp"
@@ -32,6 +33,10 @@ private:
         std::vector<RuleResult> exact;
         uint64_t last_ns = 0;
         bool awaiting_verdict = false; // complete per the snapshot, held for the kernel's RuleResult
+        // ready()'s attribution, reused by finish() while neither the walk nor its snapshot changed:
+        // attribution is most of grouping's cost.
+        std::optional<RouteDecision> decision;
+        const NetnsConfig* decided_with = nullptr;
     };
     void finish(OpenWalk& walk);
     void finish_at(uint32_t cpu, size_t index);
