@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <set>
 
 namespace wgbpf {
@@ -202,6 +203,7 @@ void NetfilterStepper::add(const NfBracketEvent& e) {
 
 void NetfilterStepper::add(const NfChainEvent& e) {
     NetfilterContext ctx = context_(e.netns);
+    if (ctx.ruleset && std::ranges::count(ctx.ruleset->hidden_tables, e.table_handle)) return; // wgbpf's trace table
     const NftChain* chain = ctx.ruleset ? ctx.ruleset->chain_by_handle(e.table_handle, e.chain_handle) : nullptr;
 
     NetfilterStep s;

@@ -140,6 +140,8 @@ NftRuleset parse_nft_ruleset(const JsonIn& j) {
     for (const JsonIn& c : j.at("chains").items()) r.chains.push_back(chain(c));
     for (const JsonIn& l : j.at("legacy").items())
         r.legacy.push_back(LegacyTable{l.at("pf").unsigned_int<uint8_t>(), l.at("name").string()});
+    if (auto hidden = j.maybe("hidden_tables")) // since 0.2
+        for (const JsonIn& h : hidden->items()) r.hidden_tables.push_back(h.unsigned_int<uint64_t>());
     r.available = j.at("available").boolean();
     r.error = j.at("error").string();
     return r;
@@ -168,7 +170,8 @@ json nft_ruleset_to_json(const NftRuleset& r) {
         tables.push_back({{"family", t.family}, {"name", t.name}, {"handle", t.handle}, {"flags", t.flags}});
     for (const NftChain& c : r.chains) chains.push_back(chain_json(c));
     for (const LegacyTable& l : r.legacy) legacy.push_back({{"pf", l.pf}, {"name", l.name}});
-    return {{"tables", tables}, {"chains", chains}, {"legacy", legacy}, {"available", r.available}, {"error", r.error}};
+    return {{"tables", tables},       {"chains", chains},   {"legacy", legacy},
+            {"hidden_tables", r.hidden_tables}, {"available", r.available}, {"error", r.error}};
 }
 
 Result<NftRuleset> nft_ruleset_from_json(const json& j) {

@@ -54,7 +54,7 @@ TEST_CASE("compare: every nftrace trace of a ping has its wgbpf packet, and nftr
 
     const std::string base = "/tmp/wgbpf-e2e-compare-" + std::to_string(::getpid());
     const std::string trace_file = base + ".nftrace", recording = base + ".wgbpf";
-    Process monitor("exec ip netns exec " + sh_quote(lab.client_ns()) + " stdbuf -oL nft monitor trace > " +
+    Process monitor("exec ip netns exec " + sh_quote(lab.client_ns()) + " nft monitor trace > " +
                     sh_quote(trace_file));
     std::this_thread::sleep_for(500ms); // subscribed before the first packet
     WatchOutput out = watch_while(lab, [&] {

@@ -1,6 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "netfilter_fixtures.hpp"
+#include "wgbpf/nftrace/trace_table_name.hpp"
 #include "wgbpf/netfilter/netfilter_stepper.hpp"
 
 using namespace wgbpf;
@@ -411,4 +412,18 @@ TEST_CASE("exact chain runs: names from handles, verdicts incl. the 6.7 drop enc
     CHECK(h.steps.back().table == "handle 7");
     CHECK(h.steps.back().chain == "handle 99");
     CHECK(h.steps.back().notes.size() == 1);
+}
+
+TEST_CASE("exact chain runs of wgbpf's own trace table are not reported as the user's") {
+    Harness h;
+    NftTable own{"inet", "wgbpf_trace_4242", 9, 2};
+    h.ruleset.tables.push_back(own);
+    remove_wgbpf_trace_tables(h.ruleset);
+    REQUIRE(h.ruleset.hidden_tables == std::vector<uint64_t>{9});
+    auto traced = chain_event(9, 1, 1);
+    traced.table_family = kNfprotoInet;
+    h.stepper.add(traced);
+    CHECK(h.steps.empty());
+    h.stepper.add(chain_event(2, 3, 1)); // the user's chains still are
+    CHECK(h.steps.size() == 1);
 }

@@ -52,6 +52,8 @@ struct NftRuleset {
     std::vector<NftTable> tables;
     std::vector<NftChain> chains;      // base and regular chains
     std::vector<LegacyTable> legacy;   // iptables-legacy tables present
+    std::vector<uint64_t> hidden_tables; // handles of wgbpf's own trace tables, left out above: their chain
+                                         // runs are wgbpf's doing, not the user's, and are not reported
     bool available = true;             // false: could not be read (then `error` says why)
     std::string error;
 
