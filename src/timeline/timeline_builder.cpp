@@ -22,6 +22,7 @@ struct Entry {
     bool open = true;
     bool pkt_seen = false; // tl.pkt comes from a packet step, not from a route decision's flow
     bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
+    uint64_t steps_dropped = 0; // beyond limits.max_steps
 };
 
 template <typename T>
@@ -151,6 +152,25 @@ struct TimelineBuilder::State {
         return create(netns, packet, t_ns);
     }
 
+    // The timeline of a packet step. The packet id is the buffer's: when the kernel reuses a buffer for
+    // another packet before wgbpf saw the first one end (its last events lost under load), the step shows a
+    // different packet, and the first timeline ends there instead of growing with strangers' steps.
+    Entry& timeline_for(const PacketInfo& pkt, uint32_t netns, uint64_t t_ns) {
+        if (auto it = open.find(pkt.id); it != open.end()) {
+            Entry& e = entries.at(it->second);
+            if (!e.pkt_seen || !another_packet(e.tl.pkt, pkt)) return e;
+            e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went (events lost?)");
+            complete(e, last_known_outcome(e));
+        }
+        return create(netns, pkt.id, t_ns);
+    }
+
+    static bool another_packet(const PacketInfo& first, const PacketInfo& now) {
+        if (!first.is_ip || !now.is_ip) return false;
+        if (first.family != now.family || first.proto != now.proto) return true;
+        return now.family == Family::ipv4 ? first.ip_id != now.ip_id : first.len != now.len;
+    }
+
     void evict_oldest() {
         for (auto& [id, e] : entries) {
             if (!e.open) continue;
@@ -164,6 +184,11 @@ struct TimelineBuilder::State {
 
     // Steps stay in time order; `before_equal` puts a step ahead of others at the same time.
     void add_step(Entry& e, TimelineStep step, bool before_equal = false) {
+        if (e.tl.steps.size() >= limits.max_steps) { // memory stays bounded whatever the kernel sends
+            if (e.steps_dropped++ == 0)
+                e.tl.gaps.push_back(fmt::format("more than {} steps: the rest were not kept", limits.max_steps));
+            return;
+        }
         uint64_t t = step_time(step);
         auto& steps = e.tl.steps;
         auto later = [](uint64_t t, const TimelineStep& s) { return t < step_time(s); };
@@ -385,6 +410,13 @@ struct TimelineBuilder::State {
     // A packet that went quiet: delivered if netfilter's input hook accepted it last (or, without netfilter
     // steps, its route was local delivery), else nobody saw what became of it.
     std::string idle_outcome(Entry& e) {
+        std::string outcome = last_known_outcome(e);
+        if (outcome == "unknown")
+            e.tl.gaps.push_back(fmt::format("no delivery, egress or drop seen (idle for {} ms)", limits.idle_ns / 1'000'000));
+        return outcome;
+    }
+
+    std::string last_known_outcome(const Entry& e) const {
         const NetfilterStep* nf = last_step<NetfilterStep>(e.tl);
         if (nf && nf->verdict == "drop") return "dropped";
         bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == "accept" : [&] {
@@ -395,7 +427,6 @@ struct TimelineBuilder::State {
             return false;
         }();
         if (delivered) return e.tl.outer_of ? "decapsulated" : "delivered";
-        e.tl.gaps.push_back(fmt::format("no delivery, egress or drop seen (idle for {} ms)", limits.idle_ns / 1'000'000));
         return "unknown";
     }
 
@@ -464,7 +495,7 @@ void TimelineBuilder::add(const RouteDecision& d) {
 
 void TimelineBuilder::add(const NetfilterStep& step) {
     State& s = *state_;
-    Entry& e = s.timeline_for(step.pkt.id, step.netns, step.t_ns);
+    Entry& e = s.timeline_for(step.pkt, step.netns, step.t_ns);
     s.see_packet(e, step.pkt);
     bool leaving = step.hook == NfHook::output || step.hook == NfHook::postrouting;
     bool local = locally_generated(e);
@@ -487,7 +518,7 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
 
 void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
-    Entry& e = s.timeline_for(d.pkt.id, d.netns, d.t_ns);
+    Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
     s.add_step(e, d);
     if (d.reason == "IP_RPFILTER") {
@@ -526,7 +557,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         });
         if (received) s.complete(first, s.idle_outcome(first));
     }
-    Entry& e = s.timeline_for(ev.pkt.id, ev.netns, ev.t_ns);
+    Entry& e = s.timeline_for(ev.pkt, ev.netns, ev.t_ns);
     s.see_packet(e, ev.pkt);
     std::string dev = s.link_name(ev.netns, ev.ifindex);
     const WgInterface* wg = s.wireguard_interface(ev.netns, dev);

@@ -615,3 +615,33 @@ TEST_CASE("user-space WireGuard: links say they were paired by peer, order and l
     REQUIRE(wg.size() == 1);
     CHECK(wg[0].linked_by == "peer_order_length");
 }
+
+TEST_CASE("a buffer reused for another packet before the first one's end was seen ends the first timeline") {
+    Collected c;
+    PacketInfo first = icmp_packet(0x501, "10.0.0.1", "198.51.100.9", 8);
+    first.ip_id = 100;
+    c.builder.add(filter_output(first, 100)); // its egress was lost
+    PacketInfo second = icmp_packet(0x501, "10.0.0.1", "198.51.100.9", 8);
+    second.ip_id = 101;                       // same buffer, the next echo request
+    c.builder.add(filter_output(second, 200));
+    c.builder.add(egress(second, kC0, 210));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[0].pkt.ip_id == 100);
+    CHECK(c.out[0].steps.size() == 1);
+    CHECK(has_gap(c.out[0], "reused for another packet"));
+    CHECK(c.out[1].pkt.ip_id == 101);
+    CHECK(c.out[1].outcome == "sent");
+}
+
+TEST_CASE("a timeline keeps at most max_steps steps and says how it was cut") {
+    TimelineLimits limits;
+    limits.max_steps = 3;
+    Collected c(limits);
+    PacketInfo p = icmp_packet(0x601, "10.0.0.1", "198.51.100.9", 8);
+    for (uint64_t t = 100; t < 110; ++t) c.builder.add(filter_output(p, t));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].steps.size() == 3);
+    CHECK(has_gap(c.out[0], "more than 3 steps"));
+}

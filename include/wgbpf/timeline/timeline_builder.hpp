@@ -40,6 +40,7 @@ struct TimelineLimits {
     size_t max_open = 4096;          // open timelines kept at most (documented in README)
     uint64_t route_ns = 50'000'000;  // an output route decision waits this long for its packet
     uint64_t link_ns = 50'000'000;   // inner and outer WireGuard packets wait this long for each other
+    size_t max_steps = 64;           // steps kept per timeline (documented in README); more are counted as a gap
 };
 
 struct TimelineContext {
