@@ -21,6 +21,6 @@ cmake --build "$build" -j "$(nproc)"
 case $what in
   build) ;;
   demo) "$top/scripts/demo.sh" "$build" "$@" ;;
-  test) ctest --test-dir "$build" --output-on-failure --timeout 900 "$@" ;;
+  test) ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$(nproc)" "$@" ;;
   *) usage ;;
 esac
