@@ -53,7 +53,7 @@ TEST_CASE("a wireguard module whose lookups take other arguments is not hooked")
     CHECK(choose_wireguard_flavour(k).kind == WireguardFlavour::Kind::none);
 }
 
-TEST_CASE("--no-fexit on a stock kernel: kprobes for WireGuard, the reason in the notes") {
+TEST_CASE("stock kernel with --no-fexit: kprobes for WireGuard, the reason in the notes") {
     auto kernel = std::make_unique<FakeKernel>(with_wireguard_module());
     auto limited = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
     WireguardFlavour f = choose_wireguard_flavour(*limited);
