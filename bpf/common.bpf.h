@@ -131,11 +131,12 @@ static __always_inline void watch(__u64 id, __u64 now)
 	bpf_map_update_elem(&watched, &id, &now, BPF_NOEXIST);
 }
 
-/* IPv4/IPv6 header fields from the skb's network header (tracing reads: works in any context). */
-static __always_inline void read_packet(struct sk_buff *skb, struct wgbpf_packet *p)
+/* IPv4/IPv6 header fields from the skb's network header (tracing reads: works in any context). `id` is
+ * packet_id(skb): every caller has already computed it to decide whether to report the packet. */
+static __always_inline void read_packet(struct sk_buff *skb, __u64 id, struct wgbpf_packet *p)
 {
 	__builtin_memset(p, 0, sizeof(*p));
-	p->id = packet_id(skb);
+	p->id = id;
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));

@@ -12,7 +12,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		return; /* cheapest rejection: another namespace */
 	__s32 ifindex = BPF_CORE_READ(dev, ifindex);
 	__u64 now = bpf_ktime_get_ns();
-	if (!want_packet(skb, packet_id(skb), ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
+	__u64 id = packet_id(skb);
+	if (!want_packet(skb, id, ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
 		return;
 	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -20,7 +21,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns);
-	read_packet(skb, &e->pkt);
+	read_packet(skb, id, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
 	e->ifindex = ifindex;

@@ -29,7 +29,7 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_DROP, 1, sizeof(*e), skb_netns(skb));
-	read_packet(skb, &e->pkt);
+	read_packet(skb, id, &e->pkt);
 	e->pkt.iif = BPF_CORE_READ(skb, skb_iif);
 	e->pkt.oif = 0;
 	e->location = (__u64)location;

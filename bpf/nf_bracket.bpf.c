@@ -30,7 +30,7 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 		count_loss(WGBPF_MOD_NETFILTER);
 		return NF_ACCEPT;
 	}
-	read_packet(skb, &e->pkt);
+	read_packet(skb, id, &e->pkt);
 	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
 	e->pkt.iif = iif;
 	e->pkt.oif = oif;

@@ -57,10 +57,11 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	__s32 iif = in ? BPF_CORE_READ(in, ifindex) : 0, oif = out ? BPF_CORE_READ(out, ifindex) : 0;
 	__u32 mark = BPF_CORE_READ(skb, mark);
 	__u64 now = bpf_ktime_get_ns();
-	if (!want_packet(skb, packet_id(skb), iif, oif, mark, now))
+	__u64 id = packet_id(skb);
+	if (!want_packet(skb, id, iif, oif, mark, now))
 		return 0;
 	/* Read on entry: a drop frees the skb inside the chain. */
-	read_packet(skb, &ce->pkt);
+	read_packet(skb, id, &ce->pkt);
 	ce->pkt.iif = iif;
 	ce->pkt.oif = oif;
 	ce->mark = mark;

@@ -32,7 +32,8 @@ static __always_inline void peer_event(struct sk_buff *skb, const struct wg_peer
 		return;
 	__u64 now = bpf_ktime_get_ns();
 	__s32 ifindex = peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
-	if (!want_packet(skb, packet_id(skb), ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
+	__u64 id = packet_id(skb);
+	if (!want_packet(skb, id, ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
 		return;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -40,7 +41,7 @@ static __always_inline void peer_event(struct sk_buff *skb, const struct wg_peer
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), netns);
-	read_packet(skb, &e->pkt);
+	read_packet(skb, id, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;
 	e->found = peer != 0;
