@@ -8,22 +8,17 @@ namespace wgbpf {
 namespace {
 
 using paint::Paint;
-constexpr const char* kBold = paint::bold;
-constexpr const char* kDim = paint::dim;
-constexpr const char* kGreen = paint::green;
-constexpr const char* kYellow = paint::yellow;
-constexpr const char* kRed = paint::red;
 
 // The tag column ("nf", "drop") is padded before painting so colour does not shift the columns.
 std::string line_start(uint64_t t_ns, const char* tag, const TextStyle& style) {
     Paint paint{style.colour};
-    return fmt::format("{}  {}", paint(kDim, event_clock_text(t_ns, style)), paint(kBold, fmt::format("{:<7}", tag)));
+    return fmt::format("{}  {}", paint(paint::dim, event_clock_text(t_ns, style)), paint(paint::bold, fmt::format("{:<7}", tag)));
 }
 
 
 // "mark 0x0 -> 0xca6c" when it changed, "mark 0xca6c" when set but unchanged, nothing for an unset mark.
 std::string mark_text(const char* what, uint32_t before, uint32_t after, const Paint& paint) {
-    if (before != after) return "  " + paint(kYellow, fmt::format("{} {:#x} -> {:#x}", what, before, after));
+    if (before != after) return "  " + paint(paint::yellow, fmt::format("{} {:#x} -> {:#x}", what, before, after));
     if (before != 0) return fmt::format("  {} {:#x}", what, before);
     return {};
 }
@@ -82,7 +77,7 @@ std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style
     out += "  [" + packet_text(s.pkt) + "]\n";
     for (const std::string& rule : s.rules_that_set) out += "    set by: " + rule + "\n";
     for (const std::string& line : traced_rule_lines(s)) out += "    " + line + "\n";
-    for (const std::string& note : s.notes) out += "    " + paint(kDim, "note: " + note) + "\n";
+    for (const std::string& note : s.notes) out += "    " + paint(paint::dim, "note: " + note) + "\n";
     return out;
 }
 
@@ -133,7 +128,7 @@ nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_na
 
 std::string render_drop_text(const DropStep& d, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string out = line_start(d.t_ns, "drop", style) + paint(kRed, d.reason.empty() ? "drop" : d.reason);
+    std::string out = line_start(d.t_ns, "drop", style) + paint(paint::red, d.reason.empty() ? "drop" : d.reason);
     if (!d.location.empty()) out += " at " + d.location;
     if (!d.chain.empty()) out += " (" + d.chain + ")";
     return out + "  [" + packet_text(d.pkt) + "]\n";

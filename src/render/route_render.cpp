@@ -14,11 +14,6 @@ namespace wgbpf {
 namespace {
 
 using paint::Paint;
-constexpr const char* kBold = paint::bold;
-constexpr const char* kDim = paint::dim;
-constexpr const char* kGreen = paint::green;
-constexpr const char* kYellow = paint::yellow;
-constexpr const char* kRed = paint::red;
 
 
 std::string table_text(uint32_t table, const std::string& name) {
@@ -101,8 +96,8 @@ std::string proto_name(uint8_t proto, Family family) {
 
 std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string out = fmt::format("{}  {} {}  {}\n", paint(kDim, event_clock_text(d.t_ns, style)),
-                                  paint(kBold, "route"), direction_title(d.direction), flow_text(d));
+    std::string out = fmt::format("{}  {} {}  {}\n", paint(paint::dim, event_clock_text(d.t_ns, style)),
+                                  paint(paint::bold, "route"), direction_title(d.direction), flow_text(d));
 
     // Lookups in the order the kernel made them, with the rules it passed over placed by preference.
     auto skipped = d.skipped;
@@ -110,7 +105,7 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     auto print_skipped_before = [&](std::optional<uint32_t> pref) {
         while (next_skip < skipped.size() && (!pref || skipped[next_skip].rule < *pref)) {
             out += fmt::format("    rule {:<6} {:<18} {}\n", skipped[next_skip].rule, "skipped",
-                               paint(kDim, skipped[next_skip].why));
+                               paint(paint::dim, skipped[next_skip].why));
             ++next_skip;
         }
     };
@@ -123,20 +118,20 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
                                                          : builtin);
         std::string result;
         if (step.result == "miss") {
-            result = paint(kDim, "miss");
+            result = paint(paint::dim, "miss");
         } else if (step.result == "hit" || step.result == "suppressed") {
             result = route_text(step.prefix, step.gateway, step.oif);
-            if (step.result == "suppressed") result += "  " + paint(kYellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
+            if (step.result == "suppressed") result += "  " + paint(paint::yellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
         } else {
-            result = paint(kRed, step.result);
+            result = paint(paint::red, step.result);
         }
         std::string rule = d.fast_path ? std::string("-") : std::to_string(step.rule);
         out += fmt::format("    rule {:<6} {:<18} {}\n", rule, table, result);
     }
     print_skipped_before(d.rule);
     bool good = d.result == "hit";
-    out += fmt::format("    => {}\n", paint(good ? kGreen : kRed, decision_text(d)));
-    for (const std::string& note : d.notes) out += fmt::format("    {}\n", paint(kDim, "note: " + note));
+    out += fmt::format("    => {}\n", paint(good ? paint::green : paint::red, decision_text(d)));
+    for (const std::string& note : d.notes) out += fmt::format("    {}\n", paint(paint::dim, "note: " + note));
     return out;
 }
 

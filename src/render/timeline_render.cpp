@@ -5,29 +5,18 @@
 
 #include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/render/netfilter_render.hpp"
+#include "wgbpf/render/paint.hpp"
 
 namespace wgbpf {
 namespace {
 
-const char* kReset = "\033[0m";
-const char* kBold = "\033[1m";
-const char* kDim = "\033[2m";
-const char* kGreen = "\033[32m";
-const char* kYellow = "\033[33m";
-const char* kRed = "\033[31m";
-
-struct Paint {
-    bool on;
-    std::string operator()(const char* code, const std::string& text) const {
-        return on ? std::string(code) + text + kReset : text;
-    }
-};
+using paint::Paint;
 
 // Step lines: three spaces, the tag in a column of 8, the step. Continuation lines line up with the step.
 constexpr const char* kContinuation = "            ";
 
 std::string step_line(const char* tag, const std::string& text, const Paint& paint) {
-    return "   " + paint(kBold, fmt::format("{:<8}", tag)) + " " + text + "\n";
+    return "   " + paint(paint::bold, fmt::format("{:<8}", tag)) + " " + text + "\n";
 }
 
 std::string table_text(const RouteDecision& d, uint32_t table) {
@@ -77,9 +66,9 @@ std::string walk_text(const RouteDecision& d) {
 // What a chain changed, and the conntrack state when it explains an accept (established, related).
 std::string changes_text(const NetfilterStep& s, const Paint& paint) {
     std::string out;
-    if (s.mark_before != s.mark_after) out += ", " + paint(kYellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
+    if (s.mark_before != s.mark_after) out += ", " + paint(paint::yellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
     if (s.ct_mark_before != s.ct_mark_after)
-        out += ", " + paint(kYellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
+        out += ", " + paint(paint::yellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
     if (!s.ct_state.empty() && s.ct_state != "none" && s.ct_state != "new") out += ", ct " + s.ct_state;
     return out;
 }
@@ -119,9 +108,9 @@ std::string outcome_text(const PacketTimeline& t) {
 }
 
 const char* outcome_colour(const std::string& outcome) {
-    if (outcome == "dropped") return kRed;
-    if (outcome == "unknown" || outcome.empty()) return kYellow;
-    return kGreen;
+    if (outcome == "dropped") return paint::red;
+    if (outcome == "unknown" || outcome.empty()) return paint::yellow;
+    return paint::green;
 }
 
 struct StepText {
@@ -130,7 +119,7 @@ struct StepText {
 
     std::string operator()(const RouteDecision& d) const {
         std::string out = step_line("route", route_summary_text(d), paint);
-        for (const std::string& note : d.notes) out += kContinuation + paint(kDim, "note: " + note) + "\n";
+        for (const std::string& note : d.notes) out += kContinuation + paint(paint::dim, "note: " + note) + "\n";
         return out;
     }
     std::string operator()(const NetfilterStep& s) const {
@@ -140,20 +129,20 @@ struct StepText {
         std::string out = step_line("nf", text, paint);
         for (const std::string& rule : s.rules_that_set) out += kContinuation + ("set by: " + rule) + "\n";
         for (const std::string& line : traced_rule_lines(s)) out += kContinuation + line + "\n";
-        for (const std::string& note : s.notes) out += kContinuation + paint(kDim, "note: " + note) + "\n";
+        for (const std::string& note : s.notes) out += kContinuation + paint(paint::dim, "note: " + note) + "\n";
         return out;
     }
     std::string operator()(const DropStep& d) const {
-        std::string text = paint(kRed, d.reason.empty() ? "drop" : d.reason);
+        std::string text = paint(paint::red, d.reason.empty() ? "drop" : d.reason);
         if (!d.location.empty()) text += " at " + d.location;
         if (!d.chain.empty()) text += " (" + d.chain + ")";
         return step_line("drop", text, paint);
     }
     std::string operator()(const RpFilterStep& r) const {
-        const char* colour = r.result == "pass" ? kGreen : r.result == "fail" ? kRed : kYellow;
+        const char* colour = r.result == "pass" ? paint::green : r.result == "fail" ? paint::red : paint::yellow;
         std::string out = step_line("rp_filter", fmt::format("{}: {}: {}", r.mode, paint(colour, r.result), r.explanation), paint);
         // A failure is explained by the walk that found the wrong way back.
-        if (r.result == "fail") out += kContinuation + paint(kDim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
+        if (r.result == "fail") out += kContinuation + paint(paint::dim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
         return out;
     }
     std::string operator()(const WireguardStep& w) const { return step_line("wg", wireguard_text(w, t), paint); }
@@ -218,18 +207,18 @@ std::string route_summary_text(const RouteDecision& d) {
 
 std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string head = paint(kBold, fmt::format("#{}", t.id)) + " " + packet_text(t.pkt);
+    std::string head = paint(paint::bold, fmt::format("#{}", t.id)) + " " + packet_text(t.pkt);
     if (t.outer_of) head += fmt::format(" (outer of #{})", *t.outer_of);
     if (t.decapsulated_from) head += fmt::format(" (decapsulated from #{})", *t.decapsulated_from);
     head += fmt::format("  netns {}", t.netns);
     if (t.mark) head += fmt::format("  mark {:#x}", t.mark);
     head += "  => " + paint(outcome_colour(t.outcome), outcome_text(t));
-    if (!t.steps.empty()) head += "  " + paint(kDim, "at " + event_clock_text(step_time(t.steps.front()), style));
+    if (!t.steps.empty()) head += "  " + paint(paint::dim, "at " + event_clock_text(step_time(t.steps.front()), style));
     std::string out = head + "\n";
 
     StepText text{t, paint};
     for (const TimelineStep& s : t.steps) out += std::visit(text, s);
-    for (const std::string& gap : t.gaps) out += step_line("gap", paint(kYellow, gap), paint);
+    for (const std::string& gap : t.gaps) out += step_line("gap", paint(paint::yellow, gap), paint);
     return out;
 }
 
