@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,14 +32,6 @@ std::string seed_trace_rules(const Lab& lab) {
         cmds += "nft insert rule ip " + table + " " + chain + " icmp type '{ echo-request, echo-reply }' meta nftrace set 1; ";
     }
     return cmds;
-}
-
-std::vector<json> json_lines(const std::string& text) {
-    std::vector<json> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) out.push_back(json::parse(line));
-    return out;
 }
 
 } // namespace

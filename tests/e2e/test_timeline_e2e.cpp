@@ -54,6 +54,27 @@ std::string server_public_key(const Lab& lab) {
     return key;
 }
 
+// Kernel WireGuard (`ip -d link` says "wireguard") or a user-space implementation over TUN.
+bool kernel_wireguard(const Lab& lab) {
+    return lab.exec("client", "ip -d link show " + sh_quote(lab.wg_iface())).output.find("\n    wireguard") !=
+           std::string::npos;
+}
+
+// The flavour a probe module ran with, from the ready line ("" when it did not run).
+std::string running_flavour(const WatchOutput& out, const std::string& module) {
+    for (const json& ready : out.of_kind("ready"))
+        for (const json& m : array_field(ready, "modules"))
+            if (str_field(m, "name") == module && m.value("running", false)) return str_field(m, "flavour").value_or("");
+    return "";
+}
+
+// The client's echo request to the target, into the tunnel.
+const json* echo_request(const std::vector<json>& ts) {
+    return find_timeline(ts, [](const json& t) {
+        return str_field(t, "src") == kClientTunnel && str_field(t, "dst") == kTarget && int_field(t, "icmp_type") == 8;
+    });
+}
+
 } // namespace
 
 TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner and outer linked", "[e2e][timeline]") {
@@ -72,9 +93,7 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
     REQUIRE_FALSE(ts.empty());
 
     // Figure 2: the echo request (steps 0-4), into the tunnel.
-    const json* inner = find_timeline(ts, [&](const json& t) {
-        return str_field(t, "src") == kClientTunnel && str_field(t, "dst") == kTarget && int_field(t, "icmp_type") == 8;
-    });
+    const json* inner = echo_request(ts);
     REQUIRE(inner);
     CHECK(str_field(*inner, "outcome") == "encapsulated");
     CHECK(has_step(*inner, "route", [&](const json& s) {
@@ -94,18 +113,12 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
 
     // Kernel WireGuard encrypts the skb in place: linked by packet id, and its probe names the peer the
     // kernel chose. wireguard-go makes a new packet: linked by peer, order and length.
-    bool kernel_wg = lab.exec("client", "ip -d link show " + sh_quote(wg)).output.find("\n    wireguard") != std::string::npos;
+    bool kernel_wg = kernel_wireguard(lab);
     INFO("WireGuard implementation: " << (kernel_wg ? "kernel" : "user space"));
     CHECK(has_step(*inner, "wireguard", [&](const json& s) {
         return str_field(s, "linked_by") == (kernel_wg ? "skb" : "peer_order_length");
     }));
-    if (kernel_wg) {
-        bool probe_running = false;
-        for (const json& ready : out.of_kind("ready"))
-            for (const json& m : array_field(ready, "modules"))
-                probe_running |= str_field(m, "name") == "wireguard" && m.value("running", false);
-        CHECK(probe_running);
-    }
+    if (kernel_wg) CHECK_FALSE(running_flavour(out, "wireguard").empty());
 
     // Steps 5-7: the encrypted outer packet, linked both ways.
     REQUIRE(inner->contains("encapsulated_in"));
@@ -167,7 +180,6 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
 TEST_CASE("timeline: with --no-fexit, kprobes link kernel WireGuard's packets just as well", "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wg = lab.wg_iface();
     const std::string peer = server_public_key(lab);
     WatchOutput out = watch_while(lab, [&] {
         CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
@@ -175,19 +187,14 @@ TEST_CASE("timeline: with --no-fexit, kprobes link kernel WireGuard's packets ju
     CHECK(out.exit_status == 0);
     std::vector<json> ts = out.of_kind("timeline");
     INFO(ts.size() << " timelines:\n" << describe(ts));
-    const json* inner = find_timeline(ts, [&](const json& t) {
-        return str_field(t, "src") == kClientTunnel && str_field(t, "dst") == kTarget && int_field(t, "icmp_type") == 8;
-    });
+    const json* inner = echo_request(ts);
     REQUIRE(inner);
     CHECK(inner->contains("encapsulated_in"));
-    bool kernel_wg = lab.exec("client", "ip -d link show " + sh_quote(wg)).output.find("\n    wireguard") != std::string::npos;
+    bool kernel_wg = kernel_wireguard(lab);
     CHECK(has_step(*inner, "wireguard", [&](const json& s) {
         return str_field(s, "peer") == peer && str_field(s, "linked_by") == (kernel_wg ? "skb" : "peer_order_length");
     }));
-    std::string wireguard_flavour;
-    for (const json& ready : out.of_kind("ready"))
-        for (const json& m : array_field(ready, "modules"))
-            if (str_field(m, "name") == "wireguard" && m.value("running", false)) wireguard_flavour = str_field(m, "flavour").value_or("");
+    const std::string wireguard_flavour = running_flavour(out, "wireguard");
     INFO("wireguard module flavour: " << wireguard_flavour);
     if (kernel_wg) CHECK(wireguard_flavour.find("kprobe") != std::string::npos);
     for (const json& ready : out.of_kind("ready"))

@@ -45,19 +45,25 @@ WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int
     out.exit_status = watch.exit_status().value_or(-1);
     INFO("wgbpf stdout:\n" << out.stdout_text);
     REQUIRE(exited);
-    std::istringstream in(out.stdout_text);
+    out.lines = json_lines(out.stdout_text);
+    return out;
+}
+
+std::vector<json> json_lines(const std::string& text) {
+    std::vector<json> lines;
+    std::istringstream in(text);
     size_t n = 0;
     for (std::string line; std::getline(in, line);) {
         ++n;
         if (line.empty()) continue;
         try {
-            out.lines.push_back(json::parse(line));
+            lines.push_back(json::parse(line));
         } catch (const json::exception& e) {
             FAIL("stdout line " << n << " is not JSON (" << e.what() << "): " << line);
         }
-        REQUIRE(out.lines.back().is_object());
+        REQUIRE(lines.back().is_object());
     }
-    return out;
+    return lines;
 }
 
 bool is_step(const json& s, const char* hook, const std::string& table, const char* chain) {

@@ -34,6 +34,9 @@ std::string wgbpf_binary();
 WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int duration_s = 8,
                         const std::string& extra_args = "");
 
+// Every non-empty line of wgbpf's JSON output, parsed (a line that is not a JSON object fails the test).
+std::vector<nlohmann::json> json_lines(const std::string& text);
+
 // Waits for the `"kind": "ready"` line of `wgbpf watch --json`: everything is attached from then on
 // (loading takes seconds under emulation; traffic sent earlier would not be seen).
 bool wait_until_ready(Process& watch, std::chrono::seconds timeout = std::chrono::seconds(90));
