@@ -13,7 +13,8 @@
 //      client's tables, for udp and icmp echo, plus tcp) with `nft monitor trace` writing to a file
 // and finally a profiling pass with kernel.bpf_stats_enabled=1 (B and C again, plus B at a fixed
 // 100k packets/s) for the per-program cost: run_time_ns / run_cnt from `bpftool -j prog show`. Stats cost
-// time themselves, so that pass is kept out of the ratios.
+// time themselves, so that pass is kept out of the ratios; their own share of each figure (two clock reads
+// per run) is measured in the same run by an empty program of the benchmark's (stats_floor.bpf.c).
 //
 // Figures go to stdout; the last line is one JSON object. Progress goes to stderr. The lab, the trace
 // rules, the sysctl and every child process are undone at exit, also after a failure or Ctrl-C.
@@ -27,7 +28,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <nlohmann/json.hpp>
+
+#include "stats_floor.skel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -41,6 +46,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -639,6 +645,31 @@ struct ProgStat {
     double ns_per_run() const { return run_cnt ? double(run_time_ns) / run_cnt : std::nan(""); }
 };
 
+// An empty program on netif_receive_skb, loaded for one profiled run: its ns per run is what the
+// statistics themselves add to every program's figure (bench/stats_floor.bpf.c). Detached on destruction.
+class StatsFloor {
+public:
+    StatsFloor() : skel_(wgbpf_stats_floor_bpf__open_and_load(), &wgbpf_stats_floor_bpf__destroy) {
+        if (!skel_) throw std::runtime_error(std::string("cannot load the statistics' floor program: ") + std::strerror(errno));
+        if (int err = wgbpf_stats_floor_bpf__attach(skel_.get()))
+            throw std::runtime_error(std::string("cannot attach the statistics' floor program: ") + std::strerror(-err));
+    }
+    ProgStat read() const {
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        ProgStat s{"stats_floor"};
+        if (bpf_prog_get_info_by_fd(bpf_program__fd(skel_->progs.stats_floor), &info, &len) == 0) {
+            s.run_cnt = info.run_cnt;
+            s.run_time_ns = info.run_time_ns;
+            s.instances = 1;
+        }
+        return s;
+    }
+
+private:
+    std::unique_ptr<wgbpf_stats_floor_bpf, void (*)(wgbpf_stats_floor_bpf*)> skel_;
+};
+
 struct RunResult {
     Mode mode = Mode::none;
     Load load = Load::tcp;
@@ -660,6 +691,7 @@ struct RunResult {
     uint64_t output_bytes = 0;
     std::map<std::string, std::pair<uint64_t, uint64_t>> modules; // name -> events, lost
     std::vector<ProgStat> progs;
+    ProgStat floor; // the statistics' own cost, measured during this run (StatsFloor)
     double events_per_s() const { return seconds > 0 ? events / seconds : std::nan(""); }
     // what the BPF programs produced: delivered + lost (ring buffer full)
     double offered_per_s() const { return seconds > 0 ? (events + lost) / seconds : std::nan(""); }
@@ -839,11 +871,17 @@ private:
         Child w = Child::spawn({o_.wgbpf.string(), "watch", "--netns", lab_.client, "--iface", iface, "--json"},
                                out.string(), err.string());
         wait_ready(w, out, err);
+        std::optional<StatsFloor> floor;
+        if (profile) floor.emplace();
         double cpu0 = proc_cpu_s(w.pid()).value_or(0);
         run_load(r, tag);
         std::optional<double> cpu1 = proc_cpu_s(w.pid());
         std::optional<long> hwm = proc_hwm_kib(w.pid());
-        if (profile) r.progs = prog_stats(w.pid());
+        if (profile) {
+            r.progs = prog_stats(w.pid());
+            r.floor = floor->read();
+        }
+        floor.reset();
         w.signal_it(SIGINT);
         Child::Exit e = w.wait(60);
         if (!e.ok()) throw std::runtime_error("wgbpf " + e.describe() + ": " + trim(read_file(err)));
@@ -1060,9 +1098,10 @@ int run_benchmark(const Options& o) {
         }
 
     json bpf_all = json::object(), bpf_nomatch = json::object();
-    double lost_100k = std::nan(""), tx_100k = std::nan("");
+    double lost_100k = std::nan(""), tx_100k = std::nan(""), floor_ns = std::nan("");
     if (!profiled.empty()) {
-        std::cout << "\nper BPF program, kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt while the load ran):\n";
+        std::cout << "\nper BPF program, kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt while the load ran; net: minus\n"
+                     "the statistics' floor, an empty program on netif_receive_skb timed in the same run):\n";
         for (const auto& r : profiled) {
             if (!r.ok) continue;
             std::cout << "  " << mode_letter(r.mode) << " " << load_name(r.load) << ": ";
@@ -1071,6 +1110,16 @@ int run_benchmark(const Options& o) {
                 std::cout << fmt(r.rx_pps, 0) << " pkt/s received (" << fmt(ratio(r.rx_pps, A.rx_pps), 3) << " of A), "
                           << fmt(r.tx_pps, 0) << " sent";
             std::cout << ", " << r.events << " events, " << r.lost << " lost\n";
+            const double floor = r.floor.ns_per_run();
+            if (r.load == Load::udp && r.mode == Mode::all) floor_ns = floor;
+            auto print_prog = [&](const ProgStat& p) {
+                char line[256];
+                snprintf(line, sizeof line, "      %-18s %12llu runs  %8s ns/run  %8s net\n", p.name.c_str(),
+                         static_cast<unsigned long long>(p.run_cnt), fmt(p.ns_per_run(), 1).c_str(),
+                         fmt(p.ns_per_run() - floor, 1).c_str());
+                std::cout << line;
+            };
+            print_prog(r.floor);
             int idle = 0;
             ProgStat brackets{"nf_bracket_* (all)"};
             for (const auto& p : r.progs) {
@@ -1078,10 +1127,7 @@ int run_benchmark(const Options& o) {
                     ++idle;
                     continue;
                 }
-                char line[256];
-                snprintf(line, sizeof line, "      %-18s %12llu runs  %8s ns/run\n", p.name.c_str(),
-                         static_cast<unsigned long long>(p.run_cnt), fmt(p.ns_per_run(), 1).c_str());
-                std::cout << line;
+                print_prog(p);
                 if (r.load == Load::udp) (r.mode == Mode::all ? bpf_all : bpf_nomatch)[p.name] = num(p.ns_per_run(), 1);
                 if (p.name.rfind("nf_bracket_", 0) == 0) {
                     brackets.run_cnt += p.run_cnt;
@@ -1089,10 +1135,7 @@ int run_benchmark(const Options& o) {
                 }
             }
             if (brackets.run_cnt) {
-                char line[256];
-                snprintf(line, sizeof line, "      %-18s %12llu runs  %8s ns/run\n", brackets.name.c_str(),
-                         static_cast<unsigned long long>(brackets.run_cnt), fmt(brackets.ns_per_run(), 1).c_str());
-                std::cout << line;
+                print_prog(brackets);
                 if (r.load == Load::udp)
                     (r.mode == Mode::all ? bpf_all : bpf_nomatch)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
             }
@@ -1132,6 +1175,7 @@ int run_benchmark(const Options& o) {
         {"tx_pps_at_100k", num(tx_100k, 0)},
         {"bpf_ns_per_run", bpf_all},
         {"bpf_ns_per_run_nomatch", bpf_nomatch},
+        {"bpf_stats_floor_ns", num(floor_ns, 1)},
         {"rounds", o.rounds},
         {"seconds", o.seconds},
         {"failed_runs", A.failed + B.failed + C.failed + D.failed},

@@ -65,14 +65,25 @@ static __always_inline void fill_header(struct wgbpf_event_header *h, __u16 type
 	h->pad0 = 0;
 }
 
+/* Two ways to read kernel memory. Programs whose arguments carry BTF types (tp_btf, fentry/fexit,
+ * netfilter) read fields with plain loads (`skb->mark`: CO-RE relocated, faults caught by the JIT),
+ * which cost next to nothing; a bpf_probe_read_kernel() call costs ~30 ns here (measured with bpf
+ * stats). kprobes see plain addresses and must use probe reads: the `_probed` variants below. */
+
 static __always_inline __u32 net_inum(const struct net *net)
 {
-	return net ? BPF_CORE_READ(net, ns.inum) : 0;
+	return net ? net->ns.inum : 0;
 }
 
 static __always_inline __u32 dev_netns(const struct net_device *dev)
 {
-	return dev ? net_inum(BPF_CORE_READ(dev, nd_net.net)) : 0;
+	return dev ? net_inum(dev->nd_net.net) : 0;
+}
+
+static __always_inline __u32 dev_netns_probed(const struct net_device *dev)
+{
+	const struct net *net = dev ? BPF_CORE_READ(dev, nd_net.net) : 0;
+	return net ? BPF_CORE_READ(net, ns.inum) : 0;
 }
 
 /* The current task's namespace: right for process-context lookups (sockets), not for softirqs. */
@@ -92,6 +103,7 @@ static __always_inline __u32 task_netns(void)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU lists: an insert takes no lock shared by all CPUs */
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, __u64);
@@ -100,11 +112,8 @@ struct {
 /* Keyed by user space at load: packet ids do not reveal kernel addresses. */
 volatile const __u64 packet_id_key = 0;
 
-static __always_inline __u64 packet_id(const struct sk_buff *skb)
+static __always_inline __u64 mix_packet_id(__u64 x)
 {
-	/* The verifier forbids arithmetic on a trusted pointer: copy its value out as a plain number. */
-	__u64 x = 0;
-	bpf_probe_read_kernel(&x, sizeof(x), &skb);
 	x ^= packet_id_key;
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
@@ -114,87 +123,135 @@ static __always_inline __u64 packet_id(const struct sk_buff *skb)
 	return x;
 }
 
-static __always_inline bool is_watched(__u64 id, __u64 now)
+/* A packet's id from the skb's address, for BTF pointers. The verifier forbids arithmetic on such a
+ * pointer, except that a privileged program may subtract two pointers: the skb's distance from the
+ * `watched` map (one map, shared by every object) is as unique as its address and needs no helper. */
+static __always_inline __u64 packet_id(const struct sk_buff *skb)
+{
+	return mix_packet_id((__u64)skb - (__u64)&watched);
+}
+
+/* The same id from a plain address (kprobes): the map's address read out as a number. */
+static __always_inline __u64 packet_id_of_address(__u64 skb)
+{
+	const void *map = &watched;
+	__u64 base = 0;
+	bpf_probe_read_kernel(&base, sizeof(base), &map);
+	return mix_packet_id(skb - base);
+}
+
+/* The time is read only for packets found (a clock read costs ~30 ns): nothing to age otherwise. */
+static __always_inline bool is_watched(__u64 id)
 {
 	__u64 *since = bpf_map_lookup_elem(&watched, &id);
 	if (!since)
 		return false;
-	if (now - *since > WGBPF_WATCH_TTL_NS) {
+	if (bpf_ktime_get_ns() - *since > WGBPF_WATCH_TTL_NS) {
 		bpf_map_delete_elem(&watched, &id);
 		return false;
 	}
 	return true;
 }
 
-static __always_inline void watch(__u64 id, __u64 now)
+static __always_inline void watch(__u64 id)
 {
+	__u64 now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&watched, &id, &now, BPF_NOEXIST);
 }
 
-/* IPv4/IPv6 header fields from the skb's network header (tracing reads: works in any context). `id` is
- * packet_id(skb): every caller has already computed it to decide whether to report the packet. */
-static __always_inline void read_packet(struct sk_buff *skb, __u64 id, struct wgbpf_packet *p)
+/* Where a packet's IP header is, and its ethertype (host order). */
+struct l3_ref {
+	const unsigned char *l3;
+	__u16 protocol;
+};
+
+static __always_inline struct l3_ref l3_of(const struct sk_buff *skb)
+{
+	struct l3_ref r = {skb->head + skb->network_header, bpf_ntohs(skb->protocol)};
+	return r;
+}
+
+static __always_inline struct l3_ref l3_of_probed(const struct sk_buff *skb)
+{
+	struct l3_ref r = {BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header),
+			   bpf_ntohs(BPF_CORE_READ(skb, protocol))};
+	return r;
+}
+
+/* Ports (or ICMP type and code) and the first UDP payload bytes, from the transport header's bytes. */
+static __always_inline void parse_l4(struct wgbpf_packet *p, const __u8 *l4)
+{
+	if (p->proto == 6 || p->proto == 17 || p->proto == 132) {
+		p->sport = (__u16)l4[0] << 8 | l4[1];
+		p->dport = (__u16)l4[2] << 8 | l4[3];
+		p->flags |= WGBPF_PKT_F_L4;
+		if (p->proto == 17) {
+			__builtin_memcpy(p->udp_payload, l4 + 8, sizeof(p->udp_payload));
+			p->flags |= WGBPF_PKT_F_PAYLOAD;
+		}
+	} else if (p->proto == 1 || p->proto == 58) {
+		p->dport = (__u16)l4[0] << 8 | l4[1];
+		p->flags |= WGBPF_PKT_F_L4;
+	}
+}
+
+/* What a packet record needs from the transport header: ports, and 16 bytes of UDP payload. */
+#define WGBPF_L4_BYTES 24
+
+/* IPv4/IPv6 header fields, read in one go: the IP header, the transport header and the start of the
+ * UDP payload fit in 64 bytes unless IPv4 options are longer than 20 bytes (then a second read).
+ * `id` is packet_id(skb): every caller has already computed it to decide whether to report the packet. */
+static __always_inline void read_packet(struct l3_ref r, __u64 id, struct wgbpf_packet *p)
 {
 	__builtin_memset(p, 0, sizeof(*p));
 	p->id = id;
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	unsigned char *l3 = head + nh;
-	unsigned char *l4 = 0;
-	if (protocol == 0x0800) {
+	union {
 		struct iphdr ip;
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), l3))
+		struct ipv6hdr ip6;
+		__u8 raw[64];
+	} h;
+	if (r.protocol == 0x0800) {
+		bool whole = !bpf_probe_read_kernel(&h, sizeof(h), r.l3);
+		if (!whole && bpf_probe_read_kernel(&h.ip, sizeof(h.ip), r.l3)) /* near the end of the buffer */
 			return;
-		if (ip.version != 4)
+		if (h.ip.version != 4)
 			return;
 		p->family = WGBPF_FAMILY_IPV4;
-		p->proto = ip.protocol;
-		p->len = bpf_ntohs(ip.tot_len);
-		p->ip_id = bpf_ntohs(ip.id);
-		__builtin_memcpy(p->src, &ip.saddr, 4);
-		__builtin_memcpy(p->dst, &ip.daddr, 4);
-		p->l3_len = ip.ihl * 4;
-		if (!(ip.frag_off & bpf_htons(0x1fff))) /* only the first fragment has ports */
-			l4 = l3 + ip.ihl * 4;
-	} else if (protocol == 0x86dd) {
-		struct ipv6hdr ip6;
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), l3))
+		p->proto = h.ip.protocol;
+		p->len = bpf_ntohs(h.ip.tot_len);
+		p->ip_id = bpf_ntohs(h.ip.id);
+		__builtin_memcpy(p->src, &h.ip.saddr, 4);
+		__builtin_memcpy(p->dst, &h.ip.daddr, 4);
+		__u32 ihl = h.ip.ihl * 4;
+		p->l3_len = ihl;
+		if (h.ip.frag_off & bpf_htons(0x1fff)) /* only the first fragment has ports */
+			return;
+		if (whole && ihl == 20) {
+			parse_l4(p, &h.raw[20]);
+		} else {
+			__u8 l4[WGBPF_L4_BYTES];
+			if (!bpf_probe_read_kernel(l4, sizeof(l4), r.l3 + ihl))
+				parse_l4(p, l4);
+		}
+	} else if (r.protocol == 0x86dd) {
+		bool whole = !bpf_probe_read_kernel(&h, sizeof(h), r.l3);
+		if (!whole && bpf_probe_read_kernel(&h.ip6, sizeof(h.ip6), r.l3))
 			return;
 		p->family = WGBPF_FAMILY_IPV6;
-		p->proto = ip6.nexthdr; /* extension headers are not walked */
-		p->len = bpf_ntohs(ip6.payload_len) + 40;
+		p->proto = h.ip6.nexthdr; /* extension headers are not walked */
+		p->len = bpf_ntohs(h.ip6.payload_len) + 40;
 		p->l3_len = 40;
-		__builtin_memcpy(p->src, &ip6.saddr, 16);
-		__builtin_memcpy(p->dst, &ip6.daddr, 16);
-		l4 = l3 + 40;
-	} else {
-		return;
-	}
-	if (!l4)
-		return;
-	if (p->proto == 6 || p->proto == 17 || p->proto == 132) {
-		__be16 ports[2];
-		if (!bpf_probe_read_kernel(ports, sizeof(ports), l4)) {
-			p->sport = bpf_ntohs(ports[0]);
-			p->dport = bpf_ntohs(ports[1]);
-			p->flags |= WGBPF_PKT_F_L4;
-		}
-		if (p->proto == 17 && !bpf_probe_read_kernel(p->udp_payload, sizeof(p->udp_payload), l4 + 8))
-			p->flags |= WGBPF_PKT_F_PAYLOAD;
-	} else if (p->proto == 1 || p->proto == 58) {
-		__u8 type_code[2];
-		if (!bpf_probe_read_kernel(type_code, sizeof(type_code), l4)) {
-			p->dport = (__u16)type_code[0] << 8 | type_code[1];
-			p->flags |= WGBPF_PKT_F_L4;
-		}
+		__builtin_memcpy(p->src, &h.ip6.saddr, 16);
+		__builtin_memcpy(p->dst, &h.ip6.daddr, 16);
+		if (whole)
+			parse_l4(p, &h.raw[40]);
 	}
 }
 
 /* Conntrack entry attached to the skb: mark and state (enum ip_conntrack_info). */
 static __always_inline void read_ct(const struct sk_buff *skb, __u32 *ct_mark, __u8 *ct_state)
 {
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	unsigned long nfct = skb->_nfct;
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL);
 	*ct_mark = 0;
 	if (!ct) {
@@ -203,7 +260,7 @@ static __always_inline void read_ct(const struct sk_buff *skb, __u32 *ct_mark, _
 	}
 	*ct_state = nfct & 7;
 	if (bpf_core_field_exists(ct->mark))
-		*ct_mark = BPF_CORE_READ(ct, mark);
+		*ct_mark = BPF_CORE_READ(ct, mark); /* a plain number turned pointer: probe read */
 }
 
 /* Addresses live at 4-byte offsets in packet records on the stack: compare in 32-bit words. */
@@ -259,22 +316,20 @@ static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 i
 	return filter_matches_cheaply(f, iif, oif, mark) || filter_matches_address(f, src, dst, family);
 }
 
-/* Only the addresses of the skb's IP header (one read): enough for the filter's address test. */
-static __always_inline __u8 read_addresses(struct sk_buff *skb, __u8 src[16], __u8 dst[16])
+/* Only the addresses of the packet's IP header (one read): enough for the filter's address test. */
+static __always_inline __u8 read_addresses(struct l3_ref r, __u8 src[16], __u8 dst[16])
 {
-	unsigned char *l3 = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header);
-	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	if (protocol == 0x0800) {
+	if (r.protocol == 0x0800) {
 		__u32 a[2];
-		if (bpf_probe_read_kernel(a, sizeof(a), l3 + 12))
+		if (bpf_probe_read_kernel(a, sizeof(a), r.l3 + 12))
 			return 0;
 		__builtin_memcpy(src, &a[0], 4);
 		__builtin_memcpy(dst, &a[1], 4);
 		return WGBPF_FAMILY_IPV4;
 	}
-	if (protocol == 0x86dd) {
+	if (r.protocol == 0x86dd) {
 		__u32 a[8];
-		if (bpf_probe_read_kernel(a, sizeof(a), l3 + 8))
+		if (bpf_probe_read_kernel(a, sizeof(a), r.l3 + 8))
 			return 0;
 		__builtin_memcpy(src, &a[0], 16);
 		__builtin_memcpy(dst, &a[4], 16);
@@ -286,22 +341,22 @@ static __always_inline __u8 read_addresses(struct sk_buff *skb, __u8 src[16], __
 /* Whether to report this packet: already watched, or chosen by the filter now (and from then on
  * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
  * and marks need no read, the watched map one lookup, addresses one read of the IP header. */
-static __always_inline bool want_packet(struct sk_buff *skb, __u64 id, __s32 iif, __s32 oif, __u32 mark, __u64 now)
+static __always_inline bool want_packet(struct l3_ref r, __u64 id, __s32 iif, __s32 oif, __u32 mark)
 {
 	if (filter_matches_cheaply(&filter, iif, oif, mark)) {
-		if (!is_watched(id, now))
-			watch(id, now);
+		if (!is_watched(id))
+			watch(id);
 		return true;
 	}
-	if (is_watched(id, now))
+	if (is_watched(id))
 		return true;
 	if (!filter.n_addrs)
 		return false;
 	__u32 src[4] = {}, dst[4] = {};
-	__u8 family = read_addresses(skb, (__u8 *)src, (__u8 *)dst);
+	__u8 family = read_addresses(r, (__u8 *)src, (__u8 *)dst);
 	if (!filter_matches_address(&filter, (const __u8 *)src, (const __u8 *)dst, family))
 		return false;
-	watch(id, now);
+	watch(id);
 	return true;
 }
 

@@ -10,10 +10,10 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__u32 netns = dev_netns(dev);
 	if (filter.netns && netns != filter.netns)
 		return; /* cheapest rejection: another namespace */
-	__s32 ifindex = BPF_CORE_READ(dev, ifindex);
-	__u64 now = bpf_ktime_get_ns();
+	__s32 ifindex = dev->ifindex;
 	__u64 id = packet_id(skb);
-	if (!want_packet(skb, id, ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
+	struct l3_ref l3 = l3_of(skb);
+	if (!want_packet(l3, id, ifindex, ifindex, skb->mark))
 		return;
 	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -21,7 +21,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns);
-	read_packet(skb, id, &e->pkt);
+	read_packet(l3, id, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
 	e->ifindex = ifindex;
@@ -33,7 +33,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(device_ingress, struct sk_buff *skb)
 {
-	device_event(skb, BPF_CORE_READ(skb, dev), WGBPF_DEV_INGRESS);
+	device_event(skb, skb->dev, WGBPF_DEV_INGRESS);
 	return 0;
 }
 

@@ -9,18 +9,17 @@ char LICENSE[] SEC("license") = "GPL";
 /* Locally generated packets have no device before POSTROUTING: then the socket tells the namespace. */
 static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct net_device *dev = skb->dev;
 	if (dev)
 		return dev_netns(dev);
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	return sk ? net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net)) : 0;
+	struct sock *sk = skb->sk;
+	return sk ? net_inum(sk->__sk_common.skc_net.net) : 0;
 }
 
 static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reason)
 {
 	__u64 id = packet_id(skb);
-	__u64 now = bpf_ktime_get_ns();
-	if (!is_watched(id, now))
+	if (!is_watched(id))
 		return;
 	bpf_map_delete_elem(&watched, &id); /* the skb is gone: its address may come back as another packet */
 	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -29,8 +28,8 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_DROP, 1, sizeof(*e), skb_netns(skb));
-	read_packet(skb, id, &e->pkt);
-	e->pkt.iif = BPF_CORE_READ(skb, skb_iif);
+	read_packet(l3_of(skb), id, &e->pkt);
+	e->pkt.iif = skb->skb_iif;
 	e->pkt.oif = 0;
 	e->location = (__u64)location;
 	e->reason = reason;
@@ -52,11 +51,13 @@ int BPF_PROG(drop_kfree_skb_noreason, struct sk_buff *skb, void *location)
 	return 0;
 }
 
-/* A consumed skb (freed normally) ends its packet's watch as well. */
+/* A consumed skb (freed normally) ends its packet's watch as well. Looked up first: a lookup takes no
+ * lock, a delete locks a bucket, and almost every skb freed on the host was never watched. */
 SEC("tp_btf/consume_skb")
 int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 {
 	__u64 id = packet_id(skb);
-	bpf_map_delete_elem(&watched, &id);
+	if (bpf_map_lookup_elem(&watched, &id))
+		bpf_map_delete_elem(&watched, &id);
 	return 0;
 }

@@ -17,26 +17,25 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	const struct nf_hook_state *state = ctx->state;
 	if (!skb || !state)
 		return NF_ACCEPT;
-	__u64 now = bpf_ktime_get_ns();
+	struct net_device *in = state->in, *out = state->out;
+	__s32 iif = in ? in->ifindex : 0, oif = out ? out->ifindex : 0;
+	__u32 mark = skb->mark;
 	__u64 id = packet_id(skb);
-	struct net_device *in = BPF_CORE_READ(state, in), *out = BPF_CORE_READ(state, out);
-	__s32 iif = in ? BPF_CORE_READ(in, ifindex) : 0, oif = out ? BPF_CORE_READ(out, ifindex) : 0;
-	__u32 mark = BPF_CORE_READ(skb, mark);
-
-	if (!want_packet(skb, id, iif, oif, mark, now))
+	struct l3_ref l3 = l3_of(skb);
+	if (!want_packet(l3, id, iif, oif, mark))
 		return NF_ACCEPT;
 	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_NETFILTER);
 		return NF_ACCEPT;
 	}
-	read_packet(skb, id, &e->pkt);
-	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
+	read_packet(l3, id, &e->pkt);
+	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(state->net));
 	e->pkt.iif = iif;
 	e->pkt.oif = oif;
 	e->bracket = slot;
-	e->hook = BPF_CORE_READ(state, hook);
-	e->pf = BPF_CORE_READ(state, pf);
+	e->hook = state->hook;
+	e->pf = state->pf;
 	e->mark = mark;
 	read_ct(skb, &e->ct_mark, &e->ct_state);
 	e->pad0 = 0;

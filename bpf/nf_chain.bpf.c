@@ -48,25 +48,25 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	if (d >= MAX_DEPTH)
 		return 0;
 	struct chain_entry *ce = &st->entries[d];
-	struct sk_buff *skb = BPF_CORE_READ(pkt, skb);
-	const struct nf_hook_state *state = BPF_CORE_READ(pkt, state);
+	struct sk_buff *skb = pkt->skb;
+	const struct nf_hook_state *state = pkt->state;
 	ce->watched = 0;
-	if (filter.netns && net_inum(BPF_CORE_READ(state, net)) != filter.netns)
+	if (!skb || !state || (filter.netns && net_inum(state->net) != filter.netns))
 		return 0;
-	struct net_device *in = BPF_CORE_READ(state, in), *out = BPF_CORE_READ(state, out);
-	__s32 iif = in ? BPF_CORE_READ(in, ifindex) : 0, oif = out ? BPF_CORE_READ(out, ifindex) : 0;
-	__u32 mark = BPF_CORE_READ(skb, mark);
-	__u64 now = bpf_ktime_get_ns();
+	struct net_device *in = state->in, *out = state->out;
+	__s32 iif = in ? in->ifindex : 0, oif = out ? out->ifindex : 0;
+	__u32 mark = skb->mark;
 	__u64 id = packet_id(skb);
-	if (!want_packet(skb, id, iif, oif, mark, now))
+	struct l3_ref l3 = l3_of(skb);
+	if (!want_packet(l3, id, iif, oif, mark))
 		return 0;
 	/* Read on entry: a drop frees the skb inside the chain. */
-	read_packet(skb, id, &ce->pkt);
+	read_packet(l3, id, &ce->pkt);
 	ce->pkt.iif = iif;
 	ce->pkt.oif = oif;
 	ce->mark = mark;
 	read_ct(skb, &ce->ct_mark, &ce->ct_state);
-	ce->t_entry = now;
+	ce->t_entry = bpf_ktime_get_ns();
 	ce->watched = 1;
 	return 0;
 }
@@ -88,16 +88,16 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 		count_loss(WGBPF_MOD_NETFILTER);
 		return 0;
 	}
-	const struct nf_hook_state *state = BPF_CORE_READ(pkt, state);
+	const struct nf_hook_state *state = pkt->state;
 	const struct nft_chain *chain = priv;
 	const struct nft_table *table = BPF_CORE_READ(chain, table);
-	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), net_inum(BPF_CORE_READ(state, net)));
+	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), state ? net_inum(state->net) : 0);
 	e->hdr.t_ns = ce->t_entry;
 	e->pkt = ce->pkt;
 	e->table_handle = BPF_CORE_READ(table, handle);
 	e->chain_handle = BPF_CORE_READ(chain, handle);
-	e->hook = BPF_CORE_READ(state, hook);
-	e->pf = BPF_CORE_READ(state, pf);
+	e->hook = state ? state->hook : 0;
+	e->pf = state ? state->pf : 0;
 	e->table_family = BPF_CORE_READ_BITFIELD_PROBED(table, family);
 	e->ct_state_before = ce->ct_state;
 	__builtin_memset(e->pad0, 0, sizeof(e->pad0));
@@ -106,8 +106,8 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	e->ct_mark_before = ce->ct_mark;
 	e->pad1 = 0;
 	if ((ret & 0xff) == 1 /* NF_ACCEPT: the skb is still ours to read */) {
-		struct sk_buff *skb = BPF_CORE_READ(pkt, skb);
-		e->mark_after = BPF_CORE_READ(skb, mark);
+		struct sk_buff *skb = pkt->skb;
+		e->mark_after = skb->mark;
 		read_ct(skb, &e->ct_mark_after, &e->ct_state_after);
 	} else {
 		e->mark_after = ce->mark;

@@ -173,12 +173,13 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 	__builtin_memset(e->gw, 0, 16);
 	if (nhc) {
 		e->flags |= WGBPF_LOOKUP_F_NH;
-		__u8 gw_family = BPF_CORE_READ(nhc, nhc_gw_family);
+		__u8 gw_family = nhc->nhc_gw_family;
 		if (gw_family == 2 /* AF_INET */) {
-			__u32 gw4 = BPF_CORE_READ(nhc, nhc_gw.ipv4);
+			__u32 gw4 = nhc->nhc_gw.ipv4;
 			__builtin_memcpy(e->gw, &gw4, 4);
 			e->flags |= WGBPF_LOOKUP_F_GW;
 		} else if (gw_family == 10 /* AF_INET6 */) {
+			/* a probe read: 6.1's verifier walks a union by its first member (ipv4) only */
 			BPF_CORE_READ_INTO(&e->gw, nhc, nhc_gw.ipv6);
 			e->flags |= WGBPF_LOOKUP_F_GW;
 		}
@@ -191,9 +192,9 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	__s32 nh_ifindex = 0;
 	struct net_device *nh_dev = NULL;
 	if (nhc) {
-		nh_dev = BPF_CORE_READ(nhc, nhc_dev);
+		nh_dev = nhc->nhc_dev;
 		if (nh_dev)
-			nh_ifindex = BPF_CORE_READ(nh_dev, ifindex);
+			nh_ifindex = nh_dev->ifindex;
 	}
 	__u64 rx_packet = 0;
 	if (!netns && f->iif == WGBPF_LOOPBACK_IFINDEX && nh_dev)
@@ -248,16 +249,16 @@ struct flowi_common___tos {
 
 static __always_inline void read_common(struct flow_view *f, const struct flowi_common *c)
 {
-	f->mark = BPF_CORE_READ(c, flowic_mark);
-	f->iif = BPF_CORE_READ(c, flowic_iif);
-	f->oif = BPF_CORE_READ(c, flowic_oif);
-	f->uid = BPF_CORE_READ(c, flowic_uid.val);
-	f->proto = BPF_CORE_READ(c, flowic_proto);
-	f->scope = BPF_CORE_READ(c, flowic_scope);
+	f->mark = c->flowic_mark;
+	f->iif = c->flowic_iif;
+	f->oif = c->flowic_oif;
+	f->uid = c->flowic_uid.val;
+	f->proto = c->flowic_proto;
+	f->scope = c->flowic_scope;
 	if (bpf_core_field_exists(c->flowic_dscp))
-		f->dscp = BPF_CORE_READ(c, flowic_dscp);
+		f->dscp = c->flowic_dscp;
 	else
-		f->dscp = BPF_CORE_READ((const struct flowi_common___tos *)c, flowic_tos) >> 2;
+		f->dscp = ((const struct flowi_common___tos *)c)->flowic_tos >> 2;
 }
 
 SEC("tp_btf/fib_table_lookup")
@@ -265,11 +266,11 @@ int BPF_PROG(route_fib4_lookup, u32 tb_id, const struct flowi4 *flp, const struc
 {
 	struct flow_view f = {.family = WGBPF_FAMILY_IPV4};
 	read_common(&f, &flp->__fl_common);
-	__u32 saddr = BPF_CORE_READ(flp, saddr), daddr = BPF_CORE_READ(flp, daddr);
+	__u32 saddr = flp->saddr, daddr = flp->daddr;
 	__builtin_memcpy(f.src, &saddr, 4);
 	__builtin_memcpy(f.dst, &daddr, 4);
-	f.sport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.sport));
-	f.dport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.dport));
+	f.sport = bpf_ntohs(flp->uli.ports.sport);
+	f.dport = bpf_ntohs(flp->uli.ports.dport);
 	emit(&f, tb_id, err, 0, err == 0 ? nhc : NULL);
 	return 0;
 }
@@ -277,9 +278,9 @@ int BPF_PROG(route_fib4_lookup, u32 tb_id, const struct flowi4 *flp, const struc
 /* IPv6 reports no error code: a miss is the namespace's null entry, reject routes are route types. */
 static __always_inline __s32 fib6_error(const struct net *net, const struct fib6_result *res)
 {
-	if (BPF_CORE_READ(res, f6i) == BPF_CORE_READ(net, ipv6.fib6_null_entry))
+	if (res->f6i == net->ipv6.fib6_null_entry)
 		return -WGBPF_EAGAIN;
-	switch (BPF_CORE_READ(res, fib6_type)) {
+	switch (res->fib6_type) {
 	case 7: return -113; /* RTN_UNREACHABLE: -EHOSTUNREACH */
 	case 6: return -22;  /* RTN_BLACKHOLE: -EINVAL */
 	case 8: return -13;  /* RTN_PROHIBIT: -EACCES */
@@ -294,17 +295,18 @@ int BPF_PROG(route_fib6_lookup, const struct net *net, const struct fib6_result 
 {
 	struct flow_view f = {.family = WGBPF_FAMILY_IPV6};
 	read_common(&f, &flp->__fl_common);
+	/* probe reads: in6_addr is a union, and 6.1's verifier walks a union by its first member only */
 	BPF_CORE_READ_INTO(&f.src, flp, saddr);
 	BPF_CORE_READ_INTO(&f.dst, flp, daddr);
-	f.sport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.sport));
-	f.dport = bpf_ntohs(BPF_CORE_READ(flp, uli.ports.dport));
+	f.sport = bpf_ntohs(flp->uli.ports.sport);
+	f.dport = bpf_ntohs(flp->uli.ports.dport);
 	__s32 err = fib6_error(net, res);
 	const struct fib_nh_common *nhc = NULL;
 	if (err == 0) {
-		struct fib6_nh *nh = BPF_CORE_READ(res, nh);
+		struct fib6_nh *nh = res->nh;
 		if (nh)
 			nhc = &nh->nh_common;
 	}
-	emit(&f, BPF_CORE_READ(table, tb6_id), err, net_inum(net), nhc);
+	emit(&f, table->tb6_id, err, net_inum(net), nhc);
 	return 0;
 }

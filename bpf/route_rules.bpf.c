@@ -9,7 +9,9 @@ char LICENSE[] SEC("license") = "GPL";
 static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, __u32 what, __s32 err,
 				      __s32 prefixlen)
 {
-	__u32 netns = net_inum(BPF_CORE_READ(rule, fr_net));
+	/* probe reads: the deciding rule comes from a probe read too (arg->rule), not from BTF */
+	const struct net *net = BPF_CORE_READ(rule, fr_net);
+	__u32 netns = net ? BPF_CORE_READ(net, ns.inum) : 0;
 	if (filter.netns && netns != filter.netns)
 		return;
 	struct wgbpf_rule_result *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -24,16 +24,17 @@ struct wg_peer {
 	struct noise_handshake handshake;
 } __attribute__((preserve_access_index));
 
-static __always_inline void peer_event(struct sk_buff *skb, const struct wg_peer *peer, __u8 action)
+/* Shared by both flavours, so it reads with probe reads (kprobes see plain addresses); `id` is the
+ * packet id, computed by each flavour its own way. Not on a hot path: once per tunnelled packet. */
+static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action)
 {
 	const struct net_device *dev = BPF_CORE_READ(skb, dev);
-	__u32 netns = dev_netns(dev);
+	__u32 netns = dev_netns_probed(dev);
 	if (filter.netns && netns != filter.netns)
 		return;
-	__u64 now = bpf_ktime_get_ns();
 	__s32 ifindex = peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
-	__u64 id = packet_id(skb);
-	if (!want_packet(skb, id, ifindex, ifindex, BPF_CORE_READ(skb, mark), now))
+	struct l3_ref l3 = l3_of_probed(skb);
+	if (!want_packet(l3, id, ifindex, ifindex, BPF_CORE_READ(skb, mark)))
 		return;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -41,7 +42,7 @@ static __always_inline void peer_event(struct sk_buff *skb, const struct wg_peer
 		return;
 	}
 	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), netns);
-	read_packet(skb, id, &e->pkt);
+	read_packet(l3, id, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;
 	e->found = peer != 0;
@@ -55,14 +56,14 @@ static __always_inline void peer_event(struct sk_buff *skb, const struct wg_peer
 SEC("fexit/wg_allowedips_lookup_dst")
 int BPF_PROG(wg_lookup_dst_exit, void *table, struct sk_buff *skb, struct wg_peer *peer)
 {
-	peer_event(skb, peer, WGBPF_WG_ENCRYPT);
+	peer_event(skb, packet_id(skb), peer, WGBPF_WG_ENCRYPT);
 	return 0;
 }
 
 SEC("fexit/wg_allowedips_lookup_src")
 int BPF_PROG(wg_lookup_src_exit, void *table, struct sk_buff *skb, struct wg_peer *peer)
 {
-	peer_event(skb, peer, WGBPF_WG_DECRYPT);
+	peer_event(skb, packet_id(skb), peer, WGBPF_WG_DECRYPT);
 	return 0;
 }
 
@@ -88,9 +89,9 @@ static __always_inline void peer_returned(struct pt_regs *ctx, __u8 action)
 	__u64 *slot = bpf_map_lookup_elem(&lookup_skb, &zero);
 	if (!slot || !*slot)
 		return;
-	struct sk_buff *skb = (struct sk_buff *)*slot;
+	__u64 skb = *slot;
 	*slot = 0;
-	peer_event(skb, (const struct wg_peer *)PT_REGS_RC(ctx), action);
+	peer_event((struct sk_buff *)skb, packet_id_of_address(skb), (const struct wg_peer *)PT_REGS_RC(ctx), action);
 }
 
 SEC("kprobe/wg_allowedips_lookup_dst")

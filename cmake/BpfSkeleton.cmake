@@ -1,4 +1,5 @@
-# wgbpf_bpf_skeleton(NAME): bpf/NAME.bpf.c -> NAME.bpf.o (clang, BPF target, CO-RE) -> skel/NAME.skel.h
+# wgbpf_bpf_skeleton(NAME [DIR]): DIR/NAME.bpf.c (default DIR: bpf/) -> NAME.bpf.o (clang, BPF target, CO-RE)
+# -> skel/NAME.skel.h
 find_program(BPF_CLANG NAMES clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 find_program(BPF_STRIP NAMES llvm-strip llvm-strip-14 REQUIRED) # drop DWARF, keep BTF: smaller skeletons
@@ -14,7 +15,11 @@ endif()
 file(GLOB WGBPF_BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.bpf.h ${CMAKE_SOURCE_DIR}/include/wgbpf/abi/*.h)
 
 function(wgbpf_bpf_skeleton name)
-  set(src ${CMAKE_SOURCE_DIR}/bpf/${name}.bpf.c)
+  set(dir ${CMAKE_SOURCE_DIR}/bpf)
+  if(ARGC GREATER 1)
+    set(dir ${ARGV1})
+  endif()
+  set(src ${dir}/${name}.bpf.c)
   set(obj ${CMAKE_BINARY_DIR}/bpf/${name}.bpf.o)
   set(skel ${CMAKE_BINARY_DIR}/skel/${name}.skel.h)
   add_custom_command(
