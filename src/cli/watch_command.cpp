@@ -374,6 +374,7 @@ int run_watch(const WatchOptions& options) {
             pipeline.lost(module, n);
         }
         pipeline.flush(now);
+        output.flush();
         recording.write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording.write([](RecordingWriter& w) { return w.flush(); });
         if (now >= deadline) break;

@@ -38,8 +38,10 @@ JsonWriter& OutputWriter::line() {
 
 void OutputWriter::end_line() {
     out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
-    out_ << '\n' << std::flush;
+    out_ << '\n';
 }
+
+void OutputWriter::flush() { out_.flush(); }
 
 void OutputWriter::route(const RouteDecision& d) {
     ++records_;
@@ -47,7 +49,7 @@ void OutputWriter::route(const RouteDecision& d) {
         write_route_json(line(), d);
         end_line();
     } else {
-        out_ << render_route_text(d, style_) << std::flush;
+        out_ << render_route_text(d, style_);
     }
 }
 
@@ -57,7 +59,7 @@ void OutputWriter::netfilter(const NetfilterStep& s) {
         write_netfilter_json(line(), s, link_name_);
         end_line();
     } else {
-        out_ << render_netfilter_text(s, style_) << std::flush;
+        out_ << render_netfilter_text(s, style_);
     }
 }
 
@@ -67,7 +69,7 @@ void OutputWriter::drop(const DropStep& d) {
         write_drop_json(line(), d, link_name_);
         end_line();
     } else {
-        out_ << render_drop_text(d, style_) << std::flush;
+        out_ << render_drop_text(d, style_);
     }
 }
 
@@ -77,7 +79,7 @@ void OutputWriter::timeline(const PacketTimeline& t) {
         write_timeline_json(line(), t, link_name_);
         end_line();
     } else {
-        out_ << render_timeline_text(t, style_) << std::flush;
+        out_ << render_timeline_text(t, style_);
     }
 }
 
@@ -88,6 +90,7 @@ void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netn
 
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
                            const std::optional<NftraceSummary>& nftrace) {
+    out_.flush(); // the records before the summary on stderr
     uint64_t lost = 0;
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {

@@ -38,6 +38,10 @@ public:
     void timeline(const PacketTimeline& t);
     uint64_t records() const { return records_; }
 
+    // Records are written without a flush each (a write(2) per record costs more than rendering it at
+    // high rates): the watch loop flushes once per wake-up, so nothing waits longer than one poll.
+    void flush();
+
     // Everything is attached: from here on nothing is missed. With --json also a `"kind": "ready"` line,
     // so that scripts start their traffic after it.
     void ready(const std::vector<ModuleStatus>& modules, uint32_t netns);
