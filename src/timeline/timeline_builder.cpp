@@ -8,6 +8,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "wgbpf/timeline/pending_routes.hpp"
 #include "wgbpf/timeline/rp_filter.hpp"
 #include "wgbpf/timeline/wireguard_link.hpp"
 
@@ -84,16 +85,6 @@ std::optional<uint32_t> first_output_mark(const PacketTimeline& tl) {
     return std::nullopt;
 }
 
-// An output decision waiting for its packet. What a packet's scan compares first sits beside the pointer:
-// under a flood with lost events a packet scans thousands of them, and whole decisions would not stay in
-// cache.
-struct PendingRoute {
-    uint32_t netns;
-    uint64_t t_ns;
-    IpAddress dst;
-    std::unique_ptr<RouteDecision> decision;
-};
-
 } // namespace
 
 struct TimelineBuilder::State {
@@ -102,7 +93,7 @@ struct TimelineBuilder::State {
     TimelineLimits limits;
     std::map<uint64_t, Entry> entries;           // by timeline id, i.e. in order of creation
     std::unordered_map<uint64_t, uint64_t> open; // packet id -> timeline id, open timelines only
-    std::deque<PendingRoute> pending;            // output decisions waiting for their packet, oldest first
+    PendingRoutes pending;                        // output decisions waiting for their packet
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
     std::unordered_map<uint64_t, std::string> kernel_peers; // packet id -> peer public key (kernel WireGuard)
@@ -211,25 +202,16 @@ struct TimelineBuilder::State {
     void attach_pending_route(Entry& e, const PacketInfo& pkt, std::optional<uint32_t> mark, uint32_t tgid, uint64_t t) {
         // Those too old for any packet now leave first (as flush() would let them): under a flood of decisions
         // whose packets were lost, the scan would otherwise walk all of them for every packet.
-        while (!pending.empty() && too_old(pending.front().t_ns, t)) {
-            std::unique_ptr<RouteDecision> stale = std::move(pending.front().decision);
-            pending.pop_front();
-            route_unmatched(*stale);
-        }
-        auto best = pending.end();
-        for (auto it = pending.begin(); it != pending.end(); ++it) {
-            if (it->netns != e.tl.netns || it->t_ns > t || too_old(it->t_ns, t) || it->dst != pkt.dst) continue;
-            if (!route_fits(*it->decision, pkt, mark)) continue;
-            if (best == pending.end()) best = it;
-            if (tgid == 0 || it->decision->tgid == tgid) {
-                if (tgid != 0) best = it;
-                break;
-            }
-        }
-        if (best == pending.end()) return;
-        if (e.tl.mark == 0) e.tl.mark = best->decision->mark;
-        add_step(e, std::move(*best->decision));
-        pending.erase(best);
+        for (const RouteDecision* d = pending.oldest(); d && too_old(d->t_ns, t); d = pending.oldest())
+            route_unmatched(pending.pop_oldest());
+        // The first that fits; with a process known, the first of that process.
+        std::optional<RouteDecision> best = pending.take(e.tl.netns, pkt.dst, [&](const RouteDecision& d) {
+            if (d.t_ns > t || too_old(d.t_ns, t) || !route_fits(d, pkt, mark)) return PendingRoutes::Fit::no;
+            return tgid == 0 || d.tgid == tgid ? PendingRoutes::Fit::yes : PendingRoutes::Fit::maybe;
+        });
+        if (!best) return;
+        if (e.tl.mark == 0) e.tl.mark = best->mark;
+        add_step(e, std::move(*best));
     }
 
     // An output decision that arrives after its packet's first step (a walk finished late): the earliest
@@ -432,15 +414,8 @@ struct TimelineBuilder::State {
 
     void flush(uint64_t now) {
         // Output decisions that no packet took in time.
-        std::vector<RouteDecision> stale;
-        for (auto it = pending.begin(); it != pending.end();) {
-            if (now >= it->t_ns && now - it->t_ns >= limits.route_ns) {
-                stale.push_back(std::move(*it->decision));
-                it = pending.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        std::vector<RouteDecision> stale =
+            pending.take_all([&](const RouteDecision& d) { return now >= d.t_ns && now - d.t_ns >= limits.route_ns; });
         for (const RouteDecision& d : stale) route_unmatched(d);
 
         linker.expire(now);
@@ -464,13 +439,11 @@ void TimelineBuilder::add(const RouteDecision& d) {
     State& s = *state_;
     if (d.direction == RouteDirection::output) {
         if (s.attach_late_route(d)) return;
-        s.pending.push_back(PendingRoute{d.netns, d.t_ns, d.dst, std::make_unique<RouteDecision>(d)});
-        if (s.pending.size() > s.limits.max_open) {
-            RouteDecision oldest = std::move(*s.pending.front().decision);
-            s.pending.pop_front();
-            s.route_alone(oldest, fmt::format("route decision not matched: more than {} waiting for their packets",
-                                              s.limits.max_open));
-        }
+        s.pending.push(d);
+        if (s.pending.size() > s.limits.max_open)
+            s.route_alone(s.pending.pop_oldest(), fmt::format("route decision not matched: more than {} waiting for "
+                                                              "their packets",
+                                                              s.limits.max_open));
         return;
     }
     if (d.rx_packet == 0) {
