@@ -25,16 +25,20 @@ bool kernel_reports_verdict(const RouteDecision& d, const NetnsConfig& cfg) {
     return false;
 }
 
+} // namespace
+
 // Would the lookup continue this walk? Yes if the ruleset explains it there, or if it would make no more
-// sense as the first lookup of a new walk (a stale snapshot explains neither).
-bool continues(const std::vector<RouteLookup>& walk, const RouteLookup& lookup, const NetnsConfig& cfg) {
-    std::vector<RouteLookup> extended = walk;
-    extended.push_back(lookup);
-    if (unexplained_lookups(extended, cfg) <= unexplained_lookups(walk, cfg)) return true;
+// sense as the first lookup of a new walk (a stale snapshot explains neither). The lookup is tried on the
+// walk in place; what the walk with it leaves unexplained is kept for the next lookup.
+bool WalkGrouper::continues(OpenWalk& walk, const RouteLookup& lookup, const NetnsConfig& cfg) {
+    size_t before = walk.unexplained ? *walk.unexplained : unexplained_lookups(walk.lookups, cfg);
+    walk.lookups.push_back(lookup);
+    size_t after = unexplained_lookups(walk.lookups, cfg);
+    walk.lookups.pop_back();
+    walk.unexplained = after; // valid once the caller appends the lookup, which it does when this says yes
+    if (after <= before) return true;
     return unexplained_lookups({lookup}, cfg) > 0;
 }
-
-} // namespace
 
 WalkGrouper::WalkGrouper(ConfigLookup configs, Sink sink, uint64_t idle_ns)
     : configs_(std::move(configs)), sink_(std::move(sink)), idle_ns_(idle_ns) {}
@@ -60,11 +64,11 @@ void WalkGrouper::add(const RouteLookup& lookup) {
             break;
         }
     }
-    if (index < walks.size() && !continues(walks[index].lookups, lookup, cfg)) {
+    if (index < walks.size() && !continues(walks[index], lookup, cfg)) {
         finish_at(lookup.cpu, index); // its end was lost: this lookup starts the next walk
         index = walks.size();
     }
-    if (index == walks.size()) walks.push_back(OpenWalk{});
+    if (index == walks.size()) walks.push_back(OpenWalk{}); // its count of unexplained lookups comes later
 
     OpenWalk& walk = walks[index];
     walk.lookups.push_back(lookup);

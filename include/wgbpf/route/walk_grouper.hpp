@@ -37,10 +37,14 @@ private:
         // attribution is most of grouping's cost.
         std::optional<RouteDecision> decision;
         const NetnsConfig* decided_with = nullptr;
+        // How many of `lookups` the snapshot cannot explain, from the last continues(): each new lookup
+        // compares the walk with and without it, and the walk "without" is the last one "with".
+        std::optional<size_t> unexplained;
     };
     void finish(OpenWalk& walk);
     void finish_at(uint32_t cpu, size_t index);
     bool ready(OpenWalk& walk) const;
+    static bool continues(OpenWalk& walk, const RouteLookup& lookup, const NetnsConfig& cfg);
     const NetnsConfig& config_for(uint32_t netns, NetnsConfig& fallback) const;
 
     ConfigLookup configs_;
