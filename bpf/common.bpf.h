@@ -103,7 +103,6 @@ static __always_inline __u32 task_netns(void)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU lists: an insert takes no lock shared by all CPUs */
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, __u64);
