@@ -144,14 +144,18 @@ struct TimelineBuilder::State {
     }
 
     // The timeline of a packet step. The packet id is the buffer's: when the kernel reuses a buffer for
-    // another packet before wgbpf saw the first one end (its last events lost under load), the step shows a
-    // different packet, and the first timeline ends there instead of growing with strangers' steps.
+    // another packet, the step shows a different packet, and the first timeline ends there instead of
+    // growing with strangers' steps. After a local delivery that is normal (a socket took the packet and
+    // freed the buffer without a traced free); before it, the first packet's last events were lost.
     Entry& timeline_for(const PacketInfo& pkt, uint32_t netns, uint64_t t_ns) {
         if (auto it = open.find(pkt.id); it != open.end()) {
             Entry& e = entries.at(it->second);
             if (!e.pkt_seen || !another_packet(e.tl.pkt, pkt)) return e;
-            e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went (events lost?)");
-            complete(e, last_known_outcome(e));
+            std::string outcome = last_known_outcome(e);
+            if (outcome == "unknown")
+                e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went "
+                                    "(events lost?)");
+            complete(e, outcome);
         }
         return create(netns, pkt.id, t_ns);
     }

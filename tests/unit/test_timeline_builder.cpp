@@ -634,6 +634,22 @@ TEST_CASE("a buffer reused for another packet before the first one's end was see
     CHECK(c.out[1].outcome == "sent");
 }
 
+TEST_CASE("a buffer reused after its packet was delivered locally ends the timeline without a gap") {
+    Collected c;
+    PacketInfo reply = icmp_packet(0x502, "198.51.100.9", "10.0.0.1", 0);
+    reply.ip_id = 300;
+    c.builder.add(filter_input(reply, 100)); // accepted at input: delivered; the socket frees it untraced
+    PacketInfo next = icmp_packet(0x502, "10.0.0.1", "198.51.100.9", 8);
+    next.ip_id = 301;
+    c.builder.add(filter_output(next, 200));
+    c.builder.add(egress(next, kC0, 210));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[0].outcome == "delivered");
+    CHECK(c.out[0].gaps.empty());
+    CHECK(c.out[1].outcome == "sent");
+}
+
 TEST_CASE("a timeline keeps at most max_steps steps and says how it was cut") {
     TimelineLimits limits;
     limits.max_steps = 3;
