@@ -57,7 +57,7 @@ SEC("tp_btf/consume_skb")
 int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 {
 	__u64 id = packet_id(skb);
-	if (bpf_map_lookup_elem(&watched, &id))
+	if (watched_recently() && bpf_map_lookup_elem(&watched, &id))
 		bpf_map_delete_elem(&watched, &id);
 	return 0;
 }

@@ -18,18 +18,22 @@ Result<void> reuse(bpf_map* map, int fd, const char* what) {
 
 } // namespace
 
-Result<void> SharedMaps::reuse_in(bpf_map* events_map, bpf_map* losses_map, bpf_map* watched_map,
-                                  uint32_t ringbuf_bytes) {
-    if (events_map) bpf_map__set_max_entries(events_map, ringbuf_bytes);
-    if (auto r = reuse(events_map, events, "ring buffer"); !r) return r;
-    if (auto r = reuse(losses_map, losses, "loss counters"); !r) return r;
-    return reuse(watched_map, watched, "watched-packet table");
+Result<void> SharedMaps::reuse_in(const Of& maps, uint32_t ringbuf_bytes) {
+    if (maps.events) bpf_map__set_max_entries(maps.events, ringbuf_bytes);
+    if (auto r = reuse(maps.events, events, "ring buffer"); !r) return r;
+    if (auto r = reuse(maps.losses, losses, "loss counters"); !r) return r;
+    if (auto r = reuse(maps.watched, watched, "watched-packet table"); !r) return r;
+    return reuse(maps.watch_clock, watch_clock, "watched-packet clock");
 }
 
-void SharedMaps::adopt_from(const bpf_map* events_map, const bpf_map* losses_map, const bpf_map* watched_map) {
-    if (events < 0 && events_map) events = bpf_map__fd(events_map);
-    if (losses < 0 && losses_map) losses = bpf_map__fd(losses_map);
-    if (watched < 0 && watched_map) watched = bpf_map__fd(watched_map);
+void SharedMaps::adopt_from(const Of& maps) {
+    auto adopt = [](int& fd, const bpf_map* map) {
+        if (fd < 0 && map) fd = bpf_map__fd(map);
+    };
+    adopt(events, maps.events);
+    adopt(losses, maps.losses);
+    adopt(watched, maps.watched);
+    adopt(watch_clock, maps.watch_clock);
 }
 
 uint64_t read_losses(int losses_fd, uint32_t module) {

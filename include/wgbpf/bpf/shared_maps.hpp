@@ -1,6 +1,6 @@
 #pragma once
-// Maps every probe object shares: one ring buffer (one ordered stream), the loss counters and the
-// watched-packet table. The first object to load creates them; the others reuse its fds.
+// Maps every probe object shares: one ring buffer (one ordered stream), the loss counters, the
+// watched-packet table and its clock. The first object to load creates them; the others reuse its fds.
 #include <bpf/libbpf.h>
 
 #include "wgbpf/common/result.hpp"
@@ -11,11 +11,19 @@ struct SharedMaps {
     int events = -1;
     int losses = -1;
     int watched = -1;
+    int watch_clock = -1;
 
+    // One object's maps of these names.
+    struct Of {
+        bpf_map* events;
+        bpf_map* losses;
+        bpf_map* watched;
+        bpf_map* watch_clock;
+    };
     // Before load: reuse what exists (and size the ring buffer).
-    Result<void> reuse_in(bpf_map* events_map, bpf_map* losses_map, bpf_map* watched_map, uint32_t ringbuf_bytes);
+    Result<void> reuse_in(const Of& maps, uint32_t ringbuf_bytes);
     // After load: adopt what this object created.
-    void adopt_from(const bpf_map* events_map, const bpf_map* losses_map, const bpf_map* watched_map);
+    void adopt_from(const Of& maps);
 };
 
 // Sum of one module's per-CPU loss counters (records the kernel could not reserve).

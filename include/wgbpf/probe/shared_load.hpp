@@ -1,6 +1,7 @@
 #pragma once
 // The steps every probe object takes to load: key its packet ids, share the common maps (one ring
-// buffer, loss counters, watched packets), load, and hand its maps to the next object if it made them.
+// buffer, loss counters, watched packets and their clock), load, and hand its maps to the next object
+// if it made them.
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -14,12 +15,12 @@ template <typename Skel>
 Result<void> load_shared(Skel* skel, int (*load)(Skel*), SharedMaps& maps, uint32_t ringbuf_bytes,
                          const std::string& what) {
     skel->rodata->packet_id_key = packet_id_key();
-    if (auto r = maps.reuse_in(skel->maps.events, skel->maps.losses, skel->maps.watched, ringbuf_bytes); !r)
-        return r;
+    const SharedMaps::Of own{skel->maps.events, skel->maps.losses, skel->maps.watched, skel->maps.watch_clock};
+    if (auto r = maps.reuse_in(own, ringbuf_bytes); !r) return r;
     if (int err = load(skel))
         return Error{"the kernel refused the " + what + " programs: " + std::strerror(err < 0 ? -err : err) +
                      " (run with -v for the verifier log)"};
-    maps.adopt_from(skel->maps.events, skel->maps.losses, skel->maps.watched);
+    maps.adopt_from(own);
     return {};
 }
 
