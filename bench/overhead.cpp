@@ -1097,7 +1097,7 @@ int run_benchmark(const Options& o) {
             std::cout << "\n";
         }
 
-    json bpf_all = json::object(), bpf_nomatch = json::object();
+    json bpf_all = json::object(), bpf_nomatch = json::object(), machine_share = json::object();
     double lost_100k = std::nan(""), tx_100k = std::nan(""), floor_ns = std::nan("");
     if (!profiled.empty()) {
         std::cout << "\nper BPF program, kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt while the load ran; net: minus\n"
@@ -1140,6 +1140,20 @@ int run_benchmark(const Options& o) {
                     (r.mode == Mode::all ? bpf_all : bpf_nomatch)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
             }
             if (idle) std::cout << "      (" << idle << " more programs loaded that did not run)\n";
+            // What tracing cost the machine, split: the programs' run time (the statistics' floor taken out)
+            // and wgbpf's process, each as a share of all CPUs' time during the load.
+            double bpf_ns = 0;
+            for (const auto& p : r.progs)
+                bpf_ns += double(p.run_time_ns) - (std::isfinite(floor) ? floor * double(p.run_cnt) : 0.0);
+            const double machine_ns = r.seconds * 1e9 * std::max(1u, std::thread::hardware_concurrency());
+            const double bpf_pct = machine_ns > 0 ? 100 * bpf_ns / machine_ns : std::nan("");
+            const double user_pct = r.seconds > 0 ? 100 * r.tracer_cpu_load_s * 1e9 / machine_ns : std::nan("");
+            std::cout << "      share of the machine's CPU time: BPF programs " << fmt(bpf_pct, 1) << "%, wgbpf's process "
+                      << fmt(user_pct, 1) << "%\n";
+            if (r.mode == Mode::all && r.load != Load::udp100k) {
+                machine_share[std::string("bpf_pct_") + load_name(r.load)] = num(bpf_pct, 1);
+                machine_share[std::string("wgbpf_process_pct_") + load_name(r.load)] = num(user_pct, 1);
+            }
             if (r.load == Load::udp100k) {
                 lost_100k = static_cast<double>(r.lost);
                 tx_100k = r.tx_pps;
@@ -1176,6 +1190,7 @@ int run_benchmark(const Options& o) {
         {"bpf_ns_per_run", bpf_all},
         {"bpf_ns_per_run_nomatch", bpf_nomatch},
         {"bpf_stats_floor_ns", num(floor_ns, 1)},
+        {"machine_cpu_pct_all", machine_share},
         {"rounds", o.rounds},
         {"seconds", o.seconds},
         {"failed_runs", A.failed + B.failed + C.failed + D.failed},
