@@ -19,9 +19,8 @@ static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reason)
 {
 	__u64 id = packet_id(skb);
-	if (!is_watched(id))
+	if (!unwatch(id))
 		return;
-	bpf_map_delete_elem(&watched, &id); /* the skb is gone: its address may come back as another packet */
 	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_DROP);
@@ -51,13 +50,10 @@ int BPF_PROG(drop_kfree_skb_noreason, struct sk_buff *skb, void *location)
 	return 0;
 }
 
-/* A consumed skb (freed normally) ends its packet's watch as well. Looked up first: a lookup takes no
- * lock, a delete locks a bucket, and almost every skb freed on the host was never watched. */
+/* A consumed skb (freed normally) ends its packet's watch as well. */
 SEC("tp_btf/consume_skb")
 int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 {
-	__u64 id = packet_id(skb);
-	if (watched_recently() && bpf_map_lookup_elem(&watched, &id))
-		bpf_map_delete_elem(&watched, &id);
+	unwatch(packet_id(skb));
 	return 0;
 }
