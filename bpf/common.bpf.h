@@ -52,13 +52,15 @@ static __always_inline __u64 wakeup_flags(void *ringbuf, __u64 record_size)
 											     : BPF_RB_NO_WAKEUP;
 }
 
+/* `t_ns`: the event's time; callers that decided with want_packet() pass the time it read (a clock read
+ * costs ~30 ns). */
 static __always_inline void fill_header(struct wgbpf_event_header *h, __u16 type, __u16 version, __u32 size,
-					__u32 netns)
+					__u32 netns, __u64 t_ns)
 {
 	h->type = type;
 	h->version = version;
 	h->size = size;
-	h->t_ns = bpf_ktime_get_ns();
+	h->t_ns = t_ns;
 	h->cpu = bpf_get_smp_processor_id();
 	h->netns = netns;
 	h->tgid = bpf_get_current_pid_tgid() >> 32;
@@ -156,8 +158,8 @@ static __always_inline __u64 packet_id_of_address(__u64 skb)
 }
 
 /* When a packet was last added to `watched` (give or take WGBPF_WATCH_CLOCK_SLACK_NS; 0: never). Longer
- * ago than an entry lives, the table holds nothing current and the lookup (a hash and a cold bucket,
- * ~50 ns) is skipped: a filter that matches nothing, or nothing lately, costs only the cheap test. A map,
+ * ago than an entry lives, the table holds nothing current and is not touched (a cold cache line per
+ * packet): a filter that matches nothing, or nothing lately, costs only the cheap test. A map,
  * not a global: every object must see the others' additions. Written at most every slack interval, so
  * that CPUs adding packets do not fight over its cache line. */
 #define WGBPF_WATCH_CLOCK_SLACK_NS (100ULL * 1000 * 1000)
@@ -187,25 +189,26 @@ static __always_inline struct watch_set *watch_set_of(__u64 id)
 	return bpf_map_lookup_elem(&watched, &set);
 }
 
-static __always_inline bool is_watched(__u64 id)
+/* The current time if the packet is followed, else 0. */
+static __always_inline __u64 watched_now(__u64 id)
 {
 	__u64 now = watched_recently();
 	if (!now)
-		return false;
+		return 0;
 	struct watch_set *s = watch_set_of(id);
 	if (!s)
-		return false;
+		return 0;
 #pragma unroll
 	for (int i = 0; i < WGBPF_WATCH_WAYS; i++) {
 		if (s->way[i].id != id)
 			continue;
 		if (now - s->way[i].since > WGBPF_WATCH_TTL_NS) {
 			s->way[i].id = 0;
-			return false;
+			return 0;
 		}
-		return true;
+		return now;
 	}
-	return false;
+	return 0;
 }
 
 /* The skb is gone (its address may come back as another packet): no longer followed. Whether it was. */
@@ -227,23 +230,27 @@ static __always_inline bool unwatch(__u64 id)
 	return false;
 }
 
-/* The packet's way if it has one, else a free or expired way, else the oldest. Two CPUs may race for
- * one way: one of the two packets is then not followed, as if evicted. */
-static __always_inline void watch(__u64 id)
+/* The packet's own way if it has one, else the first free or expired way, else the oldest. Two CPUs
+ * may race for one way: one of the two packets is then not followed, as if evicted. Returns the time. */
+static __always_inline __u64 watch(__u64 id)
 {
+	__u64 now = bpf_ktime_get_ns();
 	struct watch_set *s = watch_set_of(id);
 	if (!s)
-		return;
-	__u64 now = bpf_ktime_get_ns();
+		return now;
 	int pick = 0;
 	__u64 oldest = ~0ULL;
 #pragma unroll
 	for (int i = 0; i < WGBPF_WATCH_WAYS; i++) {
-		__u64 since = s->way[i].id ? s->way[i].since : 0; /* free ways count as oldest */
-		if (s->way[i].id == id && now - since <= WGBPF_WATCH_TTL_NS)
-			return; /* already followed: first sighting's time stays */
-		if (now - since > WGBPF_WATCH_TTL_NS)
-			since = 0; /* expired: as good as free */
+		__u64 since = s->way[i].since;
+		if (s->way[i].id == id) {
+			if (now - since <= WGBPF_WATCH_TTL_NS)
+				return now; /* already followed: the first sighting's time stays */
+			pick = i; /* its own way, expired: a reused address */
+			break;
+		}
+		if (!s->way[i].id || now - since > WGBPF_WATCH_TTL_NS)
+			since = 0; /* free or expired: as good as free */
 		if (since < oldest) {
 			oldest = since;
 			pick = i;
@@ -251,13 +258,14 @@ static __always_inline void watch(__u64 id)
 	}
 	/* `pick` is a constant per unrolled branch only in the verifier's eyes: bound it. */
 	if (pick < 0 || pick >= WGBPF_WATCH_WAYS)
-		return;
+		return now;
 	s->way[pick].since = now;
 	s->way[pick].id = id;
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&watch_clock, &zero);
 	if (last && now - *last > WGBPF_WATCH_CLOCK_SLACK_NS)
 		*last = now;
+	return now;
 }
 
 /* Where a packet's IP header is, and its ethertype (host order). */
@@ -441,23 +449,22 @@ static __always_inline __u8 read_addresses(struct l3_ref r, __u8 src[16], __u8 d
 
 /* Whether to report this packet: already watched, or chosen by the filter now (and from then on
  * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
- * and marks need no read, the watched map one lookup, addresses one read of the IP header. */
-static __always_inline bool want_packet(struct l3_ref r, __u64 id, __s32 iif, __s32 oif, __u32 mark)
+ * and marks need no read, the watched table one cache line, addresses one read of the IP header.
+ * Returns the time when the packet is wanted (the event's time), else 0. */
+static __always_inline __u64 want_packet(struct l3_ref r, __u64 id, __s32 iif, __s32 oif, __u32 mark)
 {
-	if (filter_matches_cheaply(&filter, iif, oif, mark)) {
-		watch(id);
-		return true;
-	}
-	if (is_watched(id))
-		return true;
+	if (filter_matches_cheaply(&filter, iif, oif, mark))
+		return watch(id);
+	__u64 now = watched_now(id);
+	if (now)
+		return now;
 	if (!filter.n_addrs)
-		return false;
+		return 0;
 	__u32 src[4] = {}, dst[4] = {};
 	__u8 family = read_addresses(r, (__u8 *)src, (__u8 *)dst);
 	if (!filter_matches_address(&filter, (const __u8 *)src, (const __u8 *)dst, family))
-		return false;
-	watch(id);
-	return true;
+		return 0;
+	return watch(id);
 }
 
 #endif

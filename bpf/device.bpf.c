@@ -13,14 +13,15 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__s32 ifindex = dev->ifindex;
 	__u64 id = packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	if (!want_packet(l3, id, ifindex, ifindex, skb->mark))
+	__u64 now = want_packet(l3, id, ifindex, ifindex, skb->mark);
+	if (!now)
 		return;
 	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_DEVICE);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns);
+	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns, now);
 	read_packet(l3, id, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;

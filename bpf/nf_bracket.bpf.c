@@ -22,7 +22,8 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	__u32 mark = skb->mark;
 	__u64 id = packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	if (!want_packet(l3, id, iif, oif, mark))
+	__u64 now = want_packet(l3, id, iif, oif, mark);
+	if (!now)
 		return NF_ACCEPT;
 	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -30,7 +31,7 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 		return NF_ACCEPT;
 	}
 	read_packet(l3, id, &e->pkt);
-	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(state->net));
+	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(state->net), now);
 	e->pkt.iif = iif;
 	e->pkt.oif = oif;
 	e->bracket = slot;

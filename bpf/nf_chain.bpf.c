@@ -58,7 +58,8 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	__u32 mark = skb->mark;
 	__u64 id = packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	if (!want_packet(l3, id, iif, oif, mark))
+	__u64 now = want_packet(l3, id, iif, oif, mark);
+	if (!now)
 		return 0;
 	/* Read on entry: a drop frees the skb inside the chain. */
 	read_packet(l3, id, &ce->pkt);
@@ -66,7 +67,7 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	ce->pkt.oif = oif;
 	ce->mark = mark;
 	read_ct(skb, &ce->ct_mark, &ce->ct_state);
-	ce->t_entry = bpf_ktime_get_ns();
+	ce->t_entry = now;
 	ce->watched = 1;
 	return 0;
 }
@@ -91,8 +92,7 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	const struct nf_hook_state *state = pkt->state;
 	const struct nft_chain *chain = priv;
 	const struct nft_table *table = BPF_CORE_READ(chain, table);
-	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), state ? net_inum(state->net) : 0);
-	e->hdr.t_ns = ce->t_entry;
+	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), state ? net_inum(state->net) : 0, ce->t_entry);
 	e->pkt = ce->pkt;
 	e->table_handle = BPF_CORE_READ(table, handle);
 	e->chain_handle = BPF_CORE_READ(chain, handle);

@@ -34,14 +34,15 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 		return;
 	__s32 ifindex = peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
 	struct l3_ref l3 = l3_of_probed(skb);
-	if (!want_packet(l3, id, ifindex, ifindex, BPF_CORE_READ(skb, mark)))
+	__u64 now = want_packet(l3, id, ifindex, ifindex, BPF_CORE_READ(skb, mark));
+	if (!now)
 		return;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_WIREGUARD);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), netns);
+	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), netns, now);
 	read_packet(l3, id, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;
