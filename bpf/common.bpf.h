@@ -189,6 +189,30 @@ static __always_inline struct watch_set *watch_set_of(__u64 id)
 	return bpf_map_lookup_elem(&watched, &set);
 }
 
+/* The packet's way in its set, or NULL. */
+static __always_inline struct watch_way *way_of(struct watch_set *s, __u64 id)
+{
+#pragma unroll
+	for (int i = 0; i < WGBPF_WATCH_WAYS; i++)
+		if (s->way[i].id == id)
+			return &s->way[i];
+	return 0;
+}
+
+/* Where a new packet goes: the first free or expired way, else the oldest. */
+static __always_inline struct watch_way *vacant_way(struct watch_set *s, __u64 now)
+{
+	struct watch_way *oldest = &s->way[0];
+#pragma unroll
+	for (int i = 0; i < WGBPF_WATCH_WAYS; i++) {
+		if (!s->way[i].id || now - s->way[i].since > WGBPF_WATCH_TTL_NS)
+			return &s->way[i];
+		if (s->way[i].since < oldest->since)
+			oldest = &s->way[i];
+	}
+	return oldest;
+}
+
 /* The current time if the packet is followed, else 0. */
 static __always_inline __u64 watched_now(__u64 id)
 {
@@ -196,19 +220,14 @@ static __always_inline __u64 watched_now(__u64 id)
 	if (!now)
 		return 0;
 	struct watch_set *s = watch_set_of(id);
-	if (!s)
+	struct watch_way *w = s ? way_of(s, id) : 0;
+	if (!w)
 		return 0;
-#pragma unroll
-	for (int i = 0; i < WGBPF_WATCH_WAYS; i++) {
-		if (s->way[i].id != id)
-			continue;
-		if (now - s->way[i].since > WGBPF_WATCH_TTL_NS) {
-			s->way[i].id = 0;
-			return 0;
-		}
-		return now;
+	if (now - w->since > WGBPF_WATCH_TTL_NS) {
+		w->id = 0;
+		return 0;
 	}
-	return 0;
+	return now;
 }
 
 /* The skb is gone (its address may come back as another packet): no longer followed. Whether it was. */
@@ -218,49 +237,29 @@ static __always_inline bool unwatch(__u64 id)
 	if (!now)
 		return false;
 	struct watch_set *s = watch_set_of(id);
-	if (!s)
+	struct watch_way *w = s ? way_of(s, id) : 0;
+	if (!w)
 		return false;
-#pragma unroll
-	for (int i = 0; i < WGBPF_WATCH_WAYS; i++) {
-		if (s->way[i].id != id)
-			continue;
-		s->way[i].id = 0;
-		return now - s->way[i].since <= WGBPF_WATCH_TTL_NS;
-	}
-	return false;
+	w->id = 0;
+	return now - w->since <= WGBPF_WATCH_TTL_NS;
 }
 
-/* The packet's own way if it has one, else the first free or expired way, else the oldest. Two CPUs
- * may race for one way: one of the two packets is then not followed, as if evicted. Returns the time. */
+/* Follows the packet from now on: in its own way if it has one (expired: a reused address), else in a
+ * vacant one. Two CPUs may race for one way: one of the two packets is then not followed, as if
+ * evicted. Returns the time. */
 static __always_inline __u64 watch(__u64 id)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct watch_set *s = watch_set_of(id);
 	if (!s)
 		return now;
-	int pick = 0;
-	__u64 oldest = ~0ULL;
-#pragma unroll
-	for (int i = 0; i < WGBPF_WATCH_WAYS; i++) {
-		__u64 since = s->way[i].since;
-		if (s->way[i].id == id) {
-			if (now - since <= WGBPF_WATCH_TTL_NS)
-				return now; /* already followed: the first sighting's time stays */
-			pick = i; /* its own way, expired: a reused address */
-			break;
-		}
-		if (!s->way[i].id || now - since > WGBPF_WATCH_TTL_NS)
-			since = 0; /* free or expired: as good as free */
-		if (since < oldest) {
-			oldest = since;
-			pick = i;
-		}
-	}
-	/* `pick` is a constant per unrolled branch only in the verifier's eyes: bound it. */
-	if (pick < 0 || pick >= WGBPF_WATCH_WAYS)
-		return now;
-	s->way[pick].since = now;
-	s->way[pick].id = id;
+	struct watch_way *w = way_of(s, id);
+	if (w && now - w->since <= WGBPF_WATCH_TTL_NS)
+		return now; /* already followed: the first sighting's time stays */
+	if (!w)
+		w = vacant_way(s, now);
+	w->since = now;
+	w->id = id;
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&watch_clock, &zero);
 	if (last && now - *last > WGBPF_WATCH_CLOCK_SLACK_NS)
