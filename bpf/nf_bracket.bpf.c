@@ -3,7 +3,7 @@
  * mark and state; user space attributes what changed between two brackets to the chains between them,
  * and a packet that never reaches the next bracket to the chain that dropped it.
  * The link does not tell a program its priority, so there is one program per bracket slot. */
-#include "common.bpf.h"
+#include "nf_hook.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -17,12 +17,8 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	const struct nf_hook_state *state = ctx->state;
 	if (!skb || !state)
 		return NF_ACCEPT;
-	struct net_device *in = state->in, *out = state->out;
-	__s32 iif = in ? in->ifindex : 0, oif = out ? out->ifindex : 0;
-	__u32 mark = skb->mark;
-	__u64 id = packet_id(skb);
-	struct l3_ref l3 = l3_of(skb);
-	__u64 now = want_packet(l3, id, iif, oif, mark);
+	struct hook_packet h;
+	__u64 now = want_hook_packet(skb, state, &h);
 	if (!now)
 		return NF_ACCEPT;
 	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -30,15 +26,12 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 		count_loss(WGBPF_MOD_NETFILTER);
 		return NF_ACCEPT;
 	}
-	read_packet(l3, id, &e->pkt);
 	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(state->net), now);
-	e->pkt.iif = iif;
-	e->pkt.oif = oif;
+	read_hook_packet(skb, &h, &e->pkt, &e->ct_mark, &e->ct_state);
 	e->bracket = slot;
 	e->hook = state->hook;
 	e->pf = state->pf;
-	e->mark = mark;
-	read_ct(skb, &e->ct_mark, &e->ct_state);
+	e->mark = h.mark;
 	e->pad0 = 0;
 	e->generation = generation;
 	e->pad1 = 0;

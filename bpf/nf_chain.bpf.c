@@ -1,7 +1,7 @@
 /* Exact netfilter flavour (kernels that allow fentry/fexit): every nft base chain run, from
  * nft_do_chain(pkt, priv): the chain (priv) and table by handle, the verdict (return value), and
  * mark / conntrack mark before and after. The skb is read on entry: since 6.7 a drop frees it inside. */
-#include "common.bpf.h"
+#include "nf_hook.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -53,20 +53,13 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	ce->watched = 0;
 	if (!skb || !state || (filter.netns && net_inum(state->net) != filter.netns))
 		return 0;
-	struct net_device *in = state->in, *out = state->out;
-	__s32 iif = in ? in->ifindex : 0, oif = out ? out->ifindex : 0;
-	__u32 mark = skb->mark;
-	__u64 id = packet_id(skb);
-	struct l3_ref l3 = l3_of(skb);
-	__u64 now = want_packet(l3, id, iif, oif, mark);
+	struct hook_packet h;
+	__u64 now = want_hook_packet(skb, state, &h);
 	if (!now)
 		return 0;
 	/* Read on entry: a drop frees the skb inside the chain. */
-	read_packet(l3, id, &ce->pkt);
-	ce->pkt.iif = iif;
-	ce->pkt.oif = oif;
-	ce->mark = mark;
-	read_ct(skb, &ce->ct_mark, &ce->ct_state);
+	read_hook_packet(skb, &h, &ce->pkt, &ce->ct_mark, &ce->ct_state);
+	ce->mark = h.mark;
 	ce->t_entry = now;
 	ce->watched = 1;
 	return 0;
