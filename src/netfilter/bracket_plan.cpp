@@ -80,14 +80,15 @@ std::vector<BracketSpan::Member> members_at(const NftRuleset& ruleset, uint8_t p
                                             "not at its own priority {}",
                                             pf_name(pf), hook_name(hook), c->qualified(), priority, c->priority));
         }
-        members.push_back({c->family, c->table, c->name, priority, false});
+        members.push_back({c->family, c->table, c->name, priority, false, c->type == "nat",
+                           priority != c->priority ? std::optional(c->priority) : std::nullopt});
     }
     for (const LegacyTable& t : ruleset.legacy) {
         if (t.pf != pf) continue;
         for (const LegacyHooks& l : legacy_hooks()) {
             if (l.table != t.name || std::find(l.hooks.begin(), l.hooks.end(), hook) == l.hooks.end()) continue;
             members.push_back({pf == kNfprotoIpv6 ? "ip6tables" : "iptables", t.name, legacy_chain_name(hook),
-                               l.priority, true});
+                               l.priority, true, l.table == std::string("nat")});
         }
     }
     std::stable_sort(members.begin(), members.end(),
@@ -95,18 +96,41 @@ std::vector<BracketSpan::Member> members_at(const NftRuleset& ruleset, uint8_t p
     return members;
 }
 
-// One bracket before the first priority, one just after each priority (if that is not already the next
-// one: then both share a span), none at INT_MIN/INT_MAX (the kernel refuses them).
-std::vector<int32_t> bracket_positions(const std::vector<BracketSpan::Member>& members) {
+// One bracket just below each distinct priority (above the one before it), one just above the last;
+// none at INT_MIN/INT_MAX (the kernel refuses them) or where the kernel refused one before (`taken`):
+// then the next free priority between the same neighbours, downwards (upwards after the last). Where
+// none is free, the neighbours share a span (or, at either end, stay unobserved).
+constexpr int kMaxMoves = 64; // how far a hook moves away from a taken priority
+
+std::vector<int32_t> bracket_positions(const HookPoint& hp, const TakenPriorities& taken, std::vector<std::string>& notes) {
     std::vector<int64_t> q;
-    for (const auto& m : members)
+    for (const auto& m : hp.members)
         if (q.empty() || q.back() != m.priority) q.push_back(m.priority);
+    auto is_taken = [&](int64_t p) { return taken.contains(Bracket{hp.pf, hp.hook, static_cast<int32_t>(p)}); };
+    auto note_moved = [&](int64_t wanted, int64_t got) {
+        notes.push_back(fmt::format("{} {}: priority {} is taken by another hook (conntrack, defrag or another "
+                                    "program's link): wgbpf's hook placed at {} instead",
+                                    pf_name(hp.pf), hook_name(hp.hook), wanted, got));
+    };
     std::vector<int32_t> positions;
-    if (q.front() - 1 > INT_MIN) positions.push_back(static_cast<int32_t>(q.front() - 1));
     for (size_t i = 0; i < q.size(); ++i) {
-        int64_t next = q[i] + 1;
-        int64_t limit = i + 1 < q.size() ? q[i + 1] : int64_t{INT_MAX};
-        if (next < limit) positions.push_back(static_cast<int32_t>(next));
+        int64_t low = i ? q[i - 1] : int64_t{INT_MIN}; // exclusive
+        int64_t p = q[i] - 1;
+        for (int moves = 0; p > low && is_taken(p) && moves < kMaxMoves; ++moves) --p;
+        if (p > low && !is_taken(p)) {
+            if (p != q[i] - 1) note_moved(q[i] - 1, p);
+            positions.push_back(static_cast<int32_t>(p));
+        } else if (i > 0 && q[i] - 1 > low) {
+            notes.push_back(fmt::format("{} {}: no free priority between {} and {} for a wgbpf hook: the chains at "
+                                        "both are reported together",
+                                        pf_name(hp.pf), hook_name(hp.hook), q[i - 1], q[i]));
+        }
+    }
+    int64_t p = q.back() + 1;
+    for (int moves = 0; p < INT_MAX && is_taken(p) && moves < kMaxMoves; ++moves) ++p;
+    if (p < INT_MAX && !is_taken(p)) {
+        if (p != q.back() + 1) note_moved(q.back() + 1, p);
+        positions.push_back(static_cast<int32_t>(p));
     }
     return positions;
 }
@@ -129,7 +153,7 @@ const BracketSpan* BracketPlan::span_after(uint32_t bracket) const {
     return nullptr;
 }
 
-BracketPlan plan_brackets(const NftRuleset& ruleset, uint32_t generation) {
+BracketPlan plan_brackets(const NftRuleset& ruleset, uint32_t generation, const TakenPriorities& taken) {
     BracketPlan plan;
     plan.generation = generation;
 
@@ -138,7 +162,7 @@ BracketPlan plan_brackets(const NftRuleset& ruleset, uint32_t generation) {
         for (NfHook hook : kHooks) {
             HookPoint hp{pf, hook, members_at(ruleset, pf, hook, plan.notes), {}};
             if (hp.members.empty()) continue;
-            hp.positions = bracket_positions(hp.members);
+            hp.positions = bracket_positions(hp, taken, plan.notes);
             note_unbracketed(hp, plan.notes);
             if (hp.positions.size() >= 2) points.push_back(std::move(hp)); // one bracket alone brackets nothing
         }

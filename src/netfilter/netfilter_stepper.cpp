@@ -74,9 +74,10 @@ std::string endpoint_text(const IpAddress& a, uint16_t port, bool with_port) {
     return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
 }
 
-// NAT shows up as a packet whose addresses or ports differ between two brackets.
-void note_rewrites(NetfilterStep& s, const PacketInfo& before, const PacketInfo& after) {
-    if (!before.is_ip || !after.is_ip || before.family != after.family) return;
+// NAT shows up as a packet whose addresses or ports differ between two brackets. Returns whether it did.
+bool note_rewrites(NetfilterStep& s, const PacketInfo& before, const PacketInfo& after) {
+    if (!before.is_ip || !after.is_ip || before.family != after.family) return false;
+    size_t notes = s.notes.size();
     bool ports = before.has_l4 && after.has_l4 && before.proto != IPPROTO_ICMP && before.proto != IPPROTO_ICMPV6;
     if (before.src != after.src || (ports && before.sport != after.sport))
         s.notes.push_back(fmt::format("src rewritten: {} -> {}", endpoint_text(before.src, before.sport, ports),
@@ -84,6 +85,7 @@ void note_rewrites(NetfilterStep& s, const PacketInfo& before, const PacketInfo&
     if (before.dst != after.dst || (ports && before.dport != after.dport))
         s.notes.push_back(fmt::format("dst rewritten: {} -> {}", endpoint_text(before.dst, before.dport, ports),
                                       endpoint_text(after.dst, after.dport, ports)));
+    return s.notes.size() != notes;
 }
 
 // A step for the chains of one span (or several merged), as the packet entered it; marks unchanged
@@ -98,18 +100,18 @@ NetfilterStep span_step(const std::vector<Member>& members, const NfBracketEvent
         s.family = members.front().family;
         s.table = members.front().table;
         s.chain = members.front().chain;
-        s.priority = members.front().priority;
+        s.priority = members.front().shown_priority();
         for (size_t i = 1; i < members.size(); ++i) s.shared_with.push_back(member_text(members[i]));
     }
     s.verdict = verdict;
     s.mark_before = s.mark_after = entered.mark;
     s.ct_mark_before = s.ct_mark_after = entered.ct_mark;
-    s.ct_state = std::string(ct_state_name(entered.ct_state));
+    s.ct_state_before = s.ct_state = std::string(ct_state_name(entered.ct_state));
     return s;
 }
 
 void explain_changes(NetfilterStep& s, const std::vector<Member>& members, const NftRuleset* ruleset) {
-    bool mark = s.mark_before != s.mark_after, ct_mark = s.ct_mark_before != s.ct_mark_after;
+    bool mark = s.mark_changed(), ct_mark = s.ct_mark_changed();
     if (!mark && !ct_mark) return;
     if (members.empty()) {
         s.notes.push_back("changed between wgbpf's hooks by something that is not an nftables chain "
@@ -148,15 +150,21 @@ void NetfilterStepper::emit_between(const NetfilterContext& ctx, const NfBracket
     for (uint32_t b = from.bracket; b < to.bracket; ++b)
         if (const BracketSpan* span = ctx.plan->span_after(b))
             members.insert(members.end(), span->members.begin(), span->members.end());
+    // nftables runs NAT chains only for a connection's first packet; later ones are translated by
+    // conntrack from what that first packet decided.
+    bool established = from.ct_state == kCtEstablished || from.ct_state == kCtEstablishedReply;
+    size_t nat_not_run = established ? std::erase_if(members, [](const Member& m) { return m.nat; }) : 0;
 
     NetfilterStep s = span_step(members, from, "accept"); // it reached the next bracket
     s.mark_after = to.mark;
     s.ct_mark_after = to.ct_mark;
     s.ct_state = std::string(ct_state_name(to.ct_state));
     explain_changes(s, members, ctx.ruleset);
-    note_rewrites(s, from.pkt, to.pkt);
-    bool changed = s.mark_before != s.mark_after || s.ct_mark_before != s.ct_mark_after;
-    if (members.empty() && !changed) return;
+    bool rewritten = note_rewrites(s, from.pkt, to.pkt);
+    if (nat_not_run && rewritten)
+        s.notes.push_back("translated by conntrack for an established connection: its NAT chains ran only for "
+                          "the connection's first packet");
+    if (members.empty() && !rewritten && !s.mark_changed() && !s.ct_mark_changed()) return;
     if (to.bracket - from.bracket > 1)
         s.notes.push_back("bracket events missing: the chains between are reported together");
     steps_(std::move(s));
@@ -228,8 +236,9 @@ void NetfilterStepper::add(const NfChainEvent& e) {
     s.mark_after = e.mark_after;
     s.ct_mark_before = e.ct_mark_before;
     s.ct_mark_after = e.ct_mark_after;
+    s.ct_state_before = std::string(ct_state_name(e.ct_state_before));
     s.ct_state = std::string(ct_state_name(e.ct_state_after));
-    bool mark = s.mark_before != s.mark_after, ct_mark = s.ct_mark_before != s.ct_mark_after;
+    bool mark = s.mark_changed(), ct_mark = s.ct_mark_changed();
     if (chain && (mark || ct_mark)) {
         std::set<const NftChain*> visited;
         add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, visited, s.rules_that_set);

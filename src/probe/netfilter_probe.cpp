@@ -35,9 +35,31 @@ struct NetfilterProbe::Impl {
     int losses_fd = -1;
     std::vector<std::string> notes;
 
+    TakenPriorities taken; // where the kernel refused a hook (EBUSY): never tried again in this run
+
+    // Attaches every bracket of `p` under generation `p.generation`; on a priority the kernel says is
+    // taken (another hook there: conntrack, defrag, another program's link), returns that bracket.
+    Result<std::optional<Bracket>> place(const BracketPlan& p) {
+        brackets->bss->generation = p.generation; // events of an abandoned placement carry an older one
+        for (uint32_t i = 0; i < p.brackets.size() && i < kMaxBrackets; ++i) {
+            const Bracket& b = p.brackets[i];
+            std::string name = fmt::format("nf_bracket_{}", i);
+            bpf_program* prog = bpf_object__find_program_by_name(brackets->obj, name.c_str());
+            if (!prog) return Error{"missing BPF program " + name};
+            LIBBPF_OPTS(bpf_netfilter_opts, opts, .pf = b.pf, .hooknum = static_cast<uint32_t>(b.hook),
+                        .priority = b.priority);
+            LinkPtr link(bpf_program__attach_netfilter(prog, &opts));
+            if (!link && (errno == EBUSY || errno == EEXIST)) return std::optional<Bracket>(b);
+            if (!link)
+                return Error{fmt::format("cannot attach a netfilter hook at {} priority {}: {}",
+                                         hook_name(b.hook), b.priority, errno_text(errno))};
+            links.push_back(std::move(link));
+        }
+        return std::optional<Bracket>();
+    }
+
     Result<void> attach_brackets(const NftRuleset& ruleset) {
-        uint32_t generation = plan.generation + 1;
-        BracketPlan next = plan_brackets(ruleset, generation);
+        BracketPlan next = plan_brackets(ruleset, plan.generation + 1, taken);
         if (!links.empty() && next.brackets == plan.brackets) {
             // Same hook points and priorities (e.g. only rules changed): keep the hooks and their
             // generation, so packets in flight are not lost; only the chains' names and rules change.
@@ -46,23 +68,24 @@ struct NetfilterProbe::Impl {
             return {};
         }
         links.clear(); // old brackets go first: two hooks at one priority would be refused (EBUSY)
-        brackets->bss->generation = generation;
-        plan = std::move(next);
         auto scope = NetnsScope::enter(*ns); // netfilter links attach to the caller's namespace
         if (!scope) return Error{scope.error()};
-        for (uint32_t i = 0; i < plan.brackets.size() && i < kMaxBrackets; ++i) {
-            const Bracket& b = plan.brackets[i];
-            std::string name = fmt::format("nf_bracket_{}", i);
-            bpf_program* prog = bpf_object__find_program_by_name(brackets->obj, name.c_str());
-            if (!prog) return Error{"missing BPF program " + name};
-            LIBBPF_OPTS(bpf_netfilter_opts, opts, .pf = b.pf, .hooknum = static_cast<uint32_t>(b.hook),
-                        .priority = b.priority);
-            LinkPtr link(bpf_program__attach_netfilter(prog, &opts));
-            if (!link)
-                return Error{fmt::format("cannot attach a netfilter hook at {} priority {}: {}",
-                                         hook_name(b.hook), b.priority, errno_text(errno))};
-            links.push_back(std::move(link));
+        constexpr int kMaxPlacements = 64;
+        for (int attempt = 1;; ++attempt) {
+            auto refused = place(next);
+            if (!refused) {
+                links.clear();
+                return Error{refused.error()};
+            }
+            if (!*refused) break;
+            links.clear();
+            if (attempt == kMaxPlacements)
+                return Error{fmt::format("cannot place netfilter hooks: {} priorities were taken by other hooks",
+                                         taken.size() + 1)};
+            taken.insert(**refused);
+            next = plan_brackets(ruleset, next.generation + 1, taken);
         }
+        plan = std::move(next);
         spdlog::debug("netfilter: {} brackets placed (generation {})", links.size(), plan.generation);
         return {};
     }

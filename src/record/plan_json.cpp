@@ -19,10 +19,16 @@ BracketPlan parse_bracket_plan(const JsonIn& j) {
         BracketSpan span;
         span.before = s.at("before").unsigned_int<uint32_t>();
         span.after = s.at("after").unsigned_int<uint32_t>();
-        for (const JsonIn& m : s.at("members").items())
-            span.members.push_back(BracketSpan::Member{m.at("family").string(), m.at("table").string(),
-                                                       m.at("chain").string(), m.at("priority").signed_int<int32_t>(),
-                                                       m.at("legacy").boolean()});
+        for (const JsonIn& m : s.at("members").items()) {
+            BracketSpan::Member member{m.at("family").string(), m.at("table").string(), m.at("chain").string(),
+                                       m.at("priority").signed_int<int32_t>(), m.at("legacy").boolean()};
+            // Since version 0.3: recordings before it name NAT chains by their NAT hook's priority.
+            auto nat = m.maybe("nat");
+            member.nat = nat && nat->boolean();
+            auto own = m.maybe("chain_priority");
+            if (own) member.chain_priority = own->signed_int<int32_t>();
+            span.members.push_back(std::move(member));
+        }
         p.spans.push_back(std::move(span));
     }
     p.notes = j.at("notes").strings();
@@ -42,7 +48,9 @@ json bracket_plan_to_json(const BracketPlan& p) {
                                {"table", m.table},
                                {"chain", m.chain},
                                {"priority", m.priority},
-                               {"legacy", m.legacy}});
+                               {"legacy", m.legacy},
+                               {"nat", m.nat},
+                               {"chain_priority", m.chain_priority ? json(*m.chain_priority) : json(nullptr)}});
         spans.push_back({{"before", s.before}, {"after", s.after}, {"members", members}});
     }
     return {{"generation", p.generation}, {"brackets", brackets}, {"spans", spans}, {"notes", p.notes}};

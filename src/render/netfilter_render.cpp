@@ -25,6 +25,14 @@ std::string mark_text(const char* what, uint32_t before, uint32_t after, const P
 
 } // namespace
 
+std::string ct_mark_text(const NetfilterStep& s, const Paint& paint) {
+    if (s.runs_before_conntrack() && !s.ct_tracked_before()) return "ct not yet tracked";
+    if (s.ct_mark_changed()) return paint(paint::yellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
+    if (!s.ct_tracked_before() && s.ct_tracked_after() && s.ct_mark_after != 0)
+        return fmt::format("ct mark {:#x} (found by conntrack within this step)", s.ct_mark_after);
+    return {};
+}
+
 std::string chain_text(const NetfilterStep& s) {
     if (s.family.empty()) return "(not an nftables chain)";
     std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
@@ -71,8 +79,10 @@ std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style
     std::string out = fmt::format("{}{:<13}{}  {}", line_start(s.t_ns, "nf", style), hook_name(s.hook), chain_text(s),
                                   paint(verdict_colour(s.verdict), s.verdict));
     out += mark_text("mark", s.mark_before, s.mark_after, paint);
-    out += mark_text("ct mark", s.ct_mark_before, s.ct_mark_after, paint);
-    if (!s.ct_state.empty() && s.ct_state != "none") out += "  ct state " + s.ct_state;
+    if (std::string ct = ct_mark_text(s, paint); !ct.empty()) out += "  " + ct;
+    else if (s.ct_tracked_before() && s.ct_mark_before != 0) out += fmt::format("  ct mark {:#x}", s.ct_mark_before);
+    bool before_ct = s.runs_before_conntrack() && !s.ct_tracked_before(); // the state after is conntrack's, not the chain's
+    if (!before_ct && !s.ct_state.empty() && s.ct_state != "none") out += "  ct state " + s.ct_state;
     if (s.trace_id) out += "  " + decider_text(s);
     out += "  [" + packet_text(s.pkt) + "]\n";
     for (const std::string& rule : s.rules_that_set) out += "    set by: " + rule + "\n";
@@ -86,9 +96,13 @@ void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName&
     JsonObject j(w); // keys in byte order; the packet's go between them
     j.merge(packet.fields());
     j.name("chain", s.chain);
-    j.uint("ct_mark_after", s.ct_mark_after);
-    j.uint("ct_mark_before", s.ct_mark_before);
+    if (s.ct_tracked_after()) j.uint("ct_mark_after", s.ct_mark_after);
+    else j.null("ct_mark_after");
+    if (s.ct_tracked_before()) j.uint("ct_mark_before", s.ct_mark_before);
+    else j.null("ct_mark_before");
     j.str("ct_state", s.ct_state);
+    if (s.ct_state_before.empty()) j.null("ct_state_before");
+    else j.str("ct_state_before", s.ct_state_before);
     j.boolean("exact", s.exact);
     j.name("family", s.family);
     j.str("hook", hook_name(s.hook));

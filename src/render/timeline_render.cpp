@@ -67,8 +67,7 @@ std::string walk_text(const RouteDecision& d) {
 std::string changes_text(const NetfilterStep& s, const Paint& paint) {
     std::string out;
     if (s.mark_before != s.mark_after) out += ", " + paint(paint::yellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
-    if (s.ct_mark_before != s.ct_mark_after)
-        out += ", " + paint(paint::yellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
+    if (std::string ct = ct_mark_text(s, paint); !ct.empty()) out += ", " + ct;
     if (!s.ct_state.empty() && s.ct_state != "none" && s.ct_state != "new") out += ", ct " + s.ct_state;
     return out;
 }

@@ -77,13 +77,15 @@ NftRuleset one_hook(std::vector<int32_t> prios, NfHook hook = NfHook::output, st
 
 } // namespace
 
-TEST_CASE("the seed ruleset is bracketed around each chain") {
+TEST_CASE("the seed ruleset is bracketed just before each chain and after the last") {
     BracketPlan plan = plan_brackets(seed_ruleset(), 7);
     check_invariants(plan);
     CHECK(plan.generation == 7);
     CHECK(plan.notes.empty());
 
-    CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -299, -149});
+    // Just before each chain: conntrack (-200) runs in preraw's span, so premangle's entering bracket (-151)
+    // sees the connection as premangle does.
+    CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -151, -149});
     CHECK(priorities(plan, kNfprotoIpv4, NfHook::input) == std::vector<int32_t>{-1, 1});
     CHECK(priorities(plan, kNfprotoIpv4, NfHook::forward) == std::vector<int32_t>{-1, 1});
     CHECK(priorities(plan, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 1});
@@ -98,6 +100,7 @@ TEST_CASE("the seed ruleset is bracketed around each chain") {
 
     // Numbered in order of creation: ipv4 first, hooks in kernel order, priorities ascending.
     CHECK(plan.brackets[kPreBefore].priority == -301);
+    CHECK(plan.brackets[kPreMid].priority == -151);
     CHECK(plan.brackets[kInBefore].hook == NfHook::input);
     CHECK(plan.brackets[kOutBefore].hook == NfHook::output);
     CHECK(plan.brackets[kPostBefore].hook == NfHook::postrouting);
@@ -141,25 +144,25 @@ TEST_CASE("neighbouring priorities leave no room between them: one span") {
 
     // Members are listed in priority order whatever the ruleset order.
     BracketPlan reversed = plan_brackets(one_hook({5, 4, 100}), 1);
-    CHECK(priorities(reversed, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{3, 6, 101});
+    CHECK(priorities(reversed, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{3, 99, 101});
     CHECK(span_chains(reversed, 0) == std::vector<std::string>{"ip t c2", "ip t c1"});
 }
 
 TEST_CASE("no bracket at INT_MIN or INT_MAX: chains at the edges are not observed, and say so") {
     BracketPlan low = plan_brackets(one_hook({INT_MIN, 0}), 1);
     check_invariants(low);
-    CHECK(priorities(low, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{INT_MIN + 1, 1});
+    CHECK(priorities(low, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 1});
     CHECK(span_chains(low, 0) == std::vector<std::string>{"ip t c2"});
     CHECK(has_note(low, "ip t c1 (priority -2147483648)"));
 
     BracketPlan almost_low = plan_brackets(one_hook({INT_MIN + 1, 0}), 1); // INT_MIN + 1 - 1 is refused
     check_invariants(almost_low);
-    CHECK(priorities(almost_low, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{INT_MIN + 2, 1});
+    CHECK(priorities(almost_low, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 1});
     CHECK(has_note(almost_low, "ip t c1"));
 
     BracketPlan high = plan_brackets(one_hook({0, INT_MAX - 1}), 1);
     check_invariants(high);
-    CHECK(priorities(high, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 1});
+    CHECK(priorities(high, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, INT_MAX - 2});
     CHECK(has_note(high, "ip t c2 (priority 2147483646)"));
 
     BracketPlan both = plan_brackets(one_hook({INT_MIN, INT_MAX}), 1);
@@ -182,7 +185,7 @@ TEST_CASE("a changed ruleset is a new generation with its own brackets") {
     BracketPlan added = plan_brackets(r, 2);
     check_invariants(added);
     CHECK(added.generation == 2);
-    CHECK(priorities(added, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -299, -199, -149});
+    CHECK(priorities(added, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -201, -151, -149});
     CHECK(added.brackets.size() == before.brackets.size() + 1);
     // Later hook points are renumbered: events of generation 1 cannot be read with this plan.
     CHECK(added.brackets[kInBefore].hook == NfHook::prerouting);
@@ -208,7 +211,7 @@ TEST_CASE("table families decide the hook families: ip, ip6, inet; others are no
     BracketPlan plan = plan_brackets(r, 1);
     check_invariants(plan);
     CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{9, 11});
-    CHECK(priorities(plan, kNfprotoIpv6, NfHook::prerouting) == std::vector<int32_t>{-201, -199, 11});
+    CHECK(priorities(plan, kNfprotoIpv6, NfHook::prerouting) == std::vector<int32_t>{-201, 9, 11});
     CHECK(priorities(plan, kNfprotoIpv4, NfHook::input).empty());
     CHECK(plan.brackets.size() == 5);
     uint32_t v6 = first_bracket(plan, kNfprotoIpv6, NfHook::prerouting);
@@ -244,15 +247,15 @@ TEST_CASE("iptables-legacy tables are members at their fixed priorities") {
     BracketPlan plan = plan_brackets(r, 1);
     check_invariants(plan);
     // prerouting: nft preraw -300, legacy mangle and nft premangle -150 (shared), legacy nat -100.
-    CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -299, -149, -99});
+    CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -151, -101, -99});
     uint32_t pre = first_bracket(plan, kNfprotoIpv4, NfHook::prerouting);
     CHECK(span_chains(plan, pre + 1) == std::vector<std::string>{"ip wg-quick-wg0 premangle", "iptables mangle PREROUTING"});
     CHECK(plan.span_after(pre + 1)->members[1].legacy);
     CHECK(span_chains(plan, pre + 2) == std::vector<std::string>{"iptables nat PREROUTING"});
     // input: legacy mangle -150, nft filter 0, legacy nat 100.
-    CHECK(priorities(plan, kNfprotoIpv4, NfHook::input) == std::vector<int32_t>{-151, -149, 1, 101});
+    CHECK(priorities(plan, kNfprotoIpv4, NfHook::input) == std::vector<int32_t>{-151, -1, 99, 101});
     // forward: legacy mangle, nft filter; no nat at forward.
-    CHECK(priorities(plan, kNfprotoIpv4, NfHook::forward) == std::vector<int32_t>{-151, -149, 1});
+    CHECK(priorities(plan, kNfprotoIpv4, NfHook::forward) == std::vector<int32_t>{-151, -1, 1});
     // IPv6: legacy filter shares 0 with the inet filter chains.
     uint32_t v6in = first_bracket(plan, kNfprotoIpv6, NfHook::input);
     CHECK(span_chains(plan, v6in) == std::vector<std::string>{"inet filter input", "ip6tables filter INPUT"});
@@ -285,4 +288,34 @@ TEST_CASE("more than kMaxBrackets: forward and then IPv6 hook points are left ou
     CHECK(priorities(crowded, kNfprotoIpv4, NfHook::output).size() == 9);
     CHECK(has_note(crowded, "ipv6 input"));
     CHECK(crowded.brackets.size() <= kMaxBrackets);
+}
+
+TEST_CASE("a priority the kernel refused moves the hook to the next free one between the same chains") {
+    // The Mullvad app's prerouting chain at -199 beside conntrack at -200 (talpid-core firewall/linux.rs).
+    NftRuleset r = one_hook({-199, -150}, NfHook::prerouting, "inet");
+    TakenPriorities taken{{kNfprotoIpv4, NfHook::prerouting, -200}};
+    BracketPlan plan = plan_brackets(r, 1, taken);
+    check_invariants(plan);
+    CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-201, -151, -149});
+    CHECK(priorities(plan, kNfprotoIpv6, NfHook::prerouting) == std::vector<int32_t>{-200, -151, -149});
+    CHECK(span_chains(plan, 0) == std::vector<std::string>{"inet t c1"});
+    CHECK(has_note(plan, "ipv4 prerouting: priority -200 is taken by another hook"));
+    CHECK(has_note(plan, "placed at -201"));
+
+    // No free priority left between two chains: they share one span, and say so.
+    taken = {{kNfprotoIpv4, NfHook::output, 1}, {kNfprotoIpv4, NfHook::output, 2}};
+    BracketPlan shared = plan_brackets(one_hook({0, 3}), 1, taken);
+    check_invariants(shared);
+    CHECK(priorities(shared, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 4});
+    CHECK(span_chains(shared, 0) == std::vector<std::string>{"ip t c1", "ip t c2"});
+    CHECK(has_note(shared, "no free priority between 0 and 3"));
+
+    // After the last chain the hook moves up; with nothing free at one end the chain is not observed.
+    taken = {{kNfprotoIpv4, NfHook::output, 1}};
+    CHECK(priorities(plan_brackets(one_hook({0}), 1, taken), kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 2});
+    taken = {{kNfprotoIpv4, NfHook::output, INT_MAX - 1}};
+    BracketPlan edge = plan_brackets(one_hook({0, INT_MAX - 2}), 1, taken);
+    check_invariants(edge);
+    CHECK(priorities(edge, kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, INT_MAX - 3});
+    CHECK(has_note(edge, "ip t c2 (priority 2147483645)"));
 }

@@ -93,7 +93,7 @@ std::vector<NetfilterStep> sample_steps() {
     // Seed: the reply passes preraw and gets its mark back in premangle.
     NetfilterStep preraw = step(outer_reply(), NfHook::prerouting, "ip", "wg-quick-wg0", "preraw", -300, "accept",
                                 1'521'800'000);
-    preraw.ct_mark_before = preraw.ct_mark_after = 0xca6c;
+    preraw.ct_state_before = "none"; // before conntrack (-200): the connection is not known yet
     out.push_back(preraw);
     NetfilterStep premangle = step(outer_reply(), NfHook::prerouting, "ip", "wg-quick-wg0", "premangle", -150, "accept",
                                    1'521'810'000);
@@ -198,13 +198,13 @@ std::string render_seed_scenario(bool json) {
         stepper.add(e);
     };
     PacketInfo out_pkt = outer_udp();
-    ev(out_pkt, kOutBefore, 1'500'100'000, 0xca6c, 0, kCtNone);
+    ev(out_pkt, kOutBefore, 1'500'100'000, 0xca6c, 0, 2); // conntrack ran at -200
     ev(out_pkt, kOutAfter, 1'500'110'000, 0xca6c, 0, 2);
     ev(out_pkt, kPostBefore, 1'500'200'000, 0xca6c, 0, 2);
     ev(out_pkt, kPostAfter, 1'500'210'000, 0xca6c, 0xca6c, 2);
     PacketInfo reply = outer_reply();
     ev(reply, kPreBefore, 1'521'800'000, 0, 0xca6c, kCtNone);
-    ev(reply, kPreMid, 1'521'810'000, 0, 0xca6c, kCtNone);
+    ev(reply, kPreMid, 1'521'810'000, 0, 0xca6c, 3); // -151: after conntrack (-200), which found the connection
     ev(reply, kPreAfter, 1'521'820'000, 0xca6c, 0xca6c, 3);
     ev(reply, kInBefore, 1'521'900'000, 0xca6c, 0xca6c, 3);
     ev(reply, kInAfter, 1'521'910'000, 0xca6c, 0xca6c, 3);

@@ -330,6 +330,7 @@ TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
         e.hook = plan.brackets[index].hook;
         e.mark = mark;
         e.ct_mark = ct_mark;
+        e.ct_state = 2; // new: conntrack has looked the packet up
         return e;
     };
 

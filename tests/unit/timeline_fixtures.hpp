@@ -137,9 +137,9 @@ inline NetfilterStep postmangle(const PacketInfo& pkt, uint64_t t, uint32_t mark
     }
     return s;
 }
-inline NetfilterStep preraw(const PacketInfo& pkt, uint64_t t, uint32_t ct_mark = 0) {
+inline NetfilterStep preraw(const PacketInfo& pkt, uint64_t t) {
     NetfilterStep s = nf_step(pkt, NfHook::prerouting, "ip", "wg-quick-wg0", "preraw", -300, t, 0, "none");
-    s.ct_mark_before = s.ct_mark_after = ct_mark;
+    s.ct_state_before = "none"; // before conntrack (-200): the connection's mark is not known there
     return s;
 }
 // premangle restores the mark from conntrack for UDP (the outer packets).
@@ -282,7 +282,7 @@ inline void feed_incoming_reply(TimelineBuilder& b, uint64_t t0 = 1'022'000'000)
     reply.ip_id = 43561;
     PacketInfo outer = outer_in(kOuterIn, outer_payload(reply.len), wg_data(kClientIndex, 5));
     b.add(ingress(outer, kC0, t0));
-    b.add(preraw(outer, t0 + 5'000, kWgMark));
+    b.add(preraw(outer, t0 + 5'000));
     b.add(premangle(outer, t0 + 9'000, kWgMark));
     b.add(outer_input_route(t0 + 12'000, kOuterIn));
     b.add(outer_reverse_route(t0 + 14'000, kOuterIn));
@@ -299,7 +299,7 @@ inline void feed_incoming_reply(TimelineBuilder& b, uint64_t t0 = 1'022'000'000)
 inline void feed_rp_filter_failure(TimelineBuilder& b, uint64_t t0 = 2'000'000'000) {
     PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 6));
     b.add(ingress(outer, kC0, t0));
-    b.add(preraw(outer, t0 + 5'000, kWgMark));
+    b.add(preraw(outer, t0 + 5'000));
     b.add(premangle(outer, t0 + 9'000, kWgMark));
     b.add(outer_input_route(t0 + 12'000, kOuterIn));
     b.add(outer_reverse_route(t0 + 14'000, kOuterIn, false));

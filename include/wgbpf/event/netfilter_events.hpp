@@ -20,6 +20,8 @@ constexpr uint8_t kNfprotoBridge = 7;
 constexpr uint8_t kNfprotoIpv6 = 10;
 
 // enum ip_conntrack_info, plus "no conntrack entry".
+constexpr uint8_t kCtEstablished = 0;       // IP_CT_ESTABLISHED
+constexpr uint8_t kCtEstablishedReply = 3;  // IP_CT_ESTABLISHED_REPLY
 constexpr uint8_t kCtNone = 0xff;
 std::string_view ct_state_name(uint8_t ctinfo); // "established", "related", "new", "established reply", "related reply", "untracked", "none"
 

@@ -32,8 +32,10 @@ struct NetfilterStep {
     std::string verdict;             // "accept" | "drop" | "stolen" | "queue" | "unknown"
     uint32_t mark_before = 0;
     uint32_t mark_after = 0;
-    uint32_t ct_mark_before = 0;
+    uint32_t ct_mark_before = 0;     // meaningful only when conntrack had looked the packet up (ct_state_before)
     uint32_t ct_mark_after = 0;
+    std::string ct_state_before;     // entering: "none" before conntrack has run (its mark is not known yet);
+                                     // "" when not observed (older recordings)
     std::string ct_state;            // after the chain (or before, when dropped)
     bool exact = false;              // from nft_do_chain (fexit) rather than brackets
     std::vector<std::string> rules_that_set; // candidates: rules that set what changed (mark / ct mark), by text;
@@ -44,6 +46,18 @@ struct NetfilterStep {
     std::optional<uint64_t> rule_handle;     // the rule that decided; absent when the policy did
     std::string rule;                        // its text ("" when the policy decided)
     std::vector<TracedRule> traced_rules;    // every rule nftrace reported, in order
+
+    bool ct_tracked_before() const { return ct_state_before != "none"; }
+    bool ct_tracked_after() const { return ct_state != "none"; }
+    // A change of the connection's mark is only known when both sides saw the connection: a span that
+    // conntrack itself ran in shows the mark it found, not a change.
+    bool ct_mark_changed() const { return ct_tracked_before() && ct_tracked_after() && ct_mark_before != ct_mark_after; }
+    bool mark_changed() const { return mark_before != mark_after; }
+    // Conntrack looks packets up at priority -200 (NF_IP_PRI_CONNTRACK) in prerouting and output: a chain
+    // below it cannot see the connection, whatever the hook after it saw.
+    bool runs_before_conntrack() const {
+        return !family.empty() && (hook == NfHook::prerouting || hook == NfHook::output) && priority < -200;
+    }
 };
 
 struct DropStep {

@@ -8,6 +8,7 @@
 
 #include "wgbpf/netfilter/netfilter_step.hpp"
 #include "wgbpf/render/packet_render.hpp"
+#include "wgbpf/render/paint.hpp"
 #include "wgbpf/render/route_render.hpp"
 
 namespace wgbpf {
@@ -18,6 +19,9 @@ std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style
 void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName& link_name = {});
 nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name = {}); // as a value (tests)
 
+// The connection's mark as far as it is known: "ct mark 0x0 -> 0xca6c" (a change, seen on both sides),
+// "ct not yet tracked" (a chain before conntrack), the mark conntrack found within the step, or "".
+std::string ct_mark_text(const NetfilterStep& s, const paint::Paint& paint);
 // "ip wg-quick-wg0 postmangle (prio -150)", with the chains sharing its span.
 std::string chain_text(const NetfilterStep& s);
 // nftrace's part, when merged: `rule #12 "ct mark set meta mark" (trace 6ca3695d)`, `policy (trace ...)`;
