@@ -99,7 +99,7 @@ TEST_CASE("netfilter: no BPF link of wgbpf survives it, however it ends", "[e2e]
     SECTION("Ctrl-C") {
         Process watch("exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
                       sh_quote(lab.wg_iface()) + " --json");
-        REQUIRE(wait_until_ready(watch));
+        require_ready(watch);
         CHECK_FALSE(wgbpf_links_left().empty()); // attached while it runs
         watch.interrupt();
         REQUIRE(watch.wait_for(10s));
@@ -108,7 +108,7 @@ TEST_CASE("netfilter: no BPF link of wgbpf survives it, however it ends", "[e2e]
     SECTION("SIGKILL") {
         Process watch("exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
                       sh_quote(lab.wg_iface()) + " --json");
-        REQUIRE(wait_until_ready(watch));
+        require_ready(watch);
         watch.kill();
     }
     // Link teardown is asynchronous after the last fd closes: give the kernel a moment.

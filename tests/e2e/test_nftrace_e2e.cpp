@@ -112,7 +112,7 @@ TEST_CASE("nftrace: the trace table goes with wgbpf even when it is killed", "[e
     const std::string ruleset_before = client_nft(lab, "list ruleset");
     Process watch("exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
                   sh_quote(lab.wg_iface()) + " --json --nftrace --duration 30");
-    REQUIRE(wait_until_ready(watch));
+    require_ready(watch);
     CHECK(has_trace_table(lab));
     watch.kill(); // SIGKILL: no destructor runs; the kernel removes the table with its owner's socket
     bool gone = false;

@@ -34,13 +34,16 @@ WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int
                             extra_args;
     INFO("command: " << cmd);
     Process watch(cmd);
-    if (!wait_until_ready(watch))
-        FAIL("wgbpf watch did not get ready (status " << watch.exit_status().value_or(-1) << "), stdout:\n"
-                                                      << watch.output());
+    require_ready(watch);
     during();
+    const bool out_lived = watch.running();
+    if (!out_lived)
+        WARN("wgbpf watch ended (--duration " << duration_s << " s from its ready line) before the test's traffic was "
+             "done: what came after was not watched");
     bool exited = watch.wait_for(std::chrono::seconds(duration_s + 20));
     if (!exited) watch.kill();
     WatchOutput out;
+    out.watched_all_traffic = out_lived;
     out.stdout_text = watch.output();
     out.exit_status = watch.exit_status().value_or(-1);
     INFO("wgbpf stdout:\n" << out.stdout_text);
@@ -80,10 +83,85 @@ bool wait_until_ready(Process& watch, std::chrono::seconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         if (watch.output().find("\"kind\":\"ready\"") != std::string::npos) return true;
-        if (!watch.running()) return false;
+        if (!watch.running()) return watch.output().find("\"kind\":\"ready\"") != std::string::npos;
         std::this_thread::sleep_for(50ms);
     }
     return false;
+}
+
+void require_ready(Process& watch, std::chrono::seconds timeout) {
+    if (wait_until_ready(watch, timeout)) return;
+    const bool running = watch.running();
+    FAIL("wgbpf watch did not say it was attached (no \"kind\":\"ready\" line) "
+         << (running ? "within " + std::to_string(timeout.count()) + " s"
+                     : "before it exited with status " + std::to_string(watch.exit_status().value_or(-1)))
+         << "; command: " << watch.command() << "\nstdout:\n" << watch.output());
+}
+
+std::vector<NftraceListener> nftrace_listeners(const Lab& lab, const std::string& role) {
+    // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode: Eth is the protocol, Groups the first 32
+    // multicast groups as a hex mask (group g is bit g - 1).
+    constexpr unsigned kNetlinkNetfilter = 12;  // NETLINK_NETFILTER
+    constexpr uint32_t kNftraceGroupBit = 1u << (9 - 1);  // NFNLGRP_NFTRACE
+    RunResult r = lab.exec(role, "cat /proc/net/netlink", std::chrono::seconds(20));
+    INFO("/proc/net/netlink in the " << role << " namespace:\n" << r.output);
+    REQUIRE(r.status == 0);
+    std::istringstream in(r.output);
+    std::string header;
+    std::getline(in, header);
+    std::vector<std::string> names;
+    {
+        std::istringstream h(header);
+        for (std::string w; h >> w;) names.push_back(w);
+    }
+    auto column = [&](const char* name) -> size_t {
+        for (size_t i = 0; i < names.size(); ++i)
+            if (names[i] == name) return i;
+        FAIL("no column " << name << " in /proc/net/netlink");
+        return 0;
+    };
+    const size_t eth = column("Eth"), groups = column("Groups"), rmem = column("Rmem"), inode = column("Inode");
+    std::vector<NftraceListener> out;
+    for (std::string line; std::getline(in, line);) {
+        std::vector<std::string> f;
+        std::istringstream l(line);
+        for (std::string w; l >> w;) f.push_back(w);
+        if (f.size() < names.size()) continue;
+        if (std::stoul(f[eth]) != kNetlinkNetfilter) continue;
+        if (!(std::stoul(f[groups], nullptr, 16) & kNftraceGroupBit)) continue;
+        out.push_back({std::stoull(f[inode]), std::stoull(f[rmem])});
+    }
+    return out;
+}
+
+NftraceListener require_new_nftrace_listener(const Lab& lab, const std::vector<NftraceListener>& before, Process& owner,
+                                             std::chrono::seconds timeout, const std::string& role) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        for (const NftraceListener& l : nftrace_listeners(lab, role)) {
+            bool old = false;
+            for (const NftraceListener& b : before) old |= b.inode == l.inode;
+            if (!old) return l;
+        }
+        if (!owner.running())
+            FAIL("`" << owner.command() << "` exited (status " << owner.exit_status().value_or(-1)
+                     << ") before it listened to nftables' trace messages; stdout:\n" << owner.output());
+        if (std::chrono::steady_clock::now() >= deadline)
+            FAIL("`" << owner.command() << "` did not listen to nftables' trace messages (no netlink socket in group "
+                        "NFNLGRP_NFTRACE in the " << role << " namespace) within " << timeout.count() << " s");
+        std::this_thread::sleep_for(50ms);
+    }
+}
+
+bool wait_until_read(const Lab& lab, uint64_t inode, std::chrono::seconds timeout, const std::string& role) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        bool queued = false;
+        for (const NftraceListener& l : nftrace_listeners(lab, role)) queued |= l.inode == inode && l.rmem > 0;
+        if (!queued) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(50ms);
+    }
 }
 
 std::optional<int64_t> int_field(const json& j, const char* key) {

@@ -3,6 +3,8 @@
 #include <catch2/catch_test_macros.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -22,6 +24,7 @@ struct WatchOutput {
     int exit_status = -1;
     std::string stdout_text;
     std::vector<nlohmann::json> lines;          // every stdout line, parsed (a non-JSON line fails the test)
+    bool watched_all_traffic = false;           // the watch still ran when `during` returned
     std::vector<nlohmann::json> of_kind(const std::string& kind) const;
 };
 
@@ -40,6 +43,26 @@ std::vector<nlohmann::json> json_lines(const std::string& text);
 // Waits for the `"kind": "ready"` line of `wgbpf watch --json`: everything is attached from then on
 // (loading takes seconds under emulation; traffic sent earlier would not be seen).
 bool wait_until_ready(Process& watch, std::chrono::seconds timeout = std::chrono::seconds(90));
+// The same, failing the test with the watch's exit status and stdout when the line never comes.
+void require_ready(Process& watch, std::chrono::seconds timeout = std::chrono::seconds(90));
+
+// A netlink socket in a lab namespace subscribed to nftables' trace messages (NFNLGRP_NFTRACE), as
+// `nft monitor trace` makes (and `wgbpf watch --nftrace`): from /proc/net/netlink read in that namespace.
+struct NftraceListener {
+    uint64_t inode = 0;
+    uint64_t rmem = 0;  // bytes queued for it and not read yet
+};
+std::vector<NftraceListener> nftrace_listeners(const Lab& lab, const std::string& role = "client");
+// Waits until a trace listener not in `before` exists in the namespace (subscribed: every trace message from
+// then on is queued for it) while `owner` (the `nft monitor trace` process) runs; fails the test if none
+// comes within the timeout. Returns the new listener.
+NftraceListener require_new_nftrace_listener(const Lab& lab, const std::vector<NftraceListener>& before, Process& owner,
+                                             std::chrono::seconds timeout = std::chrono::seconds(60),
+                                             const std::string& role = "client");
+// Waits until that listener has read every message queued for it (its receive queue is empty), or it is
+// gone, or the timeout passes; false on the timeout.
+bool wait_until_read(const Lab& lab, uint64_t inode, std::chrono::seconds timeout = std::chrono::seconds(20),
+                     const std::string& role = "client");
 
 std::optional<int64_t> int_field(const nlohmann::json& j, const char* key);
 std::optional<std::string> str_field(const nlohmann::json& j, const char* key);

@@ -8,8 +8,8 @@
 # needs, then runs, as root:
 #   1. `wgbpf watch --duration 1 --json` in the VM's own namespace: the flavour of each module;
 #   2. the end-to-end suite (build/tests/wgbpf_e2e_tests), console + JUnit reporters;
-#   3. the lab probe: `scripts/lab.sh up`, `wgbpf watch` on the client's WireGuard interface while it
-#      pings through the tunnel, how many route decisions were exact, `lab.sh down`;
+#   3. the lab probe: `scripts/lab.sh up`, `wgbpf watch` on the client's WireGuard interface, pings through
+#      the tunnel once the watch is attached (its ready line), how many route decisions were exact, `lab.sh down`;
 #   4. the unit tests, if asked (they do not depend on the kernel).
 # Everything the runner parses goes to the second serial port (/dev/ttyS1), in lines starting with
 # "WGBPF-VM-"; the start and end markers go to the console (ttyS0) too, so the runner can tell a
@@ -139,18 +139,33 @@ if [ "${VM_LAB_PROBE:-1}" = 1 ]; then
 	out "LAB-BEGIN uptime=$(cut -d' ' -f1 /proc/uptime)"
 	if timeout 180 "$WGBPF_SOURCE_DIR/scripts/lab.sh" up >/tmp/lab-up.log 2>&1; then
 		out "LAB-WG impl=$(cat /run/wgbpf-lab/wgbpf/impl 2>/dev/null || echo unknown)"
-		# wgbpf takes seconds to load and attach under TCG: ping all along rather than guess when.
-		timeout 60 "$WGBPF_BINARY" watch --netns wgbpf-client --iface wg0 --json --duration 12 \
+		# wgbpf takes seconds to load and attach under TCG: ping once it says it is attached (its ready
+		# line; --duration counts from there), never before, and give up after 60 s.
+		timeout 90 "$WGBPF_BINARY" watch --netns wgbpf-client --iface wg0 --json --duration 12 \
 			>/tmp/lab.json 2>/tmp/lab.err &
 		watch_pid=$!
-		sleep 1
-		ip netns exec wgbpf-client ping -n -q -c 16 -i 0.5 -W 2 198.51.100.9 >/tmp/lab-ping.log 2>&1
-		ping_rc=$?
+		ready=no
+		t_ready=$((SECONDS + 60))
+		while [ "$SECONDS" -lt "$t_ready" ]; do
+			if grep -q '"kind":"ready"' /tmp/lab.json; then ready=yes; break; fi
+			kill -0 "$watch_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ "$ready" = no ] && grep -q '"kind":"ready"' /tmp/lab.json; then ready=yes; fi
+		if [ "$ready" = yes ]; then
+			ip netns exec wgbpf-client ping -n -q -c 16 -i 0.5 -W 2 198.51.100.9 >/tmp/lab-ping.log 2>&1
+			ping_rc=$?
+		else
+			ping_rc=not-sent
+			echo "wgbpf watch did not say it was attached (no ready line) within 60 s: no ping sent" >/tmp/lab-ping.log
+			kill "$watch_pid" 2>/dev/null
+		fi
 		wait $watch_pid
 		lab_rc=$?
+		[ "$ready" = yes ] || lab_rc=not-ready
 		routes=$(grep -c '"kind":"route"' /tmp/lab.json)
 		exact=$(grep '"kind":"route"' /tmp/lab.json | grep -c '"exact":true')
-		out "LAB-ROUTES total=$routes exact=$exact ping_rc=$ping_rc"
+		out "LAB-ROUTES total=$routes exact=$exact ping_rc=$ping_rc ready=$ready"
 		out "LAB-SUMMARY $(grep '"kind":"summary"' /tmp/lab.json | tail -n 1)"
 		sed 's/^/WGBPF-VM-LAB-LOG /' /tmp/lab.err >&3
 		sed 's/^/WGBPF-VM-LAB-PING /' /tmp/lab-ping.log >&3

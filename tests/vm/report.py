@@ -245,8 +245,12 @@ def main():
         c = r.get("lab_counts")
         if c:
             print(f"  lab probe: {c.get('total')} route decisions on the client's wg0, {c.get('exact')} exact; "
-                  f"ping {'ok' if c.get('ping_rc') == '0' else 'FAILED'}; wgbpf watch exit {lab_rc}")
-            if c.get("ping_rc") != "0":
+                  f"ping {'ok' if c.get('ping_rc') == '0' else 'not sent' if c.get('ready') == 'no' else 'FAILED'}; "
+                  f"wgbpf watch exit {lab_rc}")
+            if c.get("ready") == "no":
+                problems.append("lab probe: wgbpf watch never said it was attached (no ready line within 60 s); "
+                                "no ping was sent")
+            elif c.get("ping_rc") != "0":
                 problems.append("lab probe: ping through the tunnel failed")
                 for l in r["lab_ping"]:
                     print(f"    | {l}")
