@@ -417,38 +417,62 @@ static __always_inline bool filter_matches_address(const struct wgbpf_filter *f,
 	return false;
 }
 
-/* Interfaces, marks, addresses chosen by the user (the namespace is checked by the caller). */
-static __always_inline bool filter_matches(const struct wgbpf_filter *f, __s32 iif, __s32 oif, __u32 mark,
-					   const __u8 *src, const __u8 *dst, __u8 family)
+/* A WireGuard interface's own UDP port: its outer packets, whichever peer sent them from wherever (a
+ * server's peers have no endpoint until they roam in; nothing else in the namespace can bind that port). */
+static __always_inline bool filter_matches_port(const struct wgbpf_filter *f, __u8 proto, __u16 sport, __u16 dport)
 {
-	return filter_matches_cheaply(f, iif, oif, mark) || filter_matches_address(f, src, dst, family);
+	return f->listen_port && proto == 17 /* IPPROTO_UDP */ && (sport == f->listen_port || dport == f->listen_port);
 }
 
-/* Only the addresses of the packet's IP header (one read): enough for the filter's address test. */
-static __always_inline __u8 read_addresses(struct l3_ref r, __u8 src[16], __u8 dst[16])
+/* What the filter looks at beyond interfaces and marks (the namespace is checked by the caller). */
+struct flow_head {
+	__u8 family; /* 0: not IP */
+	__u8 proto;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u32 src[4];
+	__u32 dst[4];
+};
+
+/* The IP header's protocol and addresses and the transport ports, in one read (two with IPv4 options):
+ * enough for the filter's port and address tests. */
+static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 {
+	h->family = 0;
 	if (r.protocol == 0x0800) {
-		__u32 a[2];
-		if (bpf_probe_read_kernel(a, sizeof(a), r.l3 + 12))
-			return 0;
-		__builtin_memcpy(src, &a[0], 4);
-		__builtin_memcpy(dst, &a[1], 4);
-		return WGBPF_FAMILY_IPV4;
+		__u32 w[6]; /* 20-byte header, then the ports */
+		if (bpf_probe_read_kernel(w, sizeof(w), r.l3))
+			return;
+		const __u8 *b = (const __u8 *)w;
+		__u32 ihl = (b[0] & 0xf) * 4;
+		h->family = WGBPF_FAMILY_IPV4;
+		h->proto = b[9];
+		h->src[0] = w[3];
+		h->dst[0] = w[4];
+		if ((w[1] >> 16) & bpf_htons(0x1fff)) /* a later fragment: no ports */
+			return;
+		__u32 ports = w[5];
+		if (ihl != 20 && bpf_probe_read_kernel(&ports, sizeof(ports), r.l3 + ihl))
+			return;
+		h->sport = bpf_ntohs(ports & 0xffff);
+		h->dport = bpf_ntohs(ports >> 16);
+	} else if (r.protocol == 0x86dd) {
+		__u32 w[11]; /* 40-byte header, then the ports; extension headers are not walked */
+		if (bpf_probe_read_kernel(w, sizeof(w), r.l3))
+			return;
+		h->family = WGBPF_FAMILY_IPV6;
+		h->proto = ((const __u8 *)w)[6];
+		__builtin_memcpy(h->src, &w[2], 16);
+		__builtin_memcpy(h->dst, &w[6], 16);
+		h->sport = bpf_ntohs(w[10] & 0xffff);
+		h->dport = bpf_ntohs(w[10] >> 16);
 	}
-	if (r.protocol == 0x86dd) {
-		__u32 a[8];
-		if (bpf_probe_read_kernel(a, sizeof(a), r.l3 + 8))
-			return 0;
-		__builtin_memcpy(src, &a[0], 16);
-		__builtin_memcpy(dst, &a[4], 16);
-		return WGBPF_FAMILY_IPV6;
-	}
-	return 0;
 }
 
 /* Whether to report this packet: already watched, or chosen by the filter now (and from then on
  * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
- * and marks need no read, the watched table one cache line, addresses one read of the IP header.
+ * and marks need no read, the watched table one cache line, the listen port and addresses one read of
+ * the IP header.
  * Returns the time when the packet is wanted (the event's time), else 0. */
 static __always_inline __u64 want_packet(struct l3_ref r, __u64 id, __s32 iif, __s32 oif, __u32 mark)
 {
@@ -457,11 +481,12 @@ static __always_inline __u64 want_packet(struct l3_ref r, __u64 id, __s32 iif, _
 	__u64 now = watched_now(id);
 	if (now)
 		return now;
-	if (!filter.n_addrs)
+	if (!filter.n_addrs && !filter.listen_port)
 		return 0;
-	__u32 src[4] = {}, dst[4] = {};
-	__u8 family = read_addresses(r, (__u8 *)src, (__u8 *)dst);
-	if (!filter_matches_address(&filter, (const __u8 *)src, (const __u8 *)dst, family))
+	struct flow_head h = {};
+	read_flow_head(r, &h);
+	if (!filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
+	    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
 		return 0;
 	return watch(id);
 }

@@ -67,7 +67,9 @@ struct flow_view {
 /* The flow's interfaces, mark and addresses, or the result's device (the namespace is checked first). */
 static __always_inline bool wanted(const struct flow_view *f, __s32 nh_ifindex)
 {
-	if (filter_matches(&filter, f->iif, f->oif, f->mark, f->src, f->dst, f->family))
+	if (filter_matches_cheaply(&filter, f->iif, f->oif, f->mark) ||
+	    filter_matches_port(&filter, f->proto, f->sport, f->dport) ||
+	    filter_matches_address(&filter, f->src, f->dst, f->family))
 		return true;
 	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
 		if (i >= filter.n_ifaces)

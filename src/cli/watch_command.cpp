@@ -284,6 +284,7 @@ int run_watch(const WatchOptions& options) {
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
     OutputWriter output(std::cout, options.json, style, [&](int ifindex) { return ns.config.link_name(ifindex); });
+    if (options.count) output.limit(*options.count);
     const DropReasons reasons = DropReasons::load();
     const KernelSymbols symbols = KernelSymbols::load();
     Recording recording(options, reasons, symbols);
@@ -379,7 +380,7 @@ int run_watch(const WatchOptions& options) {
         recording.write([](RecordingWriter& w) { return w.flush(); });
         if (now >= deadline) break;
         if (options.keep_going && !options.keep_going()) break;
-        if (options.count && output.records() >= *options.count) break;
+        if (output.full()) break;
     }
     (void)(*consumer)->poll(0); // what is still in the buffer
     read_traces();

@@ -14,6 +14,10 @@ Result<wgbpf_filter> build_filter(const WatchScope& scope) {
     if (!scope.wireguard) return f;
     const WgInterface& wg = *scope.wireguard;
     if (wg.fwmark) f.marks[f.n_marks++] = wg.fwmark;
+    // The listen port catches every outer packet, of any number of peers, also those roaming in with no
+    // endpoint known yet (a server's). Endpoints are only needed while the port is not known.
+    f.listen_port = wg.listen_port;
+    if (f.listen_port) return f;
     for (const WgPeer& peer : wg.peers) {
         if (!peer.endpoint) continue;
         if (f.n_addrs == WGBPF_FILTER_MAX_ADDRS)

@@ -44,6 +44,7 @@ void OutputWriter::end_line() {
 void OutputWriter::flush() { out_.flush(); }
 
 void OutputWriter::route(const RouteDecision& d) {
+    if (full()) return;
     ++records_;
     if (json_) {
         write_route_json(line(), d);
@@ -54,6 +55,7 @@ void OutputWriter::route(const RouteDecision& d) {
 }
 
 void OutputWriter::netfilter(const NetfilterStep& s) {
+    if (full()) return;
     ++records_;
     if (json_) {
         write_netfilter_json(line(), s, link_name_);
@@ -64,6 +66,7 @@ void OutputWriter::netfilter(const NetfilterStep& s) {
 }
 
 void OutputWriter::drop(const DropStep& d) {
+    if (full()) return;
     ++records_;
     if (json_) {
         write_drop_json(line(), d, link_name_);
@@ -74,6 +77,7 @@ void OutputWriter::drop(const DropStep& d) {
 }
 
 void OutputWriter::timeline(const PacketTimeline& t) {
+    if (full()) return;
     ++records_;
     if (json_) {
         write_timeline_json(line(), t, link_name_);

@@ -281,7 +281,9 @@ struct TimelineBuilder::State {
         WireguardStep step = wireguard_step(*msg, *match, pkt, outgoing, outgoing ? e.first_ns : t);
         add_step(e, step, outgoing);
         bool by_id = pairs_by_packet_id(*match->interface);
-        if (msg->type != WgMessageType::transport_data || msg->keepalive() || (!match->peer && !by_id)) return;
+        if (msg->type != WgMessageType::transport_data || msg->keepalive()) return;
+        // Sent to an endpoint no peer has (not read yet): which peer encrypted it is not known.
+        if (!match->peer && !by_id && outgoing) return;
 
         WgLinkKey key = link_key(e.tl.netns, *match->interface, match->peer, outgoing);
         auto inner = linker.add_outer(key, WgLinkEnd{e.tl.id, t, msg->length, step, e.tl.packet_id});
@@ -295,7 +297,16 @@ struct TimelineBuilder::State {
         const WgPeer* peer = peer_for_address(wg, outgoing ? e.tl.pkt.dst : e.tl.pkt.src);
         if (!e.pkt_seen || (!peer && !pairs_by_packet_id(wg))) return;
         WgLinkKey key = link_key(e.tl.netns, wg, peer, outgoing);
-        auto outer = linker.add_inner(key, WgLinkEnd{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id});
+        WgLinkEnd end{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id};
+        std::optional<WgLinkEnd> outer = linker.take_outer(key, end);
+        if (!outer && !outgoing && !pairs_by_packet_id(wg)) {
+            // Received from an endpoint no peer had when the configuration was read (a server's peer roaming
+            // in): WireGuard accepts a decrypted packet only from the peer whose allowed IPs hold its source,
+            // so that peer sent the outer packet.
+            outer = linker.take_outer(link_key(e.tl.netns, wg, nullptr, outgoing), end);
+            if (outer) outer->step.peer = peer->public_key;
+        }
+        if (!outer) outer = linker.add_inner(key, end);
         if (!outer) return;
         if (outgoing) link_out(e.tl.id, outer->timeline, outer->step, outer->t_ns);
         else link_in(outer->timeline, e.tl.id, outer->step, t);
@@ -305,9 +316,10 @@ struct TimelineBuilder::State {
     // id. A user-space implementation makes new packets: pair by peer, order and length.
     static bool pairs_by_packet_id(const WgInterface& wg) { return wg.source == "kernel"; }
 
+    // `peer` nullptr: received from an endpoint no known peer has.
     static WgLinkKey link_key(uint32_t netns, const WgInterface& wg, const WgPeer* peer, bool outgoing) {
         if (pairs_by_packet_id(wg)) return WgLinkKey{netns, wg.name, "", outgoing, true};
-        return WgLinkKey{netns, wg.name, peer->public_key, outgoing, false};
+        return WgLinkKey{netns, wg.name, peer ? peer->public_key : std::string(), outgoing, false};
     }
 
     // The link step both timelines show: the outer packet's message, with the peer the kernel chose

@@ -114,7 +114,7 @@ WireguardStep wireguard_step(const WgMessage& m, const WgOuterMatch& match, cons
 
 WireguardLinker::WireguardLinker(uint64_t window_ns, size_t max_queue) : window_ns_(window_ns), max_queue_(max_queue) {}
 
-std::optional<WgLinkEnd> WireguardLinker::pair(std::deque<WgLinkEnd>& others, std::deque<WgLinkEnd>& mine,
+std::optional<WgLinkEnd> WireguardLinker::pair(std::deque<WgLinkEnd>& others, std::deque<WgLinkEnd>* mine,
                                                const WgLinkEnd& end, bool end_is_inner, bool by_packet_id) {
     auto too_old = [&](const WgLinkEnd& e) { return e.t_ns + window_ns_ < end.t_ns; };
     while (!others.empty() && too_old(others.front())) {
@@ -131,23 +131,30 @@ std::optional<WgLinkEnd> WireguardLinker::pair(std::deque<WgLinkEnd>& others, st
         waiting_.erase(found.timeline);
         return found;
     }
-    if (mine.size() >= max_queue_) {
-        waiting_.erase(mine.front().timeline);
-        mine.pop_front();
+    if (!mine) return std::nullopt;
+    if (mine->size() >= max_queue_) {
+        waiting_.erase(mine->front().timeline);
+        mine->pop_front();
     }
-    mine.push_back(end);
+    mine->push_back(end);
     waiting_.insert(end.timeline);
     return std::nullopt;
 }
 
 std::optional<WgLinkEnd> WireguardLinker::add_inner(const WgLinkKey& key, const WgLinkEnd& inner) {
     Queues& q = queues_[key];
-    return pair(q.outers, q.inners, inner, true, key.by_packet_id);
+    return pair(q.outers, &q.inners, inner, true, key.by_packet_id);
+}
+
+std::optional<WgLinkEnd> WireguardLinker::take_outer(const WgLinkKey& key, const WgLinkEnd& inner) {
+    auto it = queues_.find(key);
+    if (it == queues_.end()) return std::nullopt;
+    return pair(it->second.outers, nullptr, inner, true, key.by_packet_id);
 }
 
 std::optional<WgLinkEnd> WireguardLinker::add_outer(const WgLinkKey& key, const WgLinkEnd& outer) {
     Queues& q = queues_[key];
-    return pair(q.inners, q.outers, outer, false, key.by_packet_id);
+    return pair(q.inners, &q.outers, outer, false, key.by_packet_id);
 }
 
 bool WireguardLinker::waiting(uint64_t timeline) const { return waiting_.contains(timeline); }

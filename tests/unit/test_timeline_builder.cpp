@@ -661,3 +661,32 @@ TEST_CASE("a timeline keeps at most max_steps steps and says how it was cut") {
     CHECK(c.out[0].steps.size() == 3);
     CHECK(has_gap(c.out[0], "more than 3 steps"));
 }
+
+TEST_CASE("user-space WireGuard: an outer packet from an endpoint no peer had yet is linked to its inner packet, "
+          "with the peer whose allowed IPs hold the inner source") {
+    // A server's peer roaming in: the configuration was read before its first handshake, no endpoint.
+    Collected c;
+    c.wireguard[0].peers[0].endpoint.reset();
+    PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    PacketInfo reply = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0);
+    c.builder.add(ingress(reply, kWg0, 200));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[0].outer_of == c.out[1].id);
+    CHECK(c.out[1].decapsulated_from == c.out[0].id);
+    CHECK(steps_of<WireguardStep>(c.out[0])[0].peer == kServerKey);
+    CHECK(steps_of<WireguardStep>(c.out[1])[0].peer == kServerKey);
+    CHECK(steps_of<WireguardStep>(c.out[1])[0].linked_by == "peer_order_length");
+
+    // Outside every peer's allowed IPs: WireGuard would not have accepted it from anyone, no link.
+    Collected d;
+    d.wireguard[0].peers[0].endpoint.reset();
+    d.wireguard[0].peers[0].allowed_ips = {net("10.0.0.254/32")};
+    d.builder.add(ingress(outer, kC0, 100));
+    d.builder.add(ingress(reply, kWg0, 200));
+    d.builder.flush_all();
+    REQUIRE(d.out.size() == 2);
+    CHECK_FALSE(d.out[0].outer_of);
+    CHECK_FALSE(d.out[1].decapsulated_from);
+}

@@ -11,7 +11,7 @@ TEST_CASE("no interface: only the namespace is filtered") {
     CHECK(f->n_ifaces == 0);
 }
 
-TEST_CASE("a WireGuard interface adds its fwmark and peer endpoints") {
+TEST_CASE("a WireGuard interface with no listen port known yet adds its fwmark and peer endpoints") {
     WgInterface wg;
     wg.name = "wg0";
     wg.fwmark = 51820;
@@ -34,7 +34,7 @@ TEST_CASE("a WireGuard interface adds its fwmark and peer endpoints") {
     CHECK(f->addr_family[1] == WGBPF_FAMILY_IPV6);
 }
 
-TEST_CASE("too many endpoints for the kernel filter is an error, not a silent cut") {
+TEST_CASE("too many endpoints and no listen port for the kernel filter is an error, not a silent cut") {
     WgInterface wg;
     wg.name = "wg0";
     for (int i = 0; i < WGBPF_FILTER_MAX_ADDRS + 1; ++i) {
@@ -45,4 +45,21 @@ TEST_CASE("too many endpoints for the kernel filter is an error, not a silent cu
     auto f = build_filter({.netns = 1, .ifindex = 5, .wireguard = wg});
     REQUIRE_FALSE(f.ok());
     CHECK(f.error().find("peer endpoints") != std::string::npos);
+}
+
+TEST_CASE("a WireGuard interface's listen port matches its outer packets for any number of peers") {
+    // A road-warrior server: 200 peers, none with an endpoint until it roams in.
+    WgInterface wg;
+    wg.name = "wg0";
+    wg.listen_port = 51820;
+    for (int i = 0; i < 200; ++i) {
+        WgPeer p;
+        if (i % 2) p.endpoint = WgEndpoint{IpAddress::v4(0x01000000u + i), 40000};
+        wg.peers.push_back(p);
+    }
+    auto f = build_filter({.netns = 1, .ifindex = 5, .wireguard = wg});
+    REQUIRE(f.ok());
+    CHECK(f->listen_port == 51820);
+    CHECK(f->n_addrs == 0); // the port covers every endpoint, known or not
+    CHECK(f->n_marks == 0);
 }

@@ -204,8 +204,9 @@ struct wgbpf_filter {
 	__u32 n_marks;
 	__u32 marks[WGBPF_FILTER_MAX_MARKS];   /* e.g. WireGuard fwmark: outer packets of the interface */
 	__u32 n_addrs;
-	__u32 pad0;
-	__u8 addrs[WGBPF_FILTER_MAX_ADDRS][16]; /* e.g. peer endpoints */
+	__u16 listen_port; /* host order; 0: none. UDP from or to it: a WireGuard interface's outer packets, any peer */
+	__u16 pad0;
+	__u8 addrs[WGBPF_FILTER_MAX_ADDRS][16]; /* e.g. peer endpoints (when the listen port is not known) */
 	__u8 addr_family[WGBPF_FILTER_MAX_ADDRS]; /* WGBPF_FAMILY_* */
 	__u8 pad1[4];
 };

@@ -37,6 +37,10 @@ public:
     void drop(const DropStep& d);
     void timeline(const PacketTimeline& t);
     uint64_t records() const { return records_; }
+    // `--count N`: after N records the rest are not written (the watch stops at its next wake-up, and
+    // what completes on the way out must not go past N either).
+    void limit(uint64_t max_records) { max_records_ = max_records; }
+    bool full() const { return records_ >= max_records_; }
 
     // Records are written without a flush each (a write(2) per record costs more than rendering it at
     // high rates): the watch loop flushes once per wake-up, so nothing waits longer than one poll.
@@ -61,6 +65,7 @@ private:
     TextStyle style_;
     LinkName link_name_;
     uint64_t records_ = 0;
+    uint64_t max_records_ = UINT64_MAX;
     rapidjson::StringBuffer buffer_;
     JsonWriter writer_;
 };

@@ -88,6 +88,8 @@ public:
 
     std::optional<WgLinkEnd> add_inner(const WgLinkKey& key, const WgLinkEnd& inner); // the outer it pairs with
     std::optional<WgLinkEnd> add_outer(const WgLinkKey& key, const WgLinkEnd& outer); // the inner it pairs with
+    // Pairs an inner packet with a waiting outer packet of `key` only; never queues it.
+    std::optional<WgLinkEnd> take_outer(const WgLinkKey& key, const WgLinkEnd& inner);
     bool waiting(uint64_t timeline) const;
     void forget(uint64_t timeline);   // a dropped packet carries nothing
     void expire(uint64_t now_ns);
@@ -97,7 +99,7 @@ private:
     struct Queues {
         std::deque<WgLinkEnd> inners, outers;
     };
-    std::optional<WgLinkEnd> pair(std::deque<WgLinkEnd>& others, std::deque<WgLinkEnd>& mine, const WgLinkEnd& end,
+    std::optional<WgLinkEnd> pair(std::deque<WgLinkEnd>& others, std::deque<WgLinkEnd>* mine, const WgLinkEnd& end,
                                   bool end_is_inner, bool by_packet_id);
     uint64_t window_ns_;
     size_t max_queue_;
