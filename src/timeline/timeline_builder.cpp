@@ -97,6 +97,9 @@ struct TimelineBuilder::State {
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
     std::unordered_map<uint64_t, std::string> kernel_peers; // packet id -> peer public key (kernel WireGuard)
+    // (interface, endpoint) -> peer, learned from an authenticated packet of a peer that roamed there after
+    // the configuration was read: WireGuard itself sends that peer's packets to it from then on.
+    std::map<std::pair<std::string, std::string>, std::string> roamed;
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
@@ -279,13 +282,16 @@ struct TimelineBuilder::State {
         auto msg = parse_wg_message(pkt);
         if (!msg) return; // on WireGuard's port but not a WireGuard message: an ordinary UDP packet
         WireguardStep step = wireguard_step(*msg, *match, pkt, outgoing, outgoing ? e.first_ns : t);
+        if (!match->peer && outgoing)
+            if (auto it = roamed.find({match->interface->name, step.endpoint}); it != roamed.end()) step.peer = it->second;
         add_step(e, step, outgoing);
         bool by_id = pairs_by_packet_id(*match->interface);
         if (msg->type != WgMessageType::transport_data || msg->keepalive()) return;
-        // Sent to an endpoint no peer has (not read yet): which peer encrypted it is not known.
-        if (!match->peer && !by_id && outgoing) return;
+        const std::string& peer = step.peer;
+        // Sent to an endpoint no peer had (not read yet, not learned): which peer encrypted it is not known.
+        if (peer.empty() && !by_id && outgoing) return;
 
-        WgLinkKey key = link_key(e.tl.netns, *match->interface, match->peer, outgoing);
+        WgLinkKey key = link_key(e.tl.netns, *match->interface, peer, outgoing);
         auto inner = linker.add_outer(key, WgLinkEnd{e.tl.id, t, msg->length, step, e.tl.packet_id});
         if (!inner) return;
         if (outgoing) link_out(inner->timeline, e.tl.id, step, t);
@@ -296,15 +302,19 @@ struct TimelineBuilder::State {
     void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
         const WgPeer* peer = peer_for_address(wg, outgoing ? e.tl.pkt.dst : e.tl.pkt.src);
         if (!e.pkt_seen || (!peer && !pairs_by_packet_id(wg))) return;
-        WgLinkKey key = link_key(e.tl.netns, wg, peer, outgoing);
+        WgLinkKey key = link_key(e.tl.netns, wg, peer ? peer->public_key : std::string(), outgoing);
         WgLinkEnd end{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id};
         std::optional<WgLinkEnd> outer = linker.take_outer(key, end);
         if (!outer && !outgoing && !pairs_by_packet_id(wg)) {
             // Received from an endpoint no peer had when the configuration was read (a server's peer roaming
             // in): WireGuard accepts a decrypted packet only from the peer whose allowed IPs hold its source,
             // so that peer sent the outer packet.
-            outer = linker.take_outer(link_key(e.tl.netns, wg, nullptr, outgoing), end);
-            if (outer) outer->step.peer = peer->public_key;
+            outer = linker.take_outer(link_key(e.tl.netns, wg, "", outgoing), end);
+            if (outer) {
+                outer->step.peer = peer->public_key;
+                if (roamed.size() >= limits.max_open) roamed.clear();
+                roamed[{wg.name, outer->step.endpoint}] = peer->public_key;
+            }
         }
         if (!outer) outer = linker.add_inner(key, end);
         if (!outer) return;
@@ -316,10 +326,10 @@ struct TimelineBuilder::State {
     // id. A user-space implementation makes new packets: pair by peer, order and length.
     static bool pairs_by_packet_id(const WgInterface& wg) { return wg.source == "kernel"; }
 
-    // `peer` nullptr: received from an endpoint no known peer has.
-    static WgLinkKey link_key(uint32_t netns, const WgInterface& wg, const WgPeer* peer, bool outgoing) {
+    // `peer`: its public key; "" for packets received from an endpoint no known peer has.
+    static WgLinkKey link_key(uint32_t netns, const WgInterface& wg, const std::string& peer, bool outgoing) {
         if (pairs_by_packet_id(wg)) return WgLinkKey{netns, wg.name, "", outgoing, true};
-        return WgLinkKey{netns, wg.name, peer ? peer->public_key : std::string(), outgoing, false};
+        return WgLinkKey{netns, wg.name, peer, outgoing, false};
     }
 
     // The link step both timelines show: the outer packet's message, with the peer the kernel chose

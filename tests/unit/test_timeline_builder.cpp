@@ -679,6 +679,28 @@ TEST_CASE("user-space WireGuard: an outer packet from an endpoint no peer had ye
     CHECK(steps_of<WireguardStep>(c.out[1])[0].peer == kServerKey);
     CHECK(steps_of<WireguardStep>(c.out[1])[0].linked_by == "peer_order_length");
 
+    // The reply goes back to the endpoint it roamed in from: linked to the same peer, learned from the link.
+    Collected r;
+    r.wireguard[0].peers[0].endpoint.reset();
+    r.builder.add(ingress(outer, kC0, 100));
+    r.builder.add(ingress(reply, kWg0, 200));
+    PacketInfo back = icmp_packet(kRequest, "10.0.0.1", "198.51.100.9", 8);
+    r.builder.add(egress(back, kWg0, 300));
+    PacketInfo back_outer = outer_out(kOuterOut, outer_payload(84), wg_data(kServerIndex, 7));
+    back_outer.dst = outer.src;
+    back_outer.dport = outer.sport;
+    r.builder.add(egress(back_outer, kC0, 400));
+    r.builder.flush_all();
+    REQUIRE(r.out.size() == 4);
+    auto with_packet = [&](uint64_t id) {
+        auto it = std::find_if(r.out.begin(), r.out.end(), [&](const PacketTimeline& t) { return t.pkt.id == id; });
+        REQUIRE(it != r.out.end());
+        return *it;
+    };
+    PacketTimeline inner_back = with_packet(kRequest), outer_back = with_packet(kOuterOut);
+    CHECK(inner_back.encapsulated_in == outer_back.id);
+    CHECK(steps_of<WireguardStep>(outer_back)[0].peer == kServerKey);
+
     // Outside every peer's allowed IPs: WireGuard would not have accepted it from anyone, no link.
     Collected d;
     d.wireguard[0].peers[0].endpoint.reset();
