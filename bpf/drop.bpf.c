@@ -21,12 +21,17 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	__u64 id = packet_id(skb);
 	if (!unwatch(id))
 		return;
+	/* A watched packet that crossed into another namespace (a veth peer) and died there is not a drop of
+	 * the watched namespace: its timeline ended when it left. */
+	__u32 netns = skb_netns(skb);
+	if (filter.netns && netns && netns != filter.netns)
+		return;
 	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_DROP);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_DROP, 1, sizeof(*e), skb_netns(skb), bpf_ktime_get_ns());
+	fill_header(&e->hdr, WGBPF_EV_DROP, 1, sizeof(*e), netns, bpf_ktime_get_ns());
 	read_packet(l3_of(skb), id, &e->pkt);
 	e->pkt.iif = skb->skb_iif;
 	e->pkt.oif = 0;

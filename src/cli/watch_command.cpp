@@ -393,7 +393,7 @@ int run_watch(const WatchOptions& options) {
     const auto statuses = modules.statuses(pipeline.events_per_module());
     recording.write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
     output.summary(statuses, pipeline.decode_stats().rejected(), seconds,
-                   options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt);
+                   options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes());
     if (options.config_sink) options.config_sink(ns.config);
     return exit_code::ok;
 }

@@ -98,7 +98,8 @@ int run_replay(const ReplayOptions& options) {
         spdlog::warn("{} records were not recorded: layouts the recording wgbpf could not make address-free",
                      outcome.end->unrecordable);
     output->summary(module_summary(outcome, session.pipeline()), session.pipeline().decode_stats().rejected(),
-                    outcome.end ? outcome.end->seconds : session.event_seconds(), nftrace_summary(session.pipeline()));
+                    outcome.end ? outcome.end->seconds : session.event_seconds(), nftrace_summary(session.pipeline()),
+                    session.pipeline().lone_routes());
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (everything before it is shown above)", options.path, outcome.problem);
         return exit_code::failure;

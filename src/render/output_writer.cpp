@@ -93,7 +93,7 @@ void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netn
 }
 
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
-                           const std::optional<NftraceSummary>& nftrace) {
+                           const std::optional<NftraceSummary>& nftrace, uint64_t lone_routes) {
     out_.flush(); // the records before the summary on stderr
     uint64_t lost = 0;
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
@@ -105,6 +105,10 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
         for (const std::string& note : m.notes) std::cerr << "    " << note << "\n";
         lost += m.lost;
     }
+    if (lone_routes)
+        std::cerr << fmt::format("  {} route lookups took no packet (`ip route get`, connect(), a source address "
+                                 "choice): not shown as timelines; --steps shows every lookup\n",
+                                 lone_routes);
     if (decoder_rejected) std::cerr << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
     if (lost)
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
@@ -123,7 +127,8 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
                      {"seconds", seconds},
                      {"modules", modules_json(modules)},
                      {"lost", lost},
-                     {"decoder_rejected", decoder_rejected}};
+                     {"decoder_rejected", decoder_rejected},
+                     {"lone_routes", lone_routes}};
     if (nftrace)
         j["nftrace"] = {{"running", nftrace->off_reason.empty()}, {"off_reason", nftrace->off_reason},
                         {"received", nftrace->received}, {"merged", nftrace->merged},

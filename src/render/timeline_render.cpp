@@ -218,6 +218,7 @@ std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style
     StepText text{t, paint};
     for (const TimelineStep& s : t.steps) out += std::visit(text, s);
     for (const std::string& gap : t.gaps) out += step_line("gap", paint(paint::yellow, gap), paint);
+    for (const std::string& note : t.notes) out += step_line("note", paint(paint::dim, note), paint);
     return out;
 }
 
@@ -243,6 +244,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     j.uint("len", p.len);
     j.uint("mark", t.mark);
     j.uint("netns", t.netns);
+    j.strings("notes", t.notes);
     j.str("outcome", t.outcome.empty() ? std::string_view("unknown") : std::string_view(t.outcome));
     j.opt("outer_of", t.outer_of);
     if (t.packet_id) j.str("packet_id", fmt::format("{:016x}", t.packet_id));

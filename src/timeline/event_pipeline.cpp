@@ -113,4 +113,6 @@ void EventPipeline::lost(const std::string& module, uint64_t count) {
     if (timelines_ && count) timelines_->lost(module, count);
 }
 
+uint64_t EventPipeline::lone_routes() const { return timelines_ ? timelines_->unattached_routes() : 0; }
+
 } // namespace wgbpf

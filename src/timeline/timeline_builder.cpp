@@ -247,9 +247,12 @@ struct TimelineBuilder::State {
                                    limits.route_ns / 1'000'000));
     }
 
-    // A route decision no packet took: shown on its own, so that e.g. a send that failed is not lost.
+    // A route decision no packet took. A failed one is shown on its own (a send that failed: no packet
+    // will ever exist); a successful one (`ip route get`, connect() or ping choosing a source address)
+    // describes no packet: only counted (--steps shows every decision).
     void route_alone(const RouteDecision& d, const std::string& why) {
         ++unattached;
+        if (d.result == "hit") return;
         Entry& e = create(d.netns, 0, d.t_ns);
         e.tl.pkt = flow_packet(d, 0);
         e.tl.mark = d.mark;
@@ -506,12 +509,16 @@ void TimelineBuilder::add(const NetfilterStep& step) {
         s.look_for_wireguard(e, step.pkt, leaving, step.t_ns);
 }
 
-// An ICMP packet accepted at the input hook and then freed as NO_SOCKET by the ICMP code.
+// An ICMP packet routed for local delivery (and accepted at the input hook, when a chain is there), then
+// freed as NO_SOCKET by the ICMP code.
 static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d) {
     if (d.reason != "NO_SOCKET" || (d.pkt.proto != 1 && d.pkt.proto != 58)) return false;
-    for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it)
+    for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it) {
         if (const NetfilterStep* nf = std::get_if<NetfilterStep>(&*it))
             return nf->hook == NfHook::input && nf->verdict == "accept";
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&*it))
+            return r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "local";
+    }
     return false;
 }
 
@@ -519,6 +526,15 @@ void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
     Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
+    if (delivered_to_raw_sockets(e.tl, d)) {
+        // Raw sockets (ping's among them) get their copies in raw_local_deliver(), before the ICMP layer frees
+        // the original because no ping socket wanted it. Whether a raw socket was listening is not observed.
+        e.tl.notes.push_back("no ping socket took it (" + d.reason + (d.location.empty() ? "" : " at " + d.location) +
+                             "): delivered to the raw sockets listening for ICMP, if any (ping's is one); the "
+                             "kernel freed its own copy");
+        s.complete(e, "delivered");
+        return;
+    }
     s.add_step(e, d);
     if (d.reason == "IP_RPFILTER") {
         // The reverse-path check failed: make its step say so even when the sysctl snapshot disagreed.
@@ -530,14 +546,6 @@ void TimelineBuilder::add(const DropStep& d) {
             rp->result = "fail";
             break;
         }
-    }
-    if (delivered_to_raw_sockets(e.tl, d)) {
-        // Raw sockets (ping's among them) got a copy in raw_local_deliver(); then the ICMP layer freed the
-        // original because no ping socket wanted it. Delivered, not lost.
-        e.tl.gaps.push_back("the kernel then freed its own copy (" + d.reason + " at " + d.location +
-                            "): raw sockets such as ping's had received theirs");
-        s.complete(e, "delivered");
-        return;
     }
     s.linker.forget(e.tl.id); // a dropped packet carries nothing through the tunnel
     s.complete(e, "dropped");

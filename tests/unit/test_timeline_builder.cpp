@@ -219,8 +219,8 @@ TEST_CASE("a device step that names the sender takes that sender's decision") {
     REQUIRE(c.out.size() == 1);
     CHECK(steps_of<RouteDecision>(c.out[0])[0].tgid == kPing);
     c.builder.flush(100 + 50'000'000);
-    REQUIRE(c.out.size() == 2);
-    CHECK(steps_of<RouteDecision>(c.out[1])[0].tgid == 1u);
+    CHECK(c.out.size() == 1); // the other sender's decision took no packet: counted, not a timeline
+    CHECK(c.builder.unattached_routes() == 1);
 }
 
 TEST_CASE("an output decision that arrives after its packet's first step still joins it") {
@@ -235,7 +235,7 @@ TEST_CASE("an output decision that arrives after its packet's first step still j
     CHECK(c.builder.unattached_routes() == 0);
 }
 
-TEST_CASE("output decisions no packet takes become timelines of their own") {
+TEST_CASE("a failed output decision no packet takes is a timeline of its own; a successful one is only counted") {
     Collected c;
     RouteDecision d = inner_request_route(1'000);
     d.result = "unreachable"; // e.g. ping to a network with no route: no packet is ever built
@@ -265,12 +265,10 @@ TEST_CASE("output decisions no packet takes become timelines of their own") {
     late.builder.add(filter_output(p, 1'000 + 60'000'000));
     late.builder.add(egress(p, kC0, 1'000 + 60'000'100));
     late.builder.flush_all();
-    REQUIRE(late.out.size() == 2);
-    // The packet's step showed the decision too old: it left then, before the packet's timeline completed.
-    CHECK(kinds(late.out[0]) == Kinds{"route"});
-    CHECK(has_gap(late.out[0], "no packet followed this route decision within 50 ms"));
-    CHECK(kinds(late.out[1]) == Kinds{"nf", "dev"});
-    CHECK(has_gap(late.out[1], "no route lookup seen"));
+    // The packet's step showed the decision too old: it left then, counted; the packet says what it misses.
+    REQUIRE(late.out.size() == 1);
+    CHECK(kinds(late.out[0]) == Kinds{"nf", "dev"});
+    CHECK(has_gap(late.out[0], "no route lookup seen"));
     CHECK(late.builder.unattached_routes() == 1);
 }
 
@@ -711,4 +709,32 @@ TEST_CASE("user-space WireGuard: an outer packet from an endpoint no peer had ye
     REQUIRE(d.out.size() == 2);
     CHECK_FALSE(d.out[0].outer_of);
     CHECK_FALSE(d.out[1].decapsulated_from);
+}
+
+TEST_CASE("an ICMP reply no ping socket took after local delivery is delivered, with a note, not a drop") {
+    for (bool input_chain : {true, false}) {
+        Collected c;
+        PacketInfo reply = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0);
+        c.builder.add(ingress(reply, kWg0, 100));
+        c.builder.add(inner_input_route(110, kReply));
+        if (input_chain) c.builder.add(filter_input(reply, 120));
+        c.builder.add(drop_step(reply, "NO_SOCKET", "icmp_rcv+0x1b1", 130));
+        c.builder.flush_all();
+        REQUIRE(c.out.size() == 1);
+        const PacketTimeline& t = c.out[0];
+        CHECK(t.outcome == "delivered");
+        CHECK(steps_of<DropStep>(t).empty());
+        CHECK(t.gaps.empty());
+        REQUIRE(t.notes.size() == 1);
+        CHECK(t.notes[0].find("raw sockets listening for ICMP, if any") != std::string::npos);
+    }
+
+    // A UDP packet with no socket is a drop.
+    Collected u;
+    PacketInfo dns = udp_packet(0x77, "198.51.100.9", 53, "10.0.0.1", 40001, 20, {});
+    u.builder.add(ingress(dns, kWg0, 100));
+    u.builder.add(drop_step(dns, "NO_SOCKET", "__udp4_lib_rcv+0x1", 130));
+    u.builder.flush_all();
+    REQUIRE(u.out.size() == 1);
+    CHECK(u.out[0].outcome == "dropped");
 }

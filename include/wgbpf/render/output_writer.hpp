@@ -51,8 +51,9 @@ public:
     void ready(const std::vector<ModuleStatus>& modules, uint32_t netns);
 
     // The exit summary: text on stderr always; with --json also the last stdout line.
+    // `lone_routes`: route decisions no packet took, not shown as timelines.
     void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
-                 const std::optional<NftraceSummary>& nftrace = std::nullopt);
+                 const std::optional<NftraceSummary>& nftrace = std::nullopt, uint64_t lone_routes = 0);
 
 private:
     // A JSON line: written into the one buffer every line reuses, then out with its newline.

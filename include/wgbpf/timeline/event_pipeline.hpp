@@ -53,6 +53,7 @@ public:
 
     const DecodeStats& decode_stats() const { return decoder_.stats(); }
     const std::map<std::string, uint64_t>& events_per_module() const { return events_; }
+    uint64_t lone_routes() const; // route decisions no packet took (timelines only; --steps shows them all)
 
 private:
     struct Dispatch;

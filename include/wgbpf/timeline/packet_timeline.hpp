@@ -64,6 +64,7 @@ struct PacketTimeline {
     std::optional<uint64_t> outer_of;          // for an outer packet: the inner packet's id
     std::vector<TimelineStep> steps;           // in time order
     std::vector<std::string> gaps;             // "12 route events lost around here", "evicted before completion"
+    std::vector<std::string> notes;            // what wgbpf cannot know about the outcome, said as such
 };
 
 } // namespace wgbpf

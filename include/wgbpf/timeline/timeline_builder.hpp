@@ -11,8 +11,9 @@
 // Output decisions carry no packet id: each waits (at most route_ns) for the next packet step of its
 // namespace going to the same destination (same proto when the decision knows it, same mark when the step
 // shows it; the sender's tgid preferred where the step carries one, else the oldest decision). One that no
-// packet takes becomes a timeline of its own, outcome "unknown" with a note (`ip route get`, a connect(), a
-// send that failed before the packet existed), counted in unattached_routes().
+// packet takes is counted in unattached_routes(); only a failed one (a send that failed before the packet
+// existed) becomes a timeline of its own, outcome "unknown" with a note. A successful one (`ip route get`,
+// a connect(), ping choosing its source address) describes no packet.
 //
 // WireGuard links need both timelines: an inner packet that completed (egressed on the tunnel) while its
 // outer packet is not seen yet is held back, at most link_ns, so that both get their link
@@ -69,7 +70,7 @@ public:
     void context_changed();
 
     uint64_t evicted() const;           // timelines pushed out by max_open before they completed
-    uint64_t unattached_routes() const; // output route decisions no packet took
+    uint64_t unattached_routes() const; // route decisions no packet took (successful ones are not shown)
     size_t open() const;                // open timelines (not counting completed ones held for a link)
 
 private:
