@@ -1,4 +1,5 @@
 #include "wgbpf/netfilter/netfilter_stepper.hpp"
+#include "wgbpf/netfilter/rule_match.hpp"
 
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -55,18 +56,35 @@ std::vector<std::string> jump_targets(const std::string& text) {
 }
 
 // Rules that may have made a change: those of the span's chains (and the chains they jump to) that set
-// what changed. A pointer for the reader, not a proof: which rule matched is not observed.
+// what changed and whose matches the packet may satisfy. A pointer for the reader, not a proof: which rule
+// matched is not observed. Counts in `excluded` the setters whose matches the packet certainly fails.
 void add_candidates(const NftRuleset& ruleset, const NftChain& chain, bool mark, bool ct_mark, bool own,
-                    std::set<const NftChain*>& visited, std::vector<std::string>& out) {
+                    const RuleMatchInput& packet, std::set<const NftChain*>& visited, std::vector<std::string>& out,
+                    size_t& excluded) {
     if (!visited.insert(&chain).second) return;
     for (const NftRule& r : chain.rules) {
         Sets s = sets_of(r.text);
-        if ((mark && s.mark) || (ct_mark && s.ct_mark)) out.push_back(own ? r.text : chain.qualified() + ": " + r.text);
+        if (!((mark && s.mark) || (ct_mark && s.ct_mark))) continue;
+        if (!rule_may_match(r.text, packet)) {
+            ++excluded;
+            continue;
+        }
+        out.push_back(own ? r.text : chain.qualified() + ": " + r.text);
     }
     for (const NftRule& r : chain.rules)
         for (const std::string& target : jump_targets(r.text))
             if (const NftChain* c = ruleset.chain(chain.family, chain.table, target))
-                add_candidates(ruleset, *c, mark, ct_mark, false, visited, out);
+                add_candidates(ruleset, *c, mark, ct_mark, false, packet, visited, out, excluded);
+}
+
+void note_no_candidate(NetfilterStep& s, size_t excluded) {
+    if (!s.rules_that_set.empty()) return;
+    if (excluded)
+        s.notes.push_back("the rules of these chains that set it do not match this packet as wgbpf read it "
+                          "(protocol, ports, addresses, mark): iptables-legacy, conntrack or another BPF program did");
+    else
+        s.notes.push_back("no nftables rule of these chains sets what changed: iptables-legacy, conntrack or "
+                          "another BPF program did");
 }
 
 std::string endpoint_text(const IpAddress& a, uint16_t port, bool with_port) {
@@ -118,17 +136,17 @@ void explain_changes(NetfilterStep& s, const std::vector<Member>& members, const
                           "(iptables-legacy, conntrack or another BPF program)");
         return;
     }
+    size_t excluded = 0;
     if (ruleset) {
         std::set<const NftChain*> visited;
+        const RuleMatchInput packet{s.pkt, s.mark_before, s.mark_after};
         for (size_t i = 0; i < members.size(); ++i) {
             if (members[i].legacy) continue;
             if (const NftChain* c = ruleset->chain(members[i].family, members[i].table, members[i].chain))
-                add_candidates(*ruleset, *c, mark, ct_mark, i == 0, visited, s.rules_that_set);
+                add_candidates(*ruleset, *c, mark, ct_mark, i == 0, packet, visited, s.rules_that_set, excluded);
         }
     }
-    if (s.rules_that_set.empty())
-        s.notes.push_back("no nftables rule of these chains sets what changed: iptables-legacy, conntrack or "
-                          "another BPF program did");
+    note_no_candidate(s, excluded);
 }
 
 std::string members_text(const std::vector<Member>& members) {
@@ -241,7 +259,10 @@ void NetfilterStepper::add(const NfChainEvent& e) {
     bool mark = s.mark_changed(), ct_mark = s.ct_mark_changed();
     if (chain && (mark || ct_mark)) {
         std::set<const NftChain*> visited;
-        add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, visited, s.rules_that_set);
+        size_t excluded = 0;
+        add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, RuleMatchInput{s.pkt, s.mark_before, s.mark_after},
+                       visited, s.rules_that_set, excluded);
+        if (excluded && s.rules_that_set.empty()) note_no_candidate(s, excluded);
     }
     // Only drops need remembering: the drop event names this chain. Since 6.7 nft frees the packet inside
     // nft_do_chain, so that drop event came first and is held until now.
