@@ -12,17 +12,27 @@ Result<std::unique_ptr<RingConsumer>> RingConsumer::open(int map_fd, Handler han
     return c;
 }
 
+// Returned by the callback to end a batch: libbpf stops there, with the record just handled consumed.
+constexpr int kBatchFull = -ECANCELED;
+
 int RingConsumer::on_record(void* self, void* data, size_t size) {
-    static_cast<RingConsumer*>(self)->handler_({static_cast<const std::byte*>(data), size});
-    return 0;
+    auto* c = static_cast<RingConsumer*>(self);
+    c->handler_({static_cast<const std::byte*>(data), size});
+    return ++c->handled_ >= kBatch ? kBatchFull : 0;
 }
 
 Result<int> RingConsumer::poll(int timeout_ms) {
-    int woken = ring_buffer__poll(rb_.get(), timeout_ms);
-    if (woken < 0 && woken != -EINTR) return Error{std::string("ring buffer poll: ") + std::strerror(-woken)};
-    int drained = ring_buffer__consume(rb_.get());
-    if (drained < 0) return Error{std::string("ring buffer consume: ") + std::strerror(-drained)};
-    return (woken > 0 ? woken : 0) + drained;
+    handled_ = 0;
+    int woken = ring_buffer__poll(rb_.get(), more_ ? 0 : timeout_ms);
+    if (woken < 0 && woken != -EINTR && woken != kBatchFull)
+        return Error{std::string("ring buffer poll: ") + std::strerror(-woken)};
+    if (woken != kBatchFull) {
+        int drained = ring_buffer__consume(rb_.get());
+        if (drained < 0 && drained != kBatchFull)
+            return Error{std::string("ring buffer consume: ") + std::strerror(-drained)};
+    }
+    more_ = handled_ >= kBatch;
+    return handled_;
 }
 
 int RingConsumer::epoll_fd() const { return ring_buffer__epoll_fd(rb_.get()); }

@@ -382,7 +382,11 @@ int run_watch(const WatchOptions& options) {
         if (options.keep_going && !options.keep_going()) break;
         if (output.full()) break;
     }
-    (void)(*consumer)->poll(0); // what is still in the buffer
+    // What is still in the buffer, batch by batch, for at most a fifth of a second: a stop stays prompt.
+    for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 200'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {
+        auto drained = (*consumer)->poll(0);
+        if (!drained || *drained < RingConsumer::kBatch) break;
+    }
     read_traces();
     for (const auto& [module, n] : modules.new_losses()) {
         recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });

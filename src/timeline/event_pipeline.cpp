@@ -1,5 +1,6 @@
 #include "wgbpf/timeline/event_pipeline.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "wgbpf/timeline/timeline_builder.hpp"
@@ -32,7 +33,7 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
                 return TimelineContext{sources_.config(netns), sources_.wireguard ? sources_.wireguard(netns)
                                                                                   : std::vector<WgInterface>{}};
             },
-            [this](PacketTimeline&& t) { emit(std::move(t)); });
+            [this](PacketTimeline&& t) { completed_.push_back(std::move(t)); });
     }
     grouper_ = std::make_unique<WalkGrouper>([this](uint32_t netns) { return sources_.config(netns); },
                                              [this](RouteDecision&& d) {
@@ -85,6 +86,21 @@ void EventPipeline::deliver(PipelineOutput&& output) {
     std::visit(Deliver{sinks_}, output);
 }
 
+void EventPipeline::release_completed() {
+    for (PacketTimeline& t : completed_) emit(std::move(t));
+    completed_.clear();
+}
+
+void EventPipeline::hold_completed() {
+    if (completed_.size() < kMaxCompletedHeld) return;
+    for (PacketTimeline& t : completed_) {
+        t.gaps.push_back("sent out before the lost-event counters of its time were read (more than " +
+                         std::to_string(kMaxCompletedHeld) + " timelines completed at once): losses then are not marked on it");
+        emit(std::move(t));
+    }
+    completed_.clear();
+}
+
 void EventPipeline::feed(std::span<const std::byte> record) {
     auto event = decoder_.decode(record);
     if (!event) {
@@ -92,13 +108,16 @@ void EventPipeline::feed(std::span<const std::byte> record) {
         return;
     }
     std::visit(Dispatch{*this}, event.value());
+    if (!completed_.empty()) hold_completed();
 }
 
-// Routes and netfilter steps finish first, so that timelines get them before they complete.
+// Routes and netfilter steps finish first, so that timelines get them before they complete. Timelines
+// completed since the last flush go out only now, after the caller reported the events lost meanwhile.
 void EventPipeline::flush(uint64_t now_ns) {
     grouper_->flush(now_ns);
     stepper_->flush(now_ns);
     if (timelines_) timelines_->flush(now_ns);
+    release_completed();
     if (merger_) merger_->flush(now_ns);
 }
 
@@ -106,11 +125,14 @@ void EventPipeline::finish() {
     grouper_->flush_all();
     stepper_->flush_all();
     if (timelines_) timelines_->flush_all();
+    release_completed();
     if (merger_) merger_->finish();
 }
 
 void EventPipeline::lost(const std::string& module, uint64_t count) {
-    if (timelines_ && count) timelines_->lost(module, count);
+    if (!timelines_ || !count) return;
+    timelines_->lost(module, count);
+    for (PacketTimeline& t : completed_) t.gaps.push_back(fmt::format("{} {} events lost while it was in flight", count, module));
 }
 
 uint64_t EventPipeline::lone_routes() const { return timelines_ ? timelines_->unattached_routes() : 0; }

@@ -22,6 +22,7 @@ struct Entry {
     uint64_t last_ns = 0;
     bool open = true;
     bool pkt_seen = false; // tl.pkt comes from a packet step, not from a route decision's flow
+    bool flow_known = false; // tl.pkt comes from an input route decision's flow (addresses known)
     bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
     uint64_t steps_dropped = 0; // beyond limits.max_steps
 };
@@ -53,6 +54,18 @@ bool came_in(const PacketTimeline& tl) {
 
 // A packet this host sent: nothing shows it was received.
 bool locally_generated(const Entry& e) { return !came_in(e.tl); }
+
+// What shows a packet was forwarded, not only received: the forward hook, a route to somewhere else than
+// this host, or its arrival on a device. An rp_filter step alone does not: it may belong to another packet.
+bool forwarding_seen(const PacketTimeline& tl) {
+    return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&s)) return d->direction == "ingress";
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return n->hook == NfHook::forward;
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&s))
+            return r->direction == RouteDirection::input && r->result == "hit" && r->route_type != "local";
+        return false;
+    });
+}
 
 // The packet a route decision was made for, as far as its flow tells (until a packet step shows it).
 PacketInfo flow_packet(const RouteDecision& d, uint64_t id) {
@@ -103,6 +116,9 @@ struct TimelineBuilder::State {
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
+    uint64_t latest_ns = 0;       // the newest step time seen
+    uint64_t loss_until_ns = 0;   // timelines first seen up to this time may miss their first events
+    std::string loss_text;        // what was lost then
 
     State(ContextFor c, Sink s, TimelineLimits l)
         : context(std::move(c)), sink(std::move(s)), limits(l), linker(l.link_ns, l.max_open) {}
@@ -138,6 +154,8 @@ struct TimelineBuilder::State {
         e.tl.netns = netns;
         e.first_ns = e.last_ns = t_ns;
         if (packet != 0) open[packet] = id;
+        if (packet != 0 && t_ns <= loss_until_ns)
+            e.tl.gaps.push_back(loss_text + " just before it was first seen: its first steps may be missing");
         return e;
     }
 
@@ -153,7 +171,11 @@ struct TimelineBuilder::State {
     Entry& timeline_for(const PacketInfo& pkt, uint32_t netns, uint64_t t_ns) {
         if (auto it = open.find(pkt.id); it != open.end()) {
             Entry& e = entries.at(it->second);
-            if (!e.pkt_seen || !another_packet(e.tl.pkt, pkt)) return e;
+            bool other = e.pkt_seen ? another_packet(e.tl.pkt, pkt) : e.flow_known && another_flow(e.tl.pkt, pkt);
+            if (!other) {
+                if (!e.pkt_seen) e.flow_known = false; // the packet step now tells
+                return e;
+            }
             std::string outcome = last_known_outcome(e);
             if (outcome == "unknown")
                 e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went "
@@ -161,6 +183,13 @@ struct TimelineBuilder::State {
             complete(e, outcome);
         }
         return create(netns, pkt.id, t_ns);
+    }
+
+    // A timeline opened by an input route decision knows only the flow: its addresses (and protocol).
+    static bool another_flow(const PacketInfo& flow, const PacketInfo& now) {
+        if (!flow.is_ip || !now.is_ip) return false;
+        if (flow.family != now.family || flow.src != now.src || flow.dst != now.dst) return true;
+        return flow.proto != 0 && flow.proto != now.proto;
     }
 
     static bool another_packet(const PacketInfo& first, const PacketInfo& now) {
@@ -196,6 +225,7 @@ struct TimelineBuilder::State {
         steps.insert(at, std::move(step));
         e.first_ns = std::min(e.first_ns, t);
         e.last_ns = std::max(e.last_ns, t);
+        latest_ns = std::max(latest_ns, t);
     }
 
     void see_packet(Entry& e, const PacketInfo& pkt) {
@@ -479,8 +509,21 @@ void TimelineBuilder::add(const RouteDecision& d) {
         s.route_alone(d, "route decision for a received packet that was not identified");
         return;
     }
+    // The decision's flow must be the packet's: the kernel's receive context on a CPU can be stale (the
+    // packet it named is gone, its buffer reused by another), and a step of another packet is fiction.
+    if (auto it = s.open.find(d.rx_packet); it != s.open.end()) {
+        const Entry& known = s.entries.at(it->second);
+        if ((known.pkt_seen || known.flow_known) && State::another_flow(flow_packet(d, d.rx_packet), known.tl.pkt) &&
+            State::another_flow(known.tl.pkt, flow_packet(d, d.rx_packet))) {
+            s.route_alone(d, "route decision whose flow is not the packet's the receive context named (events lost?)");
+            return;
+        }
+    }
     Entry& e = s.timeline_for(d.rx_packet, d.netns, d.t_ns);
-    if (!e.pkt_seen && e.tl.steps.empty()) e.tl.pkt = flow_packet(d, d.rx_packet);
+    if (!e.pkt_seen && e.tl.steps.empty()) {
+        e.tl.pkt = flow_packet(d, d.rx_packet);
+        e.flow_known = d.direction == RouteDirection::input;
+    }
     if (d.direction == RouteDirection::input) {
         s.add_step(e, d);
         return;
@@ -586,7 +629,14 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         return;
     }
     if (local) s.look_for_wireguard(e, ev.pkt, true, ev.t_ns);
-    if (Entry* still = s.find(id)) s.complete(*still, local ? "sent" : "forwarded");
+    Entry* still = s.find(id);
+    if (!still) return;
+    if (!local && !forwarding_seen(still->tl)) {
+        still->tl.gaps.push_back("left on " + dev + ", but neither its sending nor its forwarding was seen (events lost?)");
+        s.complete(*still, "unknown");
+        return;
+    }
+    s.complete(*still, local ? "sent" : "forwarded");
 }
 
 void TimelineBuilder::add(const WireguardKernelEvent& ev) {
@@ -608,8 +658,13 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
 }
 
 void TimelineBuilder::lost(const std::string& module, uint64_t count) {
-    for (auto& [id, e] : state_->entries)
-        if (e.open) e.tl.gaps.push_back(fmt::format("{} {} events lost here", count, module));
+    State& s = *state_;
+    for (auto& [id, e] : s.entries) // open ones, and completed ones still waiting for their link
+        e.tl.gaps.push_back(fmt::format("{} {} events lost here", count, module));
+    // A packet whose first events were lost shows up later: one first seen within a route decision's wait
+    // of the loss may miss its beginning.
+    s.loss_until_ns = s.latest_ns + s.limits.route_ns;
+    s.loss_text = fmt::format("{} {} events lost", count, module);
 }
 
 void TimelineBuilder::flush(uint64_t now_ns) { state_->flush(now_ns); }

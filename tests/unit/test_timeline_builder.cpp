@@ -738,3 +738,41 @@ TEST_CASE("an ICMP reply no ping socket took after local delivery is delivered, 
     REQUIRE(u.out.size() == 1);
     CHECK(u.out[0].outcome == "dropped");
 }
+
+TEST_CASE("loss never becomes fiction: a packet first seen just after a loss says its start may be missing") {
+    Collected c;
+    c.builder.add(preraw(icmp_packet(1, "198.51.100.9", "10.0.0.1", 0), 10));
+    c.builder.lost("device", 4);
+    c.builder.add(preraw(icmp_packet(2, "198.51.100.9", "10.0.0.1", 0), 20));            // within 50 ms
+    c.builder.add(preraw(icmp_packet(3, "198.51.100.9", "10.0.0.1", 0), 10 + 60'000'000)); // well after
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 3);
+    CHECK(has_gap(c.out[0], "4 device events lost here"));
+    CHECK(has_gap(c.out[1], "4 device events lost just before it was first seen"));
+    CHECK_FALSE(has_gap(c.out[2], "events lost"));
+}
+
+TEST_CASE("loss never becomes fiction: a stale receive context's decision does not join another packet") {
+    // The reply's input decision names buffer X; X is then reused for this host's next echo request, which
+    // leaves on c0 (its own ingress and netfilter events lost): the request must not read `forwarded`.
+    Collected c;
+    PacketInfo request = icmp_packet(kReply, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(inner_input_route(100, kReply)); // flow 198.51.100.9 -> 10.0.0.1
+    c.builder.add(egress(request, kC0, 200));
+    // A reverse decision for the same id whose flow is not the open packet's is not attached to it.
+    c.builder.flush_all();
+    for (const PacketTimeline& t : c.out) {
+        CHECK(t.outcome != "forwarded");
+        if (t.pkt.dst == ip("198.51.100.9")) CHECK(steps_of<RouteDecision>(t).empty());
+    }
+
+    // An egress with nothing that shows the packet was forwarded (only an rp_filter step borrowed by id)
+    // is not called forwarded either.
+    Collected d;
+    PacketInfo other = icmp_packet(kOuterOut, "10.0.0.1", "198.51.100.9", 8);
+    d.builder.add(inner_reverse_route(100, kOuterOut));
+    d.builder.add(egress(other, kC0, 200));
+    d.builder.flush_all();
+    REQUIRE_FALSE(d.out.empty());
+    for (const PacketTimeline& t : d.out) CHECK(t.outcome != "forwarded");
+}

@@ -1,6 +1,8 @@
 #pragma once
 // Drains a BPF ring buffer. The programs wake the consumer only when the buffer fills up, so each
-// poll waits up to a timeout and then drains whatever is there: few wake-ups, bounded latency.
+// poll waits up to a timeout and then drains what is there: few wake-ups, bounded latency. Each poll
+// handles at most a batch of records, so that under a flood the caller still gets control back (to stop,
+// to check for lost events, to flush) between batches; a poll after a full batch does not wait.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -15,8 +17,11 @@ class RingConsumer {
 public:
     using Handler = std::function<void(std::span<const std::byte>)>;
 
+    static constexpr int kBatch = 8192;
+
     static Result<std::unique_ptr<RingConsumer>> open(int map_fd, Handler handler);
-    // Waits up to timeout_ms for a wake-up, then drains. Returns the records consumed, or an error.
+    // Waits up to timeout_ms for a wake-up (not at all when the last batch was full), then drains at most
+    // kBatch records. Returns the records consumed, or an error.
     Result<int> poll(int timeout_ms);
     int epoll_fd() const;
 
@@ -25,6 +30,8 @@ private:
     static int on_record(void* self, void* data, size_t size);
     Handler handler_;
     RingBufferPtr rb_;
+    int handled_ = 0;   // records of this poll
+    bool more_ = false; // the last poll stopped at kBatch: records may be waiting
 };
 
 } // namespace wgbpf

@@ -42,9 +42,12 @@ public:
     ~EventPipeline();
 
     void feed(std::span<const std::byte> record); // one ring-buffer record
-    void flush(uint64_t now_ns);                  // finish what has been idle
+    void flush(uint64_t now_ns);                  // finish what has been idle; timelines go out here
+
     void finish();                                // finish everything (exit / end of recording)
-    void lost(const std::string& module, uint64_t count); // the kernel lost events: mark gaps
+    // The kernel lost events since the last flush: every timeline open or completed since then gets a gap
+    // (timelines wait for the next flush to go out, so that a loss read after they completed still marks them).
+    void lost(const std::string& module, uint64_t count);
 
     // nftrace: from now on outputs wait briefly for trace events, which are merged into their netfilter steps.
     void enable_nftrace(NftraceMergeLimits limits = {});
@@ -66,6 +69,10 @@ private:
     std::unique_ptr<WalkGrouper> grouper_;
     std::unique_ptr<NetfilterStepper> stepper_;
     std::unique_ptr<class TimelineBuilder> timelines_;
+    static constexpr size_t kMaxCompletedHeld = 16384; // memory stays bounded however long a batch is
+    std::vector<PacketTimeline> completed_;           // completed since the last flush
+    void release_completed();
+    void hold_completed();
     std::unique_ptr<NftraceMerger> merger_; // declared last: destroyed first, it points back into this
 };
 
