@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "watch_run.hpp"
@@ -297,4 +298,45 @@ TEST_CASE("timeline: the same story for a ping6 through a dual-stack tunnel", "[
         return str_field(s, "family") == "ip6" && str_field(s, "chain") == "preraw" && str_field(s, "verdict") == "accept";
     }));
     CHECK(str_field(*reply, "outcome") == "delivered");
+}
+
+TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is fiction", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    // Pings and a UDP stream at once through the tunnel (iperf3's server inside the lab, both bounded).
+    Process server("ip netns exec " + sh_quote(lab.server_ns()) + " iperf3 -s -1 -B " + kTarget);
+    std::this_thread::sleep_for(500ms);
+    WatchOutput out = watch_while(lab, [&] {
+        Process stream("ip netns exec " + sh_quote(lab.client_ns()) + " iperf3 -u -b 200M -l 200 -t 5 -c " + kTarget +
+                       " >/dev/null 2>&1");
+        RunResult flood = lab.exec("client", std::string("ping -f -q -c 20000 -w 6 ") + kTarget, 30s);
+        INFO(flood.output);
+        stream.wait_for(20s);
+    }, 10, "--ringbuf-kib 64");
+    CHECK(out.exit_status == 0);
+    const std::vector<json> summaries = out.of_kind("summary");
+    REQUIRE(summaries.size() == 1);
+    const int64_t lost = int_field(summaries[0], "lost").value_or(0);
+    std::vector<json> timelines = out.of_kind("timeline");
+    INFO(timelines.size() << " timelines, " << lost << " events lost");
+    REQUIRE(!timelines.empty());
+    if (lost == 0) WARN("no events were lost: the loss checks below prove less on this machine");
+
+    size_t loss_gaps = 0;
+    for (const json& t : timelines) {
+        INFO(t.dump());
+        bool from_here = str_field(t, "src") == kClientTunnel || str_field(t, "src") == kClientLan;
+        // The client forwards nothing: no timeline may say so, whatever was lost.
+        CHECK(str_field(t, "outcome") != "forwarded");
+        // rp_filter checks packets this host receives: one on a packet it sent was borrowed from another.
+        if (from_here) CHECK_FALSE(has_step(t, "rp_filter", [](const json&) { return true; }));
+        // A drop needs a drop step or a chain's drop verdict.
+        if (str_field(t, "outcome") == "dropped")
+            CHECK((has_step(t, "drop", [](const json&) { return true; }) ||
+                   has_step(t, "netfilter", [](const json& s) { return str_field(s, "verdict") == "drop"; })));
+        for (const json& g : array_field(t, "gaps"))
+            if (g.get<std::string>().find("events lost") != std::string::npos) ++loss_gaps;
+    }
+    // Every loss shows up in the timelines it touched.
+    if (lost > 0) CHECK(loss_gaps > 0);
 }
