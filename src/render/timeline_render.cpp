@@ -68,7 +68,8 @@ std::string changes_text(const NetfilterStep& s, const Paint& paint) {
     std::string out;
     if (s.mark_before != s.mark_after) out += ", " + paint(paint::yellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
     if (std::string ct = ct_mark_text(s, paint); !ct.empty()) out += ", " + ct;
-    if (!s.ct_state.empty() && s.ct_state != "none" && s.ct_state != "new") out += ", ct " + s.ct_state;
+    bool before_ct = s.runs_before_conntrack() && !s.ct_tracked_before(); // the state after is conntrack's
+    if (!before_ct && !s.ct_state.empty() && s.ct_state != "none" && s.ct_state != "new") out += ", ct " + s.ct_state;
     return out;
 }
 
