@@ -171,6 +171,48 @@ struct {
 	__type(value, __u64);
 } watch_clock SEC(".maps");
 
+/* The watched packet this CPU's task is passing through the output hook (set by the netfilter programs
+ * before its chains run, cleared after the last): a route lookup the kernel makes for it there (a chain
+ * changed its mark or addresses: ip_route_me_harder) is that packet's re-route. Shared by all objects. */
+struct hook_context {
+	__u64 packet;   /* 0: none */
+	__u64 pid_tgid; /* the task sending it */
+	__u64 t_ns;
+	__u8 dst[16];   /* its destination: the re-route's flow has it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hook_context);
+} hook_contexts SEC(".maps");
+
+static __always_inline struct hook_context *this_cpu_hook(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&hook_contexts, &zero);
+}
+
+/* This packet is in the output hook now: lookups for it until the hook ends are its re-routes. */
+static __always_inline void enter_output_hook(__u64 packet, __u64 t_ns, const __u8 dst[16])
+{
+	struct hook_context *h = this_cpu_hook();
+	if (!h)
+		return;
+	h->packet = packet;
+	h->pid_tgid = bpf_get_current_pid_tgid();
+	h->t_ns = t_ns;
+	__builtin_memcpy(h->dst, dst, 16);
+}
+
+static __always_inline void leave_output_hook(void)
+{
+	struct hook_context *h = this_cpu_hook();
+	if (h)
+		h->packet = 0;
+}
+
 /* The current time when `watched` may hold current entries, else 0 (no clock read). */
 static __always_inline __u64 watched_recently(void)
 {

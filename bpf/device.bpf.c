@@ -16,6 +16,11 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__u64 now = want_packet(l3, id, ifindex, ifindex, skb->mark);
 	if (!now)
 		return;
+	if (direction == WGBPF_DEV_EGRESS) {
+		struct hook_context *h = this_cpu_hook();
+		if (h && h->packet == id)
+			h->packet = 0; /* it left: no more re-routes for it */
+	}
 	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_DEVICE);

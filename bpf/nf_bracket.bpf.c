@@ -8,6 +8,9 @@
 char LICENSE[] SEC("license") = "GPL";
 
 __u32 generation = 0; /* of the bracket plan, bumped by user space when brackets move */
+/* Per slot: WGBPF_HOOK_ENTER for an output-hook bracket with chains after it, WGBPF_HOOK_LEAVE for the
+ * last output-hook bracket (set by user space with the plan): re-routes happen between the two. */
+__u8 hook_role[32] = {};
 
 #define NF_ACCEPT 1
 
@@ -17,6 +20,9 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	const struct nf_hook_state *state = ctx->state;
 	if (!skb || !state)
 		return NF_ACCEPT;
+	__u8 role = slot < 32 ? hook_role[slot & 31] : 0;
+	if (role == WGBPF_HOOK_LEAVE)
+		leave_output_hook();
 	struct hook_packet h;
 	__u64 now = want_hook_packet(skb, state, &h);
 	if (!now)
@@ -35,6 +41,8 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	e->pad0 = 0;
 	e->generation = generation;
 	e->pad1 = 0;
+	if (role == WGBPF_HOOK_ENTER)
+		enter_output_hook(h.id, now, e->pkt.dst);
 	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 	return NF_ACCEPT;
 }

@@ -51,6 +51,8 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	struct sk_buff *skb = pkt->skb;
 	const struct nf_hook_state *state = pkt->state;
 	ce->watched = 0;
+	if (state && state->hook == 4 /* NF_INET_POST_ROUTING */)
+		leave_output_hook(); /* no re-route after the output hook */
 	if (!skb || !state || (filter.netns && net_inum(state->net) != filter.netns))
 		return 0;
 	struct hook_packet h;
@@ -102,6 +104,9 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 		struct sk_buff *skb = pkt->skb;
 		e->mark_after = skb->mark;
 		read_ct(skb, &e->ct_mark_after, &e->ct_state_after);
+		/* A route chain's change re-routes the packet right after this returns (ip_route_me_harder). */
+		if (e->hook == 3 /* NF_INET_LOCAL_OUT */)
+			enter_output_hook(ce->pkt.id, ce->t_entry, ce->pkt.dst);
 	} else {
 		e->mark_after = ce->mark;
 		e->ct_mark_after = ce->ct_mark;

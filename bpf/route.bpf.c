@@ -112,6 +112,21 @@ static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __
 	return WGBPF_DIR_OUTPUT;
 }
 
+/* An output lookup the kernel makes for the watched packet this task has in the output hook on this CPU
+ * (same destination, within a millisecond): its re-route. Sets `packet` to that packet's id. */
+#define WGBPF_REROUTE_WINDOW_NS (1000ULL * 1000)
+
+static __always_inline bool rerouted_packet(const struct flow_view *f, __u64 *packet)
+{
+	struct hook_context *h = this_cpu_hook();
+	if (!h || !h->packet || h->pid_tgid != bpf_get_current_pid_tgid() || !addr_eq(h->dst, f->dst, f->family))
+		return false;
+	if (bpf_ktime_get_ns() - h->t_ns > WGBPF_REROUTE_WINDOW_NS)
+		return false;
+	*packet = h->packet;
+	return true;
+}
+
 /* The filter decides per rule walk, not per lookup: the inner packet's walk misses in local and has
  * main's result (dev c0) suppressed before table 51820 answers wg0, and only that last lookup names
  * the watched interface. So lookups of the current flow that do not match wait here (per CPU); when
@@ -150,7 +165,7 @@ static __always_inline void send(const struct wgbpf_route_lookup *e)
 
 static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const struct flow_view *f, __u32 table,
 					__s32 err, __u32 netns, const struct fib_nh_common *nhc, __s32 nh_ifindex,
-					__u8 direction, __u64 rx_packet)
+					__u8 direction, __u64 rx_packet, __u8 flags)
 {
 	fill_header(&e->hdr, WGBPF_EV_ROUTE_LOOKUP, 1, sizeof(*e), netns, bpf_ktime_get_ns());
 	e->table = table;
@@ -163,7 +178,7 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 	e->family = f->family;
 	e->proto = f->proto;
 	e->direction = direction;
-	e->flags = 0;
+	e->flags = flags;
 	e->sport = f->sport;
 	e->dport = f->dport;
 	e->dscp = f->dscp;
@@ -206,6 +221,9 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		netns = task_netns();
 	if (filter.netns && netns != filter.netns)
 		return; /* cheapest rejection: another namespace */
+	__u8 flags = 0;
+	if (direction == WGBPF_DIR_OUTPUT && rerouted_packet(f, &rx_packet))
+		flags = WGBPF_LOOKUP_F_REROUTE;
 
 	__u32 zero = 0;
 	struct walk_stage *stage = bpf_map_lookup_elem(&walk_stages, &zero);
@@ -218,11 +236,11 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		stage->matched = 0;
 		stage->n = 0;
 	}
-	bool match = stage->matched || wanted(f, nh_ifindex);
+	bool match = stage->matched || flags || wanted(f, nh_ifindex); /* a re-routed packet is watched already */
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {
-			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_packet);
+			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_packet, flags);
 			stage->n = n + 1;
 		}
 		return;
@@ -240,7 +258,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		count_loss(WGBPF_MOD_ROUTE);
 		return;
 	}
-	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_packet);
+	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_packet, flags);
 	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 

@@ -23,7 +23,8 @@ Result<void> SharedMaps::reuse_in(const Of& maps, uint32_t ringbuf_bytes) {
     if (auto r = reuse(maps.events, events, "ring buffer"); !r) return r;
     if (auto r = reuse(maps.losses, losses, "loss counters"); !r) return r;
     if (auto r = reuse(maps.watched, watched, "watched-packet table"); !r) return r;
-    return reuse(maps.watch_clock, watch_clock, "watched-packet clock");
+    if (auto r = reuse(maps.watch_clock, watch_clock, "watched-packet clock"); !r) return r;
+    return reuse(maps.hook_contexts, hook_contexts, "output-hook context");
 }
 
 void SharedMaps::adopt_from(const Of& maps) {
@@ -34,6 +35,7 @@ void SharedMaps::adopt_from(const Of& maps) {
     adopt(losses, maps.losses);
     adopt(watched, maps.watched);
     adopt(watch_clock, maps.watch_clock);
+    adopt(hook_contexts, maps.hook_contexts);
 }
 
 uint64_t read_losses(int losses_fd, uint32_t module) {

@@ -62,6 +62,7 @@ RouteLookup to_route_lookup(const wgbpf_route_lookup& r) {
         e.gateway = IpAddress::from_bytes(v6 ? Family::ipv6 : Family::ipv4, r.gw);
     }
     e.rx_packet = r.rx_packet;
+    e.reroute = r.flags & WGBPF_LOOKUP_F_REROUTE;
     return e;
 }
 

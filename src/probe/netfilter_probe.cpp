@@ -41,6 +41,16 @@ struct NetfilterProbe::Impl {
     // taken (another hook there: conntrack, defrag, another program's link), returns that bracket.
     Result<std::optional<Bracket>> place(const BracketPlan& p) {
         brackets->bss->generation = p.generation; // events of an abandoned placement carry an older one
+        // Re-routes: a watched packet is in the output hook from its first output bracket to the last.
+        for (uint32_t i = 0; i < kMaxBrackets; ++i) {
+            uint8_t role = 0;
+            if (i < p.brackets.size() && p.brackets[i].hook == NfHook::output) {
+                bool last = i + 1 == p.brackets.size() || p.brackets[i + 1].hook != NfHook::output ||
+                            p.brackets[i + 1].pf != p.brackets[i].pf;
+                role = last ? WGBPF_HOOK_LEAVE : WGBPF_HOOK_ENTER;
+            }
+            brackets->bss->hook_role[i] = role;
+        }
         for (uint32_t i = 0; i < p.brackets.size() && i < kMaxBrackets; ++i) {
             const Bracket& b = p.brackets[i];
             std::string name = fmt::format("nf_bracket_{}", i);

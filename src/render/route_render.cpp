@@ -97,7 +97,8 @@ std::string proto_name(uint8_t proto, Family family) {
 std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     Paint paint{style.colour};
     std::string out = fmt::format("{}  {} {}  {}\n", paint(paint::dim, event_clock_text(d.t_ns, style)),
-                                  paint(paint::bold, "route"), direction_title(d.direction), flow_text(d));
+                                  paint(paint::bold, "route"), d.reroute ? "re-route" : direction_title(d.direction),
+                                  flow_text(d));
 
     // Lookups in the order the kernel made them, with the rules it passed over placed by preference.
     auto skipped = d.skipped;
@@ -186,6 +187,7 @@ void write_route_json(JsonWriter& w, const RouteDecision& d) {
     j.name("oif", d.result_oif);
     write_prefix(j, "prefix", d.prefix);
     if (d.proto) j.str("proto", proto_name(d.proto, d.family));
+    if (d.reroute) j.boolean("reroute", true);
     j.str("result", d.result.empty() ? std::string_view("unknown") : std::string_view(d.result));
     j.name("route_type", d.route_type);
     if (d.rule) j.uint("rule", *d.rule);

@@ -199,7 +199,7 @@ struct StepJson {
 } // namespace
 
 std::string route_summary_text(const RouteDecision& d) {
-    std::string head(direction_name(d.direction));
+    std::string head(d.reroute ? "re-route" : direction_name(d.direction));
     if (!d.iif.empty() && d.iif != "lo") head += " iif " + d.iif;
     if (d.mark) head += fmt::format(" mark {:#x}", d.mark);
     return head + ": " + walk_text(d);

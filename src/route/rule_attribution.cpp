@@ -243,6 +243,7 @@ private:
         d_.t_ns = f.t_ns;
         d_.cpu = f.cpu;
         d_.rx_packet = f.rx_packet;
+        d_.reroute = f.reroute;
         d_.tgid = f.tgid;
     }
 

@@ -34,11 +34,21 @@ const T* last_step(const PacketTimeline& tl) {
     return nullptr;
 }
 
+// Whether the packet's own route decision of this direction is there (a re-route does not count: it
+// comes after the decision that sent the packet on its way).
 bool has_route(const PacketTimeline& tl, RouteDirection dir) {
     return std::any_of(tl.steps.begin(), tl.steps.end(), [&](const TimelineStep& s) {
         const RouteDecision* d = std::get_if<RouteDecision>(&s);
-        return d && d->direction == dir;
+        return d && d->direction == dir && !d->reroute;
     });
+}
+
+// The device the packet's last output decision (or re-route) sent it to, when it named one.
+const RouteDecision* last_output_route(const PacketTimeline& tl) {
+    for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it)
+        if (const RouteDecision* d = std::get_if<RouteDecision>(&*it); d && d->direction == RouteDirection::output)
+            return d;
+    return nullptr;
 }
 
 bool came_in(const PacketTimeline& tl) {
@@ -188,7 +198,8 @@ struct TimelineBuilder::State {
     // A timeline opened by an input route decision knows only the flow: its addresses (and protocol).
     static bool another_flow(const PacketInfo& flow, const PacketInfo& now) {
         if (!flow.is_ip || !now.is_ip) return false;
-        if (flow.family != now.family || flow.src != now.src || flow.dst != now.dst) return true;
+        if (flow.family != now.family || flow.dst != now.dst) return true;
+        if (!flow.src.is_unspecified() && flow.src != now.src) return true; // no source chosen yet: any
         return flow.proto != 0 && flow.proto != now.proto;
     }
 
@@ -496,6 +507,28 @@ TimelineBuilder::~TimelineBuilder() = default;
 
 void TimelineBuilder::add(const RouteDecision& d) {
     State& s = *state_;
+    if (d.direction == RouteDirection::output && d.reroute) {
+        // The kernel routed a packet again in the output hook (a chain changed its mark or addresses): the
+        // probe named the packet. Never taken for another packet's decision.
+        // Its packet's steps may still be on their way (a netfilter step goes out when the next hook has
+        // seen the packet): the timeline opens here then, as for input decisions.
+        auto it = s.open.find(d.rx_packet);
+        Entry* e = it == s.open.end() ? nullptr : &s.entries.at(it->second);
+        if (e && (e->pkt_seen || e->flow_known) && e->tl.pkt.dst != d.dst) {
+            s.route_alone(d, "re-route whose destination is not its packet's");
+            return;
+        }
+        if (!e) {
+            e = &s.timeline_for(d.rx_packet, d.netns, d.t_ns);
+            e->tl.pkt = flow_packet(d, d.rx_packet);
+            e->flow_known = true;
+        }
+        RouteDecision r = d;
+        r.notes.push_back("re-route: a chain of the output hook changed the packet (mark or addresses), and the kernel "
+                          "routed it again");
+        s.add_step(*e, std::move(r));
+        return;
+    }
     if (d.direction == RouteDirection::output) {
         if (s.attach_late_route(d)) return;
         s.pending.push(d);
@@ -622,6 +655,11 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 
     bool local = locally_generated(e);
     if (local && !has_route(e.tl, RouteDirection::output)) s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
+    if (const RouteDecision* last = last_output_route(e.tl);
+        last && last->result == "hit" && !last->result_oif.empty() && last->result_oif != dev &&
+        (last->route_type.empty() || last->route_type == "unicast"))
+        e.tl.gaps.push_back("left on " + dev + ", but its last route decision seen sent it to " + last->result_oif +
+                            ": a later re-route was not seen (events lost, or a change wgbpf does not observe)");
     s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
     if (wg) {
         s.look_for_outer(e, *wg, true, ev.t_ns);

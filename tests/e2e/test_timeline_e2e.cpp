@@ -340,3 +340,45 @@ TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is 
     // Every loss shows up in the timelines it touched.
     if (lost > 0) CHECK(loss_gaps > 0);
 }
+
+TEST_CASE("timeline: a route chain that marks the packet re-routes it: the second decision is in its timeline, "
+          "after the chain, and agrees with the device it left on", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    // A kill switch / split tunnel in the style of VPN apps: `type route hook output` sets a mark, a rule
+    // for that mark sends the packet to main (the LAN) instead of the tunnel.
+    RunResult set = lab.exec("client", std::string("nft -f - <<'EOF'\n"
+                                                   "table ip rr {\n"
+                                                   "  chain mangle {\n"
+                                                   "    type route hook output priority mangle; policy accept;\n"
+                                                   "    ip daddr ") + kTarget + " icmp type echo-request meta mark set 0x1234\n"
+                                                   "  }\n"
+                                                   "}\n"
+                                                   "EOF\n"
+                                                   "ip rule add pref 100 fwmark 0x1234 lookup main");
+    INFO(set.output);
+    REQUIRE(set.status == 0);
+    WatchOutput out = watch_while(lab, [&] { lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 10s); });
+    CHECK(out.exit_status == 0);
+    std::vector<json> timelines = out.of_kind("timeline");
+    const json* request = echo_request(timelines);
+    INFO(describe(timelines));
+    REQUIRE(request);
+    std::vector<std::string> order;
+    for (const json& s : array_field(*request, "steps")) {
+        std::string kind = str_field(s, "kind").value_or("");
+        if (kind == "route") order.push_back(s.value("reroute", false) ? "re-route" : "route");
+        else if (kind == "netfilter" && str_field(s, "table") == "rr") order.push_back("rr");
+        else if (kind == "device") order.push_back("dev " + str_field(s, "dev").value_or(""));
+    }
+    CHECK(order == std::vector<std::string>{"route", "rr", "re-route", "dev c0"});
+    const json* reroute = nullptr;
+    for (const json& s : array_field(*request, "steps"))
+        if (s.value("reroute", false)) reroute = &s;
+    REQUIRE(reroute);
+    CHECK(int_field(*reroute, "mark") == 0x1234);
+    CHECK(int_field(*reroute, "rule") == 100);
+    CHECK(str_field(*reroute, "oif") == "c0");
+    for (const json& g : array_field(*request, "gaps")) CHECK(g.get<std::string>().find("last route decision") == std::string::npos);
+    CHECK(str_field(*request, "outcome") == "sent");
+}

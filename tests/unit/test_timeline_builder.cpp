@@ -367,7 +367,7 @@ TEST_CASE("lost events mark a gap in every open timeline") {
     c.builder.lost("route", 12);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 3);
-    CHECK(c.out[0].gaps.empty()); // already complete
+    CHECK_FALSE(has_gap(c.out[0], "route events lost here")); // already out of the builder (the pipeline holds it: test_event_pipeline)
     CHECK(has_gap(c.out[1], "12 route events lost here"));
     CHECK(has_gap(c.out[2], "12 route events lost here"));
 }
@@ -775,4 +775,65 @@ TEST_CASE("loss never becomes fiction: a stale receive context's decision does n
     d.builder.flush_all();
     REQUIRE_FALSE(d.out.empty());
     for (const PacketTimeline& t : d.out) CHECK(t.outcome != "forwarded");
+}
+
+TEST_CASE("a re-route joins its packet after the chain that caused it; an egress that disagrees with the last "
+          "decision says so") {
+    // A `type route hook output` chain marks the ping; `ip rule fwmark ... lookup main` then sends it to c0.
+    Collected c;
+    PacketInfo p = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(inner_request_route(100)); // wg0, table 51820
+    NetfilterStep mangle = nf_step(p, NfHook::output, "ip", "rr", "mangle", -150, 200);
+    mangle.mark_after = 0x1234;
+    c.builder.add(mangle);
+    RouteDecision again = inner_request_route(210); // as the probe reports it: then main's default, via c0
+    again.mark = 0x1234;
+    again.result_oif = "c0";
+    again.reroute = true;
+    again.rx_packet = 0xa;
+    c.builder.add(again);
+    c.builder.add(egress(p, kC0, 300));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    const PacketTimeline& t = c.out[0];
+    CHECK(t.outcome == "sent");
+    CHECK(kinds(t) == Kinds{"route", "nf", "route", "dev"});
+    auto routes = steps_of<RouteDecision>(t);
+    CHECK_FALSE(routes[0].reroute);
+    CHECK(routes[1].reroute);
+    CHECK(routes[1].result_oif == "c0");
+    CHECK_FALSE(has_gap(t, "last route decision"));
+    CHECK(c.builder.unattached_routes() == 0);
+
+    // Without the re-route seen, the egress on c0 contradicts the decision for wg0: a gap, not silence.
+    Collected d;
+    d.builder.add(inner_request_route(100));
+    d.builder.add(mangle);
+    d.builder.add(egress(p, kC0, 300));
+    d.builder.flush_all();
+    REQUIRE(d.out.size() == 1);
+    CHECK(has_gap(d.out[0], "left on c0, but its last route decision seen sent it to wg0"));
+
+    // The re-route may come before its packet's first netfilter step (that step goes out only when the next
+    // hook saw the packet): it opens the packet's timeline, and is never given to another packet.
+    Collected e;
+    e.builder.add(inner_request_route(100));
+    e.builder.add(again);
+    PacketInfo other = icmp_packet(0xb, "10.0.0.1", "198.51.100.77", 8);
+    e.builder.add(inner_request_route(204, "198.51.100.77"));
+    e.builder.add(filter_output(other, 205));
+    e.builder.add(egress(other, kWg0, 290));
+    e.builder.add(mangle);
+    e.builder.add(egress(p, kC0, 300));
+    e.builder.flush_all();
+    REQUIRE(e.out.size() == 2);
+    for (const PacketTimeline& t2 : e.out) {
+        if (t2.pkt.id == 0xb) {
+            for (const RouteDecision& r : steps_of<RouteDecision>(t2)) CHECK_FALSE(r.reroute);
+        } else {
+            CHECK(kinds(t2) == Kinds{"route", "nf", "route", "dev"});
+            CHECK(steps_of<RouteDecision>(t2)[1].reroute);
+            CHECK_FALSE(has_gap(t2, "last route decision"));
+        }
+    }
 }

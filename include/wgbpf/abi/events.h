@@ -58,6 +58,8 @@ enum wgbpf_route_direction {
 #define WGBPF_LOOKUP_F_NH 0x1      /* a nexthop device was returned */
 #define WGBPF_LOOKUP_F_GW 0x2      /* the nexthop has a gateway */
 /* 0x4 was "looked up while receiving": rx_packet != 0 says the same. */
+#define WGBPF_LOOKUP_F_REROUTE 0x8 /* output lookup made for a packet already in the output hook (a chain changed
+				    * its mark or addresses: ip_route_me_harder); rx_packet names that packet */
 
 struct wgbpf_route_lookup {
 	struct wgbpf_event_header hdr;
@@ -77,7 +79,8 @@ struct wgbpf_route_lookup {
 	__u8 dscp;
 	__u8 scope;
 	__u16 pad1;
-	__u64 rx_packet;  /* packet id of the packet being received on this CPU (input/reverse lookups), else 0 */
+	__u64 rx_packet;  /* input/reverse lookups: id of the packet being received on this CPU; output lookups
+			   * with WGBPF_LOOKUP_F_REROUTE: id of the packet re-routed; else 0 */
 	__u8 src[16];     /* IPv4 in the first 4 bytes, network order */
 	__u8 dst[16];
 	__u8 gw[16];
@@ -191,6 +194,12 @@ struct wgbpf_wireguard {
 	__u8 pad[2];
 	__u8 peer_key[32];       /* the peer's public key, when found */
 };
+
+/* Roles of the netfilter bracket slots in re-route attribution (nf_bracket.bpf.c's hook_role[]): a watched
+ * packet enters the output hook at an ENTER bracket, and route lookups for it are its re-routes until the
+ * LEAVE bracket (the last of the output hook). */
+#define WGBPF_HOOK_ENTER 1
+#define WGBPF_HOOK_LEAVE 2
 
 /* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/addresses. */
 #define WGBPF_FILTER_MAX_IFACES 8

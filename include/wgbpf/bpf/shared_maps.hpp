@@ -1,6 +1,6 @@
 #pragma once
 // Maps every probe object shares: one ring buffer (one ordered stream), the loss counters, the
-// watched-packet table and its clock. The first object to load creates them; the others reuse its fds.
+// watched-packet table and its clock, and the per-CPU output-hook context (re-routes). The first object to load creates them; the others reuse its fds.
 #include <bpf/libbpf.h>
 
 #include "wgbpf/common/result.hpp"
@@ -12,6 +12,7 @@ struct SharedMaps {
     int losses = -1;
     int watched = -1;
     int watch_clock = -1;
+    int hook_contexts = -1;
 
     // One object's maps of these names.
     struct Of {
@@ -19,6 +20,7 @@ struct SharedMaps {
         bpf_map* losses;
         bpf_map* watched;
         bpf_map* watch_clock;
+        bpf_map* hook_contexts;
     };
     // Before load: reuse what exists (and size the ring buffer).
     Result<void> reuse_in(const Of& maps, uint32_t ringbuf_bytes);

@@ -33,7 +33,9 @@ struct RouteLookup {
     IpAddress dst;
     int nh_ifindex = 0;    // 0 when no nexthop device
     std::optional<IpAddress> gateway;
-    uint64_t rx_packet = 0; // packet id of the received packet an input/reverse lookup is for, else 0
+    uint64_t rx_packet = 0; // packet id of the received packet an input/reverse lookup is for, of the packet a
+                            // re-route is for, else 0
+    bool reroute = false;   // an output lookup for a packet already in the output hook (ip_route_me_harder)
 };
 
 // Exact rule outcomes reported by fexit probes, where the kernel allows them.

@@ -15,7 +15,8 @@ template <typename Skel>
 Result<void> load_shared(Skel* skel, int (*load)(Skel*), SharedMaps& maps, uint32_t ringbuf_bytes,
                          const std::string& what) {
     skel->rodata->packet_id_key = packet_id_key();
-    const SharedMaps::Of own{skel->maps.events, skel->maps.losses, skel->maps.watched, skel->maps.watch_clock};
+    const SharedMaps::Of own{skel->maps.events, skel->maps.losses, skel->maps.watched, skel->maps.watch_clock,
+                             skel->maps.hook_contexts};
     if (auto r = maps.reuse_in(own, ringbuf_bytes); !r) return r;
     if (int err = load(skel))
         return Error{"the kernel refused the " + what + " programs: " + std::strerror(err < 0 ? -err : err) +

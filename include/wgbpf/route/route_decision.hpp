@@ -42,7 +42,8 @@ struct RouteDecision {
     uint64_t t_ns = 0;        // time of the first lookup
     uint32_t cpu = 0;
     uint32_t tgid = 0;        // the task that made the lookup (output lookups: the sender)
-    uint64_t rx_packet = 0;   // input/reverse lookups: id of the packet being received
+    uint64_t rx_packet = 0;   // input/reverse lookups: id of the packet being received; re-routes: of that packet
+    bool reroute = false;     // an output decision for a packet a chain of the output hook changed
 
     std::vector<RouteLookupStep> lookups; // in order
     std::vector<SkippedRule> skipped;     // rules passed over before the decision
