@@ -5,6 +5,73 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Replies to the watched packets this host forwarded, by flow (addresses, protocol, ports; ICMP without
+ * its identifier): a gateway's reply arrives on the uplink, to the address the request was translated to,
+ * and matches nothing the user named until conntrack has undone the translation. Following it from its
+ * arrival shows that translation where it happens. */
+struct flow_key {
+	__u8 family;
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad;
+	__u32 src[4];
+	__u32 dst[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct flow_key);
+	__type(value, __u64); /* when its request left */
+} reply_flows SEC(".maps");
+
+__u8 reply_flows_used = 0; /* no lookup (and no header read) before the first forwarded watched packet */
+
+#define WGBPF_REPLY_TTL_NS (30ULL * 1000 * 1000 * 1000)
+
+static __always_inline bool is_icmp(__u8 proto) { return proto == 1 || proto == 58; }
+
+/* A watched packet that came in on another device leaves: its reply may come back, to be watched too. */
+static __always_inline void expect_reply(const struct wgbpf_packet *p, __u64 now)
+{
+	if (!p->family)
+		return;
+	struct flow_key k = {.family = p->family, .proto = p->proto};
+	if (!is_icmp(p->proto)) {
+		k.sport = p->dport;
+		k.dport = p->sport;
+	}
+	__builtin_memcpy(k.src, p->dst, 16);
+	__builtin_memcpy(k.dst, p->src, 16);
+	bpf_map_update_elem(&reply_flows, &k, &now, BPF_ANY);
+	reply_flows_used = 1;
+}
+
+/* An arriving packet not chosen otherwise: the reply of a watched packet this host forwarded? */
+static __always_inline __u64 want_reply(struct l3_ref l3, __u64 id)
+{
+	struct flow_head h = {};
+	read_flow_head(l3, &h);
+	if (!h.family)
+		return 0;
+	struct flow_key k = {.family = h.family, .proto = h.proto};
+	if (!is_icmp(h.proto)) {
+		k.sport = h.sport;
+		k.dport = h.dport;
+	}
+	__builtin_memcpy(k.src, h.src, 16);
+	__builtin_memcpy(k.dst, h.dst, 16);
+	__u64 *since = bpf_map_lookup_elem(&reply_flows, &k);
+	if (!since)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	if (now - *since > WGBPF_REPLY_TTL_NS)
+		return 0;
+	watch(id);
+	return now;
+}
+
 static __always_inline void device_event(struct sk_buff *skb, const struct net_device *dev, __u8 direction)
 {
 	__u32 netns = dev_netns(dev);
@@ -14,6 +81,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__u64 id = packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
 	__u64 now = want_packet(l3, id, ifindex, ifindex, skb->mark);
+	if (!now && direction == WGBPF_DEV_INGRESS && reply_flows_used)
+		now = want_reply(l3, id);
 	if (!now)
 		return;
 	if (direction == WGBPF_DEV_EGRESS) {
@@ -33,6 +102,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	e->ifindex = ifindex;
 	e->direction = direction;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	if (direction == WGBPF_DEV_EGRESS && skb->skb_iif && skb->skb_iif != ifindex)
+		expect_reply(&e->pkt, now);
 	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 

@@ -195,12 +195,15 @@ struct TimelineBuilder::State {
         return create(netns, pkt.id, t_ns);
     }
 
-    // A timeline opened by an input route decision knows only the flow: its addresses (and protocol).
+    // Another packet than the flow a route decision was made for? Address translation changes one side of
+    // a packet (the destination before routing, the source after), never both: a flow that differs on both
+    // sides (or in protocol) is another packet's.
     static bool another_flow(const PacketInfo& flow, const PacketInfo& now) {
         if (!flow.is_ip || !now.is_ip) return false;
-        if (flow.family != now.family || flow.dst != now.dst) return true;
-        if (!flow.src.is_unspecified() && flow.src != now.src) return true; // no source chosen yet: any
-        return flow.proto != 0 && flow.proto != now.proto;
+        if (flow.family != now.family) return true;
+        if (flow.proto != 0 && now.proto != 0 && flow.proto != now.proto) return true;
+        bool src_differs = !flow.src.is_unspecified() && flow.src != now.src; // no source chosen yet: any
+        return src_differs && flow.dst != now.dst;
     }
 
     static bool another_packet(const PacketInfo& first, const PacketInfo& now) {
@@ -343,8 +346,42 @@ struct TimelineBuilder::State {
     }
 
     // An inner packet handed to (outgoing) or received from (incoming) WireGuard interface `wg`.
+    // Leaving with another source than its steps showed: source NAT ran in postrouting. Where brackets saw
+    // it, the NAT chain's step says so already; the exact flavour reads packets as chains start.
+    void note_source_nat(Entry& e, const PacketInfo& leaving) {
+        PacketInfo before = current_packet(e);
+        if (!leaving.is_ip || !before.is_ip || leaving.src == before.src) return;
+        for (const TimelineStep& st : e.tl.steps)
+            if (const NetfilterStep* n = std::get_if<NetfilterStep>(&st))
+                for (const std::string& note : n->notes)
+                    if (note.starts_with("src rewritten")) return;
+        e.tl.notes.push_back("src rewritten after routing: " + before.src.to_string() + " -> " + leaving.src.to_string() +
+                             " (source NAT in postrouting: masquerade or SNAT)");
+    }
+
+    // The packet's addresses now: as its latest routing or netfilter step shows them (address translation
+    // may have changed them since it was first seen).
+    static PacketInfo current_packet(const Entry& e) {
+        PacketInfo p = e.tl.pkt;
+        for (auto it = e.tl.steps.rbegin(); it != e.tl.steps.rend(); ++it) {
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&*it); r && r->direction != RouteDirection::reverse) {
+                PacketInfo f = flow_packet(*r, 0);
+                p.dst = f.dst;
+                if (!f.src.is_unspecified()) p.src = f.src;
+                return p;
+            }
+            if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->pkt.is_ip) {
+                p.src = n->pkt.src;
+                p.dst = n->pkt.dst;
+                return p;
+            }
+        }
+        return p;
+    }
+
     void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
-        const WgPeer* peer = peer_for_address(wg, outgoing ? e.tl.pkt.dst : e.tl.pkt.src);
+        const PacketInfo now = current_packet(e);
+        const WgPeer* peer = peer_for_address(wg, outgoing ? now.dst : now.src);
         if (!e.pkt_seen || (!peer && !pairs_by_packet_id(wg))) return;
         WgLinkKey key = link_key(e.tl.netns, wg, peer ? peer->public_key : std::string(), outgoing);
         WgLinkEnd end{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id};
@@ -479,7 +516,21 @@ struct TimelineBuilder::State {
             return false;
         }();
         if (delivered) return e.tl.outer_of ? "decapsulated" : "delivered";
+        // A received outer packet whose inner packet came out of WireGuard was taken by WireGuard, whatever
+        // steps of its local delivery were not observed (no input chain, a lookup the filter did not match).
+        if (e.tl.outer_of && !nf_dropped(e.tl) && incoming_wireguard(e.tl)) return "decapsulated";
         return "unknown";
+    }
+
+    static bool nf_dropped(const PacketTimeline& tl) {
+        return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
+            return std::holds_alternative<DropStep>(s);
+        });
+    }
+
+    static bool incoming_wireguard(const PacketTimeline& tl) {
+        const WireguardStep* w = last_step<WireguardStep>(tl);
+        return w && w->direction == "in";
     }
 
     void flush(uint64_t now) {
@@ -546,8 +597,7 @@ void TimelineBuilder::add(const RouteDecision& d) {
     // packet it named is gone, its buffer reused by another), and a step of another packet is fiction.
     if (auto it = s.open.find(d.rx_packet); it != s.open.end()) {
         const Entry& known = s.entries.at(it->second);
-        if ((known.pkt_seen || known.flow_known) && State::another_flow(flow_packet(d, d.rx_packet), known.tl.pkt) &&
-            State::another_flow(known.tl.pkt, flow_packet(d, d.rx_packet))) {
+        if ((known.pkt_seen || known.flow_known) && State::another_flow(flow_packet(d, d.rx_packet), known.tl.pkt)) {
             s.route_alone(d, "route decision whose flow is not the packet's the receive context named (events lost?)");
             return;
         }
@@ -558,7 +608,17 @@ void TimelineBuilder::add(const RouteDecision& d) {
         e.flow_known = d.direction == RouteDirection::input;
     }
     if (d.direction == RouteDirection::input) {
-        s.add_step(e, d);
+        RouteDecision r = d;
+        // Conntrack's NAT runs in prerouting, before this lookup: the packet arrived with other addresses.
+        if (e.pkt_seen) {
+            PacketInfo routed = flow_packet(d, d.rx_packet);
+            if (routed.dst != e.tl.pkt.dst)
+                r.notes.push_back("dst rewritten before routing: " + e.tl.pkt.dst.to_string() + " -> " + routed.dst.to_string() +
+                                  " (address translation in prerouting: DNAT, or the reply of a translated connection)");
+            if (!routed.src.is_unspecified() && routed.src != e.tl.pkt.src)
+                r.notes.push_back("src rewritten before routing: " + e.tl.pkt.src.to_string() + " -> " + routed.src.to_string());
+        }
+        s.add_step(e, std::move(r));
         return;
     }
     // Loose mode's second reverse lookup (restricted to the device the packet came in on) is a plain step.
@@ -655,6 +715,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 
     bool local = locally_generated(e);
     if (local && !has_route(e.tl, RouteDirection::output)) s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
+    s.note_source_nat(e, ev.pkt);
     if (const RouteDecision* last = last_output_route(e.tl);
         last && last->result == "hit" && !last->result_oif.empty() && last->result_oif != dev &&
         (last->route_type.empty() || last->route_type == "unicast"))
@@ -674,6 +735,12 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         s.complete(*still, "unknown");
         return;
     }
+    if (!local && !std::any_of(still->tl.steps.begin(), still->tl.steps.end(), [](const TimelineStep& st) {
+            const DeviceStep* d = std::get_if<DeviceStep>(&st);
+            return d && d->direction == "ingress";
+        }))
+        still->tl.gaps.push_back("its arrival was not seen: it matched what wgbpf watches only from its first step "
+                                 "here on (e.g. after address translation)");
     s.complete(*still, local ? "sent" : "forwarded");
 }
 

@@ -127,3 +127,73 @@ TEST_CASE("server: 200 peers without endpoints, a peer roaming in is followed fr
     CHECK(int_field(*outer_out, "sport") == 51820);
     CHECK(str_field(wireguard_steps(*outer_out)[0], "peer") == client_key);
 }
+
+TEST_CASE("server: a road-warrior gateway masquerading its peers: request and reply are each one timeline, "
+          "the translation shown where it happens", "[e2e][server]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = server_wg(lab);
+    // angristan/wireguard-install's PostUp, in nftables: masquerade what the peers send out the uplink.
+    RunResult nat = lab.exec("server", "nft -f - <<'EOF'\n"
+                                       "table ip nat {\n"
+                                       "  chain postrouting {\n"
+                                       "    type nat hook postrouting priority srcnat; policy accept;\n"
+                                       "    oifname \"s0\" ip saddr 10.0.0.0/24 masquerade\n"
+                                       "  }\n"
+                                       "}\n"
+                                       "EOF");
+    INFO(nat.output);
+    REQUIRE(nat.status == 0);
+    const char* uplink_peer = "203.0.113.1"; // the router, beyond the gateway's uplink
+    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.server_ns()) +
+                            " --iface " + sh_quote(wgs) + " --json --duration 6";
+    INFO("command: " << cmd);
+    Process watch(cmd);
+    require_ready(watch);
+    RunResult ping = lab.exec("client", std::string("ping -n -c 1 -W 2 ") + uplink_peer);
+    INFO("ping: " << ping.output);
+    CHECK(ping.status == 0);
+    const bool exited = watch.wait_for(std::chrono::seconds(40));
+    if (!exited) watch.kill();
+    const std::string text = watch.output();
+    INFO("wgbpf stdout:\n" << text);
+    REQUIRE(exited);
+    std::vector<json> timelines;
+    for (const json& j : json_lines(text))
+        if (str_field(j, "kind") == "timeline") timelines.push_back(j);
+    auto has_text = [](const json& t, const char* where, const std::string& part) {
+        for (const json& s : array_field(t, "steps"))
+            if (s.contains(where))
+                for (const json& n : s[where])
+                    if (n.get<std::string>().find(part) != std::string::npos) return true;
+        for (const json& n : array_field(t, where))
+            if (n.get<std::string>().find(part) != std::string::npos) return true;
+        return false;
+    };
+
+    // The request: decrypted, routed out the uplink, its source masqueraded there.
+    const json* request = find_timeline(timelines, [&](const json& t) {
+        return str_field(t, "src") == kClientTunnel && str_field(t, "dst") == uplink_peer && int_field(t, "icmp_type") == 8;
+    });
+    REQUIRE(request);
+    CHECK(str_field(*request, "outcome") == "forwarded");
+    CHECK_FALSE((*request)["decapsulated_from"].is_null());
+    CHECK(has_text(*request, "notes", "src rewritten") );
+    CHECK(has_text(*request, "notes", "-> 203.0.113.123"));
+
+    // The reply: from its arrival on the uplink (to the masqueraded address), translated back before routing,
+    // into the tunnel; no NAT chain shown (they run only for a connection's first packet).
+    const json* reply = find_timeline(timelines, [&](const json& t) {
+        return str_field(t, "src") == uplink_peer && int_field(t, "icmp_type") == 0;
+    });
+    REQUIRE(reply);
+    const json& steps = array_field(*reply, "steps");
+    REQUIRE(!steps.empty());
+    CHECK(str_field(steps[0], "kind") == "device");
+    CHECK(str_field(steps[0], "direction") == "ingress");
+    CHECK(str_field(*reply, "dst") == "203.0.113.123");
+    CHECK(has_text(*reply, "notes", "dst rewritten before routing: 203.0.113.123 -> 10.0.0.1"));
+    CHECK(str_field(*reply, "outcome") == "encapsulated");
+    CHECK_FALSE((*reply)["encapsulated_in"].is_null());
+    for (const json& s : steps) CHECK_FALSE((str_field(s, "kind") == "netfilter" && str_field(s, "table") == "nat"));
+}
