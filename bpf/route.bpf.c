@@ -236,7 +236,9 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		stage->matched = 0;
 		stage->n = 0;
 	}
-	bool match = stage->matched || flags || wanted(f, nh_ifindex); /* a re-routed packet is watched already */
+	/* A re-routed packet is watched already; so may be the received packet an input or reverse lookup is
+	 * for (chosen at its arrival, e.g. by the listen port, which an input flow does not carry). */
+	bool match = stage->matched || flags || wanted(f, nh_ifindex) || (rx_packet && watched_now(rx_packet));
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {
