@@ -493,7 +493,8 @@ private:
         uint32_t table = r.l3mdev && more() ? obs_[next_].table : r.table;
         auto no_lookup = [&] {
             if (routes_known_ && table_may_exist(table))
-                return fmt::format("table {} was not looked up, though the snapshot has routes in it", table);
+                return fmt::format("no lookup of table {} was seen (the kernel's walk went on: this rule did not "
+                                   "decide)", table);
             return fmt::format("table {} does not exist (no lookup)", table);
         };
         if (!more()) {
@@ -509,8 +510,9 @@ private:
             if (!table_may_exist(table) || later_rule_looks_up(i, l.table)) {
                 skip(r.pref, no_lookup());
                 if (routes_known_ && table_may_exist(table))
-                    note(fmt::format("the snapshot has routes in table {}, but the kernel did not look it up for "
-                                     "rule {} (a lost event, or routes changed since)",
+                    note(fmt::format("the snapshot has routes in table {}, but no lookup of it was seen for rule {}: "
+                                     "wgbpf cannot tell whether the event was lost, the routes changed or the "
+                                     "kernel did not trace it",
                                      table, r.pref));
                 return Next::next_rule;
             }

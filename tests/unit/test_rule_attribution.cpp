@@ -567,7 +567,7 @@ TEST_CASE("a table with routes that the kernel did not look up is noted", "[rout
     Flow f = output_flow("0.0.0.0", "9.9.9.9");
     RouteDecision d = attribute_walk({f.miss(255), f.hit(254, kC0, "192.168.178.1")}, cfg);
     REQUIRE(d.skipped.size() == 1);
-    CHECK(d.skipped[0].why == "table 100 was not looked up, though the snapshot has routes in it");
+    CHECK(d.skipped[0].why == "no lookup of table 100 was seen (the kernel's walk went on: this rule did not decide)");
     CHECK(has_note(d, "the snapshot has routes in table 100"));
     CHECK(d.rule == 32766u);
 }
@@ -871,7 +871,7 @@ TEST_CASE("a walk that starts mid-way is attributed as far as it goes", "[route]
     CHECK_FALSE(d.fast_path);
     REQUIRE(d.skipped.size() == 1);
     CHECK(d.skipped[0].rule == 0);
-    CHECK(has_note(d, "the snapshot has routes in table 255, but the kernel did not look it up"));
+    CHECK(has_note(d, "the snapshot has routes in table 255, but no lookup of it was seen for rule 0"));
     CHECK(d.lookups[0].rule == 32764);
     CHECK(d.lookups[0].result == "suppressed");
     CHECK(d.rule == 32765u);
