@@ -77,6 +77,13 @@ void add_candidates(const NftRuleset& ruleset, const NftChain& chain, bool mark,
                 add_candidates(ruleset, *c, mark, ct_mark, false, packet, visited, out, excluded);
 }
 
+RuleMatchInput match_input(const NetfilterStep& s) {
+    RuleMatchInput in{s.pkt, s.mark_before, s.mark_after, std::nullopt, std::nullopt};
+    if (s.ct_tracked_before()) in.ct_mark_before = s.ct_mark_before;
+    if (s.ct_tracked_after()) in.ct_mark_after = s.ct_mark_after;
+    return in;
+}
+
 void note_no_candidate(NetfilterStep& s, size_t excluded) {
     if (!s.rules_that_set.empty()) return;
     if (excluded)
@@ -139,7 +146,7 @@ void explain_changes(NetfilterStep& s, const std::vector<Member>& members, const
     size_t excluded = 0;
     if (ruleset) {
         std::set<const NftChain*> visited;
-        const RuleMatchInput packet{s.pkt, s.mark_before, s.mark_after};
+        const RuleMatchInput packet = match_input(s);
         for (size_t i = 0; i < members.size(); ++i) {
             if (members[i].legacy) continue;
             if (const NftChain* c = ruleset->chain(members[i].family, members[i].table, members[i].chain))
@@ -260,7 +267,7 @@ void NetfilterStepper::add(const NfChainEvent& e) {
     if (chain && (mark || ct_mark)) {
         std::set<const NftChain*> visited;
         size_t excluded = 0;
-        add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, RuleMatchInput{s.pkt, s.mark_before, s.mark_after},
+        add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, match_input(s),
                        visited, s.rules_that_set, excluded);
         if (excluded && s.rules_that_set.empty()) note_no_candidate(s, excluded);
     }

@@ -76,6 +76,10 @@ bool rule_may_match(const std::string& rule_text, const RuleMatchInput& in) {
             if (const std::string* v = operand(i + 2, negated))
                 if (auto prefix = IpPrefix::parse(*v); prefix && p.is_ip)
                     verdict = compare(prefix->contains(w[i + 1] == "saddr" ? p.src : p.dst), negated);
+        } else if (i + 1 < w.size() && w[i] == "ct" && w[i + 1] == "mark") {
+            if (const std::string* v = operand(i + 2, negated))
+                if (auto mark = number(*v); mark && (in.ct_mark_before || in.ct_mark_after))
+                    verdict = compare(in.ct_mark_before == *mark || in.ct_mark_after == *mark, negated);
         } else if (i + 1 < w.size() && w[i] == "meta" && w[i + 1] == "mark" && (i == 0 || w[i - 1] != "ct")) {
             if (const std::string* v = operand(i + 2, negated))
                 if (auto mark = number(*v))

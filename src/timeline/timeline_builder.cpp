@@ -490,10 +490,33 @@ struct TimelineBuilder::State {
     }
 
     void emit(uint64_t id) {
-        auto node = entries.extract(id);
-        if (node.empty()) return;
+        auto it = entries.find(id);
+        if (it == entries.end()) return;
+        if (it->second.tl.outcome == "encapsulated" && !it->second.tl.encapsulated_in) not_encapsulated(it->second);
+        auto node = entries.extract(it);
         linker.forget(id);
         if (sink) sink(std::move(node.mapped().tl));
+    }
+
+    // Handed to a WireGuard device, but no outer packet was linked to it: that it was encrypted and sent is
+    // not known. Why, where the configuration tells (inferred, and said so).
+    void not_encapsulated(Entry& e) {
+        e.tl.outcome = "unknown";
+        const DeviceStep* out = nullptr;
+        for (const TimelineStep& st : e.tl.steps)
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == "egress") out = d;
+        const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
+        std::string why = "its outer packet was not seen (a handshake first, or events lost)";
+        if (wg) {
+            PacketInfo now = current_packet(e);
+            const WgPeer* peer = peer_for_address(*wg, now.dst);
+            if (!peer)
+                why = "no peer's allowed IPs cover " + now.dst.to_string() + ": WireGuard drops it (inferred from its configuration)";
+            else if (!peer->endpoint)
+                why = "its peer has no endpoint: WireGuard cannot send it (inferred from its configuration)";
+        }
+        e.tl.gaps.push_back("handed to WireGuard" + (out ? " (" + out->dev + ")" : std::string()) +
+                            ", but no outer packet was linked to it: " + why);
     }
 
     // A packet that went quiet: delivered if netfilter's input hook accepted it last (or, without netfilter

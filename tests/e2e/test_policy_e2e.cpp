@@ -186,3 +186,67 @@ TEST_CASE("policy: a split tunnel (a few allowed prefixes routed in main, no fwm
     CHECK(str_field(rp[0], "reverse_oif") == "c0");
     CHECK(str_field(*s.outer_reply, "outcome") == "decapsulated");
 }
+
+TEST_CASE("policy: the Mullvad app's kill switch (tests/data/labs/mullvad.nft: prerouting at -199 beside conntrack, "
+          "policy drop, a route chain, mark 0x6d6f6c65 as fwmark and table)", "[e2e][policy]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wg = lab.wg_iface();
+    drop_wg_quick_policy(lab);
+    const std::string ruleset = std::string(WGBPF_SOURCE_DIR) + "/tests/data/labs/mullvad.nft";
+    // talpid-routing: table and fwmark 0x6d6f6c65 (1836018789), rules 32764/32765 as the kernel numbers them.
+    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) + " fwmark 0x6d6f6c65 && "
+                                     "ip route add default dev " + sh_quote(wg) + " table 1836018789 proto static && "
+                                     "ip -4 rule add not fwmark 0x6d6f6c65 table 1836018789 && "
+                                     "ip -4 rule add table main suppress_prefixlength 0 && "
+                                     "sysctl -qw net.ipv4.conf.all.src_valid_mark=1 && "
+                                     "sed 's/^define WG_IF = .*/define WG_IF = \"" + wg + "\"/' " + sh_quote(ruleset) +
+                                     " | nft -f -");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    lab.exec("client", "conntrack -F 2>/dev/null || true");
+    Story s = ping_once(lab);
+    INFO(describe(s.timelines));
+    RunResult ct = lab.exec("client", "conntrack -L -p udp 2>/dev/null");
+    INFO("conntrack: " << ct.output);
+
+    // The request: into the tunnel by the app's table.
+    REQUIRE(s.request);
+    const json* route = output_route(*s.request);
+    REQUIRE(route);
+    CHECK(int_field(*route, "rule") == 32765);
+    CHECK(int_field(*route, "table") == 1836018789);
+    CHECK(str_field(*route, "oif") == route_get_dev(lab, kTarget));
+    CHECK(str_field(*s.request, "outcome") == "encapsulated");
+
+    // Its outer packet: the fwmark skips the tunnel table; the output chain's relay rule lets it out.
+    REQUIRE(s.outer);
+    CHECK(int_field(*s.outer, "mark") == 0x6d6f6c65);
+    if (const json* outer_route = output_route(*s.outer)) {
+        CHECK(int_field(*outer_route, "rule") == 32766);
+        CHECK(str_field(*outer_route, "oif") == route_get_dev(lab, std::string(kEndpoint) + " mark 0x6d6f6c65"));
+    }
+
+    // The reply: marked in prerouting at -199 (the netfilter module runs beside conntrack), rp_filter passes
+    // with that mark, the input chain accepts the established flow, WireGuard takes it.
+    REQUIRE(s.outer_reply);
+    bool marked = false;
+    for (const json& st : steps_of(*s.outer_reply, "netfilter"))
+        marked |= str_field(st, "table") == "mullvad" && str_field(st, "chain") == "prerouting" &&
+                  int_field(st, "priority") == -199 && int_field(st, "mark_after") == 0x6d6f6c65;
+    CHECK(marked);
+    std::vector<json> rp = steps_of(*s.outer_reply, "rp_filter");
+    REQUIRE(rp.size() == 1);
+    CHECK(str_field(rp[0], "result") == "pass");
+    CHECK(str_field(rp[0], "reverse_oif") == "c0");
+    CHECK(str_field(*s.outer_reply, "outcome") == "decapsulated");
+
+    // The app sets no conntrack mark on tunnel traffic: no step may claim one.
+    for (const json& t : s.timelines) {
+        CHECK(str_field(t, "outcome") != "forwarded");
+        for (const json& st : steps_of(t, "netfilter")) {
+            INFO(st.dump());
+            CHECK((st["ct_mark_after"].is_null() || st["ct_mark_after"] == 0));
+        }
+    }
+}

@@ -8,7 +8,7 @@ using namespace wgbpf::test;
 
 namespace {
 bool may(const std::string& rule, const PacketInfo& p, uint32_t mark_before = 0, uint32_t mark_after = 0) {
-    return rule_may_match(rule, RuleMatchInput{p, mark_before, mark_after});
+    return rule_may_match(rule, RuleMatchInput{p, mark_before, mark_after, std::nullopt, std::nullopt});
 }
 } // namespace
 
@@ -42,4 +42,14 @@ TEST_CASE("a rule's protocol, port, address and mark matches decide whether it c
     CHECK(may("meta mark set 0x1", ping));
     // Nothing after a statement is a match.
     CHECK(may("meta mark set 0x1 counter udp dport 53", ping));
+}
+
+TEST_CASE("a conntrack mark match is decided only where the connection's mark is known") {
+    PacketInfo outer = outer_in(2, outer_payload(84), wg_data(kClientIndex, 1));
+    // The Mullvad app's split-tunnel rule: the relay's reply does not carry ct mark 0xf41.
+    const std::string split = "iif != \"wg0\" ct mark 0x00000f41 meta mark set 0x6d6f6c65";
+    CHECK_FALSE(rule_may_match(split, RuleMatchInput{outer, 0, 0x6d6f6c65, 0u, 0u}));
+    CHECK(rule_may_match(split, RuleMatchInput{outer, 0, 0x6d6f6c65, 0xf41u, 0xf41u}));
+    CHECK(rule_may_match(split, RuleMatchInput{outer, 0, 0x6d6f6c65, std::nullopt, std::nullopt})); // not tracked yet
+    CHECK(rule_may_match("ct mark != 0x1 meta mark set 0x2", RuleMatchInput{outer, 0, 2, 0u, 0u}));
 }

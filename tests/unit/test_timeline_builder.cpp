@@ -401,10 +401,12 @@ TEST_CASE("handshakes and keepalives are shown as such and never linked") {
     CHECK(steps_of<WireguardStep>(c.out[1])[0].action == "keepalive");
     CHECK_FALSE(c.out[1].outer_of);
 
-    // The inner packet, released once its link window passed: encapsulated, but into nothing seen.
+    // The inner packet, released once its link window passed: handed to WireGuard, but no outer packet seen
+    // for it, so its encryption is not claimed.
     CHECK(c.out[2].packet_id == kRequest);
-    CHECK(c.out[2].outcome == "encapsulated");
+    CHECK(c.out[2].outcome == "unknown");
     CHECK_FALSE(c.out[2].encapsulated_in);
+    CHECK(has_gap(c.out[2], "handed to WireGuard (wg0), but no outer packet was linked to it: its outer packet was not seen"));
 
     CHECK(c.out[3].packet_id == 0x12);
     CHECK(steps_of<WireguardStep>(c.out[3])[0].action == "handshake_response");
@@ -422,7 +424,17 @@ TEST_CASE("a held inner packet is released when its link window passes") {
     CHECK(c.builder.open() == 0); // held, not open
     c.builder.flush(110 + 50'000'000);
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "encapsulated");
+    CHECK(c.out[0].outcome == "unknown");
+
+    // No peer covers the destination: said, as inferred from the configuration.
+    Collected d;
+    PacketInfo rs = icmp_packet(0x30, "10.0.0.1", "203.0.113.200", 8);
+    d.wireguard[0].peers[0].allowed_ips = {net("198.51.100.0/24")};
+    d.builder.add(egress(rs, kWg0, 110));
+    d.builder.flush_all();
+    REQUIRE(d.out.size() == 1);
+    CHECK(d.out[0].outcome == "unknown");
+    CHECK(has_gap(d.out[0], "no peer's allowed IPs cover 203.0.113.200: WireGuard drops it (inferred"));
 }
 
 TEST_CASE("outer packets pair with inner packets by length; an outer seen first waits for its inner") {

@@ -4,6 +4,7 @@
 // Used to keep `set by:` to rules that may really have made a change: a rule for UDP did not set the mark
 // of an ICMP packet.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "wgbpf/event/packet_info.hpp"
@@ -14,6 +15,8 @@ struct RuleMatchInput {
     const PacketInfo& pkt;
     uint32_t mark_before = 0; // the packet mark entering the chain
     uint32_t mark_after = 0;  // and leaving it (an earlier rule of the chain may have set it)
+    std::optional<uint32_t> ct_mark_before; // the connection's mark entering (absent: not known there)
+    std::optional<uint32_t> ct_mark_after;
 };
 
 // false only when a match in `rule_text` (as `nft list ruleset` prints it) is certainly not satisfied.
