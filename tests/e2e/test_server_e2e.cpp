@@ -82,23 +82,13 @@ TEST_CASE("server: 200 peers without endpoints, a peer roaming in is followed fr
     REQUIRE(trimmed(lab.exec("server", "wg show " + sh_quote(wgs) + " endpoints | grep -F " + sh_quote(client_key) +
                                            " | cut -f2").output) == "(none)");
 
-    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.server_ns()) +
-                            " --iface " + sh_quote(wgs) + " --json --duration 8";
-    INFO("command: " << cmd);
-    Process watch(cmd);
-    require_ready(watch);
-    RunResult ping = lab.exec("client", std::string("ping -n -c 3 -i 0.3 -W 2 ") + kTarget);
-    INFO("ping: " << ping.output);
-    CHECK(ping.status == 0);
-    const bool exited = watch.wait_for(std::chrono::seconds(40));
-    if (!exited) watch.kill();
-    const std::string text = watch.output();
-    INFO("wgbpf stdout:\n" << text);
-    REQUIRE(exited);
-    CHECK(watch.exit_status() == 0);
-    std::vector<json> timelines;
-    for (const json& j : json_lines(text))
-        if (str_field(j, "kind") == "timeline") timelines.push_back(j);
+    WatchOutput out = watch_while(lab.server_ns(), wgs, [&] {
+        RunResult ping = lab.exec("client", std::string("ping -n -c 3 -i 0.3 -W 2 ") + kTarget);
+        INFO("ping: " << ping.output);
+        CHECK(ping.status == 0);
+    });
+    CHECK(out.exit_status == 0);
+    std::vector<json> timelines = out.of_kind("timeline");
 
     // The echo request arrived in an outer packet on the listen port, from an endpoint the configuration
     // did not have: linked, and the peer is the client.
@@ -145,22 +135,13 @@ TEST_CASE("server: a road-warrior gateway masquerading its peers: request and re
     INFO(nat.output);
     REQUIRE(nat.status == 0);
     const char* uplink_peer = "203.0.113.1"; // the router, beyond the gateway's uplink
-    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.server_ns()) +
-                            " --iface " + sh_quote(wgs) + " --json --duration 6";
-    INFO("command: " << cmd);
-    Process watch(cmd);
-    require_ready(watch);
-    RunResult ping = lab.exec("client", std::string("ping -n -c 1 -W 2 ") + uplink_peer);
-    INFO("ping: " << ping.output);
-    CHECK(ping.status == 0);
-    const bool exited = watch.wait_for(std::chrono::seconds(40));
-    if (!exited) watch.kill();
-    const std::string text = watch.output();
-    INFO("wgbpf stdout:\n" << text);
-    REQUIRE(exited);
-    std::vector<json> timelines;
-    for (const json& j : json_lines(text))
-        if (str_field(j, "kind") == "timeline") timelines.push_back(j);
+    WatchOutput out = watch_while(lab.server_ns(), wgs, [&] {
+        RunResult ping = lab.exec("client", std::string("ping -n -c 1 -W 2 ") + uplink_peer);
+        INFO("ping: " << ping.output);
+        CHECK(ping.status == 0);
+    }, 6);
+    CHECK(out.exit_status == 0);
+    std::vector<json> timelines = out.of_kind("timeline");
     auto has_text = [](const json& t, const char* where, const std::string& part) {
         for (const json& s : array_field(t, "steps"))
             if (s.contains(where))

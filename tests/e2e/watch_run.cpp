@@ -28,10 +28,14 @@ std::vector<json> WatchOutput::of_kind(const std::string& kind) const {
 
 WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int duration_s,
                         const std::string& extra_args) {
+    return watch_while(lab.client_ns(), lab.wg_iface(), during, duration_s, extra_args);
+}
+
+WatchOutput watch_while(const std::string& netns, const std::string& iface, const std::function<void()>& during,
+                        int duration_s, const std::string& extra_args) {
     REQUIRE(std::filesystem::exists(wgbpf_binary()));
-    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
-                            sh_quote(lab.wg_iface()) + " --json --duration " + std::to_string(duration_s) + " " +
-                            extra_args;
+    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(netns) + " --iface " +
+                            sh_quote(iface) + " --json --duration " + std::to_string(duration_s) + " " + extra_args;
     INFO("command: " << cmd);
     Process watch(cmd);
     require_ready(watch);

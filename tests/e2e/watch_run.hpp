@@ -36,6 +36,9 @@ std::string wgbpf_binary();
 // `during`, waits for it to end by itself, parses its output. The duration counts from the ready line.
 WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int duration_s = 8,
                         const std::string& extra_args = "");
+// The same in another namespace of the lab (e.g. the server's) on its interface.
+WatchOutput watch_while(const std::string& netns, const std::string& iface, const std::function<void()>& during,
+                        int duration_s = 8, const std::string& extra_args = "");
 
 // Every non-empty line of wgbpf's JSON output, parsed (a line that is not a JSON object fails the test).
 std::vector<nlohmann::json> json_lines(const std::string& text);
