@@ -22,7 +22,7 @@ struct Entry {
     uint64_t last_ns = 0;
     bool open = true;
     bool pkt_seen = false; // tl.pkt comes from a packet step, not from a route decision's flow
-    bool flow_known = false; // tl.pkt comes from an input route decision's flow (addresses known)
+    bool flow_known = false; // tl.pkt comes from a route decision's flow (addresses known)
     bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
     uint64_t steps_dropped = 0; // beyond limits.max_steps
 };
@@ -628,7 +628,7 @@ void TimelineBuilder::add(const RouteDecision& d) {
     Entry& e = s.timeline_for(d.rx_packet, d.netns, d.t_ns);
     if (!e.pkt_seen && e.tl.steps.empty()) {
         e.tl.pkt = flow_packet(d, d.rx_packet);
-        e.flow_known = d.direction == RouteDirection::input;
+        e.flow_known = true; // input or reverse: the received packet's flow (a reverse lookup's, swapped back)
     }
     if (d.direction == RouteDirection::input) {
         RouteDecision r = d;

@@ -778,15 +778,18 @@ TEST_CASE("loss never becomes fiction: a stale receive context's decision does n
         if (t.pkt.dst == ip("198.51.100.9")) CHECK(steps_of<RouteDecision>(t).empty());
     }
 
-    // An egress with nothing that shows the packet was forwarded (only an rp_filter step borrowed by id)
-    // is not called forwarded either.
+    // A reverse decision whose packet's other events were lost, then the buffer reused for a packet this host
+    // sends: the rp_filter step stays with the received packet's flow, the sent packet gets none.
     Collected d;
     PacketInfo other = icmp_packet(kOuterOut, "10.0.0.1", "198.51.100.9", 8);
     d.builder.add(inner_reverse_route(100, kOuterOut));
     d.builder.add(egress(other, kC0, 200));
     d.builder.flush_all();
     REQUIRE_FALSE(d.out.empty());
-    for (const PacketTimeline& t : d.out) CHECK(t.outcome != "forwarded");
+    for (const PacketTimeline& t : d.out) {
+        CHECK(t.outcome != "forwarded");
+        if (t.pkt.src == ip("10.0.0.1")) CHECK(steps_of<RpFilterStep>(t).empty());
+    }
 }
 
 TEST_CASE("a re-route joins its packet after the chain that caused it; an egress that disagrees with the last "
