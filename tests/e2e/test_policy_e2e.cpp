@@ -241,7 +241,9 @@ TEST_CASE("policy: the Mullvad app's kill switch (tests/data/labs/mullvad.nft: p
     CHECK(str_field(rp[0], "reverse_oif") == "c0");
     CHECK(str_field(*s.outer_reply, "outcome") == "decapsulated");
 
-    // The app sets no conntrack mark on tunnel traffic: no step may claim one.
+    // The app sets no conntrack mark on tunnel traffic (conntrack -L agrees): no step may claim one.
+    CHECK(ct.output.find("dport=51820") != std::string::npos);
+    CHECK(ct.output.find("mark=0 ") != std::string::npos);
     for (const json& t : s.timelines) {
         CHECK(str_field(t, "outcome") != "forwarded");
         for (const json& st : steps_of(t, "netfilter")) {
