@@ -43,7 +43,7 @@ bool has_route(const PacketTimeline& tl, RouteDirection dir) {
     });
 }
 
-// The device the packet's last output decision (or re-route) sent it to, when it named one.
+// The packet's last output decision (a re-route, if there was one).
 const RouteDecision* last_output_route(const PacketTimeline& tl) {
     for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it)
         if (const RouteDecision* d = std::get_if<RouteDecision>(&*it); d && d->direction == RouteDirection::output)
@@ -64,6 +64,14 @@ bool came_in(const PacketTimeline& tl) {
 
 // A packet this host sent: nothing shows it was received.
 bool locally_generated(const Entry& e) { return !came_in(e.tl); }
+
+// The packet's arrival on a device was seen.
+bool arrival_seen(const PacketTimeline& tl) {
+    return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
+        const DeviceStep* d = std::get_if<DeviceStep>(&s);
+        return d && d->direction == "ingress";
+    });
+}
 
 // What shows a packet was forwarded, not only received: the forward hook, a route to somewhere else than
 // this host, or its arrival on a device. An rp_filter step alone does not: it may belong to another packet.
@@ -541,11 +549,11 @@ struct TimelineBuilder::State {
         if (delivered) return e.tl.outer_of ? "decapsulated" : "delivered";
         // A received outer packet whose inner packet came out of WireGuard was taken by WireGuard, whatever
         // steps of its local delivery were not observed (no input chain, a lookup the filter did not match).
-        if (e.tl.outer_of && !nf_dropped(e.tl) && incoming_wireguard(e.tl)) return "decapsulated";
+        if (e.tl.outer_of && !has_drop(e.tl) && incoming_wireguard(e.tl)) return "decapsulated";
         return "unknown";
     }
 
-    static bool nf_dropped(const PacketTimeline& tl) {
+    static bool has_drop(const PacketTimeline& tl) {
         return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
             return std::holds_alternative<DropStep>(s);
         });
@@ -717,11 +725,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     // buffer back in through its device. The first life (the outer packet) was delivered; this is a new packet.
     if (auto it = s.open.find(ev.pkt.id); in && it != s.open.end()) {
         Entry& first = s.entries.at(it->second);
-        bool received = std::any_of(first.tl.steps.begin(), first.tl.steps.end(), [](const TimelineStep& st) {
-            const DeviceStep* d = std::get_if<DeviceStep>(&st);
-            return d && d->direction == "ingress";
-        });
-        if (received) s.complete(first, s.idle_outcome(first));
+        if (arrival_seen(first.tl)) s.complete(first, s.idle_outcome(first));
     }
     Entry& e = s.timeline_for(ev.pkt, ev.netns, ev.t_ns);
     s.see_packet(e, ev.pkt);
@@ -758,10 +762,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         s.complete(*still, "unknown");
         return;
     }
-    if (!local && !std::any_of(still->tl.steps.begin(), still->tl.steps.end(), [](const TimelineStep& st) {
-            const DeviceStep* d = std::get_if<DeviceStep>(&st);
-            return d && d->direction == "ingress";
-        }))
+    if (!local && !arrival_seen(still->tl))
         still->tl.gaps.push_back("its arrival was not seen: it matched what wgbpf watches only from its first step "
                                  "here on (e.g. after address translation)");
     s.complete(*still, local ? "sent" : "forwarded");
