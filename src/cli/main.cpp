@@ -11,6 +11,7 @@
 #include "wgbpf/cli/exit_codes.hpp"
 #include "wgbpf/cli/watch_command.hpp"
 #include "wgbpf/common/result.hpp"
+#include "wgbpf/render/output_writer.hpp"
 #include "wgbpf/record/replay.hpp"
 
 namespace {
@@ -38,6 +39,15 @@ CLI::Validator positive(const std::string& what) {
             return "must be a positive number (" + what + "), got '" + value + "'";
         },
         "POSITIVE");
+}
+
+// Everything the command wrote reached stdout (or its reader went away, `| head`): else the run failed,
+// whatever it did before.
+int finished(int status) {
+    wgbpf::WriteResult w = wgbpf::flush_output(std::cout);
+    if (w.state != wgbpf::WriteState::failed) return status;
+    spdlog::error("cannot write the output: {}", w.error);
+    return wgbpf::exit_code::failure;
 }
 
 } // namespace
@@ -113,15 +123,15 @@ int main(int argc, char** argv) {
         if (watch_cmd->parsed()) {
             watch.command_line.assign(argv, argv + argc);
             watch.colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) && !watch.json);
-            return wgbpf::run_watch(watch);
+            return finished(wgbpf::run_watch(watch));
         }
         if (replay_cmd->parsed()) {
             replay.colour = replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
-            return wgbpf::run_replay(replay);
+            return finished(wgbpf::run_replay(replay));
         }
         if (compare_cmd->parsed()) {
             compare.watch.command_line.assign(argv, argv + argc);
-            return wgbpf::run_compare(compare);
+            return finished(wgbpf::run_compare(compare));
         }
     } catch (const wgbpf::FatalError& e) {
         spdlog::error("{}", e.what());

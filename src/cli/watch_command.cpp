@@ -375,7 +375,10 @@ int run_watch(const WatchOptions& options) {
             pipeline.lost(module, n);
         }
         pipeline.flush(now);
-        output.flush();
+        if (WriteResult w = output.flush(); w.state == WriteState::failed)
+            throw FatalError("cannot write the output: " + w.error);
+        else if (w.state == WriteState::closed || reader_gone(STDOUT_FILENO))
+            break; // the reader went away (`| head`): nothing more to show
         recording.write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording.write([](RecordingWriter& w) { return w.flush(); });
         if (now >= deadline) break;

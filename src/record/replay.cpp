@@ -100,6 +100,7 @@ int run_replay(const ReplayOptions& options) {
     output->summary(module_summary(outcome, session.pipeline()), session.pipeline().decode_stats().rejected(),
                     outcome.end ? outcome.end->seconds : session.event_seconds(), nftrace_summary(session.pipeline()),
                     session.pipeline().lone_routes());
+    if (WriteResult w = output->flush(); w.state == WriteState::failed) throw FatalError("cannot write the output: " + w.error);
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (everything before it is shown above)", options.path, outcome.problem);
         return exit_code::failure;

@@ -1,5 +1,13 @@
 #include "wgbpf/render/output_writer.hpp"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include <iostream>
@@ -28,7 +36,14 @@ nlohmann::json modules_json(const std::vector<ModuleStatus>& modules) {
 OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name)
     : out_(out), json_(json), style_(style), link_name_(std::move(link_name)), writer_(buffer_) {}
 
-void OutputWriter::write(const nlohmann::json& j) { out_ << j.dump() << '\n' << std::flush; }
+void OutputWriter::write(const nlohmann::json& j) {
+    out_ << j.dump() << '\n' << std::flush;
+    note_failure();
+}
+
+void OutputWriter::note_failure() {
+    if (!out_ && !first_errno_) first_errno_ = errno ? errno : EIO;
+}
 
 JsonWriter& OutputWriter::line() {
     buffer_.Clear();
@@ -39,9 +54,34 @@ JsonWriter& OutputWriter::line() {
 void OutputWriter::end_line() {
     out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
     out_ << '\n';
+    note_failure();
 }
 
-void OutputWriter::flush() { out_.flush(); }
+WriteResult flush_output(std::ostream& out) {
+    errno = 0;
+    out.flush();
+    if (out) return {};
+    int err = errno;
+    // std::cout writes through C's stdout: a write that failed earlier left its bytes there, and flushing
+    // them again tells why.
+    if (!err && &out == &std::cout && std::fflush(stdout) != 0) err = errno;
+    if (!err && &out == &std::cout && reader_gone(STDOUT_FILENO)) err = EPIPE; // it failed earlier, on a closed pipe
+    if (err == EPIPE) return {WriteState::closed, std::strerror(err)};
+    return {WriteState::failed, err ? std::strerror(err) : std::string("write error")};
+}
+
+bool reader_gone(int fd) {
+    pollfd p{fd, 0, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+}
+
+WriteResult OutputWriter::flush() {
+    WriteResult r = flush_output(out_);
+    if (r.state == WriteState::failed && first_errno_) // the first failure says why
+        r = first_errno_ == EPIPE ? WriteResult{WriteState::closed, std::strerror(EPIPE)}
+                                  : WriteResult{WriteState::failed, std::strerror(first_errno_)};
+    return r;
+}
 
 void OutputWriter::route(const RouteDecision& d) {
     if (full()) return;
@@ -51,6 +91,7 @@ void OutputWriter::route(const RouteDecision& d) {
         end_line();
     } else {
         out_ << render_route_text(d, style_);
+        note_failure();
     }
 }
 
@@ -62,6 +103,7 @@ void OutputWriter::netfilter(const NetfilterStep& s) {
         end_line();
     } else {
         out_ << render_netfilter_text(s, style_);
+        note_failure();
     }
 }
 
@@ -73,6 +115,7 @@ void OutputWriter::drop(const DropStep& d) {
         end_line();
     } else {
         out_ << render_drop_text(d, style_);
+        note_failure();
     }
 }
 
@@ -84,6 +127,7 @@ void OutputWriter::timeline(const PacketTimeline& t) {
         end_line();
     } else {
         out_ << render_timeline_text(t, style_);
+        note_failure();
     }
 }
 
@@ -95,6 +139,7 @@ void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netn
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
                            const std::optional<NftraceSummary>& nftrace, uint64_t lone_routes) {
     out_.flush(); // the records before the summary on stderr
+    note_failure();
     uint64_t lost = 0;
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {

@@ -39,7 +39,8 @@ fi
 # (a cut or corrupted recording is rendered up to the problem first).
 recording=$(dirname "$0")/../data/recordings/seed_v1.wgbpf
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+ns=
+trap 'rm -rf "$scratch"; if [[ -n $ns ]]; then ip netns del "$ns" 2>/dev/null; fi' EXIT
 : > "$scratch/empty"
 head -c 700 "$recording" > "$scratch/cut.wgbpf"
 cp "$recording" "$scratch/flipped.wgbpf"
@@ -85,6 +86,40 @@ expect 1 'is a directory' -- "$wgbpf" compare --nftrace "$scratch" "$recording"
 expect 1 'truncated: frame at byte [0-9]+ says [0-9]+ bytes, [0-9]+ left' -- \
   "$wgbpf" compare --nftrace "$trace" "$scratch/cut.wgbpf"
 expect 0 '2 traces from 20 lines' -- "$wgbpf" compare --nftrace "$trace" "$recording" --json
+
+# Output that cannot be written is an error (exit 1, with the reason); a reader that goes away is the end.
+# expect_output CODE PATTERN REDIRECT -- ARGS...: like expect, with stdout sent to REDIRECT (a file, or - closed).
+expect_output() {
+  local code=$1 pattern=$2 to=$3; shift 4
+  local err rc
+  if [[ $to == - ]]; then err=$("$@" 2>&1 >&-); rc=$?; else err=$("$@" 2>&1 >"$to"); rc=$?; fi
+  if [[ $rc -eq $code && $err =~ $pattern ]]; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL: $* >$to -> exit $rc (want $code), stderr: $err (want /$pattern/)"
+    failures=$((failures + 1))
+  fi
+}
+expect_output 1 'cannot write the output: No space left on device' /dev/full -- "$wgbpf" replay "$recording"
+expect_output 1 'cannot write the output: Bad file descriptor' - -- "$wgbpf" replay "$recording" --json
+expect_output 1 'cannot write the output: No space left on device' /dev/full -- \
+  "$wgbpf" compare --nftrace "$trace" "$recording"
+"$wgbpf" replay "$recording" 2>/dev/null | head -c 1 >/dev/null
+rc=${PIPESTATUS[0]}
+if [[ $rc -eq 0 ]]; then passed=$((passed + 1)); else echo "FAIL: replay | head -c 1 -> exit $rc (want 0)"; failures=$((failures + 1)); fi
+if [[ $(id -u) -eq 0 ]]; then
+  ns=wgbpf-cli-$$
+  ip netns add "$ns"
+  expect_output 1 'cannot write the output: No space left on device' /dev/full -- \
+    "$wgbpf" watch --netns "$ns" --json --duration 3
+  # `watch | head -1` ends when head has its line, not when the watch would have.
+  start=$SECONDS
+  timeout 60 "$wgbpf" watch --netns "$ns" --json --duration 30 2>/dev/null | head -1 >/dev/null
+  rc=${PIPESTATUS[0]}
+  if [[ $rc -eq 0 && $((SECONDS - start)) -lt 20 ]]; then passed=$((passed + 1))
+  else echo "FAIL: watch | head -1 -> exit $rc after $((SECONDS - start)) s (want 0, well before --duration 30)"; failures=$((failures + 1)); fi
+  ip netns del "$ns" && ns=
+fi
 
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -18,6 +18,18 @@
 
 namespace wgbpf {
 
+// Whether what was written reached its destination: a full disk or a closed descriptor is an error, a
+// reader that went away (EPIPE, `| head`) is the end of the output.
+enum class WriteState { ok, closed, failed };
+struct WriteResult {
+    WriteState state = WriteState::ok;
+    std::string error; // strerror text when failed
+};
+// Flushes `out` and says how it went.
+[[nodiscard]] WriteResult flush_output(std::ostream& out);
+// Whether the reader of `fd` (a pipe or socket) is gone, without writing to it.
+[[nodiscard]] bool reader_gone(int fd);
+
 // `watch --nftrace` at exit: how many trace events came and where they went, or why nftrace was off.
 struct NftraceSummary {
     std::string off_reason;     // "" when nftrace ran
@@ -44,7 +56,7 @@ public:
 
     // Records are written without a flush each (a write(2) per record costs more than rendering it at
     // high rates): the watch loop flushes once per wake-up, so nothing waits longer than one poll.
-    void flush();
+    [[nodiscard]] WriteResult flush();
 
     // Everything is attached: from here on nothing is missed. With --json also a `"kind": "ready"` line,
     // so that scripts start their traffic after it.
@@ -60,6 +72,7 @@ private:
     JsonWriter& line();
     void end_line();
     void write(const nlohmann::json& j); // ready and summary lines (once per run)
+    void note_failure();                 // keeps the errno of the first write that failed
 
     std::ostream& out_;
     bool json_;
@@ -67,6 +80,7 @@ private:
     LinkName link_name_;
     uint64_t records_ = 0;
     uint64_t max_records_ = UINT64_MAX;
+    int first_errno_ = 0;
     rapidjson::StringBuffer buffer_;
     JsonWriter writer_;
 };
