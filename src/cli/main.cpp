@@ -1,5 +1,6 @@
 // wgbpf: the packet path the kernel gave each packet (routing, netfilter, WireGuard), live.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -26,19 +27,33 @@ void setup_logging(int verbosity) {
     wgbpf::route_libbpf_log_to_spdlog(verbosity >= 1);
 }
 
-// CLI11's own range message prints DBL_MAX in full; say it in words.
-CLI::Validator positive(const std::string& what) {
+// CLI11's own range message prints DBL_MAX in full; say it in words. `at_most` keeps values whose later
+// arithmetic (seconds to nanoseconds) would overflow out, with the bound in the message.
+CLI::Validator positive(const std::string& what, double at_most) {
     return CLI::Validator(
-        [what](std::string& value) {
+        [what, at_most](std::string& value) {
             try {
                 size_t used = 0;
                 double v = std::stod(value, &used);
-                if (used == value.size() && v > 0) return std::string();
+                if (used == value.size() && v > 0 && v <= at_most) return std::string();
+                if (used == value.size() && v > at_most)
+                    return fmt::format("must be at most {} ({}), got '{}'", at_most, what, value);
             } catch (const std::exception&) {
             }
             return "must be a positive number (" + what + "), got '" + value + "'";
         },
         "POSITIVE");
+}
+
+// A count: a whole number from 1 to `at_most`, in digits (not 1e3, not 2.5).
+CLI::Validator whole_count(const std::string& what, uint64_t at_most) {
+    return CLI::Validator(
+        [what, at_most](std::string& value) {
+            bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
+            if (digits && value.size() <= 19 && std::stoull(value) >= 1 && std::stoull(value) <= at_most) return std::string();
+            return fmt::format("must be a whole number from 1 to {} ({}), got '{}'", at_most, what, value);
+        },
+        "COUNT");
 }
 
 // Everything the command wrote reached stdout (or its reader went away, `| head`): else the run failed,
@@ -66,15 +81,20 @@ int main(int argc, char** argv) {
                           "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours)");
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
     watch_cmd->add_option("-w,--write", watch.record_path,
-                          "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)");
+                          "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)")
+        ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); },
+                               "FILE"));
     watch_cmd->add_flag("--no-fexit", watch.no_fexit,
                         "never use fentry/fexit (BPF trampolines), even where the kernel allows: kprobes and tracepoints only");
     watch_cmd->add_flag("--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
     watch_cmd->add_flag("--nftrace", watch.nftrace,
                         "also ask nftables which rule decided in each chain (a temporary trace table owned by wgbpf; "
                         "Linux 5.12+)");
-    watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS")->check(positive("seconds"));
-    watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")->check(positive("a count"));
+    constexpr double kMaxSeconds = 10.0 * 365 * 24 * 3600; // ten years: nanoseconds stay far from overflow
+    watch_cmd->add_option("--duration", watch.duration_s, "stop after SECONDS (at most ten years)")
+        ->check(positive("seconds", kMaxSeconds));
+    watch_cmd->add_option("--count", watch.count, "stop after N output records (decisions, steps, drops)")
+        ->check(whole_count("a count", 1'000'000'000'000'000'000ull));
     watch_cmd->add_option("--ringbuf-kib", watch.ringbuf_kib, "ring buffer size in KiB (power of two)")
         ->check(CLI::Range(64u, 1u << 20))
         ->check([](const std::string& s) {
@@ -104,7 +124,7 @@ int main(int argc, char** argv) {
     compare_cmd->add_option("--iface,-i", compare.watch.iface, "live (no RECORDING): the interface to watch, as for watch");
     compare_cmd->add_option("--netns,-n", compare.watch.netns, "live: the network namespace to watch, as for watch");
     compare_cmd->add_option("--duration", compare.watch.duration_s, "live: stop after SECONDS (else at the end of stdin or Ctrl-C)")
-        ->check(positive("seconds"));
+        ->check(positive("seconds", kMaxSeconds));
     compare_cmd->add_flag("--no-fexit", compare.watch.no_fexit, "live: as for watch");
 
     try {

@@ -21,7 +21,14 @@ expect() {
 expect 2 'subcommand is required' -- "$wgbpf"
 expect 2 'not expected: --bogus' -- "$wgbpf" watch --bogus
 expect 2 'positive number' -- "$wgbpf" watch --duration -1
-expect 2 'positive number' -- "$wgbpf" watch --count zero
+expect 2 'whole number from 1' -- "$wgbpf" watch --count zero
+expect 2 'whole number from 1' -- "$wgbpf" watch --count 1e23
+expect 2 'whole number from 1' -- "$wgbpf" watch --count 2.5
+expect 2 'must be at most' -- "$wgbpf" watch --duration 1e20
+expect 2 'must be at most' -- "$wgbpf" watch --duration inf
+expect 2 'positive number' -- "$wgbpf" watch --duration nan
+expect 2 'must be at most' -- "$wgbpf" compare --nftrace - --duration 1e20
+expect 2 'needs a file name' -- "$wgbpf" watch -w ''
 expect 2 'power of two' -- "$wgbpf" watch --ringbuf-kib 100
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
