@@ -1,4 +1,5 @@
 #include "wgbpf/cli/compare_command.hpp"
+#include "wgbpf/render/terminal_text.hpp"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -116,7 +117,7 @@ int run_live_compare(const CompareOptions& options) {
 void print_comparison(std::ostream& out, const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
                       const std::function<std::string(int)>& interface_name, bool json) {
     Comparison c = compare_traces(log, timelines, interface_name);
-    out << (json ? render_compare_json(c) : render_compare_text(c));
+    out << (json ? render_compare_json(c) : terminal_safe(render_compare_text(c)));
 }
 
 int run_compare(const CompareOptions& options) {

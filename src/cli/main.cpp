@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -13,13 +14,27 @@
 #include "wgbpf/cli/watch_command.hpp"
 #include "wgbpf/common/result.hpp"
 #include "wgbpf/render/output_writer.hpp"
+#include "wgbpf/render/terminal_text.hpp"
 #include "wgbpf/record/replay.hpp"
 
 namespace {
 
+// Log messages carry names from the kernel and files (interfaces, chains, rules): made safe for the
+// terminal like the output (render/terminal_text).
+class TerminalSafeMessage : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+        std::string safe = wgbpf::terminal_safe(std::string_view(msg.payload.data(), msg.payload.size()));
+        dest.append(safe.data(), safe.data() + safe.size());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<TerminalSafeMessage>(); }
+};
+
 void setup_logging(int verbosity) {
     auto logger = spdlog::stderr_color_mt("wgbpf"); // stdout carries only the output (text or JSON lines)
-    logger->set_pattern("wgbpf: %^%l%$: %v");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<TerminalSafeMessage>('*').set_pattern("wgbpf: %^%l%$: %*");
+    logger->set_formatter(std::move(formatter));
     logger->set_level(verbosity >= 2 ? spdlog::level::trace
                       : verbosity == 1 ? spdlog::level::debug
                                        : spdlog::level::info);

@@ -1,4 +1,5 @@
 #include "wgbpf/render/output_writer.hpp"
+#include "wgbpf/render/terminal_text.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -90,7 +91,7 @@ void OutputWriter::route(const RouteDecision& d) {
         write_route_json(line(), d);
         end_line();
     } else {
-        out_ << render_route_text(d, style_);
+        out_ << terminal_safe(render_route_text(d, style_));
         note_failure();
     }
 }
@@ -102,7 +103,7 @@ void OutputWriter::netfilter(const NetfilterStep& s) {
         write_netfilter_json(line(), s, link_name_);
         end_line();
     } else {
-        out_ << render_netfilter_text(s, style_);
+        out_ << terminal_safe(render_netfilter_text(s, style_));
         note_failure();
     }
 }
@@ -114,7 +115,7 @@ void OutputWriter::drop(const DropStep& d) {
         write_drop_json(line(), d, link_name_);
         end_line();
     } else {
-        out_ << render_drop_text(d, style_);
+        out_ << terminal_safe(render_drop_text(d, style_));
         note_failure();
     }
 }
@@ -126,7 +127,7 @@ void OutputWriter::timeline(const PacketTimeline& t) {
         write_timeline_json(line(), t, link_name_);
         end_line();
     } else {
-        out_ << render_timeline_text(t, style_);
+        out_ << terminal_safe(render_timeline_text(t, style_));
         note_failure();
     }
 }
@@ -144,10 +145,10 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {
         if (m.running)
-            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", m.name, m.flavour, m.events, m.lost);
+            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", m.name, terminal_safe(m.flavour), m.events, m.lost);
         else
             std::cerr << fmt::format("  module {:<10} not running\n", m.name);
-        for (const std::string& note : m.notes) std::cerr << "    " << note << "\n";
+        for (const std::string& note : m.notes) std::cerr << "    " << terminal_safe(note) << "\n";
         lost += m.lost;
     }
     if (lone_routes)
@@ -158,7 +159,7 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     if (lost)
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
                      "narrow the filter\n";
-    if (nftrace && !nftrace->off_reason.empty()) std::cerr << "  nftrace: off: " << nftrace->off_reason << "\n";
+    if (nftrace && !nftrace->off_reason.empty()) std::cerr << "  nftrace: off: " << terminal_safe(nftrace->off_reason) << "\n";
     if (nftrace && nftrace->off_reason.empty()) {
         std::cerr << fmt::format("  nftrace: {} trace events, {} merged into netfilter steps, {} unmatched", nftrace->received,
                                  nftrace->merged, nftrace->unmatched);

@@ -28,7 +28,7 @@ expect 2 'must be at most' -- "$wgbpf" watch --duration 1e20
 expect 2 'must be at most' -- "$wgbpf" watch --duration inf
 expect 2 'positive number' -- "$wgbpf" watch --duration nan
 expect 2 'must be at most' -- "$wgbpf" compare --nftrace - --duration 1e20
-expect 2 'needs a file name' -- "$wgbpf" watch -w ''
+expect 2 'needs a file name' -- "$wgbpf" watch -w '' --duration 1
 expect 2 'power of two' -- "$wgbpf" watch --ringbuf-kib 100
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
@@ -125,6 +125,13 @@ if [[ $(id -u) -eq 0 ]]; then
   rc=${PIPESTATUS[0]}
   if [[ $rc -eq 0 && $((SECONDS - start)) -lt 20 ]]; then passed=$((passed + 1))
   else echo "FAIL: watch | head -1 -> exit $rc after $((SECONDS - start)) s (want 0, well before --duration 30)"; failures=$((failures + 1)); fi
+  # An interface named with an OSC 52 sequence (it would write the reader's clipboard): shown escaped.
+  evil=$'\e]52;c;eA==\a'
+  ip -n "$ns" link add "$evil" type veth peer name wgbpfp0 && ip -n "$ns" addr add 10.99.0.1/24 dev "$evil" &&
+    ip -n "$ns" link set wgbpfp0 up && ip -n "$ns" link set "$evil" up
+  out=$("$wgbpf" watch --netns "$ns" --steps --duration 4 2>&1 & sleep 2; ip netns exec "$ns" ping -c 1 -W 1 10.99.0.2 >/dev/null 2>&1; wait)
+  if [[ $out == *'\x1b]52;c;eA==\x07'* && $out != *$'\e]52'* ]]; then passed=$((passed + 1))
+  else echo "FAIL: a control sequence in an interface name reached the terminal (or the name was not shown): $(printf '%q' "$out")"; failures=$((failures + 1)); fi
   ip netns del "$ns" && ns=
 fi
 
