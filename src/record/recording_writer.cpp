@@ -22,33 +22,48 @@ constexpr size_t kFlushAt = 64 * 1024; // event frames are written in batches of
 
 std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
-// watch runs as root and -w takes any path: never clobber a file that holds something else.
-Result<void> safe_to_replace(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return {}; // absent (or unreadable: creating it will say why)
+// watch runs as root and -w takes any path. The file is opened once, never through a symbolic link, and
+// checked through that one descriptor before anything is cut: a file that holds something else than a
+// recording is never clobbered, and no one can swap the path between the check and the write. Recordings
+// hold packet headers, payload bytes, rulesets and WireGuard public keys: only the owner may read them.
+Result<int> open_for_recording(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ELOOP)
+        return Error{"cannot record to " + path + ": it is a symbolic link (not followed; name the file itself)"};
+    if (fd < 0) return Error{"cannot create recording " + path + ": " + std::strerror(errno)};
     struct stat st {};
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        ::close(fd);
+        return Error{"cannot record to " + path + ": " + std::strerror(err)};
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return fd; // a pipe or a device: streamed as it is
+        ::close(fd);
+        return Error{"cannot record to " + path + ": not a regular file"};
+    }
     char magic[kRecordingMagic.size()] = {};
-    bool other = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-                 (::read(fd, magic, sizeof magic) != ssize_t(sizeof magic) ||
-                  std::memcmp(magic, kRecordingMagic.data(), sizeof magic) != 0);
-    ::close(fd);
-    if (other) return Error{"refusing to overwrite " + path + ": it is not a wgbpf recording"};
-    return {};
+    bool other = st.st_size > 0 && (::pread(fd, magic, sizeof magic, 0) != ssize_t(sizeof magic) ||
+                                    std::memcmp(magic, kRecordingMagic.data(), sizeof magic) != 0);
+    if (other) {
+        ::close(fd);
+        return Error{"refusing to overwrite " + path + ": it is not a wgbpf recording"};
+    }
+    if (::ftruncate(fd, 0) != 0 || ::fchmod(fd, 0600) != 0) {
+        int err = errno;
+        ::close(fd);
+        return Error{"cannot record to " + path + ": " + std::strerror(err)};
+    }
+    return fd;
 }
 
 } // namespace
 
 Result<std::unique_ptr<RecordingWriter>> RecordingWriter::open(const std::string& path, const RecordingHeader& header,
                                                                RecordingNameSources names) {
-    if (auto safe = safe_to_replace(path); !safe) return Error{safe.error()};
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Error{"cannot create recording " + path + ": " + std::strerror(errno)};
-    struct stat st {};
-    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
-        ::close(fd);
-        return Error{"cannot record to " + path + ": not a regular file"};
-    }
-    std::unique_ptr<RecordingWriter> w(new RecordingWriter(fd, path, std::move(names)));
+    auto fd = open_for_recording(path);
+    if (!fd) return Error{fd.error()};
+    std::unique_ptr<RecordingWriter> w(new RecordingWriter(*fd, path, std::move(names)));
     std::byte preamble[kRecordingPreambleSize];
     std::memcpy(preamble, kRecordingMagic.data(), kRecordingMagic.size());
     put_le32(preamble + kRecordingMagic.size(), kRecordingFormatVersion);

@@ -4,12 +4,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 
@@ -215,6 +217,18 @@ RunResult Lab::exec(const std::string& role, const std::string& cmd, std::chrono
     else if (role == "server") ns = server_ns();
     else throw std::invalid_argument("unknown lab role: " + role);
     return run_status("ip netns exec " + sh_quote(ns) + " sh -c " + sh_quote(cmd), timeout);
+}
+
+ScratchDir::ScratchDir() {
+    char tmpl[] = "/tmp/wgbpf-e2e-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    path_ = tmpl;
+    ::chmod(path_.c_str(), 0711);
+}
+
+ScratchDir::~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
 }
 
 } // namespace wgbpf::e2e

@@ -69,6 +69,20 @@ private:
     std::thread reader_;
 };
 
+// A private scratch directory (mkdtemp: no predictable /tmp names for a test that runs as root), removed
+// with everything in it. Searchable by others (0711) so that a test can hand one file to another user.
+class ScratchDir {
+public:
+    ScratchDir();
+    ~ScratchDir();
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
 // The lab's addresses (scripts/lab.sh).
 constexpr const char* kTarget = "198.51.100.9";      // on the server's lo, reached through the tunnel
 constexpr const char* kEndpoint = "203.0.113.123";   // the server's WireGuard endpoint

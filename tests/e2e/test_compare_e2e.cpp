@@ -59,7 +59,8 @@ TEST_CASE("compare: every nftrace trace of a ping has its wgbpf packet, and nftr
     RunResult rules = lab.exec("client", seed_trace_rules(lab) + "echo ok 2>&1");
     REQUIRE(rules.status == 0);
 
-    const std::string base = "/tmp/wgbpf-e2e-compare-" + std::to_string(::getpid());
+    ScratchDir scratch;
+    const std::string base = scratch.file("compare");
     const std::string trace_file = base + ".nftrace", recording = base + ".wgbpf";
     // The trace covers only time in which the watch is attached: nft starts after the watch's ready line and
     // stops before its --duration ends. A trace of a packet the watch could not see (WireGuard's keepalive
@@ -124,7 +125,8 @@ TEST_CASE("compare live: `nft monitor trace | wgbpf compare --nftrace -`, stoppe
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     REQUIRE(lab.exec("client", seed_trace_rules(lab) + "echo ok 2>&1").status == 0);
-    const std::string base = "/tmp/wgbpf-e2e-compare-live-" + std::to_string(::getpid());
+    ScratchDir scratch;
+    const std::string base = scratch.file("compare-live");
     const std::string errors = base + ".err", go = base + ".go";
     std::filesystem::remove(go);
     struct Cleanup {

@@ -40,7 +40,8 @@ TEST_CASE("nftrace: each chain's deciding rule, from a trace table that lives on
     const std::string wgq = "wg-quick-" + lab.wg_iface();
     const std::string ruleset_before = client_nft(lab, "list ruleset");
     bool table_during = false;
-    const std::string file = "/tmp/wgbpf-e2e-nftrace-" + std::to_string(::getpid()) + ".wgbpf";
+    ScratchDir scratch;
+    const std::string file = scratch.file("nftrace.wgbpf");
     WatchOutput out = watch_while(lab, [&] {
         table_during = has_trace_table(lab);
         lab.exec("client", "conntrack -F 2>/dev/null || true");

@@ -227,7 +227,8 @@ TEST_CASE("timeline: without src_valid_mark, strict rp_filter drops the reply, a
 TEST_CASE("timeline: a recording replays to the same JSON, without root", "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string file = "/tmp/wgbpf-e2e-" + std::to_string(::getpid()) + ".wgbpf";
+    ScratchDir scratch;
+    const std::string file = scratch.file("timeline.wgbpf");
     WatchOutput live = watch_while(
         lab, [&] { CHECK(lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s).status == 0); }, 6,
         "-w " + sh_quote(file));

@@ -531,6 +531,23 @@ TEST_CASE("the writer says why it cannot record") {
     write_small_recording(dir.file("again.wgbpf")); // an earlier recording is replaced
     CHECK(RecordingReader::open(dir.file("again.wgbpf")).ok());
 
+    // Recordings are private (packet bytes, rulesets, keys), also one replacing a readable earlier recording.
+    struct stat st {};
+    REQUIRE(stat(dir.file("again.wgbpf").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(chmod(dir.file("again.wgbpf").c_str(), 0644) == 0);
+    write_small_recording(dir.file("again.wgbpf"));
+    REQUIRE(stat(dir.file("again.wgbpf").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    // A symbolic link is not followed (root's -w must not be steered elsewhere), and the target is untouched.
+    REQUIRE(symlink(dir.file("notes.txt").c_str(), dir.file("link.wgbpf").c_str()) == 0);
+    auto link = RecordingWriter::open(dir.file("link.wgbpf"), test_header());
+    REQUIRE_FALSE(link.ok());
+    CHECK(link.error() == "cannot record to " + dir.file("link.wgbpf") +
+                              ": it is a symbolic link (not followed; name the file itself)");
+    CHECK(read_file(dir.file("notes.txt")) == "keep me\n");
+
     auto symbols = RecordingWriter::open(dir.file("symbols.wgbpf"), test_header());
     REQUIRE(symbols.ok());
     CHECK_FALSE((*symbols)->write_names(RecordingNames{{}, {{0, "mine"}}}).ok());
