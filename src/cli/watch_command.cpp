@@ -339,6 +339,27 @@ int run_watch(const WatchOptions& options) {
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
     const uint64_t deadline = options.duration_s ? start + uint64_t(*options.duration_s * 1e9) : UINT64_MAX;
     uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
+    // The interface is followed by name: when it goes (deleted, or a WireGuard interface taken down by
+    // wg-quick), nothing of it is watched and the watch goes on; when it comes back, possibly with another
+    // ifindex, the filter is armed again for it, and for WireGuard with its current configuration.
+    bool iface_present = true;
+    auto follow_interface = [&] {
+        if (options.iface.empty()) return;
+        const Link* link = ns.config.link_by_name(options.iface);
+        if (!link) {
+            if (iface_present)
+                spdlog::warn("interface {} is gone from {}: not watched until it comes back", options.iface,
+                             ns.handle.description());
+            iface_present = false;
+            WatchScope none{ns.handle.inode(), -1, std::nullopt}; // no interface has index -1
+            modules.set_filter(build_filter(none).value());
+            return;
+        }
+        if (!iface_present) spdlog::info("interface {} is back (ifindex {}): watched again", options.iface, link->ifindex);
+        iface_present = true;
+        ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+        modules.set_filter(filter_for(ns, options));
+    };
     while (!g_stop) {
         auto polled = (*consumer)->poll(100);
         if (!polled) throw FatalError(polled.error());
@@ -350,6 +371,7 @@ int run_watch(const WatchOptions& options) {
             if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
             else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
             ns.config.nft = std::move(nft);
+            follow_interface();
             record_config();
         }
         if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
@@ -364,9 +386,8 @@ int run_watch(const WatchOptions& options) {
                 spdlog::warn("cannot refresh the ruleset: {}", fresh.error());
             }
         }
-        if (ns.wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
-            ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
-            modules.set_filter(filter_for(ns, options));
+        if (iface_present && ns.wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
+            follow_interface();
             record_config();
             next_wireguard_refresh = now + 5'000'000'000ull;
         }

@@ -383,3 +383,32 @@ TEST_CASE("timeline: a route chain that marks the packet re-routes it: the secon
     for (const json& g : array_field(*request, "gaps")) CHECK(g.get<std::string>().find("last route decision") == std::string::npos);
     CHECK(str_field(*request, "outcome") == "sent");
 }
+
+TEST_CASE("timeline: the watched interface is followed by name: deleted for longer than a refresh, then "
+          "re-created with another index, it is watched again", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    // A link of its own between client and router, so that the lab's paths stay as they are.
+    const std::string make = "ip link add wgbpfx0 netns " + sh_quote(lab.client_ns()) + " type veth peer name wgbpfx1 netns " +
+                             sh_quote(lab.router_ns()) + " && ip -n " + sh_quote(lab.client_ns()) +
+                             " addr add 10.98.0.1/24 dev wgbpfx0 && ip -n " + sh_quote(lab.router_ns()) +
+                             " addr add 10.98.0.2/24 dev wgbpfx1 && ip -n " + sh_quote(lab.client_ns()) +
+                             " link set wgbpfx0 up && ip -n " + sh_quote(lab.router_ns()) + " link set wgbpfx1 up";
+    REQUIRE(run_status(make).status == 0);
+    WatchOutput out = watch_while(lab.client_ns(), "wgbpfx0", [&] {
+        REQUIRE(run_status("ip -n " + sh_quote(lab.client_ns()) + " link del wgbpfx0").status == 0);
+        std::this_thread::sleep_for(6s); // longer than the WireGuard refresh and any settling
+        REQUIRE(run_status(make).status == 0);
+        std::this_thread::sleep_for(1s); // the link notification reaches the watch
+        CHECK(lab.exec("client", "ping -n -c 2 -W 1 10.98.0.2", 10s).status == 0);
+    }, 14);
+    CHECK(out.exit_status == 0);
+    std::vector<json> timelines = out.of_kind("timeline");
+    INFO(describe(timelines));
+    const json* request = find_timeline(timelines, [](const json& t) {
+        return str_field(t, "dst") == "10.98.0.2" && int_field(t, "icmp_type") == 8 &&
+               has_step(t, "device", [](const json& s) { return str_field(s, "dev") == "wgbpfx0"; });
+    });
+    CHECK(request);
+    REQUIRE(out.of_kind("summary").size() == 1);
+}
