@@ -79,6 +79,24 @@ const json* output_route(const json& t) {
     return nullptr;
 }
 
+// The request's own route decision: decided by `rule` in `table`, to the device `ip route get` names.
+void check_request_route(const Lab& lab, const Story& s, int64_t rule, int64_t table) {
+    REQUIRE(s.request);
+    const json* route = output_route(*s.request);
+    REQUIRE(route);
+    CHECK(int_field(*route, "rule") == rule);
+    CHECK(int_field(*route, "table") == table);
+    CHECK(str_field(*route, "oif") == route_get_dev(lab, kTarget));
+}
+
+// The one rp_filter step of the encrypted reply.
+json reply_rp_filter(const Story& s) {
+    REQUIRE(s.outer_reply);
+    std::vector<json> rp = steps_of(*s.outer_reply, "rp_filter");
+    REQUIRE(rp.size() == 1);
+    return rp[0];
+}
+
 } // namespace
 
 TEST_CASE("policy: NetworkManager's full tunnel (rules P/P+1, table = fwmark, loose rp_filter)", "[e2e][policy]") {
@@ -97,24 +115,17 @@ TEST_CASE("policy: NetworkManager's full tunnel (rules P/P+1, table = fwmark, lo
     REQUIRE(r.status == 0);
     Story s = ping_once(lab);
     INFO(describe(s.timelines));
-    REQUIRE(s.request);
-    const json* route = output_route(*s.request);
-    REQUIRE(route);
-    CHECK(int_field(*route, "rule") == 31395);
-    CHECK(int_field(*route, "table") == 52008);
-    CHECK(str_field(*route, "oif") == route_get_dev(lab, kTarget));
-    CHECK(str_field(*route, "oif") == wg);
+    check_request_route(lab, s, 31395, 52008);
+    CHECK(route_get_dev(lab, kTarget) == wg);
     REQUIRE(s.outer);
     if (const json* outer_route = output_route(*s.outer)) { // kernel WireGuard may use its cached route
         CHECK(int_field(*outer_route, "rule") == 32766);
         CHECK(str_field(*outer_route, "oif") == route_get_dev(lab, std::string(kEndpoint) + " mark 52008"));
     }
     // Loose mode: a route back to the endpoint exists (through the tunnel, without the mark): pass.
-    REQUIRE(s.outer_reply);
-    std::vector<json> rp = steps_of(*s.outer_reply, "rp_filter");
-    REQUIRE(rp.size() == 1);
-    CHECK(str_field(rp[0], "mode") == "loose");
-    CHECK(str_field(rp[0], "result") == "pass");
+    json rp = reply_rp_filter(s);
+    CHECK(str_field(rp, "mode") == "loose");
+    CHECK(str_field(rp, "result") == "pass");
 }
 
 TEST_CASE("policy: systemd-networkd (FirewallMark = RouteTable = 0xa22a61a9 > 2^31, no src_valid_mark, strict "
@@ -140,19 +151,12 @@ TEST_CASE("policy: systemd-networkd (FirewallMark = RouteTable = 0xa22a61a9 > 2^
     REQUIRE(r.status == 0);
     Story s = ping_once(lab);
     INFO(describe(s.timelines));
-    REQUIRE(s.request);
-    const json* route = output_route(*s.request);
-    REQUIRE(route);
-    CHECK(int_field(*route, "rule") == 32765);
-    CHECK(int_field(*route, "table") == 2720686505LL);
-    CHECK(str_field(*route, "oif") == route_get_dev(lab, kTarget));
-    REQUIRE(s.outer_reply);
-    std::vector<json> rp = steps_of(*s.outer_reply, "rp_filter");
-    REQUIRE(rp.size() == 1);
-    CHECK(str_field(rp[0], "mode") == "strict");
-    CHECK(str_field(rp[0], "result") == "fail");
-    CHECK(str_field(rp[0], "reverse_oif") == wg);
-    CHECK_FALSE(rp[0].value("src_valid_mark", true));
+    check_request_route(lab, s, 32765, 2720686505LL);
+    json rp = reply_rp_filter(s);
+    CHECK(str_field(rp, "mode") == "strict");
+    CHECK(str_field(rp, "result") == "fail");
+    CHECK(str_field(rp, "reverse_oif") == wg);
+    CHECK_FALSE(rp.value("src_valid_mark", true));
     CHECK(str_field(*s.outer_reply, "outcome") == "dropped");
     bool rpfilter_drop = false;
     for (const json& d : steps_of(*s.outer_reply, "drop")) rpfilter_drop |= str_field(d, "reason") == "IP_RPFILTER";
@@ -170,20 +174,13 @@ TEST_CASE("policy: a split tunnel (a few allowed prefixes routed in main, no fwm
     REQUIRE(r.status == 0);
     Story s = ping_once(lab);
     INFO(describe(s.timelines));
-    REQUIRE(s.request);
-    const json* route = output_route(*s.request);
-    REQUIRE(route);
-    CHECK(int_field(*route, "rule") == 32766);
-    CHECK(int_field(*route, "table") == 254);
-    CHECK(str_field(*route, "prefix") == "198.51.100.0/24");
-    CHECK(str_field(*route, "oif") == route_get_dev(lab, kTarget));
+    check_request_route(lab, s, 32766, 254);
+    CHECK(str_field(*output_route(*s.request), "prefix") == "198.51.100.0/24");
     REQUIRE(s.outer);
     CHECK(int_field(*s.outer, "mark") == 0);
-    REQUIRE(s.outer_reply);
-    std::vector<json> rp = steps_of(*s.outer_reply, "rp_filter");
-    REQUIRE(rp.size() == 1);
-    CHECK(str_field(rp[0], "result") == "pass");
-    CHECK(str_field(rp[0], "reverse_oif") == "c0");
+    json rp = reply_rp_filter(s);
+    CHECK(str_field(rp, "result") == "pass");
+    CHECK(str_field(rp, "reverse_oif") == "c0");
     CHECK(str_field(*s.outer_reply, "outcome") == "decapsulated");
 }
 
@@ -211,12 +208,7 @@ TEST_CASE("policy: the Mullvad app's kill switch (tests/data/labs/mullvad.nft: p
     INFO("conntrack: " << ct.output);
 
     // The request: into the tunnel by the app's table.
-    REQUIRE(s.request);
-    const json* route = output_route(*s.request);
-    REQUIRE(route);
-    CHECK(int_field(*route, "rule") == 32765);
-    CHECK(int_field(*route, "table") == 1836018789);
-    CHECK(str_field(*route, "oif") == route_get_dev(lab, kTarget));
+    check_request_route(lab, s, 32765, 1836018789);
     CHECK(str_field(*s.request, "outcome") == "encapsulated");
 
     // Its outer packet: the fwmark skips the tunnel table; the output chain's relay rule lets it out.
@@ -235,10 +227,9 @@ TEST_CASE("policy: the Mullvad app's kill switch (tests/data/labs/mullvad.nft: p
         marked |= str_field(st, "table") == "mullvad" && str_field(st, "chain") == "prerouting" &&
                   int_field(st, "priority") == -199 && int_field(st, "mark_after") == 0x6d6f6c65;
     CHECK(marked);
-    std::vector<json> rp = steps_of(*s.outer_reply, "rp_filter");
-    REQUIRE(rp.size() == 1);
-    CHECK(str_field(rp[0], "result") == "pass");
-    CHECK(str_field(rp[0], "reverse_oif") == "c0");
+    json rp = reply_rp_filter(s);
+    CHECK(str_field(rp, "result") == "pass");
+    CHECK(str_field(rp, "reverse_oif") == "c0");
     CHECK(str_field(*s.outer_reply, "outcome") == "decapsulated");
 
     // The app sets no conntrack mark on tunnel traffic (conntrack -L agrees): no step may claim one.
