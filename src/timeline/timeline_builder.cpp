@@ -76,8 +76,7 @@ bool arrival_seen(const PacketTimeline& tl) {
 // What shows a packet was forwarded, not only received: the forward hook, a route to somewhere else than
 // this host, or its arrival on a device. An rp_filter step alone does not: it may belong to another packet.
 bool forwarding_seen(const PacketTimeline& tl) {
-    return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
-        if (const DeviceStep* d = std::get_if<DeviceStep>(&s)) return d->direction == "ingress";
+    return arrival_seen(tl) || std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
         if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return n->hook == NfHook::forward;
         if (const RouteDecision* r = std::get_if<RouteDecision>(&s))
             return r->direction == RouteDirection::input && r->result == "hit" && r->route_type != "local";
@@ -174,6 +173,23 @@ struct TimelineBuilder::State {
         if (packet != 0) open[packet] = id;
         if (packet != 0 && t_ns <= loss_until_ns)
             e.tl.gaps.push_back(loss_text + " just before it was first seen: its first steps may be missing");
+        return e;
+    }
+
+    Entry* open_entry(uint64_t packet) {
+        auto it = open.find(packet);
+        return it == open.end() ? nullptr : &entries.at(it->second);
+    }
+
+    // The timeline of the packet a route decision names (`rx_packet`: received, or re-routed), opened from the
+    // decision's flow when nothing else showed the packet yet (its own steps may still be on their way). The
+    // flow is the packet's (a reverse lookup's is swapped back).
+    Entry& timeline_named_by(const RouteDecision& d) {
+        Entry& e = timeline_for(d.rx_packet, d.netns, d.t_ns);
+        if (!e.pkt_seen && e.tl.steps.empty()) {
+            e.tl.pkt = flow_packet(d, d.rx_packet);
+            e.flow_known = true;
+        }
         return e;
     }
 
@@ -594,21 +610,15 @@ void TimelineBuilder::add(const RouteDecision& d) {
         // probe named the packet. Never taken for another packet's decision.
         // Its packet's steps may still be on their way (a netfilter step goes out when the next hook has
         // seen the packet): the timeline opens here then, as for input decisions.
-        auto it = s.open.find(d.rx_packet);
-        Entry* e = it == s.open.end() ? nullptr : &s.entries.at(it->second);
-        if (e && (e->pkt_seen || e->flow_known) && e->tl.pkt.dst != d.dst) {
+        if (const Entry* known = s.open_entry(d.rx_packet);
+            known && (known->pkt_seen || known->flow_known) && known->tl.pkt.dst != d.dst) {
             s.route_alone(d, "re-route whose destination is not its packet's");
             return;
-        }
-        if (!e) {
-            e = &s.timeline_for(d.rx_packet, d.netns, d.t_ns);
-            e->tl.pkt = flow_packet(d, d.rx_packet);
-            e->flow_known = true;
         }
         RouteDecision r = d;
         r.notes.push_back("re-route: a chain of the output hook changed the packet (mark or addresses), and the kernel "
                           "routed it again");
-        s.add_step(*e, std::move(r));
+        s.add_step(s.timeline_named_by(d), std::move(r));
         return;
     }
     if (d.direction == RouteDirection::output) {
@@ -626,18 +636,12 @@ void TimelineBuilder::add(const RouteDecision& d) {
     }
     // The decision's flow must be the packet's: the kernel's receive context on a CPU can be stale (the
     // packet it named is gone, its buffer reused by another), and a step of another packet is fiction.
-    if (auto it = s.open.find(d.rx_packet); it != s.open.end()) {
-        const Entry& known = s.entries.at(it->second);
-        if ((known.pkt_seen || known.flow_known) && State::another_flow(flow_packet(d, d.rx_packet), known.tl.pkt)) {
-            s.route_alone(d, "route decision whose flow is not the packet's the receive context named (events lost?)");
-            return;
-        }
+    if (const Entry* known = s.open_entry(d.rx_packet);
+        known && (known->pkt_seen || known->flow_known) && State::another_flow(flow_packet(d, d.rx_packet), known->tl.pkt)) {
+        s.route_alone(d, "route decision whose flow is not the packet's the receive context named (events lost?)");
+        return;
     }
-    Entry& e = s.timeline_for(d.rx_packet, d.netns, d.t_ns);
-    if (!e.pkt_seen && e.tl.steps.empty()) {
-        e.tl.pkt = flow_packet(d, d.rx_packet);
-        e.flow_known = true; // input or reverse: the received packet's flow (a reverse lookup's, swapped back)
-    }
+    Entry& e = s.timeline_named_by(d);
     if (d.direction == RouteDirection::input) {
         RouteDecision r = d;
         // Conntrack's NAT runs in prerouting, before this lookup: the packet arrived with other addresses.
