@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <stdio_ext.h>
 #include <spdlog/spdlog.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <functional>
 #include <iostream>
 
 #include "wgbpf/bpf/drop_reasons.hpp"
@@ -45,7 +49,31 @@ void install_signal_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGALRM, &sa, nullptr); // --duration, and the way out (below)
     std::signal(SIGPIPE, SIG_IGN);
+}
+
+// SIGALRM after `seconds`, then every `every` seconds (0: once). A signal is what ends a write(2) that a
+// stdout nobody reads has blocked: --duration holds then too.
+void disarm_alarm() {
+    itimerval off{};
+    setitimer(ITIMER_REAL, &off, nullptr);
+}
+
+void arm_alarm(double seconds, double every = 0) {
+    auto to_timeval = [](double s) {
+        return timeval{time_t(s), suseconds_t((s - double(time_t(s))) * 1e6)};
+    };
+    itimerval v{to_timeval(every), to_timeval(seconds)};
+    if (v.it_value.tv_sec == 0 && v.it_value.tv_usec == 0) v.it_value.tv_usec = 1; // 0 would disarm it
+    setitimer(ITIMER_REAL, &v, nullptr);
+}
+
+// Ctrl-C while attaching: what is attached is detached again (RAII) and nothing is shown.
+bool stopped_during_start_up() {
+    if (!g_stop) return false;
+    spdlog::info("stopped during start-up, before watching began");
+    return true;
 }
 
 uint64_t clock_ns(clockid_t clock) {
@@ -183,14 +211,17 @@ struct Modules {
 };
 
 Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, const WatchedNamespace& ns,
-                      uint32_t ringbuf_bytes) {
+                      uint32_t ringbuf_bytes, const std::function<bool()>& stopped) {
     Modules m;
-    m.keep("route", RouteProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.route);
-    m.keep("netfilter", NetfilterProbe::start(kernel, filter, m.maps, ringbuf_bytes, ns.handle, ns.config.nft),
-           m.netfilter);
-    m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
-    m.keep("device", DeviceProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.device);
-    m.keep("wireguard", WireguardProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.wireguard);
+    // Loading takes a while per module: a stop asked meanwhile is acted on before the next one.
+    if (!stopped()) m.keep("route", RouteProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.route);
+    if (!stopped())
+        m.keep("netfilter", NetfilterProbe::start(kernel, filter, m.maps, ringbuf_bytes, ns.handle, ns.config.nft),
+               m.netfilter);
+    if (!stopped()) m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
+    if (!stopped()) m.keep("device", DeviceProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.device);
+    if (!stopped()) m.keep("wireguard", WireguardProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.wireguard);
+    if (stopped()) return m;
     if (!m.route && !m.netfilter && !m.drop && !m.device) throw FatalError("no probe module can run on this kernel (see above)");
     return m;
 }
@@ -280,7 +311,9 @@ int run_watch(const WatchOptions& options) {
     describe_scope(ns, options);
     auto kernel = probe_running_kernel();
     if (options.no_fexit) kernel = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
-    Modules modules = start_modules(*kernel, filter, ns, options.ringbuf_kib * 1024);
+    if (stopped_during_start_up()) return exit_code::ok;
+    Modules modules = start_modules(*kernel, filter, ns, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
+    if (stopped_during_start_up()) return exit_code::ok;
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
     OutputWriter output(std::cout, options.json, style, [&](int ifindex) { return ns.config.link_name(ifindex); });
@@ -334,10 +367,15 @@ int run_watch(const WatchOptions& options) {
         pipeline.feed(record);
     });
     if (!consumer) throw FatalError(consumer.error());
+    if (stopped_during_start_up()) return exit_code::ok;
     output.ready(modules.statuses({}), ns.handle.inode());
 
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
     const uint64_t deadline = options.duration_s ? start + uint64_t(*options.duration_s * 1e9) : UINT64_MAX;
+    if (options.duration_s) arm_alarm(*options.duration_s);
+    struct AlarmOff {
+        ~AlarmOff() { disarm_alarm(); } // no SIGALRM outlives the watch (live compare writes afterwards)
+    } alarm_off;
     uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
     // The interface is followed by name: when it goes (deleted, or a WireGuard interface taken down by
     // wg-quick), nothing of it is watched and the watch goes on; when it comes back, possibly with another
@@ -396,7 +434,7 @@ int run_watch(const WatchOptions& options) {
             pipeline.lost(module, n);
         }
         pipeline.flush(now);
-        if (WriteResult w = output.flush(); w.state == WriteState::failed)
+        if (WriteResult w = output.flush(); w.state == WriteState::failed && !g_stop)
             throw FatalError("cannot write the output: " + w.error);
         else if (w.state == WriteState::closed || reader_gone(STDOUT_FILENO))
             break; // the reader went away (`| head`): nothing more to show
@@ -406,6 +444,9 @@ int run_watch(const WatchOptions& options) {
         if (options.keep_going && !options.keep_going()) break;
         if (output.full()) break;
     }
+    // From here on a blocked write is interrupted every second: the way out takes a bounded time however
+    // stdout is (not) read. What could not be written then is an error at exit (main's check).
+    arm_alarm(1, 1);
     // What is still in the buffer, batch by batch, for at most a fifth of a second: a stop stays prompt.
     for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 200'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {
         auto drained = (*consumer)->poll(0);
@@ -423,6 +464,14 @@ int run_watch(const WatchOptions& options) {
     output.summary(statuses, pipeline.decode_stats().rejected(), seconds,
                    options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes());
     if (options.config_sink) options.config_sink(ns.config);
+    if (WriteResult w = output.flush(); w.state == WriteState::failed) {
+        // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
+        __fpurge(stdout);
+        std::cout.clear();
+        spdlog::error("{}", w.err == EINTR ? std::string("stdout was not being read when the watch stopped: output was lost")
+                                           : "cannot write the output: " + w.error);
+        return exit_code::failure;
+    }
     return exit_code::ok;
 }
 

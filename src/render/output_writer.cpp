@@ -67,8 +67,8 @@ WriteResult flush_output(std::ostream& out) {
     // them again tells why.
     if (!err && &out == &std::cout && std::fflush(stdout) != 0) err = errno;
     if (!err && &out == &std::cout && reader_gone(STDOUT_FILENO)) err = EPIPE; // it failed earlier, on a closed pipe
-    if (err == EPIPE) return {WriteState::closed, std::strerror(err)};
-    return {WriteState::failed, err ? std::strerror(err) : std::string("write error")};
+    if (err == EPIPE) return {WriteState::closed, std::strerror(err), err};
+    return {WriteState::failed, err ? std::strerror(err) : std::string("write error"), err};
 }
 
 bool reader_gone(int fd) {
@@ -79,8 +79,8 @@ bool reader_gone(int fd) {
 WriteResult OutputWriter::flush() {
     WriteResult r = flush_output(out_);
     if (r.state == WriteState::failed && first_errno_) // the first failure says why
-        r = first_errno_ == EPIPE ? WriteResult{WriteState::closed, std::strerror(EPIPE)}
-                                  : WriteResult{WriteState::failed, std::strerror(first_errno_)};
+        r = first_errno_ == EPIPE ? WriteResult{WriteState::closed, std::strerror(EPIPE), EPIPE}
+                                  : WriteResult{WriteState::failed, std::strerror(first_errno_), first_errno_};
     return r;
 }
 

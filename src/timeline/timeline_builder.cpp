@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <unordered_map>
 
@@ -123,6 +124,7 @@ struct TimelineBuilder::State {
     TimelineLimits limits;
     std::map<uint64_t, Entry> entries;           // by timeline id, i.e. in order of creation
     std::unordered_map<uint64_t, uint64_t> open; // packet id -> timeline id, open timelines only
+    std::set<uint64_t> open_ids;                 // timeline ids of the open ones: the oldest in O(log n)
     PendingRoutes pending;                        // output decisions waiting for their packet
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
@@ -170,6 +172,7 @@ struct TimelineBuilder::State {
         e.tl.packet_id = packet;
         e.tl.netns = netns;
         e.first_ns = e.last_ns = t_ns;
+        open_ids.insert(id);
         if (packet != 0) open[packet] = id;
         if (packet != 0 && t_ns <= loss_until_ns)
             e.tl.gaps.push_back(loss_text + " just before it was first seen: its first steps may be missing");
@@ -236,15 +239,16 @@ struct TimelineBuilder::State {
         return now.family == Family::ipv4 ? first.ip_id != now.ip_id : first.len != now.len;
     }
 
+    // Completed timelines waiting for a link sit among the open ones: the open set, not the entries, is
+    // searched, else a flood makes every new packet walk thousands of them.
     void evict_oldest() {
-        for (auto& [id, e] : entries) {
-            if (!e.open) continue;
-            e.tl.gaps.push_back(fmt::format("evicted before completion (more than {} packets open)", limits.max_open));
-            ++evicted;
-            linker.forget(id); // no room to wait for a link either
-            complete(e, "unknown");
-            return;
-        }
+        if (open_ids.empty()) return;
+        uint64_t id = *open_ids.begin();
+        Entry& e = entries.at(id);
+        e.tl.gaps.push_back(fmt::format("evicted before completion (more than {} packets open)", limits.max_open));
+        ++evicted;
+        linker.forget(id); // no room to wait for a link either
+        complete(e, "unknown");
     }
 
     // Steps stay in time order; `before_equal` puts a step ahead of others at the same time.
@@ -505,6 +509,7 @@ struct TimelineBuilder::State {
     void complete(Entry& e, std::string outcome) {
         e.tl.outcome = std::move(outcome);
         e.open = false;
+        open_ids.erase(e.tl.id);
         if (auto it = open.find(e.tl.packet_id); it != open.end() && it->second == e.tl.id) open.erase(it);
         bool left = e.tl.outcome == "sent" || e.tl.outcome == "encapsulated";
         if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output))

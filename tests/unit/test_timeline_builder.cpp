@@ -357,6 +357,24 @@ TEST_CASE("at most max_open timelines: the oldest is evicted, marked and counted
     CHECK(c.builder.open() == 2);
 }
 
+TEST_CASE("eviction takes the oldest open timeline, not a completed one waiting for its link") {
+    TimelineLimits limits;
+    limits.max_open = 2;
+    Collected c(limits);
+    // Two inner packets handed to wg0: completed, held for their outer packets (older than what follows).
+    c.builder.add(egress(icmp_packet(0x40, "10.0.0.1", "198.51.100.9", 8), kWg0, 10));
+    c.builder.add(egress(icmp_packet(0x41, "10.0.0.1", "198.51.100.9", 9), kWg0, 20));
+    REQUIRE(c.builder.open() == 0);
+    for (uint64_t id = 1; id <= 3; ++id) c.builder.add(preraw(icmp_packet(id, "198.51.100.9", "10.0.0.1", 0), 100 + id));
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].packet_id == 1);
+    CHECK(has_gap(c.out[0], "evicted before completion"));
+    CHECK(c.builder.open() == 2);
+    c.builder.flush_all();
+    for (const PacketTimeline& t : c.out)
+        if (t.packet_id == 0x40 || t.packet_id == 0x41) CHECK_FALSE(has_gap(t, "evicted"));
+}
+
 TEST_CASE("lost events mark a gap in every open timeline") {
     Collected c;
     c.builder.add(preraw(icmp_packet(1, "198.51.100.9", "10.0.0.1", 0), 10));

@@ -24,6 +24,7 @@ enum class WriteState { ok, closed, failed };
 struct WriteResult {
     WriteState state = WriteState::ok;
     std::string error; // strerror text when failed
+    int err = 0;       // its errno
 };
 // Flushes `out` and says how it went.
 [[nodiscard]] WriteResult flush_output(std::ostream& out);
