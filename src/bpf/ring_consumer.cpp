@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace wgbpf {
 
@@ -15,14 +16,26 @@ Result<std::unique_ptr<RingConsumer>> RingConsumer::open(int map_fd, Handler han
 // Returned by the callback to end a batch: libbpf stops there, with the record just handled consumed.
 constexpr int kBatchFull = -ECANCELED;
 
+namespace {
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+} // namespace
+
 int RingConsumer::on_record(void* self, void* data, size_t size) {
     auto* c = static_cast<RingConsumer*>(self);
     c->handler_({static_cast<const std::byte*>(data), size});
-    return ++c->handled_ >= kBatch ? kBatchFull : 0;
+    ++c->handled_;
+    c->full_ = c->handled_ >= kBatch || (c->handled_ % 64 == 0 && monotonic_ns() - c->batch_start_ns_ >= kBatchBudgetNs);
+    return c->full_ ? kBatchFull : 0;
 }
 
 Result<int> RingConsumer::poll(int timeout_ms) {
     handled_ = 0;
+    full_ = false;
+    batch_start_ns_ = monotonic_ns();
     int woken = ring_buffer__poll(rb_.get(), more_ ? 0 : timeout_ms);
     if (woken < 0 && woken != -EINTR && woken != kBatchFull)
         return Error{std::string("ring buffer poll: ") + std::strerror(-woken)};
@@ -31,7 +44,7 @@ Result<int> RingConsumer::poll(int timeout_ms) {
         if (drained < 0 && drained != kBatchFull)
             return Error{std::string("ring buffer consume: ") + std::strerror(-drained)};
     }
-    more_ = handled_ >= kBatch;
+    more_ = full_;
     return handled_;
 }
 

@@ -40,6 +40,7 @@ namespace wgbpf {
 namespace {
 
 std::atomic<bool> g_stop{false};
+constexpr uint64_t kFinishBudgetNs = 400'000'000; // after a stop, for what is still in flight
 
 void on_signal(int) { g_stop = true; }
 
@@ -377,6 +378,7 @@ int run_watch(const WatchOptions& options) {
         ~AlarmOff() { disarm_alarm(); } // no SIGALRM outlives the watch (live compare writes afterwards)
     } alarm_off;
     uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
+    uint64_t next_config_check = start;
     // The interface is followed by name: when it goes (deleted, or a WireGuard interface taken down by
     // wg-quick), nothing of it is watched and the watch goes on; when it comes back, possibly with another
     // ifindex, the filter is armed again for it, and for WireGuard with its current configuration.
@@ -403,14 +405,23 @@ int run_watch(const WatchOptions& options) {
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
         read_traces();
-        if (ns.config_watcher && readable(ns.config_watcher->fd()) && ns.config_watcher->drain()) {
-            spdlog::debug("links, rules or routes changed: reading them again");
-            NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
-            if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
-            else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
-            ns.config.nft = std::move(nft);
-            follow_interface();
-            record_config();
+        // Routing changes at most every 100 ms: a route storm must not cost a re-index per wake-up.
+        if (ns.config_watcher && now >= next_config_check && readable(ns.config_watcher->fd())) {
+            next_config_check = now + 100'000'000;
+            ChangeWatcher::RoutingChanges changes = ns.config_watcher->drain_routing();
+            if (!changes.read_again && !changes.routes.empty() && !ns.config.apply(changes.routes)) {
+                spdlog::debug("a removed route was not in wgbpf's copy: reading the configuration again");
+                changes.read_again = true;
+            }
+            if (changes.read_again) {
+                spdlog::debug("links, addresses or rules changed: reading the configuration again");
+                NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
+                if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
+                else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
+                ns.config.nft = std::move(nft);
+                follow_interface();
+            }
+            if (changes.any()) record_config();
         }
         if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
             spdlog::debug("the nftables ruleset changed: reading it again");
@@ -447,22 +458,27 @@ int run_watch(const WatchOptions& options) {
     // From here on a blocked write is interrupted every second: the way out takes a bounded time however
     // stdout is (not) read. What could not be written then is an error at exit (main's check).
     arm_alarm(1, 1);
-    // What is still in the buffer, batch by batch, for at most a fifth of a second: a stop stays prompt.
-    for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 200'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {
+    const uint64_t stopped_ns = clock_ns(CLOCK_MONOTONIC);
+    // What is still in the buffer, batch by batch, for at most a tenth of a second: a stop stays prompt.
+    for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 100'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {
         auto drained = (*consumer)->poll(0);
-        if (!drained || *drained < RingConsumer::kBatch) break;
+        if (!drained || !(*consumer)->more()) break;
     }
     read_traces();
     for (const auto& [module, n] : modules.new_losses()) {
         recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
         pipeline.lost(module, n);
     }
-    pipeline.finish();
+    // Asked to stop (Ctrl-C, SIGTERM, --duration): what is still in flight is shown for 0.4 s at
+    // most (0.4 s), the rest counted in the summary. The end of input or --count shows everything.
+    const bool asked = g_stop;
+    pipeline.finish([&] { return asked && clock_ns(CLOCK_MONOTONIC) - stopped_ns > kFinishBudgetNs; });
     const double seconds = (clock_ns(CLOCK_MONOTONIC) - start) / 1e9;
     const auto statuses = modules.statuses(pipeline.events_per_module());
     recording.write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
     output.summary(statuses, pipeline.decode_stats().rejected(), seconds,
-                   options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes());
+                   options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes(),
+                   pipeline.not_shown());
     if (options.config_sink) options.config_sink(ns.config);
     if (WriteResult w = output.flush(); w.state == WriteState::failed) {
         // What stdio still holds would be written again (and block again) at exit: dropped, said once here.

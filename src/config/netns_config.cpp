@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 namespace wgbpf {
 
@@ -30,9 +32,42 @@ std::vector<const Rule*> NetnsConfig::rules_for(Family f) const {
     return out;
 }
 
-bool NetnsConfig::has_table(Family f, uint32_t table) const {
-    return std::any_of(routes.begin(), routes.end(),
-                       [&](const Route& r) { return r.family == f && r.table == table; });
+bool NetnsConfig::has_table(Family f, uint32_t table) const { return route_index().has_table(f, table); }
+
+void NetnsConfig::sort_routes() { std::sort(routes.begin(), routes.end()); }
+
+bool NetnsConfig::apply(const RouteChanges& changes) {
+    std::vector<Route> gone = changes.removed;
+    std::sort(gone.begin(), gone.end());
+    std::vector<Route> kept;
+    kept.reserve(routes.size() + changes.added.size() + changes.replaced.size());
+    auto key = [](const Route& r) { return std::tuple(r.family, r.table, r.dst, r.tos, r.metric); };
+    std::set<decltype(key(Route{}))> replaced_keys;
+    for (const Route& r : changes.replaced) replaced_keys.insert(key(r));
+    size_t matched = 0;
+    auto g = gone.begin();
+    for (const Route& r : routes) {
+        while (g != gone.end() && *g < r) ++g; // a removal of a route that is not there: drifted
+        if (g != gone.end() && *g == r) {
+            ++g;
+            ++matched;
+            continue;
+        }
+        if (replaced_keys.empty() || !replaced_keys.count(key(r))) kept.push_back(r);
+    }
+    std::vector<Route> fresh = changes.added;
+    fresh.insert(fresh.end(), changes.replaced.begin(), changes.replaced.end());
+    std::sort(fresh.begin(), fresh.end());
+    size_t middle = kept.size();
+    kept.insert(kept.end(), fresh.begin(), fresh.end());
+    std::inplace_merge(kept.begin(), kept.begin() + std::ptrdiff_t(middle), kept.end());
+    routes = std::move(kept);
+    return matched == gone.size();
+}
+
+const RouteIndex& NetnsConfig::route_index() const {
+    if (!route_index_ || !route_index_->indexes(routes)) route_index_ = std::make_shared<const RouteIndex>(routes);
+    return *route_index_;
 }
 
 std::string builtin_table_name(uint32_t table) {

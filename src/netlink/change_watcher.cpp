@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include "wgbpf/netlink/rtnl_parse.hpp"
+
 namespace wgbpf {
 
 Result<std::unique_ptr<ChangeWatcher>> ChangeWatcher::open(const NetnsHandle& ns, int bus,
@@ -43,6 +45,34 @@ bool ChangeWatcher::drain() {
             continue;
         }
         return changed; // EAGAIN: nothing more pending
+    }
+}
+
+ChangeWatcher::RoutingChanges ChangeWatcher::drain_routing() {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    RoutingChanges changes;
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == ENOBUFS) { // notifications were lost: what changed is not known
+            changes.read_again = true;
+            continue;
+        }
+        if (n <= 0) return changes; // EAGAIN: nothing more pending
+        int len = int(n);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+             nlh = mnl_nlmsg_next(nlh, &len)) {
+            bool is_route = nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE;
+            if (!is_route) {
+                changes.read_again = true;
+                continue;
+            }
+            std::optional<Route> r = parse_route(nlh);
+            if (!r) continue; // a cache entry or another family: a dump would skip it too
+            if (nlh->nlmsg_type == RTM_DELROUTE) changes.routes.removed.push_back(*r);
+            else if (nlh->nlmsg_flags & NLM_F_REPLACE) changes.routes.replaced.push_back(*r);
+            else changes.routes.added.push_back(*r);
+        }
     }
 }
 

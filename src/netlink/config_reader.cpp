@@ -96,6 +96,7 @@ Result<NetnsConfig> read_netns_config(const NetnsHandle& ns) {
         }
         read_ipv4_conf(cfg);
     }
+    cfg.sort_routes();
     cfg.table_names = read_rt_tables();
     // The ruleset is context: without it the routing configuration is still worth having.
     if (auto nft = read_nft_ruleset(ns)) {

@@ -42,17 +42,17 @@ Result<std::unique_ptr<NftraceListener>> NftraceListener::open(const NetnsHandle
 
 int NftraceListener::fd() const { return mnl_socket_get_fd(sock_.get()); }
 
-void NftraceListener::drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event) {
+bool NftraceListener::drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event) {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-    for (;;) {
+    for (int reads = 0; reads < kMaxReads; ++reads) {
         ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR) return true; // a signal: the caller looks at it first
             if (errno == ENOBUFS) { // the kernel dropped messages: counted, and reading goes on
                 ++overruns_;
                 continue;
             }
-            return; // EAGAIN: nothing more
+            return false; // EAGAIN: nothing more
         }
         timespec ts{};
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -74,6 +74,7 @@ void NftraceListener::drain(const NftraceNames& names, const std::function<void(
             on_event(std::move(event.value()));
         }
     }
+    return true;
 }
 
 } // namespace wgbpf

@@ -158,7 +158,7 @@ std::optional<Rule> parse_rule(const nlmsghdr* nlh) {
 }
 
 std::optional<Route> parse_route(const nlmsghdr* nlh) {
-    if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
+    if (nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) return std::nullopt;
     Attrs tb(RTA_MAX);
     if (!parse_attrs(nlh, sizeof(rtmsg), tb)) return std::nullopt;
     const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));

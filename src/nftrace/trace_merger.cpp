@@ -1,6 +1,7 @@
 #include "wgbpf/nftrace/trace_merger.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace wgbpf {
 namespace {
@@ -46,6 +47,15 @@ bool same_headers(const NftracePacket& a, const NftracePacket& b) {
            a.icmp_sequence == b.icmp_sequence;
 }
 
+// What tells packets apart: the IPv4 id, else (IPv6) the length.
+std::optional<uint32_t> discriminator(const NftracePacket& p) {
+    if (p.ip_id) return *p.ip_id;
+    if (p.family == Family::ipv6 && p.length) return 0x10000u + *p.length;
+    return std::nullopt;
+}
+
+uint32_t discriminator(const PacketInfo& p) { return p.family == Family::ipv4 ? p.ip_id : 0x10000u + p.len; }
+
 } // namespace
 
 NftraceMerger::NftraceMerger(Release release, NftraceMergeLimits limits)
@@ -69,7 +79,10 @@ void NftraceMerger::add(NftraceEvent event) {
         trace_order_.push_back(key);
     }
     current->last_ns = std::max(current->last_ns, event.t_ns);
-    if (!current->packet && event.packet) current->packet = event.packet;
+    if (!current->packet && event.packet) {
+        current->packet = event.packet;
+        index(latest_[name], *current->packet);
+    }
     current->events.push_back(std::move(event));
     current->used.push_back(false);
     while (traces_.size() > limits_.max_traces && !trace_order_.empty()) {
@@ -81,8 +94,35 @@ void NftraceMerger::add(NftraceEvent event) {
     }
 }
 
+uint64_t NftraceMerger::bucket(const std::string& family, const std::string& table, const IpAddress& daddr,
+                               uint32_t which) {
+    uint64_t h = std::hash<std::string>{}(family) * 31 + std::hash<std::string>{}(table);
+    for (uint8_t b : daddr.bytes) h = h * 131 + b;
+    return h * 0x9e3779b97f4a7c15ull + which;
+}
+
+void NftraceMerger::index(const Key& key, const NftracePacket& packet) {
+    std::optional<uint32_t> which = discriminator(packet);
+    if (packet.daddr && which) by_packet_.emplace(bucket(std::get<0>(key), std::get<1>(key), *packet.daddr, *which), key);
+    else unindexed_.insert(key);
+}
+
 void NftraceMerger::forget(std::map<Key, TableTrace>::iterator it) {
     stats_.unmatched += std::count(it->second.used.begin(), it->second.used.end(), false);
+    if (const auto& packet = it->second.packet) {
+        std::optional<uint32_t> which = discriminator(*packet);
+        if (packet->daddr && which) {
+            auto [from, to] = by_packet_.equal_range(
+                bucket(std::get<0>(it->first), std::get<1>(it->first), *packet->daddr, *which));
+            for (auto b = from; b != to; ++b)
+                if (b->second == it->first) {
+                    by_packet_.erase(b);
+                    break;
+                }
+        } else {
+            unindexed_.erase(it->first);
+        }
+    }
     const auto& [family, table, id, serial] = it->first;
     if (auto latest = latest_.find(TraceName{family, table, id}); latest != latest_.end() && latest->second == it->first)
         latest_.erase(latest);
@@ -123,6 +163,8 @@ void NftraceMerger::finish() {
     while (!traces_.empty()) forget(traces_.begin());
     trace_order_.clear();
     latest_.clear();
+    by_packet_.clear();
+    unindexed_.clear();
 }
 
 void NftraceMerger::merge(PipelineOutput& output) {
@@ -145,24 +187,29 @@ void NftraceMerger::merge(NetfilterStep& step) {
 
 bool NftraceMerger::attach(NetfilterStep& step, const std::string& family, const std::string& table,
                            const std::string& chain, bool own_chain) {
-    // The earliest trace of this packet that reached this chain within the window and is not taken yet.
+    // The earliest trace of this packet that reached this chain within the window and is not taken yet
+    // (ties: the one that came first), among the traces indexed under the step's packet and the unindexed.
     TableTrace* best = nullptr;
-    uint32_t best_id = 0;
+    const Key* best_key = nullptr;
     size_t best_start = 0;
-    for (auto it = traces_.lower_bound(Key{family, table, 0, 0});
-         it != traces_.end() && std::get<0>(it->first) == family && std::get<1>(it->first) == table; ++it) {
+    auto consider = [&](const Key& key) {
+        auto it = traces_.find(key);
+        if (it == traces_.end() || std::get<0>(key) != family || std::get<1>(key) != table) return;
         TableTrace& t = it->second;
-        if (!t.packet || !same_packet(*t.packet, step.pkt)) continue;
-        if (t.first_ns + limits_.clock_slack_ns < step.t_ns || t.first_ns > step.t_ns + limits_.trace_window_ns) continue;
-        if (best && best->first_ns <= t.first_ns) continue;
+        if (!t.packet || !same_packet(*t.packet, step.pkt)) return;
+        if (t.first_ns + limits_.clock_slack_ns < step.t_ns || t.first_ns > step.t_ns + limits_.trace_window_ns) return;
+        if (best && std::tie(best->first_ns, *best_key) <= std::tie(t.first_ns, it->first)) return;
         for (size_t i = 0; i < t.events.size(); ++i)
             if (!t.used[i] && t.events[i].chain == chain) {
                 best = &t;
-                best_id = std::get<2>(it->first);
+                best_key = &it->first;
                 best_start = i;
                 break;
             }
-    }
+    };
+    auto [from, to] = by_packet_.equal_range(bucket(family, table, step.pkt.dst, discriminator(step.pkt)));
+    for (auto b = from; b != to; ++b) consider(b->second);
+    for (const Key& key : unindexed_) consider(key);
     if (!best) return false;
 
     // From the chain's first event to its end: its policy, or a rule whose verdict ends the walk (possibly
@@ -186,7 +233,7 @@ bool NftraceMerger::attach(NetfilterStep& step, const std::string& family, const
             break;
         }
     }
-    if (!step.trace_id) step.trace_id = best_id;
+    if (!step.trace_id) step.trace_id = std::get<2>(*best_key);
     if (own_chain && decider) {
         step.rule_handle = decider->rule_handle;
         step.rule = decider->rule;

@@ -71,17 +71,30 @@ Rule rule(const JsonIn& j) {
     return r;
 }
 
+// Positional, [family, table, "dst", type, oif, metric, scope, tos, "gateway" | null]: a full routing table
+// is ~1M routes, and an object per route would cost several times the memory and the bytes.
 json route_json(const Route& r) {
-    json j = {{"family", uint8_t(r.family)}, {"table", r.table}, {"dst", prefix_text(r.dst)},
-              {"type", uint8_t(r.type)},     {"oif", r.oif},     {"metric", r.metric},
-              {"scope", r.scope},            {"tos", r.tos}};
-    if (r.gateway) j["gateway"] = r.gateway->to_string();
-    return j;
+    return json::array({uint8_t(r.family), r.table, prefix_text(r.dst), uint8_t(r.type), r.oif, r.metric, r.scope,
+                        r.tos, r.gateway ? json(r.gateway->to_string()) : json(nullptr)});
 }
 
 Route route(const JsonIn& j) {
     Route r;
-    r.family = j.at("family").family();
+    if (j.raw().is_array()) { // format 2
+        auto f = j.items();
+        if (f.size() != 9) j.fail("expected [family, table, dst, type, oif, metric, scope, tos, gateway]");
+        r.family = f[0].family();
+        r.table = f[1].unsigned_int<uint32_t>();
+        r.dst = f[2].prefix();
+        r.type = RouteType(f[3].unsigned_int<uint8_t>());
+        r.oif = f[4].signed_int<int>();
+        r.metric = f[5].unsigned_int<uint32_t>();
+        r.scope = f[6].unsigned_int<uint8_t>();
+        r.tos = f[7].unsigned_int<uint8_t>();
+        if (!f[8].raw().is_null()) r.gateway = f[8].address();
+        return r;
+    }
+    r.family = j.at("family").family(); // format 1: an object
     r.table = j.at("table").unsigned_int<uint32_t>();
     r.dst = j.at("dst").prefix();
     r.type = RouteType(j.at("type").unsigned_int<uint8_t>());
@@ -91,6 +104,18 @@ Route route(const JsonIn& j) {
     r.tos = j.at("tos").unsigned_int<uint8_t>();
     if (auto v = j.maybe("gateway")) r.gateway = v->address();
     return r;
+}
+
+std::vector<Route> routes(const JsonIn& j) {
+    std::vector<Route> out;
+    for (const JsonIn& r : j.items()) out.push_back(route(r));
+    return out;
+}
+
+json routes_json(const std::vector<Route>& rs) {
+    json out = json::array();
+    for (const Route& r : rs) out.push_back(route_json(r));
+    return out;
 }
 
 NfHook hook(const JsonIn& j) {
@@ -147,13 +172,25 @@ NftRuleset parse_nft_ruleset(const JsonIn& j) {
     return r;
 }
 
-NetnsConfig parse_netns_config(const JsonIn& j) {
+RouteChanges parse_route_changes(const JsonIn& j) {
+    RouteChanges c;
+    c.removed = routes(j.at("removed"));
+    c.added = routes(j.at("added"));
+    return c;
+}
+
+json route_changes_json(const RouteChanges& c) {
+    return {{"removed", routes_json(c.removed)}, {"added", routes_json(c.added)}};
+}
+
+NetnsConfig parse_netns_config(const JsonIn& j, bool routes_required) {
     NetnsConfig c;
     c.netns_inode = j.at("netns").unsigned_int<uint32_t>();
     for (const JsonIn& l : j.at("links").items())
         c.links.push_back(Link{l.at("ifindex").signed_int<int>(), l.at("name").string(), l.at("group").unsigned_int<uint32_t>()});
     for (const JsonIn& r : j.at("rules").items()) c.rules.push_back(rule(r));
-    for (const JsonIn& r : j.at("routes").items()) c.routes.push_back(route(r));
+    if (routes_required || j.maybe("routes")) c.routes = routes(j.at("routes"));
+    c.sort_routes(); // format 1 kept the kernel's dump order
     for (const auto& [key, name] : j.at("table_names").members())
         c.table_names[JsonIn::key_number<uint32_t>(name, key)] = name.string();
     for (const auto& [iface, conf] : j.at("ipv4_conf").members())
@@ -178,22 +215,23 @@ Result<NftRuleset> nft_ruleset_from_json(const json& j) {
     return record_detail::read_json<NftRuleset>(j, "nftables ruleset", record_detail::parse_nft_ruleset);
 }
 
-json netns_config_to_json(const NetnsConfig& c) {
-    json links = json::array(), rules = json::array(), routes = json::array();
+json netns_config_to_json(const NetnsConfig& c, bool with_routes) {
+    json links = json::array(), rules = json::array();
     json table_names = json::object(), ipv4_conf = json::object();
     for (const Link& l : c.links) links.push_back({{"ifindex", l.ifindex}, {"name", l.name}, {"group", l.group}});
     for (const Rule& r : c.rules) rules.push_back(rule_json(r));
-    for (const Route& r : c.routes) routes.push_back(route_json(r));
     for (const auto& [id, name] : c.table_names) table_names[std::to_string(id)] = name;
     for (const auto& [iface, conf] : c.ipv4_conf)
         ipv4_conf[iface] = {{"rp_filter", conf.rp_filter}, {"src_valid_mark", conf.src_valid_mark}};
-    return {{"netns", c.netns_inode}, {"links", links},         {"rules", rules},
-            {"routes", routes},       {"table_names", table_names}, {"ipv4_conf", ipv4_conf},
-            {"nft", nft_ruleset_to_json(c.nft)}};
+    json out = {{"netns", c.netns_inode}, {"links", links}, {"rules", rules}, {"table_names", table_names},
+                {"ipv4_conf", ipv4_conf}, {"nft", nft_ruleset_to_json(c.nft)}};
+    if (with_routes) out["routes"] = routes_json(c.routes);
+    return out;
 }
 
 Result<NetnsConfig> netns_config_from_json(const json& j) {
-    return record_detail::read_json<NetnsConfig>(j, "namespace configuration", record_detail::parse_netns_config);
+    return record_detail::read_json<NetnsConfig>(j, "namespace configuration",
+                                                 [](const record_detail::JsonIn& in) { return record_detail::parse_netns_config(in); });
 }
 
 } // namespace wgbpf

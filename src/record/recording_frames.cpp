@@ -123,7 +123,11 @@ std::string encode_frame(const RecordingHeader& h) {
 }
 
 std::string encode_frame(const ConfigSnapshot& c) {
-    return dump({{"netns", c.netns}, {"config", netns_config_to_json(c.config)}, {"wireguard", wireguard_to_json(c.wireguard)}});
+    nlohmann::json j{{"netns", c.netns},
+                     {"config", netns_config_to_json(c.config, !c.route_changes)},
+                     {"wireguard", wireguard_to_json(c.wireguard)}};
+    if (c.route_changes) j["route_changes"] = record_detail::route_changes_json(*c.route_changes);
+    return dump(j);
 }
 
 std::string encode_frame(const PlanSnapshot& p) { return dump({{"netns", p.netns}, {"plan", bracket_plan_to_json(p.plan)}}); }
@@ -170,7 +174,9 @@ Result<ConfigSnapshot> decode_config_frame(std::span<const std::byte> payload) {
     return decode<ConfigSnapshot>(payload, "config", [](const JsonIn& j) {
         ConfigSnapshot c;
         c.netns = j.at("netns").unsigned_int<uint32_t>();
-        c.config = record_detail::parse_netns_config(j.at("config"));
+        auto changes = j.maybe("route_changes");
+        c.config = record_detail::parse_netns_config(j.at("config"), !changes);
+        if (changes) c.route_changes = record_detail::parse_route_changes(*changes);
         c.config.netns_inode = c.netns;
         c.wireguard = record_detail::parse_wireguard(j.at("wireguard"));
         return c;

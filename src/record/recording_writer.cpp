@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 #include "wgbpf/abi/events.h"
 #include "wgbpf/event/event_decoder.hpp"
@@ -129,8 +131,47 @@ Result<void> RecordingWriter::close() {
     return flushed;
 }
 
+namespace {
+
+std::vector<Route> sorted_routes(const std::vector<Route>& routes) {
+    std::vector<Route> out = routes;
+    if (!std::is_sorted(out.begin(), out.end())) std::sort(out.begin(), out.end());
+    return out;
+}
+
+// What turns `before` into `now` (both sorted), or nothing when that is no shorter than `now` itself.
+std::optional<RouteChanges> route_changes(const std::vector<Route>& before, const std::vector<Route>& now) {
+    RouteChanges c;
+    std::set_difference(before.begin(), before.end(), now.begin(), now.end(), std::back_inserter(c.removed));
+    std::set_difference(now.begin(), now.end(), before.begin(), before.end(), std::back_inserter(c.added));
+    if (c.removed.size() + c.added.size() >= now.size() / 2) return std::nullopt;
+    return c;
+}
+
+} // namespace
+
+// After the first snapshot of a namespace, its routes are written as changes to the ones written before:
+// a full table on every route change would be megabytes per change.
 Result<void> RecordingWriter::write_config(const ConfigSnapshot& snapshot) {
-    return frame(uint32_t(FrameKind::config), encode_frame(snapshot));
+    std::vector<Route> now = sorted_routes(snapshot.config.routes);
+    auto before = written_routes_.find(snapshot.netns);
+    std::optional<RouteChanges> changes;
+    if (before != written_routes_.end() && !snapshot.route_changes) changes = route_changes(before->second, now);
+    Result<void> written = Error{};
+    if (changes) {
+        ConfigSnapshot delta{snapshot.netns, {}, snapshot.wireguard, std::move(changes)};
+        delta.config.netns_inode = snapshot.config.netns_inode;
+        delta.config.links = snapshot.config.links;
+        delta.config.rules = snapshot.config.rules;
+        delta.config.table_names = snapshot.config.table_names;
+        delta.config.ipv4_conf = snapshot.config.ipv4_conf;
+        delta.config.nft = snapshot.config.nft;
+        written = frame(uint32_t(FrameKind::config), encode_frame(delta));
+    } else {
+        written = frame(uint32_t(FrameKind::config), encode_frame(snapshot));
+    }
+    if (written) written_routes_[snapshot.netns] = std::move(now);
+    return written;
 }
 
 Result<void> RecordingWriter::write_plan(const PlanSnapshot& snapshot) {

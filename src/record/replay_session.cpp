@@ -1,5 +1,7 @@
 #include "wgbpf/record/replay_session.hpp"
 
+#include <fmt/format.h>
+
 #include <cstring>
 
 #include "wgbpf/abi/events.h"
@@ -78,6 +80,11 @@ ReplayOutcome ReplaySession::run(RecordingReader& reader) {
     return out;
 }
 
+const NetnsConfig* ReplaySession::config(uint32_t netns) const {
+    auto it = configs_.find(netns);
+    return it == configs_.end() ? nullptr : &it->second;
+}
+
 Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& out) {
     switch (frame.kind) {
     case FrameKind::event:
@@ -88,6 +95,15 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         auto c = decode_config_frame(frame.payload);
         if (!c) return Error{c.error()};
         if (!first_netns_) first_netns_ = c->netns;
+        if (c->route_changes) {
+            auto before = configs_.find(c->netns);
+            if (before == configs_.end())
+                return Error{fmt::format("config frame: route changes for namespace {} before any configuration of it",
+                                         c->netns)};
+            c->config.routes = std::move(before->second.routes);
+            if (!c->config.apply(*c->route_changes))
+                return Error{fmt::format("config frame: a removed route of namespace {} was not there", c->netns)};
+        }
         configs_[c->netns] = std::move(c->config); // in place: what the pipeline holds stays valid
         wireguard_[c->netns] = std::move(c->wireguard);
         return {};

@@ -10,7 +10,10 @@
 
 namespace wgbpf::record_detail {
 
-NetnsConfig parse_netns_config(const JsonIn& j);
+// `routes_required` false: a frame whose routes come as changes to the previous ones may leave them out.
+NetnsConfig parse_netns_config(const JsonIn& j, bool routes_required = true);
+RouteChanges parse_route_changes(const JsonIn& j);
+nlohmann::json route_changes_json(const RouteChanges& changes);
 NftRuleset parse_nft_ruleset(const JsonIn& j);
 BracketPlan parse_bracket_plan(const JsonIn& j);
 std::vector<WgInterface> parse_wireguard(const JsonIn& j);

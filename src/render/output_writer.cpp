@@ -138,7 +138,7 @@ void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netn
 }
 
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
-                           const std::optional<NftraceSummary>& nftrace, uint64_t lone_routes) {
+                           const std::optional<NftraceSummary>& nftrace, uint64_t lone_routes, uint64_t not_shown) {
     out_.flush(); // the records before the summary on stderr
     note_failure();
     uint64_t lost = 0;
@@ -155,6 +155,10 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
         std::cerr << fmt::format("  {} route lookups took no packet (`ip route get`, connect(), a source address "
                                  "choice): not shown as timelines; --steps shows every lookup\n",
                                  lone_routes);
+    if (not_shown)
+        std::cerr << fmt::format("  {} records still in flight when the watch was stopped were not shown (a stop is "
+                                 "acted on within a second)\n",
+                                 not_shown);
     if (decoder_rejected) std::cerr << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
     if (lost)
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
@@ -174,7 +178,8 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
                      {"modules", modules_json(modules)},
                      {"lost", lost},
                      {"decoder_rejected", decoder_rejected},
-                     {"lone_routes", lone_routes}};
+                     {"lone_routes", lone_routes},
+                     {"not_shown", not_shown}};
     if (nftrace)
         j["nftrace"] = {{"running", nftrace->off_reason.empty()}, {"off_reason", nftrace->off_reason},
                         {"received", nftrace->received}, {"merged", nftrace->merged},

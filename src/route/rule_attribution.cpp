@@ -255,8 +255,7 @@ private:
             for (const Rule& r : assumed_rules_) rules_.push_back(&r);
             note(fmt::format("the snapshot has no {} rules: assumed the kernel's default rules", family_name(family())));
         }
-        routes_known_ = std::any_of(cfg_.routes.begin(), cfg_.routes.end(),
-                                    [&](const Route& r) { return r.family == family(); });
+        routes_known_ = cfg_.route_index().has_family(family());
     }
 
     // Without routes in the snapshot every table may exist; with them, only tables holding routes do.
@@ -282,13 +281,18 @@ private:
         };
         const Route* best = nullptr;
         std::tuple<int, int, int64_t> best_rank{-1, -1, 0};
-        for (const Route& r : cfg_.routes) {
-            if (r.family != l.family || !r.dst.contains(l.dst) || !fits(r)) continue;
-            if (std::find(tables.begin(), tables.end(), r.table) == tables.end()) continue;
-            std::tuple<int, int, int64_t> rank{agrees(r), r.dst.length, -int64_t(r.metric)};
-            if (!best || rank > best_rank) {
-                best = &r;
-                best_rank = rank;
+        // In the snapshot's order within each table, as a scan of all routes would meet them.
+        for (uint32_t table : tables) {
+            std::vector<size_t> candidates = cfg_.route_index().containing(table, l.dst);
+            std::sort(candidates.begin(), candidates.end());
+            for (size_t i : candidates) {
+                const Route& r = cfg_.routes[i];
+                if (!fits(r)) continue;
+                std::tuple<int, int, int64_t> rank{agrees(r), r.dst.length, -int64_t(r.metric)};
+                if (!best || rank > best_rank || (rank == best_rank && &r < best)) {
+                    best = &r;
+                    best_rank = rank;
+                }
             }
         }
         return best;

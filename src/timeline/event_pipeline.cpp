@@ -76,6 +76,10 @@ void EventPipeline::emit(PipelineOutput&& output) {
 }
 
 void EventPipeline::deliver(PipelineOutput&& output) {
+    if (out_of_time_ && out_of_time_()) {
+        ++not_shown_;
+        return;
+    }
     struct Deliver {
         PipelineSinks& sinks;
         void operator()(const RouteDecision& d) { if (sinks.route) sinks.route(d); }
@@ -121,12 +125,14 @@ void EventPipeline::flush(uint64_t now_ns) {
     if (merger_) merger_->flush(now_ns);
 }
 
-void EventPipeline::finish() {
+void EventPipeline::finish(std::function<bool()> out_of_time) {
+    out_of_time_ = std::move(out_of_time);
     grouper_->flush_all();
     stepper_->flush_all();
     if (timelines_) timelines_->flush_all();
     release_completed();
     if (merger_) merger_->finish();
+    out_of_time_ = nullptr;
 }
 
 void EventPipeline::lost(const std::string& module, uint64_t count) {

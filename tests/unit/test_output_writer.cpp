@@ -15,7 +15,7 @@ TEST_CASE("a record limit (--count N): the writer writes at most N records, also
         w.limit(2);
         for (int i = 0; i < 3; ++i) w.route(inner_request_route(1'000 + i));
         w.netfilter(filter_output(icmp_packet(1, "10.0.0.1", "198.51.100.9", 8), 2'000));
-        w.flush();
+        CHECK(w.flush().state == WriteState::ok);
         CHECK(w.records() == 2);
         CHECK(w.full());
         std::string text = out.str();

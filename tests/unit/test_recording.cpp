@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -209,7 +211,7 @@ TEST_CASE("a recording reads back frame by frame") {
     write_small_recording(dir.file("small.wgbpf"));
     auto reader = RecordingReader::open(dir.file("small.wgbpf"));
     REQUIRE(reader.ok());
-    CHECK(reader->format_version() == 1);
+    CHECK(reader->format_version() == kRecordingFormatVersion);
     CHECK(reader->header().kernel_release == "6.1.0-test");
     CHECK(reader->header().command_line == test_header().command_line);
     CHECK(reader->header().realtime_offset_ns == test_header().realtime_offset_ns);
@@ -488,7 +490,7 @@ TEST_CASE("files that are not recordings are named as such") {
 TEST_CASE("a recording from a newer wgbpf says so") {
     auto newer = RecordingReader::from_bytes(preamble(7) + kHeaderFrame);
     REQUIRE_FALSE(newer.ok());
-    CHECK(newer.error() == "recording format version 7 is newer than this wgbpf (1)");
+    CHECK(newer.error() == "recording format version 7 is newer than this wgbpf (2)");
     auto zero = RecordingReader::from_bytes(preamble(0) + kHeaderFrame);
     REQUIRE_FALSE(zero.ok());
     CHECK(zero.error() == "corrupted: recording format version 0 does not exist");
@@ -655,25 +657,112 @@ TEST_CASE("a frame that checks out but says nonsense stops replay with its reaso
                              ": config frame: netns: expected an unsigned integer up to 4294967295");
 }
 
-// A recording made by format version 1, checked in: later wgbpf versions must still read it. Its event records
-// are ABI version 1: when a layout changes (and its version is bumped), old recordings' records of that type
-// are rejected by the decoder, and this test says so. WGBPF_UPDATE_RECORDINGS=1 rewrites the file; keep the
-// old one under another name when the format version changes.
-TEST_CASE("the checked-in version 1 recording still reads") {
-    const std::string path = std::string(WGBPF_TEST_DATA) + "/recordings/seed_v1.wgbpf";
-    if (const char* update = getenv("WGBPF_UPDATE_RECORDINGS"); update && std::string(update) == "1")
-        write_small_recording(path);
+// Recordings made by each format version, checked in: later wgbpf versions must still read them. Their event
+// records are ABI version 1: when a layout changes (and its version is bumped), old recordings' records of
+// that type are rejected by the decoder, and this test says so. WGBPF_UPDATE_RECORDINGS=1 rewrites the current
+// version's file (version 1's, routes as objects, stays as it was).
+TEST_CASE("the checked-in recordings of every format version still read") {
+    for (uint32_t version = 1; version <= kRecordingFormatVersion; ++version) {
+        const std::string path = std::string(WGBPF_TEST_DATA) + "/recordings/seed_v" + std::to_string(version) + ".wgbpf";
+        if (const char* update = getenv("WGBPF_UPDATE_RECORDINGS");
+            update && std::string(update) == "1" && version == kRecordingFormatVersion)
+            write_small_recording(path);
+        INFO(path);
+        auto reader = RecordingReader::open(path);
+        REQUIRE(reader.ok());
+        CHECK(reader->format_version() == version);
+        std::vector<DropStep> drops;
+        ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {},
+                                            [&](const DropStep& d) { drops.push_back(d); }, {}});
+        ReplayOutcome out = session.run(*reader);
+        CHECK(out.problem.empty());
+        CHECK(out.events == 4);
+        REQUIRE(drops.size() == 1);
+        CHECK(drops[0].location == "nft_do_chain+0x3f2");
+        std::string needle(reinterpret_cast<const char*>(&kKernelAddress), sizeof kKernelAddress);
+        CHECK(read_file(path).find(needle) == std::string::npos);
+    }
+}
+
+namespace {
+
+Route v4_route(const char* prefix, uint32_t table, uint32_t metric = 0) {
+    Route r;
+    r.dst = *IpPrefix::parse(prefix);
+    r.table = table;
+    r.metric = metric;
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("route changes: removed exactly, replaced by key, added; a removal of a missing route says drift") {
+    NetnsConfig cfg;
+    cfg.routes = {v4_route("10.0.0.0/8", 254), v4_route("10.1.0.0/16", 254, 5), v4_route("0.0.0.0/0", 254)};
+    cfg.sort_routes();
+    RouteChanges c;
+    c.removed = {v4_route("10.0.0.0/8", 254)};
+    Route replacement = v4_route("10.1.0.0/16", 254, 5);
+    replacement.oif = 7;
+    c.replaced = {replacement};
+    c.added = {v4_route("192.0.2.0/24", 100)};
+    REQUIRE(cfg.apply(c));
+    REQUIRE(cfg.routes.size() == 3);
+    CHECK(std::is_sorted(cfg.routes.begin(), cfg.routes.end()));
+    CHECK(std::count(cfg.routes.begin(), cfg.routes.end(), replacement) == 1);
+    CHECK(cfg.has_table(Family::ipv4, 100));
+    RouteChanges again;
+    again.removed = {v4_route("10.0.0.0/8", 254)};
+    CHECK_FALSE(cfg.apply(again));
+}
+
+TEST_CASE("a recording writes later configurations' routes as changes, and replay rebuilds them exactly") {
+    TempDir dir;
+    const std::string path = dir.file("routes.wgbpf");
+    ConfigSnapshot big = seed_snapshot();
+    for (uint32_t i = 0; i < 20000; ++i)
+        big.config.routes.push_back(v4_route(fmt::format("172.{}.{}.0/24", 16 + i / 256, i % 256).c_str(), 100 + i % 4));
+    big.config.sort_routes();
+    ConfigSnapshot changed = big;
+    changed.config.routes.erase(changed.config.routes.begin() + 100);
+    changed.config.routes.push_back(v4_route("198.18.0.0/15", 7));
+    changed.config.sort_routes();
+    {
+        auto w = RecordingWriter::open(path, test_header(), {});
+        REQUIRE(w.ok());
+        REQUIRE((*w)->write_config(big));
+        REQUIRE((*w)->write_config(changed));
+        REQUIRE((*w)->close());
+    }
     auto reader = RecordingReader::open(path);
     REQUIRE(reader.ok());
-    CHECK(reader->format_version() == 1);
-    std::vector<DropStep> drops;
-    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {},
-                                        [&](const DropStep& d) { drops.push_back(d); }, {}});
+    ReadAll all = read_all(*reader);
+    REQUIRE(all.error.empty());
+    REQUIRE(kinds(all.frames) == std::vector<FrameKind>{FrameKind::config, FrameKind::config});
+    CHECK(all.frames[1].payload.size() * 20 < all.frames[0].payload.size()); // the change, not the table again
+    auto second = decode_config_frame(all.frames[1].payload);
+    REQUIRE(second.ok());
+    REQUIRE(second->route_changes);
+    CHECK(second->route_changes->removed.size() == 1);
+    CHECK(second->route_changes->added.size() == 1);
+
+    auto again = RecordingReader::open(path);
+    REQUIRE(again.ok());
+    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
+    session.run(*again);
+    const NetnsConfig* replayed = session.config(kSeedNetns);
+    REQUIRE(replayed);
+    CHECK(replayed->routes == changed.config.routes);
+    CHECK(replayed->links.size() == changed.config.links.size());
+}
+
+TEST_CASE("route changes before any configuration of their namespace are a corrupted recording") {
+    ConfigSnapshot orphan = seed_snapshot();
+    orphan.route_changes = RouteChanges{{}, {}, {v4_route("10.0.0.0/8", 254)}};
+    auto reader = RecordingReader::from_bytes(preamble() + kHeaderFrame + frame_bytes(2, encode_frame(orphan)));
+    REQUIRE(reader.ok());
+    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
     ReplayOutcome out = session.run(*reader);
-    CHECK(out.problem.empty());
-    CHECK(out.events == 4);
-    REQUIRE(drops.size() == 1);
-    CHECK(drops[0].location == "nft_do_chain+0x3f2");
-    std::string needle(reinterpret_cast<const char*>(&kKernelAddress), sizeof kKernelAddress);
-    CHECK(read_file(path).find(needle) == std::string::npos);
+    CHECK(out.problem.find("route changes for namespace " + std::to_string(kSeedNetns) + " before any configuration") !=
+          std::string::npos);
 }

@@ -35,6 +35,7 @@ struct IpPrefix {
     bool contains(const IpAddress& a) const;
     std::string to_string() const; // "default" for /0
     bool operator==(const IpPrefix&) const = default;
+    auto operator<=>(const IpPrefix&) const = default;
 };
 
 } // namespace wgbpf

@@ -3,12 +3,14 @@
 // Pure data, filled over netlink (src/netlink) or from a recording; consumed by rule attribution.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "wgbpf/common/ip_address.hpp"
 #include "wgbpf/config/nft_ruleset.hpp"
+#include "wgbpf/config/route_index.hpp"
 
 namespace wgbpf {
 
@@ -86,6 +88,17 @@ struct Route {
     uint32_t metric = 0;  // RTA_PRIORITY
     uint8_t scope = 0;    // rtm_scope
     uint8_t tos = 0;
+
+    bool operator==(const Route&) const = default;
+    auto operator<=>(const Route&) const = default; // the order NetnsConfig keeps its routes in
+};
+
+// Routes added and removed since a configuration was read, from the kernel's notifications.
+struct RouteChanges {
+    std::vector<Route> removed;  // exactly these (RTM_DELROUTE)
+    std::vector<Route> replaced; // each replaces the routes of its family, table, dst, tos and metric (NLM_F_REPLACE)
+    std::vector<Route> added;    // RTM_NEWROUTE
+    bool empty() const { return removed.empty() && replaced.empty() && added.empty(); }
 };
 
 // Per-interface IPv4 sysctls relevant to reverse-path filtering (read under /proc/sys in the namespace).
@@ -98,7 +111,7 @@ struct NetnsConfig {
     uint32_t netns_inode = 0;
     std::vector<Link> links;
     std::vector<Rule> rules;   // both families, each in kernel order (pref ascending)
-    std::vector<Route> routes; // all tables, both families
+    std::vector<Route> routes; // all tables, both families, sorted (Route's order: live and replay agree)
     std::map<uint32_t, std::string> table_names; // /etc/iproute2/rt_tables + built-ins
     std::map<std::string, Ipv4Conf> ipv4_conf;   // "all", "default", per interface name
     NftRuleset nft;                              // read separately (src/netlink/nft_reader)
@@ -109,6 +122,16 @@ struct NetnsConfig {
     std::vector<const Rule*> rules_for(Family f) const; // kernel order
     bool has_table(Family f, uint32_t table) const;     // any route seen in it
     std::string table_name(uint32_t table) const;       // "main", "local", "default", or "" when unnamed
+    // `routes` by family, table and prefix: built on first use, and again once `routes` was replaced or
+    // resized (configurations are read whole, never edited route by route in place).
+    const RouteIndex& route_index() const;
+    // Applies notified changes in one pass (routes stay sorted). False when a removed route is not there:
+    // the configuration had already drifted, read it again.
+    [[nodiscard]] bool apply(const RouteChanges& changes);
+    void sort_routes();
+
+private:
+    mutable std::shared_ptr<const RouteIndex> route_index_;
 };
 
 } // namespace wgbpf

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wgbpf/common/result.hpp"
+#include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/netlink/mnl_socket.hpp"
 #include "wgbpf/netlink/netns.hpp"
 
@@ -17,6 +18,14 @@ public:
                                                        const std::string& what);
     int fd() const;
     bool drain();
+    // Routing: route notifications become changes to apply; anything else (links, addresses, rules, lost
+    // notifications) sets `read_again`, since a link going down removes IPv4 routes without a notification.
+    struct RoutingChanges {
+        bool read_again = false;
+        RouteChanges routes;
+        bool any() const { return read_again || !routes.empty(); }
+    };
+    RoutingChanges drain_routing();
 
 private:
     explicit ChangeWatcher(MnlSocket sock) : sock_(std::move(sock)) {}

@@ -20,7 +20,10 @@ public:
     int fd() const;
     // Reads every pending message. Each is stamped (CLOCK_MONOTONIC) just after it was read: never before the
     // kernel sent it, so never before the netfilter step it belongs to.
-    void drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event);
+    // Reads what is pending, at most kMaxReads datagrams: under a flood the socket never empties, and the
+    // watch must get back to its loop (and to a Ctrl-C). True when more may be pending.
+    bool drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event);
+    static constexpr int kMaxReads = 256;
 
     uint64_t overruns() const { return overruns_; }      // times the socket buffer overflowed (messages lost)
     uint64_t undecodable() const { return undecodable_; }

@@ -12,7 +12,7 @@ namespace wgbpf {
 // RTM_NEWRULE (AF_INET / AF_INET6). nullopt for other types, families or malformed messages.
 std::optional<Rule> parse_rule(const nlmsghdr* nlh);
 
-// RTM_NEWROUTE (AF_INET / AF_INET6). Multipath routes keep their first nexthop; cloned (cache) entries
+// RTM_NEWROUTE or RTM_DELROUTE (AF_INET / AF_INET6). Multipath routes keep their first nexthop; cloned (cache) entries
 // are skipped. Routes via nexthop objects (RTA_NH_ID) come without gateway/oif.
 std::optional<Route> parse_route(const nlmsghdr* nlh);
 

@@ -8,6 +8,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
+#include <unordered_map>
 #include <tuple>
 #include <variant>
 #include <vector>
@@ -73,7 +75,14 @@ private:
     bool attach(NetfilterStep& step, const std::string& family, const std::string& table, const std::string& chain,
                 bool own_chain);
     void forget(std::map<Key, TableTrace>::iterator it);
+    void index(const Key& key, const NftracePacket& packet);
 
+    // Traces by what tells one packet from the next (table, destination, IPv4 id or length): a step looks
+    // at its few candidates, not at every trace waiting (a flood keeps thousands). A trace whose packet
+    // lacks those fields waits under `unindexed_`, looked at by every step.
+    static uint64_t bucket(const std::string& family, const std::string& table, const IpAddress& daddr, uint32_t which);
+    std::unordered_multimap<uint64_t, Key> by_packet_;
+    std::set<Key> unindexed_;
     Release release_;
     NftraceMergeLimits limits_;
     NftraceMergeStats stats_;

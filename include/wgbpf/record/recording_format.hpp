@@ -11,7 +11,7 @@
 namespace wgbpf {
 
 constexpr std::array<char, 8> kRecordingMagic{'W', 'G', 'B', 'P', 'F', 'R', 'E', 'C'};
-constexpr uint32_t kRecordingFormatVersion = 1;
+constexpr uint32_t kRecordingFormatVersion = 2; // 2: routes as arrays, later config frames with route changes
 constexpr size_t kRecordingPreambleSize = 12;      // magic + version
 constexpr size_t kFrameHeaderSize = 12;            // kind, length, crc32
 constexpr uint32_t kMaxFramePayload = 64u << 20;   // far above any snapshot; a larger length is corruption

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ struct ConfigSnapshot {
     uint32_t netns = 0;                   // inode; config.netns_inode is the same
     NetnsConfig config;
     std::vector<WgInterface> wireguard;
+    // Set: config.routes is not in the frame; these changes apply to the namespace's previous routes.
+    std::optional<RouteChanges> route_changes;
 };
 
 struct PlanSnapshot {

@@ -68,6 +68,7 @@ private:
     RecordingNameSources names_;
     std::map<uint64_t, uint32_t> symbol_by_address_;
     std::map<std::string, uint32_t> symbol_index_;
+    std::map<uint32_t, std::vector<Route>> written_routes_; // per namespace, sorted: later frames carry changes
     std::set<uint32_t> named_reasons_;
     uint64_t events_ = 0;
     uint64_t unrecordable_ = 0;

@@ -36,6 +36,7 @@ public:
     ReplayOutcome run(RecordingReader& reader);
 
     std::string link_name(int ifindex) const; // in the first namespace the recording described, "" when unknown
+    const NetnsConfig* config(uint32_t netns) const; // the latest configuration read for it
     const EventPipeline& pipeline() const { return *pipeline_; }
     double event_seconds() const { return first_ns_ ? (now_ns_ - first_ns_) / 1e9 : 0.0; } // first to last event
 

@@ -15,7 +15,7 @@
 
 namespace wgbpf {
 
-nlohmann::json netns_config_to_json(const NetnsConfig& config);
+nlohmann::json netns_config_to_json(const NetnsConfig& config, bool with_routes = true);
 Result<NetnsConfig> netns_config_from_json(const nlohmann::json& j);
 
 nlohmann::json nft_ruleset_to_json(const NftRuleset& ruleset);

@@ -64,9 +64,11 @@ public:
     void ready(const std::vector<ModuleStatus>& modules, uint32_t netns);
 
     // The exit summary: text on stderr always; with --json also the last stdout line.
-    // `lone_routes`: route decisions no packet took, not shown as timelines.
+    // `lone_routes`: route decisions no packet took, not shown as timelines. `not_shown`: what was still in
+    // flight when the watch was stopped and could not be shown in the time the way out is given.
     void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
-                 const std::optional<NftraceSummary>& nftrace = std::nullopt, uint64_t lone_routes = 0);
+                 const std::optional<NftraceSummary>& nftrace = std::nullopt, uint64_t lone_routes = 0,
+                 uint64_t not_shown = 0);
 
 private:
     // A JSON line: written into the one buffer every line reuses, then out with its newline.

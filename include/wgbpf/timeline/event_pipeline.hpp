@@ -44,7 +44,10 @@ public:
     void feed(std::span<const std::byte> record); // one ring-buffer record
     void flush(uint64_t now_ns);                  // finish what has been idle; timelines go out here
 
-    void finish();                                // finish everything (exit / end of recording)
+    // Finishes everything (exit / end of recording). Once `out_of_time` says so, what is left is counted
+    // (not_shown) instead of shown: a Ctrl-C under a flood must not wait for thousands of timelines.
+    void finish(std::function<bool()> out_of_time = {});
+    uint64_t not_shown() const { return not_shown_; }
     // The kernel lost events since the last flush: every timeline open or completed since then gets a gap
     // (timelines wait for the next flush to go out, so that a loss read after they completed still marks them).
     void lost(const std::string& module, uint64_t count);
@@ -73,6 +76,8 @@ private:
     std::vector<PacketTimeline> completed_;           // completed since the last flush
     void release_completed();
     void hold_completed();
+    std::function<bool()> out_of_time_; // set during finish()
+    uint64_t not_shown_ = 0;
     std::unique_ptr<NftraceMerger> merger_; // declared last: destroyed first, it points back into this
 };
 
