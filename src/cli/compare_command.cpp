@@ -3,16 +3,18 @@
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <deque>
 #include <iostream>
-#include <sstream>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 #include "wgbpf/cli/exit_codes.hpp"
 #include "wgbpf/common/result.hpp"
@@ -21,116 +23,200 @@
 #include "wgbpf/record/replay.hpp"
 #include "wgbpf/record/replay_session.hpp"
 #include "wgbpf/render/compare_render.hpp"
+#include "wgbpf/render/output_writer.hpp"
 
 namespace wgbpf {
 namespace {
 
 constexpr size_t kWarningsShown = 10;
+constexpr size_t kReadPiece = 64 * 1024;
 
-// The parsed trace, its skipped lines said (a garbled file should not bury the comparison).
-NftraceLog checked(Result<NftraceLog> log, const std::string& path) {
-    const std::string name = path == "-" ? "stdin" : path;
-    if (!log) throw FatalError(log.error());
-    for (size_t i = 0; i < log->warnings.size() && i < kWarningsShown; ++i)
-        spdlog::warn("{}: {} (skipped)", name, log->warnings[i]);
-    if (log->warnings.size() > kWarningsShown)
-        spdlog::warn("... and {} more lines skipped", log->warnings.size() - kWarningsShown);
-    spdlog::info("{}: {} traces from {} lines ({} not part of a trace)", name, log->traces.size(), log->lines,
-                 log->ignored_lines);
-    return std::move(log.value());
-}
-
-NftraceLog read_trace(const std::string& path) {
-    Result<NftraceLog> log = Error{};
-    if (path == "-") {
-        log = parse_nftrace_text(std::cin, "stdin");
-    } else {
-        struct stat st {};
-        if (stat(path.c_str(), &st) != 0 && errno == ENOENT)
-            throw FatalError("nftrace file " + path + " not found", exit_code::not_found);
-        if (S_ISDIR(st.st_mode)) throw FatalError(path + " is a directory, not `nft monitor trace` output");
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw FatalError(path + ": cannot open: " + std::strerror(errno));
-        log = parse_nftrace_text(in, path);
-    }
-    return checked(std::move(log), path);
-}
-
-// Reads stdin to its end on a thread of its own while the watch runs; stops early when asked (the watch
-// ended first: --duration or Ctrl-C while nft still writes).
-class StdinCollector {
+// The comparison as it goes: each chunk on stdout as soon as it is compared, the summary at the end.
+class CompareOutput {
 public:
-    StdinCollector() : thread_([this] { run(); }) {}
-    ~StdinCollector() { stop(); }
-    bool ended() const { return ended_; }
-    std::string stop() {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-        return text_;
+    CompareOutput(bool json, std::function<std::string(int)> interface_name, CompareWindow window = {})
+        : json_(json),
+          stream_([this](const Comparison& c) { write(json_ ? render_compare_blocks_json(c) : render_compare_blocks_text(c)); },
+                  std::move(interface_name), window) {}
+    CompareStream& stream() { return stream_; }
+    void finish() {
+        stream_.finish();
+        write(json_ ? compare_json_line(compare_totals_json(stream_.totals()))
+                    : render_compare_summary_text(stream_.totals()));
     }
 
 private:
+    void write(const std::string& text) {
+        std::cout << (json_ ? text : terminal_safe(text));
+        if (WriteResult w = flush_output(std::cout); w.state == WriteState::failed)
+            throw FatalError("cannot write the output: " + w.error);
+    }
+    bool json_;
+    CompareStream stream_;
+};
+
+// The trace's skipped lines said (a garbled file should not bury the comparison), or why nothing could be read.
+void report(const NftraceTextStream& traces, Result<void> finished, const std::string& path) {
+    const std::string name = path == "-" ? "stdin" : path;
+    if (!finished) throw FatalError(finished.error());
+    const NftraceTextStats& st = traces.stats();
+    for (size_t i = 0; i < st.warnings.size() && i < kWarningsShown; ++i) spdlog::warn("{}: {} (skipped)", name, st.warnings[i]);
+    if (st.warning_count > kWarningsShown) spdlog::warn("... and {} more lines skipped", st.warning_count - kWarningsShown);
+    spdlog::info("{}: {} traces from {} lines ({} not part of a trace)", name, st.traces, st.lines, st.ignored_lines);
+}
+
+// The saved trace, opened and checked before anything else is read.
+int open_trace(const std::string& path) {
+    if (path == "-") return STDIN_FILENO;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0 && errno == ENOENT) throw FatalError("nftrace file " + path + " not found", exit_code::not_found);
+    if (S_ISDIR(st.st_mode)) throw FatalError(path + " is a directory, not `nft monitor trace` output");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw FatalError(path + ": cannot open: " + std::strerror(errno));
+    return fd;
+}
+
+// A piece of the trace text; false at its end.
+bool read_piece(int fd, NftraceTextStream& traces, const std::string& path) {
+    char buf[kReadPiece];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw FatalError((path == "-" ? std::string("stdin") : path) + ": cannot read: " + std::strerror(errno));
+        if (n == 0) return false;
+        traces.feed(std::string_view(buf, size_t(n)));
+        return true;
+    }
+}
+
+// Reads stdin on a thread of its own while the watch runs, and hands each complete trace over (bounded: when
+// the watch falls behind, the oldest waiting traces are dropped and counted); stops early when asked (the
+// watch ended first: --duration or Ctrl-C while nft still writes).
+class StdinTraces {
+public:
+    explicit StdinTraces(size_t max_waiting)
+        : max_waiting_(max_waiting),
+          traces_([this](NftraceTrace&& t) { handover(std::move(t)); }, "stdin"),
+          thread_([this] { run(); }) {}
+    ~StdinTraces() { stop(); }
+    bool ended() const { return ended_; }
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    // The traces complete so far (after stop(): all of them, the unfinished ones too).
+    std::deque<NftraceTrace> take() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return std::exchange(waiting_, {});
+    }
+    Result<void> finish() { // after stop()
+        Result<void> r = traces_.finish();
+        return r;
+    }
+    const NftraceTextStream& text() const { return traces_; }
+    size_t dropped() const { return dropped_; }
+
+private:
+    void handover(NftraceTrace&& t) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiting_.push_back(std::move(t));
+        if (waiting_.size() > max_waiting_) {
+            waiting_.pop_front();
+            ++dropped_;
+        }
+    }
     void run() {
-        char buf[65536];
         while (!stop_) {
             pollfd p{STDIN_FILENO, POLLIN, 0};
             int r = ::poll(&p, 1, 100);
             if (r < 0 && errno == EINTR) continue;
             if (r < 0) break;
             if (r == 0) continue;
-            ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break; // end of input (nft exited) or an error: compare what came
-            text_.append(buf, size_t(n));
+            try {
+                if (!read_piece(STDIN_FILENO, traces_, "-")) break; // nft exited: compare what came
+            } catch (const FatalError& e) {
+                spdlog::warn("{}", e.what());
+                break;
+            }
         }
         ended_ = true;
     }
 
+    size_t max_waiting_;
     std::atomic<bool> stop_{false}, ended_{false};
-    std::string text_;
-    std::thread thread_;
+    std::mutex mutex_;
+    std::deque<NftraceTrace> waiting_;
+    std::atomic<size_t> dropped_{0};
+    NftraceTextStream traces_; // used by the thread until stop(), then by the caller
+    std::thread thread_;       // last: starts once everything it uses exists
 };
 
-// `nft monitor trace | wgbpf compare --nftrace -`: watch while the trace arrives, then compare.
+// `nft monitor trace | wgbpf compare --nftrace -`: watch while the trace arrives, comparing as both come.
 int run_live_compare(const CompareOptions& options) {
     if (options.nftrace_path != "-")
         throw FatalError("without a RECORDING the trace is read live from stdin: `nft monitor trace | wgbpf compare "
                          "--nftrace -` (or give the RECORDING made with `wgbpf watch -w` beside the saved trace)",
                          exit_code::usage);
-    std::vector<PacketTimeline> timelines;
-    NetnsConfig config;
-    StdinCollector input;
+    std::vector<Link> links; // of the watched namespace, as the watch reads them
+    CompareOutput output(options.json, [&](int ifindex) {
+        for (const Link& l : links)
+            if (l.ifindex == ifindex) return l.name;
+        return std::string();
+    });
+    StdinTraces input(2 * output.stream().window().chunk);
+    auto take_traces = [&] {
+        for (NftraceTrace& t : input.take()) output.stream().add_trace(std::move(t));
+    };
     WatchOptions watch = options.watch;
     watch.json = false; // stdout carries the comparison only; the watch's own lines go to stderr
-    watch.timeline_sink = [&](const PacketTimeline& t) { timelines.push_back(t); };
+    watch.timeline_sink = [&](const PacketTimeline& t) {
+        take_traces(); // the traces that came meanwhile first: they may be this timeline's
+        output.stream().add_timeline(t);
+    };
     watch.keep_going = [&] { return !input.ended(); };
-    watch.config_sink = [&](const NetnsConfig& c) { config = c; };
+    watch.config_sink = [&](const NetnsConfig& c) { links = c.links; };
     int status = run_watch(watch);
-    std::istringstream text(input.stop());
-    NftraceLog log = checked(parse_nftrace_text(text, "stdin"), "-");
-    print_comparison(std::cout, log, timelines, [&](int ifindex) { return config.link_name(ifindex); }, options.json);
+    input.stop();
+    Result<void> finished = input.finish();
+    take_traces();
+    if (input.dropped())
+        spdlog::warn("stdin: {} traces not compared: they came faster than the comparison went", input.dropped());
+    report(input.text(), std::move(finished), "-");
+    output.finish();
     return status;
 }
 
 } // namespace
 
-void print_comparison(std::ostream& out, const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
-                      const std::function<std::string(int)>& interface_name, bool json) {
-    Comparison c = compare_traces(log, timelines, interface_name);
-    out << (json ? render_compare_json(c) : terminal_safe(render_compare_text(c)));
-}
-
 int run_compare(const CompareOptions& options) {
     if (options.recording.empty()) return run_live_compare(options);
-    NftraceLog log = read_trace(options.nftrace_path);
+    const int fd = open_trace(options.nftrace_path);
+    struct Closer {
+        int fd;
+        ~Closer() { if (fd != STDIN_FILENO) ::close(fd); }
+    } closer{fd};
     RecordingReader reader = open_recording(options.recording);
 
-    std::vector<PacketTimeline> timelines;
+    std::unique_ptr<ReplaySession> session;
+    CompareOutput output(options.json, [&](int ifindex) { return session ? session->link_name(ifindex) : std::string(); });
+    NftraceTextStream traces([&](NftraceTrace&& t) { output.stream().add_trace(std::move(t)); },
+                             options.nftrace_path == "-" ? "stdin" : options.nftrace_path);
+    bool text_left = true;
+    // The trace is read as far ahead of the replay as the comparison's window reaches: both stay bounded.
+    auto read_ahead = [&] {
+        while (text_left && output.stream().waiting_traces() < 2 * output.stream().window().chunk)
+            text_left = read_piece(fd, traces, options.nftrace_path);
+    };
     PipelineSinks sinks;
-    sinks.timeline = [&](const PacketTimeline& t) { timelines.push_back(t); };
-    ReplaySession session(std::move(sinks));
-    ReplayOutcome outcome = session.run(reader);
-    print_comparison(std::cout, log, timelines, [&](int ifindex) { return session.link_name(ifindex); }, options.json);
+    sinks.timeline = [&](const PacketTimeline& t) {
+        read_ahead();
+        output.stream().add_timeline(t);
+    };
+    session = std::make_unique<ReplaySession>(std::move(sinks));
+    ReplayOutcome outcome = session->run(reader);
+    while (text_left) text_left = read_piece(fd, traces, options.nftrace_path);
+    report(traces, traces.finish(), options.nftrace_path);
+    output.finish();
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (compared with the packets before it)", options.recording, outcome.problem);
         return exit_code::failure;

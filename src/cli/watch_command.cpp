@@ -324,6 +324,7 @@ int run_watch(const WatchOptions& options) {
     Recording recording(options, reasons, symbols);
     auto wireguard_list = [&] { return ns.wireguard ? std::vector<WgInterface>{*ns.wireguard} : std::vector<WgInterface>{}; };
     auto record_config = [&] {
+        if (options.config_sink) options.config_sink(ns.config);
         recording.write([&](RecordingWriter& w) { return w.write_config({ns.handle.inode(), ns.config, wireguard_list()}); });
         if (modules.netfilter && modules.netfilter->plan())
             recording.write([&](RecordingWriter& w) { return w.write_plan({ns.handle.inode(), *modules.netfilter->plan()}); });
@@ -470,7 +471,7 @@ int run_watch(const WatchOptions& options) {
         pipeline.lost(module, n);
     }
     // Asked to stop (Ctrl-C, SIGTERM, --duration): what is still in flight is shown for 0.4 s at
-    // most (0.4 s), the rest counted in the summary. The end of input or --count shows everything.
+    // most, the rest counted in the summary. The end of input or --count shows everything.
     const bool asked = g_stop;
     pipeline.finish([&] { return asked && clock_ns(CLOCK_MONOTONIC) - stopped_ns > kFinishBudgetNs; });
     const double seconds = (clock_ns(CLOCK_MONOTONIC) - start) / 1e9;

@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace wgbpf {
 namespace {
@@ -41,11 +42,50 @@ bool covers(const NetfilterStep& s, const NftraceChainVisit& v) {
 uint64_t first_time(const PacketTimeline& t) { return t.steps.empty() ? 0 : step_time(t.steps.front()); }
 uint64_t last_time(const PacketTimeline& t) { return t.steps.empty() ? 0 : step_time(t.steps.back()); }
 
+// What tells one packet from the next: its destination and IPv4 id (IPv6: length).
+uint64_t packet_key(const IpAddress& daddr, uint32_t which) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint8_t b : daddr.bytes) h = (h ^ b) * 1099511628211ull;
+    return (h ^ which) * 1099511628211ull;
+}
+
+std::optional<uint64_t> packet_key(const NftracePacket& p) {
+    if (!p.daddr) return std::nullopt;
+    if (p.ip_id) return packet_key(*p.daddr, *p.ip_id);
+    if (p.family == Family::ipv6 && p.length) return packet_key(*p.daddr, 0x10000u + *p.length);
+    return std::nullopt;
+}
+
+uint64_t packet_key(const PacketInfo& p) {
+    return packet_key(p.dst, p.family == Family::ipv4 ? p.ip_id : 0x10000u + p.len);
+}
+
 class Matcher {
 public:
     Matcher(const std::vector<PacketTimeline>& timelines, const std::function<std::string(int)>& interface_name)
         : timelines_(timelines), interface_name_(interface_name) {
-        for (const PacketTimeline& t : timelines) steps_.push_back(chain_steps(t));
+        for (size_t ti = 0; ti < timelines.size(); ++ti) {
+            steps_.push_back(chain_steps(timelines[ti]));
+            std::set<uint64_t> keys;
+            for (const NetfilterStep* s : steps_.back()) keys.insert(packet_key(s->pkt));
+            for (uint64_t k : keys) by_packet_[k].push_back(ti);
+        }
+    }
+
+    // The timelines a trace's visits could lie on: those indexed under the visits' packets, in order; all of
+    // them when a visit has no packet, or its packet lacks what the index needs.
+    std::vector<size_t> candidates(const std::vector<NftraceChainVisit>& visits) const {
+        std::set<size_t> out;
+        for (const NftraceChainVisit& v : visits) {
+            std::optional<uint64_t> key = v.packet ? packet_key(*v.packet) : std::nullopt;
+            if (!key) { // a visit without a packet lies on any step of its chain
+                std::vector<size_t> all(timelines_.size());
+                for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+                return all;
+            }
+            if (auto it = by_packet_.find(*key); it != by_packet_.end()) out.insert(it->second.begin(), it->second.end());
+        }
+        return {out.begin(), out.end()};
     }
 
     // For each visit, the index of the step it lies on in timeline `ti` (greedy, in order).
@@ -68,7 +108,7 @@ public:
     std::optional<size_t> best(const std::vector<NftraceChainVisit>& visits, const std::set<size_t>& taken) const {
         std::optional<size_t> pick;
         size_t pick_score = 0;
-        for (size_t ti = 0; ti < timelines_.size(); ++ti) {
+        for (size_t ti : candidates(visits)) {
             if (steps_[ti].empty()) continue;
             auto at = lay(visits, ti);
             size_t score = std::count_if(at.begin(), at.end(), [](const auto& a) { return a.has_value(); });
@@ -104,6 +144,7 @@ private:
     const std::vector<PacketTimeline>& timelines_;
     const std::function<std::string(int)>& interface_name_;
     std::vector<std::vector<const NetfilterStep*>> steps_;
+    std::unordered_map<uint64_t, std::vector<size_t>> by_packet_; // packet_key -> timelines with such a step
 };
 
 ChainAlignment only_wgbpf_row(const NetfilterStep& s, uint64_t packet) {

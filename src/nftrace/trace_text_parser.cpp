@@ -182,86 +182,157 @@ bool same_chain(const NftraceEvent& a, const NftraceEvent& b) {
     return a.family == b.family && a.table == b.table && a.chain == b.chain;
 }
 
-class Grouper {
-public:
-    explicit Grouper(NftraceLog& log) : log_(log) {}
+} // namespace
 
-    void add(const Record& r) {
-        Parsed p = parse_record(r);
-        if (!p.warning.empty()) {
-            log_.warnings.push_back(std::move(p.warning));
-            return;
-        }
-        NftraceEvent& e = *p.event;
-        if (p.conntrack) {
-            pending_ct_[e.trace_id] = std::move(*p.conntrack);
-            return;
-        }
-        if (auto ct = pending_ct_.find(e.trace_id); ct != pending_ct_.end()) {
-            if (!e.ct_mark) e.ct_mark = ct->second.ct_mark;
-            if (e.ct_state.empty()) e.ct_state = ct->second.ct_state;
-            pending_ct_.erase(ct);
-        }
-        auto open = open_.find(e.trace_id);
-        if (open == open_.end() || restarts(log_.traces[open->second], e)) {
-            log_.traces.push_back(NftraceTrace{e.trace_id, {}});
-            open_[e.trace_id] = log_.traces.size() - 1;
-            open = open_.find(e.trace_id);
-        }
-        log_.traces[open->second].events.push_back(std::move(e));
-    }
+// ---- the stream
 
-private:
-    // A packet cannot enter the same chain twice under one id: this is another packet with a reused id.
-    static bool restarts(const NftraceTrace& t, const NftraceEvent& e) {
-        if (e.kind != NftraceKind::packet) return false;
-        for (const NftraceEvent& seen : t.events)
-            if (seen.kind == NftraceKind::packet && same_chain(seen, e)) return true;
-        return false;
-    }
-
-    NftraceLog& log_;
-    std::map<uint32_t, size_t> open_;              // trace id -> its latest trace
-    std::map<uint32_t, NftraceFields> pending_ct_; // conntrack lines waiting for their packet line
+struct NftraceTextStream::Open {
+    NftraceTrace trace;
+    size_t last_record = 0; // the record number of its latest event
+    bool closed = false;
 };
 
-} // namespace
+NftraceTextStream::NftraceTextStream(Sink sink, std::string source, NftraceStreamLimits limits)
+    : sink_(std::move(sink)), source_(std::move(source)), limits_(limits) {}
+
+NftraceTextStream::~NftraceTextStream() = default;
+
+void NftraceTextStream::feed(std::string_view text) {
+    while (!text.empty()) {
+        size_t end = text.find('\n');
+        if (end == std::string_view::npos) {
+            if (partial_.size() + text.size() > limits_.max_line) { // a "line" this long is not nft's
+                partial_.clear();
+                overlong_ = true;
+            } else {
+                partial_.append(text);
+            }
+            return;
+        }
+        if (partial_.empty() && !overlong_) {
+            line(text.substr(0, end));
+        } else {
+            if (!overlong_) partial_.append(text.substr(0, end));
+            line(partial_);
+            partial_.clear();
+            overlong_ = false;
+        }
+        text.remove_prefix(end + 1);
+    }
+}
+
+void NftraceTextStream::line(std::string_view line) {
+    ++stats_.lines;
+    std::string_view trimmed = trim(line);
+    if (starts_trace(trimmed)) {
+        end_record();
+        record_ = std::string(trimmed);
+        record_line_ = stats_.lines;
+        ++stats_.trace_lines;
+    } else if (record_ && !trimmed.empty() && (is_blank(line.front()) || trimmed.starts_with("(verdict"))) {
+        // Wrapped by a terminal or an article: indented, or the verdict pushed to a line of its own.
+        if (record_->size() + trimmed.size() < limits_.max_line) {
+            *record_ += ' ';
+            *record_ += trimmed;
+        }
+    } else {
+        end_record();
+        ++stats_.ignored_lines;
+    }
+}
+
+void NftraceTextStream::warn(std::string text) {
+    ++stats_.warning_count;
+    if (stats_.warnings.size() < limits_.max_warnings) stats_.warnings.push_back(std::move(text));
+}
+
+void NftraceTextStream::end_record() {
+    if (!record_) return;
+    Parsed p = parse_record(Record{std::move(*record_), record_line_});
+    record_.reset();
+    ++records_;
+    if (!p.warning.empty()) return warn(std::move(p.warning));
+    NftraceEvent& e = *p.event;
+    if (p.conntrack) {
+        if (pending_ct_.size() < limits_.max_open) pending_ct_[e.trace_id] = std::move(*p.conntrack);
+        return;
+    }
+    if (auto ct = pending_ct_.find(e.trace_id); ct != pending_ct_.end()) {
+        if (!e.ct_mark) e.ct_mark = ct->second.ct_mark;
+        if (e.ct_state.empty()) e.ct_state = ct->second.ct_state;
+        pending_ct_.erase(ct);
+    }
+    auto open = open_.find(e.trace_id);
+    if (open != open_.end() && restarts(open->second->trace, e)) {
+        open->second->closed = true;
+        open_.erase(open);
+        open = open_.end();
+    }
+    if (open == open_.end()) {
+        order_.push_back(Open{NftraceTrace{e.trace_id, {}}, records_, false});
+        open = open_.emplace(e.trace_id, &order_.back()).first;
+    }
+    Open& t = *open->second;
+    t.last_record = records_;
+    if (t.trace.events.size() < limits_.max_events) t.trace.events.push_back(std::move(e));
+    release(false);
+}
+
+// In order of their first line: each trace goes out once it is closed, or idle, or too many are open.
+void NftraceTextStream::release(bool all) {
+    while (!order_.empty()) {
+        Open& front = order_.front();
+        bool idle = records_ - front.last_record > limits_.idle_records;
+        if (!all && !front.closed && !idle && order_.size() <= limits_.max_open) return;
+        if (auto it = open_.find(front.trace.id); it != open_.end() && it->second == &front) open_.erase(it);
+        ++stats_.traces;
+        NftraceTrace trace = std::move(front.trace);
+        order_.pop_front();
+        sink_(std::move(trace));
+    }
+}
+
+// A packet cannot enter the same chain twice under one id: this is another packet with a reused id.
+bool NftraceTextStream::restarts(const NftraceTrace& t, const NftraceEvent& e) {
+    if (e.kind != NftraceKind::packet) return false;
+    for (const NftraceEvent& seen : t.events)
+        if (seen.kind == NftraceKind::packet && same_chain(seen, e)) return true;
+    return false;
+}
+
+Result<void> NftraceTextStream::finish() {
+    if (!partial_.empty() || overlong_) {
+        std::string last = std::move(partial_);
+        partial_.clear();
+        overlong_ = false;
+        line(last);
+    }
+    end_record();
+    release(true);
+    pending_ct_.clear();
+    if (stats_.trace_lines == 0) return Error{fmt::format("no `trace id` lines in {}", source_)};
+    if (stats_.traces == 0)
+        return Error{fmt::format("none of the {} `trace id` lines in {} could be read; {}", stats_.trace_lines, source_,
+                                 stats_.warnings.empty() ? std::string("?") : stats_.warnings.front())};
+    return {};
+}
+
+// ---- whole texts
 
 Result<NftraceLog> parse_nftrace_text(std::string_view text, std::string_view source) {
     NftraceLog log;
-    Grouper grouper(log);
-    std::optional<Record> open;
-    size_t trace_lines = 0;
-    auto finish = [&] {
-        if (open) grouper.add(*open);
-        open.reset();
-    };
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        start = end + 1;
-        ++log.lines;
-        std::string_view trimmed = trim(line);
-        if (starts_trace(trimmed)) {
-            finish();
-            open = Record{std::string(trimmed), log.lines};
-            ++trace_lines;
-        } else if (open && !trimmed.empty() && (is_blank(line.front()) || trimmed.starts_with("(verdict"))) {
-            // Wrapped by a terminal or an article: indented, or the verdict pushed to a line of its own.
-            open->text += ' ';
-            open->text += trimmed;
-        } else {
-            finish();
-            ++log.ignored_lines;
-        }
-    }
-    finish();
-    if (trace_lines == 0) return Error{fmt::format("no `trace id` lines in {}", source)};
-    if (log.traces.empty())
-        return Error{fmt::format("none of the {} `trace id` lines in {} could be read; {}", trace_lines, source,
-                                 log.warnings.empty() ? std::string("?") : log.warnings.front())};
+    NftraceStreamLimits everything;
+    everything.idle_records = SIZE_MAX; // a whole text: traces close only when their id is reused, or at the end
+    everything.max_open = SIZE_MAX;
+    everything.max_warnings = SIZE_MAX;
+    NftraceTextStream stream([&](NftraceTrace&& t) { log.traces.push_back(std::move(t)); }, std::string(source),
+                             everything);
+    stream.feed(text);
+    Result<void> done = stream.finish();
+    if (!done) return Error{done.error()};
+    log.warnings = stream.stats().warnings;
+    log.lines = stream.stats().lines;
+    log.ignored_lines = stream.stats().ignored_lines;
     return log;
 }
 

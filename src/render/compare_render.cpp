@@ -71,7 +71,7 @@ std::string nftrace_packet_text(const NftracePacket& p) {
     return s;
 }
 
-std::string render_compare_text(const Comparison& c) {
+std::string render_compare_blocks_text(const Comparison& c) {
     std::string out;
     auto block = [&](const TraceMatch& m) {
         out += header(m) + "\n";
@@ -90,13 +90,28 @@ std::string render_compare_text(const Comparison& c) {
     };
     for (const TraceMatch& m : c.traces) block(m);
     for (const TraceMatch& m : c.only_wgbpf) block(m);
-    out += fmt::format("summary: {} traces, {} matched, {} only in nftrace, {} wgbpf packets with netfilter steps and no trace, "
-                       "{} disagreements\n",
-                       c.traces.size(), c.matched, c.only_nftrace, c.only_wgbpf_packets, c.disagreements.size());
-    for (const Disagreement& d : c.disagreements)
+    return out;
+}
+
+std::string render_compare_summary_text(const CompareTotals& t) {
+    std::string out = fmt::format("summary: {} traces, {} matched, {} only in nftrace, {} wgbpf packets with netfilter "
+                                  "steps and no trace, {} disagreements\n",
+                                  t.traces, t.matched, t.only_nftrace, t.only_wgbpf, t.disagreement_count);
+    if (t.not_compared)
+        out += fmt::format("   {} wgbpf packets with netfilter steps not compared: no trace came for them while they "
+                           "waited among the last {}\n",
+                           t.not_compared, t.window);
+    for (const Disagreement& d : t.disagreements)
         out += fmt::format("   DISAGREE trace {} #{} {}: {}: nftrace {}, wgbpf {}\n", trace_id_text(d.trace_id), d.packet,
                            d.chain, d.what, d.nftrace, d.wgbpf);
+    if (t.disagreement_count > t.disagreements.size())
+        out += fmt::format("   ... and {} more disagreements (shown with their traces above)\n",
+                           t.disagreement_count - t.disagreements.size());
     return out;
+}
+
+std::string render_compare_text(const Comparison& c) {
+    return render_compare_blocks_text(c) + render_compare_summary_text(totals_of(c));
 }
 
 nlohmann::json compare_match_json(const TraceMatch& m) {
@@ -135,27 +150,37 @@ nlohmann::json compare_match_json(const TraceMatch& m) {
     return j;
 }
 
-nlohmann::json compare_summary_json(const Comparison& c) {
+nlohmann::json compare_totals_json(const CompareTotals& t) {
     nlohmann::json j;
     j["kind"] = "summary";
-    j["traces"] = c.traces.size();
-    j["matched"] = c.matched;
-    j["only_nftrace"] = c.only_nftrace;
-    j["only_wgbpf"] = c.only_wgbpf_packets;
+    j["traces"] = t.traces;
+    j["matched"] = t.matched;
+    j["only_nftrace"] = t.only_nftrace;
+    j["only_wgbpf"] = t.only_wgbpf;
+    j["not_compared"] = t.not_compared;
     j["disagreements"] = nlohmann::json::array();
-    for (const Disagreement& d : c.disagreements)
+    for (const Disagreement& d : t.disagreements)
         j["disagreements"].push_back({{"trace_id", trace_id_text(d.trace_id)}, {"packet", d.packet}, {"chain", d.chain},
                                       {"what", d.what}, {"nftrace", d.nftrace}, {"wgbpf", d.wgbpf}});
+    j["disagreements_not_listed"] = t.disagreement_count - t.disagreements.size();
     return j;
 }
 
-std::string render_compare_json(const Comparison& c) {
+nlohmann::json compare_summary_json(const Comparison& c) { return compare_totals_json(totals_of(c)); }
+
+std::string compare_json_line(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string render_compare_blocks_json(const Comparison& c) {
     std::string out;
-    auto line = [&](const nlohmann::json& j) { out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; };
-    for (const TraceMatch& m : c.traces) line(compare_match_json(m));
-    for (const TraceMatch& m : c.only_wgbpf) line(compare_match_json(m));
-    line(compare_summary_json(c));
+    for (const TraceMatch& m : c.traces) out += compare_json_line(compare_match_json(m));
+    for (const TraceMatch& m : c.only_wgbpf) out += compare_json_line(compare_match_json(m));
     return out;
+}
+
+std::string render_compare_json(const Comparison& c) {
+    return render_compare_blocks_json(c) + compare_json_line(compare_summary_json(c));
 }
 
 } // namespace wgbpf

@@ -14,7 +14,7 @@
 #   --timeout S            time limit per kernel, all boots included (default 900)
 #   --boot-timeout S       a boot that has not reached the start marker by then is retried (default 120)
 #   --e2e-timeout S        time limit of the end-to-end suite inside the VM (default 480)
-#   --tests SPEC           Catch2 test spec for the end-to-end binary (default: all tests)
+#   --tests SPEC           Catch2 test spec for the end-to-end binary (default: all but [host] tests)
 #   --expect-route TEXT    fail unless the route module's flavour contains TEXT
 #   --expect-wg IMPL       fail unless the lab ran this WireGuard implementation (kernel|wireguard-go)
 #   --no-lab-probe         skip the lab probe (lab.sh up + wgbpf watch on wg0 + ping)
@@ -38,7 +38,7 @@ tries=3
 kernel_timeout=900
 e2e_timeout=480
 boot_timeout=120
-tests_spec=""
+tests_spec="~[host]" # [host]: user-space bounds measured on this machine only (tests/e2e/test_hardening_e2e.cpp)
 expect_route=""
 expect_wg=""
 lab_probe=1

@@ -4,7 +4,8 @@
 // trace text arrives on stdin (`nft monitor trace | wgbpf compare --nftrace -`), until stdin ends, Ctrl-C or
 // --duration. Exit codes: 0 compared (disagreements are
 // output, not failures); 1 the trace or the recording cannot be read, or the recording is cut short (after
-// printing what was compared); 2 usage; 4 a file does not exist.
+// printing what was compared); 2 usage; 4 a file does not exist. Compared as both come, in a bounded window
+// (nftrace/compare_stream.hpp): memory stays bounded whatever the input size.
 #include <functional>
 #include <ostream>
 #include <string>
@@ -24,9 +25,5 @@ struct CompareOptions {
 };
 
 int run_compare(const CompareOptions& options);
-
-// The comparison and its output, whatever the timelines came from (a replay now, watching live later).
-void print_comparison(std::ostream& out, const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
-                      const std::function<std::string(int ifindex)>& interface_name, bool json);
 
 } // namespace wgbpf

@@ -27,7 +27,7 @@ struct WatchOptions {
     // stdout, and the watch also ends as soon as keep_going() says false (polled every 100 ms).
     std::function<void(const PacketTimeline&)> timeline_sink;
     std::function<bool()> keep_going;
-    std::function<void(const NetnsConfig&)> config_sink; // the watched namespace's configuration, at the end
+    std::function<void(const NetnsConfig&)> config_sink; // the watched namespace's configuration: at start, on each change, at the end
 };
 
 // Runs until Ctrl-C/SIGTERM, the duration or the count; returns the exit code. Throws FatalError.

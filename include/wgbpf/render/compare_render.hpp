@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "wgbpf/nftrace/compare_stream.hpp"
 #include "wgbpf/nftrace/trace_matcher.hpp"
 
 namespace wgbpf {
@@ -15,9 +16,16 @@ namespace wgbpf {
 //    only wgbpf    ip wg-quick-wg0 postmangle                                 wgbpf accept  mark 0xca6c  (#2)
 //    note: nftrace lost the packet at WireGuard encapsulation; wgbpf follows it as outer packet #2
 std::string render_compare_text(const Comparison& c);
+// The same in pieces, for a comparison made as the input comes (CompareStream): each chunk's blocks, then the
+// summary of the totals.
+std::string render_compare_blocks_text(const Comparison& c);
+std::string render_compare_summary_text(const CompareTotals& totals);
 
 nlohmann::json compare_match_json(const TraceMatch& m);
 nlohmann::json compare_summary_json(const Comparison& c);
+nlohmann::json compare_totals_json(const CompareTotals& totals);
+std::string render_compare_blocks_json(const Comparison& c);
+std::string compare_json_line(const nlohmann::json& j); // one object, one line, U+FFFD for invalid bytes
 
 // Every object, one per line, the summary last. Text from the trace file need not be UTF-8 (a comment in a
 // rule): invalid bytes become U+FFFD rather than making the output fail.
