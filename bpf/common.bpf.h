@@ -9,6 +9,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "wgbpf/abi/events.h"
+#include "wgbpf/abi/siphash.h"
 
 #define WGBPF_EAGAIN 11
 #define WGBPF_LOOPBACK_IFINDEX 1
@@ -126,18 +127,12 @@ struct {
 	__type(value, struct watch_set);
 } watched SEC(".maps");
 
-/* Keyed by user space at load: packet ids do not reveal kernel addresses. */
-volatile const __u64 packet_id_key = 0;
+/* Keyed by user space at load (one random key per run): packet ids do not reveal kernel addresses. */
+volatile const __u64 packet_id_key[2] = {};
 
 static __always_inline __u64 mix_packet_id(__u64 x)
 {
-	x ^= packet_id_key;
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
+	return wgbpf_siphash_u64(x, packet_id_key[0], packet_id_key[1]);
 }
 
 /* A packet's id from the skb's address, for BTF pointers. The verifier forbids arithmetic on such a

@@ -17,6 +17,12 @@ fi
 "$top/scripts/setup.sh"
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$(nproc)"
+if [[ $what == test ]]; then
+  # The fuzz targets, with clang and sanitizers, for CTest's bounded fuzz runs (tests/fuzz/run-fuzz.sh).
+  cmake -S "$top" -B "$build-fuzz" -G Ninja -DWGBPF_FUZZ=ON -DWGBPF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" >/dev/null
+  cmake --build "$build-fuzz" -j "$(nproc)" --target fuzz_recording_reader fuzz_nftrace_parser
+fi
 
 case $what in
   build) ;;

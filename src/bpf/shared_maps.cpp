@@ -5,7 +5,9 @@
 
 #include <vector>
 
+#include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace wgbpf {
 namespace {
@@ -48,10 +50,11 @@ uint64_t read_losses(int losses_fd, uint32_t module) {
     return sum;
 }
 
-uint64_t packet_id_key() {
-    static const uint64_t key = [] {
-        uint64_t k = 0;
-        if (getrandom(&k, sizeof k, 0) != sizeof k) k = reinterpret_cast<uintptr_t>(&k) * 0x9e3779b97f4a7c15ULL;
+const std::array<uint64_t, 2>& packet_id_key() {
+    static const std::array<uint64_t, 2> key = [] {
+        std::array<uint64_t, 2> k{};
+        if (getrandom(k.data(), sizeof k, 0) != ssize_t(sizeof k))
+            throw FatalError(std::string("no random key for packet ids: getrandom: ") + std::strerror(errno));
         return k;
     }();
     return key;

@@ -313,15 +313,16 @@ int run_watch(const WatchOptions& options) {
     auto kernel = probe_running_kernel();
     if (options.no_fexit) kernel = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
     if (stopped_during_start_up()) return exit_code::ok;
+    // The recording's file first: a path that cannot be written is said before seconds of loading.
+    const DropReasons reasons = DropReasons::load();
+    const KernelSymbols symbols = KernelSymbols::load();
+    Recording recording(options, reasons, symbols);
     Modules modules = start_modules(*kernel, filter, ns, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
     if (stopped_during_start_up()) return exit_code::ok;
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
     OutputWriter output(std::cout, options.json, style, [&](int ifindex) { return ns.config.link_name(ifindex); });
     if (options.count) output.limit(*options.count);
-    const DropReasons reasons = DropReasons::load();
-    const KernelSymbols symbols = KernelSymbols::load();
-    Recording recording(options, reasons, symbols);
     auto wireguard_list = [&] { return ns.wireguard ? std::vector<WgInterface>{*ns.wireguard} : std::vector<WgInterface>{}; };
     auto record_config = [&] {
         if (options.config_sink) options.config_sink(ns.config);
@@ -401,6 +402,15 @@ int run_watch(const WatchOptions& options) {
         ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
         modules.set_filter(filter_for(ns, options));
     };
+    // Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
+    auto report_losses = [&] {
+        for (const auto& loss : modules.new_losses()) { // (not a structured binding: clang 14 cannot capture one)
+            const std::string& module = loss.first;
+            const uint64_t n = loss.second;
+            recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
+            pipeline.lost(module, n);
+        }
+    };
     while (!g_stop) {
         auto polled = (*consumer)->poll(100);
         if (!polled) throw FatalError(polled.error());
@@ -441,10 +451,7 @@ int run_watch(const WatchOptions& options) {
             record_config();
             next_wireguard_refresh = now + 5'000'000'000ull;
         }
-        for (const auto& [module, n] : modules.new_losses()) {
-            recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
-            pipeline.lost(module, n);
-        }
+        report_losses();
         pipeline.flush(now);
         if (WriteResult w = output.flush(); w.state == WriteState::failed && !g_stop)
             throw FatalError("cannot write the output: " + w.error);
@@ -466,10 +473,7 @@ int run_watch(const WatchOptions& options) {
         if (!drained || !(*consumer)->more()) break;
     }
     read_traces();
-    for (const auto& [module, n] : modules.new_losses()) {
-        recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
-        pipeline.lost(module, n);
-    }
+    report_losses();
     // Asked to stop (Ctrl-C, SIGTERM, --duration): what is still in flight is shown for 0.4 s at
     // most, the rest counted in the summary. The end of input or --count shows everything.
     const bool asked = g_stop;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include <cstdint>
 #include <ctime>
 
 namespace wgbpf {
@@ -94,7 +95,10 @@ PacketJsonFields::PacketJsonFields(const PacketInfo& p, const LinkName& link_nam
 
 std::string event_clock_text(uint64_t t_ns, const TextStyle& style) {
     if (style.realtime_offset_ns == 0) return fmt::format("{:.6f}", t_ns / 1e9);
-    int64_t wall = static_cast<int64_t>(t_ns) + style.realtime_offset_ns;
+    // The offset comes from a recording: a crafted one must not overflow or print a negative time.
+    int64_t wall = 0;
+    if (t_ns > uint64_t(INT64_MAX) || __builtin_add_overflow(int64_t(t_ns), style.realtime_offset_ns, &wall) || wall < 0)
+        return fmt::format("{:.6f}", t_ns / 1e9);
     time_t secs = wall / 1'000'000'000;
     tm local{};
     localtime_r(&secs, &local);

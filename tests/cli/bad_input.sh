@@ -38,6 +38,14 @@ if [[ $(id -u) -eq 0 ]]; then
   expect 4 "no interface 'wgbpf-none0'" -- "$wgbpf" watch --iface wgbpf-none0 --duration 1
   expect 3 'needs root or the capabilities.*missing: .*CAP_BPF' -- \
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" watch --duration 1
+  expect 1 'cannot create recording /nonexistent-wgbpf-dir/x: No such file' -- \
+    "$wgbpf" watch -w /nonexistent-wgbpf-dir/x --duration 1
+  # ... said before any probe is loaded (that takes seconds)
+  if "$wgbpf" watch -w /nonexistent-wgbpf-dir/x --duration 1 2>&1 | grep -q 'module:'; then
+    echo 'FAIL: watch -w into a missing directory loaded probes before saying so'; failures=$((failures + 1))
+  else
+    passed=$((passed + 1))
+  fi
 else
   expect 3 'needs root or the capabilities.*missing: .*CAP_BPF' -- "$wgbpf" watch --duration 1
 fi

@@ -204,3 +204,16 @@ TEST_CASE("route summaries: fast path, local delivery, rejects, incomplete walks
     RouteDecision nothing;
     CHECK(route_summary_text(nothing) == "output: => no decision seen");
 }
+
+TEST_CASE("event times: a recording's crafted clock offset never overflows nor prints a negative time") {
+    TextStyle style;
+    style.realtime_offset_ns = INT64_MAX;
+    CHECK(event_clock_text(5'000'000'000, style) == "5.000000");
+    style.realtime_offset_ns = INT64_MIN;
+    CHECK(event_clock_text(5'000'000'000, style) == "5.000000");
+    style.realtime_offset_ns = -6'000'000'000;
+    CHECK(event_clock_text(5'000'000'000, style) == "5.000000");
+    CHECK(event_clock_text(UINT64_MAX, style).find('-') == std::string::npos);
+    style.realtime_offset_ns = 1'000'000'000;
+    CHECK(event_clock_text(5'000'000'000, style).size() == std::string("00:00:06.000000").size());
+}

@@ -3,6 +3,9 @@
 // watched-packet table and its clock, and the per-CPU output-hook context (re-routes). The first object to load creates them; the others reuse its fds.
 #include <bpf/libbpf.h>
 
+#include <array>
+#include <cstdint>
+
 #include "wgbpf/common/result.hpp"
 
 namespace wgbpf {
@@ -31,7 +34,7 @@ struct SharedMaps {
 // Sum of one module's per-CPU loss counters (records the kernel could not reserve).
 uint64_t read_losses(int losses_fd, uint32_t module);
 
-// The key that turns skb addresses into packet ids, one per run (set into each object's rodata).
-uint64_t packet_id_key();
+// The SipHash key that turns skb addresses into packet ids, one per run (set into each object's rodata).
+const std::array<uint64_t, 2>& packet_id_key();
 
 } // namespace wgbpf

@@ -14,7 +14,8 @@ namespace wgbpf {
 template <typename Skel>
 Result<void> load_shared(Skel* skel, int (*load)(Skel*), SharedMaps& maps, uint32_t ringbuf_bytes,
                          const std::string& what) {
-    skel->rodata->packet_id_key = packet_id_key();
+    skel->rodata->packet_id_key[0] = packet_id_key()[0];
+    skel->rodata->packet_id_key[1] = packet_id_key()[1];
     const SharedMaps::Of own{skel->maps.events, skel->maps.losses, skel->maps.watched, skel->maps.watch_clock,
                              skel->maps.hook_contexts};
     if (auto r = maps.reuse_in(own, ringbuf_bytes); !r) return r;
