@@ -26,6 +26,7 @@ uint64_t monotonic_ns() {
 
 int RingConsumer::on_record(void* self, void* data, size_t size) {
     auto* c = static_cast<RingConsumer*>(self);
+    if (c->handled_ == 0) c->batch_start_ns_ = monotonic_ns(); // the batch's time, not the wait before it
     c->handler_({static_cast<const std::byte*>(data), size});
     ++c->handled_;
     c->full_ = c->handled_ >= kBatch || (c->handled_ % 64 == 0 && monotonic_ns() - c->batch_start_ns_ >= kBatchBudgetNs);
@@ -35,7 +36,6 @@ int RingConsumer::on_record(void* self, void* data, size_t size) {
 Result<int> RingConsumer::poll(int timeout_ms) {
     handled_ = 0;
     full_ = false;
-    batch_start_ns_ = monotonic_ns();
     int woken = ring_buffer__poll(rb_.get(), more_ ? 0 : timeout_ms);
     if (woken < 0 && woken != -EINTR && woken != kBatchFull)
         return Error{std::string("ring buffer poll: ") + std::strerror(-woken)};

@@ -48,8 +48,7 @@ public:
 private:
     void write(const std::string& text) {
         std::cout << (json_ ? text : terminal_safe(text));
-        if (WriteResult w = flush_output(std::cout); w.state == WriteState::failed)
-            throw FatalError("cannot write the output: " + w.error);
+        if (WriteResult w = flush_output(std::cout); w.state == WriteState::failed) throw FatalError("cannot write the output: " + w.error);
     }
     bool json_;
     CompareStream stream_;
@@ -103,16 +102,14 @@ public:
     void stop() {
         stop_ = true;
         if (thread_.joinable()) thread_.join();
+        stopped_ = true; // from here on the caller takes every trace: none is dropped
     }
     // The traces complete so far (after stop(): all of them, the unfinished ones too).
     std::deque<NftraceTrace> take() {
         std::lock_guard<std::mutex> lock(mutex_);
         return std::exchange(waiting_, {});
     }
-    Result<void> finish() { // after stop()
-        Result<void> r = traces_.finish();
-        return r;
-    }
+    Result<void> finish() { return traces_.finish(); } // after stop()
     const NftraceTextStream& text() const { return traces_; }
     size_t dropped() const { return dropped_; }
 
@@ -120,7 +117,7 @@ private:
     void handover(NftraceTrace&& t) {
         std::lock_guard<std::mutex> lock(mutex_);
         waiting_.push_back(std::move(t));
-        if (waiting_.size() > max_waiting_) {
+        if (!stopped_ && waiting_.size() > max_waiting_) {
             waiting_.pop_front();
             ++dropped_;
         }
@@ -143,7 +140,7 @@ private:
     }
 
     size_t max_waiting_;
-    std::atomic<bool> stop_{false}, ended_{false};
+    std::atomic<bool> stop_{false}, ended_{false}, stopped_{false};
     std::mutex mutex_;
     std::deque<NftraceTrace> waiting_;
     std::atomic<size_t> dropped_{0};
@@ -173,7 +170,10 @@ int run_live_compare(const CompareOptions& options) {
         take_traces(); // the traces that came meanwhile first: they may be this timeline's
         output.stream().add_timeline(t);
     };
-    watch.keep_going = [&] { return !input.ended(); };
+    watch.keep_going = [&] {
+        take_traces(); // also while no timeline comes (a trace rule wider than the watch)
+        return !input.ended();
+    };
     watch.config_sink = [&](const NetnsConfig& c) { links = c.links; };
     int status = run_watch(watch);
     input.stop();
@@ -204,8 +204,7 @@ int run_compare(const CompareOptions& options) {
     bool text_left = true;
     // The trace is read as far ahead of the replay as the comparison's window reaches: both stay bounded.
     auto read_ahead = [&] {
-        while (text_left && output.stream().waiting_traces() < 2 * output.stream().window().chunk)
-            text_left = read_piece(fd, traces, options.nftrace_path);
+        while (text_left && output.stream().wants_traces()) text_left = read_piece(fd, traces, options.nftrace_path);
     };
     PipelineSinks sinks;
     sinks.timeline = [&](const PacketTimeline& t) {

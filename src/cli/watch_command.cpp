@@ -377,7 +377,11 @@ int run_watch(const WatchOptions& options) {
     const uint64_t deadline = options.duration_s ? start + uint64_t(*options.duration_s * 1e9) : UINT64_MAX;
     if (options.duration_s) arm_alarm(*options.duration_s);
     struct AlarmOff {
-        ~AlarmOff() { disarm_alarm(); } // no SIGALRM outlives the watch (live compare writes afterwards)
+        // A watch that ended by itself (end of input, --count) leaves no SIGALRM behind; one that was asked to
+        // stop keeps interrupting blocked writes until the process exits (live compare writes afterwards).
+        ~AlarmOff() {
+            if (!g_stop) disarm_alarm();
+        }
     } alarm_off;
     uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
     uint64_t next_config_check = start;
@@ -463,9 +467,9 @@ int run_watch(const WatchOptions& options) {
         if (options.keep_going && !options.keep_going()) break;
         if (output.full()) break;
     }
-    // From here on a blocked write is interrupted every second: the way out takes a bounded time however
-    // stdout is (not) read. What could not be written then is an error at exit (main's check).
-    arm_alarm(1, 1);
+    // Asked to stop: from here on a blocked write is interrupted every second, so the way out takes a bounded
+    // time however stdout is (not) read. What could not be written then is an error.
+    if (g_stop) arm_alarm(1, 1);
     const uint64_t stopped_ns = clock_ns(CLOCK_MONOTONIC);
     // What is still in the buffer, batch by batch, for at most a tenth of a second: a stop stays prompt.
     for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 100'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {

@@ -34,7 +34,10 @@ std::vector<const Rule*> NetnsConfig::rules_for(Family f) const {
 
 bool NetnsConfig::has_table(Family f, uint32_t table) const { return route_index().has_table(f, table); }
 
-void NetnsConfig::sort_routes() { std::sort(routes.begin(), routes.end()); }
+void NetnsConfig::sort_routes() {
+    std::sort(routes.begin(), routes.end());
+    route_index_.reset();
+}
 
 bool NetnsConfig::apply(const RouteChanges& changes) {
     std::vector<Route> gone = changes.removed;
@@ -62,6 +65,7 @@ bool NetnsConfig::apply(const RouteChanges& changes) {
     kept.insert(kept.end(), fresh.begin(), fresh.end());
     std::inplace_merge(kept.begin(), kept.begin() + std::ptrdiff_t(middle), kept.end());
     routes = std::move(kept);
+    route_index_.reset(); // a new vector may sit where the old one was, with as many routes
     return matched == gone.size();
 }
 

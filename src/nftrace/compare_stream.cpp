@@ -48,14 +48,17 @@ CompareStream::CompareStream(ChunkSink sink, std::function<std::string(int)> int
 
 void CompareStream::add_trace(NftraceTrace trace) {
     traces_.push_back(std::move(trace));
-    if (traces_.size() >= 2 * window_.chunk) compare(window_.chunk);
+    // Compared once their packets have likely come (the window half full), or, when wgbpf sees few of the
+    // traced packets, once four chunks wait: traces stay bounded too.
+    bool ready = traces_.size() >= 2 * window_.chunk && timelines_.size() >= window_.max_timelines / 2;
+    if (ready || traces_.size() >= 4 * window_.chunk) compare(window_.chunk, false);
 }
 
 void CompareStream::add_timeline(const PacketTimeline& timeline) {
     if (!has_netfilter_step(timeline)) return;
     timelines_.push_back(timeline);
     if (timelines_.size() <= window_.max_timelines) return;
-    compare(traces_.size()); // the traces waiting may still take the oldest
+    compare(traces_.size(), false); // the traces waiting may still take the oldest
     if (timelines_.size() <= window_.max_timelines) return;
     // Still too many: the oldest fall out, uncompared (counted).
     size_t out = timelines_.size() - window_.max_timelines * 3 / 4;
@@ -63,10 +66,10 @@ void CompareStream::add_timeline(const PacketTimeline& timeline) {
     timelines_.erase(timelines_.begin(), timelines_.begin() + std::ptrdiff_t(out));
 }
 
-void CompareStream::finish() { compare(traces_.size()); }
+void CompareStream::finish() { compare(traces_.size(), true); }
 
-void CompareStream::compare(size_t count) {
-    if (count == 0) return;
+void CompareStream::compare(size_t count, bool last) {
+    if (count == 0 && !last) return;
     NftraceLog log;
     for (size_t i = 0; i < count && !traces_.empty(); ++i) {
         log.traces.push_back(std::move(traces_.front()));
@@ -74,7 +77,8 @@ void CompareStream::compare(size_t count) {
     }
     std::set<uint64_t> done;
     {
-        Comparison c = compare_traces(log, timelines_, interface_name_);
+        Comparison c = compare_traces(log, timelines_, interface_name_, MatchOptions{last, &scope_});
+        scope_.widen(c.scope);
         add(totals_, c, window_.max_disagreements);
         done = shown_timelines(c);
         sink_(c); // before the timelines it points into go

@@ -220,8 +220,14 @@ std::vector<NftraceChainVisit> chain_visits(const NftraceTrace& trace) {
     return out;
 }
 
+void MatchScope::widen(const MatchScope& other) {
+    namespaces.insert(other.namespaces.begin(), other.namespaces.end());
+    from = std::min(from, other.from);
+    to = std::max(to, other.to);
+}
+
 Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
-                          const std::function<std::string(int)>& interface_name) {
+                          const std::function<std::string(int)>& interface_name, const MatchOptions& options) {
     Matcher matcher(timelines, interface_name);
     std::vector<std::vector<NftraceChainVisit>> visits;
     std::vector<std::optional<size_t>> chosen;
@@ -310,18 +316,21 @@ Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimelin
     }
 
     // wgbpf packets no trace covered, within the scope the matched traces show.
-    std::set<uint32_t> namespaces;
-    uint64_t from = std::numeric_limits<uint64_t>::max(), to = 0;
     for (size_t ti : taken) {
-        namespaces.insert(timelines[ti].netns);
-        from = std::min(from, first_time(timelines[ti]));
-        to = std::max(to, last_time(timelines[ti]));
+        out.scope.namespaces.insert(timelines[ti].netns);
+        out.scope.from = std::min(out.scope.from, first_time(timelines[ti]));
+        out.scope.to = std::max(out.scope.to, last_time(timelines[ti]));
     }
+    MatchScope scope = out.scope;
+    if (options.scope) scope.widen(*options.scope);
+    const std::set<uint32_t>& namespaces = scope.namespaces;
+    const uint64_t from = scope.from, to = scope.to;
     std::vector<size_t> missed;
     for (size_t ti = 0; ti < timelines.size(); ++ti) {
         const PacketTimeline& t = timelines[ti];
         if (taken.count(ti) || matcher.steps(ti).empty() || !namespaces.count(t.netns)) continue;
         if (!shown.count(ti) && (last_time(t) < from || first_time(t) > to)) continue;
+        if (!shown.count(ti) && !options.report_unmatched) continue; // a later trace may still take it
         missed.push_back(ti);
     }
     std::sort(missed.begin(), missed.end(),

@@ -201,6 +201,7 @@ void NftraceTextStream::feed(std::string_view text) {
     while (!text.empty()) {
         size_t end = text.find('\n');
         if (end == std::string_view::npos) {
+            if (overlong_) return; // the rest of a line already too long: dropped up to its newline
             if (partial_.size() + text.size() > limits_.max_line) { // a "line" this long is not nft's
                 partial_.clear();
                 overlong_ = true;

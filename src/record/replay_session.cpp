@@ -100,7 +100,7 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
             if (before == configs_.end())
                 return Error{fmt::format("config frame: route changes for namespace {} before any configuration of it",
                                          c->netns)};
-            c->config.routes = std::move(before->second.routes);
+            c->config.routes = before->second.routes; // a copy: a bad frame leaves the last good routes in place
             if (!c->config.apply(*c->route_changes))
                 return Error{fmt::format("config frame: a removed route of namespace {} was not there", c->netns)};
         }

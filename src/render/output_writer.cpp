@@ -68,6 +68,8 @@ WriteResult flush_output(std::ostream& out) {
     if (!err && &out == &std::cout && std::fflush(stdout) != 0) err = errno;
     if (!err && &out == &std::cout && reader_gone(STDOUT_FILENO)) err = EPIPE; // it failed earlier, on a closed pipe
     if (err == EPIPE) return {WriteState::closed, std::strerror(err), err};
+    if (err == EINTR) // only wgbpf's own stop signals interrupt a write: one that was still blocked then
+        return {WriteState::failed, "stdout was not being read when wgbpf stopped", err};
     return {WriteState::failed, err ? std::strerror(err) : std::string("write error"), err};
 }
 

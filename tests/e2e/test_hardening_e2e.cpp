@@ -278,8 +278,11 @@ TEST_CASE("hardening: a namespace with 200k routes: route changes are followed o
     ns.exec("route del 198.18.0.0/24");
     ns.exec("route add 198.18.0.0/16 dev r0 metric 7");
     ns.exec("route del 172.16.0.4/32 table 100");
+    // Added and replaced at once (one batch of notifications): the replacement is what routes.
+    ns.exec("-batch - <<'EOF'\nroute add 198.19.0.0/24 via 10.77.0.2 dev r0\nroute replace 198.19.0.0/24 dev r1\nEOF");
     std::this_thread::sleep_for(500ms);
     ns.exec("route get 198.18.0.9");
+    ns.exec("route get 198.19.0.9");
     const uint64_t peak = peak_rss_kib(watch.pid());
     REQUIRE(watch.wait_for(40s));
     CHECK(watch.exit_status() == 0);
@@ -292,6 +295,11 @@ TEST_CASE("hardening: a namespace with 200k routes: route changes are followed o
     CHECK(str_field(live[0], "prefix") == "198.18.0.0/24");
     CHECK(str_field(live[0], "gateway") == "10.77.0.2");
     CHECK(str_field(live[1], "prefix") == "198.18.0.0/16");
+    std::vector<json> replaced = route_steps_to(json_lines(watch.output()), "198.19.0.9");
+    INFO(describe(replaced));
+    REQUIRE(replaced.size() == 1);
+    CHECK(str_field(replaced[0], "prefix") == "198.19.0.0/24");
+    CHECK_FALSE(str_field(replaced[0], "gateway"));
 
     // The recording holds the table once and then only what changed.
     struct stat st {};

@@ -153,3 +153,58 @@ TEST_CASE("compare stream: timelines no trace comes for fall out of the window, 
     CHECK(stream.totals().not_compared >= 120 - 16);
     CHECK(stream.totals().not_compared <= 120 - 12);
 }
+
+TEST_CASE("compare stream: a file read only as far as the comparison wants, beside a replay, matches every packet") {
+    auto timelines = lab_timelines();
+    std::vector<NftraceTrace> traces = stream_traces(lab_trace(), 1 << 20);
+    CompareWindow window;
+    window.chunk = 4;
+    window.max_timelines = 32;
+    CompareStream stream([](const Comparison&) {}, lab_interface, window);
+    constexpr uint64_t kCopies = 40;
+    std::vector<NftraceTrace> file; // the trace file, in order
+    for (uint64_t copy = 0; copy < kCopies; ++copy) file.insert(file.end(), traces.begin(), traces.end());
+    size_t next = 0;
+    for (uint64_t copy = 0; copy < kCopies; ++copy)
+        for (const PacketTimeline& t : timelines) {
+            while (next < file.size() && stream.wants_traces()) stream.add_trace(file[next++]); // the reader
+            stream.add_timeline(shifted(t, copy));                                            // the replay
+        }
+    while (next < file.size()) stream.add_trace(file[next++]);
+    stream.finish();
+    CHECK(stream.totals().matched == kCopies * 4);
+    CHECK(stream.totals().only_nftrace == 0);
+    CHECK(stream.totals().only_wgbpf == 0);
+    CHECK(stream.totals().not_compared == 0);
+}
+
+TEST_CASE("compare stream: a packet whose trace comes in a later chunk is not reported as missed by the trace") {
+    auto timelines = lab_timelines();
+    std::vector<NftraceTrace> traces = stream_traces(lab_trace(), 1 << 20);
+    CompareWindow window;
+    window.chunk = 4;
+    window.max_timelines = 8;
+    CompareStream stream([](const Comparison&) {}, lab_interface, window);
+    // Copy 1's packets are all there before copy 0's traces are compared; copy 1's traces come a chunk later.
+    for (uint64_t copy = 0; copy < 2; ++copy)
+        for (const PacketTimeline& t : timelines) stream.add_timeline(shifted(t, copy));
+    for (int copy = 0; copy < 2; ++copy)
+        for (const NftraceTrace& t : traces) stream.add_trace(t);
+    stream.finish();
+    CHECK(stream.totals().matched == 8);
+    CHECK(stream.totals().only_wgbpf == 0);
+    CHECK(stream.totals().only_nftrace == 0);
+}
+
+TEST_CASE("trace text stream: a line longer than max_line is dropped to its newline, whatever its pieces say") {
+    std::vector<uint32_t> out;
+    NftraceStreamLimits limits;
+    limits.max_line = 100;
+    NftraceTextStream s([&](NftraceTrace&& t) { out.push_back(t.id); }, "test", limits);
+    s.feed("trace id 1 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1\n");
+    s.feed(std::string(150, 'x'));
+    s.feed("trace id 2 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1"); // still the same long line
+    s.feed("\ntrace id 3 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1\n");
+    REQUIRE(s.finish());
+    CHECK(out == std::vector<uint32_t>{1, 3});
+}

@@ -766,3 +766,20 @@ TEST_CASE("route changes before any configuration of their namespace are a corru
     CHECK(out.problem.find("route changes for namespace " + std::to_string(kSeedNetns) + " before any configuration") !=
           std::string::npos);
 }
+
+TEST_CASE("route changes that remove a route the namespace does not have: corrupted, the last good routes stay") {
+    ConfigSnapshot first = seed_snapshot();
+    ConfigSnapshot bad = seed_snapshot();
+    bad.route_changes = RouteChanges{{v4_route("203.0.113.0/24", 9)}, {}, {}};
+    auto reader = RecordingReader::from_bytes(preamble() + kHeaderFrame + frame_bytes(2, encode_frame(first)) +
+                                              frame_bytes(2, encode_frame(bad)));
+    REQUIRE(reader.ok());
+    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
+    ReplayOutcome out = session.run(*reader);
+    CHECK(out.problem.find("a removed route of namespace") != std::string::npos);
+    const NetnsConfig* kept = session.config(kSeedNetns);
+    REQUIRE(kept);
+    std::vector<Route> expected = first.config.routes;
+    std::sort(expected.begin(), expected.end());
+    CHECK(kept->routes == expected);
+}

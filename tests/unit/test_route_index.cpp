@@ -80,3 +80,17 @@ TEST_CASE("route index: rebuilt when the routes were replaced") {
     CHECK(copy.route_index().containing(100, *IpAddress::parse("10.1.1.1")).size() == 3);
     CHECK(cfg.route_index().containing(100, *IpAddress::parse("10.1.1.1")).size() == 2);
 }
+
+TEST_CASE("route index: follows applied changes, also when the table keeps its size") {
+    NetnsConfig cfg;
+    cfg.routes = {route("10.0.0.0/8", 254), route("10.1.0.0/16", 254)};
+    cfg.sort_routes();
+    CHECK(cfg.route_index().containing(254, *IpAddress::parse("10.1.2.3")).size() == 2);
+    RouteChanges c;
+    c.removed = {route("10.1.0.0/16", 254)};
+    c.added = {route("192.0.2.0/24", 254)};
+    REQUIRE(cfg.apply(c));
+    REQUIRE(cfg.routes.size() == 2);
+    CHECK(cfg.route_index().containing(254, *IpAddress::parse("10.1.2.3")).size() == 1);
+    CHECK(cfg.route_index().containing(254, *IpAddress::parse("192.0.2.7")).size() == 1);
+}

@@ -1,8 +1,10 @@
 #pragma once
 // `wgbpf compare` as the trace text and the timelines come, in a bounded window, so that memory stays bounded
-// whatever the input size (a live `nft monitor trace` never ends). Traces are compared in chunks, each against
-// the timelines waiting then; a timeline waits for its trace among at most `max_timelines` others, then falls
-// out of the window and is counted. With less than a window of input, the result is compare_traces()'s.
+// whatever the input size (a live `nft monitor trace` never ends). Traces are compared in chunks of the oldest,
+// once twice a chunk waits and the timeline window is half full (or four chunks wait), each against the
+// timelines waiting then. A timeline no trace took stays for later traces; it is reported (`only wgbpf`) at the
+// end, or counted when it falls out of the window (at most `max_timelines` wait). With less than a window of
+// input, the result is compare_traces()'s.
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -36,6 +38,8 @@ public:
     CompareStream(ChunkSink sink, std::function<std::string(int ifindex)> interface_name, CompareWindow window = {});
 
     void add_trace(NftraceTrace trace);
+    // How many more traces the comparison can take before it must compare (a reader of a file reads that far).
+    bool wants_traces() const { return traces_.size() < 2 * window_.chunk; }
     void add_timeline(const PacketTimeline& timeline); // kept only with netfilter steps: no trace can match others
     void finish();                                     // compares what is left
     size_t waiting_traces() const { return traces_.size(); }
@@ -43,11 +47,12 @@ public:
     const CompareTotals& totals() const { return totals_; }
 
 private:
-    void compare(size_t traces);
+    void compare(size_t traces, bool last);
     ChunkSink sink_;
     std::function<std::string(int)> interface_name_;
     CompareWindow window_;
     CompareTotals totals_;
+    MatchScope scope_; // of every match so far
     std::deque<NftraceTrace> traces_;
     std::vector<PacketTimeline> timelines_; // in the order they completed
 };

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,13 @@ struct Disagreement {
     std::string chain, what, nftrace, wgbpf;
 };
 
+// Where wgbpf packets count as missed by the trace: the namespaces and time span of the matched packets.
+struct MatchScope {
+    std::set<uint32_t> namespaces;
+    uint64_t from = UINT64_MAX, to = 0;
+    void widen(const MatchScope& other);
+};
+
 struct Comparison {
     std::vector<TraceMatch> traces;        // one per trace, in the log's order
     std::vector<TraceMatch> only_wgbpf;    // timelines with netfilter steps no trace matched (scope: see .cpp)
@@ -62,11 +70,20 @@ struct Comparison {
     size_t only_nftrace = 0;
     size_t only_wgbpf_packets = 0;         // only_wgbpf plus unmatched outer packets shown after their inner trace
     std::vector<Disagreement> disagreements;
+    MatchScope scope;                      // of this comparison's matches
+};
+
+// Comparing part of a longer input (CompareStream): `report_unmatched` false leaves wgbpf packets no trace
+// took out of `only_wgbpf` (a later trace may still take them); `scope` widens the scope with earlier parts'.
+struct MatchOptions {
+    bool report_unmatched = true;
+    const MatchScope* scope = nullptr;
 };
 
 // `interface_name` resolves wgbpf's ifindexes so that nftrace's `iif`/`oif` can be compared too; without it
 // (or when it returns "") interfaces are not compared. The timelines must outlive the result.
 Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
-                          const std::function<std::string(int ifindex)>& interface_name = {});
+                          const std::function<std::string(int ifindex)>& interface_name = {},
+                          const MatchOptions& options = {});
 
 } // namespace wgbpf
