@@ -14,17 +14,11 @@ namespace {
 
 std::string lab_trace() { return read_test_data("nftrace/lab_ping.txt"); }
 
-// The lab's ping both ways, as the trace matcher's tests have it: four packets, two of them linked outer ones.
 std::vector<PacketTimeline> lab_timelines() {
-    Collected c;
-    feed_outgoing_ping(c.builder);
-    feed_incoming_reply(c.builder);
-    c.builder.flush_all();
-    REQUIRE(c.out.size() == 4);
-    return c.out;
+    std::vector<PacketTimeline> t = lab_ping_timelines();
+    REQUIRE(t.size() == 4);
+    return t;
 }
-
-std::string lab_interface(int ifindex) { return ifindex == kC0 ? "c0" : ifindex == kWg0 ? "wg0" : ""; }
 
 std::vector<NftraceTrace> stream_traces(const std::string& text, size_t piece, NftraceStreamLimits limits = {}) {
     std::vector<NftraceTrace> out;
@@ -42,6 +36,28 @@ PacketTimeline shifted(PacketTimeline t, uint64_t copy) {
         if (*link) **link += ids;
     for (TimelineStep& s : t.steps) std::visit([&](auto& step) { step.t_ns += ns; }, s);
     return t;
+}
+
+// A stream that keeps the ids of the traces it hands out.
+struct TraceIds {
+    std::vector<uint32_t> out;
+    NftraceTextStream stream;
+    explicit TraceIds(NftraceStreamLimits limits)
+        : stream([this](NftraceTrace&& t) { out.push_back(t.id); }, "test", limits) {}
+};
+
+NftraceStreamLimits limits_with(size_t NftraceStreamLimits::*field, size_t value) {
+    NftraceStreamLimits l;
+    l.*field = value;
+    return l;
+}
+
+// Chunks of 4 traces (one copy of the lab's ping) and room for `max_timelines`.
+CompareWindow small_window(size_t max_timelines) {
+    CompareWindow w;
+    w.chunk = 4;
+    w.max_timelines = max_timelines;
+    return w;
 }
 
 } // namespace
@@ -62,10 +78,8 @@ TEST_CASE("trace text stream: pieces split anywhere give the traces of the whole
 }
 
 TEST_CASE("trace text stream: a trace idle for idle_records trace lines goes out before the text ends") {
-    std::vector<uint32_t> out;
-    NftraceStreamLimits limits;
-    limits.idle_records = 2;
-    NftraceTextStream s([&](NftraceTrace&& t) { out.push_back(t.id); }, "test", limits);
+    TraceIds ids(limits_with(&NftraceStreamLimits::idle_records, 2));
+    auto& [out, s] = ids;
     s.feed("trace id 1 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1 ip daddr 10.0.0.2\n");
     for (int id = 2; id <= 5; ++id)
         s.feed("trace id " + std::to_string(id) + " inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1 ip daddr 10.0.0.2\n");
@@ -78,12 +92,12 @@ TEST_CASE("trace text stream: a trace idle for idle_records trace lines goes out
 }
 
 TEST_CASE("trace text stream: at most max_open traces open, an endless line cut, warnings counted beyond those kept") {
-    std::vector<uint32_t> out;
     NftraceStreamLimits limits;
     limits.max_open = 3;
     limits.max_warnings = 2;
     limits.max_line = 1000;
-    NftraceTextStream s([&](NftraceTrace&& t) { out.push_back(t.id); }, "test", limits);
+    TraceIds ids(limits);
+    auto& [out, s] = ids;
     for (int id = 1; id <= 10; ++id)
         s.feed("trace id " + std::to_string(id) + " inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1\n");
     CHECK(out.size() == 6); // nine lines read (the tenth may go on), three open
@@ -119,9 +133,7 @@ TEST_CASE("compare stream: with less than a window of input, the totals of compa
 TEST_CASE("compare stream: a long capture in a small window: every trace still finds its packet") {
     auto timelines = lab_timelines();
     std::vector<NftraceTrace> traces = stream_traces(lab_trace(), 1 << 20);
-    CompareWindow window;
-    window.chunk = 4;
-    window.max_timelines = 16;
+    const CompareWindow window = small_window(16);
     size_t chunks = 0, largest = 0;
     CompareStream stream(
         [&](const Comparison& c) {
@@ -157,9 +169,7 @@ TEST_CASE("compare stream: timelines no trace comes for fall out of the window, 
 TEST_CASE("compare stream: a file read only as far as the comparison wants, beside a replay, matches every packet") {
     auto timelines = lab_timelines();
     std::vector<NftraceTrace> traces = stream_traces(lab_trace(), 1 << 20);
-    CompareWindow window;
-    window.chunk = 4;
-    window.max_timelines = 32;
+    const CompareWindow window = small_window(32);
     CompareStream stream([](const Comparison&) {}, lab_interface, window);
     constexpr uint64_t kCopies = 40;
     std::vector<NftraceTrace> file; // the trace file, in order
@@ -181,9 +191,7 @@ TEST_CASE("compare stream: a file read only as far as the comparison wants, besi
 TEST_CASE("compare stream: a packet whose trace comes in a later chunk is not reported as missed by the trace") {
     auto timelines = lab_timelines();
     std::vector<NftraceTrace> traces = stream_traces(lab_trace(), 1 << 20);
-    CompareWindow window;
-    window.chunk = 4;
-    window.max_timelines = 8;
+    const CompareWindow window = small_window(8);
     CompareStream stream([](const Comparison&) {}, lab_interface, window);
     // Copy 1's packets are all there before copy 0's traces are compared; copy 1's traces come a chunk later.
     for (uint64_t copy = 0; copy < 2; ++copy)
@@ -197,10 +205,8 @@ TEST_CASE("compare stream: a packet whose trace comes in a later chunk is not re
 }
 
 TEST_CASE("trace text stream: a line longer than max_line is dropped to its newline, whatever its pieces say") {
-    std::vector<uint32_t> out;
-    NftraceStreamLimits limits;
-    limits.max_line = 100;
-    NftraceTextStream s([&](NftraceTrace&& t) { out.push_back(t.id); }, "test", limits);
+    TraceIds ids(limits_with(&NftraceStreamLimits::max_line, 100));
+    auto& [out, s] = ids;
     s.feed("trace id 1 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1\n");
     s.feed(std::string(150, 'x'));
     s.feed("trace id 2 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1"); // still the same long line

@@ -18,18 +18,11 @@ NftraceLog parse(const std::string& text) {
     return std::move(log.value());
 }
 
-// The lab's ping through the tunnel, both ways: #1 request (encapsulated in #2), #3 outer reply (decrypted
-// into #4).
 std::vector<PacketTimeline> lab_timelines() {
-    Collected c;
-    feed_outgoing_ping(c.builder);
-    feed_incoming_reply(c.builder);
-    c.builder.flush_all();
-    REQUIRE(c.out.size() == 4);
-    return c.out;
+    std::vector<PacketTimeline> t = lab_ping_timelines();
+    REQUIRE(t.size() == 4);
+    return t;
 }
-
-std::string lab_interface(int ifindex) { return ifindex == kC0 ? "c0" : ifindex == kWg0 ? "wg0" : ""; }
 
 std::vector<std::string> sides(const TraceMatch& m) {
     std::vector<std::string> out;

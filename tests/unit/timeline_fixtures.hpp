@@ -306,4 +306,17 @@ inline void feed_rp_filter_failure(TimelineBuilder& b, uint64_t t0 = 2'000'000'0
     b.add(drop_step(outer, "IP_RPFILTER", "ip_rcv_finish_core+0x2c5", t0 + 16'000));
 }
 
+// The lab's ping through the tunnel, both ways (tests/data/nftrace/lab_ping.txt traces it): #1 request
+// (encapsulated in #2), #3 outer reply (decrypted into #4).
+inline std::vector<PacketTimeline> lab_ping_timelines() {
+    Collected c;
+    feed_outgoing_ping(c.builder);
+    feed_incoming_reply(c.builder);
+    c.builder.flush_all();
+    return c.out;
+}
+
+// The lab's interface names, as compare resolves them.
+inline std::string lab_interface(int ifindex) { return ifindex == kC0 ? "c0" : ifindex == kWg0 ? "wg0" : ""; }
+
 } // namespace wgbpf::test
