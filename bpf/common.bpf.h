@@ -143,6 +143,27 @@ static __always_inline __u64 packet_id(const struct sk_buff *skb)
 	return mix_packet_id((__u64)skb - (__u64)&watched);
 }
 
+/* A packet's id, hashed only once something needs it: the keyed hash costs ~15 ns, and most packets a
+ * hook sees are rejected by the filter's cheap tests without it. `raw` is the skb's distance from
+ * `watched` (one subtraction); `id` 0 until computed. */
+struct lazy_id {
+	__u64 raw;
+	__u64 id;
+};
+
+static __always_inline struct lazy_id lazy_packet_id(const struct sk_buff *skb)
+{
+	struct lazy_id l = {(__u64)skb - (__u64)&watched, 0};
+	return l;
+}
+
+static __always_inline __u64 id_of(struct lazy_id *l)
+{
+	if (!l->id)
+		l->id = mix_packet_id(l->raw);
+	return l->id;
+}
+
 /* The same id from a plain address (kprobes): the map's address read out as a number. */
 static __always_inline __u64 packet_id_of_address(__u64 skb)
 {
@@ -250,12 +271,9 @@ static __always_inline struct watch_way *vacant_way(struct watch_set *s, __u64 n
 	return oldest;
 }
 
-/* The current time if the packet is followed, else 0. */
-static __always_inline __u64 watched_now(__u64 id)
+/* `now` if the packet is followed, else 0; `now` from watched_recently(). */
+static __always_inline __u64 watched_at(__u64 id, __u64 now)
 {
-	__u64 now = watched_recently();
-	if (!now)
-		return 0;
 	struct watch_set *s = watch_set_of(id);
 	struct watch_way *w = s ? way_of(s, id) : 0;
 	if (!w)
@@ -265,6 +283,13 @@ static __always_inline __u64 watched_now(__u64 id)
 		return 0;
 	}
 	return now;
+}
+
+/* The current time if the packet is followed, else 0. */
+static __always_inline __u64 watched_now(__u64 id)
+{
+	__u64 now = watched_recently();
+	return now ? watched_at(id, now) : 0;
 }
 
 /* The skb is gone (its address may come back as another packet): no longer followed. Whether it was. */
@@ -511,12 +536,12 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
  * and marks need no read, the watched table one cache line, the listen port and addresses one read of
  * the IP header.
  * Returns the time when the packet is wanted (the event's time), else 0. */
-static __always_inline __u64 want_packet(struct l3_ref r, __u64 id, __s32 iif, __s32 oif, __u32 mark)
+static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __s32 iif, __s32 oif, __u32 mark)
 {
 	if (filter_matches_cheaply(&filter, iif, oif, mark))
-		return watch(id);
-	__u64 now = watched_now(id);
-	if (now)
+		return watch(id_of(pid));
+	__u64 now = watched_recently(); /* the id only when the table may hold it */
+	if (now && watched_at(id_of(pid), now))
 		return now;
 	if (!filter.n_addrs && !filter.listen_port)
 		return 0;
@@ -525,7 +550,7 @@ static __always_inline __u64 want_packet(struct l3_ref r, __u64 id, __s32 iif, _
 	if (!filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
 	    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
 		return 0;
-	return watch(id);
+	return watch(id_of(pid));
 }
 
 #endif

@@ -78,13 +78,14 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	if (filter.netns && netns != filter.netns)
 		return; /* cheapest rejection: another namespace */
 	__s32 ifindex = dev->ifindex;
-	__u64 id = packet_id(skb);
+	struct lazy_id pid = lazy_packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	__u64 now = want_packet(l3, id, ifindex, ifindex, skb->mark);
+	__u64 now = want_packet(l3, &pid, ifindex, ifindex, skb->mark);
 	if (!now && direction == WGBPF_DEV_INGRESS && reply_flows_used)
-		now = want_reply(l3, id);
+		now = want_reply(l3, id_of(&pid));
 	if (!now)
 		return;
+	__u64 id = id_of(&pid);
 	if (direction == WGBPF_DEV_EGRESS) {
 		struct hook_context *h = this_cpu_hook();
 		if (h && h->packet == id)

@@ -14,7 +14,8 @@ struct hook_packet {
 	__u32 mark;
 };
 
-/* The time when the packet at this hook is wanted (want_packet), else 0; `h` is filled either way. */
+/* The time when the packet at this hook is wanted (want_packet), else 0; `h` is filled either way (its id
+ * only for a wanted packet). */
 static __always_inline __u64 want_hook_packet(struct sk_buff *skb, const struct nf_hook_state *state,
 					      struct hook_packet *h)
 {
@@ -22,9 +23,11 @@ static __always_inline __u64 want_hook_packet(struct sk_buff *skb, const struct 
 	h->iif = in ? in->ifindex : 0;
 	h->oif = out ? out->ifindex : 0;
 	h->mark = skb->mark;
-	h->id = packet_id(skb);
 	h->l3 = l3_of(skb);
-	return want_packet(h->l3, h->id, h->iif, h->oif, h->mark);
+	struct lazy_id pid = lazy_packet_id(skb);
+	__u64 now = want_packet(h->l3, &pid, h->iif, h->oif, h->mark);
+	h->id = now ? id_of(&pid) : 0;
+	return now;
 }
 
 /* The record's packet fields with the hook's devices, and the conntrack mark and state. */

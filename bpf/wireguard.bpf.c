@@ -34,7 +34,8 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 		return;
 	__s32 ifindex = peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
 	struct l3_ref l3 = l3_of_probed(skb);
-	__u64 now = want_packet(l3, id, ifindex, ifindex, BPF_CORE_READ(skb, mark));
+	struct lazy_id pid = {0, id}; /* each flavour computed it its own way */
+	__u64 now = want_packet(l3, &pid, ifindex, ifindex, BPF_CORE_READ(skb, mark));
 	if (!now)
 		return;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
