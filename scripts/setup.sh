@@ -36,8 +36,8 @@ base_packages=(
   iproute2 nftables conntrack wireguard-tools iputils-ping iperf3 tcpdump procps kmod
   # stock-kernel VM tests
   qemu-system-x86 busybox-static cpio xz-utils zstd
-  # tests and checks
-  valgrind python3
+  # tests and checks (libclang-rt: libFuzzer and sanitizer runtimes for the fuzz targets; clang only recommends it)
+  valgrind python3 libclang-rt-14-dev
 )
 backports_packages=(libbpf-dev bpftool catch2 wireguard-go)
 
