@@ -1,8 +1,8 @@
 #include "wgbpf/bpf/ring_consumer.hpp"
+#include "wgbpf/common/clock.hpp"
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 namespace wgbpf {
 
@@ -16,20 +16,12 @@ Result<std::unique_ptr<RingConsumer>> RingConsumer::open(int map_fd, Handler han
 // Returned by the callback to end a batch: libbpf stops there, with the record just handled consumed.
 constexpr int kBatchFull = -ECANCELED;
 
-namespace {
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
-}
-} // namespace
-
 int RingConsumer::on_record(void* self, void* data, size_t size) {
     auto* c = static_cast<RingConsumer*>(self);
-    if (c->handled_ == 0) c->batch_start_ns_ = monotonic_ns(); // the batch's time, not the wait before it
+    if (c->handled_ == 0) c->batch_start_ns_ = clock_ns(); // the batch's time, not the wait before it
     c->handler_({static_cast<const std::byte*>(data), size});
     ++c->handled_;
-    c->full_ = c->handled_ >= kBatch || (c->handled_ % 64 == 0 && monotonic_ns() - c->batch_start_ns_ >= kBatchBudgetNs);
+    c->full_ = c->handled_ >= kBatch || (c->handled_ % 64 == 0 && clock_ns() - c->batch_start_ns_ >= kBatchBudgetNs);
     return c->full_ ? kBatchFull : 0;
 }
 

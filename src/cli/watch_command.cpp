@@ -18,6 +18,7 @@
 #include "wgbpf/bpf/kernel_symbols.hpp"
 #include "wgbpf/bpf/ring_consumer.hpp"
 #include "wgbpf/cli/exit_codes.hpp"
+#include "wgbpf/common/clock.hpp"
 #include "wgbpf/render/output_writer.hpp"
 #include "wgbpf/cli/privileges.hpp"
 #include "wgbpf/netlink/change_watcher.hpp"
@@ -75,12 +76,6 @@ bool stopped_during_start_up() {
     if (!g_stop) return false;
     spdlog::info("stopped during start-up, before watching began");
     return true;
-}
-
-uint64_t clock_ns(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 bool readable(int fd) {

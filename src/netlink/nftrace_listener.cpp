@@ -1,4 +1,5 @@
 #include "wgbpf/netlink/nftrace_listener.hpp"
+#include "wgbpf/common/clock.hpp"
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -54,9 +55,7 @@ bool NftraceListener::drain(const NftraceNames& names, const std::function<void(
             }
             return false; // EAGAIN: nothing more
         }
-        timespec ts{};
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        const uint64_t now_ns = uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+        const uint64_t now_ns = clock_ns();
         int len = int(n);
         for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
              nlh = mnl_nlmsg_next(nlh, &len)) {

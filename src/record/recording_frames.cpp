@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "snapshot_parse.hpp"
+#include "wgbpf/common/clock.hpp"
 #include "wgbpf/record/snapshot_json.hpp"
 
 #ifndef WGBPF_VERSION
@@ -26,12 +27,6 @@ Result<T> decode(std::span<const std::byte> payload, const std::string& what, Pa
     json j = json::parse(text, text + payload.size(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return Error{what + " frame: not valid JSON"};
     return record_detail::read_json<T>(j, what + " frame", parse);
-}
-
-int64_t clock_ns(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::map<uint32_t, std::string> number_names(const JsonIn& j) {
@@ -110,7 +105,7 @@ RecordingHeader RecordingHeader::for_this_process(std::vector<std::string> comma
     utsname u{};
     if (uname(&u) == 0) h.kernel_release = u.release;
     h.command_line = std::move(command_line);
-    h.realtime_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+    h.realtime_offset_ns = int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC));
     return h;
 }
 
