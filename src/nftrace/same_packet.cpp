@@ -26,4 +26,23 @@ bool same_packet(const NftracePacket& t, const PacketInfo& p) {
     return true;
 }
 
+namespace {
+uint64_t index_key(const IpAddress& daddr, uint32_t which) {
+    uint64_t h = 1469598103934665603ull; // FNV-1a
+    for (uint8_t b : daddr.bytes) h = (h ^ b) * 1099511628211ull;
+    return (h ^ which) * 1099511628211ull;
+}
+} // namespace
+
+std::optional<uint64_t> packet_index_key(const NftracePacket& t) {
+    if (!t.daddr) return std::nullopt;
+    if (t.ip_id) return index_key(*t.daddr, *t.ip_id);
+    if (t.family == Family::ipv6 && t.length) return index_key(*t.daddr, 0x10000u + *t.length);
+    return std::nullopt;
+}
+
+uint64_t packet_index_key(const PacketInfo& p) {
+    return index_key(p.dst, p.family == Family::ipv4 ? p.ip_id : 0x10000u + p.len);
+}
+
 } // namespace wgbpf

@@ -42,24 +42,6 @@ bool covers(const NetfilterStep& s, const NftraceChainVisit& v) {
 uint64_t first_time(const PacketTimeline& t) { return t.steps.empty() ? 0 : step_time(t.steps.front()); }
 uint64_t last_time(const PacketTimeline& t) { return t.steps.empty() ? 0 : step_time(t.steps.back()); }
 
-// What tells one packet from the next: its destination and IPv4 id (IPv6: length).
-uint64_t packet_key(const IpAddress& daddr, uint32_t which) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint8_t b : daddr.bytes) h = (h ^ b) * 1099511628211ull;
-    return (h ^ which) * 1099511628211ull;
-}
-
-std::optional<uint64_t> packet_key(const NftracePacket& p) {
-    if (!p.daddr) return std::nullopt;
-    if (p.ip_id) return packet_key(*p.daddr, *p.ip_id);
-    if (p.family == Family::ipv6 && p.length) return packet_key(*p.daddr, 0x10000u + *p.length);
-    return std::nullopt;
-}
-
-uint64_t packet_key(const PacketInfo& p) {
-    return packet_key(p.dst, p.family == Family::ipv4 ? p.ip_id : 0x10000u + p.len);
-}
-
 class Matcher {
 public:
     Matcher(const std::vector<PacketTimeline>& timelines, const std::function<std::string(int)>& interface_name)
@@ -67,7 +49,7 @@ public:
         for (size_t ti = 0; ti < timelines.size(); ++ti) {
             steps_.push_back(chain_steps(timelines[ti]));
             std::set<uint64_t> keys;
-            for (const NetfilterStep* s : steps_.back()) keys.insert(packet_key(s->pkt));
+            for (const NetfilterStep* s : steps_.back()) keys.insert(packet_index_key(s->pkt));
             for (uint64_t k : keys) by_packet_[k].push_back(ti);
         }
     }
@@ -77,7 +59,7 @@ public:
     std::vector<size_t> candidates(const std::vector<NftraceChainVisit>& visits) const {
         std::set<size_t> out;
         for (const NftraceChainVisit& v : visits) {
-            std::optional<uint64_t> key = v.packet ? packet_key(*v.packet) : std::nullopt;
+            std::optional<uint64_t> key = v.packet ? packet_index_key(*v.packet) : std::nullopt;
             if (!key) { // a visit without a packet lies on any step of its chain
                 std::vector<size_t> all(timelines_.size());
                 for (size_t i = 0; i < all.size(); ++i) all[i] = i;
@@ -144,7 +126,7 @@ private:
     const std::vector<PacketTimeline>& timelines_;
     const std::function<std::string(int)>& interface_name_;
     std::vector<std::vector<const NetfilterStep*>> steps_;
-    std::unordered_map<uint64_t, std::vector<size_t>> by_packet_; // packet_key -> timelines with such a step
+    std::unordered_map<uint64_t, std::vector<size_t>> by_packet_; // packet_index_key -> timelines with such a step
 };
 
 ChainAlignment only_wgbpf_row(const NetfilterStep& s, uint64_t packet) {

@@ -47,15 +47,6 @@ bool same_headers(const NftracePacket& a, const NftracePacket& b) {
            a.icmp_sequence == b.icmp_sequence;
 }
 
-// What tells packets apart: the IPv4 id, else (IPv6) the length.
-std::optional<uint32_t> discriminator(const NftracePacket& p) {
-    if (p.ip_id) return *p.ip_id;
-    if (p.family == Family::ipv6 && p.length) return 0x10000u + *p.length;
-    return std::nullopt;
-}
-
-uint32_t discriminator(const PacketInfo& p) { return p.family == Family::ipv4 ? p.ip_id : 0x10000u + p.len; }
-
 } // namespace
 
 NftraceMerger::NftraceMerger(Release release, NftraceMergeLimits limits)
@@ -94,26 +85,21 @@ void NftraceMerger::add(NftraceEvent event) {
     }
 }
 
-uint64_t NftraceMerger::bucket(const std::string& family, const std::string& table, const IpAddress& daddr,
-                               uint32_t which) {
+uint64_t NftraceMerger::bucket(const std::string& family, const std::string& table, uint64_t packet_key) {
     uint64_t h = std::hash<std::string>{}(family) * 31 + std::hash<std::string>{}(table);
-    for (uint8_t b : daddr.bytes) h = h * 131 + b;
-    return h * 0x9e3779b97f4a7c15ull + which;
+    return h * 0x9e3779b97f4a7c15ull ^ packet_key;
 }
 
 void NftraceMerger::index(const Key& key, const NftracePacket& packet) {
-    std::optional<uint32_t> which = discriminator(packet);
-    if (packet.daddr && which) by_packet_.emplace(bucket(std::get<0>(key), std::get<1>(key), *packet.daddr, *which), key);
+    if (std::optional<uint64_t> k = packet_index_key(packet)) by_packet_.emplace(bucket(std::get<0>(key), std::get<1>(key), *k), key);
     else unindexed_.insert(key);
 }
 
 void NftraceMerger::forget(std::map<Key, TableTrace>::iterator it) {
     stats_.unmatched += std::count(it->second.used.begin(), it->second.used.end(), false);
     if (const auto& packet = it->second.packet) {
-        std::optional<uint32_t> which = discriminator(*packet);
-        if (packet->daddr && which) {
-            auto [from, to] = by_packet_.equal_range(
-                bucket(std::get<0>(it->first), std::get<1>(it->first), *packet->daddr, *which));
+        if (std::optional<uint64_t> k = packet_index_key(*packet)) {
+            auto [from, to] = by_packet_.equal_range(bucket(std::get<0>(it->first), std::get<1>(it->first), *k));
             for (auto b = from; b != to; ++b)
                 if (b->second == it->first) {
                     by_packet_.erase(b);
@@ -207,7 +193,7 @@ bool NftraceMerger::attach(NetfilterStep& step, const std::string& family, const
                 break;
             }
     };
-    auto [from, to] = by_packet_.equal_range(bucket(family, table, step.pkt.dst, discriminator(step.pkt)));
+    auto [from, to] = by_packet_.equal_range(bucket(family, table, packet_index_key(step.pkt)));
     for (auto b = from; b != to; ++b) consider(b->second);
     for (const Key& key : unindexed_) consider(key);
     if (!best) return false;

@@ -55,4 +55,10 @@ struct NftraceEvent {
 // not compared here (wgbpf keeps ifindexes); callers compare them when they can resolve names.
 bool same_packet(const NftracePacket& traced, const PacketInfo& seen);
 
+// What tells one packet from the next, for indexes of traces and steps: the destination with the IPv4 id (IPv6:
+// the length). Whenever same_packet(traced, seen) holds and the traced packet has a key, the keys are equal; a
+// traced packet without those fields has none (it must be looked at with every packet).
+std::optional<uint64_t> packet_index_key(const NftracePacket& traced);
+uint64_t packet_index_key(const PacketInfo& seen);
+
 } // namespace wgbpf

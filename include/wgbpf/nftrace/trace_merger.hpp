@@ -80,7 +80,7 @@ private:
     // Traces by what tells one packet from the next (table, destination, IPv4 id or length): a step looks
     // at its few candidates, not at every trace waiting (a flood keeps thousands). A trace whose packet
     // lacks those fields waits under `unindexed_`, looked at by every step.
-    static uint64_t bucket(const std::string& family, const std::string& table, const IpAddress& daddr, uint32_t which);
+    static uint64_t bucket(const std::string& family, const std::string& table, uint64_t packet_key);
     std::unordered_multimap<uint64_t, Key> by_packet_;
     std::set<Key> unindexed_;
     Release release_;
