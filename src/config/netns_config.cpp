@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <set>
-#include <tuple>
 
 namespace wgbpf {
 
@@ -44,9 +43,8 @@ bool NetnsConfig::apply(const RouteChanges& changes) {
     std::sort(gone.begin(), gone.end());
     std::vector<Route> kept;
     kept.reserve(routes.size() + changes.added.size() + changes.replaced.size());
-    auto key = [](const Route& r) { return std::tuple(r.family, r.table, r.dst, r.tos, r.metric); };
-    std::set<decltype(key(Route{}))> replaced_keys;
-    for (const Route& r : changes.replaced) replaced_keys.insert(key(r));
+    std::set<RouteKey> replaced_keys;
+    for (const Route& r : changes.replaced) replaced_keys.insert(route_key(r));
     size_t matched = 0;
     auto g = gone.begin();
     for (const Route& r : routes) {
@@ -56,7 +54,7 @@ bool NetnsConfig::apply(const RouteChanges& changes) {
             ++matched;
             continue;
         }
-        if (replaced_keys.empty() || !replaced_keys.count(key(r))) kept.push_back(r);
+        if (replaced_keys.empty() || !replaced_keys.count(route_key(r))) kept.push_back(r);
     }
     std::vector<Route> fresh = changes.added;
     fresh.insert(fresh.end(), changes.replaced.begin(), changes.replaced.end());

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
-#include <tuple>
 #include <vector>
 
 #include "wgbpf/netlink/rtnl_parse.hpp"
@@ -53,7 +52,7 @@ bool ChangeWatcher::drain() {
 ChangeWatcher::RoutingChanges ChangeWatcher::drain_routing() {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     RoutingChanges changes;
-    std::set<std::tuple<Family, uint32_t, IpPrefix, uint8_t, uint32_t>> keys;
+    std::set<RouteKey> keys;
     for (;;) {
         ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
@@ -74,7 +73,7 @@ ChangeWatcher::RoutingChanges ChangeWatcher::drain_routing() {
             if (!r) continue; // a cache entry or another family: a dump would skip it too
             // Changes are applied as one set: a route changed twice in one batch (add, then replace) needs
             // their order, which only reading the table again gives.
-            if (!keys.insert(std::tuple(r->family, r->table, r->dst, r->tos, r->metric)).second) changes.read_again = true;
+            if (!keys.insert(route_key(*r)).second) changes.read_again = true;
             if (nlh->nlmsg_type == RTM_DELROUTE) changes.routes.removed.push_back(*r);
             else if (nlh->nlmsg_flags & NLM_F_REPLACE) changes.routes.replaced.push_back(*r);
             else changes.routes.added.push_back(*r);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "wgbpf/common/ip_address.hpp"
@@ -93,10 +94,14 @@ struct Route {
     auto operator<=>(const Route&) const = default; // the order NetnsConfig keeps its routes in
 };
 
+// What the kernel's route replace (NLM_F_REPLACE) matches an existing route on.
+using RouteKey = std::tuple<Family, uint32_t, IpPrefix, uint8_t, uint32_t>; // family, table, dst, tos, metric
+inline RouteKey route_key(const Route& r) { return {r.family, r.table, r.dst, r.tos, r.metric}; }
+
 // Routes added and removed since a configuration was read, from the kernel's notifications.
 struct RouteChanges {
     std::vector<Route> removed;  // exactly these (RTM_DELROUTE)
-    std::vector<Route> replaced; // each replaces the routes of its family, table, dst, tos and metric (NLM_F_REPLACE)
+    std::vector<Route> replaced; // each replaces the routes with its route_key (NLM_F_REPLACE)
     std::vector<Route> added;    // RTM_NEWROUTE
     bool empty() const { return removed.empty() && replaced.empty() && added.empty(); }
 };
