@@ -118,10 +118,14 @@ std::string encode_frame(const RecordingHeader& h) {
 }
 
 std::string encode_frame(const ConfigSnapshot& c) {
+    return encode_config_frame(c, c.route_changes ? &*c.route_changes : nullptr);
+}
+
+std::string encode_config_frame(const ConfigSnapshot& c, const RouteChanges* route_changes) {
     nlohmann::json j{{"netns", c.netns},
-                     {"config", netns_config_to_json(c.config, !c.route_changes)},
+                     {"config", netns_config_to_json(c.config, !route_changes)},
                      {"wireguard", wireguard_to_json(c.wireguard)}};
-    if (c.route_changes) j["route_changes"] = record_detail::route_changes_json(*c.route_changes);
+    if (route_changes) j["route_changes"] = record_detail::route_changes_json(*route_changes);
     return dump(j);
 }
 

@@ -157,19 +157,8 @@ Result<void> RecordingWriter::write_config(const ConfigSnapshot& snapshot) {
     auto before = written_routes_.find(snapshot.netns);
     std::optional<RouteChanges> changes;
     if (before != written_routes_.end() && !snapshot.route_changes) changes = route_changes(before->second, now);
-    Result<void> written = Error{};
-    if (changes) {
-        ConfigSnapshot delta{snapshot.netns, {}, snapshot.wireguard, std::move(changes)};
-        delta.config.netns_inode = snapshot.config.netns_inode;
-        delta.config.links = snapshot.config.links;
-        delta.config.rules = snapshot.config.rules;
-        delta.config.table_names = snapshot.config.table_names;
-        delta.config.ipv4_conf = snapshot.config.ipv4_conf;
-        delta.config.nft = snapshot.config.nft;
-        written = frame(uint32_t(FrameKind::config), encode_frame(delta));
-    } else {
-        written = frame(uint32_t(FrameKind::config), encode_frame(snapshot));
-    }
+    Result<void> written = frame(uint32_t(FrameKind::config), changes ? encode_config_frame(snapshot, &*changes)
+                                                                       : encode_frame(snapshot));
     if (written) written_routes_[snapshot.netns] = std::move(now);
     return written;
 }

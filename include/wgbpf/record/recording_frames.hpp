@@ -63,6 +63,8 @@ struct RecordingEnd {
 
 std::string encode_frame(const RecordingHeader& h);
 std::string encode_frame(const ConfigSnapshot& c);
+// `c` with its routes given as `route_changes` (when not null) instead of c.config.routes: no copy of the rest.
+std::string encode_config_frame(const ConfigSnapshot& c, const RouteChanges* route_changes);
 std::string encode_frame(const PlanSnapshot& p);
 std::string encode_frame(const RecordingNames& n);
 std::string encode_frame(const LostEvents& l);
