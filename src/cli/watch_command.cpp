@@ -55,13 +55,13 @@ void install_signal_handlers() {
     std::signal(SIGPIPE, SIG_IGN);
 }
 
-// SIGALRM after `seconds`, then every `every` seconds (0: once). A signal is what ends a write(2) that a
-// stdout nobody reads has blocked: --duration holds then too.
 void disarm_alarm() {
     itimerval off{};
     setitimer(ITIMER_REAL, &off, nullptr);
 }
 
+// SIGALRM after `seconds`, then every `every` seconds (0: once). A signal is what ends a write(2) that a
+// stdout nobody reads has blocked: --duration holds then too.
 void arm_alarm(double seconds, double every = 0) {
     auto to_timeval = [](double s) {
         return timeval{time_t(s), suseconds_t((s - double(time_t(s))) * 1e6)};
@@ -369,8 +369,7 @@ int run_watch(const WatchOptions& options) {
     output.ready(modules.statuses({}), ns.handle.inode());
 
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
-    const uint64_t deadline = options.duration_s ? start + uint64_t(*options.duration_s * 1e9) : UINT64_MAX;
-    if (options.duration_s) arm_alarm(*options.duration_s);
+    if (options.duration_s) arm_alarm(*options.duration_s); // --duration ends the watch as a signal does
     struct AlarmOff {
         // A watch that ended by itself (end of input, --count) leaves no SIGALRM behind; one that was asked to
         // stop keeps interrupting blocked writes until the process exits (live compare writes afterwards).
@@ -458,7 +457,6 @@ int run_watch(const WatchOptions& options) {
             break; // the reader went away (`| head`): nothing more to show
         recording.write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording.write([](RecordingWriter& w) { return w.flush(); });
-        if (now >= deadline) break;
         if (options.keep_going && !options.keep_going()) break;
         if (output.full()) break;
     }
