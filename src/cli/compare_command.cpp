@@ -54,9 +54,12 @@ private:
     CompareStream stream_;
 };
 
+// How messages name the trace: its path, or stdin for `-`.
+std::string trace_name(const std::string& path) { return path == "-" ? "stdin" : path; }
+
 // The trace's skipped lines said (a garbled file should not bury the comparison), or why nothing could be read.
 void report(const NftraceTextStream& traces, Result<void> finished, const std::string& path) {
-    const std::string name = path == "-" ? "stdin" : path;
+    const std::string name = trace_name(path);
     if (!finished) throw FatalError(finished.error());
     const NftraceTextStats& st = traces.stats();
     for (size_t i = 0; i < st.warnings.size() && i < kWarningsShown; ++i) spdlog::warn("{}: {} (skipped)", name, st.warnings[i]);
@@ -81,7 +84,7 @@ bool read_piece(int fd, NftraceTextStream& traces, const std::string& path) {
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw FatalError((path == "-" ? std::string("stdin") : path) + ": cannot read: " + std::strerror(errno));
+        if (n < 0) throw FatalError(trace_name(path) + ": cannot read: " + std::strerror(errno));
         if (n == 0) return false;
         traces.feed(std::string_view(buf, size_t(n)));
         return true;
@@ -154,11 +157,10 @@ int run_live_compare(const CompareOptions& options) {
         throw FatalError("without a RECORDING the trace is read live from stdin: `nft monitor trace | wgbpf compare "
                          "--nftrace -` (or give the RECORDING made with `wgbpf watch -w` beside the saved trace)",
                          exit_code::usage);
-    std::vector<Link> links; // of the watched namespace, as the watch reads them
+    NetnsConfig watched; // its links, as the watch reads them
     CompareOutput output(options.json, [&](int ifindex) {
-        for (const Link& l : links)
-            if (l.ifindex == ifindex) return l.name;
-        return std::string();
+        const Link* l = watched.link_by_index(ifindex);
+        return l ? l->name : std::string();
     });
     StdinTraces input(2 * output.stream().window().chunk);
     auto take_traces = [&] {
@@ -174,7 +176,7 @@ int run_live_compare(const CompareOptions& options) {
         take_traces(); // also while no timeline comes (a trace rule wider than the watch)
         return !input.ended();
     };
-    watch.config_sink = [&](const NetnsConfig& c) { links = c.links; };
+    watch.config_sink = [&](const NetnsConfig& c) { watched.links = c.links; };
     int status = run_watch(watch);
     input.stop();
     Result<void> finished = input.finish();
@@ -200,7 +202,7 @@ int run_compare(const CompareOptions& options) {
     std::unique_ptr<ReplaySession> session;
     CompareOutput output(options.json, [&](int ifindex) { return session ? session->link_name(ifindex) : std::string(); });
     NftraceTextStream traces([&](NftraceTrace&& t) { output.stream().add_trace(std::move(t)); },
-                             options.nftrace_path == "-" ? "stdin" : options.nftrace_path);
+                             trace_name(options.nftrace_path));
     bool text_left = true;
     // The trace is read as far ahead of the replay as the comparison's window reaches: both stay bounded.
     auto read_ahead = [&] {
