@@ -1,10 +1,14 @@
-/* Kernel WireGuard module: the peer WireGuard's cryptokey routing chose for each watched packet.
+/* Kernel WireGuard module: the peer WireGuard's cryptokey routing chose for each watched packet, and the
+ * verdicts it keeps to itself (it frees what it rejects as consumed, with no drop reason: kernel-notes §4).
  * wg_xmit() asks wg_allowedips_lookup_dst(table, skb) for the inner packet's peer, then encrypts the
  * same skb in place into the outer packet; after decrypting in place, the receive path asks
- * wg_allowedips_lookup_src(table, skb) which peer may send from the inner source. One event per lookup
- * ties a packet id to a peer: user space links inner and outer packets by that id, exactly.
- * Two flavours: fexit (arguments and return in one program) and kprobe + kretprobe (the skb kept per
- * CPU in between: both run on the same CPU, the lookups do not sleep). */
+ * wg_allowedips_lookup_src(table, skb) which peer may send from the inner source, and drops the packet
+ * when that is not the peer whose key decrypted it. One event per lookup ties a packet id to a peer: user
+ * space links inner and outer packets by that id, exactly. Handshake messages are judged by
+ * wg_cookie_validate_packet (MAC1, cookies under load) and wg_noise_handshake_consume_{initiation,response}
+ * (NULL: refused); both run in the handshake worker, one message at a time per CPU.
+ * Two flavours: fexit (arguments and return in one program) and kprobe + kretprobe (arguments kept per
+ * CPU in between: both run on the same CPU, none of these functions sleeps). */
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -19,20 +23,64 @@ struct noise_handshake {
 	__u8 remote_static[32];
 } __attribute__((preserve_access_index));
 
+struct endpoint {
+	union {
+		struct sockaddr addr;
+	};
+} __attribute__((preserve_access_index));
+
 struct wg_peer {
 	struct wg_device *device;
+	struct endpoint endpoint;
 	struct noise_handshake handshake;
 } __attribute__((preserve_access_index));
 
+struct index_hashtable_entry {
+	struct wg_peer *peer;
+} __attribute__((preserve_access_index));
+
+struct noise_keypair {
+	struct index_hashtable_entry entry;
+} __attribute__((preserve_access_index));
+
+/* What WireGuard keeps in skb->cb of a packet it received (PACKET_CB). */
+struct packet_cb {
+	struct noise_keypair *keypair;
+} __attribute__((preserve_access_index));
+
+struct cookie_checker {
+	struct wg_device *device;
+} __attribute__((preserve_access_index));
+
+enum { WG_INVALID_MAC = 0, WG_VALID_MAC_BUT_NO_COOKIE = 1, WG_VALID_MAC_WITH_COOKIE_BUT_RATELIMITED = 2 };
+
+/* The peer whose keypair decrypted a received packet. */
+static __always_inline const struct wg_peer *sending_peer(const struct sk_buff *skb)
+{
+	const struct packet_cb *cb = (const void *)((__u64)skb + bpf_core_field_offset(struct sk_buff, cb));
+	return BPF_CORE_READ(cb, keypair, entry.peer);
+}
+
+/* What wg_xmit does after its lookup: no peer, or a peer without an endpoint, ends the packet. */
+static __always_inline __u8 send_verdict(const struct wg_peer *peer)
+{
+	if (!peer)
+		return WGBPF_WGV_NO_PEER;
+	__u16 family = BPF_CORE_READ(peer, endpoint.addr.sa_family);
+	return family == 2 /* AF_INET */ || family == 10 /* AF_INET6 */ ? WGBPF_WGV_OK : WGBPF_WGV_NO_ENDPOINT;
+}
+
 /* Shared by both flavours, so it reads with probe reads (kprobes see plain addresses); `id` is the
  * packet id, computed by each flavour its own way. Not on a hot path: once per tunnelled packet. */
-static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action)
+static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
+				       __u8 verdict, __u8 message, const struct wg_device *wg)
 {
 	const struct net_device *dev = BPF_CORE_READ(skb, dev);
 	__u32 netns = dev_netns_probed(dev);
 	if (filter.netns && netns != filter.netns)
 		return;
-	__s32 ifindex = peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
+	__s32 ifindex = wg ? BPF_CORE_READ(wg, dev, ifindex)
+			: peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
 	struct l3_ref l3 = l3_of_probed(skb);
 	struct lazy_id pid = {0, id}; /* each flavour computed it its own way */
 	__u64 now = want_packet(l3, &pid, ifindex, ifindex, BPF_CORE_READ(skb, mark));
@@ -48,78 +96,239 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 	e->ifindex = ifindex;
 	e->action = action;
 	e->found = peer != 0;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->verdict = verdict;
+	e->message = message;
 	__builtin_memset(e->peer_key, 0, sizeof(e->peer_key));
 	if (peer)
 		bpf_probe_read_kernel(e->peer_key, sizeof(e->peer_key), &peer->handshake.remote_static);
 	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 
+/* Both lookups' verdicts, from the returned peer. */
+static __always_inline void dst_looked_up(struct sk_buff *skb, __u64 id, const struct wg_peer *peer)
+{
+	peer_event(skb, id, peer, WGBPF_WG_ENCRYPT, send_verdict(peer), 0, 0);
+}
+
+static __always_inline void src_looked_up(struct sk_buff *skb, __u64 id, const struct wg_peer *peer)
+{
+	const struct wg_peer *sender = sending_peer(skb);
+	if (sender && peer != sender)
+		peer_event(skb, id, sender, WGBPF_WG_DECRYPT, WGBPF_WGV_SRC_NOT_ALLOWED, 0, 0);
+	else
+		peer_event(skb, id, peer, WGBPF_WG_DECRYPT, WGBPF_WGV_OK, 0, 0);
+}
+
+/* The handshake message being judged on this CPU: wg_cookie_validate_packet's skb, until the consume call
+ * for the same message (skb->data) or the next message. */
+struct handshake_slot {
+	__u64 skb;
+	__u64 data;
+	__u64 wg;
+	__u64 id;
+	__u8 check_cookie;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handshake_slot);
+} handshake_now SEC(".maps");
+
+static __always_inline struct handshake_slot *handshake_slot(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&handshake_now, &zero);
+}
+
+/* MAC1 (and the cookie under load) decide first (receive.c, wg_receive_handshake_packet). */
+static __always_inline void mac_checked(struct sk_buff *skb, __u64 id, const struct cookie_checker *checker,
+					bool check_cookie, int state)
+{
+	struct handshake_slot *slot = handshake_slot();
+	if (!slot)
+		return;
+	const struct wg_device *wg = BPF_CORE_READ(checker, device);
+	__u8 message = 0;
+	bpf_probe_read_kernel(&message, 1, BPF_CORE_READ(skb, data));
+	__u8 verdict = WGBPF_WGV_OK;
+	if (state == WG_INVALID_MAC)
+		verdict = WGBPF_WGV_BAD_MAC;
+	else if (check_cookie && state == WG_VALID_MAC_WITH_COOKIE_BUT_RATELIMITED)
+		verdict = WGBPF_WGV_RATELIMITED;
+	else if (check_cookie && state == WG_VALID_MAC_BUT_NO_COOKIE && message == 1)
+		verdict = WGBPF_WGV_COOKIE_SENT;
+	slot->skb = 0;
+	if (verdict != WGBPF_WGV_OK) {
+		peer_event(skb, id, 0, WGBPF_WG_HANDSHAKE, verdict, message, wg);
+		return;
+	}
+	slot->skb = (__u64)skb;
+	slot->data = (__u64)BPF_CORE_READ(skb, data);
+	slot->wg = (__u64)wg;
+	slot->id = id;
+}
+
+/* The Noise message itself: a peer, or NULL when refused. */
+static __always_inline void handshake_consumed(const void *message, const struct wg_peer *peer, __u8 type)
+{
+	struct handshake_slot *slot = handshake_slot();
+	if (!slot || !slot->skb || slot->data != (__u64)message)
+		return;
+	__u64 skb = slot->skb;
+	slot->skb = 0;
+	peer_event((struct sk_buff *)skb, slot->id, peer, WGBPF_WG_HANDSHAKE, peer ? WGBPF_WGV_OK : WGBPF_WGV_REJECTED,
+		   type, (const struct wg_device *)slot->wg);
+}
+
 SEC("fexit/wg_allowedips_lookup_dst")
 int BPF_PROG(wg_lookup_dst_exit, void *table, struct sk_buff *skb, struct wg_peer *peer)
 {
-	peer_event(skb, packet_id(skb), peer, WGBPF_WG_ENCRYPT);
+	dst_looked_up(skb, packet_id(skb), peer);
 	return 0;
 }
 
 SEC("fexit/wg_allowedips_lookup_src")
 int BPF_PROG(wg_lookup_src_exit, void *table, struct sk_buff *skb, struct wg_peer *peer)
 {
-	peer_event(skb, packet_id(skb), peer, WGBPF_WG_DECRYPT);
+	src_looked_up(skb, packet_id(skb), peer);
 	return 0;
 }
 
-/* kprobe flavour: the skb from the entry, per CPU, for the return probe. */
+SEC("fexit/wg_cookie_validate_packet")
+int BPF_PROG(wg_cookie_validate_exit, struct cookie_checker *checker, struct sk_buff *skb, bool check_cookie, int state)
+{
+	mac_checked(skb, packet_id(skb), checker, check_cookie, state);
+	return 0;
+}
+
+SEC("fexit/wg_noise_handshake_consume_initiation")
+int BPF_PROG(wg_consume_initiation_exit, void *message, struct wg_device *wg, struct wg_peer *peer)
+{
+	handshake_consumed(message, peer, 1);
+	return 0;
+}
+
+SEC("fexit/wg_noise_handshake_consume_response")
+int BPF_PROG(wg_consume_response_exit, void *message, struct wg_device *wg, struct wg_peer *peer)
+{
+	handshake_consumed(message, peer, 2);
+	return 0;
+}
+
+/* kprobe flavour: the arguments from the entry, per CPU, for the return probe. */
+struct call_args {
+	__u64 a0, a1, a2;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} lookup_skb SEC(".maps");
+	__type(value, struct call_args);
+} call_args SEC(".maps");
 
-static __always_inline void remember_skb(struct sk_buff *skb)
+static __always_inline void remember_args(__u64 a0, __u64 a1, __u64 a2)
 {
 	__u32 zero = 0;
-	__u64 *slot = bpf_map_lookup_elem(&lookup_skb, &zero);
-	if (slot)
-		*slot = (__u64)skb;
+	struct call_args *slot = bpf_map_lookup_elem(&call_args, &zero);
+	if (slot) {
+		slot->a0 = a0;
+		slot->a1 = a1;
+		slot->a2 = a2;
+	}
 }
 
-static __always_inline void peer_returned(struct pt_regs *ctx, __u8 action)
+/* The arguments remembered at entry, taken once (NULL when the entry was not seen). */
+static __always_inline bool take_args(struct call_args *out)
 {
 	__u32 zero = 0;
-	__u64 *slot = bpf_map_lookup_elem(&lookup_skb, &zero);
-	if (!slot || !*slot)
-		return;
-	__u64 skb = *slot;
-	*slot = 0;
-	peer_event((struct sk_buff *)skb, packet_id_of_address(skb), (const struct wg_peer *)PT_REGS_RC(ctx), action);
+	struct call_args *slot = bpf_map_lookup_elem(&call_args, &zero);
+	if (!slot || !slot->a1)
+		return false;
+	*out = *slot;
+	slot->a1 = 0;
+	return true;
 }
 
 SEC("kprobe/wg_allowedips_lookup_dst")
 int BPF_KPROBE(wg_lookup_dst_entry, void *table, struct sk_buff *skb)
 {
-	remember_skb(skb);
+	remember_args(0, (__u64)skb, 0);
 	return 0;
 }
 
 SEC("kretprobe/wg_allowedips_lookup_dst")
 int BPF_KRETPROBE(wg_lookup_dst_return)
 {
-	peer_returned(ctx, WGBPF_WG_ENCRYPT);
+	struct call_args a;
+	if (take_args(&a))
+		dst_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct wg_peer *)PT_REGS_RC(ctx));
 	return 0;
 }
 
 SEC("kprobe/wg_allowedips_lookup_src")
 int BPF_KPROBE(wg_lookup_src_entry, void *table, struct sk_buff *skb)
 {
-	remember_skb(skb);
+	remember_args(0, (__u64)skb, 0);
 	return 0;
 }
 
 SEC("kretprobe/wg_allowedips_lookup_src")
 int BPF_KRETPROBE(wg_lookup_src_return)
 {
-	peer_returned(ctx, WGBPF_WG_DECRYPT);
+	struct call_args a;
+	if (take_args(&a))
+		src_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct wg_peer *)PT_REGS_RC(ctx));
+	return 0;
+}
+
+SEC("kprobe/wg_cookie_validate_packet")
+int BPF_KPROBE(wg_cookie_validate_entry, struct cookie_checker *checker, struct sk_buff *skb, bool check_cookie)
+{
+	remember_args((__u64)checker, (__u64)skb, check_cookie);
+	return 0;
+}
+
+SEC("kretprobe/wg_cookie_validate_packet")
+int BPF_KRETPROBE(wg_cookie_validate_return)
+{
+	struct call_args a;
+	if (take_args(&a))
+		mac_checked((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct cookie_checker *)a.a0, a.a2 != 0,
+			    (int)PT_REGS_RC(ctx));
+	return 0;
+}
+
+SEC("kprobe/wg_noise_handshake_consume_initiation")
+int BPF_KPROBE(wg_consume_initiation_entry, void *message)
+{
+	remember_args(0, (__u64)message, 0);
+	return 0;
+}
+
+SEC("kretprobe/wg_noise_handshake_consume_initiation")
+int BPF_KRETPROBE(wg_consume_initiation_return)
+{
+	struct call_args a;
+	if (take_args(&a))
+		handshake_consumed((const void *)a.a1, (const struct wg_peer *)PT_REGS_RC(ctx), 1);
+	return 0;
+}
+
+SEC("kprobe/wg_noise_handshake_consume_response")
+int BPF_KPROBE(wg_consume_response_entry, void *message)
+{
+	remember_args(0, (__u64)message, 0);
+	return 0;
+}
+
+SEC("kretprobe/wg_noise_handshake_consume_response")
+int BPF_KRETPROBE(wg_consume_response_return)
+{
+	struct call_args a;
+	if (take_args(&a))
+		handshake_consumed((const void *)a.a1, (const struct wg_peer *)PT_REGS_RC(ctx), 2);
 	return 0;
 }

@@ -158,8 +158,23 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     take_header(r.hdr, e);
     e.pkt = to_packet(r.pkt);
     e.ifindex = r.ifindex;
-    e.encrypt = r.action == WGBPF_WG_ENCRYPT;
+    e.action = r.action == WGBPF_WG_HANDSHAKE ? WgKernelAction::handshake
+               : r.action == WGBPF_WG_DECRYPT ? WgKernelAction::decrypt
+                                              : WgKernelAction::encrypt;
     e.found = r.found != 0;
+    e.message = r.message;
+    switch (r.verdict) { // recordings of version 1 had zero padding here: ok
+    case WGBPF_WGV_NO_PEER: e.verdict = WgVerdict::no_peer; break;
+    case WGBPF_WGV_NO_ENDPOINT: e.verdict = WgVerdict::no_endpoint; break;
+    case WGBPF_WGV_SRC_NOT_ALLOWED: e.verdict = WgVerdict::src_not_allowed; break;
+    case WGBPF_WGV_BAD_MAC: e.verdict = WgVerdict::bad_mac; break;
+    case WGBPF_WGV_RATELIMITED: e.verdict = WgVerdict::ratelimited; break;
+    case WGBPF_WGV_COOKIE_SENT: e.verdict = WgVerdict::cookie_sent; break;
+    case WGBPF_WGV_REJECTED: e.verdict = WgVerdict::rejected; break;
+    default: e.verdict = WgVerdict::ok; break;
+    }
+    // Older probes said only "no peer found" for a failed send lookup.
+    if (e.action == WgKernelAction::encrypt && !e.found && e.verdict == WgVerdict::ok) e.verdict = WgVerdict::no_peer;
     std::copy(std::begin(r.peer_key), std::end(r.peer_key), e.peer_key.begin());
     return e;
 }

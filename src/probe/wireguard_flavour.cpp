@@ -12,14 +12,20 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
             return f;
         }
     }
-    if (auto refused = kernel.fexit_refused()) {
-        f.notes.push_back("fexit unavailable: " + *refused);
-    } else {
+    f.handshakes = kernel.function_arg_count("wg_cookie_validate_packet", "wireguard") == 3 &&
+                   kernel.function_arg_count("wg_noise_handshake_consume_initiation", "wireguard") == 2 &&
+                   kernel.function_arg_count("wg_noise_handshake_consume_response", "wireguard") == 2;
+    if (!f.handshakes)
+        f.notes.push_back("handshake verdicts not watched: the module's BTF lacks wg_cookie_validate_packet or "
+                          "wg_noise_handshake_consume_initiation/response with the expected arguments");
+    auto fexit_refused = kernel.fexit_refused();
+    if (!fexit_refused) {
         f.kind = WireguardFlavour::Kind::fexit;
         return f;
     }
+    f.notes.insert(f.notes.begin(), "fexit unavailable: " + *fexit_refused);
     if (auto refused = kernel.kprobe_refused()) {
-        f.why_not = *refused + "; " + f.notes.back();
+        f.why_not = *refused + "; " + f.notes.front();
         return f;
     }
     f.kind = WireguardFlavour::Kind::kprobe;
@@ -28,8 +34,11 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
 
 std::string WireguardFlavour::describe() const {
     switch (kind) {
-    case Kind::fexit: return "fexit wg_allowedips_lookup_dst/src";
-    case Kind::kprobe: return "kprobe+kretprobe wg_allowedips_lookup_dst/src";
+    case Kind::fexit:
+        return handshakes ? "fexit wg_allowedips_lookup_dst/src, handshake verdicts" : "fexit wg_allowedips_lookup_dst/src";
+    case Kind::kprobe:
+        return handshakes ? "kprobe+kretprobe wg_allowedips_lookup_dst/src, handshake verdicts"
+                          : "kprobe+kretprobe wg_allowedips_lookup_dst/src";
     case Kind::none: return "none";
     }
     return "none";

@@ -79,11 +79,11 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
     std::string action = w.action;
     for (char& c : action)
         if (c == '_') c = ' ';
-    if (w.action == "decrypt" && t.outcome == "dropped") action = "data (dropped before decryption)";
+    if (w.action == "decrypt" && t.outcome == "dropped" && w.dropped.empty()) action = "data (dropped before decryption)";
     bool out = w.direction == "out";
-    if (w.action == "no_peer")
-        return fmt::format("{}: no peer's allowed IPs contain {}: WireGuard drops it", w.interface,
-                           (out ? t.pkt.dst : t.pkt.src).to_string());
+    if (!w.dropped.empty()) // WireGuard's own verdict: the kernel's, exact, or a user-space one's, inferred
+        return fmt::format("{} dropped{}: {}", w.interface.empty() ? std::string("WireGuard") : w.interface,
+                           w.inferred ? " (inferred)" : "", w.dropped);
     std::string s = fmt::format("{} {} peer {}", action, out ? "->" : "<-", w.peer.empty() ? "(unknown)" : short_key(w.peer));
     if (!w.endpoint.empty()) s += " endpoint " + w.endpoint;
     if (w.sender_index) s += fmt::format(", sender {:#x}", *w.sender_index);
@@ -98,17 +98,20 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
         if (w.action == "decrypt" && t.decapsulated_from) s += fmt::format("  <= #{}", *t.decapsulated_from);
     }
     if (w.linked_by == "skb") s += " (same skb)";
+    if (w.verdict == "accepted") s += ", accepted";
     return s;
 }
 
 std::string outcome_text(const PacketTimeline& t) {
     if (t.outcome == "encapsulated" && t.encapsulated_in) return fmt::format("encapsulated in #{}", *t.encapsulated_in);
     if (t.outcome == "decapsulated" && t.outer_of) return fmt::format("decapsulated into #{}", *t.outer_of);
+    if (t.outcome == "not_sent") return t.outcome_inferred ? "not sent (inferred)" : "not sent";
+    if (t.outcome == "dropped" && t.outcome_inferred) return "dropped inside WireGuard (inferred)";
     return t.outcome.empty() ? std::string("unknown") : t.outcome;
 }
 
 const char* outcome_colour(const std::string& outcome) {
-    if (outcome == "dropped") return paint::red;
+    if (outcome == "dropped" || outcome == "not_sent") return paint::red;
     if (outcome == "unknown" || outcome.empty()) return paint::yellow;
     return paint::green;
 }
@@ -176,7 +179,9 @@ struct StepJson {
         j.str("action", wg.action);
         j.opt("counter", wg.counter);
         j.str("direction", wg.direction);
+        j.name("dropped", wg.dropped);
         j.name("endpoint", wg.endpoint);
+        j.boolean("inferred", wg.inferred);
         j.name("interface", wg.interface);
         j.str("kind", "wireguard");
         j.name("linked_by", wg.linked_by);
@@ -184,6 +189,7 @@ struct StepJson {
         j.opt("receiver_index", wg.receiver_index);
         j.opt("sender_index", wg.sender_index);
         j.uint("t_ns", wg.t_ns);
+        j.name("verdict", wg.verdict);
         j.end();
     }
     void operator()(const DeviceStep& d) const {
@@ -247,6 +253,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     j.uint("netns", t.netns);
     j.strings("notes", t.notes);
     j.str("outcome", t.outcome.empty() ? std::string_view("unknown") : std::string_view(t.outcome));
+    j.boolean("outcome_inferred", t.outcome_inferred);
     j.opt("outer_of", t.outer_of);
     if (t.packet_id) j.str("packet_id", fmt::format("{:016x}", t.packet_id));
     else j.null("packet_id");

@@ -6,8 +6,10 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <tuple>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "wgbpf/timeline/pending_routes.hpp"
 #include "wgbpf/timeline/rp_filter.hpp"
@@ -132,6 +134,11 @@ struct TimelineBuilder::State {
     // (interface, endpoint) -> peer, learned from an authenticated packet of a peer that roamed there after
     // the configuration was read: WireGuard itself sends that peer's packets to it from then on.
     std::map<std::pair<std::string, std::string>, std::string> roamed;
+    // Packet ids kernel WireGuard dropped (its verdict ended their timelines): the kfree_skb that follows is
+    // the same drop, not a new packet.
+    std::unordered_set<uint64_t> ended_by_wireguard;
+    // (netns, interface, peer) -> when this host last sent that peer a handshake initiation.
+    std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> initiations;
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
@@ -360,6 +367,10 @@ struct TimelineBuilder::State {
         if (!match->peer && outgoing)
             if (auto it = roamed.find({match->interface->name, step.endpoint}); it != roamed.end()) step.peer = it->second;
         add_step(e, step, outgoing);
+        if (outgoing && msg->type == WgMessageType::handshake_initiation && !step.peer.empty()) {
+            if (initiations.size() >= limits.max_open) initiations.clear();
+            initiations[{e.tl.netns, match->interface->name, step.peer}] = t;
+        }
         bool by_id = pairs_by_packet_id(*match->interface);
         if (msg->type != WgMessageType::transport_data || msg->keepalive()) return;
         const std::string& peer = step.peer;
@@ -528,7 +539,7 @@ struct TimelineBuilder::State {
     }
 
     // Handed to a WireGuard device, but no outer packet was linked to it: that it was encrypted and sent is
-    // not known. Why, where the configuration tells (inferred, and said so).
+    // not known. Where the configuration tells why, it was not sent (inferred, and said so).
     void not_encapsulated(Entry& e) {
         e.tl.outcome = "unknown";
         const DeviceStep* out = nullptr;
@@ -539,13 +550,73 @@ struct TimelineBuilder::State {
         if (wg) {
             PacketInfo now = current_packet(e);
             const WgPeer* peer = peer_for_address(*wg, now.dst);
-            if (!peer)
-                why = "no peer's allowed IPs cover " + now.dst.to_string() + ": WireGuard drops it (inferred from its configuration)";
-            else if (!peer->endpoint)
-                why = "its peer has no endpoint: WireGuard cannot send it (inferred from its configuration)";
+            WireguardStep step;
+            step.t_ns = e.last_ns;
+            step.action = "encrypt";
+            step.direction = "out";
+            step.interface = wg->name;
+            step.inferred = true;
+            if (!peer) {
+                step.verdict = "no_peer";
+                step.dropped = "no peer's allowed IPs contain " + now.dst.to_string() + ": WireGuard drops it";
+            } else if (!peer->endpoint) {
+                step.peer = peer->public_key;
+                step.verdict = "no_endpoint";
+                step.dropped = "peer " + short_peer(peer->public_key) + " has no endpoint: WireGuard cannot send it";
+            } else if (auto hs = recent_initiation(e.tl.netns, wg->name, peer->public_key, e.last_ns)) {
+                why = fmt::format("no session with peer {} yet: WireGuard sent it a handshake initiation ({} ms apart) "
+                                  "and holds the packet until a handshake completes (inferred)",
+                                  short_peer(peer->public_key),
+                                  (std::max(e.last_ns, *hs) - std::min(e.last_ns, *hs)) / 1'000'000);
+            }
+            if (!step.verdict.empty()) {
+                add_step(e, step);
+                e.tl.outcome = "not_sent";
+                e.tl.outcome_inferred = true;
+                return;
+            }
         }
         e.tl.gaps.push_back("handed to WireGuard" + (out ? " (" + out->dev + ")" : std::string()) +
                             ", but no outer packet was linked to it: " + why);
+    }
+
+    // A user-space WireGuard received this data packet, and no inner packet of its peer came out of the
+    // tunnel within the link window: it was dropped inside WireGuard (inferred), and the configuration says
+    // what most likely refused it.
+    void not_decrypted(const WgLinkEnd& outer) {
+        Entry* e = find(outer.timeline);
+        if (!e) return;
+        WireguardStep* step = nullptr;
+        for (TimelineStep& st : e->tl.steps)
+            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
+        if (!step || step->verdict.size()) return;
+        const WgInterface* wg = wireguard_interface(e->tl.netns, step->interface);
+        const WgPeer* peer = wg && !step->peer.empty() ? wg_peer(e->tl.netns, step->interface, step->peer) : nullptr;
+        std::string likely;
+        if (!wg || !peer)
+            likely = "a packet from an endpoint no peer has (a key it cannot decrypt), or its inner source outside the "
+                     "allowed IPs of the peer that sent it";
+        else if (peer->allowed_ips.empty())
+            likely = "peer " + short_peer(peer->public_key) +
+                     " has no allowed IPs, so nothing it sends is accepted (another peer may have taken them)";
+        else
+            likely = "its inner source is not in the allowed IPs of peer " + short_peer(peer->public_key) + " (" +
+                     prefixes_text(peer->allowed_ips) + "), or it did not decrypt (an old session, a replayed counter)";
+        step->verdict = "not_decrypted";
+        step->inferred = true;
+        step->dropped = fmt::format("no inner packet came out of {} within {} ms; likely: {}", step->interface,
+                                    limits.link_ns / 1'000'000, likely);
+        e->tl.outcome = "dropped";
+        e->tl.outcome_inferred = true;
+    }
+
+    // The newest handshake initiation this host sent to a peer, if within REKEY_TIMEOUT (5 s) of `t`, before
+    // or after (the packet that needs a session makes WireGuard send one).
+    std::optional<uint64_t> recent_initiation(uint32_t netns, const std::string& dev, const std::string& peer, uint64_t t) {
+        auto it = initiations.find({netns, dev, peer});
+        if (it == initiations.end()) return std::nullopt;
+        uint64_t apart = std::max(t, it->second) - std::min(t, it->second);
+        return apart <= 5'000'000'000ull ? std::optional(it->second) : std::nullopt;
     }
 
     // A packet that went quiet: delivered if netfilter's input hook accepted it last (or, without netfilter
@@ -558,6 +629,7 @@ struct TimelineBuilder::State {
     }
 
     std::string last_known_outcome(const Entry& e) const {
+        if (const WireguardStep* w = last_step<WireguardStep>(e.tl); w && !w->dropped.empty()) return "dropped";
         const NetfilterStep* nf = last_step<NetfilterStep>(e.tl);
         if (nf && nf->verdict == "drop") return "dropped";
         bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == "accept" : [&] {
@@ -585,13 +657,133 @@ struct TimelineBuilder::State {
         return w && w->direction == "in";
     }
 
+    const WgPeer* wg_peer(uint32_t netns, const std::string& dev, const std::string& key) {
+        const WgInterface* wg = wireguard_interface(netns, dev);
+        if (!wg) return nullptr;
+        for (const WgPeer& p : wg->peers)
+            if (p.public_key == key) return &p;
+        return nullptr;
+    }
+
+    static std::string prefixes_text(const std::vector<IpPrefix>& list) {
+        if (list.empty()) return "none";
+        std::string out;
+        for (size_t i = 0; i < list.size() && i < 4; ++i) out += (i ? ", " : "") + list[i].to_string();
+        if (list.size() > 4) out += fmt::format(", and {} more", list.size() - 4);
+        return out;
+    }
+
+    // What kernel WireGuard's verdict on an inner packet means, with the configuration's numbers.
+    std::string kernel_drop_text(const WireguardKernelEvent& ev, const std::string& dev, const std::string& key) {
+        switch (ev.verdict) {
+        case WgVerdict::no_peer:
+            return fmt::format("no peer's allowed IPs contain {} (wg_xmit: -ENOKEY, an ICMP unreachable goes back to the "
+                               "sender)",
+                               ev.pkt.dst.to_string());
+        case WgVerdict::no_endpoint:
+            return fmt::format("peer {} has no endpoint to send to (wg_xmit: -EDESTADDRREQ, an ICMP unreachable goes "
+                               "back to the sender)",
+                               short_peer(key));
+        case WgVerdict::src_not_allowed: {
+            const WgPeer* sender = wg_peer(ev.netns, dev, key);
+            std::string text = fmt::format("source {} is not in the allowed IPs of peer {}", ev.pkt.src.to_string(),
+                                           short_peer(key));
+            if (sender) text += " (" + prefixes_text(sender->allowed_ips) + ")";
+            if (const WgInterface* wg = wireguard_interface(ev.netns, dev))
+                if (const WgPeer* owner = peer_for_address(*wg, ev.pkt.src); owner && owner != sender)
+                    text += fmt::format("; it is in peer {}'s", short_peer(owner->public_key));
+            return text + " (rx_frame_errors)";
+        }
+        default: return std::string(verdict_name(ev.verdict));
+        }
+    }
+
+    static std::string short_peer(const std::string& key) { return key.empty() ? "(unknown)" : key.substr(0, 8) + "..."; }
+
+    // A WireGuard verdict ends the packet: its timeline says where and why, now (held ones too).
+    void end_by_wireguard(Entry& e, WireguardStep step) {
+        add_step(e, std::move(step));
+        linker.forget(e.tl.id);
+        if (ended_by_wireguard.size() >= limits.max_open) ended_by_wireguard.clear();
+        ended_by_wireguard.insert(e.tl.packet_id);
+        if (e.open) {
+            complete(e, "dropped");
+            return;
+        }
+        e.tl.outcome = "dropped";
+        emit(e.tl.id);
+    }
+
+    // Kernel WireGuard judged a received handshake message (the outer packet): its WireGuard step says how.
+    void handshake_verdict(const WireguardKernelEvent& ev, const std::string& dev, const std::string& key) {
+        Entry* e = newest_for_packet(ev.pkt.id);
+        if (!e) {
+            e = &timeline_for(ev.pkt, ev.netns, ev.t_ns);
+            see_packet(*e, ev.pkt);
+            e->tl.gaps.push_back("its earlier steps went out in another timeline before WireGuard's verdict came");
+        }
+        WireguardStep* step = nullptr;
+        for (TimelineStep& st : e->tl.steps)
+            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
+        WireguardStep fresh;
+        if (!step) {
+            fresh.t_ns = ev.t_ns;
+            fresh.action = ev.message == 2 ? "handshake_response" : "handshake_initiation";
+            fresh.direction = "in";
+            fresh.interface = dev;
+            step = &fresh;
+        }
+        if (!key.empty()) step->peer = key;
+        step->verdict = ev.verdict == WgVerdict::ok ? "accepted" : std::string(verdict_name(ev.verdict));
+        if (ev.verdict == WgVerdict::ok) {
+            if (step == &fresh) add_step(*e, fresh);
+            return;
+        }
+        step->dropped = handshake_drop_text(ev.verdict, ev.message, dev);
+        if (step == &fresh) {
+            end_by_wireguard(*e, fresh);
+            return;
+        }
+        linker.forget(e->tl.id);
+        if (e->open) complete(*e, "dropped");
+        else {
+            e->tl.outcome = "dropped";
+            emit(e->tl.id);
+        }
+    }
+
+    static std::string handshake_drop_text(WgVerdict v, uint8_t message, const std::string& dev) {
+        std::string what = message == 2 ? "handshake response" : "handshake initiation";
+        switch (v) {
+        case WgVerdict::bad_mac:
+            return fmt::format("{} with an invalid MAC: it was made for another public key than {}'s (the sender's "
+                               "configuration has a wrong public key for this peer), or it was corrupted",
+                               what, dev);
+        case WgVerdict::ratelimited:
+            return fmt::format("{} refused: under load, and its source is over the handshake rate limit", what);
+        case WgVerdict::cookie_sent:
+            return fmt::format("{} answered with a cookie reply instead (under load): the sender must retry with the "
+                               "cookie",
+                               what);
+        case WgVerdict::rejected:
+            return message == 2 ? fmt::format("handshake response refused: no initiation of {} waits for it (unknown "
+                                              "receiver index), or the preshared keys differ",
+                                              dev)
+                                : fmt::format("handshake initiation refused: the sender's public key is not a peer of "
+                                              "{}, the preshared keys differ, or its timestamp is replayed or too soon",
+                                              dev);
+        default: return what;
+        }
+    }
+
     void flush(uint64_t now) {
         // Output decisions that no packet took in time.
         std::vector<RouteDecision> stale =
             pending.take_all([&](const RouteDecision& d) { return now >= d.t_ns && now - d.t_ns >= limits.route_ns; });
         for (const RouteDecision& d : stale) route_unmatched(d);
 
-        linker.expire(now);
+        for (auto& [key, outer] : linker.expire(now))
+            if (!key.outgoing && !key.by_packet_id) not_decrypted(outer);
         for (auto it = entries.begin(); it != entries.end();) {
             uint64_t id = it->first;
             Entry& e = it->second;
@@ -700,6 +892,8 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
 
 void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
+    // wg_xmit frees the packet it refused right after its verdict ended the timeline: the same drop.
+    if (!s.open.contains(d.pkt.id) && s.ended_by_wireguard.erase(d.pkt.id)) return;
     Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
     if (delivered_to_raw_sockets(e.tl, d)) {
@@ -779,20 +973,29 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 
 void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     State& s = *state_;
-    if (ev.found) {
-        s.remember_kernel_peer(ev.pkt.id, key_to_base64(ev.peer_key.data()));
+    std::string key = ev.found ? key_to_base64(ev.peer_key.data()) : std::string();
+    if (ev.action != WgKernelAction::handshake && ev.verdict == WgVerdict::ok) {
+        if (ev.found) s.remember_kernel_peer(ev.pkt.id, key);
         return;
     }
-    // No peer's allowed IPs cover the address: WireGuard drops the packet (an ICMP unreachable goes back
-    // to a sender on this host). Say so where it happened; the drop itself follows.
+    std::string dev = s.link_name(ev.netns, ev.ifindex);
+    if (ev.action == WgKernelAction::handshake) {
+        s.handshake_verdict(ev, dev, key);
+        return;
+    }
+    // A drop WireGuard decided on an inner packet: on its way out (the inner packet's timeline, held for its
+    // link) or after decryption (the outer packet's, the same skb).
     Entry* e = s.newest_for_packet(ev.pkt.id);
     if (!e) return;
     WireguardStep step;
     step.t_ns = ev.t_ns;
-    step.action = "no_peer";
-    step.direction = ev.encrypt ? "out" : "in";
-    step.interface = s.link_name(ev.netns, ev.ifindex);
-    s.add_step(*e, step);
+    step.action = ev.action == WgKernelAction::encrypt ? "encrypt" : "decrypt";
+    step.direction = ev.action == WgKernelAction::encrypt ? "out" : "in";
+    step.interface = dev;
+    step.peer = key;
+    step.verdict = verdict_name(ev.verdict);
+    step.dropped = s.kernel_drop_text(ev, dev, key);
+    s.end_by_wireguard(*e, std::move(step));
 }
 
 void TimelineBuilder::lost(const std::string& module, uint64_t count) {

@@ -167,17 +167,23 @@ void WireguardLinker::forget(uint64_t timeline) {
     }
 }
 
-void WireguardLinker::expire(uint64_t now_ns) {
+std::vector<std::pair<WgLinkKey, WgLinkEnd>> WireguardLinker::expire(uint64_t now_ns) {
+    std::vector<std::pair<WgLinkKey, WgLinkEnd>> outers;
+    auto old = [&](const WgLinkEnd& e) { return now_ns >= e.t_ns && now_ns - e.t_ns >= window_ns_; };
     for (auto it = queues_.begin(); it != queues_.end();) {
-        for (auto* q : {&it->second.inners, &it->second.outers})
-            std::erase_if(*q, [&](const WgLinkEnd& e) {
-                bool old = now_ns >= e.t_ns && now_ns - e.t_ns >= window_ns_;
-                if (old) waiting_.erase(e.timeline);
-                return old;
+        for (bool outer : {false, true}) {
+            auto& q = outer ? it->second.outers : it->second.inners;
+            std::erase_if(q, [&](const WgLinkEnd& e) {
+                if (!old(e)) return false;
+                waiting_.erase(e.timeline);
+                if (outer) outers.emplace_back(it->first, e);
+                return true;
             });
+        }
         if (it->second.inners.empty() && it->second.outers.empty()) it = queues_.erase(it);
         else ++it;
     }
+    return outers;
 }
 
 } // namespace wgbpf

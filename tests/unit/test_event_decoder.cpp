@@ -162,9 +162,41 @@ TEST_CASE("a kernel WireGuard peer lookup decodes, and its prefixes are rejected
     REQUIRE(wg);
     CHECK(wg->pkt.id == 0xabc);
     CHECK(wg->ifindex == 9);
-    CHECK_FALSE(wg->encrypt);
+    CHECK(wg->action == WgKernelAction::decrypt);
+    CHECK(wg->verdict == WgVerdict::ok);
     CHECK(wg->found);
     CHECK(wg->peer_key[31] == 0xa0 + 31);
     CHECK(wg->netns == 4026532000u);
     for (size_t n = 0; n < record.size(); ++n) CHECK_FALSE(decode_event(std::span(record).first(n)).ok());
+}
+
+TEST_CASE("kernel WireGuard verdicts decode: a source outside the sender's allowed IPs, a refused handshake, and a "
+          "failed send lookup of an older probe (no verdict byte) as no peer") {
+    wgbpf_wireguard r{};
+    r.hdr = {WGBPF_EV_WIREGUARD, 1, sizeof(r), 777, 0, 4026532000u, 0, 0};
+    r.action = WGBPF_WG_DECRYPT;
+    r.found = 1;
+    r.verdict = WGBPF_WGV_SRC_NOT_ALLOWED;
+    auto e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::src_not_allowed);
+
+    r.action = WGBPF_WG_HANDSHAKE;
+    r.found = 0;
+    r.verdict = WGBPF_WGV_REJECTED;
+    r.message = 1;
+    e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    const auto& hs = std::get<WireguardKernelEvent>(e.value());
+    CHECK(hs.action == WgKernelAction::handshake);
+    CHECK(hs.verdict == WgVerdict::rejected);
+    CHECK(hs.message == 1);
+
+    r.action = WGBPF_WG_ENCRYPT;
+    r.verdict = 0;
+    r.message = 0;
+    e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::no_peer);
+    CHECK(verdict_name(WgVerdict::no_peer) == "no_peer");
 }

@@ -424,7 +424,8 @@ TEST_CASE("handshakes and keepalives are shown as such and never linked") {
     CHECK(c.out[2].packet_id == kRequest);
     CHECK(c.out[2].outcome == "unknown");
     CHECK_FALSE(c.out[2].encapsulated_in);
-    CHECK(has_gap(c.out[2], "handed to WireGuard (wg0), but no outer packet was linked to it: its outer packet was not seen"));
+    CHECK(has_gap(c.out[2], "handed to WireGuard (wg0), but no outer packet was linked to it: no session with peer"));
+    CHECK(has_gap(c.out[2], "WireGuard sent it a handshake initiation (0 ms apart) and holds the packet"));
 
     CHECK(c.out[3].packet_id == 0x12);
     CHECK(steps_of<WireguardStep>(c.out[3])[0].action == "handshake_response");
@@ -444,15 +445,31 @@ TEST_CASE("a held inner packet is released when its link window passes") {
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "unknown");
 
-    // No peer covers the destination: said, as inferred from the configuration.
+    CHECK(has_gap(c.out[0], "its outer packet was not seen"));
+
+    // No peer covers the destination: not sent, inferred from the configuration and said so.
     Collected d;
     PacketInfo rs = icmp_packet(0x30, "10.0.0.1", "203.0.113.200", 8);
     d.wireguard[0].peers[0].allowed_ips = {net("198.51.100.0/24")};
     d.builder.add(egress(rs, kWg0, 110));
     d.builder.flush_all();
     REQUIRE(d.out.size() == 1);
-    CHECK(d.out[0].outcome == "unknown");
-    CHECK(has_gap(d.out[0], "no peer's allowed IPs cover 203.0.113.200: WireGuard drops it (inferred"));
+    CHECK(d.out[0].outcome == "not_sent");
+    CHECK(d.out[0].outcome_inferred);
+    auto wg = steps_of<WireguardStep>(d.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].verdict == "no_peer");
+    CHECK(wg[0].inferred);
+    CHECK(wg[0].dropped == "no peer's allowed IPs contain 203.0.113.200: WireGuard drops it");
+
+    // Its peer has no endpoint: not sent either.
+    Collected n;
+    n.wireguard[0].peers[0].endpoint.reset();
+    n.builder.add(egress(req, kWg0, 110));
+    n.builder.flush_all();
+    REQUIRE(n.out.size() == 1);
+    CHECK(n.out[0].outcome == "not_sent");
+    CHECK(steps_of<WireguardStep>(n.out[0])[0].verdict == "no_endpoint");
 }
 
 TEST_CASE("outer packets pair with inner packets by length; an outer seen first waits for its inner") {
@@ -534,8 +551,9 @@ WireguardKernelEvent kernel_peer_lookup(const PacketInfo& inner, bool encrypt, u
     e.netns = kNs;
     e.pkt = inner;
     e.ifindex = kWg0;
-    e.encrypt = encrypt;
+    e.action = encrypt ? WgKernelAction::encrypt : WgKernelAction::decrypt;
     e.found = found;
+    if (!found && encrypt) e.verdict = WgVerdict::no_peer;
     for (size_t i = 0; i < e.peer_key.size(); ++i) e.peer_key[i] = uint8_t(i + 1);
     return e;
 }
@@ -627,12 +645,89 @@ TEST_CASE("kernel WireGuard: a packet no peer's allowed IPs cover says so before
     PacketInfo inner = icmp_packet(0x401, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(egress(inner, kWg0, 100));
     c.builder.add(kernel_peer_lookup(inner, true, 101, false));
+    // wg_xmit frees it right after: the same drop, not a new packet.
+    DropStep drop;
+    drop.t_ns = 102;
+    drop.netns = kNs;
+    drop.pkt = inner;
+    drop.reason = "NOT_SPECIFIED";
+    c.builder.add(drop);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "dropped");
+    CHECK_FALSE(c.out[0].outcome_inferred);
     auto wg = steps_of<WireguardStep>(c.out[0]);
     REQUIRE(wg.size() == 1);
-    CHECK(wg[0].action == "no_peer");
+    CHECK(wg[0].action == "encrypt");
+    CHECK(wg[0].verdict == "no_peer");
+    CHECK_FALSE(wg[0].inferred);
+    CHECK(wg[0].dropped.find("no peer's allowed IPs contain 198.51.100.9") == 0);
     CHECK(wg[0].interface == "wg0");
+}
+
+TEST_CASE("kernel WireGuard: a decrypted packet whose source is not in its sender's allowed IPs ends the outer "
+          "packet's timeline as dropped, naming the peer, its allowed IPs, and the peer the source belongs to") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    WgPeer other;
+    other.public_key = "T1RIRVJQRUVSLi4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=";
+    other.allowed_ips = {net("10.0.0.2/32")};
+    c.wireguard[0].peers.push_back(other);
+    PacketInfo outer = outer_in(0x701, outer_payload(84), wg_data(kClientIndex, 9));
+    c.builder.add(ingress(outer, kC0, 100));
+    PacketInfo inner = icmp_packet(0x701, "10.0.0.2", "10.0.0.1", 8);
+    c.wireguard[0].peers[0].public_key = kernel_lookup_key(); // the sender: the key in the event
+    WireguardKernelEvent ev = kernel_peer_lookup(inner, false, 120);
+    ev.verdict = WgVerdict::src_not_allowed;
+    c.builder.add(ev);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].packet_id == 0x701);
+    CHECK(c.out[0].outcome == "dropped");
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 2);
+    CHECK(wg[1].verdict == "src_not_allowed");
+    CHECK(wg[1].dropped.find("source 10.0.0.2 is not in the allowed IPs of peer " +
+                             c.wireguard[0].peers[0].public_key.substr(0, 8)) == 0);
+    CHECK(wg[1].dropped.find("it is in peer T1RIRVJQ...'s") != std::string::npos);
+}
+
+TEST_CASE("kernel WireGuard: a handshake initiation refused is the verdict on its outer packet") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo init = outer_in(0x801, 148, wg_initiation(0x99));
+    c.builder.add(ingress(init, kC0, 100));
+    WireguardKernelEvent ev = kernel_peer_lookup(init, false, 130, false);
+    ev.action = WgKernelAction::handshake;
+    ev.verdict = WgVerdict::bad_mac;
+    ev.message = 1;
+    c.builder.add(ev);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "dropped");
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].action == "handshake_initiation");
+    CHECK(wg[0].verdict == "bad_mac");
+    CHECK(wg[0].dropped.find("invalid MAC") != std::string::npos);
+}
+
+TEST_CASE("user-space WireGuard: a data packet received with no inner packet after it is dropped inside WireGuard, "
+          "inferred, with the likely cause from its peer's allowed IPs") {
+    Collected c;
+    PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.flush(100 + 50'000'000);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome_inferred);
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].verdict == "not_decrypted");
+    CHECK(wg[0].inferred);
+    CHECK(wg[0].dropped.find("no inner packet came out of wg0 within 50 ms; likely: its inner source is not in the "
+                             "allowed IPs of peer") == 0);
 }
 
 TEST_CASE("user-space WireGuard: links say they were paired by peer, order and length") {

@@ -10,6 +10,9 @@ FakeKernel with_wireguard_module() {
     FakeKernel k;
     k.module_functions["wg_allowedips_lookup_dst"] = 2;
     k.module_functions["wg_allowedips_lookup_src"] = 2;
+    k.module_functions["wg_cookie_validate_packet"] = 3;
+    k.module_functions["wg_noise_handshake_consume_initiation"] = 2;
+    k.module_functions["wg_noise_handshake_consume_response"] = 2;
     return k;
 }
 } // namespace
@@ -18,6 +21,20 @@ TEST_CASE("kernel WireGuard loaded on a stock kernel: fexit on the allowed-IPs l
     FakeKernel k = with_wireguard_module();
     WireguardFlavour f = choose_wireguard_flavour(k);
     CHECK(f.kind == WireguardFlavour::Kind::fexit);
+    CHECK(f.handshakes);
+    CHECK(f.notes.empty());
+    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, handshake verdicts");
+}
+
+TEST_CASE("a wireguard module without the handshake functions: the lookups run, handshake verdicts are not watched, "
+          "and a note says so") {
+    FakeKernel k = with_wireguard_module();
+    k.module_functions.erase("wg_cookie_validate_packet");
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::fexit);
+    CHECK_FALSE(f.handshakes);
+    REQUIRE(f.notes.size() == 1);
+    CHECK(f.notes[0].find("handshake verdicts not watched") != std::string::npos);
     CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src");
 }
 

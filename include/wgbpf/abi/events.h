@@ -184,15 +184,28 @@ struct wgbpf_device {
  * (and back), so a peer lookup on a packet id links the two exactly. */
 #define WGBPF_WG_ENCRYPT 1 /* wg_allowedips_lookup_dst in wg_xmit: this inner packet goes to this peer */
 #define WGBPF_WG_DECRYPT 2 /* wg_allowedips_lookup_src after decryption: this inner packet came from this peer */
+#define WGBPF_WG_HANDSHAKE 3 /* a received handshake message (the outer packet), and WireGuard's verdict on it */
+
+/* WireGuard's own verdict (drivers/net/wireguard): a packet it frees as consumed, with no drop reason. */
+#define WGBPF_WGV_OK 0
+#define WGBPF_WGV_NO_PEER 1          /* encrypt: no peer's allowed IPs hold the destination (wg_xmit -ENOKEY) */
+#define WGBPF_WGV_NO_ENDPOINT 2      /* encrypt: the peer has no endpoint (wg_xmit -EDESTADDRREQ) */
+#define WGBPF_WGV_SRC_NOT_ALLOWED 3  /* decrypt: the source is not in the allowed IPs of the peer whose key
+                                      * decrypted it (peer_key: that peer); rx_frame_errors */
+#define WGBPF_WGV_BAD_MAC 4          /* handshake: MAC1 invalid (another public key for this interface) */
+#define WGBPF_WGV_RATELIMITED 5      /* handshake: under load, valid cookie, but over the rate limit */
+#define WGBPF_WGV_COOKIE_SENT 6      /* handshake: under load without a cookie: a cookie reply went back */
+#define WGBPF_WGV_REJECTED 7         /* handshake: the Noise message was refused (consume returned NULL) */
 
 struct wgbpf_wireguard {
 	struct wgbpf_event_header hdr;
 	struct wgbpf_packet pkt; /* the inner (cleartext) packet */
 	__s32 ifindex;           /* the WireGuard device */
 	__u8 action;             /* WGBPF_WG_* */
-	__u8 found;              /* 0: no peer's allowed IPs cover the address (the kernel drops the packet) */
-	__u8 pad[2];
-	__u8 peer_key[32];       /* the peer's public key, when found */
+	__u8 found;              /* a peer was found (lookups, accepted handshakes) */
+	__u8 verdict;            /* WGBPF_WGV_* */
+	__u8 message;            /* handshakes: WireGuard message type (1 initiation, 2 response) */
+	__u8 peer_key[32];       /* the peer's public key, when found (SRC_NOT_ALLOWED: the sending peer) */
 };
 
 /* Roles of the netfilter bracket slots in re-route attribution (nf_bracket.bpf.c's hook_role[]): a watched

@@ -1,24 +1,51 @@
 #pragma once
-// Kernel WireGuard's peer lookup for one packet (bpf/wireguard.bpf.c): the inner packet it is about to
-// encrypt, or has just decrypted, and the peer cryptokey routing chose. The skb is encrypted and
-// decrypted in place, so the packet id is the outer packet's too.
+// Kernel WireGuard's decisions on one packet (bpf/wireguard.bpf.c): the peer cryptokey routing chose for an
+// inner packet it is about to encrypt or has just decrypted, and its verdicts on received handshake
+// messages. The kernel frees what WireGuard rejects as consumed, with no drop reason: these events are the
+// only exact record of those drops. The skb is encrypted and decrypted in place, so the packet id is the
+// outer packet's too.
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "wgbpf/event/packet_info.hpp"
 
 namespace wgbpf {
+
+enum class WgKernelAction : uint8_t {
+    encrypt,   // wg_xmit's peer lookup for an inner packet
+    decrypt,   // the receive path's source check of a decrypted inner packet
+    handshake, // a received handshake message (the outer packet) judged
+};
+
+enum class WgVerdict : uint8_t {
+    ok,
+    no_peer,         // encrypt: no peer's allowed IPs hold the destination (-ENOKEY, ICMP unreachable)
+    no_endpoint,     // encrypt: the peer has no endpoint (-EDESTADDRREQ, ICMP unreachable)
+    src_not_allowed, // decrypt: the source is not in the allowed IPs of the peer that sent it
+    bad_mac,         // handshake: MAC1 invalid (made for another public key)
+    ratelimited,     // handshake: under load, over the per-source rate limit
+    cookie_sent,     // handshake: under load, no cookie: a cookie reply went back instead
+    rejected,        // handshake: the Noise message was refused
+};
 
 struct WireguardKernelEvent {
     uint64_t t_ns = 0;
     uint32_t cpu = 0;
     uint32_t netns = 0;
     uint32_t tgid = 0;
-    PacketInfo pkt;                       // the inner (cleartext) packet
+    PacketInfo pkt;                       // encrypt/decrypt: the inner packet; handshake: the outer packet
     int ifindex = 0;                      // the WireGuard device
-    bool encrypt = true;                  // false: decrypted
-    bool found = false;                   // false: no peer's allowed IPs cover the address (the kernel drops it)
-    std::array<uint8_t, 32> peer_key{};   // the peer's public key, when found
+    WgKernelAction action = WgKernelAction::encrypt;
+    WgVerdict verdict = WgVerdict::ok;
+    bool found = false;                   // a peer is named in peer_key
+    uint8_t message = 0;                  // handshake: 1 initiation, 2 response
+    std::array<uint8_t, 32> peer_key{};   // the chosen peer; src_not_allowed: the sending peer
 };
 
+} // namespace wgbpf
+
+namespace wgbpf {
+// "no_peer", "src_not_allowed", ... ("" for ok): the names JSON and recordings use.
+std::string_view verdict_name(WgVerdict v);
 } // namespace wgbpf

@@ -30,7 +30,6 @@ struct RpFilterStep {
 struct WireguardStep {
     uint64_t t_ns = 0;
     std::string action;          // "encrypt" | "decrypt" | "handshake_initiation" | "handshake_response" | "cookie_reply" | "keepalive"
-                                 // | "no_peer" (kernel WireGuard: no peer's allowed IPs cover the address)
     std::string direction;       // "out" (sent by this host) | "in"
     std::string interface;
     std::string peer;            // base64 public key ("" when unknown)
@@ -40,6 +39,12 @@ struct WireguardStep {
     std::optional<uint64_t> counter;
     std::string linked_by;       // how inner and outer were paired: "skb" (kernel WireGuard, exact) |
                                  // "peer_order_length" (user space); "" when not linked
+    // WireGuard's own verdict: "" (none seen) | "accepted" (a handshake message) | a drop: "no_peer" |
+    // "no_endpoint" | "src_not_allowed" | "bad_mac" | "ratelimited" | "cookie_sent" | "rejected" (kernel,
+    // exact) | "not_sent" | "not_decrypted" (user space: inferred).
+    std::string verdict;
+    std::string dropped;         // why WireGuard dropped the packet, a sentence ("" when it did not)
+    bool inferred = false;       // the verdict is inferred from the configuration, not observed
 };
 
 struct DeviceStep {
@@ -58,7 +63,10 @@ struct PacketTimeline {
     uint32_t netns = 0;
     PacketInfo pkt;              // as first seen
     uint32_t mark = 0;           // as last seen
-    std::string outcome;         // "sent" | "delivered" | "forwarded" | "dropped" | "encapsulated" | "decapsulated" | "unknown"
+    std::string outcome;         // "sent" | "delivered" | "forwarded" | "dropped" | "encapsulated" | "decapsulated" |
+                                 // "not_sent" | "unknown"
+    bool outcome_inferred = false; // the outcome is inferred from the configuration (a user-space WireGuard's
+                                   // drops), not observed
     std::optional<uint64_t> encapsulated_in;   // id of the outer packet
     std::optional<uint64_t> decapsulated_from; // id of the outer packet it came out of
     std::optional<uint64_t> outer_of;          // for an outer packet: the inner packet's id

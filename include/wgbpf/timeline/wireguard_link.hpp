@@ -92,7 +92,8 @@ public:
     std::optional<WgLinkEnd> take_outer(const WgLinkKey& key, const WgLinkEnd& inner);
     bool waiting(uint64_t timeline) const;
     void forget(uint64_t timeline);   // a dropped packet carries nothing
-    void expire(uint64_t now_ns);
+    // Drops what waited longer than the window; returns the outer packets among them (unpaired), with their keys.
+    std::vector<std::pair<WgLinkKey, WgLinkEnd>> expire(uint64_t now_ns);
     size_t queued() const { return waiting_.size(); }
 
 private:

@@ -1,0 +1,19 @@
+#include "wgbpf/event/wireguard_event.hpp"
+
+namespace wgbpf {
+
+std::string_view verdict_name(WgVerdict v) {
+    switch (v) {
+    case WgVerdict::ok: return "";
+    case WgVerdict::no_peer: return "no_peer";
+    case WgVerdict::no_endpoint: return "no_endpoint";
+    case WgVerdict::src_not_allowed: return "src_not_allowed";
+    case WgVerdict::bad_mac: return "bad_mac";
+    case WgVerdict::ratelimited: return "ratelimited";
+    case WgVerdict::cookie_sent: return "cookie_sent";
+    case WgVerdict::rejected: return "rejected";
+    }
+    return "";
+}
+
+} // namespace wgbpf
