@@ -65,7 +65,7 @@ void read_ipv4_conf(NetnsConfig& cfg) {
         std::string dir = "/proc/sys/net/ipv4/conf/" + name + "/";
         auto rp = read_int_file(dir + "rp_filter");
         auto svm = read_int_file(dir + "src_valid_mark");
-        if (rp || svm) cfg.ipv4_conf[name] = Ipv4Conf{rp.value_or(0), svm.value_or(0)};
+        if (rp || svm) cfg.ipv4_conf[name] = Ipv4Conf{rp.value_or(0), svm.value_or(0), read_int_file(dir + "forwarding")};
     }
 }
 

@@ -191,6 +191,7 @@ std::optional<Link> parse_link(const nlmsghdr* nlh) {
     l.ifindex = ifi->ifi_index;
     l.name = get_string(tb[IFLA_IFNAME]);
     l.group = get_u32(tb[IFLA_GROUP]).value_or(0);
+    l.mtu = get_u32(tb[IFLA_MTU]).value_or(0);
     return l;
 }
 

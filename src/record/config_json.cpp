@@ -187,14 +187,17 @@ NetnsConfig parse_netns_config(const JsonIn& j, bool routes_required) {
     NetnsConfig c;
     c.netns_inode = j.at("netns").unsigned_int<uint32_t>();
     for (const JsonIn& l : j.at("links").items())
-        c.links.push_back(Link{l.at("ifindex").signed_int<int>(), l.at("name").string(), l.at("group").unsigned_int<uint32_t>()});
+        c.links.push_back(Link{l.at("ifindex").signed_int<int>(), l.at("name").string(), l.at("group").unsigned_int<uint32_t>(),
+                               l.maybe("mtu") ? l.at("mtu").unsigned_int<uint32_t>() : 0});
     for (const JsonIn& r : j.at("rules").items()) c.rules.push_back(rule(r));
     if (routes_required || j.maybe("routes")) c.routes = routes(j.at("routes"));
     c.sort_routes(); // format 1 kept the kernel's dump order
     for (const auto& [key, name] : j.at("table_names").members())
         c.table_names[JsonIn::key_number<uint32_t>(name, key)] = name.string();
     for (const auto& [iface, conf] : j.at("ipv4_conf").members())
-        c.ipv4_conf[iface] = Ipv4Conf{conf.at("rp_filter").signed_int<int>(), conf.at("src_valid_mark").signed_int<int>()};
+        c.ipv4_conf[iface] = Ipv4Conf{conf.at("rp_filter").signed_int<int>(), conf.at("src_valid_mark").signed_int<int>(),
+                                      conf.maybe("forwarding") ? std::optional(conf.at("forwarding").signed_int<int>())
+                                                               : std::nullopt};
     c.nft = parse_nft_ruleset(j.at("nft"));
     return c;
 }
@@ -218,11 +221,15 @@ Result<NftRuleset> nft_ruleset_from_json(const json& j) {
 json netns_config_to_json(const NetnsConfig& c, bool with_routes) {
     json links = json::array(), rules = json::array();
     json table_names = json::object(), ipv4_conf = json::object();
-    for (const Link& l : c.links) links.push_back({{"ifindex", l.ifindex}, {"name", l.name}, {"group", l.group}});
+    for (const Link& l : c.links)
+        links.push_back({{"ifindex", l.ifindex}, {"name", l.name}, {"group", l.group}, {"mtu", l.mtu}});
     for (const Rule& r : c.rules) rules.push_back(rule_json(r));
     for (const auto& [id, name] : c.table_names) table_names[std::to_string(id)] = name;
     for (const auto& [iface, conf] : c.ipv4_conf)
+    {
         ipv4_conf[iface] = {{"rp_filter", conf.rp_filter}, {"src_valid_mark", conf.src_valid_mark}};
+        if (conf.forwarding) ipv4_conf[iface]["forwarding"] = *conf.forwarding;
+    }
     json out = {{"netns", c.netns_inode}, {"links", links}, {"rules", rules}, {"table_names", table_names},
                 {"ipv4_conf", ipv4_conf}, {"nft", nft_ruleset_to_json(c.nft)}};
     if (with_routes) out["routes"] = routes_json(c.routes);

@@ -646,6 +646,10 @@ size_t unexplained_lookups(const std::vector<RouteLookup>& walk, const NetnsConf
     return explainer.unexplained();
 }
 
+bool rule_matches(const Rule& r, const RouteLookup& f, const NetnsConfig& cfg) { return match_rule(r, f, cfg).matches; }
+
+std::vector<Rule> kernel_default_rules(Family f) { return default_rules(f); }
+
 bool same_flow(const RouteLookup& a, const RouteLookup& b) {
     return a.family == b.family && a.src == b.src && a.dst == b.dst && a.sport == b.sport && a.dport == b.dport &&
            a.proto == b.proto && a.mark == b.mark && a.iif == b.iif && a.oif == b.oif && a.direction == b.direction &&

@@ -22,6 +22,7 @@ struct Link {
     int ifindex = 0;
     std::string name;
     uint32_t group = 0; // for suppress_ifgroup
+    uint32_t mtu = 0;   // IFLA_MTU; 0 when not known (recordings before it was kept)
 };
 
 // Rule actions, numbered as the kernel's FR_ACT_* (include/uapi/linux/fib_rules.h).
@@ -110,6 +111,7 @@ struct RouteChanges {
 struct Ipv4Conf {
     int rp_filter = 0;
     int src_valid_mark = 0;
+    std::optional<int> forwarding; // not known in recordings made before it was kept
 };
 
 struct NetnsConfig {

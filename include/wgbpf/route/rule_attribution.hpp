@@ -24,6 +24,12 @@ bool walk_is_complete(const std::vector<RouteLookup>& walk, const NetnsConfig& c
 // The grouper uses it to tell a walk's continuation from the start of a new walk after a lost event.
 size_t unexplained_lookups(const std::vector<RouteLookup>& walk, const NetnsConfig& cfg);
 
+// Whether rule `r` (its `not` included) selects flow `f`, as fib_rule_match() decides.
+bool rule_matches(const Rule& r, const RouteLookup& f, const NetnsConfig& cfg);
+
+// The rules a namespace starts with, for a snapshot that has none of a family.
+std::vector<Rule> kernel_default_rules(Family f);
+
 // The same flow? (addresses, ports, proto, mark, iif, oif, family, direction, netns)
 bool same_flow(const RouteLookup& a, const RouteLookup& b);
 
