@@ -1,0 +1,69 @@
+#pragma once
+// `wgbpf diagnose`'s reading of the packets it watched (pure): WireGuard's verdicts, outer packets dropped by
+// a chain, failed rp_filter checks, forwarding refused, outer packets too big for their device, handshake
+// health per peer, and route decisions that differ from what the configuration predicts. Bounded: counts
+// and a few example packet ids per finding, whatever the number of timelines.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "wgbpf/config/netns_config.hpp"
+#include "wgbpf/diagnose/finding.hpp"
+#include "wgbpf/timeline/packet_timeline.hpp"
+#include "wgbpf/wireguard/wg_config.hpp"
+
+namespace wgbpf {
+
+// Handshake messages and data seen for one peer of one interface.
+struct PeerHealth {
+    std::string interface;
+    std::string peer;     // base64 public key; "" when the packets' endpoint belongs to no known peer
+    std::string endpoint; // as last seen
+    uint64_t initiations_sent = 0, initiations_received = 0;
+    uint64_t responses_sent = 0, responses_received = 0;
+    uint64_t cookies_sent = 0, cookies_received = 0;
+    uint64_t rejected = 0;         // handshake messages from it WireGuard refused (kernel: exact)
+    uint64_t data_sent = 0, data_received = 0; // transport data, keepalives included
+    uint64_t last_initiation_id = 0;           // timeline of the last initiation sent
+    std::string last_initiation_where;         // where that initiation was last seen
+    uint64_t last_handshake_ns = 0;            // a response sent or received: a completed handshake
+};
+
+class TimelineEvidence {
+public:
+    explicit TimelineEvidence(size_t examples = 5) : examples_(examples) {}
+
+    // `cfg`: the watched namespace's configuration (for MTUs, forwarding, predicted routes); may be null.
+    void add(const PacketTimeline& t, const NetnsConfig* cfg);
+
+    std::vector<Finding> findings(const std::vector<WgInterface>& wireguard) const;
+    std::vector<PeerHealth> health() const;
+    uint64_t timelines() const { return timelines_; }
+    uint64_t routes_compared() const { return routes_compared_; }
+    uint64_t last_ns() const { return last_ns_; }
+    uint64_t untracked_peers() const { return untracked_; } // peers seen beyond the bound
+
+private:
+    struct Group {
+        Finding finding;
+        std::vector<uint64_t> ids;
+    };
+    void count(FindingKind kind, const std::string& key, const PacketTimeline& t, const std::function<Finding()>& make);
+    void wireguard_step(const PacketTimeline& t, const WireguardStep& w);
+    void compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg);
+    PeerHealth& peer(const std::string& interface, const std::string& peer, const std::string& endpoint);
+
+    size_t examples_;
+    uint64_t timelines_ = 0;
+    uint64_t routes_compared_ = 0;
+    uint64_t last_ns_ = 0;
+    std::map<std::pair<FindingKind, std::string>, Group> groups_;
+    static constexpr size_t kMaxPeers = 4096;
+    std::map<std::pair<std::string, std::string>, PeerHealth> peers_; // (interface, peer or endpoint)
+    PeerHealth untracked_peer_; // beyond kMaxPeers: counted, not kept
+    uint64_t untracked_ = 0;
+};
+
+} // namespace wgbpf

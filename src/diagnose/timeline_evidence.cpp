@@ -1,0 +1,332 @@
+#include "wgbpf/diagnose/timeline_evidence.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+
+#include "wgbpf/diagnose/static_checks.hpp"
+#include "wgbpf/route/route_predict.hpp"
+
+namespace wgbpf {
+namespace {
+
+// An outer packet: its WireGuard step names an endpoint, and it is not an inner packet linked to one.
+const WireguardStep* outer_step(const PacketTimeline& t) {
+    if (t.encapsulated_in || t.decapsulated_from) return nullptr;
+    for (const TimelineStep& s : t.steps)
+        if (const WireguardStep* w = std::get_if<WireguardStep>(&s); w && !w->endpoint.empty()) return w;
+    return nullptr;
+}
+
+std::string last_egress(const PacketTimeline& t) {
+    for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it)
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&*it); d && d->direction == "egress") return d->dev;
+    return "";
+}
+
+std::string nf_chain(const NetfilterStep& n) { return n.family + " " + n.table + " " + n.chain; }
+
+// Where a packet was last seen, in words.
+std::string where(const PacketTimeline& t) {
+    for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it) {
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->verdict == "drop")
+            return fmt::format("#{} dropped by chain {} ({})", t.id, nf_chain(*n), hook_name(n->hook));
+        if (const DropStep* d = std::get_if<DropStep>(&*it))
+            return fmt::format("#{} dropped ({}{})", t.id, d->reason, d->chain.empty() ? "" : " in " + d->chain);
+    }
+    if (std::string dev = last_egress(t); !dev.empty()) return fmt::format("#{} left on {}", t.id, dev);
+    return fmt::format("#{} {}", t.id, t.outcome);
+}
+
+FindingKind kind_of(const WireguardStep& w) {
+    if (w.verdict == "no_peer") return FindingKind::no_peer_for_destination;
+    if (w.verdict == "no_endpoint") return FindingKind::peer_without_endpoint;
+    if (w.verdict == "src_not_allowed") return FindingKind::source_not_allowed;
+    if (w.verdict == "bad_mac") return FindingKind::handshake_bad_mac;
+    if (w.verdict == "rejected") return FindingKind::handshake_rejected;
+    if (w.verdict == "cookie_sent" || w.verdict == "ratelimited") return FindingKind::handshake_under_load;
+    return FindingKind::dropped_inside_wireguard;
+}
+
+std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeline& t) {
+    const std::string& i = w.interface;
+    switch (k) {
+    case FindingKind::no_peer_for_destination:
+        return fmt::format("add {}'s prefix to the allowed IPs of the peer that should carry it (wg set {} peer KEY "
+                           "allowed-ips ...), or route it elsewhere than {}",
+                           t.pkt.dst.to_string(), i, i);
+    case FindingKind::peer_without_endpoint:
+        return fmt::format("set its endpoint (wg set {} peer {} endpoint HOST:PORT), or let it send first (a server "
+                           "learns endpoints from its peers' packets)",
+                           i, w.peer.empty() ? std::string("KEY") : w.peer);
+    case FindingKind::source_not_allowed:
+        if (w.dropped.find("; it is in peer") != std::string::npos)
+            return fmt::format("an allowed IP given to two peers stays only with the last one set: give it back to "
+                               "peer {} (wg set {} peer {} allowed-ips ...) and remove it from the other peer",
+                               short_key(w.peer), i, w.peer);
+        return fmt::format("add the sender's tunnel address to peer {}'s allowed IPs on {} (wg set {} peer {} "
+                           "allowed-ips <its current ones>,ADDR/32), or make the sender use an address it is allowed",
+                           short_key(w.peer), i, i, w.peer);
+    case FindingKind::handshake_bad_mac:
+        return fmt::format("the sender at {} has a wrong public key for {}: it must use this interface's public key "
+                           "(wg show {} public-key)",
+                           w.endpoint, i, i);
+    case FindingKind::handshake_rejected:
+        return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...), or make "
+                           "the preshared keys of both sides match",
+                           i, i);
+    case FindingKind::handshake_under_load:
+        return "a handshake flood: nothing to change on WireGuard; find who sends the initiations";
+    default:
+        return fmt::format("check peer {}'s allowed IPs on {} against the sender's tunnel address (wg show {} "
+                           "allowed-ips): an allowed IP given to two peers stays only with the last one set",
+                           short_key(w.peer), i, i);
+    }
+}
+
+} // namespace
+
+PeerHealth& TimelineEvidence::peer(const std::string& interface, const std::string& key, const std::string& endpoint) {
+    std::string who = key.empty() ? "endpoint " + endpoint : key;
+    auto [it, fresh] = peers_.try_emplace({interface, who});
+    if (fresh) {
+        if (peers_.size() > kMaxPeers) { // bounded: a scan from many endpoints does not grow it forever
+            peers_.erase(it);
+            ++untracked_;
+            untracked_peer_ = {};
+            return untracked_peer_;
+        }
+        it->second.interface = interface;
+        it->second.peer = key;
+    }
+    if (!endpoint.empty()) it->second.endpoint = endpoint;
+    return it->second;
+}
+
+void TimelineEvidence::count(FindingKind kind, const std::string& key, const PacketTimeline& t,
+                             const std::function<Finding()>& make) {
+    auto [it, fresh] = groups_.try_emplace({kind, key});
+    if (fresh) {
+        if (groups_.size() > 1024) {
+            groups_.erase(it);
+            return;
+        }
+        it->second.finding = make();
+        it->second.finding.kind = kind;
+    }
+    ++it->second.finding.count;
+    if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
+}
+
+void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardStep& w) {
+    bool outer = outer_step(t) == &w;
+    if (outer) {
+        PeerHealth& h = peer(w.interface, w.peer, w.endpoint);
+        bool out = w.direction == "out";
+        if (w.action == "handshake_initiation") {
+            if (out) {
+                ++h.initiations_sent;
+                h.last_initiation_id = t.id;
+                h.last_initiation_where = where(t);
+            } else {
+                ++h.initiations_received;
+            }
+        } else if (w.action == "handshake_response") {
+            ++(out ? h.responses_sent : h.responses_received);
+            if (w.verdict.empty() || w.verdict == "accepted") h.last_handshake_ns = std::max(h.last_handshake_ns, w.t_ns);
+        } else if (w.action == "cookie_reply") {
+            ++(out ? h.cookies_sent : h.cookies_received);
+        } else {
+            ++(out ? h.data_sent : h.data_received);
+        }
+        if (!w.dropped.empty() && w.action.starts_with("handshake")) ++h.rejected;
+    }
+    if (w.dropped.empty()) return;
+    FindingKind kind = kind_of(w);
+    std::string key = w.interface + " " + (w.peer.empty() ? w.endpoint : w.peer);
+    count(kind, key, t, [&] {
+        Finding f;
+        f.certainty = w.inferred ? Certainty::likely : Certainty::certain;
+        f.subject = w.interface + (w.peer.empty() ? (w.endpoint.empty() ? "" : " endpoint " + w.endpoint)
+                                                  : " peer " + short_key(w.peer));
+        f.summary = fmt::format("WireGuard ({}) dropped{}: {}", w.interface, w.inferred ? " (inferred)" : "", w.dropped);
+        f.change = change_for(kind_of(w), w, t);
+        return f;
+    });
+}
+
+void TimelineEvidence::compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg) {
+    if (d.reroute || !d.complete || d.result != "hit" || !d.table) return;
+    if (d.direction == RouteDirection::input) return; // the flow's iif decides; predicted only for this host's lookups
+    RouteLookup flow = output_flow(d.dst, d.mark, d.proto, d.sport, d.dport);
+    flow.direction = d.direction;
+    flow.src = d.src;
+    if (const Link* oif = d.oif.empty() ? nullptr : cfg.link_by_name(d.oif)) flow.oif = oif->ifindex;
+    RouteDecision predicted = predict_route(flow, cfg);
+    ++routes_compared_;
+    if (predicted.result == d.result && predicted.table == d.table && predicted.result_oif == d.result_oif) return;
+    std::string key = fmt::format("{} {} mark {:#x}", direction_name(d.direction), d.dst.to_string(), d.mark);
+    count(FindingKind::route_differs_from_prediction, key, t, [&] {
+        Finding f;
+        f.note = true;
+        f.subject = fmt::format("{} route to {}", direction_name(d.direction), d.dst.to_string());
+        f.summary = fmt::format("the kernel's {} route decision for {} (mark {:#x}) differs from what the "
+                                "configuration wgbpf read predicts",
+                                direction_name(d.direction), d.dst.to_string(), d.mark);
+        f.evidence = {"kernel: " + decision_evidence(d, cfg), "predicted: " + decision_evidence(predicted, cfg)};
+        f.change = "none on the host: the configuration changed while watching, or a selector wgbpf does not model "
+                   "(l3mdev, uid) decided; compare with `ip rule` and `ip route show table all`";
+        return f;
+    });
+}
+
+void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
+    ++timelines_;
+    for (const TimelineStep& s : t.steps) last_ns_ = std::max(last_ns_, step_time(s));
+    const WireguardStep* outer = outer_step(t);
+    for (const TimelineStep& s : t.steps) {
+        if (const WireguardStep* w = std::get_if<WireguardStep>(&s)) wireguard_step(t, *w);
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->verdict == "drop" && outer) {
+            count(FindingKind::outer_dropped_by_firewall, outer->interface + " " + nf_chain(*n), t, [&] {
+                Finding f;
+                f.subject = outer->interface + " endpoint " + outer->endpoint;
+                f.summary = fmt::format("WireGuard's outer packets (udp, endpoint {}) were dropped by chain {} ({} hook)",
+                                        outer->endpoint, nf_chain(*n), hook_name(n->hook));
+                if (!n->rule.empty()) f.evidence.push_back("rule: " + n->rule);
+                else f.evidence.push_back("the chain's policy, or a rule wgbpf did not identify");
+                f.change = fmt::format("accept WireGuard's UDP port in chain {} before the rule that drops it "
+                                       "(e.g. udp dport {} accept)",
+                                       nf_chain(*n), t.pkt.dport);
+                return f;
+            });
+        }
+        if (const RpFilterStep* r = std::get_if<RpFilterStep>(&s); r && r->result == "fail") {
+            count(FindingKind::rp_filter_failed, r->iif, t, [&] {
+                Finding f;
+                f.subject = r->iif;
+                f.summary = "rp_filter dropped packets arriving on " + r->iif + ": " + r->explanation;
+                f.evidence = {fmt::format("rp_filter {} on {}, reverse route via {}, lookup mark {:#x}, src_valid_mark={}",
+                                          r->mode, r->iif, r->reverse_oif.empty() ? "(none)" : r->reverse_oif, r->mark,
+                                          r->src_valid_mark ? 1 : 0)};
+                f.change = !r->src_valid_mark ? "sysctl -w net.ipv4.conf.all.src_valid_mark=1 (the reverse lookup then "
+                                                "uses the packet's mark, as wg-quick sets it)"
+                                              : fmt::format("sysctl -w net.ipv4.conf.{}.rp_filter=2 (loose), or route "
+                                                            "replies' sources back through {}",
+                                                            r->iif, r->iif);
+                return f;
+            });
+        }
+        if (const DropStep* d = std::get_if<DropStep>(&s); d && d->reason == "PKT_TOO_BIG") {
+            count(FindingKind::outer_too_big, "drop " + d->location, t, [&] {
+                Finding f;
+                f.subject = outer ? outer->interface : std::string("packets");
+                f.summary = fmt::format("packets of {} bytes were dropped as too big for their path (PKT_TOO_BIG{})",
+                                        t.pkt.len, d->location.empty() ? "" : " at " + d->location);
+                f.change = "lower the WireGuard interface's MTU to the path's MTU minus 60 (IPv4) or 80 (IPv6)";
+                return f;
+            });
+        }
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&s); r && cfg) compare_route(t, *r, *cfg);
+    }
+    if (!cfg) return;
+    // An outer packet larger than the device it left on: fragmented (or refused, with DF).
+    if (outer && outer->direction == "out") {
+        std::string dev = last_egress(t);
+        const Link* link = dev.empty() ? nullptr : cfg->link_by_name(dev);
+        if (link && link->mtu && t.pkt.len > link->mtu)
+            count(FindingKind::outer_too_big, dev, t, [&] {
+                Finding f;
+                f.subject = outer->interface + " via " + dev;
+                f.summary = fmt::format("outer packets of {} bytes left through {}, whose MTU is {}: the kernel "
+                                        "fragments them (a path that drops fragments loses them)",
+                                        t.pkt.len, dev, link->mtu);
+                f.change = fmt::format("ip link set dev {} mtu {}", outer->interface,
+                                       link->mtu - (t.pkt.family == Family::ipv4 ? 60 : 80));
+                return f;
+            });
+    }
+    // A packet to forward, refused because forwarding is off.
+    auto all = cfg->ipv4_conf.find("all");
+    if (t.outcome == "dropped" && t.pkt.family == Family::ipv4 && all != cfg->ipv4_conf.end() && all->second.forwarding &&
+        *all->second.forwarding == 0)
+        for (const TimelineStep& s : t.steps)
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
+                r && r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "unicast") {
+                count(FindingKind::forwarding_off, "ipv4", t, [&] {
+                    Finding f;
+                    f.subject = "net.ipv4.conf.all.forwarding";
+                    f.summary = fmt::format("packets arriving on {} to be forwarded (e.g. to {} via {}) were dropped: "
+                                            "IPv4 forwarding is off",
+                                            r->iif, r->dst.to_string(), r->result_oif);
+                    f.change = "sysctl -w net.ipv4.ip_forward=1 (and allow the forward chain)";
+                    return f;
+                });
+                break;
+            }
+}
+
+std::vector<PeerHealth> TimelineEvidence::health() const {
+    std::vector<PeerHealth> out;
+    for (const auto& [key, h] : peers_) out.push_back(h);
+    return out;
+}
+
+std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& wireguard) const {
+    std::vector<Finding> out;
+    for (const auto& [key, g] : groups_) {
+        Finding f = g.finding;
+        std::string ids;
+        for (uint64_t id : g.ids) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
+        f.evidence.insert(f.evidence.begin(),
+                          fmt::format("{} packet{}: {}{}", f.count, f.count == 1 ? "" : "s", ids, f.count > g.ids.size() ? ", ..." : ""));
+        out.push_back(std::move(f));
+    }
+    for (const auto& [key, h] : peers_) {
+        std::string who = h.peer.empty() ? "endpoint " + h.endpoint : "peer " + short_key(h.peer);
+        if (h.initiations_sent && !h.responses_received && !h.data_received) {
+            Finding f{FindingKind::handshake_incomplete};
+            f.subject = h.interface + " " + who;
+            f.count = h.initiations_sent;
+            f.summary = fmt::format("the handshake with {} never completed: {} initiation{} sent to {}, no response "
+                                    "came back",
+                                    who, h.initiations_sent, h.initiations_sent == 1 ? "" : "s", h.endpoint);
+            f.evidence = {"last initiation: " + h.last_initiation_where};
+            if (h.cookies_received) f.evidence.push_back(fmt::format("{} cookie replies received (the peer is under load)", h.cookies_received));
+            bool dropped_here = h.last_initiation_where.find("dropped") != std::string::npos;
+            f.change = dropped_here ? "accept WireGuard's UDP packets where this host dropped them (see the last initiation)"
+                                    : fmt::format("run `wgbpf diagnose` on the peer's side: it receives the initiations "
+                                                  "only if its firewall accepts UDP port {}, and answers only if it has "
+                                                  "this host's public key as a peer and this host has its key right",
+                                                  h.endpoint.substr(h.endpoint.rfind(':') + 1));
+            out.push_back(std::move(f));
+        }
+    }
+    // Initiations received and none answered, per interface (an initiation from a roaming peer and its response
+    // may be counted under its endpoint and its key). Kernel WireGuard says why exactly; user space is inferred.
+    for (const WgInterface& w : wireguard) {
+        uint64_t received = 0, answered = 0;
+        std::string from;
+        for (const auto& [key, h] : peers_)
+            if (h.interface == w.name) {
+                received += h.initiations_received;
+                answered += h.responses_sent + h.cookies_sent + h.rejected;
+                if (h.initiations_received && from.empty()) from = h.endpoint;
+            }
+        if (!received || answered || w.source == "kernel") continue;
+        Finding f{FindingKind::handshake_rejected};
+        f.certainty = Certainty::likely;
+        f.subject = w.name;
+        f.count = received;
+        f.summary = fmt::format("{} handshake initiation{} received (from {}) and none answered: WireGuard refused {} "
+                                "(inferred: a user-space WireGuard does not say why)",
+                                received, received == 1 ? "" : "s", from, received == 1 ? "it" : "them");
+        f.change = fmt::format("check that the sender uses {}'s public key (wg show {} public-key) and that its own "
+                               "public key is a peer of {}",
+                               w.name, w.name, w.name);
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+} // namespace wgbpf
