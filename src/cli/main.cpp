@@ -10,6 +10,7 @@
 
 #include "wgbpf/bpf/libbpf_log.hpp"
 #include "wgbpf/cli/compare_command.hpp"
+#include "wgbpf/cli/diagnose_command.hpp"
 #include "wgbpf/cli/exit_codes.hpp"
 #include "wgbpf/cli/watch_command.hpp"
 #include "wgbpf/common/result.hpp"
@@ -142,6 +143,17 @@ int main(int argc, char** argv) {
         ->check(positive("seconds", kMaxSeconds));
     compare_cmd->add_flag("--no-fexit", compare.watch.no_fexit, "live: as for watch");
 
+    wgbpf::DiagnoseOptions diagnose;
+    CLI::App* diagnose_cmd = app.add_subcommand(
+        "diagnose", "check a WireGuard set-up, watch it, and say what to change (docs/diagnose.md; exit 5: findings)");
+    diagnose_cmd->add_option("--iface,-i", diagnose.watch.iface, "the WireGuard interface");
+    diagnose_cmd->add_option("--netns,-n", diagnose.watch.netns, "its network namespace (name or path)");
+    diagnose_cmd->add_option("--duration", diagnose.watch.duration_s, "watch for SECONDS (default 10)")
+        ->check(positive("seconds", kMaxSeconds));
+    diagnose_cmd->add_option("-r,--recording", diagnose.recording, "read a recording (watch -w FILE) instead of watching");
+    diagnose_cmd->add_flag("--json", diagnose.json, "one JSON object on stdout");
+    diagnose_cmd->add_flag("--no-fexit", diagnose.watch.no_fexit, "as for watch");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -163,6 +175,10 @@ int main(int argc, char** argv) {
         if (replay_cmd->parsed()) {
             replay.colour = replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
             return finished(wgbpf::run_replay(replay));
+        }
+        if (diagnose_cmd->parsed()) {
+            diagnose.watch.command_line.assign(argv, argv + argc);
+            return finished(wgbpf::run_diagnose(diagnose));
         }
         if (compare_cmd->parsed()) {
             compare.watch.command_line.assign(argv, argv + argc);

@@ -321,6 +321,7 @@ int run_watch(const WatchOptions& options) {
     auto wireguard_list = [&] { return ns.wireguard ? std::vector<WgInterface>{*ns.wireguard} : std::vector<WgInterface>{}; };
     auto record_config = [&] {
         if (options.config_sink) options.config_sink(ns.config);
+        if (options.wireguard_sink) options.wireguard_sink(wireguard_list());
         recording.write([&](RecordingWriter& w) { return w.write_config({ns.handle.inode(), ns.config, wireguard_list()}); });
         if (modules.netfilter && modules.netfilter->plan())
             recording.write([&](RecordingWriter& w) { return w.write_plan({ns.handle.inode(), *modules.netfilter->plan()}); });
@@ -482,6 +483,7 @@ int run_watch(const WatchOptions& options) {
                    options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes(),
                    pipeline.not_shown());
     if (options.config_sink) options.config_sink(ns.config);
+    if (options.end_sink) options.end_sink(statuses, seconds);
     if (WriteResult w = output.flush(); w.state == WriteState::failed) {
         // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
         __fpurge(stdout);

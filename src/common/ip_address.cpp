@@ -88,4 +88,8 @@ std::string IpPrefix::to_string() const {
     return address.to_string() + "/" + std::to_string(length);
 }
 
+bool IpAddress::is_multicast() const {
+    return family == Family::ipv4 ? (bytes[0] & 0xf0) == 0xe0 : bytes[0] == 0xff;
+}
+
 } // namespace wgbpf

@@ -144,6 +144,9 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
     }
     if (w.dropped.empty()) return;
     FindingKind kind = kind_of(w);
+    // WireGuard carries no multicast: the kernel's own (IPv6 router solicitations, MLD) sent into the interface
+    // are dropped by design, on every healthy host.
+    if (kind == FindingKind::no_peer_for_destination && (t.pkt.dst.is_multicast() || t.pkt.dst.is_unspecified())) return;
     std::string key = w.interface + " " + (w.peer.empty() ? w.endpoint : w.peer);
     count(kind, key, t, [&] {
         Finding f;

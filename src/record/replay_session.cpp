@@ -169,4 +169,9 @@ void ReplaySession::feed_event(const std::vector<std::byte>& record) {
     }
 }
 
+std::vector<WgInterface> ReplaySession::wireguard(uint32_t netns) const {
+    auto it = wireguard_.find(netns);
+    return it == wireguard_.end() ? std::vector<WgInterface>{} : it->second;
+}
+
 } // namespace wgbpf

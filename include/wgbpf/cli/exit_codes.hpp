@@ -7,3 +7,6 @@ constexpr int usage = 2;          // wrong flags or arguments
 constexpr int no_privileges = 3;  // missing capabilities
 constexpr int not_found = 4;      // namespace or interface does not exist
 } // namespace wgbpf::exit_code
+namespace wgbpf::exit_code {
+constexpr int findings = 5;       // `diagnose` found something to change
+} // namespace wgbpf::exit_code

@@ -9,6 +9,8 @@ namespace wgbpf {
 
 struct PacketTimeline;
 struct NetnsConfig;
+struct WgInterface;
+struct ModuleStatus;
 
 struct WatchOptions {
     std::string iface;                 // "" = every interface
@@ -28,6 +30,8 @@ struct WatchOptions {
     std::function<void(const PacketTimeline&)> timeline_sink;
     std::function<bool()> keep_going;
     std::function<void(const NetnsConfig&)> config_sink; // the watched namespace's configuration: at start, on each change, at the end
+    std::function<void(const std::vector<WgInterface>&)> wireguard_sink; // its WireGuard interface, with config_sink
+    std::function<void(const std::vector<ModuleStatus>&, double seconds)> end_sink; // the modules' state at the end
 };
 
 // Runs until Ctrl-C/SIGTERM, the duration or the count; returns the exit code. Throws FatalError.

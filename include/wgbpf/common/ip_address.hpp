@@ -22,6 +22,7 @@ struct IpAddress {
 
     std::string to_string() const;
     bool is_unspecified() const;
+    bool is_multicast() const; // 224.0.0.0/4, ff00::/8
     size_t size() const { return family == Family::ipv4 ? 4 : 16; }
     bool operator==(const IpAddress&) const = default;
     auto operator<=>(const IpAddress&) const = default;

@@ -37,6 +37,8 @@ public:
 
     std::string link_name(int ifindex) const; // in the first namespace the recording described, "" when unknown
     const NetnsConfig* config(uint32_t netns) const; // the latest configuration read for it
+    std::optional<uint32_t> first_netns() const { return first_netns_; } // the first namespace described
+    std::vector<WgInterface> wireguard(uint32_t netns) const; // its WireGuard interfaces, as last described
     const EventPipeline& pipeline() const { return *pipeline_; }
     double event_seconds() const { return first_ns_ ? (now_ns_ - first_ns_) / 1e9 : 0.0; } // first to last event
 

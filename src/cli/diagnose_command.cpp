@@ -1,0 +1,145 @@
+#include "wgbpf/cli/diagnose_command.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "wgbpf/cli/exit_codes.hpp"
+#include "wgbpf/common/result.hpp"
+#include "wgbpf/config/netns_config.hpp"
+#include "wgbpf/diagnose/static_checks.hpp"
+#include "wgbpf/diagnose/timeline_evidence.hpp"
+#include "wgbpf/probe/module_status.hpp"
+#include "wgbpf/record/replay.hpp"
+#include "wgbpf/record/replay_session.hpp"
+#include "wgbpf/render/diagnose_render.hpp"
+#include "wgbpf/timeline/packet_timeline.hpp"
+#include "wgbpf/wireguard/wg_config.hpp"
+
+namespace wgbpf {
+namespace {
+
+// What the modules' state means for the findings: a module that did not run cannot have seen its part.
+void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules) {
+    for (const ModuleStatus& m : modules) {
+        if (!m.running) {
+            r.limits.push_back(fmt::format("module {} not running{}", m.name,
+                                           m.notes.empty() ? "" : ": " + m.notes.front()));
+            continue;
+        }
+        if (m.lost)
+            r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", m.lost, m.name));
+    }
+}
+
+std::string implementation_of(const std::vector<WgInterface>& wg, const std::string& iface) {
+    for (const WgInterface& w : wg)
+        if (iface.empty() || w.name == iface) return w.source == "kernel" ? "kernel WireGuard" : "user-space WireGuard";
+    return "";
+}
+
+struct Collected {
+    TimelineEvidence evidence;
+    std::optional<NetnsConfig> first; // the configuration as the watch began: the static checks read it
+    NetnsConfig latest;               // as it is now: the packets are read against it
+    std::vector<WgInterface> wireguard;
+};
+
+int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
+    std::string iface = o.watch.iface;
+    if (iface.empty() && !c.wireguard.empty()) iface = c.wireguard.front().name;
+    r.interface = iface;
+    r.netns = o.watch.netns;
+    r.implementation = implementation_of(c.wireguard, iface);
+    if (r.implementation != "kernel WireGuard") // the kernel module's probe has nothing to watch then
+        std::erase_if(r.limits, [](const std::string& l) { return l.starts_with("module wireguard not running"); });
+    if (c.wireguard.empty())
+        r.limits.push_back(iface.empty() ? "no WireGuard interface was described"
+                                         : iface + " is not a WireGuard interface (or its configuration could not be read)");
+    if (c.first) {
+        StaticReport s = static_findings(*c.first, c.wireguard);
+        r.checks = s.checks;
+        r.findings = std::move(s.findings);
+    } else {
+        r.limits.push_back("the namespace's configuration was not read");
+    }
+    for (Finding& f : c.evidence.findings(c.wireguard)) r.findings.push_back(std::move(f));
+    r.health = c.evidence.health();
+    r.timelines = c.evidence.timelines();
+    r.routes_compared = c.evidence.routes_compared();
+    r.now_ns = c.evidence.last_ns();
+    if (c.evidence.untracked_peers())
+        r.limits.push_back(fmt::format("{} endpoints beyond the first 4096 not tracked", c.evidence.untracked_peers()));
+    std::cout << (o.json ? diagnose_json(r) : diagnose_text(r)) << std::flush;
+    if (!std::cout) {
+        spdlog::error("cannot write the report to stdout");
+        return exit_code::failure;
+    }
+    return r.problems() ? exit_code::findings : exit_code::ok;
+}
+
+int diagnose_recording(const DiagnoseOptions& o) {
+    RecordingReader reader = open_recording(o.recording);
+    Collected c;
+    std::unique_ptr<ReplaySession> session;
+    PipelineSinks sinks;
+    sinks.timeline = [&](const PacketTimeline& t) {
+        if (!c.first && session->first_netns())
+            if (const NetnsConfig* cfg = session->config(*session->first_netns())) c.first = *cfg;
+        c.evidence.add(t, session->config(t.netns));
+    };
+    session = std::make_unique<ReplaySession>(std::move(sinks));
+    ReplayOutcome outcome = session->run(reader);
+    if (auto ns = session->first_netns()) {
+        if (!c.first)
+            if (const NetnsConfig* cfg = session->config(*ns)) c.first = *cfg;
+        c.wireguard = session->wireguard(*ns);
+    }
+    DiagnoseReport r;
+    r.source = o.recording;
+    r.seconds = outcome.end ? outcome.end->seconds : session->event_seconds();
+    if (outcome.end) add_limits(r, outcome.end->modules);
+    for (const auto& [module, n] : outcome.lost)
+        if (!outcome.end) r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", n, module));
+    if (!outcome.problem.empty()) r.limits.push_back("the recording ends early: " + outcome.problem);
+    int status = finish(o, c, r);
+    return outcome.problem.empty() || status != exit_code::ok ? status : exit_code::failure;
+}
+
+int diagnose_live(const DiagnoseOptions& o) {
+    if (o.watch.iface.empty())
+        throw FatalError("diagnose needs the WireGuard interface to look at: --iface IF (or -r RECORDING)",
+                         exit_code::usage);
+    Collected c;
+    DiagnoseReport r;
+    r.source = "live";
+    WatchOptions w = o.watch;
+    w.json = false; // stdout carries the report only; the watch's own lines go to stderr
+    if (!w.duration_s) w.duration_s = 10.0;
+    w.timeline_sink = [&](const PacketTimeline& t) { c.evidence.add(t, &c.latest); };
+    w.config_sink = [&](const NetnsConfig& cfg) {
+        if (!c.first) c.first = cfg;
+        c.latest = cfg;
+    };
+    w.wireguard_sink = [&](const std::vector<WgInterface>& wg) {
+        if (!wg.empty() || c.wireguard.empty()) c.wireguard = wg;
+    };
+    w.end_sink = [&](const std::vector<ModuleStatus>& modules, double seconds) {
+        add_limits(r, modules);
+        r.seconds = seconds;
+    };
+    spdlog::info("diagnose: watching {} for {:.0f} s (Ctrl-C ends the watch early and reports)", o.watch.iface,
+                 *w.duration_s);
+    int status = run_watch(w);
+    if (status != exit_code::ok) return status;
+    return finish(o, c, r);
+}
+
+} // namespace
+
+int run_diagnose(DiagnoseOptions options) {
+    return options.recording.empty() ? diagnose_live(options) : diagnose_recording(options);
+}
+
+} // namespace wgbpf

@@ -1,0 +1,246 @@
+// End-to-end: the lab with one fault each (issue 14's list), and `wgbpf diagnose` naming it, with the packet
+// timelines showing where packets died. With wireguard-go (here) WireGuard's own drops are inferred; with kernel
+// WireGuard (the stock-kernel VMs) they are the kernel's verdicts. Root only.
+#include <catch2/catch_test_macros.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "watch_run.hpp"
+
+using nlohmann::json;
+using namespace wgbpf::e2e;
+
+namespace {
+
+std::string server_wg(const Lab& lab) {
+    if (const char* s = std::getenv("WGBPF_LAB_WG_SERVER"); s && *s) return s;
+    return lab.wg_iface() == "wg0" ? "wgs0" : lab.wg_iface() + "s";
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+std::string public_key(const Lab& lab, const std::string& role, const std::string& iface) {
+    return trimmed(lab.exec(role, "wg show " + sh_quote(iface) + " public-key").output);
+}
+
+bool kernel_wireguard(const Lab& lab, const std::string& role, const std::string& iface) {
+    return lab.exec(role, "ip -d link show " + sh_quote(iface) + " | grep -qw wireguard").status == 0;
+}
+
+void must(const Lab& lab, const std::string& role, const std::string& cmd) {
+    RunResult r = lab.exec(role, cmd);
+    INFO(role << ": " << cmd << "\n" << r.output);
+    REQUIRE(r.status == 0);
+}
+
+struct Diagnosis {
+    int exit_status = -1;
+    std::string output;  // stdout and stderr
+    json report;         // the --json object
+    std::set<std::string> kinds() const {
+        std::set<std::string> out;
+        for (const json& f : report.value("findings", json::array())) out.insert(f.value("kind", ""));
+        return out;
+    }
+    const json* finding(const std::string& kind) const {
+        for (const json& f : report["findings"])
+            if (f.value("kind", "") == kind) return &f;
+        return nullptr;
+    }
+};
+
+// `wgbpf diagnose --json` on one of the lab's namespaces while `during` runs (from its ready line on).
+Diagnosis diagnose_while(const std::string& netns, const std::string& iface, const std::function<void()>& during,
+                         int duration_s = 5, const std::string& extra = "") {
+    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " diagnose --netns " + sh_quote(netns) + " --iface " +
+                            sh_quote(iface) + " --json --duration " + std::to_string(duration_s) + " " + extra + " 2>&1";
+    INFO("command: " << cmd);
+    Process p(cmd);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    while (p.output().find("wgbpf: ready") == std::string::npos && p.running() &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    INFO("output so far: " << p.output());
+    REQUIRE(p.output().find("wgbpf: ready") != std::string::npos);
+    during();
+    bool exited = p.wait_for(std::chrono::seconds(duration_s + 30));
+    if (!exited) p.kill();
+    Diagnosis d;
+    d.output = p.output();
+    d.exit_status = p.exit_status().value_or(-1);
+    INFO("diagnose output:\n" << d.output);
+    REQUIRE(exited);
+    size_t at = d.output.find("{\"");
+    REQUIRE(at != std::string::npos);
+    d.report = json::parse(d.output.substr(at, d.output.find('\n', at) - at));
+    return d;
+}
+
+void ping(const Lab& lab, int count = 3, const std::string& extra = "") {
+    lab.exec("client", "ping -n -c " + std::to_string(count) + " -i 0.3 -W 1 " + extra + " " + kTarget);
+}
+
+} // namespace
+
+TEST_CASE("fault: healthy lab: diagnose finds nothing on the client or the server, and exits 0", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    Diagnosis client = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab); });
+    INFO(client.output);
+    CHECK(client.exit_status == 0);
+    CHECK(client.report["findings"].empty());
+    CHECK(client.report["packets"].get<int>() > 0);
+    REQUIRE(client.report["peers"].size() == 1);
+    CHECK(client.report["peers"][0]["data_received"].get<int>() >= 3);
+    Diagnosis server = diagnose_while(lab.server_ns(), server_wg(lab), [&] { ping(lab); });
+    INFO(server.output);
+    CHECK(server.exit_status == 0);
+    CHECK(server.report["findings"].empty());
+}
+
+TEST_CASE("fault: the client's source is not in the server's allowed IPs for it: dropped by WireGuard on the server, "
+          "named with the peer and its allowed IPs", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = server_wg(lab);
+    const std::string client_key = public_key(lab, "client", lab.wg_iface());
+    must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(client_key) + " allowed-ips 10.0.0.99/32");
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab); });
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    bool kernel = kernel_wireguard(lab, "server", wgs);
+    const json* f = d.finding(kernel ? "source_not_allowed" : "dropped_inside_wireguard");
+    REQUIRE(f);
+    CHECK((*f)["certainty"] == (kernel ? "certain" : "likely"));
+    std::string summary = (*f)["summary"];
+    if (kernel) CHECK(summary.find("source 10.0.0.1 is not in the allowed IPs of peer " + client_key.substr(0, 8)) != std::string::npos);
+    else CHECK(summary.find("its inner source is not in the allowed IPs of peer " + client_key.substr(0, 8)) != std::string::npos);
+    CHECK(summary.find("10.0.0.99") != std::string::npos);
+    CHECK((*f)["packets"].get<int>() >= 2);
+}
+
+TEST_CASE("fault: overlapping allowed IPs on the server: another peer took the client's address; the client's peer "
+          "has none left", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = server_wg(lab);
+    const std::string client_key = public_key(lab, "client", lab.wg_iface());
+    std::string other = trimmed(lab.exec("server", "wg genkey | wg pubkey").output);
+    REQUIRE(other.size() == 44);
+    // The client's peer keeps only its IPv4 address, which the new peer then takes.
+    must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(client_key) + " allowed-ips 10.0.0.1/32");
+    must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(other) + " allowed-ips 10.0.0.1/32");
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab); });
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    const json* none = d.finding("peer_without_allowed_ips");
+    REQUIRE(none);
+    CHECK((*none)["subject"] == wgs + " peer " + client_key.substr(0, 8) + "...");
+    bool kernel = kernel_wireguard(lab, "server", wgs);
+    const json* f = d.finding(kernel ? "source_not_allowed" : "dropped_inside_wireguard");
+    REQUIRE(f);
+    if (kernel) CHECK(std::string((*f)["summary"]).find("it is in peer " + other.substr(0, 8)) != std::string::npos);
+    else CHECK(std::string((*f)["summary"]).find("has no allowed IPs") != std::string::npos);
+}
+
+TEST_CASE("fault: a wrong public key for the server on the client: the handshake never completes; the server "
+          "refuses the initiations", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = server_wg(lab);
+    const std::string server_key = public_key(lab, "server", wgs);
+    std::string wrong = trimmed(lab.exec("client", "wg genkey | wg pubkey").output);
+    REQUIRE(wrong.size() == 44);
+    must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " peer " + sh_quote(server_key) + " remove && wg set " +
+                            sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " endpoint " + kEndpoint +
+                            ":51820 allowed-ips 0.0.0.0/0");
+    // The client's side: initiations go out, nothing comes back.
+    Diagnosis client = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 2); });
+    INFO(client.output);
+    CHECK(client.exit_status == 5);
+    const json* incomplete = client.finding("handshake_incomplete");
+    REQUIRE(incomplete);
+    CHECK(std::string((*incomplete)["evidence"][0]).find("left on") != std::string::npos);
+    // The server's side: the cause.
+    Diagnosis server = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
+    INFO(server.output);
+    CHECK(server.exit_status == 5);
+    bool kernel = kernel_wireguard(lab, "server", wgs);
+    const json* f = server.finding(kernel ? "handshake_bad_mac" : "handshake_rejected");
+    REQUIRE(f);
+    CHECK((*f)["certainty"] == (kernel ? "certain" : "likely"));
+    CHECK(std::string((*f)["change"]).find("public key") != std::string::npos);
+}
+
+TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is named", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = server_wg(lab);
+    must(lab, "server", "nft -f - <<'EOF'\n"
+                        "table inet fault {\n"
+                        "  chain input {\n"
+                        "    type filter hook input priority 0; policy accept;\n"
+                        "    udp dport 51820 drop\n"
+                        "  }\n"
+                        "}\n"
+                        "EOF");
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    const json* f = d.finding("outer_dropped_by_firewall");
+    REQUIRE(f);
+    CHECK(std::string((*f)["summary"]).find("dropped by chain inet fault input") != std::string::npos);
+}
+
+TEST_CASE("fault: src_valid_mark=0 with strict rp_filter on the client: the configuration says it, the replies "
+          "show it", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    must(lab, "client", "sysctl -qw net.ipv4.conf.all.src_valid_mark=0");
+    Diagnosis d = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 2); });
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    REQUIRE(d.finding("rp_filter_drops_replies"));
+    CHECK(std::string((*d.finding("rp_filter_drops_replies"))["change"]).find("src_valid_mark=1") != std::string::npos);
+    REQUIRE(d.finding("rp_filter_failed"));
+}
+
+TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, and full-size outer packets too big "
+          "for the LAN device", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    must(lab, "client", "ip link set dev " + sh_quote(lab.wg_iface()) + " mtu 1500");
+    Diagnosis d = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 2, "-s 1472"); });
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    const json* f = d.finding("mtu_exceeds_path");
+    REQUIRE(f);
+    CHECK(std::string((*f)["summary"]).find("MTU 1500 + 60 bytes of outer headers = 1560 > c0's MTU 1500") != std::string::npos);
+    CHECK((*f)["change"] == "ip link set dev " + lab.wg_iface() + " mtu 1440");
+    const json* big = d.finding("outer_too_big");
+    REQUIRE(big);
+    CHECK(std::string((*big)["summary"]).find("1560 bytes") != std::string::npos);
+}
+
+TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, with the rule and table", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " fwmark 0");
+    Diagnosis d = diagnose_while(lab.client_ns(), lab.wg_iface(), [] {}, 2);
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    const json* f = d.finding("endpoint_route_loop");
+    REQUIRE(f);
+    CHECK(std::string((*f)["evidence"][0]).find("rule 32765 (not from all fwmark 0xca6c lookup 51820), table 51820") !=
+          std::string::npos);
+}
