@@ -104,7 +104,9 @@ int diagnose_recording(const DiagnoseOptions& o) {
         if (!outcome.end) r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", n, module));
     if (!outcome.problem.empty()) r.limits.push_back("the recording ends early: " + outcome.problem);
     int status = finish(o, c, r);
-    return outcome.problem.empty() || status != exit_code::ok ? status : exit_code::failure;
+    if (outcome.problem.empty()) return status;
+    spdlog::error("{}: {} (reported what came before it)", o.recording, outcome.problem);
+    return exit_code::failure;
 }
 
 int diagnose_live(const DiagnoseOptions& o) {

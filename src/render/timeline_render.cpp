@@ -1,6 +1,8 @@
 #include "wgbpf/render/timeline_render.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <netinet/in.h>
 
 #include "wgbpf/config/netns_config.hpp"
@@ -79,7 +81,11 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
     std::string action = w.action;
     for (char& c : action)
         if (c == '_') c = ' ';
-    if (w.action == "decrypt" && t.outcome == "dropped" && w.dropped.empty()) action = "data (dropped before decryption)";
+    bool wireguard_dropped = std::any_of(t.steps.begin(), t.steps.end(), [](const TimelineStep& s) {
+        const WireguardStep* v = std::get_if<WireguardStep>(&s);
+        return v && !v->dropped.empty();
+    });
+    if (w.action == "decrypt" && t.outcome == "dropped" && !wireguard_dropped) action = "data (dropped before decryption)";
     bool out = w.direction == "out";
     if (!w.dropped.empty()) // WireGuard's own verdict: the kernel's, exact, or a user-space one's, inferred
         return fmt::format("{} dropped{}: {}", w.interface.empty() ? std::string("WireGuard") : w.interface,

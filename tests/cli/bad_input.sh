@@ -102,6 +102,21 @@ expect 1 'truncated: frame at byte [0-9]+ says [0-9]+ bytes, [0-9]+ left' -- \
   "$wgbpf" compare --nftrace "$trace" "$scratch/cut.wgbpf"
 expect 0 '2 traces from 20 lines' -- "$wgbpf" compare --nftrace "$trace" "$recording" --json
 
+# diagnose: usage 2, a recording as replay reads it (missing 4, not one or cut short 1), findings 5, live as watch.
+expect 2 'diagnose needs the WireGuard interface to look at: --iface IF' -- "$wgbpf" diagnose
+expect 2 'positive number' -- "$wgbpf" diagnose --iface wg0 --duration -1
+expect 4 "recording $scratch/none.wgbpf not found" -- "$wgbpf" diagnose -r "$scratch/none.wgbpf"
+expect 1 'not a wgbpf recording \(bad magic\)' -- "$wgbpf" diagnose -r /etc/passwd
+expect 1 'truncated: frame at byte' -- "$wgbpf" diagnose -r "$scratch/cut.wgbpf"
+expect 0 '' -- "$wgbpf" diagnose -r "$recording" --json
+if [[ $(id -u) -eq 0 ]]; then
+  expect 4 "network namespace 'wgbpf-no-such-ns' not found" -- "$wgbpf" diagnose --netns wgbpf-no-such-ns --iface wg0 --duration 1
+  expect 3 'needs root or the capabilities' -- \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" diagnose --iface wg0 --duration 1
+else
+  expect 3 'needs root or the capabilities' -- "$wgbpf" diagnose --iface wg0 --duration 1
+fi
+
 # Output that cannot be written is an error (exit 1, with the reason); a reader that goes away is the end.
 # expect_output CODE PATTERN REDIRECT -- ARGS...: like expect, with stdout sent to REDIRECT (a file, or - closed).
 expect_output() {

@@ -66,7 +66,48 @@ std::vector<PacketTimeline> other_timelines() {
     return c.out;
 }
 
+// WireGuard's own verdicts: the kernel's (exact) and a user-space implementation's (inferred).
+std::vector<PacketTimeline> verdict_timelines() {
+    Collected kernel;
+    kernel.wireguard[0].source = "kernel";
+    kernel.wireguard[0].peers[0].allowed_ips = {net("10.0.0.99/32")};
+    std::array<uint8_t, 32> sender{};
+    for (size_t i = 0; i < sender.size(); ++i) sender[i] = uint8_t(i + 1);
+    kernel.wireguard[0].peers[0].public_key = key_to_base64(sender.data());
+    PacketInfo outer = outer_in(0x31, outer_payload(84), wg_data(kClientIndex, 7));
+    kernel.builder.add(ingress(outer, kC0, 100));
+    WireguardKernelEvent ev;
+    ev.t_ns = 140;
+    ev.netns = kNs;
+    ev.pkt = icmp_packet(0x31, "10.0.0.1", "198.51.100.9", 8);
+    ev.ifindex = kWg0;
+    ev.action = WgKernelAction::decrypt;
+    ev.verdict = WgVerdict::src_not_allowed;
+    ev.found = true;
+    ev.peer_key = sender;
+    kernel.builder.add(ev);
+    kernel.builder.flush_all();
+
+    Collected user;
+    user.wireguard[0].peers[0].endpoint.reset();
+    user.builder.add(egress(icmp_packet(0x32, "10.0.0.1", "198.51.100.9", 8), kWg0, 200));
+    user.builder.add(ingress(outer_in(0x33, outer_payload(84), wg_data(kClientIndex, 8)), kC0, 300));
+    user.builder.flush_all();
+    std::vector<PacketTimeline> out = std::move(kernel.out);
+    for (PacketTimeline& t : user.out) {
+        t.id += 1;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 } // namespace
+
+TEST_CASE("WireGuard's verdicts render, exact and inferred (golden)") {
+    auto timelines = verdict_timelines();
+    check_golden("timeline_verdicts.txt", render(timelines, false));
+    check_golden("timeline_verdicts.jsonl", render(timelines, true));
+}
 
 TEST_CASE("seed timelines render as text (golden)") { check_golden("timeline_seed.txt", render(seed_timelines(), false)); }
 
