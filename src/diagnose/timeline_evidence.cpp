@@ -25,6 +25,17 @@ std::string last_egress(const PacketTimeline& t) {
     return "";
 }
 
+// The device a packet left on or, when its departure was not seen (fragmented: the kernel sent new buffers in
+// its place), the one its last output route chose.
+std::string egress_device(const PacketTimeline& t) {
+    if (std::string dev = last_egress(t); !dev.empty()) return dev;
+    for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it)
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&*it);
+            r && r->direction == RouteDirection::output && r->result == "hit")
+            return r->result_oif;
+    return "";
+}
+
 std::string nf_chain(const NetfilterStep& n) { return n.family + " " + n.table + " " + n.chain; }
 
 // Where a packet was last seen, in words.
@@ -235,13 +246,13 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     if (!cfg) return;
     // An outer packet larger than the device it left on: fragmented (or refused, with DF).
     if (outer && outer->direction == "out") {
-        std::string dev = last_egress(t);
+        std::string dev = egress_device(t);
         const Link* link = dev.empty() ? nullptr : cfg->link_by_name(dev);
         if (link && link->mtu && t.pkt.len > link->mtu)
             count(FindingKind::outer_too_big, dev, t, [&] {
                 Finding f;
                 f.subject = outer->interface + " via " + dev;
-                f.summary = fmt::format("outer packets of {} bytes left through {}, whose MTU is {}: the kernel "
+                f.summary = fmt::format("outer packets of {} bytes were sent through {}, whose MTU is {}: the kernel "
                                         "fragments them (a path that drops fragments loses them)",
                                         t.pkt.len, dev, link->mtu);
                 f.change = fmt::format("ip link set dev {} mtu {}", outer->interface,
