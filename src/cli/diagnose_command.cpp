@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "wgbpf/cli/exit_codes.hpp"
@@ -64,7 +65,18 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     } else {
         r.limits.push_back("the namespace's configuration was not read");
     }
-    for (Finding& f : c.evidence.findings(c.wireguard)) r.findings.push_back(std::move(f));
+    for (Finding& f : c.evidence.findings(c.wireguard)) {
+        // Seen in the packets what the configuration already said: one finding, both evidences.
+        auto same = std::find_if(r.findings.begin(), r.findings.end(), [&](const Finding& s) {
+            return s.kind == f.kind && s.subject == f.subject;
+        });
+        if (same == r.findings.end()) {
+            r.findings.push_back(std::move(f));
+            continue;
+        }
+        same->count += f.count;
+        for (std::string& e : f.evidence) same->evidence.push_back("seen: " + e);
+    }
     r.health = c.evidence.health();
     r.timelines = c.evidence.timelines();
     r.routes_compared = c.evidence.routes_compared();

@@ -242,6 +242,16 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             });
         }
         if (const RouteDecision* r = std::get_if<RouteDecision>(&s); r && cfg) compare_route(t, *r, *cfg);
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
+            r && r->direction == RouteDirection::output && r->proto == IPPROTO_UDP && r->result == "hit" && cfg) {
+            auto [it, fresh] = udp_routes_.try_emplace({r->dst, r->dport, r->result_oif});
+            if (fresh && udp_routes_.size() > 1024) udp_routes_.erase(it);
+            else {
+                if (fresh) it->second.decision = decision_evidence(*r, *cfg);
+                ++it->second.count;
+                if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
+            }
+        }
     }
     if (!cfg) return;
     // An outer packet larger than the device it left on: fragmented (or refused, with DF).
@@ -316,6 +326,26 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
             out.push_back(std::move(f));
         }
     }
+    // An endpoint's packets routed into the tunnel itself: the loop, seen.
+    for (const WgInterface& w : wireguard)
+        for (const WgPeer& p : w.peers) {
+            if (!p.endpoint) continue;
+            auto it = udp_routes_.find({p.endpoint->address, p.endpoint->port, w.name});
+            if (it == udp_routes_.end()) continue;
+            Finding f{FindingKind::endpoint_route_loop};
+            f.subject = w.name + " peer " + short_key(p.public_key);
+            f.count = it->second.count;
+            f.summary = fmt::format("packets to peer {}'s endpoint {} were routed into {} itself",
+                                    short_key(p.public_key), p.endpoint->to_string(), w.name);
+            std::string ids;
+            for (uint64_t id : it->second.ids) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
+            f.evidence = {fmt::format("{} packet{}: {}", f.count, f.count == 1 ? "" : "s", ids),
+                          "route decision: " + it->second.decision};
+            f.change = fmt::format("route {}'s outer packets outside the tunnel: a fwmark on {} and a rule for it (as "
+                                   "wg-quick), or a route for {} via the uplink",
+                                   w.name, w.name, p.endpoint->address.to_string());
+            out.push_back(std::move(f));
+        }
     // Initiations received and none answered, per interface (an initiation from a roaming peer and its response
     // may be counted under its endpoint and its key). Kernel WireGuard says why exactly; user space is inferred.
     for (const WgInterface& w : wireguard) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,14 @@ private:
     uint64_t routes_compared_ = 0;
     uint64_t last_ns_ = 0;
     std::map<std::pair<FindingKind, std::string>, Group> groups_;
+    // UDP route decisions by (destination, port, device): an endpoint's routed into its own tunnel is a loop,
+    // decided in findings() where the interfaces are known.
+    struct UdpRoute {
+        uint64_t count = 0;
+        std::vector<uint64_t> ids;
+        std::string decision;
+    };
+    std::map<std::tuple<IpAddress, uint16_t, std::string>, UdpRoute> udp_routes_;
     static constexpr size_t kMaxPeers = 4096;
     std::map<std::pair<std::string, std::string>, PeerHealth> peers_; // (interface, peer or endpoint)
     PeerHealth untracked_peer_; // beyond kMaxPeers: counted, not kept
