@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <ctime>
 #include <iostream>
 
 #include "wgbpf/cli/exit_codes.hpp"
@@ -78,6 +79,23 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
         for (std::string& e : f.evidence) same->evidence.push_back("seen: " + e);
     }
     r.health = c.evidence.health();
+    // Every peer of the interface, with WireGuard's own last handshake, also those no packet was seen for.
+    for (const WgInterface& w : c.wireguard) {
+        if (w.name != iface) continue;
+        for (const WgPeer& p : w.peers) {
+            auto it = std::find_if(r.health.begin(), r.health.end(),
+                                   [&](const PeerHealth& h) { return h.interface == w.name && h.peer == p.public_key; });
+            if (it == r.health.end()) {
+                PeerHealth h;
+                h.interface = w.name;
+                h.peer = p.public_key;
+                if (p.endpoint) h.endpoint = p.endpoint->to_string();
+                r.health.push_back(h);
+                it = r.health.end() - 1;
+            }
+            it->wireguard_last_handshake_unix_s = p.last_handshake_unix_s;
+        }
+    }
     r.timelines = c.evidence.timelines();
     r.routes_compared = c.evidence.routes_compared();
     r.now_ns = c.evidence.last_ns();
@@ -143,10 +161,12 @@ int diagnose_live(const DiagnoseOptions& o) {
         add_limits(r, modules);
         r.seconds = seconds;
     };
+    r.now_unix_s = 0; // set at the end
     spdlog::info("diagnose: watching {} for {:.0f} s (Ctrl-C ends the watch early and reports)", o.watch.iface,
                  *w.duration_s);
     int status = run_watch(w);
     if (status != exit_code::ok) return status;
+    r.now_unix_s = int64_t(::time(nullptr));
     return finish(o, c, r);
 }
 

@@ -483,6 +483,10 @@ int run_watch(const WatchOptions& options) {
                    options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes(),
                    pipeline.not_shown());
     if (options.config_sink) options.config_sink(ns.config);
+    if (options.wireguard_sink && !options.iface.empty()) { // as it is now: its handshake times moved on
+        ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+        options.wireguard_sink(wireguard_list());
+    }
     if (options.end_sink) options.end_sink(statuses, seconds);
     if (WriteResult w = output.flush(); w.state == WriteState::failed) {
         // What stdio still holds would be written again (and block again) at exit: dropped, said once here.

@@ -26,13 +26,17 @@ std::string last_egress(const PacketTimeline& t) {
 }
 
 // The device a packet left on or, when its departure was not seen (fragmented: the kernel sent new buffers in
-// its place), the one its last output route chose.
-std::string egress_device(const PacketTimeline& t) {
+// its place), the one its last output route or postrouting chain named (kernel WireGuard's cached route makes
+// no lookup).
+std::string egress_device(const PacketTimeline& t, const NetnsConfig& cfg) {
     if (std::string dev = last_egress(t); !dev.empty()) return dev;
-    for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it)
+    for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it) {
         if (const RouteDecision* r = std::get_if<RouteDecision>(&*it);
             r && r->direction == RouteDirection::output && r->result == "hit")
             return r->result_oif;
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->hook == NfHook::postrouting && n->pkt.oif)
+            return cfg.link_name(n->pkt.oif);
+    }
     return "";
 }
 
@@ -256,7 +260,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     if (!cfg) return;
     // An outer packet larger than the device it left on: fragmented (or refused, with DF).
     if (outer && outer->direction == "out") {
-        std::string dev = egress_device(t);
+        std::string dev = egress_device(t, *cfg);
         const Link* link = dev.empty() ? nullptr : cfg->link_by_name(dev);
         if (link && link->mtu && t.pkt.len > link->mtu)
             count(FindingKind::outer_too_big, dev, t, [&] {

@@ -70,6 +70,13 @@ std::optional<WgPeer> get_peer(const nlattr* nest) {
             break;
         }
         case WGPEER_A_ENDPOINT: peer.endpoint = get_endpoint(a); break;
+        case WGPEER_A_LAST_HANDSHAKE_TIME:
+            if (mnl_attr_get_payload_len(a) >= sizeof(int64_t)) { // struct __kernel_timespec: tv_sec first
+                int64_t sec;
+                std::memcpy(&sec, mnl_attr_get_payload(a), sizeof(sec));
+                peer.last_handshake_unix_s = sec;
+            }
+            break;
         case WGPEER_A_ALLOWEDIPS:
             return for_each_nested(a, [&](const nlattr* ip) {
                 auto prefix = get_allowed_ip(ip);
@@ -118,6 +125,7 @@ bool parse_wg_genl_device(const nlmsghdr* nlh, WgInterface& wg) {
                     WgPeer& last = wg.peers.back();
                     last.allowed_ips.insert(last.allowed_ips.end(), peer->allowed_ips.begin(), peer->allowed_ips.end());
                     if (peer->endpoint) last.endpoint = peer->endpoint;
+                    if (peer->last_handshake_unix_s) last.last_handshake_unix_s = peer->last_handshake_unix_s;
                 } else {
                     wg.peers.push_back(std::move(*peer));
                 }

@@ -15,6 +15,7 @@ WgPeer peer(const JsonIn& j) {
     p.public_key = j.at("public_key").string();
     if (auto e = j.maybe("endpoint")) p.endpoint = WgEndpoint{e->at("address").address(), e->at("port").unsigned_int<uint16_t>()};
     for (const JsonIn& a : j.at("allowed_ips").items()) p.allowed_ips.push_back(a.prefix());
+    if (auto h = j.maybe("last_handshake_unix_s")) p.last_handshake_unix_s = h->signed_int<int64_t>();
     return p;
 }
 
@@ -48,6 +49,7 @@ json wireguard_to_json(const std::vector<WgInterface>& list) {
             for (const IpPrefix& a : p.allowed_ips) allowed.push_back(prefix_text(a));
             json pj = {{"public_key", p.public_key}, {"allowed_ips", allowed}};
             if (p.endpoint) pj["endpoint"] = {{"address", p.endpoint->address.to_string()}, {"port", p.endpoint->port}};
+            if (p.last_handshake_unix_s) pj["last_handshake_unix_s"] = *p.last_handshake_unix_s;
             peers.push_back(std::move(pj));
         }
         out.push_back({{"name", wg.name},

@@ -12,7 +12,16 @@ namespace {
 
 std::string certainty_name(Certainty c) { return c == Certainty::certain ? "certain" : "likely"; }
 
-std::string health_line(const PeerHealth& h, uint64_t now_ns) {
+// WireGuard's own record of the last completed handshake.
+std::string wireguard_handshake(const PeerHealth& h, std::optional<int64_t> now_unix_s) {
+    if (!h.wireguard_last_handshake_unix_s) return "";
+    int64_t at = *h.wireguard_last_handshake_unix_s;
+    if (at == 0) return "; WireGuard: no handshake ever completed";
+    if (now_unix_s && *now_unix_s >= at) return fmt::format("; WireGuard: last handshake {} s ago", *now_unix_s - at);
+    return fmt::format("; WireGuard: last handshake at unix time {}", at);
+}
+
+std::string health_line(const PeerHealth& h, uint64_t now_ns, std::optional<int64_t> now_unix_s) {
     std::string who = h.peer.empty() ? "unknown peer" : "peer " + short_key(h.peer);
     std::string line = fmt::format("{} {}{}: initiations {} sent / {} received, responses {} sent / {} received", h.interface,
                                    who, h.endpoint.empty() ? "" : " (" + h.endpoint + ")", h.initiations_sent,
@@ -25,7 +34,7 @@ std::string health_line(const PeerHealth& h, uint64_t now_ns) {
         line += fmt::format(", last handshake {:.1f} s before the end", (now_ns - h.last_handshake_ns) / 1e9);
     else if (h.initiations_sent || h.initiations_received)
         line += ", no handshake completed while watching";
-    return line;
+    return line + wireguard_handshake(h, now_unix_s);
 }
 
 } // namespace
@@ -49,7 +58,7 @@ std::string diagnose_text(const DiagnoseReport& r) {
     for (const std::string& l : r.limits) out += "  not checked: " + l + "\n";
     if (!r.health.empty()) {
         out += "handshakes and data per peer:\n";
-        for (const PeerHealth& h : r.health) out += "  " + health_line(h, r.now_ns) + "\n";
+        for (const PeerHealth& h : r.health) out += "  " + health_line(h, r.now_ns, r.now_unix_s) + "\n";
     }
     if (r.findings.empty()) {
         out += "no findings\n";
@@ -95,6 +104,9 @@ std::string diagnose_json(const DiagnoseReport& r) {
         j["last_handshake_s_before_end"] = h.last_handshake_ns && r.now_ns >= h.last_handshake_ns
                                                ? nlohmann::json((r.now_ns - h.last_handshake_ns) / 1e9)
                                                : nlohmann::json(nullptr);
+        j["wireguard_last_handshake_unix_s"] = h.wireguard_last_handshake_unix_s
+                                                   ? nlohmann::json(*h.wireguard_last_handshake_unix_s)
+                                                   : nlohmann::json(nullptr);
         health.push_back(std::move(j));
     }
     nlohmann::json j = {{"kind", "diagnose"},

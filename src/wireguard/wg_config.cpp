@@ -136,6 +136,10 @@ Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name) {
             auto b64 = hex_key_to_base64(value);
             if (!b64) return bad();
             wg.peers.push_back(WgPeer{*b64, std::nullopt, {}});
+        } else if (key == "last_handshake_time_sec") {
+            auto v = parse_uint<uint64_t>(value);
+            if (!v || wg.peers.empty()) return bad();
+            wg.peers.back().last_handshake_unix_s = int64_t(*v);
         } else if (key == "endpoint" || key == "allowed_ip") {
             if (wg.peers.empty()) return bad(); // peer keys before any public_key
             if (key == "endpoint") {
@@ -148,7 +152,7 @@ Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name) {
                 wg.peers.back().allowed_ips.push_back(*p);
             }
         }
-        // Other keys (preshared_key, handshake times, counters, keepalive, protocol_version) are not needed.
+        // Other keys (preshared_key, handshake nanoseconds, counters, keepalive, protocol_version) are not needed.
     }
     if (!err) return Error{fmt::format("{}: truncated UAPI reply (no errno line)", wg.name)};
     if (*err != 0) return Error{fmt::format("{}: UAPI get failed with errno={}", wg.name, *err)};

@@ -75,6 +75,7 @@ std::vector<WgInterface> wireguard_interfaces() {
     p1.public_key = "TDtT2iENWOzTIy7dZpSHvcpZ7cjgJVz7gwoNZDeWRSc=";
     p1.endpoint = WgEndpoint{ip("203.0.113.123"), 51820};
     p1.allowed_ips = {net("0.0.0.0/0"), net("::/0")};
+    p1.last_handshake_unix_s = 1796000000;
     WgPeer p2;
     p2.public_key = "iztxqbCl/CzjjEqptuqatsWHF59EXSObQjDwBkfCT00=";
     p2.endpoint = WgEndpoint{ip("2001:db8::1"), 443};
@@ -178,6 +179,8 @@ TEST_CASE("WireGuard interfaces survive JSON") {
     CHECK(wg.peers[0].allowed_ips == std::vector<IpPrefix>{net("0.0.0.0/0"), net("::/0")});
     CHECK_FALSE((*back)[1].peers[0].endpoint.has_value());
     CHECK((*back)[1].source == "uapi");
+    CHECK(wg.peers[0].last_handshake_unix_s == 1796000000);
+    CHECK_FALSE(wg.peers[1].last_handshake_unix_s);
 }
 
 TEST_CASE("JSON of the wrong shape is an error naming the field") {

@@ -51,6 +51,7 @@ std::string wireguard_go_reply() {
            "public_key=" + kPeer2Hex + "\n" +
            "protocol_version=1\n"
            "endpoint=[2001:db8::9]:51821\n"
+           "last_handshake_time_sec=1796000000\n"
            "allowed_ip=10.7.0.2/32\n"
            "allowed_ip=fd00:7::2/128\n"
            "errno=0\n"
@@ -92,12 +93,14 @@ TEST_CASE("wireguard-go reply with two peers", "[wg]") {
     CHECK(p1.allowed_ips[0].address.family == Family::ipv4);
     CHECK(p1.allowed_ips[1].address.family == Family::ipv6);
     CHECK(p1.allowed_ips[1].length == 0);
+    CHECK(p1.last_handshake_unix_s == 0); // never
     const WgPeer& p2 = wg->peers[1];
     CHECK(p2.public_key == kPeer2B64);
     REQUIRE(p2.endpoint);
     CHECK(p2.endpoint->address.family == Family::ipv6);
     CHECK(p2.endpoint->port == 51821);
     CHECK(p2.endpoint->to_string() == "[2001:db8::9]:51821");
+    CHECK(p2.last_handshake_unix_s == 1796000000);
     REQUIRE(p2.allowed_ips.size() == 2);
     CHECK(p2.allowed_ips[0].to_string() == "10.7.0.2");
     CHECK(p2.allowed_ips[1].to_string() == "fd00:7::2");
@@ -198,6 +201,8 @@ TEST_CASE("kernel genetlink device reply", "[wg]") {
     inet_pton(AF_INET, "203.0.113.9", &sin.sin_addr);
     mnl_attr_put(r.nlh, WGPEER_A_ENDPOINT, sizeof sin, &sin);
     mnl_attr_put_u64(r.nlh, WGPEER_A_RX_BYTES, 1234);
+    const int64_t handshake[2] = {1796000000, 5}; // struct __kernel_timespec
+    mnl_attr_put(r.nlh, WGPEER_A_LAST_HANDSHAKE_TIME, sizeof handshake, handshake);
     nlattr* ips = mnl_attr_nest_start(r.nlh, WGPEER_A_ALLOWEDIPS);
     r.allowed_ip(AF_INET, "0.0.0.0", 0, 0);
     r.allowed_ip(AF_INET6, "::", 0, 1);
@@ -231,6 +236,8 @@ TEST_CASE("kernel genetlink device reply", "[wg]") {
     CHECK(wg.peers[0].endpoint->to_string() == "203.0.113.9:51820");
     REQUIRE(wg.peers[0].allowed_ips.size() == 2);
     CHECK(wg.peers[0].allowed_ips[1].address.family == Family::ipv6);
+    CHECK(wg.peers[0].last_handshake_unix_s == 1796000000);
+    CHECK_FALSE(wg.peers[1].last_handshake_unix_s); // not in the reply: not known
     CHECK(wg.peers[1].public_key == kPeer2B64);
     REQUIRE(wg.peers[1].endpoint);
     CHECK(wg.peers[1].endpoint->to_string() == "[2001:db8::9]:51821");

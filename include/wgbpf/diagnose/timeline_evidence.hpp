@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct PeerHealth {
     uint64_t last_initiation_id = 0;           // timeline of the last initiation sent
     std::string last_initiation_where;         // where that initiation was last seen
     uint64_t last_handshake_ns = 0;            // a response sent or received: a completed handshake
+    std::optional<int64_t> wireguard_last_handshake_unix_s; // as WireGuard keeps it (0: never), when read
 };
 
 class TimelineEvidence {

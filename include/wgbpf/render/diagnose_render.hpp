@@ -1,6 +1,7 @@
 #pragma once
 // `wgbpf diagnose` on a terminal and as one JSON object (docs/diagnose.md).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@ struct DiagnoseReport {
     uint64_t timelines = 0;            // packets read
     uint64_t routes_compared = 0;      // route decisions compared with the prediction
     uint64_t now_ns = 0;               // the watch's clock at its end ("handshake 12 s ago")
+    std::optional<int64_t> now_unix_s; // live: the wall clock at the end, for WireGuard's own handshake times
     std::vector<Finding> findings;     // configuration first, then the packets'
     std::vector<PeerHealth> health;
     std::vector<std::string> limits;   // what could not be checked, and why

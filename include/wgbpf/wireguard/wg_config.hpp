@@ -22,6 +22,8 @@ struct WgPeer {
     std::string public_key;                 // base64
     std::optional<WgEndpoint> endpoint;
     std::vector<IpPrefix> allowed_ips;
+    // When its last handshake completed (unix seconds), as WireGuard keeps it: 0 never; nullopt not known.
+    std::optional<int64_t> last_handshake_unix_s;
 };
 
 struct WgInterface {
