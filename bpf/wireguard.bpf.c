@@ -6,9 +6,10 @@
  * when that is not the peer whose key decrypted it. One event per lookup ties a packet id to a peer: user
  * space links inner and outer packets by that id, exactly. Handshake messages are judged by
  * wg_cookie_validate_packet (MAC1, cookies under load) and wg_noise_handshake_consume_{initiation,response}
- * (NULL: refused); both run in the handshake worker, one message at a time per CPU.
+ * (NULL: refused); both run in the handshake worker thread, which may sleep in between (the consume
+ * functions take rwsems): what one message's check left for its consume call is kept per thread.
  * Two flavours: fexit (arguments and return in one program) and kprobe + kretprobe (arguments kept per
- * CPU in between: both run on the same CPU, none of these functions sleeps). */
+ * thread and function in between: a softirq's lookup can nest inside the worker's call). */
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -129,17 +130,23 @@ struct handshake_slot {
 	__u8 check_cookie;
 };
 
+/* By thread (pid_tgid): the worker may sleep between the check and the consume call. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
 	__type(value, struct handshake_slot);
 } handshake_now SEC(".maps");
 
 static __always_inline struct handshake_slot *handshake_slot(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&handshake_now, &zero);
+	__u64 thread = bpf_get_current_pid_tgid();
+	struct handshake_slot *slot = bpf_map_lookup_elem(&handshake_now, &thread);
+	if (slot)
+		return slot;
+	struct handshake_slot fresh = {};
+	bpf_map_update_elem(&handshake_now, &thread, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&handshake_now, &thread);
 }
 
 /* MAC1 (and the cookie under load) decide first (receive.c, wg_receive_handshake_packet). */
@@ -157,8 +164,8 @@ static __always_inline void mac_checked(struct sk_buff *skb, __u64 id, const str
 		verdict = WGBPF_WGV_BAD_MAC;
 	else if (check_cookie && state == WG_VALID_MAC_WITH_COOKIE_BUT_RATELIMITED)
 		verdict = WGBPF_WGV_RATELIMITED;
-	else if (check_cookie && state == WG_VALID_MAC_BUT_NO_COOKIE && message == 1)
-		verdict = WGBPF_WGV_COOKIE_SENT;
+	else if (check_cookie && state == WG_VALID_MAC_BUT_NO_COOKIE)
+		verdict = WGBPF_WGV_COOKIE_SENT; /* initiations and responses alike get a cookie reply */
 	slot->skb = 0;
 	if (verdict != WGBPF_WGV_OK) {
 		peer_event(skb, id, 0, WGBPF_WG_HANDSHAKE, verdict, message, wg);
@@ -217,45 +224,49 @@ int BPF_PROG(wg_consume_response_exit, void *message, struct wg_device *wg, stru
 	return 0;
 }
 
-/* kprobe flavour: the arguments from the entry, per CPU, for the return probe. */
+/* kprobe flavour: the arguments from the entry, by thread and function, for the return probe (a softirq's
+ * lookup nests inside a worker's call on the same thread; the handshake functions may sleep). */
+enum { FN_LOOKUP_DST, FN_LOOKUP_SRC, FN_COOKIE_VALIDATE, FN_CONSUME_INITIATION, FN_CONSUME_RESPONSE };
+
+struct call_key {
+	__u64 thread;
+	__u64 fn;
+};
+
 struct call_args {
 	__u64 a0, a1, a2;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct call_key);
 	__type(value, struct call_args);
 } call_args SEC(".maps");
 
-static __always_inline void remember_args(__u64 a0, __u64 a1, __u64 a2)
+static __always_inline void remember_args(__u64 fn, __u64 a0, __u64 a1, __u64 a2)
 {
-	__u32 zero = 0;
-	struct call_args *slot = bpf_map_lookup_elem(&call_args, &zero);
-	if (slot) {
-		slot->a0 = a0;
-		slot->a1 = a1;
-		slot->a2 = a2;
-	}
+	struct call_key key = {bpf_get_current_pid_tgid(), fn};
+	struct call_args args = {a0, a1, a2};
+	bpf_map_update_elem(&call_args, &key, &args, BPF_ANY);
 }
 
-/* The arguments remembered at entry, taken once (NULL when the entry was not seen). */
-static __always_inline bool take_args(struct call_args *out)
+/* The arguments remembered at entry, taken once (false when the entry was not seen). */
+static __always_inline bool take_args(__u64 fn, struct call_args *out)
 {
-	__u32 zero = 0;
-	struct call_args *slot = bpf_map_lookup_elem(&call_args, &zero);
-	if (!slot || !slot->a1)
+	struct call_key key = {bpf_get_current_pid_tgid(), fn};
+	struct call_args *slot = bpf_map_lookup_elem(&call_args, &key);
+	if (!slot)
 		return false;
 	*out = *slot;
-	slot->a1 = 0;
-	return true;
+	bpf_map_delete_elem(&call_args, &key);
+	return out->a1 != 0;
 }
 
 SEC("kprobe/wg_allowedips_lookup_dst")
 int BPF_KPROBE(wg_lookup_dst_entry, void *table, struct sk_buff *skb)
 {
-	remember_args(0, (__u64)skb, 0);
+	remember_args(FN_LOOKUP_DST, 0, (__u64)skb, 0);
 	return 0;
 }
 
@@ -263,7 +274,7 @@ SEC("kretprobe/wg_allowedips_lookup_dst")
 int BPF_KRETPROBE(wg_lookup_dst_return)
 {
 	struct call_args a;
-	if (take_args(&a))
+	if (take_args(FN_LOOKUP_DST, &a))
 		dst_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct wg_peer *)PT_REGS_RC(ctx));
 	return 0;
 }
@@ -271,7 +282,7 @@ int BPF_KRETPROBE(wg_lookup_dst_return)
 SEC("kprobe/wg_allowedips_lookup_src")
 int BPF_KPROBE(wg_lookup_src_entry, void *table, struct sk_buff *skb)
 {
-	remember_args(0, (__u64)skb, 0);
+	remember_args(FN_LOOKUP_SRC, 0, (__u64)skb, 0);
 	return 0;
 }
 
@@ -279,7 +290,7 @@ SEC("kretprobe/wg_allowedips_lookup_src")
 int BPF_KRETPROBE(wg_lookup_src_return)
 {
 	struct call_args a;
-	if (take_args(&a))
+	if (take_args(FN_LOOKUP_SRC, &a))
 		src_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct wg_peer *)PT_REGS_RC(ctx));
 	return 0;
 }
@@ -287,7 +298,7 @@ int BPF_KRETPROBE(wg_lookup_src_return)
 SEC("kprobe/wg_cookie_validate_packet")
 int BPF_KPROBE(wg_cookie_validate_entry, struct cookie_checker *checker, struct sk_buff *skb, bool check_cookie)
 {
-	remember_args((__u64)checker, (__u64)skb, check_cookie);
+	remember_args(FN_COOKIE_VALIDATE, (__u64)checker, (__u64)skb, check_cookie);
 	return 0;
 }
 
@@ -295,7 +306,7 @@ SEC("kretprobe/wg_cookie_validate_packet")
 int BPF_KRETPROBE(wg_cookie_validate_return)
 {
 	struct call_args a;
-	if (take_args(&a))
+	if (take_args(FN_COOKIE_VALIDATE, &a))
 		mac_checked((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct cookie_checker *)a.a0, a.a2 != 0,
 			    (int)PT_REGS_RC(ctx));
 	return 0;
@@ -304,7 +315,7 @@ int BPF_KRETPROBE(wg_cookie_validate_return)
 SEC("kprobe/wg_noise_handshake_consume_initiation")
 int BPF_KPROBE(wg_consume_initiation_entry, void *message)
 {
-	remember_args(0, (__u64)message, 0);
+	remember_args(FN_CONSUME_INITIATION, 0, (__u64)message, 0);
 	return 0;
 }
 
@@ -312,7 +323,7 @@ SEC("kretprobe/wg_noise_handshake_consume_initiation")
 int BPF_KRETPROBE(wg_consume_initiation_return)
 {
 	struct call_args a;
-	if (take_args(&a))
+	if (take_args(FN_CONSUME_INITIATION, &a))
 		handshake_consumed((const void *)a.a1, (const struct wg_peer *)PT_REGS_RC(ctx), 1);
 	return 0;
 }
@@ -320,7 +331,7 @@ int BPF_KRETPROBE(wg_consume_initiation_return)
 SEC("kprobe/wg_noise_handshake_consume_response")
 int BPF_KPROBE(wg_consume_response_entry, void *message)
 {
-	remember_args(0, (__u64)message, 0);
+	remember_args(FN_CONSUME_RESPONSE, 0, (__u64)message, 0);
 	return 0;
 }
 
@@ -328,7 +339,7 @@ SEC("kretprobe/wg_noise_handshake_consume_response")
 int BPF_KRETPROBE(wg_consume_response_return)
 {
 	struct call_args a;
-	if (take_args(&a))
+	if (take_args(FN_CONSUME_RESPONSE, &a))
 		handshake_consumed((const void *)a.a1, (const struct wg_peer *)PT_REGS_RC(ctx), 2);
 	return 0;
 }

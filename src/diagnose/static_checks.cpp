@@ -15,10 +15,6 @@ const Ipv4Conf* conf(const NetnsConfig& cfg, const std::string& name) {
     return it == cfg.ipv4_conf.end() ? nullptr : &it->second;
 }
 
-bool is_wireguard(const std::vector<WgInterface>& wg, const std::string& dev) {
-    return std::any_of(wg.begin(), wg.end(), [&](const WgInterface& w) { return w.name == dev; });
-}
-
 // A host address inside the prefix, to ask the routing tables about (the network address itself may be
 // special; a /32 or /128 is the host).
 IpAddress probe_address(const IpPrefix& p) {
@@ -36,6 +32,17 @@ struct Checks {
     std::vector<Finding> out;
     size_t ran = 0;
 
+    // The interface's own address of a family: a local route on it in table local.
+    std::optional<IpAddress> local_address(const std::string& dev, Family f) const {
+        const Link* link = cfg.link_by_name(dev);
+        if (!link) return std::nullopt;
+        for (const Route& r : cfg.routes)
+            if (r.table == 255 && r.type == RouteType::local && r.oif == link->ifindex && r.family == f &&
+                r.dst.length == (f == Family::ipv4 ? 32 : 128))
+                return r.dst.address;
+        return std::nullopt;
+    }
+
     void endpoint(const WgInterface& w, const WgPeer& p) {
         const WgEndpoint& ep = *p.endpoint;
         RouteDecision d = predict_route(output_flow(ep.address, w.fwmark, IPPROTO_UDP, w.listen_port, ep.port), cfg);
@@ -48,12 +55,14 @@ struct Checks {
             f.summary = fmt::format("no route to peer {}'s endpoint {}: WireGuard cannot send it anything",
                                     short_key(p.public_key), ep.to_string());
             f.evidence = {"predicted for " + flow + ": " + decision_evidence(d, cfg)};
-            f.change = fmt::format("add a route to {} (ip route add {} via <gateway>)", ep.address.to_string(),
-                                   ep.address.to_string());
+            f.change = d.rule && d.lookups.empty()
+                           ? fmt::format("rule {} rejects it ({}): let the endpoint's packets past it", *d.rule, d.result)
+                           : fmt::format("add a route to {} (ip route add {} via <gateway>)", ep.address.to_string(),
+                                         ep.address.to_string());
             out.push_back(std::move(f));
             return;
         }
-        if (is_wireguard(wg, d.result_oif)) {
+        if (d.result_oif == w.name) { // another WireGuard interface under it is a nested tunnel, not a loop
             Finding f{FindingKind::endpoint_route_loop};
             f.subject = peer_subject(w, p);
             f.summary = fmt::format("packets to peer {}'s endpoint {} are routed into {} itself: the tunnel would "
@@ -146,12 +155,18 @@ struct Checks {
             if (prefix.length == 0) continue; // "everything": the default route's business
             if (p.endpoint && prefix.contains(p.endpoint->address)) continue;
             IpAddress a = probe_address(prefix);
-            RouteDecision d = predict_route(output_flow(a, 0), cfg);
+            RouteLookup flow = output_flow(a, 0);
+            if (auto src = local_address(w.name, a.family)) flow.src = *src; // what a reply from this host carries
+            RouteDecision d = predict_route(flow, cfg);
             ++ran;
             if (d.result != "hit" || d.result_oif == w.name || d.route_type == "local" || d.route_type == "broadcast")
                 continue;
             Finding f{FindingKind::allowed_ips_not_routed};
             f.certainty = Certainty::likely;
+            // Rules that choose by source, device or user may route other flows there: said, not claimed.
+            f.note = std::any_of(cfg.rules.begin(), cfg.rules.end(), [](const Rule& r) {
+                return (r.from && r.from->length) || !r.iif.empty() || !r.oif.empty() || r.uid_range;
+            });
             f.subject = peer_subject(w, p);
             f.summary = fmt::format("peer {}'s allowed IPs {} are routed via {}, not into {}: what this host sends "
                                     "there does not enter the tunnel",

@@ -54,6 +54,25 @@ std::string where(const PacketTimeline& t) {
     return fmt::format("#{} {}", t.id, t.outcome);
 }
 
+// IN_DEV_FORWARD: the incoming device's own forwarding sysctl (conf/all sets every device's when written).
+bool forwarding_off(const NetnsConfig& cfg, const std::string& dev) {
+    auto own = cfg.ipv4_conf.find(dev);
+    if (own != cfg.ipv4_conf.end() && own->second.forwarding) return *own->second.forwarding == 0;
+    return false; // not known: never claimed
+}
+
+// A broadcast address of this host (table local holds it as a broadcast route).
+bool is_broadcast(const NetnsConfig* cfg, const IpAddress& a) {
+    if (a.family == Family::ipv4 && a.bytes[0] == 255 && a.bytes[1] == 255 && a.bytes[2] == 255 && a.bytes[3] == 255)
+        return true;
+    if (!cfg) return false;
+    for (size_t i : cfg->route_index().containing(255, a)) {
+        const Route& r = cfg->routes[i];
+        if (r.type == RouteType::broadcast && r.dst.length == 32) return true;
+    }
+    return false;
+}
+
 FindingKind kind_of(const WireguardStep& w) {
     if (w.verdict == "no_peer") return FindingKind::no_peer_for_destination;
     if (w.verdict == "no_endpoint") return FindingKind::peer_without_endpoint;
@@ -134,7 +153,7 @@ void TimelineEvidence::count(FindingKind kind, const std::string& key, const Pac
     if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
 }
 
-void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardStep& w) {
+void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg) {
     bool outer = outer_step(t) == &w;
     if (outer) {
         PeerHealth& h = peer(w.interface, w.peer, w.endpoint);
@@ -161,7 +180,9 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
     FindingKind kind = kind_of(w);
     // WireGuard carries no multicast: the kernel's own (IPv6 router solicitations, MLD) sent into the interface
     // are dropped by design, on every healthy host.
-    if (kind == FindingKind::no_peer_for_destination && (t.pkt.dst.is_multicast() || t.pkt.dst.is_unspecified())) return;
+    if (kind == FindingKind::no_peer_for_destination &&
+        (t.pkt.dst.is_multicast() || t.pkt.dst.is_unspecified() || is_broadcast(cfg, t.pkt.dst)))
+        return;
     std::string key = w.interface + " " + (w.peer.empty() ? w.endpoint : w.peer);
     count(kind, key, t, [&] {
         Finding f;
@@ -204,7 +225,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     for (const TimelineStep& s : t.steps) last_ns_ = std::max(last_ns_, step_time(s));
     const WireguardStep* outer = outer_step(t);
     for (const TimelineStep& s : t.steps) {
-        if (const WireguardStep* w = std::get_if<WireguardStep>(&s)) wireguard_step(t, *w);
+        if (const WireguardStep* w = std::get_if<WireguardStep>(&s)) wireguard_step(t, *w, cfg);
         if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->verdict == "drop" && outer) {
             count(FindingKind::outer_dropped_by_firewall, outer->interface + " " + nf_chain(*n), t, [&] {
                 Finding f;
@@ -235,7 +256,8 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
                 return f;
             });
         }
-        if (const DropStep* d = std::get_if<DropStep>(&s); d && d->reason == "PKT_TOO_BIG") {
+        // Too big for a hop: WireGuard's own outer packets only (a forwarded DF packet is path-MTU discovery at work).
+        if (const DropStep* d = std::get_if<DropStep>(&s); d && d->reason == "PKT_TOO_BIG" && outer && outer->direction == "out") {
             count(FindingKind::outer_too_big, "drop " + d->location, t, [&] {
                 Finding f;
                 f.subject = outer ? outer->interface : std::string("packets");
@@ -262,7 +284,12 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     if (outer && outer->direction == "out") {
         std::string dev = egress_device(t, *cfg);
         const Link* link = dev.empty() ? nullptr : cfg->link_by_name(dev);
-        if (link && link->mtu && t.pkt.len > link->mtu)
+        const Link* tunnel = cfg->link_by_name(outer->interface);
+        // One WireGuard message is at most the tunnel's MTU + 32 bytes (+ 16 of padding): a longer UDP payload is
+        // several (UDP GSO, as wireguard-go sends), segmented before the device: not too big.
+        unsigned ip_udp = t.pkt.family == Family::ipv4 ? 28 : 48;
+        bool one_message = tunnel && tunnel->mtu && t.pkt.len <= tunnel->mtu + 48 + ip_udp;
+        if (link && link->mtu && one_message && t.pkt.len > link->mtu)
             count(FindingKind::outer_too_big, dev, t, [&] {
                 Finding f;
                 f.subject = outer->interface + " via " + dev;
@@ -274,20 +301,21 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
                 return f;
             });
     }
-    // A packet to forward, refused because forwarding is off.
-    auto all = cfg->ipv4_conf.find("all");
-    if (t.outcome == "dropped" && t.pkt.family == Family::ipv4 && all != cfg->ipv4_conf.end() && all->second.forwarding &&
-        *all->second.forwarding == 0)
+    // A packet to forward, refused because forwarding is off on the device it came in on.
+    if (t.outcome == "dropped" && t.pkt.family == Family::ipv4)
         for (const TimelineStep& s : t.steps)
             if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
-                r && r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "unicast") {
+                r && r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "unicast" &&
+                forwarding_off(*cfg, r->iif)) {
                 count(FindingKind::forwarding_off, "ipv4", t, [&] {
                     Finding f;
-                    f.subject = "net.ipv4.conf.all.forwarding";
+                    f.subject = "net.ipv4.conf." + r->iif + ".forwarding";
                     f.summary = fmt::format("packets arriving on {} to be forwarded (e.g. to {} via {}) were dropped: "
                                             "IPv4 forwarding is off",
                                             r->iif, r->dst.to_string(), r->result_oif);
-                    f.change = "sysctl -w net.ipv4.ip_forward=1 (and allow the forward chain)";
+                    f.change = fmt::format("sysctl -w net.ipv4.conf.{}.forwarding=1 (net.ipv4.ip_forward=1 for every "
+                                           "device; and allow the forward chain)",
+                                           r->iif);
                     return f;
                 });
                 break;
@@ -304,6 +332,21 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
     std::vector<Finding> out;
     for (const auto& [key, g] : groups_) {
         Finding f = g.finding;
+        // A refused handshake message from a peer that also completed a handshake (or sent data) while watched:
+        // a duplicate, a crossed initiation, a stray: worth a note, not a fault.
+        if (f.kind == FindingKind::handshake_bad_mac || f.kind == FindingKind::handshake_rejected ||
+            f.kind == FindingKind::handshake_under_load) {
+            for (const auto& [pk, h] : peers_) {
+                std::string who = key.second.substr(key.second.find(' ') + 1);
+                if (pk.first + " " != key.second.substr(0, pk.first.size() + 1)) continue;
+                if ((h.peer == who || h.endpoint == who) && (h.last_handshake_ns || h.data_received)) {
+                    f.note = true;
+                    f.evidence.push_back("a handshake with it completed (or data came) while watching: a duplicate or "
+                                         "crossed message, likely harmless");
+                    break;
+                }
+            }
+        }
         std::string ids;
         for (uint64_t id : g.ids) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
         f.evidence.insert(f.evidence.begin(),

@@ -77,14 +77,22 @@ RouteLookup output_flow(const IpAddress& dst, uint32_t mark, uint8_t proto, uint
     return f;
 }
 
-std::vector<RouteLookup> predicted_lookups(const RouteLookup& flow, const NetnsConfig& cfg) {
+namespace {
+
+struct Walk {
+    std::vector<RouteLookup> lookups;
+    const Rule* rejected_by = nullptr; // a blackhole/unreachable/prohibit rule ended the walk
+};
+
+Walk walk_rules(const RouteLookup& flow, const NetnsConfig& cfg) {
     std::vector<const Rule*> rules = cfg.rules_for(flow.family);
     std::vector<Rule> defaults;
     if (rules.empty()) {
         defaults = kernel_default_rules(flow.family);
         for (const Rule& r : defaults) rules.push_back(&r);
     }
-    std::vector<RouteLookup> out;
+    Walk walk;
+    std::vector<RouteLookup>& out = walk.lookups;
     bool custom = std::any_of(rules.begin(), rules.end(), [&](const Rule* r) {
         auto d = kernel_default_rules(r->family);
         return std::none_of(d.begin(), d.end(), [&](const Rule& k) { return k.to_string() == r->to_string(); });
@@ -93,16 +101,18 @@ std::vector<RouteLookup> predicted_lookups(const RouteLookup& flow, const NetnsC
         // No custom rules: the kernel looks in main, with local merged into it (fib_lookup's fast path).
         out.push_back(lookup_of(flow, kTableMain, table_lookup(cfg, flow, {kTableLocal, kTableMain})));
         if (out.back().err == kEagain) out.back().err = kEnetunreach;
-        return out;
+        return walk;
     }
     for (size_t i = 0; i < rules.size(); ++i) {
         const Rule& r = *rules[i];
         if (!rule_matches(r, flow, cfg)) continue;
         switch (r.action) {
         case RuleAction::go_to:
+            // The kernel resolves a goto to the rule with exactly that pref after this one; unresolved, the walk
+            // goes on with the next rule.
             if (r.goto_target)
                 for (size_t j = i + 1; j < rules.size(); ++j)
-                    if (rules[j]->pref >= *r.goto_target) {
+                    if (rules[j]->pref == *r.goto_target) {
                         i = j - 1;
                         break;
                     }
@@ -110,7 +120,7 @@ std::vector<RouteLookup> predicted_lookups(const RouteLookup& flow, const NetnsC
         case RuleAction::nop: continue;
         case RuleAction::blackhole:
         case RuleAction::unreachable:
-        case RuleAction::prohibit: return out; // the rule itself rejects: no table lookup to show
+        case RuleAction::prohibit: walk.rejected_by = &r; return walk; // the rule itself rejects: no table lookup
         case RuleAction::to_table: break;
         }
         if (!cfg.has_table(flow.family, r.table) && !cfg.routes.empty()) continue; // no such table: -EAGAIN
@@ -119,25 +129,44 @@ std::vector<RouteLookup> predicted_lookups(const RouteLookup& flow, const NetnsC
         int err = out.back().err;
         if (err == kEagain || (flow.family == Family::ipv6 && !route)) continue;
         if (err == 0 && suppressed(r, route, cfg)) continue;
-        return out;
+        return walk;
     }
-    return out;
+    return walk;
+}
+
+std::string_view reject_name(RuleAction a) {
+    switch (a) {
+    case RuleAction::blackhole: return "blackhole";
+    case RuleAction::unreachable: return "unreachable";
+    case RuleAction::prohibit: return "prohibit";
+    default: return "no route";
+    }
+}
+
+} // namespace
+
+std::vector<RouteLookup> predicted_lookups(const RouteLookup& flow, const NetnsConfig& cfg) {
+    return walk_rules(flow, cfg).lookups;
 }
 
 RouteDecision predict_route(const RouteLookup& flow, const NetnsConfig& cfg) {
-    std::vector<RouteLookup> lookups = predicted_lookups(flow, cfg);
-    if (lookups.empty()) {
-        RouteDecision d;
-        d.direction = flow.direction;
-        d.family = flow.family;
-        d.src = flow.src;
-        d.dst = flow.dst;
-        d.mark = flow.mark;
-        d.result = "no route";
-        d.complete = true;
-        return d;
+    Walk walk = walk_rules(flow, cfg);
+    if (!walk.lookups.empty() && !walk.rejected_by) return attribute_walk(walk.lookups, cfg);
+    RouteDecision d = walk.lookups.empty() ? RouteDecision{} : attribute_walk(walk.lookups, cfg);
+    d.direction = flow.direction;
+    d.family = flow.family;
+    d.src = flow.src;
+    d.dst = flow.dst;
+    d.mark = flow.mark;
+    d.complete = true;
+    d.result = "no route";
+    d.table.reset();
+    d.result_oif.clear();
+    if (walk.rejected_by) {
+        d.rule = walk.rejected_by->pref;
+        d.result = std::string(reject_name(walk.rejected_by->action));
     }
-    return attribute_walk(lookups, cfg);
+    return d;
 }
 
 } // namespace wgbpf

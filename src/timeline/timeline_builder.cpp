@@ -139,6 +139,8 @@ struct TimelineBuilder::State {
     std::unordered_set<uint64_t> ended_by_wireguard;
     // (netns, interface, peer) -> when this host last sent that peer a handshake initiation.
     std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> initiations;
+    // (netns, interface, peer) -> when an inner packet of that peer last came out of the tunnel.
+    std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> inner_in;
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
@@ -421,6 +423,10 @@ struct TimelineBuilder::State {
     void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
         const PacketInfo now = current_packet(e);
         const WgPeer* peer = peer_for_address(wg, outgoing ? now.dst : now.src);
+        if (!outgoing && peer) {
+            if (inner_in.size() >= limits.max_open) inner_in.clear();
+            inner_in[{e.tl.netns, wg.name, peer->public_key}] = t;
+        }
         if (!e.pkt_seen || (!peer && !pairs_by_packet_id(wg))) return;
         WgLinkKey key = link_key(e.tl.netns, wg, peer ? peer->public_key : std::string(), outgoing);
         WgLinkEnd end{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id};
@@ -547,6 +553,14 @@ struct TimelineBuilder::State {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == "egress") out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
         std::string why = "its outer packet was not seen (a handshake first, or events lost)";
+        if (auto chosen = kernel_peers.find(e.tl.packet_id); chosen != kernel_peers.end()) {
+            // The kernel found the peer (with an endpoint) itself: nothing to infer from a snapshot.
+            why = "WireGuard chose peer " + short_peer(chosen->second) +
+                  " for it (kernel), but its outer packet was not seen: segmented (GSO), queued for a handshake, or "
+                  "events lost";
+            kernel_peers.erase(chosen);
+            wg = nullptr;
+        }
         if (wg) {
             PacketInfo now = current_packet(e);
             const WgPeer* peer = peer_for_address(*wg, now.dst);
@@ -590,6 +604,13 @@ struct TimelineBuilder::State {
         for (TimelineStep& st : e->tl.steps)
             if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
         if (!step || step->verdict.size()) return;
+        // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
+        // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
+        if (auto it = inner_in.find({e->tl.netns, step->interface, step->peer}); it != inner_in.end() && it->second >= outer.t_ns)
+            return;
+        if (step->peer.empty())
+            for (const auto& [key, t] : inner_in)
+                if (std::get<0>(key) == e->tl.netns && std::get<1>(key) == step->interface && t >= outer.t_ns) return;
         const WgInterface* wg = wireguard_interface(e->tl.netns, step->interface);
         const WgPeer* peer = wg && !step->peer.empty() ? wg_peer(e->tl.netns, step->interface, step->peer) : nullptr;
         std::string likely;
@@ -700,12 +721,19 @@ struct TimelineBuilder::State {
 
     static std::string short_peer(const std::string& key) { return key.empty() ? "(unknown)" : key.substr(0, 8) + "..."; }
 
+    static bool step_is_send(const Entry& e) {
+        const WireguardStep* w = last_step<WireguardStep>(e.tl);
+        return w && w->action == "encrypt";
+    }
+
     // A WireGuard verdict ends the packet: its timeline says where and why, now (held ones too).
     void end_by_wireguard(Entry& e, WireguardStep step) {
         add_step(e, std::move(step));
         linker.forget(e.tl.id);
-        if (ended_by_wireguard.size() >= limits.max_open) ended_by_wireguard.clear();
-        ended_by_wireguard.insert(e.tl.packet_id);
+        if (step_is_send(e)) { // wg_xmit frees what it refused with kfree_skb: that drop is this one
+            if (ended_by_wireguard.size() >= limits.max_open) ended_by_wireguard.clear();
+            ended_by_wireguard.insert(e.tl.packet_id);
+        }
         if (e.open) {
             complete(e, "dropped");
             return;

@@ -3,6 +3,8 @@
 #include "route_fixtures.hpp"
 #include "wgbpf/route/route_predict.hpp"
 
+#include <algorithm>
+
 using namespace wgbpf;
 using namespace wgbpf::test;
 
@@ -55,4 +57,25 @@ TEST_CASE("predicted route: a reject rule or route ends the walk; nothing matchi
     none.routes = {route(255, "127.0.0.1/32", kLo, "", RouteType::local)};
     RouteDecision n = predict_route(output_flow(ip("198.51.100.1"), 0), none);
     CHECK(n.result != "hit");
+}
+
+TEST_CASE("predicted route: a goto lands only on the rule with exactly its target pref; a reject rule is named") {
+    NetnsConfig cfg = seed_config();
+    cfg.rules.push_back(goto_rule(100, 32766)); // to main: skips wg-quick's rules
+    std::sort(cfg.rules.begin(), cfg.rules.end(), [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
+    RouteDecision d = predict_route(output_flow(ip("198.51.100.9"), 0), cfg);
+    CHECK(d.rule == 32766u);
+    CHECK(d.result_oif == "c0");
+
+    NetnsConfig unresolved = seed_config();
+    unresolved.rules.push_back(goto_rule(100, 32000)); // no rule 32000: the walk goes on with the next rule
+    std::sort(unresolved.rules.begin(), unresolved.rules.end(), [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
+    CHECK(predict_route(output_flow(ip("198.51.100.9"), 0), unresolved).rule == 32765u);
+
+    NetnsConfig rejecting = seed_config();
+    rejecting.rules.push_back(action_rule(50, RuleAction::prohibit));
+    std::sort(rejecting.rules.begin(), rejecting.rules.end(), [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
+    RouteDecision r = predict_route(output_flow(ip("198.51.100.9"), 0), rejecting);
+    CHECK(r.result == "prohibit");
+    CHECK(r.rule == 50u);
 }

@@ -81,3 +81,15 @@ TEST_CASE("static checks: a peer with no allowed IPs left, and allowed IPs route
     CHECK(r.findings[0].certainty == Certainty::likely);
     CHECK(r.findings[0].summary.find("192.168.178.0/24 are routed via c0, not into wg0") != std::string::npos);
 }
+
+TEST_CASE("static checks: an endpoint routed through another WireGuard interface is a nested tunnel, not a loop") {
+    NetnsConfig cfg = client_config();
+    cfg.links.push_back({9, "wg1", 0});
+    WgInterface inner = client_wg0();
+    inner.name = "wg1";
+    inner.fwmark = 0;
+    inner.peers[0].allowed_ips = {net("172.16.0.0/12")};
+    inner.peers[0].endpoint = WgEndpoint{ip("10.0.0.200"), 51821}; // reached through wg0
+    StaticReport r = static_findings(cfg, {client_wg0(), inner});
+    for (const Finding& f : r.findings) CHECK(f.kind != FindingKind::endpoint_route_loop);
+}

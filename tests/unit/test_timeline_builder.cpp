@@ -965,3 +965,33 @@ TEST_CASE("a re-route joins its packet after the chain that caused it; an egress
         }
     }
 }
+
+TEST_CASE("user-space WireGuard: an outer packet not paired while an inner packet of its peer came out after it "
+          "(coalesced by GRO) is never called dropped") {
+    Collected c;
+    PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    // One coalesced inner packet, far longer than the outer could carry: not paired, but its peer's.
+    PacketInfo merged = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0, 3000);
+    c.builder.add(ingress(merged, kWg0, 200));
+    c.builder.flush_all();
+    for (const PacketTimeline& t : c.out) {
+        CHECK_FALSE(t.outcome_inferred);
+        for (const WireguardStep& w : steps_of<WireguardStep>(t)) CHECK(w.dropped.empty());
+    }
+}
+
+TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferred unsent when its outer packet is "
+          "not linked") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    c.wireguard[0].peers[0].endpoint.reset(); // a stale snapshot: the peer roamed in since
+    PacketInfo inner = icmp_packet(0x402, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(kernel_peer_lookup(inner, true, 101));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "unknown");
+    CHECK_FALSE(c.out[0].outcome_inferred);
+    CHECK(has_gap(c.out[0], "(kernel), but its outer packet was not seen"));
+}

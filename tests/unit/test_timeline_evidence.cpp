@@ -90,3 +90,37 @@ TEST_CASE("evidence: a route decision the configuration does not predict is a no
         }
     CHECK(noted);
 }
+
+TEST_CASE("evidence: a forwarded packet dropped as too big is path-MTU discovery, not a WireGuard finding; a multicast "
+          "or broadcast packet WireGuard has no peer for is not one either") {
+    Collected c;
+    PacketInfo big = icmp_packet(0xb01, "192.168.178.77", "10.0.0.9", 8, 1500);
+    c.builder.add(ingress(big, kC0, 100));
+    c.builder.add(drop_step(big, "PKT_TOO_BIG", "ip_forward+0x1a", 110));
+    c.builder.add(egress(icmp_packet(0xb02, "10.0.0.1", "224.0.0.251", 8), kWg0, 200));
+    c.builder.add(egress(icmp_packet(0xb03, "10.0.0.1", "10.0.0.255", 8), kWg0, 300));
+    c.builder.flush_all();
+    CHECK(findings_of(c, c.config).empty());
+}
+
+TEST_CASE("evidence: a refused handshake message from a peer that completed a handshake while watched is a note") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo init = outer_in(0xc01, 148, wg_initiation(0x99));
+    c.builder.add(ingress(init, kC0, 100));
+    WireguardKernelEvent ev;
+    ev.t_ns = 120;
+    ev.netns = kNs;
+    ev.pkt = init;
+    ev.ifindex = kWg0;
+    ev.action = WgKernelAction::handshake;
+    ev.verdict = WgVerdict::rejected;
+    ev.message = 1;
+    c.builder.add(ev);
+    c.builder.add(ingress(outer_in(0xc02, 92, wg_response(0x77, 0x42)), kC0, 500)); // a handshake completes
+    c.builder.flush_all();
+    auto found = findings_of(c, c.config);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].kind == FindingKind::handshake_rejected);
+    CHECK(found[0].note);
+}

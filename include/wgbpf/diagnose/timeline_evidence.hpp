@@ -54,7 +54,7 @@ private:
         std::vector<uint64_t> ids;
     };
     void count(FindingKind kind, const std::string& key, const PacketTimeline& t, const std::function<Finding()>& make);
-    void wireguard_step(const PacketTimeline& t, const WireguardStep& w);
+    void wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg);
     void compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg);
     PeerHealth& peer(const std::string& interface, const std::string& peer, const std::string& endpoint);
 
