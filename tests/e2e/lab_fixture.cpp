@@ -231,4 +231,14 @@ ScratchDir::~ScratchDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
+std::string Lab::server_wg_iface() const {
+    if (const char* s = std::getenv("WGBPF_LAB_WG_SERVER"); s && *s) return s;
+    return wg_ == "wg0" ? "wgs0" : wg_ + "s";
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
 } // namespace wgbpf::e2e

@@ -20,6 +20,9 @@ bool running_as_root();
 // Why the end-to-end tests skip when not root, for SKIP(...).
 std::string not_root_reason();
 
+// Without trailing new lines and spaces (a command's one-line output).
+std::string trimmed(std::string s);
+
 // Single-quotes a word for /bin/sh.
 std::string sh_quote(const std::string& word);
 
@@ -108,6 +111,9 @@ public:
     std::string server_ns() const { return name_ + "-server"; }
     const std::string& wg_iface() const { return wg_; }  // the client's WireGuard interface
     const std::string& up_log() const { return up_log_; }
+
+    // The server's WireGuard interface, as scripts/lab.sh names it (WGBPF_LAB_WG_SERVER, else wgs0 or <wg>s).
+    std::string server_wg_iface() const;
 
     // `ip netns exec <role namespace> sh -c cmd`; role: "client", "router" or "server".
     RunResult exec(const std::string& role, const std::string& cmd,

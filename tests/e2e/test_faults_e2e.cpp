@@ -19,16 +19,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-std::string server_wg(const Lab& lab) {
-    if (const char* s = std::getenv("WGBPF_LAB_WG_SERVER"); s && *s) return s;
-    return lab.wg_iface() == "wg0" ? "wgs0" : lab.wg_iface() + "s";
-}
-
-std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 std::string public_key(const Lab& lab, const std::string& role, const std::string& iface) {
     return trimmed(lab.exec(role, "wg show " + sh_quote(iface) + " public-key").output);
 }
@@ -102,7 +92,7 @@ TEST_CASE("fault: healthy lab: diagnose finds nothing on the client or the serve
     CHECK(client.report["packets"].get<int>() > 0);
     REQUIRE(client.report["peers"].size() == 1);
     CHECK(client.report["peers"][0]["data_received"].get<int>() >= 3);
-    Diagnosis server = diagnose_while(lab.server_ns(), server_wg(lab), [&] { ping(lab); });
+    Diagnosis server = diagnose_while(lab.server_ns(), lab.server_wg_iface(), [&] { ping(lab); });
     INFO(server.output);
     CHECK(server.exit_status == 0);
     CHECK(server.report["findings"].empty());
@@ -112,7 +102,7 @@ TEST_CASE("fault: the client's source is not in the server's allowed IPs for it:
           "named with the peer and its allowed IPs", "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wgs = server_wg(lab);
+    const std::string wgs = lab.server_wg_iface();
     const std::string client_key = public_key(lab, "client", lab.wg_iface());
     must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(client_key) + " allowed-ips 10.0.0.99/32");
     Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab); });
@@ -133,7 +123,7 @@ TEST_CASE("fault: overlapping allowed IPs on the server: another peer took the c
           "has none left", "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wgs = server_wg(lab);
+    const std::string wgs = lab.server_wg_iface();
     const std::string client_key = public_key(lab, "client", lab.wg_iface());
     std::string other = trimmed(lab.exec("server", "wg genkey | wg pubkey").output);
     REQUIRE(other.size() == 44);
@@ -158,7 +148,7 @@ TEST_CASE("fault: a wrong public key for the server on the client: the handshake
           "refuses the initiations", "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wgs = server_wg(lab);
+    const std::string wgs = lab.server_wg_iface();
     const std::string server_key = public_key(lab, "server", wgs);
     std::string wrong = trimmed(lab.exec("client", "wg genkey | wg pubkey").output);
     REQUIRE(wrong.size() == 44);
@@ -190,7 +180,7 @@ TEST_CASE("fault: a wrong public key for the server on the client: the handshake
 TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is named", "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wgs = server_wg(lab);
+    const std::string wgs = lab.server_wg_iface();
     must(lab, "server", "nft -f - <<'EOF'\n"
                         "table inet fault {\n"
                         "  chain input {\n"

@@ -16,17 +16,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-// As scripts/lab.sh names it.
-std::string server_wg(const Lab& lab) {
-    if (const char* s = std::getenv("WGBPF_LAB_WG_SERVER"); s && *s) return s;
-    return lab.wg_iface() == "wg0" ? "wgs0" : lab.wg_iface() + "s";
-}
-
-std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 // `wg show IF allowed-ips` for one peer, as `wg set` takes them ("10.0.0.1/32,fd10::1/128").
 std::string allowed_ips(const Lab& lab, const std::string& role, const std::string& iface, const std::string& key) {
     std::string out = lab.exec(role, "wg show " + sh_quote(iface) + " allowed-ips | grep -F " + sh_quote(key) +
@@ -53,7 +42,7 @@ TEST_CASE("server: 200 peers without endpoints, a peer roaming in is followed fr
           "decrypted packets linked to their outer packets and the peer named", "[e2e][server]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wgs = server_wg(lab);
+    const std::string wgs = lab.server_wg_iface();
     const std::string client_key = trimmed(lab.exec("client", "wg show " + sh_quote(lab.wg_iface()) + " public-key").output);
     const std::string server_key = trimmed(lab.exec("server", "wg show " + sh_quote(wgs) + " public-key").output);
     REQUIRE(!client_key.empty());
@@ -122,7 +111,7 @@ TEST_CASE("server: a road-warrior gateway masquerading its peers: request and re
           "the translation shown where it happens", "[e2e][server]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    const std::string wgs = server_wg(lab);
+    const std::string wgs = lab.server_wg_iface();
     // angristan/wireguard-install's PostUp, in nftables: masquerade what the peers send out the uplink.
     RunResult nat = lab.exec("server", "nft -f - <<'EOF'\n"
                                        "table ip nat {\n"
