@@ -43,6 +43,12 @@ struct Checks {
         return std::nullopt;
     }
 
+    void add(Finding f, const WgInterface& w, const WgPeer& p) {
+        f.interface = w.name;
+        f.peer = p.public_key;
+        out.push_back(std::move(f));
+    }
+
     void endpoint(const WgInterface& w, const WgPeer& p) {
         const WgEndpoint& ep = *p.endpoint;
         RouteDecision d = predict_route(output_flow(ep.address, w.fwmark, IPPROTO_UDP, w.listen_port, ep.port), cfg);
@@ -59,7 +65,7 @@ struct Checks {
                            ? fmt::format("rule {} rejects it ({}): let the endpoint's packets past it", *d.rule, d.result)
                            : fmt::format("add a route to {} (ip route add {} via <gateway>)", ep.address.to_string(),
                                          ep.address.to_string());
-            out.push_back(std::move(f));
+            add(std::move(f), w, p);
             return;
         }
         if (d.result_oif == w.name) { // another WireGuard interface under it is a nested tunnel, not a loop
@@ -78,7 +84,7 @@ struct Checks {
                                          "there; or add a route for {} via the uplink",
                                          w.fwmark, d.rule ? std::to_string(*d.rule) : std::string("?"),
                                          ep.address.to_string());
-            out.push_back(std::move(f));
+            add(std::move(f), w, p);
             return;
         }
         mtu(w, p, d.result_oif);
@@ -102,7 +108,7 @@ struct Checks {
         f.evidence = {fmt::format("{} mtu {}; endpoint {} routed via {} (mtu {})", w.name, tunnel->mtu,
                                   p.endpoint->to_string(), egress, dev->mtu)};
         f.change = fmt::format("ip link set dev {} mtu {}", w.name, dev->mtu - overhead);
-        out.push_back(std::move(f));
+        add(std::move(f), w, p);
     }
 
     // Replies from the endpoint come in on `egress`; with strict rp_filter the kernel looks the endpoint up
@@ -127,7 +133,7 @@ struct Checks {
                                   egress, egress),
                       "predicted reverse lookup (mark 0): " + decision_evidence(d, cfg)};
         f.change = "sysctl -w net.ipv4.conf.all.src_valid_mark=1 (what wg-quick sets; or rp_filter=2, loose)";
-        out.push_back(std::move(f));
+        add(std::move(f), w, p);
     }
 
     void allowed_ips(const WgInterface& w, const WgPeer& p) {
@@ -148,7 +154,7 @@ struct Checks {
             f.change = fmt::format("give it its allowed IPs (wg set {} peer {} allowed-ips ADDR/LEN); an allowed IP "
                                    "given to two peers stays only with the last one set",
                                    w.name, p.public_key);
-            out.push_back(std::move(f));
+            add(std::move(f), w, p);
             return;
         }
         for (const IpPrefix& prefix : p.allowed_ips) {
@@ -174,7 +180,7 @@ struct Checks {
             f.evidence = {fmt::format("predicted for {} (mark 0): {}", a.to_string(), decision_evidence(d, cfg))};
             f.change = fmt::format("ip route add {} dev {} (wg-quick adds one per allowed IP unless Table = off)",
                                    prefix.to_string(), w.name);
-            out.push_back(std::move(f));
+            add(std::move(f), w, p);
         }
     }
 };

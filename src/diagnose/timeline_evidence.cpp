@@ -7,6 +7,7 @@
 
 #include "wgbpf/diagnose/static_checks.hpp"
 #include "wgbpf/route/route_predict.hpp"
+#include "wgbpf/timeline/wireguard_link.hpp"
 
 namespace wgbpf {
 namespace {
@@ -222,6 +223,12 @@ void TimelineEvidence::compare_route(const PacketTimeline& t, const RouteDecisio
 
 void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     ++timelines_;
+    if (!t.steps.empty() && t.pkt.is_ip)
+        if (const DeviceStep* in = std::get_if<DeviceStep>(&t.steps.front()); in && in->direction == "ingress") {
+            auto [it, fresh] = inner_sources_.try_emplace({in->dev, t.pkt.src});
+            if (fresh && inner_sources_.size() > 4096) inner_sources_.erase(it);
+            else ++it->second;
+        }
     for (const TimelineStep& s : t.steps) last_ns_ = std::max(last_ns_, step_time(s));
     const WireguardStep* outer = outer_step(t);
     for (const TimelineStep& s : t.steps) {
@@ -320,6 +327,17 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
                 });
                 break;
             }
+}
+
+bool TimelineEvidence::reached_elsewhere(const WgInterface& w, const WgPeer& p) const {
+    bool came_out = false;
+    for (const auto& [key, n] : inner_sources_)
+        if (key.first == w.name && peer_for_address(w, key.second) == &p) came_out = true;
+    if (!came_out) return false;
+    for (const auto& [key, h] : peers_)
+        if (h.interface == w.name && (h.peer == p.public_key || (p.endpoint && h.endpoint == p.endpoint->to_string())))
+            return false; // its outer packets are here: the prediction is about this namespace's path
+    return true;
 }
 
 std::vector<PeerHealth> TimelineEvidence::health() const {

@@ -246,3 +246,50 @@ TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, w
         CHECK(seen);
     }
 }
+
+TEST_CASE("fault: healthy: a WireGuard interface moved into another namespace (its socket stays behind): no findings, "
+          "and the endpoint route of the interface's namespace is not taken for its path", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string moved = lab.name() + "-moved";
+    const std::string wgs = lab.server_wg_iface();
+    const bool kernel = kernel_wireguard(lab, "client", lab.wg_iface());
+    const std::string wgm = lab.wg_iface() + "m";
+    struct Cleanup {
+        std::string ns, iface;
+        ~Cleanup() {
+            run_status("ip netns del " + sh_quote(ns) + " 2>/dev/null; pkill -f " + sh_quote("wireguard-go " + iface) +
+                       " 2>/dev/null; true");
+        }
+    } cleanup{moved, wgm};
+    REQUIRE(run_status("ip netns add " + sh_quote(moved)).status == 0);
+    // Made in the client's namespace (its birthplace: the socket stays there), with the server as peer.
+    const std::string key = trimmed(lab.exec("client", "wg genkey").output);
+    const std::string pub = trimmed(run("echo " + sh_quote(key) + " | wg pubkey"));
+    const std::string server_key = public_key(lab, "server", wgs);
+    must(lab, "client", kernel ? "ip link add " + sh_quote(wgm) + " type wireguard"
+                               : "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go " + sh_quote(wgm));
+    must(lab, "client", "echo " + sh_quote(key) + " > /run/wgbpf-moved.key && wg set " + sh_quote(wgm) +
+                            " private-key /run/wgbpf-moved.key listen-port 51821 fwmark 51820 peer " +
+                            sh_quote(server_key) + " endpoint " + kEndpoint + ":51820 allowed-ips 0.0.0.0/0; rc=$?; "
+                            "rm -f /run/wgbpf-moved.key; exit $rc");
+    must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(pub) + " allowed-ips 10.0.0.2/32");
+    must(lab, "client", "ip link set " + sh_quote(wgm) + " netns " + sh_quote(moved));
+    auto in_moved = [&](const std::string& cmd) {
+        RunResult r = run_status("ip netns exec " + sh_quote(moved) + " sh -c " + sh_quote(cmd));
+        INFO(cmd << "\n" << r.output);
+        REQUIRE(r.status == 0);
+    };
+    in_moved("ip link set lo up && ip addr add 10.0.0.2/24 dev " + wgm + " && ip link set " + wgm +
+             " up && ip route add default dev " + wgm);
+    in_moved(std::string("ping -n -c 1 -W 3 ") + kTarget); // works: the outer packets go through the client's LAN
+    Diagnosis d = diagnose_while(moved, wgm, [&] {
+        run_status("ip netns exec " + sh_quote(moved) + " ping -n -c 3 -i 0.3 -W 1 " + kTarget);
+    });
+    INFO(d.output);
+    CHECK(d.exit_status == 0);
+    CHECK(d.report["findings"].empty());
+    bool said = false;
+    for (const json& l : d.report["limits"]) said |= std::string(l).find("its socket is in another namespace") != std::string::npos;
+    CHECK(said);
+}

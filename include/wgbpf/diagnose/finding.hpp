@@ -45,6 +45,8 @@ struct Finding {
     Certainty certainty = Certainty::certain;
     bool note = false;                 // worth knowing, not a fault of the host (does not set exit code 5)
     std::string subject;               // the interface, and the peer or device it is about
+    std::string interface;             // the WireGuard interface it is about ("" when none)
+    std::string peer;                  // base64 public key of the peer it is about ("" when none)
     std::string summary;               // one line: what is wrong
     std::vector<std::string> evidence; // packet ids (#12), counts, the rule or setting involved
     std::string change;                // the one concrete change to make

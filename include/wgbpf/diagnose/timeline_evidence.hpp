@@ -47,6 +47,9 @@ public:
     uint64_t routes_compared() const { return routes_compared_; }
     uint64_t last_ns() const { return last_ns_; }
     uint64_t untracked_peers() const { return untracked_; } // peers seen beyond the bound
+    // Packets of this peer came out of the interface (decrypted) while none of its outer packets was seen here:
+    // its outer packets travel in another namespace (an interface moved out of its birthplace namespace).
+    bool reached_elsewhere(const WgInterface& w, const WgPeer& p) const;
 
 private:
     struct Group {
@@ -71,6 +74,7 @@ private:
         std::string decision;
     };
     std::map<std::tuple<IpAddress, uint16_t, std::string>, UdpRoute> udp_routes_;
+    std::map<std::pair<std::string, IpAddress>, uint64_t> inner_sources_; // (device, source) of packets received on it
     static constexpr size_t kMaxPeers = 4096;
     std::map<std::pair<std::string, std::string>, PeerHealth> peers_; // (interface, peer or endpoint)
     PeerHealth untracked_peer_; // beyond kMaxPeers: counted, not kept
