@@ -127,7 +127,7 @@ struct handshake_slot {
 	__u64 data;
 	__u64 wg;
 	__u64 id;
-	__u8 check_cookie;
+	__u8 cause; /* why the consume call will refuse it, when a lookup inside it said (WGBPF_WGV_UNKNOWN_*) */
 };
 
 /* By thread (pid_tgid): the worker may sleep between the check and the consume call. */
@@ -175,6 +175,71 @@ static __always_inline void mac_checked(struct sk_buff *skb, __u64 id, const str
 	slot->data = (__u64)BPF_CORE_READ(skb, data);
 	slot->wg = (__u64)wg;
 	slot->id = id;
+	slot->cause = 0;
+}
+
+/* Inside a consume call: a lookup that failed names the cause (wg_pubkey_hashtable_lookup: the initiator's
+ * key; wg_index_hashtable_lookup for a handshake: the response's receiver index). */
+static __always_inline void handshake_cause(__u8 cause)
+{
+	__u64 thread = bpf_get_current_pid_tgid();
+	struct handshake_slot *slot = bpf_map_lookup_elem(&handshake_now, &thread);
+	if (slot && slot->skb && !slot->cause)
+		slot->cause = cause;
+}
+
+/* The data message being received on this CPU (softirq: wg_packet_receive runs it to its keypair lookup). */
+struct receive_slot {
+	__u64 skb;
+	__u64 wg;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct receive_slot);
+} receiving SEC(".maps");
+
+static __always_inline void receive_begins(__u64 wg, __u64 skb)
+{
+	__u32 zero = 0;
+	struct receive_slot *slot = bpf_map_lookup_elem(&receiving, &zero);
+	if (slot) {
+		slot->skb = skb;
+		slot->wg = wg;
+	}
+}
+
+static __always_inline void receive_ends(void)
+{
+	__u32 zero = 0;
+	struct receive_slot *slot = bpf_map_lookup_elem(&receiving, &zero);
+	if (slot)
+		slot->skb = 0;
+}
+
+#define WG_INDEX_HANDSHAKE 1
+#define WG_INDEX_KEYPAIR 2
+
+/* wg_index_hashtable_lookup found nothing: for a data message (keypair), no session has its receiver index and
+ * the packet is freed; for a handshake response, no initiation waits for it. */
+static __always_inline void index_missing(__u32 type_mask)
+{
+	if (type_mask == WG_INDEX_HANDSHAKE) {
+		handshake_cause(WGBPF_WGV_UNKNOWN_INDEX);
+		return;
+	}
+	if (type_mask != WG_INDEX_KEYPAIR)
+		return;
+	__u32 zero = 0;
+	struct receive_slot *slot = bpf_map_lookup_elem(&receiving, &zero);
+	if (!slot || !slot->skb)
+		return;
+	__u64 skb = slot->skb;
+	slot->skb = 0;
+	peer_event((struct sk_buff *)skb, packet_id_of_address(skb), 0, WGBPF_WG_RECEIVE, WGBPF_WGV_UNKNOWN_INDEX, 4,
+		   (const struct wg_device *)slot->wg);
 }
 
 /* The Noise message itself: a peer, or NULL when refused. */
@@ -185,8 +250,9 @@ static __always_inline void handshake_consumed(const void *message, const struct
 		return;
 	__u64 skb = slot->skb;
 	slot->skb = 0;
-	peer_event((struct sk_buff *)skb, slot->id, peer, WGBPF_WG_HANDSHAKE, peer ? WGBPF_WGV_OK : WGBPF_WGV_REJECTED,
-		   type, (const struct wg_device *)slot->wg);
+	__u8 verdict = peer ? WGBPF_WGV_OK : slot->cause ? slot->cause : WGBPF_WGV_REJECTED;
+	peer_event((struct sk_buff *)skb, slot->id, peer, WGBPF_WG_HANDSHAKE, verdict, type,
+		   (const struct wg_device *)slot->wg);
 }
 
 SEC("fexit/wg_allowedips_lookup_dst")
@@ -224,9 +290,39 @@ int BPF_PROG(wg_consume_response_exit, void *message, struct wg_device *wg, stru
 	return 0;
 }
 
+SEC("fentry/wg_packet_receive")
+int BPF_PROG(wg_receive_entry, struct wg_device *wg, struct sk_buff *skb)
+{
+	receive_begins((__u64)wg, (__u64)skb);
+	return 0;
+}
+
+SEC("fexit/wg_packet_receive")
+int BPF_PROG(wg_receive_exit, struct wg_device *wg, struct sk_buff *skb)
+{
+	receive_ends();
+	return 0;
+}
+
+SEC("fexit/wg_index_hashtable_lookup")
+int BPF_PROG(wg_index_lookup_exit, void *table, int type_mask, __u32 index, void *peer_out, void *entry)
+{
+	if (!entry)
+		index_missing(type_mask);
+	return 0;
+}
+
+SEC("fexit/wg_pubkey_hashtable_lookup")
+int BPF_PROG(wg_pubkey_lookup_exit, void *table, const __u8 *pubkey, struct wg_peer *peer)
+{
+	if (!peer)
+		handshake_cause(WGBPF_WGV_UNKNOWN_KEY);
+	return 0;
+}
+
 /* kprobe flavour: the arguments from the entry, by thread and function, for the return probe (a softirq's
  * lookup nests inside a worker's call on the same thread; the handshake functions may sleep). */
-enum { FN_LOOKUP_DST, FN_LOOKUP_SRC, FN_COOKIE_VALIDATE, FN_CONSUME_INITIATION, FN_CONSUME_RESPONSE };
+enum { FN_LOOKUP_DST, FN_LOOKUP_SRC, FN_COOKIE_VALIDATE, FN_CONSUME_INITIATION, FN_CONSUME_RESPONSE, FN_INDEX_LOOKUP };
 
 struct call_key {
 	__u64 thread;
@@ -341,5 +437,43 @@ int BPF_KRETPROBE(wg_consume_response_return)
 	struct call_args a;
 	if (take_args(FN_CONSUME_RESPONSE, &a))
 		handshake_consumed((const void *)a.a1, (const struct wg_peer *)PT_REGS_RC(ctx), 2);
+	return 0;
+}
+
+SEC("kprobe/wg_packet_receive")
+int BPF_KPROBE(wg_receive_entry_k, struct wg_device *wg, struct sk_buff *skb)
+{
+	receive_begins((__u64)wg, (__u64)skb);
+	return 0;
+}
+
+SEC("kretprobe/wg_packet_receive")
+int BPF_KRETPROBE(wg_receive_return_k)
+{
+	receive_ends();
+	return 0;
+}
+
+SEC("kprobe/wg_index_hashtable_lookup")
+int BPF_KPROBE(wg_index_lookup_entry, void *table, int type_mask)
+{
+	remember_args(FN_INDEX_LOOKUP, 0, (__u64)type_mask | (1ULL << 32), 0); /* a1 never 0: taken once */
+	return 0;
+}
+
+SEC("kretprobe/wg_index_hashtable_lookup")
+int BPF_KRETPROBE(wg_index_lookup_return)
+{
+	struct call_args a;
+	if (take_args(FN_INDEX_LOOKUP, &a) && !PT_REGS_RC(ctx))
+		index_missing((__u32)a.a1);
+	return 0;
+}
+
+SEC("kretprobe/wg_pubkey_hashtable_lookup")
+int BPF_KRETPROBE(wg_pubkey_lookup_return)
+{
+	if (!PT_REGS_RC(ctx))
+		handshake_cause(WGBPF_WGV_UNKNOWN_KEY);
 	return 0;
 }

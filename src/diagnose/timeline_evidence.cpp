@@ -79,7 +79,8 @@ FindingKind kind_of(const WireguardStep& w) {
     if (w.verdict == "no_endpoint") return FindingKind::peer_without_endpoint;
     if (w.verdict == "src_not_allowed") return FindingKind::source_not_allowed;
     if (w.verdict == "bad_mac") return FindingKind::handshake_bad_mac;
-    if (w.verdict == "rejected") return FindingKind::handshake_rejected;
+    if (w.verdict == "rejected" || w.verdict == "unknown_key") return FindingKind::handshake_rejected;
+    if (w.verdict == "unknown_index") return FindingKind::unknown_session;
     if (w.verdict == "cookie_sent" || w.verdict == "ratelimited") return FindingKind::handshake_under_load;
     return FindingKind::dropped_inside_wireguard;
 }
@@ -108,9 +109,14 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
                            "(wg show {} public-key)",
                            w.endpoint, i, i);
     case FindingKind::handshake_rejected:
+        if (w.verdict == "unknown_key")
+            return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...)", i, i);
         return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...), or make "
                            "the preshared keys of both sides match",
                            i, i);
+    case FindingKind::unknown_session:
+        return "none needed if it recovers: the sender makes a new handshake (REKEY_TIMEOUT, 5 s); if it persists, "
+               "restart the sender's interface";
     case FindingKind::handshake_under_load:
         return "a handshake flood: nothing to change on WireGuard; find who sends the initiations";
     default:
@@ -353,14 +359,14 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
         // A refused handshake message from a peer that also completed a handshake (or sent data) while watched:
         // a duplicate, a crossed initiation, a stray: worth a note, not a fault.
         if (f.kind == FindingKind::handshake_bad_mac || f.kind == FindingKind::handshake_rejected ||
-            f.kind == FindingKind::handshake_under_load) {
+            f.kind == FindingKind::handshake_under_load || f.kind == FindingKind::unknown_session) {
             for (const auto& [pk, h] : peers_) {
                 std::string who = key.second.substr(key.second.find(' ') + 1);
                 if (pk.first + " " != key.second.substr(0, pk.first.size() + 1)) continue;
                 if ((h.peer == who || h.endpoint == who) && (h.last_handshake_ns || h.data_received)) {
                     f.note = true;
-                    f.evidence.push_back("a handshake with it completed (or data came) while watching: a duplicate or "
-                                         "crossed message, likely harmless");
+                    f.evidence.push_back("a handshake with it completed (or data came) while watching: a duplicate, "
+                                         "crossed or stale message, likely harmless");
                     break;
                 }
             }

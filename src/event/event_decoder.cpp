@@ -158,7 +158,8 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     take_header(r.hdr, e);
     e.pkt = to_packet(r.pkt);
     e.ifindex = r.ifindex;
-    e.action = r.action == WGBPF_WG_HANDSHAKE ? WgKernelAction::handshake
+    e.action = r.action == WGBPF_WG_RECEIVE     ? WgKernelAction::receive
+               : r.action == WGBPF_WG_HANDSHAKE ? WgKernelAction::handshake
                : r.action == WGBPF_WG_DECRYPT ? WgKernelAction::decrypt
                                               : WgKernelAction::encrypt;
     e.found = r.found != 0;
@@ -171,6 +172,8 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     case WGBPF_WGV_RATELIMITED: e.verdict = WgVerdict::ratelimited; break;
     case WGBPF_WGV_COOKIE_SENT: e.verdict = WgVerdict::cookie_sent; break;
     case WGBPF_WGV_REJECTED: e.verdict = WgVerdict::rejected; break;
+    case WGBPF_WGV_UNKNOWN_INDEX: e.verdict = WgVerdict::unknown_index; break;
+    case WGBPF_WGV_UNKNOWN_KEY: e.verdict = WgVerdict::unknown_key; break;
     default: e.verdict = WgVerdict::ok; break;
     }
     // Older probes said only "no peer found" for a failed send lookup.

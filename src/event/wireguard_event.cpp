@@ -12,6 +12,8 @@ std::string_view verdict_name(WgVerdict v) {
     case WgVerdict::ratelimited: return "ratelimited";
     case WgVerdict::cookie_sent: return "cookie_sent";
     case WgVerdict::rejected: return "rejected";
+    case WgVerdict::unknown_index: return "unknown_index";
+    case WgVerdict::unknown_key: return "unknown_key";
     }
     return "";
 }

@@ -12,12 +12,18 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
             return f;
         }
     }
+    // Received messages' verdicts: the MAC and cookie check, the Noise consume calls, and the lookups inside them
+    // and inside wg_packet_receive that name the cause (an unknown key or receiver index).
     f.handshakes = kernel.function_arg_count("wg_cookie_validate_packet", "wireguard") == 3 &&
                    kernel.function_arg_count("wg_noise_handshake_consume_initiation", "wireguard") == 2 &&
-                   kernel.function_arg_count("wg_noise_handshake_consume_response", "wireguard") == 2;
+                   kernel.function_arg_count("wg_noise_handshake_consume_response", "wireguard") == 2 &&
+                   kernel.function_arg_count("wg_packet_receive", "wireguard") == 2 &&
+                   kernel.function_arg_count("wg_index_hashtable_lookup", "wireguard") == 4 &&
+                   kernel.function_arg_count("wg_pubkey_hashtable_lookup", "wireguard") == 2;
     if (!f.handshakes)
-        f.notes.push_back("handshake verdicts not watched: the module's BTF lacks wg_cookie_validate_packet or "
-                          "wg_noise_handshake_consume_initiation/response with the expected arguments");
+        f.notes.push_back("handshake verdicts not watched: the module's BTF lacks wg_cookie_validate_packet, "
+                          "wg_noise_handshake_consume_initiation/response, wg_packet_receive or the index/pubkey "
+                          "lookups with the expected arguments");
     auto fexit_refused = kernel.fexit_refused();
     if (!fexit_refused) {
         f.kind = WireguardFlavour::Kind::fexit;

@@ -29,13 +29,17 @@ Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatur
     bool hs = impl->flavour.handshakes;
     auto load = [](bpf_program* p, bool yes) { bpf_program__set_autoload(p, yes); };
     for (bpf_program* p : {progs.wg_lookup_dst_exit, progs.wg_lookup_src_exit}) load(p, fexit);
-    for (bpf_program* p : {progs.wg_cookie_validate_exit, progs.wg_consume_initiation_exit, progs.wg_consume_response_exit})
+    for (bpf_program* p : {progs.wg_cookie_validate_exit, progs.wg_consume_initiation_exit, progs.wg_consume_response_exit,
+                           progs.wg_receive_entry, progs.wg_receive_exit, progs.wg_index_lookup_exit,
+                           progs.wg_pubkey_lookup_exit})
         load(p, fexit && hs);
     for (bpf_program* p : {progs.wg_lookup_dst_entry, progs.wg_lookup_dst_return, progs.wg_lookup_src_entry,
                            progs.wg_lookup_src_return})
         load(p, !fexit);
     for (bpf_program* p : {progs.wg_cookie_validate_entry, progs.wg_cookie_validate_return, progs.wg_consume_initiation_entry,
-                           progs.wg_consume_initiation_return, progs.wg_consume_response_entry, progs.wg_consume_response_return})
+                           progs.wg_consume_initiation_return, progs.wg_consume_response_entry, progs.wg_consume_response_return,
+                           progs.wg_receive_entry_k, progs.wg_receive_return_k, progs.wg_index_lookup_entry,
+                           progs.wg_index_lookup_return, progs.wg_pubkey_lookup_return})
         load(p, !fexit && hs);
     if (auto r = load_shared(impl->skel.get(), wgbpf_wireguard_bpf__load, maps, ringbuf_bytes, "wireguard"); !r)
         return Error{r.error()};

@@ -756,7 +756,9 @@ struct TimelineBuilder::State {
         WireguardStep fresh;
         if (!step) {
             fresh.t_ns = ev.t_ns;
-            fresh.action = ev.message == 2 ? "handshake_response" : "handshake_initiation";
+            fresh.action = ev.action == WgKernelAction::receive ? "decrypt"
+                           : ev.message == 2                     ? "handshake_response"
+                                                                  : "handshake_initiation";
             fresh.direction = "in";
             fresh.interface = dev;
             step = &fresh;
@@ -767,7 +769,13 @@ struct TimelineBuilder::State {
             if (step == &fresh) add_step(*e, fresh);
             return;
         }
-        step->dropped = handshake_drop_text(ev.verdict, ev.message, dev);
+        step->dropped = ev.action == WgKernelAction::receive
+                            ? fmt::format("no session of {} has receiver index {}: the sender still uses a session this "
+                                          "side no longer has (restarted, or its keys expired); it will make a new "
+                                          "handshake",
+                                          dev, step->receiver_index ? fmt::format("{:#x}", *step->receiver_index)
+                                                                    : std::string("(not read)"))
+                            : handshake_drop_text(ev.verdict, ev.message, dev);
         if (step == &fresh) {
             end_by_wireguard(*e, fresh);
             return;
@@ -793,12 +801,18 @@ struct TimelineBuilder::State {
             return fmt::format("{} answered with a cookie reply instead (under load): the sender must retry with the "
                                "cookie",
                                what);
+        case WgVerdict::unknown_key:
+            return fmt::format("handshake initiation refused: the sender's public key is not a peer of {}", dev);
+        case WgVerdict::unknown_index:
+            return fmt::format("handshake response refused: no initiation of {} has its receiver index (a stale or "
+                               "crossed handshake)",
+                               dev);
         case WgVerdict::rejected:
-            return message == 2 ? fmt::format("handshake response refused: no initiation of {} waits for it (unknown "
-                                              "receiver index), or the preshared keys differ",
+            return message == 2 ? fmt::format("handshake response refused by {}: it does not decrypt (the preshared "
+                                              "keys differ) or no initiation is in the state to take it",
                                               dev)
-                                : fmt::format("handshake initiation refused: the sender's public key is not a peer of "
-                                              "{}, the preshared keys differ, or its timestamp is replayed or too soon",
+                                : fmt::format("handshake initiation refused by {}: the preshared keys differ, or its "
+                                              "timestamp is replayed or too soon after the last one",
                                               dev);
         default: return what;
         }
@@ -1007,8 +1021,8 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
         return;
     }
     std::string dev = s.link_name(ev.netns, ev.ifindex);
-    if (ev.action == WgKernelAction::handshake) {
-        s.handshake_verdict(ev, dev, key);
+    if (ev.action == WgKernelAction::handshake || ev.action == WgKernelAction::receive) {
+        s.handshake_verdict(ev, dev, key); // both judge a received outer packet
         return;
     }
     // A drop WireGuard decided on an inner packet: on its way out (the inner packet's timeline, held for its

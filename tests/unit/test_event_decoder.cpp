@@ -199,4 +199,11 @@ TEST_CASE("kernel WireGuard verdicts decode: a source outside the sender's allow
     REQUIRE(e.ok());
     CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::no_peer);
     CHECK(verdict_name(WgVerdict::no_peer) == "no_peer");
+
+    r.action = WGBPF_WG_RECEIVE;
+    r.verdict = WGBPF_WGV_UNKNOWN_INDEX;
+    e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    CHECK(std::get<WireguardKernelEvent>(e.value()).action == WgKernelAction::receive);
+    CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::unknown_index);
 }

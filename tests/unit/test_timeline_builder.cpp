@@ -995,3 +995,27 @@ TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferre
     CHECK_FALSE(c.out[0].outcome_inferred);
     CHECK(has_gap(c.out[0], "(kernel), but its outer packet was not seen"));
 }
+
+TEST_CASE("kernel WireGuard: a data message for a receiver index no session has ends its outer packet's timeline "
+          "as dropped, naming the index") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0x901, outer_payload(84), wg_data(0xabcd, 3));
+    c.builder.add(ingress(outer, kC0, 100));
+    WireguardKernelEvent ev;
+    ev.t_ns = 110;
+    ev.netns = kNs;
+    ev.pkt = outer;
+    ev.ifindex = kWg0;
+    ev.action = WgKernelAction::receive;
+    ev.verdict = WgVerdict::unknown_index;
+    ev.message = 4;
+    c.builder.add(ev);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "dropped");
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].verdict == "unknown_index");
+    CHECK(wg[0].dropped.find("no session of wg0 has receiver index 0xabcd") == 0);
+}

@@ -124,3 +124,21 @@ TEST_CASE("evidence: a refused handshake message from a peer that completed a ha
     CHECK(found[0].kind == FindingKind::handshake_rejected);
     CHECK(found[0].note);
 }
+
+TEST_CASE("evidence: packets of a peer that came out of the tunnel with none of its outer packets here were reached "
+          "through another namespace") {
+    Collected c;
+    c.builder.add(ingress(icmp_packet(0xd01, "198.51.100.9", "10.0.0.1", 0), kWg0, 100));
+    c.builder.flush_all();
+    TimelineEvidence ev;
+    for (const PacketTimeline& t : c.out) ev.add(t, &c.config);
+    CHECK(ev.reached_elsewhere(c.wireguard[0], c.wireguard[0].peers[0]));
+
+    Collected here; // the seed's ping: its outer packets pass this namespace
+    feed_outgoing_ping(here.builder);
+    feed_incoming_reply(here.builder);
+    here.builder.flush_all();
+    TimelineEvidence local;
+    for (const PacketTimeline& t : here.out) local.add(t, &here.config);
+    CHECK_FALSE(local.reached_elsewhere(here.wireguard[0], here.wireguard[0].peers[0]));
+}

@@ -13,6 +13,9 @@ FakeKernel with_wireguard_module() {
     k.module_functions["wg_cookie_validate_packet"] = 3;
     k.module_functions["wg_noise_handshake_consume_initiation"] = 2;
     k.module_functions["wg_noise_handshake_consume_response"] = 2;
+    k.module_functions["wg_packet_receive"] = 2;
+    k.module_functions["wg_index_hashtable_lookup"] = 4;
+    k.module_functions["wg_pubkey_hashtable_lookup"] = 2;
     return k;
 }
 } // namespace

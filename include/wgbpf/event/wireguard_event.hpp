@@ -16,6 +16,7 @@ enum class WgKernelAction : uint8_t {
     encrypt,   // wg_xmit's peer lookup for an inner packet
     decrypt,   // the receive path's source check of a decrypted inner packet
     handshake, // a received handshake message (the outer packet) judged
+    receive,   // a received data message (the outer packet) refused before decryption
 };
 
 enum class WgVerdict : uint8_t {
@@ -27,6 +28,8 @@ enum class WgVerdict : uint8_t {
     ratelimited,     // handshake: under load, over the per-source rate limit
     cookie_sent,     // handshake: under load, no cookie: a cookie reply went back instead
     rejected,        // handshake: the Noise message was refused
+    unknown_index,   // receive/response: no session (or waiting initiation) has its receiver index
+    unknown_key,     // initiation: the sender's public key is not a peer
 };
 
 struct WireguardKernelEvent {
