@@ -104,6 +104,13 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
         if (w.action == "decrypt" && t.decapsulated_from) s += fmt::format("  <= #{}", *t.decapsulated_from);
     }
     if (w.linked_by == "skb") s += " (same skb)";
+    if (!w.linked_by.empty() && (w.tunnel_mtu || w.device_mtu)) {
+        s += fmt::format(", inner {}", w.inner_len);
+        if (w.tunnel_mtu) s += fmt::format(" of mtu {}", w.tunnel_mtu);
+        s += fmt::format(", outer {}", w.outer_len);
+        // Numbers only: a longer buffer may be several packets (GSO, GRO), not one too big (diagnose tells).
+        if (w.device_mtu) s += fmt::format(" of mtu {} ({})", w.device_mtu, w.device);
+    }
     if (w.verdict == "accepted") s += ", accepted";
     return s;
 }
@@ -191,6 +198,15 @@ struct StepJson {
         j.name("interface", wg.interface);
         j.str("kind", "wireguard");
         j.name("linked_by", wg.linked_by);
+        if (wg.tunnel_mtu || wg.device_mtu) { // linked, with what the configuration knows of the MTUs
+            JsonObject m(j.key("mtu"));
+            m.name("device", wg.device);
+            m.uint("device_mtu", wg.device_mtu);
+            m.uint("inner_len", wg.inner_len);
+            m.uint("outer_len", wg.outer_len);
+            m.uint("tunnel_mtu", wg.tunnel_mtu);
+            m.end();
+        }
         j.name("peer", wg.peer);
         j.opt("receiver_index", wg.receiver_index);
         j.opt("sender_index", wg.sender_index);

@@ -469,12 +469,33 @@ struct TimelineBuilder::State {
             s.peer = it->second;
             kernel_peers.erase(it);
         }
+        measure(s, inner, outer);
         for (TimelineStep& st : outer.tl.steps)
             if (WireguardStep* w = std::get_if<WireguardStep>(&st)) {
                 w->peer = s.peer;
                 w->linked_by = s.linked_by;
+                measure(*w, inner, outer);
             }
         return s;
+    }
+
+    // The inner length against the tunnel's MTU, the outer against the device it crossed (where known).
+    void measure(WireguardStep& s, const Entry& inner, const Entry& outer) {
+        const NetnsConfig* cfg = ctx(outer.tl.netns).config;
+        s.inner_len = inner.tl.pkt.len;
+        s.outer_len = outer.tl.pkt.len;
+        if (!cfg) return;
+        if (const Link* tunnel = cfg->link_by_name(s.interface)) s.tunnel_mtu = tunnel->mtu;
+        s.device.clear();
+        for (const TimelineStep& st : outer.tl.steps) {
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&st)) s.device = d->dev;
+            if (const NetfilterStep* n = std::get_if<NetfilterStep>(&st); n && s.device.empty()) {
+                int dev = s.direction == "out" ? n->pkt.oif : n->pkt.iif;
+                if (dev) s.device = cfg->link_name(dev);
+            }
+        }
+        const Link* link = s.device.empty() ? nullptr : cfg->link_by_name(s.device);
+        s.device_mtu = link ? link->mtu : 0;
     }
 
     // Peers kernel WireGuard chose, by packet id, until the link that names them (bounded, oldest out).

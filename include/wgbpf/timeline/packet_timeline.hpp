@@ -45,6 +45,12 @@ struct WireguardStep {
     std::string verdict;
     std::string dropped;         // why WireGuard dropped the packet, a sentence ("" when it did not)
     bool inferred = false;       // the verdict is inferred from the configuration, not observed
+    // Linked packets: each length against the MTU of the device it crossed (0: not known).
+    uint16_t inner_len = 0;      // IP length of the inner packet
+    uint32_t tunnel_mtu = 0;     // the WireGuard interface's MTU
+    uint16_t outer_len = 0;      // IP length of the outer packet
+    uint32_t device_mtu = 0;     // the MTU of the device the outer packet crossed
+    std::string device;          // that device
 };
 
 struct DeviceStep {
