@@ -1019,3 +1019,18 @@ TEST_CASE("kernel WireGuard: a data message for a receiver index no session has 
     CHECK(wg[0].verdict == "unknown_index");
     CHECK(wg[0].dropped.find("no session of wg0 has receiver index 0xabcd") == 0);
 }
+
+TEST_CASE("a linked WireGuard step carries the inner length against the tunnel's MTU and the outer length against "
+          "the device it left on") {
+    Collected c;
+    for (Link& l : c.config.links) l.mtu = l.name == "wg0" ? 1420 : 1500;
+    feed_outgoing_ping(c.builder);
+    c.builder.flush_all();
+    auto wg = steps_of<WireguardStep>(*c.by_id(1));
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].inner_len == 84);
+    CHECK(wg[0].tunnel_mtu == 1420);
+    CHECK(wg[0].outer_len == c.by_id(2)->pkt.len);
+    CHECK(wg[0].device == "c0");
+    CHECK(wg[0].device_mtu == 1500);
+}
