@@ -22,6 +22,7 @@ std::string_view finding_name(FindingKind k) {
     case FindingKind::outer_dropped_by_firewall: return "outer_dropped_by_firewall";
     case FindingKind::rp_filter_failed: return "rp_filter_failed";
     case FindingKind::forwarding_off: return "forwarding_off";
+    case FindingKind::no_nat_to_uplink: return "no_nat_to_uplink";
     case FindingKind::outer_too_big: return "outer_too_big";
     case FindingKind::route_differs_from_prediction: return "route_differs_from_prediction";
     }

@@ -41,6 +41,13 @@ std::string egress_device(const PacketTimeline& t, const NetnsConfig& cfg) {
     return "";
 }
 
+// Where the packet arrived, when its arrival was seen.
+const DeviceStep* first_ingress(const PacketTimeline& t) {
+    for (const TimelineStep& s : t.steps)
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == "ingress") return d;
+    return nullptr;
+}
+
 std::string nf_chain(const NetfilterStep& n) { return n.family + " " + n.table + " " + n.chain; }
 
 // Where a packet was last seen, in words.
@@ -229,8 +236,9 @@ void TimelineEvidence::compare_route(const PacketTimeline& t, const RouteDecisio
 
 void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     ++timelines_;
-    if (!t.steps.empty() && t.pkt.is_ip)
-        if (const DeviceStep* in = std::get_if<DeviceStep>(&t.steps.front()); in && in->direction == "ingress") {
+    forwarded(t);
+    if (t.pkt.is_ip)
+        if (const DeviceStep* in = first_ingress(t)) {
             auto [it, fresh] = inner_sources_.try_emplace({in->dev, t.pkt.src});
             if (fresh && inner_sources_.size() > 4096) inner_sources_.erase(it);
             else ++it->second;
@@ -335,6 +343,44 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             }
 }
 
+namespace {
+
+bool is_private(const IpAddress& a) {
+    if (a.family == Family::ipv6) return (a.bytes[0] & 0xfe) == 0xfc; // fc00::/7
+    return a.bytes[0] == 10 || (a.bytes[0] == 172 && (a.bytes[1] & 0xf0) == 16) || (a.bytes[0] == 192 && a.bytes[1] == 168);
+}
+
+bool source_rewritten(const PacketTimeline& t) {
+    auto said = [](const std::vector<std::string>& notes) {
+        return std::any_of(notes.begin(), notes.end(), [](const std::string& n) { return n.starts_with("src rewritten"); });
+    };
+    if (said(t.notes)) return true;
+    return std::any_of(t.steps.begin(), t.steps.end(), [&](const TimelineStep& s) {
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return said(n->notes);
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&s)) return said(r->notes);
+        return false;
+    });
+}
+
+} // namespace
+
+void TimelineEvidence::forwarded(const PacketTimeline& t) {
+    if (!t.pkt.is_ip || t.steps.empty()) return;
+    returned_.insert({t.pkt.src, t.pkt.dst});
+    if (returned_.size() > 8192) returned_.clear(); // bounded; a reply lost this way only keeps a finding "likely"
+    const DeviceStep* in = first_ingress(t);
+    std::string out = last_egress(t);
+    if (t.outcome != "forwarded" || !in || out.empty() || out == in->dev) return;
+    if (!is_private(t.pkt.src) || is_private(t.pkt.dst) || source_rewritten(t)) return;
+    auto [it, fresh] = unnatted_.try_emplace({in->dev, out, t.pkt.src, t.pkt.dst});
+    if (fresh && unnatted_.size() > 1024) {
+        unnatted_.erase(it);
+        return;
+    }
+    ++it->second.count;
+    if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
+}
+
 bool TimelineEvidence::reached_elsewhere(const WgInterface& w, const WgPeer& p) const {
     bool came_out = false;
     for (const auto& [key, n] : inner_sources_)
@@ -396,6 +442,40 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
                                                   h.endpoint.substr(h.endpoint.rfind(':') + 1));
             out.push_back(std::move(f));
         }
+    }
+    // Peers' packets forwarded to the uplink with their private tunnel source, and nothing came back: the uplink's
+    // network most likely cannot route to the tunnel's addresses (no masquerade). Likely, never certain: a
+    // site-to-site set-up routes them back, and its replies would have been seen.
+    std::map<std::pair<std::string, std::string>, std::pair<Finding, std::vector<uint64_t>>> nat;
+    for (const auto& [key, fw] : unnatted_) {
+        const auto& [tunnel, uplink, src, dst] = key;
+        bool wireguard_in = std::any_of(wireguard.begin(), wireguard.end(), [&](const WgInterface& w) { return w.name == tunnel; });
+        if (!wireguard_in || returned_.contains({dst, src})) continue;
+        auto [it, fresh] = nat.try_emplace({tunnel, uplink});
+        Finding& f = it->second.first;
+        if (fresh) {
+            f.kind = FindingKind::no_nat_to_uplink;
+            f.certainty = Certainty::likely;
+            f.subject = tunnel + " -> " + uplink;
+            f.interface = tunnel;
+            f.summary = fmt::format("packets from {}'s peers were forwarded out of {} with their tunnel source (e.g. "
+                                    "{} -> {}) and no reply came back: {}'s network most likely has no route to the "
+                                    "tunnel's addresses (no masquerade)",
+                                    tunnel, uplink, src.to_string(), dst.to_string(), uplink);
+            f.change = fmt::format("masquerade them: nft add table ip nat; nft add chain ip nat postrouting '{{ type nat "
+                                   "hook postrouting priority srcnat; }}'; nft add rule ip nat postrouting oifname {} "
+                                   "ip saddr {} masquerade (or route the tunnel's prefix back to this host)",
+                                   uplink, src.to_string());
+        }
+        f.count += fw.count;
+        for (uint64_t id : fw.ids)
+            if (it->second.second.size() < examples_) it->second.second.push_back(id);
+    }
+    for (auto& [key, v] : nat) {
+        std::string ids;
+        for (uint64_t id : v.second) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
+        v.first.evidence = {fmt::format("{} packet{} without a reply: {}", v.first.count, v.first.count == 1 ? "" : "s", ids)};
+        out.push_back(std::move(v.first));
     }
     // An endpoint's packets routed into the tunnel itself: the loop, seen.
     for (const WgInterface& w : wireguard)

@@ -316,3 +316,36 @@ TEST_CASE("fault: the server forgot its sessions (peer removed and added again):
     REQUIRE(f);
     CHECK(std::string((*f)["summary"]).find("has receiver index 0x") != std::string::npos);
 }
+
+TEST_CASE("fault: a gateway forwarding its peers' packets to the uplink without NAT: likely, with the masquerade "
+          "to add", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = lab.server_wg_iface();
+    const char* uplink_peer = "203.0.113.1"; // the router: it has no route back to the tunnel's 10.0.0.0/24
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] {
+        lab.exec("client", std::string("ping -n -c 2 -i 0.3 -W 1 ") + uplink_peer);
+    });
+    INFO(d.output);
+    CHECK(d.exit_status == 5);
+    const json* f = d.finding("no_nat_to_uplink");
+    REQUIRE(f);
+    CHECK((*f)["certainty"] == "likely");
+    CHECK(std::string((*f)["summary"]).find("10.0.0.1 -> 203.0.113.1") != std::string::npos);
+    CHECK(std::string((*f)["change"]).find("masquerade") != std::string::npos);
+    // With the masquerade, the replies come back: nothing to say.
+    must(lab, "server", "nft -f - <<'EOF'\n"
+                        "table ip nat {\n"
+                        "  chain postrouting {\n"
+                        "    type nat hook postrouting priority srcnat; policy accept;\n"
+                        "    oifname \"s0\" ip saddr 10.0.0.0/24 masquerade\n"
+                        "  }\n"
+                        "}\n"
+                        "EOF");
+    Diagnosis fixed = diagnose_while(lab.server_ns(), wgs, [&] {
+        RunResult ping = lab.exec("client", std::string("ping -n -c 2 -i 0.3 -W 1 ") + uplink_peer);
+        CHECK(ping.status == 0);
+    });
+    INFO(fixed.output);
+    CHECK_FALSE(fixed.finding("no_nat_to_uplink"));
+}

@@ -30,6 +30,7 @@ enum class FindingKind : uint8_t {
     outer_dropped_by_firewall,
     rp_filter_failed,
     forwarding_off,          // a packet from the tunnel to be forwarded, forwarding disabled
+    no_nat_to_uplink,        // peers' packets forwarded out with their private tunnel source, no reply (likely)
     outer_too_big,           // an outer packet larger than its device's MTU
     route_differs_from_prediction,
 };

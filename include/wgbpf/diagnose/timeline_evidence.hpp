@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <string>
 #include <vector>
@@ -60,6 +61,7 @@ private:
     void wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg);
     void compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg);
     PeerHealth& peer(const std::string& interface, const std::string& peer, const std::string& endpoint);
+    void forwarded(const PacketTimeline& t);
 
     size_t examples_;
     uint64_t timelines_ = 0;
@@ -75,6 +77,14 @@ private:
     };
     std::map<std::tuple<IpAddress, uint16_t, std::string>, UdpRoute> udp_routes_;
     std::map<std::pair<std::string, IpAddress>, uint64_t> inner_sources_; // (device, source) of packets received on it
+    // Packets that came out of a tunnel and were forwarded out of another device with their private source
+    // unchanged, by (tunnel, device, source, destination); and the (source, destination) pairs seen coming back.
+    struct Forwarded {
+        uint64_t count = 0;
+        std::vector<uint64_t> ids;
+    };
+    std::map<std::tuple<std::string, std::string, IpAddress, IpAddress>, Forwarded> unnatted_;
+    std::set<std::pair<IpAddress, IpAddress>> returned_;
     static constexpr size_t kMaxPeers = 4096;
     std::map<std::pair<std::string, std::string>, PeerHealth> peers_; // (interface, peer or endpoint)
     PeerHealth untracked_peer_; // beyond kMaxPeers: counted, not kept
