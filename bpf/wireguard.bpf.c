@@ -320,8 +320,11 @@ int BPF_PROG(wg_pubkey_lookup_exit, void *table, const __u8 *pubkey, struct wg_p
 	return 0;
 }
 
-/* kprobe flavour: the arguments from the entry, by thread and function, for the return probe (a softirq's
- * lookup nests inside a worker's call on the same thread; the handshake functions may sleep). */
+/* kprobe flavour: the arguments from the entry, for the return probe. The lookups run in softirq (or with
+ * bottom halves off), where the task is whatever the CPU was running (every idle CPU's is pid 0): keyed by
+ * CPU. The handshake functions run in a worker thread and may sleep (rwsems): keyed by thread. A softirq that
+ * runs when the worker re-enables bottom halves inside a lookup can still take the worker's entry: the
+ * worker's return then finds nothing (a cause lost, never one given to another packet). */
 enum { FN_LOOKUP_DST, FN_LOOKUP_SRC, FN_COOKIE_VALIDATE, FN_CONSUME_INITIATION, FN_CONSUME_RESPONSE, FN_INDEX_LOOKUP };
 
 struct call_key {
@@ -340,9 +343,15 @@ struct {
 	__type(value, struct call_args);
 } call_args SEC(".maps");
 
+static __always_inline __u64 call_scope(__u64 fn)
+{
+	bool softirq = fn == FN_LOOKUP_DST || fn == FN_LOOKUP_SRC || fn == FN_INDEX_LOOKUP;
+	return softirq ? (1ULL << 63) | bpf_get_smp_processor_id() : bpf_get_current_pid_tgid();
+}
+
 static __always_inline void remember_args(__u64 fn, __u64 a0, __u64 a1, __u64 a2)
 {
-	struct call_key key = {bpf_get_current_pid_tgid(), fn};
+	struct call_key key = {call_scope(fn), fn};
 	struct call_args args = {a0, a1, a2};
 	bpf_map_update_elem(&call_args, &key, &args, BPF_ANY);
 }
@@ -350,7 +359,7 @@ static __always_inline void remember_args(__u64 fn, __u64 a0, __u64 a1, __u64 a2
 /* The arguments remembered at entry, taken once (false when the entry was not seen). */
 static __always_inline bool take_args(__u64 fn, struct call_args *out)
 {
-	struct call_key key = {bpf_get_current_pid_tgid(), fn};
+	struct call_key key = {call_scope(fn), fn};
 	struct call_args *slot = bpf_map_lookup_elem(&call_args, &key);
 	if (!slot)
 		return false;

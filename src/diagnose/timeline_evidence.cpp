@@ -185,7 +185,7 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
             if (w.verdict.empty() || w.verdict == "accepted") h.last_handshake_ns = std::max(h.last_handshake_ns, w.t_ns);
         } else if (w.action == "cookie_reply") {
             ++(out ? h.cookies_sent : h.cookies_received);
-        } else {
+        } else if (w.dropped.empty()) { // refused data is not traffic that worked
             ++(out ? h.data_sent : h.data_received);
         }
         if (!w.dropped.empty() && w.action.starts_with("handshake")) ++h.rejected;
@@ -366,8 +366,9 @@ bool source_rewritten(const PacketTimeline& t) {
 
 void TimelineEvidence::forwarded(const PacketTimeline& t) {
     if (!t.pkt.is_ip || t.steps.empty()) return;
-    returned_.insert({t.pkt.src, t.pkt.dst});
-    if (returned_.size() > 8192) returned_.clear(); // bounded; a reply lost this way only keeps a finding "likely"
+    // A reply to a candidate flow: the way back works for that tunnel and uplink.
+    if (auto back = candidate_flows_.find({t.pkt.dst, t.pkt.src}); back != candidate_flows_.end())
+        answered_.insert(back->second);
     const DeviceStep* in = first_ingress(t);
     std::string out = last_egress(t);
     if (t.outcome != "forwarded" || !in || out.empty() || out == in->dev) return;
@@ -377,7 +378,9 @@ void TimelineEvidence::forwarded(const PacketTimeline& t) {
         unnatted_.erase(it);
         return;
     }
+    if (fresh) candidate_flows_[{t.pkt.src, t.pkt.dst}] = {in->dev, out};
     ++it->second.count;
+    it->second.last_ns = std::max(it->second.last_ns, t.steps.empty() ? 0 : step_time(t.steps.front()));
     if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
 }
 
@@ -448,9 +451,14 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
     // site-to-site set-up routes them back, and its replies would have been seen.
     std::map<std::pair<std::string, std::string>, std::pair<Finding, std::vector<uint64_t>>> nat;
     for (const auto& [key, fw] : unnatted_) {
-        const auto& [tunnel, uplink, src, dst] = key;
-        bool wireguard_in = std::any_of(wireguard.begin(), wireguard.end(), [&](const WgInterface& w) { return w.name == tunnel; });
-        if (!wireguard_in || returned_.contains({dst, src})) continue;
+        const std::string& tunnel = std::get<0>(key);
+        const std::string& uplink = std::get<1>(key);
+        const IpAddress& src = std::get<2>(key);
+        const IpAddress& dst = std::get<3>(key);
+        bool wireguard_in = std::any_of(wireguard.begin(), wireguard.end(), [&tunnel](const WgInterface& w) { return w.name == tunnel; });
+        // Any reply through this tunnel and uplink shows the way back; a flow sent in the watch's last second
+        // had no time for one.
+        if (!wireguard_in || answered_.contains({tunnel, uplink}) || fw.last_ns + 1'000'000'000 > last_ns_) continue;
         auto [it, fresh] = nat.try_emplace({tunnel, uplink});
         Finding& f = it->second.first;
         if (fresh) {

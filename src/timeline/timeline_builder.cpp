@@ -481,11 +481,12 @@ struct TimelineBuilder::State {
 
     // The inner length against the tunnel's MTU, the outer against the device it crossed (where known).
     void measure(WireguardStep& s, const Entry& inner, const Entry& outer) {
-        const NetnsConfig* cfg = ctx(outer.tl.netns).config;
         s.inner_len = inner.tl.pkt.len;
         s.outer_len = outer.tl.pkt.len;
+        if (const NetnsConfig* own = ctx(inner.tl.netns).config) // the tunnel lives where its inner packets do
+            if (const Link* tunnel = own->link_by_name(s.interface)) s.tunnel_mtu = tunnel->mtu;
+        const NetnsConfig* cfg = ctx(outer.tl.netns).config;
         if (!cfg) return;
-        if (const Link* tunnel = cfg->link_by_name(s.interface)) s.tunnel_mtu = tunnel->mtu;
         s.device.clear();
         for (const TimelineStep& st : outer.tl.steps) {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st)) s.device = d->dev;

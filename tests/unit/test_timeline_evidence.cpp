@@ -142,3 +142,25 @@ TEST_CASE("evidence: packets of a peer that came out of the tunnel with none of 
     for (const PacketTimeline& t : here.out) local.add(t, &here.config);
     CHECK_FALSE(local.reached_elsewhere(here.wireguard[0], here.wireguard[0].peers[0]));
 }
+
+TEST_CASE("evidence: refused data is not data received: a forgotten session stays a finding until a handshake "
+          "completes") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0xe01, outer_payload(84), wg_data(0xabcd, 3));
+    c.builder.add(ingress(outer, kC0, 100));
+    WireguardKernelEvent ev;
+    ev.t_ns = 110;
+    ev.netns = kNs;
+    ev.pkt = outer;
+    ev.ifindex = kWg0;
+    ev.action = WgKernelAction::receive;
+    ev.verdict = WgVerdict::unknown_index;
+    ev.message = 4;
+    c.builder.add(ev);
+    c.builder.flush_all();
+    auto found = findings_of(c, c.config);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].kind == FindingKind::unknown_session);
+    CHECK_FALSE(found[0].note);
+}

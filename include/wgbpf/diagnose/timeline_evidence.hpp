@@ -81,10 +81,12 @@ private:
     // unchanged, by (tunnel, device, source, destination); and the (source, destination) pairs seen coming back.
     struct Forwarded {
         uint64_t count = 0;
+        uint64_t last_ns = 0;
         std::vector<uint64_t> ids;
     };
-    std::map<std::tuple<std::string, std::string, IpAddress, IpAddress>, Forwarded> unnatted_;
-    std::set<std::pair<IpAddress, IpAddress>> returned_;
+    std::map<std::tuple<std::string, std::string, IpAddress, IpAddress>, Forwarded> unnatted_; // bounded: 1024
+    std::map<std::pair<IpAddress, IpAddress>, std::pair<std::string, std::string>> candidate_flows_; // -> (tunnel, uplink)
+    std::set<std::pair<std::string, std::string>> answered_; // (tunnel, uplink) with a reply seen
     static constexpr size_t kMaxPeers = 4096;
     std::map<std::pair<std::string, std::string>, PeerHealth> peers_; // (interface, peer or endpoint)
     PeerHealth untracked_peer_; // beyond kMaxPeers: counted, not kept
