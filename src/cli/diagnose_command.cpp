@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "wgbpf/cli/exit_codes.hpp"
+#include "wgbpf/common/clock.hpp"
 #include "wgbpf/common/result.hpp"
 #include "wgbpf/config/netns_config.hpp"
 #include "wgbpf/diagnose/static_checks.hpp"
@@ -65,6 +66,7 @@ struct Collected {
     std::optional<NetnsConfig> first; // the configuration as the watch began: the static checks read it
     NetnsConfig latest;               // as it is now: the packets are read against it
     std::vector<WgInterface> wireguard;
+    uint64_t end_ns = 0;              // live: when the watch ended (CLOCK_MONOTONIC, the events' clock)
 };
 
 int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
@@ -88,7 +90,7 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     } else {
         r.limits.push_back("the namespace's configuration was not read");
     }
-    for (Finding& f : c.evidence.findings(c.wireguard)) {
+    for (Finding& f : c.evidence.findings(c.wireguard, c.end_ns)) {
         // Seen in the packets what the configuration already said: one finding, both evidences.
         auto same = std::find_if(r.findings.begin(), r.findings.end(), [&](const Finding& s) {
             return s.kind == f.kind && s.subject == f.subject;
@@ -189,6 +191,7 @@ int diagnose_live(const DiagnoseOptions& o) {
     int status = run_watch(w);
     if (status != exit_code::ok) return status;
     r.now_unix_s = int64_t(::time(nullptr));
+    c.end_ns = clock_ns(CLOCK_MONOTONIC);
     return finish(o, c, r);
 }
 

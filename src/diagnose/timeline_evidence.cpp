@@ -401,7 +401,8 @@ std::vector<PeerHealth> TimelineEvidence::health() const {
     return out;
 }
 
-std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& wireguard) const {
+std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& wireguard, uint64_t end_ns) const {
+    const uint64_t end = std::max(end_ns, last_ns_);
     std::vector<Finding> out;
     for (const auto& [key, g] : groups_) {
         Finding f = g.finding;
@@ -458,7 +459,7 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
         bool wireguard_in = std::any_of(wireguard.begin(), wireguard.end(), [&tunnel](const WgInterface& w) { return w.name == tunnel; });
         // Any reply through this tunnel and uplink shows the way back; a flow sent in the watch's last second
         // had no time for one.
-        if (!wireguard_in || answered_.contains({tunnel, uplink}) || fw.last_ns + 1'000'000'000 > last_ns_) continue;
+        if (!wireguard_in || answered_.contains({tunnel, uplink}) || fw.last_ns + 1'000'000'000 > end) continue;
         auto [it, fresh] = nat.try_emplace({tunnel, uplink});
         Finding& f = it->second.first;
         if (fresh) {

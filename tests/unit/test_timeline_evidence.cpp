@@ -164,3 +164,34 @@ TEST_CASE("evidence: refused data is not data received: a forgotten session stay
     CHECK(found[0].kind == FindingKind::unknown_session);
     CHECK_FALSE(found[0].note);
 }
+
+TEST_CASE("evidence: peers' private sources forwarded to the uplink with no reply are likely missing NAT; not when a "
+          "reply came, nor in the watch's last second") {
+    auto forwarded_ping = [](Collected& c, uint64_t id, uint64_t t, bool reply) {
+        PacketInfo req = icmp_packet(id, "10.0.0.1", "203.0.113.1", 8);
+        c.builder.add(ingress(req, kWg0, t));
+        c.builder.add(egress(req, kC0, t + 2));
+        if (reply) {
+            PacketInfo rep = icmp_packet(id + 1, "203.0.113.1", "10.0.0.1", 0);
+            c.builder.add(ingress(rep, kC0, t + 1000));
+            c.builder.add(egress(rep, kWg0, t + 1002));
+        }
+    };
+    Collected lost;
+    forwarded_ping(lost, 0xf01, 1'000'000, false);
+    lost.builder.flush_all();
+    TimelineEvidence ev;
+    for (const PacketTimeline& t : lost.out) ev.add(t, &lost.config);
+    auto found = ev.findings(lost.wireguard, 5'000'000'000);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].kind == FindingKind::no_nat_to_uplink);
+    CHECK(found[0].certainty == Certainty::likely);
+    CHECK(ev.findings(lost.wireguard, 500'000'000).empty()); // too close to the end: no time for a reply
+
+    Collected answered;
+    forwarded_ping(answered, 0xf11, 1'000'000, true);
+    answered.builder.flush_all();
+    TimelineEvidence ok;
+    for (const PacketTimeline& t : answered.out) ok.add(t, &answered.config);
+    CHECK(ok.findings(answered.wireguard, 5'000'000'000).empty());
+}

@@ -42,7 +42,8 @@ public:
     // `cfg`: the watched namespace's configuration (for MTUs, forwarding, predicted routes); may be null.
     void add(const PacketTimeline& t, const NetnsConfig* cfg);
 
-    std::vector<Finding> findings(const std::vector<WgInterface>& wireguard) const;
+    // `end_ns`: when the watch ended, on the events' clock (CLOCK_MONOTONIC); 0: at the last event seen.
+    std::vector<Finding> findings(const std::vector<WgInterface>& wireguard, uint64_t end_ns = 0) const;
     std::vector<PeerHealth> health() const;
     uint64_t timelines() const { return timelines_; }
     uint64_t routes_compared() const { return routes_compared_; }
