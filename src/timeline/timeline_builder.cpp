@@ -626,6 +626,10 @@ struct TimelineBuilder::State {
         for (TimelineStep& st : e->tl.steps)
             if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
         if (!step || step->verdict.size()) return;
+        // Events were lost while it waited: its inner packet may be among them. Nothing to infer.
+        if (std::any_of(e->tl.gaps.begin(), e->tl.gaps.end(),
+                        [](const std::string& g) { return g.find("events lost") != std::string::npos; }))
+            return;
         // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
         // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
         if (auto it = inner_in.find({e->tl.netns, step->interface, step->peer}); it != inner_in.end() && it->second >= outer.t_ns)

@@ -177,7 +177,7 @@ TEST_CASE("fault: a wrong public key for the server on the client: the handshake
     CHECK(std::string((*f)["change"]).find("public key") != std::string::npos);
 }
 
-TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is named", "[e2e][faults]") {
+TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is named", "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
@@ -198,7 +198,7 @@ TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is nam
 }
 
 TEST_CASE("fault: src_valid_mark=0 with strict rp_filter on the client: the configuration says it, the replies "
-          "show it", "[e2e][faults]") {
+          "show it", "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "client", "sysctl -qw net.ipv4.conf.all.src_valid_mark=0");
@@ -227,7 +227,7 @@ TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, an
     CHECK(std::string((*big)["summary"]).find("1560 bytes") != std::string::npos);
 }
 
-TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, with the rule and table", "[e2e][faults]") {
+TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, with the rule and table", "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " fwmark 0");
@@ -318,7 +318,7 @@ TEST_CASE("fault: the server forgot its sessions (peer removed and added again):
 }
 
 TEST_CASE("fault: a gateway forwarding its peers' packets to the uplink without NAT: likely, with the masquerade "
-          "to add", "[e2e][faults]") {
+          "to add", "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();

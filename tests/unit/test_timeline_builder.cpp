@@ -1034,3 +1034,16 @@ TEST_CASE("a linked WireGuard step carries the inner length against the tunnel's
     CHECK(wg[0].device == "c0");
     CHECK(wg[0].device_mtu == 1500);
 }
+
+TEST_CASE("user-space WireGuard: no drop is inferred for an outer packet events were lost around (its inner packet "
+          "may be among them)") {
+    Collected c;
+    PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.lost("device", 12);
+    c.builder.flush(100 + 50'000'000);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK_FALSE(c.out[0].outcome_inferred);
+    CHECK(c.out[0].outcome != "dropped");
+}
