@@ -92,6 +92,16 @@ constexpr const char* kEndpoint = "203.0.113.123";   // the server's WireGuard e
 constexpr const char* kClientLan = "192.168.178.48";
 constexpr const char* kClientTunnel = "10.0.0.1";
 constexpr int64_t kFwmark = 51820;                   // 0xca6c, wg-quick's fwmark and table
+// For the server's namespace: angristan/wireguard-install's PostUp in nftables, masquerading what the peers
+// send out of the uplink s0.
+constexpr const char* kMasqueradePeers = "nft -f - <<'EOF'\n"
+                                         "table ip nat {\n"
+                                         "  chain postrouting {\n"
+                                         "    type nat hook postrouting priority srcnat; policy accept;\n"
+                                         "    oifname \"s0\" ip saddr 10.0.0.0/24 masquerade\n"
+                                         "  }\n"
+                                         "}\n"
+                                         "EOF";
 
 // The seed topology in namespaces: `scripts/lab.sh up` in the constructor (throws
 // std::runtime_error with the script's output if it fails), `down` in the destructor. Honours

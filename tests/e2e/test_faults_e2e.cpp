@@ -334,14 +334,7 @@ TEST_CASE("fault: a gateway forwarding its peers' packets to the uplink without 
     CHECK(std::string((*f)["summary"]).find("10.0.0.1 -> 203.0.113.1") != std::string::npos);
     CHECK(std::string((*f)["change"]).find("masquerade") != std::string::npos);
     // With the masquerade, the replies come back: nothing to say.
-    must(lab, "server", "nft -f - <<'EOF'\n"
-                        "table ip nat {\n"
-                        "  chain postrouting {\n"
-                        "    type nat hook postrouting priority srcnat; policy accept;\n"
-                        "    oifname \"s0\" ip saddr 10.0.0.0/24 masquerade\n"
-                        "  }\n"
-                        "}\n"
-                        "EOF");
+    must(lab, "server", kMasqueradePeers);
     Diagnosis fixed = diagnose_while(lab.server_ns(), wgs, [&] {
         RunResult ping = lab.exec("client", std::string("ping -n -c 2 -i 0.3 -W 1 ") + uplink_peer);
         CHECK(ping.status == 0);

@@ -113,14 +113,7 @@ TEST_CASE("server: a road-warrior gateway masquerading its peers: request and re
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
     // angristan/wireguard-install's PostUp, in nftables: masquerade what the peers send out the uplink.
-    RunResult nat = lab.exec("server", "nft -f - <<'EOF'\n"
-                                       "table ip nat {\n"
-                                       "  chain postrouting {\n"
-                                       "    type nat hook postrouting priority srcnat; policy accept;\n"
-                                       "    oifname \"s0\" ip saddr 10.0.0.0/24 masquerade\n"
-                                       "  }\n"
-                                       "}\n"
-                                       "EOF");
+    RunResult nat = lab.exec("server", kMasqueradePeers);
     INFO(nat.output);
     REQUIRE(nat.status == 0);
     const char* uplink_peer = "203.0.113.1"; // the router, beyond the gateway's uplink

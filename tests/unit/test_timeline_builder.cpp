@@ -1002,15 +1002,7 @@ TEST_CASE("kernel WireGuard: a data message for a receiver index no session has 
     c.wireguard[0].source = "kernel";
     PacketInfo outer = outer_in(0x901, outer_payload(84), wg_data(0xabcd, 3));
     c.builder.add(ingress(outer, kC0, 100));
-    WireguardKernelEvent ev;
-    ev.t_ns = 110;
-    ev.netns = kNs;
-    ev.pkt = outer;
-    ev.ifindex = kWg0;
-    ev.action = WgKernelAction::receive;
-    ev.verdict = WgVerdict::unknown_index;
-    ev.message = 4;
-    c.builder.add(ev);
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::unknown_index, 4, 110));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "dropped");

@@ -108,15 +108,7 @@ TEST_CASE("evidence: a refused handshake message from a peer that completed a ha
     c.wireguard[0].source = "kernel";
     PacketInfo init = outer_in(0xc01, 148, wg_initiation(0x99));
     c.builder.add(ingress(init, kC0, 100));
-    WireguardKernelEvent ev;
-    ev.t_ns = 120;
-    ev.netns = kNs;
-    ev.pkt = init;
-    ev.ifindex = kWg0;
-    ev.action = WgKernelAction::handshake;
-    ev.verdict = WgVerdict::rejected;
-    ev.message = 1;
-    c.builder.add(ev);
+    c.builder.add(kernel_verdict(init, WgKernelAction::handshake, WgVerdict::rejected, 1, 120));
     c.builder.add(ingress(outer_in(0xc02, 92, wg_response(0x77, 0x42)), kC0, 500)); // a handshake completes
     c.builder.flush_all();
     auto found = findings_of(c, c.config);
@@ -149,15 +141,7 @@ TEST_CASE("evidence: refused data is not data received: a forgotten session stay
     c.wireguard[0].source = "kernel";
     PacketInfo outer = outer_in(0xe01, outer_payload(84), wg_data(0xabcd, 3));
     c.builder.add(ingress(outer, kC0, 100));
-    WireguardKernelEvent ev;
-    ev.t_ns = 110;
-    ev.netns = kNs;
-    ev.pkt = outer;
-    ev.ifindex = kWg0;
-    ev.action = WgKernelAction::receive;
-    ev.verdict = WgVerdict::unknown_index;
-    ev.message = 4;
-    c.builder.add(ev);
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::unknown_index, 4, 110));
     c.builder.flush_all();
     auto found = findings_of(c, c.config);
     REQUIRE(found.size() == 1);

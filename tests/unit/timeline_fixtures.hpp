@@ -44,6 +44,20 @@ inline WgInterface client_wg0() {
     return wg;
 }
 
+// Kernel WireGuard's verdict on a received outer packet (a handshake message or data) on wg0.
+inline WireguardKernelEvent kernel_verdict(const PacketInfo& outer, WgKernelAction action, WgVerdict verdict,
+                                           uint8_t message, uint64_t t) {
+    WireguardKernelEvent ev;
+    ev.t_ns = t;
+    ev.netns = kNs;
+    ev.pkt = outer;
+    ev.ifindex = kWg0;
+    ev.action = action;
+    ev.verdict = verdict;
+    ev.message = message;
+    return ev;
+}
+
 // ---- packets
 
 inline PacketInfo icmp_packet(uint64_t id, std::string_view src, std::string_view dst, uint8_t type, uint16_t len = 84) {
