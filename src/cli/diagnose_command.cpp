@@ -23,9 +23,18 @@
 namespace wgbpf {
 namespace {
 
-// What the modules' state means for the findings: a module that did not run cannot have seen its part.
-void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules) {
+// The interface diagnosed: the one asked for, else the first WireGuard interface described.
+const WgInterface* diagnosed(const std::vector<WgInterface>& wg, const std::string& iface) {
+    for (const WgInterface& w : wg)
+        if (iface.empty() || w.name == iface) return &w;
+    return nullptr;
+}
+
+// What the modules' state means for the findings: a module that did not run cannot have seen its part (the
+// kernel WireGuard module's probe has nothing to see on a user-space interface).
+void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules, const WgInterface* wg) {
     for (const ModuleStatus& m : modules) {
+        if (!m.running && m.name == "wireguard" && !(wg && wg->source == "kernel")) continue;
         if (!m.running) {
             r.limits.push_back(fmt::format("module {} not running{}", m.name,
                                            m.notes.empty() ? "" : ": " + m.notes.front()));
@@ -36,10 +45,9 @@ void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules) {
     }
 }
 
-std::string implementation_of(const std::vector<WgInterface>& wg, const std::string& iface) {
-    for (const WgInterface& w : wg)
-        if (iface.empty() || w.name == iface) return w.source == "kernel" ? "kernel WireGuard" : "user-space WireGuard";
-    return "";
+std::string implementation_of(const WgInterface* wg) {
+    if (!wg) return "";
+    return wg->source == "kernel" ? "kernel WireGuard" : "user-space WireGuard";
 }
 
 // A prediction about a peer's endpoint path in this namespace that the packets contradict: packets of that peer
@@ -74,9 +82,7 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     if (iface.empty() && !c.wireguard.empty()) iface = c.wireguard.front().name;
     r.interface = iface;
     r.netns = o.watch.netns;
-    r.implementation = implementation_of(c.wireguard, iface);
-    if (r.implementation != "kernel WireGuard") // the kernel module's probe has nothing to watch then
-        std::erase_if(r.limits, [](const std::string& l) { return l.starts_with("module wireguard not running"); });
+    r.implementation = implementation_of(diagnosed(c.wireguard, iface));
     if (c.wireguard.empty())
         r.limits.push_back(iface.empty() ? "no WireGuard interface was described"
                                          : iface + " is not a WireGuard interface (or its configuration could not be read)");
@@ -153,7 +159,7 @@ int diagnose_recording(const DiagnoseOptions& o) {
     DiagnoseReport r;
     r.source = o.recording;
     r.seconds = outcome.end ? outcome.end->seconds : session->event_seconds();
-    if (outcome.end) add_limits(r, outcome.end->modules);
+    if (outcome.end) add_limits(r, outcome.end->modules, diagnosed(c.wireguard, o.watch.iface));
     for (const auto& [module, n] : outcome.lost)
         if (!outcome.end) r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", n, module));
     if (!outcome.problem.empty()) r.limits.push_back("the recording ends early: " + outcome.problem);
@@ -182,7 +188,7 @@ int diagnose_live(const DiagnoseOptions& o) {
         if (!wg.empty() || c.wireguard.empty()) c.wireguard = wg;
     };
     w.end_sink = [&](const std::vector<ModuleStatus>& modules, double seconds) {
-        add_limits(r, modules);
+        add_limits(r, modules, diagnosed(c.wireguard, o.watch.iface));
         r.seconds = seconds;
     };
     r.now_unix_s = 0; // set at the end

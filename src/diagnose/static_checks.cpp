@@ -187,8 +187,6 @@ struct Checks {
 
 } // namespace
 
-std::string short_key(const std::string& key) { return key.size() > 8 ? key.substr(0, 8) + "..." : key; }
-
 int rp_filter_mode(const NetnsConfig& cfg, const std::string& dev) {
     const Ipv4Conf* all = conf(cfg, "all");
     const Ipv4Conf* own = conf(cfg, dev);

@@ -152,19 +152,36 @@ PeerHealth& TimelineEvidence::peer(const std::string& interface, const std::stri
     return it->second;
 }
 
-void TimelineEvidence::count(FindingKind kind, const std::string& key, const PacketTimeline& t,
-                             const std::function<Finding()>& make) {
+void TimelineEvidence::Sample::add(uint64_t id, size_t examples) {
+    ++count;
+    if (ids.size() < examples) ids.push_back(id);
+}
+
+void TimelineEvidence::Sample::merge(const Sample& other, size_t examples) {
+    count += other.count;
+    for (uint64_t id : other.ids)
+        if (ids.size() < examples) ids.push_back(id);
+}
+
+std::string TimelineEvidence::Sample::text(std::string_view what) const {
+    std::string list;
+    for (uint64_t id : ids) list += (list.empty() ? "#" : ", #") + std::to_string(id);
+    return fmt::format("{} packet{}{}: {}{}", count, count == 1 ? "" : "s", what, list, count > ids.size() ? ", ..." : "");
+}
+
+TimelineEvidence::Group* TimelineEvidence::count(FindingKind kind, const std::string& key, const PacketTimeline& t,
+                                                 const std::function<Finding()>& make) {
     auto [it, fresh] = groups_.try_emplace({kind, key});
     if (fresh) {
         if (groups_.size() > 1024) {
             groups_.erase(it);
-            return;
+            return nullptr;
         }
         it->second.finding = make();
         it->second.finding.kind = kind;
     }
-    ++it->second.finding.count;
-    if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
+    it->second.sample.add(t.id, examples_);
+    return &it->second;
 }
 
 void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg) {
@@ -198,8 +215,10 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
         (t.pkt.dst.is_multicast() || t.pkt.dst.is_unspecified() || is_broadcast(cfg, t.pkt.dst)))
         return;
     std::string key = w.interface + " " + (w.peer.empty() ? w.endpoint : w.peer);
-    count(kind, key, t, [&] {
+    Group* g = count(kind, key, t, [&] {
         Finding f;
+        f.interface = w.interface;
+        f.peer = w.peer;
         f.certainty = w.inferred ? Certainty::likely : Certainty::certain;
         f.subject = w.interface + (w.peer.empty() ? (w.endpoint.empty() ? "" : " endpoint " + w.endpoint)
                                                   : " peer " + short_key(w.peer));
@@ -207,6 +226,7 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
         f.change = change_for(kind_of(w), w, t);
         return f;
     });
+    if (g && w.peer.empty()) g->endpoint = w.endpoint;
 }
 
 void TimelineEvidence::compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg) {
@@ -295,8 +315,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             if (fresh && udp_routes_.size() > 1024) udp_routes_.erase(it);
             else {
                 if (fresh) it->second.decision = decision_evidence(*r, *cfg);
-                ++it->second.count;
-                if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
+                it->second.sample.add(t.id, examples_);
             }
         }
     }
@@ -379,9 +398,8 @@ void TimelineEvidence::forwarded(const PacketTimeline& t) {
         return;
     }
     if (fresh) candidate_flows_[{t.pkt.src, t.pkt.dst}] = {in->dev, out};
-    ++it->second.count;
-    it->second.last_ns = std::max(it->second.last_ns, t.steps.empty() ? 0 : step_time(t.steps.front()));
-    if (it->second.ids.size() < examples_) it->second.ids.push_back(t.id);
+    it->second.sample.add(t.id, examples_);
+    it->second.last_ns = std::max(it->second.last_ns, step_time(t.steps.front()));
 }
 
 bool TimelineEvidence::reached_elsewhere(const WgInterface& w, const WgPeer& p) const {
@@ -408,12 +426,12 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
         Finding f = g.finding;
         // A refused handshake message from a peer that also completed a handshake (or sent data) while watched:
         // a duplicate, a crossed initiation, a stray: worth a note, not a fault.
+        f.count = g.sample.count;
         if (f.kind == FindingKind::handshake_bad_mac || f.kind == FindingKind::handshake_rejected ||
             f.kind == FindingKind::handshake_under_load || f.kind == FindingKind::unknown_session) {
             for (const auto& [pk, h] : peers_) {
-                std::string who = key.second.substr(key.second.find(' ') + 1);
-                if (pk.first + " " != key.second.substr(0, pk.first.size() + 1)) continue;
-                if ((h.peer == who || h.endpoint == who) && (h.last_handshake_ns || h.data_received)) {
+                bool same = h.interface == f.interface && (f.peer.empty() ? h.endpoint == g.endpoint : h.peer == f.peer);
+                if (same && (h.last_handshake_ns || h.data_received)) {
                     f.note = true;
                     f.evidence.push_back("a handshake with it completed (or data came) while watching: a duplicate, "
                                          "crossed or stale message, likely harmless");
@@ -421,10 +439,7 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
                 }
             }
         }
-        std::string ids;
-        for (uint64_t id : g.ids) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
-        f.evidence.insert(f.evidence.begin(),
-                          fmt::format("{} packet{}: {}{}", f.count, f.count == 1 ? "" : "s", ids, f.count > g.ids.size() ? ", ..." : ""));
+        f.evidence.insert(f.evidence.begin(), g.sample.text());
         out.push_back(std::move(f));
     }
     for (const auto& [key, h] : peers_) {
@@ -450,7 +465,7 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
     // Peers' packets forwarded to the uplink with their private tunnel source, and nothing came back: the uplink's
     // network most likely cannot route to the tunnel's addresses (no masquerade). Likely, never certain: a
     // site-to-site set-up routes them back, and its replies would have been seen.
-    std::map<std::pair<std::string, std::string>, std::pair<Finding, std::vector<uint64_t>>> nat;
+    std::map<std::pair<std::string, std::string>, std::pair<Finding, Sample>> nat;
     for (const auto& [key, fw] : unnatted_) {
         const std::string& tunnel = std::get<0>(key);
         const std::string& uplink = std::get<1>(key);
@@ -476,14 +491,11 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
                                    "ip saddr {} masquerade (or route the tunnel's prefix back to this host)",
                                    uplink, src.to_string());
         }
-        f.count += fw.count;
-        for (uint64_t id : fw.ids)
-            if (it->second.second.size() < examples_) it->second.second.push_back(id);
+        it->second.second.merge(fw.sample, examples_);
     }
     for (auto& [key, v] : nat) {
-        std::string ids;
-        for (uint64_t id : v.second) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
-        v.first.evidence = {fmt::format("{} packet{} without a reply: {}", v.first.count, v.first.count == 1 ? "" : "s", ids)};
+        v.first.count = v.second.count;
+        v.first.evidence = {v.second.text(" without a reply")};
         out.push_back(std::move(v.first));
     }
     // An endpoint's packets routed into the tunnel itself: the loop, seen.
@@ -494,13 +506,10 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
             if (it == udp_routes_.end()) continue;
             Finding f{FindingKind::endpoint_route_loop};
             f.subject = w.name + " peer " + short_key(p.public_key);
-            f.count = it->second.count;
+            f.count = it->second.sample.count;
             f.summary = fmt::format("packets to peer {}'s endpoint {} were routed into {} itself",
                                     short_key(p.public_key), p.endpoint->to_string(), w.name);
-            std::string ids;
-            for (uint64_t id : it->second.ids) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
-            f.evidence = {fmt::format("{} packet{}: {}", f.count, f.count == 1 ? "" : "s", ids),
-                          "route decision: " + it->second.decision};
+            f.evidence = {it->second.sample.text(), "route decision: " + it->second.decision};
             f.change = fmt::format("route {}'s outer packets outside the tunnel: a fwmark on {} and a rule for it (as "
                                    "wg-quick), or a route for {} via the uplink",
                                    w.name, w.name, p.endpoint->address.to_string());

@@ -93,10 +93,7 @@ Walk walk_rules(const RouteLookup& flow, const NetnsConfig& cfg) {
     }
     Walk walk;
     std::vector<RouteLookup>& out = walk.lookups;
-    bool custom = std::any_of(rules.begin(), rules.end(), [&](const Rule* r) {
-        auto d = kernel_default_rules(r->family);
-        return std::none_of(d.begin(), d.end(), [&](const Rule& k) { return k.to_string() == r->to_string(); });
-    });
+    bool custom = std::any_of(rules.begin(), rules.end(), [](const Rule* r) { return !is_default_rule(*r); });
     if (flow.family == Family::ipv4 && !custom && rules.front()->table == kTableLocal) {
         // No custom rules: the kernel looks in main, with local merged into it (fib_lookup's fast path).
         out.push_back(lookup_of(flow, kTableMain, table_lookup(cfg, flow, {kTableLocal, kTableMain})));

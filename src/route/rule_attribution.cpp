@@ -178,12 +178,16 @@ std::vector<Rule> default_rules(Family f) {
     return {rule(0, kTableLocal), rule(32766, kTableMain), rule(32767, kTableDefault)};
 }
 
+} // namespace
+
 bool is_default_rule(const Rule& r) {
     bool plain = !r.invert && selector_text(r).empty() && r.action == RuleAction::to_table &&
                  r.suppress_prefixlen < 0 && r.suppress_ifgroup < 0;
     return plain && ((r.pref == 0 && r.table == kTableLocal) || (r.pref == 32766 && r.table == kTableMain) ||
                      (r.pref == 32767 && r.table == kTableDefault));
 }
+
+namespace {
 
 // What one observed lookup says on its own (suppression is the rule's business, decided elsewhere).
 struct LookupOutcome {
@@ -649,6 +653,7 @@ size_t unexplained_lookups(const std::vector<RouteLookup>& walk, const NetnsConf
 bool rule_matches(const Rule& r, const RouteLookup& f, const NetnsConfig& cfg) { return match_rule(r, f, cfg).matches; }
 
 std::vector<Rule> kernel_default_rules(Family f) { return default_rules(f); }
+
 
 bool same_flow(const RouteLookup& a, const RouteLookup& b) {
     return a.family == b.family && a.src == b.src && a.dst == b.dst && a.sport == b.sport && a.dport == b.dport &&

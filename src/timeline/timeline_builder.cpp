@@ -577,7 +577,7 @@ struct TimelineBuilder::State {
         std::string why = "its outer packet was not seen (a handshake first, or events lost)";
         if (auto chosen = kernel_peers.find(e.tl.packet_id); chosen != kernel_peers.end()) {
             // The kernel found the peer (with an endpoint) itself: nothing to infer from a snapshot.
-            why = "WireGuard chose peer " + short_peer(chosen->second) +
+            why = "WireGuard chose peer " + short_key(chosen->second) +
                   " for it (kernel), but its outer packet was not seen: segmented (GSO), queued for a handshake, or "
                   "events lost";
             kernel_peers.erase(chosen);
@@ -598,12 +598,11 @@ struct TimelineBuilder::State {
             } else if (!peer->endpoint) {
                 step.peer = peer->public_key;
                 step.verdict = "no_endpoint";
-                step.dropped = "peer " + short_peer(peer->public_key) + " has no endpoint: WireGuard cannot send it";
-            } else if (auto hs = recent_initiation(e.tl.netns, wg->name, peer->public_key, e.last_ns)) {
+                step.dropped = "peer " + short_key(peer->public_key) + " has no endpoint: WireGuard cannot send it";
+            } else if (auto apart = initiation_apart(e.tl.netns, wg->name, peer->public_key, e.last_ns)) {
                 why = fmt::format("no session with peer {} yet: WireGuard sent it a handshake initiation ({} ms apart) "
                                   "and holds the packet until a handshake completes (inferred)",
-                                  short_peer(peer->public_key),
-                                  (std::max(e.last_ns, *hs) - std::min(e.last_ns, *hs)) / 1'000'000);
+                                  short_key(peer->public_key), *apart / 1'000'000);
             }
             if (!step.verdict.empty()) {
                 add_step(e, step);
@@ -622,9 +621,7 @@ struct TimelineBuilder::State {
     void not_decrypted(const WgLinkEnd& outer) {
         Entry* e = find(outer.timeline);
         if (!e) return;
-        WireguardStep* step = nullptr;
-        for (TimelineStep& st : e->tl.steps)
-            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
+        WireguardStep* step = last_incoming_step(e->tl);
         if (!step || step->verdict.size()) return;
         // Events were lost while it waited: its inner packet may be among them. Nothing to infer.
         if (std::any_of(e->tl.gaps.begin(), e->tl.gaps.end(),
@@ -644,10 +641,10 @@ struct TimelineBuilder::State {
             likely = "a packet from an endpoint no peer has (a key it cannot decrypt), or its inner source outside the "
                      "allowed IPs of the peer that sent it";
         else if (peer->allowed_ips.empty())
-            likely = "peer " + short_peer(peer->public_key) +
+            likely = "peer " + short_key(peer->public_key) +
                      " has no allowed IPs, so nothing it sends is accepted (another peer may have taken them)";
         else
-            likely = "its inner source is not in the allowed IPs of peer " + short_peer(peer->public_key) + " (" +
+            likely = "its inner source is not in the allowed IPs of peer " + short_key(peer->public_key) + " (" +
                      prefixes_text(peer->allowed_ips) + "), or it did not decrypt (an old session, a replayed counter)";
         step->verdict = "not_decrypted";
         step->inferred = true;
@@ -657,13 +654,13 @@ struct TimelineBuilder::State {
         e->tl.outcome_inferred = true;
     }
 
-    // The newest handshake initiation this host sent to a peer, if within REKEY_TIMEOUT (5 s) of `t`, before
+    // How far from `t` this host last sent a peer a handshake initiation, if within REKEY_TIMEOUT (5 s), before
     // or after (the packet that needs a session makes WireGuard send one).
-    std::optional<uint64_t> recent_initiation(uint32_t netns, const std::string& dev, const std::string& peer, uint64_t t) {
+    std::optional<uint64_t> initiation_apart(uint32_t netns, const std::string& dev, const std::string& peer, uint64_t t) {
         auto it = initiations.find({netns, dev, peer});
         if (it == initiations.end()) return std::nullopt;
         uint64_t apart = std::max(t, it->second) - std::min(t, it->second);
-        return apart <= 5'000'000'000ull ? std::optional(it->second) : std::nullopt;
+        return apart <= 5'000'000'000ull ? std::optional(apart) : std::nullopt;
     }
 
     // A packet that went quiet: delivered if netfilter's input hook accepted it last (or, without netfilter
@@ -730,31 +727,28 @@ struct TimelineBuilder::State {
         case WgVerdict::no_endpoint:
             return fmt::format("peer {} has no endpoint to send to (wg_xmit: -EDESTADDRREQ, an ICMP unreachable goes "
                                "back to the sender)",
-                               short_peer(key));
+                               short_key(key));
         case WgVerdict::src_not_allowed: {
             const WgPeer* sender = wg_peer(ev.netns, dev, key);
             std::string text = fmt::format("source {} is not in the allowed IPs of peer {}", ev.pkt.src.to_string(),
-                                           short_peer(key));
+                                           short_key(key));
             if (sender) text += " (" + prefixes_text(sender->allowed_ips) + ")";
             if (const WgInterface* wg = wireguard_interface(ev.netns, dev))
                 if (const WgPeer* owner = peer_for_address(*wg, ev.pkt.src); owner && owner != sender)
-                    text += fmt::format("; it is in peer {}'s", short_peer(owner->public_key));
+                    text += fmt::format("; it is in peer {}'s", short_key(owner->public_key));
             return text + " (rx_frame_errors)";
         }
         default: return std::string(verdict_name(ev.verdict));
         }
     }
 
-    static std::string short_peer(const std::string& key) { return key.empty() ? "(unknown)" : key.substr(0, 8) + "..."; }
-
     static bool step_is_send(const Entry& e) {
         const WireguardStep* w = last_step<WireguardStep>(e.tl);
         return w && w->action == "encrypt";
     }
 
-    // A WireGuard verdict ends the packet: its timeline says where and why, now (held ones too).
-    void end_by_wireguard(Entry& e, WireguardStep step) {
-        add_step(e, std::move(step));
+    // A WireGuard verdict (its step already added) ends the packet: its timeline goes out now, held ones too.
+    void end_by_wireguard(Entry& e) {
         linker.forget(e.tl.id);
         if (step_is_send(e)) { // wg_xmit frees what it refused with kfree_skb: that drop is this one
             if (ended_by_wireguard.size() >= limits.max_open) ended_by_wireguard.clear();
@@ -776,9 +770,7 @@ struct TimelineBuilder::State {
             see_packet(*e, ev.pkt);
             e->tl.gaps.push_back("its earlier steps went out in another timeline before WireGuard's verdict came");
         }
-        WireguardStep* step = nullptr;
-        for (TimelineStep& st : e->tl.steps)
-            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
+        WireguardStep* step = last_incoming_step(e->tl);
         WireguardStep fresh;
         if (!step) {
             fresh.t_ns = ev.t_ns;
@@ -791,27 +783,24 @@ struct TimelineBuilder::State {
         }
         if (!key.empty()) step->peer = key;
         step->verdict = ev.verdict == WgVerdict::ok ? "accepted" : std::string(verdict_name(ev.verdict));
-        if (ev.verdict == WgVerdict::ok) {
-            if (step == &fresh) add_step(*e, fresh);
-            return;
-        }
-        step->dropped = ev.action == WgKernelAction::receive
-                            ? fmt::format("no session of {} has receiver index {}: the sender still uses a session this "
-                                          "side no longer has (restarted, or its keys expired); it will make a new "
-                                          "handshake",
-                                          dev, step->receiver_index ? fmt::format("{:#x}", *step->receiver_index)
-                                                                    : std::string("(not read)"))
-                            : handshake_drop_text(ev.verdict, ev.message, dev);
-        if (step == &fresh) {
-            end_by_wireguard(*e, fresh);
-            return;
-        }
-        linker.forget(e->tl.id);
-        if (e->open) complete(*e, "dropped");
-        else {
-            e->tl.outcome = "dropped";
-            emit(e->tl.id);
-        }
+        if (ev.verdict != WgVerdict::ok)
+            step->dropped = ev.action == WgKernelAction::receive
+                                ? fmt::format("no session of {} has receiver index {}: the sender still uses a session "
+                                              "this side no longer has (restarted, or its keys expired); it will make a "
+                                              "new handshake",
+                                              dev, step->receiver_index ? fmt::format("{:#x}", *step->receiver_index)
+                                                                        : std::string("(not read)"))
+                                : handshake_drop_text(ev.verdict, ev.message, dev);
+        if (step == &fresh) add_step(*e, fresh);
+        if (ev.verdict != WgVerdict::ok) end_by_wireguard(*e);
+    }
+
+    // The WireGuard step of a received outer packet (its message), the latest.
+    static WireguardStep* last_incoming_step(PacketTimeline& tl) {
+        WireguardStep* step = nullptr;
+        for (TimelineStep& st : tl.steps)
+            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
+        return step;
     }
 
     static std::string handshake_drop_text(WgVerdict v, uint8_t message, const std::string& dev) {
@@ -1063,7 +1052,8 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     step.peer = key;
     step.verdict = verdict_name(ev.verdict);
     step.dropped = s.kernel_drop_text(ev, dev, key);
-    s.end_by_wireguard(*e, std::move(step));
+    s.add_step(*e, std::move(step));
+    s.end_by_wireguard(*e);
 }
 
 void TimelineBuilder::lost(const std::string& module, uint64_t count) {

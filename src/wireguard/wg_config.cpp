@@ -159,4 +159,6 @@ Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name) {
     return wg;
 }
 
+std::string short_key(const std::string& key) { return key.empty() ? "(unknown)" : key.substr(0, 8) + "..."; }
+
 } // namespace wgbpf

@@ -23,9 +23,6 @@ StaticReport static_findings(const NetnsConfig& cfg, const std::vector<WgInterfa
 // 51820: default dev wg0".
 std::string decision_evidence(const RouteDecision& d, const NetnsConfig& cfg);
 
-// "abcdefgh..." for a base64 public key.
-std::string short_key(const std::string& key);
-
 // rp_filter as the kernel applies it on a device: max(conf/all, conf/<dev>); src_valid_mark: either.
 int rp_filter_mode(const NetnsConfig& cfg, const std::string& dev);
 bool src_valid_mark(const NetnsConfig& cfg, const std::string& dev);

@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "wgbpf/config/netns_config.hpp"
@@ -54,11 +55,20 @@ public:
     bool reached_elsewhere(const WgInterface& w, const WgPeer& p) const;
 
 private:
+    // How many packets, and the first few of them by timeline id.
+    struct Sample {
+        uint64_t count = 0;
+        std::vector<uint64_t> ids;
+        void add(uint64_t id, size_t examples);
+        void merge(const Sample& other, size_t examples);
+        std::string text(std::string_view what = "") const; // "3 packets<what>: #1, #2, #3"
+    };
     struct Group {
         Finding finding;
-        std::vector<uint64_t> ids;
+        Sample sample;
+        std::string endpoint; // WireGuard verdicts: the endpoint of the packets (peer unknown)
     };
-    void count(FindingKind kind, const std::string& key, const PacketTimeline& t, const std::function<Finding()>& make);
+    Group* count(FindingKind kind, const std::string& key, const PacketTimeline& t, const std::function<Finding()>& make);
     void wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg);
     void compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg);
     PeerHealth& peer(const std::string& interface, const std::string& peer, const std::string& endpoint);
@@ -72,8 +82,7 @@ private:
     // UDP route decisions by (destination, port, device): an endpoint's routed into its own tunnel is a loop,
     // decided in findings() where the interfaces are known.
     struct UdpRoute {
-        uint64_t count = 0;
-        std::vector<uint64_t> ids;
+        Sample sample;
         std::string decision;
     };
     std::map<std::tuple<IpAddress, uint16_t, std::string>, UdpRoute> udp_routes_;
@@ -81,9 +90,8 @@ private:
     // Packets that came out of a tunnel and were forwarded out of another device with their private source
     // unchanged, by (tunnel, device, source, destination); and the (source, destination) pairs seen coming back.
     struct Forwarded {
-        uint64_t count = 0;
+        Sample sample;
         uint64_t last_ns = 0;
-        std::vector<uint64_t> ids;
     };
     std::map<std::tuple<std::string, std::string, IpAddress, IpAddress>, Forwarded> unnatted_; // bounded: 1024
     std::map<std::pair<IpAddress, IpAddress>, std::pair<std::string, std::string>> candidate_flows_; // -> (tunnel, uplink)

@@ -30,6 +30,9 @@ bool rule_matches(const Rule& r, const RouteLookup& f, const NetnsConfig& cfg);
 // The rules a namespace starts with, for a snapshot that has none of a family.
 std::vector<Rule> kernel_default_rules(Family f);
 
+// One of those rules, unchanged (no selector, no suppression): the kernel's fast path needs only these.
+bool is_default_rule(const Rule& r);
+
 // The same flow? (addresses, ports, proto, mark, iif, oif, family, direction, netns)
 bool same_flow(const RouteLookup& a, const RouteLookup& b);
 

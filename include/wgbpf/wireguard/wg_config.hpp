@@ -40,6 +40,8 @@ Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name);
 
 // Base64 of 32 raw bytes (keys).
 std::string key_to_base64(const uint8_t key[32]);
+// A public key as messages name a peer: its first 8 characters and "..." ("(unknown)" when empty).
+std::string short_key(const std::string& key);
 std::optional<std::string> hex_key_to_base64(std::string_view hex);
 
 } // namespace wgbpf
