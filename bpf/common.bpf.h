@@ -442,15 +442,30 @@ static __always_inline bool addr_eq(const __u8 *a, const __u8 *b, __u8 family)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* Interfaces and marks chosen by the user: decided without reading the packet. */
-static __always_inline bool filter_matches_cheaply(const struct wgbpf_filter *f, __s32 iif, __s32 oif, __u32 mark)
+/* The namespaces chosen by the user (none: every one). The cheapest rejection. */
+static __always_inline bool netns_watched(const struct wgbpf_filter *f, __u32 netns)
+{
+	if (!f->n_netns)
+		return true;
+	for (int i = 0; i < WGBPF_FILTER_MAX_NETNS; i++) {
+		if (i >= f->n_netns)
+			break;
+		if (f->netns[i] == netns)
+			return true;
+	}
+	return false;
+}
+
+/* Interfaces (of namespace `netns`) and marks chosen by the user: decided without reading the packet. */
+static __always_inline bool filter_matches_cheaply(const struct wgbpf_filter *f, __u32 netns, __s32 iif, __s32 oif,
+						   __u32 mark)
 {
 	if (!f->n_ifaces)
 		return true;
 	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
 		if (i >= f->n_ifaces)
 			break;
-		if (f->ifaces[i] == iif || f->ifaces[i] == oif)
+		if ((f->ifaces[i] == iif || f->ifaces[i] == oif) && f->iface_netns[i] == netns)
 			return true;
 	}
 	for (int i = 0; i < WGBPF_FILTER_MAX_MARKS; i++) {
@@ -483,7 +498,15 @@ static __always_inline bool filter_matches_address(const struct wgbpf_filter *f,
  * server's peers have no endpoint until they roam in; nothing else in the namespace can bind that port). */
 static __always_inline bool filter_matches_port(const struct wgbpf_filter *f, __u8 proto, __u16 sport, __u16 dport)
 {
-	return f->listen_port && proto == 17 /* IPPROTO_UDP */ && (sport == f->listen_port || dport == f->listen_port);
+	if (proto != 17 /* IPPROTO_UDP */)
+		return false;
+	for (int i = 0; i < WGBPF_FILTER_MAX_PORTS; i++) {
+		if (i >= f->n_ports)
+			break;
+		if (sport == f->listen_ports[i] || dport == f->listen_ports[i])
+			return true;
+	}
+	return false;
 }
 
 /* What the filter looks at beyond interfaces and marks (the namespace is checked by the caller). */
@@ -536,14 +559,15 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
  * and marks need no read, the watched table one cache line, the listen port and addresses one read of
  * the IP header.
  * Returns the time when the packet is wanted (the event's time), else 0. */
-static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __s32 iif, __s32 oif, __u32 mark)
+static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __u32 netns, __s32 iif, __s32 oif,
+					 __u32 mark)
 {
-	if (filter_matches_cheaply(&filter, iif, oif, mark))
+	if (filter_matches_cheaply(&filter, netns, iif, oif, mark))
 		return watch(id_of(pid));
 	__u64 now = watched_recently(); /* the id only when the table may hold it */
 	if (now && watched_at(id_of(pid), now))
 		return now;
-	if (!filter.n_addrs && !filter.listen_port)
+	if (!filter.n_addrs && !filter.n_ports)
 		return 0;
 	struct flow_head h = {};
 	read_flow_head(r, &h);

@@ -75,12 +75,12 @@ static __always_inline __u64 want_reply(struct l3_ref l3, __u64 id)
 static __always_inline void device_event(struct sk_buff *skb, const struct net_device *dev, __u8 direction)
 {
 	__u32 netns = dev_netns(dev);
-	if (filter.netns && netns != filter.netns)
+	if (!netns_watched(&filter, netns))
 		return; /* cheapest rejection: another namespace */
 	__s32 ifindex = dev->ifindex;
 	struct lazy_id pid = lazy_packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	__u64 now = want_packet(l3, &pid, ifindex, ifindex, skb->mark);
+	__u64 now = want_packet(l3, &pid, netns, ifindex, ifindex, skb->mark);
 	if (!now && direction == WGBPF_DEV_INGRESS && reply_flows_used)
 		now = want_reply(l3, id_of(&pid));
 	if (!now)

@@ -24,7 +24,7 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	/* A watched packet that crossed into another namespace (a veth peer) and died there is not a drop of
 	 * the watched namespace: its timeline ended when it left. */
 	__u32 netns = skb_netns(skb);
-	if (filter.netns && netns && netns != filter.netns)
+	if (netns && !netns_watched(&filter, netns))
 		return;
 	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {

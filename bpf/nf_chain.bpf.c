@@ -53,7 +53,7 @@ int BPF_PROG(nf_chain_enter, struct nft_pktinfo *pkt, void *priv)
 	ce->watched = 0;
 	if (state && state->hook == 4 /* NF_INET_POST_ROUTING */)
 		leave_output_hook(); /* no re-route after the output hook */
-	if (!skb || !state || (filter.netns && net_inum(state->net) != filter.netns))
+	if (!skb || !state || !netns_watched(&filter, net_inum(state->net)))
 		return 0;
 	struct hook_packet h;
 	__u64 now = want_hook_packet(skb, state, &h);

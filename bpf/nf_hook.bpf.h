@@ -25,7 +25,7 @@ static __always_inline __u64 want_hook_packet(struct sk_buff *skb, const struct 
 	h->mark = skb->mark;
 	h->l3 = l3_of(skb);
 	struct lazy_id pid = lazy_packet_id(skb);
-	__u64 now = want_packet(h->l3, &pid, h->iif, h->oif, h->mark);
+	__u64 now = want_packet(h->l3, &pid, net_inum(state->net), h->iif, h->oif, h->mark);
 	h->id = now ? id_of(&pid) : 0;
 	return now;
 }

@@ -65,16 +65,16 @@ struct flow_view {
 
 
 /* The flow's interfaces, mark and addresses, or the result's device (the namespace is checked first). */
-static __always_inline bool wanted(const struct flow_view *f, __s32 nh_ifindex)
+static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32 nh_ifindex)
 {
-	if (filter_matches_cheaply(&filter, f->iif, f->oif, f->mark) ||
+	if (filter_matches_cheaply(&filter, netns, f->iif, f->oif, f->mark) ||
 	    filter_matches_port(&filter, f->proto, f->sport, f->dport) ||
 	    filter_matches_address(&filter, f->src, f->dst, f->family))
 		return true;
 	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
 		if (i >= filter.n_ifaces)
 			break;
-		if (filter.ifaces[i] == nh_ifindex)
+		if (filter.ifaces[i] == nh_ifindex && filter.iface_netns[i] == netns)
 			return true;
 	}
 	return false;
@@ -219,7 +219,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	__u8 direction = classify(f, &netns, &rx_packet);
 	if (!netns)
 		netns = task_netns();
-	if (filter.netns && netns != filter.netns)
+	if (!netns_watched(&filter, netns))
 		return; /* cheapest rejection: another namespace */
 	__u8 flags = 0;
 	if (direction == WGBPF_DIR_OUTPUT && rerouted_packet(f, &rx_packet))
@@ -238,7 +238,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	}
 	/* A re-routed packet is watched already; so may be the received packet an input or reverse lookup is
 	 * for (chosen at its arrival, e.g. by the listen port, which an input flow does not carry). */
-	bool match = stage->matched || flags || wanted(f, nh_ifindex) || (rx_packet && watched_now(rx_packet));
+	bool match = stage->matched || flags || wanted(f, netns, nh_ifindex) || (rx_packet && watched_now(rx_packet));
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {

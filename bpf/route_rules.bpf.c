@@ -12,7 +12,7 @@ static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, 
 	/* probe reads: the deciding rule comes from a probe read too (arg->rule), not from BTF */
 	const struct net *net = BPF_CORE_READ(rule, fr_net);
 	__u32 netns = net ? BPF_CORE_READ(net, ns.inum) : 0;
-	if (filter.netns && netns != filter.netns)
+	if (!netns_watched(&filter, netns))
 		return;
 	struct wgbpf_rule_result *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {

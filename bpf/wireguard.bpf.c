@@ -78,13 +78,16 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 {
 	const struct net_device *dev = BPF_CORE_READ(skb, dev);
 	__u32 netns = dev_netns_probed(dev);
-	if (filter.netns && netns != filter.netns)
+	if (!netns_watched(&filter, netns))
 		return;
-	__s32 ifindex = wg ? BPF_CORE_READ(wg, dev, ifindex)
-			: peer ? BPF_CORE_READ(peer, device, dev, ifindex) : BPF_CORE_READ(dev, ifindex);
+	/* The WireGuard interface, in its own namespace (which a handshake's skb, still on the uplink, may
+	 * not be in: the interface can be moved out of the namespace its socket lives in). */
+	const struct net_device *wg_dev = wg ? BPF_CORE_READ(wg, dev) : peer ? BPF_CORE_READ(peer, device, dev) : dev;
+	__s32 ifindex = BPF_CORE_READ(wg_dev, ifindex);
+	__u32 wg_netns = dev_netns_probed(wg_dev);
 	struct l3_ref l3 = l3_of_probed(skb);
 	struct lazy_id pid = {0, id}; /* each flavour computed it its own way */
-	__u64 now = want_packet(l3, &pid, ifindex, ifindex, BPF_CORE_READ(skb, mark));
+	__u64 now = want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
 	if (!now)
 		return;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -92,7 +95,9 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 		count_loss(WGBPF_MOD_WIREGUARD);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), netns, now);
+	/* The interface's namespace: where its ifindex means something (the header's netns of every other record
+	 * is the packet's; here the two differ only for a handshake whose interface was moved away). */
+	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), wg_netns ? wg_netns : netns, now);
 	read_packet(l3, id, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;

@@ -2,22 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace wgbpf {
+namespace {
 
-Result<wgbpf_filter> build_filter(const WatchScope& scope) {
-    wgbpf_filter f{};
-    f.netns = scope.netns;
-    if (!scope.ifindex) return f; // everything in the namespace
-    f.ifaces[f.n_ifaces++] = *scope.ifindex;
-    if (!scope.wireguard) return f;
-    const WgInterface& wg = *scope.wireguard;
-    if (wg.fwmark) f.marks[f.n_marks++] = wg.fwmark;
+Result<void> add_wireguard(wgbpf_filter& f, const WgInterface& wg) {
+    if (wg.fwmark && std::find(f.marks, f.marks + f.n_marks, wg.fwmark) == f.marks + f.n_marks) {
+        if (f.n_marks == WGBPF_FILTER_MAX_MARKS)
+            return Error{fmt::format("more than {} WireGuard fwmarks to watch", WGBPF_FILTER_MAX_MARKS)};
+        f.marks[f.n_marks++] = wg.fwmark;
+    }
     // The listen port catches every outer packet, of any number of peers, also those roaming in with no
     // endpoint known yet (a server's). Endpoints are only needed while the port is not known.
-    f.listen_port = wg.listen_port;
-    if (f.listen_port) return f;
+    if (wg.listen_port) {
+        if (std::find(f.listen_ports, f.listen_ports + f.n_ports, wg.listen_port) != f.listen_ports + f.n_ports) return {};
+        if (f.n_ports == WGBPF_FILTER_MAX_PORTS)
+            return Error{fmt::format("more than {} WireGuard listen ports to watch", WGBPF_FILTER_MAX_PORTS)};
+        f.listen_ports[f.n_ports++] = wg.listen_port;
+        return {};
+    }
     for (const WgPeer& peer : wg.peers) {
         if (!peer.endpoint) continue;
         if (f.n_addrs == WGBPF_FILTER_MAX_ADDRS)
@@ -28,6 +33,38 @@ Result<wgbpf_filter> build_filter(const WatchScope& scope) {
         f.addr_family[f.n_addrs] = a.family == Family::ipv4 ? WGBPF_FAMILY_IPV4 : WGBPF_FAMILY_IPV6;
         ++f.n_addrs;
     }
+    return {};
+}
+
+} // namespace
+
+Result<wgbpf_filter> build_filter(const std::vector<WatchScope>& scopes) {
+    wgbpf_filter f{};
+    bool any_netns = scopes.empty();
+    size_t every = 0;
+    for (const WatchScope& s : scopes) {
+        if (!s.netns) any_netns = true;
+        if (!s.ifindex && !s.named_interface) ++every;
+    }
+    if (!any_netns) {
+        if (scopes.size() > WGBPF_FILTER_MAX_NETNS)
+            return Error{fmt::format("{} namespaces to watch; the in-kernel filter holds {}: name fewer with --netns",
+                                     scopes.size(), WGBPF_FILTER_MAX_NETNS)};
+        for (const WatchScope& s : scopes) f.netns[f.n_netns++] = s.netns;
+    }
+    if (every == scopes.size()) return f; // every interface of the namespaces
+    if (every) return Error{"an interface is named for some namespaces and not for others"};
+    for (const WatchScope& s : scopes) {
+        if (!s.ifindex) continue;
+        if (f.n_ifaces == WGBPF_FILTER_MAX_IFACES)
+            return Error{fmt::format("more than {} interfaces to watch", WGBPF_FILTER_MAX_IFACES)};
+        f.ifaces[f.n_ifaces] = *s.ifindex;
+        f.iface_netns[f.n_ifaces++] = s.netns;
+    }
+    if (!f.n_ifaces) f.ifaces[f.n_ifaces++] = -1; // the interface is nowhere now: no interface has index -1
+    for (const WatchScope& s : scopes)
+        if (s.wireguard)
+            if (auto r = add_wireguard(f, *s.wireguard); !r) return Error{r.error()};
     return f;
 }
 

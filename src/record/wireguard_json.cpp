@@ -33,6 +33,8 @@ std::vector<WgInterface> parse_wireguard(const JsonIn& j) {
         wg.listen_port = i.at("listen_port").unsigned_int<uint16_t>();
         wg.fwmark = i.at("fwmark").unsigned_int<uint32_t>();
         for (const JsonIn& p : i.at("peers").items()) wg.peers.push_back(peer(p));
+        if (auto n = i.maybe("netns")) wg.netns = n->unsigned_int<uint32_t>();
+        if (auto n = i.maybe("socket_netns")) wg.socket_netns = n->unsigned_int<uint32_t>();
         out.push_back(std::move(wg));
     }
     return out;
@@ -52,12 +54,11 @@ json wireguard_to_json(const std::vector<WgInterface>& list) {
             if (p.last_handshake_unix_s) pj["last_handshake_unix_s"] = *p.last_handshake_unix_s;
             peers.push_back(std::move(pj));
         }
-        out.push_back({{"name", wg.name},
-                       {"source", wg.source},
-                       {"public_key", wg.public_key},
-                       {"listen_port", wg.listen_port},
-                       {"fwmark", wg.fwmark},
-                       {"peers", peers}});
+        json w = {{"name", wg.name},         {"source", wg.source}, {"public_key", wg.public_key},
+                  {"listen_port", wg.listen_port}, {"fwmark", wg.fwmark}, {"peers", peers}};
+        if (wg.netns) w["netns"] = wg.netns; // only when it lives in another namespace than the frame's
+        if (wg.socket_netns) w["socket_netns"] = wg.socket_netns;
+        out.push_back(std::move(w));
     }
     return out;
 }

@@ -162,10 +162,23 @@ struct TimelineBuilder::State {
         return cfg ? cfg->link_name(ifindex) : fmt::format("if{}", ifindex);
     }
 
+    // The WireGuard interface `dev` of namespace `netns`: the device of its inner packets.
     const WgInterface* wireguard_interface(uint32_t netns, const std::string& dev) {
         for (const WgInterface& w : ctx(netns).wireguard)
-            if (w.name == dev) return &w;
+            if (w.name == dev && lives_in(w, netns)) return &w;
         return nullptr;
+    }
+    // The WireGuard interface named in a step of an outer packet of namespace `netns`: the one whose socket
+    // is there (it may live in another namespace), else the namespace's own.
+    const WgInterface* outer_interface(uint32_t netns, const std::string& dev) {
+        for (const WgInterface& w : ctx(netns).wireguard)
+            if (w.name == dev && sends_from(w, netns)) return &w;
+        return wireguard_interface(netns, dev);
+    }
+    // Inner and outer packets of one interface meet under the namespace of the interface.
+    uint32_t tunnel_netns(uint32_t netns, const std::string& dev) {
+        const WgInterface* w = outer_interface(netns, dev);
+        return w ? home_netns(*w, netns) : netns;
     }
 
     Entry* find(uint64_t id) {
@@ -361,7 +374,7 @@ struct TimelineBuilder::State {
         if (e.wg_seen || !pkt.has_udp_payload) return;
         e.wg_seen = true;
         const TimelineContext& c = ctx(e.tl.netns);
-        auto match = match_outer_packet(pkt, outgoing, c.wireguard);
+        auto match = match_outer_packet(pkt, outgoing, c.wireguard, e.tl.netns);
         if (!match) return;
         auto msg = parse_wg_message(pkt);
         if (!msg) return; // on WireGuard's port but not a WireGuard message: an ordinary UDP packet
@@ -371,7 +384,7 @@ struct TimelineBuilder::State {
         add_step(e, step, outgoing);
         if (outgoing && msg->type == WgMessageType::handshake_initiation && !step.peer.empty()) {
             if (initiations.size() >= limits.max_open) initiations.clear();
-            initiations[{e.tl.netns, match->interface->name, step.peer}] = t;
+            initiations[{home_netns(*match->interface, e.tl.netns), match->interface->name, step.peer}] = t;
         }
         bool by_id = pairs_by_packet_id(*match->interface);
         if (msg->type != WgMessageType::transport_data || msg->keepalive()) return;
@@ -379,7 +392,7 @@ struct TimelineBuilder::State {
         // Sent to an endpoint no peer had (not read yet, not learned): which peer encrypted it is not known.
         if (peer.empty() && !by_id && outgoing) return;
 
-        WgLinkKey key = link_key(e.tl.netns, *match->interface, peer, outgoing);
+        WgLinkKey key = link_key(home_netns(*match->interface, e.tl.netns), *match->interface, peer, outgoing);
         auto inner = linker.add_outer(key, WgLinkEnd{e.tl.id, t, msg->length, step, e.tl.packet_id});
         if (!inner) return;
         if (outgoing) link_out(inner->timeline, e.tl.id, step, t);
@@ -463,7 +476,7 @@ struct TimelineBuilder::State {
     WireguardStep link_step(Entry& inner, Entry& outer, const WireguardStep& outer_step) {
         WireguardStep s = outer_step;
         // Not by comparing ids: a user-space implementation's new skb may well reuse the freed inner's address.
-        const WgInterface* wg = wireguard_interface(outer.tl.netns, outer_step.interface);
+        const WgInterface* wg = outer_interface(outer.tl.netns, outer_step.interface);
         s.linked_by = wg && pairs_by_packet_id(*wg) ? "skb" : "peer_order_length";
         if (auto it = kernel_peers.find(inner.tl.packet_id); it != kernel_peers.end()) {
             s.peer = it->second;
@@ -629,12 +642,13 @@ struct TimelineBuilder::State {
             return;
         // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
         // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
-        if (auto it = inner_in.find({e->tl.netns, step->interface, step->peer}); it != inner_in.end() && it->second >= outer.t_ns)
+        const uint32_t tunnel = tunnel_netns(e->tl.netns, step->interface);
+        if (auto it = inner_in.find({tunnel, step->interface, step->peer}); it != inner_in.end() && it->second >= outer.t_ns)
             return;
         if (step->peer.empty())
             for (const auto& [key, t] : inner_in)
-                if (std::get<0>(key) == e->tl.netns && std::get<1>(key) == step->interface && t >= outer.t_ns) return;
-        const WgInterface* wg = wireguard_interface(e->tl.netns, step->interface);
+                if (std::get<0>(key) == tunnel && std::get<1>(key) == step->interface && t >= outer.t_ns) return;
+        const WgInterface* wg = outer_interface(e->tl.netns, step->interface);
         const WgPeer* peer = wg && !step->peer.empty() ? wg_peer(e->tl.netns, step->interface, step->peer) : nullptr;
         std::string likely;
         if (!wg || !peer)
@@ -702,7 +716,7 @@ struct TimelineBuilder::State {
     }
 
     const WgPeer* wg_peer(uint32_t netns, const std::string& dev, const std::string& key) {
-        const WgInterface* wg = wireguard_interface(netns, dev);
+        const WgInterface* wg = outer_interface(netns, dev);
         if (!wg) return nullptr;
         for (const WgPeer& p : wg->peers)
             if (p.public_key == key) return &p;
@@ -733,7 +747,7 @@ struct TimelineBuilder::State {
             std::string text = fmt::format("source {} is not in the allowed IPs of peer {}", ev.pkt.src.to_string(),
                                            short_key(key));
             if (sender) text += " (" + prefixes_text(sender->allowed_ips) + ")";
-            if (const WgInterface* wg = wireguard_interface(ev.netns, dev))
+            if (const WgInterface* wg = outer_interface(ev.netns, dev))
                 if (const WgPeer* owner = peer_for_address(*wg, ev.pkt.src); owner && owner != sender)
                     text += fmt::format("; it is in peer {}'s", short_key(owner->public_key));
             return text + " (rx_frame_errors)";

@@ -55,7 +55,8 @@ std::optional<WgMessage> parse_wg_message(const PacketInfo& pkt) {
     return m;
 }
 
-std::optional<WgOuterMatch> match_outer_packet(const PacketInfo& pkt, bool outgoing, const std::vector<WgInterface>& wg) {
+std::optional<WgOuterMatch> match_outer_packet(const PacketInfo& pkt, bool outgoing, const std::vector<WgInterface>& wg,
+                                               uint32_t netns) {
     if (!pkt.is_ip || pkt.proto != IPPROTO_UDP || !pkt.has_l4) return std::nullopt;
     uint16_t local_port = outgoing ? pkt.sport : pkt.dport;
     const IpAddress& remote = outgoing ? pkt.dst : pkt.src;
@@ -63,6 +64,7 @@ std::optional<WgOuterMatch> match_outer_packet(const PacketInfo& pkt, bool outgo
 
     std::optional<WgOuterMatch> best;
     for (const WgInterface& w : wg) {
+        if (netns && !sends_from(w, netns)) continue; // its socket is elsewhere: its outer packets are too
         const WgPeer* peer = nullptr;
         for (const WgPeer& p : w.peers)
             if (is_endpoint(p, remote, remote_port)) peer = &p;

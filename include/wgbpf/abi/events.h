@@ -218,30 +218,35 @@ struct wgbpf_wireguard {
 #define WGBPF_HOOK_ENTER 1
 #define WGBPF_HOOK_LEAVE 2
 
-/* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/addresses. */
+/* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/ports/addresses. */
+#define WGBPF_FILTER_MAX_NETNS 16
 #define WGBPF_FILTER_MAX_IFACES 8
 #define WGBPF_FILTER_MAX_MARKS 4
+#define WGBPF_FILTER_MAX_PORTS 8
 #define WGBPF_FILTER_MAX_ADDRS 16
 
 struct wgbpf_filter {
-	__u32 netns;        /* 0: any namespace */
-	__u32 n_ifaces;     /* 0: any interface (and marks/addrs are ignored) */
+	__u32 n_netns;      /* 0: any namespace */
+	__u32 netns[WGBPF_FILTER_MAX_NETNS];
+	__u32 n_ifaces;     /* 0: any interface (and marks/ports/addrs are ignored) */
 	__s32 ifaces[WGBPF_FILTER_MAX_IFACES];
+	__u32 iface_netns[WGBPF_FILTER_MAX_IFACES]; /* each interface's namespace: an ifindex is per namespace */
 	__u32 n_marks;
 	__u32 marks[WGBPF_FILTER_MAX_MARKS];   /* e.g. WireGuard fwmark: outer packets of the interface */
+	__u32 n_ports;
+	/* host order. UDP from or to one: a WireGuard interface's outer packets, any peer, in any watched
+	 * namespace (the interface may have been moved out of the namespace its socket lives in) */
+	__u16 listen_ports[WGBPF_FILTER_MAX_PORTS];
 	__u32 n_addrs;
-	__u16 listen_port; /* host order; 0: none. UDP from or to it: a WireGuard interface's outer packets, any peer */
-	__u16 pad0;
 	__u8 addrs[WGBPF_FILTER_MAX_ADDRS][16]; /* e.g. peer endpoints (when the listen port is not known) */
 	__u8 addr_family[WGBPF_FILTER_MAX_ADDRS]; /* WGBPF_FAMILY_* */
-	__u8 pad1[4];
 };
 
 #if defined(__cplusplus)
 static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
+static_assert(sizeof(struct wgbpf_filter) == 452, "filter ABI");
 static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
@@ -252,7 +257,7 @@ static_assert(sizeof(struct wgbpf_wireguard) == 152, "wireguard ABI");
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 _Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-_Static_assert(sizeof(struct wgbpf_filter) == 344, "filter ABI");
+_Static_assert(sizeof(struct wgbpf_filter) == 452, "filter ABI");
 _Static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 _Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 _Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");

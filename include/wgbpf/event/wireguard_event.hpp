@@ -35,7 +35,7 @@ enum class WgVerdict : uint8_t {
 struct WireguardKernelEvent {
     uint64_t t_ns = 0;
     uint32_t cpu = 0;
-    uint32_t netns = 0;
+    uint32_t netns = 0;                   // the WireGuard device's (a handshake's packet may be in another)
     uint32_t tgid = 0;
     PacketInfo pkt;                       // encrypt/decrypt: the inner packet; handshake: the outer packet
     int ifindex = 0;                      // the WireGuard device

@@ -45,8 +45,10 @@ struct WgOuterMatch {
     const WgPeer* peer = nullptr; // nullptr: no peer has this endpoint (roamed, or not known yet)
 };
 // A UDP packet is WireGuard's when its local port is an interface's listen port or its remote
-// address:port is a peer's endpoint.
-std::optional<WgOuterMatch> match_outer_packet(const PacketInfo& pkt, bool outgoing, const std::vector<WgInterface>& wg);
+// address:port is a peer's endpoint. Only interfaces that send from `netns` (the packet's namespace)
+// are considered (0: every interface of `wg`).
+std::optional<WgOuterMatch> match_outer_packet(const PacketInfo& pkt, bool outgoing, const std::vector<WgInterface>& wg,
+                                               uint32_t netns = 0);
 
 // The peer whose allowed IPs contain `a` (longest prefix), as WireGuard's cryptokey routing picks it.
 const WgPeer* peer_for_address(const WgInterface& wg, const IpAddress& a);

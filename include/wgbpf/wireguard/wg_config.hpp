@@ -33,7 +33,21 @@ struct WgInterface {
     uint16_t listen_port = 0;
     uint32_t fwmark = 0;
     std::vector<WgPeer> peers;
+    // Where the interface is and where its UDP socket is (wireguard.com/netns: an interface moved out of the
+    // namespace it was created in keeps its socket there). 0: the namespace whose configuration lists it.
+    uint32_t netns = 0;
+    uint32_t socket_netns = 0; // 0: where the interface is; kSocketNotWatched: in a namespace not watched
 };
+inline constexpr uint32_t kSocketNotWatched = UINT32_MAX;
+
+// Whether `wg`, listed in the configuration of namespace `netns`, is an interface there (its inner
+// packets), and whether its outer packets are sent and received there.
+inline bool lives_in(const WgInterface& wg, uint32_t netns) { return !wg.netns || wg.netns == netns; }
+inline bool sends_from(const WgInterface& wg, uint32_t netns) {
+    return wg.socket_netns ? wg.socket_netns == netns : lives_in(wg, netns);
+}
+// The namespace of the interface itself, for a WgInterface listed in `listed_in`'s configuration.
+inline uint32_t home_netns(const WgInterface& wg, uint32_t listed_in) { return wg.netns ? wg.netns : listed_in; }
 
 // Pure: parses the reply to "get=1\n\n" on a UAPI socket (keys in hex, as the protocol sends them).
 Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name);
