@@ -7,10 +7,21 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-__u32 generation = 0; /* of the bracket plan, bumped by user space when brackets move */
-/* Per slot: WGBPF_HOOK_ENTER for an output-hook bracket with chains after it, WGBPF_HOOK_LEAVE for the
- * last output-hook bracket (set by user space with the plan): re-routes happen between the two. */
-__u8 hook_role[32] = {};
+/* Per watched namespace (user space writes it with the namespace's bracket plan, before attaching):
+ * the plan's generation, bumped when brackets move, and per slot WGBPF_HOOK_ENTER for an output-hook
+ * bracket with chains after it, WGBPF_HOOK_LEAVE for the last output-hook bracket: re-routes happen
+ * between the two. One object serves every namespace: its programs are attached in each. */
+struct bracket_plan_state {
+	__u32 generation;
+	__u8 hook_role[32];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WGBPF_FILTER_MAX_NETNS);
+	__type(key, __u32); /* namespace inode */
+	__type(value, struct bracket_plan_state);
+} bracket_plans SEC(".maps");
 
 #define NF_ACCEPT 1
 
@@ -20,28 +31,39 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	const struct nf_hook_state *state = ctx->state;
 	if (!skb || !state)
 		return NF_ACCEPT;
-	__u8 role = slot < 32 ? hook_role[slot & 31] : 0;
-	if (role == WGBPF_HOOK_LEAVE)
-		leave_output_hook();
+	__u32 netns = net_inum(state->net);
+	const struct bracket_plan_state *plan = NULL;
+	/* A watched packet in the output hook on this CPU: at the hook's last bracket its re-routes end. The
+	 * plan is looked up only then, or for a watched packet: other packets cost one per-CPU read. */
+	struct hook_context *hc = this_cpu_hook();
+	if (hc && hc->packet) {
+		plan = bpf_map_lookup_elem(&bracket_plans, &netns);
+		if (plan && plan->hook_role[slot & 31] == WGBPF_HOOK_LEAVE)
+			hc->packet = 0;
+	}
 	struct hook_packet h;
 	__u64 now = want_hook_packet(skb, state, &h);
 	if (!now)
 		return NF_ACCEPT;
+	if (!plan)
+		plan = bpf_map_lookup_elem(&bracket_plans, &netns);
+	if (!plan)
+		return NF_ACCEPT; /* not a namespace wgbpf placed brackets in */
 	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_NETFILTER);
 		return NF_ACCEPT;
 	}
-	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), net_inum(state->net), now);
+	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), netns, now);
 	read_hook_packet(skb, &h, &e->pkt, &e->ct_mark, &e->ct_state);
 	e->bracket = slot;
 	e->hook = state->hook;
 	e->pf = state->pf;
 	e->mark = h.mark;
 	e->pad0 = 0;
-	e->generation = generation;
+	e->generation = plan->generation;
 	e->pad1 = 0;
-	if (role == WGBPF_HOOK_ENTER)
+	if (plan->hook_role[slot & 31] == WGBPF_HOOK_ENTER)
 		enter_output_hook(h.id, now, e->pkt.dst);
 	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 	return NF_ACCEPT;

@@ -27,6 +27,10 @@
 #                        The LAN neighbours are static: the seed's input chain drops ICMPv6 ND
 #                        (conntrack calls it invalid) and the ruleset stays exactly the seed's.
 #   WGBPF_LAB_KERNEL_WG=0|1  force wireguard-go (0) or kernel WireGuard (1); default: probe.
+#   WGBPF_LAB_CONTAINER=1  the client's WireGuard interface as wireguard.com/netns puts it in a container:
+#                        created in the client namespace (where its UDP socket stays), then moved into
+#                        a fourth namespace LAB-app, whose only route is the tunnel (no wg-quick, no
+#                        policy routing). Inner packets in LAB-app, outer packets in LAB-client.
 set -euo pipefail
 
 prog=lab.sh
@@ -34,6 +38,8 @@ LAB=${WGBPF_LAB:-wgbpf}
 NS_C=$LAB-client
 NS_R=$LAB-router
 NS_S=$LAB-server
+NS_A=$LAB-app
+CONTAINER=${WGBPF_LAB_CONTAINER:-0}
 WG=${WGBPF_LAB_WG:-wg0}
 if [[ -n ${WGBPF_LAB_WG_SERVER:-} ]]; then
   WGS=$WGBPF_LAB_WG_SERVER
@@ -70,7 +76,7 @@ usage: $prog up|down|status|exec ROLE CMD...   (as root)
   up       build the lab (tears an existing one down first), check ping $TARGET through the tunnel
   down     remove everything, even a half-built lab
   status   whether the lab is up, the client's rules and routes (exit 0 up, 3 down, 1 partial)
-  exec     run CMD in the namespace of ROLE (client|router|server)
+  exec     run CMD in the namespace of ROLE (client|router|server|app)
 lab: $LAB (namespaces $NS_C $NS_R $NS_S), WireGuard: client $WG, server $WGS
 EOF
   exit 2
@@ -104,7 +110,7 @@ need_tools() {
 # `up` when they still are wireguard-go (the namespace may already be gone).
 lab_pids() {
   local ns pid
-  for ns in "$NS_C" "$NS_R" "$NS_S"; do
+  for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_A"; do
     if ns_exists "$ns"; then ip netns pids "$ns" 2>/dev/null || true; fi
   done
   if [[ -r $STATE/pids ]]; then
@@ -141,7 +147,7 @@ do_down() {
   fi
   kill_lab_pids
   local ns sock
-  for ns in "$NS_C" "$NS_R" "$NS_S"; do
+  for ns in "$NS_A" "$NS_C" "$NS_R" "$NS_S"; do
     if ns_exists "$ns"; then
       ip netns del "$ns" 2>/dev/null || ip netns del "$ns" || true
     fi
@@ -158,13 +164,13 @@ do_down() {
   rmdir /run/wgbpf-lab 2>/dev/null || true
   rmdir "$WG_SOCK_DIR" 2>/dev/null || true
   local left=()
-  for ns in "$NS_C" "$NS_R" "$NS_S"; do if ns_exists "$ns"; then left+=("$ns"); fi; done
+  for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_A"; do if ns_exists "$ns"; then left+=("$ns"); fi; done
   ((${#left[@]} == 0)) || { say "could not delete namespaces: ${left[*]}"; return 1; }
   return 0
 }
 
 lab_present() {
-  ns_exists "$NS_C" || ns_exists "$NS_R" || ns_exists "$NS_S" || [[ -d $STATE ]]
+  ns_exists "$NS_C" || ns_exists "$NS_R" || ns_exists "$NS_S" || ns_exists "$NS_A" || [[ -d $STATE ]]
 }
 
 # A live wireguard-go of someone else already owns this interface name's control socket?
@@ -221,6 +227,25 @@ table inet filter {
 NFT
 }
 
+# wireguard.com/netns, "ordinary containerization": the interface is created where the uplink is (its UDP
+# socket stays there) and moved into the container, where it is the only route out.
+container_client() {
+  local impl=$1
+  [[ $IPV6 == 0 ]] || die "WGBPF_LAB_CONTAINER=1 is IPv4 only"
+  if [[ $impl == kernel ]]; then
+    ip -n "$NS_C" link add "$WG" type wireguard
+  else
+    in_ns "$NS_C" wireguard-go "$WG" >"$STATE/wireguard-go-$WG.log" 2>&1 ||
+      die "wireguard-go $WG failed: $(cat "$STATE/wireguard-go-$WG.log")"
+  fi
+  ip -n "$NS_C" link set "$WG" netns "$NS_A"
+  in_ns "$NS_A" wg set "$WG" private-key "$STATE/client.key" listen-port "$PORT" \
+    peer "$(cat "$STATE/server.pub")" allowed-ips 0.0.0.0/0 endpoint "$SERVER_WAN:$PORT"
+  ip -n "$NS_A" addr add 10.0.0.1/24 dev "$WG"
+  ip -n "$NS_A" link set "$WG" mtu 1420 up
+  ip -n "$NS_A" route add default dev "$WG"
+}
+
 mac_of() { ip -n "$1" -o link show dev "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
 
 up_ok=0
@@ -246,8 +271,9 @@ do_up() {
 
   umask 077
   mkdir -p "$STATE"
-  local ns
-  for ns in "$NS_C" "$NS_R" "$NS_S"; do
+  local ns spaces=("$NS_C" "$NS_R" "$NS_S")
+  if [[ $CONTAINER == 1 ]]; then spaces+=("$NS_A"); fi
+  for ns in "${spaces[@]}"; do
     ip netns add "$ns"
     ip -n "$ns" link set lo up
   done
@@ -358,20 +384,26 @@ PublicKey = $(cat "$STATE/server.pub")
 AllowedIPs = $allowed
 Endpoint = $SERVER_WAN:$PORT
 EOF
-  local env=()
-  if [[ $impl == wireguard-go ]]; then env=(WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go); fi
-  # wg-quick prints its commands ([#] ...) on stderr; drop wireguard-go's misleading banner.
-  in_ns "$NS_C" env "${env[@]}" wg-quick up "$STATE/$WG.conf" 2>&1 | sed -u '/^[┌│└]/d' >&2
+  local pinger=$NS_C
+  if [[ $CONTAINER == 1 ]]; then
+    container_client "$impl"
+    pinger=$NS_A
+  else
+    local env=()
+    if [[ $impl == wireguard-go ]]; then env=(WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go); fi
+    # wg-quick prints its commands ([#] ...) on stderr; drop wireguard-go's misleading banner.
+    in_ns "$NS_C" env "${env[@]}" wg-quick up "$STATE/$WG.conf" 2>&1 | sed -u '/^[┌│└]/d' >&2
+  fi
 
   # The ping through the tunnel: the first one also triggers the handshake.
   local ok=0
   for _ in 1 2 3 4 5; do
-    if in_ns "$NS_C" ping -n -q -c 1 -W 2 "$TARGET" >/dev/null 2>&1; then
+    if in_ns "$pinger" ping -n -q -c 1 -W 2 "$TARGET" >/dev/null 2>&1; then
       ok=1
       break
     fi
   done
-  ((ok)) || die "connectivity check failed: ping $TARGET from $NS_C through $WG got no reply ($(in_ns "$NS_C" wg show "$WG" latest-handshakes 2>&1 | head -1))"
+  ((ok)) || die "connectivity check failed: ping $TARGET from $pinger through $WG got no reply ($(in_ns "$pinger" wg show "$WG" latest-handshakes 2>&1 | head -1))"
   if [[ $IPV6 == 1 ]]; then
     ok=0
     for _ in 1 2 3 4 5; do
@@ -388,7 +420,7 @@ EOF
   trap - EXIT INT TERM
   local also=""
   if [[ $IPV6 == 1 ]]; then also=" (and $TARGET6)"; fi
-  say "lab '$LAB' up in $((SECONDS - t0)) s: ping $TARGET$also from $NS_C through $WG ok"
+  say "lab '$LAB' up in $((SECONDS - t0)) s: ping $TARGET$also from $pinger through $WG ok"
 }
 
 do_status() {
@@ -407,6 +439,12 @@ do_status() {
     fi
     echo "lab '$LAB': down"
     return 3
+  fi
+  if [[ $CONTAINER == 1 ]]; then
+    echo "lab '$LAB': up (container: $WG in $NS_A, its socket in $NS_C)"
+    ip -n "$NS_A" -br link
+    in_ns "$NS_A" wg show "$WG" | sed '/private key/d'
+    return 0
   fi
   if ! ip -n "$NS_C" link show dev "$WG" >/dev/null 2>&1; then
     echo "lab '$LAB': partial (no $WG in $NS_C; run '$prog up' or '$prog down')"
@@ -469,7 +507,8 @@ case $cmd in
       client) ns=$NS_C ;;
       router) ns=$NS_R ;;
       server) ns=$NS_S ;;
-      *) die "unknown role '$role' (client|router|server)" ;;
+      app) ns=$NS_A ;;
+      *) die "unknown role '$role' (client|router|server|app)" ;;
     esac
     ns_exists "$ns" || die "namespace $ns does not exist (run '$prog up')"
     exec ip netns exec "$ns" "$@"

@@ -81,7 +81,7 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     std::string iface = o.watch.iface;
     if (iface.empty() && !c.wireguard.empty()) iface = c.wireguard.front().name;
     r.interface = iface;
-    r.netns = o.watch.netns;
+    r.netns = o.watch.netns.empty() ? std::string() : o.watch.netns.front();
     r.implementation = implementation_of(diagnosed(c.wireguard, iface));
     if (c.wireguard.empty())
         r.limits.push_back(iface.empty() ? "no WireGuard interface was described"

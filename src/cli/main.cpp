@@ -93,8 +93,11 @@ int main(int argc, char** argv) {
     CLI::App* watch_cmd = app.add_subcommand("watch", "show packet paths live");
     watch_cmd->add_option("--iface,-i", watch.iface,
                           "traffic crossing this interface (and, for WireGuard, its outer packets)");
-    watch_cmd->add_option("--netns,-n", watch.netns,
-                          "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours)");
+    watch_cmd
+        ->add_option("--netns,-n", watch.netns,
+                     "network namespace: NAME (/run/netns/NAME), a namespace file, or a PID (default: ours); repeated: "
+                     "each of them, with WireGuard's inner and outer packets linked across them; `all`: every one")
+        ->allow_extra_args(false); // one value per --netns
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
     watch_cmd->add_option("-w,--write", watch.record_path,
                           "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)")
@@ -138,7 +141,8 @@ int main(int argc, char** argv) {
     compare_cmd->add_option("recording", compare.recording, "a recording made with `watch -w FILE` at the same time");
     compare_cmd->add_flag("--json", compare.json, "JSON lines on stdout (docs/json-schema.md)");
     compare_cmd->add_option("--iface,-i", compare.watch.iface, "live (no RECORDING): the interface to watch, as for watch");
-    compare_cmd->add_option("--netns,-n", compare.watch.netns, "live: the network namespace to watch, as for watch");
+    std::string compare_netns;
+    compare_cmd->add_option("--netns,-n", compare_netns, "live: the network namespace to watch, as for watch (one)");
     compare_cmd->add_option("--duration", compare.watch.duration_s, "live: stop after SECONDS (else at the end of stdin or Ctrl-C)")
         ->check(positive("seconds", kMaxSeconds));
     compare_cmd->add_flag("--no-fexit", compare.watch.no_fexit, "live: as for watch");
@@ -147,7 +151,8 @@ int main(int argc, char** argv) {
     CLI::App* diagnose_cmd = app.add_subcommand(
         "diagnose", "check a WireGuard set-up, watch it, and say what to change (docs/diagnose.md; exit 5: findings)");
     diagnose_cmd->add_option("--iface,-i", diagnose.watch.iface, "the WireGuard interface");
-    diagnose_cmd->add_option("--netns,-n", diagnose.watch.netns, "its network namespace (name or path)");
+    std::string diagnose_netns;
+    diagnose_cmd->add_option("--netns,-n", diagnose_netns, "its network namespace (name or path)");
     diagnose_cmd->add_option("--duration", diagnose.watch.duration_s, "watch for SECONDS (default 10)")
         ->check(positive("seconds", kMaxSeconds));
     diagnose_cmd->add_option("-r,--recording", diagnose.recording, "read a recording (watch -w FILE) instead of watching");
@@ -178,10 +183,12 @@ int main(int argc, char** argv) {
         }
         if (diagnose_cmd->parsed()) {
             diagnose.watch.command_line.assign(argv, argv + argc);
+            if (!diagnose_netns.empty()) diagnose.watch.netns = {diagnose_netns};
             return finished(wgbpf::run_diagnose(diagnose));
         }
         if (compare_cmd->parsed()) {
             compare.watch.command_line.assign(argv, argv + argc);
+            if (!compare_netns.empty()) compare.watch.netns = {compare_netns};
             return finished(wgbpf::run_compare(compare));
         }
     } catch (const wgbpf::FatalError& e) {

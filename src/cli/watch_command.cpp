@@ -7,11 +7,13 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <set>
 
 #include "wgbpf/bpf/drop_reasons.hpp"
 #include "wgbpf/bpf/kernel_features.hpp"
@@ -28,6 +30,7 @@
 #include "wgbpf/netlink/nft_trace_table.hpp"
 #include "wgbpf/netlink/nftrace_listener.hpp"
 #include "wgbpf/netlink/wireguard_reader.hpp"
+#include "wgbpf/wireguard/wg_sockets.hpp"
 #include "wgbpf/probe/device_probe.hpp"
 #include "wgbpf/probe/wireguard_probe.hpp"
 #include "wgbpf/probe/drop_probe.hpp"
@@ -83,13 +86,74 @@ bool readable(int fd) {
     return ::poll(&pfd, 1, 0) > 0;
 }
 
-// Everything wgbpf knows about the watched namespace, refreshed when it changes.
+// Everything wgbpf knows about a watched namespace, refreshed when it changes.
 struct WatchedNamespace {
     NetnsHandle handle;
     NetnsConfig config;
     std::unique_ptr<ChangeWatcher> config_watcher;
     std::unique_ptr<ChangeWatcher> nft_watcher;
-    std::optional<WgInterface> wireguard;
+    std::optional<WgInterface> wireguard; // the watched interface, when it is here and WireGuard
+    bool iface_present = false;           // the watched interface is here (now)
+    uint64_t next_config_check = 0;
+};
+
+// The watched namespaces (one, unless --netns is repeated or `all`), and where each WireGuard interface's
+// socket is: its outer packets may be in another of them than the interface (wireguard.com/netns).
+struct Namespaces {
+    std::vector<WatchedNamespace> list;
+    std::vector<NamespaceWireguard> wireguard; // as placed: each interface's netns and socket_netns
+    std::set<std::string> said;                // placement notes already logged
+
+    bool several() const { return list.size() > 1; }
+    WatchedNamespace& primary() { return list.front(); }
+    const WatchedNamespace* find(uint32_t inode) const {
+        for (const WatchedNamespace& ns : list)
+            if (ns.handle.inode() == inode) return &ns;
+        return nullptr;
+    }
+    // "wgbpf-lab-client: " when several namespaces are watched, so that a log line says which.
+    std::string prefix(const WatchedNamespace& ns) const { return several() ? ns.handle.name() + ": " : std::string(); }
+
+    // The interfaces namespace `inode`'s packets can meet (its own; others' whose socket is there).
+    std::vector<WgInterface> wireguard_for(uint32_t inode) const { return wireguard_seen_from(wireguard, inode); }
+
+    // The listen ports of a namespace's WireGuard interfaces other than the watched one (read only to tell
+    // apart namespaces that bind the same port).
+    std::set<uint16_t> other_wireguard_ports(uint32_t inode) const {
+        std::set<uint16_t> ports;
+        const WatchedNamespace* ns = find(inode);
+        if (!ns) return ports;
+        for (const Link& link : ns->config.links) {
+            if (ns->wireguard && link.name == ns->wireguard->name) continue;
+            if (auto wg = read_wireguard(ns->handle, link.name); wg && wg->listen_port) ports.insert(wg->listen_port);
+        }
+        return ports;
+    }
+
+    // Where each WireGuard interface's socket is: the namespace that binds its listen port.
+    void place_sockets() {
+        wireguard.clear();
+        bool any = false;
+        for (const WatchedNamespace& ns : list) any = any || (ns.wireguard && ns.wireguard->listen_port);
+        for (const WatchedNamespace& ns : list) {
+            NamespaceWireguard n{ns.handle.inode(), {}, {}, false};
+            if (ns.wireguard) n.interfaces.push_back(*ns.wireguard);
+            if (any) {
+                if (auto ports = bound_udp_ports(ns.handle)) {
+                    n.udp_ports = std::move(ports.value());
+                    n.ports_known = true;
+                } else {
+                    spdlog::debug("{}cannot read its UDP sockets: {}", prefix(ns), ports.error());
+                }
+            }
+            wireguard.push_back(std::move(n));
+        }
+        auto others = [this](uint32_t inode) { return other_wireguard_ports(inode); };
+        for (const std::string& note : place_wireguard_sockets(wireguard, others))
+            if (said.insert(note).second) spdlog::warn("{}", note);
+        for (size_t i = 0; i < list.size(); ++i)
+            if (list[i].wireguard) list[i].wireguard = wireguard[i].interfaces.front();
+    }
 };
 
 std::optional<WgInterface> read_wireguard_if_any(const NetnsHandle& ns, const std::string& iface) {
@@ -102,50 +166,108 @@ std::optional<WgInterface> read_wireguard_if_any(const NetnsHandle& ns, const st
     return wg.value();
 }
 
-wgbpf_filter filter_for(const WatchedNamespace& ns, const WatchOptions& options) {
-    WatchScope scope;
-    scope.netns = ns.handle.inode();
-    if (!options.iface.empty()) {
-        const Link* link = ns.config.link_by_name(options.iface);
-        if (!link)
-            throw FatalError(fmt::format("no interface '{}' in network namespace {}", options.iface,
-                                         ns.handle.description()),
-                             exit_code::not_found);
-        scope.ifindex = link->ifindex;
+// One scope per namespace: the interface where it is now, and the outer packets of the WireGuard
+// interfaces (by port, fwmark or endpoint) in every watched namespace.
+wgbpf_filter filter_for(const Namespaces& spaces, const WatchOptions& options) {
+    std::vector<WatchScope> scopes;
+    for (const WatchedNamespace& ns : spaces.list) {
+        WatchScope scope;
+        scope.netns = ns.handle.inode();
+        scope.named_interface = !options.iface.empty();
+        if (scope.named_interface && ns.iface_present)
+            if (const Link* link = ns.config.link_by_name(options.iface)) scope.ifindex = link->ifindex;
         scope.wireguard = ns.wireguard;
+        scopes.push_back(std::move(scope));
     }
-    auto filter = build_filter(scope);
+    auto filter = build_filter(scopes);
     if (!filter) throw FatalError(filter.error());
     return filter.value();
 }
 
-WatchedNamespace open_namespace(const WatchOptions& options) {
-    auto handle = NetnsHandle::open(options.netns);
-    if (!handle) throw FatalError(handle.error(), exit_code::not_found);
-    auto config = read_netns_config(handle.value());
-    if (!config) throw FatalError("cannot read the namespace's configuration: " + config.error());
-    WatchedNamespace ns{std::move(handle.value()), std::move(config.value()), nullptr, nullptr, std::nullopt};
-    if (!ns.config.nft.available) spdlog::warn("nftables ruleset not readable: {}", ns.config.nft.error);
-    ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+WatchedNamespace open_namespace(NetnsHandle handle, const WatchOptions& options, bool several) {
+    const std::string prefix = several ? handle.name() + ": " : std::string();
+    auto config = read_netns_config(handle);
+    if (!config)
+        throw FatalError(fmt::format("{}cannot read the namespace's configuration: {}", prefix, config.error()));
+    WatchedNamespace ns{std::move(handle), std::move(config.value())};
+    if (!ns.config.nft.available) spdlog::warn("{}nftables ruleset not readable: {}", prefix, ns.config.nft.error);
+    ns.iface_present = !options.iface.empty() && ns.config.link_by_name(options.iface);
+    if (ns.iface_present) ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
     if (auto w = watch_routing_changes(ns.handle)) ns.config_watcher = std::move(w.value());
-    else spdlog::warn("route/rule changes will not be followed: {}", w.error());
+    else spdlog::warn("{}route/rule changes will not be followed: {}", prefix, w.error());
     if (auto w = watch_ruleset_changes(ns.handle)) ns.nft_watcher = std::move(w.value());
-    else spdlog::warn("ruleset changes will not be followed: {}", w.error());
+    else spdlog::warn("{}ruleset changes will not be followed: {}", prefix, w.error());
     return ns;
 }
 
-void describe_scope(const WatchedNamespace& ns, const WatchOptions& options) {
-    std::string what = options.iface.empty() ? "all interfaces" : "interface " + options.iface;
-    spdlog::info("watching {} in network namespace {} (inode {})", what, ns.handle.description(), ns.handle.inode());
-    if (!ns.wireguard) return;
-    const WgInterface& wg = *ns.wireguard;
-    std::string endpoints;
-    for (const WgPeer& p : wg.peers)
-        if (p.endpoint) endpoints += (endpoints.empty() ? "" : ", ") + p.endpoint->to_string();
-    spdlog::info("{}: WireGuard ({}), fwmark {:#x}, listen port {}, {} peer(s){}{}: their outer packets are "
-                 "followed too",
-                 wg.name, wg.source, wg.fwmark, wg.listen_port, wg.peers.size(), endpoints.empty() ? "" : ", endpoints ",
-                 endpoints);
+std::vector<NetnsHandle> open_handles(const WatchOptions& options) {
+    std::vector<std::string> specs = options.netns;
+    if (specs.empty()) specs.push_back("");
+    std::vector<NetnsHandle> handles;
+    if (std::find(specs.begin(), specs.end(), "all") != specs.end()) {
+        if (specs.size() > 1) throw FatalError("--netns all watches every namespace: give no other --netns", exit_code::usage);
+        auto all = NetnsHandle::open_all();
+        if (!all) throw FatalError(all.error());
+        return std::move(all.value());
+    }
+    for (const std::string& spec : specs) {
+        auto handle = NetnsHandle::open(spec);
+        if (!handle) throw FatalError(handle.error(), exit_code::not_found);
+        bool twice = false;
+        for (const NetnsHandle& h : handles) twice = twice || h.inode() == handle->inode();
+        if (twice) {
+            spdlog::warn("{} is a namespace already given: watched once", handle->description());
+            continue;
+        }
+        handles.push_back(std::move(handle.value()));
+    }
+    return handles;
+}
+
+Namespaces open_namespaces(const WatchOptions& options) {
+    Namespaces spaces;
+    std::vector<NetnsHandle> handles = open_handles(options);
+    if (handles.size() > WGBPF_FILTER_MAX_NETNS)
+        throw FatalError(fmt::format("{} network namespaces; wgbpf watches at most {} at once: name them with --netns",
+                                     handles.size(), WGBPF_FILTER_MAX_NETNS),
+                         exit_code::usage);
+    if (options.nftrace && handles.size() > 1)
+        throw FatalError("--nftrace traces one namespace: give one --netns", exit_code::usage);
+    for (NetnsHandle& h : handles) spaces.list.push_back(open_namespace(std::move(h), options, handles.size() > 1));
+    if (!options.iface.empty() &&
+        std::none_of(spaces.list.begin(), spaces.list.end(), [](const WatchedNamespace& ns) { return ns.iface_present; })) {
+        std::string where;
+        for (const WatchedNamespace& ns : spaces.list) where += (where.empty() ? "" : ", ") + ns.handle.description();
+        throw FatalError(fmt::format("no interface '{}' in network namespace{} {}", options.iface,
+                                     spaces.several() ? "s" : "", where),
+                         exit_code::not_found);
+    }
+    spaces.place_sockets();
+    return spaces;
+}
+
+void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
+    for (const WatchedNamespace& ns : spaces.list) {
+        std::string what = options.iface.empty() ? "all interfaces"
+                           : ns.iface_present    ? "interface " + options.iface
+                                                 : "the outer packets of WireGuard (no " + options.iface + " here)";
+        spdlog::info("watching {} in network namespace {} (inode {})", what, ns.handle.description(), ns.handle.inode());
+    }
+    for (const WatchedNamespace& ns : spaces.list) {
+        if (!ns.wireguard) continue;
+        const WgInterface& wg = *ns.wireguard;
+        std::string endpoints;
+        for (const WgPeer& p : wg.peers)
+            if (p.endpoint) endpoints += (endpoints.empty() ? "" : ", ") + p.endpoint->to_string();
+        std::string socket;
+        if (const WatchedNamespace* there = wg.socket_netns ? spaces.find(wg.socket_netns) : nullptr)
+            socket = ", its UDP socket in " + there->handle.name();
+        spdlog::info("{}{}: WireGuard ({}), fwmark {:#x}, listen port {}{}, {} peer(s){}{}: {}", spaces.prefix(ns), wg.name,
+                     wg.source, wg.fwmark, wg.listen_port, socket, wg.peers.size(),
+                     endpoints.empty() ? "" : ", endpoints ", endpoints,
+                     wg.socket_netns == kSocketNotWatched ? "its outer packets are not followed"
+                                                          : "its outer packets are followed too");
+    }
 }
 
 // The probe modules that could start; the others say why not and the tool goes on without them.
@@ -162,13 +284,33 @@ struct Modules {
     void keep(const char* name, Result<std::unique_ptr<Probe>> started, std::unique_ptr<Probe>& slot) {
         if (started) {
             slot = std::move(started.value());
-            ModuleStatus s = slot->status();
-            spdlog::info("{} module: {}", name, s.flavour);
-            for (const std::string& note : s.notes) spdlog::info("{} module: {}", name, note);
+            say_started(name, slot->status());
             return;
         }
-        spdlog::warn("{} module cannot run on this kernel: {}", name, started.error());
-        not_running.push_back(ModuleStatus{name, false, "none", {started.error()}, 0, 0});
+        say_not_running(name, started.error());
+    }
+    static void say_started(const char* name, const ModuleStatus& s) {
+        spdlog::info("{} module: {}", name, s.flavour);
+        for (const std::string& note : s.notes) spdlog::info("{} module: {}", name, note);
+    }
+    void say_not_running(const char* name, const std::string& why) {
+        spdlog::warn("{} module cannot run on this kernel: {}", name, why);
+        not_running.push_back(ModuleStatus{name, false, "none", {why}, 0, 0});
+    }
+
+    // One probe for every namespace; where its brackets cannot be placed, the others still have theirs.
+    void start_netfilter(const KernelFeatures& kernel, const wgbpf_filter& filter, const Namespaces& spaces,
+                         uint32_t ringbuf_bytes) {
+        const WatchedNamespace& first = spaces.list.front();
+        auto started = NetfilterProbe::start(kernel, filter, maps, ringbuf_bytes, first.handle, first.config.nft);
+        if (!started) return say_not_running("netfilter", started.error());
+        netfilter = std::move(started.value());
+        for (size_t i = 1; i < spaces.list.size(); ++i) {
+            const WatchedNamespace& ns = spaces.list[i];
+            if (auto r = netfilter->watch_namespace(ns.handle, ns.config.nft); !r)
+                spdlog::warn("netfilter module: not in {}: {}", ns.handle.description(), r.error());
+        }
+        say_started("netfilter", netfilter->status());
     }
 
     void set_filter(const wgbpf_filter& filter) {
@@ -206,19 +348,18 @@ struct Modules {
     }
 };
 
-Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, const WatchedNamespace& ns,
+Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, const Namespaces& spaces,
                       uint32_t ringbuf_bytes, const std::function<bool()>& stopped) {
     Modules m;
     // Loading takes a while per module: a stop asked meanwhile is acted on before the next one.
     if (!stopped()) m.keep("route", RouteProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.route);
-    if (!stopped())
-        m.keep("netfilter", NetfilterProbe::start(kernel, filter, m.maps, ringbuf_bytes, ns.handle, ns.config.nft),
-               m.netfilter);
+    if (!stopped()) m.start_netfilter(kernel, filter, spaces, ringbuf_bytes);
     if (!stopped()) m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
     if (!stopped()) m.keep("device", DeviceProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.device);
     if (!stopped()) m.keep("wireguard", WireguardProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.wireguard);
     if (stopped()) return m;
-    if (!m.route && !m.netfilter && !m.drop && !m.device) throw FatalError("no probe module can run on this kernel (see above)");
+    if (!m.route && !m.netfilter && !m.drop && !m.device)
+        throw FatalError("no probe module can run on this kernel (see above)");
     return m;
 }
 
@@ -302,9 +443,9 @@ int run_watch(const WatchOptions& options) {
                          exit_code::no_privileges);
     }
 
-    WatchedNamespace ns = open_namespace(options);
-    wgbpf_filter filter = filter_for(ns, options);
-    describe_scope(ns, options);
+    Namespaces spaces = open_namespaces(options);
+    wgbpf_filter filter = filter_for(spaces, options);
+    describe_scope(spaces, options);
     auto kernel = probe_running_kernel();
     if (options.no_fexit) kernel = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
     if (stopped_during_start_up()) return exit_code::ok;
@@ -312,25 +453,44 @@ int run_watch(const WatchOptions& options) {
     const DropReasons reasons = DropReasons::load();
     const KernelSymbols symbols = KernelSymbols::load();
     Recording recording(options, reasons, symbols);
-    Modules modules = start_modules(*kernel, filter, ns, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
+    Modules modules = start_modules(*kernel, filter, spaces, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
     if (stopped_during_start_up()) return exit_code::ok;
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
-    OutputWriter output(std::cout, options.json, style, [&](int ifindex) { return ns.config.link_name(ifindex); });
+    if (spaces.several())
+        style.netns_name = [&](uint32_t netns) {
+            const WatchedNamespace* ns = spaces.find(netns);
+            return ns ? ns->handle.name() : std::string();
+        };
+    OutputWriter output(std::cout, options.json, style, [&](uint32_t netns, int ifindex) {
+        const WatchedNamespace* ns = spaces.find(netns);
+        return ns ? ns->config.link_name(ifindex) : std::string();
+    });
     if (options.count) output.limit(*options.count);
-    auto wireguard_list = [&] { return ns.wireguard ? std::vector<WgInterface>{*ns.wireguard} : std::vector<WgInterface>{}; };
-    auto record_config = [&] {
-        if (options.config_sink) options.config_sink(ns.config);
+    // What commands watching on our behalf (compare, diagnose) see: the first namespace.
+    auto wireguard_list = [&] { return spaces.wireguard_for(spaces.primary().handle.inode()); };
+    auto record_namespace = [&](const WatchedNamespace& ns) {
+        const uint32_t inode = ns.handle.inode();
+        recording.write([&](RecordingWriter& w) { return w.write_config({inode, ns.config, spaces.wireguard_for(inode)}); });
+        if (const BracketPlan* plan = modules.netfilter ? modules.netfilter->plan(inode) : nullptr)
+            recording.write([&](RecordingWriter& w) { return w.write_plan({inode, *plan}); });
+    };
+    auto record_config = [&](const WatchedNamespace* only = nullptr) {
+        if (options.config_sink) options.config_sink(spaces.primary().config);
         if (options.wireguard_sink) options.wireguard_sink(wireguard_list());
-        recording.write([&](RecordingWriter& w) { return w.write_config({ns.handle.inode(), ns.config, wireguard_list()}); });
-        if (modules.netfilter && modules.netfilter->plan())
-            recording.write([&](RecordingWriter& w) { return w.write_plan({ns.handle.inode(), *modules.netfilter->plan()}); });
+        for (const WatchedNamespace& ns : spaces.list)
+            if (!only || only == &ns) record_namespace(ns);
     };
     record_config();
     PipelineSources sources{
-        [&](uint32_t netns) -> const NetnsConfig* { return netns == ns.config.netns_inode ? &ns.config : nullptr; },
-        [&](uint32_t) -> const BracketPlan* { return modules.netfilter ? modules.netfilter->plan() : nullptr; },
-        [&](uint32_t) { return wireguard_list(); },
+        [&](uint32_t netns) -> const NetnsConfig* {
+            const WatchedNamespace* ns = spaces.find(netns);
+            return ns ? &ns->config : nullptr;
+        },
+        [&](uint32_t netns) -> const BracketPlan* {
+            return modules.netfilter ? modules.netfilter->plan(netns) : nullptr;
+        },
+        [&](uint32_t netns) { return spaces.wireguard_for(netns); },
         [&](uint32_t reason) { return reasons.name(reason); }, [&](uint64_t addr) { return symbols.name(addr); }};
     PipelineSinks sinks;
     if (options.steps) {
@@ -344,12 +504,13 @@ int run_watch(const WatchOptions& options) {
     }
     EventPipeline pipeline(sources, sinks);
     Nftrace nftrace;
-    if (options.nftrace) nftrace = Nftrace::start(ns, options);
+    if (options.nftrace) nftrace = Nftrace::start(spaces.primary(), options); // one namespace (checked above)
+    const WatchedNamespace& traced = spaces.primary();
     if (nftrace.listener) pipeline.enable_nftrace();
     const NftraceNames trace_names{
-        [&](int ifindex) { return ns.config.link_name(ifindex); },
+        [&](int ifindex) { return traced.config.link_name(ifindex); },
         [&](const std::string& family, const std::string& table, const std::string& chain, uint64_t handle) {
-            const NftChain* c = ns.config.nft.chain(family, table, chain);
+            const NftChain* c = traced.config.nft.chain(family, table, chain);
             const NftRule* r = c ? c->rule(handle) : nullptr;
             return r ? r->text : std::string();
         }};
@@ -367,7 +528,9 @@ int run_watch(const WatchOptions& options) {
     });
     if (!consumer) throw FatalError(consumer.error());
     if (stopped_during_start_up()) return exit_code::ok;
-    output.ready(modules.statuses({}), ns.handle.inode());
+    std::vector<std::pair<uint32_t, std::string>> watched;
+    for (const WatchedNamespace& ns : spaces.list) watched.emplace_back(ns.handle.inode(), ns.handle.name());
+    output.ready(modules.statuses({}), watched);
 
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
     if (options.duration_s) arm_alarm(*options.duration_s); // --duration ends the watch as a signal does
@@ -379,27 +542,25 @@ int run_watch(const WatchOptions& options) {
         }
     } alarm_off;
     uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
-    uint64_t next_config_check = start;
-    // The interface is followed by name: when it goes (deleted, or a WireGuard interface taken down by
-    // wg-quick), nothing of it is watched and the watch goes on; when it comes back, possibly with another
-    // ifindex, the filter is armed again for it, and for WireGuard with its current configuration.
-    bool iface_present = true;
+    // The interface is followed by name, in each namespace: when it goes (deleted, moved away, or a WireGuard
+    // interface taken down by wg-quick), nothing of it is watched there and the watch goes on; when it comes
+    // back, possibly with another ifindex, the filter is armed again for it, and for WireGuard with its
+    // current configuration (and its socket's namespace, which may be another watched one).
     auto follow_interface = [&] {
         if (options.iface.empty()) return;
-        const Link* link = ns.config.link_by_name(options.iface);
-        if (!link) {
-            if (iface_present)
-                spdlog::warn("interface {} is gone from {}: not watched until it comes back", options.iface,
+        for (WatchedNamespace& ns : spaces.list) {
+            const Link* link = ns.config.link_by_name(options.iface);
+            if (!link && ns.iface_present)
+                spdlog::warn("interface {} is gone from {}: not watched there until it comes back", options.iface,
                              ns.handle.description());
-            iface_present = false;
-            WatchScope none{ns.handle.inode(), -1, std::nullopt}; // no interface has index -1
-            modules.set_filter(build_filter(none).value());
-            return;
+            if (link && !ns.iface_present)
+                spdlog::info("interface {} is in {} (ifindex {}): watched there", options.iface, ns.handle.description(),
+                             link->ifindex);
+            ns.iface_present = link != nullptr;
+            ns.wireguard = link ? read_wireguard_if_any(ns.handle, options.iface) : std::nullopt;
         }
-        if (!iface_present) spdlog::info("interface {} is back (ifindex {}): watched again", options.iface, link->ifindex);
-        iface_present = true;
-        ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
-        modules.set_filter(filter_for(ns, options));
+        spaces.place_sockets();
+        modules.set_filter(filter_for(spaces, options));
     };
     // Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
     auto report_losses = [&] {
@@ -415,37 +576,44 @@ int run_watch(const WatchOptions& options) {
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
         read_traces();
-        // Routing changes at most every 100 ms: a route storm must not cost a re-index per wake-up.
-        if (ns.config_watcher && now >= next_config_check && readable(ns.config_watcher->fd())) {
-            next_config_check = now + 100'000'000;
-            ChangeWatcher::RoutingChanges changes = ns.config_watcher->drain_routing();
-            if (!changes.read_again && !changes.routes.empty() && !ns.config.apply(changes.routes)) {
-                spdlog::debug("a removed route was not in wgbpf's copy: reading the configuration again");
-                changes.read_again = true;
+        for (WatchedNamespace& ns : spaces.list) {
+            const std::string prefix = spaces.prefix(ns);
+            // Routing changes at most every 100 ms: a route storm must not cost a re-index per wake-up.
+            if (ns.config_watcher && now >= ns.next_config_check && readable(ns.config_watcher->fd())) {
+                ns.next_config_check = now + 100'000'000;
+                ChangeWatcher::RoutingChanges changes = ns.config_watcher->drain_routing();
+                if (!changes.read_again && !changes.routes.empty() && !ns.config.apply(changes.routes)) {
+                    spdlog::debug("{}a removed route was not in wgbpf's copy: reading the configuration again", prefix);
+                    changes.read_again = true;
+                }
+                if (changes.read_again) {
+                    spdlog::debug("{}links, addresses or rules changed: reading the configuration again", prefix);
+                    NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
+                    if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
+                    else spdlog::warn("{}cannot refresh the configuration: {}", prefix, fresh.error());
+                    ns.config.nft = std::move(nft);
+                    follow_interface();
+                    record_config(); // the interfaces' sockets may have moved too
+                } else if (changes.any()) {
+                    record_config(&ns);
+                }
             }
-            if (changes.read_again) {
-                spdlog::debug("links, addresses or rules changed: reading the configuration again");
-                NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
-                if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
-                else spdlog::warn("cannot refresh the configuration: {}", fresh.error());
-                ns.config.nft = std::move(nft);
-                follow_interface();
+            if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
+                spdlog::debug("{}the nftables ruleset changed: reading it again", prefix);
+                if (auto fresh = read_nft_ruleset(ns.handle)) {
+                    ns.config.nft = std::move(fresh.value());
+                    if (modules.netfilter)
+                        if (auto moved = modules.netfilter->update_ruleset(ns.handle.inode(), ns.config.nft); !moved)
+                            spdlog::warn("{}netfilter hooks not moved with the ruleset: {}", prefix, moved.error());
+                    record_config(&ns);
+                } else {
+                    spdlog::warn("{}cannot refresh the ruleset: {}", prefix, fresh.error());
+                }
             }
-            if (changes.any()) record_config();
         }
-        if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
-            spdlog::debug("the nftables ruleset changed: reading it again");
-            if (auto fresh = read_nft_ruleset(ns.handle)) {
-                ns.config.nft = std::move(fresh.value());
-                if (modules.netfilter)
-                    if (auto moved = modules.netfilter->update_ruleset(ns.config.nft); !moved)
-                        spdlog::warn("netfilter hooks not moved with the ruleset: {}", moved.error());
-                record_config();
-            } else {
-                spdlog::warn("cannot refresh the ruleset: {}", fresh.error());
-            }
-        }
-        if (iface_present && ns.wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
+        bool any_wireguard = std::any_of(spaces.list.begin(), spaces.list.end(),
+                                         [](const WatchedNamespace& ns) { return ns.iface_present && ns.wireguard; });
+        if (any_wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
             follow_interface();
             record_config();
             next_wireguard_refresh = now + 5'000'000'000ull;
@@ -482,9 +650,11 @@ int run_watch(const WatchOptions& options) {
     output.summary(statuses, pipeline.decode_stats().rejected(), seconds,
                    options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes(),
                    pipeline.not_shown());
-    if (options.config_sink) options.config_sink(ns.config);
+    if (options.config_sink) options.config_sink(spaces.primary().config);
     if (options.wireguard_sink && !options.iface.empty()) { // as it is now: its handshake times moved on
-        ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+        for (WatchedNamespace& ns : spaces.list)
+            if (ns.iface_present) ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
+        spaces.place_sockets();
         options.wireguard_sink(wireguard_list());
     }
     if (options.end_sink) options.end_sink(statuses, seconds);

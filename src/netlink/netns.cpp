@@ -1,5 +1,8 @@
 #include "wgbpf/netlink/netns.hpp"
 
+#include "wgbpf/wireguard/wg_sockets.hpp"
+
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -8,6 +11,9 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,23 +38,27 @@ bool is_decimal(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Spec -> (path, description), in the order a user most likely means: a name, a path, a PID.
-Result<std::pair<std::string, std::string>> resolve(std::string_view spec) {
+struct Where {
+    std::string path, description, name;
+};
+
+// Spec -> where, in the order a user most likely means: a name, a path, a PID.
+Result<Where> resolve(std::string_view spec) {
     std::string s(spec);
-    if (s.empty()) return std::pair{std::string("/proc/self/ns/net"), std::string("current (/proc/self/ns/net)")};
+    if (s.empty()) return Where{"/proc/self/ns/net", "current (/proc/self/ns/net)", "current"};
     std::string denied;
     if (s.find('/') != std::string::npos) { // clearly a path
-        if (exists(s, denied)) return std::pair{s, s};
+        if (exists(s, denied)) return Where{s, s, s};
         return Error{fmt::format("network namespace file '{}' not found{}", s, denied)};
     }
     if (s != "." && s != "..") {
         std::string named = "/run/netns/" + s;
-        if (exists(named, denied)) return std::pair{named, fmt::format("{} ({})", s, named)};
+        if (exists(named, denied)) return Where{named, fmt::format("{} ({})", s, named), s};
     }
-    if (exists(s, denied)) return std::pair{s, s};
+    if (exists(s, denied)) return Where{s, s, s};
     if (is_decimal(s)) {
         std::string proc = "/proc/" + s + "/ns/net";
-        if (exists(proc, denied)) return std::pair{proc, fmt::format("pid {} ({})", s, proc)};
+        if (exists(proc, denied)) return Where{proc, fmt::format("pid {} ({})", s, proc), "pid " + s};
     }
     return Error{fmt::format("network namespace '{}' not found: no /run/netns/{}, no such file, not a PID{}", s, s,
                              denied)};
@@ -59,7 +69,8 @@ Result<std::pair<std::string, std::string>> resolve(std::string_view spec) {
 Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
     auto where = resolve(spec);
     if (!where) return Error{where.error()};
-    const auto& [path, description] = *where;
+    const std::string& path = where->path;
+    const std::string& description = where->description;
 
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Error{fmt::format("cannot open network namespace {}: {}", description, std::strerror(errno))};
@@ -76,14 +87,44 @@ Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
         ::close(fd);
         return Error{fmt::format("cannot stat {}: {}", path, std::strerror(err))};
     }
-    return NetnsHandle(fd, static_cast<uint32_t>(st.st_ino), description);
+    return NetnsHandle(fd, static_cast<uint32_t>(st.st_ino), description, where->name);
 }
 
-NetnsHandle::NetnsHandle(int fd, uint32_t inode, std::string description)
-    : fd_(fd), inode_(inode), description_(std::move(description)) {}
+Result<std::vector<NetnsHandle>> NetnsHandle::open_all() {
+    std::vector<NetnsHandle> all;
+    std::set<uint32_t> seen;
+    auto keep = [&](Result<NetnsHandle> h) {
+        if (h && seen.insert(h->inode()).second) all.push_back(std::move(h.value()));
+    };
+    auto own = open("");
+    if (!own) return Error{own.error()};
+    keep(std::move(own));
+    std::vector<std::string> names, pids;
+    if (DIR* d = ::opendir("/run/netns")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+        ::closedir(d);
+    }
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return Error{fmt::format("cannot list /proc: {}", std::strerror(errno))};
+    while (dirent* e = ::readdir(proc))
+        if (is_decimal(e->d_name)) pids.emplace_back(e->d_name);
+    ::closedir(proc);
+    std::sort(names.begin(), names.end());
+    std::sort(pids.begin(), pids.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b; // numerically: the oldest process names it
+    });
+    for (const std::string& n : names) keep(open(n));
+    for (const std::string& p : pids) keep(open(p)); // a process that has gone meanwhile is skipped
+    return all;
+}
+
+NetnsHandle::NetnsHandle(int fd, uint32_t inode, std::string description, std::string name)
+    : fd_(fd), inode_(inode), description_(std::move(description)), name_(std::move(name)) {}
 
 NetnsHandle::NetnsHandle(NetnsHandle&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), inode_(o.inode_), description_(std::move(o.description_)) {}
+    : fd_(std::exchange(o.fd_, -1)), inode_(o.inode_), description_(std::move(o.description_)),
+      name_(std::move(o.name_)) {}
 
 NetnsHandle& NetnsHandle::operator=(NetnsHandle&& o) noexcept {
     if (this != &o) {
@@ -91,6 +132,7 @@ NetnsHandle& NetnsHandle::operator=(NetnsHandle&& o) noexcept {
         fd_ = std::exchange(o.fd_, -1);
         inode_ = o.inode_;
         description_ = std::move(o.description_);
+        name_ = std::move(o.name_);
     }
     return *this;
 }
@@ -129,6 +171,24 @@ NetnsScope::~NetnsScope() {
         std::abort();
     }
     ::close(original_fd_);
+}
+
+Result<std::set<uint16_t>> bound_udp_ports(const NetnsHandle& ns) {
+    auto scope = NetnsScope::enter(ns);
+    if (!scope) return Error{scope.error()};
+    std::set<uint16_t> ports;
+    // thread-self: /proc/PID/net is the namespace of the process's main thread, not of this one after setns.
+    for (const char* table : {"/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"}) {
+        std::ifstream in(table);
+        if (!in) {
+            if (std::string(table).ends_with("6")) continue; // IPv6 disabled
+            return Error{fmt::format("cannot read {} in {}", table, ns.description())};
+        }
+        std::stringstream text;
+        text << in.rdbuf();
+        for (uint16_t p : parse_proc_udp_ports(text.str())) ports.insert(p);
+    }
+    return ports;
 }
 
 } // namespace wgbpf

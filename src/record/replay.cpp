@@ -88,7 +88,10 @@ int run_replay(const ReplayOptions& options) {
     }
     ReplaySession session(std::move(sinks));
     output = std::make_unique<OutputWriter>(std::cout, options.json, TextStyle{options.colour, header.realtime_offset_ns},
-                                            [&](int ifindex) { return session.link_name(ifindex); });
+                                            [&](uint32_t netns, int ifindex) {
+                                                const NetnsConfig* c = session.config(netns);
+                                                return c ? c->link_name(ifindex) : session.link_name(ifindex);
+                                            });
 
     ReplayOutcome outcome = session.run(reader);
     if (outcome.skipped_unknown)

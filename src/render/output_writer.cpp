@@ -34,7 +34,7 @@ nlohmann::json modules_json(const std::vector<ModuleStatus>& modules) {
 } // namespace
 
 
-OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name)
+OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, NetnsLinkName link_name)
     : out_(out), json_(json), style_(style), link_name_(std::move(link_name)), writer_(buffer_) {}
 
 void OutputWriter::write(const nlohmann::json& j) {
@@ -102,7 +102,7 @@ void OutputWriter::netfilter(const NetfilterStep& s) {
     if (full()) return;
     ++records_;
     if (json_) {
-        write_netfilter_json(line(), s, link_name_);
+        write_netfilter_json(line(), s, in_netns(s.netns));
         end_line();
     } else {
         out_ << terminal_safe(render_netfilter_text(s, style_));
@@ -114,7 +114,7 @@ void OutputWriter::drop(const DropStep& d) {
     if (full()) return;
     ++records_;
     if (json_) {
-        write_drop_json(line(), d, link_name_);
+        write_drop_json(line(), d, in_netns(d.netns));
         end_line();
     } else {
         out_ << terminal_safe(render_drop_text(d, style_));
@@ -126,7 +126,7 @@ void OutputWriter::timeline(const PacketTimeline& t) {
     if (full()) return;
     ++records_;
     if (json_) {
-        write_timeline_json(line(), t, link_name_);
+        write_timeline_json(line(), t, in_netns(t.netns));
         end_line();
     } else {
         out_ << terminal_safe(render_timeline_text(t, style_));
@@ -134,9 +134,23 @@ void OutputWriter::timeline(const PacketTimeline& t) {
     }
 }
 
-void OutputWriter::ready(const std::vector<ModuleStatus>& modules, uint32_t netns) {
+void OutputWriter::ready(const std::vector<ModuleStatus>& modules,
+                         const std::vector<std::pair<uint32_t, std::string>>& namespaces) {
     std::cerr << "wgbpf: ready: attached, watching (Ctrl-C to stop)\n";
-    if (json_) write({{"kind", "ready"}, {"netns", netns}, {"modules", modules_json(modules)}});
+    if (!json_) return;
+    nlohmann::json j{{"kind", "ready"}, {"netns", namespaces.empty() ? 0 : namespaces.front().first},
+                     {"modules", modules_json(modules)}};
+    if (namespaces.size() > 1) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& [inode, name] : namespaces) list.push_back({{"netns", inode}, {"name", name}});
+        j["namespaces"] = std::move(list);
+    }
+    write(j);
+}
+
+LinkName OutputWriter::in_netns(uint32_t netns) const {
+    if (!link_name_) return {};
+    return [this, netns](int ifindex) { return link_name_(netns, ifindex); };
 }
 
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,

@@ -239,6 +239,8 @@ std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style
     if (t.outer_of) head += fmt::format(" (outer of #{})", *t.outer_of);
     if (t.decapsulated_from) head += fmt::format(" (decapsulated from #{})", *t.decapsulated_from);
     head += fmt::format("  netns {}", t.netns);
+    if (std::string name = style.netns_name ? style.netns_name(t.netns) : std::string(); !name.empty())
+        head += " (" + name + ")";
     if (t.mark) head += fmt::format("  mark {:#x}", t.mark);
     head += "  => " + paint(outcome_colour(t.outcome), outcome_text(t));
     if (!t.steps.empty()) head += "  " + paint(paint::dim, "at " + event_clock_text(step_time(t.steps.front()), style));

@@ -434,6 +434,10 @@ struct TimelineBuilder::State {
     }
 
     void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
+        if (wg.socket_netns == kSocketNotWatched) { // nothing to wait for: its outer packets are not watched
+            if (!outgoing) e.tl.gaps.push_back(socket_elsewhere(wg) + ": the outer packet it came in is not shown");
+            return;
+        }
         const PacketInfo now = current_packet(e);
         const WgPeer* peer = peer_for_address(wg, outgoing ? now.dst : now.src);
         if (!outgoing && peer) {
@@ -588,6 +592,7 @@ struct TimelineBuilder::State {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == "egress") out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
         std::string why = "its outer packet was not seen (a handshake first, or events lost)";
+        if (wg && wg->socket_netns == kSocketNotWatched) why = socket_elsewhere(*wg);
         if (auto chosen = kernel_peers.find(e.tl.packet_id); chosen != kernel_peers.end()) {
             // The kernel found the peer (with an endpoint) itself: nothing to infer from a snapshot.
             why = "WireGuard chose peer " + short_key(chosen->second) +
@@ -626,6 +631,11 @@ struct TimelineBuilder::State {
         }
         e.tl.gaps.push_back("handed to WireGuard" + (out ? " (" + out->dev + ")" : std::string()) +
                             ", but no outer packet was linked to it: " + why);
+    }
+
+    static std::string socket_elsewhere(const WgInterface& wg) {
+        return wg.name + "'s UDP socket is in a namespace that is not watched (the one it was created in, or it is "
+                         "down): WireGuard's outer packets are there";
     }
 
     // A user-space WireGuard received this data packet, and no inner packet of its peer came out of the

@@ -14,7 +14,8 @@ struct ModuleStatus;
 
 struct WatchOptions {
     std::string iface;                 // "" = every interface
-    std::string netns;                 // "" = the caller's
+    std::vector<std::string> netns;    // none: the caller's; several: each (inner and outer packets linked across
+                                       // them); {"all"}: every namespace of the host
     bool json = false;
     bool steps = false;                // one line per step instead of packet timelines
     bool nftrace = false;              // trace table + NFNLGRP_NFTRACE: the deciding rule of each chain

@@ -2,8 +2,10 @@
 // Network namespaces named the way a user names them: NAME (/run/netns/NAME), a path to a namespace
 // file, a PID (its /proc/PID/ns/net), or empty for the caller's own.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wgbpf/common/result.hpp"
 
@@ -12,6 +14,9 @@ namespace wgbpf {
 class NetnsHandle {
 public:
     static Result<NetnsHandle> open(std::string_view spec);
+    // Every network namespace of the host that wgbpf can reach: the caller's, each /run/netns/NAME, and
+    // each other one a process is in (containers). Deduplicated; the caller's first.
+    static Result<std::vector<NetnsHandle>> open_all();
     NetnsHandle(NetnsHandle&& o) noexcept;
     NetnsHandle& operator=(NetnsHandle&& o) noexcept;
     NetnsHandle(const NetnsHandle&) = delete;
@@ -21,13 +26,18 @@ public:
     int fd() const { return fd_; }
     uint32_t inode() const { return inode_; }
     const std::string& description() const { return description_; } // e.g. "wgbpf-lab-client (/run/netns/...)"
+    const std::string& name() const { return name_; }               // e.g. "wgbpf-lab-client", "pid 812", "current"
 
 private:
-    NetnsHandle(int fd, uint32_t inode, std::string description);
+    NetnsHandle(int fd, uint32_t inode, std::string description, std::string name);
     int fd_ = -1;
     uint32_t inode_ = 0;
     std::string description_;
+    std::string name_;
 };
+
+// The UDP ports sockets are bound to in `ns` (IPv4 and IPv6; kernel sockets such as WireGuard's too).
+Result<std::set<uint16_t>> bound_udp_ports(const NetnsHandle& ns);
 
 // RAII: this thread enters the namespace; leaves (back to where it was) on destruction.
 // Sockets opened inside stay bound to the namespace after leaving.

@@ -16,16 +16,22 @@
 
 namespace wgbpf {
 
+// Netfilter chains' verdicts and mark changes: the exact flavour (fentry/fexit nft_do_chain) sees every
+// namespace's chains; the brackets (netfilter links around the base chains) are attached namespace by
+// namespace, from one BPF object (loading it once per namespace would cost a verification each).
 class NetfilterProbe {
 public:
+    // Starts the module and watches `ns` (the first namespace).
     static Result<std::unique_ptr<NetfilterProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
                                                          SharedMaps& maps, uint32_t ringbuf_bytes,
                                                          const NetnsHandle& ns, const NftRuleset& ruleset);
     ~NetfilterProbe();
 
-    // Brackets move with the ruleset (a new plan generation); no-op for the exact flavour.
-    Result<void> update_ruleset(const NftRuleset& ruleset);
-    const BracketPlan* plan() const; // nullptr for the exact flavour
+    // Brackets in another namespace too (`ns` must outlive the probe); no-op for the exact flavour.
+    Result<void> watch_namespace(const NetnsHandle& ns, const NftRuleset& ruleset);
+    // Brackets move with the namespace's ruleset (a new plan generation); no-op for the exact flavour.
+    Result<void> update_ruleset(uint32_t netns, const NftRuleset& ruleset);
+    const BracketPlan* plan(uint32_t netns) const; // nullptr for the exact flavour, or a namespace not watched
     void set_filter(const wgbpf_filter& filter);
     ModuleStatus status() const;
 

@@ -43,7 +43,9 @@ struct NftraceSummary {
 
 class OutputWriter {
 public:
-    OutputWriter(std::ostream& out, bool json, TextStyle style, LinkName link_name);
+    // `link_name`: an interface's name in a namespace, by index.
+    using NetnsLinkName = std::function<std::string(uint32_t netns, int ifindex)>;
+    OutputWriter(std::ostream& out, bool json, TextStyle style, NetnsLinkName link_name);
 
     void route(const RouteDecision& d);
     void netfilter(const NetfilterStep& s);
@@ -61,7 +63,8 @@ public:
 
     // Everything is attached: from here on nothing is missed. With --json also a `"kind": "ready"` line,
     // so that scripts start their traffic after it.
-    void ready(const std::vector<ModuleStatus>& modules, uint32_t netns);
+    // `namespaces`: the watched ones, inode and name (the first is the JSON line's "netns").
+    void ready(const std::vector<ModuleStatus>& modules, const std::vector<std::pair<uint32_t, std::string>>& namespaces);
 
     // The exit summary: text on stderr always; with --json also the last stdout line.
     // `lone_routes`: route decisions no packet took, not shown as timelines. `not_shown`: what was still in
@@ -80,7 +83,8 @@ private:
     std::ostream& out_;
     bool json_;
     TextStyle style_;
-    LinkName link_name_;
+    NetnsLinkName link_name_;
+    LinkName in_netns(uint32_t netns) const;
     uint64_t records_ = 0;
     uint64_t max_records_ = UINT64_MAX;
     int first_errno_ = 0;

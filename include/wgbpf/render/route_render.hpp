@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 // Route decisions for people (text) and for programs (JSON lines, docs/json-schema.md).
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +12,8 @@ namespace wgbpf {
 struct TextStyle {
     bool colour = false;
     int64_t realtime_offset_ns = 0; // added to t_ns (monotonic) to print wall-clock time; 0 = print t_ns as seconds
+    // A namespace's name by inode ("" or unset: the inode alone), shown when several are watched.
+    std::function<std::string(uint32_t netns)> netns_name;
 };
 
 std::string render_route_text(const RouteDecision& d, const TextStyle& style);
