@@ -237,6 +237,14 @@ container_client() {
   else
     in_ns "$NS_C" wireguard-go "$WG" >"$STATE/wireguard-go-$WG.log" 2>&1 ||
       die "wireguard-go $WG failed: $(cat "$STATE/wireguard-go-$WG.log")"
+    # Its daemon child reads the TUN's MTU by name in this namespace as it starts: moving the interface
+    # before that makes it exit. It answers on its control socket once it has started.
+    local i
+    for i in $(seq 1 50); do
+      if in_ns "$NS_C" wg show "$WG" listen-port >/dev/null 2>&1; then break; fi
+      sleep 0.1
+    done
+    ((i < 50)) || die "wireguard-go $WG did not start: $(cat "$STATE/wireguard-go-$WG.log")"
   fi
   ip -n "$NS_C" link set "$WG" netns "$NS_A"
   in_ns "$NS_A" wg set "$WG" private-key "$STATE/client.key" listen-port "$PORT" \

@@ -192,18 +192,20 @@ std::string run(const std::string& cmd, std::chrono::milliseconds timeout) {
 // $WGBPF_SOURCE_DIR overrides the source directory compiled in (tests run from another place).
 std::string Lab::script() { return env_or("WGBPF_SOURCE_DIR", WGBPF_SOURCE_DIR) + "/scripts/lab.sh"; }
 
-Lab::Lab() : name_(env_or("WGBPF_LAB", "wgbpf")), wg_(env_or("WGBPF_LAB_WG", "wg0")) {
-    RunResult r = run_status(sh_quote(script()) + " up 2>&1", std::chrono::seconds(120));
+Lab::Lab(LabKind kind)
+    : name_(env_or("WGBPF_LAB", "wgbpf")), wg_(env_or("WGBPF_LAB_WG", "wg0")),
+      env_(kind == LabKind::container ? "WGBPF_LAB_CONTAINER=1 " : "") {
+    RunResult r = run_status(env_ + sh_quote(script()) + " up 2>&1", std::chrono::seconds(120));
     up_log_ = r.output;
     if (r.status != 0) {
-        run_status(sh_quote(script()) + " down 2>&1", std::chrono::seconds(60)); // the script cleans up; be sure
+        run_status(env_ + sh_quote(script()) + " down 2>&1", std::chrono::seconds(60)); // the script cleans up; be sure
         throw std::runtime_error("lab.sh up failed (" + status_text(r.status) + "):\n" + r.output);
     }
 }
 
 Lab::~Lab() {
     try {
-        RunResult r = run_status(sh_quote(script()) + " down 2>&1", std::chrono::seconds(60));
+        RunResult r = run_status(env_ + sh_quote(script()) + " down 2>&1", std::chrono::seconds(60));
         if (r.status != 0) std::cerr << "lab.sh down failed (" << status_text(r.status) << "):\n" << r.output;
     } catch (const std::exception& e) {
         std::cerr << "lab.sh down: " << e.what() << "\n";
@@ -215,6 +217,7 @@ RunResult Lab::exec(const std::string& role, const std::string& cmd, std::chrono
     if (role == "client") ns = client_ns();
     else if (role == "router") ns = router_ns();
     else if (role == "server") ns = server_ns();
+    else if (role == "app") ns = app_ns();
     else throw std::invalid_argument("unknown lab role: " + role);
     return run_status("ip netns exec " + sh_quote(ns) + " sh -c " + sh_quote(cmd), timeout);
 }
@@ -229,6 +232,10 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+}
+
+bool Lab::kernel_wireguard(const std::string& role, const std::string& iface) const {
+    return exec(role, "ip -d link show " + sh_quote(iface.empty() ? wg_ : iface) + " | grep -qw wireguard").status == 0;
 }
 
 std::string Lab::server_wg_iface() const {

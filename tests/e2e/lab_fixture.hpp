@@ -106,9 +106,14 @@ constexpr const char* kMasqueradePeers = "nft -f - <<'EOF'\n"
 // The seed topology in namespaces: `scripts/lab.sh up` in the constructor (throws
 // std::runtime_error with the script's output if it fails), `down` in the destructor. Honours
 // WGBPF_LAB and WGBPF_LAB_WG like the script.
+enum class LabKind {
+    seed,      // the seed's wg-quick client
+    container, // WGBPF_LAB_CONTAINER=1: the client's interface moved into <lab>-app, its socket left in the client's
+};
+
 class Lab {
 public:
-    Lab();
+    explicit Lab(LabKind kind = LabKind::seed);
     ~Lab();
     Lab(const Lab&) = delete;
     Lab& operator=(const Lab&) = delete;
@@ -119,13 +124,17 @@ public:
     std::string client_ns() const { return name_ + "-client"; }
     std::string router_ns() const { return name_ + "-router"; }
     std::string server_ns() const { return name_ + "-server"; }
+    std::string app_ns() const { return name_ + "-app"; } // LabKind::container
     const std::string& wg_iface() const { return wg_; }  // the client's WireGuard interface
     const std::string& up_log() const { return up_log_; }
 
     // The server's WireGuard interface, as scripts/lab.sh names it (WGBPF_LAB_WG_SERVER, else wgs0 or <wg>s).
     std::string server_wg_iface() const;
 
-    // `ip netns exec <role namespace> sh -c cmd`; role: "client", "router" or "server".
+    // Kernel WireGuard (`ip -d link` says "wireguard") or a user-space implementation over TUN.
+    bool kernel_wireguard(const std::string& role = "client", const std::string& iface = "") const;
+
+    // `ip netns exec <role namespace> sh -c cmd`; role: "client", "router", "server" or "app".
     RunResult exec(const std::string& role, const std::string& cmd,
                    std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
@@ -133,6 +142,7 @@ private:
     std::string name_;
     std::string wg_;
     std::string up_log_;
+    std::string env_; // for scripts/lab.sh: the kind of lab
 };
 
 } // namespace wgbpf::e2e

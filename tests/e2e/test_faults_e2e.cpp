@@ -23,10 +23,6 @@ std::string public_key(const Lab& lab, const std::string& role, const std::strin
     return trimmed(lab.exec(role, "wg show " + sh_quote(iface) + " public-key").output);
 }
 
-bool kernel_wireguard(const Lab& lab, const std::string& role, const std::string& iface) {
-    return lab.exec(role, "ip -d link show " + sh_quote(iface) + " | grep -qw wireguard").status == 0;
-}
-
 void must(const Lab& lab, const std::string& role, const std::string& cmd) {
     RunResult r = lab.exec(role, cmd);
     INFO(role << ": " << cmd << "\n" << r.output);
@@ -108,7 +104,7 @@ TEST_CASE("fault: the client's source is not in the server's allowed IPs for it:
     Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab); });
     INFO(d.output);
     CHECK(d.exit_status == 5);
-    bool kernel = kernel_wireguard(lab, "server", wgs);
+    bool kernel = lab.kernel_wireguard("server", wgs);
     const json* f = d.finding(kernel ? "source_not_allowed" : "dropped_inside_wireguard");
     REQUIRE(f);
     CHECK((*f)["certainty"] == (kernel ? "certain" : "likely"));
@@ -137,7 +133,7 @@ TEST_CASE("fault: overlapping allowed IPs on the server: another peer took the c
     const json* none = d.finding("peer_without_allowed_ips");
     REQUIRE(none);
     CHECK((*none)["subject"] == wgs + " peer " + client_key.substr(0, 8) + "...");
-    bool kernel = kernel_wireguard(lab, "server", wgs);
+    bool kernel = lab.kernel_wireguard("server", wgs);
     const json* f = d.finding(kernel ? "source_not_allowed" : "dropped_inside_wireguard");
     REQUIRE(f);
     if (kernel) CHECK(std::string((*f)["summary"]).find("it is in peer " + other.substr(0, 8)) != std::string::npos);
@@ -170,7 +166,7 @@ TEST_CASE("fault: a wrong public key for the server on the client: the handshake
     Diagnosis server = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
     INFO(server.output);
     CHECK(server.exit_status == 5);
-    bool kernel = kernel_wireguard(lab, "server", wgs);
+    bool kernel = lab.kernel_wireguard("server", wgs);
     const json* f = server.finding(kernel ? "handshake_bad_mac" : "handshake_rejected");
     REQUIRE(f);
     CHECK((*f)["certainty"] == (kernel ? "certain" : "likely"));
@@ -231,7 +227,7 @@ TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, w
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " fwmark 0");
-    bool kernel = kernel_wireguard(lab, "client", lab.wg_iface());
+    bool kernel = lab.kernel_wireguard("client", lab.wg_iface());
     Diagnosis d = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 1); }, 3);
     INFO(d.output);
     CHECK(d.exit_status == 5);
@@ -253,7 +249,7 @@ TEST_CASE("fault: healthy: a WireGuard interface moved into another namespace (i
     Lab lab;
     const std::string moved = lab.name() + "-moved";
     const std::string wgs = lab.server_wg_iface();
-    const bool kernel = kernel_wireguard(lab, "client", lab.wg_iface());
+    const bool kernel = lab.kernel_wireguard("client", lab.wg_iface());
     const std::string wgm = lab.wg_iface() + "m";
     struct Cleanup {
         std::string ns, iface;
@@ -307,7 +303,7 @@ TEST_CASE("fault: the server forgot its sessions (peer removed and added again):
                             " peer " + sh_quote(client_key) + " allowed-ips " + sh_quote(allowed));
     Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
     INFO(d.output);
-    if (!kernel_wireguard(lab, "server", wgs)) {
+    if (!lab.kernel_wireguard("server", wgs)) {
         // wireguard-go says nothing of why; what came after the new handshake shows the path works again.
         CHECK((d.exit_status == 0 || d.exit_status == 5));
         return;

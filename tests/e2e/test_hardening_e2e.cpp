@@ -77,10 +77,6 @@ json last_line(std::string text) {
     return json::parse(text.substr(start == std::string::npos ? 0 : start + 1), nullptr, false);
 }
 
-bool kernel_wireguard(const Lab& lab) {
-    return lab.exec("client", "ip -d link show " + sh_quote(lab.wg_iface())).output.find("\n    wireguard") !=
-           std::string::npos;
-}
 
 } // namespace
 
@@ -198,7 +194,7 @@ TEST_CASE("hardening: the WireGuard interface taken down and up again by wg-quic
     Lab lab;
     ScratchDir dir;
     const std::string conf = "/run/wgbpf-lab/" + lab.name() + "/" + lab.wg_iface() + ".conf";
-    const std::string up = std::string(kernel_wireguard(lab) ? "" : "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go ") +
+    const std::string up = std::string(lab.kernel_wireguard() ? "" : "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go ") +
                            "wg-quick up " + sh_quote(conf) + " 2>&1";
     Process watch(watch_command(lab.client_ns(), "--iface " + sh_quote(lab.wg_iface()) + " --json --duration 16 -w " +
                                                      sh_quote(dir.file("rec")) + " 2> " + sh_quote(dir.file("err"))));

@@ -16,19 +16,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-const json* find_timeline(const std::vector<json>& ts, const std::function<bool(const json&)>& pred) {
-    for (const json& t : ts)
-        if (pred(t)) return &t;
-    return nullptr;
-}
-
-std::vector<json> steps_of(const json& t, const char* kind) {
-    std::vector<json> out;
-    for (const json& s : array_field(t, "steps"))
-        if (str_field(s, "kind") == kind) out.push_back(s);
-    return out;
-}
-
 // The device `ip route get` names, in the client namespace.
 std::string route_get_dev(const Lab& lab, const std::string& args) {
     std::string out = lab.exec("client", "ip -4 route get " + args).output;

@@ -23,12 +23,6 @@ std::string allowed_ips(const Lab& lab, const std::string& role, const std::stri
     return trimmed(out);
 }
 
-const json* find_timeline(const std::vector<json>& ts, const std::function<bool(const json&)>& pred) {
-    for (const json& t : ts)
-        if (pred(t)) return &t;
-    return nullptr;
-}
-
 std::vector<json> wireguard_steps(const json& t) {
     std::vector<json> out;
     for (const json& s : array_field(t, "steps"))

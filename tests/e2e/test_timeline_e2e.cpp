@@ -23,29 +23,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-std::vector<json> steps_of(const json& t, const char* kind) {
-    std::vector<json> out;
-    for (const json& s : array_field(t, "steps"))
-        if (str_field(s, "kind") == kind) out.push_back(s);
-    return out;
-}
-
-bool has_step(const json& t, const char* kind, const std::function<bool(const json&)>& pred) {
-    for (const json& s : steps_of(t, kind))
-        if (pred(s)) return true;
-    return false;
-}
-
-const json* find_timeline(const std::vector<json>& ts, const std::function<bool(const json&)>& pred) {
-    for (const json& t : ts)
-        if (pred(t)) return &t;
-    return nullptr;
-}
-
-const json* by_id(const std::vector<json>& ts, const json& id) {
-    return find_timeline(ts, [&](const json& t) { return t.contains("id") && t["id"] == id; });
-}
-
 // The server's key as the client knows its peer (wireguard-go's sockets are shared by all namespaces,
 // so `wg show all` in the server namespace would list the client's interface too).
 std::string server_public_key(const Lab& lab) {
@@ -53,12 +30,6 @@ std::string server_public_key(const Lab& lab) {
     std::string key = r.output;
     while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
     return key;
-}
-
-// Kernel WireGuard (`ip -d link` says "wireguard") or a user-space implementation over TUN.
-bool kernel_wireguard(const Lab& lab) {
-    return lab.exec("client", "ip -d link show " + sh_quote(lab.wg_iface())).output.find("\n    wireguard") !=
-           std::string::npos;
 }
 
 // The flavour a probe module ran with, from the ready line ("" when it did not run).
@@ -114,7 +85,7 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
 
     // Kernel WireGuard encrypts the skb in place: linked by packet id, and its probe names the peer the
     // kernel chose. wireguard-go makes a new packet: linked by peer, order and length.
-    bool kernel_wg = kernel_wireguard(lab);
+    bool kernel_wg = lab.kernel_wireguard();
     INFO("WireGuard implementation: " << (kernel_wg ? "kernel" : "user space"));
     CHECK(has_step(*inner, "wireguard", [&](const json& s) {
         return str_field(s, "linked_by") == (kernel_wg ? "skb" : "peer_order_length");
@@ -191,7 +162,7 @@ TEST_CASE("timeline: with --no-fexit, kprobes link kernel WireGuard's packets ju
     const json* inner = echo_request(ts);
     REQUIRE(inner);
     CHECK(inner->contains("encapsulated_in"));
-    bool kernel_wg = kernel_wireguard(lab);
+    bool kernel_wg = lab.kernel_wireguard();
     CHECK(has_step(*inner, "wireguard", [&](const json& s) {
         return str_field(s, "peer") == peer && str_field(s, "linked_by") == (kernel_wg ? "skb" : "peer_order_length");
     }));

@@ -204,4 +204,27 @@ std::vector<std::string> wgbpf_links_left() {
     return ours;
 }
 
+const json* find_timeline(const std::vector<json>& ts, const std::function<bool(const json&)>& pred) {
+    for (const json& t : ts)
+        if (pred(t)) return &t;
+    return nullptr;
+}
+
+const json* by_id(const std::vector<json>& ts, const json& id) {
+    return find_timeline(ts, [&](const json& t) { return t.contains("id") && t["id"] == id; });
+}
+
+std::vector<json> steps_of(const json& t, const char* kind) {
+    std::vector<json> out;
+    for (const json& s : array_field(t, "steps"))
+        if (str_field(s, "kind") == kind) out.push_back(s);
+    return out;
+}
+
+bool has_step(const json& t, const char* kind, const std::function<bool(const json&)>& pred) {
+    for (const json& s : steps_of(t, kind))
+        if (pred(s)) return true;
+    return false;
+}
+
 } // namespace wgbpf::e2e

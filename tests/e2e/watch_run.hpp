@@ -67,6 +67,14 @@ NftraceListener require_new_nftrace_listener(const Lab& lab, const std::vector<N
 bool wait_until_read(const Lab& lab, uint64_t inode, std::chrono::seconds timeout = std::chrono::seconds(20),
                      const std::string& role = "client");
 
+// The first timeline `pred` accepts; the one with this id; a timeline's steps of one kind; whether one of
+// them is as `pred` wants.
+const nlohmann::json* find_timeline(const std::vector<nlohmann::json>& ts,
+                                    const std::function<bool(const nlohmann::json&)>& pred);
+const nlohmann::json* by_id(const std::vector<nlohmann::json>& ts, const nlohmann::json& id);
+std::vector<nlohmann::json> steps_of(const nlohmann::json& t, const char* kind);
+bool has_step(const nlohmann::json& t, const char* kind, const std::function<bool(const nlohmann::json&)>& pred);
+
 std::optional<int64_t> int_field(const nlohmann::json& j, const char* key);
 std::optional<std::string> str_field(const nlohmann::json& j, const char* key);
 const nlohmann::json& array_field(const nlohmann::json& j, const char* key);
