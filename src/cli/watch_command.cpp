@@ -94,6 +94,7 @@ struct WatchedNamespace {
     std::unique_ptr<ChangeWatcher> nft_watcher;
     std::optional<WgInterface> wireguard; // the watched interface, when it is here and WireGuard
     bool iface_present = false;           // the watched interface is here (now)
+    bool iface_seen = false;              // ... or was, since the watch began
     uint64_t next_config_check = 0;
 };
 
@@ -192,6 +193,7 @@ WatchedNamespace open_namespace(NetnsHandle handle, const WatchOptions& options,
     WatchedNamespace ns{std::move(handle), std::move(config.value())};
     if (!ns.config.nft.available) spdlog::warn("{}nftables ruleset not readable: {}", prefix, ns.config.nft.error);
     ns.iface_present = !options.iface.empty() && ns.config.link_by_name(options.iface);
+    ns.iface_seen = ns.iface_present;
     if (ns.iface_present) ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
     if (auto w = watch_routing_changes(ns.handle)) ns.config_watcher = std::move(w.value());
     else spdlog::warn("{}route/rule changes will not be followed: {}", prefix, w.error());
@@ -554,9 +556,10 @@ int run_watch(const WatchOptions& options) {
                 spdlog::warn("interface {} is gone from {}: not watched there until it comes back", options.iface,
                              ns.handle.description());
             if (link && !ns.iface_present)
-                spdlog::info("interface {} is in {} (ifindex {}): watched there", options.iface, ns.handle.description(),
-                             link->ifindex);
+                spdlog::info("interface {} is {} (ifindex {}) in {}: watched there", options.iface,
+                             ns.iface_seen ? "back" : "new", link->ifindex, ns.handle.description());
             ns.iface_present = link != nullptr;
+            ns.iface_seen = ns.iface_seen || ns.iface_present;
             ns.wireguard = link ? read_wireguard_if_any(ns.handle, options.iface) : std::nullopt;
         }
         spaces.place_sockets();

@@ -35,6 +35,9 @@ expect 2 'power of two' -- "$wgbpf" watch --ringbuf-kib 100
 if [[ $(id -u) -eq 0 ]]; then
   expect 4 "network namespace 'wgbpf-no-such-ns' not found" -- "$wgbpf" watch --netns wgbpf-no-such-ns --duration 1
   expect 4 "not a network namespace" -- "$wgbpf" watch --netns /etc/passwd --duration 1
+  expect 4 "network namespace 'wgbpf-no-such-ns' not found" -- "$wgbpf" watch --netns /proc/self/ns/net --netns wgbpf-no-such-ns --duration 1
+  expect 2 "--netns all watches every namespace: give no other --netns" -- "$wgbpf" watch --netns all --netns /proc/self/ns/net --duration 1
+  expect 4 "no interface 'wgbpf-no-if0' in network namespace" -- "$wgbpf" watch --netns /proc/self/ns/net --iface wgbpf-no-if0 --duration 1
   expect 4 "no interface 'wgbpf-none0'" -- "$wgbpf" watch --iface wgbpf-none0 --duration 1
   expect 3 'needs root or the capabilities.*missing: .*CAP_BPF' -- \
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" watch --duration 1
@@ -155,6 +158,11 @@ if [[ $(id -u) -eq 0 ]]; then
   out=$("$wgbpf" watch --netns "$ns" --steps --duration 4 2>&1 & sleep 2; ip netns exec "$ns" ping -c 1 -W 1 10.99.0.2 >/dev/null 2>&1; wait)
   if [[ $out == *'\x1b]52;c;eA==\x07'* && $out != *$'\e]52'* ]]; then passed=$((passed + 1))
   else echo "FAIL: a control sequence in an interface name reached the terminal (or the name was not shown): $(printf '%q' "$out")"; failures=$((failures + 1)); fi
+  # Two namespaces, the interface in neither: said, with both named.
+  expect 4 "no interface 'wgbpf-no-if0' in network namespaces" -- "$wgbpf" watch --netns /proc/self/ns/net --netns "$ns" --iface wgbpf-no-if0 --duration 1
+  expect 2 "--nftrace traces one namespace: give one --netns" -- "$wgbpf" watch --nftrace --netns /proc/self/ns/net --netns "$ns" --duration 1
+  # The same namespace twice is watched once.
+  expect_output 0 'is a namespace already given: watched once' /dev/null -- "$wgbpf" watch --netns "$ns" --netns "/run/netns/$ns" --json --duration 1
   ip netns del "$ns" && ns=
 fi
 

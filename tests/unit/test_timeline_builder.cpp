@@ -1039,3 +1039,85 @@ TEST_CASE("user-space WireGuard: no drop is inferred for an outer packet events 
     CHECK_FALSE(c.out[0].outcome_inferred);
     CHECK(c.out[0].outcome != "dropped");
 }
+
+namespace {
+
+// wireguard.com/netns: wg0 created in the host namespace (kNs, where its socket stays) and moved into a
+// container (kContainer). The inner ping leaves through wg0 there; wireguard-go sends the outer packet from kNs.
+struct ContainerTunnel {
+    static constexpr uint32_t kContainer = 4026532369u;
+    NetnsConfig container = client_config();
+    NetnsConfig host = client_config();
+    WgInterface wg = client_wg0();
+    std::vector<PacketTimeline> out;
+    TimelineBuilder builder;
+
+    explicit ContainerTunnel(uint32_t socket_netns)
+        : builder(
+              [this](uint32_t netns) {
+                  if (netns == kContainer) return TimelineContext{&container, {wg}};
+                  if (netns == kNs) return TimelineContext{&host, {wg}};
+                  return TimelineContext{};
+              },
+              [this](PacketTimeline&& t) { out.push_back(std::move(t)); }) {
+        container.netns_inode = kContainer;
+        for (Link& l : container.links) l.mtu = l.name == "wg0" ? 1420 : 9000;
+        for (Link& l : host.links) l.mtu = l.name == "c0" ? 1500 : 9000;
+        wg.netns = kContainer;
+        wg.socket_netns = socket_netns;
+    }
+
+    void ping() {
+        PacketInfo req = icmp_packet(kRequest, "10.0.0.1", "198.51.100.9", 8);
+        req.oif = kWg0;
+        DeviceEvent leaves = egress(req, kWg0, 1'000'000, kPing);
+        leaves.netns = kContainer;
+        builder.add(leaves);
+        PacketInfo outer = outer_out(kOuterOut, outer_payload(req.len), wg_data(kServerIndex, 2));
+        builder.add(outer_route(1'100'000));
+        builder.add(filter_output(outer, 1'150'000, kWgMark));
+        builder.add(egress(outer, kC0, 1'200'000, kWireguardGo));
+        builder.flush_all();
+    }
+    const PacketTimeline* with_packet(uint64_t packet) const {
+        for (const PacketTimeline& t : out)
+            if (t.packet_id == packet) return &t;
+        return nullptr;
+    }
+};
+
+} // namespace
+
+TEST_CASE("an interface moved into a container pairs with its outer packets in the namespace its socket is in") {
+    ContainerTunnel c(kNs);
+    c.ping();
+    const PacketTimeline* inner = c.with_packet(kRequest);
+    const PacketTimeline* outer = c.with_packet(kOuterOut);
+    REQUIRE(inner);
+    REQUIRE(outer);
+    CHECK(inner->netns == ContainerTunnel::kContainer);
+    CHECK(outer->netns == kNs);
+    CHECK(inner->outcome == "encapsulated");
+    CHECK(inner->encapsulated_in == outer->id);
+    CHECK(outer->outer_of == inner->id);
+    auto wg = steps_of<WireguardStep>(*inner);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].peer == kServerKey);
+    CHECK(wg[0].tunnel_mtu == 1420); // where the interface is
+    CHECK(wg[0].device == "c0");     // where the outer packet left
+    CHECK(wg[0].device_mtu == 1500);
+}
+
+TEST_CASE("an interface whose socket is in no watched namespace: its inner packet says so, nothing is paired") {
+    ContainerTunnel c(kSocketNotWatched);
+    c.ping();
+    const PacketTimeline* inner = c.with_packet(kRequest);
+    const PacketTimeline* outer = c.with_packet(kOuterOut);
+    REQUIRE(inner);
+    REQUIRE(outer);
+    CHECK(inner->outcome == "unknown");
+    CHECK_FALSE(inner->encapsulated_in);
+    CHECK(has_gap(*inner, "UDP socket is in a namespace that is not watched"));
+    CHECK_FALSE(outer->outer_of);
+    CHECK(steps_of<WireguardStep>(*outer).empty()); // a UDP packet of the host, not taken for wg0's
+}
