@@ -473,7 +473,8 @@ int run_watch(const WatchOptions& options) {
     auto wireguard_list = [&] { return spaces.wireguard_for(spaces.primary().handle.inode()); };
     auto record_namespace = [&](const WatchedNamespace& ns) {
         const uint32_t inode = ns.handle.inode();
-        recording.write([&](RecordingWriter& w) { return w.write_config({inode, ns.config, spaces.wireguard_for(inode)}); });
+        ConfigSnapshot snapshot{inode, ns.config, spaces.wireguard_for(inode), spaces.several() ? ns.handle.name() : ""};
+        recording.write([&](RecordingWriter& w) { return w.write_config(snapshot); });
         if (const BracketPlan* plan = modules.netfilter ? modules.netfilter->plan(inode) : nullptr)
             recording.write([&](RecordingWriter& w) { return w.write_plan({inode, *plan}); });
     };

@@ -126,6 +126,7 @@ std::string encode_config_frame(const ConfigSnapshot& c, const RouteChanges* rou
                      {"config", netns_config_to_json(c.config, !route_changes)},
                      {"wireguard", wireguard_to_json(c.wireguard)}};
     if (route_changes) j["route_changes"] = record_detail::route_changes_json(*route_changes);
+    if (!c.name.empty()) j["name"] = c.name;
     return dump(j);
 }
 
@@ -178,6 +179,7 @@ Result<ConfigSnapshot> decode_config_frame(std::span<const std::byte> payload) {
         if (changes) c.route_changes = record_detail::parse_route_changes(*changes);
         c.config.netns_inode = c.netns;
         c.wireguard = record_detail::parse_wireguard(j.at("wireguard"));
+        if (auto name = j.maybe("name")) c.name = name->string();
         return c;
     });
 }

@@ -87,7 +87,9 @@ int run_replay(const ReplayOptions& options) {
         sinks.timeline = [&](const PacketTimeline& t) { output->timeline(t); };
     }
     ReplaySession session(std::move(sinks));
-    output = std::make_unique<OutputWriter>(std::cout, options.json, TextStyle{options.colour, header.realtime_offset_ns},
+    TextStyle style{options.colour, header.realtime_offset_ns};
+    style.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
+    output = std::make_unique<OutputWriter>(std::cout, options.json, style,
                                             [&](uint32_t netns, int ifindex) {
                                                 const NetnsConfig* c = session.config(netns);
                                                 return c ? c->link_name(ifindex) : session.link_name(ifindex);

@@ -80,6 +80,11 @@ ReplayOutcome ReplaySession::run(RecordingReader& reader) {
     return out;
 }
 
+std::string ReplaySession::netns_name(uint32_t netns) const {
+    auto it = names_of_netns_.find(netns);
+    return it == names_of_netns_.end() ? std::string() : it->second;
+}
+
 const NetnsConfig* ReplaySession::config(uint32_t netns) const {
     auto it = configs_.find(netns);
     return it == configs_.end() ? nullptr : &it->second;
@@ -106,6 +111,7 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         }
         configs_[c->netns] = std::move(c->config); // in place: what the pipeline holds stays valid
         wireguard_[c->netns] = std::move(c->wireguard);
+        if (!c->name.empty()) names_of_netns_[c->netns] = std::move(c->name);
         return {};
     }
     case FrameKind::plan: {

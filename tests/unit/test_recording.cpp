@@ -783,3 +783,27 @@ TEST_CASE("route changes that remove a route the namespace does not have: corrup
     std::sort(expected.begin(), expected.end());
     CHECK(kept->routes == expected);
 }
+
+TEST_CASE("a config frame of a watch of several namespaces keeps the namespace's name and where each WireGuard "
+          "interface and its socket are; a frame without them reads as before") {
+    ConfigSnapshot c = seed_snapshot();
+    c.name = "wgbpf-client";
+    c.wireguard[0].netns = 4026532369u;  // the interface lives in the container
+    c.wireguard[0].socket_netns = kSeedNetns;
+    const std::string text = encode_frame(c);
+    auto back = decode_config_frame(std::as_bytes(std::span(text.data(), text.size())));
+    REQUIRE(back.ok());
+    CHECK(back->name == "wgbpf-client");
+    REQUIRE(back->wireguard.size() == 1);
+    CHECK(back->wireguard[0].netns == 4026532369u);
+    CHECK(back->wireguard[0].socket_netns == kSeedNetns);
+
+    const std::string plain = encode_frame(seed_snapshot());
+    CHECK(plain.find("\"name\":\"wgbpf") == std::string::npos);
+    CHECK(plain.find("socket_netns") == std::string::npos); // one namespace: the frame is as it always was
+    auto old = decode_config_frame(std::as_bytes(std::span(plain.data(), plain.size())));
+    REQUIRE(old.ok());
+    CHECK(old->name.empty());
+    CHECK(old->wireguard[0].netns == 0);
+    CHECK(old->wireguard[0].socket_netns == 0);
+}

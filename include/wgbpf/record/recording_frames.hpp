@@ -34,6 +34,7 @@ struct ConfigSnapshot {
     uint32_t netns = 0;                   // inode; config.netns_inode is the same
     NetnsConfig config;
     std::vector<WgInterface> wireguard;
+    std::string name; // as the user named the namespace; written only when several were watched
     // Set: config.routes is not in the frame; these changes apply to the namespace's previous routes.
     std::optional<RouteChanges> route_changes;
 };

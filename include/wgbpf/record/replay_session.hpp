@@ -39,6 +39,7 @@ public:
     const NetnsConfig* config(uint32_t netns) const; // the latest configuration read for it
     std::optional<uint32_t> first_netns() const { return first_netns_; } // the first namespace described
     std::vector<WgInterface> wireguard(uint32_t netns) const; // its WireGuard interfaces, as last described
+    std::string netns_name(uint32_t netns) const;             // "" unless several namespaces were recorded
     const EventPipeline& pipeline() const { return *pipeline_; }
     double event_seconds() const { return first_ns_ ? (now_ns_ - first_ns_) / 1e9 : 0.0; } // first to last event
 
@@ -50,6 +51,7 @@ private:
     std::map<uint32_t, NetnsConfig> configs_;
     std::map<uint32_t, std::vector<WgInterface>> wireguard_;
     std::map<uint32_t, BracketPlan> plans_;
+    std::map<uint32_t, std::string> names_of_netns_;
     RecordingNames names_;
     std::optional<uint32_t> first_netns_;
     uint64_t first_ns_ = 0;
