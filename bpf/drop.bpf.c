@@ -21,11 +21,9 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	__u64 id = packet_id(skb);
 	if (!unwatch(id))
 		return;
-	/* A watched packet that crossed into another namespace (a veth peer) and died there is not a drop of
-	 * the watched namespace: its timeline ended when it left. */
+	/* Any namespace: a watched packet that crossed into another one (a veth peer) and died there is
+	 * reported there (user space gives this module no namespace filter). */
 	__u32 netns = skb_netns(skb);
-	if (netns && !netns_watched(&filter, netns))
-		return;
 	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_DROP);

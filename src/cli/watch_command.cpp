@@ -169,7 +169,7 @@ std::optional<WgInterface> read_wireguard_if_any(const NetnsHandle& ns, const st
 
 // One scope per namespace: the interface where it is now, and the outer packets of the WireGuard
 // interfaces (by port, fwmark or endpoint) in every watched namespace.
-wgbpf_filter filter_for(const Namespaces& spaces, const WatchOptions& options) {
+Result<wgbpf_filter> scoped_filter(const Namespaces& spaces, const WatchOptions& options) {
     std::vector<WatchScope> scopes;
     for (const WatchedNamespace& ns : spaces.list) {
         WatchScope scope;
@@ -180,7 +180,11 @@ wgbpf_filter filter_for(const Namespaces& spaces, const WatchOptions& options) {
         scope.wireguard = ns.wireguard;
         scopes.push_back(std::move(scope));
     }
-    auto filter = build_filter(scopes);
+    return build_filter(scopes);
+}
+
+wgbpf_filter filter_for(const Namespaces& spaces, const WatchOptions& options) {
+    auto filter = scoped_filter(spaces, options);
     if (!filter) throw FatalError(filter.error());
     return filter.value();
 }
@@ -250,9 +254,12 @@ Namespaces open_namespaces(const WatchOptions& options) {
 
 void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
     for (const WatchedNamespace& ns : spaces.list) {
+        const bool any_wireguard = std::any_of(spaces.list.begin(), spaces.list.end(),
+                                               [](const WatchedNamespace& n) { return n.wireguard.has_value(); });
         std::string what = options.iface.empty() ? "all interfaces"
                            : ns.iface_present    ? "interface " + options.iface
-                                                 : "the outer packets of WireGuard (no " + options.iface + " here)";
+                           : any_wireguard       ? "the outer packets of WireGuard (no " + options.iface + " here)"
+                                                 : "nothing for now (no " + options.iface + " here)";
         spdlog::info("watching {} in network namespace {} (inode {})", what, ns.handle.description(), ns.handle.inode());
     }
     for (const WatchedNamespace& ns : spaces.list) {
@@ -267,8 +274,9 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
         spdlog::info("{}{}: WireGuard ({}), fwmark {:#x}, listen port {}{}, {} peer(s){}{}: {}", spaces.prefix(ns), wg.name,
                      wg.source, wg.fwmark, wg.listen_port, socket, wg.peers.size(),
                      endpoints.empty() ? "" : ", endpoints ", endpoints,
-                     wg.socket_netns == kSocketNotWatched ? "its outer packets are not followed"
-                                                          : "its outer packets are followed too");
+                     wg.socket_netns == kSocketNotWatched ? "its outer packets are not watched"
+                     : wg.socket_netns == kSocketAmbiguous ? "its outer packets are watched, but not paired with it"
+                                                           : "its outer packets are followed too");
     }
 }
 
@@ -564,7 +572,10 @@ int run_watch(const WatchOptions& options) {
             ns.wireguard = link ? read_wireguard_if_any(ns.handle, options.iface) : std::nullopt;
         }
         spaces.place_sockets();
-        modules.set_filter(filter_for(spaces, options));
+        // What no longer fits the kernel's filter (the interface in more namespaces, more listen ports) is said,
+        // and the filter stays as it was: the watch goes on.
+        if (auto filter = scoped_filter(spaces, options)) modules.set_filter(filter.value());
+        else spdlog::warn("the in-kernel filter is not changed: {}", filter.error());
     };
     // Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
     auto report_losses = [&] {

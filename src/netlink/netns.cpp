@@ -69,9 +69,10 @@ Result<Where> resolve(std::string_view spec) {
 Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
     auto where = resolve(spec);
     if (!where) return Error{where.error()};
-    const std::string& path = where->path;
-    const std::string& description = where->description;
+    return open_path(where->path, where->description, where->name);
+}
 
+Result<NetnsHandle> NetnsHandle::open_path(const std::string& path, const std::string& description, std::string name) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Error{fmt::format("cannot open network namespace {}: {}", description, std::strerror(errno))};
     // Only nsfs files answer NS_GET_NSTYPE; a regular file gets ENOTTY.
@@ -87,7 +88,7 @@ Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
         ::close(fd);
         return Error{fmt::format("cannot stat {}: {}", path, std::strerror(err))};
     }
-    return NetnsHandle(fd, static_cast<uint32_t>(st.st_ino), description, where->name);
+    return NetnsHandle(fd, static_cast<uint32_t>(st.st_ino), description, std::move(name));
 }
 
 Result<std::vector<NetnsHandle>> NetnsHandle::open_all() {
@@ -112,10 +113,13 @@ Result<std::vector<NetnsHandle>> NetnsHandle::open_all() {
     ::closedir(proc);
     std::sort(names.begin(), names.end());
     std::sort(pids.begin(), pids.end(), [](const std::string& a, const std::string& b) {
-        return a.size() != b.size() ? a.size() < b.size() : a < b; // numerically: the oldest process names it
+        return a.size() != b.size() ? a.size() < b.size() : a < b; // numerically: the lowest pid names it
     });
     for (const std::string& n : names) keep(open(n));
-    for (const std::string& p : pids) keep(open(p)); // a process that has gone meanwhile is skipped
+    for (const std::string& p : pids) { // a process that has gone meanwhile is skipped
+        const std::string path = "/proc/" + p + "/ns/net";
+        keep(open_path(path, fmt::format("pid {} ({})", p, path), "pid " + p));
+    }
     return all;
 }
 

@@ -434,7 +434,7 @@ struct TimelineBuilder::State {
     }
 
     void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
-        if (wg.socket_netns == kSocketNotWatched) { // nothing to wait for: its outer packets are not watched
+        if (socket_unplaced(wg)) { // nothing to wait for: its outer packets cannot be told
             if (!outgoing) e.tl.gaps.push_back(socket_elsewhere(wg) + ": the outer packet it came in is not shown");
             return;
         }
@@ -592,8 +592,10 @@ struct TimelineBuilder::State {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == "egress") out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
         std::string why = "its outer packet was not seen (a handshake first, or events lost)";
-        if (wg && wg->socket_netns == kSocketNotWatched) why = socket_elsewhere(*wg);
-        if (auto chosen = kernel_peers.find(e.tl.packet_id); chosen != kernel_peers.end()) {
+        if (wg && socket_unplaced(*wg)) { // what the kernel chose changes nothing: the outer packet was not watched
+            why = socket_elsewhere(*wg);
+            kernel_peers.erase(e.tl.packet_id);
+        } else if (auto chosen = kernel_peers.find(e.tl.packet_id); chosen != kernel_peers.end()) {
             // The kernel found the peer (with an endpoint) itself: nothing to infer from a snapshot.
             why = "WireGuard chose peer " + short_key(chosen->second) +
                   " for it (kernel), but its outer packet was not seen: segmented (GSO), queued for a handshake, or "
@@ -634,6 +636,9 @@ struct TimelineBuilder::State {
     }
 
     static std::string socket_elsewhere(const WgInterface& wg) {
+        if (wg.socket_netns == kSocketAmbiguous)
+            return wg.name + "'s UDP socket could be in several watched namespaces (they bind its port): its outer "
+                             "packets are not paired with it";
         return wg.name + "'s UDP socket is in a namespace that is not watched (the one it was created in, or it is "
                          "down): WireGuard's outer packets are there";
     }
@@ -789,8 +794,10 @@ struct TimelineBuilder::State {
     // Kernel WireGuard judged a received handshake message (the outer packet): its WireGuard step says how.
     void handshake_verdict(const WireguardKernelEvent& ev, const std::string& dev, const std::string& key) {
         Entry* e = newest_for_packet(ev.pkt.id);
-        if (!e) {
-            e = &timeline_for(ev.pkt, ev.netns, ev.t_ns);
+        if (!e) { // the outer packet is where the interface's socket is (the event names the interface's namespace)
+            const WgInterface* wg = wireguard_interface(ev.netns, dev);
+            e = &timeline_for(ev.pkt, wg && wg->socket_netns && !socket_unplaced(*wg) ? wg->socket_netns : ev.netns,
+                              ev.t_ns);
             see_packet(*e, ev.pkt);
             e->tl.gaps.push_back("its earlier steps went out in another timeline before WireGuard's verdict came");
         }

@@ -60,7 +60,7 @@ std::vector<std::string> place_wireguard_sockets(std::vector<NamespaceWireguard>
                 notes.push_back(fmt::format("{}: its UDP port {} is not bound where it is, and is bound in {} watched "
                                             "namespaces: its outer packets are not linked to it",
                                             wg.name, wg.listen_port, candidates.size()));
-                wg.socket_netns = kSocketNotWatched;
+                wg.socket_netns = kSocketAmbiguous;
             } else if (all_read) {
                 notes.push_back(fmt::format("{}: no socket is bound to its UDP port {} in the watched namespaces: the "
                                             "interface is down, or it was moved here from the namespace it was created "
@@ -78,7 +78,7 @@ std::vector<WgInterface> wireguard_seen_from(const std::vector<NamespaceWireguar
     std::vector<WgInterface> out;
     for (const NamespaceWireguard& n : namespaces)
         for (const WgInterface& w : n.interfaces)
-            if (n.netns == netns || (w.socket_netns == netns && w.socket_netns != kSocketNotWatched)) out.push_back(w);
+            if (n.netns == netns || (!socket_unplaced(w) && w.socket_netns == netns)) out.push_back(w);
     return out;
 }
 

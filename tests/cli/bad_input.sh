@@ -114,6 +114,8 @@ expect 1 'truncated: frame at byte' -- "$wgbpf" diagnose -r "$scratch/cut.wgbpf"
 expect 0 '' -- "$wgbpf" diagnose -r "$recording" --json
 if [[ $(id -u) -eq 0 ]]; then
   expect 4 "network namespace 'wgbpf-no-such-ns' not found" -- "$wgbpf" diagnose --netns wgbpf-no-such-ns --iface wg0 --duration 1
+  expect 2 "diagnose takes one namespace, not all" -- "$wgbpf" diagnose --netns all --iface wg0 --duration 1
+  expect 2 "compare takes one namespace, not all" -- "$wgbpf" compare --nftrace - --netns all </dev/null
   expect 3 'needs root or the capabilities' -- \
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" diagnose --iface wg0 --duration 1
 else

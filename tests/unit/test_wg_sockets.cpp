@@ -74,7 +74,9 @@ TEST_CASE("two namespaces that could hold the socket: said, and nothing linked")
     auto notes = place_wireguard_sockets(ns);
     REQUIRE(notes.size() == 1);
     CHECK(notes[0].find("2 watched namespaces") != std::string::npos);
-    CHECK(ns[0].interfaces[0].socket_netns == kSocketNotWatched);
+    CHECK(ns[0].interfaces[0].socket_netns == kSocketAmbiguous);
+    CHECK_FALSE(sends_from(ns[0].interfaces[0], 20));
+    CHECK_FALSE(sends_from(ns[0].interfaces[0], 10));
     CHECK(wireguard_seen_from(ns, 20).empty());
 }
 

@@ -220,7 +220,7 @@ struct wgbpf_wireguard {
 
 /* Filter set by user space; BPF rejects cheapest-first: netns, then interfaces/marks/ports/addresses. */
 #define WGBPF_FILTER_MAX_NETNS 16
-#define WGBPF_FILTER_MAX_IFACES 8
+#define WGBPF_FILTER_MAX_IFACES 16 /* one per namespace */
 #define WGBPF_FILTER_MAX_MARKS 4
 #define WGBPF_FILTER_MAX_PORTS 8
 #define WGBPF_FILTER_MAX_ADDRS 16
@@ -246,7 +246,7 @@ struct wgbpf_filter {
 static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-static_assert(sizeof(struct wgbpf_filter) == 452, "filter ABI");
+static_assert(sizeof(struct wgbpf_filter) == 516, "filter ABI");
 static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
@@ -257,7 +257,7 @@ static_assert(sizeof(struct wgbpf_wireguard) == 152, "wireguard ABI");
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 _Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-_Static_assert(sizeof(struct wgbpf_filter) == 452, "filter ABI");
+_Static_assert(sizeof(struct wgbpf_filter) == 516, "filter ABI");
 _Static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 _Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 _Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");

@@ -29,6 +29,7 @@ public:
     const std::string& name() const { return name_; }               // e.g. "wgbpf-lab-client", "pid 812", "current"
 
 private:
+    static Result<NetnsHandle> open_path(const std::string& path, const std::string& description, std::string name);
     NetnsHandle(int fd, uint32_t inode, std::string description, std::string name);
     int fd_ = -1;
     uint32_t inode_ = 0;

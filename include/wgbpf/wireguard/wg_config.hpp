@@ -36,15 +36,18 @@ struct WgInterface {
     // Where the interface is and where its UDP socket is (wireguard.com/netns: an interface moved out of the
     // namespace it was created in keeps its socket there). 0: the namespace whose configuration lists it.
     uint32_t netns = 0;
-    uint32_t socket_netns = 0; // 0: where the interface is; kSocketNotWatched: in a namespace not watched
+    uint32_t socket_netns = 0; // 0: where the interface is; or one of the two below
 };
-inline constexpr uint32_t kSocketNotWatched = UINT32_MAX;
+inline constexpr uint32_t kSocketNotWatched = UINT32_MAX;     // no watched namespace binds its port
+inline constexpr uint32_t kSocketAmbiguous = UINT32_MAX - 1;  // several do: which one is not known
+// Its outer packets are in no namespace wgbpf can name (not watched, or not known which).
+inline bool socket_unplaced(const WgInterface& wg) { return wg.socket_netns >= kSocketAmbiguous; }
 
 // Whether `wg`, listed in the configuration of namespace `netns`, is an interface there (its inner
 // packets), and whether its outer packets are sent and received there.
 inline bool lives_in(const WgInterface& wg, uint32_t netns) { return !wg.netns || wg.netns == netns; }
 inline bool sends_from(const WgInterface& wg, uint32_t netns) {
-    return wg.socket_netns ? wg.socket_netns == netns : lives_in(wg, netns);
+    return wg.socket_netns ? !socket_unplaced(wg) && wg.socket_netns == netns : lives_in(wg, netns);
 }
 // The namespace of the interface itself, for a WgInterface listed in `listed_in`'s configuration.
 inline uint32_t home_netns(const WgInterface& wg, uint32_t listed_in) { return wg.netns ? wg.netns : listed_in; }

@@ -29,7 +29,7 @@ struct NamespaceWireguard {
 // `socket_netns`: 0 when its listen port is bound where it is; else the one other watched namespace
 // where the port is bound and no WireGuard interface of that namespace listens on it; else
 // kSocketNotWatched. Where it cannot tell (a port not known, sockets not read) it leaves 0; where several
-// namespaces could hold the socket, kSocketNotWatched; either way the returned notes say why.
+// namespaces could hold the socket, kSocketAmbiguous; the returned notes say why.
 // `wireguard_ports(netns)`: the listen ports of a namespace's other WireGuard interfaces (those not in
 // `interfaces`), asked only to tell several candidates apart: a port one of them listens on is its own.
 using WireguardPorts = std::function<std::set<uint16_t>(uint32_t netns)>;
