@@ -1067,6 +1067,15 @@ struct ContainerTunnel {
         wg.socket_netns = socket_netns;
     }
 
+    // The inner ping and its outer packet, as timelines (both must be there).
+    std::pair<const PacketTimeline&, const PacketTimeline&> ping_timelines() {
+        ping();
+        const PacketTimeline* inner = with_packet(kRequest);
+        const PacketTimeline* outer = with_packet(kOuterOut);
+        REQUIRE(inner);
+        REQUIRE(outer);
+        return {*inner, *outer};
+    }
     void ping() {
         PacketInfo req = icmp_packet(kRequest, "10.0.0.1", "198.51.100.9", 8);
         req.oif = kWg0;
@@ -1090,11 +1099,9 @@ struct ContainerTunnel {
 
 TEST_CASE("an interface moved into a container pairs with its outer packets in the namespace its socket is in") {
     ContainerTunnel c(kNs);
-    c.ping();
-    const PacketTimeline* inner = c.with_packet(kRequest);
-    const PacketTimeline* outer = c.with_packet(kOuterOut);
-    REQUIRE(inner);
-    REQUIRE(outer);
+    auto [in, out] = c.ping_timelines();
+    const PacketTimeline* inner = &in;
+    const PacketTimeline* outer = &out;
     CHECK(inner->netns == ContainerTunnel::kContainer);
     CHECK(outer->netns == kNs);
     CHECK(inner->outcome == "encapsulated");
@@ -1110,11 +1117,9 @@ TEST_CASE("an interface moved into a container pairs with its outer packets in t
 
 TEST_CASE("an interface whose socket is in no watched namespace: its inner packet says so, nothing is paired") {
     ContainerTunnel c(kSocketNotWatched);
-    c.ping();
-    const PacketTimeline* inner = c.with_packet(kRequest);
-    const PacketTimeline* outer = c.with_packet(kOuterOut);
-    REQUIRE(inner);
-    REQUIRE(outer);
+    auto [in, out] = c.ping_timelines();
+    const PacketTimeline* inner = &in;
+    const PacketTimeline* outer = &out;
     CHECK(inner->outcome == "unknown");
     CHECK_FALSE(inner->encapsulated_in);
     CHECK(has_gap(*inner, "UDP socket is in a namespace that is not watched"));
