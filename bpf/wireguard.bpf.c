@@ -260,6 +260,22 @@ static __always_inline void handshake_consumed(const void *message, const struct
 		   (const struct wg_device *)slot->wg);
 }
 
+/* A received data message that did not decrypt (decrypt_packet returned false: authentication failed, or the
+ * keypair's keys expired). Only failures are sent: nothing per packet that decrypts. */
+static __always_inline void decrypt_refused(struct sk_buff *skb, __u64 id, const struct noise_keypair *keypair)
+{
+	const struct wg_peer *peer = keypair ? BPF_CORE_READ(keypair, entry.peer) : 0;
+	peer_event(skb, id, peer, WGBPF_WG_RECEIVE, WGBPF_WGV_INVALID, 4 /* data */, 0);
+}
+
+SEC("fexit/decrypt_packet")
+int BPF_PROG(wg_decrypt_exit, struct sk_buff *skb, struct noise_keypair *keypair, bool decrypted)
+{
+	if (!decrypted)
+		decrypt_refused(skb, packet_id(skb), keypair);
+	return 0;
+}
+
 SEC("fexit/wg_allowedips_lookup_dst")
 int BPF_PROG(wg_lookup_dst_exit, void *table, struct sk_buff *skb, struct wg_peer *peer)
 {
@@ -330,7 +346,15 @@ int BPF_PROG(wg_pubkey_lookup_exit, void *table, const __u8 *pubkey, struct wg_p
  * CPU. The handshake functions run in a worker thread and may sleep (rwsems): keyed by thread. A softirq that
  * runs when the worker re-enables bottom halves inside a lookup can still take the worker's entry: the
  * worker's return then finds nothing (a cause lost, never one given to another packet). */
-enum { FN_LOOKUP_DST, FN_LOOKUP_SRC, FN_COOKIE_VALIDATE, FN_CONSUME_INITIATION, FN_CONSUME_RESPONSE, FN_INDEX_LOOKUP };
+enum {
+	FN_LOOKUP_DST,
+	FN_LOOKUP_SRC,
+	FN_COOKIE_VALIDATE,
+	FN_CONSUME_INITIATION,
+	FN_CONSUME_RESPONSE,
+	FN_INDEX_LOOKUP,
+	FN_DECRYPT, /* the decrypt worker: a thread */
+};
 
 struct call_key {
 	__u64 thread;
@@ -465,6 +489,23 @@ SEC("kretprobe/wg_packet_receive")
 int BPF_KRETPROBE(wg_receive_return_k)
 {
 	receive_ends();
+	return 0;
+}
+
+/* decrypt_packet is static: attached by user space as "wireguard:decrypt_packet" (another module may have one). */
+SEC("kprobe")
+int BPF_KPROBE(wg_decrypt_entry, struct sk_buff *skb, struct noise_keypair *keypair)
+{
+	remember_args(FN_DECRYPT, 0, (__u64)skb, (__u64)keypair);
+	return 0;
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(wg_decrypt_return)
+{
+	struct call_args a;
+	if (take_args(FN_DECRYPT, &a) && !(PT_REGS_RC(ctx) & 0xff))
+		decrypt_refused((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct noise_keypair *)a.a2);
 	return 0;
 }
 

@@ -88,6 +88,7 @@ FindingKind kind_of(const WireguardStep& w) {
     if (w.verdict == "bad_mac") return FindingKind::handshake_bad_mac;
     if (w.verdict == "rejected" || w.verdict == "unknown_key") return FindingKind::handshake_rejected;
     if (w.verdict == "unknown_index") return FindingKind::unknown_session;
+    if (w.verdict == "invalid") return FindingKind::data_not_authentic;
     if (w.verdict == "cookie_sent" || w.verdict == "ratelimited") return FindingKind::handshake_under_load;
     return FindingKind::dropped_inside_wireguard;
 }
@@ -126,6 +127,10 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
                "restart the sender's interface";
     case FindingKind::handshake_under_load:
         return "a handshake flood: nothing to change on WireGuard; find who sends the initiations";
+    case FindingKind::data_not_authentic:
+        return "none if it stops (a late packet of an expired session); if it persists, something on the path alters "
+               "the packets, or someone sends forged ones: the configuration is not the cause (handshakes authenticate "
+               "both sides)";
     default:
         return fmt::format("check peer {}'s allowed IPs on {} against the sender's tunnel address (wg show {} "
                            "allowed-ips): an allowed IP given to two peers stays only with the last one set",

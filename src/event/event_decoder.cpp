@@ -174,6 +174,7 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     case WGBPF_WGV_REJECTED: e.verdict = WgVerdict::rejected; break;
     case WGBPF_WGV_UNKNOWN_INDEX: e.verdict = WgVerdict::unknown_index; break;
     case WGBPF_WGV_UNKNOWN_KEY: e.verdict = WgVerdict::unknown_key; break;
+    case WGBPF_WGV_INVALID: e.verdict = WgVerdict::invalid; break;
     default: e.verdict = WgVerdict::ok; break;
     }
     // Older probes said only "no peer found" for a failed send lookup.

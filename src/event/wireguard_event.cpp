@@ -14,6 +14,7 @@ std::string_view verdict_name(WgVerdict v) {
     case WgVerdict::rejected: return "rejected";
     case WgVerdict::unknown_index: return "unknown_index";
     case WgVerdict::unknown_key: return "unknown_key";
+    case WgVerdict::invalid: return "invalid";
     }
     return "";
 }

@@ -24,6 +24,10 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
         f.notes.push_back("handshake verdicts not watched: the module's BTF lacks wg_cookie_validate_packet, "
                           "wg_noise_handshake_consume_initiation/response, wg_packet_receive or the index/pubkey "
                           "lookups with the expected arguments");
+    f.decrypts = kernel.function_arg_count("decrypt_packet", "wireguard") == 2 && !kernel.function_arg_count("decrypt_packet");
+    if (!f.decrypts)
+        f.notes.push_back("data messages that do not decrypt are not watched: the module's BTF lacks decrypt_packet(skb, "
+                          "keypair), or vmlinux has a function of that name too");
     auto fexit_refused = kernel.fexit_refused();
     if (!fexit_refused) {
         f.kind = WireguardFlavour::Kind::fexit;
@@ -41,10 +45,11 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
 std::string WireguardFlavour::describe() const {
     switch (kind) {
     case Kind::fexit:
-        return handshakes ? "fexit wg_allowedips_lookup_dst/src, handshake verdicts" : "fexit wg_allowedips_lookup_dst/src";
+        return std::string("fexit wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
+               (decrypts ? ", decryption failures" : "");
     case Kind::kprobe:
-        return handshakes ? "kprobe+kretprobe wg_allowedips_lookup_dst/src, handshake verdicts"
-                          : "kprobe+kretprobe wg_allowedips_lookup_dst/src";
+        return std::string("kprobe+kretprobe wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
+               (decrypts ? ", decryption failures" : "");
     case Kind::none: return "none";
     }
     return "none";

@@ -815,13 +815,15 @@ struct TimelineBuilder::State {
         if (!key.empty()) step->peer = key;
         step->verdict = ev.verdict == WgVerdict::ok ? "accepted" : std::string(verdict_name(ev.verdict));
         if (ev.verdict != WgVerdict::ok)
-            step->dropped = ev.action == WgKernelAction::receive
-                                ? fmt::format("no session of {} has receiver index {}: the sender still uses a session "
+            step->dropped = ev.action != WgKernelAction::receive ? handshake_drop_text(ev.verdict, ev.message, dev)
+                            : ev.verdict == WgVerdict::invalid
+                                ? fmt::format("it did not decrypt with its session's key (decrypt_packet): corrupted or "
+                                              "forged on the way, or a late packet of a session whose keys expired")
+                                : fmt::format("no session of {} has receiver index {}: the sender still uses a session "
                                               "this side no longer has (restarted, or its keys expired); it will make a "
                                               "new handshake",
                                               dev, step->receiver_index ? fmt::format("{:#x}", *step->receiver_index)
-                                                                        : std::string("(not read)"))
-                                : handshake_drop_text(ev.verdict, ev.message, dev);
+                                                                        : std::string("(not read)"));
         if (step == &fresh) add_step(*e, fresh);
         if (ev.verdict != WgVerdict::ok) end_by_wireguard(*e);
     }

@@ -5,7 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <set>
 #include <string>
@@ -337,4 +341,63 @@ TEST_CASE("fault: a gateway forwarding its peers' packets to the uplink without 
     });
     INFO(fixed.output);
     CHECK_FALSE(fixed.finding("no_nat_to_uplink"));
+}
+
+namespace {
+
+// The UDP payload of the first packet in a pcap file (Ethernet, IPv4 without options), as tcpdump -w writes it.
+std::string first_udp_payload(const std::string& pcap) {
+    std::ifstream in(pcap, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    constexpr size_t kFileHeader = 24, kRecordHeader = 16, kEthernet = 14, kIp = 20, kUdp = 8;
+    if (bytes.size() < kFileHeader + kRecordHeader) return "";
+    uint32_t captured = 0;
+    std::memcpy(&captured, bytes.data() + kFileHeader + 8, 4); // incl_len, host order (tcpdump writes native)
+    const size_t frame = kFileHeader + kRecordHeader;
+    if (captured < kEthernet + kIp + kUdp || bytes.size() < frame + captured) return "";
+    return bytes.substr(frame + kEthernet + kIp + kUdp, captured - kEthernet - kIp - kUdp);
+}
+
+// bash's printf %b escapes for `bytes`.
+std::string printf_escaped(const std::string& bytes) {
+    std::string out;
+    static const char* hex = "0123456789abcdef";
+    for (unsigned char c : bytes) out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("fault: a data message altered on the way does not decrypt: dropped by WireGuard, said", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wgs = lab.server_wg_iface();
+    ScratchDir dir;
+    // One real data message from the client (a ping), as it arrived at the server.
+    Process capture("exec ip netns exec " + sh_quote(lab.server_ns()) + " tcpdump -i s0 -c 1 -U -w " +
+                    sh_quote(dir.file("data.pcap")) + " 'udp dst port 51820 and udp[8] = 4 and greater 120' 2>/dev/null");
+    std::this_thread::sleep_for(std::chrono::seconds(2)); // tcpdump attached
+    ping(lab, 2);
+    REQUIRE(capture.wait_for(std::chrono::seconds(20)));
+    std::string message = first_udp_payload(dir.file("data.pcap"));
+    REQUIRE(message.size() > 32);
+    REQUIRE(message[0] == 4); // transport data
+    message.back() ^= 0x5a;   // one bit pattern in the authentication tag: it cannot decrypt
+    const std::string send = "printf '%b' '" + printf_escaped(message) + "' > /dev/udp/" + kEndpoint + "/51820";
+    // Sent from the router: from the client it would go into the tunnel (wg-quick routes everything there).
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { CHECK(lab.exec("router", "bash -c " + sh_quote(send)).status == 0); });
+    INFO(d.output);
+    const bool kernel = lab.kernel_wireguard("server", wgs);
+    if (kernel) {
+        // Exact: decrypt_packet refused it.
+        const json* f = d.finding("data_not_authentic");
+        REQUIRE(f);
+        CHECK((*f)["certainty"] == "certain");
+        CHECK(d.exit_status == 5);
+    } else {
+        // wireguard-go drops it in user space: inferred, and said to be.
+        const json* f = d.finding("dropped_inside_wireguard");
+        REQUIRE(f);
+        CHECK((*f)["certainty"] == "likely");
+    }
 }

@@ -16,6 +16,7 @@ FakeKernel with_wireguard_module() {
     k.module_functions["wg_packet_receive"] = 2;
     k.module_functions["wg_index_hashtable_lookup"] = 4;
     k.module_functions["wg_pubkey_hashtable_lookup"] = 2;
+    k.module_functions["decrypt_packet"] = 2;
     return k;
 }
 } // namespace
@@ -26,7 +27,21 @@ TEST_CASE("kernel WireGuard loaded on a stock kernel: fexit on the allowed-IPs l
     CHECK(f.kind == WireguardFlavour::Kind::fexit);
     CHECK(f.handshakes);
     CHECK(f.notes.empty());
-    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, handshake verdicts");
+    CHECK(f.decrypts);
+    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, handshake verdicts, decryption failures");
+}
+
+TEST_CASE("decrypt_packet missing from the module, or also in vmlinux: decryption failures are not watched, said") {
+    FakeKernel k = with_wireguard_module();
+    k.functions["decrypt_packet"] = 2; // a built-in function of that name: attaching by name would be ambiguous
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::fexit);
+    CHECK_FALSE(f.decrypts);
+    REQUIRE(f.notes.size() == 1);
+    CHECK(f.notes[0].find("do not decrypt are not watched") != std::string::npos);
+    FakeKernel old = with_wireguard_module();
+    old.module_functions.erase("decrypt_packet");
+    CHECK_FALSE(choose_wireguard_flavour(old).decrypts);
 }
 
 TEST_CASE("a wireguard module without the handshake functions: the lookups run, handshake verdicts are not watched, "
@@ -38,7 +53,7 @@ TEST_CASE("a wireguard module without the handshake functions: the lookups run, 
     CHECK_FALSE(f.handshakes);
     REQUIRE(f.notes.size() == 1);
     CHECK(f.notes[0].find("handshake verdicts not watched") != std::string::npos);
-    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src");
+    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, decryption failures");
 }
 
 TEST_CASE("fexit refused: kprobe and kretprobe, with the reason fexit was not used") {

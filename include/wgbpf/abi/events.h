@@ -185,7 +185,8 @@ struct wgbpf_device {
 #define WGBPF_WG_ENCRYPT 1 /* wg_allowedips_lookup_dst in wg_xmit: this inner packet goes to this peer */
 #define WGBPF_WG_DECRYPT 2 /* wg_allowedips_lookup_src after decryption: this inner packet came from this peer */
 #define WGBPF_WG_HANDSHAKE 3 /* a received handshake message (the outer packet), and WireGuard's verdict on it */
-#define WGBPF_WG_RECEIVE 4   /* a received data message (the outer packet) WireGuard refused before decrypting */
+#define WGBPF_WG_RECEIVE 4   /* a received data message (the outer packet) WireGuard refused: before decrypting, or
+                              * because it did not decrypt */
 
 /* WireGuard's own verdict (drivers/net/wireguard): a packet it frees as consumed, with no drop reason. */
 #define WGBPF_WGV_OK 0
@@ -200,6 +201,8 @@ struct wgbpf_device {
 #define WGBPF_WGV_UNKNOWN_INDEX 8    /* receive: no session has its receiver index (data: no keypair; response:
                                       * no initiation waits for it) */
 #define WGBPF_WGV_UNKNOWN_KEY 9      /* handshake initiation: the sender's public key is not a peer */
+#define WGBPF_WGV_INVALID 10         /* receive: decrypt_packet refused a data message (authentication failed:
+                                      * corrupted or forged, or its session's keys expired) */
 
 struct wgbpf_wireguard {
 	struct wgbpf_event_header hdr;

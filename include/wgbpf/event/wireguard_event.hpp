@@ -30,6 +30,7 @@ enum class WgVerdict : uint8_t {
     rejected,        // handshake: the Noise message was refused
     unknown_index,   // receive/response: no session (or waiting initiation) has its receiver index
     unknown_key,     // initiation: the sender's public key is not a peer
+    invalid,         // receive: the data message did not decrypt (failed authentication, or expired keys)
 };
 
 struct WireguardKernelEvent {

@@ -17,6 +17,9 @@ struct WireguardFlavour {
     // Handshake verdicts (wg_cookie_validate_packet, wg_noise_handshake_consume_*): false when the module's
     // BTF lacks one of them (the lookups still run).
     bool handshakes = false;
+    // Data messages that do not decrypt (decrypt_packet, a static function of the module): false when its BTF
+    // lacks it, or vmlinux has a function of that name too (the attachment would be ambiguous).
+    bool decrypts = false;
     std::string describe() const;
 };
 
