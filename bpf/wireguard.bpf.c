@@ -260,19 +260,23 @@ static __always_inline void handshake_consumed(const void *message, const struct
 		   (const struct wg_device *)slot->wg);
 }
 
-/* A received data message that did not decrypt (decrypt_packet returned false: authentication failed, or the
- * keypair's keys expired). Only failures are sent: nothing per packet that decrypts. */
-static __always_inline void decrypt_refused(struct sk_buff *skb, __u64 id, const struct noise_keypair *keypair)
+/* decrypt_packet's verdict on a received data message: it did not decrypt (authentication failed, or the
+ * keypair's keys expired), or it did. After it, wg_packet_rx_poll checks the replay counter and the inner
+ * packet, and drops silently; what passes reaches wg_allowedips_lookup_src. User space pairs the two. A
+ * keepalive (nothing inside) never reaches that lookup: not sent. */
+static __always_inline void decrypt_judged(struct sk_buff *skb, __u64 id, const struct noise_keypair *keypair,
+					   bool decrypted)
 {
+	if (decrypted && !BPF_CORE_READ(skb, len))
+		return;
 	const struct wg_peer *peer = keypair ? BPF_CORE_READ(keypair, entry.peer) : 0;
-	peer_event(skb, id, peer, WGBPF_WG_RECEIVE, WGBPF_WGV_INVALID, 4 /* data */, 0);
+	peer_event(skb, id, peer, WGBPF_WG_RECEIVE, decrypted ? WGBPF_WGV_OK : WGBPF_WGV_INVALID, 4 /* data */, 0);
 }
 
 SEC("fexit/decrypt_packet")
 int BPF_PROG(wg_decrypt_exit, struct sk_buff *skb, struct noise_keypair *keypair, bool decrypted)
 {
-	if (!decrypted)
-		decrypt_refused(skb, packet_id(skb), keypair);
+	decrypt_judged(skb, packet_id(skb), keypair, decrypted);
 	return 0;
 }
 
@@ -504,8 +508,9 @@ SEC("kretprobe")
 int BPF_KRETPROBE(wg_decrypt_return)
 {
 	struct call_args a;
-	if (take_args(FN_DECRYPT, &a) && !(PT_REGS_RC(ctx) & 0xff))
-		decrypt_refused((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct noise_keypair *)a.a2);
+	if (take_args(FN_DECRYPT, &a))
+		decrypt_judged((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct noise_keypair *)a.a2,
+			       PT_REGS_RC(ctx) & 0xff);
 	return 0;
 }
 

@@ -89,6 +89,7 @@ FindingKind kind_of(const WireguardStep& w) {
     if (w.verdict == "rejected" || w.verdict == "unknown_key") return FindingKind::handshake_rejected;
     if (w.verdict == "unknown_index") return FindingKind::unknown_session;
     if (w.verdict == "invalid") return FindingKind::data_not_authentic;
+    if (w.verdict == "not_delivered") return FindingKind::data_replayed;
     if (w.verdict == "cookie_sent" || w.verdict == "ratelimited") return FindingKind::handshake_under_load;
     return FindingKind::dropped_inside_wireguard;
 }
@@ -127,6 +128,9 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
                "restart the sender's interface";
     case FindingKind::handshake_under_load:
         return "a handshake flood: nothing to change on WireGuard; find who sends the initiations";
+    case FindingKind::data_replayed:
+        return "none if rare (a duplicated or very late packet: multipath, a retransmitting middlebox); if it "
+               "persists, find what duplicates or holds back packets on the path";
     case FindingKind::data_not_authentic:
         return "none if it stops (a late packet of an expired session); if it persists, something on the path alters "
                "the packets, or someone sends forged ones: the configuration is not the cause (handshakes authenticate "

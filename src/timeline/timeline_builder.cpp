@@ -141,6 +141,14 @@ struct TimelineBuilder::State {
     std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> initiations;
     // (netns, interface, peer) -> when an inner packet of that peer last came out of the tunnel.
     std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> inner_in;
+    // Kernel WireGuard: received data messages that decrypted, by packet id, until their inner packet reaches the
+    // allowed-IPs check (then they are erased); the ones that never do were dropped in between.
+    struct Decrypted {
+        uint64_t t_ns = 0;
+        uint32_t netns = 0; // the interface's
+        std::string dev;
+    };
+    std::unordered_map<uint64_t, Decrypted> decrypted;
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
@@ -651,10 +659,7 @@ struct TimelineBuilder::State {
         if (!e) return;
         WireguardStep* step = last_incoming_step(e->tl);
         if (!step || step->verdict.size()) return;
-        // Events were lost while it waited: its inner packet may be among them. Nothing to infer.
-        if (std::any_of(e->tl.gaps.begin(), e->tl.gaps.end(),
-                        [](const std::string& g) { return g.find("events lost") != std::string::npos; }))
-            return;
+        if (lost_around(e->tl)) return; // its inner packet may be among the events lost: nothing to infer
         // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
         // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
         const uint32_t tunnel = tunnel_netns(e->tl.netns, step->interface);
@@ -681,6 +686,38 @@ struct TimelineBuilder::State {
                                     limits.link_ns / 1'000'000, likely);
         e->tl.outcome = "dropped";
         e->tl.outcome_inferred = true;
+    }
+
+    // Kernel WireGuard decrypted these data messages, and their inner packets never reached the allowed-IPs check
+    // within the link window: wg_packet_rx_poll dropped them (it says nothing): the replay counter refused them, or
+    // the inner packet was malformed. Inferred from an absence, so not claimed where events were lost.
+    void dropped_after_decryption(uint64_t now) {
+        for (auto it = decrypted.begin(); it != decrypted.end();) {
+            if (now < it->second.t_ns || now - it->second.t_ns < limits.link_ns) {
+                ++it;
+                continue;
+            }
+            const uint64_t packet = it->first;
+            const std::string dev = it->second.dev;
+            it = decrypted.erase(it);
+            Entry* e = newest_for_packet(packet);
+            if (!e || e->tl.outer_of) continue; // linked: its inner packet came out
+            WireguardStep* step = last_incoming_step(e->tl);
+            if (!step || !step->verdict.empty() || lost_around(e->tl)) continue;
+            step->verdict = "not_delivered";
+            step->inferred = true;
+            step->dropped = fmt::format("it decrypted, and its inner packet never reached {}'s allowed-IPs check: a "
+                                        "replayed or out-of-window counter (the same message twice, or one far too "
+                                        "late), or a malformed inner packet (rx_length/frame errors)",
+                                        dev);
+            e->tl.outcome_inferred = true;
+            end_by_wireguard(*e);
+        }
+    }
+
+    static bool lost_around(const PacketTimeline& tl) {
+        return std::any_of(tl.gaps.begin(), tl.gaps.end(),
+                           [](const std::string& g) { return g.find("events lost") != std::string::npos; });
     }
 
     // How far from `t` this host last sent a peer a handshake initiation, if within REKEY_TIMEOUT (5 s), before
@@ -874,6 +911,7 @@ struct TimelineBuilder::State {
 
         for (auto& [key, outer] : linker.expire(now))
             if (!key.outgoing && !key.by_packet_id) not_decrypted(outer);
+        dropped_after_decryption(now);
         for (auto it = entries.begin(); it != entries.end();) {
             uint64_t id = it->first;
             Entry& e = it->second;
@@ -1064,6 +1102,11 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     State& s = *state_;
     std::string key = ev.found ? key_to_base64(ev.peer_key.data()) : std::string();
+    if (ev.action == WgKernelAction::decrypt) s.decrypted.erase(ev.pkt.id); // it reached the allowed-IPs check
+    if (ev.action == WgKernelAction::receive && ev.verdict == WgVerdict::ok) {
+        if (s.decrypted.size() >= s.limits.max_open) s.decrypted.clear();
+        s.decrypted[ev.pkt.id] = {ev.t_ns, ev.netns, s.link_name(ev.netns, ev.ifindex)};
+    }
     if (ev.action != WgKernelAction::handshake && ev.verdict == WgVerdict::ok) {
         if (ev.found) s.remember_kernel_peer(ev.pkt.id, key);
         return;

@@ -368,36 +368,52 @@ std::string printf_escaped(const std::string& bytes) {
 
 } // namespace
 
-TEST_CASE("fault: a data message altered on the way does not decrypt: dropped by WireGuard, said", "[e2e][faults]") {
+TEST_CASE("fault: a data message altered on the way does not decrypt, one sent again is replayed: dropped by "
+          "WireGuard, said", "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
     ScratchDir dir;
     // One real data message from the client (a ping), as it arrived at the server.
-    Process capture("exec ip netns exec " + sh_quote(lab.server_ns()) + " tcpdump -i s0 -c 1 -U -w " +
+    if (run_status("command -v tcpdump").status != 0) SKIP("no tcpdump to capture a data message with");
+    // -Z root: tcpdump would drop to a user "tcpdump" (not there in the VMs, and not allowed into the scratch dir).
+    Process capture("exec ip netns exec " + sh_quote(lab.server_ns()) + " tcpdump -Z root -i s0 -c 1 -U -w " +
                     sh_quote(dir.file("data.pcap")) + " 'udp dst port 51820 and udp[8] = 4 and greater 120' 2>/dev/null");
     std::this_thread::sleep_for(std::chrono::seconds(2)); // tcpdump attached
     ping(lab, 2);
     REQUIRE(capture.wait_for(std::chrono::seconds(20)));
-    std::string message = first_udp_payload(dir.file("data.pcap"));
+    const std::string message = first_udp_payload(dir.file("data.pcap"));
     REQUIRE(message.size() > 32);
     REQUIRE(message[0] == 4); // transport data
-    message.back() ^= 0x5a;   // one bit pattern in the authentication tag: it cannot decrypt
-    const std::string send = "printf '%b' '" + printf_escaped(message) + "' > /dev/udp/" + kEndpoint + "/51820";
-    // Sent from the router: from the client it would go into the tunnel (wg-quick routes everything there).
-    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { CHECK(lab.exec("router", "bash -c " + sh_quote(send)).status == 0); });
+    std::string altered = message;
+    altered.back() ^= 0x5a; // in the authentication tag: it cannot decrypt
+    // Sent from the router: from the client they would go into the tunnel (wg-quick routes everything there).
+    auto send = [&](const std::string& bytes) {
+        const std::string cmd = "printf '%b' '" + printf_escaped(bytes) + "' > /dev/udp/" + kEndpoint + "/51820";
+        CHECK(lab.exec("router", "bash -c " + sh_quote(cmd)).status == 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    };
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] {
+        send(altered);
+        send(message); // the very message WireGuard received already: its counter is replayed
+    });
     INFO(d.output);
-    const bool kernel = lab.kernel_wireguard("server", wgs);
-    if (kernel) {
-        // Exact: decrypt_packet refused it.
-        const json* f = d.finding("data_not_authentic");
-        REQUIRE(f);
-        CHECK((*f)["certainty"] == "certain");
-        CHECK(d.exit_status == 5);
+    CHECK(d.exit_status == 5);
+    if (lab.kernel_wireguard("server", wgs)) {
+        const json* invalid = d.finding("data_not_authentic"); // exact: decrypt_packet refused it
+        REQUIRE(invalid);
+        CHECK((*invalid)["certainty"] == "certain");
+        const json* replayed = d.finding("data_replayed"); // decrypted, then nothing reached the allowed-IPs check
+        REQUIRE(replayed);
+        CHECK((*replayed)["certainty"] == "likely");
     } else {
-        // wireguard-go drops it in user space: inferred, and said to be.
-        const json* f = d.finding("dropped_inside_wireguard");
-        REQUIRE(f);
-        CHECK((*f)["certainty"] == "likely");
+        // wireguard-go drops both in user space: inferred, and said to be.
+        int64_t packets = 0; // (one finding per sender: each send came from another port)
+        for (const json& f : d.report["findings"])
+            if (f.value("kind", "") == "dropped_inside_wireguard") {
+                CHECK(f["certainty"] == "likely");
+                packets += f.value("packets", int64_t(0));
+            }
+        CHECK(packets == 2);
     }
 }

@@ -1126,3 +1126,80 @@ TEST_CASE("an interface whose socket is in no watched namespace: its inner packe
     CHECK_FALSE(outer->outer_of);
     CHECK(steps_of<WireguardStep>(*outer).empty()); // a UDP packet of the host, not taken for wg0's
 }
+
+TEST_CASE("kernel WireGuard: a data message that does not decrypt ends its outer packet as dropped, exactly") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0x911, outer_payload(84), wg_data(kClientIndex, 9));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::invalid, 4, 110));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "dropped");
+    CHECK_FALSE(c.out[0].outcome_inferred);
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].verdict == "invalid");
+    CHECK_FALSE(wg[0].inferred);
+    CHECK(wg[0].dropped.find("did not decrypt") != std::string::npos);
+}
+
+namespace {
+
+// Kernel WireGuard decrypted a data message (decrypt_packet returned true) and, unless `delivered` is false, its
+// inner packet reached the allowed-IPs check and came out of wg0.
+Collected& receive_decrypted(Collected& c, bool delivered, uint64_t t0 = 100'000) {
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0x921, outer_payload(84), wg_data(kClientIndex, 9));
+    c.builder.add(ingress(outer, kC0, t0));
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::ok, 4, t0 + 10'000));
+    if (delivered) {
+        PacketInfo inner = icmp_packet(0x921, "198.51.100.9", "10.0.0.1", 0); // decrypted in place
+        WireguardKernelEvent src = kernel_verdict(inner, WgKernelAction::decrypt, WgVerdict::ok, 0, t0 + 20'000);
+        c.builder.add(src);
+        c.builder.add(ingress(inner, kWg0, t0 + 30'000));
+    }
+    c.builder.flush(t0 + 60'000'000); // past the link window
+    c.builder.flush_all();
+    return c;
+}
+
+} // namespace
+
+TEST_CASE("kernel WireGuard: decrypted, but its inner packet never reached the allowed-IPs check: dropped after "
+          "decryption (replayed counter), inferred") {
+    Collected c;
+    receive_decrypted(c, false);
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome_inferred);
+    auto wg = steps_of<WireguardStep>(c.out[0]);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].verdict == "not_delivered");
+    CHECK(wg[0].inferred);
+    CHECK(wg[0].dropped.find("replayed or out-of-window counter") != std::string::npos);
+}
+
+TEST_CASE("kernel WireGuard: decrypted and delivered: no drop is inferred") {
+    Collected c;
+    receive_decrypted(c, true);
+    REQUIRE(c.out.size() == 2);
+    for (const PacketTimeline& t : c.out) {
+        CHECK(t.outcome != "dropped");
+        for (const WireguardStep& w : steps_of<WireguardStep>(t)) CHECK(w.verdict.empty());
+    }
+}
+
+TEST_CASE("kernel WireGuard: decrypted, then events lost: no drop is inferred from the absence") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0x931, outer_payload(84), wg_data(kClientIndex, 9));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::ok, 4, 200));
+    c.builder.lost("wireguard", 3);
+    c.builder.flush(60'000'000);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    for (const WireguardStep& w : steps_of<WireguardStep>(c.out[0])) CHECK(w.verdict.empty());
+    CHECK(c.out[0].outcome != "dropped");
+}

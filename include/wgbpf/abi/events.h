@@ -185,8 +185,8 @@ struct wgbpf_device {
 #define WGBPF_WG_ENCRYPT 1 /* wg_allowedips_lookup_dst in wg_xmit: this inner packet goes to this peer */
 #define WGBPF_WG_DECRYPT 2 /* wg_allowedips_lookup_src after decryption: this inner packet came from this peer */
 #define WGBPF_WG_HANDSHAKE 3 /* a received handshake message (the outer packet), and WireGuard's verdict on it */
-#define WGBPF_WG_RECEIVE 4   /* a received data message (the outer packet) WireGuard refused: before decrypting, or
-                              * because it did not decrypt */
+#define WGBPF_WG_RECEIVE 4   /* a received data message (the outer packet) judged before its inner packet exists:
+                              * refused (before decrypting, or it did not decrypt), or decrypted (OK) */
 
 /* WireGuard's own verdict (drivers/net/wireguard): a packet it frees as consumed, with no drop reason. */
 #define WGBPF_WGV_OK 0
