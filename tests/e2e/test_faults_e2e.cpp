@@ -393,20 +393,29 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
         CHECK(lab.exec("router", "bash -c " + sh_quote(cmd)).status == 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
     };
-    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] {
-        send(altered);
-        send(message); // the very message WireGuard received already: its counter is replayed
-    });
-    INFO(d.output);
-    CHECK(d.exit_status == 5);
+    auto diagnose = [&](const std::string& extra) {
+        return diagnose_while(lab.server_ns(), wgs, [&] {
+            send(altered);
+            send(message); // the very message WireGuard received already: its counter is replayed
+        }, 5, extra);
+    };
     if (lab.kernel_wireguard("server", wgs)) {
-        const json* invalid = d.finding("data_not_authentic"); // exact: decrypt_packet refused it
-        REQUIRE(invalid);
-        CHECK((*invalid)["certainty"] == "certain");
-        const json* replayed = d.finding("data_replayed"); // decrypted, then nothing reached the allowed-IPs check
-        REQUIRE(replayed);
-        CHECK((*replayed)["certainty"] == "likely");
+        for (const char* flavour : {"", "--no-fexit"}) { // fexit decrypt_packet; kprobe wireguard:decrypt_packet
+            INFO("flavour: " << (*flavour ? flavour : "fexit"));
+            Diagnosis d = diagnose(flavour);
+            INFO(d.output);
+            CHECK(d.exit_status == 5);
+            const json* invalid = d.finding("data_not_authentic"); // exact: decrypt_packet refused it
+            REQUIRE(invalid);
+            CHECK((*invalid)["certainty"] == "certain");
+            const json* replayed = d.finding("data_replayed"); // decrypted, then nothing reached the allowed-IPs check
+            REQUIRE(replayed);
+            CHECK((*replayed)["certainty"] == "likely");
+        }
     } else {
+        Diagnosis d = diagnose("");
+        INFO(d.output);
+        CHECK(d.exit_status == 5);
         // wireguard-go drops both in user space: inferred, and said to be.
         int64_t packets = 0; // (one finding per sender: each send came from another port)
         for (const json& f : d.report["findings"])
