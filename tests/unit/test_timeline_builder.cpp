@@ -38,6 +38,13 @@ std::vector<std::string> kinds(const PacketTimeline& t) {
 
 using Kinds = std::vector<std::string>;
 
+// The timeline's one WireGuard step (the test fails unless there is exactly one).
+WireguardStep sole_wireguard_step(const PacketTimeline& t) {
+    auto wg = steps_of<WireguardStep>(t);
+    REQUIRE(wg.size() == 1);
+    return wg[0];
+}
+
 bool has_gap(const PacketTimeline& t, std::string_view text) {
     return std::any_of(t.gaps.begin(), t.gaps.end(), [&](const std::string& g) { return g.find(text) != std::string::npos; });
 }
@@ -1137,11 +1144,10 @@ TEST_CASE("kernel WireGuard: a data message that does not decrypt ends its outer
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "dropped");
     CHECK_FALSE(c.out[0].outcome_inferred);
-    auto wg = steps_of<WireguardStep>(c.out[0]);
-    REQUIRE(wg.size() == 1);
-    CHECK(wg[0].verdict == "invalid");
-    CHECK_FALSE(wg[0].inferred);
-    CHECK(wg[0].dropped.find("did not decrypt") != std::string::npos);
+    WireguardStep wg = sole_wireguard_step(c.out[0]);
+    CHECK(wg.verdict == "invalid");
+    CHECK_FALSE(wg.inferred);
+    CHECK(wg.dropped.find("did not decrypt") != std::string::npos);
 }
 
 namespace {
@@ -1173,11 +1179,10 @@ TEST_CASE("kernel WireGuard: decrypted, but its inner packet never reached the a
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "dropped");
     CHECK(c.out[0].outcome_inferred);
-    auto wg = steps_of<WireguardStep>(c.out[0]);
-    REQUIRE(wg.size() == 1);
-    CHECK(wg[0].verdict == "not_delivered");
-    CHECK(wg[0].inferred);
-    CHECK(wg[0].dropped.find("replayed or out-of-window counter") != std::string::npos);
+    WireguardStep wg = sole_wireguard_step(c.out[0]);
+    CHECK(wg.verdict == "not_delivered");
+    CHECK(wg.inferred);
+    CHECK(wg.dropped.find("replayed or out-of-window counter") != std::string::npos);
 }
 
 TEST_CASE("kernel WireGuard: decrypted and delivered: no drop is inferred") {
