@@ -120,9 +120,11 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
     case FindingKind::handshake_rejected:
         if (w.verdict == "unknown_key")
             return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...)", i, i);
-        return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...), or make "
-                           "the preshared keys of both sides match",
-                           i, i);
+        if (w.action == "handshake_response")
+            return fmt::format("make the preshared keys of both sides match (wg set {} peer {} preshared-key FILE)", i,
+                               w.peer.empty() ? std::string("KEY") : w.peer);
+        return "if the sender's clock went back (a restored snapshot, no clock source), fix its clock or restart its "
+               "interface; a replayed initiation from elsewhere needs no change";
     case FindingKind::unknown_session:
         return "none needed if it recovers: the sender makes a new handshake (REKEY_TIMEOUT, 5 s); if it persists, "
                "restart the sender's interface";

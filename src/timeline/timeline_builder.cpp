@@ -896,8 +896,12 @@ struct TimelineBuilder::State {
             return message == 2 ? fmt::format("handshake response refused by {}: it does not decrypt (the preshared "
                                               "keys differ) or no initiation is in the state to take it",
                                               dev)
-                                : fmt::format("handshake initiation refused by {}: the preshared keys differ, or its "
-                                              "timestamp is replayed or too soon after the last one",
+                                // (no preshared key takes part in an initiation's checks: a mismatch shows
+                                // as the initiator refusing the response)
+                                : fmt::format("handshake initiation refused by {}: its timestamp is not newer than "
+                                              "the last one accepted from that peer (replayed, or the sender's clock "
+                                              "went back), it came within 20 ms of the last one, or it did not "
+                                              "decrypt",
                                               dev);
         default: return what;
         }

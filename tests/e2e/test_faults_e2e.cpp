@@ -4,6 +4,12 @@
 #include <catch2/catch_test_macros.hpp>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -358,12 +364,25 @@ std::string first_udp_payload(const std::string& pcap) {
     return bytes.substr(frame + kEthernet + kIp + kUdp, captured - kEthernet - kIp - kUdp);
 }
 
-// bash's printf %b escapes for `bytes`.
-std::string printf_escaped(const std::string& bytes) {
-    std::string out;
-    static const char* hex = "0123456789abcdef";
-    for (unsigned char c : bytes) out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
-    return out;
+// Sends `payload` as one UDP datagram from the lab namespace `netns` (a thread of its own enters it).
+bool send_udp_from(const std::string& netns, const char* to, uint16_t port, const std::string& payload) {
+    bool sent = false;
+    std::thread([&] {
+        int ns = ::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0) return;
+        bool entered = ::setns(ns, CLONE_NEWNET) == 0;
+        ::close(ns);
+        int fd = entered ? ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
+        if (fd < 0) return;
+        sockaddr_in dst{};
+        dst.sin_family = AF_INET;
+        dst.sin_port = htons(port);
+        ::inet_pton(AF_INET, to, &dst.sin_addr);
+        sent = ::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) ==
+               ssize_t(payload.size());
+        ::close(fd);
+    }).join();
+    return sent;
 }
 
 } // namespace
@@ -389,8 +408,7 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
     altered.back() ^= 0x5a; // in the authentication tag: it cannot decrypt
     // Sent from the router: from the client they would go into the tunnel (wg-quick routes everything there).
     auto send = [&](const std::string& bytes) {
-        const std::string cmd = "printf '%b' '" + printf_escaped(bytes) + "' > /dev/udp/" + kEndpoint + "/51820";
-        CHECK(lab.exec("router", "bash -c " + sh_quote(cmd)).status == 0);
+        CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, bytes));
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
     };
     auto diagnose = [&](const std::string& extra) {
