@@ -145,7 +145,7 @@ struct TimelineBuilder::State {
     // allowed-IPs check (then they are erased); the ones that never do were dropped in between.
     struct Decrypted {
         uint64_t t_ns = 0;
-        uint32_t netns = 0; // the interface's
+        uint64_t timeline = 0; // the outer packet's, when the message decrypted (its buffer may be reused later)
         std::string dev;
     };
     std::unordered_map<uint64_t, Decrypted> decrypted;
@@ -697,10 +697,10 @@ struct TimelineBuilder::State {
                 ++it;
                 continue;
             }
-            const uint64_t packet = it->first;
+            const uint64_t timeline = it->second.timeline;
             const std::string dev = it->second.dev;
             it = decrypted.erase(it);
-            Entry* e = newest_for_packet(packet);
+            Entry* e = find(timeline);
             if (!e || e->tl.outer_of) continue; // linked: its inner packet came out
             WireguardStep* step = last_incoming_step(e->tl);
             if (!step || !step->verdict.empty() || lost_around(e->tl)) continue;
@@ -1108,8 +1108,9 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     std::string key = ev.found ? key_to_base64(ev.peer_key.data()) : std::string();
     if (ev.action == WgKernelAction::decrypt) s.decrypted.erase(ev.pkt.id); // it reached the allowed-IPs check
     if (ev.action == WgKernelAction::receive && ev.verdict == WgVerdict::ok) {
-        if (s.decrypted.size() >= s.limits.max_open) s.decrypted.clear();
-        s.decrypted[ev.pkt.id] = {ev.t_ns, ev.netns, s.link_name(ev.netns, ev.ifindex)};
+        if (s.decrypted.size() >= s.limits.max_open) s.decrypted.clear(); // never claimed: the safe side
+        if (const auto* outer = s.newest_for_packet(ev.pkt.id))
+            s.decrypted[ev.pkt.id] = {ev.t_ns, outer->tl.id, s.link_name(ev.netns, ev.ifindex)};
     }
     if (ev.action != WgKernelAction::handshake && ev.verdict == WgVerdict::ok) {
         if (ev.found) s.remember_kernel_peer(ev.pkt.id, key);
