@@ -73,13 +73,13 @@ static __always_inline __u8 send_verdict(const struct wg_peer *peer)
 
 /* Shared by both flavours, so it reads with probe reads (kprobes see plain addresses); `id` is the
  * packet id, computed by each flavour its own way. Not on a hot path: once per tunnelled packet. */
-static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
-				       __u8 verdict, __u8 message, const struct wg_device *wg)
+static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
+					  __u8 verdict, __u8 message, const struct wg_device *wg, bool always)
 {
 	const struct net_device *dev = BPF_CORE_READ(skb, dev);
 	__u32 netns = dev_netns_probed(dev);
-	if (!netns_watched(&filter, netns))
-		return;
+	if (!always && !netns_watched(&filter, netns))
+		return false;
 	/* The WireGuard interface, in its own namespace (which a handshake's skb, still on the uplink, may
 	 * not be in: the interface can be moved out of the namespace its socket lives in). */
 	const struct net_device *wg_dev = wg ? BPF_CORE_READ(wg, dev) : peer ? BPF_CORE_READ(peer, device, dev) : dev;
@@ -87,13 +87,13 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 	__u32 wg_netns = dev_netns_probed(wg_dev);
 	struct l3_ref l3 = l3_of_probed(skb);
 	struct lazy_id pid = {0, id}; /* each flavour computed it its own way */
-	__u64 now = want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
+	__u64 now = always ? bpf_ktime_get_ns() : want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
 	if (!now)
-		return;
+		return false;
 	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(WGBPF_MOD_WIREGUARD);
-		return;
+		return false;
 	}
 	/* The interface's namespace: where its ifindex means something (the header's netns of every other record
 	 * is the packet's; here the two differ only for a handshake whose interface was moved away). */
@@ -108,7 +108,24 @@ static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const stru
 	if (peer)
 		bpf_probe_read_kernel(e->peer_key, sizeof(e->peer_key), &peer->handshake.remote_static);
 	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	return true;
 }
+
+/* A WireGuard verdict on a packet the filter chose (its namespace watched, its interface or the packet). */
+static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
+				       __u8 verdict, __u8 message, const struct wg_device *wg)
+{
+	peer_event_of(skb, id, peer, action, verdict, message, wg, false);
+}
+
+/* Data messages whose "decrypted" was sent, until their inner packet reaches the allowed-IPs check: that
+ * lookup is then sent whatever the filter says (user space infers a silent drop from its absence). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} decrypted_ids SEC(".maps");
 
 /* Both lookups' verdicts, from the returned peer. */
 static __always_inline void dst_looked_up(struct sk_buff *skb, __u64 id, const struct wg_peer *peer)
@@ -118,11 +135,14 @@ static __always_inline void dst_looked_up(struct sk_buff *skb, __u64 id, const s
 
 static __always_inline void src_looked_up(struct sk_buff *skb, __u64 id, const struct wg_peer *peer)
 {
+	bool owed = bpf_map_lookup_elem(&decrypted_ids, &id) != 0;
+	if (owed)
+		bpf_map_delete_elem(&decrypted_ids, &id);
 	const struct wg_peer *sender = sending_peer(skb);
 	if (sender && peer != sender)
-		peer_event(skb, id, sender, WGBPF_WG_DECRYPT, WGBPF_WGV_SRC_NOT_ALLOWED, 0, 0);
+		peer_event_of(skb, id, sender, WGBPF_WG_DECRYPT, WGBPF_WGV_SRC_NOT_ALLOWED, 0, 0, owed);
 	else
-		peer_event(skb, id, peer, WGBPF_WG_DECRYPT, WGBPF_WGV_OK, 0, 0);
+		peer_event_of(skb, id, peer, WGBPF_WG_DECRYPT, WGBPF_WGV_OK, 0, 0, owed);
 }
 
 /* The handshake message being judged on this CPU: wg_cookie_validate_packet's skb, until the consume call
@@ -270,13 +290,18 @@ static __always_inline void decrypt_judged(struct sk_buff *skb, __u64 id, const 
 	if (decrypted && !BPF_CORE_READ(skb, len))
 		return;
 	const struct wg_peer *peer = keypair ? BPF_CORE_READ(keypair, entry.peer) : 0;
-	peer_event(skb, id, peer, WGBPF_WG_RECEIVE, decrypted ? WGBPF_WGV_OK : WGBPF_WGV_INVALID, 4 /* data */, 0);
+	bool sent = peer_event_of(skb, id, peer, WGBPF_WG_RECEIVE, decrypted ? WGBPF_WGV_OK : WGBPF_WGV_INVALID,
+				  4 /* data */, 0, false);
+	if (sent && decrypted) {
+		__u8 one = 1;
+		bpf_map_update_elem(&decrypted_ids, &id, &one, BPF_ANY);
+	}
 }
 
 SEC("fexit/decrypt_packet")
-int BPF_PROG(wg_decrypt_exit, struct sk_buff *skb, struct noise_keypair *keypair, bool decrypted)
+int BPF_PROG(wg_decrypt_exit, struct sk_buff *skb, struct noise_keypair *keypair, __u64 ret)
 {
-	decrypt_judged(skb, packet_id(skb), keypair, decrypted);
+	decrypt_judged(skb, packet_id(skb), keypair, ret & 0xff); /* a bool: only its low byte is defined */
 	return 0;
 }
 

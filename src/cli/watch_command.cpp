@@ -634,6 +634,10 @@ int run_watch(const WatchOptions& options) {
             next_wireguard_refresh = now + 5'000'000'000ull;
         }
         report_losses();
+        // Records still waiting in the ring buffer (a batch ended early): the newest event fed is how far the
+        // story is known; judging against the clock would call packets idle, or WireGuard's steps missing,
+        // whose events are merely not read yet.
+        if ((*consumer)->more()) now = std::min(now, std::max(pipeline.latest_event_ns(), uint64_t(1)));
         pipeline.flush(now);
         if (WriteResult w = output.flush(); w.state == WriteState::failed && !g_stop)
             throw FatalError("cannot write the output: " + w.error);

@@ -18,7 +18,7 @@ std::string_view finding_name(FindingKind k) {
     case FindingKind::handshake_under_load: return "handshake_under_load";
     case FindingKind::unknown_session: return "unknown_session";
     case FindingKind::data_not_authentic: return "data_not_authentic";
-    case FindingKind::data_replayed: return "data_replayed";
+    case FindingKind::data_not_delivered: return "data_not_delivered";
     case FindingKind::dropped_inside_wireguard: return "dropped_inside_wireguard";
     case FindingKind::handshake_incomplete: return "handshake_incomplete";
     case FindingKind::outer_dropped_by_firewall: return "outer_dropped_by_firewall";

@@ -89,7 +89,7 @@ FindingKind kind_of(const WireguardStep& w) {
     if (w.verdict == "rejected" || w.verdict == "unknown_key") return FindingKind::handshake_rejected;
     if (w.verdict == "unknown_index") return FindingKind::unknown_session;
     if (w.verdict == "invalid") return FindingKind::data_not_authentic;
-    if (w.verdict == "not_delivered") return FindingKind::data_replayed;
+    if (w.verdict == "not_delivered") return FindingKind::data_not_delivered;
     if (w.verdict == "cookie_sent" || w.verdict == "ratelimited") return FindingKind::handshake_under_load;
     return FindingKind::dropped_inside_wireguard;
 }
@@ -123,14 +123,15 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
         if (w.action == "handshake_response")
             return fmt::format("make the preshared keys of both sides match (wg set {} peer {} preshared-key FILE)", i,
                                w.peer.empty() ? std::string("KEY") : w.peer);
-        return "if the sender's clock went back (a restored snapshot, no clock source), fix its clock or restart its "
-               "interface; a replayed initiation from elsewhere needs no change";
+        return "if two hosts use the same private key, give each its own; if the sender's clock went back (a restored "
+               "snapshot, no clock source), fix its clock or restart its interface; a replayed initiation from "
+               "elsewhere needs no change";
     case FindingKind::unknown_session:
         return "none needed if it recovers: the sender makes a new handshake (REKEY_TIMEOUT, 5 s); if it persists, "
                "restart the sender's interface";
     case FindingKind::handshake_under_load:
         return "a handshake flood: nothing to change on WireGuard; find who sends the initiations";
-    case FindingKind::data_replayed:
+    case FindingKind::data_not_delivered:
         return "none if rare (a duplicated or very late packet: multipath, a retransmitting middlebox); if it "
                "persists, find what duplicates or holds back packets on the path";
     case FindingKind::data_not_authentic:

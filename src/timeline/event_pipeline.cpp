@@ -111,6 +111,7 @@ void EventPipeline::feed(std::span<const std::byte> record) {
         spdlog::debug("rejected record: {}", event.error());
         return;
     }
+    latest_event_ns_ = std::max(latest_event_ns_, std::visit([](const auto& e) { return e.t_ns; }, event.value()));
     std::visit(Dispatch{*this}, event.value());
     if (!completed_.empty()) hold_completed();
 }

@@ -708,7 +708,8 @@ struct TimelineBuilder::State {
             step->inferred = true;
             step->dropped = fmt::format("it decrypted, and its inner packet never reached {}'s allowed-IPs check: a "
                                         "replayed or out-of-window counter (the same message twice, or one far too "
-                                        "late), or a malformed inner packet (rx_length/frame errors)",
+                                        "late), a malformed inner packet (rx_length/frame errors), or its peer's "
+                                        "receive queue was purged (the peer removed)",
                                         dev);
             e->tl.outcome_inferred = true;
             end_by_wireguard(*e);
@@ -854,8 +855,9 @@ struct TimelineBuilder::State {
         if (ev.verdict != WgVerdict::ok)
             step->dropped = ev.action != WgKernelAction::receive ? handshake_drop_text(ev.verdict, ev.message, dev)
                             : ev.verdict == WgVerdict::invalid
-                                ? fmt::format("it did not decrypt with its session's key (decrypt_packet): corrupted or "
-                                              "forged on the way, or a late packet of a session whose keys expired")
+                                ? std::string("it did not decrypt with its session's key (decrypt_packet): altered or "
+                                              "forged on the way, a late packet of a session whose keys expired, or a "
+                                              "buffer the kernel could not process")
                                 : fmt::format("no session of {} has receiver index {}: the sender still uses a session "
                                               "this side no longer has (restarted, or its keys expired); it will make a "
                                               "new handshake",
@@ -915,7 +917,8 @@ struct TimelineBuilder::State {
 
         for (auto& [key, outer] : linker.expire(now))
             if (!key.outgoing && !key.by_packet_id) not_decrypted(outer);
-        dropped_after_decryption(now);
+        // flush_all (the end): only the messages whose window passed before the last event are judged.
+        dropped_after_decryption(now == UINT64_MAX ? latest_ns : now);
         for (auto it = entries.begin(); it != entries.end();) {
             uint64_t id = it->first;
             Entry& e = it->second;
@@ -1106,6 +1109,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     State& s = *state_;
     std::string key = ev.found ? key_to_base64(ev.peer_key.data()) : std::string();
+    s.latest_ns = std::max(s.latest_ns, ev.t_ns);
     if (ev.action == WgKernelAction::decrypt) s.decrypted.erase(ev.pkt.id); // it reached the allowed-IPs check
     if (ev.action == WgKernelAction::receive && ev.verdict == WgVerdict::ok) {
         if (s.decrypted.size() >= s.limits.max_open) s.decrypted.clear(); // never claimed: the safe side

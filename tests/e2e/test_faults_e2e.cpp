@@ -398,9 +398,9 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
     // -Z root: tcpdump would drop to a user "tcpdump" (not there in the VMs, and not allowed into the scratch dir).
     Process capture("exec ip netns exec " + sh_quote(lab.server_ns()) + " tcpdump -Z root -i s0 -c 1 -U -w " +
                     sh_quote(dir.file("data.pcap")) + " 'udp dst port 51820 and udp[8] = 4 and greater 120' 2>/dev/null");
-    std::this_thread::sleep_for(std::chrono::seconds(2)); // tcpdump attached
-    ping(lab, 2);
-    REQUIRE(capture.wait_for(std::chrono::seconds(20)));
+    // Pings until tcpdump has its packet (it says nothing when it is attached: one ping may come too early).
+    for (int i = 0; i < 30 && !capture.wait_for(std::chrono::milliseconds(500)); ++i) ping(lab, 1);
+    REQUIRE(capture.wait_for(std::chrono::seconds(5)));
     const std::string message = first_udp_payload(dir.file("data.pcap"));
     REQUIRE(message.size() > 32);
     REQUIRE(message[0] == 4); // transport data
@@ -426,7 +426,7 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
             const json* invalid = d.finding("data_not_authentic"); // exact: decrypt_packet refused it
             REQUIRE(invalid);
             CHECK((*invalid)["certainty"] == "certain");
-            const json* replayed = d.finding("data_replayed"); // decrypted, then nothing reached the allowed-IPs check
+            const json* replayed = d.finding("data_not_delivered"); // decrypted, then nothing reached the allowed-IPs check
             REQUIRE(replayed);
             CHECK((*replayed)["certainty"] == "likely");
         }

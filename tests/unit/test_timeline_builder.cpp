@@ -1208,3 +1208,15 @@ TEST_CASE("kernel WireGuard: decrypted, then events lost: no drop is inferred fr
     for (const WireguardStep& w : steps_of<WireguardStep>(c.out[0])) CHECK(w.verdict.empty());
     CHECK(c.out[0].outcome != "dropped");
 }
+
+TEST_CASE("kernel WireGuard: decrypted just before the end (its window not passed in the events read): no drop is "
+          "inferred") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(0x941, outer_payload(84), wg_data(kClientIndex, 9));
+    c.builder.add(ingress(outer, kC0, 100));
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::ok, 4, 200));
+    c.builder.flush_all(); // Ctrl-C, --count, the end of a recording: its lookup may still have been on its way
+    REQUIRE(c.out.size() == 1);
+    for (const WireguardStep& w : steps_of<WireguardStep>(c.out[0])) CHECK(w.verdict.empty());
+}

@@ -26,7 +26,8 @@ enum class FindingKind : uint8_t {
     handshake_under_load,    // cookie replies or rate limiting
     unknown_session,         // data for a receiver index no session has (the other side restarted)
     data_not_authentic,      // data that did not decrypt: corrupted or forged on the way, or its keys expired
-    data_replayed,           // decrypted, then dropped before the allowed-IPs check: replayed counter (inferred)
+    data_not_delivered,      // decrypted, then dropped before the allowed-IPs check: replayed counter, malformed
+                             // inner packet, or the peer's queue purged (inferred)
     dropped_inside_wireguard, // user space: received, nothing came out of the tunnel (inferred)
     handshake_incomplete,    // initiations sent (or received), never answered
     outer_dropped_by_firewall,

@@ -60,6 +60,9 @@ public:
     const DecodeStats& decode_stats() const { return decoder_.stats(); }
     const std::map<std::string, uint64_t>& events_per_module() const { return events_; }
     uint64_t lone_routes() const; // route decisions no packet took (timelines only; --steps shows them all)
+    // The newest event time fed so far: with records still waiting in the ring buffer, nothing later than this
+    // may be judged idle or missing yet (the caller's flush time is then this, not the clock).
+    uint64_t latest_event_ns() const { return latest_event_ns_; }
 
 private:
     struct Dispatch;
@@ -78,6 +81,7 @@ private:
     void hold_completed();
     std::function<bool()> out_of_time_; // set during finish()
     uint64_t not_shown_ = 0;
+    uint64_t latest_event_ns_ = 0;
     std::unique_ptr<NftraceMerger> merger_; // declared last: destroyed first, it points back into this
 };
 
