@@ -86,6 +86,16 @@ bool readable(int fd) {
     return ::poll(&pfd, 1, 0) > 0;
 }
 
+std::optional<WgInterface> read_wireguard_if_any(const NetnsHandle& ns, const std::string& iface) {
+    if (iface.empty()) return std::nullopt;
+    auto wg = read_wireguard(ns, iface);
+    if (!wg) {
+        spdlog::debug("{}: not followed as WireGuard: {}", iface, wg.error());
+        return std::nullopt;
+    }
+    return wg.value();
+}
+
 // Everything wgbpf knows about a watched namespace, refreshed when it changes.
 struct WatchedNamespace {
     NetnsHandle handle;
@@ -131,6 +141,13 @@ struct Namespaces {
         return ports;
     }
 
+    // The watched interface's WireGuard configuration read again where it is now (endpoints roam, handshake
+    // times move on), and where each socket is.
+    void reread_wireguard(const std::string& iface) {
+        for (WatchedNamespace& ns : list) ns.wireguard = ns.iface_present ? read_wireguard_if_any(ns.handle, iface) : std::nullopt;
+        place_sockets();
+    }
+
     // Where each WireGuard interface's socket is: the namespace that binds its listen port.
     void place_sockets() {
         wireguard.clear();
@@ -156,16 +173,6 @@ struct Namespaces {
             if (list[i].wireguard) list[i].wireguard = wireguard[i].interfaces.front();
     }
 };
-
-std::optional<WgInterface> read_wireguard_if_any(const NetnsHandle& ns, const std::string& iface) {
-    if (iface.empty()) return std::nullopt;
-    auto wg = read_wireguard(ns, iface);
-    if (!wg) {
-        spdlog::debug("{}: not followed as WireGuard: {}", iface, wg.error());
-        return std::nullopt;
-    }
-    return wg.value();
-}
 
 // One scope per namespace: the interface where it is now, and the outer packets of the WireGuard
 // interfaces (by port, fwmark or endpoint) in every watched namespace.
@@ -253,9 +260,9 @@ Namespaces open_namespaces(const WatchOptions& options) {
 }
 
 void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
+    const bool any_wireguard = std::any_of(spaces.list.begin(), spaces.list.end(),
+                                           [](const WatchedNamespace& n) { return n.wireguard.has_value(); });
     for (const WatchedNamespace& ns : spaces.list) {
-        const bool any_wireguard = std::any_of(spaces.list.begin(), spaces.list.end(),
-                                               [](const WatchedNamespace& n) { return n.wireguard.has_value(); });
         std::string what = options.iface.empty() ? "all interfaces"
                            : ns.iface_present    ? "interface " + options.iface
                            : any_wireguard       ? "the outer packets of WireGuard (no " + options.iface + " here)"
@@ -569,9 +576,8 @@ int run_watch(const WatchOptions& options) {
                              ns.iface_seen ? "back" : "new", link->ifindex, ns.handle.description());
             ns.iface_present = link != nullptr;
             ns.iface_seen = ns.iface_seen || ns.iface_present;
-            ns.wireguard = link ? read_wireguard_if_any(ns.handle, options.iface) : std::nullopt;
         }
-        spaces.place_sockets();
+        spaces.reread_wireguard(options.iface);
         // What no longer fits the kernel's filter (the interface in more namespaces, more listen ports) is said,
         // and the filter stays as it was: the watch goes on.
         if (auto filter = scoped_filter(spaces, options)) modules.set_filter(filter.value());
@@ -671,9 +677,7 @@ int run_watch(const WatchOptions& options) {
                    pipeline.not_shown());
     if (options.config_sink) options.config_sink(spaces.primary().config);
     if (options.wireguard_sink && !options.iface.empty()) { // as it is now: its handshake times moved on
-        for (WatchedNamespace& ns : spaces.list)
-            if (ns.iface_present) ns.wireguard = read_wireguard_if_any(ns.handle, options.iface);
-        spaces.place_sockets();
+        spaces.reread_wireguard(options.iface);
         options.wireguard_sink(wireguard_list());
     }
     if (options.end_sink) options.end_sink(statuses, seconds);

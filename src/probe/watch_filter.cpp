@@ -8,21 +8,21 @@
 namespace wgbpf {
 namespace {
 
+// `value` into one of the filter's fixed-size sets (`n` used of `N`), once.
+template <typename T, size_t N>
+Result<void> add_once(T (&set)[N], __u32& n, T value, const char* what) {
+    if (std::find(set, set + n, value) != set + n) return {};
+    if (n == N) return Error{fmt::format("more than {} {} to watch", N, what)};
+    set[n++] = value;
+    return {};
+}
+
 Result<void> add_wireguard(wgbpf_filter& f, const WgInterface& wg) {
-    if (wg.fwmark && std::find(f.marks, f.marks + f.n_marks, wg.fwmark) == f.marks + f.n_marks) {
-        if (f.n_marks == WGBPF_FILTER_MAX_MARKS)
-            return Error{fmt::format("more than {} WireGuard fwmarks to watch", WGBPF_FILTER_MAX_MARKS)};
-        f.marks[f.n_marks++] = wg.fwmark;
-    }
+    if (wg.fwmark)
+        if (auto r = add_once(f.marks, f.n_marks, wg.fwmark, "WireGuard fwmarks"); !r) return r;
     // The listen port catches every outer packet, of any number of peers, also those roaming in with no
     // endpoint known yet (a server's). Endpoints are only needed while the port is not known.
-    if (wg.listen_port) {
-        if (std::find(f.listen_ports, f.listen_ports + f.n_ports, wg.listen_port) != f.listen_ports + f.n_ports) return {};
-        if (f.n_ports == WGBPF_FILTER_MAX_PORTS)
-            return Error{fmt::format("more than {} WireGuard listen ports to watch", WGBPF_FILTER_MAX_PORTS)};
-        f.listen_ports[f.n_ports++] = wg.listen_port;
-        return {};
-    }
+    if (wg.listen_port) return add_once(f.listen_ports, f.n_ports, wg.listen_port, "WireGuard listen ports");
     for (const WgPeer& peer : wg.peers) {
         if (!peer.endpoint) continue;
         if (f.n_addrs == WGBPF_FILTER_MAX_ADDRS)

@@ -853,16 +853,8 @@ struct TimelineBuilder::State {
         if (!key.empty()) step->peer = key;
         step->verdict = ev.verdict == WgVerdict::ok ? "accepted" : std::string(verdict_name(ev.verdict));
         if (ev.verdict != WgVerdict::ok)
-            step->dropped = ev.action != WgKernelAction::receive ? handshake_drop_text(ev.verdict, ev.message, dev)
-                            : ev.verdict == WgVerdict::invalid
-                                ? std::string("it did not decrypt with its session's key (decrypt_packet): altered or "
-                                              "forged on the way, a late packet of a session whose keys expired, or a "
-                                              "buffer the kernel could not process")
-                                : fmt::format("no session of {} has receiver index {}: the sender still uses a session "
-                                              "this side no longer has (restarted, or its keys expired); it will make a "
-                                              "new handshake",
-                                              dev, step->receiver_index ? fmt::format("{:#x}", *step->receiver_index)
-                                                                        : std::string("(not read)"));
+            step->dropped = ev.action == WgKernelAction::receive ? receive_drop_text(ev.verdict, dev, step->receiver_index)
+                                                                 : handshake_drop_text(ev.verdict, ev.message, dev);
         if (step == &fresh) add_step(*e, fresh);
         if (ev.verdict != WgVerdict::ok) end_by_wireguard(*e);
     }
@@ -873,6 +865,16 @@ struct TimelineBuilder::State {
         for (TimelineStep& st : tl.steps)
             if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
         return step;
+    }
+
+    // Why WireGuard refused a received data message before its inner packet existed.
+    static std::string receive_drop_text(WgVerdict v, const std::string& dev, std::optional<uint32_t> receiver_index) {
+        if (v == WgVerdict::invalid)
+            return "it did not decrypt with its session's key (decrypt_packet): altered or forged on the way, a late "
+                   "packet of a session whose keys expired, or a buffer the kernel could not process";
+        return fmt::format("no session of {} has receiver index {}: the sender still uses a session this side no longer "
+                           "has (restarted, or its keys expired); it will make a new handshake",
+                           dev, receiver_index ? fmt::format("{:#x}", *receiver_index) : std::string("(not read)"));
     }
 
     static std::string handshake_drop_text(WgVerdict v, uint8_t message, const std::string& dev) {

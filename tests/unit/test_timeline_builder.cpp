@@ -45,6 +45,24 @@ WireguardStep sole_wireguard_step(const PacketTimeline& t) {
     return wg[0];
 }
 
+// A timeline WireGuard ended: dropped, with this verdict, said inferred or not, and `why` in its sentence.
+void check_wireguard_drop(const PacketTimeline& t, const std::string& verdict, bool inferred, std::string_view why) {
+    CHECK(t.outcome == "dropped");
+    CHECK(t.outcome_inferred == inferred);
+    WireguardStep wg = sole_wireguard_step(t);
+    CHECK(wg.verdict == verdict);
+    CHECK(wg.inferred == inferred);
+    CHECK(wg.dropped.find(why) != std::string::npos);
+}
+
+// No WireGuard verdict on any of the timelines, and none dropped.
+void check_no_wireguard_drop(const std::vector<PacketTimeline>& out) {
+    for (const PacketTimeline& t : out) {
+        CHECK(t.outcome != "dropped");
+        for (const WireguardStep& w : steps_of<WireguardStep>(t)) CHECK(w.verdict.empty());
+    }
+}
+
 bool has_gap(const PacketTimeline& t, std::string_view text) {
     return std::any_of(t.gaps.begin(), t.gaps.end(), [&](const std::string& g) { return g.find(text) != std::string::npos; });
 }
@@ -1134,20 +1152,24 @@ TEST_CASE("an interface whose socket is in no watched namespace: its inner packe
     CHECK(steps_of<WireguardStep>(*outer).empty()); // a UDP packet of the host, not taken for wg0's
 }
 
+namespace {
+
+// A data message arrives on c0 at `t` and kernel WireGuard's decryption judges it (`verdict`) at `judged`.
+void receive_data(Collected& c, uint64_t packet, WgVerdict verdict, uint64_t t, uint64_t judged) {
+    c.wireguard[0].source = "kernel";
+    PacketInfo outer = outer_in(packet, outer_payload(84), wg_data(kClientIndex, 9));
+    c.builder.add(ingress(outer, kC0, t));
+    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, verdict, 4, judged));
+}
+
+} // namespace
+
 TEST_CASE("kernel WireGuard: a data message that does not decrypt ends its outer packet as dropped, exactly") {
     Collected c;
-    c.wireguard[0].source = "kernel";
-    PacketInfo outer = outer_in(0x911, outer_payload(84), wg_data(kClientIndex, 9));
-    c.builder.add(ingress(outer, kC0, 100));
-    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::invalid, 4, 110));
+    receive_data(c, 0x911, WgVerdict::invalid, 100, 110);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "dropped");
-    CHECK_FALSE(c.out[0].outcome_inferred);
-    WireguardStep wg = sole_wireguard_step(c.out[0]);
-    CHECK(wg.verdict == "invalid");
-    CHECK_FALSE(wg.inferred);
-    CHECK(wg.dropped.find("did not decrypt") != std::string::npos);
+    check_wireguard_drop(c.out[0], "invalid", false, "did not decrypt");
 }
 
 namespace {
@@ -1155,10 +1177,7 @@ namespace {
 // Kernel WireGuard decrypted a data message (decrypt_packet returned true) and, unless `delivered` is false, its
 // inner packet reached the allowed-IPs check and came out of wg0.
 Collected& receive_decrypted(Collected& c, bool delivered, uint64_t t0 = 100'000) {
-    c.wireguard[0].source = "kernel";
-    PacketInfo outer = outer_in(0x921, outer_payload(84), wg_data(kClientIndex, 9));
-    c.builder.add(ingress(outer, kC0, t0));
-    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::ok, 4, t0 + 10'000));
+    receive_data(c, 0x921, WgVerdict::ok, t0, t0 + 10'000);
     if (delivered) {
         PacketInfo inner = icmp_packet(0x921, "198.51.100.9", "10.0.0.1", 0); // decrypted in place
         WireguardKernelEvent src = kernel_verdict(inner, WgKernelAction::decrypt, WgVerdict::ok, 0, t0 + 20'000);
@@ -1177,46 +1196,31 @@ TEST_CASE("kernel WireGuard: decrypted, but its inner packet never reached the a
     Collected c;
     receive_decrypted(c, false);
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "dropped");
-    CHECK(c.out[0].outcome_inferred);
-    WireguardStep wg = sole_wireguard_step(c.out[0]);
-    CHECK(wg.verdict == "not_delivered");
-    CHECK(wg.inferred);
-    CHECK(wg.dropped.find("replayed or out-of-window counter") != std::string::npos);
+    check_wireguard_drop(c.out[0], "not_delivered", true, "replayed or out-of-window counter");
 }
 
 TEST_CASE("kernel WireGuard: decrypted and delivered: no drop is inferred") {
     Collected c;
     receive_decrypted(c, true);
     REQUIRE(c.out.size() == 2);
-    for (const PacketTimeline& t : c.out) {
-        CHECK(t.outcome != "dropped");
-        for (const WireguardStep& w : steps_of<WireguardStep>(t)) CHECK(w.verdict.empty());
-    }
+    check_no_wireguard_drop(c.out);
 }
 
 TEST_CASE("kernel WireGuard: decrypted, then events lost: no drop is inferred from the absence") {
     Collected c;
-    c.wireguard[0].source = "kernel";
-    PacketInfo outer = outer_in(0x931, outer_payload(84), wg_data(kClientIndex, 9));
-    c.builder.add(ingress(outer, kC0, 100));
-    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::ok, 4, 200));
+    receive_data(c, 0x931, WgVerdict::ok, 100, 200);
     c.builder.lost("wireguard", 3);
     c.builder.flush(60'000'000);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    for (const WireguardStep& w : steps_of<WireguardStep>(c.out[0])) CHECK(w.verdict.empty());
-    CHECK(c.out[0].outcome != "dropped");
+    check_no_wireguard_drop(c.out);
 }
 
 TEST_CASE("kernel WireGuard: decrypted just before the end (its window not passed in the events read): no drop is "
           "inferred") {
     Collected c;
-    c.wireguard[0].source = "kernel";
-    PacketInfo outer = outer_in(0x941, outer_payload(84), wg_data(kClientIndex, 9));
-    c.builder.add(ingress(outer, kC0, 100));
-    c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::ok, 4, 200));
+    receive_data(c, 0x941, WgVerdict::ok, 100, 200);
     c.builder.flush_all(); // Ctrl-C, --count, the end of a recording: its lookup may still have been on its way
     REQUIRE(c.out.size() == 1);
-    for (const WireguardStep& w : steps_of<WireguardStep>(c.out[0])) CHECK(w.verdict.empty());
+    check_no_wireguard_drop(c.out);
 }
