@@ -394,8 +394,15 @@ static __always_inline void read_packet(struct l3_ref r, __u64 id, struct wgbpf_
 		__builtin_memcpy(p->dst, &h.ip.daddr, 4);
 		__u32 ihl = h.ip.ihl * 4;
 		p->l3_len = ihl;
-		if (h.ip.frag_off & bpf_htons(0x1fff)) /* only the first fragment has ports */
+		__u16 frag = bpf_ntohs(h.ip.frag_off);
+		if (frag & 0x4000)
+			p->flags |= WGBPF_PKT_F_DF;
+		if (frag & 0x2000)
+			p->flags |= WGBPF_PKT_F_MF;
+		if (frag & 0x1fff) { /* only the first fragment has ports */
+			p->flags |= WGBPF_PKT_F_LATER_FRAG;
 			return;
+		}
 		if (whole && ihl == 20) {
 			parse_l4(p, &h.raw[20]);
 		} else {
@@ -413,8 +420,22 @@ static __always_inline void read_packet(struct l3_ref r, __u64 id, struct wgbpf_
 		p->l3_len = 40;
 		__builtin_memcpy(p->src, &h.ip6.saddr, 16);
 		__builtin_memcpy(p->dst, &h.ip6.daddr, 16);
-		if (whole)
+		if (whole && p->proto == 44) { /* a fragment header first (RFC 8200 4.5): its transport, id, place */
+			p->proto = h.raw[40];
+			__u16 off = (__u16)h.raw[42] << 8 | h.raw[43];
+			p->ip_id = (__u16)h.raw[46] << 8 | h.raw[47]; /* the identification's low half */
+			if (off & 1)
+				p->flags |= WGBPF_PKT_F_MF;
+			if (off & 0xfff8) {
+				p->flags |= WGBPF_PKT_F_LATER_FRAG;
+				return;
+			}
+			__u8 l4[WGBPF_L4_BYTES];
+			if (!bpf_probe_read_kernel(l4, sizeof(l4), r.l3 + 48))
+				parse_l4(p, l4);
+		} else if (whole) {
 			parse_l4(p, &h.raw[40]);
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ struct wg_device {
 
 struct noise_handshake {
 	__u8 remote_static[32];
+	__u64 last_initiation_consumption; /* ktime_get_coarse_boottime_ns() of the last initiation accepted */
 } __attribute__((preserve_access_index));
 
 struct endpoint {
@@ -30,10 +31,9 @@ struct endpoint {
 	};
 } __attribute__((preserve_access_index));
 
-struct wg_peer {
-	struct wg_device *device;
-	struct endpoint endpoint;
-	struct noise_handshake handshake;
+struct noise_symmetric_key {
+	__u64 birthdate; /* ktime_get_coarse_boottime_ns() */
+	bool is_valid;
 } __attribute__((preserve_access_index));
 
 struct index_hashtable_entry {
@@ -42,6 +42,21 @@ struct index_hashtable_entry {
 
 struct noise_keypair {
 	struct index_hashtable_entry entry;
+	struct noise_symmetric_key sending;
+} __attribute__((preserve_access_index));
+
+struct noise_keypairs {
+	struct noise_keypair *current_keypair;
+} __attribute__((preserve_access_index));
+
+struct wg_peer {
+	struct wg_device *device;
+	struct sk_buff_head staged_packet_queue;
+	bool is_dead;
+	struct noise_keypairs keypairs;
+	struct endpoint endpoint;
+	struct noise_handshake handshake;
+	unsigned int timer_handshake_attempts;
 } __attribute__((preserve_access_index));
 
 /* What WireGuard keeps in skb->cb of a packet it received (PACKET_CB). */
@@ -55,6 +70,14 @@ struct cookie_checker {
 
 enum { WG_INVALID_MAC = 0, WG_VALID_MAC_BUT_NO_COOKIE = 1, WG_VALID_MAC_WITH_COOKIE_BUT_RATELIMITED = 2 };
 
+/* WireGuard's constants (drivers/net/wireguard/messages.h). */
+#define WG_REJECT_AFTER_TIME_NS (180ULL * 1000000000ULL)
+#define WG_INITIATION_GAP_NS (1000000000ULL / 50) /* INITIATIONS_PER_SECOND */
+#define WG_MAX_TIMER_HANDSHAKES (90 / 5)          /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
+/* WireGuard compares against ktime_get_coarse_boottime_ns(), which lags the clock read here by up to a tick:
+ * within this margin of a limit, the verdict is not claimed. */
+#define WG_COARSE_MARGIN_NS (10ULL * 1000000ULL)
+
 /* The peer whose keypair decrypted a received packet. */
 static __always_inline const struct wg_peer *sending_peer(const struct sk_buff *skb)
 {
@@ -62,19 +85,34 @@ static __always_inline const struct wg_peer *sending_peer(const struct sk_buff *
 	return BPF_CORE_READ(cb, keypair, entry.peer);
 }
 
-/* What wg_xmit does after its lookup: no peer, or a peer without an endpoint, ends the packet. */
+/* Whether wg_packet_send_staged_packets will find a session to encrypt with (send.c): a current keypair whose
+ * sending key is valid and younger than REJECT_AFTER_TIME. Without one the packet waits in the peer's staged
+ * queue for a handshake. A key within a tick of expiring counts as usable (never claimed otherwise). */
+static __always_inline bool has_session(const struct wg_peer *peer)
+{
+	const struct noise_keypair *kp = BPF_CORE_READ(peer, keypairs.current_keypair);
+	if (!kp || !BPF_CORE_READ(kp, sending.is_valid))
+		return false;
+	__u64 born = BPF_CORE_READ(kp, sending.birthdate);
+	return born + WG_REJECT_AFTER_TIME_NS + WG_COARSE_MARGIN_NS > bpf_ktime_get_boot_ns();
+}
+
+/* What wg_xmit does after its lookup: no peer, or a peer without an endpoint, ends the packet; a peer without
+ * a session queues it for a handshake. */
 static __always_inline __u8 send_verdict(const struct wg_peer *peer)
 {
 	if (!peer)
 		return WGBPF_WGV_NO_PEER;
 	__u16 family = BPF_CORE_READ(peer, endpoint.addr.sa_family);
-	return family == 2 /* AF_INET */ || family == 10 /* AF_INET6 */ ? WGBPF_WGV_OK : WGBPF_WGV_NO_ENDPOINT;
+	if (family != 2 /* AF_INET */ && family != 10 /* AF_INET6 */)
+		return WGBPF_WGV_NO_ENDPOINT;
+	return has_session(peer) ? WGBPF_WGV_OK : WGBPF_WGV_NO_SESSION;
 }
 
 /* Shared by both flavours, so it reads with probe reads (kprobes see plain addresses); `id` is the
  * packet id, computed by each flavour its own way. Not on a hot path: once per tunnelled packet. */
 static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
-					  __u8 verdict, __u8 message, const struct wg_device *wg, bool always)
+					  __u8 verdict, __u8 message, const struct wg_device *wg, bool always, __u32 queued)
 {
 	const struct net_device *dev = BPF_CORE_READ(skb, dev);
 	__u32 netns = dev_netns_probed(dev);
@@ -97,13 +135,15 @@ static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const s
 	}
 	/* The interface's namespace: where its ifindex means something (the header's netns of every other record
 	 * is the packet's; here the two differ only for a handshake whose interface was moved away). */
-	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, 1, sizeof(*e), wg_netns ? wg_netns : netns, now);
+	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(*e), wg_netns ? wg_netns : netns, now);
 	read_packet(l3, id, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;
 	e->found = peer != 0;
 	e->verdict = verdict;
 	e->message = message;
+	e->queued = queued;
+	e->pad1 = 0;
 	__builtin_memset(e->peer_key, 0, sizeof(e->peer_key));
 	if (peer)
 		bpf_probe_read_kernel(e->peer_key, sizeof(e->peer_key), &peer->handshake.remote_static);
@@ -115,7 +155,7 @@ static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const s
 static __always_inline void peer_event(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
 				       __u8 verdict, __u8 message, const struct wg_device *wg)
 {
-	peer_event_of(skb, id, peer, action, verdict, message, wg, false);
+	peer_event_of(skb, id, peer, action, verdict, message, wg, false, 0);
 }
 
 /* Data messages whose "decrypted" was sent, until their inner packet reaches the allowed-IPs check: that
@@ -130,7 +170,10 @@ struct {
 /* Both lookups' verdicts, from the returned peer. */
 static __always_inline void dst_looked_up(struct sk_buff *skb, __u64 id, const struct wg_peer *peer)
 {
-	peer_event(skb, id, peer, WGBPF_WG_ENCRYPT, send_verdict(peer), 0, 0);
+	__u8 verdict = send_verdict(peer);
+	/* The staged queue it joins (wg_xmit drops the oldest beyond MAX_STAGED_PACKETS before adding it). */
+	__u32 queued = verdict == WGBPF_WGV_NO_SESSION ? BPF_CORE_READ(peer, staged_packet_queue.qlen) : 0;
+	peer_event_of(skb, id, peer, WGBPF_WG_ENCRYPT, verdict, 0, 0, false, queued);
 }
 
 static __always_inline void src_looked_up(struct sk_buff *skb, __u64 id, const struct wg_peer *peer)
@@ -140,9 +183,9 @@ static __always_inline void src_looked_up(struct sk_buff *skb, __u64 id, const s
 		bpf_map_delete_elem(&decrypted_ids, &id);
 	const struct wg_peer *sender = sending_peer(skb);
 	if (sender && peer != sender)
-		peer_event_of(skb, id, sender, WGBPF_WG_DECRYPT, WGBPF_WGV_SRC_NOT_ALLOWED, 0, 0, owed);
+		peer_event_of(skb, id, sender, WGBPF_WG_DECRYPT, WGBPF_WGV_SRC_NOT_ALLOWED, 0, 0, owed, 0);
 	else
-		peer_event_of(skb, id, peer, WGBPF_WG_DECRYPT, WGBPF_WGV_OK, 0, 0, owed);
+		peer_event_of(skb, id, peer, WGBPF_WG_DECRYPT, WGBPF_WGV_OK, 0, 0, owed, 0);
 }
 
 /* The handshake message being judged on this CPU: wg_cookie_validate_packet's skb, until the consume call
@@ -152,6 +195,7 @@ struct handshake_slot {
 	__u64 data;
 	__u64 wg;
 	__u64 id;
+	__u64 peer; /* the initiator, when wg_pubkey_hashtable_lookup found it inside the consume call */
 	__u8 cause; /* why the consume call will refuse it, when a lookup inside it said (WGBPF_WGV_UNKNOWN_*) */
 };
 
@@ -200,6 +244,7 @@ static __always_inline void mac_checked(struct sk_buff *skb, __u64 id, const str
 	slot->data = (__u64)BPF_CORE_READ(skb, data);
 	slot->wg = (__u64)wg;
 	slot->id = id;
+	slot->peer = 0;
 	slot->cause = 0;
 }
 
@@ -267,6 +312,33 @@ static __always_inline void index_missing(__u32 type_mask)
 		   (const struct wg_device *)slot->wg);
 }
 
+/* The initiator's key is a peer's: the consume call's refusal is then its timestamp or the flood limit. */
+static __always_inline void initiator_found(const struct wg_peer *peer)
+{
+	__u64 thread = bpf_get_current_pid_tgid();
+	struct handshake_slot *slot = bpf_map_lookup_elem(&handshake_now, &thread);
+	if (slot && slot->skb)
+		slot->peer = (__u64)peer;
+}
+
+/* Why wg_noise_handshake_consume_initiation refused a known peer's initiation (noise.c): the last one it
+ * accepted from that peer is under 20 ms old (a flood), or else the message's timestamp is not newer than the
+ * last accepted (replayed, a clock gone back) or did not decrypt. Read just after the check, against a finer
+ * clock than WireGuard's coarse one: near the limit, neither is claimed. (An initiation accepted meanwhile on
+ * another CPU from the same peer makes a flood out of what may have been a replay: both came in together.) */
+static __always_inline __u8 initiation_refusal(const struct wg_peer *peer)
+{
+	__u64 last = BPF_CORE_READ(peer, handshake.last_initiation_consumption);
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (!last)
+		return WGBPF_WGV_TIMESTAMP; /* none accepted since the peer was made */
+	if (last + WG_INITIATION_GAP_NS > now)
+		return WGBPF_WGV_FLOOD;
+	if (last + WG_INITIATION_GAP_NS + WG_COARSE_MARGIN_NS <= now)
+		return WGBPF_WGV_TIMESTAMP;
+	return WGBPF_WGV_REJECTED;
+}
+
 /* The Noise message itself: a peer, or NULL when refused. */
 static __always_inline void handshake_consumed(const void *message, const struct wg_peer *peer, __u8 type)
 {
@@ -275,9 +347,52 @@ static __always_inline void handshake_consumed(const void *message, const struct
 		return;
 	__u64 skb = slot->skb;
 	slot->skb = 0;
-	__u8 verdict = peer ? WGBPF_WGV_OK : slot->cause ? slot->cause : WGBPF_WGV_REJECTED;
+	__u8 verdict = peer          ? WGBPF_WGV_OK
+		       : slot->cause ? slot->cause
+		       : type == 1 && slot->peer ? initiation_refusal((const struct wg_peer *)slot->peer)
+					  : WGBPF_WGV_REJECTED;
+	/* A refused initiation whose sender's key is a peer's: that peer is named. */
+	if (!peer && type == 1 && !slot->cause)
+		peer = (const struct wg_peer *)slot->peer;
 	peer_event((struct sk_buff *)skb, slot->id, peer, WGBPF_WG_HANDSHAKE, verdict, type,
 		   (const struct wg_device *)slot->wg);
+}
+
+/* wg_packet_purge_staged_packets(peer) is about to drop every packet queued for the peer's handshake (each freed
+ * with a plain kfree_skb, or QUEUE_PURGE). Its callers (timers.c, device.c, peer.c) leave the cause in the
+ * peer: retries exhausted, the interface going down (wg_stop, __LINK_STATE_START already cleared), or the
+ * peer's last reference gone after its removal. Not a packet: one record per purge that drops something. */
+static __always_inline void staged_purged(const struct wg_peer *peer)
+{
+	__u32 queued = BPF_CORE_READ(peer, staged_packet_queue.qlen);
+	if (!queued)
+		return;
+	const struct net_device *dev = BPF_CORE_READ(peer, device, dev);
+	__u32 netns = dev_netns_probed(dev);
+	__s32 ifindex = BPF_CORE_READ(dev, ifindex);
+	if (!netns_watched(&filter, netns) || !filter_matches_cheaply(&filter, netns, ifindex, ifindex, 0))
+		return;
+	__u8 cause = WGBPF_WGV_OK;
+	if (BPF_CORE_READ(peer, is_dead))
+		cause = WGBPF_WGV_PEER_REMOVED;
+	else if (!(BPF_CORE_READ(dev, state) & 1 /* 1 << __LINK_STATE_START */))
+		cause = WGBPF_WGV_DEVICE_DOWN;
+	else if (BPF_CORE_READ(peer, timer_handshake_attempts) > WG_MAX_TIMER_HANDSHAKES)
+		cause = WGBPF_WGV_GAVE_UP;
+	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(WGBPF_MOD_WIREGUARD);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
+	e->ifindex = ifindex;
+	e->action = WGBPF_WG_PURGE;
+	e->found = 1;
+	e->verdict = cause;
+	e->queued = queued;
+	bpf_probe_read_kernel(e->peer_key, sizeof(e->peer_key), &peer->handshake.remote_static);
+	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
 }
 
 /* decrypt_packet's verdict on a received data message: it did not decrypt (authentication failed, or the
@@ -291,7 +406,7 @@ static __always_inline void decrypt_judged(struct sk_buff *skb, __u64 id, const 
 		return;
 	const struct wg_peer *peer = keypair ? BPF_CORE_READ(keypair, entry.peer) : 0;
 	bool sent = peer_event_of(skb, id, peer, WGBPF_WG_RECEIVE, decrypted ? WGBPF_WGV_OK : WGBPF_WGV_INVALID,
-				  4 /* data */, 0, false);
+				  4 /* data */, 0, false, 0);
 	if (sent && decrypted) {
 		__u8 one = 1;
 		bpf_map_update_elem(&decrypted_ids, &id, &one, BPF_ANY);
@@ -367,6 +482,15 @@ int BPF_PROG(wg_pubkey_lookup_exit, void *table, const __u8 *pubkey, struct wg_p
 {
 	if (!peer)
 		handshake_cause(WGBPF_WGV_UNKNOWN_KEY);
+	else
+		initiator_found(peer);
+	return 0;
+}
+
+SEC("fentry/wg_packet_purge_staged_packets")
+int BPF_PROG(wg_purge_entry, struct wg_peer *peer)
+{
+	staged_purged(peer);
 	return 0;
 }
 
@@ -558,7 +682,17 @@ int BPF_KRETPROBE(wg_index_lookup_return)
 SEC("kretprobe/wg_pubkey_hashtable_lookup")
 int BPF_KRETPROBE(wg_pubkey_lookup_return)
 {
-	if (!PT_REGS_RC(ctx))
+	const struct wg_peer *peer = (const struct wg_peer *)PT_REGS_RC(ctx);
+	if (!peer)
 		handshake_cause(WGBPF_WGV_UNKNOWN_KEY);
+	else
+		initiator_found(peer);
+	return 0;
+}
+
+SEC("kprobe/wg_packet_purge_staged_packets")
+int BPF_KPROBE(wg_purge_entry_k, struct wg_peer *peer)
+{
+	staged_purged(peer);
 	return 0;
 }

@@ -20,6 +20,7 @@ std::string_view finding_name(FindingKind k) {
     case FindingKind::data_not_authentic: return "data_not_authentic";
     case FindingKind::data_not_delivered: return "data_not_delivered";
     case FindingKind::dropped_inside_wireguard: return "dropped_inside_wireguard";
+    case FindingKind::queued_packets_dropped: return "queued_packets_dropped";
     case FindingKind::handshake_incomplete: return "handshake_incomplete";
     case FindingKind::outer_dropped_by_firewall: return "outer_dropped_by_firewall";
     case FindingKind::rp_filter_failed: return "rp_filter_failed";

@@ -86,7 +86,11 @@ FindingKind kind_of(const WireguardStep& w) {
     if (w.verdict == "no_endpoint") return FindingKind::peer_without_endpoint;
     if (w.verdict == "src_not_allowed") return FindingKind::source_not_allowed;
     if (w.verdict == "bad_mac") return FindingKind::handshake_bad_mac;
-    if (w.verdict == "rejected" || w.verdict == "unknown_key") return FindingKind::handshake_rejected;
+    if (w.verdict == "rejected" || w.verdict == "unknown_key" || w.verdict == "flood" ||
+        w.verdict == "timestamp_refused")
+        return FindingKind::handshake_rejected;
+    if (w.verdict == "gave_up" || w.verdict == "peer_removed" || w.verdict == "device_down" || w.verdict == "purged")
+        return FindingKind::queued_packets_dropped;
     if (w.verdict == "unknown_index") return FindingKind::unknown_session;
     if (w.verdict == "invalid") return FindingKind::data_not_authentic;
     if (w.verdict == "not_delivered") return FindingKind::data_not_delivered;
@@ -123,9 +127,18 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
         if (w.action == "handshake_response")
             return fmt::format("make the preshared keys of both sides match (wg set {} peer {} preshared-key FILE)", i,
                                w.peer.empty() ? std::string("KEY") : w.peer);
+        if (w.verdict == "flood")
+            return "none if it stops; if it persists, two hosts share that peer's private key (each starts its own "
+                   "handshakes), or something resends its initiations: give each host its own key";
         return "if two hosts use the same private key, give each its own; if the sender's clock went back (a restored "
                "snapshot, no clock source), fix its clock or restart its interface; a replayed initiation from "
                "elsewhere needs no change";
+    case FindingKind::queued_packets_dropped:
+        if (w.verdict == "gave_up")
+            return fmt::format("make the handshake with peer {} complete: see where its initiations went (the "
+                               "handshake finding, or `wgbpf diagnose` on the peer's side)",
+                               short_key(w.peer));
+        return "none: the interface or peer was taken down, and the packets waiting for its handshake went with it";
     case FindingKind::unknown_session:
         return "none needed if it recovers: the sender makes a new handshake (REKEY_TIMEOUT, 5 s); if it persists, "
                "restart the sender's interface";
@@ -236,6 +249,8 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
                                                   : " peer " + short_key(w.peer));
         f.summary = fmt::format("WireGuard ({}) dropped{}: {}", w.interface, w.inferred ? " (inferred)" : "", w.dropped);
         f.change = change_for(kind_of(w), w, t);
+        // An operator's act, not a fault: the queue goes with the interface or peer taken down.
+        f.note = kind == FindingKind::queued_packets_dropped && w.verdict != "gave_up" && w.verdict != "purged";
         return f;
     });
     if (g && w.peer.empty()) g->endpoint = w.endpoint;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "wgbpf/abi/events.h"
@@ -97,6 +98,9 @@ PacketInfo to_packet(const wgbpf_packet& p) {
     pkt.dst = IpAddress::from_bytes(pkt.family, p.dst);
     pkt.has_udp_payload = p.flags & WGBPF_PKT_F_PAYLOAD;
     if (pkt.has_udp_payload) std::memcpy(pkt.udp_payload.data(), p.udp_payload, sizeof p.udp_payload);
+    pkt.dont_fragment = p.flags & WGBPF_PKT_F_DF;
+    pkt.more_fragments = p.flags & WGBPF_PKT_F_MF;
+    pkt.later_fragment = p.flags & WGBPF_PKT_F_LATER_FRAG;
     return pkt;
 }
 
@@ -160,8 +164,9 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     e.ifindex = r.ifindex;
     e.action = r.action == WGBPF_WG_RECEIVE     ? WgKernelAction::receive
                : r.action == WGBPF_WG_HANDSHAKE ? WgKernelAction::handshake
-               : r.action == WGBPF_WG_DECRYPT ? WgKernelAction::decrypt
-                                              : WgKernelAction::encrypt;
+               : r.action == WGBPF_WG_DECRYPT   ? WgKernelAction::decrypt
+               : r.action == WGBPF_WG_PURGE     ? WgKernelAction::purge
+                                                : WgKernelAction::encrypt;
     e.found = r.found != 0;
     e.message = r.message;
     switch (r.verdict) { // recordings of version 1 had zero padding here: ok
@@ -175,11 +180,18 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     case WGBPF_WGV_UNKNOWN_INDEX: e.verdict = WgVerdict::unknown_index; break;
     case WGBPF_WGV_UNKNOWN_KEY: e.verdict = WgVerdict::unknown_key; break;
     case WGBPF_WGV_INVALID: e.verdict = WgVerdict::invalid; break;
+    case WGBPF_WGV_NO_SESSION: e.verdict = WgVerdict::no_session; break;
+    case WGBPF_WGV_FLOOD: e.verdict = WgVerdict::flood; break;
+    case WGBPF_WGV_TIMESTAMP: e.verdict = WgVerdict::timestamp_refused; break;
+    case WGBPF_WGV_GAVE_UP: e.verdict = WgVerdict::gave_up; break;
+    case WGBPF_WGV_PEER_REMOVED: e.verdict = WgVerdict::peer_removed; break;
+    case WGBPF_WGV_DEVICE_DOWN: e.verdict = WgVerdict::device_down; break;
     default: e.verdict = WgVerdict::ok; break;
     }
     // Older probes said only "no peer found" for a failed send lookup.
     if (e.action == WgKernelAction::encrypt && !e.found && e.verdict == WgVerdict::ok) e.verdict = WgVerdict::no_peer;
     std::copy(std::begin(r.peer_key), std::end(r.peer_key), e.peer_key.begin());
+    e.queued = r.queued;
     return e;
 }
 
@@ -190,6 +202,26 @@ Decoded decode_as(std::span<const std::byte> body, const wgbpf_event_header& h, 
     Raw raw;
     std::memcpy(&raw, body.data(), sizeof(Raw)); // records are not guaranteed aligned in recordings
     return Event{convert(raw)};
+}
+
+// Version 1 (recordings made before `queued`) is version 2's first 152 bytes.
+Decoded decode_wireguard(std::span<const std::byte> body, const wgbpf_event_header& h) {
+    constexpr size_t v1_size = offsetof(wgbpf_wireguard, queued);
+    static_assert(v1_size == 152);
+    if (h.version == 1 && h.size == v1_size) {
+        wgbpf_wireguard raw{};
+        std::memcpy(&raw, body.data(), v1_size);
+        return Event{to_wireguard(raw)};
+    }
+    if (h.version != WGBPF_WIREGUARD_VERSION)
+        return reject(Reject::bad_version, fmt::format("wireguard version {} (expected 1 or {})", h.version,
+                                                       WGBPF_WIREGUARD_VERSION));
+    if (h.size != sizeof(wgbpf_wireguard))
+        return reject(Reject::truncated,
+                      fmt::format("wireguard of {} bytes, expected {}", h.size, sizeof(wgbpf_wireguard)));
+    wgbpf_wireguard raw;
+    std::memcpy(&raw, body.data(), sizeof raw);
+    return Event{to_wireguard(raw)};
 }
 
 Decoded decode_record(std::span<const std::byte> record) {
@@ -204,7 +236,7 @@ Decoded decode_record(std::span<const std::byte> record) {
     case WGBPF_EV_NF_CHAIN: return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", to_chain);
     case WGBPF_EV_DROP: return decode_as<wgbpf_drop>(body, h, "drop", to_drop);
     case WGBPF_EV_DEVICE: return decode_as<wgbpf_device>(body, h, "device", to_device);
-    case WGBPF_EV_WIREGUARD: return decode_as<wgbpf_wireguard>(body, h, "wireguard", to_wireguard);
+    case WGBPF_EV_WIREGUARD: return decode_wireguard(body, h);
     default:
         return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
     }

@@ -15,6 +15,12 @@ std::string_view verdict_name(WgVerdict v) {
     case WgVerdict::unknown_index: return "unknown_index";
     case WgVerdict::unknown_key: return "unknown_key";
     case WgVerdict::invalid: return "invalid";
+    case WgVerdict::no_session: return "no_session";
+    case WgVerdict::flood: return "flood";
+    case WgVerdict::timestamp_refused: return "timestamp_refused";
+    case WgVerdict::gave_up: return "gave_up";
+    case WgVerdict::peer_removed: return "peer_removed";
+    case WgVerdict::device_down: return "device_down";
     }
     return "";
 }

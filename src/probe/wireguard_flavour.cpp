@@ -28,6 +28,10 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
     if (!f.decrypts)
         f.notes.push_back("data messages that do not decrypt are not watched: the module's BTF lacks decrypt_packet(skb, "
                           "keypair), or vmlinux has a function of that name too");
+    f.purges = kernel.function_arg_count("wg_packet_purge_staged_packets", "wireguard") == 1;
+    if (!f.purges)
+        f.notes.push_back("packets queued for a handshake and then dropped are not watched: the module's BTF lacks "
+                          "wg_packet_purge_staged_packets(peer)");
     auto fexit_refused = kernel.fexit_refused();
     if (!fexit_refused) {
         f.kind = WireguardFlavour::Kind::fexit;
@@ -46,10 +50,10 @@ std::string WireguardFlavour::describe() const {
     switch (kind) {
     case Kind::fexit:
         return std::string("fexit wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
-               (decrypts ? ", decryption failures" : "");
+               (decrypts ? ", decryption failures" : "") + (purges ? ", queue purges" : "");
     case Kind::kprobe:
         return std::string("kprobe+kretprobe wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
-               (decrypts ? ", decryption failures" : "");
+               (decrypts ? ", decryption failures" : "") + (purges ? ", queue purges" : "");
     case Kind::none: return "none";
     }
     return "none";

@@ -56,6 +56,8 @@ struct WireguardProbe::Impl {
                                progs.wg_consume_response_exit, progs.wg_receive_entry, progs.wg_receive_exit,
                                progs.wg_index_lookup_exit, progs.wg_pubkey_lookup_exit})
             load(p, fexit && hs);
+        load(progs.wg_purge_entry, fexit && flavour.purges);
+        load(progs.wg_purge_entry_k, !fexit && flavour.purges);
         load(progs.wg_decrypt_exit, fexit && decrypts);
         load(progs.wg_decrypt_entry, !fexit && decrypts);
         load(progs.wg_decrypt_return, !fexit && decrypts);

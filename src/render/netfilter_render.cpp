@@ -145,6 +145,7 @@ std::string render_drop_text(const DropStep& d, const TextStyle& style) {
     std::string out = line_start(d.t_ns, "drop", style) + paint(paint::red, d.reason.empty() ? "drop" : d.reason);
     if (!d.location.empty()) out += " at " + d.location;
     if (!d.chain.empty()) out += " (" + d.chain + ")";
+    if (!d.explanation.empty()) out += ": " + d.explanation;
     return out + "  [" + packet_text(d.pkt) + "]\n";
 }
 
@@ -153,6 +154,7 @@ void write_drop_json(JsonWriter& w, const DropStep& d, const LinkName& link_name
     JsonObject j(w); // keys in byte order; the packet's go between them
     j.merge(packet.fields());
     j.name("chain", d.chain);
+    if (!d.explanation.empty()) j.str("explanation", d.explanation);
     j.str("kind", "drop");
     j.name("location", d.location);
     j.uint("netns", d.netns);

@@ -49,6 +49,7 @@ std::string packet_text(const PacketInfo& p) {
     std::string s = fmt::format("{} {} -> {}", proto_name(p.proto, p.family), endpoint(p.src, p.sport, ports),
                                 endpoint(p.dst, p.dport, ports));
     if (p.has_l4 && is_icmp(p)) s += " " + icmp_type_text(p.proto, icmp_type(p), icmp_code(p));
+    if (p.is_fragment()) s += p.later_fragment ? " (later fragment)" : " (first fragment)";
     return s;
 }
 
@@ -78,6 +79,7 @@ PacketJsonFields::PacketJsonFields(const PacketInfo& p, const LinkName& link_nam
     if (ports) add_uint("dport", p.dport);
     if (p.is_ip) add_text("dst", dst_);
     else add_null("dst");
+    if (p.is_ip && p.is_fragment()) add_text("fragment", p.later_fragment ? "later" : "first");
     if (icmp) {
         add_uint("icmp_code", icmp_code(p));
         add_uint("icmp_type", icmp_type(p));

@@ -119,6 +119,7 @@ std::string outcome_text(const PacketTimeline& t) {
     if (t.outcome == "encapsulated" && t.encapsulated_in) return fmt::format("encapsulated in #{}", *t.encapsulated_in);
     if (t.outcome == "decapsulated" && t.outer_of) return fmt::format("decapsulated into #{}", *t.outer_of);
     if (t.outcome == "not_sent") return t.outcome_inferred ? "not sent (inferred)" : "not sent";
+    if (t.outcome == "reassembled" && t.reassembled_into) return fmt::format("reassembled into #{}", *t.reassembled_into);
     if (t.outcome == "dropped" && t.outcome_inferred) return "dropped inside WireGuard (inferred)";
     return t.outcome.empty() ? std::string("unknown") : t.outcome;
 }
@@ -152,6 +153,7 @@ struct StepText {
         std::string text = paint(paint::red, d.reason.empty() ? "drop" : d.reason);
         if (!d.location.empty()) text += " at " + d.location;
         if (!d.chain.empty()) text += " (" + d.chain + ")";
+        if (!d.explanation.empty()) text += ": " + d.explanation;
         return step_line("drop", text, paint);
     }
     std::string operator()(const RpFilterStep& r) const {
@@ -265,6 +267,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     else j.null("dst");
     j.opt("encapsulated_in", t.encapsulated_in);
     j.str("family", family_name(p.family));
+    if (p.is_ip && p.is_fragment()) j.str("fragment", p.later_fragment ? "later" : "first");
     j.strings("gaps", t.gaps);
     if (icmp) {
         j.uint("icmp_code", p.dport & 0xff);
@@ -283,6 +286,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     else j.null("packet_id");
     if (p.is_ip) j.str("proto", proto_name(p.proto, p.family));
     else j.null("proto");
+    j.opt("reassembled_into", t.reassembled_into);
     if (ports) j.uint("sport", p.sport);
     if (p.is_ip) j.str("src", p.src.to_string());
     else j.null("src");

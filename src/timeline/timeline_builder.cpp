@@ -28,7 +28,20 @@ struct Entry {
     bool flow_known = false; // tl.pkt comes from a route decision's flow (addresses known)
     bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
     uint64_t steps_dropped = 0; // beyond limits.max_steps
+    std::string fragmented_on; // left this device as fragments in new buffers (its own buffer was not sent)
 };
+
+// The fields every fragment of one datagram shares: (netns, src, dst, proto, IP id). IPv6 whole packets carry no
+// identification: theirs is 0, and only fragments compare by it.
+using FragmentKey = std::tuple<uint32_t, IpAddress, IpAddress, uint8_t, uint16_t>;
+
+FragmentKey fragment_key(uint32_t netns, const PacketInfo& p) { return {netns, p.src, p.dst, p.proto, p.ip_id}; }
+
+// Whether a whole packet is the datagram these fragments came from (IPv6: addresses and transport only).
+bool same_datagram(const PacketInfo& whole, const PacketInfo& fragment) {
+    return whole.src == fragment.src && whole.dst == fragment.dst && whole.proto == fragment.proto &&
+           (whole.family == Family::ipv6 || whole.ip_id == fragment.ip_id);
+}
 
 template <typename T>
 const T* last_step(const PacketTimeline& tl) {
@@ -130,7 +143,30 @@ struct TimelineBuilder::State {
     PendingRoutes pending;                        // output decisions waiting for their packet
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
-    std::unordered_map<uint64_t, std::string> kernel_peers; // packet id -> peer public key (kernel WireGuard)
+    // What kernel WireGuard chose for an inner packet on its way out, by packet id, until its link.
+    struct KernelChoice {
+        std::string peer;          // public key
+        uint32_t netns = 0;        // the interface's
+        std::string dev;
+        bool queued = false;       // the peer had no session: the packet waits in its staged queue for a handshake
+        uint32_t ahead = 0;        // packets already in that queue
+    };
+    std::unordered_map<uint64_t, KernelChoice> kernel_peers;
+    // The latest purge of a peer's staged queue, by the interface's namespace: the kfree_skb of each packet
+    // it drops follows it.
+    struct Purge {
+        uint64_t t_ns = 0;
+        std::string dev, peer, verdict, why;
+    };
+    std::map<uint32_t, Purge> purges;
+    // Fragments: the timeline whose buffer carries the reassembled datagram on, and the one a local fragmentation
+    // came from (its first fragment kept its buffer). Bounded: cleared when full.
+    std::map<FragmentKey, uint64_t> reassembled_in;
+    struct Fragmented {
+        uint64_t timeline = 0;
+        bool forwarded = false;
+    };
+    std::map<FragmentKey, Fragmented> fragmented_from;
     // (interface, endpoint) -> peer, learned from an authenticated packet of a peer that roamed there after
     // the configuration was read: WireGuard itself sends that peer's packets to it from then on.
     std::map<std::pair<std::string, std::string>, std::string> roamed;
@@ -301,9 +337,88 @@ struct TimelineBuilder::State {
     }
 
     void see_packet(Entry& e, const PacketInfo& pkt) {
-        if (e.pkt_seen || !pkt.is_ip) return;
+        if (!pkt.is_ip) return;
+        if (!e.pkt_seen) {
+            e.tl.pkt = pkt;
+            e.pkt_seen = true;
+        } else if (e.tl.pkt.is_fragment() && !pkt.is_fragment() && same_datagram(pkt, e.tl.pkt)) {
+            reassembled(e, pkt);
+        }
+    }
+
+    template <typename Map>
+    void remember(Map& map, const FragmentKey& key, uint64_t id) {
+        if (map.size() >= limits.max_open) map.clear();
+        map[key] = id;
+    }
+
+    // A fragment seen whole afterwards: the kernel reassembled the datagram into this buffer (ip_defrag keeps the
+    // buffer of the fragment that completed it), and it goes on as the whole packet.
+    void reassembled(Entry& e, const PacketInfo& whole) {
+        remember(reassembled_in, fragment_key(e.tl.netns, e.tl.pkt), e.tl.id);
+        e.tl.notes.push_back(fmt::format("reassembled here: it arrived as a fragment of {} bytes, and this buffer carries "
+                                         "the whole packet ({} bytes) on",
+                                         e.tl.pkt.len, whole.len));
+        PacketInfo pkt = whole;
+        if (!pkt.iif) pkt.iif = e.tl.pkt.iif;
         e.tl.pkt = pkt;
-        e.pkt_seen = true;
+        e.wg_seen = false; // its UDP payload is whole now
+    }
+
+    std::string mtu_text(uint32_t netns, const std::string& dev) {
+        const NetnsConfig* cfg = ctx(netns).config;
+        const Link* link = cfg ? cfg->link_by_name(dev) : nullptr;
+        return link && link->mtu ? fmt::format(" (MTU {})", link->mtu) : std::string();
+    }
+
+    // A packet handed to a device as its first fragment, after it was seen whole: fragmented here, and this buffer
+    // is the first fragment (ip_do_fragment's fast path); new buffers carry the rest.
+    void fragmented_in_place(Entry& e, const PacketInfo& first, const std::string& dev) {
+        if (fragmented_from.size() >= limits.max_open) fragmented_from.clear();
+        fragmented_from[fragment_key(e.tl.netns, first)] = {e.tl.id, !locally_generated(e)};
+        e.tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in fragments; this buffer "
+                                         "carried the first ({} bytes), new buffers the rest",
+                                         dev, mtu_text(e.tl.netns, dev), e.tl.pkt.len, first.len));
+    }
+
+    // The whole packet a fragment made here came from: the one whose first fragment kept its buffer (its timeline
+    // may be out already), else the newest whole packet of that datagram among the last timelines
+    // (ip_do_fragment's slow path frees it).
+    std::optional<Fragmented> fragment_origin(const Entry& fragment, Entry** open_origin) {
+        const PacketInfo& f = fragment.tl.pkt;
+        *open_origin = nullptr;
+        if (auto it = fragmented_from.find(fragment_key(fragment.tl.netns, f)); it != fragmented_from.end())
+            return it->second;
+        int looked = 0;
+        for (auto it = entries.rbegin(); it != entries.rend() && looked < 64; ++it, ++looked) {
+            Entry& e = it->second;
+            if (&e == &fragment || e.tl.netns != fragment.tl.netns || !e.pkt_seen || e.tl.pkt.is_fragment()) continue;
+            if (same_datagram(e.tl.pkt, f) && e.tl.pkt.len > f.len) {
+                *open_origin = &e;
+                return Fragmented{e.tl.id, !locally_generated(e)};
+            }
+        }
+        return std::nullopt;
+    }
+
+    // A fragment first seen leaving a device: a new buffer the kernel made when it fragmented a packet here.
+    void fragment_made_here(Entry& e, const std::string& dev) {
+        Entry* freed = nullptr; // the original, when its own buffer did not leave (slow path)
+        auto origin = fragment_origin(e, &freed);
+        if (!origin) {
+            e.tl.notes.push_back("a fragment the kernel made here (a new buffer) of a packet not followed");
+        } else {
+            e.tl.notes.push_back(fmt::format("a fragment the kernel made of #{} to fit {}{} (a new buffer): the steps "
+                                             "before fragmentation are #{}'s",
+                                             origin->timeline, dev, mtu_text(e.tl.netns, dev), origin->timeline));
+            if (freed && freed->open && freed->fragmented_on.empty()) {
+                freed->fragmented_on = dev;
+                freed->tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in new buffers "
+                                                      "(#{} is one), and this buffer was freed",
+                                                      dev, mtu_text(e.tl.netns, dev), freed->tl.pkt.len, e.tl.id));
+            }
+        }
+        complete(e, origin && origin->forwarded ? "forwarded" : "sent");
     }
 
     // The output decision made for this packet: the oldest waiting one that fits, the sender's own if the
@@ -379,7 +494,7 @@ struct TimelineBuilder::State {
     // An outer packet: its WireGuard message becomes a step (sent: first, since encryption came before the
     // packet existed; received: where it was first seen), and transport data goes looking for its inner packet.
     void look_for_wireguard(Entry& e, const PacketInfo& pkt, bool outgoing, uint64_t t) {
-        if (e.wg_seen || !pkt.has_udp_payload) return;
+        if (e.wg_seen || !pkt.has_udp_payload || pkt.is_fragment()) return; // a fragment's length is not the message's
         e.wg_seen = true;
         const TimelineContext& c = ctx(e.tl.netns);
         auto match = match_outer_packet(pkt, outgoing, c.wireguard, e.tl.netns);
@@ -491,7 +606,8 @@ struct TimelineBuilder::State {
         const WgInterface* wg = outer_interface(outer.tl.netns, outer_step.interface);
         s.linked_by = wg && pairs_by_packet_id(*wg) ? "skb" : "peer_order_length";
         if (auto it = kernel_peers.find(inner.tl.packet_id); it != kernel_peers.end()) {
-            s.peer = it->second;
+            s.peer = it->second.peer;
+            if (it->second.queued) inner.tl.notes.push_back(queued_text(it->second) + "; it was sent once one completed");
             kernel_peers.erase(it);
         }
         measure(s, inner, outer);
@@ -525,9 +641,103 @@ struct TimelineBuilder::State {
     }
 
     // Peers kernel WireGuard chose, by packet id, until the link that names them (bounded, oldest out).
-    void remember_kernel_peer(uint64_t packet, std::string peer) {
+    void remember_kernel_peer(uint64_t packet, KernelChoice choice) {
         if (kernel_peers.size() >= limits.max_open) kernel_peers.clear(); // stale: their links never came
-        kernel_peers[packet] = std::move(peer);
+        kernel_peers[packet] = std::move(choice);
+    }
+
+    // wg_xmit's staged queue keeps at most MAX_STAGED_PACKETS; beyond, the oldest are dropped as new ones come.
+    static constexpr uint32_t kMaxStaged = 128;
+
+    static std::string queued_text(const KernelChoice& c) {
+        std::string ahead = c.ahead == 0 ? std::string("none ahead of it")
+                            : c.ahead > kMaxStaged
+                                ? fmt::format("{} ahead of it: beyond {} WireGuard drops the oldest", c.ahead, kMaxStaged)
+                                : fmt::format("{} ahead of it", c.ahead);
+        return fmt::format("WireGuard had no session with peer {} when it took the packet: it was queued for a "
+                           "handshake ({})",
+                           short_key(c.peer), ahead);
+    }
+
+    static std::string purge_text(const WireguardKernelEvent& ev, const std::string& dev, const std::string& peer) {
+        std::string n = fmt::format("{} packet{}", ev.queued, ev.queued == 1 ? "" : "s");
+        switch (ev.verdict) {
+        case WgVerdict::gave_up:
+            return fmt::format("the handshake with peer {} did not complete after 20 attempts (about 90 s): WireGuard "
+                               "gave up and dropped the {} queued for it (tx_dropped)",
+                               short_key(peer), n);
+        case WgVerdict::peer_removed:
+            return fmt::format("peer {} was removed (or {} deleted): the {} queued for its handshake were dropped "
+                               "(tx_dropped)",
+                               short_key(peer), dev, n);
+        case WgVerdict::device_down:
+            return fmt::format("{} went down: the {} queued for peer {}'s handshake were dropped (tx_dropped)", dev, n,
+                               short_key(peer));
+        default:
+            return fmt::format("WireGuard dropped the {} queued for peer {}'s handshake (wg_packet_purge_staged_"
+                               "packets; its cause not read)",
+                               n, short_key(peer));
+        }
+    }
+
+    // The step a purged packet's timeline ends with.
+    static WireguardStep purge_step(uint64_t t_ns, const Purge& p) {
+        WireguardStep step;
+        step.t_ns = t_ns;
+        step.action = "encrypt";
+        step.direction = "out";
+        step.interface = p.dev;
+        step.peer = p.peer;
+        step.verdict = p.verdict;
+        step.dropped = p.why;
+        return step;
+    }
+
+    // Kernel WireGuard dropped a peer's staged queue: the packets wgbpf saw queued there end here; the kfree_skb
+    // of the others (their timelines already out) is told the same cause.
+    void staged_queue_purged(const WireguardKernelEvent& ev, const std::string& dev, const std::string& peer) {
+        Purge p{ev.t_ns, dev, peer, ev.verdict == WgVerdict::ok ? std::string("purged") : std::string(verdict_name(ev.verdict)),
+                purge_text(ev, dev, peer)};
+        for (auto it = kernel_peers.begin(); it != kernel_peers.end();) {
+            const KernelChoice& c = it->second;
+            if (!c.queued || c.netns != ev.netns || c.dev != dev || c.peer != peer) {
+                ++it;
+                continue;
+            }
+            uint64_t packet = it->first;
+            it = kernel_peers.erase(it);
+            Entry* e = newest_for_packet(packet);
+            if (!e || e->tl.encapsulated_in) continue;
+            add_step(*e, purge_step(ev.t_ns, p));
+            end_by_wireguard(*e);
+        }
+        purges[ev.netns] = std::move(p);
+    }
+
+
+
+    // ip_forward / ip6_forward: larger than the MTU of the route it took (IPv4 with DF set), so the kernel sent the
+    // sender ICMP fragmentation-needed / packet-too-big with that MTU (icmp_send, subject to its rate limit).
+    std::string too_big_text(const Entry& e, const DropStep& d) {
+        std::string dev;
+        for (const TimelineStep& st : e.tl.steps)
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&st); r && r->result == "hit" && !r->result_oif.empty())
+                dev = r->result_oif;
+        const PacketInfo& p = e.pkt_seen ? e.tl.pkt : d.pkt;
+        bool v4 = p.family == Family::ipv4;
+        std::string where = dev.empty() ? std::string("its route's MTU") : dev + "'s MTU" + mtu_text(e.tl.netns, dev);
+        return fmt::format("{} bytes{}, larger than {} or a smaller path MTU learned: the kernel sends {} ICMP{} {} "
+                           "with the MTU (unless over its ICMP rate limit)",
+                           p.len, v4 ? " with DF set" : "", where, p.src.to_string(), v4 ? "" : "v6",
+                           v4 ? "fragmentation needed" : "packet too big");
+    }
+
+    // A kfree_skb inside wg_packet_purge_staged_packets, just after a purge was seen in its namespace: that cause.
+    const Purge* purge_of(const DropStep& d) const {
+        if (!d.location.starts_with("wg_packet_purge_staged_packets")) return nullptr;
+        auto it = purges.find(d.netns);
+        if (it == purges.end() || d.t_ns < it->second.t_ns || d.t_ns - it->second.t_ns > 1'000'000'000) return nullptr;
+        return &it->second;
     }
 
     // The newest timeline of a packet id: open, or completed and held for its link.
@@ -576,7 +786,7 @@ struct TimelineBuilder::State {
         open_ids.erase(e.tl.id);
         if (auto it = open.find(e.tl.packet_id); it != open.end() && it->second == e.tl.id) open.erase(it);
         bool left = e.tl.outcome == "sent" || e.tl.outcome == "encapsulated";
-        if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output))
+        if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output) && !e.tl.pkt.is_fragment())
             e.tl.gaps.push_back("no route lookup seen for it: a cached route (connected socket, WireGuard's per-peer "
                               "cache) or lost route events");
         if (!linker.waiting(e.tl.id)) emit(e.tl.id); // else held until linked or the link window passes
@@ -605,9 +815,12 @@ struct TimelineBuilder::State {
             kernel_peers.erase(e.tl.packet_id);
         } else if (auto chosen = kernel_peers.find(e.tl.packet_id); chosen != kernel_peers.end()) {
             // The kernel found the peer (with an endpoint) itself: nothing to infer from a snapshot.
-            why = "WireGuard chose peer " + short_key(chosen->second) +
-                  " for it (kernel), but its outer packet was not seen: segmented (GSO), queued for a handshake, or "
-                  "events lost";
+            why = chosen->second.queued
+                      ? queued_text(chosen->second) + ", and no handshake completed while wgbpf followed it (still "
+                                                      "waiting, or dropped later)"
+                      : "WireGuard chose peer " + short_key(chosen->second.peer) +
+                            " for it (kernel), which had a session, but its outer packet was not seen: segmented "
+                            "(GSO), or events lost";
             kernel_peers.erase(chosen);
             wg = nullptr;
         }
@@ -734,8 +947,22 @@ struct TimelineBuilder::State {
     // steps, its route was local delivery), else nobody saw what became of it.
     std::string idle_outcome(Entry& e) {
         std::string outcome = last_known_outcome(e);
-        if (outcome == "unknown")
-            e.tl.gaps.push_back(fmt::format("no delivery, egress or drop seen (idle for {} ms)", limits.idle_ns / 1'000'000));
+        if (outcome != "unknown") return outcome;
+        if (!e.fragmented_on.empty()) return locally_generated(e) ? "sent" : "forwarded";
+        if (e.tl.pkt.is_fragment()) {
+            if (auto it = reassembled_in.find(fragment_key(e.tl.netns, e.tl.pkt));
+                it != reassembled_in.end() && it->second != e.tl.id) {
+                e.tl.reassembled_into = it->second;
+                e.tl.notes.push_back(fmt::format("held for reassembly: the whole packet went on in #{}'s buffer", it->second));
+                return "reassembled";
+            }
+            e.tl.gaps.push_back(fmt::format("a fragment, idle for {} ms: held for reassembly (conntrack's defrag in "
+                                            "prerouting, or local delivery) with the whole packet not seen going on, "
+                                            "or its other fragments never came (freed after ipfrag_time)",
+                                            limits.idle_ns / 1'000'000));
+            return outcome;
+        }
+        e.tl.gaps.push_back(fmt::format("no delivery, egress or drop seen (idle for {} ms)", limits.idle_ns / 1'000'000));
         return outcome;
     }
 
@@ -892,6 +1119,16 @@ struct TimelineBuilder::State {
                                what);
         case WgVerdict::unknown_key:
             return fmt::format("handshake initiation refused: the sender's public key is not a peer of {}", dev);
+        case WgVerdict::flood:
+            return fmt::format("handshake initiation refused by {}: it came within 20 ms of the last initiation "
+                               "accepted from that peer (WireGuard takes at most 50 a second from each peer)",
+                               dev);
+        case WgVerdict::timestamp_refused:
+            return fmt::format("handshake initiation refused by {}: its timestamp is not newer than the last one "
+                               "accepted from that peer (replayed, or the sender's clock went back, e.g. a device "
+                               "without a real-time clock that restarted: {} accepts it again once restarted or the "
+                               "peer re-added), or the timestamp did not decrypt (forged with that peer's public key)",
+                               dev, dev);
         case WgVerdict::unknown_index:
             return fmt::format("handshake response refused: no initiation of {} has its receiver index (a stale or "
                                "crossed handshake)",
@@ -905,7 +1142,8 @@ struct TimelineBuilder::State {
                                 : fmt::format("handshake initiation refused by {}: its timestamp is not newer than "
                                               "the last one accepted from that peer (replayed, or the sender's clock "
                                               "went back), it came within 20 ms of the last one, or it did not "
-                                              "decrypt",
+                                              "decrypt (not told apart: too near the 20 ms limit, or the sender "
+                                              "not looked up)",
                                               dev);
         default: return what;
         }
@@ -1033,6 +1271,16 @@ void TimelineBuilder::add(const DropStep& d) {
     if (!s.open.contains(d.pkt.id) && s.ended_by_wireguard.erase(d.pkt.id)) return;
     Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
+    if (const auto* purge = s.purge_of(d)) // WireGuard's queue purge, whose cause its probe read
+        s.add_step(e, State::purge_step(d.t_ns, *purge));
+    if (d.reason == "PKT_TOO_BIG" && d.explanation.empty()) {
+        DropStep explained = d;
+        explained.explanation = s.too_big_text(e, d);
+        s.add_step(e, explained);
+        s.linker.forget(e.tl.id);
+        s.complete(e, "dropped");
+        return;
+    }
     if (delivered_to_raw_sockets(e.tl, d)) {
         // Raw sockets (ping's among them) get their copies in raw_local_deliver(), before the ICMP layer frees
         // the original because no ping socket wanted it. Whether a raw socket was listening is not observed.
@@ -1080,6 +1328,14 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         return;
     }
 
+    if (ev.pkt.is_fragment() && e.tl.steps.empty()) { // a new buffer: no route, no NAT, no WireGuard message of its own
+        s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
+        s.fragment_made_here(e, dev);
+        return;
+    }
+    if (ev.pkt.more_fragments && !ev.pkt.later_fragment && e.pkt_seen && !e.tl.pkt.is_fragment() &&
+        same_datagram(e.tl.pkt, ev.pkt) && ev.pkt.len < e.tl.pkt.len)
+        s.fragmented_in_place(e, ev.pkt, dev);
     bool local = locally_generated(e);
     if (local && !has_route(e.tl, RouteDirection::output)) s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
     s.note_source_nat(e, ev.pkt);
@@ -1118,11 +1374,19 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
         if (const auto* outer = s.newest_for_packet(ev.pkt.id))
             s.decrypted[ev.pkt.id] = {ev.t_ns, outer->tl.id, s.link_name(ev.netns, ev.ifindex)};
     }
-    if (ev.action != WgKernelAction::handshake && ev.verdict == WgVerdict::ok) {
-        if (ev.found) s.remember_kernel_peer(ev.pkt.id, key);
+    if (ev.action == WgKernelAction::encrypt && ev.verdict == WgVerdict::no_session) { // queued, not dropped
+        s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex), true, ev.queued});
+        return;
+    }
+    if (ev.action != WgKernelAction::handshake && ev.action != WgKernelAction::purge && ev.verdict == WgVerdict::ok) {
+        if (ev.found) s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex)});
         return;
     }
     std::string dev = s.link_name(ev.netns, ev.ifindex);
+    if (ev.action == WgKernelAction::purge) {
+        s.staged_queue_purged(ev, dev, key);
+        return;
+    }
     if (ev.action == WgKernelAction::handshake || ev.action == WgKernelAction::receive) {
         s.handshake_verdict(ev, dev, key); // both judge a received outer packet
         return;

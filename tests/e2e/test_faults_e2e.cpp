@@ -231,6 +231,26 @@ TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, an
     const json* big = d.finding("outer_too_big");
     REQUIRE(big);
     CHECK(std::string((*big)["summary"]).find("1560 bytes") != std::string::npos);
+    // The timelines show it as it happened: the outer packet fragmented to leave c0 (its first fragment in its own
+    // buffer, or all in new ones), the new buffers named as its fragments; the server's reply, fragmented to fit
+    // its tunnel, reassembled here.
+    WatchOutput out = watch_while(lab, [&] { ping(lab, 1, "-s 1472"); }, 3);
+    INFO(out.stdout_text);
+    bool fragmented = false, made = false, reassembled = false;
+    for (const json& t : out.of_kind("timeline")) {
+        for (const json& n : array_field(t, "notes")) {
+            std::string note = n.get<std::string>();
+            fragmented = fragmented || note.starts_with("fragmented to leave c0 (MTU 1500): its 1560 bytes went out");
+            made = made || note.starts_with("a fragment the kernel made of #");
+        }
+        if (str_field(t, "outcome").value_or("") == "reassembled") {
+            reassembled = true;
+            CHECK(int_field(t, "reassembled_into").has_value());
+        }
+    }
+    CHECK(fragmented);
+    CHECK(made);
+    CHECK(reassembled);
 }
 
 TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, with the rule and table", "[e2e][faults][host]") {
@@ -352,20 +372,32 @@ TEST_CASE("fault: a gateway forwarding its peers' packets to the uplink without 
 namespace {
 
 // The UDP payload of the first packet in a pcap file (Ethernet, IPv4 without options), as tcpdump -w writes it.
-std::string first_udp_payload(const std::string& pcap) {
+// The UDP payloads of a pcap file tcpdump wrote from an Ethernet device (IPv4 without options), in order.
+std::vector<std::string> udp_payloads(const std::string& pcap) {
     std::ifstream in(pcap, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     constexpr size_t kFileHeader = 24, kRecordHeader = 16, kEthernet = 14, kIp = 20, kUdp = 8;
-    if (bytes.size() < kFileHeader + kRecordHeader) return "";
-    uint32_t captured = 0;
-    std::memcpy(&captured, bytes.data() + kFileHeader + 8, 4); // incl_len, host order (tcpdump writes native)
-    const size_t frame = kFileHeader + kRecordHeader;
-    if (captured < kEthernet + kIp + kUdp || bytes.size() < frame + captured) return "";
-    return bytes.substr(frame + kEthernet + kIp + kUdp, captured - kEthernet - kIp - kUdp);
+    std::vector<std::string> out;
+    size_t at = kFileHeader;
+    while (bytes.size() >= at + kRecordHeader) {
+        uint32_t captured = 0;
+        std::memcpy(&captured, bytes.data() + at + 8, 4); // incl_len, host order (tcpdump writes native)
+        const size_t frame = at + kRecordHeader;
+        if (captured < kEthernet + kIp + kUdp || bytes.size() < frame + captured) break;
+        out.push_back(bytes.substr(frame + kEthernet + kIp + kUdp, captured - kEthernet - kIp - kUdp));
+        at = frame + captured;
+    }
+    return out;
 }
 
-// Sends `payload` as one UDP datagram from the lab namespace `netns` (a thread of its own enters it).
-bool send_udp_from(const std::string& netns, const char* to, uint16_t port, const std::string& payload) {
+std::string first_udp_payload(const std::string& pcap) {
+    auto all = udp_payloads(pcap);
+    return all.empty() ? std::string() : all.front();
+}
+
+// Sends each payload as one UDP datagram from the lab namespace `netns` (a thread of its own enters it), back to
+// back from one socket.
+bool send_udp_from(const std::string& netns, const char* to, uint16_t port, const std::vector<std::string>& payloads) {
     bool sent = false;
     std::thread([&] {
         int ns = ::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
@@ -378,11 +410,17 @@ bool send_udp_from(const std::string& netns, const char* to, uint16_t port, cons
         dst.sin_family = AF_INET;
         dst.sin_port = htons(port);
         ::inet_pton(AF_INET, to, &dst.sin_addr);
-        sent = ::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) ==
-               ssize_t(payload.size());
+        sent = true;
+        for (const std::string& payload : payloads)
+            sent = sent && ::sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst),
+                                    sizeof dst) == ssize_t(payload.size());
         ::close(fd);
     }).join();
     return sent;
+}
+
+bool send_udp_from(const std::string& netns, const char* to, uint16_t port, const std::string& payload) {
+    return send_udp_from(netns, to, port, std::vector<std::string>{payload});
 }
 
 } // namespace
@@ -443,4 +481,107 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
             }
         CHECK(packets == 2);
     }
+}
+
+namespace {
+
+// The WireGuard steps of every timeline a watch printed.
+std::vector<json> wireguard_steps(const WatchOutput& out) {
+    std::vector<json> steps;
+    for (const json& t : out.of_kind("timeline"))
+        for (const json& s : steps_of(t, "wireguard")) steps.push_back(s);
+    return steps;
+}
+
+bool any_gap(const WatchOutput& out, const std::string& text) {
+    for (const json& t : out.of_kind("timeline"))
+        for (const json& g : array_field(t, "gaps"))
+            if (g.is_string() && g.get<std::string>().find(text) != std::string::npos) return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGuard's queue for a handshake, and go "
+          "with the queue when the interface is brought down", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wg = lab.wg_iface();
+    const std::string wgs = lab.server_wg_iface();
+    const std::string server_key = public_key(lab, "server", wgs);
+    // The server forgets the client (it would otherwise start a handshake itself, and the client would roam to it);
+    // the client's peer is set again (no session, fresh timers) at a port nothing listens on.
+    must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(public_key(lab, "client", wg)) + " remove");
+    must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && wg set " +
+                            sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " + kEndpoint +
+                            ":51999 allowed-ips 0.0.0.0/0");
+    WatchOutput out = watch_while(lab, [&] {
+        lab.exec("client", "ping -n -c 2 -i 0.2 -W 1 " + std::string(kTarget) + " >/dev/null & sleep 0.8; ip link set " +
+                               sh_quote(wg) + " down; wait");
+    }, 4);
+    INFO(out.stdout_text);
+    if (!lab.kernel_wireguard("client", wg)) {
+        // wireguard-go queues in user space too, unseen: the packets are never called sent, nor dropped by WireGuard.
+        for (const json& w : wireguard_steps(out)) CHECK(str_field(w, "verdict").value_or("") != "device_down");
+        CHECK(any_gap(out, "no outer packet was linked to it"));
+        return;
+    }
+    // Exact: the kernel had no session with the peer when it took them, and dropped them when wg0 went down.
+    CHECK(any_gap(out, "had no session with peer"));
+    int purged = 0;
+    for (const json& w : wireguard_steps(out))
+        if (str_field(w, "verdict").value_or("") == "device_down") {
+            ++purged;
+            CHECK(str_field(w, "dropped").value_or("").find(wg + " went down: the ") == 0);
+        }
+    CHECK(purged >= 1);
+}
+
+TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last accepted is a flood, an old one is "
+          "refused for its timestamp (kernel WireGuard, exact)", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string wg = lab.wg_iface();
+    const std::string wgs = lab.server_wg_iface();
+    const std::string server_key = public_key(lab, "server", wgs);
+    if (run_status("command -v tcpdump").status != 0) SKIP("no tcpdump to capture initiations with");
+    ScratchDir dir;
+    // The router drops what the client sends to the server's port (the lab's router, never the host's): its
+    // initiations are captured on the way in (tcpdump sees them before the forward hook) and never arrive.
+    must(lab, "router", "nft add table inet wgbpf_e2e_hold && nft add chain inet wgbpf_e2e_hold hold '{ type filter hook "
+                        "forward priority 0; }' && nft add rule inet wgbpf_e2e_hold hold udp dport 51820 drop");
+    Process capture("exec ip netns exec " + sh_quote(lab.router_ns()) + " tcpdump -Z root -i r0 -c 2 -U -w " +
+                    sh_quote(dir.file("init.pcap")) + " 'udp dst port 51820 and udp[8] = 1' 2>/dev/null");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // The peer set again: a ping makes an initiation at once, and WireGuard retries after 5 s.
+    must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && wg set " +
+                            sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " + kEndpoint +
+                            ":51820 allowed-ips 0.0.0.0/0");
+    for (int i = 0; i < 12 && !capture.wait_for(std::chrono::milliseconds(100)); ++i) ping(lab, 1);
+    REQUIRE(capture.wait_for(std::chrono::seconds(10)));
+    std::vector<std::string> inits = udp_payloads(dir.file("init.pcap"));
+    REQUIRE(inits.size() == 2);
+    REQUIRE(inits[0].size() == 148);
+    REQUIRE(inits[1].size() == 148);
+    // The first (older timestamp) is accepted; the second, at once, is a flood; the first again, later, is old.
+    WatchOutput out = watch_while(lab.server_ns(), wgs, [&] {
+        CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, std::vector<std::string>{inits[0], inits[1]}));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, inits[0]));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }, 3);
+    INFO(out.stdout_text);
+    std::set<std::string> verdicts;
+    for (const json& w : wireguard_steps(out))
+        if (str_field(w, "action").value_or("") == "handshake_initiation")
+            verdicts.insert(str_field(w, "verdict").value_or(""));
+    if (!lab.kernel_wireguard("server", wgs)) {
+        // wireguard-go refuses them in user space, unseen: no kernel verdict is claimed.
+        CHECK_FALSE(verdicts.contains("flood"));
+        CHECK_FALSE(verdicts.contains("timestamp_refused"));
+        return;
+    }
+    CHECK(verdicts.contains("accepted"));
+    CHECK(verdicts.contains("flood"));
+    CHECK(verdicts.contains("timestamp_refused"));
 }

@@ -148,7 +148,7 @@ TEST_CASE("every byte-length prefix of a valid record is handled") {
 
 TEST_CASE("a kernel WireGuard peer lookup decodes, and its prefixes are rejected") {
     wgbpf_wireguard r{};
-    r.hdr = {WGBPF_EV_WIREGUARD, 1, sizeof(r), 777, 0, 4026532000u, 0, 0};
+    r.hdr = {WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(r), 777, 0, 4026532000u, 0, 0};
     r.pkt.id = 0xabc;
     r.pkt.family = WGBPF_FAMILY_IPV4;
     r.ifindex = 9;
@@ -170,10 +170,63 @@ TEST_CASE("a kernel WireGuard peer lookup decodes, and its prefixes are rejected
     for (size_t n = 0; n < record.size(); ++n) CHECK_FALSE(decode_event(std::span(record).first(n)).ok());
 }
 
+TEST_CASE("a version 1 WireGuard record (recordings before `queued`) decodes with nothing queued; other sizes and "
+          "versions are rejected") {
+    wgbpf_wireguard r{};
+    r.hdr = {WGBPF_EV_WIREGUARD, 1, 152, 777, 0, 4026532000u, 0, 0};
+    r.action = WGBPF_WG_ENCRYPT;
+    r.found = 1;
+    r.queued = 99; // beyond a version 1 record: never read
+    auto record = bytes_of(r);
+    auto e = decode_event(std::span(record).first(152));
+    REQUIRE(e.ok());
+    CHECK(std::get<WireguardKernelEvent>(e.value()).queued == 0);
+    CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::ok);
+    r.hdr.size = sizeof(r); // version 1 never had 160 bytes
+    CHECK_FALSE(decode_event(bytes_of(r)).ok());
+    r.hdr.version = 3;
+    CHECK_FALSE(decode_event(bytes_of(r)).ok());
+    r.hdr.version = WGBPF_WIREGUARD_VERSION;
+    r.hdr.size = 152;
+    auto v2short = bytes_of(r);
+    CHECK_FALSE(decode_event(std::span(v2short).first(152)).ok());
+}
+
+TEST_CASE("the staged queue and its purge decode: a send with no session and how many wait, a purge and its cause") {
+    wgbpf_wireguard r{};
+    r.hdr = {WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(r), 777, 0, 4026532000u, 0, 0};
+    r.action = WGBPF_WG_ENCRYPT;
+    r.found = 1;
+    r.verdict = WGBPF_WGV_NO_SESSION;
+    r.queued = 130;
+    auto e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::no_session);
+    CHECK(std::get<WireguardKernelEvent>(e.value()).queued == 130);
+    r.action = WGBPF_WG_PURGE;
+    r.verdict = WGBPF_WGV_GAVE_UP;
+    r.queued = 7;
+    e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    const auto& purge = std::get<WireguardKernelEvent>(e.value());
+    CHECK(purge.action == WgKernelAction::purge);
+    CHECK(purge.verdict == WgVerdict::gave_up);
+    CHECK(purge.queued == 7);
+    for (auto [raw, verdict] : {std::pair{WGBPF_WGV_PEER_REMOVED, WgVerdict::peer_removed},
+                                {WGBPF_WGV_DEVICE_DOWN, WgVerdict::device_down},
+                                {WGBPF_WGV_FLOOD, WgVerdict::flood},
+                                {WGBPF_WGV_TIMESTAMP, WgVerdict::timestamp_refused}}) {
+        r.verdict = uint8_t(raw);
+        e = decode_event(bytes_of(r));
+        REQUIRE(e.ok());
+        CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == verdict);
+    }
+}
+
 TEST_CASE("kernel WireGuard verdicts decode: a source outside the sender's allowed IPs, a refused handshake, and a "
           "failed send lookup of an older probe (no verdict byte) as no peer") {
     wgbpf_wireguard r{};
-    r.hdr = {WGBPF_EV_WIREGUARD, 1, sizeof(r), 777, 0, 4026532000u, 0, 0};
+    r.hdr = {WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(r), 777, 0, 4026532000u, 0, 0};
     r.action = WGBPF_WG_DECRYPT;
     r.found = 1;
     r.verdict = WGBPF_WGV_SRC_NOT_ALLOWED;

@@ -737,6 +737,26 @@ TEST_CASE("kernel WireGuard: a handshake initiation refused is the verdict on it
     CHECK(wg[0].dropped.find("invalid MAC") != std::string::npos);
 }
 
+TEST_CASE("kernel WireGuard: a refused initiation from a known peer names the flood limit, or the timestamp") {
+    for (auto [verdict, name, why] :
+         {std::tuple{WgVerdict::flood, "flood", "within 20 ms of the last initiation accepted from that peer"},
+          {WgVerdict::timestamp_refused, "timestamp_refused", "its timestamp is not newer than the last one accepted"},
+          {WgVerdict::rejected, "rejected", "not told apart"}}) {
+        Collected c;
+        c.wireguard[0].source = "kernel";
+        PacketInfo init = outer_in(0x802, 148, wg_initiation(0x98));
+        c.builder.add(ingress(init, kC0, 100));
+        WireguardKernelEvent ev = kernel_peer_lookup(init, false, 130, false);
+        ev.action = WgKernelAction::handshake;
+        ev.verdict = verdict;
+        ev.message = 1;
+        c.builder.add(ev);
+        c.builder.flush_all();
+        REQUIRE(c.out.size() == 1);
+        check_wireguard_drop(c.out[0], name, false, why);
+    }
+}
+
 TEST_CASE("user-space WireGuard: a data packet received with no inner packet after it is dropped inside WireGuard, "
           "inferred, with the likely cause from its peer's allowed IPs") {
     Collected c;
@@ -1018,7 +1038,108 @@ TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferre
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "unknown");
     CHECK_FALSE(c.out[0].outcome_inferred);
-    CHECK(has_gap(c.out[0], "(kernel), but its outer packet was not seen"));
+    CHECK(has_gap(c.out[0], "(kernel), which had a session, but its outer packet was not seen"));
+}
+
+namespace {
+// wg_xmit found the peer, which had no session: the packet joins its staged queue behind `ahead` others.
+WireguardKernelEvent queued_for_handshake(const PacketInfo& inner, uint64_t t, uint32_t ahead) {
+    WireguardKernelEvent ev = kernel_peer_lookup(inner, true, t);
+    ev.verdict = WgVerdict::no_session;
+    ev.queued = ahead;
+    return ev;
+}
+
+WireguardKernelEvent staged_purge(WgVerdict cause, uint32_t dropped, uint64_t t) {
+    WireguardKernelEvent ev = kernel_peer_lookup(PacketInfo{}, true, t);
+    ev.action = WgKernelAction::purge;
+    ev.verdict = cause;
+    ev.queued = dropped;
+    return ev;
+}
+} // namespace
+
+TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says so, exactly, and is not called "
+          "dropped") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo inner = icmp_packet(0x411, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(queued_for_handshake(inner, 101, 3));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "unknown");
+    CHECK(has_gap(c.out[0], "had no session with peer AQIDBAUG"));
+    CHECK(has_gap(c.out[0], "queued for a handshake (3 ahead of it), and no handshake completed"));
+    check_no_wireguard_drop(c.out);
+
+    Collected full; // a full queue: the oldest go
+    full.wireguard[0].source = "kernel";
+    full.builder.add(egress(inner, kWg0, 100));
+    full.builder.add(queued_for_handshake(inner, 101, 129));
+    full.builder.flush_all();
+    REQUIRE(full.out.size() == 1);
+    CHECK(has_gap(full.out[0], "129 ahead of it: beyond 128 WireGuard drops the oldest"));
+}
+
+TEST_CASE("kernel WireGuard: a packet queued for a handshake that then completed is encapsulated, and a note says it "
+          "waited") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo inner = icmp_packet(0x412, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(queued_for_handshake(inner, 101, 0));
+    c.builder.add(egress(outer_out(0x412, outer_payload(84), wg_data(kServerIndex, 0)), kC0, 30'000'000));
+    c.builder.flush_all();
+    const PacketTimeline* t = c.by_id(1);
+    REQUIRE(t);
+    CHECK(t->outcome == "encapsulated");
+    REQUIRE(t->notes.size() == 1);
+    CHECK(t->notes[0].find("queued for a handshake (none ahead of it); it was sent once one completed") !=
+          std::string::npos);
+}
+
+TEST_CASE("kernel WireGuard: the staged queue purged ends the queued packets still followed as dropped, with the "
+          "cause the probe read; a later kfree_skb of the purge is told the same cause") {
+    for (auto [cause, verdict, why] :
+         {std::tuple{WgVerdict::gave_up, "gave_up", "did not complete after 20 attempts"},
+          {WgVerdict::device_down, "device_down", "wg0 went down: the 2 packets queued for peer AQIDBAUG"},
+          {WgVerdict::peer_removed, "peer_removed", "was removed (or wg0 deleted)"},
+          {WgVerdict::ok, "purged", "its cause not read"}}) {
+        Collected c;
+        c.wireguard[0].source = "kernel";
+        PacketInfo inner = icmp_packet(0x413, "10.0.0.1", "198.51.100.9", 8);
+        c.builder.add(egress(inner, kWg0, 100));
+        c.builder.add(queued_for_handshake(inner, 101, 0));
+        c.builder.add(staged_purge(cause, 2, 5'000));
+        // the purge frees it (the kfree_skb inside it): the same drop, not a new timeline
+        c.builder.add(drop_step(inner, "NOT_SPECIFIED", "wg_packet_purge_staged_packets+0x4a", 5'100));
+        // another packet of that queue, whose timeline had already gone out (events after its idle end)
+        PacketInfo older = icmp_packet(0x414, "10.0.0.1", "198.51.100.9", 8);
+        c.builder.add(drop_step(older, "QUEUE_PURGE", "wg_packet_purge_staged_packets+0x4a", 5'200));
+        c.builder.flush_all();
+        REQUIRE(c.out.size() == 2);
+        for (const PacketTimeline& t : c.out) {
+            CHECK(t.outcome == "dropped");
+            auto wg = steps_of<WireguardStep>(t);
+            REQUIRE(wg.size() == 1);
+            CHECK(wg[0].verdict == verdict);
+            CHECK(wg[0].dropped.find(why) != std::string::npos);
+            CHECK_FALSE(wg[0].inferred);
+        }
+        CHECK(steps_of<DropStep>(*c.by_id(2)).size() == 1);
+    }
+}
+
+TEST_CASE("kernel WireGuard: a kfree_skb in the purge function with no purge seen before it is a plain drop") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo older = icmp_packet(0x415, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(drop_step(older, "QUEUE_PURGE", "wg_packet_purge_staged_packets+0x4a", 5'200));
+    c.builder.add(staged_purge(WgVerdict::gave_up, 1, 2'000'000'000)); // later: not its cause
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(steps_of<WireguardStep>(c.out[0]).empty());
 }
 
 TEST_CASE("kernel WireGuard: a data message for a receiver index no session has ends its outer packet's timeline "

@@ -179,3 +179,45 @@ TEST_CASE("evidence: peers' private sources forwarded to the uplink with no repl
     for (const PacketTimeline& t : answered.out) ok.add(t, &answered.config);
     CHECK(ok.findings(answered.wireguard, 5'000'000'000).empty());
 }
+
+TEST_CASE("evidence: packets dropped with a peer's handshake queue: a finding when WireGuard gave up, a note when the "
+          "interface went down; a flood of initiations is a refused handshake with its own change") {
+    auto purged = [](WgVerdict cause) {
+        Collected c;
+        c.wireguard[0].source = "kernel";
+        PacketInfo inner = icmp_packet(0xc11, "10.0.0.1", "198.51.100.9", 8);
+        c.builder.add(egress(inner, kWg0, 100));
+        WireguardKernelEvent queued = kernel_verdict(inner, WgKernelAction::encrypt, WgVerdict::no_session, 0, 101);
+        queued.found = true;
+        queued.peer_key.fill(7);
+        c.builder.add(queued);
+        WireguardKernelEvent purge = kernel_verdict(PacketInfo{}, WgKernelAction::purge, cause, 0, 5'000);
+        purge.found = true;
+        purge.peer_key.fill(7);
+        purge.queued = 1;
+        c.builder.add(purge);
+        c.builder.flush_all();
+        return findings_of(c, c.config);
+    };
+    auto gave_up = purged(WgVerdict::gave_up);
+    REQUIRE(gave_up.size() == 1);
+    CHECK(gave_up[0].kind == FindingKind::queued_packets_dropped);
+    CHECK_FALSE(gave_up[0].note);
+    CHECK(gave_up[0].certainty == Certainty::certain);
+    CHECK(gave_up[0].change.find("make the handshake with peer") == 0);
+    auto down = purged(WgVerdict::device_down);
+    REQUIRE(down.size() == 1);
+    CHECK(down[0].kind == FindingKind::queued_packets_dropped);
+    CHECK(down[0].note);
+
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo init = outer_in(0xc21, 148, wg_initiation(0x99));
+    c.builder.add(ingress(init, kC0, 100));
+    c.builder.add(kernel_verdict(init, WgKernelAction::handshake, WgVerdict::flood, 1, 120));
+    c.builder.flush_all();
+    auto found = findings_of(c, c.config);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].kind == FindingKind::handshake_rejected);
+    CHECK(found[0].change.find("two hosts share that peer's private key") != std::string::npos);
+}

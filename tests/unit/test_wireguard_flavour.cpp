@@ -17,6 +17,7 @@ FakeKernel with_wireguard_module() {
     k.module_functions["wg_index_hashtable_lookup"] = 4;
     k.module_functions["wg_pubkey_hashtable_lookup"] = 2;
     k.module_functions["decrypt_packet"] = 2;
+    k.module_functions["wg_packet_purge_staged_packets"] = 1;
     return k;
 }
 } // namespace
@@ -28,6 +29,18 @@ TEST_CASE("kernel WireGuard loaded on a stock kernel: fexit on the allowed-IPs l
     CHECK(f.handshakes);
     CHECK(f.notes.empty());
     CHECK(f.decrypts);
+    CHECK(f.purges);
+    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, handshake verdicts, decryption failures, queue purges");
+}
+
+TEST_CASE("a module without wg_packet_purge_staged_packets: queue purges are not watched, said; the rest runs") {
+    FakeKernel k = with_wireguard_module();
+    k.module_functions.erase("wg_packet_purge_staged_packets");
+    WireguardFlavour f = choose_wireguard_flavour(k);
+    CHECK(f.kind == WireguardFlavour::Kind::fexit);
+    CHECK_FALSE(f.purges);
+    REQUIRE(f.notes.size() == 1);
+    CHECK(f.notes[0].find("queued for a handshake and then dropped are not watched") != std::string::npos);
     CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, handshake verdicts, decryption failures");
 }
 
@@ -53,7 +66,7 @@ TEST_CASE("a wireguard module without the handshake functions: the lookups run, 
     CHECK_FALSE(f.handshakes);
     REQUIRE(f.notes.size() == 1);
     CHECK(f.notes[0].find("handshake verdicts not watched") != std::string::npos);
-    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, decryption failures");
+    CHECK(f.describe() == "fexit wg_allowedips_lookup_dst/src, decryption failures, queue purges");
 }
 
 TEST_CASE("fexit refused: kprobe and kretprobe, with the reason fexit was not used") {

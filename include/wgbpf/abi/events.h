@@ -105,6 +105,9 @@ struct wgbpf_rule_result {
 /* What a reader needs to recognise a packet, read from its headers at the observation point. */
 #define WGBPF_PKT_F_L4 0x1      /* sport/dport (or ICMP type/code in dport) were read */
 #define WGBPF_PKT_F_PAYLOAD 0x2 /* udp_payload holds the first bytes of a UDP payload */
+#define WGBPF_PKT_F_DF 0x4      /* IPv4: don't fragment */
+#define WGBPF_PKT_F_MF 0x8      /* a fragment with more after it (IPv4 MF, IPv6 fragment header M) */
+#define WGBPF_PKT_F_LATER_FRAG 0x10 /* a fragment other than the first (offset > 0): no transport header */
 
 struct wgbpf_packet {
 	__u64 id;        /* keyed hash of the skb address (never the address itself) */
@@ -187,6 +190,8 @@ struct wgbpf_device {
 #define WGBPF_WG_HANDSHAKE 3 /* a received handshake message (the outer packet), and WireGuard's verdict on it */
 #define WGBPF_WG_RECEIVE 4   /* a received data message (the outer packet) judged before its inner packet exists:
                               * refused (before decrypting, or it did not decrypt), or decrypted (OK) */
+#define WGBPF_WG_PURGE 5     /* wg_packet_purge_staged_packets: the packets queued for a peer's handshake dropped
+                              * (no packet: pkt is zero; queued: how many; verdict: the cause, OK when not known) */
 
 /* WireGuard's own verdict (drivers/net/wireguard): a packet it frees as consumed, with no drop reason. */
 #define WGBPF_WGV_OK 0
@@ -203,16 +208,30 @@ struct wgbpf_device {
 #define WGBPF_WGV_UNKNOWN_KEY 9      /* handshake initiation: the sender's public key is not a peer */
 #define WGBPF_WGV_INVALID 10         /* receive: decrypt_packet refused a data message (authentication failed:
                                       * corrupted or forged, or its session's keys expired) */
+#define WGBPF_WGV_NO_SESSION 11      /* encrypt: the peer has no usable session (no current keypair, or its
+                                      * sending key invalid or expired): queued for a handshake (not a drop) */
+#define WGBPF_WGV_FLOOD 12           /* handshake initiation: within 20 ms of the last one accepted from its peer */
+#define WGBPF_WGV_TIMESTAMP 13       /* handshake initiation from a known peer, refused but not as a flood: its
+                                      * timestamp is not newer than the last accepted, or it did not decrypt */
+#define WGBPF_WGV_GAVE_UP 14         /* purge: the handshake did not complete after MAX_TIMER_HANDSHAKES retries */
+#define WGBPF_WGV_PEER_REMOVED 15    /* purge: the peer was removed (or its interface deleted) */
+#define WGBPF_WGV_DEVICE_DOWN 16     /* purge: the interface was brought down */
+
+/* Version 2 added `queued` (a version 1 record is the first 152 bytes, queued 0). */
+#define WGBPF_WIREGUARD_VERSION 2
 
 struct wgbpf_wireguard {
 	struct wgbpf_event_header hdr;
 	struct wgbpf_packet pkt; /* the inner (cleartext) packet */
 	__s32 ifindex;           /* the WireGuard device */
 	__u8 action;             /* WGBPF_WG_* */
-	__u8 found;              /* a peer was found (lookups, accepted handshakes) */
+	__u8 found;              /* a peer is named (lookups, accepted handshakes, initiations refused as a flood or
+	                          * for their timestamp, purges) */
 	__u8 verdict;            /* WGBPF_WGV_* */
 	__u8 message;            /* handshakes: WireGuard message type (1 initiation, 2 response) */
 	__u8 peer_key[32];       /* the peer's public key, when found (SRC_NOT_ALLOWED: the sending peer) */
+	__u32 queued;            /* encrypt: packets already in the peer's staged queue; purge: packets dropped */
+	__u32 pad1;
 };
 
 /* Roles of the netfilter bracket slots in re-route attribution (nf_bracket.bpf.c's hook_role[]): a watched
@@ -255,7 +274,7 @@ static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
 static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
 static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
-static_assert(sizeof(struct wgbpf_wireguard) == 152, "wireguard ABI");
+static_assert(sizeof(struct wgbpf_wireguard) == 160, "wireguard ABI");
 #else
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
@@ -266,7 +285,7 @@ _Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 _Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
 _Static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
 _Static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
-_Static_assert(sizeof(struct wgbpf_wireguard) == 152, "wireguard ABI");
+_Static_assert(sizeof(struct wgbpf_wireguard) == 160, "wireguard ABI");
 #endif
 
 #endif

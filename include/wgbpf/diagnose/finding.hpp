@@ -29,6 +29,8 @@ enum class FindingKind : uint8_t {
     data_not_delivered,      // decrypted, then dropped before the allowed-IPs check: replayed counter, malformed
                              // inner packet, or the peer's queue purged (inferred)
     dropped_inside_wireguard, // user space: received, nothing came out of the tunnel (inferred)
+    queued_packets_dropped,  // kernel: packets queued for a handshake dropped with the queue (gave up, peer
+                             // removed, interface down)
     handshake_incomplete,    // initiations sent (or received), never answered
     outer_dropped_by_firewall,
     rp_filter_failed,

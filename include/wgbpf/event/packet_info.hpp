@@ -25,6 +25,11 @@ struct PacketInfo {
     IpAddress dst;
     bool has_udp_payload = false;
     std::array<uint8_t, 16> udp_payload{}; // first bytes of a UDP payload (WireGuard header), when has_udp_payload
+    bool dont_fragment = false;  // IPv4 DF
+    bool more_fragments = false; // a fragment with more after it
+    bool later_fragment = false; // a fragment other than the first (no transport header)
+
+    bool is_fragment() const { return more_fragments || later_fragment; }
 
     // UDP payload length from the IP header (0 when not UDP or unknown).
     uint16_t udp_payload_len() const;

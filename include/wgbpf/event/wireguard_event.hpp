@@ -17,6 +17,7 @@ enum class WgKernelAction : uint8_t {
     decrypt,   // the receive path's source check of a decrypted inner packet
     handshake, // a received handshake message (the outer packet) judged
     receive,   // a received data message (the outer packet) refused before decryption
+    purge,     // the packets queued for a peer's handshake dropped (no packet: the peer and how many)
 };
 
 enum class WgVerdict : uint8_t {
@@ -31,6 +32,12 @@ enum class WgVerdict : uint8_t {
     unknown_index,   // receive/response: no session (or waiting initiation) has its receiver index
     unknown_key,     // initiation: the sender's public key is not a peer
     invalid,         // receive: the data message did not decrypt (failed authentication, or expired keys)
+    no_session,      // encrypt: the peer has no usable session: queued for a handshake (not a drop)
+    flood,           // initiation: within 20 ms of the last one accepted from its peer
+    timestamp_refused, // initiation from a known peer: timestamp not newer than the last accepted, or undecryptable
+    gave_up,         // purge: the handshake did not complete after WireGuard's retries
+    peer_removed,    // purge: the peer was removed (or its interface deleted)
+    device_down,     // purge: the interface was brought down
 };
 
 struct WireguardKernelEvent {
@@ -45,6 +52,7 @@ struct WireguardKernelEvent {
     bool found = false;                   // a peer is named in peer_key
     uint8_t message = 0;                  // handshake: 1 initiation, 2 response
     std::array<uint8_t, 32> peer_key{};   // the chosen peer; src_not_allowed: the sending peer
+    uint32_t queued = 0;                  // no_session: packets already queued for the peer; purge: packets dropped
 };
 
 } // namespace wgbpf

@@ -67,6 +67,7 @@ struct DropStep {
     std::string reason;              // e.g. "NETFILTER_DROP", from the running kernel's enum
     std::string location;            // symbol+offset, e.g. "nft_do_chain+0x3f2"
     std::string chain;               // "inet filter output" when netfilter dropped it and the chain is known
+    std::string explanation;         // what the drop meant, with the numbers (PKT_TOO_BIG: sizes, MTU, the ICMP sent)
 };
 
 } // namespace wgbpf

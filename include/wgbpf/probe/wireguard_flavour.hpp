@@ -20,6 +20,8 @@ struct WireguardFlavour {
     // Data messages that do not decrypt (decrypt_packet, a static function of the module): false when its BTF
     // lacks it, or vmlinux has a function of that name too (the attachment would be ambiguous).
     bool decrypts = false;
+    // The staged queue's purge (wg_packet_purge_staged_packets): packets that waited for a handshake, dropped.
+    bool purges = false;
     std::string describe() const;
 };
 

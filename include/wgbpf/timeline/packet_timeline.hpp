@@ -70,12 +70,14 @@ struct PacketTimeline {
     PacketInfo pkt;              // as first seen
     uint32_t mark = 0;           // as last seen
     std::string outcome;         // "sent" | "delivered" | "forwarded" | "dropped" | "encapsulated" | "decapsulated" |
-                                 // "not_sent" | "unknown"
+                                 // "not_sent" | "reassembled" (a fragment whose datagram went on in another
+                                 // buffer: reassembled_into) | "unknown"
     bool outcome_inferred = false; // the outcome is inferred from the configuration (a user-space WireGuard's
                                    // drops), not observed
     std::optional<uint64_t> encapsulated_in;   // id of the outer packet
     std::optional<uint64_t> decapsulated_from; // id of the outer packet it came out of
     std::optional<uint64_t> outer_of;          // for an outer packet: the inner packet's id
+    std::optional<uint64_t> reassembled_into;  // a fragment: the timeline that carried the reassembled packet on
     std::vector<TimelineStep> steps;           // in time order
     std::vector<std::string> gaps;             // "12 route events lost around here", "evicted before completion"
     std::vector<std::string> notes;            // what wgbpf cannot know about the outcome, said as such
