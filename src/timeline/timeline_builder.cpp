@@ -408,7 +408,7 @@ struct TimelineBuilder::State {
         if (!origin) {
             e.tl.notes.push_back("a fragment the kernel made here (a new buffer) of a packet not followed");
         } else {
-            e.tl.notes.push_back(fmt::format("a fragment the kernel made of #{} to fit {}{} (a new buffer): the steps "
+            e.tl.notes.push_back(fmt::format("a fragment the kernel made of #{} (a new buffer) to fit {}{}: the steps "
                                              "before fragmentation are #{}'s",
                                              origin->timeline, dev, mtu_text(e.tl.netns, dev), origin->timeline));
             if (freed && freed->open && freed->fragmented_on.empty()) {

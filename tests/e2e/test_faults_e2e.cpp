@@ -503,7 +503,7 @@ bool any_gap(const WatchOutput& out, const std::string& text) {
 } // namespace
 
 TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGuard's queue for a handshake, and go "
-          "with the queue when the interface is brought down", "[e2e][faults]") {
+          "with the queue when the peer is removed or the interface brought down", "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();
@@ -515,26 +515,43 @@ TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGu
     must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && wg set " +
                             sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " + kEndpoint +
                             ":51999 allowed-ips 0.0.0.0/0");
-    WatchOutput out = watch_while(lab, [&] {
-        lab.exec("client", "ping -n -c 2 -i 0.2 -W 1 " + std::string(kTarget) + " >/dev/null & sleep 0.8; ip link set " +
-                               sh_quote(wg) + " down; wait");
-    }, 4);
-    INFO(out.stdout_text);
+    const std::string set_peer = "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " +
+                                 kEndpoint + ":51999 allowed-ips 0.0.0.0/0";
+    // Pings wait in the queue; then `then` drops it: the peer removed, or the interface brought down.
+    auto queued_then = [&](const std::string& then) {
+        return watch_while(lab, [&] {
+            lab.exec("client", "ping -n -c 2 -i 0.2 -W 1 " + std::string(kTarget) + " >/dev/null & sleep 0.8; " + then +
+                                   "; wait");
+        }, 4);
+    };
+    WatchOutput removed = queued_then("wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove");
+    must(lab, "client", set_peer);
+    WatchOutput down = queued_then("ip link set " + sh_quote(wg) + " down");
+    INFO("peer removed:\n" << removed.stdout_text << "\ninterface down:\n" << down.stdout_text);
     if (!lab.kernel_wireguard("client", wg)) {
         // wireguard-go queues in user space too, unseen: the packets are never called sent, nor dropped by WireGuard.
-        for (const json& w : wireguard_steps(out)) CHECK(str_field(w, "verdict").value_or("") != "device_down");
-        CHECK(any_gap(out, "no outer packet was linked to it"));
+        for (const WatchOutput* out : {&removed, &down}) {
+            for (const json& w : wireguard_steps(*out)) {
+                CHECK(str_field(w, "verdict").value_or("") != "device_down");
+                CHECK(str_field(w, "verdict").value_or("") != "peer_removed");
+            }
+            CHECK(any_gap(*out, "no outer packet was linked to it"));
+        }
         return;
     }
-    // Exact: the kernel had no session with the peer when it took them, and dropped them when wg0 went down.
-    CHECK(any_gap(out, "had no session with peer"));
-    int purged = 0;
-    for (const json& w : wireguard_steps(out))
-        if (str_field(w, "verdict").value_or("") == "device_down") {
-            ++purged;
-            CHECK(str_field(w, "dropped").value_or("").find(wg + " went down: the ") == 0);
-        }
-    CHECK(purged >= 1);
+    // Exact: the kernel had no session with the peer when it took them, and dropped them with the queue.
+    auto purged = [&](const WatchOutput& out, const std::string& verdict, const std::string& why) {
+        CHECK(any_gap(out, "had no session with peer"));
+        int n = 0;
+        for (const json& w : wireguard_steps(out))
+            if (str_field(w, "verdict").value_or("") == verdict) {
+                ++n;
+                CHECK(str_field(w, "dropped").value_or("").find(why) != std::string::npos);
+            }
+        CHECK(n >= 1);
+    };
+    purged(removed, "peer_removed", "was removed (or " + wg + " deleted): the ");
+    purged(down, "device_down", wg + " went down: the ");
 }
 
 TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last accepted is a flood, an old one is "

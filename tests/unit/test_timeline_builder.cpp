@@ -1345,3 +1345,126 @@ TEST_CASE("kernel WireGuard: decrypted just before the end (its window not passe
     REQUIRE(c.out.size() == 1);
     check_no_wireguard_drop(c.out);
 }
+
+namespace {
+// A fragment of `whole`: the first (its transport header kept) or a later one, of `len` bytes.
+PacketInfo fragment_of(const PacketInfo& whole, uint64_t id, uint16_t len, bool first, bool more) {
+    PacketInfo f = whole;
+    f.id = id;
+    f.len = len;
+    f.more_fragments = more;
+    f.later_fragment = !first;
+    if (!first) {
+        f.has_l4 = false;
+        f.sport = f.dport = 0;
+        f.has_udp_payload = false;
+    }
+    return f;
+}
+} // namespace
+
+TEST_CASE("fragments: a packet fragmented to leave a device keeps its buffer as the first fragment; the kernel's new "
+          "buffers are named its fragments, never packets of their own; nothing is claimed about their routes") {
+    Collected c;
+    c.config.links[1].mtu = 1500; // c0
+    PacketInfo whole = outer_out(kOuterOut, 1532, wg_data(kServerIndex, 3)); // 1560 bytes
+    c.builder.add(filter_output(whole, 100, kWgMark));
+    c.builder.add(egress(fragment_of(whole, kOuterOut, 1500, true, true), kC0, 200));
+    c.builder.add(egress(fragment_of(whole, 0x777, 80, false, false), kC0, 210));
+    c.builder.flush_all();
+    const PacketTimeline* original = nullptr;
+    const PacketTimeline* rest = nullptr;
+    for (const PacketTimeline& t : c.out) (t.packet_id == kOuterOut ? original : rest) = &t;
+    REQUIRE(original);
+    REQUIRE(rest);
+    CHECK(std::find(original->notes.begin(), original->notes.end(),
+                    "fragmented to leave c0 (MTU 1500): its 1560 bytes went out in fragments; this buffer carried the "
+                    "first (1500 bytes), new buffers the rest") != original->notes.end());
+    CHECK(rest->outcome == "sent");
+    CHECK(rest->gaps.empty()); // no "no route lookup seen" for a buffer made after routing
+    REQUIRE(rest->notes.size() == 1);
+    const std::string n = std::to_string(original->id);
+    CHECK(rest->notes[0] == "a fragment the kernel made of #" + n + " (a new buffer) to fit c0 (MTU 1500): the steps "
+                            "before fragmentation are #" + n + "'s");
+    CHECK(steps_of<WireguardStep>(*rest).empty());
+}
+
+TEST_CASE("fragments: a packet whose buffer was freed after fragmenting (new buffers for all) is sent, said so") {
+    Collected c;
+    PacketInfo whole = outer_out(kOuterOut, 1532, wg_data(kServerIndex, 3));
+    c.builder.add(filter_output(whole, 100, kWgMark));
+    c.builder.add(egress(fragment_of(whole, 0x701, 1500, true, true), kC0, 200));
+    c.builder.add(egress(fragment_of(whole, 0x702, 80, false, false), kC0, 210));
+    c.builder.flush_all();
+    const PacketTimeline* original = nullptr;
+    for (const PacketTimeline& t : c.out)
+        if (t.packet_id == kOuterOut) original = &t;
+    REQUIRE(original);
+    CHECK(original->outcome == "sent");
+    REQUIRE(original->notes.size() == 1);
+    CHECK(original->notes[0].find("fragmented to leave c0: its 1560 bytes went out in new buffers (#") == 0);
+    for (const PacketTimeline& t : c.out)
+        if (t.packet_id != kOuterOut) CHECK(t.notes[0].find("a fragment the kernel made of #1") == 0);
+}
+
+TEST_CASE("fragments: received fragments reassembled here: the one whose buffer goes on is seen whole (its packet "
+          "updated), the other says where its data went; an unrelated datagram's fragment is not claimed") {
+    Collected c;
+    PacketInfo reply = icmp_packet(0x901, "198.51.100.9", "10.0.0.1", 0, 1500);
+    PacketInfo first = fragment_of(reply, 0x901, 1420, true, true);
+    PacketInfo last = fragment_of(reply, 0x902, 100, false, false);
+    PacketInfo stranger = fragment_of(icmp_packet(0x903, "198.51.100.7", "10.0.0.1", 0, 1500), 0x903, 1420, true, true);
+    c.builder.add(ingress(first, kWg0, 100));
+    c.builder.add(ingress(stranger, kWg0, 105));
+    c.builder.add(ingress(last, kWg0, 110));
+    PacketInfo whole = reply;
+    whole.id = 0x902;
+    c.builder.add(preraw(whole, 120)); // after conntrack's defrag: whole, in the last fragment's buffer
+    c.builder.flush_all();
+    const PacketTimeline *held = nullptr, *carried = nullptr, *other = nullptr;
+    for (const PacketTimeline& t : c.out) {
+        if (t.packet_id == 0x901) held = &t;
+        if (t.packet_id == 0x902) carried = &t;
+        if (t.packet_id == 0x903) other = &t;
+    }
+    REQUIRE(held);
+    REQUIRE(carried);
+    REQUIRE(other);
+    CHECK(held->outcome == "reassembled");
+    CHECK(held->reassembled_into == carried->id);
+    CHECK(carried->pkt.len == 1500);
+    CHECK_FALSE(carried->pkt.is_fragment());
+    CHECK(carried->notes[0] == "reassembled here: it arrived as a fragment of 100 bytes, and this buffer carries the "
+                               "whole packet (1500 bytes) on");
+    CHECK(other->outcome == "unknown");
+    CHECK_FALSE(other->reassembled_into);
+    REQUIRE(other->gaps.size() == 1);
+    CHECK(other->gaps[0].find("a fragment, idle for 200 ms: held for reassembly") == 0);
+}
+
+TEST_CASE("a forwarded packet dropped as too big says how big, the MTU of the device its route chose, and the ICMP "
+          "the kernel sends back") {
+    Collected c;
+    c.config.links[2].mtu = 1420; // wg0
+    PacketInfo big = icmp_packet(0xa01, "192.168.178.77", "198.51.100.9", 8, 1500);
+    big.dont_fragment = true;
+    c.builder.add(ingress(big, kC0, 100));
+    Flow f = input_flow("192.168.178.77", "198.51.100.9", kC0);
+    c.builder.add(decide({f.miss(255), f.hit(254, kC0, "192.168.178.1"), f.hit(kWgTable, kWg0)}, 110, 0, 0xa01));
+    c.builder.add(drop_step(big, "PKT_TOO_BIG", "ip_forward+0x1c5", 130));
+    PacketInfo other = big; // no route decision seen for this one
+    other.id = 0xa02;
+    c.builder.add(ingress(other, kC0, 140));
+    c.builder.add(drop_step(other, "PKT_TOO_BIG", "ip_forward+0x1c5", 150));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[0].outcome == "dropped");
+    auto drops = steps_of<DropStep>(c.out[0]);
+    REQUIRE(drops.size() == 1);
+    CHECK(drops[0].explanation == "1500 bytes with DF set, larger than wg0's MTU (MTU 1420) or a smaller path MTU "
+                                  "learned: the kernel sends 192.168.178.77 ICMP fragmentation needed with the MTU "
+                                  "(unless over its ICMP rate limit)");
+    auto unrouted = steps_of<DropStep>(c.out[1]);
+    REQUIRE(unrouted.size() == 1);
+    CHECK(unrouted[0].explanation.find("1500 bytes with DF set, larger than its route's MTU or a smaller path MTU") == 0);
+}
