@@ -362,6 +362,11 @@ static __always_inline void parse_l4(struct wgbpf_packet *p, const __u8 *l4)
 	} else if (p->proto == 1 || p->proto == 58) {
 		p->dport = (__u16)l4[0] << 8 | l4[1];
 		p->flags |= WGBPF_PKT_F_L4;
+		/* "Too big" errors carry the MTU: the bytes after type, code and checksum. */
+		if ((p->proto == 1 && l4[0] == 3 && l4[1] == 4) || (p->proto == 58 && l4[0] == 2)) {
+			__builtin_memcpy(p->udp_payload, l4 + 4, sizeof(p->udp_payload));
+			p->flags |= WGBPF_PKT_F_PAYLOAD;
+		}
 	}
 }
 
@@ -422,6 +427,7 @@ static __always_inline void read_packet(struct l3_ref r, __u64 id, struct wgbpf_
 		__builtin_memcpy(p->dst, &h.ip6.daddr, 16);
 		if (whole && p->proto == 44) { /* a fragment header first (RFC 8200 4.5): its transport, id, place */
 			p->proto = h.raw[40];
+			p->l3_len = 48; /* the transport header follows the fragment header */
 			__u16 off = (__u16)h.raw[42] << 8 | h.raw[43];
 			p->ip_id = (__u16)h.raw[46] << 8 | h.raw[47]; /* the identification's low half */
 			if (off & 1)

@@ -74,8 +74,8 @@ enum { WG_INVALID_MAC = 0, WG_VALID_MAC_BUT_NO_COOKIE = 1, WG_VALID_MAC_WITH_COO
 #define WG_REJECT_AFTER_TIME_NS (180ULL * 1000000000ULL)
 #define WG_INITIATION_GAP_NS (1000000000ULL / 50) /* INITIATIONS_PER_SECOND */
 #define WG_MAX_TIMER_HANDSHAKES (90 / 5)          /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
-/* WireGuard compares against ktime_get_coarse_boottime_ns(), which lags the clock read here by up to a tick:
- * within this margin of a limit, the verdict is not claimed. */
+/* WireGuard compares against ktime_get_coarse_boottime_ns(), which lags the clock read here by up to a tick
+ * (10 ms at HZ 100): within this margin of a limit, the verdict is not claimed. */
 #define WG_COARSE_MARGIN_NS (10ULL * 1000000ULL)
 
 /* The peer whose keypair decrypted a received packet. */
@@ -196,6 +196,8 @@ struct handshake_slot {
 	__u64 wg;
 	__u64 id;
 	__u64 peer; /* the initiator, when wg_pubkey_hashtable_lookup found it inside the consume call */
+	__u64 peer_seen_ns;  /* then (boot clock), before the consume call's checks */
+	__u64 last_at_seen;  /* the peer's last_initiation_consumption then */
 	__u8 cause; /* why the consume call will refuse it, when a lookup inside it said (WGBPF_WGV_UNKNOWN_*) */
 };
 
@@ -317,24 +319,27 @@ static __always_inline void initiator_found(const struct wg_peer *peer)
 {
 	__u64 thread = bpf_get_current_pid_tgid();
 	struct handshake_slot *slot = bpf_map_lookup_elem(&handshake_now, &thread);
-	if (slot && slot->skb)
+	if (slot && slot->skb) {
 		slot->peer = (__u64)peer;
+		slot->peer_seen_ns = bpf_ktime_get_boot_ns();
+		slot->last_at_seen = BPF_CORE_READ(peer, handshake.last_initiation_consumption);
+	}
 }
 
 /* Why wg_noise_handshake_consume_initiation refused a known peer's initiation (noise.c): the last one it
- * accepted from that peer is under 20 ms old (a flood), or else the message's timestamp is not newer than the
- * last accepted (replayed, a clock gone back) or did not decrypt. Read just after the check, against a finer
- * clock than WireGuard's coarse one: near the limit, neither is claimed. (An initiation accepted meanwhile on
- * another CPU from the same peer makes a flood out of what may have been a replay: both came in together.) */
-static __always_inline __u8 initiation_refusal(const struct wg_peer *peer)
+ * accepted from that peer is under 20 ms old by WireGuard's coarse clock (a flood), or else the message's
+ * timestamp is not newer than the last accepted (replayed, a clock gone back) or did not decrypt. The check
+ * ran between the key lookup and this return, against a clock that lags this one by up to a tick; the last
+ * acceptance only moves forward. So: a flood when the acceptance known before the check is under 20 ms old even
+ * now; not a flood when the latest one is 20 ms plus two ticks (HZ 100) older than the key lookup; else not told.
+ * (A peer removed meanwhile may be freed: the read is safe, its value then meaningless: vanishingly rare.) */
+static __always_inline __u8 initiation_refusal(const struct handshake_slot *slot)
 {
-	__u64 last = BPF_CORE_READ(peer, handshake.last_initiation_consumption);
-	__u64 now = bpf_ktime_get_boot_ns();
-	if (!last)
-		return WGBPF_WGV_TIMESTAMP; /* none accepted since the peer was made */
-	if (last + WG_INITIATION_GAP_NS > now)
+	const struct wg_peer *peer = (const struct wg_peer *)slot->peer;
+	__u64 last_now = BPF_CORE_READ(peer, handshake.last_initiation_consumption);
+	if (slot->last_at_seen && slot->last_at_seen + WG_INITIATION_GAP_NS > bpf_ktime_get_boot_ns())
 		return WGBPF_WGV_FLOOD;
-	if (last + WG_INITIATION_GAP_NS + WG_COARSE_MARGIN_NS <= now)
+	if (last_now + WG_INITIATION_GAP_NS + 2 * WG_COARSE_MARGIN_NS <= slot->peer_seen_ns)
 		return WGBPF_WGV_TIMESTAMP;
 	return WGBPF_WGV_REJECTED;
 }
@@ -349,7 +354,7 @@ static __always_inline void handshake_consumed(const void *message, const struct
 	slot->skb = 0;
 	__u8 verdict = peer          ? WGBPF_WGV_OK
 		       : slot->cause ? slot->cause
-		       : type == 1 && slot->peer ? initiation_refusal((const struct wg_peer *)slot->peer)
+		       : type == 1 && slot->peer ? initiation_refusal(slot)
 					  : WGBPF_WGV_REJECTED;
 	/* A refused initiation whose sender's key is a peer's: that peer is named. */
 	if (!peer && type == 1 && !slot->cause)

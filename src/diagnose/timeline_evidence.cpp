@@ -128,8 +128,8 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
             return fmt::format("make the preshared keys of both sides match (wg set {} peer {} preshared-key FILE)", i,
                                w.peer.empty() ? std::string("KEY") : w.peer);
         if (w.verdict == "flood")
-            return "none if it stops; if it persists, two hosts share that peer's private key (each starts its own "
-                   "handshakes), or something resends its initiations: give each host its own key";
+            return "none if it stops; if it persists, find what duplicates packets on the path (a copy arrives within "
+                   "20 ms), or another host sending with that peer's private key (give each host its own)";
         return "if two hosts use the same private key, give each its own; if the sender's clock went back (a restored "
                "snapshot, no clock source), fix its clock or restart its interface; a replayed initiation from "
                "elsewhere needs no change";
@@ -137,6 +137,10 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
         if (w.verdict == "gave_up")
             return fmt::format("make the handshake with peer {} complete: see where its initiations went (the "
                                "handshake finding, or `wgbpf diagnose` on the peer's side)",
+                               short_key(w.peer));
+        if (w.verdict == "purged")
+            return fmt::format("find why WireGuard dropped peer {}'s queue (its cause was not read): a handshake that "
+                               "never completed, or the peer or interface taken down",
                                short_key(w.peer));
         return "none: the interface or peer was taken down, and the packets waiting for its handshake went with it";
     case FindingKind::unknown_session:

@@ -211,7 +211,7 @@ Decoded decode_wireguard(std::span<const std::byte> body, const wgbpf_event_head
     if (h.version == 1 && h.size == v1_size) {
         wgbpf_wireguard raw{};
         std::memcpy(&raw, body.data(), v1_size);
-        return Event{to_wireguard(raw)};
+        return Event{to_wireguard(raw)}; // no session check then
     }
     if (h.version != WGBPF_WIREGUARD_VERSION)
         return reject(Reject::bad_version, fmt::format("wireguard version {} (expected 1 or {})", h.version,
@@ -221,7 +221,9 @@ Decoded decode_wireguard(std::span<const std::byte> body, const wgbpf_event_head
                       fmt::format("wireguard of {} bytes, expected {}", h.size, sizeof(wgbpf_wireguard)));
     wgbpf_wireguard raw;
     std::memcpy(&raw, body.data(), sizeof raw);
-    return Event{to_wireguard(raw)};
+    WireguardKernelEvent e = to_wireguard(raw);
+    e.session_checked = e.action == WgKernelAction::encrypt;
+    return Event{e};
 }
 
 Decoded decode_record(std::span<const std::byte> record) {

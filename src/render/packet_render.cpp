@@ -26,13 +26,14 @@ std::string icmp_type_text(uint8_t proto, uint8_t type, uint8_t code) {
     if (proto == IPPROTO_ICMP) {
         switch (type) {
         case 0: return "echo-reply";
-        case 3: return fmt::format("destination-unreachable code {}", code);
+        case 3: return code == 4 ? std::string("fragmentation-needed") : fmt::format("destination-unreachable code {}", code);
         case 8: return "echo-request";
         case 11: return "time-exceeded";
         }
     } else {
         switch (type) {
         case 1: return fmt::format("destination-unreachable code {}", code);
+        case 2: return "packet-too-big";
         case 3: return "time-exceeded";
         case 128: return "echo-request";
         case 129: return "echo-reply";
@@ -49,6 +50,7 @@ std::string packet_text(const PacketInfo& p) {
     std::string s = fmt::format("{} {} -> {}", proto_name(p.proto, p.family), endpoint(p.src, p.sport, ports),
                                 endpoint(p.dst, p.dport, ports));
     if (p.has_l4 && is_icmp(p)) s += " " + icmp_type_text(p.proto, icmp_type(p), icmp_code(p));
+    if (uint32_t mtu = p.icmp_mtu()) s += fmt::format(" mtu {}", mtu);
     if (p.is_fragment()) s += p.later_fragment ? " (later fragment)" : " (first fragment)";
     return s;
 }
@@ -82,6 +84,7 @@ PacketJsonFields::PacketJsonFields(const PacketInfo& p, const LinkName& link_nam
     if (p.is_ip && p.is_fragment()) add_text("fragment", p.later_fragment ? "later" : "first");
     if (icmp) {
         add_uint("icmp_code", icmp_code(p));
+        if (uint32_t mtu = p.icmp_mtu()) add_uint("icmp_mtu", mtu);
         add_uint("icmp_type", icmp_type(p));
     }
     add_link("iif", p.iif, iif_);

@@ -237,7 +237,9 @@ std::string route_summary_text(const RouteDecision& d) {
 
 std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string head = paint(paint::bold, fmt::format("#{}", t.id)) + " " + packet_text(t.pkt);
+    // A record of several packets (a WireGuard queue dropped whole) has no packet of its own.
+    std::string what = !t.pkt.is_ip && t.packet_id == 0 ? std::string("packets queued in WireGuard") : packet_text(t.pkt);
+    std::string head = paint(paint::bold, fmt::format("#{}", t.id)) + " " + what;
     if (t.outer_of) head += fmt::format(" (outer of #{})", *t.outer_of);
     if (t.decapsulated_from) head += fmt::format(" (decapsulated from #{})", *t.decapsulated_from);
     head += fmt::format("  netns {}", t.netns);
@@ -271,6 +273,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     j.strings("gaps", t.gaps);
     if (icmp) {
         j.uint("icmp_code", p.dport & 0xff);
+        if (uint32_t mtu = p.icmp_mtu()) j.uint("icmp_mtu", mtu);
         j.uint("icmp_type", p.dport >> 8);
     }
     j.uint("id", t.id);

@@ -29,6 +29,8 @@ struct Entry {
     bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
     uint64_t steps_dropped = 0; // beyond limits.max_steps
     std::string fragmented_on; // left this device as fragments in new buffers (its own buffer was not sent)
+    bool reassembled_here = false; // a fragment whose buffer went on with the whole datagram (seen again after)
+    uint16_t tunnel_len = 0;   // its IP length as it crossed a WireGuard interface (a fragment's, when fragmented)
 };
 
 // The fields every fragment of one datagram shares: (netns, src, dst, proto, IP id). IPv6 whole packets carry no
@@ -150,6 +152,7 @@ struct TimelineBuilder::State {
         std::string dev;
         bool queued = false;       // the peer had no session: the packet waits in its staged queue for a handshake
         uint32_t ahead = 0;        // packets already in that queue
+        bool session_checked = false; // the probe looked (record version 2): not queued means it had a session
     };
     std::unordered_map<uint64_t, KernelChoice> kernel_peers;
     // The latest purge of a peer's staged queue, by the interface's namespace: the kfree_skb of each packet
@@ -161,10 +164,15 @@ struct TimelineBuilder::State {
     std::map<uint32_t, Purge> purges;
     // Fragments: the timeline whose buffer carries the reassembled datagram on, and the one a local fragmentation
     // came from (its first fragment kept its buffer). Bounded: cleared when full.
-    std::map<FragmentKey, uint64_t> reassembled_in;
+    struct Reassembled {
+        uint64_t timeline = 0;
+        uint64_t t_ns = 0;
+    };
+    std::map<FragmentKey, Reassembled> reassembled_in;
     struct Fragmented {
         uint64_t timeline = 0;
         bool forwarded = false;
+        uint64_t t_ns = 0;
     };
     std::map<FragmentKey, Fragmented> fragmented_from;
     // (interface, endpoint) -> peer, learned from an authenticated packet of a peer that roamed there after
@@ -172,7 +180,7 @@ struct TimelineBuilder::State {
     std::map<std::pair<std::string, std::string>, std::string> roamed;
     // Packet ids kernel WireGuard dropped (its verdict ended their timelines): the kfree_skb that follows is
     // the same drop, not a new packet.
-    std::unordered_set<uint64_t> ended_by_wireguard;
+    std::unordered_map<uint64_t, uint64_t> ended_by_wireguard; // packet id -> when
     // (netns, interface, peer) -> when this host last sent that peer a handshake initiation.
     std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> initiations;
     // (netns, interface, peer) -> when an inner packet of that peer last came out of the tunnel.
@@ -280,7 +288,9 @@ struct TimelineBuilder::State {
                 return e;
             }
             std::string outcome = last_known_outcome(e);
-            if (outcome == "unknown")
+            if (outcome == "unknown" && e.tl.pkt.is_fragment() && arrival_seen(e.tl))
+                outcome = fragment_end(e, "its buffer reused since"); // reassembly frees the fragments it merges
+            else if (outcome == "unknown")
                 e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went "
                                     "(events lost?)");
             complete(e, outcome);
@@ -302,6 +312,10 @@ struct TimelineBuilder::State {
     static bool another_packet(const PacketInfo& first, const PacketInfo& now) {
         if (!first.is_ip || !now.is_ip) return false;
         if (first.family != now.family || first.proto != now.proto) return true;
+        // Fragmented or reassembled in this buffer: the same datagram, whatever its length now (IPv6 has no
+        // identification on a whole packet: address translation changes one side, never both).
+        if (first.is_fragment() != now.is_fragment() && now.family == Family::ipv6)
+            return first.src != now.src && first.dst != now.dst;
         return now.family == Family::ipv4 ? first.ip_id != now.ip_id : first.len != now.len;
     }
 
@@ -346,16 +360,11 @@ struct TimelineBuilder::State {
         }
     }
 
-    template <typename Map>
-    void remember(Map& map, const FragmentKey& key, uint64_t id) {
-        if (map.size() >= limits.max_open) map.clear();
-        map[key] = id;
-    }
-
     // A fragment seen whole afterwards: the kernel reassembled the datagram into this buffer (ip_defrag keeps the
     // buffer of the fragment that completed it), and it goes on as the whole packet.
     void reassembled(Entry& e, const PacketInfo& whole) {
-        remember(reassembled_in, fragment_key(e.tl.netns, e.tl.pkt), e.tl.id);
+        if (reassembled_in.size() >= limits.max_open) reassembled_in.clear();
+        reassembled_in[fragment_key(e.tl.netns, e.tl.pkt)] = {e.tl.id, latest_ns};
         e.tl.notes.push_back(fmt::format("reassembled here: it arrived as a fragment of {} bytes, and this buffer carries "
                                          "the whole packet ({} bytes) on",
                                          e.tl.pkt.len, whole.len));
@@ -363,6 +372,24 @@ struct TimelineBuilder::State {
         if (!pkt.iif) pkt.iif = e.tl.pkt.iif;
         e.tl.pkt = pkt;
         e.wg_seen = false; // its UDP payload is whole now
+    }
+
+    // A received fragment that went quiet (or whose buffer was taken for another packet): reassembled into another
+    // fragment's buffer after it arrived (within the kernel's ipfrag_time), or not known.
+    std::string fragment_end(Entry& e, const std::string& why_quiet) {
+        constexpr uint64_t kIpfragTime = 30'000'000'000; // net.ipv4.ipfrag_time's default
+        if (auto it = reassembled_in.find(fragment_key(e.tl.netns, e.tl.pkt)); it != reassembled_in.end()) {
+            const Reassembled& r = it->second;
+            if (r.timeline != e.tl.id && r.t_ns >= e.first_ns && r.t_ns - e.first_ns <= kIpfragTime) {
+                e.tl.reassembled_into = r.timeline;
+                e.tl.notes.push_back(fmt::format("held for reassembly: the whole packet went on in #{}'s buffer", r.timeline));
+                return "reassembled";
+            }
+        }
+        e.tl.gaps.push_back("a fragment, " + why_quiet + ": held for reassembly (conntrack's defrag in prerouting, or "
+                            "local delivery) with the whole packet not seen going on, or its other fragments never came "
+                            "(freed after ipfrag_time)");
+        return "unknown";
     }
 
     std::string mtu_text(uint32_t netns, const std::string& dev) {
@@ -373,52 +400,61 @@ struct TimelineBuilder::State {
 
     // A packet handed to a device as its first fragment, after it was seen whole: fragmented here, and this buffer
     // is the first fragment (ip_do_fragment's fast path); new buffers carry the rest.
-    void fragmented_in_place(Entry& e, const PacketInfo& first, const std::string& dev) {
+    void fragmented_in_place(Entry& e, const PacketInfo& first, const std::string& dev, uint64_t t) {
         if (fragmented_from.size() >= limits.max_open) fragmented_from.clear();
-        fragmented_from[fragment_key(e.tl.netns, first)] = {e.tl.id, !locally_generated(e)};
+        fragmented_from[fragment_key(e.tl.netns, first)] = {e.tl.id, !locally_generated(e), t};
         e.tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in fragments; this buffer "
                                          "carried the first ({} bytes), new buffers the rest",
                                          dev, mtu_text(e.tl.netns, dev), e.tl.pkt.len, first.len));
     }
 
-    // The whole packet a fragment made here came from: the one whose first fragment kept its buffer (its timeline
-    // may be out already), else the newest whole packet of that datagram among the last timelines
-    // (ip_do_fragment's slow path frees it).
-    std::optional<Fragmented> fragment_origin(const Entry& fragment, Entry** open_origin) {
+    // The whole packet a fragment leaving now came from: the one whose first fragment kept its buffer just before
+    // (its timeline may be out already), else the newest whole packet of that datagram, as its latest step shows it
+    // (after address translation), among the last timelines (ip_do_fragment's slow path frees it).
+    std::optional<Fragmented> fragment_origin(const Entry& fragment, uint64_t t, Entry** open_origin) {
+        constexpr uint64_t kSameBurst = 1'000'000'000; // fragments leave together: an older one is another datagram
         const PacketInfo& f = fragment.tl.pkt;
         *open_origin = nullptr;
-        if (auto it = fragmented_from.find(fragment_key(fragment.tl.netns, f)); it != fragmented_from.end())
+        if (auto it = fragmented_from.find(fragment_key(fragment.tl.netns, f));
+            it != fragmented_from.end() && t >= it->second.t_ns && t - it->second.t_ns <= kSameBurst)
             return it->second;
         int looked = 0;
         for (auto it = entries.rbegin(); it != entries.rend() && looked < 64; ++it, ++looked) {
             Entry& e = it->second;
             if (&e == &fragment || e.tl.netns != fragment.tl.netns || !e.pkt_seen || e.tl.pkt.is_fragment()) continue;
-            if (same_datagram(e.tl.pkt, f) && e.tl.pkt.len > f.len) {
+            if (t < e.last_ns || t - e.last_ns > kSameBurst) continue;
+            PacketInfo now = current_packet(e);
+            if (same_datagram(now, f) && now.len > f.len) {
                 *open_origin = &e;
-                return Fragmented{e.tl.id, !locally_generated(e)};
+                return Fragmented{e.tl.id, !locally_generated(e), t};
             }
         }
         return std::nullopt;
     }
 
-    // A fragment first seen leaving a device: a new buffer the kernel made when it fragmented a packet here.
-    void fragment_made_here(Entry& e, const std::string& dev) {
-        Entry* freed = nullptr; // the original, when its own buffer did not leave (slow path)
-        auto origin = fragment_origin(e, &freed);
+    // A fragment first seen leaving a device, made of a packet followed here (or a later fragment, which never
+    // is the original buffer): a new buffer the kernel made when it fragmented it.
+    void fragment_made_here(Entry& e, const std::optional<Fragmented>& origin, Entry* freed, const std::string& dev) {
         if (!origin) {
-            e.tl.notes.push_back("a fragment the kernel made here (a new buffer) of a packet not followed");
-        } else {
-            e.tl.notes.push_back(fmt::format("a fragment the kernel made of #{} (a new buffer) to fit {}{}: the steps "
-                                             "before fragmentation are #{}'s",
-                                             origin->timeline, dev, mtu_text(e.tl.netns, dev), origin->timeline));
-            if (freed && freed->open && freed->fragmented_on.empty()) {
-                freed->fragmented_on = dev;
-                freed->tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in new buffers "
-                                                      "(#{} is one), and this buffer was freed",
-                                                      dev, mtu_text(e.tl.netns, dev), freed->tl.pkt.len, e.tl.id));
-            }
+            e.tl.gaps.push_back("a later fragment first seen leaving " + dev + ": the packet it was cut from was not "
+                                "followed (filtered out, or its events lost)");
+            complete(e, "unknown");
+            return;
         }
-        complete(e, origin && origin->forwarded ? "forwarded" : "sent");
+        note_made_of(e, *origin, freed, dev);
+        complete(e, origin->forwarded ? "forwarded" : "sent");
+    }
+
+    void note_made_of(Entry& e, const Fragmented& origin, Entry* freed, const std::string& dev) {
+        e.tl.notes.push_back(fmt::format("a fragment the kernel made of #{} (a new buffer) to fit {}{}: the steps "
+                                         "before fragmentation are #{}'s",
+                                         origin.timeline, dev, mtu_text(e.tl.netns, dev), origin.timeline));
+        if (freed && freed->open && freed->fragmented_on.empty()) {
+            freed->fragmented_on = dev;
+            freed->tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in new buffers (#{} "
+                                                  "is one), and this buffer was freed",
+                                                  dev, mtu_text(e.tl.netns, dev), current_packet(*freed).len, e.tl.id));
+        }
     }
 
     // The output decision made for this packet: the oldest waiting one that fits, the sender's own if the
@@ -494,10 +530,13 @@ struct TimelineBuilder::State {
     // An outer packet: its WireGuard message becomes a step (sent: first, since encryption came before the
     // packet existed; received: where it was first seen), and transport data goes looking for its inner packet.
     void look_for_wireguard(Entry& e, const PacketInfo& pkt, bool outgoing, uint64_t t) {
-        if (e.wg_seen || !pkt.has_udp_payload || pkt.is_fragment()) return; // a fragment's length is not the message's
-        e.wg_seen = true;
+        if (e.wg_seen || !pkt.has_udp_payload || pkt.later_fragment) return;
         const TimelineContext& c = ctx(e.tl.netns);
         auto match = match_outer_packet(pkt, outgoing, c.wireguard, e.tl.netns);
+        // A first fragment's length is not its message's: user space pairs by length, so it waits for the whole
+        // packet; the kernel pairs by buffer.
+        if (pkt.more_fragments && match && !pairs_by_packet_id(*match->interface)) return;
+        e.wg_seen = true;
         if (!match) return;
         auto msg = parse_wg_message(pkt);
         if (!msg) return; // on WireGuard's port but not a WireGuard message: an ordinary UDP packet
@@ -556,7 +595,9 @@ struct TimelineBuilder::State {
         return p;
     }
 
-    void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t) {
+    // `len`: the inner packet's IP length on the WireGuard interface (the fragment's when it was fragmented there).
+    void look_for_outer(Entry& e, const WgInterface& wg, bool outgoing, uint64_t t, uint16_t len) {
+        e.tunnel_len = len;
         if (socket_unplaced(wg)) { // nothing to wait for: its outer packets cannot be told
             if (!outgoing) e.tl.gaps.push_back(socket_elsewhere(wg) + ": the outer packet it came in is not shown");
             return;
@@ -569,7 +610,7 @@ struct TimelineBuilder::State {
         }
         if (!e.pkt_seen || (!peer && !pairs_by_packet_id(wg))) return;
         WgLinkKey key = link_key(e.tl.netns, wg, peer ? peer->public_key : std::string(), outgoing);
-        WgLinkEnd end{e.tl.id, t, e.tl.pkt.len, {}, e.tl.packet_id};
+        WgLinkEnd end{e.tl.id, t, len, {}, e.tl.packet_id};
         std::optional<WgLinkEnd> outer = linker.take_outer(key, end);
         if (!outer && !outgoing && !pairs_by_packet_id(wg)) {
             // Received from an endpoint no peer had when the configuration was read (a server's peer roaming
@@ -622,7 +663,7 @@ struct TimelineBuilder::State {
 
     // The inner length against the tunnel's MTU, the outer against the device it crossed (where known).
     void measure(WireguardStep& s, const Entry& inner, const Entry& outer) {
-        s.inner_len = inner.tl.pkt.len;
+        s.inner_len = inner.tunnel_len ? inner.tunnel_len : inner.tl.pkt.len;
         s.outer_len = outer.tl.pkt.len;
         if (const NetnsConfig* own = ctx(inner.tl.netns).config) // the tunnel lives where its inner packets do
             if (const Link* tunnel = own->link_by_name(s.interface)) s.tunnel_mtu = tunnel->mtu;
@@ -650,10 +691,11 @@ struct TimelineBuilder::State {
     static constexpr uint32_t kMaxStaged = 128;
 
     static std::string queued_text(const KernelChoice& c) {
-        std::string ahead = c.ahead == 0 ? std::string("none ahead of it")
+        // Read without the queue's lock, and the queue may hold WireGuard's own keepalive: a count as read then.
+        std::string ahead = c.ahead == 0 ? std::string("the queue read empty then")
                             : c.ahead > kMaxStaged
-                                ? fmt::format("{} ahead of it: beyond {} WireGuard drops the oldest", c.ahead, kMaxStaged)
-                                : fmt::format("{} ahead of it", c.ahead);
+                                ? fmt::format("{} already queued: beyond {} WireGuard drops the oldest", c.ahead, kMaxStaged)
+                                : fmt::format("{} already queued", c.ahead);
         return fmt::format("WireGuard had no session with peer {} when it took the packet: it was queued for a "
                            "handshake ({})",
                            short_key(c.peer), ahead);
@@ -663,8 +705,9 @@ struct TimelineBuilder::State {
         std::string n = fmt::format("{} packet{}", ev.queued, ev.queued == 1 ? "" : "s");
         switch (ev.verdict) {
         case WgVerdict::gave_up:
-            return fmt::format("the handshake with peer {} did not complete after 20 attempts (about 90 s): WireGuard "
-                               "gave up and dropped the {} queued for it (tx_dropped)",
+            return fmt::format("the handshake with peer {} did not complete after 20 attempts, 5 s apart (a new "
+                               "packet to it starts the count again): WireGuard gave up and dropped the {} queued for "
+                               "it (tx_dropped)",
                                short_key(peer), n);
         case WgVerdict::peer_removed:
             return fmt::format("peer {} was removed (or {} deleted): the {} queued for its handshake were dropped "
@@ -698,6 +741,7 @@ struct TimelineBuilder::State {
     void staged_queue_purged(const WireguardKernelEvent& ev, const std::string& dev, const std::string& peer) {
         Purge p{ev.t_ns, dev, peer, ev.verdict == WgVerdict::ok ? std::string("purged") : std::string(verdict_name(ev.verdict)),
                 purge_text(ev, dev, peer)};
+        size_t followed = 0;
         for (auto it = kernel_peers.begin(); it != kernel_peers.end();) {
             const KernelChoice& c = it->second;
             if (!c.queued || c.netns != ev.netns || c.dev != dev || c.peer != peer) {
@@ -710,26 +754,40 @@ struct TimelineBuilder::State {
             if (!e || e->tl.encapsulated_in) continue;
             add_step(*e, purge_step(ev.t_ns, p));
             end_by_wireguard(*e);
+            ++followed;
+        }
+        if (!followed) { // the queued packets' timelines are out already (a purge can come minutes later): its own
+            Entry& e = create(ev.netns, 0, ev.t_ns);
+            add_step(e, purge_step(ev.t_ns, p));
+            e.tl.notes.push_back("one record for the whole queue: its packets' own timelines went out before (each "
+                                 "says it was queued); a packet's free is reported only within 2 s of its last sight");
+            complete(e, "dropped");
         }
         purges[ev.netns] = std::move(p);
     }
 
 
 
-    // ip_forward / ip6_forward: larger than the MTU of the route it took (IPv4 with DF set), so the kernel sent the
-    // sender ICMP fragmentation-needed / packet-too-big with that MTU (icmp_send, subject to its rate limit).
+    // Dropped as too big: larger than the MTU the kernel checked (the device's, or its route's mtu metric). In
+    // ip_forward (IPv4, only with DF set) and ip6_forward the kernel first sent the sender ICMP fragmentation
+    // needed / ICMPv6 packet too big with that MTU (never rate-limited); elsewhere (e.g. Open vSwitch) no ICMP.
     std::string too_big_text(const Entry& e, const DropStep& d) {
         std::string dev;
         for (const TimelineStep& st : e.tl.steps)
             if (const RouteDecision* r = std::get_if<RouteDecision>(&st); r && r->result == "hit" && !r->result_oif.empty())
                 dev = r->result_oif;
-        const PacketInfo& p = e.pkt_seen ? e.tl.pkt : d.pkt;
+        const PacketInfo p = e.pkt_seen ? current_packet(e) : d.pkt;
         bool v4 = p.family == Family::ipv4;
-        std::string where = dev.empty() ? std::string("its route's MTU") : dev + "'s MTU" + mtu_text(e.tl.netns, dev);
-        return fmt::format("{} bytes{}, larger than {} or a smaller path MTU learned: the kernel sends {} ICMP{} {} "
-                           "with the MTU (unless over its ICMP rate limit)",
-                           p.len, v4 ? " with DF set" : "", where, p.src.to_string(), v4 ? "" : "v6",
-                           v4 ? "fragmentation needed" : "packet too big");
+        std::string mtu;
+        if (const NetnsConfig* cfg = ctx(e.tl.netns).config; cfg && !dev.empty())
+            if (const Link* link = cfg->link_by_name(dev); link && link->mtu) mtu = fmt::format(" ({})", link->mtu);
+        std::string text = fmt::format("{} bytes, larger than {}", p.len,
+                                       dev.empty() ? std::string("the MTU of its route")
+                                                   : fmt::format("the MTU of {}{}, or of its route", dev, mtu));
+        bool forwarding = d.location.starts_with(v4 ? "ip_forward+" : "ip6_forward+");
+        if (!forwarding) return text;
+        return text + fmt::format("{}: the kernel sent {} {} with that MTU", v4 ? ", with DF set" : "",
+                                  p.src.to_string(), v4 ? "ICMP fragmentation needed" : "ICMPv6 packet too big");
     }
 
     // A kfree_skb inside wg_packet_purge_staged_packets, just after a purge was seen in its namespace: that cause.
@@ -818,9 +876,11 @@ struct TimelineBuilder::State {
             why = chosen->second.queued
                       ? queued_text(chosen->second) + ", and no handshake completed while wgbpf followed it (still "
                                                       "waiting, or dropped later)"
-                      : "WireGuard chose peer " + short_key(chosen->second.peer) +
-                            " for it (kernel), which had a session, but its outer packet was not seen: segmented "
-                            "(GSO), or events lost";
+                      : "WireGuard chose peer " + short_key(chosen->second.peer) + " for it (kernel)" +
+                            (chosen->second.session_checked ? ", which had a usable session," : "") +
+                            " but its outer packet was not seen in its buffer: segmented (GSO), fragmented into new "
+                            "buffers, " + (chosen->second.session_checked ? "" : "queued for a handshake, ") +
+                            "or events lost";
             kernel_peers.erase(chosen);
             wg = nullptr;
         }
@@ -949,20 +1009,9 @@ struct TimelineBuilder::State {
         std::string outcome = last_known_outcome(e);
         if (outcome != "unknown") return outcome;
         if (!e.fragmented_on.empty()) return locally_generated(e) ? "sent" : "forwarded";
-        if (e.tl.pkt.is_fragment()) {
-            if (auto it = reassembled_in.find(fragment_key(e.tl.netns, e.tl.pkt));
-                it != reassembled_in.end() && it->second != e.tl.id) {
-                e.tl.reassembled_into = it->second;
-                e.tl.notes.push_back(fmt::format("held for reassembly: the whole packet went on in #{}'s buffer", it->second));
-                return "reassembled";
-            }
-            e.tl.gaps.push_back(fmt::format("a fragment, idle for {} ms: held for reassembly (conntrack's defrag in "
-                                            "prerouting, or local delivery) with the whole packet not seen going on, "
-                                            "or its other fragments never came (freed after ipfrag_time)",
-                                            limits.idle_ns / 1'000'000));
-            return outcome;
-        }
-        e.tl.gaps.push_back(fmt::format("no delivery, egress or drop seen (idle for {} ms)", limits.idle_ns / 1'000'000));
+        std::string idle = fmt::format("idle for {} ms", limits.idle_ns / 1'000'000);
+        if (e.tl.pkt.is_fragment() && !e.reassembled_here) return fragment_end(e, idle);
+        e.tl.gaps.push_back("no delivery, egress or drop seen (" + idle + ")");
         return outcome;
     }
 
@@ -1046,7 +1095,7 @@ struct TimelineBuilder::State {
         linker.forget(e.tl.id);
         if (step_is_send(e)) { // wg_xmit frees what it refused with kfree_skb: that drop is this one
             if (ended_by_wireguard.size() >= limits.max_open) ended_by_wireguard.clear();
-            ended_by_wireguard.insert(e.tl.packet_id);
+            ended_by_wireguard[e.tl.packet_id] = e.last_ns;
         }
         if (e.open) {
             complete(e, "dropped");
@@ -1121,13 +1170,15 @@ struct TimelineBuilder::State {
             return fmt::format("handshake initiation refused: the sender's public key is not a peer of {}", dev);
         case WgVerdict::flood:
             return fmt::format("handshake initiation refused by {}: it came within 20 ms of the last initiation "
-                               "accepted from that peer (WireGuard takes at most 50 a second from each peer)",
+                               "accepted from that peer (WireGuard takes at most 50 a second from each peer), unless, "
+                               "forged, its timestamp did not decrypt",
                                dev);
         case WgVerdict::timestamp_refused:
             return fmt::format("handshake initiation refused by {}: its timestamp is not newer than the last one "
                                "accepted from that peer (replayed, or the sender's clock went back, e.g. a device "
-                               "without a real-time clock that restarted: {} accepts it again once restarted or the "
-                               "peer re-added), or the timestamp did not decrypt (forged with that peer's public key)",
+                               "without a real-time clock that restarted: {} accepts it again once the peer is removed "
+                               "and added, the interface re-created, or the sender's clock passes its last "
+                               "timestamp), or the timestamp did not decrypt (forged with that peer's public key)",
                                dev, dev);
         case WgVerdict::unknown_index:
             return fmt::format("handshake response refused: no initiation of {} has its receiver index (a stale or "
@@ -1142,8 +1193,8 @@ struct TimelineBuilder::State {
                                 : fmt::format("handshake initiation refused by {}: its timestamp is not newer than "
                                               "the last one accepted from that peer (replayed, or the sender's clock "
                                               "went back), it came within 20 ms of the last one, or it did not "
-                                              "decrypt (not told apart: too near the 20 ms limit, or the sender "
-                                              "not looked up)",
+                                              "decrypt (not told apart: too near the 20 ms limit, the sender "
+                                              "not looked up, or recorded by an older wgbpf)",
                                               dev);
         default: return what;
         }
@@ -1268,7 +1319,11 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
 void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
     // wg_xmit frees the packet it refused right after its verdict ended the timeline: the same drop.
-    if (!s.open.contains(d.pkt.id) && s.ended_by_wireguard.erase(d.pkt.id)) return;
+    if (auto it = s.ended_by_wireguard.find(d.pkt.id); it != s.ended_by_wireguard.end() && !s.open.contains(d.pkt.id)) {
+        bool same = d.t_ns >= it->second && d.t_ns - it->second <= 1'000'000'000; // not a later packet in that buffer
+        s.ended_by_wireguard.erase(it);
+        if (same) return;
+    }
     Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
     if (const auto* purge = s.purge_of(d)) // WireGuard's queue purge, whose cause its probe read
@@ -1313,6 +1368,13 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     // buffer back in through its device. The first life (the outer packet) was delivered; this is a new packet.
     if (auto it = s.open.find(ev.pkt.id); in && it != s.open.end()) {
         Entry& first = s.entries.at(it->second);
+        if (first.tl.pkt.is_fragment() && arrival_seen(first.tl)) { // the datagram was reassembled in this buffer
+            first.reassembled_here = true;
+            first.tl.notes.push_back("reassembled in this buffer: the whole datagram went on in it (it came back "
+                                     "through " + s.link_name(ev.netns, ev.ifindex) + ")");
+            if (s.reassembled_in.size() >= s.limits.max_open) s.reassembled_in.clear();
+            s.reassembled_in[fragment_key(first.tl.netns, first.tl.pkt)] = {first.tl.id, ev.t_ns};
+        }
         if (arrival_seen(first.tl)) s.complete(first, s.idle_outcome(first));
     }
     Entry& e = s.timeline_for(ev.pkt, ev.netns, ev.t_ns);
@@ -1322,20 +1384,30 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     uint64_t id = e.tl.id;
 
     if (in) {
-        if (wg) s.look_for_outer(e, *wg, false, ev.t_ns); // decrypted: came out of the tunnel
+        if (wg) s.look_for_outer(e, *wg, false, ev.t_ns, ev.pkt.len); // decrypted: came out of the tunnel
         s.add_step(e, DeviceStep{ev.t_ns, "ingress", dev});
         if (!wg) s.look_for_wireguard(e, ev.pkt, false, ev.t_ns);
         return;
     }
 
-    if (ev.pkt.is_fragment() && e.tl.steps.empty()) { // a new buffer: no route, no NAT, no WireGuard message of its own
-        s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
-        s.fragment_made_here(e, dev);
-        return;
+    // A fragment first seen here, not into a WireGuard interface (whose buffers the kernel links by id): a new
+    // buffer the kernel made, when the whole packet was followed or it is a later fragment (the first fragment may
+    // be the original buffer, seen first here). No route, NAT or WireGuard message of its own.
+    if (ev.pkt.is_fragment() && e.tl.steps.empty() && !s.kernel_peers.contains(ev.pkt.id)) {
+        Entry* freed = nullptr; // the original, when its own buffer did not leave (slow path)
+        auto origin = s.fragment_origin(e, ev.t_ns, &freed);
+        if (wg) { // into the tunnel: WireGuard carries each fragment as a packet of its own
+            if (origin) s.note_made_of(e, *origin, freed, dev);
+        } else if (origin || ev.pkt.later_fragment) {
+            s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
+            s.fragment_made_here(e, origin, freed, dev);
+            return;
+        }
     }
-    if (ev.pkt.more_fragments && !ev.pkt.later_fragment && e.pkt_seen && !e.tl.pkt.is_fragment() &&
-        same_datagram(e.tl.pkt, ev.pkt) && ev.pkt.len < e.tl.pkt.len)
-        s.fragmented_in_place(e, ev.pkt, dev);
+    if (ev.pkt.more_fragments && !ev.pkt.later_fragment && e.pkt_seen && !e.tl.pkt.is_fragment()) {
+        PacketInfo now = State::current_packet(e);
+        if (same_datagram(now, ev.pkt) && ev.pkt.len < now.len) s.fragmented_in_place(e, ev.pkt, dev, ev.t_ns);
+    }
     bool local = locally_generated(e);
     if (local && !has_route(e.tl, RouteDirection::output)) s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
     s.note_source_nat(e, ev.pkt);
@@ -1346,7 +1418,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
                             ": a later re-route was not seen (events lost, or a change wgbpf does not observe)");
     s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
     if (wg) {
-        s.look_for_outer(e, *wg, true, ev.t_ns);
+        s.look_for_outer(e, *wg, true, ev.t_ns, ev.pkt.len);
         if (Entry* still = s.find(id)) s.complete(*still, "encapsulated");
         return;
     }
@@ -1375,11 +1447,12 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
             s.decrypted[ev.pkt.id] = {ev.t_ns, outer->tl.id, s.link_name(ev.netns, ev.ifindex)};
     }
     if (ev.action == WgKernelAction::encrypt && ev.verdict == WgVerdict::no_session) { // queued, not dropped
-        s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex), true, ev.queued});
+        s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex), true, ev.queued, true});
         return;
     }
     if (ev.action != WgKernelAction::handshake && ev.action != WgKernelAction::purge && ev.verdict == WgVerdict::ok) {
-        if (ev.found) s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex)});
+        if (ev.found)
+            s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex), false, 0, ev.session_checked});
         return;
     }
     std::string dev = s.link_name(ev.netns, ev.ifindex);

@@ -602,3 +602,32 @@ TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last
     CHECK(verdicts.contains("flood"));
     CHECK(verdicts.contains("timestamp_refused"));
 }
+
+TEST_CASE("fault: a hop whose MTU is smaller than packets sent with DF: the router drops them as too big, with the "
+          "numbers, and its ICMP fragmentation-needed shows the MTU", "[e2e][faults]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    must(lab, "router", "ip link set dev r1 mtu 1300");
+    // Marked with WireGuard's fwmark, the ping takes the main table (not the tunnel): to the server over the router.
+    WatchOutput out = watch_while(lab.router_ns(), "r0", [&] {
+        lab.exec("client", "ping -n -c 1 -W 1 -m 51820 -M do -s 1400 " + std::string(kEndpoint) + " >/dev/null");
+    }, 3);
+    INFO(out.stdout_text);
+    bool dropped = false, icmp = false;
+    for (const json& t : out.of_kind("timeline")) {
+        for (const json& d : steps_of(t, "drop"))
+            if (str_field(d, "reason").value_or("") == "PKT_TOO_BIG") {
+                dropped = true;
+                CHECK(str_field(d, "explanation").value_or("") ==
+                      "1428 bytes, larger than the MTU of r1 (1300), or of its route, with DF set: the kernel sent "
+                      "192.168.178.48 ICMP fragmentation needed with that MTU");
+            }
+        if (int_field(t, "icmp_type") == 3 && int_field(t, "icmp_code") == 4) {
+            icmp = true;
+            CHECK(int_field(t, "icmp_mtu") == 1300);
+            CHECK(str_field(t, "dst").value_or("") == "192.168.178.48");
+        }
+    }
+    CHECK(dropped);
+    CHECK(icmp);
+}

@@ -270,6 +270,30 @@ TEST_CASE("timeline: the same story for a ping6 through a dual-stack tunnel", "[
         return str_field(s, "family") == "ip6" && str_field(s, "chain") == "preraw" && str_field(s, "verdict") == "accept";
     }));
     CHECK(str_field(*reply, "outcome") == "delivered");
+    // Too big for the tunnel: the kernel fragments the ping6 at its source to fit wg0 (IPv6 routers never do), each
+    // fragment crosses the tunnel as a packet of its own, and the reply's fragments are reassembled here.
+    WatchOutput big = watch_while(lab, [&] {
+        CHECK(lab.exec("client", "ping -6 -n -c 1 -s 1600 fd51::9", 20s).status == 0);
+    });
+    std::vector<json> bt = big.of_kind("timeline");
+    INFO(describe(bt));
+    bool in_place = false, made = false, reassembled = false, later = false;
+    for (const json& t : bt) {
+        for (const json& n : array_field(t, "notes")) {
+            std::string note = n.get<std::string>();
+            in_place = in_place || note.starts_with("fragmented to leave " + wg + " (MTU 1420): its 1648 bytes went out");
+            if (note.starts_with("a fragment the kernel made of #")) {
+                made = true;
+                CHECK(str_field(t, "outcome") == "encapsulated");
+            }
+        }
+        later = later || str_field(t, "fragment") == "later";
+        if (str_field(t, "outcome") == "reassembled") reassembled = int_field(t, "reassembled_into").has_value();
+    }
+    CHECK(in_place);
+    CHECK(made);
+    CHECK(later);
+    CHECK(reassembled);
 }
 
 TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is fiction", "[e2e][timeline]") {

@@ -1038,7 +1038,19 @@ TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferre
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "unknown");
     CHECK_FALSE(c.out[0].outcome_inferred);
-    CHECK(has_gap(c.out[0], "(kernel), which had a session, but its outer packet was not seen"));
+    CHECK(has_gap(c.out[0], "(kernel) but its outer packet was not seen in its buffer: segmented (GSO), fragmented "
+                            "into new buffers, queued for a handshake, or events lost")); // an old record: no session check
+
+    Collected checked; // the probe checked the session (record version 2): the handshake is out of the causes
+    checked.wireguard[0].source = "kernel";
+    checked.builder.add(egress(inner, kWg0, 100));
+    WireguardKernelEvent lookup = kernel_peer_lookup(inner, true, 101);
+    lookup.session_checked = true;
+    checked.builder.add(lookup);
+    checked.builder.flush_all();
+    REQUIRE(checked.out.size() == 1);
+    CHECK(has_gap(checked.out[0], "(kernel), which had a usable session, but its outer packet was not seen in its "
+                                  "buffer: segmented (GSO), fragmented into new buffers, or events lost"));
 }
 
 namespace {
@@ -1070,7 +1082,7 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "unknown");
     CHECK(has_gap(c.out[0], "had no session with peer AQIDBAUG"));
-    CHECK(has_gap(c.out[0], "queued for a handshake (3 ahead of it), and no handshake completed"));
+    CHECK(has_gap(c.out[0], "queued for a handshake (3 already queued), and no handshake completed"));
     check_no_wireguard_drop(c.out);
 
     Collected full; // a full queue: the oldest go
@@ -1079,7 +1091,7 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says
     full.builder.add(queued_for_handshake(inner, 101, 129));
     full.builder.flush_all();
     REQUIRE(full.out.size() == 1);
-    CHECK(has_gap(full.out[0], "129 ahead of it: beyond 128 WireGuard drops the oldest"));
+    CHECK(has_gap(full.out[0], "129 already queued: beyond 128 WireGuard drops the oldest"));
 }
 
 TEST_CASE("kernel WireGuard: a packet queued for a handshake that then completed is encapsulated, and a note says it "
@@ -1095,7 +1107,7 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake that then completed
     REQUIRE(t);
     CHECK(t->outcome == "encapsulated");
     REQUIRE(t->notes.size() == 1);
-    CHECK(t->notes[0].find("queued for a handshake (none ahead of it); it was sent once one completed") !=
+    CHECK(t->notes[0].find("queued for a handshake (the queue read empty then); it was sent once one completed") !=
           std::string::npos);
 }
 
@@ -1138,8 +1150,34 @@ TEST_CASE("kernel WireGuard: a kfree_skb in the purge function with no purge see
     c.builder.add(drop_step(older, "QUEUE_PURGE", "wg_packet_purge_staged_packets+0x4a", 5'200));
     c.builder.add(staged_purge(WgVerdict::gave_up, 1, 2'000'000'000)); // later: not its cause
     c.builder.flush_all();
-    REQUIRE(c.out.size() == 1);
+    REQUIRE(c.out.size() == 2);
+    CHECK(c.out[0].packet_id == 0x415);
     CHECK(steps_of<WireguardStep>(c.out[0]).empty());
+}
+
+TEST_CASE("kernel WireGuard: a purge long after its packets' timelines went out (WireGuard gives up after minutes) is "
+          "a record of its own, with the cause and the count") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo inner = icmp_packet(0x416, "10.0.0.1", "198.51.100.9", 8);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(queued_for_handshake(inner, 101, 0));
+    c.builder.flush(5'000'000'000); // the packet's timeline goes out: still queued
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "unknown");
+    c.builder.add(staged_purge(WgVerdict::gave_up, 4, 100'000'000'000));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    const PacketTimeline& purge = c.out[1];
+    CHECK(purge.packet_id == 0);
+    CHECK_FALSE(purge.pkt.is_ip);
+    CHECK(purge.outcome == "dropped");
+    WireguardStep w = sole_wireguard_step(purge);
+    CHECK(w.verdict == "gave_up");
+    CHECK(w.dropped.find("did not complete after 20 attempts, 5 s apart") != std::string::npos);
+    CHECK(w.dropped.find("dropped the 4 packets queued for it") != std::string::npos);
+    REQUIRE(purge.notes.size() == 1);
+    CHECK(purge.notes[0].find("one record for the whole queue") == 0);
 }
 
 TEST_CASE("kernel WireGuard: a data message for a receiver index no session has ends its outer packet's timeline "
@@ -1443,7 +1481,7 @@ TEST_CASE("fragments: received fragments reassembled here: the one whose buffer 
 }
 
 TEST_CASE("a forwarded packet dropped as too big says how big, the MTU of the device its route chose, and the ICMP "
-          "the kernel sends back") {
+          "the kernel sent back (only where forwarding dropped it)") {
     Collected c;
     c.config.links[2].mtu = 1420; // wg0
     PacketInfo big = icmp_packet(0xa01, "192.168.178.77", "198.51.100.9", 8, 1500);
@@ -1461,10 +1499,97 @@ TEST_CASE("a forwarded packet dropped as too big says how big, the MTU of the de
     CHECK(c.out[0].outcome == "dropped");
     auto drops = steps_of<DropStep>(c.out[0]);
     REQUIRE(drops.size() == 1);
-    CHECK(drops[0].explanation == "1500 bytes with DF set, larger than wg0's MTU (MTU 1420) or a smaller path MTU "
-                                  "learned: the kernel sends 192.168.178.77 ICMP fragmentation needed with the MTU "
-                                  "(unless over its ICMP rate limit)");
+    CHECK(drops[0].explanation == "1500 bytes, larger than the MTU of wg0 (1420), or of its route, with DF set: the "
+                                  "kernel sent 192.168.178.77 ICMP fragmentation needed with that MTU");
     auto unrouted = steps_of<DropStep>(c.out[1]);
     REQUIRE(unrouted.size() == 1);
-    CHECK(unrouted[0].explanation.find("1500 bytes with DF set, larger than its route's MTU or a smaller path MTU") == 0);
+    CHECK(unrouted[0].explanation == "1500 bytes, larger than the MTU of its route, with DF set: the kernel sent "
+                                     "192.168.178.77 ICMP fragmentation needed with that MTU");
+
+    Collected ovs; // dropped as too big elsewhere than in forwarding (Open vSwitch): no ICMP claimed
+    ovs.builder.add(ingress(big, kC0, 100));
+    ovs.builder.add(drop_step(big, "PKT_TOO_BIG", "do_output+0x2a", 130));
+    ovs.builder.flush_all();
+    REQUIRE(ovs.out.size() == 1);
+    CHECK(steps_of<DropStep>(ovs.out[0])[0].explanation == "1500 bytes, larger than the MTU of its route");
+}
+
+TEST_CASE("fragments, IPv6: a fragment seen whole later in its buffer is reassembled there, never 'its buffer reused'") {
+    Collected c;
+    PacketInfo reply = icmp_packet(0x911, "198.51.100.9", "10.0.0.1", 0, 1648);
+    reply.family = Family::ipv6;
+    reply.proto = 58;
+    reply.src = ip("fd51::9");
+    reply.dst = ip("fd10::1");
+    reply.ip_id = 0; // a whole IPv6 packet has no identification
+    PacketInfo first = fragment_of(reply, 0x911, 1416, true, true);
+    first.ip_id = 0x1234;
+    PacketInfo last = fragment_of(reply, 0x912, 288, false, false);
+    last.ip_id = 0x1234;
+    c.builder.add(ingress(first, kWg0, 100));
+    c.builder.add(ingress(last, kWg0, 110));
+    PacketInfo whole = reply;
+    whole.id = 0x912;
+    c.builder.add(preraw(whole, 120));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    const PacketTimeline& held = c.out[0].packet_id == 0x911 ? c.out[0] : c.out[1];
+    const PacketTimeline& carried = c.out[0].packet_id == 0x912 ? c.out[0] : c.out[1];
+    CHECK(held.outcome == "reassembled");
+    CHECK(held.reassembled_into == carried.id);
+    CHECK(carried.pkt.len == 1648);
+    for (const PacketTimeline& t : c.out)
+        for (const std::string& g : t.gaps) CHECK(g.find("reused") == std::string::npos);
+}
+
+TEST_CASE("fragments: a packet whose source NAT changed before it was fragmented is still the fragments' origin") {
+    Collected c;
+    PacketInfo whole = udp_packet(0x921, "10.0.0.2", 40000, "203.0.113.50", 5000, 1572, {}); // 1600 bytes
+    c.builder.add(ingress(whole, kWg0, 100));
+    PacketInfo natted = whole;
+    natted.src = ip("192.168.178.48");
+    c.builder.add(postmangle(natted, 110));
+    c.builder.add(egress(fragment_of(natted, 0x921, 1500, true, true), kC0, 120));
+    c.builder.add(egress(fragment_of(natted, 0x922, 120, false, false), kC0, 125));
+    c.builder.flush_all();
+    const PacketTimeline* original = nullptr;
+    const PacketTimeline* rest = nullptr;
+    for (const PacketTimeline& t : c.out) (t.packet_id == 0x921 ? original : rest) = &t;
+    REQUIRE(original);
+    REQUIRE(rest);
+    CHECK(std::any_of(original->notes.begin(), original->notes.end(),
+                      [](const std::string& n) { return n.starts_with("fragmented to leave c0"); }));
+    REQUIRE(rest->notes.size() == 1);
+    CHECK(rest->notes[0].starts_with("a fragment the kernel made of #" + std::to_string(original->id)));
+    CHECK(rest->outcome == "forwarded");
+}
+
+TEST_CASE("fragments: a later fragment whose packet was not followed is not claimed: unknown, with a gap") {
+    Collected c;
+    PacketInfo whole = udp_packet(0x931, "192.168.178.48", 40000, "203.0.113.50", 5000, 1472, {});
+    c.builder.add(egress(fragment_of(whole, 0x932, 40, false, false), kC0, 120));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].notes.empty());
+    REQUIRE(c.out[0].gaps.size() == 1);
+    CHECK(c.out[0].gaps[0].starts_with("a later fragment first seen leaving c0: the packet it was cut from was not "
+                                       "followed"));
+}
+
+TEST_CASE("kernel WireGuard: an outer packet first seen as its first fragment (no netfilter chain) is still linked "
+          "to its inner packet by buffer") {
+    Collected c;
+    c.wireguard[0].source = "kernel";
+    PacketInfo inner = icmp_packet(0x941, "10.0.0.1", "198.51.100.9", 8, 1420);
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(kernel_peer_lookup(inner, true, 101));
+    PacketInfo outer = outer_out(0x941, outer_payload(1420), wg_data(kServerIndex, 4));
+    c.builder.add(egress(fragment_of(outer, 0x941, 1400, true, true), kC0, 200));
+    c.builder.flush_all();
+    const PacketTimeline* in = c.by_id(1);
+    REQUIRE(in);
+    CHECK(in->outcome == "encapsulated");
+    REQUIRE(in->encapsulated_in);
+    CHECK(c.by_id(*in->encapsulated_in)->packet_id == 0x941);
 }

@@ -219,5 +219,5 @@ TEST_CASE("evidence: packets dropped with a peer's handshake queue: a finding wh
     auto found = findings_of(c, c.config);
     REQUIRE(found.size() == 1);
     CHECK(found[0].kind == FindingKind::handshake_rejected);
-    CHECK(found[0].change.find("two hosts share that peer's private key") != std::string::npos);
+    CHECK(found[0].change.find("find what duplicates packets on the path") != std::string::npos);
 }

@@ -124,7 +124,8 @@ struct wgbpf_packet {
 	__u8 src[16];
 	__u8 dst[16];
 	/* First 16 bytes of a UDP payload: a WireGuard message's type, receiver index and counter
-	 * (shared/docs kernel-notes §6). Decoded in user space, only for WireGuard's ports. */
+	 * (shared/docs kernel-notes §6). Decoded in user space, only for WireGuard's ports. ICMP fragmentation
+	 * needed / ICMPv6 packet too big: the 16 bytes after the checksum (the MTU, then the quoted header). */
 	__u8 udp_payload[16];
 };
 

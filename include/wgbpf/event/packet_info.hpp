@@ -30,6 +30,8 @@ struct PacketInfo {
     bool later_fragment = false; // a fragment other than the first (no transport header)
 
     bool is_fragment() const { return more_fragments || later_fragment; }
+    // ICMP fragmentation needed / ICMPv6 packet too big: the MTU it announces (0 when not one, or not read).
+    uint32_t icmp_mtu() const;
 
     // UDP payload length from the IP header (0 when not UDP or unknown).
     uint16_t udp_payload_len() const;

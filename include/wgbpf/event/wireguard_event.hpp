@@ -53,6 +53,7 @@ struct WireguardKernelEvent {
     uint8_t message = 0;                  // handshake: 1 initiation, 2 response
     std::array<uint8_t, 32> peer_key{};   // the chosen peer; src_not_allowed: the sending peer
     uint32_t queued = 0;                  // no_session: packets already queued for the peer; purge: packets dropped
+    bool session_checked = false;         // encrypt: the probe checked the peer's session (record version 2)
 };
 
 } // namespace wgbpf

@@ -30,7 +30,7 @@ public:
 private:
     std::string src_, dst_, proto_, iif_, oif_;
     char packet_id_[16];
-    std::array<JsonScalar, 13> fields_;
+    std::array<JsonScalar, 14> fields_;
     size_t size_ = 0;
 };
 
