@@ -512,11 +512,9 @@ TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGu
     // The server forgets the client (it would otherwise start a handshake itself, and the client would roam to it);
     // the client's peer is set again (no session, fresh timers) at a port nothing listens on.
     must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(public_key(lab, "client", wg)) + " remove");
-    must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && wg set " +
-                            sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " + kEndpoint +
-                            ":51999 allowed-ips 0.0.0.0/0");
     const std::string set_peer = "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " +
                                  kEndpoint + ":51999 allowed-ips 0.0.0.0/0";
+    must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && " + set_peer);
     // Pings wait in the queue; then `then` drops it: the peer removed, or the interface brought down.
     auto queued_then = [&](const std::string& then) {
         return watch_while(lab, [&] {

@@ -1062,6 +1062,13 @@ WireguardKernelEvent queued_for_handshake(const PacketInfo& inner, uint64_t t, u
     return ev;
 }
 
+// Kernel WireGuard took `inner` on wg0 (at 100) for a peer with no session, behind `ahead` queued packets.
+void queue_for_handshake(Collected& c, const PacketInfo& inner, uint32_t ahead) {
+    c.wireguard[0].source = "kernel";
+    c.builder.add(egress(inner, kWg0, 100));
+    c.builder.add(queued_for_handshake(inner, 101, ahead));
+}
+
 WireguardKernelEvent staged_purge(WgVerdict cause, uint32_t dropped, uint64_t t) {
     WireguardKernelEvent ev = kernel_peer_lookup(PacketInfo{}, true, t);
     ev.action = WgKernelAction::purge;
@@ -1074,10 +1081,8 @@ WireguardKernelEvent staged_purge(WgVerdict cause, uint32_t dropped, uint64_t t)
 TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says so, exactly, and is not called "
           "dropped") {
     Collected c;
-    c.wireguard[0].source = "kernel";
     PacketInfo inner = icmp_packet(0x411, "10.0.0.1", "198.51.100.9", 8);
-    c.builder.add(egress(inner, kWg0, 100));
-    c.builder.add(queued_for_handshake(inner, 101, 3));
+    queue_for_handshake(c, inner, 3);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "unknown");
@@ -1086,9 +1091,7 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says
     check_no_wireguard_drop(c.out);
 
     Collected full; // a full queue: the oldest go
-    full.wireguard[0].source = "kernel";
-    full.builder.add(egress(inner, kWg0, 100));
-    full.builder.add(queued_for_handshake(inner, 101, 129));
+    queue_for_handshake(full, inner, 129);
     full.builder.flush_all();
     REQUIRE(full.out.size() == 1);
     CHECK(has_gap(full.out[0], "129 already queued: beyond 128 WireGuard drops the oldest"));
@@ -1097,10 +1100,8 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says
 TEST_CASE("kernel WireGuard: a packet queued for a handshake that then completed is encapsulated, and a note says it "
           "waited") {
     Collected c;
-    c.wireguard[0].source = "kernel";
     PacketInfo inner = icmp_packet(0x412, "10.0.0.1", "198.51.100.9", 8);
-    c.builder.add(egress(inner, kWg0, 100));
-    c.builder.add(queued_for_handshake(inner, 101, 0));
+    queue_for_handshake(c, inner, 0);
     c.builder.add(egress(outer_out(0x412, outer_payload(84), wg_data(kServerIndex, 0)), kC0, 30'000'000));
     c.builder.flush_all();
     const PacketTimeline* t = c.by_id(1);
@@ -1119,10 +1120,8 @@ TEST_CASE("kernel WireGuard: the staged queue purged ends the queued packets sti
           {WgVerdict::peer_removed, "peer_removed", "was removed (or wg0 deleted)"},
           {WgVerdict::ok, "purged", "its cause not read"}}) {
         Collected c;
-        c.wireguard[0].source = "kernel";
         PacketInfo inner = icmp_packet(0x413, "10.0.0.1", "198.51.100.9", 8);
-        c.builder.add(egress(inner, kWg0, 100));
-        c.builder.add(queued_for_handshake(inner, 101, 0));
+        queue_for_handshake(c, inner, 0);
         c.builder.add(staged_purge(cause, 2, 5'000));
         // the purge frees it (the kfree_skb inside it): the same drop, not a new timeline
         c.builder.add(drop_step(inner, "NOT_SPECIFIED", "wg_packet_purge_staged_packets+0x4a", 5'100));
@@ -1158,10 +1157,8 @@ TEST_CASE("kernel WireGuard: a kfree_skb in the purge function with no purge see
 TEST_CASE("kernel WireGuard: a purge long after its packets' timelines went out (WireGuard gives up after minutes) is "
           "a record of its own, with the cause and the count") {
     Collected c;
-    c.wireguard[0].source = "kernel";
     PacketInfo inner = icmp_packet(0x416, "10.0.0.1", "198.51.100.9", 8);
-    c.builder.add(egress(inner, kWg0, 100));
-    c.builder.add(queued_for_handshake(inner, 101, 0));
+    queue_for_handshake(c, inner, 0);
     c.builder.flush(5'000'000'000); // the packet's timeline goes out: still queued
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == "unknown");
