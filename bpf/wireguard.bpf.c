@@ -87,14 +87,19 @@ static __always_inline const struct wg_peer *sending_peer(const struct sk_buff *
 
 /* Whether wg_packet_send_staged_packets will find a session to encrypt with (send.c): a current keypair whose
  * sending key is valid and younger than REJECT_AFTER_TIME. Without one the packet waits in the peer's staged
- * queue for a handshake. A key within a tick of expiring counts as usable (never claimed otherwise). */
-static __always_inline bool has_session(const struct wg_peer *peer)
+ * queue for a handshake. A key within a tick of expiring, by WireGuard's coarse clock, is not told either way. */
+enum { SESSION_NONE, SESSION_USABLE, SESSION_UNSURE };
+
+static __always_inline __u8 session_of(const struct wg_peer *peer)
 {
 	const struct noise_keypair *kp = BPF_CORE_READ(peer, keypairs.current_keypair);
 	if (!kp || !BPF_CORE_READ(kp, sending.is_valid))
-		return false;
-	__u64 born = BPF_CORE_READ(kp, sending.birthdate);
-	return born + WG_REJECT_AFTER_TIME_NS + WG_COARSE_MARGIN_NS > bpf_ktime_get_boot_ns();
+		return SESSION_NONE;
+	__u64 expires = BPF_CORE_READ(kp, sending.birthdate) + WG_REJECT_AFTER_TIME_NS;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (expires > now + WG_COARSE_MARGIN_NS)
+		return SESSION_USABLE;
+	return expires + WG_COARSE_MARGIN_NS <= now ? SESSION_NONE : SESSION_UNSURE;
 }
 
 /* What wg_xmit does after its lookup: no peer, or a peer without an endpoint, ends the packet; a peer without
@@ -106,7 +111,9 @@ static __always_inline __u8 send_verdict(const struct wg_peer *peer)
 	__u16 family = BPF_CORE_READ(peer, endpoint.addr.sa_family);
 	if (family != 2 /* AF_INET */ && family != 10 /* AF_INET6 */)
 		return WGBPF_WGV_NO_ENDPOINT;
-	return has_session(peer) ? WGBPF_WGV_OK : WGBPF_WGV_NO_SESSION;
+	__u8 session = session_of(peer);
+	return session == SESSION_USABLE ? WGBPF_WGV_OK : session == SESSION_NONE ? WGBPF_WGV_NO_SESSION
+										  : WGBPF_WGV_SESSION_UNSURE;
 }
 
 /* Shared by both flavours, so it reads with probe reads (kprobes see plain addresses); `id` is the

@@ -1,6 +1,7 @@
 #include "wgbpf/bpf/shared_maps.hpp"
 
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <sys/random.h>
 
 #include <vector>
@@ -12,9 +13,19 @@
 namespace wgbpf {
 namespace {
 
-Result<void> reuse(bpf_map* map, int fd, const char* what) {
-    if (fd < 0 || !map) return {};
-    if (int err = bpf_map__reuse_fd(map, fd)) return Error{std::string("cannot share the ") + what + ": " + std::strerror(-err)};
+Result<void> reuse(bpf_map* map, const UniqueFd& fd, const char* what) {
+    if (!fd.valid() || !map) return {};
+    if (int err = bpf_map__reuse_fd(map, fd.get()))
+        return Error{std::string("cannot share the ") + what + ": " + std::strerror(-err)};
+    return {};
+}
+
+// A copy of `fd` this process owns, for a shared map none holds yet.
+Result<void> adopt(UniqueFd& mine, int fd, const char* what) {
+    if (mine.valid() || fd < 0) return {};
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return Error{std::string("cannot keep the ") + what + ": " + std::strerror(errno)};
+    mine.reset(copy);
     return {};
 }
 
@@ -29,15 +40,18 @@ Result<void> SharedMaps::reuse_in(const Of& maps, uint32_t ringbuf_bytes) {
     return reuse(maps.hook_contexts, hook_contexts, "output-hook context");
 }
 
-void SharedMaps::adopt_from(const Of& maps) {
-    auto adopt = [](int& fd, const bpf_map* map) {
-        if (fd < 0 && map) fd = bpf_map__fd(map);
-    };
-    adopt(events, maps.events);
-    adopt(losses, maps.losses);
-    adopt(watched, maps.watched);
-    adopt(watch_clock, maps.watch_clock);
-    adopt(hook_contexts, maps.hook_contexts);
+Result<void> SharedMaps::adopt_from(const Of& maps) {
+    auto fd = [](const bpf_map* map) { return map ? bpf_map__fd(map) : -1; };
+    return adopt_fds(fd(maps.events), fd(maps.losses), fd(maps.watched), fd(maps.watch_clock), fd(maps.hook_contexts));
+}
+
+Result<void> SharedMaps::adopt_fds(int events_fd, int losses_fd, int watched_fd, int watch_clock_fd,
+                                   int hook_contexts_fd) {
+    if (auto r = adopt(events, events_fd, "ring buffer"); !r) return r;
+    if (auto r = adopt(losses, losses_fd, "loss counters"); !r) return r;
+    if (auto r = adopt(watched, watched_fd, "watched-packet table"); !r) return r;
+    if (auto r = adopt(watch_clock, watch_clock_fd, "watched-packet clock"); !r) return r;
+    return adopt(hook_contexts, hook_contexts_fd, "output-hook context");
 }
 
 uint64_t read_losses(int losses_fd, uint32_t module) {

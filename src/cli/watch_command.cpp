@@ -540,7 +540,7 @@ int run_watch(const WatchOptions& options) {
             pipeline.trace(std::move(e));
         });
     };
-    auto consumer = RingConsumer::open(modules.maps.events, [&](std::span<const std::byte> record) {
+    auto consumer = RingConsumer::open(modules.maps.events.get(), [&](std::span<const std::byte> record) {
         recording.write([&](RecordingWriter& w) { return w.write_event(record); });
         pipeline.feed(record);
     });

@@ -222,7 +222,7 @@ Decoded decode_wireguard(std::span<const std::byte> body, const wgbpf_event_head
     wgbpf_wireguard raw;
     std::memcpy(&raw, body.data(), sizeof raw);
     WireguardKernelEvent e = to_wireguard(raw);
-    e.session_checked = e.action == WgKernelAction::encrypt;
+    e.session_checked = e.action == WgKernelAction::encrypt && raw.verdict != WGBPF_WGV_SESSION_UNSURE;
     return Event{e};
 }
 

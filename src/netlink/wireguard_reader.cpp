@@ -1,5 +1,7 @@
 #include "wgbpf/netlink/wireguard_reader.hpp"
 
+#include "wgbpf/common/unique_fd.hpp"
+
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/wireguard.h>
@@ -29,19 +31,6 @@ constexpr int kDumpAttempts = 5;
 constexpr int kUapiTimeoutSeconds = 3;
 constexpr size_t kMaxUapiReply = 16 << 20; // a runaway peer must not make us buffer forever
 
-class UniqueFd {
-public:
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 nlmsghdr* put_genl_header(char* buf, uint16_t type, uint16_t flags, uint8_t cmd, uint8_t version) {
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);

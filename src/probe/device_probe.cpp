@@ -28,7 +28,7 @@ Result<std::unique_ptr<DeviceProbe>> DeviceProbe::start(const KernelFeatures& ke
     impl->skel->bss->filter = filter;
     if (int err = wgbpf_device_bpf__attach(impl->skel.get()))
         return Error{std::string("cannot attach the device tracepoints: ") + std::strerror(-err)};
-    impl->losses_fd = maps.losses;
+    impl->losses_fd = maps.losses.get();
     return std::unique_ptr<DeviceProbe>(new DeviceProbe(std::move(impl)));
 }
 

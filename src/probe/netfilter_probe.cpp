@@ -148,7 +148,7 @@ Result<std::unique_ptr<NetfilterProbe>> NetfilterProbe::start(const KernelFeatur
             return Error{r.error()};
         impl->brackets->bss->filter = filter;
     }
-    impl->losses_fd = maps.losses;
+    impl->losses_fd = maps.losses.get();
     auto probe = std::unique_ptr<NetfilterProbe>(new NetfilterProbe(std::move(impl)));
     if (auto r = probe->watch_namespace(ns, ruleset); !r) return Error{r.error()};
     return probe;

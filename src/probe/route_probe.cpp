@@ -67,7 +67,7 @@ Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kern
     impl->route->bss->filter = filter;
     if (int err = wgbpf_route_bpf__attach(impl->route.get()))
         return Error{"cannot attach the routing tracepoints: " + errno_text(err)};
-    impl->losses_fd = maps.losses;
+    impl->losses_fd = maps.losses.get();
 
     if (impl->flavour.exact_rules) {
         auto rules = start_exact_rules(impl->flavour, maps, ringbuf_bytes, filter);

@@ -126,7 +126,7 @@ Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatur
     if (int err = wgbpf_wireguard_bpf__attach(impl->skel.get()))
         return Error{"cannot attach to kernel WireGuard (" + impl->flavour.describe() + "): " + std::strerror(-err)};
     if (impl->flavour.decrypts) impl->attach_decrypt();
-    impl->losses_fd = maps.losses;
+    impl->losses_fd = maps.losses.get();
     return std::unique_ptr<WireguardProbe>(new WireguardProbe(std::move(impl)));
 }
 

@@ -107,8 +107,9 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
     if (!w.linked_by.empty() && (w.tunnel_mtu || w.device_mtu)) {
         s += fmt::format(", inner {}", w.inner_len);
         if (w.tunnel_mtu) s += fmt::format(" of mtu {}", w.tunnel_mtu);
-        s += fmt::format(", outer {}", w.outer_len);
         // Numbers only: a longer buffer may be several packets (GSO, GRO), not one too big (diagnose tells).
+        if (w.outer_len) s += fmt::format(", outer {}", w.outer_len);
+        else s += ", outer (fragmented: whole length not seen)";
         if (w.device_mtu) s += fmt::format(" of mtu {} ({})", w.device_mtu, w.device);
     }
     if (w.verdict == "accepted") s += ", accepted";
@@ -268,7 +269,8 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     if (p.is_ip) j.str("dst", p.dst.to_string());
     else j.null("dst");
     j.opt("encapsulated_in", t.encapsulated_in);
-    j.str("family", family_name(p.family));
+    if (p.is_ip) j.str("family", family_name(p.family));
+    else j.null("family");
     if (p.is_ip && p.is_fragment()) j.str("fragment", p.later_fragment ? "later" : "first");
     j.strings("gaps", t.gaps);
     if (icmp) {

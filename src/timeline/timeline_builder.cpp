@@ -39,10 +39,13 @@ using FragmentKey = std::tuple<uint32_t, IpAddress, IpAddress, uint8_t, uint16_t
 
 FragmentKey fragment_key(uint32_t netns, const PacketInfo& p) { return {netns, p.src, p.dst, p.proto, p.ip_id}; }
 
-// Whether a whole packet is the datagram these fragments came from (IPv6: addresses and transport only).
+// Whether a whole packet is the datagram these fragments came from. Address translation changes one side, never
+// both: IPv4 by identification and protocol with one address the same; IPv6 (no identification on a whole
+// packet) by protocol and both addresses.
 bool same_datagram(const PacketInfo& whole, const PacketInfo& fragment) {
-    return whole.src == fragment.src && whole.dst == fragment.dst && whole.proto == fragment.proto &&
-           (whole.family == Family::ipv6 || whole.ip_id == fragment.ip_id);
+    if (whole.proto != fragment.proto || whole.family != fragment.family) return false;
+    if (whole.family == Family::ipv6) return whole.src == fragment.src && whole.dst == fragment.dst;
+    return whole.ip_id == fragment.ip_id && (whole.src == fragment.src || whole.dst == fragment.dst);
 }
 
 template <typename T>
@@ -160,6 +163,9 @@ struct TimelineBuilder::State {
     struct Purge {
         uint64_t t_ns = 0;
         std::string dev, peer, verdict, why;
+        uint32_t queued = 0;    // packets the purge dropped
+        uint32_t shown = 0;     // of them, shown dropped in their own timelines
+        bool recorded = false;  // the rest were given a record of their own
     };
     std::map<uint32_t, Purge> purges;
     // Fragments: the timeline whose buffer carries the reassembled datagram on, and the one a local fragmentation
@@ -314,8 +320,10 @@ struct TimelineBuilder::State {
         if (first.family != now.family || first.proto != now.proto) return true;
         // Fragmented or reassembled in this buffer: the same datagram, whatever its length now (IPv6 has no
         // identification on a whole packet: address translation changes one side, never both).
-        if (first.is_fragment() != now.is_fragment() && now.family == Family::ipv6)
-            return first.src != now.src && first.dst != now.dst;
+        if (first.is_fragment() != now.is_fragment() && now.family == Family::ipv6) {
+            bool grows = first.is_fragment() ? now.len > first.len : now.len < first.len;
+            return !grows || !(first.is_fragment() ? same_datagram(now, first) : same_datagram(first, now));
+        }
         return now.family == Family::ipv4 ? first.ip_id != now.ip_id : first.len != now.len;
     }
 
@@ -377,7 +385,8 @@ struct TimelineBuilder::State {
     // A received fragment that went quiet (or whose buffer was taken for another packet): reassembled into another
     // fragment's buffer after it arrived (within the kernel's ipfrag_time), or not known.
     std::string fragment_end(Entry& e, const std::string& why_quiet) {
-        constexpr uint64_t kIpfragTime = 30'000'000'000; // net.ipv4.ipfrag_time's default
+        // net.ipv4.ipfrag_time's default; IPv6's (ip6frag_time, conntrack's frag6_timeout) is 60 s
+        const uint64_t kIpfragTime = e.tl.pkt.family == Family::ipv6 ? 60'000'000'000 : 30'000'000'000;
         if (auto it = reassembled_in.find(fragment_key(e.tl.netns, e.tl.pkt)); it != reassembled_in.end()) {
             const Reassembled& r = it->second;
             if (r.timeline != e.tl.id && r.t_ns >= e.first_ns && r.t_ns - e.first_ns <= kIpfragTime) {
@@ -388,7 +397,7 @@ struct TimelineBuilder::State {
         }
         e.tl.gaps.push_back("a fragment, " + why_quiet + ": held for reassembly (conntrack's defrag in prerouting, or "
                             "local delivery) with the whole packet not seen going on, or its other fragments never came "
-                            "(freed after ipfrag_time)");
+                            "(freed after the reassembly timeout)");
         return "unknown";
     }
 
@@ -406,6 +415,13 @@ struct TimelineBuilder::State {
         e.tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in fragments; this buffer "
                                          "carried the first ({} bytes), new buffers the rest",
                                          dev, mtu_text(e.tl.netns, dev), e.tl.pkt.len, first.len));
+    }
+
+    // A first fragment seen first as it leaves: with no watched hook before fragmentation, this is the original
+    // buffer (ip_do_fragment's fast path keeps it for the first fragment): the later ones are cut from it.
+    void fragment_first_seen(Entry& e, const PacketInfo& first, uint64_t t) {
+        if (fragmented_from.size() >= limits.max_open) fragmented_from.clear();
+        fragmented_from[fragment_key(e.tl.netns, first)] = {e.tl.id, false, t};
     }
 
     // The whole packet a fragment leaving now came from: the one whose first fragment kept its buffer just before
@@ -437,7 +453,8 @@ struct TimelineBuilder::State {
     void fragment_made_here(Entry& e, const std::optional<Fragmented>& origin, Entry* freed, const std::string& dev) {
         if (!origin) {
             e.tl.gaps.push_back("a later fragment first seen leaving " + dev + ": the packet it was cut from was not "
-                                "followed (filtered out, or its events lost)");
+                                "seen whole or as its first fragment here (no watched hook before fragmentation, "
+                                "filtered out, or events lost)");
             complete(e, "unknown");
             return;
         }
@@ -535,7 +552,7 @@ struct TimelineBuilder::State {
         auto match = match_outer_packet(pkt, outgoing, c.wireguard, e.tl.netns);
         // A first fragment's length is not its message's: user space pairs by length, so it waits for the whole
         // packet; the kernel pairs by buffer.
-        if (pkt.more_fragments && match && !pairs_by_packet_id(*match->interface)) return;
+        if (pkt.more_fragments && match && (!outgoing || !pairs_by_packet_id(*match->interface))) return;
         e.wg_seen = true;
         if (!match) return;
         auto msg = parse_wg_message(pkt);
@@ -664,7 +681,7 @@ struct TimelineBuilder::State {
     // The inner length against the tunnel's MTU, the outer against the device it crossed (where known).
     void measure(WireguardStep& s, const Entry& inner, const Entry& outer) {
         s.inner_len = inner.tunnel_len ? inner.tunnel_len : inner.tl.pkt.len;
-        s.outer_len = outer.tl.pkt.len;
+        s.outer_len = outer.tl.pkt.is_fragment() ? 0 : outer.tl.pkt.len; // a first fragment's is not the packet's
         if (const NetnsConfig* own = ctx(inner.tl.netns).config) // the tunnel lives where its inner packets do
             if (const Link* tunnel = own->link_by_name(s.interface)) s.tunnel_mtu = tunnel->mtu;
         const NetnsConfig* cfg = ctx(outer.tl.netns).config;
@@ -741,7 +758,6 @@ struct TimelineBuilder::State {
     void staged_queue_purged(const WireguardKernelEvent& ev, const std::string& dev, const std::string& peer) {
         Purge p{ev.t_ns, dev, peer, ev.verdict == WgVerdict::ok ? std::string("purged") : std::string(verdict_name(ev.verdict)),
                 purge_text(ev, dev, peer)};
-        size_t followed = 0;
         for (auto it = kernel_peers.begin(); it != kernel_peers.end();) {
             const KernelChoice& c = it->second;
             if (!c.queued || c.netns != ev.netns || c.dev != dev || c.peer != peer) {
@@ -754,15 +770,10 @@ struct TimelineBuilder::State {
             if (!e || e->tl.encapsulated_in) continue;
             add_step(*e, purge_step(ev.t_ns, p));
             end_by_wireguard(*e);
-            ++followed;
+            ++p.shown;
         }
-        if (!followed) { // the queued packets' timelines are out already (a purge can come minutes later): its own
-            Entry& e = create(ev.netns, 0, ev.t_ns);
-            add_step(e, purge_step(ev.t_ns, p));
-            e.tl.notes.push_back("one record for the whole queue: its packets' own timelines went out before (each "
-                                 "says it was queued); a packet's free is reported only within 2 s of its last sight");
-            complete(e, "dropped");
-        }
+        p.queued = ev.queued;
+        if (auto older = purges.find(ev.netns); older != purges.end()) purge_record(ev.netns, older->second);
         purges[ev.netns] = std::move(p);
     }
 
@@ -770,7 +781,8 @@ struct TimelineBuilder::State {
 
     // Dropped as too big: larger than the MTU the kernel checked (the device's, or its route's mtu metric). In
     // ip_forward (IPv4, only with DF set) and ip6_forward the kernel first sent the sender ICMP fragmentation
-    // needed / ICMPv6 packet too big with that MTU (never rate-limited); elsewhere (e.g. Open vSwitch) no ICMP.
+    // needed / ICMPv6 packet too big with that MTU (not rate-limited: fragmentation needed never is, packet too big
+    // with the default icmp ratemask); elsewhere (e.g. Open vSwitch) no ICMP and no route involved.
     std::string too_big_text(const Entry& e, const DropStep& d) {
         std::string dev;
         for (const TimelineStep& st : e.tl.steps)
@@ -781,21 +793,42 @@ struct TimelineBuilder::State {
         std::string mtu;
         if (const NetnsConfig* cfg = ctx(e.tl.netns).config; cfg && !dev.empty())
             if (const Link* link = cfg->link_by_name(dev); link && link->mtu) mtu = fmt::format(" ({})", link->mtu);
+        bool forwarding = d.location.starts_with(v4 ? "ip_forward+" : "ip6_forward+");
+        if (!forwarding) return fmt::format("{} bytes, larger than the MTU the kernel checked", p.len);
         std::string text = fmt::format("{} bytes, larger than {}", p.len,
                                        dev.empty() ? std::string("the MTU of its route")
                                                    : fmt::format("the MTU of {}{}, or of its route", dev, mtu));
-        bool forwarding = d.location.starts_with(v4 ? "ip_forward+" : "ip6_forward+");
-        if (!forwarding) return text;
         return text + fmt::format("{}: the kernel sent {} {} with that MTU", v4 ? ", with DF set" : "",
                                   p.src.to_string(), v4 ? "ICMP fragmentation needed" : "ICMPv6 packet too big");
     }
 
     // A kfree_skb inside wg_packet_purge_staged_packets, just after a purge was seen in its namespace: that cause.
-    const Purge* purge_of(const DropStep& d) const {
+    static constexpr uint64_t kPurgeWindow = 1'000'000'000;
+    Purge* purge_of(const DropStep& d) {
         if (!d.location.starts_with("wg_packet_purge_staged_packets")) return nullptr;
         auto it = purges.find(d.netns);
-        if (it == purges.end() || d.t_ns < it->second.t_ns || d.t_ns - it->second.t_ns > 1'000'000'000) return nullptr;
+        if (it == purges.end() || d.t_ns < it->second.t_ns || d.t_ns - it->second.t_ns > kPurgeWindow) return nullptr;
         return &it->second;
+    }
+
+    // The purged packets not shown dropped one by one (their timelines went out before, or they were never
+    // followed): one record for them, once the kfree_skbs that follow a purge have had their window.
+    void purge_record(uint32_t netns, Purge& p) {
+        if (p.recorded || p.shown >= p.queued) return;
+        p.recorded = true;
+        Entry& e = create(netns, 0, p.t_ns);
+        add_step(e, purge_step(p.t_ns, p));
+        uint32_t rest = p.queued - p.shown;
+        e.tl.notes.push_back(fmt::format("{} of the {} packets it dropped {} not shown dropped one by one: seen queued "
+                                         "earlier (their timelines went out before; a packet's free is reported only "
+                                         "within 2 s of its first sight), or never followed",
+                                         rest, p.queued, rest == 1 ? "is" : "are"));
+        complete(e, "dropped");
+    }
+
+    void flush_purges(uint64_t now) {
+        for (auto& [netns, p] : purges)
+            if (now >= p.t_ns && now - p.t_ns > kPurgeWindow) purge_record(netns, p);
     }
 
     // The newest timeline of a packet id: open, or completed and held for its link.
@@ -1009,6 +1042,7 @@ struct TimelineBuilder::State {
         std::string outcome = last_known_outcome(e);
         if (outcome != "unknown") return outcome;
         if (!e.fragmented_on.empty()) return locally_generated(e) ? "sent" : "forwarded";
+        if (e.reassembled_here) return "delivered"; // to WireGuard's socket: its inner packet came back
         std::string idle = fmt::format("idle for {} ms", limits.idle_ns / 1'000'000);
         if (e.tl.pkt.is_fragment() && !e.reassembled_here) return fragment_end(e, idle);
         e.tl.gaps.push_back("no delivery, egress or drop seen (" + idle + ")");
@@ -1208,6 +1242,7 @@ struct TimelineBuilder::State {
 
         for (auto& [key, outer] : linker.expire(now))
             if (!key.outgoing && !key.by_packet_id) not_decrypted(outer);
+        flush_purges(now);
         // flush_all (the end): only the messages whose window passed before the last event are judged.
         dropped_after_decryption(now == UINT64_MAX ? latest_ns : now);
         for (auto it = entries.begin(); it != entries.end();) {
@@ -1326,8 +1361,10 @@ void TimelineBuilder::add(const DropStep& d) {
     }
     Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
-    if (const auto* purge = s.purge_of(d)) // WireGuard's queue purge, whose cause its probe read
+    if (auto* purge = s.purge_of(d)) { // WireGuard's queue purge, whose cause its probe read
         s.add_step(e, State::purge_step(d.t_ns, *purge));
+        ++purge->shown;
+    }
     if (d.reason == "PKT_TOO_BIG" && d.explanation.empty()) {
         DropStep explained = d;
         explained.explanation = s.too_big_text(e, d);
@@ -1368,10 +1405,14 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     // buffer back in through its device. The first life (the outer packet) was delivered; this is a new packet.
     if (auto it = s.open.find(ev.pkt.id); in && it != s.open.end()) {
         Entry& first = s.entries.at(it->second);
-        if (first.tl.pkt.is_fragment() && arrival_seen(first.tl)) { // the datagram was reassembled in this buffer
+        const std::string dev_in = s.link_name(ev.netns, ev.ifindex);
+        // Back in through a WireGuard interface: the kernel decrypted this buffer in place, so the datagram
+        // (WireGuard's UDP message) was reassembled in it and delivered to WireGuard.
+        if (first.tl.pkt.is_fragment() && first.tl.pkt.proto == 17 && arrival_seen(first.tl) &&
+            s.wireguard_interface(ev.netns, dev_in)) {
             first.reassembled_here = true;
-            first.tl.notes.push_back("reassembled in this buffer: the whole datagram went on in it (it came back "
-                                     "through " + s.link_name(ev.netns, ev.ifindex) + ")");
+            first.tl.notes.push_back("reassembled in this buffer: the whole datagram went on in it to WireGuard (it "
+                                     "came back decrypted through " + dev_in + ")");
             if (s.reassembled_in.size() >= s.limits.max_open) s.reassembled_in.clear();
             s.reassembled_in[fragment_key(first.tl.netns, first.tl.pkt)] = {first.tl.id, ev.t_ns};
         }
@@ -1393,15 +1434,19 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     // A fragment first seen here, not into a WireGuard interface (whose buffers the kernel links by id): a new
     // buffer the kernel made, when the whole packet was followed or it is a later fragment (the first fragment may
     // be the original buffer, seen first here). No route, NAT or WireGuard message of its own.
+    bool made_here = false; // a new buffer: no route decision, NAT or WireGuard message of its own
     if (ev.pkt.is_fragment() && e.tl.steps.empty() && !s.kernel_peers.contains(ev.pkt.id)) {
         Entry* freed = nullptr; // the original, when its own buffer did not leave (slow path)
         auto origin = s.fragment_origin(e, ev.t_ns, &freed);
+        made_here = origin.has_value();
         if (wg) { // into the tunnel: WireGuard carries each fragment as a packet of its own
             if (origin) s.note_made_of(e, *origin, freed, dev);
         } else if (origin || ev.pkt.later_fragment) {
             s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
             s.fragment_made_here(e, origin, freed, dev);
             return;
+        } else { // a first fragment first seen here: its original buffer (the fast path), the others' origin
+            s.fragment_first_seen(e, ev.pkt, ev.t_ns);
         }
     }
     if (ev.pkt.more_fragments && !ev.pkt.later_fragment && e.pkt_seen && !e.tl.pkt.is_fragment()) {
@@ -1409,8 +1454,9 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         if (same_datagram(now, ev.pkt) && ev.pkt.len < now.len) s.fragmented_in_place(e, ev.pkt, dev, ev.t_ns);
     }
     bool local = locally_generated(e);
-    if (local && !has_route(e.tl, RouteDirection::output)) s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
-    s.note_source_nat(e, ev.pkt);
+    if (local && !made_here && !has_route(e.tl, RouteDirection::output))
+        s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
+    if (!made_here) s.note_source_nat(e, ev.pkt);
     if (const RouteDecision* last = last_output_route(e.tl);
         last && last->result == "hit" && !last->result_oif.empty() && last->result_oif != dev &&
         (last->route_type.empty() || last->route_type == "unicast"))

@@ -182,6 +182,7 @@ TEST_CASE("a version 1 WireGuard record (recordings before `queued`) decodes wit
     REQUIRE(e.ok());
     CHECK(std::get<WireguardKernelEvent>(e.value()).queued == 0);
     CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::ok);
+    CHECK_FALSE(std::get<WireguardKernelEvent>(e.value()).session_checked); // version 1: no session check
     r.hdr.size = sizeof(r); // version 1 never had 160 bytes
     CHECK_FALSE(decode_event(bytes_of(r)).ok());
     r.hdr.version = 3;
@@ -203,6 +204,12 @@ TEST_CASE("the staged queue and its purge decode: a send with no session and how
     REQUIRE(e.ok());
     CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::no_session);
     CHECK(std::get<WireguardKernelEvent>(e.value()).queued == 130);
+    CHECK(std::get<WireguardKernelEvent>(e.value()).session_checked);
+    r.verdict = WGBPF_WGV_SESSION_UNSURE; // a key about to expire: not told
+    e = decode_event(bytes_of(r));
+    REQUIRE(e.ok());
+    CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::ok);
+    CHECK_FALSE(std::get<WireguardKernelEvent>(e.value()).session_checked);
     r.action = WGBPF_WG_PURGE;
     r.verdict = WGBPF_WGV_GAVE_UP;
     r.queued = 7;

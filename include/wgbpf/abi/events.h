@@ -118,7 +118,7 @@ struct wgbpf_packet {
 	__u16 dport;     /* host order; ICMP: type << 8 | code */
 	__u16 ip_id;     /* IPv4 identification, host order */
 	__u8 flags;      /* WGBPF_PKT_F_* */
-	__u8 l3_len;     /* IP header length in bytes (IPv4 ihl * 4; 40 for IPv6) */
+	__u8 l3_len;     /* IP header length in bytes (IPv4 ihl * 4; 40 for IPv6, 48 with a fragment header) */
 	__s32 iif;       /* ifindex, 0 when none */
 	__s32 oif;
 	__u8 src[16];
@@ -217,6 +217,7 @@ struct wgbpf_device {
 #define WGBPF_WGV_GAVE_UP 14         /* purge: the handshake did not complete after MAX_TIMER_HANDSHAKES retries */
 #define WGBPF_WGV_PEER_REMOVED 15    /* purge: the peer was removed (or its interface deleted) */
 #define WGBPF_WGV_DEVICE_DOWN 16     /* purge: the interface was brought down */
+#define WGBPF_WGV_SESSION_UNSURE 17  /* encrypt: a peer whose key expires within a tick of now: queued or not, not told */
 
 /* Version 2 added `queued` (a version 1 record is the first 152 bytes, queued 0). */
 #define WGBPF_WIREGUARD_VERSION 2

@@ -1,21 +1,24 @@
 #pragma once
 // Maps every probe object shares: one ring buffer (one ordered stream), the loss counters, the
-// watched-packet table and its clock, and the per-CPU output-hook context (re-routes). The first object to load creates them; the others reuse its fds.
+// watched-packet table and its clock, and the per-CPU output-hook context (re-routes). The first object to load
+// creates them; the others reuse them. Held by duplicated fds of their own: an object that fails after loading
+// (an attach refused) closes its fds, never the shared maps.
 #include <bpf/libbpf.h>
 
 #include <array>
 #include <cstdint>
 
 #include "wgbpf/common/result.hpp"
+#include "wgbpf/common/unique_fd.hpp"
 
 namespace wgbpf {
 
 struct SharedMaps {
-    int events = -1;
-    int losses = -1;
-    int watched = -1;
-    int watch_clock = -1;
-    int hook_contexts = -1;
+    UniqueFd events;
+    UniqueFd losses;
+    UniqueFd watched;
+    UniqueFd watch_clock;
+    UniqueFd hook_contexts;
 
     // One object's maps of these names.
     struct Of {
@@ -26,9 +29,11 @@ struct SharedMaps {
         bpf_map* hook_contexts;
     };
     // Before load: reuse what exists (and size the ring buffer).
-    Result<void> reuse_in(const Of& maps, uint32_t ringbuf_bytes);
-    // After load: adopt what this object created.
-    void adopt_from(const Of& maps);
+    [[nodiscard]] Result<void> reuse_in(const Of& maps, uint32_t ringbuf_bytes);
+    // After load: adopt what this object created (duplicated fds; -1 or a map not in the object: none).
+    [[nodiscard]] Result<void> adopt_from(const Of& maps);
+    [[nodiscard]] Result<void> adopt_fds(int events_fd, int losses_fd, int watched_fd, int watch_clock_fd,
+                                         int hook_contexts_fd);
 };
 
 // Sum of one module's per-CPU loss counters (records the kernel could not reserve).

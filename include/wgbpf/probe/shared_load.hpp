@@ -22,8 +22,7 @@ Result<void> load_shared(Skel* skel, int (*load)(Skel*), SharedMaps& maps, uint3
     if (int err = load(skel))
         return Error{"the kernel refused the " + what + " programs: " + std::strerror(err < 0 ? -err : err) +
                      " (run with -v for the verifier log)"};
-    maps.adopt_from(own);
-    return {};
+    return maps.adopt_from(own);
 }
 
 } // namespace wgbpf
