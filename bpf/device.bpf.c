@@ -96,7 +96,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		count_loss(WGBPF_MOD_DEVICE);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_DEVICE, 1, sizeof(*e), netns, now);
+	fill_header(&e->hdr, WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, sizeof(*e), netns, now);
 	read_packet(l3, id, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;

@@ -29,7 +29,7 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 		count_loss(WGBPF_MOD_DROP);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_DROP, 1, sizeof(*e), netns, bpf_ktime_get_ns());
+	fill_header(&e->hdr, WGBPF_EV_DROP, WGBPF_DROP_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
 	read_packet(l3_of(skb), id, &e->pkt);
 	e->pkt.iif = skb->skb_iif;
 	e->pkt.oif = 0;

@@ -54,7 +54,7 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 		count_loss(WGBPF_MOD_NETFILTER);
 		return NF_ACCEPT;
 	}
-	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, 1, sizeof(*e), netns, now);
+	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, WGBPF_NF_BRACKET_VERSION, sizeof(*e), netns, now);
 	read_hook_packet(skb, &h, &e->pkt, &e->ct_mark, &e->ct_state);
 	e->bracket = slot;
 	e->hook = state->hook;

@@ -87,7 +87,7 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	const struct nf_hook_state *state = pkt->state;
 	const struct nft_chain *chain = priv;
 	const struct nft_table *table = BPF_CORE_READ(chain, table);
-	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, 1, sizeof(*e), state ? net_inum(state->net) : 0, ce->t_entry);
+	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, WGBPF_NF_CHAIN_VERSION, sizeof(*e), state ? net_inum(state->net) : 0, ce->t_entry);
 	e->pkt = ce->pkt;
 	e->table_handle = BPF_CORE_READ(table, handle);
 	e->chain_handle = BPF_CORE_READ(chain, handle);

@@ -167,7 +167,7 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 					__s32 err, __u32 netns, const struct fib_nh_common *nhc, __s32 nh_ifindex,
 					__u8 direction, __u64 rx_packet, __u8 flags)
 {
-	fill_header(&e->hdr, WGBPF_EV_ROUTE_LOOKUP, 1, sizeof(*e), netns, bpf_ktime_get_ns());
+	fill_header(&e->hdr, WGBPF_EV_ROUTE_LOOKUP, WGBPF_ROUTE_LOOKUP_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
 	e->table = table;
 	e->err = err;
 	e->mark = f->mark;

@@ -19,7 +19,7 @@ static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, 
 		count_loss(WGBPF_MOD_ROUTE);
 		return;
 	}
-	fill_header(&e->hdr, WGBPF_EV_RULE_RESULT, 1, sizeof(*e), netns, bpf_ktime_get_ns());
+	fill_header(&e->hdr, WGBPF_EV_RULE_RESULT, WGBPF_RULE_RESULT_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
 	e->pref = BPF_CORE_READ(rule, pref);
 	e->table = BPF_CORE_READ(rule, table);
 	e->err = err;

@@ -73,22 +73,16 @@ Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
 }
 
 Result<NetnsHandle> NetnsHandle::open_path(const std::string& path, const std::string& description, std::string name) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error{fmt::format("cannot open network namespace {}: {}", description, std::strerror(errno))};
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return Error{fmt::format("cannot open network namespace {}: {}", description, std::strerror(errno))};
     // Only nsfs files answer NS_GET_NSTYPE; a regular file gets ENOTTY.
-    int type = ::ioctl(fd, NS_GET_NSTYPE);
-    if (type != CLONE_NEWNET) {
-        ::close(fd);
+    int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (type != CLONE_NEWNET)
         return Error{fmt::format("'{}' is not a network namespace ({})", path,
                                  type < 0 ? "not a namespace file" : "a namespace of another kind")};
-    }
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        int err = errno;
-        ::close(fd);
-        return Error{fmt::format("cannot stat {}: {}", path, std::strerror(err))};
-    }
-    return NetnsHandle(fd, static_cast<uint32_t>(st.st_ino), description, std::move(name));
+    if (::fstat(fd.get(), &st) != 0) return Error{fmt::format("cannot stat {}: {}", path, std::strerror(errno))};
+    return NetnsHandle(std::move(fd), static_cast<uint32_t>(st.st_ino), description, std::move(name));
 }
 
 Result<std::vector<NetnsHandle>> NetnsHandle::open_all() {
@@ -123,46 +117,23 @@ Result<std::vector<NetnsHandle>> NetnsHandle::open_all() {
     return all;
 }
 
-NetnsHandle::NetnsHandle(int fd, uint32_t inode, std::string description, std::string name)
-    : fd_(fd), inode_(inode), description_(std::move(description)), name_(std::move(name)) {}
-
-NetnsHandle::NetnsHandle(NetnsHandle&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), inode_(o.inode_), description_(std::move(o.description_)),
-      name_(std::move(o.name_)) {}
-
-NetnsHandle& NetnsHandle::operator=(NetnsHandle&& o) noexcept {
-    if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = std::exchange(o.fd_, -1);
-        inode_ = o.inode_;
-        description_ = std::move(o.description_);
-        name_ = std::move(o.name_);
-    }
-    return *this;
-}
-
-NetnsHandle::~NetnsHandle() {
-    if (fd_ >= 0) ::close(fd_);
-}
+NetnsHandle::NetnsHandle(UniqueFd fd, uint32_t inode, std::string description, std::string name)
+    : fd_(std::move(fd)), inode_(inode), description_(std::move(description)), name_(std::move(name)) {}
 
 Result<NetnsScope> NetnsScope::enter(const NetnsHandle& ns) {
     // thread-self, not self: setns() moves only this thread, so this thread's namespace is what to restore.
-    int original = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (original < 0) return Error{fmt::format("cannot open /proc/thread-self/ns/net: {}", std::strerror(errno))};
+    UniqueFd original(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!original.valid()) return Error{fmt::format("cannot open /proc/thread-self/ns/net: {}", std::strerror(errno))};
     struct stat here {}, there {};
-    if (::fstat(original, &here) == 0 && ::fstat(ns.fd(), &there) == 0 && here.st_dev == there.st_dev &&
-        here.st_ino == there.st_ino) {
-        // Already there: nothing to enter or restore, and no CAP_SYS_ADMIN needed.
-        ::close(original);
-        return NetnsScope(-1);
-    }
+    if (::fstat(original.get(), &here) == 0 && ::fstat(ns.fd(), &there) == 0 && here.st_dev == there.st_dev &&
+        here.st_ino == there.st_ino)
+        return NetnsScope(-1); // already there: nothing to enter or restore, and no CAP_SYS_ADMIN needed
     if (::setns(ns.fd(), CLONE_NEWNET) != 0) {
         int err = errno;
-        ::close(original);
         return Error{fmt::format("cannot enter network namespace {}: {}{}", ns.description(), std::strerror(err),
                                  err == EPERM ? " (needs CAP_SYS_ADMIN)" : "")};
     }
-    return NetnsScope(original);
+    return NetnsScope(original.release());
 }
 
 NetnsScope::NetnsScope(NetnsScope&& o) noexcept : original_fd_(std::exchange(o.original_fd_, -1)) {}

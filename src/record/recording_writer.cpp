@@ -1,5 +1,7 @@
 #include "wgbpf/record/recording_writer.hpp"
 
+#include "wgbpf/common/unique_fd.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,34 +31,23 @@ std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes
 // recording is never clobbered, and no one can swap the path between the check and the write. Recordings
 // hold packet headers, payload bytes, rulesets and WireGuard public keys: only the owner may read them.
 Result<int> open_for_recording(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ELOOP)
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno == ELOOP)
         return Error{"cannot record to " + path + ": it is a symbolic link (not followed; name the file itself)"};
-    if (fd < 0) return Error{"cannot create recording " + path + ": " + std::strerror(errno)};
+    if (!fd.valid()) return Error{"cannot create recording " + path + ": " + std::strerror(errno)};
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        ::close(fd);
-        return Error{"cannot record to " + path + ": " + std::strerror(err)};
-    }
+    if (fstat(fd.get(), &st) != 0) return Error{"cannot record to " + path + ": " + std::strerror(errno)};
     if (!S_ISREG(st.st_mode)) {
-        if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return fd; // a pipe or a device: streamed as it is
-        ::close(fd);
+        if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return fd.release(); // a pipe or a device: streamed as it is
         return Error{"cannot record to " + path + ": not a regular file"};
     }
     char magic[kRecordingMagic.size()] = {};
-    bool other = st.st_size > 0 && (::pread(fd, magic, sizeof magic, 0) != ssize_t(sizeof magic) ||
+    bool other = st.st_size > 0 && (::pread(fd.get(), magic, sizeof magic, 0) != ssize_t(sizeof magic) ||
                                     std::memcmp(magic, kRecordingMagic.data(), sizeof magic) != 0);
-    if (other) {
-        ::close(fd);
-        return Error{"refusing to overwrite " + path + ": it is not a wgbpf recording"};
-    }
-    if (::ftruncate(fd, 0) != 0 || ::fchmod(fd, 0600) != 0) {
-        int err = errno;
-        ::close(fd);
-        return Error{"cannot record to " + path + ": " + std::strerror(err)};
-    }
-    return fd;
+    if (other) return Error{"refusing to overwrite " + path + ": it is not a wgbpf recording"};
+    if (::ftruncate(fd.get(), 0) != 0 || ::fchmod(fd.get(), 0600) != 0)
+        return Error{"cannot record to " + path + ": " + std::strerror(errno)};
+    return fd.release();
 }
 
 } // namespace

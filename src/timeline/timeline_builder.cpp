@@ -1540,7 +1540,6 @@ void TimelineBuilder::flush(uint64_t now_ns) { state_->flush(now_ns); }
 
 void TimelineBuilder::flush_all() { state_->flush(UINT64_MAX); }
 
-void TimelineBuilder::context_changed() { state_->contexts.clear(); }
 
 uint64_t TimelineBuilder::evicted() const { return state_->evicted; }
 

@@ -11,7 +11,13 @@
 #include <linux/types.h>
 #endif
 
-#define WGBPF_ABI_VERSION 1
+/* Each record type has its own version (the header's `version`): a change to one record is that record's. */
+#define WGBPF_ROUTE_LOOKUP_VERSION 1
+#define WGBPF_RULE_RESULT_VERSION 1
+#define WGBPF_NF_BRACKET_VERSION 1
+#define WGBPF_NF_CHAIN_VERSION 1
+#define WGBPF_DROP_VERSION 1
+#define WGBPF_DEVICE_VERSION 1
 
 enum wgbpf_event_type {
 	WGBPF_EV_ROUTE_LOOKUP = 1, /* one fib table lookup (tracepoint fib{,6}_table_lookup) */

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "wgbpf/common/result.hpp"
+#include "wgbpf/common/unique_fd.hpp"
 
 namespace wgbpf {
 
@@ -17,21 +18,20 @@ public:
     // Every network namespace of the host that wgbpf can reach: the caller's, each /run/netns/NAME, and
     // each other one a process is in (containers). Deduplicated; the caller's first.
     static Result<std::vector<NetnsHandle>> open_all();
-    NetnsHandle(NetnsHandle&& o) noexcept;
-    NetnsHandle& operator=(NetnsHandle&& o) noexcept;
+    NetnsHandle(NetnsHandle&& o) noexcept = default;
+    NetnsHandle& operator=(NetnsHandle&& o) noexcept = default;
     NetnsHandle(const NetnsHandle&) = delete;
     NetnsHandle& operator=(const NetnsHandle&) = delete;
-    ~NetnsHandle();
 
-    int fd() const { return fd_; }
+    int fd() const { return fd_.get(); }
     uint32_t inode() const { return inode_; }
     const std::string& description() const { return description_; } // e.g. "wgbpf-lab-client (/run/netns/...)"
     const std::string& name() const { return name_; }               // e.g. "wgbpf-lab-client", "pid 812", "current"
 
 private:
     static Result<NetnsHandle> open_path(const std::string& path, const std::string& description, std::string name);
-    NetnsHandle(int fd, uint32_t inode, std::string description, std::string name);
-    int fd_ = -1;
+    NetnsHandle(UniqueFd fd, uint32_t inode, std::string description, std::string name);
+    UniqueFd fd_;
     uint32_t inode_ = 0;
     std::string description_;
     std::string name_;

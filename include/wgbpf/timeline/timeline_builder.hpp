@@ -51,6 +51,8 @@ struct TimelineContext {
 
 class TimelineBuilder {
 public:
+    // A namespace's context is asked for once and kept until the next flush() (its NetnsConfig must stay at the
+    // same address while the builder lives: it is refreshed in place).
     using ContextFor = std::function<TimelineContext(uint32_t netns)>;
     using Sink = std::function<void(PacketTimeline&&)>;
 
@@ -65,9 +67,6 @@ public:
     void lost(const std::string& module, uint64_t count); // marks a gap in every open timeline
     void flush(uint64_t now_ns);
     void flush_all();
-    // The context of a namespace is asked for once and kept until the next flush() or this call: call it
-    // when a namespace's configuration changes (its NetnsConfig pointer must stay valid until then).
-    void context_changed();
 
     uint64_t evicted() const;           // timelines pushed out by max_open before they completed
     uint64_t unattached_routes() const; // route decisions no packet took (successful ones are not shown)
