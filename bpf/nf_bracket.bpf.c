@@ -23,8 +23,6 @@ struct {
 	__type(value, struct bracket_plan_state);
 } bracket_plans SEC(".maps");
 
-#define NF_ACCEPT 1
-
 static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 {
 	struct sk_buff *skb = ctx->skb;

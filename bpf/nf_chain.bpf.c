@@ -100,7 +100,7 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	e->mark_before = ce->mark;
 	e->ct_mark_before = ce->ct_mark;
 	e->pad1 = 0;
-	if ((ret & 0xff) == 1 /* NF_ACCEPT: the skb is still ours to read */) {
+	if ((ret & 0xff) == NF_ACCEPT) { /* the skb is still ours to read */
 		struct sk_buff *skb = pkt->skb;
 		e->mark_after = skb->mark;
 		read_ct(skb, &e->ct_mark_after, &e->ct_state_after);

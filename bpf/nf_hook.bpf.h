@@ -6,6 +6,12 @@
 
 #include "common.bpf.h"
 
+/* Netfilter verdicts (uapi linux/netfilter.h: macros, so not in vmlinux.h's BTF). */
+#ifndef NF_ACCEPT
+#define NF_DROP 0
+#define NF_ACCEPT 1
+#endif
+
 struct hook_packet {
 	struct l3_ref l3;
 	__u64 id;
