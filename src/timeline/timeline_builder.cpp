@@ -371,8 +371,7 @@ struct TimelineBuilder::State {
     // A fragment seen whole afterwards: the kernel reassembled the datagram into this buffer (ip_defrag keeps the
     // buffer of the fragment that completed it), and it goes on as the whole packet.
     void reassembled(Entry& e, const PacketInfo& whole) {
-        if (reassembled_in.size() >= limits.max_open) reassembled_in.clear();
-        reassembled_in[fragment_key(e.tl.netns, e.tl.pkt)] = {e.tl.id, latest_ns};
+        put_bounded(reassembled_in, fragment_key(e.tl.netns, e.tl.pkt), Reassembled{e.tl.id, latest_ns});
         e.tl.notes.push_back(fmt::format("reassembled here: it arrived as a fragment of {} bytes, and this buffer carries "
                                          "the whole packet ({} bytes) on",
                                          e.tl.pkt.len, whole.len));
@@ -401,17 +400,29 @@ struct TimelineBuilder::State {
         return "unknown";
     }
 
-    std::string mtu_text(uint32_t netns, const std::string& dev) {
-        const NetnsConfig* cfg = ctx(netns).config;
+    // A device's MTU as the configuration knows it (0: not known).
+    uint32_t link_mtu(uint32_t netns, const std::string& dev) {
+        const NetnsConfig* cfg = dev.empty() ? nullptr : ctx(netns).config;
         const Link* link = cfg ? cfg->link_by_name(dev) : nullptr;
-        return link && link->mtu ? fmt::format(" (MTU {})", link->mtu) : std::string();
+        return link ? link->mtu : 0;
+    }
+
+    std::string mtu_text(uint32_t netns, const std::string& dev) {
+        uint32_t mtu = link_mtu(netns, dev);
+        return mtu ? fmt::format(" (MTU {})", mtu) : std::string();
+    }
+
+    // The fragment maps are bounded like the other per-packet maps: when full, they start again.
+    template <typename Map, typename Value>
+    void put_bounded(Map& map, const FragmentKey& key, Value value) {
+        if (map.size() >= limits.max_open) map.clear();
+        map[key] = std::move(value);
     }
 
     // A packet handed to a device as its first fragment, after it was seen whole: fragmented here, and this buffer
     // is the first fragment (ip_do_fragment's fast path); new buffers carry the rest.
     void fragmented_in_place(Entry& e, const PacketInfo& first, const std::string& dev, uint64_t t) {
-        if (fragmented_from.size() >= limits.max_open) fragmented_from.clear();
-        fragmented_from[fragment_key(e.tl.netns, first)] = {e.tl.id, !locally_generated(e), t};
+        put_bounded(fragmented_from, fragment_key(e.tl.netns, first), Fragmented{e.tl.id, !locally_generated(e), t});
         e.tl.notes.push_back(fmt::format("fragmented to leave {}{}: its {} bytes went out in fragments; this buffer "
                                          "carried the first ({} bytes), new buffers the rest",
                                          dev, mtu_text(e.tl.netns, dev), e.tl.pkt.len, first.len));
@@ -420,8 +431,7 @@ struct TimelineBuilder::State {
     // A first fragment seen first as it leaves: with no watched hook before fragmentation, this is the original
     // buffer (ip_do_fragment's fast path keeps it for the first fragment): the later ones are cut from it.
     void fragment_first_seen(Entry& e, const PacketInfo& first, uint64_t t) {
-        if (fragmented_from.size() >= limits.max_open) fragmented_from.clear();
-        fragmented_from[fragment_key(e.tl.netns, first)] = {e.tl.id, false, t};
+        put_bounded(fragmented_from, fragment_key(e.tl.netns, first), Fragmented{e.tl.id, false, t});
     }
 
     // The whole packet a fragment leaving now came from: the one whose first fragment kept its buffer just before
@@ -790,9 +800,8 @@ struct TimelineBuilder::State {
                 dev = r->result_oif;
         const PacketInfo p = e.pkt_seen ? current_packet(e) : d.pkt;
         bool v4 = p.family == Family::ipv4;
-        std::string mtu;
-        if (const NetnsConfig* cfg = ctx(e.tl.netns).config; cfg && !dev.empty())
-            if (const Link* link = cfg->link_by_name(dev); link && link->mtu) mtu = fmt::format(" ({})", link->mtu);
+        uint32_t known = link_mtu(e.tl.netns, dev);
+        std::string mtu = known ? fmt::format(" ({})", known) : std::string();
         bool forwarding = d.location.starts_with(v4 ? "ip_forward+" : "ip6_forward+");
         if (!forwarding) return fmt::format("{} bytes, larger than the MTU the kernel checked", p.len);
         std::string text = fmt::format("{} bytes, larger than {}", p.len,
@@ -1413,8 +1422,8 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
             first.reassembled_here = true;
             first.tl.notes.push_back("reassembled in this buffer: the whole datagram went on in it to WireGuard (it "
                                      "came back decrypted through " + dev_in + ")");
-            if (s.reassembled_in.size() >= s.limits.max_open) s.reassembled_in.clear();
-            s.reassembled_in[fragment_key(first.tl.netns, first.tl.pkt)] = {first.tl.id, ev.t_ns};
+            s.put_bounded(s.reassembled_in, fragment_key(first.tl.netns, first.tl.pkt),
+                          State::Reassembled{first.tl.id, ev.t_ns});
         }
         if (arrival_seen(first.tl)) s.complete(first, s.idle_outcome(first));
     }
