@@ -16,18 +16,18 @@
 #include "netfilter_fixtures.hpp"
 #include "route_fixtures.hpp"
 #include "wgbpf/abi/events.h"
-#include "wgbpf/event/event_decoder.hpp"
-#include "wgbpf/netfilter/bracket_plan.hpp"
-#include "wgbpf/netfilter/netfilter_stepper.hpp"
-#include "wgbpf/render/netfilter_render.hpp"
-#include "wgbpf/render/route_render.hpp"
-#include "wgbpf/route/rule_attribution.hpp"
-#include "wgbpf/route/walk_grouper.hpp"
+#include "event/event_decoder.hpp"
+#include "netfilter/bracket_plan.hpp"
+#include "netfilter/netfilter_stepper.hpp"
+#include "render/netfilter_render.hpp"
+#include "render/route_render.hpp"
+#include "route/rule_attribution.hpp"
+#include "route/walk_grouper.hpp"
 #ifdef WGBPF_BENCH_PIPELINE
-#include "wgbpf/timeline/event_pipeline.hpp"
+#include "timeline/event_pipeline.hpp"
 #endif
 #ifdef WGBPF_BENCH_TIMELINE_RENDER
-#include "wgbpf/render/timeline_render.hpp"
+#include "render/timeline_render.hpp"
 #endif
 
 using namespace wgbpf;

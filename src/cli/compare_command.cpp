@@ -1,5 +1,5 @@
-#include "wgbpf/cli/compare_command.hpp"
-#include "wgbpf/render/terminal_text.hpp"
+#include "compare_command.hpp"
+#include "render/terminal_text.hpp"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -16,14 +16,14 @@
 #include <thread>
 #include <utility>
 
-#include "wgbpf/cli/exit_codes.hpp"
-#include "wgbpf/common/result.hpp"
-#include "wgbpf/config/netns_config.hpp"
-#include "wgbpf/nftrace/trace_matcher.hpp"
-#include "wgbpf/record/replay.hpp"
-#include "wgbpf/record/replay_session.hpp"
-#include "wgbpf/render/compare_render.hpp"
-#include "wgbpf/render/output_writer.hpp"
+#include "common/exit_codes.hpp"
+#include "common/result.hpp"
+#include "config/netns_config.hpp"
+#include "nftrace/trace_matcher.hpp"
+#include "record/replay.hpp"
+#include "record/replay_session.hpp"
+#include "render/compare_render.hpp"
+#include "render/output_writer.hpp"
 
 namespace wgbpf {
 namespace {

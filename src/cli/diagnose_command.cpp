@@ -1,4 +1,4 @@
-#include "wgbpf/cli/diagnose_command.hpp"
+#include "diagnose_command.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -7,18 +7,18 @@
 #include <ctime>
 #include <iostream>
 
-#include "wgbpf/cli/exit_codes.hpp"
-#include "wgbpf/common/clock.hpp"
-#include "wgbpf/common/result.hpp"
-#include "wgbpf/config/netns_config.hpp"
-#include "wgbpf/diagnose/static_checks.hpp"
-#include "wgbpf/diagnose/timeline_evidence.hpp"
-#include "wgbpf/probe/module_status.hpp"
-#include "wgbpf/record/replay.hpp"
-#include "wgbpf/record/replay_session.hpp"
-#include "wgbpf/render/diagnose_render.hpp"
-#include "wgbpf/timeline/packet_timeline.hpp"
-#include "wgbpf/wireguard/wg_config.hpp"
+#include "common/exit_codes.hpp"
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "config/netns_config.hpp"
+#include "diagnose/static_checks.hpp"
+#include "diagnose/timeline_evidence.hpp"
+#include "event/module_status.hpp"
+#include "record/replay.hpp"
+#include "record/replay_session.hpp"
+#include "render/diagnose_render.hpp"
+#include "timeline/packet_timeline.hpp"
+#include "wireguard/wg_config.hpp"
 
 namespace wgbpf {
 namespace {

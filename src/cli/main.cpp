@@ -8,15 +8,15 @@
 
 #include <iostream>
 
-#include "wgbpf/bpf/libbpf_log.hpp"
-#include "wgbpf/cli/compare_command.hpp"
-#include "wgbpf/cli/diagnose_command.hpp"
-#include "wgbpf/cli/exit_codes.hpp"
-#include "wgbpf/cli/watch_command.hpp"
-#include "wgbpf/common/result.hpp"
-#include "wgbpf/render/output_writer.hpp"
-#include "wgbpf/render/terminal_text.hpp"
-#include "wgbpf/record/replay.hpp"
+#include "loader/libbpf_log.hpp"
+#include "compare_command.hpp"
+#include "diagnose_command.hpp"
+#include "common/exit_codes.hpp"
+#include "watch_command.hpp"
+#include "common/result.hpp"
+#include "render/output_writer.hpp"
+#include "render/terminal_text.hpp"
+#include "record/replay.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "wgbpf/cli/privileges.hpp"
+#include "privileges.hpp"
 
 #include <linux/capability.h>
 #include <sys/syscall.h>

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "wgbpf/nftrace/trace_matcher.hpp"
-#include "wgbpf/nftrace/trace_text_parser.hpp"
-#include "wgbpf/render/compare_render.hpp"
+#include "nftrace/trace_matcher.hpp"
+#include "nftrace/trace_text_parser.hpp"
+#include "render/compare_render.hpp"
 
 namespace {
 

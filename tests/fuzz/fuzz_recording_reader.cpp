@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <string>
 
-#include "wgbpf/record/recording_format.hpp"
-#include "wgbpf/record/recording_reader.hpp"
-#include "wgbpf/record/replay_session.hpp"
-#include "wgbpf/render/netfilter_render.hpp"
-#include "wgbpf/render/route_render.hpp"
-#include "wgbpf/render/timeline_render.hpp"
+#include "record/recording_format.hpp"
+#include "record/recording_reader.hpp"
+#include "record/replay_session.hpp"
+#include "render/netfilter_render.hpp"
+#include "render/route_render.hpp"
+#include "render/timeline_render.hpp"
 
 namespace {
 

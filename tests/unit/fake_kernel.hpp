@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "wgbpf/bpf/kernel_features.hpp"
+#include "loader/kernel_features.hpp"
 
 struct FakeKernel : wgbpf::KernelFeatures {
     std::set<std::string> tracepoints{"fib_table_lookup", "fib6_table_lookup", "kfree_skb"};

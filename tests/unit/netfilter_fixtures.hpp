@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "wgbpf/config/nft_ruleset.hpp"
-#include "wgbpf/netfilter/bracket_plan.hpp"
+#include "config/nft_ruleset.hpp"
+#include "netfilter/bracket_plan.hpp"
 
 namespace wgbpf::test {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "wgbpf/config/netns_config.hpp"
-#include "wgbpf/event/route_lookup.hpp"
+#include "config/netns_config.hpp"
+#include "event/route_lookup.hpp"
 
 namespace wgbpf::test {
 

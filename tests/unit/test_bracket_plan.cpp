@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "netfilter_fixtures.hpp"
-#include "wgbpf/netfilter/bracket_plan.hpp"
+#include "netfilter/bracket_plan.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

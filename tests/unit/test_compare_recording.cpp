@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "wgbpf/nftrace/trace_matcher.hpp"
-#include "wgbpf/record/recording_reader.hpp"
-#include "wgbpf/record/replay_session.hpp"
+#include "nftrace/trace_matcher.hpp"
+#include "record/recording_reader.hpp"
+#include "record/replay_session.hpp"
 
 using namespace wgbpf;
 

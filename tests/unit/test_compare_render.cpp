@@ -3,7 +3,7 @@
 #include "golden.hpp"
 #include "test_data.hpp"
 #include "timeline_fixtures.hpp"
-#include "wgbpf/render/compare_render.hpp"
+#include "render/compare_render.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -4,8 +4,8 @@
 
 #include "test_data.hpp"
 #include "timeline_fixtures.hpp"
-#include "wgbpf/nftrace/compare_stream.hpp"
-#include "wgbpf/nftrace/trace_text_parser.hpp"
+#include "nftrace/compare_stream.hpp"
+#include "nftrace/trace_text_parser.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

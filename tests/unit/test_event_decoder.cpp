@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "wgbpf/abi/events.h"
-#include "wgbpf/event/event_decoder.hpp"
+#include "event/event_decoder.hpp"
 
 using namespace wgbpf;
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "wgbpf/abi/events.h"
-#include "wgbpf/timeline/event_pipeline.hpp"
+#include "timeline/event_pipeline.hpp"
 
 using namespace wgbpf;
 

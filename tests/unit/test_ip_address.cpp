@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include "wgbpf/common/ip_address.hpp"
+#include "common/ip_address.hpp"
 
 using namespace wgbpf;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "wgbpf/render/json_object.hpp"
+#include "render/json_object.hpp"
 
 using namespace wgbpf;
 

@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include "wgbpf/bpf/drop_reasons.hpp"
-#include "wgbpf/bpf/kernel_symbols.hpp"
+#include "loader/drop_reasons.hpp"
+#include "loader/kernel_symbols.hpp"
 
 using namespace wgbpf;
 

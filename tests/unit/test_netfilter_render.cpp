@@ -2,8 +2,8 @@
 
 #include "golden.hpp"
 #include "netfilter_fixtures.hpp"
-#include "wgbpf/netfilter/netfilter_stepper.hpp"
-#include "wgbpf/render/netfilter_render.hpp"
+#include "netfilter/netfilter_stepper.hpp"
+#include "render/netfilter_render.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

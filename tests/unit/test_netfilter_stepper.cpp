@@ -1,8 +1,8 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "netfilter_fixtures.hpp"
-#include "wgbpf/nftrace/trace_table_name.hpp"
-#include "wgbpf/netfilter/netfilter_stepper.hpp"
+#include "nftrace/trace_table_name.hpp"
+#include "netfilter/netfilter_stepper.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

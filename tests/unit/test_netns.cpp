@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "wgbpf/netlink/netns.hpp"
+#include "netlink/netns.hpp"
 
 using namespace wgbpf;
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "test_data.hpp"
-#include "wgbpf/netlink/nft_json.hpp"
+#include "netlink/nft_json.hpp"
 
 using namespace wgbpf;
 

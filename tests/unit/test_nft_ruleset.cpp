@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "wgbpf/config/nft_ruleset.hpp"
+#include "config/nft_ruleset.hpp"
 
 using namespace wgbpf;
 

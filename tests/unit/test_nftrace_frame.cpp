@@ -3,8 +3,8 @@
 
 #include <span>
 
-#include "wgbpf/record/recording_format.hpp"
-#include "wgbpf/record/recording_frames.hpp"
+#include "record/recording_format.hpp"
+#include "record/recording_frames.hpp"
 
 using namespace wgbpf;
 

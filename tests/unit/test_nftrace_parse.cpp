@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "wgbpf/netlink/nftrace_parse.hpp"
+#include "netlink/nftrace_parse.hpp"
 
 using namespace wgbpf;
 

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "test_data.hpp"
-#include "wgbpf/nftrace/trace_text_parser.hpp"
+#include "nftrace/trace_text_parser.hpp"
 
 using namespace wgbpf;
 

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/render/output_writer.hpp"
+#include "render/output_writer.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

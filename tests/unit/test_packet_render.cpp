@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/render/packet_render.hpp"
+#include "render/packet_render.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -1,6 +1,6 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include "wgbpf/timeline/pending_routes.hpp"
+#include "timeline/pending_routes.hpp"
 
 using namespace wgbpf;
 using Fit = PendingRoutes::Fit;

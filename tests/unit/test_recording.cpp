@@ -21,9 +21,9 @@
 #include "netfilter_fixtures.hpp"
 #include "route_fixtures.hpp"
 #include "wgbpf/abi/events.h"
-#include "wgbpf/record/recording_reader.hpp"
-#include "wgbpf/record/recording_writer.hpp"
-#include "wgbpf/record/replay_session.hpp"
+#include "record/recording_reader.hpp"
+#include "record/recording_writer.hpp"
+#include "record/replay_session.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "fake_kernel.hpp"
-#include "wgbpf/probe/route_flavour.hpp"
+#include "probe/route_flavour.hpp"
 
 using namespace wgbpf;
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <random>
 
-#include "wgbpf/config/netns_config.hpp"
+#include "config/netns_config.hpp"
 
 using namespace wgbpf;
 

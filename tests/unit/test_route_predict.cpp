@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "route_fixtures.hpp"
-#include "wgbpf/route/route_predict.hpp"
+#include "route/route_predict.hpp"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "golden.hpp"
-#include "wgbpf/render/route_render.hpp"
+#include "render/route_render.hpp"
 
 using namespace wgbpf;
 

@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/timeline/rp_filter.hpp"
+#include "timeline/rp_filter.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -9,8 +9,8 @@
 
 #include <vector>
 
-#include "wgbpf/netlink/rt_tables.hpp"
-#include "wgbpf/netlink/rtnl_parse.hpp"
+#include "netlink/rt_tables.hpp"
+#include "netlink/rtnl_parse.hpp"
 
 using namespace wgbpf;
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "route_fixtures.hpp"
-#include "wgbpf/route/rule_attribution.hpp"
+#include "route/rule_attribution.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/netfilter/rule_match.hpp"
+#include "netfilter/rule_match.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "wgbpf/bpf/shared_maps.hpp"
+#include "loader/shared_maps.hpp"
 
 using namespace wgbpf;
 

@@ -8,7 +8,7 @@
 
 #include "netfilter_fixtures.hpp"
 #include "route_fixtures.hpp"
-#include "wgbpf/record/snapshot_json.hpp"
+#include "record/snapshot_json.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

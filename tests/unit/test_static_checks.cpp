@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/diagnose/static_checks.hpp"
+#include "diagnose/static_checks.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

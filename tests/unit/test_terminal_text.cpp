@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include "wgbpf/render/paint.hpp"
-#include "wgbpf/render/terminal_text.hpp"
+#include "render/paint.hpp"
+#include "render/terminal_text.hpp"
 
 using namespace wgbpf;
 

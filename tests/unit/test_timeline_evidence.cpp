@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/diagnose/timeline_evidence.hpp"
+#include "diagnose/timeline_evidence.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

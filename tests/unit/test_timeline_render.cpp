@@ -2,7 +2,7 @@
 
 #include "golden.hpp"
 #include "timeline_fixtures.hpp"
-#include "wgbpf/render/timeline_render.hpp"
+#include "render/timeline_render.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

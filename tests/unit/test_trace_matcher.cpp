@@ -3,7 +3,7 @@
 
 #include "test_data.hpp"
 #include "timeline_fixtures.hpp"
-#include "wgbpf/nftrace/trace_matcher.hpp"
+#include "nftrace/trace_matcher.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

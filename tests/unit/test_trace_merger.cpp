@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/nftrace/trace_merger.hpp"
+#include "nftrace/trace_merger.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -1,8 +1,8 @@
 // Which packets the trace table marks: the watched scope, hook by hook, and nothing else.
 #include <catch2/catch_test_macros.hpp>
 
-#include "wgbpf/nftrace/trace_rules.hpp"
-#include "wgbpf/nftrace/trace_table_name.hpp"
+#include "nftrace/trace_rules.hpp"
+#include "nftrace/trace_table_name.hpp"
 
 using namespace wgbpf;
 

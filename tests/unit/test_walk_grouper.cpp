@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "route_fixtures.hpp"
-#include "wgbpf/route/walk_grouper.hpp"
+#include "route/walk_grouper.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

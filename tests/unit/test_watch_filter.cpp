@@ -1,6 +1,6 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include "wgbpf/probe/watch_filter.hpp"
+#include "probe/watch_filter.hpp"
 
 using namespace wgbpf;
 

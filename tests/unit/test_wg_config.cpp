@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "wgbpf/netlink/wg_genl_parse.hpp"
-#include "wgbpf/wireguard/wg_config.hpp"
+#include "netlink/wg_genl_parse.hpp"
+#include "wireguard/wg_config.hpp"
 
 using namespace wgbpf;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch_test_macros.hpp>
 
-#include "wgbpf/wireguard/wg_sockets.hpp"
+#include "wireguard/wg_sockets.hpp"
 
 using namespace wgbpf;
 

@@ -1,7 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "timeline_fixtures.hpp"
-#include "wgbpf/timeline/wireguard_link.hpp"
+#include "timeline/wireguard_link.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "route_fixtures.hpp"
-#include "wgbpf/route/rule_attribution.hpp"
-#include "wgbpf/timeline/timeline_builder.hpp"
+#include "route/rule_attribution.hpp"
+#include "timeline/timeline_builder.hpp"
 
 namespace wgbpf::test {
 

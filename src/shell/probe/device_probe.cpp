@@ -1,0 +1,49 @@
+#include "probe/device_probe.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "device.skel.h"
+#include "loader/libbpf_raii.hpp"
+#include "probe/shared_load.hpp"
+
+namespace wgbpf {
+
+using DeviceSkel = SkeletonPtr<wgbpf_device_bpf, wgbpf_device_bpf__destroy>;
+
+struct DeviceProbe::Impl {
+    DeviceSkel skel;
+    int losses_fd = -1;
+};
+
+Result<std::unique_ptr<DeviceProbe>> DeviceProbe::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                                        SharedMaps& maps, uint32_t ringbuf_bytes) {
+    if (!kernel.has_tracepoint("netif_receive_skb") || !kernel.has_tracepoint("net_dev_start_xmit"))
+        return Error{"the kernel has no BTF tracepoints netif_receive_skb / net_dev_start_xmit"};
+    auto impl = std::make_unique<Impl>();
+    impl->skel.reset(wgbpf_device_bpf__open());
+    if (!impl->skel) return Error{std::string("cannot open the device BPF object: ") + std::strerror(errno)};
+    if (auto r = load_shared(impl->skel.get(), wgbpf_device_bpf__load, maps, ringbuf_bytes, "device"); !r)
+        return Error{r.error()};
+    impl->skel->bss->filter = filter;
+    if (int err = wgbpf_device_bpf__attach(impl->skel.get()))
+        return Error{std::string("cannot attach the device tracepoints: ") + std::strerror(-err)};
+    impl->losses_fd = maps.losses.get();
+    return std::unique_ptr<DeviceProbe>(new DeviceProbe(std::move(impl)));
+}
+
+DeviceProbe::DeviceProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DeviceProbe::~DeviceProbe() = default;
+
+void DeviceProbe::set_filter(const wgbpf_filter& filter) { impl_->skel->bss->filter = filter; }
+
+ModuleStatus DeviceProbe::status() const {
+    ModuleStatus s;
+    s.name = "device";
+    s.running = true;
+    s.flavour = "tp_btf netif_receive_skb+net_dev_start_xmit";
+    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DEVICE);
+    return s;
+}
+
+} // namespace wgbpf

@@ -1,0 +1,48 @@
+#include "probe/drop_probe.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "drop.skel.h"
+#include "loader/libbpf_raii.hpp"
+#include "probe/shared_load.hpp"
+
+namespace wgbpf {
+
+using DropSkel = SkeletonPtr<wgbpf_drop_bpf, wgbpf_drop_bpf__destroy>;
+
+struct DropProbe::Impl {
+    DropFlavour flavour;
+    DropSkel skel;
+    int losses_fd = -1;
+};
+
+Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel, SharedMaps& maps,
+                                                    uint32_t ringbuf_bytes) {
+    auto impl = std::make_unique<Impl>();
+    impl->flavour = choose_drop_flavour(kernel);
+    if (!impl->flavour.can_run) return Error{impl->flavour.why_not};
+    impl->skel.reset(wgbpf_drop_bpf__open());
+    if (!impl->skel) return Error{std::string("cannot open the drop BPF object: ") + std::strerror(errno)};
+    bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_reason, impl->flavour.with_reason);
+    bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_noreason, !impl->flavour.with_reason);
+    if (auto r = load_shared(impl->skel.get(), wgbpf_drop_bpf__load, maps, ringbuf_bytes, "drop"); !r)
+        return Error{r.error()};
+    if (int err = wgbpf_drop_bpf__attach(impl->skel.get())) return Error{std::string("cannot attach to kfree_skb: ") + std::strerror(-err)};
+    impl->losses_fd = maps.losses.get();
+    return std::unique_ptr<DropProbe>(new DropProbe(std::move(impl)));
+}
+
+DropProbe::DropProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DropProbe::~DropProbe() = default;
+
+ModuleStatus DropProbe::status() const {
+    ModuleStatus s;
+    s.name = "drop";
+    s.running = true;
+    s.flavour = impl_->flavour.describe();
+    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DROP);
+    return s;
+}
+
+} // namespace wgbpf

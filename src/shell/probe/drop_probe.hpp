@@ -1,0 +1,28 @@
+#pragma once
+// The drop module: watched packets freed with a drop reason (tp_btf kfree_skb), and the end of a
+// packet's watch when it is consumed normally (consume_skb).
+#include <memory>
+
+#include "wgbpf/abi/events.h"
+#include "loader/kernel_features.hpp"
+#include "loader/shared_maps.hpp"
+#include "common/result.hpp"
+#include "event/module_status.hpp"
+#include "probe/netfilter_flavour.hpp"
+
+namespace wgbpf {
+
+class DropProbe {
+public:
+    static Result<std::unique_ptr<DropProbe>> start(const KernelFeatures& kernel, SharedMaps& maps,
+                                                    uint32_t ringbuf_bytes);
+    ~DropProbe();
+    ModuleStatus status() const;
+
+private:
+    struct Impl;
+    explicit DropProbe(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace wgbpf

@@ -1,0 +1,104 @@
+#include "probe/route_probe.hpp"
+
+#include <bpf/bpf.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "route.skel.h"
+#include "route_rules.skel.h"
+#include "loader/libbpf_raii.hpp"
+#include "probe/netfilter_probe.hpp"
+#include "probe/shared_load.hpp"
+
+namespace wgbpf {
+
+using RouteSkel = SkeletonPtr<wgbpf_route_bpf, wgbpf_route_bpf__destroy>;
+using RulesSkel = SkeletonPtr<wgbpf_route_rules_bpf, wgbpf_route_rules_bpf__destroy>;
+
+struct RouteProbe::Impl {
+    RouteFlavour flavour;
+    RouteSkel route;
+    RulesSkel rules;
+    std::vector<std::string> notes;
+    int losses_fd = -1;
+};
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// The exact-rules object shares the route object's ring buffer and loss counters. Its failure only
+// degrades the module (rules are then inferred), never stops it.
+Result<RulesSkel> start_exact_rules(const RouteFlavour& flavour, SharedMaps& maps, uint32_t ringbuf_bytes,
+                                    const wgbpf_filter& filter) {
+    RulesSkel rules(wgbpf_route_rules_bpf__open());
+    if (!rules) return Error{"cannot open the exact-rules BPF object: " + errno_text(errno)};
+    bool three = flavour.suppress_arg_count == 3;
+    bpf_program__set_autoload(rules->progs.rules_fib4_suppress3, three);
+    bpf_program__set_autoload(rules->progs.rules_fib4_suppress2, !three);
+    bpf_program__set_autoload(rules->progs.rules_fib6_suppress3, flavour.ipv6_suppress && three);
+    bpf_program__set_autoload(rules->progs.rules_fib6_suppress2, flavour.ipv6_suppress && !three);
+    if (auto r = load_shared(rules.get(), wgbpf_route_rules_bpf__load, maps, ringbuf_bytes, "exact-rules"); !r)
+        return Error{r.error()};
+    rules->bss->filter = filter;
+    if (int err = wgbpf_route_rules_bpf__attach(rules.get())) return Error{"attach refused: " + errno_text(err)};
+    return rules;
+}
+
+} // namespace
+
+Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                                      SharedMaps& maps, uint32_t ringbuf_bytes) {
+    auto impl = std::make_unique<Impl>();
+    impl->flavour = choose_route_flavour(kernel);
+    if (!impl->flavour.can_run) return Error{impl->flavour.why_not};
+    impl->notes = impl->flavour.notes;
+
+    impl->route.reset(wgbpf_route_bpf__open());
+    if (!impl->route) return Error{"cannot open the routing BPF object: " + errno_text(errno)};
+    bpf_program__set_autoload(impl->route->progs.route_fib6_lookup, impl->flavour.ipv6);
+    if (auto r = load_shared(impl->route.get(), wgbpf_route_bpf__load, maps, ringbuf_bytes, "routing"); !r)
+        return Error{r.error()};
+    impl->route->bss->filter = filter;
+    if (int err = wgbpf_route_bpf__attach(impl->route.get()))
+        return Error{"cannot attach the routing tracepoints: " + errno_text(err)};
+    impl->losses_fd = maps.losses.get();
+
+    if (impl->flavour.exact_rules) {
+        auto rules = start_exact_rules(impl->flavour, maps, ringbuf_bytes, filter);
+        if (rules) {
+            impl->rules = std::move(rules.value());
+        } else {
+            impl->flavour.exact_rules = false;
+            impl->notes.push_back("rules inferred from the ruleset: fexit on the rule functions: " + rules.error());
+        }
+    }
+    return std::unique_ptr<RouteProbe>(new RouteProbe(std::move(impl)));
+}
+
+RouteProbe::RouteProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RouteProbe::~RouteProbe() = default;
+
+void RouteProbe::set_filter(const wgbpf_filter& filter) {
+    impl_->route->bss->filter = filter;
+    if (impl_->rules) impl_->rules->bss->filter = filter;
+}
+
+uint64_t RouteProbe::lost() const { return read_losses(impl_->losses_fd, WGBPF_MOD_ROUTE); }
+
+ModuleStatus RouteProbe::status() const {
+    ModuleStatus s;
+    s.name = "route";
+    s.running = true;
+    s.flavour = impl_->flavour.describe();
+    s.notes = impl_->notes;
+    s.lost = lost();
+    return s;
+}
+
+} // namespace wgbpf
