@@ -1,5 +1,5 @@
 /* Netfilter brackets: BPF netfilter links (6.4+) placed by user space just before and after the nft
- * base chains of each hook (src/netfilter/bracket_plan). Each records the packet's mark, conntrack
+ * base chains of each hook (src/core/netfilter/bracket_plan). Each records the packet's mark, conntrack
  * mark and state; user space attributes what changed between two brackets to the chains between them,
  * and a packet that never reaches the next bracket to the chain that dropped it.
  * The link does not tell a program its priority, so there is one program per bracket slot. */

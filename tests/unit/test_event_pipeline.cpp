@@ -48,7 +48,7 @@ TEST_CASE("timelines that completed before the loss counters were read still get
     pipeline.lost("route", 7);              // read after the poll that completed it
     pipeline.flush(2'000);
     REQUIRE(out.size() == 1);
-    CHECK(out[0].outcome == "sent");
+    CHECK(out[0].outcome == Outcome::sent);
     CHECK(has_gap(out[0], "7 route events lost while it was in flight"));
 
     // The next interval had no loss: a timeline completed in it goes out clean at the next flush.

@@ -47,7 +47,7 @@ WireguardStep sole_wireguard_step(const PacketTimeline& t) {
 
 // A timeline WireGuard ended: dropped, with this verdict, said inferred or not, and `why` in its sentence.
 void check_wireguard_drop(const PacketTimeline& t, const std::string& verdict, bool inferred, std::string_view why) {
-    CHECK(t.outcome == "dropped");
+    CHECK(t.outcome == Outcome::dropped);
     CHECK(t.outcome_inferred == inferred);
     WireguardStep wg = sole_wireguard_step(t);
     CHECK(wg.verdict == verdict);
@@ -58,7 +58,7 @@ void check_wireguard_drop(const PacketTimeline& t, const std::string& verdict, b
 // No WireGuard verdict on any of the timelines, and none dropped.
 void check_no_wireguard_drop(const std::vector<PacketTimeline>& out) {
     for (const PacketTimeline& t : out) {
-        CHECK(t.outcome != "dropped");
+        CHECK(t.outcome != Outcome::dropped);
         for (const WireguardStep& w : steps_of<WireguardStep>(t)) CHECK(w.verdict.empty());
     }
 }
@@ -84,7 +84,7 @@ TEST_CASE("seed, figure 2: the echo request is encapsulated in the outer packet,
     CHECK(inner.id == 1);
     CHECK(inner.packet_id == kRequest);
     CHECK(inner.netns == kNs);
-    CHECK(inner.outcome == "encapsulated");
+    CHECK(inner.outcome == Outcome::encapsulated);
     CHECK(inner.encapsulated_in == 2u);
     CHECK_FALSE(inner.outer_of);
     CHECK(inner.mark == 0);
@@ -95,7 +95,7 @@ TEST_CASE("seed, figure 2: the echo request is encapsulated in the outer packet,
     CHECK(route.result_oif == "wg0");
     CHECK(route.tgid == kPing);
     auto wg = steps_of<WireguardStep>(inner)[0];
-    CHECK(wg.action == "encrypt");
+    CHECK(wg.action == WgAction::encrypt);
     CHECK(wg.peer == kServerKey);
     CHECK(wg.endpoint == "203.0.113.123:51820");
     CHECK(wg.receiver_index == kServerIndex);
@@ -104,7 +104,7 @@ TEST_CASE("seed, figure 2: the echo request is encapsulated in the outer packet,
 
     const PacketTimeline& outer = c.out[1];
     CHECK(outer.id == 2);
-    CHECK(outer.outcome == "sent");
+    CHECK(outer.outcome == Outcome::sent);
     CHECK(outer.outer_of == 1u);
     CHECK_FALSE(outer.encapsulated_in);
     CHECK(outer.mark == kWgMark);
@@ -113,7 +113,7 @@ TEST_CASE("seed, figure 2: the echo request is encapsulated in the outer packet,
     CHECK(steps_of<RouteDecision>(outer)[0].result_oif == "c0");
     CHECK(steps_of<RouteDecision>(outer)[0].mark == kWgMark);
     CHECK(steps_of<NetfilterStep>(outer)[1].ct_mark_after == kWgMark);
-    CHECK(steps_of<WireguardStep>(outer)[0].action == "encrypt");
+    CHECK(steps_of<WireguardStep>(outer)[0].action == WgAction::encrypt);
     CHECK(steps_of<DeviceStep>(outer)[0].dev == "c0");
     CHECK(c.builder.unattached_routes() == 0);
 }
@@ -130,33 +130,33 @@ TEST_CASE("seed, figure 3: the reply's outer packet passes rp_filter with its re
 
     const PacketTimeline& outer = c.out[0];
     CHECK(outer.id == 1);
-    CHECK(outer.outcome == "decapsulated");
+    CHECK(outer.outcome == Outcome::decapsulated);
     CHECK(outer.outer_of == 2u);
     CHECK(outer.mark == kWgMark);
     CHECK(kinds(outer) == Kinds{"dev", "wg", "nf", "nf", "route", "rp_filter", "nf"});
     CHECK(time_ordered(outer));
     auto rp = steps_of<RpFilterStep>(outer)[0];
-    CHECK(rp.mode == "strict");
-    CHECK(rp.result == "pass");
+    CHECK(rp.mode == RpFilterMode::strict);
+    CHECK(rp.result == RpFilterResult::pass);
     CHECK(rp.iif == "c0");
     CHECK(rp.src_valid_mark);
     CHECK(rp.explanation == "reverse route to 203.0.113.123 via c0 = iif c0 (mark 0xca6c used: src_valid_mark=1)");
     auto wg = steps_of<WireguardStep>(outer)[0];
-    CHECK(wg.action == "decrypt");
-    CHECK(wg.direction == "in");
+    CHECK(wg.action == WgAction::decrypt);
+    CHECK(wg.direction == WgDirection::in);
     CHECK(wg.receiver_index == kClientIndex);
     CHECK(wg.counter == 5u);
     CHECK(steps_of<NetfilterStep>(outer)[1].mark_after == kWgMark); // premangle restored it
 
     const PacketTimeline& inner = c.out[1];
     CHECK(inner.id == 2);
-    CHECK(inner.outcome == "delivered");
+    CHECK(inner.outcome == Outcome::delivered);
     CHECK(inner.decapsulated_from == 1u);
     CHECK_FALSE(inner.outer_of);
     CHECK(kinds(inner) == Kinds{"wg", "dev", "nf", "nf", "route", "rp_filter", "nf"});
-    CHECK(steps_of<WireguardStep>(inner)[0].action == "decrypt");
+    CHECK(steps_of<WireguardStep>(inner)[0].action == WgAction::decrypt);
     CHECK(steps_of<WireguardStep>(inner)[0].peer == kServerKey);
-    CHECK(steps_of<RpFilterStep>(inner)[0].result == "pass");
+    CHECK(steps_of<RpFilterStep>(inner)[0].result == RpFilterResult::pass);
     CHECK(steps_of<RpFilterStep>(inner)[0].iif == "wg0");
 }
 
@@ -165,11 +165,11 @@ TEST_CASE("rp_filter without src_valid_mark: reverse route via wg0, the packet c
     feed_rp_filter_failure(c.builder);
     REQUIRE(c.out.size() == 1);
     const PacketTimeline& t = c.out[0];
-    CHECK(t.outcome == "dropped");
+    CHECK(t.outcome == Outcome::dropped);
     CHECK_FALSE(t.outer_of);
     CHECK(kinds(t) == Kinds{"dev", "wg", "nf", "nf", "route", "rp_filter", "drop"});
     auto rp = steps_of<RpFilterStep>(t)[0];
-    CHECK(rp.result == "fail");
+    CHECK(rp.result == RpFilterResult::fail);
     CHECK(rp.reverse_oif == "wg0");
     CHECK(rp.explanation == "reverse route to 203.0.113.123 goes via wg0, not c0 where the packet came in: mark 0xca6c was "
                             "not used (src_valid_mark=0)");
@@ -189,8 +189,8 @@ TEST_CASE("an IP_RPFILTER drop makes an rp_filter step without sysctls a failure
     feed_rp_filter_failure(c.builder);
     REQUIRE(c.out.size() == 1);
     auto rp = steps_of<RpFilterStep>(c.out[0])[0];
-    CHECK(rp.mode == "unknown");
-    CHECK(rp.result == "fail");
+    CHECK(rp.mode == RpFilterMode::unknown);
+    CHECK(rp.result == RpFilterResult::fail);
     CHECK(rp.explanation.starts_with("dropped: no sysctl snapshot"));
 }
 
@@ -276,7 +276,7 @@ TEST_CASE("a failed output decision no packet takes is a timeline of its own; a 
     REQUIRE(c.out.size() == 1);
     const PacketTimeline& t = c.out[0];
     CHECK(t.id == 3);
-    CHECK(t.outcome == "unknown");
+    CHECK(t.outcome == Outcome::unknown);
     CHECK(t.packet_id == 0);
     CHECK(t.pkt.dst == ip("198.51.100.9"));
     CHECK(kinds(t) == Kinds{"route"});
@@ -304,7 +304,7 @@ TEST_CASE("a packet id seen again after its timeline completed starts a new time
     c.builder.add(filter_output(p, 110));
     c.builder.add(egress(p, kC0, 120));
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "sent");
+    CHECK(c.out[0].outcome == Outcome::sent);
 
     PacketInfo reused = icmp_packet(0xa, "10.0.0.1", "192.168.178.1", 8); // the kernel reused the buffer
     c.builder.add(filter_output(reused, 500));
@@ -329,13 +329,13 @@ TEST_CASE("idle timelines complete: delivered after an input accept, unknown oth
     c.builder.add(outer_input_route(4'000, 0xd)); // no netfilter module either: the route says local
     c.builder.flush(1'000 + 200'000'000);
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
     CHECK(has_gap(c.out[0], "no delivery, egress or drop seen (idle for 200 ms)"));
     c.builder.flush(4'000 + 200'000'000);
     REQUIRE(c.out.size() == 4);
-    CHECK(c.out[1].outcome == "delivered");
-    CHECK(c.out[2].outcome == "dropped");
-    CHECK(c.out[3].outcome == "delivered");
+    CHECK(c.out[1].outcome == Outcome::delivered);
+    CHECK(c.out[2].outcome == Outcome::dropped);
+    CHECK(c.out[3].outcome == Outcome::delivered);
     CHECK(c.out[3].pkt.src == ip("203.0.113.123")); // known from the route's flow only
     CHECK(c.builder.open() == 0);
 }
@@ -366,7 +366,7 @@ TEST_CASE("loose mode's second reverse lookup is a plain route step") {
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
     CHECK(kinds(c.out[0]) == Kinds{"dev", "wg", "rp_filter", "route"});
-    CHECK(steps_of<RpFilterStep>(c.out[0])[0].mode == "loose");
+    CHECK(steps_of<RpFilterStep>(c.out[0])[0].mode == RpFilterMode::loose);
 }
 
 TEST_CASE("at most max_open timelines: the oldest is evicted, marked and counted") {
@@ -376,7 +376,7 @@ TEST_CASE("at most max_open timelines: the oldest is evicted, marked and counted
     for (uint64_t id = 1; id <= 3; ++id) c.builder.add(preraw(icmp_packet(id, "198.51.100.9", "10.0.0.1", 0), id * 10));
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].packet_id == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
     CHECK(has_gap(c.out[0], "evicted before completion (more than 2 packets open)"));
     CHECK(c.builder.evicted() == 1);
     CHECK(c.builder.open() == 2);
@@ -437,25 +437,25 @@ TEST_CASE("handshakes and keepalives are shown as such and never linked") {
     const PacketTimeline& i = c.out[0];
     CHECK(i.packet_id == 0x10);
     CHECK(kinds(i) == Kinds{"wg", "route", "dev"});
-    CHECK(steps_of<WireguardStep>(i)[0].action == "handshake_initiation");
+    CHECK(steps_of<WireguardStep>(i)[0].action == WgAction::handshake_initiation);
     CHECK(steps_of<WireguardStep>(i)[0].sender_index == 0x42u);
     CHECK_FALSE(i.outer_of);
     CHECK(c.out[1].packet_id == 0x11);
-    CHECK(steps_of<WireguardStep>(c.out[1])[0].action == "keepalive");
+    CHECK(steps_of<WireguardStep>(c.out[1])[0].action == WgAction::keepalive);
     CHECK_FALSE(c.out[1].outer_of);
 
     // The inner packet, released once its link window passed: handed to WireGuard, but no outer packet seen
     // for it, so its encryption is not claimed.
     CHECK(c.out[2].packet_id == kRequest);
-    CHECK(c.out[2].outcome == "unknown");
+    CHECK(c.out[2].outcome == Outcome::unknown);
     CHECK_FALSE(c.out[2].encapsulated_in);
     CHECK(has_gap(c.out[2], "handed to WireGuard (wg0), but no outer packet was linked to it: no session with peer"));
     CHECK(has_gap(c.out[2], "WireGuard sent it a handshake initiation (0 ms apart) and holds the packet"));
 
     CHECK(c.out[3].packet_id == 0x12);
-    CHECK(steps_of<WireguardStep>(c.out[3])[0].action == "handshake_response");
+    CHECK(steps_of<WireguardStep>(c.out[3])[0].action == WgAction::handshake_response);
     CHECK(steps_of<WireguardStep>(c.out[3])[0].receiver_index == 0x42u);
-    CHECK(c.out[3].outcome == "unknown");
+    CHECK(c.out[3].outcome == Outcome::unknown);
 }
 
 TEST_CASE("a held inner packet is released when its link window passes") {
@@ -468,7 +468,7 @@ TEST_CASE("a held inner packet is released when its link window passes") {
     CHECK(c.builder.open() == 0); // held, not open
     c.builder.flush(110 + 50'000'000);
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
 
     CHECK(has_gap(c.out[0], "its outer packet was not seen"));
 
@@ -479,7 +479,7 @@ TEST_CASE("a held inner packet is released when its link window passes") {
     d.builder.add(egress(rs, kWg0, 110));
     d.builder.flush_all();
     REQUIRE(d.out.size() == 1);
-    CHECK(d.out[0].outcome == "not_sent");
+    CHECK(d.out[0].outcome == Outcome::not_sent);
     CHECK(d.out[0].outcome_inferred);
     auto wg = steps_of<WireguardStep>(d.out[0]);
     REQUIRE(wg.size() == 1);
@@ -493,7 +493,7 @@ TEST_CASE("a held inner packet is released when its link window passes") {
     n.builder.add(egress(req, kWg0, 110));
     n.builder.flush_all();
     REQUIRE(n.out.size() == 1);
-    CHECK(n.out[0].outcome == "not_sent");
+    CHECK(n.out[0].outcome == Outcome::not_sent);
     CHECK(steps_of<WireguardStep>(n.out[0])[0].verdict == "no_endpoint");
 }
 
@@ -544,7 +544,7 @@ TEST_CASE("without a context the builder still stitches packets") {
     b.add(egress(p, 7, 20));
     REQUIRE(out.size() == 1);
     CHECK(steps_of<DeviceStep>(out[0])[0].dev == "if7");
-    CHECK(out[0].outcome == "sent");
+    CHECK(out[0].outcome == Outcome::sent);
 }
 
 TEST_CASE("kernel WireGuard: the same buffer comes back in through wg0 after decryption, a new linked timeline") {
@@ -558,14 +558,14 @@ TEST_CASE("kernel WireGuard: the same buffer comes back in through wg0 after dec
     c.builder.add(filter_input(reply, 210));
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].id == 1);
-    CHECK(c.out[0].outcome == "decapsulated");
+    CHECK(c.out[0].outcome == Outcome::decapsulated);
     CHECK(c.out[0].outer_of == 2u);
     CHECK(kinds(c.out[0]) == Kinds{"dev", "wg", "nf", "nf"});
     c.builder.flush_all();
     REQUIRE(c.out.size() == 2);
     CHECK(c.out[1].decapsulated_from == 1u);
     CHECK(kinds(c.out[1]) == Kinds{"wg", "dev", "nf"});
-    CHECK(c.out[1].outcome == "delivered");
+    CHECK(c.out[1].outcome == Outcome::delivered);
 }
 
 namespace {
@@ -616,7 +616,7 @@ TEST_CASE("kernel WireGuard: outer packets pair with their inner packets by pack
     auto wg1 = steps_of<WireguardStep>(*inner1);
     REQUIRE(wg1.size() == 1);
     CHECK(wg1[0].counter == 7u);
-    CHECK(wg1[0].linked_by == "skb");
+    CHECK(wg1[0].linked_by == WgLinkedBy::skb);
     CHECK(wg1[0].peer == kernel_lookup_key()); // the peer the kernel chose, not one inferred
     auto outer_wg = steps_of<WireguardStep>(*c.by_id(*inner1->encapsulated_in));
     REQUIRE(outer_wg.size() == 1);
@@ -661,7 +661,7 @@ TEST_CASE("kernel WireGuard: the decrypted packet is linked to its outer packet 
     auto wg = steps_of<WireguardStep>(*inner);
     REQUIRE(wg.size() == 1);
     CHECK(wg[0].counter == 5u);
-    CHECK(wg[0].linked_by == "skb");
+    CHECK(wg[0].linked_by == WgLinkedBy::skb);
 }
 
 TEST_CASE("kernel WireGuard: a packet no peer's allowed IPs cover says so before its drop") {
@@ -679,11 +679,11 @@ TEST_CASE("kernel WireGuard: a packet no peer's allowed IPs cover says so before
     c.builder.add(drop);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome == Outcome::dropped);
     CHECK_FALSE(c.out[0].outcome_inferred);
     auto wg = steps_of<WireguardStep>(c.out[0]);
     REQUIRE(wg.size() == 1);
-    CHECK(wg[0].action == "encrypt");
+    CHECK(wg[0].action == WgAction::encrypt);
     CHECK(wg[0].verdict == "no_peer");
     CHECK_FALSE(wg[0].inferred);
     CHECK(wg[0].dropped.find("no peer's allowed IPs contain 198.51.100.9") == 0);
@@ -708,7 +708,7 @@ TEST_CASE("kernel WireGuard: a decrypted packet whose source is not in its sende
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].packet_id == 0x701);
-    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome == Outcome::dropped);
     auto wg = steps_of<WireguardStep>(c.out[0]);
     REQUIRE(wg.size() == 2);
     CHECK(wg[1].verdict == "src_not_allowed");
@@ -736,7 +736,7 @@ TEST_CASE("kernel WireGuard: a handshake initiation refused is the verdict on it
         c.builder.flush_all();
         REQUIRE(c.out.size() == 1);
         check_wireguard_drop(c.out[0], name, false, why);
-        CHECK(sole_wireguard_step(c.out[0]).action == "handshake_initiation");
+        CHECK(sole_wireguard_step(c.out[0]).action == WgAction::handshake_initiation);
     }
 }
 
@@ -748,7 +748,7 @@ TEST_CASE("user-space WireGuard: a data packet received with no inner packet aft
     c.builder.flush(100 + 50'000'000);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome == Outcome::dropped);
     CHECK(c.out[0].outcome_inferred);
     auto wg = steps_of<WireguardStep>(c.out[0]);
     REQUIRE(wg.size() == 1);
@@ -764,7 +764,7 @@ TEST_CASE("user-space WireGuard: links say they were paired by peer, order and l
     c.builder.flush_all();
     auto wg = steps_of<WireguardStep>(*c.by_id(1));
     REQUIRE(wg.size() == 1);
-    CHECK(wg[0].linked_by == "peer_order_length");
+    CHECK(wg[0].linked_by == WgLinkedBy::peer_order_length);
 }
 
 TEST_CASE("a buffer reused for another packet before the first one's end was seen ends the first timeline") {
@@ -782,7 +782,7 @@ TEST_CASE("a buffer reused for another packet before the first one's end was see
     CHECK(c.out[0].steps.size() == 1);
     CHECK(has_gap(c.out[0], "reused for another packet"));
     CHECK(c.out[1].pkt.ip_id == 101);
-    CHECK(c.out[1].outcome == "sent");
+    CHECK(c.out[1].outcome == Outcome::sent);
 }
 
 TEST_CASE("a buffer reused after its packet was delivered locally ends the timeline without a gap") {
@@ -796,9 +796,9 @@ TEST_CASE("a buffer reused after its packet was delivered locally ends the timel
     c.builder.add(egress(next, kC0, 210));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 2);
-    CHECK(c.out[0].outcome == "delivered");
+    CHECK(c.out[0].outcome == Outcome::delivered);
     CHECK(c.out[0].gaps.empty());
-    CHECK(c.out[1].outcome == "sent");
+    CHECK(c.out[1].outcome == Outcome::sent);
 }
 
 TEST_CASE("a timeline keeps at most max_steps steps and says how it was cut") {
@@ -828,7 +828,7 @@ TEST_CASE("user-space WireGuard: an outer packet from an endpoint no peer had ye
     CHECK(c.out[1].decapsulated_from == c.out[0].id);
     CHECK(steps_of<WireguardStep>(c.out[0])[0].peer == kServerKey);
     CHECK(steps_of<WireguardStep>(c.out[1])[0].peer == kServerKey);
-    CHECK(steps_of<WireguardStep>(c.out[1])[0].linked_by == "peer_order_length");
+    CHECK(steps_of<WireguardStep>(c.out[1])[0].linked_by == WgLinkedBy::peer_order_length);
 
     // The reply goes back to the endpoint it roamed in from: linked to the same peer, learned from the link.
     Collected r;
@@ -875,7 +875,7 @@ TEST_CASE("an ICMP reply no ping socket took after local delivery is delivered, 
         c.builder.flush_all();
         REQUIRE(c.out.size() == 1);
         const PacketTimeline& t = c.out[0];
-        CHECK(t.outcome == "delivered");
+        CHECK(t.outcome == Outcome::delivered);
         CHECK(steps_of<DropStep>(t).empty());
         CHECK(t.gaps.empty());
         REQUIRE(t.notes.size() == 1);
@@ -889,7 +889,7 @@ TEST_CASE("an ICMP reply no ping socket took after local delivery is delivered, 
     u.builder.add(drop_step(dns, "NO_SOCKET", "__udp4_lib_rcv+0x1", 130));
     u.builder.flush_all();
     REQUIRE(u.out.size() == 1);
-    CHECK(u.out[0].outcome == "dropped");
+    CHECK(u.out[0].outcome == Outcome::dropped);
 }
 
 TEST_CASE("loss never becomes fiction: a packet first seen just after a loss says its start may be missing") {
@@ -915,7 +915,7 @@ TEST_CASE("loss never becomes fiction: a stale receive context's decision does n
     // A reverse decision for the same id whose flow is not the open packet's is not attached to it.
     c.builder.flush_all();
     for (const PacketTimeline& t : c.out) {
-        CHECK(t.outcome != "forwarded");
+        CHECK(t.outcome != Outcome::forwarded);
         if (t.pkt.dst == ip("198.51.100.9")) CHECK(steps_of<RouteDecision>(t).empty());
     }
 
@@ -928,7 +928,7 @@ TEST_CASE("loss never becomes fiction: a stale receive context's decision does n
     d.builder.flush_all();
     REQUIRE_FALSE(d.out.empty());
     for (const PacketTimeline& t : d.out) {
-        CHECK(t.outcome != "forwarded");
+        CHECK(t.outcome != Outcome::forwarded);
         if (t.pkt.src == ip("10.0.0.1")) CHECK(steps_of<RpFilterStep>(t).empty());
     }
 }
@@ -952,7 +952,7 @@ TEST_CASE("a re-route joins its packet after the chain that caused it; an egress
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
     const PacketTimeline& t = c.out[0];
-    CHECK(t.outcome == "sent");
+    CHECK(t.outcome == Outcome::sent);
     CHECK(kinds(t) == Kinds{"route", "nf", "route", "dev"});
     auto routes = steps_of<RouteDecision>(t);
     CHECK_FALSE(routes[0].reroute);
@@ -1019,7 +1019,7 @@ TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferre
     c.builder.add(kernel_peer_lookup(inner, true, 101));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
     CHECK_FALSE(c.out[0].outcome_inferred);
     CHECK(has_gap(c.out[0], "(kernel) but its outer packet was not seen in its buffer: segmented (GSO), fragmented "
                             "into new buffers, queued for a handshake, or events lost")); // an old record: no session check
@@ -1068,7 +1068,7 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake and never sent says
     queue_for_handshake(c, inner, 3);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
     CHECK(has_gap(c.out[0], "had no session with peer AQIDBAUG"));
     CHECK(has_gap(c.out[0], "queued for a handshake (3 already queued), and no handshake completed"));
     check_no_wireguard_drop(c.out);
@@ -1089,7 +1089,7 @@ TEST_CASE("kernel WireGuard: a packet queued for a handshake that then completed
     c.builder.flush_all();
     const PacketTimeline* t = c.by_id(1);
     REQUIRE(t);
-    CHECK(t->outcome == "encapsulated");
+    CHECK(t->outcome == Outcome::encapsulated);
     REQUIRE(t->notes.size() == 1);
     CHECK(t->notes[0].find("queued for a handshake (the queue read empty then); it was sent once one completed") !=
           std::string::npos);
@@ -1114,7 +1114,7 @@ TEST_CASE("kernel WireGuard: the staged queue purged ends the queued packets sti
         c.builder.flush_all();
         REQUIRE(c.out.size() == 2); // both shown one by one: no record of the rest
         for (const PacketTimeline& t : c.out) {
-            CHECK(t.outcome == "dropped");
+            CHECK(t.outcome == Outcome::dropped);
             auto wg = steps_of<WireguardStep>(t);
             REQUIRE(wg.size() == 1);
             CHECK(wg[0].verdict == verdict);
@@ -1144,14 +1144,14 @@ TEST_CASE("kernel WireGuard: a purge long after its packets' timelines went out 
     queue_for_handshake(c, inner, 0);
     c.builder.flush(5'000'000'000); // the packet's timeline goes out: still queued
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
     c.builder.add(staged_purge(WgVerdict::gave_up, 4, 100'000'000'000));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 2);
     const PacketTimeline& purge = c.out[1];
     CHECK(purge.packet_id == 0);
     CHECK_FALSE(purge.pkt.is_ip);
-    CHECK(purge.outcome == "dropped");
+    CHECK(purge.outcome == Outcome::dropped);
     WireguardStep w = sole_wireguard_step(purge);
     CHECK(w.verdict == "gave_up");
     CHECK(w.dropped.find("did not complete after 20 attempts, 5 s apart") != std::string::npos);
@@ -1171,7 +1171,7 @@ TEST_CASE("kernel WireGuard: a data message for a receiver index no session has 
     c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::unknown_index, 4, 110));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome == Outcome::dropped);
     auto wg = steps_of<WireguardStep>(c.out[0]);
     REQUIRE(wg.size() == 1);
     CHECK(wg[0].verdict == "unknown_index");
@@ -1203,7 +1203,7 @@ TEST_CASE("user-space WireGuard: no drop is inferred for an outer packet events 
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
     CHECK_FALSE(c.out[0].outcome_inferred);
-    CHECK(c.out[0].outcome != "dropped");
+    CHECK(c.out[0].outcome != Outcome::dropped);
 }
 
 namespace {
@@ -1270,7 +1270,7 @@ TEST_CASE("an interface moved into a container pairs with its outer packets in t
     const PacketTimeline* outer = &out;
     CHECK(inner->netns == ContainerTunnel::kContainer);
     CHECK(outer->netns == kNs);
-    CHECK(inner->outcome == "encapsulated");
+    CHECK(inner->outcome == Outcome::encapsulated);
     CHECK(inner->encapsulated_in == outer->id);
     CHECK(outer->outer_of == inner->id);
     auto wg = steps_of<WireguardStep>(*inner);
@@ -1286,7 +1286,7 @@ TEST_CASE("an interface whose socket is in no watched namespace: its inner packe
     auto [in, out] = c.ping_timelines();
     const PacketTimeline* inner = &in;
     const PacketTimeline* outer = &out;
-    CHECK(inner->outcome == "unknown");
+    CHECK(inner->outcome == Outcome::unknown);
     CHECK_FALSE(inner->encapsulated_in);
     CHECK(has_gap(*inner, "UDP socket is in a namespace that is not watched"));
     CHECK_FALSE(outer->outer_of);
@@ -1400,7 +1400,7 @@ TEST_CASE("fragments: a packet fragmented to leave a device keeps its buffer as 
     CHECK(std::find(original->notes.begin(), original->notes.end(),
                     "fragmented to leave c0 (MTU 1500): its 1560 bytes went out in fragments; this buffer carried the "
                     "first (1500 bytes), new buffers the rest") != original->notes.end());
-    CHECK(rest->outcome == "sent");
+    CHECK(rest->outcome == Outcome::sent);
     CHECK(rest->gaps.empty()); // no "no route lookup seen" for a buffer made after routing
     REQUIRE(rest->notes.size() == 1);
     const std::string n = std::to_string(original->id);
@@ -1420,7 +1420,7 @@ TEST_CASE("fragments: a packet whose buffer was freed after fragmenting (new buf
     for (const PacketTimeline& t : c.out)
         if (t.packet_id == kOuterOut) original = &t;
     REQUIRE(original);
-    CHECK(original->outcome == "sent");
+    CHECK(original->outcome == Outcome::sent);
     REQUIRE(original->notes.size() == 1);
     CHECK(original->notes[0].find("fragmented to leave c0: its 1560 bytes went out in new buffers (#") == 0);
     for (const PacketTimeline& t : c.out)
@@ -1450,13 +1450,13 @@ TEST_CASE("fragments: received fragments reassembled here: the one whose buffer 
     REQUIRE(held);
     REQUIRE(carried);
     REQUIRE(other);
-    CHECK(held->outcome == "reassembled");
+    CHECK(held->outcome == Outcome::reassembled);
     CHECK(held->reassembled_into == carried->id);
     CHECK(carried->pkt.len == 1500);
     CHECK_FALSE(carried->pkt.is_fragment());
     CHECK(carried->notes[0] == "reassembled here: it arrived as a fragment of 100 bytes, and this buffer carries the "
                                "whole packet (1500 bytes) on");
-    CHECK(other->outcome == "unknown");
+    CHECK(other->outcome == Outcome::unknown);
     CHECK_FALSE(other->reassembled_into);
     REQUIRE(other->gaps.size() == 1);
     CHECK(other->gaps[0].find("a fragment, idle for 200 ms: held for reassembly") == 0);
@@ -1478,7 +1478,7 @@ TEST_CASE("a forwarded packet dropped as too big says how big, the MTU of the de
     c.builder.add(drop_step(other, "PKT_TOO_BIG", "ip_forward+0x1c5", 150));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 2);
-    CHECK(c.out[0].outcome == "dropped");
+    CHECK(c.out[0].outcome == Outcome::dropped);
     auto drops = steps_of<DropStep>(c.out[0]);
     REQUIRE(drops.size() == 1);
     CHECK(drops[0].explanation == "1500 bytes, larger than the MTU of wg0 (1420), or of its route, with DF set: the "
@@ -1517,7 +1517,7 @@ TEST_CASE("fragments, IPv6: a fragment seen whole later in its buffer is reassem
     REQUIRE(c.out.size() == 2);
     const PacketTimeline& held = c.out[0].packet_id == 0x911 ? c.out[0] : c.out[1];
     const PacketTimeline& carried = c.out[0].packet_id == 0x912 ? c.out[0] : c.out[1];
-    CHECK(held.outcome == "reassembled");
+    CHECK(held.outcome == Outcome::reassembled);
     CHECK(held.reassembled_into == carried.id);
     CHECK(carried.pkt.len == 1648);
     for (const PacketTimeline& t : c.out)
@@ -1543,7 +1543,7 @@ TEST_CASE("fragments: a packet whose source NAT changed before it was fragmented
                       [](const std::string& n) { return n.starts_with("fragmented to leave c0"); }));
     REQUIRE(rest->notes.size() == 1);
     CHECK(rest->notes[0].starts_with("a fragment the kernel made of #" + std::to_string(original->id)));
-    CHECK(rest->outcome == "forwarded");
+    CHECK(rest->outcome == Outcome::forwarded);
 }
 
 TEST_CASE("fragments: a later fragment whose packet was not followed is not claimed: unknown, with a gap") {
@@ -1552,7 +1552,7 @@ TEST_CASE("fragments: a later fragment whose packet was not followed is not clai
     c.builder.add(egress(fragment_of(whole, 0x932, 40, false, false), kC0, 120));
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
-    CHECK(c.out[0].outcome == "unknown");
+    CHECK(c.out[0].outcome == Outcome::unknown);
     CHECK(c.out[0].notes.empty());
     REQUIRE(c.out[0].gaps.size() == 1);
     CHECK(c.out[0].gaps[0].starts_with("a later fragment first seen leaving c0: the packet it was cut from was not "
@@ -1571,7 +1571,7 @@ TEST_CASE("kernel WireGuard: an outer packet first seen as its first fragment (n
     c.builder.flush_all();
     const PacketTimeline* in = c.by_id(1);
     REQUIRE(in);
-    CHECK(in->outcome == "encapsulated");
+    CHECK(in->outcome == Outcome::encapsulated);
     REQUIRE(in->encapsulated_in);
     CHECK(c.by_id(*in->encapsulated_in)->packet_id == 0x941);
 }
@@ -1587,7 +1587,7 @@ TEST_CASE("fragments: a first fragment first seen leaving (no watched hook befor
     REQUIRE(c.out.size() == 2);
     const PacketTimeline& first = c.out[0].packet_id == 0x951 ? c.out[0] : c.out[1];
     const PacketTimeline& later = c.out[0].packet_id == 0x952 ? c.out[0] : c.out[1];
-    CHECK(later.outcome == "sent");
+    CHECK(later.outcome == Outcome::sent);
     REQUIRE(later.notes.size() == 1);
     CHECK(later.notes[0].starts_with("a fragment the kernel made of #" + std::to_string(first.id)));
 }
@@ -1602,7 +1602,7 @@ TEST_CASE("fragments: an old fragmentation of the same IP id is not taken for th
     for (const PacketTimeline& t : c.out)
         if (t.packet_id == 0x962) later = &t;
     REQUIRE(later);
-    CHECK(later->outcome == "unknown");
+    CHECK(later->outcome == Outcome::unknown);
     CHECK(later->notes.empty());
 }
 
@@ -1622,7 +1622,7 @@ TEST_CASE("fragments: a received fragment whose buffer is reused after reassembl
     for (const PacketTimeline& t : c.out)
         if (t.packet_id == 0x971 && t.pkt.proto == 1) held = &t;
     REQUIRE(held);
-    CHECK(held->outcome == "reassembled");
+    CHECK(held->outcome == Outcome::reassembled);
     CHECK(held->gaps.empty());
 
     Collected late; // the reassembly it could be taken for came before it arrived
@@ -1633,7 +1633,7 @@ TEST_CASE("fragments: a received fragment whose buffer is reused after reassembl
     late.builder.add(ingress(fragment_of(reply, 0x982, 1420, true, true), kWg0, 5'000'000'000));
     late.builder.flush_all();
     for (const PacketTimeline& t : late.out)
-        if (t.packet_id == 0x982) CHECK(t.outcome == "unknown");
+        if (t.packet_id == 0x982) CHECK(t.outcome == Outcome::unknown);
 }
 
 TEST_CASE("kernel WireGuard: a received outer fragment whose buffer comes back decrypted through wg0 was reassembled "
@@ -1649,7 +1649,7 @@ TEST_CASE("kernel WireGuard: a received outer fragment whose buffer comes back d
     for (const PacketTimeline& t : c.out)
         if (t.pkt.proto == 17) frag = &t;
     REQUIRE(frag);
-    CHECK(frag->outcome == "delivered");
+    CHECK(frag->outcome == Outcome::delivered);
     CHECK(std::find(frag->notes.begin(), frag->notes.end(),
                     "reassembled in this buffer: the whole datagram went on in it to WireGuard (it came back "
                     "decrypted through wg0)") != frag->notes.end());

@@ -113,8 +113,8 @@ TEST_CASE("WireGuard steps name the action, peer and indexes") {
     std::vector<WgInterface> wg = {client_wg0()};
     PacketInfo out = outer_out(1, 128, wg_data(kServerIndex, 2));
     WireguardStep s = wireguard_step(*parse_wg_message(out), *match_outer_packet(out, true, wg), out, true, 5);
-    CHECK(s.action == "encrypt");
-    CHECK(s.direction == "out");
+    CHECK(s.action == WgAction::encrypt);
+    CHECK(s.direction == WgDirection::out);
     CHECK(s.interface == "wg0");
     CHECK(s.peer == kServerKey);
     CHECK(s.endpoint == "203.0.113.123:51820");
@@ -123,12 +123,12 @@ TEST_CASE("WireGuard steps name the action, peer and indexes") {
     CHECK(s.t_ns == 5);
 
     PacketInfo in = outer_in(1, 128, wg_data(kClientIndex, 9));
-    CHECK(wireguard_step(*parse_wg_message(in), *match_outer_packet(in, false, wg), in, false, 5).action == "decrypt");
+    CHECK(wireguard_step(*parse_wg_message(in), *match_outer_packet(in, false, wg), in, false, 5).action == WgAction::decrypt);
     PacketInfo ka = outer_in(1, 32, wg_data(kClientIndex, 10));
-    CHECK(wireguard_step(*parse_wg_message(ka), *match_outer_packet(ka, false, wg), ka, false, 5).action == "keepalive");
+    CHECK(wireguard_step(*parse_wg_message(ka), *match_outer_packet(ka, false, wg), ka, false, 5).action == WgAction::keepalive);
     PacketInfo init = outer_out(1, 148, wg_initiation(0x42));
     WireguardStep i = wireguard_step(*parse_wg_message(init), *match_outer_packet(init, true, wg), init, true, 5);
-    CHECK(i.action == "handshake_initiation");
+    CHECK(i.action == WgAction::handshake_initiation);
     CHECK(i.sender_index == 0x42u);
     CHECK_FALSE(i.counter);
 }

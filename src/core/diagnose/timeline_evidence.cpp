@@ -22,7 +22,7 @@ const WireguardStep* outer_step(const PacketTimeline& t) {
 
 std::string last_egress(const PacketTimeline& t) {
     for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it)
-        if (const DeviceStep* d = std::get_if<DeviceStep>(&*it); d && d->direction == "egress") return d->dev;
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&*it); d && d->direction == DeviceDirection::egress) return d->dev;
     return "";
 }
 
@@ -44,7 +44,7 @@ std::string egress_device(const PacketTimeline& t, const NetnsConfig& cfg) {
 // Where the packet arrived, when its arrival was seen.
 const DeviceStep* first_ingress(const PacketTimeline& t) {
     for (const TimelineStep& s : t.steps)
-        if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == "ingress") return d;
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == DeviceDirection::ingress) return d;
     return nullptr;
 }
 
@@ -59,7 +59,7 @@ std::string where(const PacketTimeline& t) {
             return fmt::format("#{} dropped ({}{})", t.id, d->reason, d->chain.empty() ? "" : " in " + d->chain);
     }
     if (std::string dev = last_egress(t); !dev.empty()) return fmt::format("#{} left on {}", t.id, dev);
-    return fmt::format("#{} {}", t.id, t.outcome);
+    return fmt::format("#{} {}", t.id, name_of(t.outcome));
 }
 
 // IN_DEV_FORWARD: the incoming device's own forwarding sysctl (conf/all sets every device's when written).
@@ -124,7 +124,7 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
     case FindingKind::handshake_rejected:
         if (w.verdict == "unknown_key")
             return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...)", i, i);
-        if (w.action == "handshake_response")
+        if (w.action == WgAction::handshake_response)
             return fmt::format("make the preshared keys of both sides match (wg set {} peer {} preshared-key FILE)", i,
                                w.peer.empty() ? std::string("KEY") : w.peer);
         if (w.verdict == "flood")
@@ -217,8 +217,8 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
     bool outer = outer_step(t) == &w;
     if (outer) {
         PeerHealth& h = peer(w.interface, w.peer, w.endpoint);
-        bool out = w.direction == "out";
-        if (w.action == "handshake_initiation") {
+        bool out = w.direction == WgDirection::out;
+        if (w.action == WgAction::handshake_initiation) {
             if (out) {
                 ++h.initiations_sent;
                 h.last_initiation_id = t.id;
@@ -226,15 +226,15 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
             } else {
                 ++h.initiations_received;
             }
-        } else if (w.action == "handshake_response") {
+        } else if (w.action == WgAction::handshake_response) {
             ++(out ? h.responses_sent : h.responses_received);
             if (w.verdict.empty() || w.verdict == "accepted") h.last_handshake_ns = std::max(h.last_handshake_ns, w.t_ns);
-        } else if (w.action == "cookie_reply") {
+        } else if (w.action == WgAction::cookie_reply) {
             ++(out ? h.cookies_sent : h.cookies_received);
         } else if (w.dropped.empty()) { // refused data is not traffic that worked
             ++(out ? h.data_sent : h.data_received);
         }
-        if (!w.dropped.empty() && w.action.starts_with("handshake")) ++h.rejected;
+        if (!w.dropped.empty() && is_handshake(w.action)) ++h.rejected;
     }
     if (w.dropped.empty()) return;
     FindingKind kind = kind_of(w);
@@ -312,13 +312,13 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
                 return f;
             });
         }
-        if (const RpFilterStep* r = std::get_if<RpFilterStep>(&s); r && r->result == "fail") {
+        if (const RpFilterStep* r = std::get_if<RpFilterStep>(&s); r && r->result == RpFilterResult::fail) {
             count(FindingKind::rp_filter_failed, r->iif, t, [&] {
                 Finding f;
                 f.subject = r->iif;
                 f.summary = "rp_filter dropped packets arriving on " + r->iif + ": " + r->explanation;
                 f.evidence = {fmt::format("rp_filter {} on {}, reverse route via {}, lookup mark {:#x}, src_valid_mark={}",
-                                          r->mode, r->iif, r->reverse_oif.empty() ? "(none)" : r->reverse_oif, r->mark,
+                                          name_of(r->mode), r->iif, r->reverse_oif.empty() ? "(none)" : r->reverse_oif, r->mark,
                                           r->src_valid_mark ? 1 : 0)};
                 f.change = !r->src_valid_mark ? "sysctl -w net.ipv4.conf.all.src_valid_mark=1 (the reverse lookup then "
                                                 "uses the packet's mark, as wg-quick sets it)"
@@ -329,7 +329,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             });
         }
         // Too big for a hop: WireGuard's own outer packets only (a forwarded DF packet is path-MTU discovery at work).
-        if (const DropStep* d = std::get_if<DropStep>(&s); d && d->reason == "PKT_TOO_BIG" && outer && outer->direction == "out") {
+        if (const DropStep* d = std::get_if<DropStep>(&s); d && d->reason == "PKT_TOO_BIG" && outer && outer->direction == WgDirection::out) {
             count(FindingKind::outer_too_big, "drop " + d->location, t, [&] {
                 Finding f;
                 f.subject = outer ? outer->interface : std::string("packets");
@@ -352,7 +352,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     }
     if (!cfg) return;
     // An outer packet larger than the device it left on: fragmented (or refused, with DF).
-    if (outer && outer->direction == "out") {
+    if (outer && outer->direction == WgDirection::out) {
         std::string dev = egress_device(t, *cfg);
         const Link* link = dev.empty() ? nullptr : cfg->link_by_name(dev);
         const Link* tunnel = cfg->link_by_name(outer->interface);
@@ -373,7 +373,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             });
     }
     // A packet to forward, refused because forwarding is off on the device it came in on.
-    if (t.outcome == "dropped" && t.pkt.family == Family::ipv4)
+    if (t.outcome == Outcome::dropped && t.pkt.family == Family::ipv4)
         for (const TimelineStep& s : t.steps)
             if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
                 r && r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "unicast" &&
@@ -421,7 +421,7 @@ void TimelineEvidence::forwarded(const PacketTimeline& t) {
         answered_.insert(back->second);
     const DeviceStep* in = first_ingress(t);
     std::string out = last_egress(t);
-    if (t.outcome != "forwarded" || !in || out.empty() || out == in->dev) return;
+    if (t.outcome != Outcome::forwarded || !in || out.empty() || out == in->dev) return;
     if (!is_private(t.pkt.src) || is_private(t.pkt.dst) || source_rewritten(t)) return;
     auto [it, fresh] = unnatted_.try_emplace({in->dev, out, t.pkt.src, t.pkt.dst});
     if (fresh && unnatted_.size() > 1024) {

@@ -281,7 +281,7 @@ Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimelin
         if (t.decapsulated_from)
             m.notes.push_back(fmt::format("wgbpf: decrypted from outer packet #{}; nftrace starts a new trace there",
                                           *t.decapsulated_from));
-        auto outer = t.outcome == "encapsulated" && t.encapsulated_in ? by_id.find(*t.encapsulated_in) : by_id.end();
+        auto outer = t.outcome == Outcome::encapsulated && t.encapsulated_in ? by_id.find(*t.encapsulated_in) : by_id.end();
         if (outer != by_id.end() && !matcher.steps(outer->second).empty()) {
             std::string note = fmt::format(
                 "nftrace lost the packet at WireGuard encapsulation; wgbpf follows it as outer packet #{}", *t.encapsulated_in);

@@ -78,15 +78,15 @@ std::string changes_text(const NetfilterStep& s, const Paint& paint) {
 std::string short_key(const std::string& key) { return key.size() > 6 ? key.substr(0, 6) + "..." : key; }
 
 std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
-    std::string action = w.action;
+    std::string action(name_of(w.action));
     for (char& c : action)
         if (c == '_') c = ' ';
     bool wireguard_dropped = std::any_of(t.steps.begin(), t.steps.end(), [](const TimelineStep& s) {
         const WireguardStep* v = std::get_if<WireguardStep>(&s);
         return v && !v->dropped.empty();
     });
-    if (w.action == "decrypt" && t.outcome == "dropped" && !wireguard_dropped) action = "data (dropped before decryption)";
-    bool out = w.direction == "out";
+    if (w.action == WgAction::decrypt && t.outcome == Outcome::dropped && !wireguard_dropped) action = "data (dropped before decryption)";
+    bool out = w.direction == WgDirection::out;
     if (!w.dropped.empty()) // WireGuard's own verdict: the kernel's, exact, or a user-space one's, inferred
         return fmt::format("{} dropped{}: {}", w.interface.empty() ? std::string("WireGuard") : w.interface,
                            w.inferred ? " (inferred)" : "", w.dropped);
@@ -97,14 +97,14 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
     if (w.counter) s += fmt::format(", counter {}", *w.counter);
     // Arrows follow the data: into the outer packet on the way out, out of it on the way in.
     if (t.outer_of) {
-        if (w.action == "encrypt") s += fmt::format("  <= #{}", *t.outer_of);
-        if (w.action == "decrypt") s += fmt::format("  => #{}", *t.outer_of);
+        if (w.action == WgAction::encrypt) s += fmt::format("  <= #{}", *t.outer_of);
+        if (w.action == WgAction::decrypt) s += fmt::format("  => #{}", *t.outer_of);
     } else {
-        if (w.action == "encrypt" && t.encapsulated_in) s += fmt::format("  => #{}", *t.encapsulated_in);
-        if (w.action == "decrypt" && t.decapsulated_from) s += fmt::format("  <= #{}", *t.decapsulated_from);
+        if (w.action == WgAction::encrypt && t.encapsulated_in) s += fmt::format("  => #{}", *t.encapsulated_in);
+        if (w.action == WgAction::decrypt && t.decapsulated_from) s += fmt::format("  <= #{}", *t.decapsulated_from);
     }
-    if (w.linked_by == "skb") s += " (same skb)";
-    if (!w.linked_by.empty() && (w.tunnel_mtu || w.device_mtu)) {
+    if (w.linked_by == WgLinkedBy::skb) s += " (same skb)";
+    if (w.linked_by != WgLinkedBy::none && (w.tunnel_mtu || w.device_mtu)) {
         s += fmt::format(", inner {}", w.inner_len);
         if (w.tunnel_mtu) s += fmt::format(" of mtu {}", w.tunnel_mtu);
         // Numbers only: a longer buffer may be several packets (GSO, GRO), not one too big (diagnose tells).
@@ -117,17 +117,17 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
 }
 
 std::string outcome_text(const PacketTimeline& t) {
-    if (t.outcome == "encapsulated" && t.encapsulated_in) return fmt::format("encapsulated in #{}", *t.encapsulated_in);
-    if (t.outcome == "decapsulated" && t.outer_of) return fmt::format("decapsulated into #{}", *t.outer_of);
-    if (t.outcome == "not_sent") return t.outcome_inferred ? "not sent (inferred)" : "not sent";
-    if (t.outcome == "reassembled" && t.reassembled_into) return fmt::format("reassembled into #{}", *t.reassembled_into);
-    if (t.outcome == "dropped" && t.outcome_inferred) return "dropped inside WireGuard (inferred)";
-    return t.outcome.empty() ? std::string("unknown") : t.outcome;
+    if (t.outcome == Outcome::encapsulated && t.encapsulated_in) return fmt::format("encapsulated in #{}", *t.encapsulated_in);
+    if (t.outcome == Outcome::decapsulated && t.outer_of) return fmt::format("decapsulated into #{}", *t.outer_of);
+    if (t.outcome == Outcome::not_sent) return t.outcome_inferred ? "not sent (inferred)" : "not sent";
+    if (t.outcome == Outcome::reassembled && t.reassembled_into) return fmt::format("reassembled into #{}", *t.reassembled_into);
+    if (t.outcome == Outcome::dropped && t.outcome_inferred) return "dropped inside WireGuard (inferred)";
+    return std::string(name_of(t.outcome));
 }
 
-const char* outcome_colour(const std::string& outcome) {
-    if (outcome == "dropped" || outcome == "not_sent") return paint::red;
-    if (outcome == "unknown" || outcome.empty()) return paint::yellow;
+const char* outcome_colour(Outcome outcome) {
+    if (outcome == Outcome::dropped || outcome == Outcome::not_sent) return paint::red;
+    if (outcome == Outcome::unknown) return paint::yellow;
     return paint::green;
 }
 
@@ -158,14 +158,14 @@ struct StepText {
         return step_line("drop", text, paint);
     }
     std::string operator()(const RpFilterStep& r) const {
-        const char* colour = r.result == "pass" ? paint::green : r.result == "fail" ? paint::red : paint::yellow;
-        std::string out = step_line("rp_filter", fmt::format("{}: {}: {}", r.mode, paint(colour, r.result), r.explanation), paint);
+        const char* colour = r.result == RpFilterResult::pass ? paint::green : r.result == RpFilterResult::fail ? paint::red : paint::yellow;
+        std::string out = step_line("rp_filter", fmt::format("{}: {}: {}", name_of(r.mode), paint(colour, std::string(name_of(r.result))), r.explanation), paint);
         // A failure is explained by the walk that found the wrong way back.
-        if (r.result == "fail") out += kContinuation + paint(paint::dim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
+        if (r.result == RpFilterResult::fail) out += kContinuation + paint(paint::dim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
         return out;
     }
     std::string operator()(const WireguardStep& w) const { return step_line("wg", wireguard_text(w, t), paint); }
-    std::string operator()(const DeviceStep& d) const { return step_line("dev", d.direction + " " + d.dev, paint); }
+    std::string operator()(const DeviceStep& d) const { return step_line("dev", std::string(name_of(d.direction)) + " " + d.dev, paint); }
 };
 
 // Each step as its own kind's object (route, netfilter and drop as --steps prints them), keys in byte order.
@@ -182,8 +182,8 @@ struct StepJson {
         j.name("iif", r.iif);
         j.str("kind", "rp_filter");
         j.uint("mark", r.mark);
-        j.str("mode", r.mode);
-        j.str("result", r.result);
+        j.str("mode", name_of(r.mode));
+        j.str("result", name_of(r.result));
         write_route_json(j.key("reverse"), r.reverse);
         j.name("reverse_oif", r.reverse_oif);
         j.boolean("src_valid_mark", r.src_valid_mark);
@@ -192,15 +192,15 @@ struct StepJson {
     }
     void operator()(const WireguardStep& wg) const {
         JsonObject j(w);
-        j.str("action", wg.action);
+        j.str("action", name_of(wg.action));
         j.opt("counter", wg.counter);
-        j.str("direction", wg.direction);
+        j.str("direction", name_of(wg.direction));
         j.name("dropped", wg.dropped);
         j.name("endpoint", wg.endpoint);
         j.boolean("inferred", wg.inferred);
         j.name("interface", wg.interface);
         j.str("kind", "wireguard");
-        j.name("linked_by", wg.linked_by);
+        j.name("linked_by", name_of(wg.linked_by));
         if (wg.tunnel_mtu || wg.device_mtu) { // linked, with what the configuration knows of the MTUs
             JsonObject m(j.key("mtu"));
             m.name("device", wg.device);
@@ -220,7 +220,7 @@ struct StepJson {
     void operator()(const DeviceStep& d) const {
         JsonObject j(w);
         j.str("dev", d.dev);
-        j.str("direction", d.direction);
+        j.str("direction", name_of(d.direction));
         j.str("kind", "device");
         j.uint("t_ns", d.t_ns);
         j.end();
@@ -284,7 +284,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     j.uint("mark", t.mark);
     j.uint("netns", t.netns);
     j.strings("notes", t.notes);
-    j.str("outcome", t.outcome.empty() ? std::string_view("unknown") : std::string_view(t.outcome));
+    j.str("outcome", name_of(t.outcome));
     j.boolean("outcome_inferred", t.outcome_inferred);
     j.opt("outer_of", t.outer_of);
     if (t.packet_id) j.str("packet_id", fmt::format("{:016x}", t.packet_id));

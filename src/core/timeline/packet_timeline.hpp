@@ -11,14 +11,15 @@
 #include "event/packet_info.hpp"
 #include "netfilter/netfilter_step.hpp"
 #include "route/route_decision.hpp"
+#include "timeline/timeline_vocabulary.hpp"
 
 namespace wgbpf {
 
 // The reverse-path check of a received packet, explained.
 struct RpFilterStep {
     uint64_t t_ns = 0;
-    std::string mode;            // "off" | "strict" | "loose": max(conf/all, conf/<iif>)
-    std::string result;          // "pass" | "fail"
+    RpFilterMode mode = RpFilterMode::unknown;
+    RpFilterResult result = RpFilterResult::unknown;
     std::string iif;             // where the packet came in
     std::string reverse_oif;     // where the reverse route points
     uint32_t mark = 0;           // the mark the reverse lookup used
@@ -29,16 +30,15 @@ struct RpFilterStep {
 
 struct WireguardStep {
     uint64_t t_ns = 0;
-    std::string action;          // "encrypt" | "decrypt" | "handshake_initiation" | "handshake_response" | "cookie_reply" | "keepalive"
-    std::string direction;       // "out" (sent by this host) | "in"
+    WgAction action = WgAction::encrypt;
+    WgDirection direction = WgDirection::out;
     std::string interface;
     std::string peer;            // base64 public key ("" when unknown)
     std::string endpoint;        // "ip:port" of the remote end
     std::optional<uint32_t> sender_index;   // handshake initiation and response
     std::optional<uint32_t> receiver_index;
     std::optional<uint64_t> counter;
-    std::string linked_by;       // how inner and outer were paired: "skb" (kernel WireGuard, exact) |
-                                 // "peer_order_length" (user space); "" when not linked
+    WgLinkedBy linked_by = WgLinkedBy::none; // how inner and outer were paired
     // WireGuard's own verdict: "" (none seen) | "accepted" (a handshake message) | a drop: "no_peer" |
     // "no_endpoint" | "src_not_allowed" | "bad_mac" | "ratelimited" | "cookie_sent" | "rejected" (kernel,
     // exact) | "not_sent" | "not_decrypted" (user space: inferred).
@@ -55,7 +55,7 @@ struct WireguardStep {
 
 struct DeviceStep {
     uint64_t t_ns = 0;
-    std::string direction;       // "ingress" | "egress"
+    DeviceDirection direction = DeviceDirection::ingress;
     std::string dev;
 };
 
@@ -69,9 +69,7 @@ struct PacketTimeline {
     uint32_t netns = 0;
     PacketInfo pkt;              // as first seen
     uint32_t mark = 0;           // as last seen
-    std::string outcome;         // "sent" | "delivered" | "forwarded" | "dropped" | "encapsulated" | "decapsulated" |
-                                 // "not_sent" | "reassembled" (a fragment whose datagram went on in another
-                                 // buffer: reassembled_into) | "unknown"
+    Outcome outcome = Outcome::unknown;
     bool outcome_inferred = false; // the outcome is inferred from the configuration (a user-space WireGuard's
                                    // drops), not observed
     std::optional<uint64_t> encapsulated_in;   // id of the outer packet

@@ -47,52 +47,52 @@ RpFilterStep explain_rp_filter(const RouteDecision& reverse, const RpFilterPacke
     bool local = route && reverse.route_type == "local";
 
     if (!all && !dev) {
-        s.mode = "unknown";
-        s.result = "unknown";
+        s.mode = RpFilterMode::unknown;
+        s.result = RpFilterResult::unknown;
         s.explanation = fmt::format("no sysctl snapshot: reverse route to {} via {}, packet came in on {}{}", source, via,
                                     iif, mark_text(reverse.mark, packet.mark, s.src_valid_mark, false));
         return s;
     }
     int mode = std::max(all ? all->rp_filter : 0, dev ? dev->rp_filter : 0);
-    s.mode = mode == 0 ? "off" : mode == 1 ? "strict" : "loose";
+    s.mode = mode == 0 ? RpFilterMode::off : mode == 1 ? RpFilterMode::strict : RpFilterMode::loose;
 
     if (mode == 0) {
-        s.result = "pass";
+        s.result = RpFilterResult::pass;
         s.explanation = fmt::format("reverse route to {} via {} is looked up (custom ip rules) but not enforced", source,
                                     route ? via : reverse.result.empty() ? std::string("nowhere") : reverse.result);
         return s;
     }
     if (!route) {
-        s.result = "fail";
+        s.result = RpFilterResult::fail;
         s.explanation = fmt::format("no route back to {} ({}){}", source,
                                     reverse.result.empty() ? std::string("no decision seen") : reverse.result,
                                     mark_text(reverse.mark, packet.mark, s.src_valid_mark, true));
         return s;
     }
     if (local) {
-        s.result = "fail";
+        s.result = RpFilterResult::fail;
         s.explanation = fmt::format("{} is a local address: a packet from it must not come in on {} (accept_local=0)",
                                     source, iif);
         return s;
     }
     if (mode == 2) {
-        s.result = "pass";
+        s.result = RpFilterResult::pass;
         s.explanation = fmt::format("a route back to {} exists (via {}): loose mode asks no more{}", source, via,
                                     mark_text(reverse.mark, packet.mark, s.src_valid_mark, false));
         return s;
     }
     if (packet.iif.empty()) {
-        s.result = "unknown";
+        s.result = RpFilterResult::unknown;
         s.explanation = fmt::format("reverse route to {} via {}; where the packet came in was not seen", source, via);
         return s;
     }
     if (reverse.result_oif == packet.iif) {
-        s.result = "pass";
+        s.result = RpFilterResult::pass;
         s.explanation = fmt::format("reverse route to {} via {} = iif {}{}", source, via, iif,
                                     mark_text(reverse.mark, packet.mark, s.src_valid_mark, false));
         return s;
     }
-    s.result = "fail";
+    s.result = RpFilterResult::fail;
     std::string mark = mark_text(reverse.mark, packet.mark, s.src_valid_mark, true);
     s.explanation = fmt::format("reverse route to {} goes via {}, not {} where the packet came in{}", source, via, iif, mark);
     if (!mark.starts_with(":")) s.explanation += "; loose mode (rp_filter=2) would accept it";

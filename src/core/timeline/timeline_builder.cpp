@@ -74,7 +74,7 @@ const RouteDecision* last_output_route(const PacketTimeline& tl) {
 
 bool came_in(const PacketTimeline& tl) {
     return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
-        if (const DeviceStep* d = std::get_if<DeviceStep>(&s)) return d->direction == "ingress";
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&s)) return d->direction == DeviceDirection::ingress;
         if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s))
             return n->hook == NfHook::prerouting || n->hook == NfHook::input || n->hook == NfHook::forward ||
                    n->hook == NfHook::ingress;
@@ -90,7 +90,7 @@ bool locally_generated(const Entry& e) { return !came_in(e.tl); }
 bool arrival_seen(const PacketTimeline& tl) {
     return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
         const DeviceStep* d = std::get_if<DeviceStep>(&s);
-        return d && d->direction == "ingress";
+        return d && d->direction == DeviceDirection::ingress;
     });
 }
 
@@ -293,10 +293,10 @@ struct TimelineBuilder::State {
                 if (!e.pkt_seen) e.flow_known = false; // the packet step now tells
                 return e;
             }
-            std::string outcome = last_known_outcome(e);
-            if (outcome == "unknown" && e.tl.pkt.is_fragment() && arrival_seen(e.tl))
+            Outcome outcome = last_known_outcome(e);
+            if (outcome == Outcome::unknown && e.tl.pkt.is_fragment() && arrival_seen(e.tl))
                 outcome = fragment_end(e, "its buffer reused since"); // reassembly frees the fragments it merges
-            else if (outcome == "unknown")
+            else if (outcome == Outcome::unknown)
                 e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went "
                                     "(events lost?)");
             complete(e, outcome);
@@ -336,7 +336,7 @@ struct TimelineBuilder::State {
         e.tl.gaps.push_back(fmt::format("evicted before completion (more than {} packets open)", limits.max_open));
         ++evicted;
         linker.forget(id); // no room to wait for a link either
-        complete(e, "unknown");
+        complete(e, Outcome::unknown);
     }
 
     // Steps stay in time order; `before_equal` puts a step ahead of others at the same time.
@@ -383,7 +383,7 @@ struct TimelineBuilder::State {
 
     // A received fragment that went quiet (or whose buffer was taken for another packet): reassembled into another
     // fragment's buffer after it arrived (within the kernel's ipfrag_time), or not known.
-    std::string fragment_end(Entry& e, const std::string& why_quiet) {
+    Outcome fragment_end(Entry& e, const std::string& why_quiet) {
         // net.ipv4.ipfrag_time's default; IPv6's (ip6frag_time, conntrack's frag6_timeout) is 60 s
         const uint64_t kIpfragTime = e.tl.pkt.family == Family::ipv6 ? 60'000'000'000 : 30'000'000'000;
         if (auto it = reassembled_in.find(fragment_key(e.tl.netns, e.tl.pkt)); it != reassembled_in.end()) {
@@ -391,13 +391,13 @@ struct TimelineBuilder::State {
             if (r.timeline != e.tl.id && r.t_ns >= e.first_ns && r.t_ns - e.first_ns <= kIpfragTime) {
                 e.tl.reassembled_into = r.timeline;
                 e.tl.notes.push_back(fmt::format("held for reassembly: the whole packet went on in #{}'s buffer", r.timeline));
-                return "reassembled";
+                return Outcome::reassembled;
             }
         }
         e.tl.gaps.push_back("a fragment, " + why_quiet + ": held for reassembly (conntrack's defrag in prerouting, or "
                             "local delivery) with the whole packet not seen going on, or its other fragments never came "
                             "(freed after the reassembly timeout)");
-        return "unknown";
+        return Outcome::unknown;
     }
 
     // A device's MTU as the configuration knows it (0: not known).
@@ -465,11 +465,11 @@ struct TimelineBuilder::State {
             e.tl.gaps.push_back("a later fragment first seen leaving " + dev + ": the packet it was cut from was not "
                                 "seen whole or as its first fragment here (no watched hook before fragmentation, "
                                 "filtered out, or events lost)");
-            complete(e, "unknown");
+            complete(e, Outcome::unknown);
             return;
         }
         note_made_of(e, *origin, freed, dev);
-        complete(e, origin->forwarded ? "forwarded" : "sent");
+        complete(e, origin->forwarded ? Outcome::forwarded : Outcome::sent);
     }
 
     void note_made_of(Entry& e, const Fragmented& origin, Entry* freed, const std::string& dev) {
@@ -538,12 +538,12 @@ struct TimelineBuilder::State {
         e.tl.mark = d.mark;
         add_step(e, d);
         e.tl.gaps.push_back(why);
-        complete(e, "unknown");
+        complete(e, Outcome::unknown);
     }
 
     std::string iif_of(Entry& e) {
         for (const TimelineStep& s : e.tl.steps)
-            if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == "ingress") return d->dev;
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == DeviceDirection::ingress) return d->dev;
         for (const TimelineStep& s : e.tl.steps)
             if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->pkt.iif)
                 return link_name(e.tl.netns, n->pkt.iif);
@@ -672,7 +672,7 @@ struct TimelineBuilder::State {
         WireguardStep s = outer_step;
         // Not by comparing ids: a user-space implementation's new skb may well reuse the freed inner's address.
         const WgInterface* wg = outer_interface(outer.tl.netns, outer_step.interface);
-        s.linked_by = wg && pairs_by_packet_id(*wg) ? "skb" : "peer_order_length";
+        s.linked_by = wg && pairs_by_packet_id(*wg) ? WgLinkedBy::skb : WgLinkedBy::peer_order_length;
         if (auto it = kernel_peers.find(inner.tl.packet_id); it != kernel_peers.end()) {
             s.peer = it->second.peer;
             if (it->second.queued) inner.tl.notes.push_back(queued_text(it->second) + "; it was sent once one completed");
@@ -700,7 +700,7 @@ struct TimelineBuilder::State {
         for (const TimelineStep& st : outer.tl.steps) {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st)) s.device = d->dev;
             if (const NetfilterStep* n = std::get_if<NetfilterStep>(&st); n && s.device.empty()) {
-                int dev = s.direction == "out" ? n->pkt.oif : n->pkt.iif;
+                int dev = s.direction == WgDirection::out ? n->pkt.oif : n->pkt.iif;
                 if (dev) s.device = cfg->link_name(dev);
             }
         }
@@ -754,8 +754,8 @@ struct TimelineBuilder::State {
     static WireguardStep purge_step(uint64_t t_ns, const Purge& p) {
         WireguardStep step;
         step.t_ns = t_ns;
-        step.action = "encrypt";
-        step.direction = "out";
+        step.action = WgAction::encrypt;
+        step.direction = WgDirection::out;
         step.interface = p.dev;
         step.peer = p.peer;
         step.verdict = p.verdict;
@@ -832,7 +832,7 @@ struct TimelineBuilder::State {
                                          "earlier (their timelines went out before; a packet's free is reported only "
                                          "within 2 s of its first sight), or never followed",
                                          rest, p.queued, rest == 1 ? "is" : "are"));
-        complete(e, "dropped");
+        complete(e, Outcome::dropped);
     }
 
     void flush_purges(uint64_t now) {
@@ -867,7 +867,7 @@ struct TimelineBuilder::State {
         if (!inner || !outer) return;
         inner->tl.decapsulated_from = outer->tl.id;
         outer->tl.outer_of = inner->tl.id;
-        if (!outer->open && outer->tl.outcome == "delivered") outer->tl.outcome = "decapsulated";
+        if (!outer->open && outer->tl.outcome == Outcome::delivered) outer->tl.outcome = Outcome::decapsulated;
         WireguardStep s = link_step(*inner, *outer, outer_step);
         s.t_ns = inner_t; // decrypted just before it came out of the tunnel device
         add_step(*inner, s, true);
@@ -880,12 +880,12 @@ struct TimelineBuilder::State {
         if (e && !e->open && !linker.waiting(id)) emit(id);
     }
 
-    void complete(Entry& e, std::string outcome) {
-        e.tl.outcome = std::move(outcome);
+    void complete(Entry& e, Outcome outcome) {
+        e.tl.outcome = outcome;
         e.open = false;
         open_ids.erase(e.tl.id);
         if (auto it = open.find(e.tl.packet_id); it != open.end() && it->second == e.tl.id) open.erase(it);
-        bool left = e.tl.outcome == "sent" || e.tl.outcome == "encapsulated";
+        bool left = e.tl.outcome == Outcome::sent || e.tl.outcome == Outcome::encapsulated;
         if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output) && !e.tl.pkt.is_fragment())
             e.tl.gaps.push_back("no route lookup seen for it: a cached route (connected socket, WireGuard's per-peer "
                               "cache) or lost route events");
@@ -895,7 +895,7 @@ struct TimelineBuilder::State {
     void emit(uint64_t id) {
         auto it = entries.find(id);
         if (it == entries.end()) return;
-        if (it->second.tl.outcome == "encapsulated" && !it->second.tl.encapsulated_in) not_encapsulated(it->second);
+        if (it->second.tl.outcome == Outcome::encapsulated && !it->second.tl.encapsulated_in) not_encapsulated(it->second);
         auto node = entries.extract(it);
         linker.forget(id);
         if (sink) sink(std::move(node.mapped().tl));
@@ -904,10 +904,10 @@ struct TimelineBuilder::State {
     // Handed to a WireGuard device, but no outer packet was linked to it: that it was encrypted and sent is
     // not known. Where the configuration tells why, it was not sent (inferred, and said so).
     void not_encapsulated(Entry& e) {
-        e.tl.outcome = "unknown";
+        e.tl.outcome = Outcome::unknown;
         const DeviceStep* out = nullptr;
         for (const TimelineStep& st : e.tl.steps)
-            if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == "egress") out = d;
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == DeviceDirection::egress) out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
         std::string why = "its outer packet was not seen (a handshake first, or events lost)";
         if (wg && socket_unplaced(*wg)) { // what the kernel chose changes nothing: the outer packet was not watched
@@ -931,8 +931,8 @@ struct TimelineBuilder::State {
             const WgPeer* peer = peer_for_address(*wg, now.dst);
             WireguardStep step;
             step.t_ns = e.last_ns;
-            step.action = "encrypt";
-            step.direction = "out";
+            step.action = WgAction::encrypt;
+            step.direction = WgDirection::out;
             step.interface = wg->name;
             step.inferred = true;
             if (!peer) {
@@ -949,7 +949,7 @@ struct TimelineBuilder::State {
             }
             if (!step.verdict.empty()) {
                 add_step(e, step);
-                e.tl.outcome = "not_sent";
+                e.tl.outcome = Outcome::not_sent;
                 e.tl.outcome_inferred = true;
                 return;
             }
@@ -999,7 +999,7 @@ struct TimelineBuilder::State {
         step->inferred = true;
         step->dropped = fmt::format("no inner packet came out of {} within {} ms; likely: {}", step->interface,
                                     limits.link_ns / 1'000'000, likely);
-        e->tl.outcome = "dropped";
+        e->tl.outcome = Outcome::dropped;
         e->tl.outcome_inferred = true;
     }
 
@@ -1047,21 +1047,21 @@ struct TimelineBuilder::State {
 
     // A packet that went quiet: delivered if netfilter's input hook accepted it last (or, without netfilter
     // steps, its route was local delivery), else nobody saw what became of it.
-    std::string idle_outcome(Entry& e) {
-        std::string outcome = last_known_outcome(e);
-        if (outcome != "unknown") return outcome;
-        if (!e.fragmented_on.empty()) return locally_generated(e) ? "sent" : "forwarded";
-        if (e.reassembled_here) return "delivered"; // to WireGuard's socket: its inner packet came back
+    Outcome idle_outcome(Entry& e) {
+        Outcome outcome = last_known_outcome(e);
+        if (outcome != Outcome::unknown) return outcome;
+        if (!e.fragmented_on.empty()) return locally_generated(e) ? Outcome::sent : Outcome::forwarded;
+        if (e.reassembled_here) return Outcome::delivered; // to WireGuard's socket: its inner packet came back
         std::string idle = fmt::format("idle for {} ms", limits.idle_ns / 1'000'000);
         if (e.tl.pkt.is_fragment() && !e.reassembled_here) return fragment_end(e, idle);
         e.tl.gaps.push_back("no delivery, egress or drop seen (" + idle + ")");
         return outcome;
     }
 
-    std::string last_known_outcome(const Entry& e) const {
-        if (const WireguardStep* w = last_step<WireguardStep>(e.tl); w && !w->dropped.empty()) return "dropped";
+    Outcome last_known_outcome(const Entry& e) const {
+        if (const WireguardStep* w = last_step<WireguardStep>(e.tl); w && !w->dropped.empty()) return Outcome::dropped;
         const NetfilterStep* nf = last_step<NetfilterStep>(e.tl);
-        if (nf && nf->verdict == "drop") return "dropped";
+        if (nf && nf->verdict == "drop") return Outcome::dropped;
         bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == "accept" : [&] {
             for (const TimelineStep& s : e.tl.steps)
                 if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
@@ -1069,11 +1069,11 @@ struct TimelineBuilder::State {
                     return true;
             return false;
         }();
-        if (delivered) return e.tl.outer_of ? "decapsulated" : "delivered";
+        if (delivered) return e.tl.outer_of ? Outcome::decapsulated : Outcome::delivered;
         // A received outer packet whose inner packet came out of WireGuard was taken by WireGuard, whatever
         // steps of its local delivery were not observed (no input chain, a lookup the filter did not match).
-        if (e.tl.outer_of && !has_drop(e.tl) && incoming_wireguard(e.tl)) return "decapsulated";
-        return "unknown";
+        if (e.tl.outer_of && !has_drop(e.tl) && incoming_wireguard(e.tl)) return Outcome::decapsulated;
+        return Outcome::unknown;
     }
 
     static bool has_drop(const PacketTimeline& tl) {
@@ -1084,7 +1084,7 @@ struct TimelineBuilder::State {
 
     static bool incoming_wireguard(const PacketTimeline& tl) {
         const WireguardStep* w = last_step<WireguardStep>(tl);
-        return w && w->direction == "in";
+        return w && w->direction == WgDirection::in;
     }
 
     const WgPeer* wg_peer(uint32_t netns, const std::string& dev, const std::string& key) {
@@ -1130,7 +1130,7 @@ struct TimelineBuilder::State {
 
     static bool step_is_send(const Entry& e) {
         const WireguardStep* w = last_step<WireguardStep>(e.tl);
-        return w && w->action == "encrypt";
+        return w && w->action == WgAction::encrypt;
     }
 
     // A WireGuard verdict (its step already added) ends the packet: its timeline goes out now, held ones too.
@@ -1141,10 +1141,10 @@ struct TimelineBuilder::State {
             ended_by_wireguard[e.tl.packet_id] = e.last_ns;
         }
         if (e.open) {
-            complete(e, "dropped");
+            complete(e, Outcome::dropped);
             return;
         }
-        e.tl.outcome = "dropped";
+        e.tl.outcome = Outcome::dropped;
         emit(e.tl.id);
     }
 
@@ -1162,10 +1162,10 @@ struct TimelineBuilder::State {
         WireguardStep fresh;
         if (!step) {
             fresh.t_ns = ev.t_ns;
-            fresh.action = ev.action == WgKernelAction::receive ? "decrypt"
-                           : ev.message == 2                     ? "handshake_response"
-                                                                  : "handshake_initiation";
-            fresh.direction = "in";
+            fresh.action = ev.action == WgKernelAction::receive ? WgAction::decrypt
+                           : ev.message == 2                     ? WgAction::handshake_response
+                                                                  : WgAction::handshake_initiation;
+            fresh.direction = WgDirection::in;
             fresh.interface = dev;
             step = &fresh;
         }
@@ -1182,7 +1182,7 @@ struct TimelineBuilder::State {
     static WireguardStep* last_incoming_step(PacketTimeline& tl) {
         WireguardStep* step = nullptr;
         for (TimelineStep& st : tl.steps)
-            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == "in") step = w;
+            if (WireguardStep* w = std::get_if<WireguardStep>(&st); w && w->direction == WgDirection::in) step = w;
         return step;
     }
 
@@ -1379,7 +1379,7 @@ void TimelineBuilder::add(const DropStep& d) {
         explained.explanation = s.too_big_text(e, d);
         s.add_step(e, explained);
         s.linker.forget(e.tl.id);
-        s.complete(e, "dropped");
+        s.complete(e, Outcome::dropped);
         return;
     }
     if (delivered_to_raw_sockets(e.tl, d)) {
@@ -1388,7 +1388,7 @@ void TimelineBuilder::add(const DropStep& d) {
         e.tl.notes.push_back("no ping socket took it (" + d.reason + (d.location.empty() ? "" : " at " + d.location) +
                              "): delivered to the raw sockets listening for ICMP, if any (ping's is one); the "
                              "kernel freed its own copy");
-        s.complete(e, "delivered");
+        s.complete(e, Outcome::delivered);
         return;
     }
     s.add_step(e, d);
@@ -1397,14 +1397,14 @@ void TimelineBuilder::add(const DropStep& d) {
         for (auto it = e.tl.steps.rbegin(); it != e.tl.steps.rend(); ++it) {
             RpFilterStep* rp = std::get_if<RpFilterStep>(&*it);
             if (!rp) continue;
-            if (rp->result == "pass") rp->explanation += "; yet the kernel dropped it (IP_RPFILTER): sysctls changed?";
-            else if (rp->result == "unknown") rp->explanation = "dropped: " + rp->explanation;
-            rp->result = "fail";
+            if (rp->result == RpFilterResult::pass) rp->explanation += "; yet the kernel dropped it (IP_RPFILTER): sysctls changed?";
+            else if (rp->result == RpFilterResult::unknown) rp->explanation = "dropped: " + rp->explanation;
+            rp->result = RpFilterResult::fail;
             break;
         }
     }
     s.linker.forget(e.tl.id); // a dropped packet carries nothing through the tunnel
-    s.complete(e, "dropped");
+    s.complete(e, Outcome::dropped);
 }
 
 void TimelineBuilder::add(const DeviceEvent& ev) {
@@ -1435,7 +1435,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 
     if (in) {
         if (wg) s.look_for_outer(e, *wg, false, ev.t_ns, ev.pkt.len); // decrypted: came out of the tunnel
-        s.add_step(e, DeviceStep{ev.t_ns, "ingress", dev});
+        s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::ingress, dev});
         if (!wg) s.look_for_wireguard(e, ev.pkt, false, ev.t_ns);
         return;
     }
@@ -1451,7 +1451,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         if (wg) { // into the tunnel: WireGuard carries each fragment as a packet of its own
             if (origin) s.note_made_of(e, *origin, freed, dev);
         } else if (origin || ev.pkt.later_fragment) {
-            s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
+            s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev});
             s.fragment_made_here(e, origin, freed, dev);
             return;
         } else { // a first fragment first seen here: its original buffer (the fast path), the others' origin
@@ -1471,10 +1471,10 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         (last->route_type.empty() || last->route_type == "unicast"))
         e.tl.gaps.push_back("left on " + dev + ", but its last route decision seen sent it to " + last->result_oif +
                             ": a later re-route was not seen (events lost, or a change wgbpf does not observe)");
-    s.add_step(e, DeviceStep{ev.t_ns, "egress", dev});
+    s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev});
     if (wg) {
         s.look_for_outer(e, *wg, true, ev.t_ns, ev.pkt.len);
-        if (Entry* still = s.find(id)) s.complete(*still, "encapsulated");
+        if (Entry* still = s.find(id)) s.complete(*still, Outcome::encapsulated);
         return;
     }
     if (local) s.look_for_wireguard(e, ev.pkt, true, ev.t_ns);
@@ -1482,13 +1482,13 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     if (!still) return;
     if (!local && !forwarding_seen(still->tl)) {
         still->tl.gaps.push_back("left on " + dev + ", but neither its sending nor its forwarding was seen (events lost?)");
-        s.complete(*still, "unknown");
+        s.complete(*still, Outcome::unknown);
         return;
     }
     if (!local && !arrival_seen(still->tl))
         still->tl.gaps.push_back("its arrival was not seen: it matched what wgbpf watches only from its first step "
                                  "here on (e.g. after address translation)");
-    s.complete(*still, local ? "sent" : "forwarded");
+    s.complete(*still, local ? Outcome::sent : Outcome::forwarded);
 }
 
 void TimelineBuilder::add(const WireguardKernelEvent& ev) {
@@ -1525,8 +1525,8 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     if (!e) return;
     WireguardStep step;
     step.t_ns = ev.t_ns;
-    step.action = ev.action == WgKernelAction::encrypt ? "encrypt" : "decrypt";
-    step.direction = ev.action == WgKernelAction::encrypt ? "out" : "in";
+    step.action = ev.action == WgKernelAction::encrypt ? WgAction::encrypt : WgAction::decrypt;
+    step.direction = ev.action == WgKernelAction::encrypt ? WgDirection::out : WgDirection::in;
     step.interface = dev;
     step.peer = key;
     step.verdict = verdict_name(ev.verdict);

@@ -98,12 +98,12 @@ WireguardStep wireguard_step(const WgMessage& m, const WgOuterMatch& match, cons
                              uint64_t t_ns) {
     WireguardStep s;
     s.t_ns = t_ns;
-    s.direction = outgoing ? "out" : "in";
+    s.direction = outgoing ? WgDirection::out : WgDirection::in;
     switch (m.type) {
-    case WgMessageType::handshake_initiation: s.action = "handshake_initiation"; break;
-    case WgMessageType::handshake_response: s.action = "handshake_response"; break;
-    case WgMessageType::cookie_reply: s.action = "cookie_reply"; break;
-    case WgMessageType::transport_data: s.action = m.keepalive() ? "keepalive" : outgoing ? "encrypt" : "decrypt"; break;
+    case WgMessageType::handshake_initiation: s.action = WgAction::handshake_initiation; break;
+    case WgMessageType::handshake_response: s.action = WgAction::handshake_response; break;
+    case WgMessageType::cookie_reply: s.action = WgAction::cookie_reply; break;
+    case WgMessageType::transport_data: s.action = m.keepalive() ? WgAction::keepalive : outgoing ? WgAction::encrypt : WgAction::decrypt; break;
     }
     if (match.interface) s.interface = match.interface->name;
     if (match.peer) s.peer = match.peer->public_key;
