@@ -48,5 +48,5 @@ TEST_CASE("compare: a recording's packets against nftrace text of the same packe
     REQUIRE(dropped.chains.size() == 1);
     CHECK(dropped.chains[0].side == ChainSide::both);
     CHECK(dropped.chains[0].nftrace->verdict == "drop");
-    CHECK(dropped.chains[0].wgbpf->verdict == "drop");
+    CHECK(dropped.chains[0].wgbpf->verdict == NfVerdict::drop);
 }

@@ -63,7 +63,7 @@ PacketInfo ping6() {
 }
 
 NetfilterStep step(const PacketInfo& pkt, NfHook hook, std::string family, std::string table, std::string chain,
-                   int32_t priority, std::string verdict, uint64_t t_ns) {
+                   int32_t priority, std::string_view verdict, uint64_t t_ns) {
     NetfilterStep s;
     s.t_ns = t_ns;
     s.netns = kSeedNetns;
@@ -73,7 +73,7 @@ NetfilterStep step(const PacketInfo& pkt, NfHook hook, std::string family, std::
     s.table = std::move(table);
     s.chain = std::move(chain);
     s.priority = priority;
-    s.verdict = std::move(verdict);
+    s.verdict = parse_enum<NfVerdict>(verdict).value();
     s.ct_state = "none";
     return s;
 }
@@ -338,12 +338,12 @@ TEST_CASE("names of hooks, conntrack states and verdicts") {
     CHECK(ct_state_name(3) == "established reply");
     CHECK(ct_state_name(7) == "untracked");
     CHECK(ct_state_name(kCtNone) == "none");
-    CHECK(nf_verdict_name(1) == "accept");
-    CHECK(nf_verdict_name(0) == "drop");
-    CHECK(nf_verdict_name((1u << 16) | 2) == "drop");
-    CHECK(nf_verdict_name(2) == "stolen");
-    CHECK(nf_verdict_name((2u << 16) | 3) == "queue");
-    CHECK(nf_verdict_name(4) == "repeat");
-    CHECK(nf_verdict_name(5) == "stop");
-    CHECK(nf_verdict_name(0xfffffffd) == "unknown"); // NFT_CONTINUE never leaves nft_do_chain
+    CHECK(name_of(nf_verdict_of(1)) == "accept");
+    CHECK(name_of(nf_verdict_of(0)) == "drop");
+    CHECK(name_of(nf_verdict_of((1u << 16) | 2)) == "drop");
+    CHECK(name_of(nf_verdict_of(2)) == "stolen");
+    CHECK(name_of(nf_verdict_of((2u << 16) | 3)) == "queue");
+    CHECK(name_of(nf_verdict_of(4)) == "repeat");
+    CHECK(name_of(nf_verdict_of(5)) == "stop");
+    CHECK(name_of(nf_verdict_of(0xfffffffd)) == "unknown"); // NFT_CONTINUE never leaves nft_do_chain
 }

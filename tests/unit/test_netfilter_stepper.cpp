@@ -112,7 +112,7 @@ TEST_CASE("postmangle stores the WireGuard mark in conntrack (seed, outer UDP)")
     CHECK(s.table == "wg-quick-wg0");
     CHECK(s.chain == "postmangle");
     CHECK(s.priority == -150);
-    CHECK(s.verdict == "accept");
+    CHECK(s.verdict == NfVerdict::accept);
     CHECK(s.mark_before == kWgMark);
     CHECK(s.mark_after == kWgMark);
     CHECK(s.ct_mark_before == 0);
@@ -135,7 +135,7 @@ TEST_CASE("preraw passes, premangle restores the mark from conntrack (seed, oute
     REQUIRE(h.steps.size() == 2);
     CHECK(h.steps[0].chain == "preraw");
     CHECK(h.steps[0].priority == -300);
-    CHECK(h.steps[0].verdict == "accept");
+    CHECK(h.steps[0].verdict == NfVerdict::accept);
     CHECK(h.steps[0].mark_before == h.steps[0].mark_after);
     CHECK(h.steps[0].rules_that_set.empty());
     CHECK(h.steps[0].ct_state == "none");
@@ -152,7 +152,7 @@ TEST_CASE("preraw passes, premangle restores the mark from conntrack (seed, oute
     CHECK(h.steps[2].table == "filter");
     CHECK(h.steps[2].chain == "input");
     CHECK(h.steps[2].hook == NfHook::input);
-    CHECK(h.steps[2].verdict == "accept");
+    CHECK(h.steps[2].verdict == NfVerdict::accept);
     h.stepper.flush_all();
     CHECK(h.steps.size() == 3); // it passed the last bracket: nothing open
 }
@@ -163,7 +163,7 @@ TEST_CASE("a NETFILTER_DROP after a bracket blames the chains after it") {
     h.add(h.bracket(pkt, kOutBefore, 1000, 0, 0, kNew));
     h.drop(pkt, 1100, kNetfilterDrop);
     REQUIRE(h.steps.size() == 1);
-    CHECK(h.steps[0].verdict == "drop");
+    CHECK(h.steps[0].verdict == NfVerdict::drop);
     CHECK(h.steps[0].family == "inet");
     CHECK(h.steps[0].chain == "output");
     CHECK(h.steps[0].ct_state == "new");
@@ -214,7 +214,7 @@ TEST_CASE("since 6.7 the drop comes before the dropping chain's verdict: it is h
     dropped.pkt = pkt;
     h.stepper.add(dropped);
     REQUIRE(h.steps.size() == 1);
-    CHECK(h.steps[0].verdict == "drop");
+    CHECK(h.steps[0].verdict == NfVerdict::drop);
     REQUIRE(h.drops.size() == 1);
     CHECK(h.drops[0].chain == "inet filter output");
     CHECK(h.drops[0].reason == "NETFILTER_DROP");
@@ -265,7 +265,7 @@ TEST_CASE("idle packets close their open span as unknown") {
     CHECK(h.steps.empty());
     h.stepper.flush(1000 + kIdle);
     REQUIRE(h.steps.size() == 1);
-    CHECK(h.steps[0].verdict == "unknown");
+    CHECK(h.steps[0].verdict == NfVerdict::unknown);
     CHECK(h.steps[0].chain == "output");
     CHECK(h.steps[0].notes == std::vector<std::string>{"packet not seen after this chain (stolen, queued, or event lost)"});
     h.stepper.flush_all();
@@ -285,7 +285,7 @@ TEST_CASE("a packet that leaves a hook point before its next bracket was stolen 
     h.add(h.bracket(pkt, kOutBefore, 1000, 0, 0, kNew));
     h.add(h.bracket(pkt, kPostBefore, 2000, 0, 0, kNew));
     REQUIRE(h.steps.size() == 1);
-    CHECK(h.steps[0].verdict == "stolen");
+    CHECK(h.steps[0].verdict == NfVerdict::stolen);
     CHECK(h.steps[0].chain == "output");
     CHECK(h.steps[0].notes.size() == 1);
 }
@@ -382,7 +382,7 @@ TEST_CASE("exact chain runs: names from handles, verdicts incl. the 6.7 drop enc
     CHECK(h.steps[0].exact);
     CHECK(h.steps[0].chain == "postmangle");
     CHECK(h.steps[0].priority == -150);
-    CHECK(h.steps[0].verdict == "accept");
+    CHECK(h.steps[0].verdict == NfVerdict::accept);
     CHECK(h.steps[0].ct_mark_after == kWgMark);
     CHECK(h.steps[0].ct_state == "new");
     CHECK(h.steps[0].rules_that_set.size() == 1);
@@ -392,7 +392,7 @@ TEST_CASE("exact chain runs: names from handles, verdicts incl. the 6.7 drop enc
     dropped.pkt = outer_udp(30);
     h.stepper.add(dropped);
     REQUIRE(h.steps.size() == 2);
-    CHECK(h.steps[1].verdict == "drop");
+    CHECK(h.steps[1].verdict == NfVerdict::drop);
     CHECK(h.steps[1].table == "filter");
     h.drop(outer_udp(30), 1100, kNetfilterDrop);
     REQUIRE(h.drops.size() == 1);
@@ -400,11 +400,11 @@ TEST_CASE("exact chain runs: names from handles, verdicts incl. the 6.7 drop enc
     CHECK(h.steps.size() == 2); // no bracket step on top of the exact one
 
     h.stepper.add(chain_event(1, 3, 0)); // before 6.7: NF_DROP
-    CHECK(h.steps.back().verdict == "drop");
+    CHECK(h.steps.back().verdict == NfVerdict::drop);
     h.stepper.add(chain_event(1, 3, 2)); // NF_STOLEN without EPERM: really stolen
-    CHECK(h.steps.back().verdict == "stolen");
+    CHECK(h.steps.back().verdict == NfVerdict::stolen);
     h.stepper.add(chain_event(1, 3, (3u << 16) | 3)); // NF_QUEUE to queue 3
-    CHECK(h.steps.back().verdict == "queue");
+    CHECK(h.steps.back().verdict == NfVerdict::queue);
 
     auto unknown = chain_event(7, 99, 1);
     unknown.table_family = kNfprotoInet;

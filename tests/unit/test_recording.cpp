@@ -600,7 +600,7 @@ TEST_CASE("replay feeds the pipeline what the recording said") {
     CHECK(steps[0].ct_mark_after == 0xca6c);
     CHECK(steps[0].rules_that_set == std::vector<std::string>{"meta l4proto udp meta mark 0x0000ca6c ct mark set meta mark"});
     CHECK(steps[1].chain == "output");
-    CHECK(steps[1].verdict == "drop");
+    CHECK(steps[1].verdict == NfVerdict::drop);
     REQUIRE(drops.size() == 1);
     CHECK(drops[0].reason == "NETFILTER_DROP");       // the recording kernel's name for reason 6
     CHECK(drops[0].location == "nft_do_chain+0x3f2"); // from the symbol table, not an address
@@ -636,7 +636,7 @@ TEST_CASE("replay renders what came before a cut and reports the cut") {
     CHECK(drops.empty());
     REQUIRE(steps.size() == 2); // finished at the end of what there was
     CHECK(steps[0].chain == "postmangle");
-    CHECK(steps[1].verdict == "unknown");
+    CHECK(steps[1].verdict == NfVerdict::unknown);
 
     // Cut between frames (the process died between two writes): everything there, the end missing.
     auto no_end = RecordingReader::from_bytes(whole.substr(0, full.frames.back().offset));

@@ -324,7 +324,7 @@ TEST_CASE("idle timelines complete: delivered after an input accept, unknown oth
     c.builder.add(filter_input(delivered, 2'000));
     PacketInfo dropped = icmp_packet(0xc, "10.0.0.1", "198.51.100.9", 8);
     NetfilterStep verdict = filter_output(dropped, 3'000);
-    verdict.verdict = "drop"; // the drop module is not running: no DropStep follows
+    verdict.verdict = NfVerdict::drop; // the drop module is not running: no DropStep follows
     c.builder.add(verdict);
     c.builder.add(outer_input_route(4'000, 0xd)); // no netfilter module either: the route says local
     c.builder.flush(1'000 + 200'000'000);

@@ -134,7 +134,7 @@ inline NetfilterStep nf_step(const PacketInfo& pkt, NfHook hook, std::string fam
     s.table = std::move(table);
     s.chain = std::move(chain);
     s.priority = priority;
-    s.verdict = "accept";
+    s.verdict = NfVerdict::accept;
     s.mark_before = s.mark_after = mark;
     s.ct_state = std::move(ct_state);
     return s;

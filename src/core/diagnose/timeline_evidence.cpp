@@ -53,7 +53,7 @@ std::string nf_chain(const NetfilterStep& n) { return n.family + " " + n.table +
 // Where a packet was last seen, in words.
 std::string where(const PacketTimeline& t) {
     for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it) {
-        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->verdict == "drop")
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->verdict == NfVerdict::drop)
             return fmt::format("#{} dropped by chain {} ({})", t.id, nf_chain(*n), hook_name(n->hook));
         if (const DropStep* d = std::get_if<DropStep>(&*it))
             return fmt::format("#{} dropped ({}{})", t.id, d->reason, d->chain.empty() ? "" : " in " + d->chain);
@@ -298,7 +298,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     const WireguardStep* outer = outer_step(t);
     for (const TimelineStep& s : t.steps) {
         if (const WireguardStep* w = std::get_if<WireguardStep>(&s)) wireguard_step(t, *w, cfg);
-        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->verdict == "drop" && outer) {
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->verdict == NfVerdict::drop && outer) {
             count(FindingKind::outer_dropped_by_firewall, outer->interface + " " + nf_chain(*n), t, [&] {
                 Finding f;
                 f.subject = outer->interface + " endpoint " + outer->endpoint;

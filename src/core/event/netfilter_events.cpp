@@ -28,17 +28,30 @@ std::string_view ct_state_name(uint8_t ctinfo) {
     return "unknown";
 }
 
-std::string_view nf_verdict_name(uint32_t verdict) {
+std::string_view name_of(NfVerdict v) {
+    switch (v) {
+    case NfVerdict::unknown: return "unknown";
+    case NfVerdict::drop: return "drop";
+    case NfVerdict::accept: return "accept";
+    case NfVerdict::stolen: return "stolen";
+    case NfVerdict::queue: return "queue";
+    case NfVerdict::repeat: return "repeat";
+    case NfVerdict::stop: return "stop";
+    }
+    return {};
+}
+
+NfVerdict nf_verdict_of(uint32_t verdict) {
     // The low byte is the verdict; the upper 16 bits carry an errno (drop) or a queue number (queue).
     switch (verdict & 0xff) {
-    case 0: return "drop";
-    case 1: return "accept";
-    case 2: return (verdict >> 16) == 1 /* EPERM */ ? "drop" : "stolen"; // 6.7+: nft frees the skb itself
-    case 3: return "queue";
-    case 4: return "repeat";
-    case 5: return "stop";
+    case 0: return NfVerdict::drop;
+    case 1: return NfVerdict::accept;
+    case 2: return (verdict >> 16) == 1 /* EPERM */ ? NfVerdict::drop : NfVerdict::stolen; // 6.7+: nft frees the skb itself
+    case 3: return NfVerdict::queue;
+    case 4: return NfVerdict::repeat;
+    case 5: return NfVerdict::stop;
     }
-    return "unknown";
+    return NfVerdict::unknown;
 }
 
 } // namespace wgbpf

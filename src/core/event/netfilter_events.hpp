@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/enum_names.hpp"
+
 #include "event/packet_info.hpp"
 
 namespace wgbpf {
@@ -81,8 +83,11 @@ struct DeviceEvent {
     enum class Direction : uint8_t { ingress = 0, egress = 1 } direction = Direction::ingress;
 };
 
-// "drop", "accept", "stolen", "queue", "repeat", "stop": from nft_do_chain's verdict (since 6.7 a drop
-// inside nft_do_chain returns (EPERM << 16) | NF_STOLEN).
-std::string_view nf_verdict_name(uint32_t verdict);
+// What a netfilter chain decided. `unknown`: the packet was not seen after the chain.
+enum class NfVerdict : uint8_t { unknown, drop, accept, stolen, queue, repeat, stop };
+std::string_view name_of(NfVerdict v);
+
+// From nft_do_chain's return value (since 6.7 a drop inside nft_do_chain returns (EPERM << 16) | NF_STOLEN).
+NfVerdict nf_verdict_of(uint32_t verdict);
 
 } // namespace wgbpf

@@ -29,7 +29,7 @@ struct NetfilterStep {
     std::string chain;
     std::vector<std::string> shared_with; // other chains in the same span ("inet filter output"), when bracketed
     int32_t priority = 0;
-    std::string verdict;             // "accept" | "drop" | "stolen" | "queue" | "unknown"
+    NfVerdict verdict = NfVerdict::unknown;
     uint32_t mark_before = 0;
     uint32_t mark_after = 0;
     uint32_t ct_mark_before = 0;     // meaningful only when conntrack had looked the packet up (ct_state_before)

@@ -115,7 +115,7 @@ bool note_rewrites(NetfilterStep& s, const PacketInfo& before, const PacketInfo&
 
 // A step for the chains of one span (or several merged), as the packet entered it; marks unchanged
 // until the caller knows better.
-NetfilterStep span_step(const std::vector<Member>& members, const NfBracketEvent& entered, const std::string& verdict) {
+NetfilterStep span_step(const std::vector<Member>& members, const NfBracketEvent& entered, NfVerdict verdict) {
     NetfilterStep s;
     s.t_ns = entered.t_ns;
     s.netns = entered.netns;
@@ -180,7 +180,7 @@ void NetfilterStepper::emit_between(const NetfilterContext& ctx, const NfBracket
     bool established = from.ct_state == kCtEstablished || from.ct_state == kCtEstablishedReply;
     size_t nat_not_run = established ? std::erase_if(members, [](const Member& m) { return m.nat; }) : 0;
 
-    NetfilterStep s = span_step(members, from, "accept"); // it reached the next bracket
+    NetfilterStep s = span_step(members, from, NfVerdict::accept); // it reached the next bracket
     s.mark_after = to.mark;
     s.ct_mark_after = to.ct_mark;
     s.ct_state = std::string(ct_state_name(to.ct_state));
@@ -195,7 +195,7 @@ void NetfilterStepper::emit_between(const NetfilterContext& ctx, const NfBracket
     steps_(std::move(s));
 }
 
-std::string NetfilterStepper::emit_open_span(const NfBracketEvent& last, const std::string& verdict,
+std::string NetfilterStepper::emit_open_span(const NfBracketEvent& last, NfVerdict verdict,
                                              const std::string& note) {
     NetfilterContext ctx = context_(last.netns);
     if (!ctx.plan || ctx.plan->generation != last.generation) return {}; // brackets moved since: spans unknown
@@ -224,7 +224,7 @@ void NetfilterStepper::add(const NfBracketEvent& e) {
             emit_between(ctx, prev, e);
         } else {
             // The previous hook point is over. A drop would have ended the packet (and its entry) already.
-            emit_open_span(prev, "stolen",
+            emit_open_span(prev, NfVerdict::stolen,
                            "the packet left this hook before wgbpf's next hook: a chain here stole or queued it, "
                            "or bracket events were lost");
         }
@@ -256,7 +256,7 @@ void NetfilterStepper::add(const NfChainEvent& e) {
         s.chain = fmt::format("handle {}", e.chain_handle);
         s.notes.push_back("chain not in wgbpf's copy of the ruleset (changed since it was read)");
     }
-    s.verdict = std::string(nf_verdict_name(e.verdict));
+    s.verdict = nf_verdict_of(e.verdict);
     s.mark_before = e.mark_before;
     s.mark_after = e.mark_after;
     s.ct_mark_before = e.ct_mark_before;
@@ -274,7 +274,7 @@ void NetfilterStepper::add(const NfChainEvent& e) {
     // Only drops need remembering: the drop event names this chain. Since 6.7 nft frees the packet inside
     // nft_do_chain, so that drop event came first and is held until now.
     std::string dropped_by = chain ? chain->qualified() : s.family + " " + s.table + " " + s.chain;
-    bool drop = s.verdict == "drop";
+    bool drop = s.verdict == NfVerdict::drop;
     steps_(std::move(s));
     if (!drop) return;
     Pending& p = pending_[e.pkt.id];
@@ -305,7 +305,7 @@ void NetfilterStepper::add(const DropEvent& e) {
             d.chain = p.dropped_by; // the exact verdict said so
         } else if (same_ns && p.last && d.reason == "NETFILTER_DROP") {
             // Netfilter dropped it after the last bracket it passed: the chains of the span after it.
-            d.chain = emit_open_span(*p.last, "drop", "");
+            d.chain = emit_open_span(*p.last, NfVerdict::drop, "");
         }
         pending_.erase(it);
     } else if (d.reason == "NETFILTER_DROP") {
@@ -320,7 +320,7 @@ void NetfilterStepper::add(const DropEvent& e) {
 }
 
 void NetfilterStepper::finish(Pending& p) {
-    if (p.last) emit_open_span(*p.last, "unknown", "packet not seen after this chain (stolen, queued, or event lost)");
+    if (p.last) emit_open_span(*p.last, NfVerdict::unknown, "packet not seen after this chain (stolen, queued, or event lost)");
     if (p.held_drop) drops_(std::move(*p.held_drop)); // no chain said it: shown without one
 }
 

@@ -51,7 +51,7 @@ private:
     };
     void emit_between(const NetfilterContext& ctx, const NfBracketEvent& from, const NfBracketEvent& to);
     // The span after `last` ended without a next bracket: emit it with `verdict`; returns its chains.
-    std::string emit_open_span(const NfBracketEvent& last, const std::string& verdict, const std::string& note);
+    std::string emit_open_span(const NfBracketEvent& last, NfVerdict verdict, const std::string& note);
     void finish(Pending& p); // what a packet leaves behind when it is forgotten
 
     ContextFor context_;

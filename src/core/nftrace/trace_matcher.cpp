@@ -152,9 +152,9 @@ ChainAlignment both_row(const NftraceChainVisit& v, const NetfilterStep& s, uint
     }
     if (v.verdict.empty())
         row.note = "verdict not compared: nftrace shows none for this chain";
-    else if (s.verdict == "unknown")
+    else if (s.verdict == NfVerdict::unknown)
         row.note = "verdict not compared: wgbpf did not see the packet leave the chain";
-    else if (v.verdict != s.verdict)
+    else if (v.verdict != name_of(s.verdict))
         row.disagree.push_back("verdict");
     if (v.mark_after && *v.mark_after != s.mark_after) row.disagree.push_back("mark");
     return row;
@@ -275,7 +275,7 @@ Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimelin
                 out.disagreements.push_back(Disagreement{
                     m.trace->id, t.id, row.chain, what,
                     verdict ? row.nftrace->verdict : mark_text(*row.nftrace->mark_after),
-                    verdict ? row.wgbpf->verdict : mark_text(row.wgbpf->mark_after)});
+                    verdict ? std::string(name_of(row.wgbpf->verdict)) : mark_text(row.wgbpf->mark_after)});
             }
 
         if (t.decapsulated_from)

@@ -35,7 +35,7 @@ std::string nftrace_side(const NftraceChainVisit& v) {
     return s;
 }
 std::string wgbpf_side(const NetfilterStep& s) {
-    std::string out = "wgbpf " + s.verdict;
+    std::string out = "wgbpf " + std::string(name_of(s.verdict));
     if (s.mark_after) out += fmt::format("  mark 0x{:x}", s.mark_after);
     return out;
 }
@@ -137,7 +137,7 @@ nlohmann::json compare_match_json(const TraceMatch& m) {
         }
         if (row.wgbpf) {
             const NetfilterStep& s = *row.wgbpf;
-            r["wgbpf"] = {{"hook", hook_name(s.hook)}, {"verdict", s.verdict}, {"mark_before", s.mark_before},
+            r["wgbpf"] = {{"hook", hook_name(s.hook)}, {"verdict", name_of(s.verdict)}, {"mark_before", s.mark_before},
                           {"mark_after", s.mark_after}, {"exact", s.exact}, {"t_ns", s.t_ns}};
         } else {
             r["wgbpf"] = nullptr;

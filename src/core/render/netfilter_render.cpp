@@ -67,17 +67,17 @@ std::vector<std::string> traced_rule_lines(const NetfilterStep& s) {
     return lines;
 }
 
-const char* verdict_colour(const std::string& verdict) {
-    if (verdict == "accept") return paint::green;
-    if (verdict == "drop") return paint::red;
-    if (verdict == "unknown") return paint::dim;
+const char* verdict_colour(NfVerdict verdict) {
+    if (verdict == NfVerdict::accept) return paint::green;
+    if (verdict == NfVerdict::drop) return paint::red;
+    if (verdict == NfVerdict::unknown) return paint::dim;
     return paint::yellow;
 }
 
 std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style) {
     Paint paint{style.colour};
     std::string out = fmt::format("{}{:<13}{}  {}", line_start(s.t_ns, "nf", style), hook_name(s.hook), chain_text(s),
-                                  paint(verdict_colour(s.verdict), s.verdict));
+                                  paint(verdict_colour(s.verdict), std::string(name_of(s.verdict))));
     out += mark_text("mark", s.mark_before, s.mark_after, paint);
     if (std::string ct = ct_mark_text(s, paint); !ct.empty()) out += "  " + ct;
     else if (s.ct_tracked_before() && s.ct_mark_before != 0) out += fmt::format("  ct mark {:#x}", s.ct_mark_before);
@@ -132,7 +132,7 @@ void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName&
         t.end();
     }
     traced.EndArray();
-    j.str("verdict", s.verdict);
+    j.str("verdict", name_of(s.verdict));
     j.end();
 }
 

@@ -31,7 +31,7 @@ std::vector<std::string> traced_rule_lines(const NetfilterStep& s);
 std::string trace_id_text(uint32_t id); // 8 hex digits, as nft prints it
 
 // Terminal colour for a verdict: accept green, drop red, unknown dim, others yellow.
-const char* verdict_colour(const std::string& verdict);
+const char* verdict_colour(NfVerdict verdict);
 
 // "19:41:07.112233  drop   NETFILTER_DROP at nft_do_chain+0x3f2 (inet filter output)  [udp ...]"
 std::string render_drop_text(const DropStep& d, const TextStyle& style);

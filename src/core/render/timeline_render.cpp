@@ -141,7 +141,7 @@ struct StepText {
         return out;
     }
     std::string operator()(const NetfilterStep& s) const {
-        std::string text = fmt::format("{:<12}{}: {}", hook_name(s.hook), chain_text(s), paint(verdict_colour(s.verdict), s.verdict)) +
+        std::string text = fmt::format("{:<12}{}: {}", hook_name(s.hook), chain_text(s), paint(verdict_colour(s.verdict), std::string(name_of(s.verdict)))) +
                            changes_text(s, paint);
         if (s.trace_id) text += ", " + decider_text(s);
         std::string out = step_line("nf", text, paint);

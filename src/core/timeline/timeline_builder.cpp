@@ -1061,8 +1061,8 @@ struct TimelineBuilder::State {
     Outcome last_known_outcome(const Entry& e) const {
         if (const WireguardStep* w = last_step<WireguardStep>(e.tl); w && !w->dropped.empty()) return Outcome::dropped;
         const NetfilterStep* nf = last_step<NetfilterStep>(e.tl);
-        if (nf && nf->verdict == "drop") return Outcome::dropped;
-        bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == "accept" : [&] {
+        if (nf && nf->verdict == NfVerdict::drop) return Outcome::dropped;
+        bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == NfVerdict::accept : [&] {
             for (const TimelineStep& s : e.tl.steps)
                 if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
                     r && r->direction == RouteDirection::input && r->route_type == "local")
@@ -1353,7 +1353,7 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
     if (d.reason != "NO_SOCKET" || (d.pkt.proto != 1 && d.pkt.proto != 58)) return false;
     for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it) {
         if (const NetfilterStep* nf = std::get_if<NetfilterStep>(&*it))
-            return nf->hook == NfHook::input && nf->verdict == "accept";
+            return nf->hook == NfHook::input && nf->verdict == NfVerdict::accept;
         if (const RouteDecision* r = std::get_if<RouteDecision>(&*it))
             return r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "local";
     }
