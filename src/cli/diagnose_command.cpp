@@ -34,7 +34,7 @@ const WgInterface* diagnosed(const std::vector<WgInterface>& wg, const std::stri
 // kernel WireGuard module's probe has nothing to see on a user-space interface).
 void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules, const WgInterface* wg) {
     for (const ModuleStatus& m : modules) {
-        if (!m.running && m.name == "wireguard" && !(wg && wg->source == "kernel")) continue;
+        if (!m.running && m.name == "wireguard" && !(wg && wg->implementation == WgImplementation::kernel)) continue;
         if (!m.running) {
             r.limits.push_back(fmt::format("module {} not running{}", m.name,
                                            m.notes.empty() ? "" : ": " + m.notes.front()));
@@ -47,7 +47,7 @@ void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules, con
 
 std::string implementation_of(const WgInterface* wg) {
     if (!wg) return "";
-    return wg->source == "kernel" ? "kernel WireGuard" : "user-space WireGuard";
+    return wg->implementation == WgImplementation::kernel ? "kernel WireGuard" : "user-space WireGuard";
 }
 
 // A prediction about a peer's endpoint path in this namespace that the packets contradict: packets of that peer

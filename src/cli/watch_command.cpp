@@ -279,7 +279,7 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
         if (const WatchedNamespace* there = wg.socket_netns ? spaces.find(wg.socket_netns) : nullptr)
             socket = ", its UDP socket in " + there->handle.name();
         spdlog::info("{}{}: WireGuard ({}), fwmark {:#x}, listen port {}{}, {} peer(s){}{}: {}", spaces.prefix(ns), wg.name,
-                     wg.source, wg.fwmark, wg.listen_port, socket, wg.peers.size(),
+                     name_of(wg.implementation), wg.fwmark, wg.listen_port, socket, wg.peers.size(),
                      endpoints.empty() ? "" : ", endpoints ", endpoints,
                      wg.socket_netns == kSocketNotWatched ? "its outer packets are not watched"
                      : wg.socket_netns == kSocketAmbiguous ? "its outer packets are watched, but not paired with it"

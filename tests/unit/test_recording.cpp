@@ -133,7 +133,7 @@ ConfigSnapshot seed_snapshot() {
     c.config.nft = seed_ruleset();
     WgInterface wg;
     wg.name = "wg0";
-    wg.source = "kernel";
+    wg.implementation = WgImplementation::kernel;
     wg.fwmark = 0xca6c;
     c.wireguard = {wg};
     return c;

@@ -67,7 +67,7 @@ NetnsConfig rich_config() {
 std::vector<WgInterface> wireguard_interfaces() {
     WgInterface wg;
     wg.name = "wg0";
-    wg.source = "kernel";
+    wg.implementation = WgImplementation::kernel;
     wg.public_key = "nVMO7Cnd/+ZGiyG9KdmE5m/MCbubn/XOVWKPPenbaAM=";
     wg.listen_port = 51820;
     wg.fwmark = 0xca6c;
@@ -83,7 +83,7 @@ std::vector<WgInterface> wireguard_interfaces() {
     wg.peers = {p1, p2};
     WgInterface user;
     user.name = "wg1";
-    user.source = "uapi";
+    user.implementation = WgImplementation::uapi;
     user.peers.push_back(WgPeer{"iztxqbCl/CzjjEqptuqatsWHF59EXSObQjDwBkfCT00=", std::nullopt, {}});
     return {wg, user};
 }
@@ -178,7 +178,7 @@ TEST_CASE("WireGuard interfaces survive JSON") {
     CHECK(wg.peers[1].endpoint->to_string() == "[2001:db8::1]:443");
     CHECK(wg.peers[0].allowed_ips == std::vector<IpPrefix>{net("0.0.0.0/0"), net("::/0")});
     CHECK_FALSE((*back)[1].peers[0].endpoint.has_value());
-    CHECK((*back)[1].source == "uapi");
+    CHECK((*back)[1].implementation == WgImplementation::uapi);
     CHECK(wg.peers[0].last_handshake_unix_s == 1796000000);
     CHECK_FALSE(wg.peers[1].last_handshake_unix_s);
 }

@@ -593,7 +593,7 @@ std::string kernel_lookup_key() {
 
 TEST_CASE("kernel WireGuard: outer packets pair with their inner packets by packet id, not by order") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo first = icmp_packet(0x101, "10.0.0.1", "198.51.100.9", 8);
     PacketInfo second = icmp_packet(0x102, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(egress(first, kWg0, 100));
@@ -625,7 +625,7 @@ TEST_CASE("kernel WireGuard: outer packets pair with their inner packets by pack
 
 TEST_CASE("kernel WireGuard: an outer packet to an endpoint wgbpf does not know is still linked, with the kernel's peer") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo inner = icmp_packet(0x201, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(egress(inner, kWg0, 100));
     c.builder.add(kernel_peer_lookup(inner, true, 101));
@@ -643,7 +643,7 @@ TEST_CASE("kernel WireGuard: an outer packet to an endpoint wgbpf does not know 
 
 TEST_CASE("kernel WireGuard: the decrypted packet is linked to its outer packet by packet id") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo outer = outer_in(0x301, outer_payload(84), wg_data(kClientIndex, 5));
     PacketInfo other = outer_in(0x302, outer_payload(84), wg_data(kClientIndex, 6));
     c.builder.add(ingress(outer, kC0, 100));
@@ -666,7 +666,7 @@ TEST_CASE("kernel WireGuard: the decrypted packet is linked to its outer packet 
 
 TEST_CASE("kernel WireGuard: a packet no peer's allowed IPs cover says so before its drop") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo inner = icmp_packet(0x401, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(egress(inner, kWg0, 100));
     c.builder.add(kernel_peer_lookup(inner, true, 101, false));
@@ -693,7 +693,7 @@ TEST_CASE("kernel WireGuard: a packet no peer's allowed IPs cover says so before
 TEST_CASE("kernel WireGuard: a decrypted packet whose source is not in its sender's allowed IPs ends the outer "
           "packet's timeline as dropped, naming the peer, its allowed IPs, and the peer the source belongs to") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     WgPeer other;
     other.public_key = "T1RIRVJQRUVSLi4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=";
     other.allowed_ips = {net("10.0.0.2/32")};
@@ -725,7 +725,7 @@ TEST_CASE("kernel WireGuard: a handshake initiation refused is the verdict on it
           {WgVerdict::timestamp_refused, "timestamp_refused", "its timestamp is not newer than the last one accepted"},
           {WgVerdict::rejected, "rejected", "not told apart"}}) {
         Collected c;
-        c.wireguard[0].source = "kernel";
+        c.wireguard[0].implementation = WgImplementation::kernel;
         PacketInfo init = outer_in(0x802, 148, wg_initiation(0x98));
         c.builder.add(ingress(init, kC0, 100));
         WireguardKernelEvent ev = kernel_peer_lookup(init, false, 130, false);
@@ -1012,7 +1012,7 @@ TEST_CASE("user-space WireGuard: an outer packet not paired while an inner packe
 TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferred unsent when its outer packet is "
           "not linked") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     c.wireguard[0].peers[0].endpoint.reset(); // a stale snapshot: the peer roamed in since
     PacketInfo inner = icmp_packet(0x402, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(egress(inner, kWg0, 100));
@@ -1025,7 +1025,7 @@ TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferre
                             "into new buffers, queued for a handshake, or events lost")); // an old record: no session check
 
     Collected checked; // the probe checked the session (record version 2): the handshake is out of the causes
-    checked.wireguard[0].source = "kernel";
+    checked.wireguard[0].implementation = WgImplementation::kernel;
     checked.builder.add(egress(inner, kWg0, 100));
     WireguardKernelEvent lookup = kernel_peer_lookup(inner, true, 101);
     lookup.session_checked = true;
@@ -1047,7 +1047,7 @@ WireguardKernelEvent queued_for_handshake(const PacketInfo& inner, uint64_t t, u
 
 // Kernel WireGuard took `inner` on wg0 (at 100) for a peer with no session, behind `ahead` queued packets.
 void queue_for_handshake(Collected& c, const PacketInfo& inner, uint32_t ahead) {
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     c.builder.add(egress(inner, kWg0, 100));
     c.builder.add(queued_for_handshake(inner, 101, ahead));
 }
@@ -1127,7 +1127,7 @@ TEST_CASE("kernel WireGuard: the staged queue purged ends the queued packets sti
 
 TEST_CASE("kernel WireGuard: a kfree_skb in the purge function with no purge seen before it is a plain drop") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo older = icmp_packet(0x415, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(drop_step(older, "QUEUE_PURGE", "wg_packet_purge_staged_packets+0x4a", 5'200));
     c.builder.add(staged_purge(WgVerdict::gave_up, 1, 2'000'000'000)); // later: not its cause
@@ -1165,7 +1165,7 @@ TEST_CASE("kernel WireGuard: a purge long after its packets' timelines went out 
 TEST_CASE("kernel WireGuard: a data message for a receiver index no session has ends its outer packet's timeline "
           "as dropped, naming the index") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo outer = outer_in(0x901, outer_payload(84), wg_data(0xabcd, 3));
     c.builder.add(ingress(outer, kC0, 100));
     c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::unknown_index, 4, 110));
@@ -1297,7 +1297,7 @@ namespace {
 
 // A data message arrives on c0 at `t` and kernel WireGuard's decryption judges it (`verdict`) at `judged`.
 void receive_data(Collected& c, uint64_t packet, WgVerdict verdict, uint64_t t, uint64_t judged) {
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo outer = outer_in(packet, outer_payload(84), wg_data(kClientIndex, 9));
     c.builder.add(ingress(outer, kC0, t));
     c.builder.add(kernel_verdict(outer, WgKernelAction::receive, verdict, 4, judged));
@@ -1562,7 +1562,7 @@ TEST_CASE("fragments: a later fragment whose packet was not followed is not clai
 TEST_CASE("kernel WireGuard: an outer packet first seen as its first fragment (no netfilter chain) is still linked "
           "to its inner packet by buffer") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo inner = icmp_packet(0x941, "10.0.0.1", "198.51.100.9", 8, 1420);
     c.builder.add(egress(inner, kWg0, 100));
     c.builder.add(kernel_peer_lookup(inner, true, 101));
@@ -1639,7 +1639,7 @@ TEST_CASE("fragments: a received fragment whose buffer is reused after reassembl
 TEST_CASE("kernel WireGuard: a received outer fragment whose buffer comes back decrypted through wg0 was reassembled "
           "there and delivered to WireGuard; a fragment back through another device is not claimed") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo outer = outer_in(0x991, outer_payload(1420), wg_data(kClientIndex, 9));
     c.builder.add(ingress(fragment_of(outer, 0x991, 100, false, false), kC0, 100));
     PacketInfo inner = icmp_packet(0x991, "198.51.100.9", "10.0.0.1", 0, 1420);
@@ -1666,7 +1666,7 @@ TEST_CASE("kernel WireGuard: a received outer fragment whose buffer comes back d
 
 TEST_CASE("a drop of a packet id WireGuard ended more than a second before is a new packet's, never swallowed") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo inner = icmp_packet(0x9a1, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(egress(inner, kWg0, 100));
     c.builder.add(kernel_peer_lookup(inner, true, 101, false)); // no peer: WireGuard drops it

@@ -105,7 +105,7 @@ TEST_CASE("evidence: a forwarded packet dropped as too big is path-MTU discovery
 
 TEST_CASE("evidence: a refused handshake message from a peer that completed a handshake while watched is a note") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo init = outer_in(0xc01, 148, wg_initiation(0x99));
     c.builder.add(ingress(init, kC0, 100));
     c.builder.add(kernel_verdict(init, WgKernelAction::handshake, WgVerdict::rejected, 1, 120));
@@ -138,7 +138,7 @@ TEST_CASE("evidence: packets of a peer that came out of the tunnel with none of 
 TEST_CASE("evidence: refused data is not data received: a forgotten session stays a finding until a handshake "
           "completes") {
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo outer = outer_in(0xe01, outer_payload(84), wg_data(0xabcd, 3));
     c.builder.add(ingress(outer, kC0, 100));
     c.builder.add(kernel_verdict(outer, WgKernelAction::receive, WgVerdict::unknown_index, 4, 110));
@@ -184,7 +184,7 @@ TEST_CASE("evidence: packets dropped with a peer's handshake queue: a finding wh
           "interface went down; a flood of initiations is a refused handshake with its own change") {
     auto purged = [](WgVerdict cause) {
         Collected c;
-        c.wireguard[0].source = "kernel";
+        c.wireguard[0].implementation = WgImplementation::kernel;
         PacketInfo inner = icmp_packet(0xc11, "10.0.0.1", "198.51.100.9", 8);
         c.builder.add(egress(inner, kWg0, 100));
         WireguardKernelEvent queued = kernel_verdict(inner, WgKernelAction::encrypt, WgVerdict::no_session, 0, 101);
@@ -211,7 +211,7 @@ TEST_CASE("evidence: packets dropped with a peer's handshake queue: a finding wh
     CHECK(down[0].note);
 
     Collected c;
-    c.wireguard[0].source = "kernel";
+    c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo init = outer_in(0xc21, 148, wg_initiation(0x99));
     c.builder.add(ingress(init, kC0, 100));
     c.builder.add(kernel_verdict(init, WgKernelAction::handshake, WgVerdict::flood, 1, 120));

@@ -69,7 +69,7 @@ std::vector<PacketTimeline> other_timelines() {
 // WireGuard's own verdicts: the kernel's (exact) and a user-space implementation's (inferred).
 std::vector<PacketTimeline> verdict_timelines() {
     Collected kernel;
-    kernel.wireguard[0].source = "kernel";
+    kernel.wireguard[0].implementation = WgImplementation::kernel;
     kernel.wireguard[0].peers[0].allowed_ips = {net("10.0.0.99/32")};
     std::array<uint8_t, 32> sender{};
     for (size_t i = 0; i < sender.size(); ++i) sender[i] = uint8_t(i + 1);

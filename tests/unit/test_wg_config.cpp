@@ -79,7 +79,7 @@ TEST_CASE("wireguard-go reply with two peers", "[wg]") {
     auto wg = parse_uapi_get(wireguard_go_reply(), "wg0");
     REQUIRE(wg.ok());
     CHECK(wg->name == "wg0");
-    CHECK(wg->source == "uapi");
+    CHECK(wg->implementation == WgImplementation::uapi);
     CHECK(wg->public_key.empty()); // the UAPI only has the private key, which is never kept
     CHECK(wg->listen_port == 51999);
     CHECK(wg->fwmark == 51820);
@@ -226,7 +226,7 @@ TEST_CASE("kernel genetlink device reply", "[wg]") {
     WgInterface wg;
     REQUIRE(parse_wg_genl_device(r.nlh, wg));
     CHECK(wg.name == "wg0");
-    CHECK(wg.source == "kernel");
+    CHECK(wg.implementation == WgImplementation::kernel);
     CHECK(wg.public_key == kDeviceB64);
     CHECK(wg.listen_port == 51820);
     CHECK(wg.fwmark == 0xca6c);

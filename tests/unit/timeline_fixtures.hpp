@@ -33,7 +33,7 @@ inline NetnsConfig client_config(bool src_valid_mark = true) {
 inline WgInterface client_wg0() {
     WgInterface wg;
     wg.name = "wg0";
-    wg.source = "uapi";
+    wg.implementation = WgImplementation::uapi;
     wg.listen_port = 51820;
     wg.fwmark = kWgMark;
     WgPeer server;

@@ -557,7 +557,7 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
                 answered += h.responses_sent + h.cookies_sent + h.rejected;
                 if (h.initiations_received && from.empty()) from = h.endpoint;
             }
-        if (!received || answered || w.source == "kernel") continue;
+        if (!received || answered || w.implementation == WgImplementation::kernel) continue;
         Finding f{FindingKind::handshake_rejected};
         f.certainty = Certainty::likely;
         f.subject = w.name;

@@ -28,7 +28,10 @@ std::vector<WgInterface> parse_wireguard(const JsonIn& j) {
     for (const JsonIn& i : j.items()) {
         WgInterface wg;
         wg.name = i.at("name").string();
-        wg.source = i.at("source").string();
+        const JsonIn& source = i.at("source");
+        auto implementation = parse_enum<WgImplementation>(source.string());
+        if (!implementation) source.fail("expected \"kernel\" or \"uapi\"");
+        wg.implementation = *implementation;
         wg.public_key = i.at("public_key").string();
         wg.listen_port = i.at("listen_port").unsigned_int<uint16_t>();
         wg.fwmark = i.at("fwmark").unsigned_int<uint32_t>();
@@ -54,7 +57,7 @@ json wireguard_to_json(const std::vector<WgInterface>& list) {
             if (p.last_handshake_unix_s) pj["last_handshake_unix_s"] = *p.last_handshake_unix_s;
             peers.push_back(std::move(pj));
         }
-        json w = {{"name", wg.name},         {"source", wg.source}, {"public_key", wg.public_key},
+        json w = {{"name", wg.name},         {"source", name_of(wg.implementation)}, {"public_key", wg.public_key},
                   {"listen_port", wg.listen_port}, {"fwmark", wg.fwmark}, {"peers", peers}};
         if (wg.netns) w["netns"] = wg.netns; // only when it lives in another namespace than the frame's
         if (wg.socket_netns) w["socket_netns"] = wg.socket_netns;

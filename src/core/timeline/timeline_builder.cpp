@@ -658,7 +658,7 @@ struct TimelineBuilder::State {
 
     // The kernel's WireGuard turns the inner packet's skb into the outer one (and back): pair by packet
     // id. A user-space implementation makes new packets: pair by peer, order and length.
-    static bool pairs_by_packet_id(const WgInterface& wg) { return wg.source == "kernel"; }
+    static bool pairs_by_packet_id(const WgInterface& wg) { return wg.implementation == WgImplementation::kernel; }
 
     // `peer`: its public key; "" for packets received from an endpoint no known peer has.
     static WgLinkKey link_key(uint32_t netns, const WgInterface& wg, const std::string& peer, bool outgoing) {

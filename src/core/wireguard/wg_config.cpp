@@ -5,6 +5,14 @@
 #include <charconv>
 
 namespace wgbpf {
+
+std::string_view name_of(WgImplementation i) {
+    switch (i) {
+    case WgImplementation::kernel: return "kernel";
+    case WgImplementation::uapi: return "uapi";
+    }
+    return {};
+}
 namespace {
 
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -98,7 +106,7 @@ std::optional<std::string> hex_key_to_base64(std::string_view hex) {
 Result<WgInterface> parse_uapi_get(std::string_view reply, std::string name) {
     WgInterface wg;
     wg.name = std::move(name);
-    wg.source = "uapi";
+    wg.implementation = WgImplementation::uapi;
     std::optional<long> err;
     size_t line_no = 0;
     while (!reply.empty()) {

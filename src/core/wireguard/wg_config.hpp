@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/enum_names.hpp"
 #include "common/ip_address.hpp"
 #include "common/result.hpp"
 
@@ -26,9 +27,14 @@ struct WgPeer {
     std::optional<int64_t> last_handshake_unix_s;
 };
 
+// Where the configuration came from, and so how the packets are handled: the kernel module (its genetlink
+// family; its probes see the skb itself) or a user-space implementation (its UAPI socket; a new skb).
+enum class WgImplementation : uint8_t { kernel, uapi };
+std::string_view name_of(WgImplementation i); // "kernel" | "uapi", the recordings' "source"
+
 struct WgInterface {
     std::string name;
-    std::string source;                     // "kernel" (genetlink) | "uapi" (user-space implementation)
+    WgImplementation implementation = WgImplementation::kernel;
     std::string public_key;                 // base64 (empty if unknown)
     uint16_t listen_port = 0;
     uint32_t fwmark = 0;

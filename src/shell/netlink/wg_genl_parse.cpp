@@ -94,7 +94,7 @@ std::optional<WgPeer> get_peer(const nlattr* nest) {
 
 bool parse_wg_genl_device(const nlmsghdr* nlh, WgInterface& wg) {
     if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) return false;
-    wg.source = "kernel";
+    wg.implementation = WgImplementation::kernel;
     return for_each_attr(nlh, GENL_HDRLEN, [&](const nlattr* a) {
         switch (mnl_attr_get_type(a)) {
         case WGDEVICE_A_IFNAME: {

@@ -82,7 +82,7 @@ Result<std::optional<WgInterface>> read_kernel(const std::string& ifname) {
         if (err) return Error{fmt::format("{}: WireGuard generic netlink dump failed: {}", ifname, std::strerror(err))};
         if (malformed) return Error{fmt::format("{}: malformed WireGuard generic netlink reply", ifname)};
         if (wg.name.empty()) wg.name = ifname;
-        wg.source = "kernel";
+        wg.implementation = WgImplementation::kernel;
         return std::optional<WgInterface>{std::move(wg)};
     }
     return Error{fmt::format("{}: WireGuard configuration kept changing during the dump", ifname)};
