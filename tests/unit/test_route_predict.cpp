@@ -12,19 +12,19 @@ TEST_CASE("predicted route: the seed's endpoint with WireGuard's fwmark leaves o
           "the suppress rule passed over its default route") {
     NetnsConfig cfg = seed_config();
     RouteDecision d = predict_route(output_flow(ip("203.0.113.123"), kWgMark, 17, 51820, 51820), cfg);
-    CHECK(d.result == "hit");
+    CHECK(d.result == LookupResult::hit);
     CHECK(d.rule == 32766u);
     CHECK(d.table == 254u);
     CHECK(d.result_oif == "c0");
     REQUIRE(d.lookups.size() == 3); // local, main (suppressed), main again
-    CHECK(d.lookups[0].result == "miss");
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[0].result == LookupResult::miss);
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
 }
 
 TEST_CASE("predicted route: without the fwmark the endpoint's packets would go into the tunnel (table 51820)") {
     NetnsConfig cfg = seed_config();
     RouteDecision d = predict_route(output_flow(ip("203.0.113.123"), 0, 17, 51820, 51820), cfg);
-    CHECK(d.result == "hit");
+    CHECK(d.result == LookupResult::hit);
     CHECK(d.rule == 32765u);
     CHECK(d.table == kWgTable);
     CHECK(d.result_oif == "wg0");
@@ -41,7 +41,7 @@ TEST_CASE("predicted route: a more specific route in main is not suppressed; no 
     plain.routes = {route(254, "0.0.0.0/0", kC0, "192.168.178.1"), route(254, "192.168.178.0/24", kC0)};
     RouteDecision f = predict_route(output_flow(ip("192.168.178.9"), 0), plain);
     CHECK(f.fast_path);
-    CHECK(f.result == "hit");
+    CHECK(f.result == LookupResult::hit);
     CHECK(f.result_oif == "c0");
 }
 
@@ -49,14 +49,14 @@ TEST_CASE("predicted route: a reject rule or route ends the walk; nothing matchi
     NetnsConfig cfg = seed_config();
     cfg.routes.push_back(reject_route(254, "203.0.113.0/24", RouteType::unreachable));
     RouteDecision d = predict_route(output_flow(ip("203.0.113.123"), kWgMark), cfg);
-    CHECK(d.result == "unreachable");
+    CHECK(d.result == LookupResult::unreachable);
 
     NetnsConfig none = links_only();
     add_default_rules(none, Family::ipv4);
     add_wg_quick_rules(none, Family::ipv4);
     none.routes = {route(255, "127.0.0.1/32", kLo, "", RouteType::local)};
     RouteDecision n = predict_route(output_flow(ip("198.51.100.1"), 0), none);
-    CHECK(n.result != "hit");
+    CHECK(n.result != LookupResult::hit);
 }
 
 TEST_CASE("predicted route: a goto lands only on the rule with exactly its target pref; a reject rule is named") {
@@ -76,6 +76,6 @@ TEST_CASE("predicted route: a goto lands only on the rule with exactly its targe
     rejecting.rules.push_back(action_rule(50, RuleAction::prohibit));
     std::sort(rejecting.rules.begin(), rejecting.rules.end(), [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
     RouteDecision r = predict_route(output_flow(ip("198.51.100.9"), 0), rejecting);
-    CHECK(r.result == "prohibit");
+    CHECK(r.result == LookupResult::prohibit);
     CHECK(r.rule == 50u);
 }

@@ -21,16 +21,16 @@ RouteDecision inner_request() {
     d.iif = "lo";
     d.netns = 4026532300u;
     d.t_ns = 1'500'000'000;
-    d.lookups = {{0, 255, "miss", {}, {}, "", ""},
-                 {32764, 254, "suppressed", prefix("0.0.0.0/0"), ip("192.168.178.1"), "c0",
+    d.lookups = {{0, 255, LookupResult::miss, {}, {}, "", ""},
+                 {32764, 254, LookupResult::suppressed, prefix("0.0.0.0/0"), ip("192.168.178.1"), "c0",
                   "prefix /0 <= suppress_prefixlength 0"},
-                 {32765, 51820, "hit", prefix("0.0.0.0/0"), {}, "wg0", ""}};
+                 {32765, 51820, LookupResult::hit, prefix("0.0.0.0/0"), {}, "wg0", ""}};
     d.rule = 32765;
     d.table = 51820;
-    d.result = "hit";
+    d.result = LookupResult::hit;
     d.result_oif = "wg0";
     d.prefix = prefix("0.0.0.0/0");
-    d.route_type = "unicast";
+    d.route_type = RouteType::unicast;
     return d;
 }
 
@@ -46,19 +46,19 @@ RouteDecision outer_udp() {
     d.iif = "lo";
     d.netns = 4026532300u;
     d.t_ns = 1'500'200'000;
-    d.lookups = {{0, 255, "miss", {}, {}, "", ""},
-                 {32764, 254, "suppressed", prefix("0.0.0.0/0"), ip("192.168.178.1"), "c0",
+    d.lookups = {{0, 255, LookupResult::miss, {}, {}, "", ""},
+                 {32764, 254, LookupResult::suppressed, prefix("0.0.0.0/0"), ip("192.168.178.1"), "c0",
                   "prefix /0 <= suppress_prefixlength 0"},
-                 {32766, 254, "hit", prefix("0.0.0.0/0"), ip("192.168.178.1"), "c0", ""}};
+                 {32766, 254, LookupResult::hit, prefix("0.0.0.0/0"), ip("192.168.178.1"), "c0", ""}};
     d.skipped = {{32765, "fwmark 0xca6c matches, and the rule says 'not fwmark 0xca6c'"}};
     d.rule = 32766;
     d.table = 254;
     d.table_name = "main";
-    d.result = "hit";
+    d.result = LookupResult::hit;
     d.result_oif = "c0";
     d.gateway = ip("192.168.178.1");
     d.prefix = prefix("0.0.0.0/0");
-    d.route_type = "unicast";
+    d.route_type = RouteType::unicast;
     return d;
 }
 
@@ -81,14 +81,14 @@ RouteDecision local_delivery() {
     d.iif = "c0";
     d.netns = 4026532300u;
     d.t_ns = 1'521'900'000;
-    d.lookups = {{0, 255, "hit", prefix("192.168.178.48/32"), {}, "c0", ""}};
+    d.lookups = {{0, 255, LookupResult::hit, prefix("192.168.178.48/32"), {}, "c0", ""}};
     d.rule = 0;
     d.table = 255;
     d.table_name = "local";
-    d.result = "hit";
+    d.result = LookupResult::hit;
     d.result_oif = "c0";
     d.prefix = prefix("192.168.178.48/32");
-    d.route_type = "local";
+    d.route_type = RouteType::local;
     return d;
 }
 
@@ -100,10 +100,10 @@ RouteDecision unreachable_incomplete() {
     d.proto = 58;
     d.netns = 4026532300u;
     d.t_ns = 2'000'000'000;
-    d.lookups = {{0, 255, "miss", {}, {}, "", ""}, {200, 300, "unreachable", {}, {}, "", ""}};
+    d.lookups = {{0, 255, LookupResult::miss, {}, {}, "", ""}, {200, 300, LookupResult::unreachable, {}, {}, "", ""}};
     d.rule = 200;
     d.table = 300;
-    d.result = "unreachable";
+    d.result = LookupResult::unreachable;
     d.complete = false;
     d.notes = {"ruleset snapshot does not explain lookup of table 300"};
     return d;

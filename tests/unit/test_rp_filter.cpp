@@ -66,14 +66,14 @@ TEST_CASE("rp_filter: strict mismatch with the mark used says loose mode would a
 TEST_CASE("rp_filter: no route back, a local source, an unknown iif, no sysctls") {
     NetnsConfig cfg = client_config(true);
     RouteDecision none = outer_reverse_route(7, 1);
-    none.result = "unreachable";
+    none.result = LookupResult::unreachable;
     none.result_oif.clear();
     RpFilterStep s = explain_rp_filter(none, {"c0", kWgMark}, &cfg);
     CHECK(s.result == RpFilterResult::fail);
     CHECK(s.explanation == "no route back to 203.0.113.123 (unreachable) (mark 0xca6c used: src_valid_mark=1)");
 
     RouteDecision local = outer_reverse_route(7, 1);
-    local.route_type = "local";
+    local.route_type = RouteType::local;
     CHECK(explain_rp_filter(local, {"c0", 0}, &cfg).result == RpFilterResult::fail);
     CHECK(explain_rp_filter(local, {"c0", 0}, &cfg).explanation.find("is a local address") != std::string::npos);
 

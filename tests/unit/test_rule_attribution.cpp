@@ -53,26 +53,26 @@ TEST_CASE("seed: the inner echo request goes to wg0 by rule 32765", "[route][see
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[0].rule == 0);
     CHECK(d.lookups[0].table == 255);
-    CHECK(d.lookups[0].result == "miss");
+    CHECK(d.lookups[0].result == LookupResult::miss);
     CHECK(d.lookups[1].rule == 32764);
     CHECK(d.lookups[1].table == 254);
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
     CHECK(d.lookups[1].prefix == net("0.0.0.0/0"));
     CHECK(d.lookups[1].oif == "c0");
     CHECK(d.lookups[1].gateway == ip("192.168.178.1"));
     CHECK(d.lookups[1].why == "prefix /0 <= suppress_prefixlength 0");
     CHECK(d.lookups[2].rule == 32765);
     CHECK(d.lookups[2].table == kWgTable);
-    CHECK(d.lookups[2].result == "hit");
+    CHECK(d.lookups[2].result == LookupResult::hit);
     CHECK(d.lookups[2].oif == "wg0");
     CHECK(d.skipped.empty());
 
     CHECK(d.rule == 32765u);
     CHECK(d.table == kWgTable);
-    CHECK(d.result == "hit");
+    CHECK(d.result == LookupResult::hit);
     CHECK(d.result_oif == "wg0");
     CHECK(d.prefix == net("0.0.0.0/0"));
-    CHECK(d.route_type == "unicast");
+    CHECK(d.route_type == RouteType::unicast);
     CHECK_FALSE(d.gateway);
     CHECK(d.complete);
     CHECK_FALSE(d.fast_path);
@@ -96,12 +96,12 @@ TEST_CASE("seed: the marked outer UDP packet skips 32765 and leaves by main", "[
 
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[0].rule == 0);
-    CHECK(d.lookups[0].result == "miss");
+    CHECK(d.lookups[0].result == LookupResult::miss);
     CHECK(d.lookups[1].rule == 32764);
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
     CHECK(d.lookups[2].rule == 32766);
     CHECK(d.lookups[2].table == 254);
-    CHECK(d.lookups[2].result == "hit");
+    CHECK(d.lookups[2].result == LookupResult::hit);
     REQUIRE(d.skipped.size() == 1);
     CHECK(d.skipped[0].rule == 32765);
     CHECK(d.skipped[0].why == "fwmark 0xca6c matches, and the rule says 'not fwmark 0xca6c'");
@@ -109,7 +109,7 @@ TEST_CASE("seed: the marked outer UDP packet skips 32765 and leaves by main", "[
     CHECK(d.rule == 32766u);
     CHECK(d.table == 254u);
     CHECK(d.table_name == "main");
-    CHECK(d.result == "hit");
+    CHECK(d.result == LookupResult::hit);
     CHECK(d.result_oif == "c0");
     CHECK(d.gateway == ip("192.168.178.1"));
     CHECK(d.prefix == net("0.0.0.0/0"));
@@ -127,12 +127,12 @@ TEST_CASE("seed: the outer reply is delivered locally by rule 0", "[route][seed]
     RouteDecision d = attribute_walk(walk, cfg);
 
     REQUIRE(d.lookups.size() == 1);
-    CHECK(d.lookups[0].result == "hit");
+    CHECK(d.lookups[0].result == LookupResult::hit);
     CHECK(d.rule == 0u);
     CHECK(d.table == 255u);
     CHECK(d.table_name == "local");
-    CHECK(d.result == "hit");
-    CHECK(d.route_type == "local");
+    CHECK(d.result == LookupResult::hit);
+    CHECK(d.route_type == RouteType::local);
     CHECK(d.prefix == net("192.168.178.48/32"));
     CHECK(d.result_oif == "c0");
     CHECK(d.iif == "c0");
@@ -151,7 +151,7 @@ TEST_CASE("seed: the reply's reverse-path check finds c0 by rule 32766", "[route
 
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[1].rule == 32764);
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
     CHECK(d.lookups[2].rule == 32766);
     CHECK(d.rule == 32766u);
     CHECK(d.result_oif == "c0");
@@ -169,7 +169,7 @@ TEST_CASE("seed: a LAN destination is not suppressed, rule 32764 decides", "[rou
     RouteDecision d = attribute_walk(walk, cfg);
 
     REQUIRE(d.lookups.size() == 2);
-    CHECK(d.lookups[1].result == "hit");
+    CHECK(d.lookups[1].result == LookupResult::hit);
     CHECK(d.lookups[1].prefix == net("192.168.178.0/24"));
     CHECK(d.rule == 32764u);
     CHECK(d.prefix == net("192.168.178.0/24"));
@@ -472,7 +472,7 @@ TEST_CASE("unreachable, prohibit and blackhole rules end the walk without a look
     RouteDecision d = attribute_walk(walk, cfg);
     CHECK(d.rule == 100u);
     CHECK_FALSE(d.table);
-    CHECK(d.result == name);
+    CHECK(name_of(d.result) == name);
     CHECK(d.complete);
     CHECK(d.lookups.size() == 1);
     CHECK(walk_is_complete(walk, cfg));
@@ -495,12 +495,12 @@ TEST_CASE("reject routes in a table decide the walk", "[route][reject]") {
     std::vector<RouteLookup> walk = {f.miss(255), f.reject(254, err)};
     RouteDecision d = attribute_walk(walk, cfg);
     REQUIRE(d.lookups.size() == 2);
-    CHECK(d.lookups[1].result == name);
+    CHECK(name_of(d.lookups[1].result) == name);
     CHECK(d.lookups[1].prefix == net("10.66.0.0/16"));
     CHECK(d.rule == 32766u);
     CHECK(d.table == 254u);
-    CHECK(d.result == name);
-    CHECK(d.route_type == name);
+    CHECK(name_of(d.result) == name);
+    CHECK(d.route_type == type);
     CHECK(d.prefix == net("10.66.0.0/16"));
     CHECK(d.complete);
     require_complete_only_at_end(walk, cfg);
@@ -513,7 +513,7 @@ TEST_CASE("a throw route sends the walk back to the rules", "[route][reject]") {
     Flow f = output_flow("0.0.0.0", "192.168.178.7");
     RouteDecision d = attribute_walk({f.miss(255), f.miss(100), f.hit(254, kC0)}, cfg);
     REQUIRE(d.lookups.size() == 3);
-    CHECK(d.lookups[1].result == "throw");
+    CHECK(d.lookups[1].result == LookupResult::throw_);
     CHECK(d.lookups[1].prefix == net("192.168.0.0/16"));
     CHECK(d.rule == 32766u);
     CHECK(d.prefix == net("192.168.178.0/24"));
@@ -525,7 +525,7 @@ TEST_CASE("no route: every table misses", "[route][reject]") {
     Flow f = output_flow("0.0.0.0", "9.9.9.9");
     std::vector<RouteLookup> walk = {f.miss(255), f.miss(254)};
     RouteDecision d = attribute_walk(walk, cfg);
-    CHECK(d.result == "no route");
+    CHECK(d.result == LookupResult::no_route);
     CHECK_FALSE(d.rule);
     CHECK_FALSE(d.table);
     REQUIRE(d.skipped.size() == 1);
@@ -556,7 +556,7 @@ TEST_CASE("an existing but empty table shows as a miss", "[route][table]") {
     RouteDecision d = attribute_walk({f.miss(255), f.miss(100), f.hit(254, kC0, "192.168.178.1")}, cfg);
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[1].rule == 100);
-    CHECK(d.lookups[1].result == "miss");
+    CHECK(d.lookups[1].result == LookupResult::miss);
     CHECK(d.skipped.empty());
     CHECK(d.rule == 32766u);
 }
@@ -585,7 +585,7 @@ TEST_CASE("fast path: no custom rules, one lookup in main", "[route][fastpath]")
         CHECK_FALSE(d.rule);
         CHECK(d.table == 254u);
         CHECK(d.table_name == "main");
-        CHECK(d.result == "hit");
+        CHECK(d.result == LookupResult::hit);
         CHECK(d.prefix == net("0.0.0.0/0"));
         REQUIRE(d.lookups.size() == 1);
         CHECK(d.lookups[0].table == 254);
@@ -597,7 +597,7 @@ TEST_CASE("fast path: no custom rules, one lookup in main", "[route][fastpath]")
         Flow f = input_flow("192.168.178.7", "192.168.178.48", kC0);
         RouteDecision d = attribute_walk({f.hit(254, kC0)}, cfg);
         CHECK(d.fast_path);
-        CHECK(d.route_type == "local");
+        CHECK(d.route_type == RouteType::local);
         CHECK(d.prefix == net("192.168.178.48/32"));
     }
     SECTION("a miss without a default table") {
@@ -606,7 +606,7 @@ TEST_CASE("fast path: no custom rules, one lookup in main", "[route][fastpath]")
         std::vector<RouteLookup> walk = {f.miss(254)};
         RouteDecision d = attribute_walk(walk, cfg);
         CHECK(d.fast_path);
-        CHECK(d.result == "no route");
+        CHECK(d.result == LookupResult::no_route);
         CHECK(d.complete);
         CHECK(walk_is_complete(walk, cfg));
     }
@@ -628,7 +628,7 @@ TEST_CASE("fast path: no custom rules, one lookup in main", "[route][fastpath]")
         Flow f = output_flow("0.0.0.0", "9.9.9.9");
         RouteDecision d = attribute_walk({f.hit(254, kC0, "192.168.178.1")}, cfg);
         CHECK(d.fast_path);
-        CHECK(d.result == "hit");
+        CHECK(d.result == LookupResult::hit);
         CHECK(has_note(d, "assumed the kernel's default rules"));
     }
 }
@@ -655,9 +655,9 @@ TEST_CASE("IPv6: wg-quick -6 sends the inner packet to wg0", "[route][ipv6]") {
     CHECK(d.family == Family::ipv6);
     CHECK_FALSE(d.fast_path);
     REQUIRE(d.lookups.size() == 3);
-    CHECK(d.lookups[0].result == "miss");
+    CHECK(d.lookups[0].result == LookupResult::miss);
     CHECK(d.lookups[1].rule == 32764);
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
     CHECK(d.lookups[1].prefix == net("::/0"));
     CHECK(d.lookups[1].gateway == ip("fe80::1"));
     CHECK(d.lookups[1].why == "prefix /0 <= suppress_prefixlength 0");
@@ -686,7 +686,7 @@ TEST_CASE("IPv6: local delivery and the tunnel subnet", "[route][ipv6]") {
     Flow in = input_flow("fd00::1", "fd00::2", kWg0);
     RouteDecision local = attribute_walk({in.hit(255, kWg0)}, cfg);
     CHECK(local.rule == 0u);
-    CHECK(local.route_type == "local");
+    CHECK(local.route_type == RouteType::local);
 
     Flow peer = output_flow("::", "fd00::1");
     RouteDecision d = attribute_walk({peer.reject(255, kUnreachable), peer.hit(254, kWg0)}, cfg);
@@ -708,8 +708,8 @@ TEST_CASE("IPv6: default rules only, and no route", "[route][ipv6]") {
     std::vector<RouteLookup> walk = {far.reject(255, kUnreachable), far.reject(254, kUnreachable)};
     RouteDecision none = attribute_walk(walk, cfg);
     REQUIRE(none.lookups.size() == 2);
-    CHECK(none.lookups[1].result == "miss");
-    CHECK(none.result == "no route");
+    CHECK(none.lookups[1].result == LookupResult::miss);
+    CHECK(none.result == LookupResult::no_route);
     CHECK(none.complete);
     require_complete_only_at_end(walk, cfg);
 }
@@ -721,7 +721,7 @@ TEST_CASE("IPv6: a real unreachable route decides", "[route][ipv6]") {
     std::vector<RouteLookup> walk = {f.reject(255, kUnreachable), f.reject(254, kUnreachable)};
     RouteDecision d = attribute_walk(walk, cfg);
     CHECK(d.rule == 32764u);
-    CHECK(d.result == "unreachable");
+    CHECK(d.result == LookupResult::unreachable);
     CHECK(d.prefix == net("2001:db8:dead::/48"));
     CHECK(d.complete);
     CHECK(walk_is_complete(walk, cfg));
@@ -751,7 +751,7 @@ TEST_CASE("suppress_ifgroup passes over results on devices of the group", "[rout
     RouteDecision d = attribute_walk(walk, cfg);
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[1].rule == 100);
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
     CHECK(d.lookups[1].why == "device c0 is in group 7 (suppress_ifgroup 7)");
     CHECK(d.rule == 32766u);
     require_complete_only_at_end(walk, cfg);
@@ -792,7 +792,7 @@ TEST_CASE("exact rule results beat the snapshot", "[route][exact]") {
         RouteDecision guess = attribute_walk(two, cfg);
         CHECK(guess.rule == 32764u); // the snapshot alone: decided by 32764
         RouteDecision d = attribute_walk(two, cfg, {suppressed});
-        CHECK(d.lookups[1].result == "suppressed");
+        CHECK(d.lookups[1].result == LookupResult::suppressed);
         CHECK_FALSE(d.complete); // more lookups will come
     }
     SECTION("the kernel names another deciding rule") {
@@ -814,14 +814,14 @@ TEST_CASE("a stale snapshot still yields a decision, with a note", "[route][stal
     RouteDecision d = attribute_walk(walk, cfg);
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[1].rule == 32766);
-    CHECK(d.lookups[1].result == "suppressed"); // another lookup followed
+    CHECK(d.lookups[1].result == LookupResult::suppressed); // another lookup followed
     CHECK(d.lookups[2].table == kWgTable);
     CHECK(d.lookups[2].why == "no rule in the snapshot explains this lookup");
     CHECK(has_note(d, "ruleset snapshot does not explain lookup of table 51820"));
     CHECK(has_note(d, "the snapshot does not say why"));
     CHECK_FALSE(d.rule);
     CHECK(d.table == kWgTable);
-    CHECK(d.result == "hit");
+    CHECK(d.result == LookupResult::hit);
     CHECK(d.result_oif == "wg0");
     CHECK(d.complete);
     CHECK(unexplained_lookups(walk, cfg) == 1);
@@ -846,7 +846,7 @@ TEST_CASE("a lookup of a table no rule names", "[route][stale]") {
     RouteDecision d = attribute_walk(walk, cfg);
     REQUIRE(d.lookups.size() == 3);
     CHECK(d.lookups[1].table == 777);
-    CHECK(d.lookups[1].result == "miss");
+    CHECK(d.lookups[1].result == LookupResult::miss);
     CHECK(d.rule == 32766u);
     CHECK(has_note(d, "ruleset snapshot does not explain lookup of table 777"));
     CHECK(unexplained_lookups(walk, cfg) == 1);
@@ -857,9 +857,9 @@ TEST_CASE("a walk whose end was not seen is incomplete", "[route][stale]") {
     Flow echo = output_flow("0.0.0.0", "198.51.100.9");
     RouteDecision d = attribute_walk({echo.miss(255), echo.hit(254, kC0, "192.168.178.1")}, cfg);
     CHECK_FALSE(d.complete);
-    CHECK(d.result.empty());
+    CHECK(d.result == LookupResult::none);
     CHECK_FALSE(d.rule);
-    CHECK(d.lookups[1].result == "suppressed");
+    CHECK(d.lookups[1].result == LookupResult::suppressed);
     CHECK(has_note(d, "rule 32765 looks up table 51820 next, but no such lookup was seen"));
 }
 
@@ -873,7 +873,7 @@ TEST_CASE("a walk that starts mid-way is attributed as far as it goes", "[route]
     CHECK(d.skipped[0].rule == 0);
     CHECK(has_note(d, "the snapshot has routes in table 255, but no lookup of it was seen for rule 0"));
     CHECK(d.lookups[0].rule == 32764);
-    CHECK(d.lookups[0].result == "suppressed");
+    CHECK(d.lookups[0].result == LookupResult::suppressed);
     CHECK(d.rule == 32765u);
     CHECK(d.result_oif == "wg0");
     CHECK(d.complete);

@@ -263,7 +263,7 @@ TEST_CASE("an output decision that arrives after its packet's first step still j
 TEST_CASE("a failed output decision no packet takes is a timeline of its own; a successful one is only counted") {
     Collected c;
     RouteDecision d = inner_request_route(1'000);
-    d.result = "unreachable"; // e.g. ping to a network with no route: no packet is ever built
+    d.result = LookupResult::unreachable; // e.g. ping to a network with no route: no packet is ever built
     c.builder.add(d);
     // A packet to another destination and one whose mark differs do not take it.
     PacketInfo other = icmp_packet(0xa, "10.0.0.1", "198.51.100.77", 8);

@@ -53,8 +53,8 @@ std::vector<PacketTimeline> other_timelines() {
     c.builder.add(egress(init, kC0, 120));
 
     RouteDecision unreachable = inner_request_route(200, "198.51.100.77");
-    unreachable.lookups.back().result = "unreachable";
-    unreachable.result = "unreachable";
+    unreachable.lookups.back().result = LookupResult::unreachable;
+    unreachable.result = LookupResult::unreachable;
     unreachable.result_oif.clear();
     c.builder.add(unreachable);
 
@@ -231,13 +231,13 @@ TEST_CASE("route summaries: fast path, local delivery, rejects, incomplete walks
     RouteDecision fast;
     fast.direction = RouteDirection::output;
     fast.fast_path = true;
-    fast.lookups = {{0, 254, "hit", net("0.0.0.0/0"), ip("192.168.1.1"), "eth0", ""}};
-    fast.result = "hit";
+    fast.lookups = {{0, 254, LookupResult::hit, net("0.0.0.0/0"), ip("192.168.1.1"), "eth0", ""}};
+    fast.result = LookupResult::hit;
     CHECK(route_summary_text(fast) == "output: main: default via 192.168.1.1 dev eth0");
 
     RouteDecision rejected;
-    rejected.lookups = {{0, 255, "miss", {}, {}, "", ""}, {200, 300, "unreachable", {}, {}, "", ""}};
-    rejected.result = "unreachable";
+    rejected.lookups = {{0, 255, LookupResult::miss, {}, {}, "", ""}, {200, 300, LookupResult::unreachable, {}, {}, "", ""}};
+    rejected.result = LookupResult::unreachable;
     rejected.complete = false;
     CHECK(route_summary_text(rejected) ==
           "output: rule 0 local: miss; rule 200 table 300: unreachable => unreachable [walk not seen to its end]");

@@ -66,7 +66,7 @@ TEST_CASE("grouper: the seed sequence becomes four decisions as it happens", "[r
     CHECK(h.out[1].rule == 32766u);
     CHECK(h.out[1].skipped.size() == 1);
     CHECK(h.out[2].rule == 0u);
-    CHECK(h.out[2].route_type == "local");
+    CHECK(h.out[2].route_type == RouteType::local);
     CHECK(h.out[3].rule == 32766u);
     CHECK(h.out[3].direction == RouteDirection::reverse);
     for (const RouteDecision& d : h.out) {
@@ -142,7 +142,7 @@ TEST_CASE("grouper: an idle walk is finished by flush", "[route][grouper]") {
     REQUIRE(h.out.size() == 1);
     CHECK_FALSE(h.out[0].complete);
     CHECK(h.out[0].lookups.size() == 2);
-    CHECK(h.out[0].result.empty());
+    CHECK(h.out[0].result == LookupResult::none);
     CHECK(h.grouper.open_walks() == 0);
 }
 
@@ -167,7 +167,7 @@ TEST_CASE("grouper: an unknown namespace still gets decisions", "[route][grouper
     REQUIRE_FALSE(d.notes.empty());
     CHECK(d.notes[0] == "no configuration snapshot for netns 42");
     CHECK(d.rule == 32766u); // the kernel's default rules, assumed
-    CHECK(d.result == "hit");
+    CHECK(d.result == LookupResult::hit);
     CHECK(d.result_oif == "if2");
     CHECK(d.netns == 42);
 }
@@ -234,7 +234,7 @@ TEST_CASE("grouper: with kernel rule results, walks end on the kernel's verdict"
     REQUIRE(h.out.size() == 1);
     CHECK(h.out[0].exact);
     CHECK(h.out[0].rule == 32766u);
-    CHECK(h.out[0].lookups[1].result == "suppressed");
+    CHECK(h.out[0].lookups[1].result == LookupResult::suppressed);
     CHECK(h.grouper.open_walks() == 0);
 }
 
@@ -251,7 +251,7 @@ TEST_CASE("grouper: the kernel says suppressed where the snapshot does not", "[r
 
     REQUIRE(h.out.size() == 1);
     CHECK(h.out[0].lookups.size() == 3);
-    CHECK(h.out[0].lookups[1].result == "suppressed");
+    CHECK(h.out[0].lookups[1].result == LookupResult::suppressed);
     CHECK(h.out[0].rule == 32766u);
 }
 

@@ -7,6 +7,23 @@
 
 namespace wgbpf {
 
+std::string_view name_of(RouteType t) {
+    switch (t) {
+    case RouteType::unspec: return "unspec";
+    case RouteType::unicast: return "unicast";
+    case RouteType::local: return "local";
+    case RouteType::broadcast: return "broadcast";
+    case RouteType::anycast: return "anycast";
+    case RouteType::multicast: return "multicast";
+    case RouteType::blackhole: return "blackhole";
+    case RouteType::unreachable: return "unreachable";
+    case RouteType::prohibit: return "prohibit";
+    case RouteType::throw_: return "throw";
+    case RouteType::nat: return "nat";
+    }
+    return {};
+}
+
 const Link* NetnsConfig::link_by_index(int ifindex) const {
     auto it = std::find_if(links.begin(), links.end(), [&](const Link& l) { return l.ifindex == ifindex; });
     return it == links.end() ? nullptr : &*it;

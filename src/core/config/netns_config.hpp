@@ -79,6 +79,7 @@ enum class RouteType : uint8_t {
     throw_ = 9,
     nat = 10,
 };
+std::string_view name_of(RouteType t);
 
 struct Route {
     Family family = Family::ipv4;

@@ -55,14 +55,14 @@ struct Checks {
         std::string flow = fmt::format("udp {} -> {} with mark {:#x} (the interface's fwmark)", w.listen_port,
                                        ep.to_string(), w.fwmark);
         ++ran;
-        if (d.result != "hit") {
+        if (d.result != LookupResult::hit) {
             Finding f{FindingKind::endpoint_unreachable};
             f.subject = peer_subject(w, p);
             f.summary = fmt::format("no route to peer {}'s endpoint {}: WireGuard cannot send it anything",
                                     short_key(p.public_key), ep.to_string());
             f.evidence = {"predicted for " + flow + ": " + decision_evidence(d, cfg)};
             f.change = d.rule && d.lookups.empty()
-                           ? fmt::format("rule {} rejects it ({}): let the endpoint's packets past it", *d.rule, d.result)
+                           ? fmt::format("rule {} rejects it ({}): let the endpoint's packets past it", *d.rule, name_of(d.result))
                            : fmt::format("add a route to {} (ip route add {} via <gateway>)", ep.address.to_string(),
                                          ep.address.to_string());
             add(std::move(f), w, p);
@@ -122,13 +122,13 @@ struct Checks {
         RouteLookup reverse = output_flow(ep.address, 0);
         reverse.direction = RouteDirection::reverse;
         RouteDecision d = predict_route(reverse, cfg);
-        if (d.result == "hit" && d.result_oif == egress) return;
+        if (d.result == LookupResult::hit && d.result_oif == egress) return;
         Finding f{FindingKind::rp_filter_drops_replies};
         f.subject = w.name + " peer " + short_key(p.public_key) + " via " + egress;
         f.summary = fmt::format("replies from endpoint {} arrive on {}, but strict rp_filter looks {} up without "
                                 "their mark (src_valid_mark=0) and finds {}: the kernel drops them (IP_RPFILTER)",
                                 ep.to_string(), egress, ep.address.to_string(),
-                                d.result == "hit" ? "a route via " + d.result_oif : "no route");
+                                d.result == LookupResult::hit ? "a route via " + d.result_oif : "no route");
         f.evidence = {fmt::format("rp_filter={} on {} (max of all and {}), src_valid_mark=0", rp_filter_mode(cfg, egress),
                                   egress, egress),
                       "predicted reverse lookup (mark 0): " + decision_evidence(d, cfg)};
@@ -165,7 +165,7 @@ struct Checks {
             if (auto src = local_address(w.name, a.family)) flow.src = *src; // what a reply from this host carries
             RouteDecision d = predict_route(flow, cfg);
             ++ran;
-            if (d.result != "hit" || d.result_oif == w.name || d.route_type == "local" || d.route_type == "broadcast")
+            if (d.result != LookupResult::hit || d.result_oif == w.name || d.route_type == RouteType::local || d.route_type == RouteType::broadcast)
                 continue;
             Finding f{FindingKind::allowed_ips_not_routed};
             f.certainty = Certainty::likely;
@@ -216,8 +216,8 @@ std::string decision_evidence(const RouteDecision& d, const NetnsConfig& cfg) {
     }
     std::string table = d.table ? fmt::format(", table {}", d.table_name.empty() ? std::to_string(*d.table) : d.table_name)
                                 : std::string();
-    std::string result = d.result;
-    if (d.result == "hit") {
+    std::string result(name_of(d.result));
+    if (d.result == LookupResult::hit) {
         result = d.prefix ? d.prefix->to_string() : std::string("route");
         if (d.gateway) result += " via " + d.gateway->to_string();
         if (!d.result_oif.empty()) result += " dev " + d.result_oif;

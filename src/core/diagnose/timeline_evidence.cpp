@@ -33,7 +33,7 @@ std::string egress_device(const PacketTimeline& t, const NetnsConfig& cfg) {
     if (std::string dev = last_egress(t); !dev.empty()) return dev;
     for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it) {
         if (const RouteDecision* r = std::get_if<RouteDecision>(&*it);
-            r && r->direction == RouteDirection::output && r->result == "hit")
+            r && r->direction == RouteDirection::output && r->result == LookupResult::hit)
             return r->result_oif;
         if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->hook == NfHook::postrouting && n->pkt.oif)
             return cfg.link_name(n->pkt.oif);
@@ -261,7 +261,7 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
 }
 
 void TimelineEvidence::compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg) {
-    if (d.reroute || !d.complete || d.result != "hit" || !d.table) return;
+    if (d.reroute || !d.complete || d.result != LookupResult::hit || !d.table) return;
     if (d.direction == RouteDirection::input) return; // the flow's iif decides; predicted only for this host's lookups
     RouteLookup flow = output_flow(d.dst, d.mark, d.proto, d.sport, d.dport);
     flow.direction = d.direction;
@@ -341,7 +341,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
         }
         if (const RouteDecision* r = std::get_if<RouteDecision>(&s); r && cfg) compare_route(t, *r, *cfg);
         if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
-            r && r->direction == RouteDirection::output && r->proto == IPPROTO_UDP && r->result == "hit" && cfg) {
+            r && r->direction == RouteDirection::output && r->proto == IPPROTO_UDP && r->result == LookupResult::hit && cfg) {
             auto [it, fresh] = udp_routes_.try_emplace({r->dst, r->dport, r->result_oif});
             if (fresh && udp_routes_.size() > 1024) udp_routes_.erase(it);
             else {
@@ -376,7 +376,7 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     if (t.outcome == Outcome::dropped && t.pkt.family == Family::ipv4)
         for (const TimelineStep& s : t.steps)
             if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
-                r && r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "unicast" &&
+                r && r->direction == RouteDirection::input && r->result == LookupResult::hit && r->route_type == RouteType::unicast &&
                 forwarding_off(*cfg, r->iif)) {
                 count(FindingKind::forwarding_off, "ipv4", t, [&] {
                     Finding f;

@@ -58,12 +58,12 @@ std::string decision_text(const RouteDecision& d) {
                                   : std::string();
     if (d.fast_path) where += where.empty() ? "no ip rules: main table directly" : ", no ip rules: main table directly";
     std::string what;
-    if (d.result == "hit") {
-        if (d.route_type == "local") what = "local delivery" + (d.result_oif.empty() ? "" : " (dev " + d.result_oif + ")");
-        else if (d.route_type == "broadcast") what = "broadcast on " + d.result_oif;
+    if (d.result == LookupResult::hit) {
+        if (d.route_type == RouteType::local) what = "local delivery" + (d.result_oif.empty() ? "" : " (dev " + d.result_oif + ")");
+        else if (d.route_type == RouteType::broadcast) what = "broadcast on " + d.result_oif;
         else what = route_text(d.prefix, d.gateway, d.result_oif);
     } else {
-        what = d.result.empty() ? "no decision seen" : d.result;
+        what = d.result == LookupResult::none ? "no decision seen" : std::string(name_of(d.result));
     }
     if (!where.empty()) what += "  (" + where + ")";
     if (!d.complete) what += "  [walk not seen to its end]";
@@ -118,19 +118,19 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
                                                                                       : "")
                                                          : builtin);
         std::string result;
-        if (step.result == "miss") {
+        if (step.result == LookupResult::miss) {
             result = paint(paint::dim, "miss");
-        } else if (step.result == "hit" || step.result == "suppressed") {
+        } else if (step.result == LookupResult::hit || step.result == LookupResult::suppressed) {
             result = route_text(step.prefix, step.gateway, step.oif);
-            if (step.result == "suppressed") result += "  " + paint(paint::yellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
+            if (step.result == LookupResult::suppressed) result += "  " + paint(paint::yellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
         } else {
-            result = paint(paint::red, step.result);
+            result = paint(paint::red, std::string(name_of(step.result)));
         }
         std::string rule = d.fast_path ? std::string("-") : std::to_string(step.rule);
         out += fmt::format("    rule {:<6} {:<18} {}\n", rule, table, result);
     }
     print_skipped_before(d.rule);
-    bool good = d.result == "hit";
+    bool good = d.result == LookupResult::hit;
     out += fmt::format("    => {}\n", paint(good ? paint::green : paint::red, decision_text(d)));
     for (const std::string& note : d.notes) out += fmt::format("    {}\n", paint(paint::dim, "note: " + note));
     return out;
@@ -168,13 +168,13 @@ void write_route_json(JsonWriter& w, const RouteDecision& d) {
     j.key("lookups").StartArray();
     for (const RouteLookupStep& s : d.lookups) {
         JsonObject l(w);
-        bool found = s.result == "hit" || s.result == "suppressed";
+        bool found = s.result == LookupResult::hit || s.result == LookupResult::suppressed;
         if (found) {
             write_addr(l, "gateway", s.gateway);
             l.name("oif", s.oif);
             write_prefix(l, "prefix", s.prefix);
         }
-        l.str("result", s.result);
+        l.str("result", name_of(s.result));
         l.uint("rule", s.rule);
         l.uint("table", s.table);
         if (!s.why.empty()) l.str("why", s.why);
@@ -188,8 +188,8 @@ void write_route_json(JsonWriter& w, const RouteDecision& d) {
     write_prefix(j, "prefix", d.prefix);
     if (d.proto) j.str("proto", proto_name(d.proto, d.family));
     if (d.reroute) j.boolean("reroute", true);
-    j.str("result", d.result.empty() ? std::string_view("unknown") : std::string_view(d.result));
-    j.name("route_type", d.route_type);
+    j.str("result", d.result == LookupResult::none ? std::string_view("unknown") : name_of(d.result));
+    j.name("route_type", d.route_type ? name_of(*d.route_type) : std::string_view());
     if (d.rule) j.uint("rule", *d.rule);
     else j.null("rule");
     j.key("skipped").StartArray();

@@ -29,12 +29,12 @@ std::string table_text(const RouteDecision& d, uint32_t table) {
 
 std::string lookup_text(const RouteDecision& d, const RouteLookupStep& l) {
     std::string where = d.fast_path ? table_text(d, l.table) : fmt::format("rule {} {}", l.rule, table_text(d, l.table));
-    if (l.result == "hit" || l.result == "suppressed") {
+    if (l.result == LookupResult::hit || l.result == LookupResult::suppressed) {
         std::string s = where + ": " + route_text(l.prefix, l.gateway, l.oif);
-        if (l.result == "suppressed") s += " suppressed" + (l.why.empty() ? "" : " (" + l.why + ")");
+        if (l.result == LookupResult::suppressed) s += " suppressed" + (l.why.empty() ? "" : " (" + l.why + ")");
         return s;
     }
-    return where + ": " + l.result;
+    return where + ": " + std::string(name_of(l.result));
 }
 
 // Lookups in the kernel's order, with the rules it passed over placed by preference (as route lines do).
@@ -55,10 +55,10 @@ std::string walk_text(const RouteDecision& d) {
     skipped_before(d.rule);
 
     std::string ending;
-    if (d.result == "hit" && d.route_type == "local") ending = "local delivery";
-    else if (d.result == "hit" && d.route_type == "broadcast") ending = "broadcast";
-    else if (d.result == "hit" && d.lookups.empty()) ending = route_text(d.prefix, d.gateway, d.result_oif);
-    else if (d.result != "hit") ending = d.result.empty() ? "no decision seen" : d.result;
+    if (d.result == LookupResult::hit && d.route_type == RouteType::local) ending = "local delivery";
+    else if (d.result == LookupResult::hit && d.route_type == RouteType::broadcast) ending = "broadcast";
+    else if (d.result == LookupResult::hit && d.lookups.empty()) ending = route_text(d.prefix, d.gateway, d.result_oif);
+    else if (d.result != LookupResult::hit) ending = d.result == LookupResult::none ? "no decision seen" : std::string(name_of(d.result));
     if (!ending.empty()) out += (out.empty() ? "=> " : " => ") + ending;
     if (!d.complete) out += " [walk not seen to its end]";
     return out;

@@ -7,15 +7,32 @@
 #include <vector>
 
 #include "common/ip_address.hpp"
+#include "common/enum_names.hpp"
+#include "config/netns_config.hpp"
 #include "event/route_lookup.hpp"
 
 namespace wgbpf {
+
+// What a table lookup, and then the whole walk, came to.
+enum class LookupResult : uint8_t {
+    none,        // a decision not seen (JSON "unknown")
+    hit,         // a route ("local"/"broadcast" hits too)
+    miss,        // the walk goes on
+    suppressed,  // a hit the rule's suppress_prefixlength / suppress_ifgroup refused: the walk goes on
+    unreachable,
+    prohibit,
+    blackhole,
+    throw_,      // a throw route: back to the rules
+    error,
+    no_route,    // the walk ended without a route
+};
+std::string_view name_of(LookupResult r); // "" for none, "throw", "no route"
 
 // One table consulted by one rule.
 struct RouteLookupStep {
     uint32_t rule = 0;        // pref of the rule that caused the lookup (0 with the no-rules fast path)
     uint32_t table = 0;
-    std::string result;       // "miss" | "hit" | "suppressed" | "unreachable" | "prohibit" | "blackhole" | "throw" | "error"
+    LookupResult result = LookupResult::none;
     std::optional<IpPrefix> prefix;      // hit/suppressed: the matching route's prefix, when known
     std::optional<IpAddress> gateway;
     std::string oif;                     // hit/suppressed: the result's device name
@@ -52,11 +69,11 @@ struct RouteDecision {
     std::optional<uint32_t> rule;         // deciding pref (absent: no rule decided, e.g. fast path or unknown)
     std::optional<uint32_t> table;
     std::string table_name;
-    std::string result;                   // "hit" ("local"/"broadcast" hits too) | "unreachable" | ... | "no route"
+    LookupResult result = LookupResult::none;
     std::string result_oif;               // device name of the decision
     std::optional<IpAddress> gateway;
     std::optional<IpPrefix> prefix;
-    std::string route_type;               // "unicast" | "local" | "broadcast" | ... when known from the snapshot
+    std::optional<RouteType> route_type;  // when known from the snapshot
 
     bool fast_path = false;   // no custom rules: the kernel looked in main (merged with local) directly
     bool complete = true;     // false when the observed lookups did not end the rule walk (e.g. lost events)

@@ -131,12 +131,12 @@ Walk walk_rules(const RouteLookup& flow, const NetnsConfig& cfg) {
     return walk;
 }
 
-std::string_view reject_name(RuleAction a) {
+LookupResult reject_result(RuleAction a) {
     switch (a) {
-    case RuleAction::blackhole: return "blackhole";
-    case RuleAction::unreachable: return "unreachable";
-    case RuleAction::prohibit: return "prohibit";
-    default: return "no route";
+    case RuleAction::blackhole: return LookupResult::blackhole;
+    case RuleAction::unreachable: return LookupResult::unreachable;
+    case RuleAction::prohibit: return LookupResult::prohibit;
+    default: return LookupResult::no_route;
     }
 }
 
@@ -156,12 +156,12 @@ RouteDecision predict_route(const RouteLookup& flow, const NetnsConfig& cfg) {
     d.dst = flow.dst;
     d.mark = flow.mark;
     d.complete = true;
-    d.result = "no route";
+    d.result = LookupResult::no_route;
     d.table.reset();
     d.result_oif.clear();
     if (walk.rejected_by) {
         d.rule = walk.rejected_by->pref;
-        d.result = std::string(reject_name(walk.rejected_by->action));
+        d.result = reject_result(walk.rejected_by->action);
     }
     return d;
 }

@@ -25,23 +25,6 @@ constexpr uint32_t kTableDefault = 253;
 constexpr uint32_t kTableMain = 254;
 constexpr uint32_t kTableLocal = 255;
 
-std::string route_type_name(RouteType t) {
-    switch (t) {
-    case RouteType::unspec: return "unspec";
-    case RouteType::unicast: return "unicast";
-    case RouteType::local: return "local";
-    case RouteType::broadcast: return "broadcast";
-    case RouteType::anycast: return "anycast";
-    case RouteType::multicast: return "multicast";
-    case RouteType::blackhole: return "blackhole";
-    case RouteType::unreachable: return "unreachable";
-    case RouteType::prohibit: return "prohibit";
-    case RouteType::throw_: return "throw";
-    case RouteType::nat: return "nat";
-    }
-    return "unspec";
-}
-
 bool forwards(RouteType t) {
     switch (t) {
     case RouteType::blackhole:
@@ -191,7 +174,7 @@ namespace {
 
 // What one observed lookup says on its own (suppression is the rule's business, decided elsewhere).
 struct LookupOutcome {
-    std::string result; // "hit" | "miss" | "throw" | "unreachable" | "prohibit" | "blackhole" | "error"
+    LookupResult result = LookupResult::none;
     bool final = false; // ends the walk (a hit, unless suppressed, or a reject route)
     std::string why;
 };
@@ -303,23 +286,23 @@ private:
     }
 
     LookupOutcome outcome_of(const RouteLookup& l, const Route* route, bool followed) const {
-        if (l.err == 0) return {"hit", true, ""};
+        if (l.err == 0) return {LookupResult::hit, true, ""};
         if (l.err == kEagain) {
             if (route && route->type == RouteType::throw_)
-                return {"throw", false, fmt::format("throw route {}: back to the rules", route->dst.to_string())};
-            return {"miss", false, ""};
+                return {LookupResult::throw_, false, fmt::format("throw route {}: back to the rules", route->dst.to_string())};
+            return {LookupResult::miss, false, ""};
         }
         if (l.err == kEhostunreach && l.family == Family::ipv6) {
             // fib6_table_lookup reports a table without a matching route as unreachable (fib6_null_entry):
             // only a real unreachable route that ends the walk is a reject.
             bool real = route && route->type == RouteType::unreachable && !followed;
-            if (!real) return {"miss", false, "no matching route (IPv6 reports this as unreachable)"};
+            if (!real) return {LookupResult::miss, false, "no matching route (IPv6 reports this as unreachable)"};
         }
         switch (l.err) {
-        case kEhostunreach: return {"unreachable", true, ""};
-        case kEacces: return {"prohibit", true, ""};
-        case kEinval: return {"blackhole", true, ""};
-        default: return {"error", true, fmt::format("error {}", l.err)};
+        case kEhostunreach: return {LookupResult::unreachable, true, ""};
+        case kEacces: return {LookupResult::prohibit, true, ""};
+        case kEinval: return {LookupResult::blackhole, true, ""};
+        default: return {LookupResult::error, true, fmt::format("error {}", l.err)};
         }
     }
 
@@ -329,13 +312,13 @@ private:
         s.table = l.table;
         s.result = out.result;
         s.why = out.why;
-        if (route && out.result != "miss") s.prefix = route->dst; // a miss has no route to show
+        if (route && out.result != LookupResult::miss) s.prefix = route->dst; // a miss has no route to show
         if (l.gateway && !l.gateway->is_unspecified()) s.gateway = l.gateway;
         s.oif = cfg_.link_name(l.nh_ifindex);
         return s;
     }
 
-    void decide(std::optional<uint32_t> pref, const RouteLookup& l, const Route* route, const std::string& result) {
+    void decide(std::optional<uint32_t> pref, const RouteLookup& l, const Route* route, LookupResult result) {
         decided_ = true;
         d_.rule = pref;
         d_.table = l.table;
@@ -344,7 +327,7 @@ private:
         d_.result_oif = cfg_.link_name(l.nh_ifindex);
         d_.gateway = l.gateway && !l.gateway->is_unspecified() ? l.gateway : std::nullopt;
         d_.prefix = route ? std::optional(route->dst) : std::nullopt;
-        d_.route_type = route ? route_type_name(route->type) : "";
+        d_.route_type = route ? std::optional(route->type) : std::nullopt;
     }
 
     void decide_no_route() {
@@ -352,7 +335,7 @@ private:
         d_.rule.reset();
         d_.table.reset();
         d_.table_name.clear();
-        d_.result = "no route";
+        d_.result = LookupResult::no_route;
     }
 
     // ---- fast path: no custom rules, main (merged with local) then default, no rule walk
@@ -374,8 +357,8 @@ private:
         const Route* route = route_of(main, {kTableMain, kTableLocal}); // local routes live in main here
         LookupOutcome out = outcome_of(main, route, more());
         d_.lookups.push_back(step_for(0, main, route, out));
-        if (out.result == "hit") {
-            decide(std::nullopt, main, route, "hit");
+        if (out.result == LookupResult::hit) {
+            decide(std::nullopt, main, route, LookupResult::hit);
             return;
         }
         // fib_lookup() tries the default table (253) after any failure in main, when that table exists.
@@ -489,9 +472,9 @@ private:
         d_.table.reset();
         d_.table_name.clear();
         switch (r.action) {
-        case RuleAction::unreachable: d_.result = "unreachable"; break; // -ENETUNREACH
-        case RuleAction::prohibit: d_.result = "prohibit"; break;       // -EACCES
-        default: d_.result = "blackhole"; break;                       // -EINVAL
+        case RuleAction::unreachable: d_.result = LookupResult::unreachable; break; // -ENETUNREACH
+        case RuleAction::prohibit: d_.result = LookupResult::prohibit; break;       // -EACCES
+        default: d_.result = LookupResult::blackhole; break;                       // -EINVAL
         }
     }
 
@@ -536,15 +519,15 @@ private:
         const Route* route = route_of(l, {l.table});
         LookupOutcome out = outcome_of(l, route, followed);
         RouteLookupStep s = step_for(r.pref, l, route, out);
-        if (out.result == "hit") {
+        if (out.result == LookupResult::hit) {
             if (auto why = suppression(r, l, route, followed)) {
-                s.result = "suppressed";
+                s.result = LookupResult::suppressed;
                 s.why = *why;
                 d_.lookups.push_back(s);
                 return false;
             }
             d_.lookups.push_back(s);
-            decide(r.pref, l, route, "hit");
+            decide(r.pref, l, route, LookupResult::hit);
             return true;
         }
         d_.lookups.push_back(s);
@@ -591,7 +574,7 @@ private:
         const Route* route = route_of(l, {l.table});
         LookupOutcome out = outcome_of(l, route, followed);
         RouteLookupStep s = step_for(0, l, route, out);
-        if (out.result == "hit" && followed) s.result = "suppressed"; // the kernel went on
+        if (out.result == LookupResult::hit && followed) s.result = LookupResult::suppressed; // the kernel went on
         s.why = "no rule in the snapshot explains this lookup";
         d_.lookups.push_back(s);
         ++unexplained_;

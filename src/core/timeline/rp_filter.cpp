@@ -43,8 +43,8 @@ RpFilterStep explain_rp_filter(const RouteDecision& reverse, const RpFilterPacke
     std::string source = reverse.dst.to_string();
     std::string via = reverse.result_oif.empty() ? std::string("?") : reverse.result_oif;
     std::string iif = packet.iif.empty() ? std::string("?") : packet.iif;
-    bool route = reverse.result == "hit";
-    bool local = route && reverse.route_type == "local";
+    bool route = reverse.result == LookupResult::hit;
+    bool local = route && reverse.route_type == RouteType::local;
 
     if (!all && !dev) {
         s.mode = RpFilterMode::unknown;
@@ -59,13 +59,13 @@ RpFilterStep explain_rp_filter(const RouteDecision& reverse, const RpFilterPacke
     if (mode == 0) {
         s.result = RpFilterResult::pass;
         s.explanation = fmt::format("reverse route to {} via {} is looked up (custom ip rules) but not enforced", source,
-                                    route ? via : reverse.result.empty() ? std::string("nowhere") : reverse.result);
+                                    route ? via : reverse.result == LookupResult::none ? std::string("nowhere") : std::string(name_of(reverse.result)));
         return s;
     }
     if (!route) {
         s.result = RpFilterResult::fail;
         s.explanation = fmt::format("no route back to {} ({}){}", source,
-                                    reverse.result.empty() ? std::string("no decision seen") : reverse.result,
+                                    reverse.result == LookupResult::none ? std::string("no decision seen") : std::string(name_of(reverse.result)),
                                     mark_text(reverse.mark, packet.mark, s.src_valid_mark, true));
         return s;
     }

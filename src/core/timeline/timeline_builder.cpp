@@ -100,7 +100,7 @@ bool forwarding_seen(const PacketTimeline& tl) {
     return arrival_seen(tl) || std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
         if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return n->hook == NfHook::forward;
         if (const RouteDecision* r = std::get_if<RouteDecision>(&s))
-            return r->direction == RouteDirection::input && r->result == "hit" && r->route_type != "local";
+            return r->direction == RouteDirection::input && r->result == LookupResult::hit && r->route_type != RouteType::local;
         return false;
     });
 }
@@ -532,7 +532,7 @@ struct TimelineBuilder::State {
     // describes no packet: only counted (--steps shows every decision).
     void route_alone(const RouteDecision& d, const std::string& why) {
         ++unattached;
-        if (d.result == "hit") return;
+        if (d.result == LookupResult::hit) return;
         Entry& e = create(d.netns, 0, d.t_ns);
         e.tl.pkt = flow_packet(d, 0);
         e.tl.mark = d.mark;
@@ -796,7 +796,7 @@ struct TimelineBuilder::State {
     std::string too_big_text(const Entry& e, const DropStep& d) {
         std::string dev;
         for (const TimelineStep& st : e.tl.steps)
-            if (const RouteDecision* r = std::get_if<RouteDecision>(&st); r && r->result == "hit" && !r->result_oif.empty())
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&st); r && r->result == LookupResult::hit && !r->result_oif.empty())
                 dev = r->result_oif;
         const PacketInfo p = e.pkt_seen ? current_packet(e) : d.pkt;
         bool v4 = p.family == Family::ipv4;
@@ -1065,7 +1065,7 @@ struct TimelineBuilder::State {
         bool delivered = nf ? nf->hook == NfHook::input && nf->verdict == NfVerdict::accept : [&] {
             for (const TimelineStep& s : e.tl.steps)
                 if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
-                    r && r->direction == RouteDirection::input && r->route_type == "local")
+                    r && r->direction == RouteDirection::input && r->route_type == RouteType::local)
                     return true;
             return false;
         }();
@@ -1355,7 +1355,7 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
         if (const NetfilterStep* nf = std::get_if<NetfilterStep>(&*it))
             return nf->hook == NfHook::input && nf->verdict == NfVerdict::accept;
         if (const RouteDecision* r = std::get_if<RouteDecision>(&*it))
-            return r->direction == RouteDirection::input && r->result == "hit" && r->route_type == "local";
+            return r->direction == RouteDirection::input && r->result == LookupResult::hit && r->route_type == RouteType::local;
     }
     return false;
 }
@@ -1467,8 +1467,8 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         s.attach_pending_route(e, ev.pkt, std::nullopt, ev.tgid, ev.t_ns);
     if (!made_here) s.note_source_nat(e, ev.pkt);
     if (const RouteDecision* last = last_output_route(e.tl);
-        last && last->result == "hit" && !last->result_oif.empty() && last->result_oif != dev &&
-        (last->route_type.empty() || last->route_type == "unicast"))
+        last && last->result == LookupResult::hit && !last->result_oif.empty() && last->result_oif != dev &&
+        (!last->route_type || last->route_type == RouteType::unicast))
         e.tl.gaps.push_back("left on " + dev + ", but its last route decision seen sent it to " + last->result_oif +
                             ": a later re-route was not seen (events lost, or a change wgbpf does not observe)");
     s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev});
