@@ -34,14 +34,14 @@ const WgInterface* diagnosed(const std::vector<WgInterface>& wg, const std::stri
 // kernel WireGuard module's probe has nothing to see on a user-space interface).
 void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules, const WgInterface* wg) {
     for (const ModuleStatus& m : modules) {
-        if (!m.running && m.name == "wireguard" && !(wg && wg->implementation == WgImplementation::kernel)) continue;
+        if (!m.running && m.module == ModuleId::wireguard && !(wg && wg->implementation == WgImplementation::kernel)) continue;
         if (!m.running) {
-            r.limits.push_back(fmt::format("module {} not running{}", m.name,
+            r.limits.push_back(fmt::format("module {} not running{}", name_of(m.module),
                                            m.notes.empty() ? "" : ": " + m.notes.front()));
             continue;
         }
         if (m.lost)
-            r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", m.lost, m.name));
+            r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", m.lost, name_of(m.module)));
     }
 }
 
@@ -160,8 +160,9 @@ int diagnose_recording(const DiagnoseOptions& o) {
     r.source = o.recording;
     r.seconds = outcome.end ? outcome.end->seconds : session->event_seconds();
     if (outcome.end) add_limits(r, outcome.end->modules, diagnosed(c.wireguard, o.watch.iface));
-    for (const auto& [module, n] : outcome.lost)
-        if (!outcome.end) r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", n, module));
+    for (ModuleId module : modules_by_name())
+        if (uint64_t n = outcome.lost[module]; n && !outcome.end)
+            r.limits.push_back(fmt::format("{} {} events lost: findings may miss packets", n, name_of(module)));
     if (!outcome.problem.empty()) r.limits.push_back("the recording ends early: " + outcome.problem);
     int status = finish(o, c, r);
     if (outcome.problem.empty()) return status;

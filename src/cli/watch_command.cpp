@@ -31,11 +31,7 @@
 #include "netlink/nftrace_listener.hpp"
 #include "netlink/wireguard_reader.hpp"
 #include "wireguard/wg_sockets.hpp"
-#include "probe/device_probe.hpp"
-#include "probe/wireguard_probe.hpp"
-#include "probe/drop_probe.hpp"
-#include "probe/netfilter_probe.hpp"
-#include "probe/route_probe.hpp"
+#include "probe/probe_modules.hpp"
 #include "probe/watch_filter.hpp"
 #include "record/recording_writer.hpp"
 #include "timeline/event_pipeline.hpp"
@@ -288,94 +284,16 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
 }
 
 // The probe modules that could start; the others say why not and the tool goes on without them.
-struct Modules {
-    SharedMaps maps;
-    std::unique_ptr<RouteProbe> route;
-    std::unique_ptr<NetfilterProbe> netfilter;
-    std::unique_ptr<DropProbe> drop;
-    std::unique_ptr<DeviceProbe> device;
-    std::unique_ptr<WireguardProbe> wireguard;
-    std::vector<ModuleStatus> not_running;
-
-    template <typename Probe>
-    void keep(const char* name, Result<std::unique_ptr<Probe>> started, std::unique_ptr<Probe>& slot) {
-        if (started) {
-            slot = std::move(started.value());
-            say_started(name, slot->status());
-            return;
-        }
-        say_not_running(name, started.error());
-    }
-    static void say_started(const char* name, const ModuleStatus& s) {
-        spdlog::info("{} module: {}", name, s.flavour);
-        for (const std::string& note : s.notes) spdlog::info("{} module: {}", name, note);
-    }
-    void say_not_running(const char* name, const std::string& why) {
-        spdlog::warn("{} module cannot run on this kernel: {}", name, why);
-        not_running.push_back(ModuleStatus{name, false, "none", {why}, 0, 0});
-    }
-
-    // One probe for every namespace; where its brackets cannot be placed, the others still have theirs.
-    void start_netfilter(const KernelFeatures& kernel, const wgbpf_filter& filter, const Namespaces& spaces,
-                         uint32_t ringbuf_bytes) {
-        const WatchedNamespace& first = spaces.list.front();
-        auto started = NetfilterProbe::start(kernel, filter, maps, ringbuf_bytes, first.handle, first.config.nft);
-        if (!started) return say_not_running("netfilter", started.error());
-        netfilter = std::move(started.value());
-        for (size_t i = 1; i < spaces.list.size(); ++i) {
-            const WatchedNamespace& ns = spaces.list[i];
-            if (auto r = netfilter->watch_namespace(ns.handle, ns.config.nft); !r)
-                spdlog::warn("netfilter module: not in {}: {}", ns.handle.description(), r.error());
-        }
-        say_started("netfilter", netfilter->status());
-    }
-
-    void set_filter(const wgbpf_filter& filter) {
-        if (route) route->set_filter(filter);
-        if (netfilter) netfilter->set_filter(filter);
-        if (device) device->set_filter(filter);
-        if (wireguard) wireguard->set_filter(filter);
-    }
-
-    // Losses since the last call, per module: they become gaps in the timelines open right now.
-    std::map<std::string, uint64_t> reported_losses;
-    std::map<std::string, uint64_t> new_losses() {
-        std::map<std::string, uint64_t> fresh;
-        for (const ModuleStatus& m : statuses({})) {
-            uint64_t& before = reported_losses[m.name];
-            if (m.lost > before) fresh[m.name] = m.lost - before;
-            before = m.lost;
-        }
-        return fresh;
-    }
-
-    std::vector<ModuleStatus> statuses(const std::map<std::string, uint64_t>& events) const {
-        std::vector<ModuleStatus> out;
-        auto add = [&](ModuleStatus s) {
-            if (auto it = events.find(s.name); it != events.end()) s.events = it->second;
-            out.push_back(std::move(s));
-        };
-        if (route) add(route->status());
-        if (netfilter) add(netfilter->status());
-        if (drop) add(drop->status());
-        if (device) add(device->status());
-        if (wireguard) add(wireguard->status());
-        for (const ModuleStatus& s : not_running) out.push_back(s);
-        return out;
-    }
-};
-
-Modules start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter, const Namespaces& spaces,
-                      uint32_t ringbuf_bytes, const std::function<bool()>& stopped) {
-    Modules m;
-    // Loading takes a while per module: a stop asked meanwhile is acted on before the next one.
-    if (!stopped()) m.keep("route", RouteProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.route);
-    if (!stopped()) m.start_netfilter(kernel, filter, spaces, ringbuf_bytes);
-    if (!stopped()) m.keep("drop", DropProbe::start(kernel, m.maps, ringbuf_bytes), m.drop);
-    if (!stopped()) m.keep("device", DeviceProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.device);
-    if (!stopped()) m.keep("wireguard", WireguardProbe::start(kernel, filter, m.maps, ringbuf_bytes), m.wireguard);
+std::unique_ptr<ProbeModules> start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                            const Namespaces& spaces, uint32_t ringbuf_bytes,
+                                            const std::function<bool()>& stopped) {
+    std::vector<NamespaceRuleset> namespaces;
+    for (const WatchedNamespace& ns : spaces.list) namespaces.push_back({&ns.handle, &ns.config.nft});
+    auto m = ProbeModules::start(kernel, filter, ringbuf_bytes, std::move(namespaces), stopped);
     if (stopped()) return m;
-    if (!m.route && !m.netfilter && !m.drop && !m.device)
+    // WireGuard's own module alone shows no packet's path.
+    if (!m->running(ModuleId::route) && !m->running(ModuleId::netfilter) && !m->running(ModuleId::drop) &&
+        !m->running(ModuleId::device))
         throw FatalError("no probe module can run on this kernel (see above)");
     return m;
 }
@@ -470,7 +388,8 @@ int run_watch(const WatchOptions& options) {
     const DropReasons reasons = DropReasons::load();
     const KernelSymbols symbols = KernelSymbols::load();
     Recording recording(options, reasons, symbols);
-    Modules modules = start_modules(*kernel, filter, spaces, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
+    std::unique_ptr<ProbeModules> started = start_modules(*kernel, filter, spaces, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
+    ProbeModules& modules = *started;
     if (stopped_during_start_up()) return exit_code::ok;
 
     TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
@@ -490,7 +409,7 @@ int run_watch(const WatchOptions& options) {
         const uint32_t inode = ns.handle.inode();
         ConfigSnapshot snapshot{inode, ns.config, spaces.wireguard_for(inode), spaces.several() ? ns.handle.name() : ""};
         recording.write([&](RecordingWriter& w) { return w.write_config(snapshot); });
-        if (const BracketPlan* plan = modules.netfilter ? modules.netfilter->plan(inode) : nullptr)
+        if (const BracketPlan* plan = modules.netfilter() ? modules.netfilter()->plan(inode) : nullptr)
             recording.write([&](RecordingWriter& w) { return w.write_plan({inode, *plan}); });
     };
     auto record_config = [&](const WatchedNamespace* only = nullptr) {
@@ -506,7 +425,7 @@ int run_watch(const WatchOptions& options) {
             return ns ? &ns->config : nullptr;
         },
         [&](uint32_t netns) -> const BracketPlan* {
-            return modules.netfilter ? modules.netfilter->plan(netns) : nullptr;
+            return modules.netfilter() ? modules.netfilter()->plan(netns) : nullptr;
         },
         [&](uint32_t netns) { return spaces.wireguard_for(netns); },
         [&](uint32_t reason) { return reasons.name(reason); }, [&](uint64_t addr) { return symbols.name(addr); }};
@@ -540,7 +459,7 @@ int run_watch(const WatchOptions& options) {
             pipeline.trace(std::move(e));
         });
     };
-    auto consumer = RingConsumer::open(modules.maps.events.get(), [&](std::span<const std::byte> record) {
+    auto consumer = RingConsumer::open(modules.maps().events.get(), [&](std::span<const std::byte> record) {
         recording.write([&](RecordingWriter& w) { return w.write_event(record); });
         pipeline.feed(record);
     });
@@ -548,7 +467,7 @@ int run_watch(const WatchOptions& options) {
     if (stopped_during_start_up()) return exit_code::ok;
     std::vector<std::pair<uint32_t, std::string>> watched;
     for (const WatchedNamespace& ns : spaces.list) watched.emplace_back(ns.handle.inode(), ns.handle.name());
-    output.ready(modules.statuses({}), watched);
+    output.ready(modules.statuses(), watched);
 
     const uint64_t start = clock_ns(CLOCK_MONOTONIC);
     if (options.duration_s) arm_alarm(*options.duration_s); // --duration ends the watch as a signal does
@@ -585,9 +504,10 @@ int run_watch(const WatchOptions& options) {
     };
     // Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
     auto report_losses = [&] {
-        for (const auto& loss : modules.new_losses()) { // (not a structured binding: clang 14 cannot capture one)
-            const std::string& module = loss.first;
-            const uint64_t n = loss.second;
+        const PerModule fresh = modules.new_losses();
+        for (ModuleId module : modules_by_name()) { // the order recordings always had
+            const uint64_t n = fresh[module];
+            if (!n) continue;
             recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
             pipeline.lost(module, n);
         }
@@ -623,8 +543,8 @@ int run_watch(const WatchOptions& options) {
                 spdlog::debug("{}the nftables ruleset changed: reading it again", prefix);
                 if (auto fresh = read_nft_ruleset(ns.handle)) {
                     ns.config.nft = std::move(fresh.value());
-                    if (modules.netfilter)
-                        if (auto moved = modules.netfilter->update_ruleset(ns.handle.inode(), ns.config.nft); !moved)
+                    if (modules.netfilter())
+                        if (auto moved = modules.netfilter()->update_ruleset(ns.handle.inode(), ns.config.nft); !moved)
                             spdlog::warn("{}netfilter hooks not moved with the ruleset: {}", prefix, moved.error());
                     record_config(&ns);
                 } else {

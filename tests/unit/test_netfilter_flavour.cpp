@@ -39,9 +39,9 @@ TEST_CASE("neither fexit nor netfilter links: the module cannot run, and says wh
     k.fexit_refusal = "fexit refused";
     k.netfilter_link_refusal = "BPF netfilter links are not supported by this kernel (Linux 6.4+)";
     auto f = choose_netfilter_flavour(k);
-    CHECK(f.kind == NetfilterFlavour::Kind::none);
-    CHECK(f.why_not.find("netfilter links") != std::string::npos);
-    CHECK(f.why_not.find("fexit refused") != std::string::npos);
+    CHECK_FALSE(f.can_run);
+    CHECK(f.can_run.why_not.find("netfilter links") != std::string::npos);
+    CHECK(f.can_run.why_not.find("fexit refused") != std::string::npos);
 }
 
 TEST_CASE("drops: the reason argument exists since 5.17") {

@@ -153,11 +153,11 @@ void write_small_recording(const std::string& path, bool with_end = true) {
     REQUIRE((*w)->write_event(bytes_of(b2)));
     REQUIRE((*w)->write_event(bytes_of(b3)));
     REQUIRE((*w)->write_event(bytes_of(d)));
-    REQUIRE((*w)->write_lost(LostEvents{"route", 3}));
+    REQUIRE((*w)->write_lost(LostEvents{ModuleId::route, 3}));
     if (with_end) {
         RecordingEnd end;
         end.seconds = 2.5;
-        end.modules = {ModuleStatus{"netfilter", true, "brackets", {}, 3, 0}, ModuleStatus{"drop", true, "kfree_skb", {}, 1, 0}};
+        end.modules = {ModuleStatus{ModuleId::netfilter, true, "brackets", {}, 3, 0}, ModuleStatus{ModuleId::drop, true, "kfree_skb", {}, 1, 0}};
         REQUIRE((*w)->write_end(end));
     }
     REQUIRE((*w)->close());
@@ -238,7 +238,7 @@ TEST_CASE("a recording reads back frame by frame") {
 
     auto lost = decode_lost_frame(all.frames[7].payload);
     REQUIRE(lost.ok());
-    CHECK(lost->module == "route");
+    CHECK(lost->module == ModuleId::route);
     CHECK(lost->count == 3);
     auto end = decode_end_frame(all.frames[8].payload);
     REQUIRE(end.ok());
@@ -593,7 +593,8 @@ TEST_CASE("replay feeds the pipeline what the recording said") {
     CHECK(out.events == 4);
     CHECK(out.frames == 10);
     REQUIRE(out.end.has_value());
-    CHECK(out.lost == std::map<std::string, uint64_t>{{"route", 3}});
+    CHECK(out.lost[ModuleId::route] == 3);
+    CHECK(out.lost[ModuleId::netfilter] == 0);
 
     REQUIRE(steps.size() == 2);
     CHECK(steps[0].chain == "postmangle"); // named from the recorded plan and ruleset
@@ -606,7 +607,7 @@ TEST_CASE("replay feeds the pipeline what the recording said") {
     CHECK(drops[0].location == "nft_do_chain+0x3f2"); // from the symbol table, not an address
     CHECK(drops[0].chain == "inet filter output");
     CHECK(session.link_name(kWg0) == "wg0");
-    CHECK(session.pipeline().events_per_module().at("netfilter") == 3);
+    CHECK(session.pipeline().events_per_module()[ModuleId::netfilter] == 3);
 }
 
 TEST_CASE("replay renders what came before a cut and reports the cut") {

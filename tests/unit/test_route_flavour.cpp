@@ -43,7 +43,7 @@ TEST_CASE("no fib tracepoint: the module cannot run, with the reason") {
     k.tracepoints.clear();
     auto f = choose_route_flavour(k);
     CHECK_FALSE(f.can_run);
-    CHECK(f.why_not.find("fib_table_lookup") != std::string::npos);
+    CHECK(f.can_run.why_not.find("fib_table_lookup") != std::string::npos);
 }
 
 TEST_CASE("no IPv6 tracepoint: IPv4 only, noted") {

@@ -407,7 +407,7 @@ TEST_CASE("lost events mark a gap in every open timeline") {
     PacketInfo sent = icmp_packet(3, "10.0.0.1", "198.51.100.9", 8);
     c.builder.add(inner_request_route(25));
     c.builder.add(egress(sent, kC0, 30));
-    c.builder.lost("route", 12);
+    c.builder.lost(ModuleId::route, 12);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 3);
     CHECK_FALSE(has_gap(c.out[0], "route events lost here")); // already out of the builder (the pipeline holds it: test_event_pipeline)
@@ -895,7 +895,7 @@ TEST_CASE("an ICMP reply no ping socket took after local delivery is delivered, 
 TEST_CASE("loss never becomes fiction: a packet first seen just after a loss says its start may be missing") {
     Collected c;
     c.builder.add(preraw(icmp_packet(1, "198.51.100.9", "10.0.0.1", 0), 10));
-    c.builder.lost("device", 4);
+    c.builder.lost(ModuleId::device, 4);
     c.builder.add(preraw(icmp_packet(2, "198.51.100.9", "10.0.0.1", 0), 20));            // within 50 ms
     c.builder.add(preraw(icmp_packet(3, "198.51.100.9", "10.0.0.1", 0), 10 + 60'000'000)); // well after
     c.builder.flush_all();
@@ -1198,7 +1198,7 @@ TEST_CASE("user-space WireGuard: no drop is inferred for an outer packet events 
     Collected c;
     PacketInfo outer = outer_in(kOuterIn, outer_payload(84), wg_data(kClientIndex, 5));
     c.builder.add(ingress(outer, kC0, 100));
-    c.builder.lost("device", 12);
+    c.builder.lost(ModuleId::device, 12);
     c.builder.flush(100 + 50'000'000);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);
@@ -1350,7 +1350,7 @@ TEST_CASE("kernel WireGuard: decrypted and delivered: no drop is inferred") {
 TEST_CASE("kernel WireGuard: decrypted, then events lost: no drop is inferred from the absence") {
     Collected c;
     receive_data(c, 0x931, WgVerdict::ok, 100, 200);
-    c.builder.lost("wireguard", 3);
+    c.builder.lost(ModuleId::wireguard, 3);
     c.builder.flush(60'000'000);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 1);

@@ -59,7 +59,7 @@ std::vector<PacketTimeline> other_timelines() {
     c.builder.add(unreachable);
 
     c.builder.add(preraw(icmp_packet(0x20, "198.51.100.9", "10.0.0.1", 0), 300));
-    c.builder.lost("netfilter", 3);
+    c.builder.lost(ModuleId::netfilter, 3);
     c.builder.add(preraw(icmp_packet(0x21, "198.51.100.9", "10.0.0.1", 0), 310));
     c.builder.add(preraw(icmp_packet(0x22, "198.51.100.9", "10.0.0.1", 0), 320)); // evicts 0x20
     c.builder.flush_all();

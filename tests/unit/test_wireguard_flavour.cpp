@@ -83,22 +83,22 @@ TEST_CASE("neither fexit nor kprobes (this machine's kind of kernel): not runnin
     k.fexit_refusal = "fexit refused";
     k.kprobe_refusal = "this kernel has no kprobes";
     WireguardFlavour f = choose_wireguard_flavour(k);
-    CHECK(f.kind == WireguardFlavour::Kind::none);
-    CHECK(f.why_not.find("no kprobes") != std::string::npos);
-    CHECK(f.why_not.find("fexit refused") != std::string::npos);
+    CHECK_FALSE(f.can_run);
+    CHECK(f.can_run.why_not.find("no kprobes") != std::string::npos);
+    CHECK(f.can_run.why_not.find("fexit refused") != std::string::npos);
 }
 
 TEST_CASE("no wireguard module (user-space WireGuard only): not running, and how links are made instead") {
     FakeKernel k;
     WireguardFlavour f = choose_wireguard_flavour(k);
-    CHECK(f.kind == WireguardFlavour::Kind::none);
-    CHECK(f.why_not.find("peer, order and length") != std::string::npos);
+    CHECK_FALSE(f.can_run);
+    CHECK(f.can_run.why_not.find("peer, order and length") != std::string::npos);
 }
 
 TEST_CASE("a wireguard module whose lookups take other arguments is not hooked") {
     FakeKernel k = with_wireguard_module();
     k.module_functions["wg_allowedips_lookup_src"] = 3;
-    CHECK(choose_wireguard_flavour(k).kind == WireguardFlavour::Kind::none);
+    CHECK_FALSE(choose_wireguard_flavour(k).can_run);
 }
 
 TEST_CASE("stock kernel with --no-fexit: kprobes for WireGuard, the reason in the notes") {

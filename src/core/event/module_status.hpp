@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "event/module_id.hpp"
+
 namespace wgbpf {
 
 struct ModuleStatus {
-    std::string name;                 // "route", ...
+    ModuleId module = ModuleId::route;
     bool running = false;
     std::string flavour;              // e.g. "tp_btf fib_table_lookup+fib6_table_lookup"
     std::vector<std::string> notes;   // degraded parts, with the kernel's reason

@@ -136,12 +136,12 @@ std::string encode_frame(const RecordingNames& n) {
     return dump({{"drop_reasons", names_json(n.drop_reasons)}, {"symbols", names_json(n.symbols)}});
 }
 
-std::string encode_frame(const LostEvents& l) { return dump({{"module", l.module}, {"count", l.count}}); }
+std::string encode_frame(const LostEvents& l) { return dump({{"module", name_of(l.module)}, {"count", l.count}}); }
 
 std::string encode_frame(const RecordingEnd& e) {
     json modules = json::array();
     for (const ModuleStatus& m : e.modules)
-        modules.push_back({{"name", m.name},
+        modules.push_back({{"name", name_of(m.module)},
                            {"running", m.running},
                            {"flavour", m.flavour},
                            {"notes", m.notes},
@@ -196,9 +196,19 @@ Result<RecordingNames> decode_names_frame(std::span<const std::byte> payload) {
     });
 }
 
+namespace {
+
+ModuleId module_named(const JsonIn& j) {
+    auto m = parse_enum<ModuleId>(j.string());
+    if (!m) j.fail("expected a module name (route, netfilter, drop, device, wireguard)");
+    return *m;
+}
+
+} // namespace
+
 Result<LostEvents> decode_lost_frame(std::span<const std::byte> payload) {
     return decode<LostEvents>(payload, "lost", [](const JsonIn& j) {
-        return LostEvents{j.at("module").string(), j.at("count").unsigned_int<uint64_t>()};
+        return LostEvents{module_named(j.at("module")), j.at("count").unsigned_int<uint64_t>()};
     });
 }
 
@@ -211,7 +221,7 @@ Result<RecordingEnd> decode_end_frame(std::span<const std::byte> payload) {
         e.events = j.at("events").unsigned_int<uint64_t>();
         e.unrecordable = j.at("unrecordable").unsigned_int<uint64_t>();
         for (const JsonIn& m : j.at("modules").items())
-            e.modules.push_back(ModuleStatus{m.at("name").string(), m.at("running").boolean(), m.at("flavour").string(),
+            e.modules.push_back(ModuleStatus{module_named(m.at("name")), m.at("running").boolean(), m.at("flavour").string(),
                                              m.at("notes").strings(), m.at("events").unsigned_int<uint64_t>(),
                                              m.at("lost").unsigned_int<uint64_t>()});
         return e;

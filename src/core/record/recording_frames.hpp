@@ -51,7 +51,7 @@ struct RecordingNames {
 };
 
 struct LostEvents {
-    std::string module;                   // "route", "netfilter", "drop", "device"
+    ModuleId module = ModuleId::route;
     uint64_t count = 0;
 };
 

@@ -39,12 +39,9 @@ void describe(const std::string& path, const RecordingHeader& h) {
 std::vector<ModuleStatus> module_summary(const ReplayOutcome& outcome, const EventPipeline& pipeline) {
     if (outcome.end) return outcome.end->modules;
     std::vector<ModuleStatus> modules;
-    std::map<std::string, uint64_t> lost = outcome.lost;
-    for (const auto& [name, events] : pipeline.events_per_module()) lost.try_emplace(name, 0);
-    for (const auto& [name, count] : lost) {
-        auto it = pipeline.events_per_module().find(name);
-        uint64_t events = it == pipeline.events_per_module().end() ? 0 : it->second;
-        modules.push_back(ModuleStatus{name, true, "recorded", {}, events, count});
+    for (ModuleId m : modules_by_name()) {
+        uint64_t events = pipeline.events_per_module()[m], lost = outcome.lost[m];
+        if (events || lost) modules.push_back(ModuleStatus{m, true, "recorded", {}, events, lost});
     }
     return modules;
 }

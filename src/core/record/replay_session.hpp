@@ -18,7 +18,7 @@ namespace wgbpf {
 struct ReplayOutcome {
     uint64_t frames = 0;                 // frames used, the header included
     uint64_t events = 0;                 // event frames fed to the pipeline
-    std::map<std::string, uint64_t> lost; // from lost frames, per module
+    PerModule lost;                      // from lost frames, per module
     std::optional<RecordingEnd> end;
     uint64_t skipped_unknown = 0;        // frames of kinds this wgbpf does not know
     std::string problem;                 // "" when read to its end frame; else why it stopped early

@@ -22,7 +22,7 @@ namespace {
 nlohmann::json modules_json(const std::vector<ModuleStatus>& modules) {
     nlohmann::json mods = nlohmann::json::array();
     for (const ModuleStatus& m : modules)
-        mods.push_back({{"name", m.name},
+        mods.push_back({{"name", name_of(m.module)},
                         {"running", m.running},
                         {"flavour", m.flavour},
                         {"events", m.events},
@@ -161,9 +161,9 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {
         if (m.running)
-            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", m.name, terminal_safe(m.flavour), m.events, m.lost);
+            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", name_of(m.module), terminal_safe(m.flavour), m.events, m.lost);
         else
-            std::cerr << fmt::format("  module {:<10} not running\n", m.name);
+            std::cerr << fmt::format("  module {:<10} not running\n", name_of(m.module));
         for (const std::string& note : m.notes) std::cerr << "    " << terminal_safe(note) << "\n";
         lost += m.lost;
     }

@@ -10,17 +10,17 @@ namespace wgbpf {
 // Sends each decoded event to the stage that understands it, counting per module.
 struct EventPipeline::Dispatch {
     EventPipeline& p;
-    void operator()(const RouteLookup& e) { ++p.events_["route"]; p.grouper_->add(e); }
-    void operator()(const RuleResult& e) { ++p.events_["route"]; p.grouper_->add(e); }
-    void operator()(const NfBracketEvent& e) { ++p.events_["netfilter"]; p.stepper_->add(e); }
-    void operator()(const NfChainEvent& e) { ++p.events_["netfilter"]; p.stepper_->add(e); }
-    void operator()(const DropEvent& e) { ++p.events_["drop"]; p.stepper_->add(e); }
+    void operator()(const RouteLookup& e) { ++p.events_[ModuleId::route]; p.grouper_->add(e); }
+    void operator()(const RuleResult& e) { ++p.events_[ModuleId::route]; p.grouper_->add(e); }
+    void operator()(const NfBracketEvent& e) { ++p.events_[ModuleId::netfilter]; p.stepper_->add(e); }
+    void operator()(const NfChainEvent& e) { ++p.events_[ModuleId::netfilter]; p.stepper_->add(e); }
+    void operator()(const DropEvent& e) { ++p.events_[ModuleId::drop]; p.stepper_->add(e); }
     void operator()(const DeviceEvent& e) {
-        ++p.events_["device"];
+        ++p.events_[ModuleId::device];
         if (p.timelines_) p.timelines_->add(e); // devices only matter inside timelines
     }
     void operator()(const WireguardKernelEvent& e) {
-        ++p.events_["wireguard"];
+        ++p.events_[ModuleId::wireguard];
         if (p.timelines_) p.timelines_->add(e);
     }
 };
@@ -136,10 +136,10 @@ void EventPipeline::finish(std::function<bool()> out_of_time) {
     out_of_time_ = nullptr;
 }
 
-void EventPipeline::lost(const std::string& module, uint64_t count) {
+void EventPipeline::lost(ModuleId module, uint64_t count) {
     if (!timelines_ || !count) return;
     timelines_->lost(module, count);
-    for (PacketTimeline& t : completed_) t.gaps.push_back(fmt::format("{} {} events lost while it was in flight", count, module));
+    for (PacketTimeline& t : completed_) t.gaps.push_back(fmt::format("{} {} events lost while it was in flight", count, name_of(module)));
 }
 
 uint64_t EventPipeline::lone_routes() const { return timelines_ ? timelines_->unattached_routes() : 0; }

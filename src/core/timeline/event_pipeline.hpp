@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "event/module_id.hpp"
 #include "config/netns_config.hpp"
 #include "event/event_decoder.hpp"
 #include "netfilter/bracket_plan.hpp"
@@ -50,7 +51,7 @@ public:
     uint64_t not_shown() const { return not_shown_; }
     // The kernel lost events since the last flush: every timeline open or completed since then gets a gap
     // (timelines wait for the next flush to go out, so that a loss read after they completed still marks them).
-    void lost(const std::string& module, uint64_t count);
+    void lost(ModuleId module, uint64_t count);
 
     // nftrace: from now on outputs wait briefly for trace events, which are merged into their netfilter steps.
     void enable_nftrace(NftraceMergeLimits limits = {});
@@ -58,7 +59,7 @@ public:
     const NftraceMergeStats* nftrace_stats() const;        // nullptr while nftrace is off
 
     const DecodeStats& decode_stats() const { return decoder_.stats(); }
-    const std::map<std::string, uint64_t>& events_per_module() const { return events_; }
+    const PerModule& events_per_module() const { return events_; }
     uint64_t lone_routes() const; // route decisions no packet took (timelines only; --steps shows them all)
     // The newest event time fed so far: with records still waiting in the ring buffer, nothing later than this
     // may be judged idle or missing yet (the caller's flush time is then this, not the clock).
@@ -71,7 +72,7 @@ private:
     PipelineSources sources_;
     PipelineSinks sinks_;
     EventDecoder decoder_;
-    std::map<std::string, uint64_t> events_;
+    PerModule events_;
     std::unique_ptr<WalkGrouper> grouper_;
     std::unique_ptr<NetfilterStepper> stepper_;
     std::unique_ptr<class TimelineBuilder> timelines_;

@@ -1535,14 +1535,14 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     s.end_by_wireguard(*e);
 }
 
-void TimelineBuilder::lost(const std::string& module, uint64_t count) {
+void TimelineBuilder::lost(ModuleId module, uint64_t count) {
     State& s = *state_;
     for (auto& [id, e] : s.entries) // open ones, and completed ones still waiting for their link
-        e.tl.gaps.push_back(fmt::format("{} {} events lost here", count, module));
+        e.tl.gaps.push_back(fmt::format("{} {} events lost here", count, name_of(module)));
     // A packet whose first events were lost shows up later: one first seen within a route decision's wait
     // of the loss may miss its beginning.
     s.loss_until_ns = s.latest_ns + s.limits.route_ns;
-    s.loss_text = fmt::format("{} {} events lost", count, module);
+    s.loss_text = fmt::format("{} {} events lost", count, name_of(module));
 }
 
 void TimelineBuilder::flush(uint64_t now_ns) { state_->flush(now_ns); }

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "event/module_id.hpp"
 #include "config/netns_config.hpp"
 #include "event/netfilter_events.hpp"
 #include "event/wireguard_event.hpp"
@@ -64,7 +65,7 @@ public:
     void add(const DropStep& d);
     void add(const DeviceEvent& e);
     void add(const WireguardKernelEvent& e);
-    void lost(const std::string& module, uint64_t count); // marks a gap in every open timeline
+    void lost(ModuleId module, uint64_t count); // marks a gap in every open timeline
     void flush(uint64_t now_ns);
     void flush_all();
 

@@ -16,10 +16,15 @@ struct DeviceProbe::Impl {
     int losses_fd = -1;
 };
 
+CanRun device_can_run(const KernelFeatures& kernel) {
+    if (!kernel.has_tracepoint("netif_receive_skb") || !kernel.has_tracepoint("net_dev_start_xmit"))
+        return CanRun::no("the kernel has no BTF tracepoints netif_receive_skb / net_dev_start_xmit");
+    return {};
+}
+
 Result<std::unique_ptr<DeviceProbe>> DeviceProbe::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
                                                         SharedMaps& maps, uint32_t ringbuf_bytes) {
-    if (!kernel.has_tracepoint("netif_receive_skb") || !kernel.has_tracepoint("net_dev_start_xmit"))
-        return Error{"the kernel has no BTF tracepoints netif_receive_skb / net_dev_start_xmit"};
+    if (CanRun can = device_can_run(kernel); !can) return Error{can.why_not};
     auto impl = std::make_unique<Impl>();
     impl->skel.reset(wgbpf_device_bpf__open());
     if (!impl->skel) return Error{std::string("cannot open the device BPF object: ") + std::strerror(errno)};
@@ -39,7 +44,7 @@ void DeviceProbe::set_filter(const wgbpf_filter& filter) { impl_->skel->bss->fil
 
 ModuleStatus DeviceProbe::status() const {
     ModuleStatus s;
-    s.name = "device";
+    s.module = ModuleId::device;
     s.running = true;
     s.flavour = "tp_btf netif_receive_skb+net_dev_start_xmit";
     s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DEVICE);

@@ -8,16 +8,21 @@
 #include "loader/shared_maps.hpp"
 #include "common/result.hpp"
 #include "event/module_status.hpp"
+#include "probe/can_run.hpp"
+#include "probe/probe_module.hpp"
 
 namespace wgbpf {
 
-class DeviceProbe {
+// Devices have one flavour: the two BTF tracepoints.
+CanRun device_can_run(const KernelFeatures& kernel);
+
+class DeviceProbe final : public ProbeModule {
 public:
     static Result<std::unique_ptr<DeviceProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
                                                       SharedMaps& maps, uint32_t ringbuf_bytes);
     ~DeviceProbe();
-    void set_filter(const wgbpf_filter& filter);
-    ModuleStatus status() const;
+    void set_filter(const wgbpf_filter& filter) override;
+    ModuleStatus status() const override;
 
 private:
     struct Impl;

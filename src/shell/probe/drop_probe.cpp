@@ -21,7 +21,7 @@ Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel
                                                     uint32_t ringbuf_bytes) {
     auto impl = std::make_unique<Impl>();
     impl->flavour = choose_drop_flavour(kernel);
-    if (!impl->flavour.can_run) return Error{impl->flavour.why_not};
+    if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
     impl->skel.reset(wgbpf_drop_bpf__open());
     if (!impl->skel) return Error{std::string("cannot open the drop BPF object: ") + std::strerror(errno)};
     bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_reason, impl->flavour.with_reason);
@@ -38,7 +38,7 @@ DropProbe::~DropProbe() = default;
 
 ModuleStatus DropProbe::status() const {
     ModuleStatus s;
-    s.name = "drop";
+    s.module = ModuleId::drop;
     s.running = true;
     s.flavour = impl_->flavour.describe();
     s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DROP);

@@ -8,16 +8,18 @@
 #include "loader/shared_maps.hpp"
 #include "common/result.hpp"
 #include "event/module_status.hpp"
+#include "probe/probe_module.hpp"
 #include "probe/netfilter_flavour.hpp"
 
 namespace wgbpf {
 
-class DropProbe {
+class DropProbe final : public ProbeModule {
 public:
     static Result<std::unique_ptr<DropProbe>> start(const KernelFeatures& kernel, SharedMaps& maps,
                                                     uint32_t ringbuf_bytes);
     ~DropProbe();
-    ModuleStatus status() const;
+    void set_filter(const wgbpf_filter&) override {} // it follows packets the others picked
+    ModuleStatus status() const override;
 
 private:
     struct Impl;

@@ -15,7 +15,7 @@ NetfilterFlavour choose_netfilter_flavour(const KernelFeatures& kernel) {
         return f;
     }
     if (auto refused = kernel.netfilter_link_refused()) {
-        f.why_not = *refused + "; " + (f.notes.empty() ? std::string() : f.notes.back());
+        f.can_run = CanRun::no(*refused + "; " + (f.notes.empty() ? std::string() : f.notes.back()));
         return f;
     }
     f.kind = NetfilterFlavour::Kind::brackets;
@@ -23,10 +23,10 @@ NetfilterFlavour choose_netfilter_flavour(const KernelFeatures& kernel) {
 }
 
 std::string NetfilterFlavour::describe() const {
+    if (!can_run) return "none";
     switch (kind) {
     case Kind::exact: return "fentry/fexit nft_do_chain (exact)";
     case Kind::brackets: return "netfilter links bracketing each base chain";
-    case Kind::none: return "none";
     }
     return "none";
 }
@@ -35,10 +35,9 @@ DropFlavour choose_drop_flavour(const KernelFeatures& kernel) {
     DropFlavour f;
     auto args = kernel.tracepoint_arg_count("kfree_skb");
     if (!args) {
-        f.why_not = "no BTF tracepoint kfree_skb";
+        f.can_run = CanRun::no("no BTF tracepoint kfree_skb");
         return f;
     }
-    f.can_run = true;
     f.with_reason = *args >= 3;
     return f;
 }

@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "loader/kernel_features.hpp"
+#include "probe/can_run.hpp"
 
 namespace wgbpf {
 
 struct NetfilterFlavour {
-    enum class Kind { none, exact, brackets } kind = Kind::none;
-    std::string why_not;               // when none
+    CanRun can_run;
+    enum class Kind { exact, brackets } kind = Kind::brackets; // when it can run
     std::vector<std::string> notes;    // why a better flavour was not used
     std::string describe() const;
 };
@@ -19,9 +20,8 @@ NetfilterFlavour choose_netfilter_flavour(const KernelFeatures& kernel);
 
 // Drops: kfree_skb with a reason (5.17+) or without.
 struct DropFlavour {
-    bool can_run = false;
+    CanRun can_run;
     bool with_reason = false;
-    std::string why_not;
     std::string describe() const;
 };
 

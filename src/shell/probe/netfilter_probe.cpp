@@ -129,7 +129,7 @@ Result<std::unique_ptr<NetfilterProbe>> NetfilterProbe::start(const KernelFeatur
     auto impl = std::make_unique<Impl>();
     impl->flavour = choose_netfilter_flavour(kernel);
     impl->notes = impl->flavour.notes;
-    if (impl->flavour.kind == NetfilterFlavour::Kind::none) return Error{impl->flavour.why_not};
+    if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
 
     if (impl->flavour.kind == NetfilterFlavour::Kind::exact) {
         impl->chain.reset(wgbpf_nf_chain_bpf__open());
@@ -184,7 +184,7 @@ void NetfilterProbe::set_filter(const wgbpf_filter& filter) {
 
 ModuleStatus NetfilterProbe::status() const {
     ModuleStatus s;
-    s.name = "netfilter";
+    s.module = ModuleId::netfilter;
     s.running = true;
     s.flavour = impl_->flavour.describe();
     size_t hooks = 0;

@@ -12,6 +12,7 @@
 #include "netfilter/bracket_plan.hpp"
 #include "netlink/netns.hpp"
 #include "event/module_status.hpp"
+#include "probe/probe_module.hpp"
 #include "probe/netfilter_flavour.hpp"
 
 namespace wgbpf {
@@ -19,7 +20,7 @@ namespace wgbpf {
 // Netfilter chains' verdicts and mark changes: the exact flavour (fentry/fexit nft_do_chain) sees every
 // namespace's chains; the brackets (netfilter links around the base chains) are attached namespace by
 // namespace, from one BPF object (loading it once per namespace would cost a verification each).
-class NetfilterProbe {
+class NetfilterProbe final : public ProbeModule {
 public:
     // Starts the module and watches `ns` (the first namespace).
     static Result<std::unique_ptr<NetfilterProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
@@ -32,8 +33,8 @@ public:
     // Brackets move with the namespace's ruleset (a new plan generation); no-op for the exact flavour.
     Result<void> update_ruleset(uint32_t netns, const NftRuleset& ruleset);
     const BracketPlan* plan(uint32_t netns) const; // nullptr for the exact flavour, or a namespace not watched
-    void set_filter(const wgbpf_filter& filter);
-    ModuleStatus status() const;
+    void set_filter(const wgbpf_filter& filter) override;
+    ModuleStatus status() const override;
 
 private:
     struct Impl;

@@ -5,10 +5,9 @@ namespace wgbpf {
 RouteFlavour choose_route_flavour(const KernelFeatures& kernel) {
     RouteFlavour f;
     if (!kernel.has_tracepoint("fib_table_lookup")) {
-        f.why_not = "the kernel has no BTF tracepoint fib_table_lookup (needs BTF, Linux 5.5+)";
+        f.can_run = CanRun::no("the kernel has no BTF tracepoint fib_table_lookup (needs BTF, Linux 5.5+)");
         return f;
     }
-    f.can_run = true;
     f.ipv6 = kernel.has_tracepoint("fib6_table_lookup");
     if (!f.ipv6) f.notes.push_back("IPv6 lookups not observed: no fib6_table_lookup tracepoint");
 

@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "loader/kernel_features.hpp"
+#include "probe/can_run.hpp"
 
 namespace wgbpf {
 
 struct RouteFlavour {
-    bool can_run = false;
-    std::string why_not;          // when !can_run
+    CanRun can_run;
     bool ipv6 = false;
     bool exact_rules = false;     // fexit fib4/6_rule_suppress + fib_rules_lookup
     int suppress_arg_count = 3;   // fib{4,6}_rule_suppress arguments (2 before 5.16)

@@ -56,7 +56,7 @@ Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kern
                                                       SharedMaps& maps, uint32_t ringbuf_bytes) {
     auto impl = std::make_unique<Impl>();
     impl->flavour = choose_route_flavour(kernel);
-    if (!impl->flavour.can_run) return Error{impl->flavour.why_not};
+    if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
     impl->notes = impl->flavour.notes;
 
     impl->route.reset(wgbpf_route_bpf__open());
@@ -93,7 +93,7 @@ uint64_t RouteProbe::lost() const { return read_losses(impl_->losses_fd, WGBPF_M
 
 ModuleStatus RouteProbe::status() const {
     ModuleStatus s;
-    s.name = "route";
+    s.module = ModuleId::route;
     s.running = true;
     s.flavour = impl_->flavour.describe();
     s.notes = impl_->notes;

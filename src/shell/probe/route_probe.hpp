@@ -8,20 +8,21 @@
 #include "loader/shared_maps.hpp"
 #include "common/result.hpp"
 #include "event/module_status.hpp"
+#include "probe/probe_module.hpp"
 #include "probe/route_flavour.hpp"
 
 namespace wgbpf {
 
-class RouteProbe {
+class RouteProbe final : public ProbeModule {
 public:
     // Fails (as a value) when the module cannot run here; the reason says why.
     static Result<std::unique_ptr<RouteProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
                                                      SharedMaps& maps, uint32_t ringbuf_bytes);
     ~RouteProbe();
 
-    void set_filter(const wgbpf_filter& filter);
+    void set_filter(const wgbpf_filter& filter) override;
     uint64_t lost() const;        // sum of the per-CPU loss counters
-    ModuleStatus status() const;
+    ModuleStatus status() const override;
 
 private:
     struct Impl;

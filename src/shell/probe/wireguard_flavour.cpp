@@ -7,8 +7,8 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
     // Both lookups take (table, skb); a module whose BTF lacks them is not the WireGuard this reads.
     for (const char* fn : {"wg_allowedips_lookup_dst", "wg_allowedips_lookup_src"}) {
         if (kernel.function_arg_count(fn, "wireguard") != 2) {
-            f.why_not = "no kernel WireGuard (module wireguard not loaded, or without BTF for " + std::string(fn) +
-                        "): user-space implementations are linked by peer, order and length";
+            f.can_run = CanRun::no("no kernel WireGuard (module wireguard not loaded, or without BTF for " +
+                                   std::string(fn) + "): user-space implementations are linked by peer, order and length");
             return f;
         }
     }
@@ -39,7 +39,7 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
     }
     f.notes.insert(f.notes.begin(), "fexit unavailable: " + *fexit_refused);
     if (auto refused = kernel.kprobe_refused()) {
-        f.why_not = *refused + "; " + f.notes.front();
+        f.can_run = CanRun::no(*refused + "; " + f.notes.front());
         return f;
     }
     f.kind = WireguardFlavour::Kind::kprobe;
@@ -47,6 +47,7 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
 }
 
 std::string WireguardFlavour::describe() const {
+    if (!can_run) return "none";
     switch (kind) {
     case Kind::fexit:
         return std::string("fexit wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
@@ -54,7 +55,6 @@ std::string WireguardFlavour::describe() const {
     case Kind::kprobe:
         return std::string("kprobe+kretprobe wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
                (decrypts ? ", decryption failures" : "") + (purges ? ", queue purges" : "");
-    case Kind::none: return "none";
     }
     return "none";
 }

@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "loader/kernel_features.hpp"
+#include "probe/can_run.hpp"
 
 namespace wgbpf {
 
 struct WireguardFlavour {
-    enum class Kind { none, fexit, kprobe } kind = Kind::none;
-    std::string why_not;               // when none
+    CanRun can_run;
+    enum class Kind { fexit, kprobe } kind = Kind::fexit; // when it can run
     std::vector<std::string> notes;    // why fexit was not used; what is not watched
     // Handshake verdicts (wg_cookie_validate_packet, wg_noise_handshake_consume_*): false when the module's
     // BTF lacks one of them (the lookups still run).

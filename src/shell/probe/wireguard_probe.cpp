@@ -103,7 +103,7 @@ Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatur
                                                               SharedMaps& maps, uint32_t ringbuf_bytes) {
     auto impl = std::make_unique<Impl>();
     impl->flavour = choose_wireguard_flavour(kernel);
-    if (impl->flavour.kind == WireguardFlavour::Kind::none) return Error{impl->flavour.why_not};
+    if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
     if (impl->flavour.decrypts && impl->flavour.kind == WireguardFlavour::Kind::fexit) {
         // fexit finds decrypt_packet by name (the kprobe names the module): another module's function of that
         // name could be taken for WireGuard's.
@@ -137,7 +137,7 @@ void WireguardProbe::set_filter(const wgbpf_filter& filter) { impl_->skel->bss->
 
 ModuleStatus WireguardProbe::status() const {
     ModuleStatus s;
-    s.name = "wireguard";
+    s.module = ModuleId::wireguard;
     s.running = true;
     WireguardFlavour shown = impl_->flavour;
     shown.decrypts = shown.decrypts && !impl_->decrypt_links.empty();

@@ -8,17 +8,18 @@
 #include "loader/shared_maps.hpp"
 #include "common/result.hpp"
 #include "event/module_status.hpp"
+#include "probe/probe_module.hpp"
 #include "probe/wireguard_flavour.hpp"
 
 namespace wgbpf {
 
-class WireguardProbe {
+class WireguardProbe final : public ProbeModule {
 public:
     static Result<std::unique_ptr<WireguardProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
                                                          SharedMaps& maps, uint32_t ringbuf_bytes);
     ~WireguardProbe();
-    void set_filter(const wgbpf_filter& filter);
-    ModuleStatus status() const;
+    void set_filter(const wgbpf_filter& filter) override;
+    ModuleStatus status() const override;
 
 private:
     struct Impl;

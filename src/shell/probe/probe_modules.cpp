@@ -1,0 +1,65 @@
+#include "probe/probe_modules.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace wgbpf {
+
+std::unique_ptr<ProbeModules> ProbeModules::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                                  uint32_t ringbuf_bytes, std::vector<NamespaceRuleset> namespaces,
+                                                  const std::function<bool()>& stopped) {
+    auto m = std::unique_ptr<ProbeModules>(new ProbeModules());
+    const ModuleStart with{kernel, filter, m->maps_, ringbuf_bytes, std::move(namespaces)};
+    for (const ModuleRow& row : module_table()) {
+        if (stopped()) break;
+        const std::string_view name = name_of(row.id);
+        Result<std::unique_ptr<ProbeModule>> started = Error{""};
+        if (CanRun can = row.can_run(kernel); !can) started = Error{can.why_not};
+        else started = row.start(with);
+        if (!started) {
+            spdlog::warn("{} module cannot run on this kernel: {}", name, started.error());
+            m->not_running_.push_back(ModuleStatus{row.id, false, "none", {started.error()}, 0, 0});
+            continue;
+        }
+        m->modules_[index(row.id)] = std::move(started.value());
+        const ModuleStatus s = m->modules_[index(row.id)]->status();
+        spdlog::info("{} module: {}", name, s.flavour);
+        for (const std::string& note : s.notes) spdlog::info("{} module: {}", name, note);
+    }
+    return m;
+}
+
+NetfilterProbe* ProbeModules::netfilter() const {
+    // The row of ModuleId::netfilter makes only NetfilterProbes.
+    return static_cast<NetfilterProbe*>(modules_[index(ModuleId::netfilter)].get());
+}
+
+void ProbeModules::set_filter(const wgbpf_filter& filter) {
+    for (const auto& m : modules_)
+        if (m) m->set_filter(filter);
+}
+
+std::vector<ModuleStatus> ProbeModules::statuses(const PerModule& events) const {
+    std::vector<ModuleStatus> out;
+    for (const auto& m : modules_) {
+        if (!m) continue;
+        ModuleStatus s = m->status();
+        s.events = events[s.module];
+        out.push_back(std::move(s));
+    }
+    out.insert(out.end(), not_running_.begin(), not_running_.end());
+    return out;
+}
+
+PerModule ProbeModules::new_losses() {
+    PerModule fresh;
+    for (const auto& m : modules_) {
+        if (!m) continue;
+        const ModuleStatus s = m->status();
+        uint64_t& before = reported_losses_[s.module];
+        if (s.lost > before) fresh[s.module] = s.lost - before;
+        before = s.lost;
+    }
+    return fresh;
+}
+
+} // namespace wgbpf

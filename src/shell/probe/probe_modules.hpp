@@ -1,0 +1,43 @@
+#pragma once
+// The probe modules of one watch: the ones that started (in module_table order), why the others could not,
+// and the maps they share. The tool goes on with whichever run.
+#include <array>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "event/module_id.hpp"
+#include "event/module_status.hpp"
+#include "loader/shared_maps.hpp"
+#include "probe/module_table.hpp"
+#include "probe/netfilter_probe.hpp"
+
+namespace wgbpf {
+
+class ProbeModules {
+public:
+    // Starts every row of module_table; loading takes a while per module, so a stop asked meanwhile is acted on
+    // before the next one. Logs each module's flavour, or why it cannot run.
+    static std::unique_ptr<ProbeModules> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                               uint32_t ringbuf_bytes, std::vector<NamespaceRuleset> namespaces,
+                                               const std::function<bool()>& stopped);
+
+    SharedMaps& maps() { return maps_; }
+    bool running(ModuleId m) const { return modules_[index(m)] != nullptr; }
+    NetfilterProbe* netfilter() const; // nullptr when it does not run
+    void set_filter(const wgbpf_filter& filter);
+
+    // Running ones first (table order), then the others with their reason; `events` as the pipeline counted them.
+    std::vector<ModuleStatus> statuses(const PerModule& events = {}) const;
+    // Records the kernel could not reserve since the last call, per module.
+    PerModule new_losses();
+
+private:
+    static size_t index(ModuleId m) { return static_cast<size_t>(m); }
+    SharedMaps maps_; // declared first: destroyed after the modules that use it
+    std::array<std::unique_ptr<ProbeModule>, kModules.size()> modules_;
+    std::vector<ModuleStatus> not_running_;
+    PerModule reported_losses_;
+};
+
+} // namespace wgbpf
