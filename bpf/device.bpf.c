@@ -30,7 +30,7 @@ __u8 reply_flows_used = 0; /* no lookup (and no header read) before the first fo
 
 #define WGBPF_REPLY_TTL_NS (30ULL * 1000 * 1000 * 1000)
 
-static __always_inline bool is_icmp(__u8 proto) { return proto == 1 || proto == 58; }
+static __always_inline bool is_icmp(__u8 proto) { return proto == IPPROTO_ICMP || proto == WGBPF_IPPROTO_ICMPV6; }
 
 /* A watched packet that came in on another device leaves: its reply may come back, to be watched too. */
 static __always_inline void expect_reply(const struct wgbpf_packet *p, __u64 now)
@@ -91,12 +91,9 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		if (h && h->packet == id)
 			h->packet = 0; /* it left: no more re-routes for it */
 	}
-	struct wgbpf_device *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_DEVICE);
+	struct wgbpf_device *e = reserve_event(sizeof(*e), WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, WGBPF_MOD_DEVICE, netns, now);
+	if (!e)
 		return;
-	}
-	fill_header(&e->hdr, WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, sizeof(*e), netns, now);
 	read_packet(l3, id, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
@@ -105,7 +102,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	if (direction == WGBPF_DEV_EGRESS && skb->skb_iif && skb->skb_iif != ifindex)
 		expect_reply(&e->pkt, now);
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 }
 
 SEC("tp_btf/netif_receive_skb")

@@ -24,19 +24,16 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	/* Any namespace: a watched packet that crossed into another one (a veth peer) and died there is
 	 * reported there (user space gives this module no namespace filter). */
 	__u32 netns = skb_netns(skb);
-	struct wgbpf_drop *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_DROP);
+	struct wgbpf_drop *e = reserve_event(sizeof(*e), WGBPF_EV_DROP, WGBPF_DROP_VERSION, WGBPF_MOD_DROP, netns, bpf_ktime_get_ns());
+	if (!e)
 		return;
-	}
-	fill_header(&e->hdr, WGBPF_EV_DROP, WGBPF_DROP_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
 	read_packet(l3_of(skb), id, &e->pkt);
 	e->pkt.iif = skb->skb_iif;
 	e->pkt.oif = 0;
 	e->location = (__u64)location;
 	e->reason = reason;
 	e->pad0 = 0;
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 }
 
 SEC("tp_btf/kfree_skb")

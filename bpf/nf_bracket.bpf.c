@@ -47,12 +47,9 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 		plan = bpf_map_lookup_elem(&bracket_plans, &netns);
 	if (!plan)
 		return NF_ACCEPT; /* not a namespace wgbpf placed brackets in */
-	struct wgbpf_nf_bracket *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_NETFILTER);
+	struct wgbpf_nf_bracket *e = reserve_event(sizeof(*e), WGBPF_EV_NF_BRACKET, WGBPF_NF_BRACKET_VERSION, WGBPF_MOD_NETFILTER, netns, now);
+	if (!e)
 		return NF_ACCEPT;
-	}
-	fill_header(&e->hdr, WGBPF_EV_NF_BRACKET, WGBPF_NF_BRACKET_VERSION, sizeof(*e), netns, now);
 	read_hook_packet(skb, &h, &e->pkt, &e->ct_mark, &e->ct_state);
 	e->bracket = slot;
 	e->hook = state->hook;
@@ -63,7 +60,7 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	e->pad1 = 0;
 	if (plan->hook_role[slot & 31] == WGBPF_HOOK_ENTER)
 		enter_output_hook(h.id, now, e->pkt.dst);
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 	return NF_ACCEPT;
 }
 

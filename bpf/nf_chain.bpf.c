@@ -24,17 +24,11 @@ struct chain_stack {
 	struct chain_entry entries[MAX_DEPTH];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct chain_stack);
-} chain_stacks SEC(".maps");
+WGBPF_PERCPU_SCRATCH(chain_stacks, struct chain_stack);
 
 static __always_inline struct chain_stack *this_cpu_stack(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&chain_stacks, &zero);
+	return one_entry(chain_stacks);
 }
 
 SEC("fentry/nft_do_chain")
@@ -79,15 +73,12 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	struct chain_entry *ce = &st->entries[d];
 	if (!ce->watched)
 		return 0;
-	struct wgbpf_nf_chain *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_NETFILTER);
-		return 0;
-	}
 	const struct nf_hook_state *state = pkt->state;
 	const struct nft_chain *chain = priv;
 	const struct nft_table *table = BPF_CORE_READ(chain, table);
-	fill_header(&e->hdr, WGBPF_EV_NF_CHAIN, WGBPF_NF_CHAIN_VERSION, sizeof(*e), state ? net_inum(state->net) : 0, ce->t_entry);
+	struct wgbpf_nf_chain *e = reserve_event(sizeof(*e), WGBPF_EV_NF_CHAIN, WGBPF_NF_CHAIN_VERSION, WGBPF_MOD_NETFILTER, state ? net_inum(state->net) : 0, ce->t_entry);
+	if (!e)
+		return 0;
 	e->pkt = ce->pkt;
 	e->table_handle = BPF_CORE_READ(table, handle);
 	e->chain_handle = BPF_CORE_READ(chain, handle);
@@ -112,6 +103,6 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 		e->ct_mark_after = ce->ct_mark;
 		e->ct_state_after = ce->ct_state;
 	}
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 	return 0;
 }

@@ -20,17 +20,11 @@ struct rx_context {
 	__u8 dst[16];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct rx_context);
-} rx_contexts SEC(".maps");
+WGBPF_PERCPU_SCRATCH(rx_contexts, struct rx_context);
 
 static __always_inline struct rx_context *this_cpu_rx(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&rx_contexts, &zero);
+	return one_entry(rx_contexts);
 }
 
 SEC("tp_btf/netif_receive_skb")
@@ -143,12 +137,7 @@ struct walk_stage {
 	struct wgbpf_route_lookup staged[WGBPF_STAGE_MAX];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct walk_stage);
-} walk_stages SEC(".maps");
+WGBPF_PERCPU_SCRATCH(walk_stages, struct walk_stage);
 
 static __always_inline bool flow_eq(const struct flow_view *a, const struct flow_view *b)
 {
@@ -191,11 +180,11 @@ static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const stru
 	if (nhc) {
 		e->flags |= WGBPF_LOOKUP_F_NH;
 		__u8 gw_family = nhc->nhc_gw_family;
-		if (gw_family == 2 /* AF_INET */) {
+		if (gw_family == WGBPF_AF_INET) {
 			__u32 gw4 = nhc->nhc_gw.ipv4;
 			__builtin_memcpy(e->gw, &gw4, 4);
 			e->flags |= WGBPF_LOOKUP_F_GW;
-		} else if (gw_family == 10 /* AF_INET6 */) {
+		} else if (gw_family == WGBPF_AF_INET6) {
 			/* a probe read: 6.1's verifier walks a union by its first member (ipv4) only */
 			BPF_CORE_READ_INTO(&e->gw, nhc, nhc_gw.ipv6);
 			e->flags |= WGBPF_LOOKUP_F_GW;
@@ -225,8 +214,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	if (direction == WGBPF_DIR_OUTPUT && rerouted_packet(f, &rx_packet))
 		flags = WGBPF_LOOKUP_F_REROUTE;
 
-	__u32 zero = 0;
-	struct walk_stage *stage = bpf_map_lookup_elem(&walk_stages, &zero);
+	struct walk_stage *stage = one_entry(walk_stages);
 	if (!stage)
 		return;
 	if (stage->netns != netns || stage->direction != direction || !flow_eq(&stage->flow, f)) {
@@ -261,7 +249,7 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 		return;
 	}
 	fill_lookup(e, f, table, err, netns, nhc, nh_ifindex, direction, rx_packet, flags);
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 }
 
 /* 6.18 renamed flowic_tos to flowic_dscp. */
@@ -303,10 +291,10 @@ static __always_inline __s32 fib6_error(const struct net *net, const struct fib6
 	if (res->f6i == net->ipv6.fib6_null_entry)
 		return -WGBPF_EAGAIN;
 	switch (res->fib6_type) {
-	case 7: return -113; /* RTN_UNREACHABLE: -EHOSTUNREACH */
-	case 6: return -22;  /* RTN_BLACKHOLE: -EINVAL */
-	case 8: return -13;  /* RTN_PROHIBIT: -EACCES */
-	case 9: return -WGBPF_EAGAIN; /* RTN_THROW: on to the next rule */
+	case RTN_UNREACHABLE: return -WGBPF_EHOSTUNREACH;
+	case RTN_BLACKHOLE: return -WGBPF_EINVAL;
+	case RTN_PROHIBIT: return -WGBPF_EACCES;
+	case RTN_THROW: return -WGBPF_EAGAIN; /* on to the next rule */
 	default: return 0;
 	}
 }

@@ -14,12 +14,9 @@ static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, 
 	__u32 netns = net ? BPF_CORE_READ(net, ns.inum) : 0;
 	if (!netns_watched(&filter, netns))
 		return;
-	struct wgbpf_rule_result *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_ROUTE);
+	struct wgbpf_rule_result *e = reserve_event(sizeof(*e), WGBPF_EV_RULE_RESULT, WGBPF_RULE_RESULT_VERSION, WGBPF_MOD_ROUTE, netns, bpf_ktime_get_ns());
+	if (!e)
 		return;
-	}
-	fill_header(&e->hdr, WGBPF_EV_RULE_RESULT, WGBPF_RULE_RESULT_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
 	e->pref = BPF_CORE_READ(rule, pref);
 	e->table = BPF_CORE_READ(rule, table);
 	e->err = err;
@@ -28,7 +25,7 @@ static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, 
 	e->suppress_prefixlen = BPF_CORE_READ(rule, suppress_prefixlen);
 	e->family = family;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 }
 
 static __always_inline __s32 fib4_prefixlen(const struct fib_lookup_arg *arg)
@@ -88,8 +85,8 @@ int BPF_PROG(rules_lookup_exit, struct fib_rules_ops *ops, struct flowi *fl, int
 {
 	struct fib_rule *rule = BPF_CORE_READ(arg, rule);
 	int family = BPF_CORE_READ(ops, family);
-	if (!rule || (family != 2 && family != 10))
+	if (!rule || (family != WGBPF_AF_INET && family != WGBPF_AF_INET6))
 		return 0;
-	emit_rule(rule, family == 2 ? WGBPF_FAMILY_IPV4 : WGBPF_FAMILY_IPV6, WGBPF_RULE_DECIDED, ret, -1);
+	emit_rule(rule, family == WGBPF_AF_INET ? WGBPF_FAMILY_IPV4 : WGBPF_FAMILY_IPV6, WGBPF_RULE_DECIDED, ret, -1);
 	return 0;
 }

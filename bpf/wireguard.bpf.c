@@ -109,7 +109,7 @@ static __always_inline __u8 send_verdict(const struct wg_peer *peer)
 	if (!peer)
 		return WGBPF_WGV_NO_PEER;
 	__u16 family = BPF_CORE_READ(peer, endpoint.addr.sa_family);
-	if (family != 2 /* AF_INET */ && family != 10 /* AF_INET6 */)
+	if (family != WGBPF_AF_INET && family != WGBPF_AF_INET6)
 		return WGBPF_WGV_NO_ENDPOINT;
 	__u8 session = session_of(peer);
 	return session == SESSION_USABLE ? WGBPF_WGV_OK : session == SESSION_NONE ? WGBPF_WGV_NO_SESSION
@@ -135,14 +135,11 @@ static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const s
 	__u64 now = always ? bpf_ktime_get_ns() : want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
 	if (!now)
 		return false;
-	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_WIREGUARD);
-		return false;
-	}
 	/* The interface's namespace: where its ifindex means something (the header's netns of every other record
 	 * is the packet's; here the two differ only for a handshake whose interface was moved away). */
-	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(*e), wg_netns ? wg_netns : netns, now);
+	struct wgbpf_wireguard *e = reserve_event(sizeof(*e), WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, WGBPF_MOD_WIREGUARD, wg_netns ? wg_netns : netns, now);
+	if (!e)
+		return false;
 	read_packet(l3, id, &e->pkt);
 	e->ifindex = ifindex;
 	e->action = action;
@@ -154,7 +151,7 @@ static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const s
 	__builtin_memset(e->peer_key, 0, sizeof(e->peer_key));
 	if (peer)
 		bpf_probe_read_kernel(e->peer_key, sizeof(e->peer_key), &peer->handshake.remote_static);
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 	return true;
 }
 
@@ -273,17 +270,11 @@ struct receive_slot {
 	__u64 wg;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct receive_slot);
-} receiving SEC(".maps");
+WGBPF_PERCPU_SCRATCH(receiving, struct receive_slot);
 
 static __always_inline void receive_begins(__u64 wg, __u64 skb)
 {
-	__u32 zero = 0;
-	struct receive_slot *slot = bpf_map_lookup_elem(&receiving, &zero);
+	struct receive_slot *slot = one_entry(receiving);
 	if (slot) {
 		slot->skb = skb;
 		slot->wg = wg;
@@ -292,8 +283,7 @@ static __always_inline void receive_begins(__u64 wg, __u64 skb)
 
 static __always_inline void receive_ends(void)
 {
-	__u32 zero = 0;
-	struct receive_slot *slot = bpf_map_lookup_elem(&receiving, &zero);
+	struct receive_slot *slot = one_entry(receiving);
 	if (slot)
 		slot->skb = 0;
 }
@@ -311,8 +301,7 @@ static __always_inline void index_missing(__u32 type_mask)
 	}
 	if (type_mask != WG_INDEX_KEYPAIR)
 		return;
-	__u32 zero = 0;
-	struct receive_slot *slot = bpf_map_lookup_elem(&receiving, &zero);
+	struct receive_slot *slot = one_entry(receiving);
 	if (!slot || !slot->skb)
 		return;
 	__u64 skb = slot->skb;
@@ -391,20 +380,17 @@ static __always_inline void staged_purged(const struct wg_peer *peer)
 		cause = WGBPF_WGV_DEVICE_DOWN;
 	else if (BPF_CORE_READ(peer, timer_handshake_attempts) > WG_MAX_TIMER_HANDSHAKES)
 		cause = WGBPF_WGV_GAVE_UP;
-	struct wgbpf_wireguard *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_loss(WGBPF_MOD_WIREGUARD);
+	struct wgbpf_wireguard *e = reserve_event(sizeof(*e), WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, WGBPF_MOD_WIREGUARD, netns, bpf_ktime_get_ns());
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	fill_header(&e->hdr, WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
+	__builtin_memset(&e->pkt, 0, sizeof(*e) - sizeof(e->hdr)); /* no packet here: every field after the header */
 	e->ifindex = ifindex;
 	e->action = WGBPF_WG_PURGE;
 	e->found = 1;
 	e->verdict = cause;
 	e->queued = queued;
 	bpf_probe_read_kernel(e->peer_key, sizeof(e->peer_key), &peer->handshake.remote_static);
-	bpf_ringbuf_submit(e, wakeup_flags(&events, sizeof(*e)));
+	submit_event(e, sizeof(*e));
 }
 
 /* decrypt_packet's verdict on a received data message: it did not decrypt (authentication failed, or the

@@ -71,7 +71,7 @@ void report(const NftraceTextStream& traces, Result<void> finished, const std::s
 int open_trace(const std::string& path) {
     if (path == "-") return STDIN_FILENO;
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0 && errno == ENOENT) throw FatalError("nftrace file " + path + " not found", exit_code::not_found);
+    if (stat(path.c_str(), &st) != 0 && errno == ENOENT) throw FatalError("nftrace file " + path + " not found", ErrorKind::not_found);
     if (S_ISDIR(st.st_mode)) throw FatalError(path + " is a directory, not `nft monitor trace` output");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw FatalError(path + ": cannot open: " + std::strerror(errno));
@@ -156,7 +156,7 @@ int run_live_compare(const CompareOptions& options) {
     if (options.nftrace_path != "-")
         throw FatalError("without a RECORDING the trace is read live from stdin: `nft monitor trace | wgbpf compare "
                          "--nftrace -` (or give the RECORDING made with `wgbpf watch -w` beside the saved trace)",
-                         exit_code::usage);
+                         ErrorKind::usage);
     NetnsConfig watched; // its links, as the watch reads them
     CompareOutput output(options.json, [&](int ifindex) {
         const Link* l = watched.link_by_index(ifindex);

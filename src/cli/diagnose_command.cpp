@@ -173,7 +173,7 @@ int diagnose_recording(const DiagnoseOptions& o) {
 int diagnose_live(const DiagnoseOptions& o) {
     if (o.watch.iface.empty())
         throw FatalError("diagnose needs the WireGuard interface to look at: --iface IF (or -r RECORDING)",
-                         exit_code::usage);
+                         ErrorKind::usage);
     Collected c;
     DiagnoseReport r;
     r.source = "live";

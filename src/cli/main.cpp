@@ -183,19 +183,19 @@ int main(int argc, char** argv) {
         }
         if (diagnose_cmd->parsed()) {
             diagnose.watch.command_line.assign(argv, argv + argc);
-            if (diagnose_netns == "all") throw wgbpf::FatalError("diagnose takes one namespace, not all", wgbpf::exit_code::usage);
+            if (diagnose_netns == "all") throw wgbpf::FatalError("diagnose takes one namespace, not all", wgbpf::ErrorKind::usage);
             if (!diagnose_netns.empty()) diagnose.watch.netns = {diagnose_netns};
             return finished(wgbpf::run_diagnose(diagnose));
         }
         if (compare_cmd->parsed()) {
             compare.watch.command_line.assign(argv, argv + argc);
-            if (compare_netns == "all") throw wgbpf::FatalError("compare takes one namespace, not all", wgbpf::exit_code::usage);
+            if (compare_netns == "all") throw wgbpf::FatalError("compare takes one namespace, not all", wgbpf::ErrorKind::usage);
             if (!compare_netns.empty()) compare.watch.netns = {compare_netns};
             return finished(wgbpf::run_compare(compare));
         }
     } catch (const wgbpf::FatalError& e) {
         spdlog::error("{}", e.what());
-        return e.exit_code();
+        return wgbpf::exit_code_of(e.kind());
     } catch (const std::exception& e) {
         spdlog::error("unexpected: {}", e.what());
         return wgbpf::exit_code::failure;

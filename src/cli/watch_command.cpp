@@ -214,14 +214,14 @@ std::vector<NetnsHandle> open_handles(const WatchOptions& options) {
     if (specs.empty()) specs.push_back("");
     std::vector<NetnsHandle> handles;
     if (std::find(specs.begin(), specs.end(), "all") != specs.end()) {
-        if (specs.size() > 1) throw FatalError("--netns all watches every namespace: give no other --netns", exit_code::usage);
+        if (specs.size() > 1) throw FatalError("--netns all watches every namespace: give no other --netns", ErrorKind::usage);
         auto all = NetnsHandle::open_all();
         if (!all) throw FatalError(all.error());
         return std::move(all.value());
     }
     for (const std::string& spec : specs) {
         auto handle = NetnsHandle::open(spec);
-        if (!handle) throw FatalError(handle.error(), exit_code::not_found);
+        if (!handle) throw FatalError(handle.error(), ErrorKind::not_found);
         bool twice = false;
         for (const NetnsHandle& h : handles) twice = twice || h.inode() == handle->inode();
         if (twice) {
@@ -239,9 +239,9 @@ Namespaces open_namespaces(const WatchOptions& options) {
     if (handles.size() > WGBPF_FILTER_MAX_NETNS)
         throw FatalError(fmt::format("{} network namespaces; wgbpf watches at most {} at once: name them with --netns",
                                      handles.size(), WGBPF_FILTER_MAX_NETNS),
-                         exit_code::usage);
+                         ErrorKind::usage);
     if (options.nftrace && handles.size() > 1)
-        throw FatalError("--nftrace traces one namespace: give one --netns", exit_code::usage);
+        throw FatalError("--nftrace traces one namespace: give one --netns", ErrorKind::usage);
     for (NetnsHandle& h : handles) spaces.list.push_back(open_namespace(std::move(h), options, handles.size() > 1));
     if (!options.iface.empty() &&
         std::none_of(spaces.list.begin(), spaces.list.end(), [](const WatchedNamespace& ns) { return ns.iface_present; })) {
@@ -249,7 +249,7 @@ Namespaces open_namespaces(const WatchOptions& options) {
         for (const WatchedNamespace& ns : spaces.list) where += (where.empty() ? "" : ", ") + ns.handle.description();
         throw FatalError(fmt::format("no interface '{}' in network namespace{} {}", options.iface,
                                      spaces.several() ? "s" : "", where),
-                         exit_code::not_found);
+                         ErrorKind::not_found);
     }
     spaces.place_sockets();
     return spaces;
@@ -375,7 +375,7 @@ int run_watch(const WatchOptions& options) {
         throw FatalError(fmt::format("wgbpf watch needs root or the capabilities CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN "
                                      "and CAP_SYS_ADMIN; missing: {}",
                                      list),
-                         exit_code::no_privileges);
+                         ErrorKind::no_privileges);
     }
 
     Namespaces spaces = open_namespaces(options);

@@ -1,5 +1,6 @@
 #pragma once
 // Recoverable errors are values (Result); fatal ones are one exception type (FatalError), caught in main.
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -44,15 +45,23 @@ private:
     bool failed_ = false;
 };
 
-// Unrecoverable: printed by main, exit code carried along.
+// What kind of failure ended the run: main maps it to its documented exit code (exit_code_of).
+enum class ErrorKind : uint8_t {
+    failure,       // the kernel refused, netlink failed, a file could not be read or written
+    usage,         // wrong flags or arguments
+    no_privileges, // missing capabilities
+    not_found,     // a namespace, interface or file that does not exist
+};
+
+// Unrecoverable: printed by main, its kind carried along.
 class FatalError : public std::runtime_error {
 public:
-    explicit FatalError(const std::string& what, int exit_code = 1)
-        : std::runtime_error(what), exit_code_(exit_code) {}
-    int exit_code() const { return exit_code_; }
+    explicit FatalError(const std::string& what, ErrorKind kind = ErrorKind::failure)
+        : std::runtime_error(what), kind_(kind) {}
+    ErrorKind kind() const { return kind_; }
 
 private:
-    int exit_code_;
+    ErrorKind kind_;
 };
 
 } // namespace wgbpf

@@ -63,9 +63,9 @@ std::optional<NftraceSummary> nftrace_summary(const EventPipeline& pipeline) {
 RecordingReader open_recording(const std::string& path) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0 && errno == ENOENT)
-        throw FatalError("recording " + path + " not found", exit_code::not_found);
+        throw FatalError("recording " + path + " not found", ErrorKind::not_found);
     auto reader = RecordingReader::open(path);
-    if (!reader) throw FatalError(path + ": " + reader.error(), exit_code::failure);
+    if (!reader) throw FatalError(path + ": " + reader.error(), ErrorKind::failure);
     return std::move(reader.value());
 }
 

@@ -189,7 +189,9 @@ void write_route_json(JsonWriter& w, const RouteDecision& d) {
     if (d.proto) j.str("proto", proto_name(d.proto, d.family));
     if (d.reroute) j.boolean("reroute", true);
     j.str("result", d.result == LookupResult::none ? std::string_view("unknown") : name_of(d.result));
-    j.name("route_type", d.route_type ? name_of(*d.route_type) : std::string_view());
+    // A type this wgbpf has no word for (RTN_XRESOLVE, or a newer kernel's) was always written "unspec".
+    std::string_view type = d.route_type ? name_of(*d.route_type) : std::string_view();
+    j.name("route_type", d.route_type && type.empty() ? std::string_view("unspec") : type);
     if (d.rule) j.uint("rule", *d.rule);
     else j.null("rule");
     j.key("skipped").StartArray();

@@ -1,0 +1,152 @@
+/* What the user asked to watch, decided once per packet with the cheapest tests first; the decision is kept in the watched table. */
+#ifndef WGBPF_FILTER_BPF_H
+#define WGBPF_FILTER_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "wgbpf/abi/events.h"
+#include "netns.bpf.h"
+#include "packet.bpf.h"
+#include "watched.bpf.h"
+
+/* What the user asked to watch; set by user space before and while running (mmapped .bss). */
+struct wgbpf_filter filter = {};
+
+/* The namespaces chosen by the user (none: every one). The cheapest rejection. */
+static __always_inline bool netns_watched(const struct wgbpf_filter *f, __u32 netns)
+{
+	if (!f->n_netns)
+		return true;
+	for (int i = 0; i < WGBPF_FILTER_MAX_NETNS; i++) {
+		if (i >= f->n_netns)
+			break;
+		if (f->netns[i] == netns)
+			return true;
+	}
+	return false;
+}
+
+/* Interfaces (of namespace `netns`) and marks chosen by the user: decided without reading the packet. */
+static __always_inline bool filter_matches_cheaply(const struct wgbpf_filter *f, __u32 netns, __s32 iif, __s32 oif,
+						   __u32 mark)
+{
+	if (!f->n_ifaces)
+		return true;
+	for (int i = 0; i < WGBPF_FILTER_MAX_IFACES; i++) {
+		if (i >= f->n_ifaces)
+			break;
+		if ((f->ifaces[i] == iif || f->ifaces[i] == oif) && f->iface_netns[i] == netns)
+			return true;
+	}
+	for (int i = 0; i < WGBPF_FILTER_MAX_MARKS; i++) {
+		if (i >= f->n_marks)
+			break;
+		if (f->marks[i] == mark)
+			return true;
+	}
+	return false;
+}
+
+/* Addresses chosen by the user (e.g. a WireGuard interface's peer endpoints). */
+static __always_inline bool filter_matches_address(const struct wgbpf_filter *f, const __u8 *src, const __u8 *dst,
+						   __u8 family)
+{
+	if (!family)
+		return false;
+	for (int i = 0; i < WGBPF_FILTER_MAX_ADDRS; i++) {
+		if (i >= f->n_addrs)
+			break;
+		if (f->addr_family[i] != family)
+			continue;
+		if (addr_eq(f->addrs[i], src, family) || addr_eq(f->addrs[i], dst, family))
+			return true;
+	}
+	return false;
+}
+
+/* A WireGuard interface's own UDP port: its outer packets, whichever peer sent them from wherever (a
+ * server's peers have no endpoint until they roam in; nothing else in the namespace can bind that port). */
+static __always_inline bool filter_matches_port(const struct wgbpf_filter *f, __u8 proto, __u16 sport, __u16 dport)
+{
+	if (proto != 17 /* IPPROTO_UDP */)
+		return false;
+	for (int i = 0; i < WGBPF_FILTER_MAX_PORTS; i++) {
+		if (i >= f->n_ports)
+			break;
+		if (sport == f->listen_ports[i] || dport == f->listen_ports[i])
+			return true;
+	}
+	return false;
+}
+
+/* What the filter looks at beyond interfaces and marks (the namespace is checked by the caller). */
+struct flow_head {
+	__u8 family; /* 0: not IP */
+	__u8 proto;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u32 src[4];
+	__u32 dst[4];
+};
+
+/* The IP header's protocol and addresses and the transport ports, in one read (two with IPv4 options):
+ * enough for the filter's port and address tests. */
+static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
+{
+	h->family = 0;
+	if (r.protocol == WGBPF_ETH_P_IP) {
+		__u32 w[6]; /* 20-byte header, then the ports */
+		if (bpf_probe_read_kernel(w, sizeof(w), r.l3))
+			return;
+		const __u8 *b = (const __u8 *)w;
+		__u32 ihl = (b[0] & 0xf) * 4;
+		h->family = WGBPF_FAMILY_IPV4;
+		h->proto = b[9];
+		h->src[0] = w[3];
+		h->dst[0] = w[4];
+		if ((w[1] >> 16) & bpf_htons(0x1fff)) /* a later fragment: no ports */
+			return;
+		__u32 ports = w[5];
+		if (ihl != 20 && bpf_probe_read_kernel(&ports, sizeof(ports), r.l3 + ihl))
+			return;
+		h->sport = bpf_ntohs(ports & 0xffff);
+		h->dport = bpf_ntohs(ports >> 16);
+	} else if (r.protocol == WGBPF_ETH_P_IPV6) {
+		__u32 w[11]; /* 40-byte header, then the ports; extension headers are not walked */
+		if (bpf_probe_read_kernel(w, sizeof(w), r.l3))
+			return;
+		h->family = WGBPF_FAMILY_IPV6;
+		h->proto = ((const __u8 *)w)[6];
+		__builtin_memcpy(h->src, &w[2], 16);
+		__builtin_memcpy(h->dst, &w[6], 16);
+		h->sport = bpf_ntohs(w[10] & 0xffff);
+		h->dport = bpf_ntohs(w[10] >> 16);
+	}
+}
+
+/* Whether to report this packet: already watched, or chosen by the filter now (and from then on
+ * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
+ * and marks need no read, the watched table one cache line, the listen port and addresses one read of
+ * the IP header.
+ * Returns the time when the packet is wanted (the event's time), else 0. */
+static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __u32 netns, __s32 iif, __s32 oif,
+					 __u32 mark)
+{
+	if (filter_matches_cheaply(&filter, netns, iif, oif, mark))
+		return watch(id_of(pid));
+	__u64 now = watched_recently(); /* the id only when the table may hold it */
+	if (now && watched_at(id_of(pid), now))
+		return now;
+	if (!filter.n_addrs && !filter.n_ports)
+		return 0;
+	struct flow_head h = {};
+	read_flow_head(r, &h);
+	if (!filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
+	    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
+		return 0;
+	return watch(id_of(pid));
+}
+
+#endif
