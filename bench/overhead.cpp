@@ -55,6 +55,8 @@
 #include <thread>
 #include <vector>
 
+#include "lab_fixture.hpp"
+
 #ifndef WGBPF_SOURCE_DIR
 #define WGBPF_SOURCE_DIR "."
 #endif
@@ -472,42 +474,9 @@ Options parse(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------------
 // The world the benchmark sets up, each part undone by its destructor (reverse order of creation).
 
-class Lab {
-public:
-    Lab(const Options& o) : script_(o.lab_script), env_{{"WGBPF_LAB", o.lab}, {"WGBPF_LAB_WG", o.lab_wg}} {
-        client = o.lab + "-client";
-        server = o.lab + "-server";
-        wg = o.lab_wg;
-        say("bringing up lab '" + o.lab + "' (WireGuard " + wg + ")");
-        try {
-            Captured r = capture({"bash", script_.string(), "up"}, 120, env_, true);
-            if (!r.ok()) throw std::runtime_error("lab.sh up failed: " + trim(r.err));
-        } catch (...) {
-            down(); // lab.sh removes a half-built lab itself, except when it was stopped mid-way
-            throw;
-        }
-        up_ = true;
-        std::string impl = trim(read_file("/run/wgbpf-lab/" + o.lab + "/impl"));
-        implementation = impl.empty() ? "unknown" : impl;
-    }
-    Lab(const Lab&) = delete;
-    Lab& operator=(const Lab&) = delete;
-    ~Lab() {
-        if (up_) down();
-    }
-
-    std::string client, server, wg, implementation;
-
-private:
-    void down() {
-        say("tearing the lab down");
-        Captured r = capture({"bash", script_.string(), "down"}, 120, env_);
-        if (!r.ok()) say("lab.sh down failed: " + trim(r.err));
-    }
-    fs::path script_;
-    std::map<std::string, std::string> env_;
-    bool up_ = false;
-};
+// The lab and the scratch directory are the end-to-end tests' (tests/support/lab_fixture).
+using wgbpf::e2e::Lab;
+using wgbpf::e2e::ScratchDir;
 
 // kernel.bpf_stats_enabled=1 while alive, the old value restored after.
 class BpfStats {
@@ -576,27 +545,6 @@ private:
     std::string netns_;
     std::vector<Added> added_;
     std::vector<std::string> chains_;
-};
-
-class ScratchDir {
-public:
-    explicit ScratchDir(bool keep) : keep_(keep) {
-        char tmpl[] = "/tmp/wgbpf-bench.XXXXXX";
-        if (!mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + strerror(errno));
-        path = tmpl;
-    }
-    ~ScratchDir() {
-        if (keep_) {
-            say("scratch files kept in " + path.string());
-            return;
-        }
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    fs::path path;
-
-private:
-    bool keep_;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -703,10 +651,10 @@ public:
     Bench(const Options& o, const Lab& lab) : o_(o), lab_(lab) {}
 
     void start_server() {
-        server_ = Child::spawn({"ip", "netns", "exec", lab_.server, "iperf3", "-s", "-B", kServerAddr},
+        server_ = Child::spawn({"ip", "netns", "exec", lab_.server_ns(), "iperf3", "-s", "-B", kServerAddr},
                                (g_workdir / "iperf3-server.log").string(), (g_workdir / "iperf3-server.err").string());
         for (int i = 0; i < 100; ++i) {
-            Captured r = capture({"ip", "netns", "exec", lab_.server, "ss", "-Hltn", "sport = :5201"});
+            Captured r = capture({"ip", "netns", "exec", lab_.server_ns(), "ss", "-Hltn", "sport = :5201"});
             if (r.ok() && !trim(r.out).empty()) return;
             if (!server_.alive()) throw std::runtime_error("iperf3 server exited: " + trim(read_file(g_workdir / "iperf3-server.err")));
             sleep_s(0.05);
@@ -718,7 +666,7 @@ public:
     // no packet and no route lookup ever names it. A veth pair (kernels without the dummy driver have veth:
     // the lab is built of it).
     void add_nomatch_interface() {
-        must({"ip", "-n", lab_.client, "link", "add", kNoMatchIf, "type", "veth", "peer", "name", kNoMatchPeer});
+        must({"ip", "-n", lab_.client_ns(), "link", "add", kNoMatchIf, "type", "veth", "peer", "name", kNoMatchPeer});
     }
 
     RunResult run(Mode mode, Load load, int round, bool profile = false) {
@@ -730,7 +678,7 @@ public:
         try {
             switch (mode) {
             case Mode::none: run_load(r, tag); break;
-            case Mode::all: run_wgbpf(r, tag, lab_.wg, profile); break;
+            case Mode::all: run_wgbpf(r, tag, lab_.wg_iface(), profile); break;
             case Mode::nomatch: run_wgbpf(r, tag, kNoMatchIf, profile); break;
             case Mode::nftrace: run_nftrace(r, tag); break;
             }
@@ -747,7 +695,7 @@ public:
 
 private:
     std::vector<std::string> load_args(Load load) const {
-        std::vector<std::string> a = {"ip", "netns", "exec", lab_.client, "iperf3", "-c", kServerAddr,
+        std::vector<std::string> a = {"ip", "netns", "exec", lab_.client_ns(), "iperf3", "-c", kServerAddr,
                                       "-t", fmt(o_.seconds, 3), "-J", "--connect-timeout", "3000"};
         if (load == Load::udp || load == Load::udp100k) {
             a.insert(a.end(), {"-u", "-l", std::to_string(kUdpLen), "-b"});
@@ -868,7 +816,7 @@ private:
 
     void run_wgbpf(RunResult& r, const std::string& tag, const std::string& iface, bool profile) {
         fs::path out = g_workdir / ("wgbpf-" + tag + ".jsonl"), err = g_workdir / ("wgbpf-" + tag + ".err");
-        Child w = Child::spawn({o_.wgbpf.string(), "watch", "--netns", lab_.client, "--iface", iface, "--json"},
+        Child w = Child::spawn({o_.wgbpf.string(), "watch", "--netns", lab_.client_ns(), "--iface", iface, "--json"},
                                out.string(), err.string());
         wait_ready(w, out, err);
         std::optional<StatsFloor> floor;
@@ -909,10 +857,10 @@ private:
     }
 
     void run_nftrace(RunResult& r, const std::string& tag) {
-        NftTraceRules rules(lab_.client);
+        NftTraceRules rules(lab_.client_ns());
         nft_chains = rules.chains();
         fs::path out = g_workdir / ("nft-" + tag + ".txt"), err = g_workdir / ("nft-" + tag + ".err");
-        Child m = Child::spawn({"ip", "netns", "exec", lab_.client, "nft", "monitor", "trace"}, out.string(),
+        Child m = Child::spawn({"ip", "netns", "exec", lab_.client_ns(), "nft", "monitor", "trace"}, out.string(),
                                err.string());
         sleep_s(0.5); // subscribed by then; there is no readiness signal
         if (!m.alive()) throw std::runtime_error("nft monitor trace exited: " + trim(read_file(err)));
@@ -956,7 +904,7 @@ std::string machine_line(const Lab& lab) {
     utsname u{};
     uname(&u);
     return std::to_string(std::thread::hardware_concurrency()) + " CPUs (" + cpu + "), Linux " + u.release + " " +
-           u.machine + ", WireGuard: " + lab.implementation;
+           u.machine + ", WireGuard: " + lab.implementation();
 }
 
 struct Summary {
@@ -1024,9 +972,10 @@ void print_run(const RunResult& r) {
 
 int run_benchmark(const Options& o) {
     const std::string loadavg_before = trim(read_file("/proc/loadavg"));
-    ScratchDir scratch(o.keep);
-    g_workdir = scratch.path;
-    Lab lab(o);
+    ScratchDir scratch("wgbpf-bench", o.keep);
+    g_workdir = scratch.path();
+    say("bringing up lab '" + o.lab + "' (WireGuard " + o.lab_wg + ")");
+    Lab lab(wgbpf::e2e::LabKind::seed, {o.lab, o.lab_wg, o.lab_script.string()});
     Bench bench(o, lab);
     bench.add_nomatch_interface();
     bench.start_server();
@@ -1064,7 +1013,7 @@ int run_benchmark(const Options& o) {
     std::cout << "wgbpf overhead benchmark, " << machine_line(lab) << "\n";
     std::cout << "load average before: " << loadavg_before << ", after: " << trim(read_file("/proc/loadavg")) << "\n";
     std::cout << o.rounds << " interleaved rounds x 4 modes x 2 loads, " << fmt(o.seconds, 0)
-              << " s each; iperf3 through the tunnel from " << lab.client << " to " << kServerAddr
+              << " s each; iperf3 through the tunnel from " << lab.client_ns() << " to " << kServerAddr
               << "; medians, ratios to A\n\n";
     std::cout << "mode                                TCP Mbit/s  ratio   UDP rx pkt/s  ratio   UDP tx pkt/s  ratio"
                  "   tracer CPU% tcp/udp   events/s tcp/udp      lost  peak RSS MiB\n";

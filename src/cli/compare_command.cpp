@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/unique_fd.hpp"
 #include "common/exit_codes.hpp"
 #include "common/result.hpp"
 #include "config/netns_config.hpp"
@@ -67,15 +68,21 @@ void report(const NftraceTextStream& traces, Result<void> finished, const std::s
     spdlog::info("{}: {} traces from {} lines ({} not part of a trace)", name, st.traces, st.lines, st.ignored_lines);
 }
 
-// The saved trace, opened and checked before anything else is read.
-int open_trace(const std::string& path) {
-    if (path == "-") return STDIN_FILENO;
+// The saved trace, opened and checked before anything else is read; "-" is stdin (not ours to close).
+struct TraceInput {
+    UniqueFd owned;
+    int fd = STDIN_FILENO;
+};
+
+TraceInput open_trace(const std::string& path) {
+    if (path == "-") return {};
     struct stat st {};
     if (stat(path.c_str(), &st) != 0 && errno == ENOENT) throw FatalError("nftrace file " + path + " not found", ErrorKind::not_found);
     if (S_ISDIR(st.st_mode)) throw FatalError(path + " is a directory, not `nft monitor trace` output");
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw FatalError(path + ": cannot open: " + std::strerror(errno));
-    return fd;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) throw FatalError(path + ": cannot open: " + std::strerror(errno));
+    const int raw = fd.get();
+    return {std::move(fd), raw};
 }
 
 // A piece of the trace text; false at its end.
@@ -168,16 +175,17 @@ int run_live_compare(const CompareOptions& options) {
     };
     WatchOptions watch = options.watch;
     watch.json = false; // stdout carries the comparison only; the watch's own lines go to stderr
-    watch.timeline_sink = [&](const PacketTimeline& t) {
+    WatchHooks hooks;
+    hooks.timeline_sink = [&](const PacketTimeline& t) {
         take_traces(); // the traces that came meanwhile first: they may be this timeline's
         output.stream().add_timeline(t);
     };
-    watch.keep_going = [&] {
+    hooks.keep_going = [&] {
         take_traces(); // also while no timeline comes (a trace rule wider than the watch)
         return !input.ended();
     };
-    watch.config_sink = [&](const NetnsConfig& c) { watched.links = c.links; };
-    int status = run_watch(watch);
+    hooks.config_sink = [&](const NetnsConfig& c) { watched.links = c.links; };
+    int status = run_watch(watch, hooks);
     input.stop();
     Result<void> finished = input.finish();
     take_traces();
@@ -192,11 +200,8 @@ int run_live_compare(const CompareOptions& options) {
 
 int run_compare(const CompareOptions& options) {
     if (options.recording.empty()) return run_live_compare(options);
-    const int fd = open_trace(options.nftrace_path);
-    struct Closer {
-        int fd;
-        ~Closer() { if (fd != STDIN_FILENO) ::close(fd); }
-    } closer{fd};
+    const TraceInput input = open_trace(options.nftrace_path);
+    const int fd = input.fd;
     RecordingReader reader = open_recording(options.recording);
 
     std::unique_ptr<ReplaySession> session;

@@ -180,22 +180,23 @@ int diagnose_live(const DiagnoseOptions& o) {
     WatchOptions w = o.watch;
     w.json = false; // stdout carries the report only; the watch's own lines go to stderr
     if (!w.duration_s) w.duration_s = 10.0;
-    w.timeline_sink = [&](const PacketTimeline& t) { c.evidence.add(t, &c.latest); };
-    w.config_sink = [&](const NetnsConfig& cfg) {
+    WatchHooks hooks;
+    hooks.timeline_sink = [&](const PacketTimeline& t) { c.evidence.add(t, &c.latest); };
+    hooks.config_sink = [&](const NetnsConfig& cfg) {
         if (!c.first) c.first = cfg;
         c.latest = cfg;
     };
-    w.wireguard_sink = [&](const std::vector<WgInterface>& wg) {
+    hooks.wireguard_sink = [&](const std::vector<WgInterface>& wg) {
         if (!wg.empty() || c.wireguard.empty()) c.wireguard = wg;
     };
-    w.end_sink = [&](const std::vector<ModuleStatus>& modules, double seconds) {
+    hooks.end_sink = [&](const std::vector<ModuleStatus>& modules, double seconds) {
         add_limits(r, modules, diagnosed(c.wireguard, o.watch.iface));
         r.seconds = seconds;
     };
     r.now_unix_s = 0; // set at the end
     spdlog::info("diagnose: watching {} for {:.0f} s (Ctrl-C ends the watch early and reports)", o.watch.iface,
                  *w.duration_s);
-    int status = run_watch(w);
+    int status = run_watch(w, hooks);
     if (status != exit_code::ok) return status;
     r.now_unix_s = int64_t(::time(nullptr));
     c.end_ns = clock_ns(CLOCK_MONOTONIC);

@@ -365,9 +365,293 @@ private:
     std::unique_ptr<RecordingWriter> writer_;
 };
 
+// One watch, from attaching to the summary: start() attaches (nothing is shown if Ctrl-C comes first), run()
+// ticks every 100 ms until asked to stop, finish() drains what is in flight and says what was seen.
+class WatchSession {
+public:
+    WatchSession(const WatchOptions& options, const WatchHooks& hooks) : options_(options), hooks_(hooks) {}
+    // A watch that ended by itself (end of input, --count) leaves no SIGALRM behind; one that was asked to
+    // stop keeps interrupting blocked writes until the process exits (live compare writes afterwards).
+    ~WatchSession() {
+        if (!g_stop) disarm_alarm();
+    }
+
+    bool start(); // false: stopped during start-up (what was attached is detached again)
+    void run();
+    int finish();
+
+private:
+    void tick(uint64_t now);
+    void refresh_configuration(WatchedNamespace& ns, uint64_t now);
+    void refresh_ruleset(WatchedNamespace& ns);
+    void follow_interface();
+    void report_losses();
+    void read_traces();
+    void record_config(const WatchedNamespace* only = nullptr);
+    std::vector<WgInterface> primary_wireguard() { return spaces_.wireguard_for(spaces_.primary().handle.inode()); }
+    const BracketPlan* plan(uint32_t netns) const {
+        return modules_ && modules_->netfilter() ? modules_->netfilter()->plan(netns) : nullptr;
+    }
+
+    const WatchOptions& options_;
+    const WatchHooks& hooks_;
+    Namespaces spaces_;
+    DropReasons reasons_;
+    KernelSymbols symbols_;
+    std::unique_ptr<Recording> recording_;
+    std::unique_ptr<ProbeModules> modules_;
+    std::unique_ptr<OutputWriter> output_;
+    std::unique_ptr<EventPipeline> pipeline_;
+    Nftrace nftrace_;
+    std::unique_ptr<RingConsumer> consumer_;
+    uint64_t start_ns_ = 0;
+    uint64_t next_wireguard_refresh_ = 0;
+};
+
+bool WatchSession::start() {
+    spaces_ = open_namespaces(options_);
+    const wgbpf_filter filter = filter_for(spaces_, options_);
+    describe_scope(spaces_, options_);
+    auto kernel = probe_running_kernel();
+    if (options_.no_fexit) kernel = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
+    if (stopped_during_start_up()) return false;
+    // The recording's file first: a path that cannot be written is said before seconds of loading.
+    reasons_ = DropReasons::load();
+    symbols_ = KernelSymbols::load();
+    recording_ = std::make_unique<Recording>(options_, reasons_, symbols_);
+    modules_ = start_modules(*kernel, filter, spaces_, options_.ringbuf_kib * 1024, [] { return g_stop.load(); });
+    if (stopped_during_start_up()) return false;
+
+    TextStyle style{options_.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
+    if (spaces_.several())
+        style.netns_name = [this](uint32_t netns) {
+            const WatchedNamespace* ns = spaces_.find(netns);
+            return ns ? ns->handle.name() : std::string();
+        };
+    output_ = std::make_unique<OutputWriter>(std::cout, options_.json, style, [this](uint32_t netns, int ifindex) {
+        const WatchedNamespace* ns = spaces_.find(netns);
+        return ns ? ns->config.link_name(ifindex) : std::string();
+    });
+    if (options_.count) output_->limit(*options_.count);
+    record_config();
+    PipelineSources sources{
+        [this](uint32_t netns) -> const NetnsConfig* {
+            const WatchedNamespace* ns = spaces_.find(netns);
+            return ns ? &ns->config : nullptr;
+        },
+        [this](uint32_t netns) { return plan(netns); }, [this](uint32_t netns) { return spaces_.wireguard_for(netns); },
+        [this](uint32_t reason) { return reasons_.name(reason); }, [this](uint64_t addr) { return symbols_.name(addr); }};
+    PipelineSinks sinks;
+    if (options_.steps) {
+        sinks.route = [this](const RouteDecision& d) { output_->route(d); };
+        sinks.netfilter = [this](const NetfilterStep& s) { output_->netfilter(s); };
+        sinks.drop = [this](const DropStep& d) { output_->drop(d); };
+    } else if (hooks_.timeline_sink) {
+        sinks.timeline = hooks_.timeline_sink;
+    } else {
+        sinks.timeline = [this](const PacketTimeline& t) { output_->timeline(t); };
+    }
+    pipeline_ = std::make_unique<EventPipeline>(sources, sinks);
+    if (options_.nftrace) nftrace_ = Nftrace::start(spaces_.primary(), options_); // one namespace (checked above)
+    if (nftrace_.listener) pipeline_->enable_nftrace();
+    auto consumer = RingConsumer::open(modules_->maps().events.get(), [this](std::span<const std::byte> record) {
+        recording_->write([&](RecordingWriter& w) { return w.write_event(record); });
+        pipeline_->feed(record);
+    });
+    if (!consumer) throw FatalError(consumer.error());
+    consumer_ = std::move(consumer.value());
+    if (stopped_during_start_up()) return false;
+    std::vector<std::pair<uint32_t, std::string>> watched;
+    for (const WatchedNamespace& ns : spaces_.list) watched.emplace_back(ns.handle.inode(), ns.handle.name());
+    output_->ready(modules_->statuses(), watched);
+    return true;
+}
+
+// What commands watching on our behalf (compare, diagnose) see is the first namespace; the recording gets each.
+void WatchSession::record_config(const WatchedNamespace* only) {
+    if (hooks_.config_sink) hooks_.config_sink(spaces_.primary().config);
+    if (hooks_.wireguard_sink) hooks_.wireguard_sink(primary_wireguard());
+    for (const WatchedNamespace& ns : spaces_.list) {
+        if (only && only != &ns) continue;
+        const uint32_t inode = ns.handle.inode();
+        ConfigSnapshot snapshot{inode, ns.config, spaces_.wireguard_for(inode), spaces_.several() ? ns.handle.name() : ""};
+        recording_->write([&](RecordingWriter& w) { return w.write_config(snapshot); });
+        if (const BracketPlan* p = plan(inode)) recording_->write([&](RecordingWriter& w) { return w.write_plan({inode, *p}); });
+    }
+}
+
+void WatchSession::read_traces() {
+    if (!nftrace_.listener || !readable(nftrace_.listener->fd())) return;
+    const WatchedNamespace& traced = spaces_.primary();
+    const NftraceNames names{
+        [&](int ifindex) { return traced.config.link_name(ifindex); },
+        [&](const std::string& family, const std::string& table, const std::string& chain, uint64_t handle) {
+            const NftChain* c = traced.config.nft.chain(family, table, chain);
+            const NftRule* r = c ? c->rule(handle) : nullptr;
+            return r ? r->text : std::string();
+        }};
+    nftrace_.listener->drain(names, [&](NftraceEvent&& e) {
+        ++nftrace_.received;
+        recording_->write([&](RecordingWriter& w) { return w.write_nftrace(e); });
+        pipeline_->trace(std::move(e));
+    });
+}
+
+// The interface is followed by name, in each namespace: when it goes (deleted, moved away, or a WireGuard
+// interface taken down by wg-quick), nothing of it is watched there and the watch goes on; when it comes
+// back, possibly with another ifindex, the filter is armed again for it, and for WireGuard with its
+// current configuration (and its socket's namespace, which may be another watched one).
+void WatchSession::follow_interface() {
+    if (options_.iface.empty()) return;
+    for (WatchedNamespace& ns : spaces_.list) {
+        const Link* link = ns.config.link_by_name(options_.iface);
+        if (!link && ns.iface_present)
+            spdlog::warn("interface {} is gone from {}: not watched there until it comes back", options_.iface,
+                         ns.handle.description());
+        if (link && !ns.iface_present)
+            spdlog::info("interface {} is {} (ifindex {}) in {}: watched there", options_.iface,
+                         ns.iface_seen ? "back" : "new", link->ifindex, ns.handle.description());
+        ns.iface_present = link != nullptr;
+        ns.iface_seen = ns.iface_seen || ns.iface_present;
+    }
+    spaces_.reread_wireguard(options_.iface);
+    // What no longer fits the kernel's filter (the interface in more namespaces, more listen ports) is said,
+    // and the filter stays as it was: the watch goes on.
+    if (auto filter = scoped_filter(spaces_, options_)) modules_->set_filter(filter.value());
+    else spdlog::warn("the in-kernel filter is not changed: {}", filter.error());
+}
+
+// Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
+void WatchSession::report_losses() {
+    const PerModule fresh = modules_->new_losses();
+    for (ModuleId module : modules_by_name()) { // the order recordings always had
+        const uint64_t n = fresh[module];
+        if (!n) continue;
+        recording_->write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
+        pipeline_->lost(module, n);
+    }
+}
+
+// Routing changes at most every 100 ms: a route storm must not cost a re-index per wake-up.
+void WatchSession::refresh_configuration(WatchedNamespace& ns, uint64_t now) {
+    if (!ns.config_watcher || now < ns.next_config_check || !readable(ns.config_watcher->fd())) return;
+    const std::string prefix = spaces_.prefix(ns);
+    ns.next_config_check = now + 100'000'000;
+    ChangeWatcher::RoutingChanges changes = ns.config_watcher->drain_routing();
+    if (!changes.read_again && !changes.routes.empty() && !ns.config.apply(changes.routes)) {
+        spdlog::debug("{}a removed route was not in wgbpf's copy: reading the configuration again", prefix);
+        changes.read_again = true;
+    }
+    if (changes.read_again) {
+        spdlog::debug("{}links, addresses or rules changed: reading the configuration again", prefix);
+        NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
+        if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
+        else spdlog::warn("{}cannot refresh the configuration: {}", prefix, fresh.error());
+        ns.config.nft = std::move(nft);
+        follow_interface();
+        record_config(); // the interfaces' sockets may have moved too
+    } else if (changes.any()) {
+        record_config(&ns);
+    }
+}
+
+void WatchSession::refresh_ruleset(WatchedNamespace& ns) {
+    if (!ns.nft_watcher || !readable(ns.nft_watcher->fd()) || !ns.nft_watcher->drain()) return;
+    const std::string prefix = spaces_.prefix(ns);
+    spdlog::debug("{}the nftables ruleset changed: reading it again", prefix);
+    auto fresh = read_nft_ruleset(ns.handle);
+    if (!fresh) return spdlog::warn("{}cannot refresh the ruleset: {}", prefix, fresh.error());
+    ns.config.nft = std::move(fresh.value());
+    if (modules_->netfilter())
+        if (auto moved = modules_->netfilter()->update_ruleset(ns.handle.inode(), ns.config.nft); !moved)
+            spdlog::warn("{}netfilter hooks not moved with the ruleset: {}", prefix, moved.error());
+    record_config(&ns);
+}
+
+// Everything but reading the ring buffer, once per wake-up.
+void WatchSession::tick(uint64_t now) {
+    read_traces();
+    for (WatchedNamespace& ns : spaces_.list) {
+        refresh_configuration(ns, now);
+        refresh_ruleset(ns);
+    }
+    bool any_wireguard = std::any_of(spaces_.list.begin(), spaces_.list.end(),
+                                     [](const WatchedNamespace& ns) { return ns.iface_present && ns.wireguard; });
+    if (any_wireguard && now >= next_wireguard_refresh_) { // endpoints roam: follow them
+        follow_interface();
+        record_config();
+        next_wireguard_refresh_ = now + 5'000'000'000ull;
+    }
+    report_losses();
+}
+
+void WatchSession::run() {
+    start_ns_ = clock_ns(CLOCK_MONOTONIC);
+    next_wireguard_refresh_ = start_ns_ + 5'000'000'000ull;
+    if (options_.duration_s) arm_alarm(*options_.duration_s); // --duration ends the watch as a signal does
+    while (!g_stop) {
+        auto polled = consumer_->poll(100);
+        if (!polled) throw FatalError(polled.error());
+        uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        tick(now);
+        // Records still waiting in the ring buffer (a batch ended early): the newest event fed is how far the
+        // story is known; judging against the clock would call packets idle, or WireGuard's steps missing,
+        // whose events are merely not read yet.
+        if (consumer_->more()) now = std::min(now, std::max(pipeline_->latest_event_ns(), uint64_t(1)));
+        pipeline_->flush(now);
+        if (WriteResult w = output_->flush(); w.state == WriteState::failed && !g_stop)
+            throw FatalError("cannot write the output: " + w.error);
+        else if (w.state == WriteState::closed || reader_gone(STDOUT_FILENO))
+            break; // the reader went away (`| head`): nothing more to show
+        recording_->write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
+        recording_->write([](RecordingWriter& w) { return w.flush(); });
+        if (hooks_.keep_going && !hooks_.keep_going()) break;
+        if (output_->full()) break;
+    }
+}
+
+int WatchSession::finish() {
+    // Asked to stop: from here on a blocked write is interrupted every second, so the way out takes a bounded
+    // time however stdout is (not) read. What could not be written then is an error.
+    if (g_stop) arm_alarm(1, 1);
+    const uint64_t stopped_ns = clock_ns(CLOCK_MONOTONIC);
+    // What is still in the buffer, batch by batch, for at most a tenth of a second: a stop stays prompt.
+    for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 100'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {
+        auto drained = consumer_->poll(0);
+        if (!drained || !consumer_->more()) break;
+    }
+    read_traces();
+    report_losses();
+    // Asked to stop (Ctrl-C, SIGTERM, --duration): what is still in flight is shown for 0.4 s at
+    // most, the rest counted in the summary. The end of input or --count shows everything.
+    const bool asked = g_stop;
+    pipeline_->finish([&] { return asked && clock_ns(CLOCK_MONOTONIC) - stopped_ns > kFinishBudgetNs; });
+    const double seconds = (clock_ns(CLOCK_MONOTONIC) - start_ns_) / 1e9;
+    const auto statuses = modules_->statuses(pipeline_->events_per_module());
+    recording_->write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
+    output_->summary(statuses, pipeline_->decode_stats().rejected(), seconds,
+                     options_.nftrace ? std::optional(nftrace_.summary(*pipeline_)) : std::nullopt,
+                     pipeline_->lone_routes(), pipeline_->not_shown());
+    if (hooks_.config_sink) hooks_.config_sink(spaces_.primary().config);
+    if (hooks_.wireguard_sink && !options_.iface.empty()) { // as it is now: its handshake times moved on
+        spaces_.reread_wireguard(options_.iface);
+        hooks_.wireguard_sink(primary_wireguard());
+    }
+    if (hooks_.end_sink) hooks_.end_sink(statuses, seconds);
+    if (WriteResult w = output_->flush(); w.state == WriteState::failed) {
+        // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
+        __fpurge(stdout);
+        std::cout.clear();
+        spdlog::error("{}", w.err == EINTR ? std::string("stdout was not being read when the watch stopped: output was lost")
+                                           : "cannot write the output: " + w.error);
+        return exit_code::failure;
+    }
+    return exit_code::ok;
+}
+
 } // namespace
 
-int run_watch(const WatchOptions& options) {
+int run_watch(const WatchOptions& options, const WatchHooks& hooks) {
     install_signal_handlers(); // before anything slow: Ctrl-C during start-up still ends cleanly
     if (auto missing = missing_capabilities(); !missing.empty()) {
         std::string list;
@@ -377,239 +661,10 @@ int run_watch(const WatchOptions& options) {
                                      list),
                          ErrorKind::no_privileges);
     }
-
-    Namespaces spaces = open_namespaces(options);
-    wgbpf_filter filter = filter_for(spaces, options);
-    describe_scope(spaces, options);
-    auto kernel = probe_running_kernel();
-    if (options.no_fexit) kernel = without_fexit(std::move(kernel), "fentry/fexit not used (--no-fexit)");
-    if (stopped_during_start_up()) return exit_code::ok;
-    // The recording's file first: a path that cannot be written is said before seconds of loading.
-    const DropReasons reasons = DropReasons::load();
-    const KernelSymbols symbols = KernelSymbols::load();
-    Recording recording(options, reasons, symbols);
-    std::unique_ptr<ProbeModules> started = start_modules(*kernel, filter, spaces, options.ringbuf_kib * 1024, [] { return g_stop.load(); });
-    ProbeModules& modules = *started;
-    if (stopped_during_start_up()) return exit_code::ok;
-
-    TextStyle style{options.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
-    if (spaces.several())
-        style.netns_name = [&](uint32_t netns) {
-            const WatchedNamespace* ns = spaces.find(netns);
-            return ns ? ns->handle.name() : std::string();
-        };
-    OutputWriter output(std::cout, options.json, style, [&](uint32_t netns, int ifindex) {
-        const WatchedNamespace* ns = spaces.find(netns);
-        return ns ? ns->config.link_name(ifindex) : std::string();
-    });
-    if (options.count) output.limit(*options.count);
-    // What commands watching on our behalf (compare, diagnose) see: the first namespace.
-    auto wireguard_list = [&] { return spaces.wireguard_for(spaces.primary().handle.inode()); };
-    auto record_namespace = [&](const WatchedNamespace& ns) {
-        const uint32_t inode = ns.handle.inode();
-        ConfigSnapshot snapshot{inode, ns.config, spaces.wireguard_for(inode), spaces.several() ? ns.handle.name() : ""};
-        recording.write([&](RecordingWriter& w) { return w.write_config(snapshot); });
-        if (const BracketPlan* plan = modules.netfilter() ? modules.netfilter()->plan(inode) : nullptr)
-            recording.write([&](RecordingWriter& w) { return w.write_plan({inode, *plan}); });
-    };
-    auto record_config = [&](const WatchedNamespace* only = nullptr) {
-        if (options.config_sink) options.config_sink(spaces.primary().config);
-        if (options.wireguard_sink) options.wireguard_sink(wireguard_list());
-        for (const WatchedNamespace& ns : spaces.list)
-            if (!only || only == &ns) record_namespace(ns);
-    };
-    record_config();
-    PipelineSources sources{
-        [&](uint32_t netns) -> const NetnsConfig* {
-            const WatchedNamespace* ns = spaces.find(netns);
-            return ns ? &ns->config : nullptr;
-        },
-        [&](uint32_t netns) -> const BracketPlan* {
-            return modules.netfilter() ? modules.netfilter()->plan(netns) : nullptr;
-        },
-        [&](uint32_t netns) { return spaces.wireguard_for(netns); },
-        [&](uint32_t reason) { return reasons.name(reason); }, [&](uint64_t addr) { return symbols.name(addr); }};
-    PipelineSinks sinks;
-    if (options.steps) {
-        sinks.route = [&](const RouteDecision& d) { output.route(d); };
-        sinks.netfilter = [&](const NetfilterStep& s) { output.netfilter(s); };
-        sinks.drop = [&](const DropStep& d) { output.drop(d); };
-    } else if (options.timeline_sink) {
-        sinks.timeline = options.timeline_sink;
-    } else {
-        sinks.timeline = [&](const PacketTimeline& t) { output.timeline(t); };
-    }
-    EventPipeline pipeline(sources, sinks);
-    Nftrace nftrace;
-    if (options.nftrace) nftrace = Nftrace::start(spaces.primary(), options); // one namespace (checked above)
-    const WatchedNamespace& traced = spaces.primary();
-    if (nftrace.listener) pipeline.enable_nftrace();
-    const NftraceNames trace_names{
-        [&](int ifindex) { return traced.config.link_name(ifindex); },
-        [&](const std::string& family, const std::string& table, const std::string& chain, uint64_t handle) {
-            const NftChain* c = traced.config.nft.chain(family, table, chain);
-            const NftRule* r = c ? c->rule(handle) : nullptr;
-            return r ? r->text : std::string();
-        }};
-    auto read_traces = [&] {
-        if (!nftrace.listener || !readable(nftrace.listener->fd())) return;
-        nftrace.listener->drain(trace_names, [&](NftraceEvent&& e) {
-            ++nftrace.received;
-            recording.write([&](RecordingWriter& w) { return w.write_nftrace(e); });
-            pipeline.trace(std::move(e));
-        });
-    };
-    auto consumer = RingConsumer::open(modules.maps().events.get(), [&](std::span<const std::byte> record) {
-        recording.write([&](RecordingWriter& w) { return w.write_event(record); });
-        pipeline.feed(record);
-    });
-    if (!consumer) throw FatalError(consumer.error());
-    if (stopped_during_start_up()) return exit_code::ok;
-    std::vector<std::pair<uint32_t, std::string>> watched;
-    for (const WatchedNamespace& ns : spaces.list) watched.emplace_back(ns.handle.inode(), ns.handle.name());
-    output.ready(modules.statuses(), watched);
-
-    const uint64_t start = clock_ns(CLOCK_MONOTONIC);
-    if (options.duration_s) arm_alarm(*options.duration_s); // --duration ends the watch as a signal does
-    struct AlarmOff {
-        // A watch that ended by itself (end of input, --count) leaves no SIGALRM behind; one that was asked to
-        // stop keeps interrupting blocked writes until the process exits (live compare writes afterwards).
-        ~AlarmOff() {
-            if (!g_stop) disarm_alarm();
-        }
-    } alarm_off;
-    uint64_t next_wireguard_refresh = start + 5'000'000'000ull;
-    // The interface is followed by name, in each namespace: when it goes (deleted, moved away, or a WireGuard
-    // interface taken down by wg-quick), nothing of it is watched there and the watch goes on; when it comes
-    // back, possibly with another ifindex, the filter is armed again for it, and for WireGuard with its
-    // current configuration (and its socket's namespace, which may be another watched one).
-    auto follow_interface = [&] {
-        if (options.iface.empty()) return;
-        for (WatchedNamespace& ns : spaces.list) {
-            const Link* link = ns.config.link_by_name(options.iface);
-            if (!link && ns.iface_present)
-                spdlog::warn("interface {} is gone from {}: not watched there until it comes back", options.iface,
-                             ns.handle.description());
-            if (link && !ns.iface_present)
-                spdlog::info("interface {} is {} (ifindex {}) in {}: watched there", options.iface,
-                             ns.iface_seen ? "back" : "new", link->ifindex, ns.handle.description());
-            ns.iface_present = link != nullptr;
-            ns.iface_seen = ns.iface_seen || ns.iface_present;
-        }
-        spaces.reread_wireguard(options.iface);
-        // What no longer fits the kernel's filter (the interface in more namespaces, more listen ports) is said,
-        // and the filter stays as it was: the watch goes on.
-        if (auto filter = scoped_filter(spaces, options)) modules.set_filter(filter.value());
-        else spdlog::warn("the in-kernel filter is not changed: {}", filter.error());
-    };
-    // Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
-    auto report_losses = [&] {
-        const PerModule fresh = modules.new_losses();
-        for (ModuleId module : modules_by_name()) { // the order recordings always had
-            const uint64_t n = fresh[module];
-            if (!n) continue;
-            recording.write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
-            pipeline.lost(module, n);
-        }
-    };
-    while (!g_stop) {
-        auto polled = (*consumer)->poll(100);
-        if (!polled) throw FatalError(polled.error());
-        uint64_t now = clock_ns(CLOCK_MONOTONIC);
-        read_traces();
-        for (WatchedNamespace& ns : spaces.list) {
-            const std::string prefix = spaces.prefix(ns);
-            // Routing changes at most every 100 ms: a route storm must not cost a re-index per wake-up.
-            if (ns.config_watcher && now >= ns.next_config_check && readable(ns.config_watcher->fd())) {
-                ns.next_config_check = now + 100'000'000;
-                ChangeWatcher::RoutingChanges changes = ns.config_watcher->drain_routing();
-                if (!changes.read_again && !changes.routes.empty() && !ns.config.apply(changes.routes)) {
-                    spdlog::debug("{}a removed route was not in wgbpf's copy: reading the configuration again", prefix);
-                    changes.read_again = true;
-                }
-                if (changes.read_again) {
-                    spdlog::debug("{}links, addresses or rules changed: reading the configuration again", prefix);
-                    NftRuleset nft = std::move(ns.config.nft); // the ruleset has its own watcher
-                    if (auto fresh = read_netns_config(ns.handle)) ns.config = std::move(fresh.value());
-                    else spdlog::warn("{}cannot refresh the configuration: {}", prefix, fresh.error());
-                    ns.config.nft = std::move(nft);
-                    follow_interface();
-                    record_config(); // the interfaces' sockets may have moved too
-                } else if (changes.any()) {
-                    record_config(&ns);
-                }
-            }
-            if (ns.nft_watcher && readable(ns.nft_watcher->fd()) && ns.nft_watcher->drain()) {
-                spdlog::debug("{}the nftables ruleset changed: reading it again", prefix);
-                if (auto fresh = read_nft_ruleset(ns.handle)) {
-                    ns.config.nft = std::move(fresh.value());
-                    if (modules.netfilter())
-                        if (auto moved = modules.netfilter()->update_ruleset(ns.handle.inode(), ns.config.nft); !moved)
-                            spdlog::warn("{}netfilter hooks not moved with the ruleset: {}", prefix, moved.error());
-                    record_config(&ns);
-                } else {
-                    spdlog::warn("{}cannot refresh the ruleset: {}", prefix, fresh.error());
-                }
-            }
-        }
-        bool any_wireguard = std::any_of(spaces.list.begin(), spaces.list.end(),
-                                         [](const WatchedNamespace& ns) { return ns.iface_present && ns.wireguard; });
-        if (any_wireguard && now >= next_wireguard_refresh) { // endpoints roam: follow them
-            follow_interface();
-            record_config();
-            next_wireguard_refresh = now + 5'000'000'000ull;
-        }
-        report_losses();
-        // Records still waiting in the ring buffer (a batch ended early): the newest event fed is how far the
-        // story is known; judging against the clock would call packets idle, or WireGuard's steps missing,
-        // whose events are merely not read yet.
-        if ((*consumer)->more()) now = std::min(now, std::max(pipeline.latest_event_ns(), uint64_t(1)));
-        pipeline.flush(now);
-        if (WriteResult w = output.flush(); w.state == WriteState::failed && !g_stop)
-            throw FatalError("cannot write the output: " + w.error);
-        else if (w.state == WriteState::closed || reader_gone(STDOUT_FILENO))
-            break; // the reader went away (`| head`): nothing more to show
-        recording.write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
-        recording.write([](RecordingWriter& w) { return w.flush(); });
-        if (options.keep_going && !options.keep_going()) break;
-        if (output.full()) break;
-    }
-    // Asked to stop: from here on a blocked write is interrupted every second, so the way out takes a bounded
-    // time however stdout is (not) read. What could not be written then is an error.
-    if (g_stop) arm_alarm(1, 1);
-    const uint64_t stopped_ns = clock_ns(CLOCK_MONOTONIC);
-    // What is still in the buffer, batch by batch, for at most a tenth of a second: a stop stays prompt.
-    for (uint64_t until = clock_ns(CLOCK_MONOTONIC) + 100'000'000; clock_ns(CLOCK_MONOTONIC) < until;) {
-        auto drained = (*consumer)->poll(0);
-        if (!drained || !(*consumer)->more()) break;
-    }
-    read_traces();
-    report_losses();
-    // Asked to stop (Ctrl-C, SIGTERM, --duration): what is still in flight is shown for 0.4 s at
-    // most, the rest counted in the summary. The end of input or --count shows everything.
-    const bool asked = g_stop;
-    pipeline.finish([&] { return asked && clock_ns(CLOCK_MONOTONIC) - stopped_ns > kFinishBudgetNs; });
-    const double seconds = (clock_ns(CLOCK_MONOTONIC) - start) / 1e9;
-    const auto statuses = modules.statuses(pipeline.events_per_module());
-    recording.write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
-    output.summary(statuses, pipeline.decode_stats().rejected(), seconds,
-                   options.nftrace ? std::optional(nftrace.summary(pipeline)) : std::nullopt, pipeline.lone_routes(),
-                   pipeline.not_shown());
-    if (options.config_sink) options.config_sink(spaces.primary().config);
-    if (options.wireguard_sink && !options.iface.empty()) { // as it is now: its handshake times moved on
-        spaces.reread_wireguard(options.iface);
-        options.wireguard_sink(wireguard_list());
-    }
-    if (options.end_sink) options.end_sink(statuses, seconds);
-    if (WriteResult w = output.flush(); w.state == WriteState::failed) {
-        // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
-        __fpurge(stdout);
-        std::cout.clear();
-        spdlog::error("{}", w.err == EINTR ? std::string("stdout was not being read when the watch stopped: output was lost")
-                                           : "cannot write the output: " + w.error);
-        return exit_code::failure;
-    }
-    return exit_code::ok;
+    auto session = std::make_unique<WatchSession>(options, hooks); // never moved: its callbacks point into it
+    if (!session->start()) return exit_code::ok;
+    session->run();
+    return session->finish();
 }
 
 } // namespace wgbpf

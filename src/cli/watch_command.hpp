@@ -26,8 +26,12 @@ struct WatchOptions {
     bool no_fexit = false;             // --no-fexit: kprobes and tracepoints only, no BPF trampolines
     std::string record_path;           // -w FILE: also write a recording (wgbpf replay FILE)
     std::vector<std::string> command_line; // recorded in the recording's header
-    // For callers that watch on behalf of another command (`compare` live): timelines go here instead of
-    // stdout, and the watch also ends as soon as keep_going() says false (polled every 100 ms).
+};
+
+// For commands that watch on behalf of their own (`compare` and `diagnose` live): timelines go to
+// timeline_sink instead of stdout, and the watch also ends as soon as keep_going() says false (polled every
+// 100 ms).
+struct WatchHooks {
     std::function<void(const PacketTimeline&)> timeline_sink;
     std::function<bool()> keep_going;
     std::function<void(const NetnsConfig&)> config_sink; // the watched namespace's configuration: at start, on each change, at the end
@@ -36,6 +40,6 @@ struct WatchOptions {
 };
 
 // Runs until Ctrl-C/SIGTERM, the duration or the count; returns the exit code. Throws FatalError.
-int run_watch(const WatchOptions& options);
+int run_watch(const WatchOptions& options, const WatchHooks& hooks = {});
 
 } // namespace wgbpf

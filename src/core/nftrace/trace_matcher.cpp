@@ -208,115 +208,110 @@ void MatchScope::widen(const MatchScope& other) {
     to = std::max(to, other.to);
 }
 
-Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
-                          const std::function<std::string(int)>& interface_name, const MatchOptions& options) {
-    Matcher matcher(timelines, interface_name);
-    std::vector<std::vector<NftraceChainVisit>> visits;
-    std::vector<std::optional<size_t>> chosen;
+namespace {
+
+// Phase 1: each trace's chain visits, and the timeline it takes (each timeline taken at most once, in order).
+struct Assignment {
+    std::vector<std::vector<NftraceChainVisit>> visits; // per trace
+    std::vector<std::optional<size_t>> chosen;          // per trace: its timeline's index
     std::set<size_t> taken;
-    std::map<size_t, size_t> trace_of; // timeline index -> first trace that took it
+    std::map<size_t, size_t> trace_of;                  // timeline index -> first trace that took it
+};
+
+Assignment assign_traces(const NftraceLog& log, Matcher& matcher) {
+    Assignment a;
     for (const NftraceTrace& t : log.traces) {
-        visits.push_back(chain_visits(t));
-        chosen.push_back(matcher.best(visits.back(), taken));
-        if (chosen.back()) {
-            taken.insert(*chosen.back());
-            trace_of.try_emplace(*chosen.back(), visits.size() - 1);
+        a.visits.push_back(chain_visits(t));
+        a.chosen.push_back(matcher.best(a.visits.back(), a.taken));
+        if (a.chosen.back()) {
+            a.taken.insert(*a.chosen.back());
+            a.trace_of.try_emplace(*a.chosen.back(), a.visits.size() - 1);
         }
     }
-    std::map<uint64_t, size_t> by_id;
-    for (size_t i = 0; i < timelines.size(); ++i) by_id[timelines[i].id] = i;
+    return a;
+}
 
-    Comparison out;
-    std::set<size_t> shown; // unmatched outer timelines already shown after their inner packet
-    for (size_t k = 0; k < log.traces.size(); ++k) {
-        TraceMatch m;
-        m.trace = &log.traces[k];
-        const auto& vs = visits[k];
-        if (!chosen[k]) {
-            ++out.only_nftrace;
-            for (const NftraceChainVisit& v : vs) {
-                ChainAlignment row;
-                row.side = ChainSide::only_nftrace;
-                row.chain = v.name();
-                row.nftrace = v;
-                m.chains.push_back(std::move(row));
-            }
-            out.traces.push_back(std::move(m));
+ChainAlignment nftrace_only_row(const NftraceChainVisit& v, std::string note = "") {
+    ChainAlignment row;
+    row.side = ChainSide::only_nftrace;
+    row.chain = v.name();
+    row.nftrace = v;
+    row.note = std::move(note);
+    return row;
+}
+
+// Phase 2: one matched trace, chain by chain against its timeline's netfilter steps, in their order.
+void align_chains(TraceMatch& m, const std::vector<NftraceChainVisit>& vs, const Matcher& matcher, size_t ti) {
+    const PacketTimeline& t = *m.timeline;
+    const auto& steps = matcher.steps(ti);
+    auto at = matcher.lay(vs, ti);
+    std::map<size_t, size_t> last_visit; // step -> last visit on it
+    for (size_t vi = 0; vi < vs.size(); ++vi)
+        if (at[vi]) last_visit[*at[vi]] = vi;
+    size_t next = 0;
+    for (size_t vi = 0; vi < vs.size(); ++vi) {
+        if (!at[vi]) {
+            m.chains.push_back(nftrace_only_row(vs[vi], "wgbpf saw this packet but not this chain"));
             continue;
         }
-        ++out.matched;
-        size_t ti = *chosen[k];
-        const PacketTimeline& t = timelines[ti];
-        m.timeline = &t;
-        const auto& steps = matcher.steps(ti);
-        auto at = matcher.lay(vs, ti);
-        std::map<size_t, size_t> last_visit; // step -> last visit on it
-        for (size_t vi = 0; vi < vs.size(); ++vi)
-            if (at[vi]) last_visit[*at[vi]] = vi;
-        size_t next = 0;
-        for (size_t vi = 0; vi < vs.size(); ++vi) {
-            if (!at[vi]) {
-                ChainAlignment row;
-                row.side = ChainSide::only_nftrace;
-                row.chain = vs[vi].name();
-                row.nftrace = vs[vi];
-                row.note = "wgbpf saw this packet but not this chain";
-                m.chains.push_back(std::move(row));
-                continue;
-            }
-            for (; next < *at[vi]; ++next) m.chains.push_back(only_wgbpf_row(*steps[next], t.id));
-            m.chains.push_back(both_row(vs[vi], *steps[*at[vi]], t.id, last_visit[*at[vi]] == vi));
-            next = *at[vi] + 1;
-        }
-        for (; next < steps.size(); ++next) m.chains.push_back(only_wgbpf_row(*steps[next], t.id));
-        for (const ChainAlignment& row : m.chains)
-            for (const std::string& what : row.disagree) {
-                bool verdict = what == "verdict";
-                out.disagreements.push_back(Disagreement{
-                    m.trace->id, t.id, row.chain, what,
-                    verdict ? row.nftrace->verdict : mark_text(*row.nftrace->mark_after),
-                    verdict ? std::string(name_of(row.wgbpf->verdict)) : mark_text(row.wgbpf->mark_after)});
-            }
-
-        if (t.decapsulated_from)
-            m.notes.push_back(fmt::format("wgbpf: decrypted from outer packet #{}; nftrace starts a new trace there",
-                                          *t.decapsulated_from));
-        auto outer = t.outcome == Outcome::encapsulated && t.encapsulated_in ? by_id.find(*t.encapsulated_in) : by_id.end();
-        if (outer != by_id.end() && !matcher.steps(outer->second).empty()) {
-            std::string note = fmt::format(
-                "nftrace lost the packet at WireGuard encapsulation; wgbpf follows it as outer packet #{}", *t.encapsulated_in);
-            if (auto traced = trace_of.find(outer->second); traced != trace_of.end()) {
-                note += fmt::format(" (traced separately as {:08x})", log.traces[traced->second].id);
-            } else {
-                for (const NetfilterStep* s : matcher.steps(outer->second))
-                    m.chains.push_back(only_wgbpf_row(*s, *t.encapsulated_in));
-                shown.insert(outer->second);
-            }
-            m.notes.push_back(std::move(note));
-        }
-        out.traces.push_back(std::move(m));
+        for (; next < *at[vi]; ++next) m.chains.push_back(only_wgbpf_row(*steps[next], t.id));
+        m.chains.push_back(both_row(vs[vi], *steps[*at[vi]], t.id, last_visit[*at[vi]] == vi));
+        next = *at[vi] + 1;
     }
+    for (; next < steps.size(); ++next) m.chains.push_back(only_wgbpf_row(*steps[next], t.id));
+}
 
-    // wgbpf packets no trace covered, within the scope the matched traces show.
-    for (size_t ti : taken) {
+void collect_disagreements(const TraceMatch& m, std::vector<Disagreement>& out) {
+    for (const ChainAlignment& row : m.chains)
+        for (const std::string& what : row.disagree) {
+            bool verdict = what == "verdict";
+            out.push_back(Disagreement{m.trace->id, m.timeline->id, row.chain, what,
+                                       verdict ? row.nftrace->verdict : mark_text(*row.nftrace->mark_after),
+                                       verdict ? std::string(name_of(row.wgbpf->verdict)) : mark_text(row.wgbpf->mark_after)});
+        }
+}
+
+// Phase 3: where nftrace loses the packet (WireGuard), what wgbpf saw of it after: its outer packet's chains are
+// shown here unless a trace of their own took them (`shown` collects the outer timelines shown so).
+void follow_encapsulation(TraceMatch& m, const NftraceLog& log, const Matcher& matcher, const Assignment& a,
+                          const std::map<uint64_t, size_t>& by_id, std::set<size_t>& shown) {
+    const PacketTimeline& t = *m.timeline;
+    if (t.decapsulated_from)
+        m.notes.push_back(fmt::format("wgbpf: decrypted from outer packet #{}; nftrace starts a new trace there",
+                                      *t.decapsulated_from));
+    auto outer = t.outcome == Outcome::encapsulated && t.encapsulated_in ? by_id.find(*t.encapsulated_in) : by_id.end();
+    if (outer == by_id.end() || matcher.steps(outer->second).empty()) return;
+    std::string note = fmt::format(
+        "nftrace lost the packet at WireGuard encapsulation; wgbpf follows it as outer packet #{}", *t.encapsulated_in);
+    if (auto traced = a.trace_of.find(outer->second); traced != a.trace_of.end()) {
+        note += fmt::format(" (traced separately as {:08x})", log.traces[traced->second].id);
+    } else {
+        for (const NetfilterStep* s : matcher.steps(outer->second)) m.chains.push_back(only_wgbpf_row(*s, *t.encapsulated_in));
+        shown.insert(outer->second);
+    }
+    m.notes.push_back(std::move(note));
+}
+
+// Phase 4: wgbpf packets no trace covered, within the scope the matched traces show (widened by the caller's).
+void add_untraced(Comparison& out, const std::vector<PacketTimeline>& timelines, const Matcher& matcher,
+                  const Assignment& a, const std::set<size_t>& shown, const MatchOptions& options) {
+    for (size_t ti : a.taken) {
         out.scope.namespaces.insert(timelines[ti].netns);
         out.scope.from = std::min(out.scope.from, first_time(timelines[ti]));
         out.scope.to = std::max(out.scope.to, last_time(timelines[ti]));
     }
     MatchScope scope = out.scope;
     if (options.scope) scope.widen(*options.scope);
-    const std::set<uint32_t>& namespaces = scope.namespaces;
-    const uint64_t from = scope.from, to = scope.to;
     std::vector<size_t> missed;
     for (size_t ti = 0; ti < timelines.size(); ++ti) {
         const PacketTimeline& t = timelines[ti];
-        if (taken.count(ti) || matcher.steps(ti).empty() || !namespaces.count(t.netns)) continue;
-        if (!shown.count(ti) && (last_time(t) < from || first_time(t) > to)) continue;
+        if (a.taken.count(ti) || matcher.steps(ti).empty() || !scope.namespaces.count(t.netns)) continue;
+        if (!shown.count(ti) && (last_time(t) < scope.from || first_time(t) > scope.to)) continue;
         if (!shown.count(ti) && !options.report_unmatched) continue; // a later trace may still take it
         missed.push_back(ti);
     }
     std::sort(missed.begin(), missed.end(),
-              [&](size_t a, size_t b) { return first_time(timelines[a]) < first_time(timelines[b]); });
+              [&](size_t x, size_t y) { return first_time(timelines[x]) < first_time(timelines[y]); });
     for (size_t ti : missed) {
         if (shown.count(ti)) continue;
         TraceMatch m;
@@ -325,6 +320,36 @@ Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimelin
         out.only_wgbpf.push_back(std::move(m));
     }
     out.only_wgbpf_packets = missed.size();
+}
+
+} // namespace
+
+Comparison compare_traces(const NftraceLog& log, const std::vector<PacketTimeline>& timelines,
+                          const std::function<std::string(int)>& interface_name, const MatchOptions& options) {
+    Matcher matcher(timelines, interface_name);
+    const Assignment a = assign_traces(log, matcher);
+    std::map<uint64_t, size_t> by_id;
+    for (size_t i = 0; i < timelines.size(); ++i) by_id[timelines[i].id] = i;
+
+    Comparison out;
+    std::set<size_t> shown; // unmatched outer timelines already shown after their inner packet
+    for (size_t k = 0; k < log.traces.size(); ++k) {
+        TraceMatch m;
+        m.trace = &log.traces[k];
+        if (!a.chosen[k]) {
+            ++out.only_nftrace;
+            for (const NftraceChainVisit& v : a.visits[k]) m.chains.push_back(nftrace_only_row(v));
+            out.traces.push_back(std::move(m));
+            continue;
+        }
+        ++out.matched;
+        m.timeline = &timelines[*a.chosen[k]];
+        align_chains(m, a.visits[k], matcher, *a.chosen[k]);
+        collect_disagreements(m, out.disagreements);
+        follow_encapsulation(m, log, matcher, a, by_id, shown);
+        out.traces.push_back(std::move(m));
+    }
+    add_untraced(out, timelines, matcher, a, shown, options);
     return out;
 }
 

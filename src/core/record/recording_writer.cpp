@@ -30,7 +30,7 @@ std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes
 // checked through that one descriptor before anything is cut: a file that holds something else than a
 // recording is never clobbered, and no one can swap the path between the check and the write. Recordings
 // hold packet headers, payload bytes, rulesets and WireGuard public keys: only the owner may read them.
-Result<int> open_for_recording(const std::string& path) {
+Result<UniqueFd> open_for_recording(const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid() && errno == ELOOP)
         return Error{"cannot record to " + path + ": it is a symbolic link (not followed; name the file itself)"};
@@ -38,7 +38,7 @@ Result<int> open_for_recording(const std::string& path) {
     struct stat st {};
     if (fstat(fd.get(), &st) != 0) return Error{"cannot record to " + path + ": " + std::strerror(errno)};
     if (!S_ISREG(st.st_mode)) {
-        if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return fd.release(); // a pipe or a device: streamed as it is
+        if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return fd; // a pipe or a device: streamed as it is
         return Error{"cannot record to " + path + ": not a regular file"};
     }
     char magic[kRecordingMagic.size()] = {};
@@ -47,7 +47,7 @@ Result<int> open_for_recording(const std::string& path) {
     if (other) return Error{"refusing to overwrite " + path + ": it is not a wgbpf recording"};
     if (::ftruncate(fd.get(), 0) != 0 || ::fchmod(fd.get(), 0600) != 0)
         return Error{"cannot record to " + path + ": " + std::strerror(errno)};
-    return fd.release();
+    return fd;
 }
 
 } // namespace
@@ -56,7 +56,7 @@ Result<std::unique_ptr<RecordingWriter>> RecordingWriter::open(const std::string
                                                                RecordingNameSources names) {
     auto fd = open_for_recording(path);
     if (!fd) return Error{fd.error()};
-    std::unique_ptr<RecordingWriter> w(new RecordingWriter(*fd, path, std::move(names)));
+    std::unique_ptr<RecordingWriter> w(new RecordingWriter(std::move(fd.value()), path, std::move(names)));
     std::byte preamble[kRecordingPreambleSize];
     std::memcpy(preamble, kRecordingMagic.data(), kRecordingMagic.size());
     put_le32(preamble + kRecordingMagic.size(), kRecordingFormatVersion);
@@ -66,13 +66,13 @@ Result<std::unique_ptr<RecordingWriter>> RecordingWriter::open(const std::string
     return w;
 }
 
-RecordingWriter::RecordingWriter(int fd, std::string path, RecordingNameSources names)
-    : fd_(fd), path_(std::move(path)), names_(std::move(names)) {}
+RecordingWriter::RecordingWriter(UniqueFd fd, std::string path, RecordingNameSources names)
+    : fd_(std::move(fd)), path_(std::move(path)), names_(std::move(names)) {}
 
 RecordingWriter::~RecordingWriter() { (void)close(); }
 
 Result<void> RecordingWriter::failed() const {
-    if (fd_ < 0 && error_.empty()) return Error{"recording " + path_ + " is closed"};
+    if (!fd_.valid() && error_.empty()) return Error{"recording " + path_ + " is closed"};
     if (!error_.empty()) return Error{error_};
     return {};
 }
@@ -101,7 +101,7 @@ Result<void> RecordingWriter::flush() {
     if (auto f = failed(); !f) return f;
     size_t done = 0;
     while (done < buffer_.size()) {
-        ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+        ssize_t n = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             error_ = "cannot write recording " + path_ + ": " + std::strerror(errno);
@@ -115,10 +115,9 @@ Result<void> RecordingWriter::flush() {
 }
 
 Result<void> RecordingWriter::close() {
-    if (fd_ < 0) return failed();
+    if (!fd_.valid()) return failed();
     Result<void> flushed = flush();
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     return flushed;
 }
 
@@ -185,7 +184,7 @@ Result<void> RecordingWriter::write_end(const RecordingEnd& end) {
     e.unrecordable = unrecordable_;
     if (auto r = frame(uint32_t(FrameKind::end), encode_frame(e)); !r) return r;
     if (auto r = flush(); !r) return r;
-    if (fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) // pipes and character devices cannot sync
+    if (fsync(fd_.get()) != 0 && errno != EINVAL && errno != EROFS) // pipes and character devices cannot sync
         return Error{error_ = "cannot write recording " + path_ + ": " + std::strerror(errno)};
     return {};
 }

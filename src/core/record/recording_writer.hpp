@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/unique_fd.hpp"
 #include "record/recording_frames.hpp"
 
 namespace wgbpf {
@@ -54,14 +55,14 @@ public:
     uint64_t unrecordable() const { return unrecordable_; } // records left out
 
 private:
-    RecordingWriter(int fd, std::string path, RecordingNameSources names);
+    RecordingWriter(UniqueFd fd, std::string path, RecordingNameSources names);
     Result<void> frame(uint32_t kind, std::span<const std::byte> payload);
     Result<void> frame(uint32_t kind, const std::string& json);
     Result<void> write_drop(std::span<const std::byte> record);
     uint32_t intern_symbol(uint64_t address, RecordingNames& fresh);
     Result<void> failed() const;
 
-    int fd_ = -1;
+    UniqueFd fd_;
     std::string path_;
     std::string error_;                        // sticky: once a write failed, every later one says why
     std::vector<std::byte> buffer_;

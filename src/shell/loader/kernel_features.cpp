@@ -1,5 +1,7 @@
 #include "loader/kernel_features.hpp"
 
+#include "common/unique_fd.hpp"
+
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -87,18 +89,17 @@ private:
         };
         LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
                     .attach_btf_id = static_cast<__u32>(target));
-        int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "wgbpf_fexit_probe", "GPL", insns, 2, &opts);
-        if (fd < 0) {
+        UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "wgbpf_fexit_probe", "GPL", insns, 2, &opts));
+        if (!prog.valid()) {
             int err = errno;
             return fmt::format("fexit refused by this kernel ({}: {})", strerrorname(err), std::strerror(err));
         }
         // Loading is not enough on kernels without ftrace direct calls: attach too.
-        int link = bpf_link_create(fd, 0, BPF_TRACE_FEXIT, nullptr);
-        int err = errno;
-        close(fd);
-        if (link < 0)
+        UniqueFd link(bpf_link_create(prog.get(), 0, BPF_TRACE_FEXIT, nullptr));
+        if (!link.valid()) {
+            int err = errno;
             return fmt::format("fexit attach refused by this kernel ({}: {})", strerrorname(err), std::strerror(err));
-        close(link);
+        }
         return std::nullopt;
     }
 

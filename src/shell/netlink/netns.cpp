@@ -127,25 +127,24 @@ Result<NetnsScope> NetnsScope::enter(const NetnsHandle& ns) {
     struct stat here {}, there {};
     if (::fstat(original.get(), &here) == 0 && ::fstat(ns.fd(), &there) == 0 && here.st_dev == there.st_dev &&
         here.st_ino == there.st_ino)
-        return NetnsScope(-1); // already there: nothing to enter or restore, and no CAP_SYS_ADMIN needed
+        return NetnsScope(UniqueFd()); // already there: nothing to enter or restore, and no CAP_SYS_ADMIN needed
     if (::setns(ns.fd(), CLONE_NEWNET) != 0) {
         int err = errno;
         return Error{fmt::format("cannot enter network namespace {}: {}{}", ns.description(), std::strerror(err),
                                  err == EPERM ? " (needs CAP_SYS_ADMIN)" : "")};
     }
-    return NetnsScope(original.release());
+    return NetnsScope(std::move(original));
 }
 
-NetnsScope::NetnsScope(NetnsScope&& o) noexcept : original_fd_(std::exchange(o.original_fd_, -1)) {}
+NetnsScope::NetnsScope(NetnsScope&& o) noexcept : original_fd_(std::move(o.original_fd_)) {}
 
 NetnsScope::~NetnsScope() {
-    if (original_fd_ < 0) return;
+    if (!original_fd_.valid()) return;
     // Carrying on in the wrong namespace would silently observe the wrong network: stop instead.
-    if (::setns(original_fd_, CLONE_NEWNET) != 0) {
+    if (::setns(original_fd_.get(), CLONE_NEWNET) != 0) {
         std::fprintf(stderr, "wgbpf: cannot return to the original network namespace: %s\n", std::strerror(errno));
         std::abort();
     }
-    ::close(original_fd_);
 }
 
 Result<std::set<uint16_t>> bound_udp_ports(const NetnsHandle& ns) {

@@ -51,8 +51,8 @@ public:
     ~NetnsScope();
 
 private:
-    explicit NetnsScope(int original_fd) : original_fd_(original_fd) {}
-    int original_fd_ = -1;
+    explicit NetnsScope(UniqueFd original_fd) : original_fd_(std::move(original_fd)) {}
+    UniqueFd original_fd_;
 };
 
 } // namespace wgbpf

@@ -1,6 +1,6 @@
 #pragma once
-// End-to-end test support: the lab (scripts/lab.sh) as an RAII object, and child processes with
-// their stdout captured. The tests need root; without it they skip (Catch2 SKIP; a run in which
+// Support for the end-to-end tests and the benchmarks (one library, wgbpf_test_support): the lab
+// (scripts/lab.sh) as an RAII object, child processes with their stdout captured, scratch directories. The tests need root; without it they skip (Catch2 SKIP; a run in which
 // every test skipped exits with code 4, CTest's SKIP_RETURN_CODE).
 #include <sys/types.h>
 
@@ -76,14 +76,17 @@ private:
 // with everything in it. Searchable by others (0711) so that a test can hand one file to another user.
 class ScratchDir {
 public:
-    ScratchDir();
+    // /tmp/<prefix>-XXXXXX; `keep`: left in place (and said on stderr) for a look afterwards.
+    explicit ScratchDir(const std::string& prefix = "wgbpf-e2e", bool keep = false);
     ~ScratchDir();
     ScratchDir(const ScratchDir&) = delete;
     ScratchDir& operator=(const ScratchDir&) = delete;
     std::string file(const std::string& name) const { return path_ + "/" + name; }
+    const std::string& path() const { return path_; }
 
 private:
     std::string path_;
+    bool keep_ = false;
 };
 
 // The lab's addresses (scripts/lab.sh).
@@ -111,9 +114,17 @@ enum class LabKind {
     container, // WGBPF_LAB_CONTAINER=1: the client's interface moved into <lab>-app, its socket left in the client's
 };
 
+// Which lab: "" fields come from the environment as the script reads them (WGBPF_LAB, WGBPF_LAB_WG) and
+// from the source tree (scripts/lab.sh).
+struct LabSpec {
+    std::string name;   // WGBPF_LAB
+    std::string wg;     // WGBPF_LAB_WG: the client's WireGuard interface
+    std::string script; // the path of lab.sh
+};
+
 class Lab {
 public:
-    explicit Lab(LabKind kind = LabKind::seed);
+    explicit Lab(LabKind kind = LabKind::seed, const LabSpec& spec = {});
     ~Lab();
     Lab(const Lab&) = delete;
     Lab& operator=(const Lab&) = delete;
@@ -127,6 +138,8 @@ public:
     std::string app_ns() const { return name_ + "-app"; } // LabKind::container
     const std::string& wg_iface() const { return wg_; }  // the client's WireGuard interface
     const std::string& up_log() const { return up_log_; }
+    // "kernel" or the user-space implementation the script chose ("wireguard-go"), as it recorded it.
+    std::string implementation() const;
 
     // The server's WireGuard interface, as scripts/lab.sh names it (WGBPF_LAB_WG_SERVER, else wgs0 or <wg>s).
     std::string server_wg_iface() const;
@@ -141,8 +154,9 @@ public:
 private:
     std::string name_;
     std::string wg_;
+    std::string script_;
     std::string up_log_;
-    std::string env_; // for scripts/lab.sh: the kind of lab
+    std::string env_; // for scripts/lab.sh: the kind of lab, and its names when given
 };
 
 } // namespace wgbpf::e2e

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 
@@ -192,20 +193,23 @@ std::string run(const std::string& cmd, std::chrono::milliseconds timeout) {
 // $WGBPF_SOURCE_DIR overrides the source directory compiled in (tests run from another place).
 std::string Lab::script() { return env_or("WGBPF_SOURCE_DIR", WGBPF_SOURCE_DIR) + "/scripts/lab.sh"; }
 
-Lab::Lab(LabKind kind)
-    : name_(env_or("WGBPF_LAB", "wgbpf")), wg_(env_or("WGBPF_LAB_WG", "wg0")),
-      env_(kind == LabKind::container ? "WGBPF_LAB_CONTAINER=1 " : "") {
-    RunResult r = run_status(env_ + sh_quote(script()) + " up 2>&1", std::chrono::seconds(120));
+Lab::Lab(LabKind kind, const LabSpec& spec)
+    : name_(spec.name.empty() ? env_or("WGBPF_LAB", "wgbpf") : spec.name),
+      wg_(spec.wg.empty() ? env_or("WGBPF_LAB_WG", "wg0") : spec.wg),
+      script_(spec.script.empty() ? script() : spec.script),
+      env_(std::string(kind == LabKind::container ? "WGBPF_LAB_CONTAINER=1 " : "") + "WGBPF_LAB=" + sh_quote(name_) +
+           " WGBPF_LAB_WG=" + sh_quote(wg_) + " ") {
+    RunResult r = run_status(env_ + sh_quote(script_) + " up 2>&1", std::chrono::seconds(120));
     up_log_ = r.output;
     if (r.status != 0) {
-        run_status(env_ + sh_quote(script()) + " down 2>&1", std::chrono::seconds(60)); // the script cleans up; be sure
+        run_status(env_ + sh_quote(script_) + " down 2>&1", std::chrono::seconds(60)); // the script cleans up; be sure
         throw std::runtime_error("lab.sh up failed (" + status_text(r.status) + "):\n" + r.output);
     }
 }
 
 Lab::~Lab() {
     try {
-        RunResult r = run_status(env_ + sh_quote(script()) + " down 2>&1", std::chrono::seconds(60));
+        RunResult r = run_status(env_ + sh_quote(script_) + " down 2>&1", std::chrono::seconds(60));
         if (r.status != 0) std::cerr << "lab.sh down failed (" << status_text(r.status) << "):\n" << r.output;
     } catch (const std::exception& e) {
         std::cerr << "lab.sh down: " << e.what() << "\n";
@@ -222,20 +226,32 @@ RunResult Lab::exec(const std::string& role, const std::string& cmd, std::chrono
     return run_status("ip netns exec " + sh_quote(ns) + " sh -c " + sh_quote(cmd), timeout);
 }
 
-ScratchDir::ScratchDir() {
-    char tmpl[] = "/tmp/wgbpf-e2e-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+ScratchDir::ScratchDir(const std::string& prefix, bool keep) : keep_(keep) {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
     path_ = tmpl;
     ::chmod(path_.c_str(), 0711);
 }
 
 ScratchDir::~ScratchDir() {
+    if (keep_) {
+        std::cerr << "scratch files kept in " << path_ << "\n";
+        return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
 }
 
 bool Lab::kernel_wireguard(const std::string& role, const std::string& iface) const {
     return exec(role, "ip -d link show " + sh_quote(iface.empty() ? wg_ : iface) + " | grep -qw wireguard").status == 0;
+}
+
+std::string Lab::implementation() const {
+    std::ifstream in("/run/wgbpf-lab/" + name_ + "/impl");
+    std::string impl;
+    std::getline(in, impl);
+    impl = trimmed(impl);
+    return impl.empty() ? "unknown" : impl;
 }
 
 std::string Lab::server_wg_iface() const {
