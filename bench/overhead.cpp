@@ -188,8 +188,7 @@ public:
             if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("wait4: ") + strerror(errno));
             if (std::chrono::steady_clock::now() >= deadline) {
                 kill(pid_, SIGKILL);
-                while (wait4(pid_, &e.status, 0, &e.usage) < 0 && errno == EINTR) {
-                }
+                while (wait4(pid_, &e.status, 0, &e.usage) < 0 && errno == EINTR) {}
                 pid_ = -1;
                 e.timed_out = true;
                 return e;
@@ -430,8 +429,7 @@ Options parse(int argc, char** argv) {
             size_t used = 0;
             long v = std::stol(s, &used);
             if (used == s.size() && v > 0 && v < 1000) return static_cast<int>(v);
-        } catch (...) {
-        }
+        } catch (...) {}
         std::cerr << "overhead: " << what << " must be a whole number from 1 to 999, got '" << s << "'\n";
         usage(2);
     };
@@ -598,9 +596,11 @@ struct ProgStat {
 class StatsFloor {
 public:
     StatsFloor() : skel_(wgbpf_stats_floor_bpf__open_and_load(), &wgbpf_stats_floor_bpf__destroy) {
-        if (!skel_) throw std::runtime_error(std::string("cannot load the statistics' floor program: ") + std::strerror(errno));
+        if (!skel_)
+            throw std::runtime_error(std::string("cannot load the statistics' floor program: ") + std::strerror(errno));
         if (int err = wgbpf_stats_floor_bpf__attach(skel_.get()))
-            throw std::runtime_error(std::string("cannot attach the statistics' floor program: ") + std::strerror(-err));
+            throw std::runtime_error(std::string("cannot attach the statistics' floor program: ") +
+                                     std::strerror(-err));
     }
     ProgStat read() const {
         bpf_prog_info info{};
@@ -624,13 +624,13 @@ struct RunResult {
     int round = 0; // 0 = profiling pass
     bool ok = false;
     std::string error;
-    double seconds = 0;    // iperf3's measured duration
-    double mbit_s = std::nan("");  // receiver throughput
-    double rx_pps = std::nan("");  // UDP: packets received by the server per second
-    double tx_pps = std::nan("");  // UDP: packets sent by the client per second
+    double seconds = 0;           // iperf3's measured duration
+    double mbit_s = std::nan(""); // receiver throughput
+    double rx_pps = std::nan(""); // UDP: packets received by the server per second
+    double tx_pps = std::nan(""); // UDP: packets sent by the client per second
     // the tracer (wgbpf or nft monitor)
     bool traced = false;
-    double tracer_cpu_load_s = std::nan(""); // CPU during the load only
+    double tracer_cpu_load_s = std::nan("");  // CPU during the load only
     double tracer_cpu_total_s = std::nan(""); // CPU of the whole process life (start-up included)
     long rss_kib = 0;
     uint64_t events = 0;
@@ -656,7 +656,8 @@ public:
         for (int i = 0; i < 100; ++i) {
             Captured r = capture({"ip", "netns", "exec", lab_.server_ns(), "ss", "-Hltn", "sport = :5201"});
             if (r.ok() && !trim(r.out).empty()) return;
-            if (!server_.alive()) throw std::runtime_error("iperf3 server exited: " + trim(read_file(g_workdir / "iperf3-server.err")));
+            if (!server_.alive())
+                throw std::runtime_error("iperf3 server exited: " + trim(read_file(g_workdir / "iperf3-server.err")));
             sleep_s(0.05);
         }
         throw std::runtime_error("iperf3 server did not start listening on " + std::string(kServerAddr) + ":5201");
@@ -695,8 +696,18 @@ public:
 
 private:
     std::vector<std::string> load_args(Load load) const {
-        std::vector<std::string> a = {"ip", "netns", "exec", lab_.client_ns(), "iperf3", "-c", kServerAddr,
-                                      "-t", fmt(o_.seconds, 3), "-J", "--connect-timeout", "3000"};
+        std::vector<std::string> a = {"ip",
+                                      "netns",
+                                      "exec",
+                                      lab_.client_ns(),
+                                      "iperf3",
+                                      "-c",
+                                      kServerAddr,
+                                      "-t",
+                                      fmt(o_.seconds, 3),
+                                      "-J",
+                                      "--connect-timeout",
+                                      "3000"};
         if (load == Load::udp || load == Load::udp100k) {
             a.insert(a.end(), {"-u", "-l", std::to_string(kUdpLen), "-b"});
             // 100k packets/s of 64-byte payloads: 64 * 8 * 100000 bit/s
@@ -789,8 +800,8 @@ private:
         }
         json j = json::parse(r.out, nullptr, false);
         if (!j.is_array()) return out;
-        static const std::vector<std::string> prefixes = {"route_", "rules_", "nf_bracket_", "nf_chain_", "drop_",
-                                                          "device_"};
+        static const std::vector<std::string> prefixes = {"route_",    "rules_", "nf_bracket_",
+                                                          "nf_chain_", "drop_",  "device_"};
         std::map<std::string, ProgStat> by_name;
         for (const auto& p : j) {
             std::string name = p.value("name", "");
@@ -930,12 +941,14 @@ Summary summarise(const std::vector<RunResult>& results, Mode mode) {
         if (r.load == Load::tcp) {
             tcp.push_back(r.mbit_s);
             if (r.traced)
-                cpu_t.push_back(r.tracer_cpu_pct()), ev_t.push_back(r.events_per_s()), off_t.push_back(r.offered_per_s());
+                cpu_t.push_back(r.tracer_cpu_pct()), ev_t.push_back(r.events_per_s()),
+                    off_t.push_back(r.offered_per_s());
         } else {
             rx.push_back(r.rx_pps);
             tx.push_back(r.tx_pps);
             if (r.traced)
-                cpu_u.push_back(r.tracer_cpu_pct()), ev_u.push_back(r.events_per_s()), off_u.push_back(r.offered_per_s());
+                cpu_u.push_back(r.tracer_cpu_pct()), ev_u.push_back(r.events_per_s()),
+                    off_u.push_back(r.offered_per_s());
         }
         s.lost += r.lost;
         s.events += r.events;
@@ -964,8 +977,8 @@ void print_run(const RunResult& r) {
         if (r.load == Load::tcp) o << fmt(r.mbit_s) << " Mbit/s";
         else o << fmt(r.rx_pps, 0) << " pkt/s received, " << fmt(r.tx_pps, 0) << " sent";
         if (r.traced)
-            o << "; tracer " << fmt(r.tracer_cpu_pct()) << "% CPU, " << r.events << " events (" << fmt(r.events_per_s(), 0)
-              << "/s), " << r.lost << " lost, " << r.output_lines << " lines";
+            o << "; tracer " << fmt(r.tracer_cpu_pct()) << "% CPU, " << r.events << " events ("
+              << fmt(r.events_per_s(), 0) << "/s), " << r.lost << " lost, " << r.output_lines << " lines";
     }
     say(o.str());
 }
@@ -1007,8 +1020,8 @@ int run_benchmark(const Options& o) {
     }
 
     // ---- figures
-    Summary A = summarise(results, Mode::none), B = summarise(results, Mode::all), C = summarise(results, Mode::nomatch),
-            D = summarise(results, Mode::nftrace);
+    Summary A = summarise(results, Mode::none), B = summarise(results, Mode::all),
+            C = summarise(results, Mode::nomatch), D = summarise(results, Mode::nftrace);
     auto ratio = [](double x, double base) { return base > 0 ? x / base : std::nan(""); };
     std::cout << "wgbpf overhead benchmark, " << machine_line(lab) << "\n";
     std::cout << "load average before: " << loadavg_before << ", after: " << trim(read_file("/proc/loadavg")) << "\n";
@@ -1036,8 +1049,8 @@ int run_benchmark(const Options& o) {
                  " charged to it when the kernel has no IRQ time accounting.)\n";
     if (!bench.nft_chains.empty()) std::cout << "D traced base chains: " << join(bench.nft_chains, ", ") << "\n";
     if (C.events || C.output_lines)
-        std::cout << "WARNING: the filter meant to match nothing (C) let " << C.events << " events and " << C.output_lines
-                  << " output lines through\n";
+        std::cout << "WARNING: the filter meant to match nothing (C) let " << C.events << " events and "
+                  << C.output_lines << " output lines through\n";
     for (const auto& r : results)
         if (r.mode == Mode::all && r.ok && !r.modules.empty() && r.round == 1) {
             std::cout << "B " << load_name(r.load) << " round 1, per module:";
@@ -1049,12 +1062,14 @@ int run_benchmark(const Options& o) {
     json bpf_all = json::object(), bpf_nomatch = json::object(), machine_share = json::object();
     double lost_100k = std::nan(""), tx_100k = std::nan(""), floor_ns = std::nan("");
     if (!profiled.empty()) {
-        std::cout << "\nper BPF program, kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt while the load ran; net: minus\n"
-                     "the statistics' floor, an empty program on netif_receive_skb timed in the same run):\n";
+        std::cout
+            << "\nper BPF program, kernel.bpf_stats_enabled=1 (run_time_ns / run_cnt while the load ran; net: minus\n"
+               "the statistics' floor, an empty program on netif_receive_skb timed in the same run):\n";
         for (const auto& r : profiled) {
             if (!r.ok) continue;
             std::cout << "  " << mode_letter(r.mode) << " " << load_name(r.load) << ": ";
-            if (r.load == Load::tcp) std::cout << fmt(r.mbit_s) << " Mbit/s (" << fmt(ratio(r.mbit_s, A.tcp), 3) << " of A)";
+            if (r.load == Load::tcp)
+                std::cout << fmt(r.mbit_s) << " Mbit/s (" << fmt(ratio(r.mbit_s, A.tcp), 3) << " of A)";
             else
                 std::cout << fmt(r.rx_pps, 0) << " pkt/s received (" << fmt(ratio(r.rx_pps, A.rx_pps), 3) << " of A), "
                           << fmt(r.tx_pps, 0) << " sent";
@@ -1097,8 +1112,8 @@ int run_benchmark(const Options& o) {
             const double machine_ns = r.seconds * 1e9 * std::max(1u, std::thread::hardware_concurrency());
             const double bpf_pct = machine_ns > 0 ? 100 * bpf_ns / machine_ns : std::nan("");
             const double user_pct = r.seconds > 0 ? 100 * r.tracer_cpu_load_s * 1e9 / machine_ns : std::nan("");
-            std::cout << "      share of the machine's CPU time: BPF programs " << fmt(bpf_pct, 1) << "%, wgbpf's process "
-                      << fmt(user_pct, 1) << "%\n";
+            std::cout << "      share of the machine's CPU time: BPF programs " << fmt(bpf_pct, 1)
+                      << "%, wgbpf's process " << fmt(user_pct, 1) << "%\n";
             if (r.mode == Mode::all && r.load != Load::udp100k) {
                 machine_share[std::string("bpf_pct_") + load_name(r.load)] = num(bpf_pct, 1);
                 machine_share[std::string("wgbpf_process_pct_") + load_name(r.load)] = num(user_pct, 1);
@@ -1163,7 +1178,8 @@ int main(int argc, char** argv) {
         }
     }
     if (access(o.wgbpf.c_str(), X_OK) != 0) {
-        std::cerr << "overhead: no wgbpf binary at " << o.wgbpf.string() << " (build it, or give --build-dir / --wgbpf)\n";
+        std::cerr << "overhead: no wgbpf binary at " << o.wgbpf.string()
+                  << " (build it, or give --build-dir / --wgbpf)\n";
         return 1;
     }
     if (access(o.lab_script.c_str(), R_OK) != 0) {

@@ -152,7 +152,7 @@ wgbpf_nf_bracket bracket_record(const PacketSpec& p, uint64_t id, uint32_t brack
     }
     r.bracket = bracket;
     r.hook = hook;
-    r.pf = 2; // NFPROTO_IPV4
+    r.pf = 2;       // NFPROTO_IPV4
     r.ct_state = 2; // IP_CT_NEW
     r.mark = mark;
     r.ct_mark = ct_mark;
@@ -384,13 +384,16 @@ void BM_NetfilterSteps_Brackets(benchmark::State& state) {
     NetnsConfig cfg = seed_client();
     BracketPlan plan = plan_brackets(cfg.nft, 1);
     uint64_t steps = 0;
-    NetfilterStepper stepper([&](uint32_t) { return NetfilterContext{&cfg.nft, &plan}; },
-                             [&](NetfilterStep&& s) {
-                                 ++steps;
-                                 benchmark::DoNotOptimize(s);
-                             },
-                             [](DropStep&&) {}, [](uint32_t) { return std::string("NETFILTER_DROP"); },
-                             [](uint64_t) { return std::string("nft_do_chain+0x3f2"); });
+    NetfilterStepper stepper(
+        [&](uint32_t) {
+            return NetfilterContext{&cfg.nft, &plan};
+        },
+        [&](NetfilterStep&& s) {
+            ++steps;
+            benchmark::DoNotOptimize(s);
+        },
+        [](DropStep&&) {}, [](uint32_t) { return std::string("NETFILTER_DROP"); },
+        [](uint64_t) { return std::string("nft_do_chain+0x3f2"); });
     std::vector<NfBracketEvent> events;
     {
         std::vector<wgbpf_nf_bracket> raw;
@@ -450,8 +453,7 @@ BENCHMARK(BM_EndToEnd_RouteRecordsToJson);
 
 PipelineSources seed_sources(const NetnsConfig& cfg, const BracketPlan& plan) {
     return PipelineSources{[&cfg](uint32_t netns) { return netns == cfg.netns_inode ? &cfg : nullptr; },
-                           [&plan](uint32_t) { return &plan; },
-                           [](uint32_t) { return std::vector<WgInterface>{}; },
+                           [&plan](uint32_t) { return &plan; }, [](uint32_t) { return std::vector<WgInterface>{}; },
                            [](uint32_t) { return std::string("NETFILTER_DROP"); },
                            [](uint64_t) { return std::string("nft_do_chain+0x3f2"); }};
 }

@@ -18,13 +18,13 @@
 #include "wgbpf/abi/events.h"
 
 /* errno values (not in vmlinux.h): what fib lookups return, as the kernel's fib_table_lookup does. */
-#define WGBPF_EAGAIN 11
-#define WGBPF_EACCES 13
-#define WGBPF_EINVAL 22
-#define WGBPF_EHOSTUNREACH 113
+#define WGBPF_EAGAIN	       11
+#define WGBPF_EACCES	       13
+#define WGBPF_EINVAL	       22
+#define WGBPF_EHOSTUNREACH     113
 /* AF_INET / AF_INET6 (macros in the kernel, so not in vmlinux.h) */
-#define WGBPF_AF_INET 2
-#define WGBPF_AF_INET6 10
+#define WGBPF_AF_INET	       2
+#define WGBPF_AF_INET6	       10
 #define WGBPF_LOOPBACK_IFINDEX 1
 
 #include "maps.bpf.h"

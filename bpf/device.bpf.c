@@ -30,7 +30,10 @@ __u8 reply_flows_used = 0; /* no lookup (and no header read) before the first fo
 
 #define WGBPF_REPLY_TTL_NS (30ULL * 1000 * 1000 * 1000)
 
-static __always_inline bool is_icmp(__u8 proto) { return proto == IPPROTO_ICMP || proto == WGBPF_IPPROTO_ICMPV6; }
+static __always_inline bool is_icmp(__u8 proto)
+{
+	return proto == IPPROTO_ICMP || proto == WGBPF_IPPROTO_ICMPV6;
+}
 
 /* A watched packet that came in on another device leaves: its reply may come back, to be watched too. */
 static __always_inline void expect_reply(const struct wgbpf_packet *p, __u64 now)
@@ -91,7 +94,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		if (h && h->packet == id)
 			h->packet = 0; /* it left: no more re-routes for it */
 	}
-	struct wgbpf_device *e = reserve_event(sizeof(*e), WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, WGBPF_MOD_DEVICE, netns, now);
+	struct wgbpf_device *e =
+		reserve_event(sizeof(*e), WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, WGBPF_MOD_DEVICE, netns, now);
 	if (!e)
 		return;
 	read_packet(l3, id, &e->pkt);

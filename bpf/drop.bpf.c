@@ -24,7 +24,8 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	/* Any namespace: a watched packet that crossed into another one (a veth peer) and died there is
 	 * reported there (user space gives this module no namespace filter). */
 	__u32 netns = skb_netns(skb);
-	struct wgbpf_drop *e = reserve_event(sizeof(*e), WGBPF_EV_DROP, WGBPF_DROP_VERSION, WGBPF_MOD_DROP, netns, bpf_ktime_get_ns());
+	struct wgbpf_drop *e =
+		reserve_event(sizeof(*e), WGBPF_EV_DROP, WGBPF_DROP_VERSION, WGBPF_MOD_DROP, netns, bpf_ktime_get_ns());
 	if (!e)
 		return;
 	read_packet(l3_of(skb), id, &e->pkt);

@@ -41,7 +41,7 @@ static __always_inline __u64 wakeup_flags(void *ringbuf, __u64 record_size)
 	if (unread < record_size)
 		return BPF_RB_NO_WAKEUP;
 	return unread / WGBPF_WAKEUP_BYTES != (unread - record_size) / WGBPF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-											     : BPF_RB_NO_WAKEUP;
+											  : BPF_RB_NO_WAKEUP;
 }
 
 /* `t_ns`: the event's time; callers that decided with want_packet() pass the time it read (a clock read
@@ -62,8 +62,7 @@ static __always_inline void fill_header(struct wgbpf_event_header *h, __u16 type
 /* The one way a record leaves: reserve it (a full ring buffer counts a loss for `module`, so that nothing
  * is lost silently), fill its header, and the caller fills the rest and calls submit_event(). `size` must
  * be a constant (sizeof the record). */
-static __always_inline void *reserve_event(__u32 size, __u16 type, __u16 version, __u32 module, __u32 netns,
-					   __u64 t_ns)
+static __always_inline void *reserve_event(__u32 size, __u16 type, __u16 version, __u32 module, __u32 netns, __u64 t_ns)
 {
 	struct wgbpf_event_header *h = bpf_ringbuf_reserve(&events, size, 0);
 	if (!h) {

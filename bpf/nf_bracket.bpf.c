@@ -47,7 +47,8 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 		plan = bpf_map_lookup_elem(&bracket_plans, &netns);
 	if (!plan)
 		return NF_ACCEPT; /* not a namespace wgbpf placed brackets in */
-	struct wgbpf_nf_bracket *e = reserve_event(sizeof(*e), WGBPF_EV_NF_BRACKET, WGBPF_NF_BRACKET_VERSION, WGBPF_MOD_NETFILTER, netns, now);
+	struct wgbpf_nf_bracket *e = reserve_event(sizeof(*e), WGBPF_EV_NF_BRACKET, WGBPF_NF_BRACKET_VERSION,
+						   WGBPF_MOD_NETFILTER, netns, now);
 	if (!e)
 		return NF_ACCEPT;
 	read_hook_packet(skb, &h, &e->pkt, &e->ct_mark, &e->ct_state);
@@ -65,9 +66,13 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 }
 
 #define BRACKET(n)                                                                                                     \
-	SEC("netfilter") int nf_bracket_##n(struct bpf_nf_ctx *ctx) { return bracket(ctx, n); }
+	SEC("netfilter") int nf_bracket_##n(struct bpf_nf_ctx *ctx)                                                    \
+	{                                                                                                              \
+		return bracket(ctx, n);                                                                                \
+	}
 
-BRACKET(0) BRACKET(1) BRACKET(2) BRACKET(3) BRACKET(4) BRACKET(5) BRACKET(6) BRACKET(7)
-BRACKET(8) BRACKET(9) BRACKET(10) BRACKET(11) BRACKET(12) BRACKET(13) BRACKET(14) BRACKET(15)
-BRACKET(16) BRACKET(17) BRACKET(18) BRACKET(19) BRACKET(20) BRACKET(21) BRACKET(22) BRACKET(23)
-BRACKET(24) BRACKET(25) BRACKET(26) BRACKET(27) BRACKET(28) BRACKET(29) BRACKET(30) BRACKET(31)
+BRACKET(0)
+BRACKET(1) BRACKET(2) BRACKET(3) BRACKET(4) BRACKET(5) BRACKET(6) BRACKET(7) BRACKET(8) BRACKET(9) BRACKET(10)
+	BRACKET(11) BRACKET(12) BRACKET(13) BRACKET(14) BRACKET(15) BRACKET(16) BRACKET(17) BRACKET(18) BRACKET(19)
+		BRACKET(20) BRACKET(21) BRACKET(22) BRACKET(23) BRACKET(24) BRACKET(25) BRACKET(26) BRACKET(27)
+			BRACKET(28) BRACKET(29) BRACKET(30) BRACKET(31)

@@ -76,7 +76,8 @@ int BPF_PROG(nf_chain_exit, struct nft_pktinfo *pkt, void *priv, unsigned int re
 	const struct nf_hook_state *state = pkt->state;
 	const struct nft_chain *chain = priv;
 	const struct nft_table *table = BPF_CORE_READ(chain, table);
-	struct wgbpf_nf_chain *e = reserve_event(sizeof(*e), WGBPF_EV_NF_CHAIN, WGBPF_NF_CHAIN_VERSION, WGBPF_MOD_NETFILTER, state ? net_inum(state->net) : 0, ce->t_entry);
+	struct wgbpf_nf_chain *e = reserve_event(sizeof(*e), WGBPF_EV_NF_CHAIN, WGBPF_NF_CHAIN_VERSION,
+						 WGBPF_MOD_NETFILTER, state ? net_inum(state->net) : 0, ce->t_entry);
 	if (!e)
 		return 0;
 	e->pkt = ce->pkt;

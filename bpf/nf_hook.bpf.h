@@ -8,7 +8,7 @@
 
 /* Netfilter verdicts (uapi linux/netfilter.h: macros, so not in vmlinux.h's BTF). */
 #ifndef NF_ACCEPT
-#define NF_DROP 0
+#define NF_DROP	  0
 #define NF_ACCEPT 1
 #endif
 

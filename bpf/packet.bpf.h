@@ -10,12 +10,12 @@
 #include <bpf/bpf_endian.h>
 
 /* Protocol numbers that are macros in the kernel (so not in vmlinux.h); the others come from its enums. */
-#define WGBPF_ETH_P_IP 0x0800
-#define WGBPF_ETH_P_IPV6 0x86dd
-#define WGBPF_IPPROTO_FRAGMENT 44 /* IPv6 fragment header */
-#define WGBPF_IPPROTO_ICMPV6 58
+#define WGBPF_ETH_P_IP		0x0800
+#define WGBPF_ETH_P_IPV6	0x86dd
+#define WGBPF_IPPROTO_FRAGMENT	44 /* IPv6 fragment header */
+#define WGBPF_IPPROTO_ICMPV6	58
 #define WGBPF_ICMP_DEST_UNREACH 3
-#define WGBPF_ICMP_FRAG_NEEDED 4
+#define WGBPF_ICMP_FRAG_NEEDED	4
 #define WGBPF_ICMPV6_PKT_TOOBIG 2
 
 /* Where a packet's IP header is, and its ethertype (host order). */
@@ -115,7 +115,9 @@ static __always_inline void read_packet(struct l3_ref r, __u64 id, struct wgbpf_
 		p->l3_len = 40;
 		__builtin_memcpy(p->src, &h.ip6.saddr, 16);
 		__builtin_memcpy(p->dst, &h.ip6.daddr, 16);
-		if (whole && p->proto == WGBPF_IPPROTO_FRAGMENT) { /* a fragment header first (RFC 8200 4.5): its transport, id, place */
+		if (whole &&
+		    p->proto ==
+			    WGBPF_IPPROTO_FRAGMENT) { /* a fragment header first (RFC 8200 4.5): its transport, id, place */
 			p->proto = h.raw[40];
 			p->l3_len = 48; /* the transport header follows the fragment header */
 			__u16 off = (__u16)h.raw[42] << 8 | h.raw[43];

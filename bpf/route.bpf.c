@@ -57,7 +57,6 @@ struct flow_view {
 	__u8 dst[16];
 };
 
-
 /* The flow's interfaces, mark and addresses, or the result's device (the namespace is checked first). */
 static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32 nh_ifindex)
 {
@@ -94,8 +93,8 @@ static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __
 	}
 	if (rx && rx->expect_reverse) {
 		/* __fib_validate_source(): saddr/daddr swapped, iif loopback, no oif, same proto */
-		if (rx->family == f->family && f->oif == 0 && rx->proto == f->proto && addr_eq(rx->src, f->dst, f->family) &&
-		    addr_eq(rx->dst, f->src, f->family)) {
+		if (rx->family == f->family && f->oif == 0 && rx->proto == f->proto &&
+		    addr_eq(rx->src, f->dst, f->family) && addr_eq(rx->dst, f->src, f->family)) {
 			if (!*netns)
 				*netns = rx->netns;
 			*rx_packet = rx->packet;
@@ -152,9 +151,9 @@ static __always_inline void send(const struct wgbpf_route_lookup *e)
 		count_loss(WGBPF_MOD_ROUTE);
 }
 
-static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const struct flow_view *f, __u32 table,
-					__s32 err, __u32 netns, const struct fib_nh_common *nhc, __s32 nh_ifindex,
-					__u8 direction, __u64 rx_packet, __u8 flags)
+static __always_inline void fill_lookup(struct wgbpf_route_lookup *e, const struct flow_view *f, __u32 table, __s32 err,
+					__u32 netns, const struct fib_nh_common *nhc, __s32 nh_ifindex, __u8 direction,
+					__u64 rx_packet, __u8 flags)
 {
 	fill_header(&e->hdr, WGBPF_EV_ROUTE_LOOKUP, WGBPF_ROUTE_LOOKUP_VERSION, sizeof(*e), netns, bpf_ktime_get_ns());
 	e->table = table;
@@ -230,7 +229,8 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {
-			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_packet, flags);
+			fill_lookup(&stage->staged[n], f, table, err, netns, nhc, nh_ifindex, direction, rx_packet,
+				    flags);
 			stage->n = n + 1;
 		}
 		return;

@@ -6,15 +6,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, __u32 what, __s32 err,
-				      __s32 prefixlen)
+static __always_inline void emit_rule(const struct fib_rule *rule, __u8 family, __u32 what, __s32 err, __s32 prefixlen)
 {
 	/* probe reads: the deciding rule comes from a probe read too (arg->rule), not from BTF */
 	const struct net *net = BPF_CORE_READ(rule, fr_net);
 	__u32 netns = net ? BPF_CORE_READ(net, ns.inum) : 0;
 	if (!netns_watched(&filter, netns))
 		return;
-	struct wgbpf_rule_result *e = reserve_event(sizeof(*e), WGBPF_EV_RULE_RESULT, WGBPF_RULE_RESULT_VERSION, WGBPF_MOD_ROUTE, netns, bpf_ktime_get_ns());
+	struct wgbpf_rule_result *e = reserve_event(sizeof(*e), WGBPF_EV_RULE_RESULT, WGBPF_RULE_RESULT_VERSION,
+						    WGBPF_MOD_ROUTE, netns, bpf_ktime_get_ns());
 	if (!e)
 		return;
 	e->pref = BPF_CORE_READ(rule, pref);

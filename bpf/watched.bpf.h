@@ -19,8 +19,8 @@
  * lookup, a lock per insert, and once full (skbs that sockets free without a traced free never leave)
  * an eviction batch per insert: ~400 ns at a packet's first sighting. A full set gives up its oldest. */
 #define WGBPF_WATCH_TTL_NS (2ULL * 1000 * 1000 * 1000)
-#define WGBPF_WATCH_WAYS 4
-#define WGBPF_WATCH_SETS 16384 /* x 4 ways: 65536 packets, 1 MiB */
+#define WGBPF_WATCH_WAYS   4
+#define WGBPF_WATCH_SETS   16384 /* x 4 ways: 65536 packets, 1 MiB */
 
 struct watch_way {
 	__u64 id; /* 0: free */
@@ -102,10 +102,10 @@ struct {
  * before its chains run, cleared after the last): a route lookup the kernel makes for it there (a chain
  * changed its mark or addresses: ip_route_me_harder) is that packet's re-route. Shared by all objects. */
 struct hook_context {
-	__u64 packet;   /* 0: none */
+	__u64 packet;	/* 0: none */
 	__u64 pid_tgid; /* the task sending it */
 	__u64 t_ns;
-	__u8 dst[16];   /* its destination: the re-route's flow has it */
+	__u8 dst[16]; /* its destination: the re-route's flow has it */
 };
 
 WGBPF_PERCPU_SCRATCH(hook_contexts, struct hook_context);

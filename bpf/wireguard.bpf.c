@@ -72,11 +72,11 @@ enum { WG_INVALID_MAC = 0, WG_VALID_MAC_BUT_NO_COOKIE = 1, WG_VALID_MAC_WITH_COO
 
 /* WireGuard's constants (drivers/net/wireguard/messages.h). */
 #define WG_REJECT_AFTER_TIME_NS (180ULL * 1000000000ULL)
-#define WG_INITIATION_GAP_NS (1000000000ULL / 50) /* INITIATIONS_PER_SECOND */
-#define WG_MAX_TIMER_HANDSHAKES (90 / 5)          /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
+#define WG_INITIATION_GAP_NS	(1000000000ULL / 50) /* INITIATIONS_PER_SECOND */
+#define WG_MAX_TIMER_HANDSHAKES (90 / 5)	     /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
 /* WireGuard compares against ktime_get_coarse_boottime_ns(), which lags the clock read here by up to a tick
  * (10 ms at HZ 100): within this margin of a limit, the verdict is not claimed. */
-#define WG_COARSE_MARGIN_NS (10ULL * 1000000ULL)
+#define WG_COARSE_MARGIN_NS	(10ULL * 1000000ULL)
 
 /* The peer whose keypair decrypted a received packet. */
 static __always_inline const struct wg_peer *sending_peer(const struct sk_buff *skb)
@@ -112,14 +112,16 @@ static __always_inline __u8 send_verdict(const struct wg_peer *peer)
 	if (family != WGBPF_AF_INET && family != WGBPF_AF_INET6)
 		return WGBPF_WGV_NO_ENDPOINT;
 	__u8 session = session_of(peer);
-	return session == SESSION_USABLE ? WGBPF_WGV_OK : session == SESSION_NONE ? WGBPF_WGV_NO_SESSION
-										  : WGBPF_WGV_SESSION_UNSURE;
+	return session == SESSION_USABLE ? WGBPF_WGV_OK
+	       : session == SESSION_NONE ? WGBPF_WGV_NO_SESSION
+					 : WGBPF_WGV_SESSION_UNSURE;
 }
 
 /* Shared by both flavours, so it reads with probe reads (kprobes see plain addresses); `id` is the
  * packet id, computed by each flavour its own way. Not on a hot path: once per tunnelled packet. */
 static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const struct wg_peer *peer, __u8 action,
-					  __u8 verdict, __u8 message, const struct wg_device *wg, bool always, __u32 queued)
+					  __u8 verdict, __u8 message, const struct wg_device *wg, bool always,
+					  __u32 queued)
 {
 	const struct net_device *dev = BPF_CORE_READ(skb, dev);
 	__u32 netns = dev_netns_probed(dev);
@@ -132,12 +134,14 @@ static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const s
 	__u32 wg_netns = dev_netns_probed(wg_dev);
 	struct l3_ref l3 = l3_of_probed(skb);
 	struct lazy_id pid = {0, id}; /* each flavour computed it its own way */
-	__u64 now = always ? bpf_ktime_get_ns() : want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
+	__u64 now = always ? bpf_ktime_get_ns()
+			   : want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
 	if (!now)
 		return false;
 	/* The interface's namespace: where its ifindex means something (the header's netns of every other record
 	 * is the packet's; here the two differ only for a handshake whose interface was moved away). */
-	struct wgbpf_wireguard *e = reserve_event(sizeof(*e), WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, WGBPF_MOD_WIREGUARD, wg_netns ? wg_netns : netns, now);
+	struct wgbpf_wireguard *e = reserve_event(sizeof(*e), WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION,
+						  WGBPF_MOD_WIREGUARD, wg_netns ? wg_netns : netns, now);
 	if (!e)
 		return false;
 	read_packet(l3, id, &e->pkt);
@@ -199,9 +203,9 @@ struct handshake_slot {
 	__u64 data;
 	__u64 wg;
 	__u64 id;
-	__u64 peer; /* the initiator, when wg_pubkey_hashtable_lookup found it inside the consume call */
-	__u64 peer_seen_ns;  /* then (boot clock), before the consume call's checks */
-	__u64 last_at_seen;  /* the peer's last_initiation_consumption then */
+	__u64 peer;	    /* the initiator, when wg_pubkey_hashtable_lookup found it inside the consume call */
+	__u64 peer_seen_ns; /* then (boot clock), before the consume call's checks */
+	__u64 last_at_seen; /* the peer's last_initiation_consumption then */
 	__u8 cause; /* why the consume call will refuse it, when a lookup inside it said (WGBPF_WGV_UNKNOWN_*) */
 };
 
@@ -289,7 +293,7 @@ static __always_inline void receive_ends(void)
 }
 
 #define WG_INDEX_HANDSHAKE 1
-#define WG_INDEX_KEYPAIR 2
+#define WG_INDEX_KEYPAIR   2
 
 /* wg_index_hashtable_lookup found nothing: for a data message (keypair), no session has its receiver index and
  * the packet is freed; for a handshake response, no initiation waits for it. */
@@ -348,10 +352,10 @@ static __always_inline void handshake_consumed(const void *message, const struct
 		return;
 	__u64 skb = slot->skb;
 	slot->skb = 0;
-	__u8 verdict = peer          ? WGBPF_WGV_OK
-		       : slot->cause ? slot->cause
+	__u8 verdict = peer			 ? WGBPF_WGV_OK
+		       : slot->cause		 ? slot->cause
 		       : type == 1 && slot->peer ? initiation_refusal(slot)
-					  : WGBPF_WGV_REJECTED;
+						 : WGBPF_WGV_REJECTED;
 	/* A refused initiation whose sender's key is a peer's: that peer is named. */
 	if (!peer && type == 1 && !slot->cause)
 		peer = (const struct wg_peer *)slot->peer;
@@ -380,7 +384,8 @@ static __always_inline void staged_purged(const struct wg_peer *peer)
 		cause = WGBPF_WGV_DEVICE_DOWN;
 	else if (BPF_CORE_READ(peer, timer_handshake_attempts) > WG_MAX_TIMER_HANDSHAKES)
 		cause = WGBPF_WGV_GAVE_UP;
-	struct wgbpf_wireguard *e = reserve_event(sizeof(*e), WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION, WGBPF_MOD_WIREGUARD, netns, bpf_ktime_get_ns());
+	struct wgbpf_wireguard *e = reserve_event(sizeof(*e), WGBPF_EV_WIREGUARD, WGBPF_WIREGUARD_VERSION,
+						  WGBPF_MOD_WIREGUARD, netns, bpf_ktime_get_ns());
 	if (!e)
 		return;
 	__builtin_memset(&e->pkt, 0, sizeof(*e) - sizeof(e->hdr)); /* no packet here: every field after the header */
@@ -560,7 +565,8 @@ int BPF_KRETPROBE(wg_lookup_dst_return)
 {
 	struct call_args a;
 	if (take_args(FN_LOOKUP_DST, &a))
-		dst_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct wg_peer *)PT_REGS_RC(ctx));
+		dst_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1),
+			      (const struct wg_peer *)PT_REGS_RC(ctx));
 	return 0;
 }
 
@@ -576,7 +582,8 @@ int BPF_KRETPROBE(wg_lookup_src_return)
 {
 	struct call_args a;
 	if (take_args(FN_LOOKUP_SRC, &a))
-		src_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct wg_peer *)PT_REGS_RC(ctx));
+		src_looked_up((struct sk_buff *)a.a1, packet_id_of_address(a.a1),
+			      (const struct wg_peer *)PT_REGS_RC(ctx));
 	return 0;
 }
 
@@ -592,8 +599,8 @@ int BPF_KRETPROBE(wg_cookie_validate_return)
 {
 	struct call_args a;
 	if (take_args(FN_COOKIE_VALIDATE, &a))
-		mac_checked((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct cookie_checker *)a.a0, a.a2 != 0,
-			    (int)PT_REGS_RC(ctx));
+		mac_checked((struct sk_buff *)a.a1, packet_id_of_address(a.a1), (const struct cookie_checker *)a.a0,
+			    a.a2 != 0, (int)PT_REGS_RC(ctx));
 	return 0;
 }
 

@@ -36,9 +36,11 @@ constexpr size_t kReadPiece = 64 * 1024;
 class CompareOutput {
 public:
     CompareOutput(bool json, std::function<std::string(int)> interface_name, CompareWindow window = {})
-        : json_(json),
-          stream_([this](const Comparison& c) { write(json_ ? render_compare_blocks_json(c) : render_compare_blocks_text(c)); },
-                  std::move(interface_name), window) {}
+        : json_(json), stream_(
+                           [this](const Comparison& c) {
+                               write(json_ ? render_compare_blocks_json(c) : render_compare_blocks_text(c));
+                           },
+                           std::move(interface_name), window) {}
     CompareStream& stream() { return stream_; }
     void finish() {
         stream_.finish();
@@ -49,7 +51,8 @@ public:
 private:
     void write(const std::string& text) {
         std::cout << (json_ ? text : terminal_safe(text));
-        if (WriteResult w = flush_output(std::cout); w.state == WriteState::failed) throw FatalError("cannot write the output: " + w.error);
+        if (WriteResult w = flush_output(std::cout); w.state == WriteState::failed)
+            throw FatalError("cannot write the output: " + w.error);
     }
     bool json_;
     CompareStream stream_;
@@ -63,8 +66,10 @@ void report(const NftraceTextStream& traces, Result<void> finished, const std::s
     const std::string name = trace_name(path);
     if (!finished) throw FatalError(finished.error());
     const NftraceTextStats& st = traces.stats();
-    for (size_t i = 0; i < st.warnings.size() && i < kWarningsShown; ++i) spdlog::warn("{}: {} (skipped)", name, st.warnings[i]);
-    if (st.warning_count > kWarningsShown) spdlog::warn("... and {} more lines skipped", st.warning_count - kWarningsShown);
+    for (size_t i = 0; i < st.warnings.size() && i < kWarningsShown; ++i)
+        spdlog::warn("{}: {} (skipped)", name, st.warnings[i]);
+    if (st.warning_count > kWarningsShown)
+        spdlog::warn("... and {} more lines skipped", st.warning_count - kWarningsShown);
     spdlog::info("{}: {} traces from {} lines ({} not part of a trace)", name, st.traces, st.lines, st.ignored_lines);
 }
 
@@ -77,7 +82,8 @@ struct TraceInput {
 TraceInput open_trace(const std::string& path) {
     if (path == "-") return {};
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0 && errno == ENOENT) throw FatalError("nftrace file " + path + " not found", ErrorKind::not_found);
+    if (stat(path.c_str(), &st) != 0 && errno == ENOENT)
+        throw FatalError("nftrace file " + path + " not found", ErrorKind::not_found);
     if (S_ISDIR(st.st_mode)) throw FatalError(path + " is a directory, not `nft monitor trace` output");
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) throw FatalError(path + ": cannot open: " + std::strerror(errno));
@@ -104,8 +110,7 @@ bool read_piece(int fd, NftraceTextStream& traces, const std::string& path) {
 class StdinTraces {
 public:
     explicit StdinTraces(size_t max_waiting)
-        : max_waiting_(max_waiting),
-          traces_([this](NftraceTrace&& t) { handover(std::move(t)); }, "stdin"),
+        : max_waiting_(max_waiting), traces_([this](NftraceTrace&& t) { handover(std::move(t)); }, "stdin"),
           thread_([this] { run(); }) {}
     ~StdinTraces() { stop(); }
     bool ended() const { return ended_; }
@@ -205,7 +210,8 @@ int run_compare(const CompareOptions& options) {
     RecordingReader reader = open_recording(options.recording);
 
     std::unique_ptr<ReplaySession> session;
-    CompareOutput output(options.json, [&](int ifindex) { return session ? session->link_name(ifindex) : std::string(); });
+    CompareOutput output(options.json,
+                         [&](int ifindex) { return session ? session->link_name(ifindex) : std::string(); });
     NftraceTextStream traces([&](NftraceTrace&& t) { output.stream().add_trace(std::move(t)); },
                              trace_name(options.nftrace_path));
     bool text_left = true;

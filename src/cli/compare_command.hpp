@@ -21,7 +21,7 @@ struct CompareOptions {
     std::string nftrace_path; // "-" = stdin
     std::string recording;    // "" = live: watch while `nft monitor trace` output arrives on stdin
     bool json = false;
-    WatchOptions watch;       // live: what to watch (namespace, interface, duration, --no-fexit)
+    WatchOptions watch; // live: what to watch (namespace, interface, duration, --no-fexit)
 };
 
 int run_compare(const CompareOptions& options);

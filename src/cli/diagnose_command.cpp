@@ -34,7 +34,8 @@ const WgInterface* diagnosed(const std::vector<WgInterface>& wg, const std::stri
 // kernel WireGuard module's probe has nothing to see on a user-space interface).
 void add_limits(DiagnoseReport& r, const std::vector<ModuleStatus>& modules, const WgInterface* wg) {
     for (const ModuleStatus& m : modules) {
-        if (!m.running && m.module == ModuleId::wireguard && !(wg && wg->implementation == WgImplementation::kernel)) continue;
+        if (!m.running && m.module == ModuleId::wireguard && !(wg && wg->implementation == WgImplementation::kernel))
+            continue;
         if (!m.running) {
             r.limits.push_back(fmt::format("module {} not running{}", name_of(m.module),
                                            m.notes.empty() ? "" : ": " + m.notes.front()));
@@ -74,7 +75,7 @@ struct Collected {
     std::optional<NetnsConfig> first; // the configuration as the watch began: the static checks read it
     NetnsConfig latest;               // as it is now: the packets are read against it
     std::vector<WgInterface> wireguard;
-    uint64_t end_ns = 0;              // live: when the watch ended (CLOCK_MONOTONIC, the events' clock)
+    uint64_t end_ns = 0; // live: when the watch ended (CLOCK_MONOTONIC, the events' clock)
 };
 
 int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
@@ -84,8 +85,9 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     r.netns = o.watch.netns.empty() ? std::string() : o.watch.netns.front();
     r.implementation = implementation_of(diagnosed(c.wireguard, iface));
     if (c.wireguard.empty())
-        r.limits.push_back(iface.empty() ? "no WireGuard interface was described"
-                                         : iface + " is not a WireGuard interface (or its configuration could not be read)");
+        r.limits.push_back(iface.empty()
+                               ? "no WireGuard interface was described"
+                               : iface + " is not a WireGuard interface (or its configuration could not be read)");
     if (c.first) {
         StaticReport s = static_findings(*c.first, c.wireguard);
         r.checks = s.checks;
@@ -98,9 +100,8 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     }
     for (Finding& f : c.evidence.findings(c.wireguard, c.end_ns)) {
         // Seen in the packets what the configuration already said: one finding, both evidences.
-        auto same = std::find_if(r.findings.begin(), r.findings.end(), [&](const Finding& s) {
-            return s.kind == f.kind && s.subject == f.subject;
-        });
+        auto same = std::find_if(r.findings.begin(), r.findings.end(),
+                                 [&](const Finding& s) { return s.kind == f.kind && s.subject == f.subject; });
         if (same == r.findings.end()) {
             r.findings.push_back(std::move(f));
             continue;
@@ -113,8 +114,9 @@ int finish(const DiagnoseOptions& o, Collected& c, DiagnoseReport& r) {
     for (const WgInterface& w : c.wireguard) {
         if (w.name != iface) continue;
         for (const WgPeer& p : w.peers) {
-            auto it = std::find_if(r.health.begin(), r.health.end(),
-                                   [&](const PeerHealth& h) { return h.interface == w.name && h.peer == p.public_key; });
+            auto it = std::find_if(r.health.begin(), r.health.end(), [&](const PeerHealth& h) {
+                return h.interface == w.name && h.peer == p.public_key;
+            });
             if (it == r.health.end()) {
                 PeerHealth h;
                 h.interface = w.name;

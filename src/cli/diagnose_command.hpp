@@ -10,8 +10,8 @@
 namespace wgbpf {
 
 struct DiagnoseOptions {
-    WatchOptions watch;         // iface, netns, duration (default 10 s), no_fexit
-    std::string recording;      // -r FILE: read a recording instead of watching
+    WatchOptions watch;    // iface, netns, duration (default 10 s), no_fexit
+    std::string recording; // -r FILE: read a recording instead of watching
     bool json = false;
 };
 

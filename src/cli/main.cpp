@@ -36,7 +36,7 @@ void setup_logging(int verbosity) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<TerminalSafeMessage>('*').set_pattern("wgbpf: %^%l%$: %*");
     logger->set_formatter(std::move(formatter));
-    logger->set_level(verbosity >= 2 ? spdlog::level::trace
+    logger->set_level(verbosity >= 2   ? spdlog::level::trace
                       : verbosity == 1 ? spdlog::level::debug
                                        : spdlog::level::info);
     spdlog::set_default_logger(logger);
@@ -54,8 +54,7 @@ CLI::Validator positive(const std::string& what, double at_most) {
                 if (used == value.size() && v > 0 && v <= at_most) return std::string();
                 if (used == value.size() && v > at_most)
                     return fmt::format("must be at most {} ({}), got '{}'", at_most, what, value);
-            } catch (const std::exception&) {
-            }
+            } catch (const std::exception&) {}
             return "must be a positive number (" + what + "), got '" + value + "'";
         },
         "POSITIVE");
@@ -66,7 +65,8 @@ CLI::Validator whole_count(const std::string& what, uint64_t at_most) {
     return CLI::Validator(
         [what, at_most](std::string& value) {
             bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
-            if (digits && value.size() <= 19 && std::stoull(value) >= 1 && std::stoull(value) <= at_most) return std::string();
+            if (digits && value.size() <= 19 && std::stoull(value) >= 1 && std::stoull(value) <= at_most)
+                return std::string();
             return fmt::format("must be a whole number from 1 to {} ({}), got '{}'", at_most, what, value);
         },
         "COUNT");
@@ -99,13 +99,16 @@ int main(int argc, char** argv) {
                      "each of them, with WireGuard's inner and outer packets linked across them; `all`: every one")
         ->allow_extra_args(false); // one value per --netns
     watch_cmd->add_flag("--json", watch.json, "JSON lines on stdout (docs/json-schema.md)");
-    watch_cmd->add_option("-w,--write", watch.record_path,
-                          "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)")
-        ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); },
-                               "FILE"));
-    watch_cmd->add_flag("--no-fexit", watch.no_fexit,
-                        "never use fentry/fexit (BPF trampolines), even where the kernel allows: kprobes and tracepoints only");
-    watch_cmd->add_flag("--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
+    watch_cmd
+        ->add_option("-w,--write", watch.record_path,
+                     "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)")
+        ->check(CLI::Validator(
+            [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE"));
+    watch_cmd->add_flag(
+        "--no-fexit", watch.no_fexit,
+        "never use fentry/fexit (BPF trampolines), even where the kernel allows: kprobes and tracepoints only");
+    watch_cmd->add_flag("--steps", watch.steps,
+                        "one line per step (route, netfilter, drop) instead of packet timelines");
     watch_cmd->add_flag("--nftrace", watch.nftrace,
                         "also ask nftables which rule decided in each chain (a temporary trace table owned by wgbpf; "
                         "Linux 5.12+)");
@@ -125,10 +128,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "always", "never"}));
 
     wgbpf::ReplayOptions replay;
-    CLI::App* replay_cmd = app.add_subcommand("replay", "show a recording made with `watch -w FILE` (any host, no root)");
+    CLI::App* replay_cmd =
+        app.add_subcommand("replay", "show a recording made with `watch -w FILE` (any host, no root)");
     replay_cmd->add_option("file", replay.path, "the recording")->required();
     replay_cmd->add_flag("--json", replay.json, "JSON lines on stdout (docs/json-schema.md)");
-    replay_cmd->add_flag("--steps", replay.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
+    replay_cmd->add_flag("--steps", replay.steps,
+                         "one line per step (route, netfilter, drop) instead of packet timelines");
     std::string replay_colour = "auto";
     replay_cmd->add_option("--colour,--color", replay_colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -140,10 +145,13 @@ int main(int argc, char** argv) {
         ->required();
     compare_cmd->add_option("recording", compare.recording, "a recording made with `watch -w FILE` at the same time");
     compare_cmd->add_flag("--json", compare.json, "JSON lines on stdout (docs/json-schema.md)");
-    compare_cmd->add_option("--iface,-i", compare.watch.iface, "live (no RECORDING): the interface to watch, as for watch");
+    compare_cmd->add_option("--iface,-i", compare.watch.iface,
+                            "live (no RECORDING): the interface to watch, as for watch");
     std::string compare_netns;
     compare_cmd->add_option("--netns,-n", compare_netns, "live: the network namespace to watch, as for watch (one)");
-    compare_cmd->add_option("--duration", compare.watch.duration_s, "live: stop after SECONDS (else at the end of stdin or Ctrl-C)")
+    compare_cmd
+        ->add_option("--duration", compare.watch.duration_s,
+                     "live: stop after SECONDS (else at the end of stdin or Ctrl-C)")
         ->check(positive("seconds", kMaxSeconds));
     compare_cmd->add_flag("--no-fexit", compare.watch.no_fexit, "live: as for watch");
 
@@ -155,7 +163,8 @@ int main(int argc, char** argv) {
     diagnose_cmd->add_option("--netns,-n", diagnose_netns, "its network namespace (name or path)");
     diagnose_cmd->add_option("--duration", diagnose.watch.duration_s, "watch for SECONDS (default 10)")
         ->check(positive("seconds", kMaxSeconds));
-    diagnose_cmd->add_option("-r,--recording", diagnose.recording, "read a recording (watch -w FILE) instead of watching");
+    diagnose_cmd->add_option("-r,--recording", diagnose.recording,
+                             "read a recording (watch -w FILE) instead of watching");
     diagnose_cmd->add_flag("--json", diagnose.json, "one JSON object on stdout");
     diagnose_cmd->add_flag("--no-fexit", diagnose.watch.no_fexit, "as for watch");
 
@@ -178,18 +187,21 @@ int main(int argc, char** argv) {
             return finished(wgbpf::run_watch(watch));
         }
         if (replay_cmd->parsed()) {
-            replay.colour = replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
+            replay.colour =
+                replay_colour == "always" || (replay_colour == "auto" && isatty(STDOUT_FILENO) && !replay.json);
             return finished(wgbpf::run_replay(replay));
         }
         if (diagnose_cmd->parsed()) {
             diagnose.watch.command_line.assign(argv, argv + argc);
-            if (diagnose_netns == "all") throw wgbpf::FatalError("diagnose takes one namespace, not all", wgbpf::ErrorKind::usage);
+            if (diagnose_netns == "all")
+                throw wgbpf::FatalError("diagnose takes one namespace, not all", wgbpf::ErrorKind::usage);
             if (!diagnose_netns.empty()) diagnose.watch.netns = {diagnose_netns};
             return finished(wgbpf::run_diagnose(diagnose));
         }
         if (compare_cmd->parsed()) {
             compare.watch.command_line.assign(argv, argv + argc);
-            if (compare_netns == "all") throw wgbpf::FatalError("compare takes one namespace, not all", wgbpf::ErrorKind::usage);
+            if (compare_netns == "all")
+                throw wgbpf::FatalError("compare takes one namespace, not all", wgbpf::ErrorKind::usage);
             if (!compare_netns.empty()) compare.watch.netns = {compare_netns};
             return finished(wgbpf::run_compare(compare));
         }

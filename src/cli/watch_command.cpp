@@ -62,9 +62,7 @@ void disarm_alarm() {
 // SIGALRM after `seconds`, then every `every` seconds (0: once). A signal is what ends a write(2) that a
 // stdout nobody reads has blocked: --duration holds then too.
 void arm_alarm(double seconds, double every = 0) {
-    auto to_timeval = [](double s) {
-        return timeval{time_t(s), suseconds_t((s - double(time_t(s))) * 1e6)};
-    };
+    auto to_timeval = [](double s) { return timeval{time_t(s), suseconds_t((s - double(time_t(s))) * 1e6)}; };
     itimerval v{to_timeval(every), to_timeval(seconds)};
     if (v.it_value.tv_sec == 0 && v.it_value.tv_usec == 0) v.it_value.tv_usec = 1; // 0 would disarm it
     setitimer(ITIMER_REAL, &v, nullptr);
@@ -140,7 +138,8 @@ struct Namespaces {
     // The watched interface's WireGuard configuration read again where it is now (endpoints roam, handshake
     // times move on), and where each socket is.
     void reread_wireguard(const std::string& iface) {
-        for (WatchedNamespace& ns : list) ns.wireguard = ns.iface_present ? read_wireguard_if_any(ns.handle, iface) : std::nullopt;
+        for (WatchedNamespace& ns : list)
+            ns.wireguard = ns.iface_present ? read_wireguard_if_any(ns.handle, iface) : std::nullopt;
         place_sockets();
     }
 
@@ -214,7 +213,8 @@ std::vector<NetnsHandle> open_handles(const WatchOptions& options) {
     if (specs.empty()) specs.push_back("");
     std::vector<NetnsHandle> handles;
     if (std::find(specs.begin(), specs.end(), "all") != specs.end()) {
-        if (specs.size() > 1) throw FatalError("--netns all watches every namespace: give no other --netns", ErrorKind::usage);
+        if (specs.size() > 1)
+            throw FatalError("--netns all watches every namespace: give no other --netns", ErrorKind::usage);
         auto all = NetnsHandle::open_all();
         if (!all) throw FatalError(all.error());
         return std::move(all.value());
@@ -243,8 +243,8 @@ Namespaces open_namespaces(const WatchOptions& options) {
     if (options.nftrace && handles.size() > 1)
         throw FatalError("--nftrace traces one namespace: give one --netns", ErrorKind::usage);
     for (NetnsHandle& h : handles) spaces.list.push_back(open_namespace(std::move(h), options, handles.size() > 1));
-    if (!options.iface.empty() &&
-        std::none_of(spaces.list.begin(), spaces.list.end(), [](const WatchedNamespace& ns) { return ns.iface_present; })) {
+    if (!options.iface.empty() && std::none_of(spaces.list.begin(), spaces.list.end(),
+                                               [](const WatchedNamespace& ns) { return ns.iface_present; })) {
         std::string where;
         for (const WatchedNamespace& ns : spaces.list) where += (where.empty() ? "" : ", ") + ns.handle.description();
         throw FatalError(fmt::format("no interface '{}' in network namespace{} {}", options.iface,
@@ -263,7 +263,8 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
                            : ns.iface_present    ? "interface " + options.iface
                            : any_wireguard       ? "the outer packets of WireGuard (no " + options.iface + " here)"
                                                  : "nothing for now (no " + options.iface + " here)";
-        spdlog::info("watching {} in network namespace {} (inode {})", what, ns.handle.description(), ns.handle.inode());
+        spdlog::info("watching {} in network namespace {} (inode {})", what, ns.handle.description(),
+                     ns.handle.inode());
     }
     for (const WatchedNamespace& ns : spaces.list) {
         if (!ns.wireguard) continue;
@@ -274,10 +275,10 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
         std::string socket;
         if (const WatchedNamespace* there = wg.socket_netns ? spaces.find(wg.socket_netns) : nullptr)
             socket = ", its UDP socket in " + there->handle.name();
-        spdlog::info("{}{}: WireGuard ({}), fwmark {:#x}, listen port {}{}, {} peer(s){}{}: {}", spaces.prefix(ns), wg.name,
-                     name_of(wg.implementation), wg.fwmark, wg.listen_port, socket, wg.peers.size(),
+        spdlog::info("{}{}: WireGuard ({}), fwmark {:#x}, listen port {}{}, {} peer(s){}{}: {}", spaces.prefix(ns),
+                     wg.name, name_of(wg.implementation), wg.fwmark, wg.listen_port, socket, wg.peers.size(),
                      endpoints.empty() ? "" : ", endpoints ", endpoints,
-                     wg.socket_netns == kSocketNotWatched ? "its outer packets are not watched"
+                     wg.socket_netns == kSocketNotWatched  ? "its outer packets are not watched"
                      : wg.socket_netns == kSocketAmbiguous ? "its outer packets are watched, but not paired with it"
                                                            : "its outer packets are followed too");
     }
@@ -344,9 +345,9 @@ class Recording {
 public:
     Recording(const WatchOptions& options, const DropReasons& reasons, const KernelSymbols& symbols) {
         if (options.record_path.empty()) return;
-        auto w = RecordingWriter::open(options.record_path, RecordingHeader::for_this_process(options.command_line),
-                                       {[&reasons](uint32_t r) { return reasons.name(r); },
-                                        [&symbols](uint64_t a) { return symbols.name(a); }});
+        auto w = RecordingWriter::open(
+            options.record_path, RecordingHeader::for_this_process(options.command_line),
+            {[&reasons](uint32_t r) { return reasons.name(r); }, [&symbols](uint64_t a) { return symbols.name(a); }});
         if (!w) throw FatalError(w.error());
         writer_ = std::move(w.value());
         spdlog::info("recording to {}", options.record_path);
@@ -434,13 +435,14 @@ bool WatchSession::start() {
     });
     if (options_.count) output_->limit(*options_.count);
     record_config();
-    PipelineSources sources{
-        [this](uint32_t netns) -> const NetnsConfig* {
-            const WatchedNamespace* ns = spaces_.find(netns);
-            return ns ? &ns->config : nullptr;
-        },
-        [this](uint32_t netns) { return plan(netns); }, [this](uint32_t netns) { return spaces_.wireguard_for(netns); },
-        [this](uint32_t reason) { return reasons_.name(reason); }, [this](uint64_t addr) { return symbols_.name(addr); }};
+    PipelineSources sources{[this](uint32_t netns) -> const NetnsConfig* {
+                                const WatchedNamespace* ns = spaces_.find(netns);
+                                return ns ? &ns->config : nullptr;
+                            },
+                            [this](uint32_t netns) { return plan(netns); },
+                            [this](uint32_t netns) { return spaces_.wireguard_for(netns); },
+                            [this](uint32_t reason) { return reasons_.name(reason); },
+                            [this](uint64_t addr) { return symbols_.name(addr); }};
     PipelineSinks sinks;
     if (options_.steps) {
         sinks.route = [this](const RouteDecision& d) { output_->route(d); };
@@ -474,9 +476,11 @@ void WatchSession::record_config(const WatchedNamespace* only) {
     for (const WatchedNamespace& ns : spaces_.list) {
         if (only && only != &ns) continue;
         const uint32_t inode = ns.handle.inode();
-        ConfigSnapshot snapshot{inode, ns.config, spaces_.wireguard_for(inode), spaces_.several() ? ns.handle.name() : ""};
+        ConfigSnapshot snapshot{inode, ns.config, spaces_.wireguard_for(inode),
+                                spaces_.several() ? ns.handle.name() : ""};
         recording_->write([&](RecordingWriter& w) { return w.write_config(snapshot); });
-        if (const BracketPlan* p = plan(inode)) recording_->write([&](RecordingWriter& w) { return w.write_plan({inode, *p}); });
+        if (const BracketPlan* p = plan(inode))
+            recording_->write([&](RecordingWriter& w) { return w.write_plan({inode, *p}); });
     }
 }
 
@@ -642,8 +646,9 @@ int WatchSession::finish() {
         // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
         __fpurge(stdout);
         std::cout.clear();
-        spdlog::error("{}", w.err == EINTR ? std::string("stdout was not being read when the watch stopped: output was lost")
-                                           : "cannot write the output: " + w.error);
+        spdlog::error("{}", w.err == EINTR
+                                ? std::string("stdout was not being read when the watch stopped: output was lost")
+                                : "cannot write the output: " + w.error);
         return exit_code::failure;
     }
     return exit_code::ok;

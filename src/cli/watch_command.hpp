@@ -13,18 +13,18 @@ struct WgInterface;
 struct ModuleStatus;
 
 struct WatchOptions {
-    std::string iface;                 // "" = every interface
-    std::vector<std::string> netns;    // none: the caller's; several: each (inner and outer packets linked across
-                                       // them); {"all"}: every namespace of the host
+    std::string iface;              // "" = every interface
+    std::vector<std::string> netns; // none: the caller's; several: each (inner and outer packets linked across
+                                    // them); {"all"}: every namespace of the host
     bool json = false;
-    bool steps = false;                // one line per step instead of packet timelines
-    bool nftrace = false;              // trace table + NFNLGRP_NFTRACE: the deciding rule of each chain
+    bool steps = false;   // one line per step instead of packet timelines
+    bool nftrace = false; // trace table + NFNLGRP_NFTRACE: the deciding rule of each chain
     std::optional<double> duration_s;
-    std::optional<uint64_t> count;     // stop after this many output records
+    std::optional<uint64_t> count; // stop after this many output records
     uint32_t ringbuf_kib = 4096;
     bool colour = false;
-    bool no_fexit = false;             // --no-fexit: kprobes and tracepoints only, no BPF trampolines
-    std::string record_path;           // -w FILE: also write a recording (wgbpf replay FILE)
+    bool no_fexit = false;                 // --no-fexit: kprobes and tracepoints only, no BPF trampolines
+    std::string record_path;               // -w FILE: also write a recording (wgbpf replay FILE)
     std::vector<std::string> command_line; // recorded in the recording's header
 };
 
@@ -34,7 +34,8 @@ struct WatchOptions {
 struct WatchHooks {
     std::function<void(const PacketTimeline&)> timeline_sink;
     std::function<bool()> keep_going;
-    std::function<void(const NetnsConfig&)> config_sink; // the watched namespace's configuration: at start, on each change, at the end
+    std::function<void(const NetnsConfig&)>
+        config_sink; // the watched namespace's configuration: at start, on each change, at the end
     std::function<void(const std::vector<WgInterface>&)> wireguard_sink; // its WireGuard interface, with config_sink
     std::function<void(const std::vector<ModuleStatus>&, double seconds)> end_sink; // the modules' state at the end
 };

@@ -19,7 +19,6 @@ using namespace wgbpf::e2e;
 
 namespace {
 
-
 // The seed's `for CHAIN in ...` loops, for the lab's client (its wg-quick table is named after wg_iface).
 std::string seed_trace_rules(const Lab& lab) {
     std::string cmds;
@@ -31,7 +30,8 @@ std::string seed_trace_rules(const Lab& lab) {
     const std::string table = "wg-quick-" + lab.wg_iface();
     for (const char* chain : {"preraw", "premangle", "postmangle"}) {
         cmds += "nft insert rule ip " + table + " " + chain + " meta l4proto udp meta nftrace set 1; ";
-        cmds += "nft insert rule ip " + table + " " + chain + " icmp type '{ echo-request, echo-reply }' meta nftrace set 1; ";
+        cmds += "nft insert rule ip " + table + " " + chain +
+                " icmp type '{ echo-request, echo-reply }' meta nftrace set 1; ";
     }
     return cmds;
 }
@@ -66,34 +66,39 @@ TEST_CASE("compare: every nftrace trace of a ping has its wgbpf packet, and nftr
     // stops before its --duration ends. A trace of a packet the watch could not see (WireGuard's keepalive
     // ten seconds after lab.sh's own ping, while the watch still loads) would be unmatched (issue 12 item 9).
     constexpr int kWatchSeconds = 15; // counted from the ready line
-    WatchOutput out = watch_while(lab, [&] {
-        const auto attached = std::chrono::steady_clock::now();
-        const std::vector<NftraceListener> before = nftrace_listeners(lab);
-        Process monitor("exec ip netns exec " + sh_quote(lab.client_ns()) + " nft monitor trace > " +
-                        sh_quote(trace_file));
-        const NftraceListener listener = require_new_nftrace_listener(lab, before, monitor); // subscribed
-        CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
-        // The ping's replies were delivered, so all its trace messages are queued for nft: stop it once it
-        // has read them and its output has stopped growing.
-        {
-            INFO("nft monitor trace left trace messages unread for 5 s");
-            CHECK(wait_until_read(lab, listener.inode, 5s));
-        }
-        wait_until_file_settles(trace_file);
-        monitor.interrupt();
-        CHECK(monitor.wait_for(5s));
-        const auto traced = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - attached);
-        INFO("nft monitor trace ran until " << traced.count() << " ms after the watch's ready line; the watch ends after "
-                                            << kWatchSeconds << " s");
-        REQUIRE(traced < std::chrono::seconds(kWatchSeconds - 3)); // the trace ended well inside the watch
-    }, kWatchSeconds, "-w " + sh_quote(recording));
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            const auto attached = std::chrono::steady_clock::now();
+            const std::vector<NftraceListener> before = nftrace_listeners(lab);
+            Process monitor("exec ip netns exec " + sh_quote(lab.client_ns()) + " nft monitor trace > " +
+                            sh_quote(trace_file));
+            const NftraceListener listener = require_new_nftrace_listener(lab, before, monitor); // subscribed
+            CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
+            // The ping's replies were delivered, so all its trace messages are queued for nft: stop it once it
+            // has read them and its output has stopped growing.
+            {
+                INFO("nft monitor trace left trace messages unread for 5 s");
+                CHECK(wait_until_read(lab, listener.inode, 5s));
+            }
+            wait_until_file_settles(trace_file);
+            monitor.interrupt();
+            CHECK(monitor.wait_for(5s));
+            const auto traced =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - attached);
+            INFO("nft monitor trace ran until "
+                 << traced.count() << " ms after the watch's ready line; the watch ends after " << kWatchSeconds
+                 << " s");
+            REQUIRE(traced < std::chrono::seconds(kWatchSeconds - 3)); // the trace ended well inside the watch
+        },
+        kWatchSeconds, "-w " + sh_quote(recording));
     REQUIRE(out.exit_status == 0);
     CHECK(out.watched_all_traffic);
 
     RunResult text = run_status("cat " + sh_quote(trace_file));
     INFO("nft monitor trace:\n" << text.output);
-    RunResult compared = run_status(sh_quote(wgbpf_binary()) + " compare --json --nftrace " + sh_quote(trace_file) + " " +
-                                    sh_quote(recording)); // stdout only: logs go to stderr
+    RunResult compared = run_status(sh_quote(wgbpf_binary()) + " compare --json --nftrace " + sh_quote(trace_file) +
+                                    " " + sh_quote(recording)); // stdout only: logs go to stderr
     INFO("wgbpf compare:\n" << compared.output);
     RunResult human = run_status(sh_quote(wgbpf_binary()) + " compare --nftrace " + sh_quote(trace_file) + " " +
                                  sh_quote(recording) + " 2>&1");
@@ -141,9 +146,12 @@ TEST_CASE("compare live: `nft monitor trace | wgbpf compare --nftrace -`, stoppe
     // trace nft printed while the watch was still loading (e.g. WireGuard's keepalive ten seconds after lab.sh's
     // own ping) would be a packet wgbpf never saw, unmatched (issue 12 item 9). Bounded: nft's side gives up
     // (and wgbpf, its input ended, stops) if never told.
-    const std::string nft_side = "{ i=0; while [ ! -e " + sh_quote(go) + " ]; do i=$((i+1)); if [ $i -gt 1500 ]; then "
-                                 "echo 'compare live: nft monitor trace never started' >&2; exit 1; fi; sleep 0.1; done; "
-                                 "exec ip netns exec " + sh_quote(lab.client_ns()) + " nft monitor trace; }";
+    const std::string nft_side =
+        "{ i=0; while [ ! -e " + sh_quote(go) +
+        " ]; do i=$((i+1)); if [ $i -gt 1500 ]; then "
+        "echo 'compare live: nft monitor trace never started' >&2; exit 1; fi; sleep 0.1; done; "
+        "exec ip netns exec " +
+        sh_quote(lab.client_ns()) + " nft monitor trace; }";
     Process pipeline(nft_side + " | " + sh_quote(wgbpf_binary()) + " compare --json --nftrace - --netns " +
                      sh_quote(lab.client_ns()) + " --iface " + sh_quote(lab.wg_iface()) + " 2> " + sh_quote(errors));
     auto stderr_text = [&] { return run_status("cat " + sh_quote(errors)).output; };
@@ -155,8 +163,9 @@ TEST_CASE("compare live: `nft monitor trace | wgbpf compare --nftrace -`, stoppe
     }
     if (!ready)
         FAIL("wgbpf compare's watch did not say `ready: attached` on stderr "
-             << (pipeline.running() ? "within 90 s" : "before the pipeline exited") << "; stderr:\n" << stderr_text()
-             << "stdout:\n" << pipeline.output());
+             << (pipeline.running() ? "within 90 s" : "before the pipeline exited") << "; stderr:\n"
+             << stderr_text() << "stdout:\n"
+             << pipeline.output());
     const std::vector<NftraceListener> before = nftrace_listeners(lab);
     run("touch " + sh_quote(go));
     const NftraceListener listener = require_new_nftrace_listener(lab, before, pipeline); // nft subscribed

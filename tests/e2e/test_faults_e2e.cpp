@@ -41,8 +41,8 @@ void must(const Lab& lab, const std::string& role, const std::string& cmd) {
 
 struct Diagnosis {
     int exit_status = -1;
-    std::string output;  // stdout and stderr
-    json report;         // the --json object
+    std::string output; // stdout and stderr
+    json report;        // the --json object
     std::set<std::string> kinds() const {
         std::set<std::string> out;
         for (const json& f : report.value("findings", json::array())) out.insert(f.value("kind", ""));
@@ -59,7 +59,8 @@ struct Diagnosis {
 Diagnosis diagnose_while(const std::string& netns, const std::string& iface, const std::function<void()>& during,
                          int duration_s = 5, const std::string& extra = "") {
     const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " diagnose --netns " + sh_quote(netns) + " --iface " +
-                            sh_quote(iface) + " --json --duration " + std::to_string(duration_s) + " " + extra + " 2>&1";
+                            sh_quote(iface) + " --json --duration " + std::to_string(duration_s) + " " + extra +
+                            " 2>&1";
     INFO("command: " << cmd);
     Process p(cmd);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
@@ -105,7 +106,8 @@ TEST_CASE("fault: healthy lab: diagnose finds nothing on the client or the serve
 }
 
 TEST_CASE("fault: the client's source is not in the server's allowed IPs for it: dropped by WireGuard on the server, "
-          "named with the peer and its allowed IPs", "[e2e][faults]") {
+          "named with the peer and its allowed IPs",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
@@ -119,14 +121,19 @@ TEST_CASE("fault: the client's source is not in the server's allowed IPs for it:
     REQUIRE(f);
     CHECK((*f)["certainty"] == (kernel ? "certain" : "likely"));
     std::string summary = (*f)["summary"];
-    if (kernel) CHECK(summary.find("source 10.0.0.1 is not in the allowed IPs of peer " + client_key.substr(0, 8)) != std::string::npos);
-    else CHECK(summary.find("its inner source is not in the allowed IPs of peer " + client_key.substr(0, 8)) != std::string::npos);
+    if (kernel)
+        CHECK(summary.find("source 10.0.0.1 is not in the allowed IPs of peer " + client_key.substr(0, 8)) !=
+              std::string::npos);
+    else
+        CHECK(summary.find("its inner source is not in the allowed IPs of peer " + client_key.substr(0, 8)) !=
+              std::string::npos);
     CHECK(summary.find("10.0.0.99") != std::string::npos);
     CHECK((*f)["packets"].get<int>() >= 2);
 }
 
 TEST_CASE("fault: overlapping allowed IPs on the server: another peer took the client's address; the client's peer "
-          "has none left", "[e2e][faults]") {
+          "has none left",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
@@ -137,7 +144,8 @@ TEST_CASE("fault: overlapping allowed IPs on the server: another peer took the c
     must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(client_key) + " allowed-ips 10.0.0.1/32");
     must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(other) + " allowed-ips 10.0.0.1/32");
     // With kprobes where the kernel has them (the VMs): the other flavour's verdicts.
-    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab); }, 5, "--no-fexit");
+    Diagnosis d = diagnose_while(
+        lab.server_ns(), wgs, [&] { ping(lab); }, 5, "--no-fexit");
     INFO(d.output);
     CHECK(d.exit_status == 5);
     const json* none = d.finding("peer_without_allowed_ips");
@@ -151,16 +159,18 @@ TEST_CASE("fault: overlapping allowed IPs on the server: another peer took the c
 }
 
 TEST_CASE("fault: a wrong public key for the server on the client: the handshake never completes; the server "
-          "refuses the initiations", "[e2e][faults]") {
+          "refuses the initiations",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
     const std::string server_key = public_key(lab, "server", wgs);
     std::string wrong = trimmed(lab.exec("client", "wg genkey | wg pubkey").output);
     REQUIRE(wrong.size() == 44);
-    must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " peer " + sh_quote(server_key) + " remove && wg set " +
-                            sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " endpoint " + kEndpoint +
-                            ":51820 allowed-ips 0.0.0.0/0");
+    must(lab, "client",
+         "wg set " + sh_quote(lab.wg_iface()) + " peer " + sh_quote(server_key) + " remove && wg set " +
+             sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " endpoint " + kEndpoint +
+             ":51820 allowed-ips 0.0.0.0/0");
     // The client's side: initiations go out, nothing comes back.
     Diagnosis client = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 2); });
     INFO(client.output);
@@ -170,9 +180,10 @@ TEST_CASE("fault: a wrong public key for the server on the client: the handshake
     CHECK(std::string((*incomplete)["evidence"][0]).find("left on") != std::string::npos);
     // The server's side: the cause. The peer set again first: its handshake timers start over, so the ping makes
     // an initiation at once (WireGuard sends at most one per 5 s).
-    must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " remove && wg set " +
-                            sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " endpoint " + kEndpoint +
-                            ":51820 allowed-ips 0.0.0.0/0");
+    must(lab, "client",
+         "wg set " + sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " remove && wg set " +
+             sh_quote(lab.wg_iface()) + " peer " + sh_quote(wrong) + " endpoint " + kEndpoint +
+             ":51820 allowed-ips 0.0.0.0/0");
     Diagnosis server = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
     INFO(server.output);
     CHECK(server.exit_status == 5);
@@ -187,14 +198,15 @@ TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is nam
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
-    must(lab, "server", "nft -f - <<'EOF'\n"
-                        "table inet fault {\n"
-                        "  chain input {\n"
-                        "    type filter hook input priority 0; policy accept;\n"
-                        "    udp dport 51820 drop\n"
-                        "  }\n"
-                        "}\n"
-                        "EOF");
+    must(lab, "server",
+         "nft -f - <<'EOF'\n"
+         "table inet fault {\n"
+         "  chain input {\n"
+         "    type filter hook input priority 0; policy accept;\n"
+         "    udp dport 51820 drop\n"
+         "  }\n"
+         "}\n"
+         "EOF");
     Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
     INFO(d.output);
     CHECK(d.exit_status == 5);
@@ -204,7 +216,8 @@ TEST_CASE("fault: the server's firewall drops WireGuard's port: the chain is nam
 }
 
 TEST_CASE("fault: src_valid_mark=0 with strict rp_filter on the client: the configuration says it, the replies "
-          "show it", "[e2e][faults][host]") {
+          "show it",
+          "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "client", "sysctl -qw net.ipv4.conf.all.src_valid_mark=0");
@@ -217,7 +230,8 @@ TEST_CASE("fault: src_valid_mark=0 with strict rp_filter on the client: the conf
 }
 
 TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, and full-size outer packets too big "
-          "for the LAN device", "[e2e][faults]") {
+          "for the LAN device",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "client", "ip link set dev " + sh_quote(lab.wg_iface()) + " mtu 1500");
@@ -226,7 +240,8 @@ TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, an
     CHECK(d.exit_status == 5);
     const json* f = d.finding("mtu_exceeds_path");
     REQUIRE(f);
-    CHECK(std::string((*f)["summary"]).find("MTU 1500 + 60 bytes of outer headers = 1560 > c0's MTU 1500") != std::string::npos);
+    CHECK(std::string((*f)["summary"]).find("MTU 1500 + 60 bytes of outer headers = 1560 > c0's MTU 1500") !=
+          std::string::npos);
     CHECK((*f)["change"] == "ip link set dev " + lab.wg_iface() + " mtu 1440");
     const json* big = d.finding("outer_too_big");
     REQUIRE(big);
@@ -234,7 +249,8 @@ TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, an
     // The timelines show it as it happened: the outer packet fragmented to leave c0 (its first fragment in its own
     // buffer, or all in new ones), the new buffers named as its fragments; the server's reply, fragmented to fit
     // its tunnel, reassembled here.
-    WatchOutput out = watch_while(lab, [&] { ping(lab, 1, "-s 1472"); }, 3);
+    WatchOutput out = watch_while(
+        lab, [&] { ping(lab, 1, "-s 1472"); }, 3);
     INFO(out.stdout_text);
     bool fragmented = false, made = false, reassembled = false;
     for (const json& t : out.of_kind("timeline")) {
@@ -253,12 +269,14 @@ TEST_CASE("fault: a WireGuard MTU larger than the path allows: the MTU chain, an
     CHECK(reassembled);
 }
 
-TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, with the rule and table", "[e2e][faults][host]") {
+TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, with the rule and table",
+          "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "client", "wg set " + sh_quote(lab.wg_iface()) + " fwmark 0");
     bool kernel = lab.kernel_wireguard("client", lab.wg_iface());
-    Diagnosis d = diagnose_while(lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 1); }, 3);
+    Diagnosis d = diagnose_while(
+        lab.client_ns(), lab.wg_iface(), [&] { ping(lab, 1); }, 3);
     INFO(d.output);
     CHECK(d.exit_status == 5);
     const json* f = d.finding("endpoint_route_loop");
@@ -274,7 +292,8 @@ TEST_CASE("fault: the endpoint route goes into the tunnel (no fwmark): a loop, w
 }
 
 TEST_CASE("fault: healthy: a WireGuard interface moved into another namespace (its socket stays behind): no findings, "
-          "and the endpoint route of the interface's namespace is not taken for its path", "[e2e][faults]") {
+          "and the endpoint route of the interface's namespace is not taken for its path",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string moved = lab.name() + "-moved";
@@ -293,12 +312,15 @@ TEST_CASE("fault: healthy: a WireGuard interface moved into another namespace (i
     const std::string key = trimmed(lab.exec("client", "wg genkey").output);
     const std::string pub = trimmed(run("echo " + sh_quote(key) + " | wg pubkey"));
     const std::string server_key = public_key(lab, "server", wgs);
-    must(lab, "client", kernel ? "ip link add " + sh_quote(wgm) + " type wireguard"
-                               : "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go " + sh_quote(wgm));
-    must(lab, "client", "echo " + sh_quote(key) + " > /run/wgbpf-moved.key && wg set " + sh_quote(wgm) +
-                            " private-key /run/wgbpf-moved.key listen-port 51821 fwmark 51820 peer " +
-                            sh_quote(server_key) + " endpoint " + kEndpoint + ":51820 allowed-ips 0.0.0.0/0; rc=$?; "
-                            "rm -f /run/wgbpf-moved.key; exit $rc");
+    must(lab, "client",
+         kernel ? "ip link add " + sh_quote(wgm) + " type wireguard"
+                : "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go " + sh_quote(wgm));
+    must(lab, "client",
+         "echo " + sh_quote(key) + " > /run/wgbpf-moved.key && wg set " + sh_quote(wgm) +
+             " private-key /run/wgbpf-moved.key listen-port 51821 fwmark 51820 peer " + sh_quote(server_key) +
+             " endpoint " + kEndpoint +
+             ":51820 allowed-ips 0.0.0.0/0; rc=$?; "
+             "rm -f /run/wgbpf-moved.key; exit $rc");
     must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(pub) + " allowed-ips 10.0.0.2/32");
     must(lab, "client", "ip link set " + sh_quote(wgm) + " netns " + sh_quote(moved));
     auto in_moved = [&](const std::string& cmd) {
@@ -309,28 +331,31 @@ TEST_CASE("fault: healthy: a WireGuard interface moved into another namespace (i
     in_moved("ip link set lo up && ip addr add 10.0.0.2/24 dev " + wgm + " && ip link set " + wgm +
              " up && ip route add default dev " + wgm);
     in_moved(std::string("ping -n -c 1 -W 3 ") + kTarget); // works: the outer packets go through the client's LAN
-    Diagnosis d = diagnose_while(moved, wgm, [&] {
-        run_status("ip netns exec " + sh_quote(moved) + " ping -n -c 3 -i 0.3 -W 1 " + kTarget);
-    });
+    Diagnosis d = diagnose_while(
+        moved, wgm, [&] { run_status("ip netns exec " + sh_quote(moved) + " ping -n -c 3 -i 0.3 -W 1 " + kTarget); });
     INFO(d.output);
     CHECK(d.exit_status == 0);
     CHECK(d.report["findings"].empty());
     bool said = false;
-    for (const json& l : d.report["limits"]) said |= std::string(l).find("its socket is in another namespace") != std::string::npos;
+    for (const json& l : d.report["limits"])
+        said |= std::string(l).find("its socket is in another namespace") != std::string::npos;
     CHECK(said);
 }
 
 TEST_CASE("fault: the server forgot its sessions (peer removed and added again): the client's data for the old "
-          "session is refused, by receiver index (kernel WireGuard)", "[e2e][faults]") {
+          "session is refused, by receiver index (kernel WireGuard)",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
     const std::string client_key = public_key(lab, "client", lab.wg_iface());
     const std::string allowed = trimmed(lab.exec("server", "wg show " + sh_quote(wgs) + " allowed-ips | grep -F " +
-                                                               sh_quote(client_key) + " | cut -f2 | tr ' ' ','").output);
+                                                               sh_quote(client_key) + " | cut -f2 | tr ' ' ','")
+                                            .output);
     REQUIRE(!allowed.empty());
-    must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(client_key) + " remove && wg set " + sh_quote(wgs) +
-                            " peer " + sh_quote(client_key) + " allowed-ips " + sh_quote(allowed));
+    must(lab, "server",
+         "wg set " + sh_quote(wgs) + " peer " + sh_quote(client_key) + " remove && wg set " + sh_quote(wgs) + " peer " +
+             sh_quote(client_key) + " allowed-ips " + sh_quote(allowed));
     Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] { ping(lab, 2); });
     INFO(d.output);
     if (!lab.kernel_wireguard("server", wgs)) {
@@ -344,14 +369,14 @@ TEST_CASE("fault: the server forgot its sessions (peer removed and added again):
 }
 
 TEST_CASE("fault: a gateway forwarding its peers' packets to the uplink without NAT: likely, with the masquerade "
-          "to add", "[e2e][faults][host]") {
+          "to add",
+          "[e2e][faults][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
     const char* uplink_peer = "203.0.113.1"; // the router: it has no route back to the tunnel's 10.0.0.0/24
-    Diagnosis d = diagnose_while(lab.server_ns(), wgs, [&] {
-        lab.exec("client", std::string("ping -n -c 2 -i 0.3 -W 1 ") + uplink_peer);
-    });
+    Diagnosis d = diagnose_while(lab.server_ns(), wgs,
+                                 [&] { lab.exec("client", std::string("ping -n -c 2 -i 0.3 -W 1 ") + uplink_peer); });
     INFO(d.output);
     CHECK(d.exit_status == 5);
     const json* f = d.finding("no_nat_to_uplink");
@@ -426,7 +451,8 @@ bool send_udp_from(const std::string& netns, const char* to, uint16_t port, cons
 } // namespace
 
 TEST_CASE("fault: a data message altered on the way does not decrypt, one sent again is replayed: dropped by "
-          "WireGuard, said", "[e2e][faults]") {
+          "WireGuard, said",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgs = lab.server_wg_iface();
@@ -435,7 +461,8 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
     if (run_status("command -v tcpdump").status != 0) SKIP("no tcpdump to capture a data message with");
     // -Z root: tcpdump would drop to a user "tcpdump" (not there in the VMs, and not allowed into the scratch dir).
     Process capture("exec ip netns exec " + sh_quote(lab.server_ns()) + " tcpdump -Z root -i s0 -c 1 -U -w " +
-                    sh_quote(dir.file("data.pcap")) + " 'udp dst port 51820 and udp[8] = 4 and greater 120' 2>/dev/null");
+                    sh_quote(dir.file("data.pcap")) +
+                    " 'udp dst port 51820 and udp[8] = 4 and greater 120' 2>/dev/null");
     // Pings until tcpdump has its packet (it says nothing when it is attached: one ping may come too early).
     for (int i = 0; i < 30 && !capture.wait_for(std::chrono::milliseconds(500)); ++i) ping(lab, 1);
     REQUIRE(capture.wait_for(std::chrono::seconds(5)));
@@ -450,10 +477,13 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
     };
     auto diagnose = [&](const std::string& extra) {
-        return diagnose_while(lab.server_ns(), wgs, [&] {
-            send(altered);
-            send(message); // the very message WireGuard received already: its counter is replayed
-        }, 5, extra);
+        return diagnose_while(
+            lab.server_ns(), wgs,
+            [&] {
+                send(altered);
+                send(message); // the very message WireGuard received already: its counter is replayed
+            },
+            5, extra);
     };
     if (lab.kernel_wireguard("server", wgs)) {
         for (const char* flavour : {"", "--no-fexit"}) { // fexit decrypt_packet; kprobe wireguard:decrypt_packet
@@ -464,7 +494,8 @@ TEST_CASE("fault: a data message altered on the way does not decrypt, one sent a
             const json* invalid = d.finding("data_not_authentic"); // exact: decrypt_packet refused it
             REQUIRE(invalid);
             CHECK((*invalid)["certainty"] == "certain");
-            const json* replayed = d.finding("data_not_delivered"); // decrypted, then nothing reached the allowed-IPs check
+            const json* replayed =
+                d.finding("data_not_delivered"); // decrypted, then nothing reached the allowed-IPs check
             REQUIRE(replayed);
             CHECK((*replayed)["certainty"] == "likely");
         }
@@ -503,7 +534,8 @@ bool any_gap(const WatchOutput& out, const std::string& text) {
 } // namespace
 
 TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGuard's queue for a handshake, and go "
-          "with the queue when the peer is removed or the interface brought down", "[e2e][faults]") {
+          "with the queue when the peer is removed or the interface brought down",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();
@@ -512,15 +544,18 @@ TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGu
     // The server forgets the client (it would otherwise start a handshake itself, and the client would roam to it);
     // the client's peer is set again (no session, fresh timers) at a port nothing listens on.
     must(lab, "server", "wg set " + sh_quote(wgs) + " peer " + sh_quote(public_key(lab, "client", wg)) + " remove");
-    const std::string set_peer = "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " +
-                                 kEndpoint + ":51999 allowed-ips 0.0.0.0/0";
+    const std::string set_peer = "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " + kEndpoint +
+                                 ":51999 allowed-ips 0.0.0.0/0";
     must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && " + set_peer);
     // Pings wait in the queue; then `then` drops it: the peer removed, or the interface brought down.
     auto queued_then = [&](const std::string& then) {
-        return watch_while(lab, [&] {
-            lab.exec("client", "ping -n -c 2 -i 0.2 -W 1 " + std::string(kTarget) + " >/dev/null & sleep 0.8; " + then +
-                                   "; wait");
-        }, 4);
+        return watch_while(
+            lab,
+            [&] {
+                lab.exec("client", "ping -n -c 2 -i 0.2 -W 1 " + std::string(kTarget) + " >/dev/null & sleep 0.8; " +
+                                       then + "; wait");
+            },
+            4);
     };
     WatchOutput removed = queued_then("wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove");
     must(lab, "client", set_peer);
@@ -558,7 +593,8 @@ TEST_CASE("fault: a peer that never answers: the client's packets wait in WireGu
 }
 
 TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last accepted is a flood, an old one is "
-          "refused for its timestamp (kernel WireGuard, exact)", "[e2e][faults]") {
+          "refused for its timestamp (kernel WireGuard, exact)",
+          "[e2e][faults]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();
@@ -568,15 +604,16 @@ TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last
     ScratchDir dir;
     // The router drops what the client sends to the server's port (the lab's router, never the host's): its
     // initiations are captured on the way in (tcpdump sees them before the forward hook) and never arrive.
-    must(lab, "router", "nft add table inet wgbpf_e2e_hold && nft add chain inet wgbpf_e2e_hold hold '{ type filter hook "
-                        "forward priority 0; }' && nft add rule inet wgbpf_e2e_hold hold udp dport 51820 drop");
+    must(lab, "router",
+         "nft add table inet wgbpf_e2e_hold && nft add chain inet wgbpf_e2e_hold hold '{ type filter hook "
+         "forward priority 0; }' && nft add rule inet wgbpf_e2e_hold hold udp dport 51820 drop");
     Process capture("exec ip netns exec " + sh_quote(lab.router_ns()) + " tcpdump -Z root -i r0 -c 2 -U -w " +
                     sh_quote(dir.file("init.pcap")) + " 'udp dst port 51820 and udp[8] = 1' 2>/dev/null");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     // The peer set again: a ping makes an initiation at once, and WireGuard retries after 5 s.
-    must(lab, "client", "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && wg set " +
-                            sh_quote(wg) + " peer " + sh_quote(server_key) + " endpoint " + kEndpoint +
-                            ":51820 allowed-ips 0.0.0.0/0");
+    must(lab, "client",
+         "wg set " + sh_quote(wg) + " peer " + sh_quote(server_key) + " remove && wg set " + sh_quote(wg) + " peer " +
+             sh_quote(server_key) + " endpoint " + kEndpoint + ":51820 allowed-ips 0.0.0.0/0");
     for (int i = 0; i < 12 && !capture.wait_for(std::chrono::milliseconds(100)); ++i) ping(lab, 1);
     REQUIRE(capture.wait_for(std::chrono::seconds(10)));
     std::vector<std::string> inits = udp_payloads(dir.file("init.pcap"));
@@ -584,12 +621,15 @@ TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last
     REQUIRE(inits[0].size() == 148);
     REQUIRE(inits[1].size() == 148);
     // The first (older timestamp) is accepted; the second, at once, is a flood; the first again, later, is old.
-    WatchOutput out = watch_while(lab.server_ns(), wgs, [&] {
-        CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, std::vector<std::string>{inits[0], inits[1]}));
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, inits[0]));
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    }, 3);
+    WatchOutput out = watch_while(
+        lab.server_ns(), wgs,
+        [&] {
+            CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, std::vector<std::string>{inits[0], inits[1]}));
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            CHECK(send_udp_from(lab.router_ns(), kEndpoint, 51820, inits[0]));
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        },
+        3);
     INFO(out.stdout_text);
     std::set<std::string> verdicts;
     for (const json& w : wireguard_steps(out))
@@ -607,16 +647,20 @@ TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last
 }
 
 TEST_CASE("fault: a hop whose MTU is smaller than packets sent with DF: the router drops them as too big, with the "
-          "numbers, and its ICMP fragmentation-needed shows the MTU", "[e2e][faults][host]") {
+          "numbers, and its ICMP fragmentation-needed shows the MTU",
+          "[e2e][faults][host]") {
     // [host]: the forwarding path's drop reason and ICMP are the same on the stock kernels (checked there once, on
     // 6.1 and 6.12): the VM suite's time goes to what differs.
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     must(lab, "router", "ip link set dev r1 mtu 1300");
     // Marked with WireGuard's fwmark, the ping takes the main table (not the tunnel): to the server over the router.
-    WatchOutput out = watch_while(lab.router_ns(), "r0", [&] {
-        lab.exec("client", "ping -n -c 1 -W 1 -m 51820 -M do -s 1400 " + std::string(kEndpoint) + " >/dev/null");
-    }, 3);
+    WatchOutput out = watch_while(
+        lab.router_ns(), "r0",
+        [&] {
+            lab.exec("client", "ping -n -c 1 -W 1 -m 51820 -M do -s 1400 " + std::string(kEndpoint) + " >/dev/null");
+        },
+        3);
     INFO(out.stdout_text);
     bool dropped = false, icmp = false;
     for (const json& t : out.of_kind("timeline")) {

@@ -63,7 +63,8 @@ struct UdpFlood {
     Process server;
     std::optional<Process> client;
     UdpFlood(const Lab& lab, int seconds)
-        : server("exec ip netns exec " + sh_quote(lab.server_ns()) + " iperf3 -s -1 -B " + kTarget + " >/dev/null 2>&1") {
+        : server("exec ip netns exec " + sh_quote(lab.server_ns()) + " iperf3 -s -1 -B " + kTarget +
+                 " >/dev/null 2>&1") {
         std::this_thread::sleep_for(500ms); // the server listens
         client.emplace("exec ip netns exec " + sh_quote(lab.client_ns()) + " iperf3 -u -b 0 -l 64 -t " +
                        std::to_string(seconds) + " -c " + kTarget + " >/dev/null 2>&1");
@@ -77,11 +78,11 @@ json last_line(std::string text) {
     return json::parse(text.substr(start == std::string::npos ? 0 : start + 1), nullptr, false);
 }
 
-
 } // namespace
 
 TEST_CASE("hardening: under a UDP flood (with --nftrace), Ctrl-C ends the watch within a second, with its "
-          "summary, and memory stays under the ceiling", "[e2e][hardening][host]") {
+          "summary, and memory stays under the ceiling",
+          "[e2e][hardening][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     ScratchDir dir;
@@ -102,7 +103,7 @@ TEST_CASE("hardening: under a UDP flood (with --nftrace), Ctrl-C ends the watch 
     REQUIRE(ended);
     CHECK(took < 1000ms);
     CHECK(watch.exit_status() == 0);
-    CHECK(err.find(" records in ") != std::string::npos); // the summary
+    CHECK(err.find(" records in ") != std::string::npos);     // the summary
     CHECK(err.find("events were lost") != std::string::npos); // it was a flood indeed
     CHECK(str_field(last_line(read_text(dir.file("out"))), "kind") == "summary");
     CHECK(peak > 0);
@@ -156,7 +157,8 @@ TEST_CASE("hardening: Ctrl-C while attaching stops before watching begins and le
 }
 
 TEST_CASE("hardening: two watches of the same namespace at once, with --nftrace: both run every module and "
-          "both match their traces", "[e2e][hardening]") {
+          "both match their traces",
+          "[e2e][hardening]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     ScratchDir dir;
@@ -198,8 +200,9 @@ TEST_CASE("hardening: the WireGuard interface taken down and up again by wg-quic
     Lab lab;
     ScratchDir dir;
     const std::string conf = "/run/wgbpf-lab/" + lab.name() + "/" + lab.wg_iface() + ".conf";
-    const std::string up = std::string(lab.kernel_wireguard() ? "" : "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go ") +
-                           "wg-quick up " + sh_quote(conf) + " 2>&1";
+    const std::string up =
+        std::string(lab.kernel_wireguard() ? "" : "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go ") + "wg-quick up " +
+        sh_quote(conf) + " 2>&1";
     Process watch(watch_command(lab.client_ns(), "--iface " + sh_quote(lab.wg_iface()) + " --json --duration 16 -w " +
                                                      sh_quote(dir.file("rec")) + " 2> " + sh_quote(dir.file("err"))));
     require_ready(watch);
@@ -223,11 +226,13 @@ TEST_CASE("hardening: the WireGuard interface taken down and up again by wg-quic
     CHECK(str_field(lines.back(), "kind") == "summary");
     size_t linked = 0;
     for (const json& t : lines)
-        if (str_field(t, "kind") == "timeline" && str_field(t, "outcome") == "encapsulated" && t.contains("encapsulated_in"))
+        if (str_field(t, "kind") == "timeline" && str_field(t, "outcome") == "encapsulated" &&
+            t.contains("encapsulated_in"))
             ++linked;
     CHECK(linked >= 3); // the pings after the interface came back, each with its outer packet
     // The recording is whole: it replays to its end frame.
-    RunResult replay = run_status(sh_quote(wgbpf_binary()) + " replay " + sh_quote(dir.file("rec")) + " >/dev/null 2>&1");
+    RunResult replay =
+        run_status(sh_quote(wgbpf_binary()) + " replay " + sh_quote(dir.file("rec")) + " >/dev/null 2>&1");
     CHECK(replay.status == 0);
 }
 
@@ -248,8 +253,8 @@ struct RoutedNamespace {
             " link set lo up");
         std::ofstream batch(dir.file("routes.batch"));
         for (int i = 0; i < routes; ++i)
-            batch << "route add 172." << 16 + (i >> 16) << "." << ((i >> 8) & 255) << "." << (i & 255) << "/32 dev r0 table "
-                  << 100 + i % 4 << "\n";
+            batch << "route add 172." << 16 + (i >> 16) << "." << ((i >> 8) & 255) << "." << (i & 255)
+                  << "/32 dev r0 table " << 100 + i % 4 << "\n";
         batch.close();
         run("ip -n " + name + " -batch " + sh_quote(dir.file("routes.batch")), 120s);
     }
@@ -266,7 +271,8 @@ std::vector<json> route_steps_to(const std::vector<json>& lines, const std::stri
 } // namespace
 
 TEST_CASE("hardening: a namespace with 200k routes: route changes are followed one by one, recorded as changes, "
-          "replayed the same, within the memory ceiling", "[e2e][hardening][host]") {
+          "replayed the same, within the memory ceiling",
+          "[e2e][hardening][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     ScratchDir dir;
     RoutedNamespace ns(dir, 200'000);

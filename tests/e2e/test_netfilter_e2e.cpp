@@ -24,11 +24,14 @@ TEST_CASE("netfilter: the seed's mark and conntrack mark story", "[e2e][netfilte
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wgq = "wg-quick-" + lab.wg_iface();
-    WatchOutput out = watch_while(lab, [&] {
-        flush_conntrack(lab);
-        RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
-        CHECK(ping.status == 0);
-    }, 8, "--steps");
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            flush_conntrack(lab);
+            RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
+            CHECK(ping.status == 0);
+        },
+        8, "--steps");
     CHECK(out.exit_status == 0);
     std::vector<json> steps = out.of_kind("netfilter");
     INFO(steps.size() << " netfilter steps:\n" << describe(steps));
@@ -79,10 +82,13 @@ TEST_CASE("netfilter: a rule that drops the outer packets shows the drop and its
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     REQUIRE(lab.exec("client", "nft insert rule inet filter output udp dport 51820 drop").status == 0);
-    WatchOutput out = watch_while(lab, [&] {
-        RunResult ping = lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 20s);
-        CHECK(ping.status != 0); // the tunnel's packets are dropped
-    }, 8, "--steps");
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            RunResult ping = lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 20s);
+            CHECK(ping.status != 0); // the tunnel's packets are dropped
+        },
+        8, "--steps");
     std::vector<json> steps = out.of_kind("netfilter");
     std::vector<json> drops = out.of_kind("drop");
     INFO("netfilter steps:\n" << describe(steps) << "drops:\n" << describe(drops));
@@ -142,18 +148,22 @@ TEST_CASE("netfilter: a chain beside conntrack (priority -199, as the Mullvad ap
                                                      "table inet mullvadlike {\n"
                                                      "  chain prerouting {\n"
                                                      "    type filter hook prerouting priority -199; policy accept;\n"
-                                                     "    iifname != \"") + lab.wg_iface() + "\" ip saddr " + kEndpoint +
-                                                     " udp sport 51820 meta mark set 0x6d6f6c65\n"
-                                                     "  }\n"
-                                                     "}\n"
-                                                     "EOF");
+                                                     "    iifname != \"") +
+                                             lab.wg_iface() + "\" ip saddr " + kEndpoint +
+                                             " udp sport 51820 meta mark set 0x6d6f6c65\n"
+                                             "  }\n"
+                                             "}\n"
+                                             "EOF");
     INFO(added.output);
     REQUIRE(added.status == 0);
-    WatchOutput out = watch_while(lab, [&] {
-        flush_conntrack(lab);
-        RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
-        CHECK(ping.status == 0);
-    }, 8, "--steps");
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            flush_conntrack(lab);
+            RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
+            CHECK(ping.status == 0);
+        },
+        8, "--steps");
     CHECK(out.exit_status == 0);
     const std::vector<json> ready = out.of_kind("ready");
     REQUIRE(ready.size() == 1);
@@ -168,7 +178,8 @@ TEST_CASE("netfilter: a chain beside conntrack (priority -199, as the Mullvad ap
     CHECK(netfilter_running);
     // Brackets (no fexit here): the hook that belongs just below -199 would sit at conntrack's -200, which
     // the kernel refuses (EBUSY); it moves below conntrack and says so. The exact flavour needs no hooks.
-    if (notes.find("netfilter links") != std::string::npos) CHECK(notes.find("priority -200 is taken") != std::string::npos);
+    if (notes.find("netfilter links") != std::string::npos)
+        CHECK(notes.find("priority -200 is taken") != std::string::npos);
     std::vector<json> steps = out.of_kind("netfilter");
     INFO(steps.size() << " netfilter steps:\n" << describe(steps));
     bool marked = false;

@@ -36,7 +36,9 @@ std::map<std::string, int64_t> watched_namespaces(const WatchOutput& out) {
     return by_name;
 }
 
-void ping_from_app(const Lab& lab) { CHECK(lab.exec("app", std::string("ping -n -c 2 -i 0.3 ") + kTarget, 20s).status == 0); }
+void ping_from_app(const Lab& lab) {
+    CHECK(lab.exec("app", std::string("ping -n -c 2 -i 0.3 ") + kTarget, 20s).status == 0);
+}
 
 // The inner echo request and reply in the container, each linked with its outer packet in the client's
 // namespace (where the interface was created and its socket is).
@@ -54,7 +56,8 @@ void check_linked_across(const Lab& lab, const WatchOutput& out, const std::map<
     CHECK(int_field(*inner, "netns") == app);
     CHECK(str_field(*inner, "outcome") == "encapsulated");
     CHECK(has_step(*inner, "wireguard", [&](const json& s) {
-        return str_field(s, "action") == "encrypt" && str_field(s, "linked_by") == (kernel ? "skb" : "peer_order_length");
+        return str_field(s, "action") == "encrypt" &&
+               str_field(s, "linked_by") == (kernel ? "skb" : "peer_order_length");
     }));
     REQUIRE_FALSE(inner->value("encapsulated_in", json()).is_null());
     const json* outer = by_id(ts, (*inner)["encapsulated_in"]);
@@ -64,7 +67,8 @@ void check_linked_across(const Lab& lab, const WatchOutput& out, const std::map<
     CHECK(str_field(*outer, "dst") == kEndpoint);
     CHECK((*outer)["outer_of"] == (*inner)["id"]);
     CHECK(has_step(*outer, "device", [](const json& s) {
-        return str_field(s, "direction") == "egress" && str_field(s, "dev") == "c0"; // the client's uplink, by its name there
+        return str_field(s, "direction") == "egress" &&
+               str_field(s, "dev") == "c0"; // the client's uplink, by its name there
     }));
     // The tunnel's MTU is read where the interface is, the uplink's where the outer packet left.
     CHECK(has_step(*inner, "wireguard", [](const json& s) {
@@ -88,8 +92,8 @@ TEST_CASE("netns: an interface moved into a container, its outer packets in the 
           "[e2e][netns]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab(LabKind::container);
-    WatchOutput out = watch_while(lab.app_ns(), lab.wg_iface(), [&] { ping_from_app(lab); }, 8,
-                                  "--netns " + sh_quote(lab.client_ns()));
+    WatchOutput out = watch_while(
+        lab.app_ns(), lab.wg_iface(), [&] { ping_from_app(lab); }, 8, "--netns " + sh_quote(lab.client_ns()));
     CHECK(out.exit_status == 0);
     auto ns = watched_namespaces(out);
     CHECK(ns.size() == 2);
@@ -111,8 +115,8 @@ TEST_CASE("netns: watching only the container says where the outer packets are, 
     // On the packet itself (kernel WireGuard found its peer; that must not turn into a guess about GSO or loss).
     auto says_not_watched = [](const json& t) {
         for (const json& g : array_field(t, "gaps"))
-            if (g.is_string() && g.get<std::string>().find("UDP socket is in a namespace that is not watched") !=
-                                     std::string::npos)
+            if (g.is_string() &&
+                g.get<std::string>().find("UDP socket is in a namespace that is not watched") != std::string::npos)
                 return true;
         return false;
     };
@@ -132,7 +136,8 @@ TEST_CASE("netns: --netns all finds the socket's namespace among several that bi
     if (probe.status == 2 && probe.output.find("name them with --netns") != std::string::npos)
         SKIP("this host has more network namespaces than one watch takes: " + trimmed(probe.output));
     REQUIRE(probe.status == 0);
-    WatchOutput out = watch_while("all", lab.wg_iface(), [&] { ping_from_app(lab); }, 8);
+    WatchOutput out = watch_while(
+        "all", lab.wg_iface(), [&] { ping_from_app(lab); }, 8);
     CHECK(out.exit_status == 0);
     check_linked_across(lab, out, watched_namespaces(out));
 }

@@ -29,7 +29,9 @@ std::string client_nft(const Lab& lab, const std::string& args) {
     return r.output;
 }
 
-bool has_trace_table(const Lab& lab) { return client_nft(lab, "list tables").find("wgbpf_trace_") != std::string::npos; }
+bool has_trace_table(const Lab& lab) {
+    return client_nft(lab, "list tables").find("wgbpf_trace_") != std::string::npos;
+}
 
 } // namespace
 
@@ -42,12 +44,15 @@ TEST_CASE("nftrace: each chain's deciding rule, from a trace table that lives on
     bool table_during = false;
     ScratchDir scratch;
     const std::string file = scratch.file("nftrace.wgbpf");
-    WatchOutput out = watch_while(lab, [&] {
-        table_during = has_trace_table(lab);
-        lab.exec("client", "conntrack -F 2>/dev/null || true");
-        RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
-        CHECK(ping.status == 0);
-    }, 3, "--steps --nftrace -w " + sh_quote(file));
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            table_during = has_trace_table(lab);
+            lab.exec("client", "conntrack -F 2>/dev/null || true");
+            RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
+            CHECK(ping.status == 0);
+        },
+        3, "--steps --nftrace -w " + sh_quote(file));
     CHECK(out.exit_status == 0);
     CHECK(table_during);
     CHECK_FALSE(has_trace_table(lab));
@@ -59,7 +64,8 @@ TEST_CASE("nftrace: each chain's deciding rule, from a trace table that lives on
     // by `jump global`.
     bool input_rule = false;
     for (const json& s : steps)
-        if (is_step(s, "input", "filter", "input") && str_field(s, "src") == kTarget && str_field(s, "dst") == "10.0.0.1") {
+        if (is_step(s, "input", "filter", "input") && str_field(s, "src") == kTarget &&
+            str_field(s, "dst") == "10.0.0.1") {
             input_rule |= int_field(s, "rule_handle").has_value() && str_field(s, "trace_id").has_value() &&
                           str_field(s, "trace_id")->size() == 8 &&
                           str_field(s, "rule")->find("ct state established,related accept") != std::string::npos;
@@ -68,11 +74,12 @@ TEST_CASE("nftrace: each chain's deciding rule, from a trace table that lives on
     // The outer UDP packet's trip through postmangle shows the rule that stores the mark in conntrack.
     bool postmangle_traced = false;
     for (const json& s : steps)
-        if (is_step(s, "postrouting", wgq, "postmangle") && str_field(s, "dst") == kEndpoint && str_field(s, "trace_id"))
+        if (is_step(s, "postrouting", wgq, "postmangle") && str_field(s, "dst") == kEndpoint &&
+            str_field(s, "trace_id"))
             for (const json& r : array_field(s, "traced_rules"))
                 // "udp" or "17": nft names protocols from /etc/protocols, which a minimal system may lack
-                postmangle_traced |= str_field(r, "rule").value_or("").find("meta mark 0x0000ca6c ct mark set meta mark") !=
-                                         std::string::npos &&
+                postmangle_traced |= str_field(r, "rule").value_or("").find(
+                                         "meta mark 0x0000ca6c ct mark set meta mark") != std::string::npos &&
                                      str_field(r, "verdict") == "continue";
     CHECK(postmangle_traced);
     // A chain without rules is decided by its policy: traced, but no rule.
@@ -129,9 +136,10 @@ TEST_CASE("nftrace: when the kernel refuses the trace table, watch says why and 
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     // A table of the name wgbpf will use, made first: the shell's PID is wgbpf's after `exec`.
-    const std::string cmd = "ip netns exec " + sh_quote(lab.client_ns()) + " nft add table inet wgbpf_trace_$$ && exec " +
-                            sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(lab.client_ns()) + " --iface " +
-                            sh_quote(lab.wg_iface()) + " --json --nftrace --duration 1";
+    const std::string cmd = "ip netns exec " + sh_quote(lab.client_ns()) +
+                            " nft add table inet wgbpf_trace_$$ && exec " + sh_quote(wgbpf_binary()) +
+                            " watch --netns " + sh_quote(lab.client_ns()) + " --iface " + sh_quote(lab.wg_iface()) +
+                            " --json --nftrace --duration 1";
     RunResult watch = run_status(cmd, 120s);
     const std::string tables = client_nft(lab, "list tables");
     // Not wgbpf's to delete (it did not make it): the test cleans up after itself.

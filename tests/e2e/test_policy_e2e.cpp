@@ -30,15 +30,16 @@ void drop_wg_quick_policy(const Lab& lab) {
     const std::string wg = lab.wg_iface();
     RunResult r = lab.exec("client", "ip -4 rule del not fwmark 51820 table 51820 && "
                                      "ip -4 rule del table main suppress_prefixlength 0 && "
-                                     "nft delete table ip wg-quick-" + wg);
+                                     "nft delete table ip wg-quick-" +
+                                         wg);
     INFO(r.output);
     REQUIRE(r.status == 0);
 }
 
 struct Story {
-    const json* request = nullptr;       // the echo request, into the tunnel
-    const json* outer = nullptr;         // its encrypted outer packet
-    const json* outer_reply = nullptr;   // the encrypted reply
+    const json* request = nullptr;     // the echo request, into the tunnel
+    const json* outer = nullptr;       // its encrypted outer packet
+    const json* outer_reply = nullptr; // the encrypted reply
     std::vector<json> timelines;
 };
 
@@ -93,11 +94,14 @@ TEST_CASE("policy: NetworkManager's full tunnel (rules P/P+1, table = fwmark, lo
     drop_wg_quick_policy(lab);
     // nm-device-wireguard.c: fwmark = table F, rule P `suppress_prefixlength 0`, rule P+1 `not fwmark F
     // table F`, the default route in F with metric 50. F and P derive from the connection's UUID.
-    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) + " fwmark 52008 && "
-                                     "ip route add default dev " + sh_quote(wg) + " table 52008 metric 50 proto static && "
-                                     "ip -4 rule add pref 31394 table main suppress_prefixlength 0 && "
-                                     "ip -4 rule add pref 31395 not fwmark 52008 table 52008 && "
-                                     "sysctl -qw net.ipv4.conf.all.rp_filter=2");
+    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) +
+                                         " fwmark 52008 && "
+                                         "ip route add default dev " +
+                                         sh_quote(wg) +
+                                         " table 52008 metric 50 proto static && "
+                                         "ip -4 rule add pref 31394 table main suppress_prefixlength 0 && "
+                                         "ip -4 rule add pref 31395 not fwmark 52008 table 52008 && "
+                                         "sysctl -qw net.ipv4.conf.all.rp_filter=2");
     INFO(r.output);
     REQUIRE(r.status == 0);
     Story s = ping_once(lab);
@@ -116,24 +120,30 @@ TEST_CASE("policy: NetworkManager's full tunnel (rules P/P+1, table = fwmark, lo
 }
 
 TEST_CASE("policy: systemd-networkd (FirewallMark = RouteTable = 0xa22a61a9 > 2^31, no src_valid_mark, strict "
-          "rp_filter): the reply dies at rp_filter, and the timeline says why", "[e2e][policy]") {
+          "rp_filter): the reply dies at rp_filter, and the timeline says why",
+          "[e2e][policy]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();
     drop_wg_quick_policy(lab);
     // As wg2nd generates for networkd: table = mark = 2720686505, rules 32764/32765, wg-quick's nftables
     // (marks restored from conntrack) under the interface's name; src_valid_mark left at 0.
-    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) + " fwmark 0xa22a61a9 && "
-                                     "ip route add default dev " + sh_quote(wg) + " table 2720686505 && "
-                                     "ip -4 rule add pref 32764 table main suppress_prefixlength 0 && "
-                                     "ip -4 rule add pref 32765 not fwmark 0xa22a61a9 table 2720686505 && "
-                                     "sysctl -qw net.ipv4.conf.all.src_valid_mark=0 && "
-                                     "nft -f - <<'EOF'\n"
-                                     "table ip networkd-wg {\n"
-                                     "  chain premangle { type filter hook prerouting priority mangle; meta l4proto udp meta mark set ct mark; }\n"
-                                     "  chain postmangle { type filter hook postrouting priority mangle; meta l4proto udp meta mark 0xa22a61a9 ct mark set meta mark; }\n"
-                                     "}\n"
-                                     "EOF");
+    RunResult r = lab.exec(
+        "client",
+        "wg set " + sh_quote(wg) +
+            " fwmark 0xa22a61a9 && "
+            "ip route add default dev " +
+            sh_quote(wg) +
+            " table 2720686505 && "
+            "ip -4 rule add pref 32764 table main suppress_prefixlength 0 && "
+            "ip -4 rule add pref 32765 not fwmark 0xa22a61a9 table 2720686505 && "
+            "sysctl -qw net.ipv4.conf.all.src_valid_mark=0 && "
+            "nft -f - <<'EOF'\n"
+            "table ip networkd-wg {\n"
+            "  chain premangle { type filter hook prerouting priority mangle; meta l4proto udp meta mark set ct mark; }\n"
+            "  chain postmangle { type filter hook postrouting priority mangle; meta l4proto udp meta mark 0xa22a61a9 ct mark set meta mark; }\n"
+            "}\n"
+            "EOF");
     INFO(r.output);
     REQUIRE(r.status == 0);
     Story s = ping_once(lab);
@@ -155,8 +165,10 @@ TEST_CASE("policy: a split tunnel (a few allowed prefixes routed in main, no fwm
     Lab lab;
     const std::string wg = lab.wg_iface();
     drop_wg_quick_policy(lab);
-    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) + " fwmark 0 && "
-                                     "ip route add 198.51.100.0/24 dev " + sh_quote(wg));
+    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) +
+                                         " fwmark 0 && "
+                                         "ip route add 198.51.100.0/24 dev " +
+                                         sh_quote(wg));
     INFO(r.output);
     REQUIRE(r.status == 0);
     Story s = ping_once(lab);
@@ -172,20 +184,24 @@ TEST_CASE("policy: a split tunnel (a few allowed prefixes routed in main, no fwm
 }
 
 TEST_CASE("policy: the Mullvad app's kill switch (tests/data/labs/mullvad.nft: prerouting at -199 beside conntrack, "
-          "policy drop, a route chain, mark 0x6d6f6c65 as fwmark and table)", "[e2e][policy]") {
+          "policy drop, a route chain, mark 0x6d6f6c65 as fwmark and table)",
+          "[e2e][policy]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();
     drop_wg_quick_policy(lab);
     const std::string ruleset = std::string(WGBPF_SOURCE_DIR) + "/tests/data/labs/mullvad.nft";
     // talpid-routing: table and fwmark 0x6d6f6c65 (1836018789), rules 32764/32765 as the kernel numbers them.
-    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) + " fwmark 0x6d6f6c65 && "
-                                     "ip route add default dev " + sh_quote(wg) + " table 1836018789 proto static && "
-                                     "ip -4 rule add not fwmark 0x6d6f6c65 table 1836018789 && "
-                                     "ip -4 rule add table main suppress_prefixlength 0 && "
-                                     "sysctl -qw net.ipv4.conf.all.src_valid_mark=1 && "
-                                     "sed 's/^define WG_IF = .*/define WG_IF = \"" + wg + "\"/' " + sh_quote(ruleset) +
-                                     " | nft -f -");
+    RunResult r = lab.exec("client", "wg set " + sh_quote(wg) +
+                                         " fwmark 0x6d6f6c65 && "
+                                         "ip route add default dev " +
+                                         sh_quote(wg) +
+                                         " table 1836018789 proto static && "
+                                         "ip -4 rule add not fwmark 0x6d6f6c65 table 1836018789 && "
+                                         "ip -4 rule add table main suppress_prefixlength 0 && "
+                                         "sysctl -qw net.ipv4.conf.all.src_valid_mark=1 && "
+                                         "sed 's/^define WG_IF = .*/define WG_IF = \"" +
+                                         wg + "\"/' " + sh_quote(ruleset) + " | nft -f -");
     INFO(r.output);
     REQUIRE(r.status == 0);
     lab.exec("client", "conntrack -F 2>/dev/null || true");

@@ -106,14 +106,17 @@ TEST_CASE("lab: the seed topology with wg-quick's policy routing", "[e2e][lab]")
 TEST_CASE("route: the seed's routing decisions, rule by rule", "[e2e][route]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
-    WatchOutput out = watch_while(lab, [&] {
-        // Kernel WireGuard caches the route to its peer (per CPU) since the lab's own check: invalidate it in the
-        // lab's namespace so the outer packets are routed, and seen, again.
-        lab.exec("client", "ip route flush cache");
-        RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
-        INFO("ping:\n" << ping.output);
-        CHECK(ping.status == 0);
-    }, 8, "--steps");
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            // Kernel WireGuard caches the route to its peer (per CPU) since the lab's own check: invalidate it in the
+            // lab's namespace so the outer packets are routed, and seen, again.
+            lab.exec("client", "ip route flush cache");
+            RunResult ping = lab.exec("client", std::string("ping -n -c 2 ") + kTarget, 20s);
+            INFO("ping:\n" << ping.output);
+            CHECK(ping.status == 0);
+        },
+        8, "--steps");
     INFO("wgbpf stdout:\n" << out.stdout_text);
     CHECK(out.exit_status == 0); // --duration: it ends by itself
     std::vector<json> routes = out.of_kind("route");

@@ -36,7 +36,8 @@ std::string server_public_key(const Lab& lab) {
 std::string running_flavour(const WatchOutput& out, const std::string& module) {
     for (const json& ready : out.of_kind("ready"))
         for (const json& m : array_field(ready, "modules"))
-            if (str_field(m, "name") == module && m.value("running", false)) return str_field(m, "flavour").value_or("");
+            if (str_field(m, "name") == module && m.value("running", false))
+                return str_field(m, "flavour").value_or("");
     return "";
 }
 
@@ -75,9 +76,8 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
         return str_field(s, "hook") == "output" && str_field(s, "verdict") == "accept";
     }));
     CHECK(has_step(*inner, "netfilter", [](const json& s) { return str_field(s, "chain") == "postmangle"; }));
-    CHECK(has_step(*inner, "device", [&](const json& s) {
-        return str_field(s, "direction") == "egress" && str_field(s, "dev") == wg;
-    }));
+    CHECK(has_step(*inner, "device",
+                   [&](const json& s) { return str_field(s, "direction") == "egress" && str_field(s, "dev") == wg; }));
     CHECK(has_step(*inner, "wireguard", [&](const json& s) {
         return str_field(s, "action") == "encrypt" && str_field(s, "peer") == peer &&
                str_field(s, "endpoint") == std::string(kEndpoint) + ":51820";
@@ -103,16 +103,16 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
     // Kernel WireGuard keeps the route to its peer cached: a lookup happens only when the cache is empty,
     // and the timeline says so instead of inventing one.
     bool route_cached = false;
-    for (const json& g : array_field(*outer, "gaps")) route_cached |= g.get<std::string>().find("cached") != std::string::npos;
+    for (const json& g : array_field(*outer, "gaps"))
+        route_cached |= g.get<std::string>().find("cached") != std::string::npos;
     CHECK((route_cached || has_step(*outer, "route", [](const json& s) {
                return int_field(s, "rule") == 32766 && str_field(s, "oif") == "c0";
            })));
     CHECK(has_step(*outer, "netfilter", [](const json& s) {
         return str_field(s, "chain") == "postmangle" && int_field(s, "ct_mark_after") == 51820;
     }));
-    CHECK(has_step(*outer, "device", [](const json& s) {
-        return str_field(s, "direction") == "egress" && str_field(s, "dev") == "c0";
-    }));
+    CHECK(has_step(*outer, "device",
+                   [](const json& s) { return str_field(s, "direction") == "egress" && str_field(s, "dev") == "c0"; }));
 
     // Figure 3, steps 1-4: the encrypted reply, mark restored, rp_filter passes with the mark, delivered.
     const json* outer_reply = find_timeline(ts, [&](const json& t) {
@@ -136,9 +136,8 @@ TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner a
     REQUIRE(inner_reply);
     REQUIRE(inner_reply->contains("decapsulated_from"));
     CHECK((*inner_reply)["decapsulated_from"] == (*outer_reply)["id"]);
-    CHECK(has_step(*inner_reply, "device", [&](const json& s) {
-        return str_field(s, "direction") == "ingress" && str_field(s, "dev") == wg;
-    }));
+    CHECK(has_step(*inner_reply, "device",
+                   [&](const json& s) { return str_field(s, "direction") == "ingress" && str_field(s, "dev") == wg; }));
     CHECK(has_step(*inner_reply, "netfilter", [](const json& s) {
         return str_field(s, "chain") == "preraw" && str_field(s, "verdict") == "accept";
     }));
@@ -153,9 +152,9 @@ TEST_CASE("timeline: with --no-fexit, kprobes link kernel WireGuard's packets ju
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string peer = server_public_key(lab);
-    WatchOutput out = watch_while(lab, [&] {
-        CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0);
-    }, 8, "--no-fexit");
+    WatchOutput out = watch_while(
+        lab, [&] { CHECK(lab.exec("client", std::string("ping -n -c 1 ") + kTarget, 20s).status == 0); }, 8,
+        "--no-fexit");
     CHECK(out.exit_status == 0);
     std::vector<json> ts = out.of_kind("timeline");
     INFO(ts.size() << " timelines:\n" << describe(ts));
@@ -170,16 +169,16 @@ TEST_CASE("timeline: with --no-fexit, kprobes link kernel WireGuard's packets ju
     INFO("wireguard module flavour: " << wireguard_flavour);
     if (kernel_wg) CHECK(wireguard_flavour.find("kprobe") != std::string::npos);
     for (const json& ready : out.of_kind("ready"))
-        for (const json& m : array_field(ready, "modules")) CHECK(str_field(m, "flavour").value_or("").find("fexit") == std::string::npos);
+        for (const json& m : array_field(ready, "modules"))
+            CHECK(str_field(m, "flavour").value_or("").find("fexit") == std::string::npos);
 }
 
 TEST_CASE("timeline: without src_valid_mark, strict rp_filter drops the reply, and says why", "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     REQUIRE(lab.exec("client", "sysctl -qw net.ipv4.conf.all.src_valid_mark=0").status == 0);
-    WatchOutput out = watch_while(lab, [&] {
-        CHECK(lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 20s).status != 0);
-    });
+    WatchOutput out = watch_while(
+        lab, [&] { CHECK(lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 20s).status != 0); });
     std::vector<json> ts = out.of_kind("timeline");
     INFO(describe(ts));
     const json* reply = find_timeline(ts, [&](const json& t) {
@@ -234,9 +233,7 @@ TEST_CASE("timeline: the same story for a ping6 through a dual-stack tunnel", "[
     } unset;
     Lab lab;
     const std::string wg = lab.wg_iface();
-    WatchOutput out = watch_while(lab, [&] {
-        CHECK(lab.exec("client", "ping -6 -n -c 1 fd51::9", 20s).status == 0);
-    });
+    WatchOutput out = watch_while(lab, [&] { CHECK(lab.exec("client", "ping -6 -n -c 1 fd51::9", 20s).status == 0); });
     std::vector<json> ts = out.of_kind("timeline");
     INFO(describe(ts));
 
@@ -267,21 +264,22 @@ TEST_CASE("timeline: the same story for a ping6 through a dual-stack tunnel", "[
     REQUIRE(reply);
     CHECK(reply->contains("decapsulated_from"));
     CHECK(has_step(*reply, "netfilter", [](const json& s) {
-        return str_field(s, "family") == "ip6" && str_field(s, "chain") == "preraw" && str_field(s, "verdict") == "accept";
+        return str_field(s, "family") == "ip6" && str_field(s, "chain") == "preraw" &&
+               str_field(s, "verdict") == "accept";
     }));
     CHECK(str_field(*reply, "outcome") == "delivered");
     // Too big for the tunnel: the kernel fragments the ping6 at its source to fit wg0 (IPv6 routers never do), each
     // fragment crosses the tunnel as a packet of its own, and the reply's fragments are reassembled here.
-    WatchOutput big = watch_while(lab, [&] {
-        CHECK(lab.exec("client", "ping -6 -n -c 1 -s 1600 fd51::9", 20s).status == 0);
-    });
+    WatchOutput big =
+        watch_while(lab, [&] { CHECK(lab.exec("client", "ping -6 -n -c 1 -s 1600 fd51::9", 20s).status == 0); });
     std::vector<json> bt = big.of_kind("timeline");
     INFO(describe(bt));
     bool in_place = false, made = false, reassembled = false, later = false;
     for (const json& t : bt) {
         for (const json& n : array_field(t, "notes")) {
             std::string note = n.get<std::string>();
-            in_place = in_place || note.starts_with("fragmented to leave " + wg + " (MTU 1420): its 1648 bytes went out");
+            in_place =
+                in_place || note.starts_with("fragmented to leave " + wg + " (MTU 1420): its 1648 bytes went out");
             if (note.starts_with("a fragment the kernel made of #")) {
                 made = true;
                 CHECK(str_field(t, "outcome") == "encapsulated");
@@ -302,13 +300,16 @@ TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is 
     // Pings and a UDP stream at once through the tunnel (iperf3's server inside the lab, both bounded).
     Process server("ip netns exec " + sh_quote(lab.server_ns()) + " iperf3 -s -1 -B " + kTarget);
     std::this_thread::sleep_for(500ms);
-    WatchOutput out = watch_while(lab, [&] {
-        Process stream("ip netns exec " + sh_quote(lab.client_ns()) + " iperf3 -u -b 200M -l 200 -t 5 -c " + kTarget +
-                       " >/dev/null 2>&1");
-        RunResult flood = lab.exec("client", std::string("ping -f -q -c 20000 -w 6 ") + kTarget, 30s);
-        INFO(flood.output);
-        stream.wait_for(20s);
-    }, 10, "--ringbuf-kib 64");
+    WatchOutput out = watch_while(
+        lab,
+        [&] {
+            Process stream("ip netns exec " + sh_quote(lab.client_ns()) + " iperf3 -u -b 200M -l 200 -t 5 -c " +
+                           kTarget + " >/dev/null 2>&1");
+            RunResult flood = lab.exec("client", std::string("ping -f -q -c 20000 -w 6 ") + kTarget, 30s);
+            INFO(flood.output);
+            stream.wait_for(20s);
+        },
+        10, "--ringbuf-kib 64");
     CHECK(out.exit_status == 0);
     const std::vector<json> summaries = out.of_kind("summary");
     REQUIRE(summaries.size() == 1);
@@ -342,7 +343,8 @@ TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is 
 }
 
 TEST_CASE("timeline: a route chain that marks the packet re-routes it: the second decision is in its timeline, "
-          "after the chain, and agrees with the device it left on", "[e2e][timeline]") {
+          "after the chain, and agrees with the device it left on",
+          "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     // A kill switch / split tunnel in the style of VPN apps: `type route hook output` sets a mark, a rule
@@ -351,11 +353,13 @@ TEST_CASE("timeline: a route chain that marks the packet re-routes it: the secon
                                                    "table ip rr {\n"
                                                    "  chain mangle {\n"
                                                    "    type route hook output priority mangle; policy accept;\n"
-                                                   "    ip daddr ") + kTarget + " icmp type echo-request meta mark set 0x1234\n"
-                                                   "  }\n"
-                                                   "}\n"
-                                                   "EOF\n"
-                                                   "ip rule add pref 100 fwmark 0x1234 lookup main");
+                                                   "    ip daddr ") +
+                                           kTarget +
+                                           " icmp type echo-request meta mark set 0x1234\n"
+                                           "  }\n"
+                                           "}\n"
+                                           "EOF\n"
+                                           "ip rule add pref 100 fwmark 0x1234 lookup main");
     INFO(set.output);
     REQUIRE(set.status == 0);
     WatchOutput out = watch_while(lab, [&] { lab.exec("client", std::string("ping -n -c 1 -W 1 ") + kTarget, 10s); });
@@ -379,28 +383,34 @@ TEST_CASE("timeline: a route chain that marks the packet re-routes it: the secon
     CHECK(int_field(*reroute, "mark") == 0x1234);
     CHECK(int_field(*reroute, "rule") == 100);
     CHECK(str_field(*reroute, "oif") == "c0");
-    for (const json& g : array_field(*request, "gaps")) CHECK(g.get<std::string>().find("last route decision") == std::string::npos);
+    for (const json& g : array_field(*request, "gaps"))
+        CHECK(g.get<std::string>().find("last route decision") == std::string::npos);
     CHECK(str_field(*request, "outcome") == "sent");
 }
 
 TEST_CASE("timeline: the watched interface is followed by name: deleted for longer than a refresh, then "
-          "re-created with another index, it is watched again", "[e2e][timeline]") {
+          "re-created with another index, it is watched again",
+          "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     // A link of its own between client and router, so that the lab's paths stay as they are.
-    const std::string make = "ip link add wgbpfx0 netns " + sh_quote(lab.client_ns()) + " type veth peer name wgbpfx1 netns " +
-                             sh_quote(lab.router_ns()) + " && ip -n " + sh_quote(lab.client_ns()) +
-                             " addr add 10.98.0.1/24 dev wgbpfx0 && ip -n " + sh_quote(lab.router_ns()) +
-                             " addr add 10.98.0.2/24 dev wgbpfx1 && ip -n " + sh_quote(lab.client_ns()) +
-                             " link set wgbpfx0 up && ip -n " + sh_quote(lab.router_ns()) + " link set wgbpfx1 up";
+    const std::string make = "ip link add wgbpfx0 netns " + sh_quote(lab.client_ns()) +
+                             " type veth peer name wgbpfx1 netns " + sh_quote(lab.router_ns()) + " && ip -n " +
+                             sh_quote(lab.client_ns()) + " addr add 10.98.0.1/24 dev wgbpfx0 && ip -n " +
+                             sh_quote(lab.router_ns()) + " addr add 10.98.0.2/24 dev wgbpfx1 && ip -n " +
+                             sh_quote(lab.client_ns()) + " link set wgbpfx0 up && ip -n " + sh_quote(lab.router_ns()) +
+                             " link set wgbpfx1 up";
     REQUIRE(run_status(make).status == 0);
-    WatchOutput out = watch_while(lab.client_ns(), "wgbpfx0", [&] {
-        REQUIRE(run_status("ip -n " + sh_quote(lab.client_ns()) + " link del wgbpfx0").status == 0);
-        std::this_thread::sleep_for(6s); // longer than the WireGuard refresh and any settling
-        REQUIRE(run_status(make).status == 0);
-        std::this_thread::sleep_for(1s); // the link notification reaches the watch
-        CHECK(lab.exec("client", "ping -n -c 2 -W 1 10.98.0.2", 10s).status == 0);
-    }, 14);
+    WatchOutput out = watch_while(
+        lab.client_ns(), "wgbpfx0",
+        [&] {
+            REQUIRE(run_status("ip -n " + sh_quote(lab.client_ns()) + " link del wgbpfx0").status == 0);
+            std::this_thread::sleep_for(6s); // longer than the WireGuard refresh and any settling
+            REQUIRE(run_status(make).status == 0);
+            std::this_thread::sleep_for(1s); // the link notification reaches the watch
+            CHECK(lab.exec("client", "ping -n -c 2 -W 1 10.98.0.2", 10s).status == 0);
+        },
+        14);
     CHECK(out.exit_status == 0);
     std::vector<json> timelines = out.of_kind("timeline");
     INFO(describe(timelines));

@@ -42,8 +42,9 @@ WatchOutput watch_while(const std::string& netns, const std::string& iface, cons
     during();
     const bool out_lived = watch.running();
     if (!out_lived)
-        WARN("wgbpf watch ended (--duration " << duration_s << " s from its ready line) before the test's traffic was "
-             "done: what came after was not watched");
+        WARN("wgbpf watch ended (--duration " << duration_s
+                                              << " s from its ready line) before the test's traffic was "
+                                                 "done: what came after was not watched");
     bool exited = watch.wait_for(std::chrono::seconds(duration_s + 20));
     if (!exited) watch.kill();
     WatchOutput out;
@@ -99,14 +100,15 @@ void require_ready(Process& watch, std::chrono::seconds timeout) {
     FAIL("wgbpf watch did not say it was attached (no \"kind\":\"ready\" line) "
          << (running ? "within " + std::to_string(timeout.count()) + " s"
                      : "before it exited with status " + std::to_string(watch.exit_status().value_or(-1)))
-         << "; command: " << watch.command() << "\nstdout:\n" << watch.output());
+         << "; command: " << watch.command() << "\nstdout:\n"
+         << watch.output());
 }
 
 std::vector<NftraceListener> nftrace_listeners(const Lab& lab, const std::string& role) {
     // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode: Eth is the protocol, Groups the first 32
     // multicast groups as a hex mask (group g is bit g - 1).
-    constexpr unsigned kNetlinkNetfilter = 12;  // NETLINK_NETFILTER
-    constexpr uint32_t kNftraceGroupBit = 1u << (9 - 1);  // NFNLGRP_NFTRACE
+    constexpr unsigned kNetlinkNetfilter = 12;           // NETLINK_NETFILTER
+    constexpr uint32_t kNftraceGroupBit = 1u << (9 - 1); // NFNLGRP_NFTRACE
     RunResult r = lab.exec(role, "cat /proc/net/netlink", std::chrono::seconds(20));
     INFO("/proc/net/netlink in the " << role << " namespace:\n" << r.output);
     REQUIRE(r.status == 0);
@@ -149,10 +151,13 @@ NftraceListener require_new_nftrace_listener(const Lab& lab, const std::vector<N
         }
         if (!owner.running())
             FAIL("`" << owner.command() << "` exited (status " << owner.exit_status().value_or(-1)
-                     << ") before it listened to nftables' trace messages; stdout:\n" << owner.output());
+                     << ") before it listened to nftables' trace messages; stdout:\n"
+                     << owner.output());
         if (std::chrono::steady_clock::now() >= deadline)
-            FAIL("`" << owner.command() << "` did not listen to nftables' trace messages (no netlink socket in group "
-                        "NFNLGRP_NFTRACE in the " << role << " namespace) within " << timeout.count() << " s");
+            FAIL("`" << owner.command()
+                     << "` did not listen to nftables' trace messages (no netlink socket in group "
+                        "NFNLGRP_NFTRACE in the "
+                     << role << " namespace) within " << timeout.count() << " s");
         std::this_thread::sleep_for(50ms);
     }
 }

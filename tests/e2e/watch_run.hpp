@@ -12,10 +12,9 @@
 
 #include "lab_fixture.hpp"
 
-#define WGBPF_E2E_REQUIRE_ROOT()                                    \
-    do {                                                            \
-        if (!::wgbpf::e2e::running_as_root())                       \
-            SKIP(::wgbpf::e2e::not_root_reason());                  \
+#define WGBPF_E2E_REQUIRE_ROOT()                                                                                       \
+    do {                                                                                                               \
+        if (!::wgbpf::e2e::running_as_root()) SKIP(::wgbpf::e2e::not_root_reason());                                   \
     } while (0)
 
 namespace wgbpf::e2e {
@@ -23,8 +22,8 @@ namespace wgbpf::e2e {
 struct WatchOutput {
     int exit_status = -1;
     std::string stdout_text;
-    std::vector<nlohmann::json> lines;          // every stdout line, parsed (a non-JSON line fails the test)
-    bool watched_all_traffic = false;           // the watch still ran when `during` returned
+    std::vector<nlohmann::json> lines; // every stdout line, parsed (a non-JSON line fails the test)
+    bool watched_all_traffic = false;  // the watch still ran when `during` returned
     std::vector<nlohmann::json> of_kind(const std::string& kind) const;
 };
 
@@ -53,7 +52,7 @@ void require_ready(Process& watch, std::chrono::seconds timeout = std::chrono::s
 // `nft monitor trace` makes (and `wgbpf watch --nftrace`): from /proc/net/netlink read in that namespace.
 struct NftraceListener {
     uint64_t inode = 0;
-    uint64_t rmem = 0;  // bytes queued for it and not read yet
+    uint64_t rmem = 0; // bytes queued for it and not read yet
 };
 std::vector<NftraceListener> nftrace_listeners(const Lab& lab, const std::string& role = "client");
 // Waits until a trace listener not in `before` exists in the namespace (subscribed: every trace message from

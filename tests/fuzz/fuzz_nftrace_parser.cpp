@@ -31,11 +31,22 @@ std::vector<PacketTimeline> timelines() {
         t.pkt = p;
         t.outcome = i == 0 ? "encapsulated" : "sent";
         if (i == 0) t.encapsulated_in = 2;
-        NetfilterStep output{.t_ns = 10 * i + 1, .pkt = p, .hook = NfHook::output, .family = "inet", .table = "filter",
-                             .chain = "output", .verdict = "accept"};
-        NetfilterStep post{.t_ns = 10 * i + 2, .pkt = p, .hook = NfHook::postrouting, .family = "ip",
-                           .table = "wg-quick-wg0", .chain = "postmangle", .shared_with = {"inet filter output"},
-                           .verdict = "drop", .mark_after = 0xca6c};
+        NetfilterStep output{.t_ns = 10 * i + 1,
+                             .pkt = p,
+                             .hook = NfHook::output,
+                             .family = "inet",
+                             .table = "filter",
+                             .chain = "output",
+                             .verdict = "accept"};
+        NetfilterStep post{.t_ns = 10 * i + 2,
+                           .pkt = p,
+                           .hook = NfHook::postrouting,
+                           .family = "ip",
+                           .table = "wg-quick-wg0",
+                           .chain = "postmangle",
+                           .shared_with = {"inet filter output"},
+                           .verdict = "drop",
+                           .mark_after = 0xca6c};
         t.steps = {output, post};
     }
     return out;

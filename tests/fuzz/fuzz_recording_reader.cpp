@@ -38,11 +38,22 @@ void replay(std::string bytes, bool steps) {
     size_t sink = 0; // keeps the renderers' work observable
     PipelineSinks sinks;
     if (steps) {
-        sinks.route = [&](const RouteDecision& d) { sink += render_route_text(d, style).size() + json_text([&](JsonWriter& w) { write_route_json(w, d); }).size(); };
-        sinks.netfilter = [&](const NetfilterStep& s) { sink += render_netfilter_text(s, style).size() + json_text([&](JsonWriter& w) { write_netfilter_json(w, s); }).size(); };
-        sinks.drop = [&](const DropStep& d) { sink += render_drop_text(d, style).size() + json_text([&](JsonWriter& w) { write_drop_json(w, d); }).size(); };
+        sinks.route = [&](const RouteDecision& d) {
+            sink +=
+                render_route_text(d, style).size() + json_text([&](JsonWriter& w) { write_route_json(w, d); }).size();
+        };
+        sinks.netfilter = [&](const NetfilterStep& s) {
+            sink += render_netfilter_text(s, style).size() +
+                    json_text([&](JsonWriter& w) { write_netfilter_json(w, s); }).size();
+        };
+        sinks.drop = [&](const DropStep& d) {
+            sink += render_drop_text(d, style).size() + json_text([&](JsonWriter& w) { write_drop_json(w, d); }).size();
+        };
     } else {
-        sinks.timeline = [&](const PacketTimeline& t) { sink += render_timeline_text(t, style).size() + json_text([&](JsonWriter& w) { write_timeline_json(w, t); }).size(); };
+        sinks.timeline = [&](const PacketTimeline& t) {
+            sink += render_timeline_text(t, style).size() +
+                    json_text([&](JsonWriter& w) { write_timeline_json(w, t); }).size();
+        };
     }
     ReplaySession session(sinks);
     ReplayOutcome outcome = session.run(*reader);

@@ -155,8 +155,7 @@ void Process::kill() {
     if (status_ || pid_ <= 0) return;
     ::kill(-pid_, SIGKILL);
     int wstatus = 0;
-    while (waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {}
     reap(wstatus);
     stop_reader();
 }

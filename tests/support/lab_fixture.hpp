@@ -27,8 +27,8 @@ std::string trimmed(std::string s);
 std::string sh_quote(const std::string& word);
 
 struct RunResult {
-    int status = -1;     // exit code, or 128 + signal; -1 if it had to be killed after the timeout
-    std::string output;  // stdout (append 2>&1 to the command for stderr too)
+    int status = -1;    // exit code, or 128 + signal; -1 if it had to be killed after the timeout
+    std::string output; // stdout (append 2>&1 to the command for stderr too)
 };
 
 // Runs `/bin/sh -c cmd`, waits at most `timeout` (then kills it), returns its status and stdout.
@@ -50,9 +50,9 @@ public:
     bool running();
     // Waits until the process exits or the timeout passes; true if it exited.
     bool wait_for(std::chrono::milliseconds timeout);
-    void interrupt() { signal(SIGINT); }  // SIGINT to the process group, like Ctrl-C
+    void interrupt() { signal(SIGINT); } // SIGINT to the process group, like Ctrl-C
     void signal(int sig);
-    void kill();  // SIGKILL to the group and reap
+    void kill(); // SIGKILL to the group and reap
     // Exit code (or 128 + signal) once it has exited.
     std::optional<int> exit_status() const { return status_; }
     // Everything read from stdout so far (all of it once the process has exited).
@@ -90,11 +90,11 @@ private:
 };
 
 // The lab's addresses (scripts/lab.sh).
-constexpr const char* kTarget = "198.51.100.9";      // on the server's lo, reached through the tunnel
-constexpr const char* kEndpoint = "203.0.113.123";   // the server's WireGuard endpoint
+constexpr const char* kTarget = "198.51.100.9";    // on the server's lo, reached through the tunnel
+constexpr const char* kEndpoint = "203.0.113.123"; // the server's WireGuard endpoint
 constexpr const char* kClientLan = "192.168.178.48";
 constexpr const char* kClientTunnel = "10.0.0.1";
-constexpr int64_t kFwmark = 51820;                   // 0xca6c, wg-quick's fwmark and table
+constexpr int64_t kFwmark = 51820; // 0xca6c, wg-quick's fwmark and table
 // For the server's namespace: angristan/wireguard-install's PostUp in nftables, masquerading what the peers
 // send out of the uplink s0.
 constexpr const char* kMasqueradePeers = "nft -f - <<'EOF'\n"
@@ -129,14 +129,14 @@ public:
     Lab(const Lab&) = delete;
     Lab& operator=(const Lab&) = delete;
 
-    static std::string script();  // ${WGBPF_SOURCE_DIR}/scripts/lab.sh ($WGBPF_SOURCE_DIR, else the build's)
+    static std::string script(); // ${WGBPF_SOURCE_DIR}/scripts/lab.sh ($WGBPF_SOURCE_DIR, else the build's)
 
     const std::string& name() const { return name_; }
     std::string client_ns() const { return name_ + "-client"; }
     std::string router_ns() const { return name_ + "-router"; }
     std::string server_ns() const { return name_ + "-server"; }
     std::string app_ns() const { return name_ + "-app"; } // LabKind::container
-    const std::string& wg_iface() const { return wg_; }  // the client's WireGuard interface
+    const std::string& wg_iface() const { return wg_; }   // the client's WireGuard interface
     const std::string& up_log() const { return up_log_; }
     // "kernel" or the user-space implementation the script chose ("wireguard-go"), as it recorded it.
     std::string implementation() const;

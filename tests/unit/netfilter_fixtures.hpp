@@ -26,7 +26,8 @@ inline NftChain nft_chain(std::string family, std::string table, std::string nam
 inline NftChain base_chain(std::string family, std::string table, std::string name, NfHook hook, int32_t priority,
                            uint64_t table_handle, uint64_t handle, std::vector<std::string> rules = {},
                            std::string type = "filter", std::string policy = "accept") {
-    NftChain c = nft_chain(std::move(family), std::move(table), std::move(name), table_handle, handle, std::move(rules));
+    NftChain c =
+        nft_chain(std::move(family), std::move(table), std::move(name), table_handle, handle, std::move(rules));
     c.base = true;
     c.type = std::move(type);
     c.hook = hook;
@@ -41,8 +42,7 @@ inline NftRuleset seed_ruleset() {
     NftRuleset r;
     r.tables = {{"inet", "filter", 1, 0}, {"ip", "wg-quick-wg0", 2, 0}};
     r.chains = {
-        nft_chain("inet", "filter", "global", 1, 1,
-                  {"ct state established,related accept", "ct state invalid drop"}),
+        nft_chain("inet", "filter", "global", 1, 1, {"ct state established,related accept", "ct state invalid drop"}),
         base_chain("inet", "filter", "input", NfHook::input, 0, 1, 2,
                    {"iif \"lo\" accept", "jump global",
                     "icmp type { echo-reply, destination-unreachable, echo-request, time-exceeded } accept"},
@@ -60,9 +60,9 @@ inline NftRuleset seed_ruleset() {
 }
 
 // The seed plan's bracket numbers (see test_bracket_plan.cpp).
-constexpr uint32_t kPreBefore = 0, kPreMid = 1, kPreAfter = 2;   // ipv4 prerouting: -301, -299, -149
-constexpr uint32_t kInBefore = 3, kInAfter = 4;                  // ipv4 input: -1, 1
-constexpr uint32_t kOutBefore = 7, kOutAfter = 8;                // ipv4 output: -1, 1
-constexpr uint32_t kPostBefore = 9, kPostAfter = 10;             // ipv4 postrouting: -151, -149
+constexpr uint32_t kPreBefore = 0, kPreMid = 1, kPreAfter = 2; // ipv4 prerouting: -301, -299, -149
+constexpr uint32_t kInBefore = 3, kInAfter = 4;                // ipv4 input: -1, 1
+constexpr uint32_t kOutBefore = 7, kOutAfter = 8;              // ipv4 output: -1, 1
+constexpr uint32_t kPostBefore = 9, kPostAfter = 10;           // ipv4 postrouting: -151, -149
 
 } // namespace wgbpf::test

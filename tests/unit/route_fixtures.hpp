@@ -10,14 +10,14 @@
 namespace wgbpf::test {
 
 constexpr int kLo = 1;
-constexpr int kC0 = 2;  // the LAN
-constexpr int kWg0 = 5; // the tunnel
-constexpr uint32_t kWgMark = 0xca6c;   // 51820
+constexpr int kC0 = 2;               // the LAN
+constexpr int kWg0 = 5;              // the tunnel
+constexpr uint32_t kWgMark = 0xca6c; // 51820
 constexpr uint32_t kWgTable = 51820;
-constexpr int kMiss = -11;             // -EAGAIN
-constexpr int kUnreachable = -113;     // -EHOSTUNREACH
-constexpr int kProhibit = -13;         // -EACCES
-constexpr int kBlackhole = -22;        // -EINVAL
+constexpr int kMiss = -11;         // -EAGAIN
+constexpr int kUnreachable = -113; // -EHOSTUNREACH
+constexpr int kProhibit = -13;     // -EACCES
+constexpr int kBlackhole = -22;    // -EINVAL
 
 inline IpAddress ip(std::string_view text) {
     auto a = IpAddress::parse(text);

@@ -200,7 +200,10 @@ TEST_CASE("a changed ruleset is a new generation with its own brackets") {
 
 TEST_CASE("table families decide the hook families: ip, ip6, inet; others are not bracketed") {
     NftRuleset r;
-    r.tables = {{"ip6", "six", 1, 0}, {"inet", "both", 2, 0}, {"bridge", "br", 3, 0}, {"netdev", "nd", 4, 0},
+    r.tables = {{"ip6", "six", 1, 0},
+                {"inet", "both", 2, 0},
+                {"bridge", "br", 3, 0},
+                {"netdev", "nd", 4, 0},
                 {"arp", "a", 5, 0}};
     r.chains = {base_chain("ip6", "six", "pre", NfHook::prerouting, -200, 1, 1),
                 base_chain("inet", "both", "pre", NfHook::prerouting, 10, 2, 1),
@@ -249,7 +252,8 @@ TEST_CASE("iptables-legacy tables are members at their fixed priorities") {
     // prerouting: nft preraw -300, legacy mangle and nft premangle -150 (shared), legacy nat -100.
     CHECK(priorities(plan, kNfprotoIpv4, NfHook::prerouting) == std::vector<int32_t>{-301, -151, -101, -99});
     uint32_t pre = first_bracket(plan, kNfprotoIpv4, NfHook::prerouting);
-    CHECK(span_chains(plan, pre + 1) == std::vector<std::string>{"ip wg-quick-wg0 premangle", "iptables mangle PREROUTING"});
+    CHECK(span_chains(plan, pre + 1) ==
+          std::vector<std::string>{"ip wg-quick-wg0 premangle", "iptables mangle PREROUTING"});
     CHECK(plan.span_after(pre + 1)->members[1].legacy);
     CHECK(span_chains(plan, pre + 2) == std::vector<std::string>{"iptables nat PREROUTING"});
     // input: legacy mangle -150, nft filter 0, legacy nat 100.
@@ -312,7 +316,8 @@ TEST_CASE("a priority the kernel refused moves the hook to the next free one bet
 
     // After the last chain the hook moves up; with nothing free at one end the chain is not observed.
     taken = {{kNfprotoIpv4, NfHook::output, 1}};
-    CHECK(priorities(plan_brackets(one_hook({0}), 1, taken), kNfprotoIpv4, NfHook::output) == std::vector<int32_t>{-1, 2});
+    CHECK(priorities(plan_brackets(one_hook({0}), 1, taken), kNfprotoIpv4, NfHook::output) ==
+          std::vector<int32_t>{-1, 2});
     taken = {{kNfprotoIpv4, NfHook::output, INT_MAX - 1}};
     BracketPlan edge = plan_brackets(one_hook({0, INT_MAX - 2}), 1, taken);
     check_invariants(edge);

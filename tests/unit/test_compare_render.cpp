@@ -21,7 +21,8 @@ struct Scenario {
     Scenario() {
         std::string text = without_trace(read_test_data("nftrace/lab_ping.txt"), "2988acd2");
         text = replaced(text, "inet filter output policy accept", "inet filter output policy drop");
-        text = replaced(text, "premangle policy accept meta mark 0x0000ca6c", "premangle policy accept meta mark 0x0000beef");
+        text = replaced(text, "premangle policy accept meta mark 0x0000ca6c",
+                        "premangle policy accept meta mark 0x0000beef");
         text += read_test_data("nftrace/nft_1.1.txt");
         auto parsed = parse_nftrace_text(text, "scenario");
         REQUIRE(parsed);
@@ -54,9 +55,12 @@ TEST_CASE("compare render: JSON lines, one per trace, then the summary") {
     CHECK(summary["only_nftrace"] == 2);
     CHECK(summary["only_wgbpf"] == 1);
     REQUIRE(summary["disagreements"].size() == 2);
-    CHECK(summary["disagreements"][0] == nlohmann::json{{"trace_id", "6ca3695d"}, {"packet", 1},
-                                                        {"chain", "inet filter output"}, {"what", "verdict"},
-                                                        {"nftrace", "drop"}, {"wgbpf", "accept"}});
+    CHECK(summary["disagreements"][0] == nlohmann::json{{"trace_id", "6ca3695d"},
+                                                        {"packet", 1},
+                                                        {"chain", "inet filter output"},
+                                                        {"what", "verdict"},
+                                                        {"nftrace", "drop"},
+                                                        {"wgbpf", "accept"}});
 }
 
 TEST_CASE("compare render: JSON from a trace file that is not UTF-8") {

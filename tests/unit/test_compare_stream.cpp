@@ -82,7 +82,8 @@ TEST_CASE("trace text stream: a trace idle for idle_records trace lines goes out
     auto& [out, s] = ids;
     s.feed("trace id 1 inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1 ip daddr 10.0.0.2\n");
     for (int id = 2; id <= 5; ++id)
-        s.feed("trace id " + std::to_string(id) + " inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1 ip daddr 10.0.0.2\n");
+        s.feed("trace id " + std::to_string(id) +
+               " inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1 ip daddr 10.0.0.2\n");
     // A line is read once the next one shows it is not continued: four of the five were read, and trace 1
     // has had no event for three of them.
     CHECK(out == std::vector<uint32_t>{1});
@@ -100,7 +101,7 @@ TEST_CASE("trace text stream: at most max_open traces open, an endless line cut,
     auto& [out, s] = ids;
     for (int id = 1; id <= 10; ++id)
         s.feed("trace id " + std::to_string(id) + " inet filter output packet: oif \"wg0\" ip saddr 10.0.0.1\n");
-    CHECK(out.size() == 6); // nine lines read (the tenth may go on), three open
+    CHECK(out.size() == 6);         // nine lines read (the tenth may go on), three open
     s.feed(std::string(5000, 'x')); // no newline: not kept beyond max_line
     s.feed("\n");
     for (int i = 0; i < 5; ++i) s.feed("trace id zz inet filter output policy accept\n");
@@ -178,7 +179,7 @@ TEST_CASE("compare stream: a file read only as far as the comparison wants, besi
     for (uint64_t copy = 0; copy < kCopies; ++copy)
         for (const PacketTimeline& t : timelines) {
             while (next < file.size() && stream.wants_traces()) stream.add_trace(file[next++]); // the reader
-            stream.add_timeline(shifted(t, copy));                                            // the replay
+            stream.add_timeline(shifted(t, copy));                                              // the replay
         }
     while (next < file.size()) stream.add_trace(file[next++]);
     stream.finish();

@@ -183,7 +183,7 @@ TEST_CASE("a version 1 WireGuard record (recordings before `queued`) decodes wit
     CHECK(std::get<WireguardKernelEvent>(e.value()).queued == 0);
     CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::ok);
     CHECK_FALSE(std::get<WireguardKernelEvent>(e.value()).session_checked); // version 1: no session check
-    r.hdr.size = sizeof(r); // version 1 never had 160 bytes
+    r.hdr.size = sizeof(r);                                                 // version 1 never had 160 bytes
     CHECK_FALSE(decode_event(bytes_of(r)).ok());
     r.hdr.version = 3;
     CHECK_FALSE(decode_event(bytes_of(r)).ok());

@@ -34,7 +34,8 @@ std::vector<std::byte> egress_record(uint64_t id, uint64_t t_ns) {
 }
 
 bool has_gap(const PacketTimeline& t, const std::string& part) {
-    return std::any_of(t.gaps.begin(), t.gaps.end(), [&](const std::string& g) { return g.find(part) != std::string::npos; });
+    return std::any_of(t.gaps.begin(), t.gaps.end(),
+                       [&](const std::string& g) { return g.find(part) != std::string::npos; });
 }
 
 } // namespace
@@ -45,7 +46,7 @@ TEST_CASE("timelines that completed before the loss counters were read still get
                            PipelineSinks{{}, {}, {}, [&](const PacketTimeline& t) { out.push_back(t); }});
     pipeline.feed(egress_record(1, 1'000)); // completes at once: sent
     CHECK(out.empty());                     // held until the caller has read the loss counters
-    pipeline.lost(ModuleId::route, 7);              // read after the poll that completed it
+    pipeline.lost(ModuleId::route, 7);      // read after the poll that completed it
     pipeline.flush(2'000);
     REQUIRE(out.size() == 1);
     CHECK(out[0].outcome == Outcome::sent);

@@ -52,9 +52,10 @@ TEST_CASE("numbers, booleans and nulls print as nlohmann prints them") {
         o.strings("k", {"x", "y"});
         o.end();
     });
-    nlohmann::json expected = {{"a", true},  {"b", false},   {"c", UINT64_MAX},         {"d", -150},
-                               {"e", 0},     {"f", nullptr}, {"g", nullptr},            {"h", nullptr},
-                               {"i", 7},     {"j", nlohmann::json::array()}, {"k", {"x", "y"}}};
+    nlohmann::json expected = {
+        {"a", true},      {"b", false},   {"c", UINT64_MAX}, {"d", -150}, {"e", 0},
+        {"f", nullptr},   {"g", nullptr}, {"h", nullptr},    {"i", 7},    {"j", nlohmann::json::array()},
+        {"k", {"x", "y"}}};
     CHECK(text == expected.dump());
 }
 

@@ -82,8 +82,8 @@ std::vector<NetfilterStep> sample_steps() {
     std::vector<NetfilterStep> out;
 
     // Seed: the outer UDP leaves through postmangle, which stores the mark in conntrack.
-    NetfilterStep post = step(outer_udp(), NfHook::postrouting, "ip", "wg-quick-wg0", "postmangle", -150, "accept",
-                              1'500'200'000);
+    NetfilterStep post =
+        step(outer_udp(), NfHook::postrouting, "ip", "wg-quick-wg0", "postmangle", -150, "accept", 1'500'200'000);
     post.mark_before = post.mark_after = 0xca6c;
     post.ct_mark_after = 0xca6c;
     post.ct_state = "new";
@@ -91,12 +91,12 @@ std::vector<NetfilterStep> sample_steps() {
     out.push_back(post);
 
     // Seed: the reply passes preraw and gets its mark back in premangle.
-    NetfilterStep preraw = step(outer_reply(), NfHook::prerouting, "ip", "wg-quick-wg0", "preraw", -300, "accept",
-                                1'521'800'000);
+    NetfilterStep preraw =
+        step(outer_reply(), NfHook::prerouting, "ip", "wg-quick-wg0", "preraw", -300, "accept", 1'521'800'000);
     preraw.ct_state_before = "none"; // before conntrack (-200): the connection is not known yet
     out.push_back(preraw);
-    NetfilterStep premangle = step(outer_reply(), NfHook::prerouting, "ip", "wg-quick-wg0", "premangle", -150, "accept",
-                                   1'521'810'000);
+    NetfilterStep premangle =
+        step(outer_reply(), NfHook::prerouting, "ip", "wg-quick-wg0", "premangle", -150, "accept", 1'521'810'000);
     premangle.mark_after = 0xca6c;
     premangle.ct_mark_before = premangle.ct_mark_after = 0xca6c;
     premangle.ct_state = "established reply";
@@ -121,8 +121,9 @@ std::vector<NetfilterStep> sample_steps() {
     // A change between two brackets with no chain there.
     NetfilterStep bare = step(outer_udp(), NfHook::output, "", "", "", 0, "accept", 1'700'000'000);
     bare.mark_after = 0x1;
-    bare.notes = {"changed between wgbpf's hooks by something that is not an nftables chain (iptables-legacy, conntrack "
-                  "or another BPF program)"};
+    bare.notes = {
+        "changed between wgbpf's hooks by something that is not an nftables chain (iptables-legacy, conntrack "
+        "or another BPF program)"};
     out.push_back(bare);
 
     // Never seen after the chain.
@@ -167,9 +168,11 @@ std::vector<DropStep> sample_drops() {
 std::string render_samples(bool json) {
     std::string out;
     for (const NetfilterStep& s : sample_steps())
-        out += json ? json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }) + "\n" : render_netfilter_text(s, TextStyle{});
+        out += json ? json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }) + "\n"
+                    : render_netfilter_text(s, TextStyle{});
     for (const DropStep& d : sample_drops())
-        out += json ? json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }) + "\n" : render_drop_text(d, TextStyle{});
+        out += json ? json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }) + "\n"
+                    : render_drop_text(d, TextStyle{});
     return out;
 }
 
@@ -179,10 +182,19 @@ std::string render_seed_scenario(bool json) {
     BracketPlan plan = plan_brackets(ruleset, 1);
     std::string out;
     NetfilterStepper stepper(
-        [&](uint32_t) { return NetfilterContext{&ruleset, &plan}; },
-        [&](NetfilterStep&& s) { out += json ? json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }) + "\n" : render_netfilter_text(s, TextStyle{}); },
-        [&](DropStep&& d) { out += json ? json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }) + "\n" : render_drop_text(d, TextStyle{}); },
-        [](uint32_t) { return std::string("NETFILTER_DROP"); }, [](uint64_t) { return std::string("nft_do_chain+0x3f2"); });
+        [&](uint32_t) {
+            return NetfilterContext{&ruleset, &plan};
+        },
+        [&](NetfilterStep&& s) {
+            out += json ? json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }) + "\n"
+                        : render_netfilter_text(s, TextStyle{});
+        },
+        [&](DropStep&& d) {
+            out += json ? json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }) + "\n"
+                        : render_drop_text(d, TextStyle{});
+        },
+        [](uint32_t) { return std::string("NETFILTER_DROP"); },
+        [](uint64_t) { return std::string("nft_do_chain+0x3f2"); });
     auto ev = [&](const PacketInfo& p, uint32_t index, uint64_t t, uint32_t mark, uint32_t ct_mark, uint8_t ct) {
         NfBracketEvent e;
         e.t_ns = t;
@@ -225,7 +237,9 @@ std::string render_seed_scenario(bool json) {
 
 } // namespace
 
-TEST_CASE("netfilter steps and drops render as text (golden)") { check_golden("netfilter_steps.txt", render_samples(false)); }
+TEST_CASE("netfilter steps and drops render as text (golden)") {
+    check_golden("netfilter_steps.txt", render_samples(false));
+}
 
 TEST_CASE("netfilter steps and drops render as JSON lines (golden)") {
     check_golden("netfilter_steps.jsonl", render_samples(true));
@@ -304,8 +318,9 @@ TEST_CASE("nftrace's part of a step: the deciding rule or the policy, the trace 
     CHECK(decider_text(steps.front()).empty());
     // The deciding rule is not repeated when it is in the step's own chain; here it is in `global`.
     CHECK(traced_rule_lines(traced) ==
-          std::vector<std::string>{"traced: rule #8 \"jump global\" -> jump global",
-                                   "traced: inet filter global: rule #5 \"ct state established,related accept\" -> accept"});
+          std::vector<std::string>{
+              "traced: rule #8 \"jump global\" -> jump global",
+              "traced: inet filter global: rule #5 \"ct state established,related accept\" -> accept"});
     nlohmann::json j = netfilter_to_json(traced, link_name);
     CHECK(j["trace_id"] == "6ca3695d");
     CHECK(j["rule_handle"] == 5);
@@ -326,7 +341,7 @@ TEST_CASE("netfilter text: marks shown when set, changes marked, colour only whe
     CHECK(post.find("    set by: meta l4proto udp") != std::string::npos);
     std::string preraw = render_netfilter_text(steps[1], TextStyle{});
     CHECK(preraw.find(" mark 0x") == preraw.find(" mark 0xca6c")); // only the ct mark, once
-    CHECK(preraw.find("ct state") == std::string::npos);             // "none" is not printed
+    CHECK(preraw.find("ct state") == std::string::npos);           // "none" is not printed
     CHECK(post.find('\033') == std::string::npos);
     CHECK(render_netfilter_text(steps[0], TextStyle{true, 0}).find('\033') != std::string::npos);
     CHECK(render_drop_text(sample_drops()[0], TextStyle{true, 0}).find("\033[31mNETFILTER_DROP") != std::string::npos);

@@ -267,7 +267,8 @@ TEST_CASE("idle packets close their open span as unknown") {
     REQUIRE(h.steps.size() == 1);
     CHECK(h.steps[0].verdict == NfVerdict::unknown);
     CHECK(h.steps[0].chain == "output");
-    CHECK(h.steps[0].notes == std::vector<std::string>{"packet not seen after this chain (stolen, queued, or event lost)"});
+    CHECK(h.steps[0].notes ==
+          std::vector<std::string>{"packet not seen after this chain (stolen, queued, or event lost)"});
     h.stepper.flush_all();
     CHECK(h.steps.size() == 1);
 
@@ -300,7 +301,8 @@ TEST_CASE("a missed bracket reports the chains between together") {
     CHECK(h.steps[0].shared_with == std::vector<std::string>{"ip wg-quick-wg0 premangle"});
     CHECK(h.steps[0].rules_that_set ==
           std::vector<std::string>{"ip wg-quick-wg0 premangle: meta l4proto udp meta mark set ct mark"});
-    CHECK(h.steps[0].notes == std::vector<std::string>{"bracket events missing: the chains between are reported together"});
+    CHECK(h.steps[0].notes ==
+          std::vector<std::string>{"bracket events missing: the chains between are reported together"});
 }
 
 TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
@@ -318,9 +320,12 @@ TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
     plan.spans.push_back({bare, bare + 1, {}});
 
     std::vector<NetfilterStep> steps;
-    NetfilterStepper stepper([&](uint32_t) { return NetfilterContext{&r, &plan}; },
-                             [&](NetfilterStep&& s) { steps.push_back(std::move(s)); }, [](DropStep&&) {},
-                             [](uint32_t) { return std::string("NOT_SPECIFIED"); }, [](uint64_t) { return std::string(); });
+    NetfilterStepper stepper(
+        [&](uint32_t) {
+            return NetfilterContext{&r, &plan};
+        },
+        [&](NetfilterStep&& s) { steps.push_back(std::move(s)); }, [](DropStep&&) {},
+        [](uint32_t) { return std::string("NOT_SPECIFIED"); }, [](uint64_t) { return std::string(); });
     auto ev = [&](const PacketInfo& p, uint32_t index, uint32_t mark, uint32_t ct_mark) {
         NfBracketEvent e;
         e.netns = kSeedNetns;
@@ -343,7 +348,8 @@ TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
     CHECK(steps[0].chain == "out");
     CHECK(steps[0].shared_with == std::vector<std::string>{"inet fw out"});
     // Candidates from every chain of the span and the chains they jump to; other chains' rules are prefixed.
-    CHECK(steps[0].rules_that_set == std::vector<std::string>{"ct mark set meta mark", "inet fw marker: meta mark set 0x00000001",
+    CHECK(steps[0].rules_that_set == std::vector<std::string>{"ct mark set meta mark",
+                                                              "inet fw marker: meta mark set 0x00000001",
                                                               "inet fw marker: ct mark set 0x00000002"});
 
     // srcnat: the packet's source changed between the brackets around the NAT hook.

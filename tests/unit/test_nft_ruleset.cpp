@@ -44,7 +44,7 @@ std::vector<std::string> names(const std::vector<const NftChain*>& chains) {
 NftRuleset sample() {
     NftRuleset rs;
     rs.tables = {{"inet", "filter", 1, 0}, {"ip", "nat4", 2, 0}, {"ip6", "raw6", 3, 0}, {"ip", "sleepy", 4, 1},
-                 {"netdev", "nd", 5, 0},   {"arp", "a", 6, 0},    {"inet", "late", 7, 2}};
+                 {"netdev", "nd", 5, 0},   {"arp", "a", 6, 0},   {"inet", "late", 7, 2}};
     rs.chains = {
         base("inet", "filter", 1, "input", 1, "input", NfHook::input, 0),
         chain("inet", "filter", 1, "helper", 2),

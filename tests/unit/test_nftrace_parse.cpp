@@ -30,10 +30,22 @@ public:
         mnl_attr_put_u32(nlh_, NFTA_TRACE_TYPE, htonl(type));
         mnl_attr_put_u32(nlh_, NFTA_TRACE_ID, htonl(id));
     }
-    TraceMessage& u32(uint16_t attr, uint32_t v) { mnl_attr_put_u32(nlh_, attr, htonl(v)); return *this; }
-    TraceMessage& u8(uint16_t attr, uint8_t v) { mnl_attr_put_u8(nlh_, attr, v); return *this; }
-    TraceMessage& handle(uint64_t h) { mnl_attr_put_u64(nlh_, NFTA_TRACE_RULE_HANDLE, htobe64(h)); return *this; }
-    TraceMessage& bytes(uint16_t attr, const std::vector<uint8_t>& b) { mnl_attr_put(nlh_, attr, b.size(), b.data()); return *this; }
+    TraceMessage& u32(uint16_t attr, uint32_t v) {
+        mnl_attr_put_u32(nlh_, attr, htonl(v));
+        return *this;
+    }
+    TraceMessage& u8(uint16_t attr, uint8_t v) {
+        mnl_attr_put_u8(nlh_, attr, v);
+        return *this;
+    }
+    TraceMessage& handle(uint64_t h) {
+        mnl_attr_put_u64(nlh_, NFTA_TRACE_RULE_HANDLE, htobe64(h));
+        return *this;
+    }
+    TraceMessage& bytes(uint16_t attr, const std::vector<uint8_t>& b) {
+        mnl_attr_put(nlh_, attr, b.size(), b.data());
+        return *this;
+    }
     TraceMessage& verdict(int32_t code, const char* target = nullptr) {
         nlattr* nest = mnl_attr_nest_start(nlh_, NFTA_TRACE_VERDICT);
         mnl_attr_put_u32(nlh_, NFTA_VERDICT_CODE, htonl(uint32_t(code)));
@@ -49,8 +61,8 @@ private:
 };
 
 // The seed's ping: 10.0.0.1 -> 198.51.100.9, id 44121, length 84, ICMP echo request id 29717 seq 1.
-const std::vector<uint8_t> kIpv4Header = {0x45, 0x00, 0x00, 0x54, 0xac, 0x59, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00,
-                                          10, 0, 0, 1, 198, 51, 100, 9};
+const std::vector<uint8_t> kIpv4Header = {0x45, 0x00, 0x00, 0x54, 0xac, 0x59, 0x40, 0x00, 0x40, 0x01,
+                                          0x00, 0x00, 10,   0,    0,    1,    198,  51,   100,  9};
 const std::vector<uint8_t> kIcmpEcho = {8, 0, 0x00, 0x00, 0x74, 0x15, 0x00, 0x01};
 
 NftraceNames seed_names() {
@@ -66,10 +78,15 @@ NftraceNames seed_names() {
 
 TEST_CASE("a rule event with its packet decodes into every field nftrace shows") {
     TraceMessage m(NFPROTO_IPV4, "wg-quick-wg0", "postmangle", NFT_TRACETYPE_RULE, 0x6ca3695d);
-    m.handle(12).verdict(NFT_CONTINUE).u32(NFTA_TRACE_OIF, 5).u32(NFTA_TRACE_MARK, 0xca6c)
+    m.handle(12)
+        .verdict(NFT_CONTINUE)
+        .u32(NFTA_TRACE_OIF, 5)
+        .u32(NFTA_TRACE_MARK, 0xca6c)
         .u32(NFTA_TRACE_NFPROTO, NFPROTO_IPV4)
-        .bytes(NFTA_TRACE_NETWORK_HEADER, kIpv4Header).bytes(NFTA_TRACE_TRANSPORT_HEADER, kIcmpEcho)
-        .u32(21 /* NFTA_TRACE_CT_STATE */, 8 /* new */).u8(19 /* NFTA_TRACE_CT_DIRECTION */, 0);
+        .bytes(NFTA_TRACE_NETWORK_HEADER, kIpv4Header)
+        .bytes(NFTA_TRACE_TRANSPORT_HEADER, kIcmpEcho)
+        .u32(21 /* NFTA_TRACE_CT_STATE */, 8 /* new */)
+        .u8(19 /* NFTA_TRACE_CT_DIRECTION */, 0);
     auto e = parse_nftrace_message(m.get(), 1234, seed_names());
     REQUIRE(e);
     CHECK(e->trace_id == 0x6ca3695d);
@@ -150,12 +167,18 @@ TEST_CASE("IPv6 and UDP headers decode; an extension header leaves the protocol 
     ip6[0] = 0x60;
     ip6[5] = 16; // payload length
     ip6[6] = 17; // UDP
-    ip6[8] = 0xfd; ip6[23] = 1;   // fd00::1
-    ip6[24] = 0xfd; ip6[39] = 2;  // fd00::2
+    ip6[8] = 0xfd;
+    ip6[23] = 1; // fd00::1
+    ip6[24] = 0xfd;
+    ip6[39] = 2; // fd00::2
     const std::vector<uint8_t> udp = {0xca, 0x6c, 0x00, 0x35, 0, 16, 0, 0};
     TraceMessage m(NFPROTO_INET, "filter", "output", NFT_TRACETYPE_RULE, 1);
-    m.handle(3).verdict(NF_ACCEPT).bytes(NFTA_TRACE_NETWORK_HEADER, ip6).bytes(NFTA_TRACE_TRANSPORT_HEADER, udp)
-        .u32(21, 2 /* established */).u8(19, 1 /* reply */);
+    m.handle(3)
+        .verdict(NF_ACCEPT)
+        .bytes(NFTA_TRACE_NETWORK_HEADER, ip6)
+        .bytes(NFTA_TRACE_TRANSPORT_HEADER, udp)
+        .u32(21, 2 /* established */)
+        .u8(19, 1 /* reply */);
     auto e = parse_nftrace_message(m.get(), 0);
     REQUIRE(e);
     REQUIRE(e->packet);
@@ -197,8 +220,12 @@ TEST_CASE("messages that are not trace messages, or lack what every trace has, a
 
 TEST_CASE("a trace message cut short or garbled is an error or an event, never a crash") {
     TraceMessage m(NFPROTO_IPV4, "wg-quick-wg0", "postmangle", NFT_TRACETYPE_RULE, 0x6ca3695d);
-    m.handle(12).verdict(NFT_JUMP, "global").u32(NFTA_TRACE_OIF, 5)
-        .bytes(NFTA_TRACE_NETWORK_HEADER, kIpv4Header).bytes(NFTA_TRACE_TRANSPORT_HEADER, kIcmpEcho).u32(21, 8);
+    m.handle(12)
+        .verdict(NFT_JUMP, "global")
+        .u32(NFTA_TRACE_OIF, 5)
+        .bytes(NFTA_TRACE_NETWORK_HEADER, kIpv4Header)
+        .bytes(NFTA_TRACE_TRANSPORT_HEADER, kIcmpEcho)
+        .u32(21, 8);
     const uint32_t full = m.get()->nlmsg_len;
     std::vector<char> copy(reinterpret_cast<const char*>(m.get()), reinterpret_cast<const char*>(m.get()) + full);
     size_t parsed = 0;

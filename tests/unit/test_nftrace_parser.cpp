@@ -161,13 +161,12 @@ TEST_CASE("nftrace text: nft 1.1 conntrack lines and inline ct fields") {
 }
 
 TEST_CASE("nftrace text: a reused trace id starts a new trace, interleaved ids stay apart") {
-    std::string text =
-        "trace id 0000000a ip t c packet: ip saddr 10.0.0.1 ip daddr 10.0.0.2\n"
-        "trace id 0000000b ip t c packet: ip saddr 10.0.0.3 ip daddr 10.0.0.4\n"
-        "trace id 0000000a ip t c policy accept\n"
-        "trace id 0000000b ip t c policy drop\n"
-        "trace id 0000000a ip t c packet: ip saddr 10.9.9.9 ip daddr 10.0.0.2\n"
-        "trace id 0000000a ip t d packet: ip saddr 10.9.9.9 ip daddr 10.0.0.2\n";
+    std::string text = "trace id 0000000a ip t c packet: ip saddr 10.0.0.1 ip daddr 10.0.0.2\n"
+                       "trace id 0000000b ip t c packet: ip saddr 10.0.0.3 ip daddr 10.0.0.4\n"
+                       "trace id 0000000a ip t c policy accept\n"
+                       "trace id 0000000b ip t c policy drop\n"
+                       "trace id 0000000a ip t c packet: ip saddr 10.9.9.9 ip daddr 10.0.0.2\n"
+                       "trace id 0000000a ip t d packet: ip saddr 10.9.9.9 ip daddr 10.0.0.2\n";
     NftraceLog log = parse(text);
     REQUIRE(log.traces.size() == 3);
     CHECK(log.traces[0].id == 0xa);

@@ -49,9 +49,7 @@ std::string read_file(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_file(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 template <typename Raw>
 std::span<const std::byte> bytes_of(const Raw& raw) {
@@ -101,7 +99,8 @@ wgbpf_nf_bracket bracket(uint64_t id, uint32_t index, uint64_t t_ns, uint32_t ma
     return b;
 }
 
-wgbpf_drop drop(uint64_t id, uint64_t t_ns, uint64_t location = kKernelAddress, uint32_t reason = kNetfilterDropReason) {
+wgbpf_drop drop(uint64_t id, uint64_t t_ns, uint64_t location = kKernelAddress,
+                uint32_t reason = kNetfilterDropReason) {
     wgbpf_drop d{};
     d.hdr = event_header(WGBPF_EV_DROP, sizeof d, t_ns);
     d.pkt = outer_udp(id);
@@ -111,8 +110,13 @@ wgbpf_drop drop(uint64_t id, uint64_t t_ns, uint64_t location = kKernelAddress, 
 }
 
 RecordingNameSources kernel_names() {
-    return {[](uint32_t reason) { return reason == kNetfilterDropReason ? std::string("NETFILTER_DROP") : "reason " + std::to_string(reason); },
-            [](uint64_t address) { return address == kKernelAddress ? std::string("nft_do_chain+0x3f2") : std::string("unknown"); }};
+    return {[](uint32_t reason) {
+                return reason == kNetfilterDropReason ? std::string("NETFILTER_DROP")
+                                                      : "reason " + std::to_string(reason);
+            },
+            [](uint64_t address) {
+                return address == kKernelAddress ? std::string("nft_do_chain+0x3f2") : std::string("unknown");
+            }};
 }
 
 RecordingHeader test_header() {
@@ -157,7 +161,8 @@ void write_small_recording(const std::string& path, bool with_end = true) {
     if (with_end) {
         RecordingEnd end;
         end.seconds = 2.5;
-        end.modules = {ModuleStatus{ModuleId::netfilter, true, "brackets", {}, 3, 0}, ModuleStatus{ModuleId::drop, true, "kfree_skb", {}, 1, 0}};
+        end.modules = {ModuleStatus{ModuleId::netfilter, true, "brackets", {}, 3, 0},
+                       ModuleStatus{ModuleId::drop, true, "kfree_skb", {}, 1, 0}};
         REQUIRE((*w)->write_end(end));
     }
     REQUIRE((*w)->close());
@@ -219,7 +224,8 @@ TEST_CASE("a recording reads back frame by frame") {
     ReadAll all = read_all(*reader);
     CHECK(all.error.empty());
     using K = FrameKind;
-    CHECK(kinds(all.frames) == std::vector<K>{K::config, K::plan, K::event, K::event, K::event, K::names, K::event, K::lost, K::end});
+    CHECK(kinds(all.frames) ==
+          std::vector<K>{K::config, K::plan, K::event, K::event, K::event, K::names, K::event, K::lost, K::end});
     CHECK(all.frames[0].offset == kRecordingPreambleSize + kHeaderFrame.size());
 
     auto config = decode_config_frame(all.frames[0].payload);
@@ -258,7 +264,7 @@ TEST_CASE("a drop record's kernel address never reaches the file") {
         auto w = RecordingWriter::open(path, test_header(), kernel_names());
         REQUIRE(w.ok());
         REQUIRE((*w)->write_event(bytes_of(drop(1, 100))));
-        REQUIRE((*w)->write_event(bytes_of(drop(2, 200)))); // same place: no new names
+        REQUIRE((*w)->write_event(bytes_of(drop(2, 200))));                           // same place: no new names
         REQUIRE((*w)->write_event(bytes_of(drop(3, 300, kKernelAddress + 0x40, 2)))); // elsewhere, unknown symbol
         REQUIRE((*w)->write_event(bytes_of(drop(4, 400, kKernelAddress + 0x80, 2)))); // "unknown" again: same index
         REQUIRE((*w)->close());
@@ -512,7 +518,8 @@ TEST_CASE("the writer says why it cannot record") {
     TempDir dir;
     auto missing_dir = RecordingWriter::open(dir.file("no/such/dir.wgbpf"), test_header());
     REQUIRE_FALSE(missing_dir.ok());
-    CHECK(missing_dir.error() == "cannot create recording " + dir.file("no/such/dir.wgbpf") + ": No such file or directory");
+    CHECK(missing_dir.error() ==
+          "cannot create recording " + dir.file("no/such/dir.wgbpf") + ": No such file or directory");
 
     auto directory = RecordingWriter::open(dir.path, test_header());
     REQUIRE_FALSE(directory.ok());
@@ -599,7 +606,8 @@ TEST_CASE("replay feeds the pipeline what the recording said") {
     REQUIRE(steps.size() == 2);
     CHECK(steps[0].chain == "postmangle"); // named from the recorded plan and ruleset
     CHECK(steps[0].ct_mark_after == 0xca6c);
-    CHECK(steps[0].rules_that_set == std::vector<std::string>{"meta l4proto udp meta mark 0x0000ca6c ct mark set meta mark"});
+    CHECK(steps[0].rules_that_set ==
+          std::vector<std::string>{"meta l4proto udp meta mark 0x0000ca6c ct mark set meta mark"});
     CHECK(steps[1].chain == "output");
     CHECK(steps[1].verdict == NfVerdict::drop);
     REQUIRE(drops.size() == 1);
@@ -644,15 +652,16 @@ TEST_CASE("replay renders what came before a cut and reports the cut") {
     REQUIRE(no_end.ok());
     ReplaySession again(sinks);
     ReplayOutcome cut = again.run(*no_end);
-    CHECK(cut.problem.starts_with("incomplete: the recording ends at byte " + std::to_string(full.frames.back().offset) +
-                                  " without its end frame"));
+    CHECK(cut.problem.starts_with("incomplete: the recording ends at byte " +
+                                  std::to_string(full.frames.back().offset) + " without its end frame"));
     CHECK(cut.events == 4);
 }
 
 TEST_CASE("a frame that checks out but says nonsense stops replay with its reason") {
     auto reader = RecordingReader::from_bytes(preamble() + kHeaderFrame + frame_bytes(2, "{\"netns\": \"x\"}"));
     REQUIRE(reader.ok());
-    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
+    ReplaySession session(
+        PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
     ReplayOutcome out = session.run(*reader);
     CHECK(out.problem == "corrupted: frame at byte " + std::to_string(kRecordingPreambleSize + kHeaderFrame.size()) +
                              ": config frame: netns: expected an unsigned integer up to 4294967295");
@@ -664,7 +673,8 @@ TEST_CASE("a frame that checks out but says nonsense stops replay with its reaso
 // version's file (version 1's, routes as objects, stays as it was).
 TEST_CASE("the checked-in recordings of every format version still read") {
     for (uint32_t version = 1; version <= kRecordingFormatVersion; ++version) {
-        const std::string path = std::string(WGBPF_TEST_DATA) + "/recordings/seed_v" + std::to_string(version) + ".wgbpf";
+        const std::string path =
+            std::string(WGBPF_TEST_DATA) + "/recordings/seed_v" + std::to_string(version) + ".wgbpf";
         if (const char* update = getenv("WGBPF_UPDATE_RECORDINGS");
             update && std::string(update) == "1" && version == kRecordingFormatVersion)
             write_small_recording(path);
@@ -673,8 +683,10 @@ TEST_CASE("the checked-in recordings of every format version still read") {
         REQUIRE(reader.ok());
         CHECK(reader->format_version() == version);
         std::vector<DropStep> drops;
-        ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {},
-                                            [&](const DropStep& d) { drops.push_back(d); }, {}});
+        ReplaySession session(PipelineSinks{[](const RouteDecision&) {},
+                                            [](const NetfilterStep&) {},
+                                            [&](const DropStep& d) { drops.push_back(d); },
+                                            {}});
         ReplayOutcome out = session.run(*reader);
         CHECK(out.problem.empty());
         CHECK(out.events == 4);
@@ -722,7 +734,8 @@ TEST_CASE("a recording writes later configurations' routes as changes, and repla
     const std::string path = dir.file("routes.wgbpf");
     ConfigSnapshot big = seed_snapshot();
     for (uint32_t i = 0; i < 20000; ++i)
-        big.config.routes.push_back(v4_route(fmt::format("172.{}.{}.0/24", 16 + i / 256, i % 256).c_str(), 100 + i % 4));
+        big.config.routes.push_back(
+            v4_route(fmt::format("172.{}.{}.0/24", 16 + i / 256, i % 256).c_str(), 100 + i % 4));
     big.config.sort_routes();
     ConfigSnapshot changed = big;
     changed.config.routes.erase(changed.config.routes.begin() + 100);
@@ -749,7 +762,8 @@ TEST_CASE("a recording writes later configurations' routes as changes, and repla
 
     auto again = RecordingReader::open(path);
     REQUIRE(again.ok());
-    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
+    ReplaySession session(
+        PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
     session.run(*again);
     const NetnsConfig* replayed = session.config(kSeedNetns);
     REQUIRE(replayed);
@@ -762,7 +776,8 @@ TEST_CASE("route changes before any configuration of their namespace are a corru
     orphan.route_changes = RouteChanges{{}, {}, {v4_route("10.0.0.0/8", 254)}};
     auto reader = RecordingReader::from_bytes(preamble() + kHeaderFrame + frame_bytes(2, encode_frame(orphan)));
     REQUIRE(reader.ok());
-    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
+    ReplaySession session(
+        PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
     ReplayOutcome out = session.run(*reader);
     CHECK(out.problem.find("route changes for namespace " + std::to_string(kSeedNetns) + " before any configuration") !=
           std::string::npos);
@@ -775,7 +790,8 @@ TEST_CASE("route changes that remove a route the namespace does not have: corrup
     auto reader = RecordingReader::from_bytes(preamble() + kHeaderFrame + frame_bytes(2, encode_frame(first)) +
                                               frame_bytes(2, encode_frame(bad)));
     REQUIRE(reader.ok());
-    ReplaySession session(PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
+    ReplaySession session(
+        PipelineSinks{[](const RouteDecision&) {}, [](const NetfilterStep&) {}, [](const DropStep&) {}, {}});
     ReplayOutcome out = session.run(*reader);
     CHECK(out.problem.find("a removed route of namespace") != std::string::npos);
     const NetnsConfig* kept = session.config(kSeedNetns);
@@ -789,7 +805,7 @@ TEST_CASE("a config frame of a watch of several namespaces keeps the namespace's
           "interface and its socket are; a frame without them reads as before") {
     ConfigSnapshot c = seed_snapshot();
     c.name = "wgbpf-client";
-    c.wireguard[0].netns = 4026532369u;  // the interface lives in the container
+    c.wireguard[0].netns = 4026532369u; // the interface lives in the container
     c.wireguard[0].socket_netns = kSeedNetns;
     const std::string text = encode_frame(c);
     auto back = decode_config_frame(std::as_bytes(std::span(text.data(), text.size())));

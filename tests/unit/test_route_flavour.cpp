@@ -5,8 +5,6 @@
 
 using namespace wgbpf;
 
-
-
 TEST_CASE("a stock kernel gets exact rules from fexit") {
     FakeKernel k;
     auto f = choose_route_flavour(k);

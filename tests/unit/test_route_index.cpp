@@ -34,10 +34,10 @@ std::vector<size_t> sorted(std::vector<size_t> v) {
 
 TEST_CASE("route index: every prefix length of the table that contains the address, and nothing else") {
     NetnsConfig cfg;
-    cfg.routes = {route("0.0.0.0/0", 254),      route("10.0.0.0/8", 254),     route("10.1.0.0/16", 254),
-                  route("10.1.2.0/23", 254),    route("10.1.2.3/32", 254),    route("10.1.2.3/32", 51820),
-                  route("10.1.2.0/24", 254),    route("::/0", 254),           route("fd00::/8", 254),
-                  route("fd00:1::/32", 254),    route("192.168.1.0/24", 254), route("10.1.2.0/24", 254)};
+    cfg.routes = {route("0.0.0.0/0", 254),   route("10.0.0.0/8", 254),     route("10.1.0.0/16", 254),
+                  route("10.1.2.0/23", 254), route("10.1.2.3/32", 254),    route("10.1.2.3/32", 51820),
+                  route("10.1.2.0/24", 254), route("::/0", 254),           route("fd00::/8", 254),
+                  route("fd00:1::/32", 254), route("192.168.1.0/24", 254), route("10.1.2.0/24", 254)};
     const RouteIndex& index = cfg.route_index();
     CHECK(sorted(index.containing(254, *IpAddress::parse("10.1.2.3"))) == std::vector<size_t>{0, 1, 2, 3, 4, 6, 11});
     CHECK(index.containing(51820, *IpAddress::parse("10.1.2.3")) == std::vector<size_t>{5});

@@ -69,12 +69,14 @@ TEST_CASE("predicted route: a goto lands only on the rule with exactly its targe
 
     NetnsConfig unresolved = seed_config();
     unresolved.rules.push_back(goto_rule(100, 32000)); // no rule 32000: the walk goes on with the next rule
-    std::sort(unresolved.rules.begin(), unresolved.rules.end(), [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
+    std::sort(unresolved.rules.begin(), unresolved.rules.end(),
+              [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
     CHECK(predict_route(output_flow(ip("198.51.100.9"), 0), unresolved).rule == 32765u);
 
     NetnsConfig rejecting = seed_config();
     rejecting.rules.push_back(action_rule(50, RuleAction::prohibit));
-    std::sort(rejecting.rules.begin(), rejecting.rules.end(), [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
+    std::sort(rejecting.rules.begin(), rejecting.rules.end(),
+              [](const Rule& a, const Rule& b) { return a.pref < b.pref; });
     RouteDecision r = predict_route(output_flow(ip("198.51.100.9"), 0), rejecting);
     CHECK(r.result == LookupResult::prohibit);
     CHECK(r.rule == 50u);

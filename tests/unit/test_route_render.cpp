@@ -111,8 +111,10 @@ RouteDecision unreachable_incomplete() {
 
 std::string render_all(bool json) {
     std::string out;
-    for (const RouteDecision& d : {inner_request(), outer_udp(), local_delivery(), reverse_check(), unreachable_incomplete()})
-        out += json ? json_text([&](JsonWriter& w) { write_route_json(w, d); }) + "\n" : render_route_text(d, TextStyle{});
+    for (const RouteDecision& d :
+         {inner_request(), outer_udp(), local_delivery(), reverse_check(), unreachable_incomplete()})
+        out +=
+            json ? json_text([&](JsonWriter& w) { write_route_json(w, d); }) + "\n" : render_route_text(d, TextStyle{});
     return out;
 }
 

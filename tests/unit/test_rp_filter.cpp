@@ -42,8 +42,9 @@ TEST_CASE("rp_filter: mode is the larger of all and the interface, src_valid_mar
     CHECK(loose.mode == RpFilterMode::loose);
     CHECK(loose.result == RpFilterResult::pass);
     CHECK(loose.src_valid_mark);
-    CHECK(loose.explanation == "a route back to 203.0.113.123 exists (via c0): loose mode asks no more (mark 0xca6c used: "
-                               "src_valid_mark=1)");
+    CHECK(loose.explanation ==
+          "a route back to 203.0.113.123 exists (via c0): loose mode asks no more (mark 0xca6c used: "
+          "src_valid_mark=1)");
     // Loose passes even through the "wrong" device.
     CHECK(explain_rp_filter(outer_reverse_route(7, 1, false), {"c0", kWgMark}, &cfg).result == RpFilterResult::pass);
 
@@ -83,8 +84,9 @@ TEST_CASE("rp_filter: no route back, a local source, an unknown iif, no sysctls"
     CHECK(unknown.mode == RpFilterMode::unknown);
     CHECK(unknown.result == RpFilterResult::unknown);
     CHECK(unknown.src_valid_mark); // the lookup carried the mark: the kernel used it
-    CHECK(unknown.explanation ==
-          "no sysctl snapshot: reverse route to 203.0.113.123 via c0, packet came in on c0 (mark 0xca6c used: src_valid_mark=1)");
+    CHECK(
+        unknown.explanation ==
+        "no sysctl snapshot: reverse route to 203.0.113.123 via c0, packet came in on c0 (mark 0xca6c used: src_valid_mark=1)");
 }
 
 TEST_CASE("rp_filter: an unmarked packet is explained without marks") {

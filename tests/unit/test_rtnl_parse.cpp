@@ -27,9 +27,18 @@ struct Message {
         nlh->nlmsg_flags = NLM_F_MULTI;
         *static_cast<T*>(mnl_nlmsg_put_extra_header(nlh, sizeof(T))) = header;
     }
-    Message& u8(uint16_t type, uint8_t v) { mnl_attr_put_u8(nlh, type, v); return *this; }
-    Message& u32(uint16_t type, uint32_t v) { mnl_attr_put_u32(nlh, type, v); return *this; }
-    Message& str(uint16_t type, const char* v) { mnl_attr_put_strz(nlh, type, v); return *this; }
+    Message& u8(uint16_t type, uint8_t v) {
+        mnl_attr_put_u8(nlh, type, v);
+        return *this;
+    }
+    Message& u32(uint16_t type, uint32_t v) {
+        mnl_attr_put_u32(nlh, type, v);
+        return *this;
+    }
+    Message& str(uint16_t type, const char* v) {
+        mnl_attr_put_strz(nlh, type, v);
+        return *this;
+    }
     Message& addr(uint16_t type, const char* text) {
         uint8_t bytes[16];
         if (inet_pton(AF_INET, text, bytes) == 1) mnl_attr_put(nlh, type, 4, bytes);
@@ -38,7 +47,10 @@ struct Message {
         return *this;
     }
     template <typename T>
-    Message& raw(uint16_t type, const T& v) { mnl_attr_put(nlh, type, sizeof v, &v); return *this; }
+    Message& raw(uint16_t type, const T& v) {
+        mnl_attr_put(nlh, type, sizeof v, &v);
+        return *this;
+    }
 };
 
 fib_rule_hdr rule_hdr(uint8_t family, uint8_t table, uint8_t action, uint32_t flags = 0) {
@@ -68,8 +80,11 @@ constexpr uint32_t kNoSuppress = 0xffffffff; // the kernel always sends FRA_SUPP
 TEST_CASE("wg-quick's fwmark rule: not fwmark 0xca6c lookup 51820", "[rtnl]") {
     // A table above 255 goes in FRA_TABLE; the 8-bit header field says RT_TABLE_UNSPEC.
     Message m(RTM_NEWRULE, rule_hdr(AF_INET, RT_TABLE_UNSPEC, FR_ACT_TO_TBL, FIB_RULE_INVERT));
-    m.u32(FRA_TABLE, 51820).u32(FRA_SUPPRESS_PREFIXLEN, kNoSuppress).u32(FRA_PRIORITY, 32765)
-        .u32(FRA_FWMARK, 0xca6c).u32(FRA_FWMASK, 0xffffffff);
+    m.u32(FRA_TABLE, 51820)
+        .u32(FRA_SUPPRESS_PREFIXLEN, kNoSuppress)
+        .u32(FRA_PRIORITY, 32765)
+        .u32(FRA_FWMARK, 0xca6c)
+        .u32(FRA_FWMASK, 0xffffffff);
     auto r = parse_rule(m.nlh);
     REQUIRE(r);
     CHECK(r->family == Family::ipv4);
@@ -130,8 +145,12 @@ TEST_CASE("iif/oif and from/to selectors", "[rtnl]") {
     hdr.dst_len = 24;
     hdr.tos = 0x10;
     Message m(RTM_NEWRULE, hdr);
-    m.u32(FRA_TABLE, 200).u32(FRA_PRIORITY, 500).str(FRA_IIFNAME, "eth0").str(FRA_OIFNAME, "wg0")
-        .addr(FRA_SRC, "10.0.0.0").addr(FRA_DST, "192.168.1.0");
+    m.u32(FRA_TABLE, 200)
+        .u32(FRA_PRIORITY, 500)
+        .str(FRA_IIFNAME, "eth0")
+        .str(FRA_OIFNAME, "wg0")
+        .addr(FRA_SRC, "10.0.0.0")
+        .addr(FRA_DST, "192.168.1.0");
     auto r = parse_rule(m.nlh);
     REQUIRE(r);
     CHECK(r->iif == "eth0");
@@ -162,9 +181,14 @@ TEST_CASE("goto and unreachable actions", "[rtnl]") {
 
 TEST_CASE("uidrange, ipproto, port ranges, l3mdev, suppress_ifgroup", "[rtnl]") {
     Message m(RTM_NEWRULE, rule_hdr(AF_INET, 7, FR_ACT_TO_TBL));
-    m.u32(FRA_TABLE, 7).u32(FRA_PRIORITY, 77).raw(FRA_UID_RANGE, fib_rule_uid_range{1000, 1999})
-        .u8(FRA_IP_PROTO, 17).raw(FRA_SPORT_RANGE, fib_rule_port_range{1024, 2047})
-        .raw(FRA_DPORT_RANGE, fib_rule_port_range{53, 53}).u8(FRA_L3MDEV, 1).u32(FRA_SUPPRESS_IFGROUP, 3);
+    m.u32(FRA_TABLE, 7)
+        .u32(FRA_PRIORITY, 77)
+        .raw(FRA_UID_RANGE, fib_rule_uid_range{1000, 1999})
+        .u8(FRA_IP_PROTO, 17)
+        .raw(FRA_SPORT_RANGE, fib_rule_port_range{1024, 2047})
+        .raw(FRA_DPORT_RANGE, fib_rule_port_range{53, 53})
+        .u8(FRA_L3MDEV, 1)
+        .u32(FRA_SUPPRESS_IFGROUP, 3);
     auto r = parse_rule(m.nlh);
     REQUIRE(r);
     REQUIRE(r->uid_range);
@@ -184,7 +208,10 @@ TEST_CASE("IPv6 rule", "[rtnl]") {
     auto hdr = rule_hdr(AF_INET6, RT_TABLE_UNSPEC, FR_ACT_TO_TBL, FIB_RULE_INVERT);
     hdr.src_len = 32;
     Message m(RTM_NEWRULE, hdr);
-    m.u32(FRA_TABLE, 51820).u32(FRA_PRIORITY, 32765).u32(FRA_FWMARK, 0xca6c).u32(FRA_FWMASK, 0xffffffff)
+    m.u32(FRA_TABLE, 51820)
+        .u32(FRA_PRIORITY, 32765)
+        .u32(FRA_FWMARK, 0xca6c)
+        .u32(FRA_FWMASK, 0xffffffff)
         .addr(FRA_SRC, "2001:db8::");
     auto r = parse_rule(m.nlh);
     REQUIRE(r);
@@ -229,7 +256,10 @@ TEST_CASE("route in a table above 255 (RTA_TABLE), with oif", "[rtnl]") {
 
 TEST_CASE("route via a gateway with a metric", "[rtnl]") {
     Message m(RTM_NEWROUTE, route_hdr(AF_INET, 16, RT_TABLE_MAIN, RTN_UNICAST));
-    m.u32(RTA_TABLE, RT_TABLE_MAIN).addr(RTA_DST, "10.1.0.0").addr(RTA_GATEWAY, "192.168.1.1").u32(RTA_OIF, 2)
+    m.u32(RTA_TABLE, RT_TABLE_MAIN)
+        .addr(RTA_DST, "10.1.0.0")
+        .addr(RTA_GATEWAY, "192.168.1.1")
+        .u32(RTA_OIF, 2)
         .u32(RTA_PRIORITY, 100);
     auto r = parse_route(m.nlh);
     REQUIRE(r);

@@ -24,8 +24,8 @@ TEST_CASE("shared maps outlive the object that made them: adopted as duplicated 
         kept = maps.events.get();
         CHECK(kept != made);
         CHECK_FALSE(maps.losses.valid()); // none offered: none held
-        ::close(made);                     // the object that made it goes
-        int reused = ::dup(pipe_fds[1]);   // and its number is taken by something else
+        ::close(made);                    // the object that made it goes
+        int reused = ::dup(pipe_fds[1]);  // and its number is taken by something else
         CHECK(open_fd(kept));
         CHECK(kept != reused);
         CHECK((::fcntl(kept, F_GETFD) & FD_CLOEXEC) != 0);

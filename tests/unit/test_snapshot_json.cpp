@@ -118,7 +118,8 @@ TEST_CASE("a namespace configuration survives JSON") {
         CHECK(back->routes[i].dst == cfg.routes[i].dst);
         CHECK(back->routes[i].gateway == cfg.routes[i].gateway);
     }
-    CHECK(std::any_of(back->routes.begin(), back->routes.end(), [](const Route& r) { return r.type == RouteType(11); }));
+    CHECK(
+        std::any_of(back->routes.begin(), back->routes.end(), [](const Route& r) { return r.type == RouteType(11); }));
     CHECK(back->table_names == cfg.table_names);
     CHECK(back->ipv4_conf.at("all").rp_filter == 2);
     CHECK(back->ipv4_conf.at("default").src_valid_mark == 1);
@@ -229,7 +230,8 @@ TEST_CASE("JSON of the wrong shape is an error naming the field") {
 
     r = with([](json& j) { j["nft"]["chains"][0]["priority"] = 4294967296ull; });
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == "namespace configuration: nft.chains[0].priority: expected an integer from -2147483648 to 2147483647");
+    CHECK(r.error() ==
+          "namespace configuration: nft.chains[0].priority: expected an integer from -2147483648 to 2147483647");
 
     r = with([](json& j) { j["ipv4_conf"]["all"]["rp_filter"] = "strict"; });
     REQUIRE_FALSE(r.ok());

@@ -9,7 +9,8 @@ TEST_CASE("text for a terminal: control characters from names and files are show
     // An interface named with an OSC 52 sequence (writes the reader's clipboard) and a bell.
     CHECK(terminal_safe("dev \x1b]52;c;ZXZpbA==\x07 egress") == "dev \\x1b]52;c;ZXZpbA==\\x07 egress");
     CHECK(terminal_safe("a\rb\x7f") == "a\\x0db\\x7f");
-    CHECK(terminal_safe("csi \xc2\x9b" "2J") == "csi \\u009b2J"); // C1 CSI in UTF-8
+    CHECK(terminal_safe("csi \xc2\x9b"
+                        "2J") == "csi \\u009b2J"); // C1 CSI in UTF-8
     // Lines, tabs, UTF-8 text and wgbpf's own colours pass.
     CHECK(terminal_safe("line\n\tnext") == "line\n\tnext");
     CHECK(terminal_safe("peer é") == "peer é");

@@ -64,7 +64,8 @@ void check_no_wireguard_drop(const std::vector<PacketTimeline>& out) {
 }
 
 bool has_gap(const PacketTimeline& t, std::string_view text) {
-    return std::any_of(t.gaps.begin(), t.gaps.end(), [&](const std::string& g) { return g.find(text) != std::string::npos; });
+    return std::any_of(t.gaps.begin(), t.gaps.end(),
+                       [&](const std::string& g) { return g.find(text) != std::string::npos; });
 }
 
 bool time_ordered(const PacketTimeline& t) {
@@ -118,7 +119,8 @@ TEST_CASE("seed, figure 2: the echo request is encapsulated in the outer packet,
     CHECK(c.builder.unattached_routes() == 0);
 }
 
-TEST_CASE("seed, figure 3: the reply's outer packet passes rp_filter with its restored mark; the inner is decapsulated from it") {
+TEST_CASE(
+    "seed, figure 3: the reply's outer packet passes rp_filter with its restored mark; the inner is decapsulated from it") {
     Collected c;
     feed_incoming_reply(c.builder);
     CHECK(c.out.empty()); // delivery has no event of its own: they complete when idle
@@ -171,8 +173,9 @@ TEST_CASE("rp_filter without src_valid_mark: reverse route via wg0, the packet c
     auto rp = steps_of<RpFilterStep>(t)[0];
     CHECK(rp.result == RpFilterResult::fail);
     CHECK(rp.reverse_oif == "wg0");
-    CHECK(rp.explanation == "reverse route to 203.0.113.123 goes via wg0, not c0 where the packet came in: mark 0xca6c was "
-                            "not used (src_valid_mark=0)");
+    CHECK(rp.explanation ==
+          "reverse route to 203.0.113.123 goes via wg0, not c0 where the packet came in: mark 0xca6c was "
+          "not used (src_valid_mark=0)");
     CHECK(steps_of<DropStep>(t)[0].reason == "IP_RPFILTER");
 
     // A decrypted packet that shows up later is not taken for the dropped one's content.
@@ -350,7 +353,7 @@ TEST_CASE("input and reverse decisions may come before the packet's first step")
     REQUIRE(c.out.size() == 1);
     const PacketTimeline& t = c.out[0];
     CHECK(kinds(t) == Kinds{"route", "rp_filter", "nf", "wg"});
-    CHECK(t.pkt.len == 156); // the packet as seen, not the flow's guess
+    CHECK(t.pkt.len == 156);                         // the packet as seen, not the flow's guess
     CHECK(steps_of<RpFilterStep>(t)[0].iif == "c0"); // from the input decision's iif
 }
 
@@ -390,7 +393,8 @@ TEST_CASE("eviction takes the oldest open timeline, not a completed one waiting 
     c.builder.add(egress(icmp_packet(0x40, "10.0.0.1", "198.51.100.9", 8), kWg0, 10));
     c.builder.add(egress(icmp_packet(0x41, "10.0.0.1", "198.51.100.9", 9), kWg0, 20));
     REQUIRE(c.builder.open() == 0);
-    for (uint64_t id = 1; id <= 3; ++id) c.builder.add(preraw(icmp_packet(id, "198.51.100.9", "10.0.0.1", 0), 100 + id));
+    for (uint64_t id = 1; id <= 3; ++id)
+        c.builder.add(preraw(icmp_packet(id, "198.51.100.9", "10.0.0.1", 0), 100 + id));
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].packet_id == 1);
     CHECK(has_gap(c.out[0], "evicted before completion"));
@@ -410,7 +414,8 @@ TEST_CASE("lost events mark a gap in every open timeline") {
     c.builder.lost(ModuleId::route, 12);
     c.builder.flush_all();
     REQUIRE(c.out.size() == 3);
-    CHECK_FALSE(has_gap(c.out[0], "route events lost here")); // already out of the builder (the pipeline holds it: test_event_pipeline)
+    CHECK_FALSE(has_gap(
+        c.out[0], "route events lost here")); // already out of the builder (the pipeline holds it: test_event_pipeline)
     CHECK(has_gap(c.out[1], "12 route events lost here"));
     CHECK(has_gap(c.out[2], "12 route events lost here"));
 }
@@ -623,7 +628,8 @@ TEST_CASE("kernel WireGuard: outer packets pair with their inner packets by pack
     CHECK(outer_wg[0].peer == kernel_lookup_key());
 }
 
-TEST_CASE("kernel WireGuard: an outer packet to an endpoint wgbpf does not know is still linked, with the kernel's peer") {
+TEST_CASE(
+    "kernel WireGuard: an outer packet to an endpoint wgbpf does not know is still linked, with the kernel's peer") {
     Collected c;
     c.wireguard[0].implementation = WgImplementation::kernel;
     PacketInfo inner = icmp_packet(0x201, "10.0.0.1", "198.51.100.9", 8);
@@ -773,7 +779,7 @@ TEST_CASE("a buffer reused for another packet before the first one's end was see
     first.ip_id = 100;
     c.builder.add(filter_output(first, 100)); // its egress was lost
     PacketInfo second = icmp_packet(0x501, "10.0.0.1", "198.51.100.9", 8);
-    second.ip_id = 101;                       // same buffer, the next echo request
+    second.ip_id = 101; // same buffer, the next echo request
     c.builder.add(filter_output(second, 200));
     c.builder.add(egress(second, kC0, 210));
     c.builder.flush_all();
@@ -896,7 +902,7 @@ TEST_CASE("loss never becomes fiction: a packet first seen just after a loss say
     Collected c;
     c.builder.add(preraw(icmp_packet(1, "198.51.100.9", "10.0.0.1", 0), 10));
     c.builder.lost(ModuleId::device, 4);
-    c.builder.add(preraw(icmp_packet(2, "198.51.100.9", "10.0.0.1", 0), 20));            // within 50 ms
+    c.builder.add(preraw(icmp_packet(2, "198.51.100.9", "10.0.0.1", 0), 20));              // within 50 ms
     c.builder.add(preraw(icmp_packet(3, "198.51.100.9", "10.0.0.1", 0), 10 + 60'000'000)); // well after
     c.builder.flush_all();
     REQUIRE(c.out.size() == 3);
@@ -1021,8 +1027,9 @@ TEST_CASE("kernel WireGuard: a packet the kernel found a peer for is not inferre
     REQUIRE(c.out.size() == 1);
     CHECK(c.out[0].outcome == Outcome::unknown);
     CHECK_FALSE(c.out[0].outcome_inferred);
-    CHECK(has_gap(c.out[0], "(kernel) but its outer packet was not seen in its buffer: segmented (GSO), fragmented "
-                            "into new buffers, queued for a handshake, or events lost")); // an old record: no session check
+    CHECK(has_gap(c.out[0],
+                  "(kernel) but its outer packet was not seen in its buffer: segmented (GSO), fragmented "
+                  "into new buffers, queued for a handshake, or events lost")); // an old record: no session check
 
     Collected checked; // the probe checked the session (record version 2): the handshake is out of the causes
     checked.wireguard[0].implementation = WgImplementation::kernel;
@@ -1157,9 +1164,10 @@ TEST_CASE("kernel WireGuard: a purge long after its packets' timelines went out 
     CHECK(w.dropped.find("did not complete after 20 attempts, 5 s apart") != std::string::npos);
     CHECK(w.dropped.find("dropped the 4 packets queued for it") != std::string::npos);
     REQUIRE(purge.notes.size() == 1);
-    CHECK(purge.notes[0] == "4 of the 4 packets it dropped are not shown dropped one by one: seen queued earlier (their "
-                            "timelines went out before; a packet's free is reported only within 2 s of its first "
-                            "sight), or never followed");
+    CHECK(purge.notes[0] ==
+          "4 of the 4 packets it dropped are not shown dropped one by one: seen queued earlier (their "
+          "timelines went out before; a packet's free is reported only within 2 s of its first "
+          "sight), or never followed");
 }
 
 TEST_CASE("kernel WireGuard: a data message for a receiver index no session has ends its outer packet's timeline "
@@ -1386,7 +1394,7 @@ PacketInfo fragment_of(const PacketInfo& whole, uint64_t id, uint16_t len, bool 
 TEST_CASE("fragments: a packet fragmented to leave a device keeps its buffer as the first fragment; the kernel's new "
           "buffers are named its fragments, never packets of their own; nothing is claimed about their routes") {
     Collected c;
-    c.config.links[1].mtu = 1500; // c0
+    c.config.links[1].mtu = 1500;                                            // c0
     PacketInfo whole = outer_out(kOuterOut, 1532, wg_data(kServerIndex, 3)); // 1560 bytes
     c.builder.add(filter_output(whole, 100, kWgMark));
     c.builder.add(egress(fragment_of(whole, kOuterOut, 1500, true, true), kC0, 200));
@@ -1404,8 +1412,10 @@ TEST_CASE("fragments: a packet fragmented to leave a device keeps its buffer as 
     CHECK(rest->gaps.empty()); // no "no route lookup seen" for a buffer made after routing
     REQUIRE(rest->notes.size() == 1);
     const std::string n = std::to_string(original->id);
-    CHECK(rest->notes[0] == "a fragment the kernel made of #" + n + " (a new buffer) to fit c0 (MTU 1500): the steps "
-                            "before fragmentation are #" + n + "'s");
+    CHECK(rest->notes[0] == "a fragment the kernel made of #" + n +
+                                " (a new buffer) to fit c0 (MTU 1500): the steps "
+                                "before fragmentation are #" +
+                                n + "'s");
     CHECK(steps_of<WireguardStep>(*rest).empty());
 }
 
@@ -1496,7 +1506,8 @@ TEST_CASE("a forwarded packet dropped as too big says how big, the MTU of the de
     CHECK(steps_of<DropStep>(ovs.out[0])[0].explanation == "1500 bytes, larger than the MTU the kernel checked");
 }
 
-TEST_CASE("fragments, IPv6: a fragment seen whole later in its buffer is reassembled there, never 'its buffer reused'") {
+TEST_CASE(
+    "fragments, IPv6: a fragment seen whole later in its buffer is reassembled there, never 'its buffer reused'") {
     Collected c;
     PacketInfo reply = icmp_packet(0x911, "198.51.100.9", "10.0.0.1", 0, 1648);
     reply.family = Family::ipv6;
@@ -1576,7 +1587,6 @@ TEST_CASE("kernel WireGuard: an outer packet first seen as its first fragment (n
     CHECK(c.by_id(*in->encapsulated_in)->packet_id == 0x941);
 }
 
-
 TEST_CASE("fragments: a first fragment first seen leaving (no watched hook before) is the original buffer: the later "
           "ones are named its fragments") {
     Collected c;
@@ -1615,7 +1625,8 @@ TEST_CASE("fragments: a received fragment whose buffer is reused after reassembl
     PacketInfo whole = reply;
     whole.id = 0x972;
     c.builder.add(preraw(whole, 120));
-    PacketInfo stranger = udp_packet(0x971, "192.168.178.9", 1000, "192.168.178.48", 2000, 20, {}); // its buffer, reused
+    PacketInfo stranger =
+        udp_packet(0x971, "192.168.178.9", 1000, "192.168.178.48", 2000, 20, {}); // its buffer, reused
     c.builder.add(ingress(stranger, kC0, 130));
     c.builder.flush_all();
     const PacketTimeline* held = nullptr;

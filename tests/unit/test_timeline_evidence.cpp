@@ -57,7 +57,8 @@ TEST_CASE("evidence: handshake initiations with no response are a handshake that
     auto found = findings_of(c, c.config);
     REQUIRE(found.size() == 1);
     CHECK(found[0].kind == FindingKind::handshake_incomplete);
-    CHECK(found[0].summary.find("3 initiations sent to 203.0.113.123:51820, no response came back") != std::string::npos);
+    CHECK(found[0].summary.find("3 initiations sent to 203.0.113.123:51820, no response came back") !=
+          std::string::npos);
     CHECK(found[0].evidence[0].find("left on c0") != std::string::npos);
 }
 

@@ -21,7 +21,8 @@ std::string link_name(int ifindex) {
 std::string render(const std::vector<PacketTimeline>& timelines, bool json) {
     std::string out;
     for (const PacketTimeline& t : timelines)
-        out += json ? json_text([&](JsonWriter& w) { write_timeline_json(w, t, link_name); }) + "\n" : render_timeline_text(t, TextStyle{});
+        out += json ? json_text([&](JsonWriter& w) { write_timeline_json(w, t, link_name); }) + "\n"
+                    : render_timeline_text(t, TextStyle{});
     return out;
 }
 
@@ -109,9 +110,13 @@ TEST_CASE("WireGuard's verdicts render, exact and inferred (golden)") {
     check_golden("timeline_verdicts.jsonl", render(timelines, true));
 }
 
-TEST_CASE("seed timelines render as text (golden)") { check_golden("timeline_seed.txt", render(seed_timelines(), false)); }
+TEST_CASE("seed timelines render as text (golden)") {
+    check_golden("timeline_seed.txt", render(seed_timelines(), false));
+}
 
-TEST_CASE("seed timelines render as JSON lines (golden)") { check_golden("timeline_seed.jsonl", render(seed_timelines(), true)); }
+TEST_CASE("seed timelines render as JSON lines (golden)") {
+    check_golden("timeline_seed.jsonl", render(seed_timelines(), true));
+}
 
 TEST_CASE("handshakes, lone route decisions, gaps and evictions render (golden)") {
     auto timelines = other_timelines();
@@ -123,28 +128,39 @@ TEST_CASE("timeline text: the header names the links, one line per step") {
     auto timelines = seed_timelines();
     REQUIRE(timelines.size() == 5);
     std::string inner = render_timeline_text(timelines[0], TextStyle{});
-    CHECK(inner.starts_with("#1 icmp 10.0.0.1 -> 198.51.100.9 echo-request  netns 4026531840  => encapsulated in #2  at "));
-    CHECK(inner.find("\n   route    output: rule 0 local: miss; rule 32764 main: default via 192.168.178.1 dev c0 suppressed "
-                     "(prefix /0 <= suppress_prefixlength 0); rule 32765 table 51820: default dev wg0\n") != std::string::npos);
-    CHECK(inner.find("\n   nf       output      inet filter output (prio 0): accept\n") != std::string::npos);
-    CHECK(inner.find("\n   nf       postrouting ip wg-quick-wg0 postmangle (prio -150): accept\n") != std::string::npos);
-    CHECK(inner.find("\n   dev      egress wg0\n") != std::string::npos);
-    CHECK(inner.find("\n   wg       encrypt -> peer IoYF4p... endpoint 203.0.113.123:51820, receiver 0x9b11b4, counter 2  => #2\n") !=
+    CHECK(inner.starts_with(
+        "#1 icmp 10.0.0.1 -> 198.51.100.9 echo-request  netns 4026531840  => encapsulated in #2  at "));
+    CHECK(inner.find(
+              "\n   route    output: rule 0 local: miss; rule 32764 main: default via 192.168.178.1 dev c0 suppressed "
+              "(prefix /0 <= suppress_prefixlength 0); rule 32765 table 51820: default dev wg0\n") !=
           std::string::npos);
+    CHECK(inner.find("\n   nf       output      inet filter output (prio 0): accept\n") != std::string::npos);
+    CHECK(inner.find("\n   nf       postrouting ip wg-quick-wg0 postmangle (prio -150): accept\n") !=
+          std::string::npos);
+    CHECK(inner.find("\n   dev      egress wg0\n") != std::string::npos);
+    CHECK(
+        inner.find(
+            "\n   wg       encrypt -> peer IoYF4p... endpoint 203.0.113.123:51820, receiver 0x9b11b4, counter 2  => #2\n") !=
+        std::string::npos);
 
     std::string outer = render_timeline_text(timelines[1], TextStyle{});
-    CHECK(outer.starts_with("#2 udp 192.168.178.48:51820 -> 203.0.113.123:51820 (outer of #1)  netns 4026531840  mark 0xca6c  => sent"));
-    CHECK(outer.find("rule 32765 skipped (fwmark 0xca6c matches, and the rule says 'not fwmark 0xca6c'); rule 32766 main: "
-                     "default via 192.168.178.1 dev c0\n") != std::string::npos);
+    CHECK(outer.starts_with(
+        "#2 udp 192.168.178.48:51820 -> 203.0.113.123:51820 (outer of #1)  netns 4026531840  mark 0xca6c  => sent"));
+    CHECK(outer.find(
+              "rule 32765 skipped (fwmark 0xca6c matches, and the rule says 'not fwmark 0xca6c'); rule 32766 main: "
+              "default via 192.168.178.1 dev c0\n") != std::string::npos);
     CHECK(outer.find("postmangle (prio -150): accept, ct mark 0x0 -> 0xca6c\n            set by: meta l4proto udp") !=
           std::string::npos);
 
     std::string reply_outer = render_timeline_text(timelines[2], TextStyle{});
     CHECK(reply_outer.find("=> decapsulated into #4") != std::string::npos);
-    CHECK(reply_outer.find("\n   rp_filter strict: pass: reverse route to 203.0.113.123 via c0 = iif c0 (mark 0xca6c used: "
-                           "src_valid_mark=1)\n") != std::string::npos);
-    CHECK(reply_outer.find("premangle (prio -150): accept, mark 0x0 -> 0xca6c, ct established reply") != std::string::npos);
-    CHECK(reply_outer.find("decrypt <- peer IoYF4p... endpoint 203.0.113.123:51820, receiver 0x5c0ffee, counter 5  => #4") !=
+    CHECK(reply_outer.find(
+              "\n   rp_filter strict: pass: reverse route to 203.0.113.123 via c0 = iif c0 (mark 0xca6c used: "
+              "src_valid_mark=1)\n") != std::string::npos);
+    CHECK(reply_outer.find("premangle (prio -150): accept, mark 0x0 -> 0xca6c, ct established reply") !=
+          std::string::npos);
+    CHECK(reply_outer.find(
+              "decrypt <- peer IoYF4p... endpoint 203.0.113.123:51820, receiver 0x5c0ffee, counter 5  => #4") !=
           std::string::npos);
     std::string reply = render_timeline_text(timelines[3], TextStyle{});
     CHECK(reply.find("(decapsulated from #3)") != std::string::npos);
@@ -152,8 +168,9 @@ TEST_CASE("timeline text: the header names the links, one line per step") {
 
     std::string failed = render_timeline_text(timelines[4], TextStyle{});
     CHECK(failed.find("=> dropped") != std::string::npos);
-    CHECK(failed.find("\n   rp_filter strict: fail: reverse route to 203.0.113.123 goes via wg0, not c0 where the packet came "
-                      "in: mark 0xca6c was not used (src_valid_mark=0)\n            reverse lookup: rule 0 local: miss;") !=
+    CHECK(failed.find(
+              "\n   rp_filter strict: fail: reverse route to 203.0.113.123 goes via wg0, not c0 where the packet came "
+              "in: mark 0xca6c was not used (src_valid_mark=0)\n            reverse lookup: rule 0 local: miss;") !=
           std::string::npos);
     CHECK(failed.find("\n   drop     IP_RPFILTER at ip_rcv_finish_core+0x2c5\n") != std::string::npos);
     CHECK(failed.find("data (dropped before decryption) <- peer") != std::string::npos);
@@ -191,7 +208,8 @@ TEST_CASE("timeline JSON carries the contract's fields") {
     CHECK(steps[0]["direction"] == "output");
     CHECK(steps[1]["kind"] == "netfilter");
     CHECK(steps[1]["oif"] == "wg0");
-    CHECK(steps[3] == nlohmann::json{{"kind", "device"}, {"direction", "egress"}, {"dev", "wg0"}, {"t_ns", 1'000'031'000}});
+    CHECK(steps[3] ==
+          nlohmann::json{{"kind", "device"}, {"direction", "egress"}, {"dev", "wg0"}, {"t_ns", 1'000'031'000}});
     CHECK(steps[4]["kind"] == "wireguard");
     CHECK(steps[4]["action"] == "encrypt");
     CHECK(steps[4]["direction"] == "out");
@@ -226,7 +244,8 @@ TEST_CASE("timeline JSON carries the contract's fields") {
 
 TEST_CASE("route summaries: fast path, local delivery, rejects, incomplete walks") {
     RouteDecision local = outer_input_route(5, 1);
-    CHECK(route_summary_text(local) == "input iif c0 mark 0xca6c: rule 0 local: 192.168.178.48 dev c0 => local delivery");
+    CHECK(route_summary_text(local) ==
+          "input iif c0 mark 0xca6c: rule 0 local: 192.168.178.48 dev c0 => local delivery");
 
     RouteDecision fast;
     fast.direction = RouteDirection::output;
@@ -236,7 +255,8 @@ TEST_CASE("route summaries: fast path, local delivery, rejects, incomplete walks
     CHECK(route_summary_text(fast) == "output: main: default via 192.168.1.1 dev eth0");
 
     RouteDecision rejected;
-    rejected.lookups = {{0, 255, LookupResult::miss, {}, {}, "", ""}, {200, 300, LookupResult::unreachable, {}, {}, "", ""}};
+    rejected.lookups = {{0, 255, LookupResult::miss, {}, {}, "", ""},
+                        {200, 300, LookupResult::unreachable, {}, {}, "", ""}};
     rejected.result = LookupResult::unreachable;
     rejected.complete = false;
     CHECK(route_summary_text(rejected) ==

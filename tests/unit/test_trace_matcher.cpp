@@ -27,7 +27,9 @@ std::vector<PacketTimeline> lab_timelines() {
 std::vector<std::string> sides(const TraceMatch& m) {
     std::vector<std::string> out;
     for (const ChainAlignment& row : m.chains) {
-        std::string side = row.side == ChainSide::both ? "both" : row.side == ChainSide::only_nftrace ? "nftrace" : "wgbpf";
+        std::string side = row.side == ChainSide::both           ? "both"
+                           : row.side == ChainSide::only_nftrace ? "nftrace"
+                                                                 : "wgbpf";
         out.push_back(side + " " + row.chain + (row.disagree.empty() ? "" : " !"));
     }
     return out;
@@ -48,10 +50,10 @@ TEST_CASE("trace matcher: chain visits read the base chain's verdict and the mar
     auto input = chain_visits(log.traces[2]);
     REQUIRE(input.size() == 3);
     CHECK(input[2].name() == "inet filter input");
-    CHECK(input[2].verdict == "accept");  // from `inet filter global`, jumped to
-    CHECK_FALSE(input[2].mark_after);     // a rule line carries no mark
+    CHECK(input[2].verdict == "accept"); // from `inet filter global`, jumped to
+    CHECK_FALSE(input[2].mark_after);    // a rule line carries no mark
     auto request = chain_visits(log.traces[0]);
-    CHECK(request[1].mark_after == 0u);   // policy without a mark: 0
+    CHECK(request[1].mark_after == 0u); // policy without a mark: 0
 }
 
 TEST_CASE("trace matcher: the lab's trace lines up with wgbpf's four packets, chain by chain") {
@@ -94,7 +96,8 @@ TEST_CASE("trace matcher: nftrace loses the packet at encapsulation, wgbpf follo
                                  "wgbpf inet filter output", "wgbpf ip wg-quick-wg0 postmangle"});
     CHECK(request.chains[2].packet == 2);
     REQUIRE(request.notes.size() == 1);
-    CHECK(request.notes[0] == "nftrace lost the packet at WireGuard encapsulation; wgbpf follows it as outer packet #2");
+    CHECK(request.notes[0] ==
+          "nftrace lost the packet at WireGuard encapsulation; wgbpf follows it as outer packet #2");
 }
 
 TEST_CASE("trace matcher: a verdict and a mark the two sides disagree on") {
@@ -134,8 +137,8 @@ TEST_CASE("trace matcher: a trace of a packet wgbpf did not see, and wgbpf packe
     std::string elsewhere = replaced(without_trace(lab_trace(), "6ca3695d"), "oif \"c0\"", "oif \"eth0\"");
     Comparison d = compare_traces(parse(elsewhere), timelines, lab_interface);
     CHECK(d.traces[0].timeline->id == 2); // still matched through postmangle, whose packet line says c0
-    CHECK(sides(d.traces[0]) == Rows{"nftrace inet filter output", "wgbpf inet filter output",
-                                     "both ip wg-quick-wg0 postmangle"});
+    CHECK(sides(d.traces[0]) ==
+          Rows{"nftrace inet filter output", "wgbpf inet filter output", "both ip wg-quick-wg0 postmangle"});
 }
 
 TEST_CASE("trace matcher: identical packets go to timelines in time order, each once") {

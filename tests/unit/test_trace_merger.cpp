@@ -186,8 +186,8 @@ TEST_CASE("memory is bounded: too many traces drop the oldest, too many outputs 
     NftraceMerger m(out.sink(), limits);
     const uint64_t t = 100 * kMs;
     for (uint32_t id = 1; id <= 6; ++id) trace_input_chain(m, id, t, uint16_t(id));
-    CHECK(m.stats().dropped == 4); // traces 1 and 2, two events each
-    m.hold(step("inet", "filter", "input", t, ping(1)));  // its trace was dropped
+    CHECK(m.stats().dropped == 4);                       // traces 1 and 2, two events each
+    m.hold(step("inet", "filter", "input", t, ping(1))); // its trace was dropped
     m.hold(step("inet", "filter", "input", t, ping(3)));
     m.hold(step("inet", "filter", "input", t, ping(4)));
     CHECK(m.stats().released_early == 1);

@@ -73,8 +73,8 @@ TEST_CASE("several namespaces: the interface where it is, the outer packets of i
     WgInterface wg;
     wg.name = "wg0";
     wg.listen_port = 51821;
-    auto f = build_filter(std::vector<WatchScope>{{.netns = 10, .ifindex = 3, .wireguard = wg},
-                                                  {.netns = 20, .named_interface = true}});
+    auto f = build_filter(
+        std::vector<WatchScope>{{.netns = 10, .ifindex = 3, .wireguard = wg}, {.netns = 20, .named_interface = true}});
     REQUIRE(f.ok());
     REQUIRE(f->n_netns == 2);
     CHECK(f->netns[0] == 10);
@@ -86,7 +86,8 @@ TEST_CASE("several namespaces: the interface where it is, the outer packets of i
 }
 
 TEST_CASE("several namespaces with the interface in none of them watch nothing of their interfaces") {
-    auto f = build_filter(std::vector<WatchScope>{{.netns = 10, .named_interface = true}, {.netns = 20, .named_interface = true}});
+    auto f = build_filter(
+        std::vector<WatchScope>{{.netns = 10, .named_interface = true}, {.netns = 20, .named_interface = true}});
     REQUIRE(f.ok());
     REQUIRE(f->n_ifaces == 1);
     CHECK(f->ifaces[0] == -1);
@@ -105,7 +106,8 @@ TEST_CASE("the same listen port or fwmark in two namespaces is one entry") {
     a.name = "wg0";
     a.listen_port = 51820;
     a.fwmark = 0xca6c;
-    auto f = build_filter(std::vector<WatchScope>{{.netns = 1, .ifindex = 4, .wireguard = a}, {.netns = 2, .ifindex = 4, .wireguard = a}});
+    auto f = build_filter(std::vector<WatchScope>{{.netns = 1, .ifindex = 4, .wireguard = a},
+                                                  {.netns = 2, .ifindex = 4, .wireguard = a}});
     REQUIRE(f.ok());
     CHECK(f->n_ports == 1);
     CHECK(f->n_marks == 1);

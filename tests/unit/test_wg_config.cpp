@@ -28,7 +28,8 @@ constexpr const char* kDeviceHex = "9d530eec29ddffe6468b21bd29d984e66fcc09bb9b9f
 
 std::vector<uint8_t> hex_bytes(const char* hex) {
     std::vector<uint8_t> out;
-    for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+    for (size_t i = 0; hex[i] && hex[i + 1]; i += 2)
+        out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
     return out;
 }
 
@@ -37,7 +38,8 @@ std::string wireguard_go_reply() {
     return std::string("private_key=") + kDeviceHex + "\n" +
            "listen_port=51999\n"
            "fwmark=51820\n"
-           "public_key=" + kPeer1Hex + "\n" +
+           "public_key=" +
+           kPeer1Hex + "\n" +
            "preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
            "protocol_version=1\n"
            "endpoint=203.0.113.9:51820\n"
@@ -48,7 +50,8 @@ std::string wireguard_go_reply() {
            "persistent_keepalive_interval=25\n"
            "allowed_ip=0.0.0.0/0\n"
            "allowed_ip=::/0\n"
-           "public_key=" + kPeer2Hex + "\n" +
+           "public_key=" +
+           kPeer2Hex + "\n" +
            "protocol_version=1\n"
            "endpoint=[2001:db8::9]:51821\n"
            "last_handshake_time_sec=1796000000\n"

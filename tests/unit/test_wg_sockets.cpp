@@ -39,9 +39,8 @@ TEST_CASE("an interface whose port is bound where it is has its socket there") {
 
 TEST_CASE("an interface moved into a container has its socket in the namespace that binds its port") {
     // wireguard.com/netns: wg0 created in 20 (which also has its own wgs0 on 51820), moved into 10.
-    std::vector<NamespaceWireguard> ns{{10, {wg("wg0", 51821)}, {}, true},
-                                       {20, {}, {51821, 53}, true},
-                                       {30, {wg("wgs0", 51820)}, {51820}, true}};
+    std::vector<NamespaceWireguard> ns{
+        {10, {wg("wg0", 51821)}, {}, true}, {20, {}, {51821, 53}, true}, {30, {wg("wgs0", 51820)}, {51820}, true}};
     CHECK(place_wireguard_sockets(ns).empty());
     const WgInterface& moved = ns[0].interfaces[0];
     CHECK(moved.netns == 10);
@@ -70,7 +69,8 @@ TEST_CASE("a port bound only where another WireGuard interface listens is not ta
 }
 
 TEST_CASE("two namespaces that could hold the socket: said, and nothing linked") {
-    std::vector<NamespaceWireguard> ns{{10, {wg("wg0", 51821)}, {}, true}, {20, {}, {51821}, true}, {21, {}, {51821}, true}};
+    std::vector<NamespaceWireguard> ns{
+        {10, {wg("wg0", 51821)}, {}, true}, {20, {}, {51821}, true}, {21, {}, {51821}, true}};
     auto notes = place_wireguard_sockets(ns);
     REQUIRE(notes.size() == 1);
     CHECK(notes[0].find("2 watched namespaces") != std::string::npos);
@@ -82,7 +82,8 @@ TEST_CASE("two namespaces that could hold the socket: said, and nothing linked")
 
 TEST_CASE("several candidates told apart by the WireGuard interfaces not watched by name") {
     // `--netns all -i wg0`: the server's wgs0 (not named) also listens on 51820.
-    std::vector<NamespaceWireguard> ns{{10, {wg("wg0", 51820)}, {}, true}, {20, {}, {51820}, true}, {30, {}, {51820}, true}};
+    std::vector<NamespaceWireguard> ns{
+        {10, {wg("wg0", 51820)}, {}, true}, {20, {}, {51820}, true}, {30, {}, {51820}, true}};
     int asked = 0;
     auto notes = place_wireguard_sockets(ns, [&](uint32_t netns) {
         ++asked;

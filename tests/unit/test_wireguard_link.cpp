@@ -99,12 +99,12 @@ TEST_CASE("cryptokey routing: the peer with the longest allowed prefix") {
 }
 
 TEST_CASE("outer payload = 32 + inner length padded to 16, at most") {
-    CHECK(carries_inner(128, 84));   // the seed's ping: 84 -> 96
+    CHECK(carries_inner(128, 84)); // the seed's ping: 84 -> 96
     CHECK(carries_inner(128, 96));
     CHECK(carries_inner(128, 81));
     CHECK_FALSE(carries_inner(128, 80)); // 80 pads to 80
     CHECK_FALSE(carries_inner(128, 97));
-    CHECK(carries_inner(1452, 1420));  // MTU 1420: padding stops at the MTU
+    CHECK(carries_inner(1452, 1420)); // MTU 1420: padding stops at the MTU
     CHECK_FALSE(carries_inner(32, 0));
     CHECK_FALSE(carries_inner(20, 10));
 }
@@ -123,9 +123,11 @@ TEST_CASE("WireGuard steps name the action, peer and indexes") {
     CHECK(s.t_ns == 5);
 
     PacketInfo in = outer_in(1, 128, wg_data(kClientIndex, 9));
-    CHECK(wireguard_step(*parse_wg_message(in), *match_outer_packet(in, false, wg), in, false, 5).action == WgAction::decrypt);
+    CHECK(wireguard_step(*parse_wg_message(in), *match_outer_packet(in, false, wg), in, false, 5).action ==
+          WgAction::decrypt);
     PacketInfo ka = outer_in(1, 32, wg_data(kClientIndex, 10));
-    CHECK(wireguard_step(*parse_wg_message(ka), *match_outer_packet(ka, false, wg), ka, false, 5).action == WgAction::keepalive);
+    CHECK(wireguard_step(*parse_wg_message(ka), *match_outer_packet(ka, false, wg), ka, false, 5).action ==
+          WgAction::keepalive);
     PacketInfo init = outer_out(1, 148, wg_initiation(0x42));
     WireguardStep i = wireguard_step(*parse_wg_message(init), *match_outer_packet(init, true, wg), init, true, 5);
     CHECK(i.action == WgAction::handshake_initiation);

@@ -60,7 +60,8 @@ inline WireguardKernelEvent kernel_verdict(const PacketInfo& outer, WgKernelActi
 
 // ---- packets
 
-inline PacketInfo icmp_packet(uint64_t id, std::string_view src, std::string_view dst, uint8_t type, uint16_t len = 84) {
+inline PacketInfo icmp_packet(uint64_t id, std::string_view src, std::string_view dst, uint8_t type,
+                              uint16_t len = 84) {
     PacketInfo p;
     p.id = id;
     p.is_ip = true;
@@ -85,7 +86,9 @@ inline std::array<uint8_t, 16> wg_header(uint8_t type, uint32_t a, uint64_t b) {
 }
 inline std::array<uint8_t, 16> wg_data(uint32_t receiver, uint64_t counter) { return wg_header(4, receiver, counter); }
 inline std::array<uint8_t, 16> wg_initiation(uint32_t sender) { return wg_header(1, sender, 0); }
-inline std::array<uint8_t, 16> wg_response(uint32_t sender, uint32_t receiver) { return wg_header(2, sender, receiver); }
+inline std::array<uint8_t, 16> wg_response(uint32_t sender, uint32_t receiver) {
+    return wg_header(2, sender, receiver);
+}
 
 inline PacketInfo udp_packet(uint64_t id, std::string_view src, uint16_t sport, std::string_view dst, uint16_t dport,
                              uint16_t payload_len, const std::array<uint8_t, 16>& payload) {
@@ -123,8 +126,9 @@ inline PacketInfo outer_in(uint64_t id, uint16_t payload_len, const std::array<u
 
 // ---- steps
 
-inline NetfilterStep nf_step(const PacketInfo& pkt, NfHook hook, std::string family, std::string table, std::string chain,
-                             int32_t priority, uint64_t t_ns, uint32_t mark = 0, std::string ct_state = "new") {
+inline NetfilterStep nf_step(const PacketInfo& pkt, NfHook hook, std::string family, std::string table,
+                             std::string chain, int32_t priority, uint64_t t_ns, uint32_t mark = 0,
+                             std::string ct_state = "new") {
     NetfilterStep s;
     s.t_ns = t_ns;
     s.netns = kNs;
@@ -158,7 +162,8 @@ inline NetfilterStep preraw(const PacketInfo& pkt, uint64_t t) {
 }
 // premangle restores the mark from conntrack for UDP (the outer packets).
 inline NetfilterStep premangle(const PacketInfo& pkt, uint64_t t, uint32_t ct_mark = 0) {
-    NetfilterStep s = nf_step(pkt, NfHook::prerouting, "ip", "wg-quick-wg0", "premangle", -150, t, 0, "established reply");
+    NetfilterStep s =
+        nf_step(pkt, NfHook::prerouting, "ip", "wg-quick-wg0", "premangle", -150, t, 0, "established reply");
     s.ct_mark_before = s.ct_mark_after = ct_mark;
     if (ct_mark && pkt.proto == 17) {
         s.mark_after = ct_mark;
@@ -172,7 +177,8 @@ inline NetfilterStep filter_input(const PacketInfo& pkt, uint64_t t, uint32_t ma
     return s;
 }
 
-inline DeviceEvent device(const PacketInfo& pkt, int ifindex, DeviceEvent::Direction dir, uint64_t t_ns, uint32_t tgid = 0) {
+inline DeviceEvent device(const PacketInfo& pkt, int ifindex, DeviceEvent::Direction dir, uint64_t t_ns,
+                          uint32_t tgid = 0) {
     DeviceEvent e;
     e.t_ns = t_ns;
     e.netns = kNs;
@@ -236,7 +242,8 @@ inline RouteDecision outer_input_route(uint64_t t, uint64_t rx) {
 // table 51820 -> wg0.
 inline RouteDecision outer_reverse_route(uint64_t t, uint64_t rx, bool with_mark = true) {
     Flow f = reverse_flow("192.168.178.48", "203.0.113.123", with_mark ? kWgMark : 0);
-    if (with_mark) return decide({f.miss(255), f.hit(254, kC0, "192.168.178.1"), f.hit(254, kC0, "192.168.178.1")}, t, 0, rx);
+    if (with_mark)
+        return decide({f.miss(255), f.hit(254, kC0, "192.168.178.1"), f.hit(254, kC0, "192.168.178.1")}, t, 0, rx);
     return decide({f.miss(255), f.hit(254, kC0, "192.168.178.1"), f.hit(kWgTable, kWg0)}, t, 0, rx);
 }
 
@@ -260,8 +267,11 @@ struct Collected {
 
     explicit Collected(TimelineLimits limits = {}, bool src_valid_mark = true)
         : config(client_config(src_valid_mark)),
-          builder([this](uint32_t netns) { return netns == kNs ? TimelineContext{&config, wireguard} : TimelineContext{}; },
-                  [this](PacketTimeline&& t) { out.push_back(std::move(t)); }, limits) {}
+          builder(
+              [this](uint32_t netns) {
+                  return netns == kNs ? TimelineContext{&config, wireguard} : TimelineContext{};
+              },
+              [this](PacketTimeline&& t) { out.push_back(std::move(t)); }, limits) {}
 
     const PacketTimeline* by_id(uint64_t id) const {
         for (const PacketTimeline& t : out)

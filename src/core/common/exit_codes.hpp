@@ -4,13 +4,13 @@
 // Documented in README.md ("Exit codes").
 namespace wgbpf::exit_code {
 constexpr int ok = 0;
-constexpr int failure = 1;        // runtime error (kernel refused, netlink failed, ...)
-constexpr int usage = 2;          // wrong flags or arguments
-constexpr int no_privileges = 3;  // missing capabilities
-constexpr int not_found = 4;      // namespace or interface does not exist
+constexpr int failure = 1;       // runtime error (kernel refused, netlink failed, ...)
+constexpr int usage = 2;         // wrong flags or arguments
+constexpr int no_privileges = 3; // missing capabilities
+constexpr int not_found = 4;     // namespace or interface does not exist
 } // namespace wgbpf::exit_code
 namespace wgbpf::exit_code {
-constexpr int findings = 5;       // `diagnose` found something to change
+constexpr int findings = 5; // `diagnose` found something to change
 } // namespace wgbpf::exit_code
 
 namespace wgbpf {

@@ -88,8 +88,6 @@ std::string IpPrefix::to_string() const {
     return address.to_string() + "/" + std::to_string(length);
 }
 
-bool IpAddress::is_multicast() const {
-    return family == Family::ipv4 ? (bytes[0] & 0xf0) == 0xe0 : bytes[0] == 0xff;
-}
+bool IpAddress::is_multicast() const { return family == Family::ipv4 ? (bytes[0] & 0xf0) == 0xe0 : bytes[0] == 0xff; }
 
 } // namespace wgbpf

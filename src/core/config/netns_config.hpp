@@ -45,22 +45,22 @@ struct Rule {
     uint32_t pref = 0;
     RuleAction action = RuleAction::to_table;
     uint32_t table = 0;
-    bool invert = false;                    // "not": FIB_RULE_INVERT
-    std::optional<uint32_t> fwmark;         // FRA_FWMARK
-    uint32_t fwmask = 0xffffffff;           // FRA_FWMASK (kernel default: all bits when a mark is set)
-    std::string iif;                        // FRA_IIFNAME ("" = any)
-    std::string oif;                        // FRA_OIFNAME
-    std::optional<IpPrefix> from;           // FRA_SRC + rtm_src_len
-    std::optional<IpPrefix> to;             // FRA_DST + rtm_dst_len
-    uint8_t tos = 0;                        // rtm_tos (dscp << 2)
+    bool invert = false;                                    // "not": FIB_RULE_INVERT
+    std::optional<uint32_t> fwmark;                         // FRA_FWMARK
+    uint32_t fwmask = 0xffffffff;                           // FRA_FWMASK (kernel default: all bits when a mark is set)
+    std::string iif;                                        // FRA_IIFNAME ("" = any)
+    std::string oif;                                        // FRA_OIFNAME
+    std::optional<IpPrefix> from;                           // FRA_SRC + rtm_src_len
+    std::optional<IpPrefix> to;                             // FRA_DST + rtm_dst_len
+    uint8_t tos = 0;                                        // rtm_tos (dscp << 2)
     std::optional<std::pair<uint32_t, uint32_t>> uid_range; // FRA_UID_RANGE
-    uint8_t ip_proto = 0;                   // FRA_IP_PROTO (0 = any)
-    std::optional<PortRange> sport;         // FRA_SPORT_RANGE
-    std::optional<PortRange> dport;         // FRA_DPORT_RANGE
-    std::optional<uint32_t> goto_target;    // FRA_GOTO (pref of the target rule)
-    int32_t suppress_prefixlen = -1;        // FRA_SUPPRESS_PREFIXLEN (-1: none)
-    int32_t suppress_ifgroup = -1;          // FRA_SUPPRESS_IFGROUP (-1: none)
-    bool l3mdev = false;                    // FRA_L3MDEV
+    uint8_t ip_proto = 0;                                   // FRA_IP_PROTO (0 = any)
+    std::optional<PortRange> sport;                         // FRA_SPORT_RANGE
+    std::optional<PortRange> dport;                         // FRA_DPORT_RANGE
+    std::optional<uint32_t> goto_target;                    // FRA_GOTO (pref of the target rule)
+    int32_t suppress_prefixlen = -1;                        // FRA_SUPPRESS_PREFIXLEN (-1: none)
+    int32_t suppress_ifgroup = -1;                          // FRA_SUPPRESS_IFGROUP (-1: none)
+    bool l3mdev = false;                                    // FRA_L3MDEV
 
     std::string to_string() const; // like `ip rule show`: "32765: not from all fwmark 0xca6c lookup 51820"
 };
@@ -87,9 +87,9 @@ struct Route {
     IpPrefix dst;
     RouteType type = RouteType::unicast;
     std::optional<IpAddress> gateway;
-    int oif = 0;          // ifindex, 0 when none
-    uint32_t metric = 0;  // RTA_PRIORITY
-    uint8_t scope = 0;    // rtm_scope
+    int oif = 0;         // ifindex, 0 when none
+    uint32_t metric = 0; // RTA_PRIORITY
+    uint8_t scope = 0;   // rtm_scope
     uint8_t tos = 0;
 
     bool operator==(const Route&) const = default;
@@ -126,7 +126,7 @@ struct NetnsConfig {
 
     const Link* link_by_index(int ifindex) const;
     const Link* link_by_name(const std::string& name) const;
-    std::string link_name(int ifindex) const; // "if<N>" when unknown
+    std::string link_name(int ifindex) const;           // "if<N>" when unknown
     std::vector<const Rule*> rules_for(Family f) const; // kernel order
     bool has_table(Family f, uint32_t table) const;     // any route seen in it
     std::string table_name(uint32_t table) const;       // "main", "local", "default", or "" when unnamed

@@ -31,9 +31,8 @@ const NftChain* NftRuleset::chain_by_handle(uint64_t table_handle, uint64_t chai
 }
 
 const NftChain* NftRuleset::chain(const std::string& family, const std::string& table, const std::string& name) const {
-    auto it = std::find_if(chains.begin(), chains.end(), [&](const NftChain& c) {
-        return c.family == family && c.table == table && c.name == name;
-    });
+    auto it = std::find_if(chains.begin(), chains.end(),
+                           [&](const NftChain& c) { return c.family == family && c.table == table && c.name == name; });
     return it == chains.end() ? nullptr : &*it;
 }
 

@@ -15,28 +15,28 @@ enum class FindingKind : uint8_t {
     endpoint_unreachable,    // no route to a peer's endpoint
     rp_filter_drops_replies, // strict rp_filter, src_valid_mark=0: replies from the endpoint fail the check
     peer_without_allowed_ips,
-    allowed_ips_not_routed,  // a peer's allowed IPs are routed elsewhere than into the interface
-    mtu_exceeds_path,        // WireGuard MTU + overhead > the endpoint route's device MTU
+    allowed_ips_not_routed, // a peer's allowed IPs are routed elsewhere than into the interface
+    mtu_exceeds_path,       // WireGuard MTU + overhead > the endpoint route's device MTU
     // From the packets watched.
-    source_not_allowed,      // decrypted, but its source is not in the sending peer's allowed IPs
-    no_peer_for_destination, // sent into the interface, no peer's allowed IPs hold the destination
-    peer_without_endpoint,   // sent to a peer that has no endpoint
-    handshake_bad_mac,       // a handshake made for another public key
-    handshake_rejected,      // a handshake message WireGuard refused
-    handshake_under_load,    // cookie replies or rate limiting
-    unknown_session,         // data for a receiver index no session has (the other side restarted)
-    data_not_authentic,      // data that did not decrypt: corrupted or forged on the way, or its keys expired
-    data_not_delivered,      // decrypted, then dropped before the allowed-IPs check: replayed counter, malformed
-                             // inner packet, or the peer's queue purged (inferred)
+    source_not_allowed,       // decrypted, but its source is not in the sending peer's allowed IPs
+    no_peer_for_destination,  // sent into the interface, no peer's allowed IPs hold the destination
+    peer_without_endpoint,    // sent to a peer that has no endpoint
+    handshake_bad_mac,        // a handshake made for another public key
+    handshake_rejected,       // a handshake message WireGuard refused
+    handshake_under_load,     // cookie replies or rate limiting
+    unknown_session,          // data for a receiver index no session has (the other side restarted)
+    data_not_authentic,       // data that did not decrypt: corrupted or forged on the way, or its keys expired
+    data_not_delivered,       // decrypted, then dropped before the allowed-IPs check: replayed counter, malformed
+                              // inner packet, or the peer's queue purged (inferred)
     dropped_inside_wireguard, // user space: received, nothing came out of the tunnel (inferred)
-    queued_packets_dropped,  // kernel: packets queued for a handshake dropped with the queue (gave up, peer
-                             // removed, interface down)
-    handshake_incomplete,    // initiations sent (or received), never answered
+    queued_packets_dropped,   // kernel: packets queued for a handshake dropped with the queue (gave up, peer
+                              // removed, interface down)
+    handshake_incomplete,     // initiations sent (or received), never answered
     outer_dropped_by_firewall,
     rp_filter_failed,
-    forwarding_off,          // a packet from the tunnel to be forwarded, forwarding disabled
-    no_nat_to_uplink,        // peers' packets forwarded out with their private tunnel source, no reply (likely)
-    outer_too_big,           // an outer packet larger than its device's MTU
+    forwarding_off,   // a packet from the tunnel to be forwarded, forwarding disabled
+    no_nat_to_uplink, // peers' packets forwarded out with their private tunnel source, no reply (likely)
+    outer_too_big,    // an outer packet larger than its device's MTU
     route_differs_from_prediction,
 };
 

@@ -62,7 +62,8 @@ struct Checks {
                                     short_key(p.public_key), ep.to_string());
             f.evidence = {"predicted for " + flow + ": " + decision_evidence(d, cfg)};
             f.change = d.rule && d.lookups.empty()
-                           ? fmt::format("rule {} rejects it ({}): let the endpoint's packets past it", *d.rule, name_of(d.result))
+                           ? fmt::format("rule {} rejects it ({}): let the endpoint's packets past it", *d.rule,
+                                         name_of(d.result))
                            : fmt::format("add a route to {} (ip route add {} via <gateway>)", ep.address.to_string(),
                                          ep.address.to_string());
             add(std::move(f), w, p);
@@ -75,15 +76,16 @@ struct Checks {
                                     "carry its own outer packets (kernel WireGuard refuses to send them, -ELOOP)",
                                     short_key(p.public_key), ep.to_string(), d.result_oif);
             f.evidence = {"predicted for " + flow + ": " + decision_evidence(d, cfg)};
-            f.change = w.fwmark == 0
-                           ? fmt::format("give {0} a fwmark and route marked packets outside the tunnel (wg set {0} "
-                                         "fwmark 51820; ip rule add not fwmark 51820 table 51820, as wg-quick does), or "
-                                         "add a route for {1} via the uplink",
-                                         w.name, ep.address.to_string())
-                           : fmt::format("make packets with mark {:#x} skip the tunnel's table: rule {} sends them "
-                                         "there; or add a route for {} via the uplink",
-                                         w.fwmark, d.rule ? std::to_string(*d.rule) : std::string("?"),
-                                         ep.address.to_string());
+            f.change =
+                w.fwmark == 0
+                    ? fmt::format("give {0} a fwmark and route marked packets outside the tunnel (wg set {0} "
+                                  "fwmark 51820; ip rule add not fwmark 51820 table 51820, as wg-quick does), or "
+                                  "add a route for {1} via the uplink",
+                                  w.name, ep.address.to_string())
+                    : fmt::format("make packets with mark {:#x} skip the tunnel's table: rule {} sends them "
+                                  "there; or add a route for {} via the uplink",
+                                  w.fwmark, d.rule ? std::to_string(*d.rule) : std::string("?"),
+                                  ep.address.to_string());
             add(std::move(f), w, p);
             return;
         }
@@ -129,8 +131,8 @@ struct Checks {
                                 "their mark (src_valid_mark=0) and finds {}: the kernel drops them (IP_RPFILTER)",
                                 ep.to_string(), egress, ep.address.to_string(),
                                 d.result == LookupResult::hit ? "a route via " + d.result_oif : "no route");
-        f.evidence = {fmt::format("rp_filter={} on {} (max of all and {}), src_valid_mark=0", rp_filter_mode(cfg, egress),
-                                  egress, egress),
+        f.evidence = {fmt::format("rp_filter={} on {} (max of all and {}), src_valid_mark=0",
+                                  rp_filter_mode(cfg, egress), egress, egress),
                       "predicted reverse lookup (mark 0): " + decision_evidence(d, cfg)};
         f.change = "sysctl -w net.ipv4.conf.all.src_valid_mark=1 (what wg-quick sets; or rp_filter=2, loose)";
         add(std::move(f), w, p);
@@ -165,7 +167,8 @@ struct Checks {
             if (auto src = local_address(w.name, a.family)) flow.src = *src; // what a reply from this host carries
             RouteDecision d = predict_route(flow, cfg);
             ++ran;
-            if (d.result != LookupResult::hit || d.result_oif == w.name || d.route_type == RouteType::local || d.route_type == RouteType::broadcast)
+            if (d.result != LookupResult::hit || d.result_oif == w.name || d.route_type == RouteType::local ||
+                d.route_type == RouteType::broadcast)
                 continue;
             Finding f{FindingKind::allowed_ips_not_routed};
             f.certainty = Certainty::likely;
@@ -206,16 +209,17 @@ std::string decision_evidence(const RouteDecision& d, const NetnsConfig& cfg) {
         rule = fmt::format("rule {}", *d.rule);
         for (const Rule& r : cfg.rules)
             if (r.family == d.family && r.pref == *d.rule) {
-            {
-                std::string text = r.to_string(); // "32765:\tnot from all ...": without its pref
-                size_t body = text.find_first_not_of(":\t ", text.find(':'));
-                rule += " (" + (body == std::string::npos ? text : text.substr(body)) + ")";
-            }
+                {
+                    std::string text = r.to_string(); // "32765:\tnot from all ...": without its pref
+                    size_t body = text.find_first_not_of(":\t ", text.find(':'));
+                    rule += " (" + (body == std::string::npos ? text : text.substr(body)) + ")";
+                }
                 break;
             }
     }
-    std::string table = d.table ? fmt::format(", table {}", d.table_name.empty() ? std::to_string(*d.table) : d.table_name)
-                                : std::string();
+    std::string table = d.table
+                            ? fmt::format(", table {}", d.table_name.empty() ? std::to_string(*d.table) : d.table_name)
+                            : std::string();
     std::string result(name_of(d.result));
     if (d.result == LookupResult::hit) {
         result = d.prefix ? d.prefix->to_string() : std::string("route");

@@ -22,7 +22,8 @@ const WireguardStep* outer_step(const PacketTimeline& t) {
 
 std::string last_egress(const PacketTimeline& t) {
     for (auto it = t.steps.rbegin(); it != t.steps.rend(); ++it)
-        if (const DeviceStep* d = std::get_if<DeviceStep>(&*it); d && d->direction == DeviceDirection::egress) return d->dev;
+        if (const DeviceStep* d = std::get_if<DeviceStep>(&*it); d && d->direction == DeviceDirection::egress)
+            return d->dev;
     return "";
 }
 
@@ -35,7 +36,8 @@ std::string egress_device(const PacketTimeline& t, const NetnsConfig& cfg) {
         if (const RouteDecision* r = std::get_if<RouteDecision>(&*it);
             r && r->direction == RouteDirection::output && r->result == LookupResult::hit)
             return r->result_oif;
-        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it); n && n->hook == NfHook::postrouting && n->pkt.oif)
+        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&*it);
+            n && n->hook == NfHook::postrouting && n->pkt.oif)
             return cfg.link_name(n->pkt.oif);
     }
     return "";
@@ -123,7 +125,8 @@ std::string change_for(FindingKind k, const WireguardStep& w, const PacketTimeli
                            w.endpoint, i, i);
     case FindingKind::handshake_rejected:
         if (w.verdict == "unknown_key")
-            return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...)", i, i);
+            return fmt::format("add the sender's public key as a peer of {} (wg set {} peer KEY allowed-ips ...)", i,
+                               i);
         if (w.action == WgAction::handshake_response)
             return fmt::format("make the preshared keys of both sides match (wg set {} peer {} preshared-key FILE)", i,
                                w.peer.empty() ? std::string("KEY") : w.peer);
@@ -195,7 +198,8 @@ void TimelineEvidence::Sample::merge(const Sample& other, size_t examples) {
 std::string TimelineEvidence::Sample::text(std::string_view what) const {
     std::string list;
     for (uint64_t id : ids) list += (list.empty() ? "#" : ", #") + std::to_string(id);
-    return fmt::format("{} packet{}{}: {}{}", count, count == 1 ? "" : "s", what, list, count > ids.size() ? ", ..." : "");
+    return fmt::format("{} packet{}{}: {}{}", count, count == 1 ? "" : "s", what, list,
+                       count > ids.size() ? ", ..." : "");
 }
 
 TimelineEvidence::Group* TimelineEvidence::count(FindingKind kind, const std::string& key, const PacketTimeline& t,
@@ -228,7 +232,8 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
             }
         } else if (w.action == WgAction::handshake_response) {
             ++(out ? h.responses_sent : h.responses_received);
-            if (w.verdict.empty() || w.verdict == "accepted") h.last_handshake_ns = std::max(h.last_handshake_ns, w.t_ns);
+            if (w.verdict.empty() || w.verdict == "accepted")
+                h.last_handshake_ns = std::max(h.last_handshake_ns, w.t_ns);
         } else if (w.action == WgAction::cookie_reply) {
             ++(out ? h.cookies_sent : h.cookies_received);
         } else if (w.dropped.empty()) { // refused data is not traffic that worked
@@ -251,7 +256,8 @@ void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardSt
         f.certainty = w.inferred ? Certainty::likely : Certainty::certain;
         f.subject = w.interface + (w.peer.empty() ? (w.endpoint.empty() ? "" : " endpoint " + w.endpoint)
                                                   : " peer " + short_key(w.peer));
-        f.summary = fmt::format("WireGuard ({}) dropped{}: {}", w.interface, w.inferred ? " (inferred)" : "", w.dropped);
+        f.summary =
+            fmt::format("WireGuard ({}) dropped{}: {}", w.interface, w.inferred ? " (inferred)" : "", w.dropped);
         f.change = change_for(kind_of(w), w, t);
         // An operator's act, not a fault: the queue goes with the interface or peer taken down.
         f.note = kind == FindingKind::queued_packets_dropped && w.verdict != "gave_up" && w.verdict != "purged";
@@ -302,8 +308,9 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             count(FindingKind::outer_dropped_by_firewall, outer->interface + " " + nf_chain(*n), t, [&] {
                 Finding f;
                 f.subject = outer->interface + " endpoint " + outer->endpoint;
-                f.summary = fmt::format("WireGuard's outer packets (udp, endpoint {}) were dropped by chain {} ({} hook)",
-                                        outer->endpoint, nf_chain(*n), hook_name(n->hook));
+                f.summary =
+                    fmt::format("WireGuard's outer packets (udp, endpoint {}) were dropped by chain {} ({} hook)",
+                                outer->endpoint, nf_chain(*n), hook_name(n->hook));
                 if (!n->rule.empty()) f.evidence.push_back("rule: " + n->rule);
                 else f.evidence.push_back("the chain's policy, or a rule wgbpf did not identify");
                 f.change = fmt::format("accept WireGuard's UDP port in chain {} before the rule that drops it "
@@ -317,9 +324,9 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
                 Finding f;
                 f.subject = r->iif;
                 f.summary = "rp_filter dropped packets arriving on " + r->iif + ": " + r->explanation;
-                f.evidence = {fmt::format("rp_filter {} on {}, reverse route via {}, lookup mark {:#x}, src_valid_mark={}",
-                                          name_of(r->mode), r->iif, r->reverse_oif.empty() ? "(none)" : r->reverse_oif, r->mark,
-                                          r->src_valid_mark ? 1 : 0)};
+                f.evidence = {fmt::format(
+                    "rp_filter {} on {}, reverse route via {}, lookup mark {:#x}, src_valid_mark={}", name_of(r->mode),
+                    r->iif, r->reverse_oif.empty() ? "(none)" : r->reverse_oif, r->mark, r->src_valid_mark ? 1 : 0)};
                 f.change = !r->src_valid_mark ? "sysctl -w net.ipv4.conf.all.src_valid_mark=1 (the reverse lookup then "
                                                 "uses the packet's mark, as wg-quick sets it)"
                                               : fmt::format("sysctl -w net.ipv4.conf.{}.rp_filter=2 (loose), or route "
@@ -329,7 +336,8 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             });
         }
         // Too big for a hop: WireGuard's own outer packets only (a forwarded DF packet is path-MTU discovery at work).
-        if (const DropStep* d = std::get_if<DropStep>(&s); d && d->reason == "PKT_TOO_BIG" && outer && outer->direction == WgDirection::out) {
+        if (const DropStep* d = std::get_if<DropStep>(&s);
+            d && d->reason == "PKT_TOO_BIG" && outer && outer->direction == WgDirection::out) {
             count(FindingKind::outer_too_big, "drop " + d->location, t, [&] {
                 Finding f;
                 f.subject = outer ? outer->interface : std::string("packets");
@@ -340,8 +348,9 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
             });
         }
         if (const RouteDecision* r = std::get_if<RouteDecision>(&s); r && cfg) compare_route(t, *r, *cfg);
-        if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
-            r && r->direction == RouteDirection::output && r->proto == IPPROTO_UDP && r->result == LookupResult::hit && cfg) {
+        if (const RouteDecision* r = std::get_if<RouteDecision>(&s); r && r->direction == RouteDirection::output &&
+                                                                     r->proto == IPPROTO_UDP &&
+                                                                     r->result == LookupResult::hit && cfg) {
             auto [it, fresh] = udp_routes_.try_emplace({r->dst, r->dport, r->result_oif});
             if (fresh && udp_routes_.size() > 1024) udp_routes_.erase(it);
             else {
@@ -376,8 +385,8 @@ void TimelineEvidence::add(const PacketTimeline& t, const NetnsConfig* cfg) {
     if (t.outcome == Outcome::dropped && t.pkt.family == Family::ipv4)
         for (const TimelineStep& s : t.steps)
             if (const RouteDecision* r = std::get_if<RouteDecision>(&s);
-                r && r->direction == RouteDirection::input && r->result == LookupResult::hit && r->route_type == RouteType::unicast &&
-                forwarding_off(*cfg, r->iif)) {
+                r && r->direction == RouteDirection::input && r->result == LookupResult::hit &&
+                r->route_type == RouteType::unicast && forwarding_off(*cfg, r->iif)) {
                 count(FindingKind::forwarding_off, "ipv4", t, [&] {
                     Finding f;
                     f.subject = "net.ipv4.conf." + r->iif + ".forwarding";
@@ -397,12 +406,14 @@ namespace {
 
 bool is_private(const IpAddress& a) {
     if (a.family == Family::ipv6) return (a.bytes[0] & 0xfe) == 0xfc; // fc00::/7
-    return a.bytes[0] == 10 || (a.bytes[0] == 172 && (a.bytes[1] & 0xf0) == 16) || (a.bytes[0] == 192 && a.bytes[1] == 168);
+    return a.bytes[0] == 10 || (a.bytes[0] == 172 && (a.bytes[1] & 0xf0) == 16) ||
+           (a.bytes[0] == 192 && a.bytes[1] == 168);
 }
 
 bool source_rewritten(const PacketTimeline& t) {
     auto said = [](const std::vector<std::string>& notes) {
-        return std::any_of(notes.begin(), notes.end(), [](const std::string& n) { return n.starts_with("src rewritten"); });
+        return std::any_of(notes.begin(), notes.end(),
+                           [](const std::string& n) { return n.starts_with("src rewritten"); });
     };
     if (said(t.notes)) return true;
     return std::any_of(t.steps.begin(), t.steps.end(), [&](const TimelineStep& s) {
@@ -461,7 +472,8 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
         if (f.kind == FindingKind::handshake_bad_mac || f.kind == FindingKind::handshake_rejected ||
             f.kind == FindingKind::handshake_under_load || f.kind == FindingKind::unknown_session) {
             for (const auto& [pk, h] : peers_) {
-                bool same = h.interface == f.interface && (f.peer.empty() ? h.endpoint == g.endpoint : h.peer == f.peer);
+                bool same =
+                    h.interface == f.interface && (f.peer.empty() ? h.endpoint == g.endpoint : h.peer == f.peer);
                 if (same && (h.last_handshake_ns || h.data_received)) {
                     f.note = true;
                     f.evidence.push_back("a handshake with it completed (or data came) while watching: a duplicate, "
@@ -483,13 +495,16 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
                                     "came back",
                                     who, h.initiations_sent, h.initiations_sent == 1 ? "" : "s", h.endpoint);
             f.evidence = {"last initiation: " + h.last_initiation_where};
-            if (h.cookies_received) f.evidence.push_back(fmt::format("{} cookie replies received (the peer is under load)", h.cookies_received));
+            if (h.cookies_received)
+                f.evidence.push_back(
+                    fmt::format("{} cookie replies received (the peer is under load)", h.cookies_received));
             bool dropped_here = h.last_initiation_where.find("dropped") != std::string::npos;
-            f.change = dropped_here ? "accept WireGuard's UDP packets where this host dropped them (see the last initiation)"
-                                    : fmt::format("run `wgbpf diagnose` on the peer's side: it receives the initiations "
-                                                  "only if its firewall accepts UDP port {}, and answers only if it has "
-                                                  "this host's public key as a peer and this host has its key right",
-                                                  h.endpoint.substr(h.endpoint.rfind(':') + 1));
+            f.change = dropped_here
+                           ? "accept WireGuard's UDP packets where this host dropped them (see the last initiation)"
+                           : fmt::format("run `wgbpf diagnose` on the peer's side: it receives the initiations "
+                                         "only if its firewall accepts UDP port {}, and answers only if it has "
+                                         "this host's public key as a peer and this host has its key right",
+                                         h.endpoint.substr(h.endpoint.rfind(':') + 1));
             out.push_back(std::move(f));
         }
     }
@@ -502,7 +517,8 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
         const std::string& uplink = std::get<1>(key);
         const IpAddress& src = std::get<2>(key);
         const IpAddress& dst = std::get<3>(key);
-        bool wireguard_in = std::any_of(wireguard.begin(), wireguard.end(), [&tunnel](const WgInterface& w) { return w.name == tunnel; });
+        bool wireguard_in = std::any_of(wireguard.begin(), wireguard.end(),
+                                        [&tunnel](const WgInterface& w) { return w.name == tunnel; });
         // Any reply through this tunnel and uplink shows the way back; a flow sent in the watch's last second
         // had no time for one.
         if (!wireguard_in || answered_.contains({tunnel, uplink}) || fw.last_ns + 1'000'000'000 > end) continue;
@@ -517,10 +533,11 @@ std::vector<Finding> TimelineEvidence::findings(const std::vector<WgInterface>& 
                                     "{} -> {}) and no reply came back: {}'s network most likely has no route to the "
                                     "tunnel's addresses (no masquerade)",
                                     tunnel, uplink, src.to_string(), dst.to_string(), uplink);
-            f.change = fmt::format("masquerade them: nft add table ip nat; nft add chain ip nat postrouting '{{ type nat "
-                                   "hook postrouting priority srcnat; }}'; nft add rule ip nat postrouting oifname {} "
-                                   "ip saddr {} masquerade (or route the tunnel's prefix back to this host)",
-                                   uplink, src.to_string());
+            f.change =
+                fmt::format("masquerade them: nft add table ip nat; nft add chain ip nat postrouting '{{ type nat "
+                            "hook postrouting priority srcnat; }}'; nft add rule ip nat postrouting oifname {} "
+                            "ip saddr {} masquerade (or route the tunnel's prefix back to this host)",
+                            uplink, src.to_string());
         }
         it->second.second.merge(fw.sample, examples_);
     }

@@ -28,7 +28,7 @@ struct PeerHealth {
     uint64_t initiations_sent = 0, initiations_received = 0;
     uint64_t responses_sent = 0, responses_received = 0;
     uint64_t cookies_sent = 0, cookies_received = 0;
-    uint64_t rejected = 0;         // handshake messages from it WireGuard refused (kernel: exact)
+    uint64_t rejected = 0;                     // handshake messages from it WireGuard refused (kernel: exact)
     uint64_t data_sent = 0, data_received = 0; // transport data, keepalives included
     uint64_t last_initiation_id = 0;           // timeline of the last initiation sent
     std::string last_initiation_where;         // where that initiation was last seen
@@ -68,7 +68,8 @@ private:
         Sample sample;
         std::string endpoint; // WireGuard verdicts: the endpoint of the packets (peer unknown)
     };
-    Group* count(FindingKind kind, const std::string& key, const PacketTimeline& t, const std::function<Finding()>& make);
+    Group* count(FindingKind kind, const std::string& key, const PacketTimeline& t,
+                 const std::function<Finding()>& make);
     void wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg);
     void compare_route(const PacketTimeline& t, const RouteDecision& d, const NetnsConfig& cfg);
     PeerHealth& peer(const std::string& interface, const std::string& peer, const std::string& endpoint);
@@ -94,11 +95,12 @@ private:
         uint64_t last_ns = 0;
     };
     std::map<std::tuple<std::string, std::string, IpAddress, IpAddress>, Forwarded> unnatted_; // bounded: 1024
-    std::map<std::pair<IpAddress, IpAddress>, std::pair<std::string, std::string>> candidate_flows_; // -> (tunnel, uplink)
+    std::map<std::pair<IpAddress, IpAddress>, std::pair<std::string, std::string>>
+        candidate_flows_;                                    // -> (tunnel, uplink)
     std::set<std::pair<std::string, std::string>> answered_; // (tunnel, uplink) with a reply seen
     static constexpr size_t kMaxPeers = 4096;
     std::map<std::pair<std::string, std::string>, PeerHealth> peers_; // (interface, peer or endpoint)
-    PeerHealth untracked_peer_; // beyond kMaxPeers: counted, not kept
+    PeerHealth untracked_peer_;                                       // beyond kMaxPeers: counted, not kept
     uint64_t untracked_ = 0;
 };
 

@@ -198,7 +198,8 @@ WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
 template <typename Raw, typename Convert>
 Decoded decode_as(std::span<const std::byte> body, const wgbpf_event_header& h, const char* what, uint16_t version,
                   Convert convert) {
-    if (h.size != sizeof(Raw)) return reject(Reject::truncated, fmt::format("{} of {} bytes, expected {}", what, h.size, sizeof(Raw)));
+    if (h.size != sizeof(Raw))
+        return reject(Reject::truncated, fmt::format("{} of {} bytes, expected {}", what, h.size, sizeof(Raw)));
     if (h.version != version)
         return reject(Reject::bad_version, fmt::format("{} version {} (expected {})", what, h.version, version));
     Raw raw;
@@ -216,8 +217,8 @@ Decoded decode_wireguard(std::span<const std::byte> body, const wgbpf_event_head
         return Event{to_wireguard(raw)}; // no session check then
     }
     if (h.version != WGBPF_WIREGUARD_VERSION)
-        return reject(Reject::bad_version, fmt::format("wireguard version {} (expected 1 or {})", h.version,
-                                                       WGBPF_WIREGUARD_VERSION));
+        return reject(Reject::bad_version,
+                      fmt::format("wireguard version {} (expected 1 or {})", h.version, WGBPF_WIREGUARD_VERSION));
     if (h.size != sizeof(wgbpf_wireguard))
         return reject(Reject::truncated,
                       fmt::format("wireguard of {} bytes, expected {}", h.size, sizeof(wgbpf_wireguard)));
@@ -230,19 +231,24 @@ Decoded decode_wireguard(std::span<const std::byte> body, const wgbpf_event_head
 
 Decoded decode_record(std::span<const std::byte> record) {
     wgbpf_event_header h;
-    if (!read_exact(record, h)) return reject(Reject::truncated, fmt::format("{} bytes, shorter than a header", record.size()));
-    if (h.size > record.size()) return reject(Reject::truncated, fmt::format("header says {} bytes, have {}", h.size, record.size()));
+    if (!read_exact(record, h))
+        return reject(Reject::truncated, fmt::format("{} bytes, shorter than a header", record.size()));
+    if (h.size > record.size())
+        return reject(Reject::truncated, fmt::format("header says {} bytes, have {}", h.size, record.size()));
     auto body = record.first(h.size);
     switch (h.type) {
-    case WGBPF_EV_ROUTE_LOOKUP: return decode_as<wgbpf_route_lookup>(body, h, "route lookup", WGBPF_ROUTE_LOOKUP_VERSION, to_route_lookup);
-    case WGBPF_EV_RULE_RESULT: return decode_as<wgbpf_rule_result>(body, h, "rule result", WGBPF_RULE_RESULT_VERSION, to_rule_result);
-    case WGBPF_EV_NF_BRACKET: return decode_as<wgbpf_nf_bracket>(body, h, "netfilter bracket", WGBPF_NF_BRACKET_VERSION, to_bracket);
-    case WGBPF_EV_NF_CHAIN: return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", WGBPF_NF_CHAIN_VERSION, to_chain);
+    case WGBPF_EV_ROUTE_LOOKUP:
+        return decode_as<wgbpf_route_lookup>(body, h, "route lookup", WGBPF_ROUTE_LOOKUP_VERSION, to_route_lookup);
+    case WGBPF_EV_RULE_RESULT:
+        return decode_as<wgbpf_rule_result>(body, h, "rule result", WGBPF_RULE_RESULT_VERSION, to_rule_result);
+    case WGBPF_EV_NF_BRACKET:
+        return decode_as<wgbpf_nf_bracket>(body, h, "netfilter bracket", WGBPF_NF_BRACKET_VERSION, to_bracket);
+    case WGBPF_EV_NF_CHAIN:
+        return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", WGBPF_NF_CHAIN_VERSION, to_chain);
     case WGBPF_EV_DROP: return decode_as<wgbpf_drop>(body, h, "drop", WGBPF_DROP_VERSION, to_drop);
     case WGBPF_EV_DEVICE: return decode_as<wgbpf_device>(body, h, "device", WGBPF_DEVICE_VERSION, to_device);
     case WGBPF_EV_WIREGUARD: return decode_wireguard(body, h);
-    default:
-        return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
+    default: return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
     }
 }
 

@@ -18,7 +18,7 @@ using Event =
 
 struct DecodeStats {
     uint64_t decoded = 0;
-    uint64_t truncated = 0;     // shorter than its header says, or than the header itself
+    uint64_t truncated = 0; // shorter than its header says, or than the header itself
     uint64_t unknown_type = 0;
     uint64_t bad_version = 0;
     uint64_t rejected() const { return truncated + unknown_type + bad_version; }

@@ -46,7 +46,8 @@ NfVerdict nf_verdict_of(uint32_t verdict) {
     switch (verdict & 0xff) {
     case 0: return NfVerdict::drop;
     case 1: return NfVerdict::accept;
-    case 2: return (verdict >> 16) == 1 /* EPERM */ ? NfVerdict::drop : NfVerdict::stolen; // 6.7+: nft frees the skb itself
+    case 2:
+        return (verdict >> 16) == 1 /* EPERM */ ? NfVerdict::drop : NfVerdict::stolen; // 6.7+: nft frees the skb itself
     case 3: return NfVerdict::queue;
     case 4: return NfVerdict::repeat;
     case 5: return NfVerdict::stop;

@@ -22,10 +22,11 @@ constexpr uint8_t kNfprotoBridge = 7;
 constexpr uint8_t kNfprotoIpv6 = 10;
 
 // enum ip_conntrack_info, plus "no conntrack entry".
-constexpr uint8_t kCtEstablished = 0;       // IP_CT_ESTABLISHED
-constexpr uint8_t kCtEstablishedReply = 3;  // IP_CT_ESTABLISHED_REPLY
+constexpr uint8_t kCtEstablished = 0;      // IP_CT_ESTABLISHED
+constexpr uint8_t kCtEstablishedReply = 3; // IP_CT_ESTABLISHED_REPLY
 constexpr uint8_t kCtNone = 0xff;
-std::string_view ct_state_name(uint8_t ctinfo); // "established", "related", "new", "established reply", "related reply", "untracked", "none"
+std::string_view ct_state_name(
+    uint8_t ctinfo); // "established", "related", "new", "established reply", "related reply", "untracked", "none"
 
 // One of wgbpf's bracket hooks fired (BPF netfilter link at a priority just before/after nft chains).
 struct NfBracketEvent {
@@ -33,7 +34,7 @@ struct NfBracketEvent {
     uint32_t cpu = 0;
     uint32_t netns = 0;
     PacketInfo pkt;
-    uint32_t bracket = 0;      // index into the BracketPlan of this generation
+    uint32_t bracket = 0; // index into the BracketPlan of this generation
     uint32_t generation = 0;
     NfHook hook = NfHook::prerouting;
     uint8_t pf = kNfprotoIpv4;
@@ -55,7 +56,7 @@ struct NfChainEvent {
     uint8_t table_family = kNfprotoIpv4;
     uint8_t ct_state_before = kCtNone;
     uint8_t ct_state_after = kCtNone;
-    uint32_t verdict = 0;      // raw return value of nft_do_chain
+    uint32_t verdict = 0; // raw return value of nft_do_chain
     uint32_t mark_before = 0;
     uint32_t mark_after = 0;
     uint32_t ct_mark_before = 0;
@@ -68,8 +69,8 @@ struct DropEvent {
     uint32_t cpu = 0;
     uint32_t netns = 0;
     PacketInfo pkt;
-    uint64_t location = 0;     // kernel address: resolve to a symbol, never show it
-    uint32_t reason = 0;       // enum skb_drop_reason value of the running kernel
+    uint64_t location = 0; // kernel address: resolve to a symbol, never show it
+    uint32_t reason = 0;   // enum skb_drop_reason value of the running kernel
 };
 
 // A watched packet received on a device or handed to one.

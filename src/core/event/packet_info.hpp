@@ -16,18 +16,18 @@ struct PacketInfo {
     uint16_t len = 0;
     bool has_l4 = false;
     uint16_t sport = 0;
-    uint16_t dport = 0;     // ICMP: type << 8 | code
+    uint16_t dport = 0; // ICMP: type << 8 | code
     uint16_t ip_id = 0;
-    uint8_t l3_len = 0;     // IP header length
-    int iif = 0;            // ifindex, 0 when none
+    uint8_t l3_len = 0; // IP header length
+    int iif = 0;        // ifindex, 0 when none
     int oif = 0;
     IpAddress src;
     IpAddress dst;
     bool has_udp_payload = false;
     std::array<uint8_t, 16> udp_payload{}; // first bytes of a UDP payload (WireGuard header), when has_udp_payload
-    bool dont_fragment = false;  // IPv4 DF
-    bool more_fragments = false; // a fragment with more after it
-    bool later_fragment = false; // a fragment other than the first (no transport header)
+    bool dont_fragment = false;            // IPv4 DF
+    bool more_fragments = false;           // a fragment with more after it
+    bool later_fragment = false;           // a fragment other than the first (no transport header)
 
     bool is_fragment() const { return more_fragments || later_fragment; }
     // ICMP fragmentation needed / ICMPv6 packet too big: the MTU it announces (0 when not one, or not read).

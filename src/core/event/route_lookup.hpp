@@ -20,7 +20,7 @@ struct RouteLookup {
     Family family = Family::ipv4;
     RouteDirection direction = RouteDirection::output;
     uint32_t table = 0;
-    int32_t err = 0;       // 0 hit, -EAGAIN (-11) miss, other negative: reject routes
+    int32_t err = 0; // 0 hit, -EAGAIN (-11) miss, other negative: reject routes
     uint32_t mark = 0;
     int32_t iif = 0;
     int32_t oif = 0;
@@ -31,7 +31,7 @@ struct RouteLookup {
     uint16_t dport = 0;
     IpAddress src;
     IpAddress dst;
-    int nh_ifindex = 0;    // 0 when no nexthop device
+    int nh_ifindex = 0; // 0 when no nexthop device
     std::optional<IpAddress> gateway;
     uint64_t rx_packet = 0; // packet id of the received packet an input/reverse lookup is for, of the packet a
                             // re-route is for, else 0

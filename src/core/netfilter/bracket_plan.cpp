@@ -20,9 +20,9 @@ struct HookPointId {
     NfHook hook;
 };
 constexpr HookPointId kKeepOrder[] = {
-    {kNfprotoIpv4, NfHook::output}, {kNfprotoIpv4, NfHook::postrouting}, {kNfprotoIpv4, NfHook::prerouting},
-    {kNfprotoIpv4, NfHook::input},  {kNfprotoIpv6, NfHook::output},      {kNfprotoIpv6, NfHook::postrouting},
-    {kNfprotoIpv6, NfHook::prerouting}, {kNfprotoIpv6, NfHook::input},   {kNfprotoIpv4, NfHook::forward},
+    {kNfprotoIpv4, NfHook::output},     {kNfprotoIpv4, NfHook::postrouting}, {kNfprotoIpv4, NfHook::prerouting},
+    {kNfprotoIpv4, NfHook::input},      {kNfprotoIpv6, NfHook::output},      {kNfprotoIpv6, NfHook::postrouting},
+    {kNfprotoIpv6, NfHook::prerouting}, {kNfprotoIpv6, NfHook::input},       {kNfprotoIpv4, NfHook::forward},
     {kNfprotoIpv6, NfHook::forward},
 };
 
@@ -31,9 +31,7 @@ std::string pf_name(uint8_t pf) { return pf == kNfprotoIpv6 ? "ipv6" : "ipv4"; }
 // NAT chains do not get hooks of their own: the conntrack NAT core registers once per hook at fixed
 // priorities (dstnat -100 before routing, srcnat 100 after) and runs the NAT chains inside, ordered by
 // their own priority. Brackets therefore go around the NAT core.
-int32_t nat_core_priority(NfHook hook) {
-    return hook == NfHook::prerouting || hook == NfHook::output ? -100 : 100;
-}
+int32_t nat_core_priority(NfHook hook) { return hook == NfHook::prerouting || hook == NfHook::output ? -100 : 100; }
 
 // iptables-legacy tables and the hooks they register (ipt_*/ip6t_* use the same priorities).
 struct LegacyHooks {
@@ -102,7 +100,8 @@ std::vector<BracketSpan::Member> members_at(const NftRuleset& ruleset, uint8_t p
 // none is free, the neighbours share a span (or, at either end, stay unobserved).
 constexpr int kMaxMoves = 64; // how far a hook moves away from a taken priority
 
-std::vector<int32_t> bracket_positions(const HookPoint& hp, const TakenPriorities& taken, std::vector<std::string>& notes) {
+std::vector<int32_t> bracket_positions(const HookPoint& hp, const TakenPriorities& taken,
+                                       std::vector<std::string>& notes) {
     std::vector<int64_t> q;
     for (const auto& m : hp.members)
         if (q.empty() || q.back() != m.priority) q.push_back(m.priority);
@@ -170,7 +169,8 @@ BracketPlan plan_brackets(const NftRuleset& ruleset, uint32_t generation, const 
 
     // Choose the hook points that fit in kMaxBrackets, in kKeepOrder.
     auto find = [&](HookPointId id) {
-        return std::find_if(points.begin(), points.end(), [&](const HookPoint& hp) { return hp.pf == id.pf && hp.hook == id.hook; });
+        return std::find_if(points.begin(), points.end(),
+                            [&](const HookPoint& hp) { return hp.pf == id.pf && hp.hook == id.hook; });
     };
     std::vector<bool> keep(points.size(), false);
     std::vector<std::string> left_out;
@@ -188,7 +188,8 @@ BracketPlan plan_brackets(const NftRuleset& ruleset, uint32_t generation, const 
     if (!left_out.empty()) {
         std::string list;
         for (const std::string& s : left_out) list += (list.empty() ? "" : ", ") + s;
-        plan.notes.push_back(fmt::format("not observed, more than {} netfilter hooks would be needed: {}", kMaxBrackets, list));
+        plan.notes.push_back(
+            fmt::format("not observed, more than {} netfilter hooks would be needed: {}", kMaxBrackets, list));
     }
 
     for (size_t i = 0; i < points.size(); ++i) {

@@ -20,7 +20,7 @@ namespace wgbpf {
 constexpr uint32_t kMaxBrackets = 32; // programs in bpf/netfilter.bpf.c
 
 struct Bracket {
-    uint8_t pf = kNfprotoIpv4;   // hook family: kNfprotoIpv4 | kNfprotoIpv6
+    uint8_t pf = kNfprotoIpv4; // hook family: kNfprotoIpv4 | kNfprotoIpv6
     NfHook hook = NfHook::prerouting;
     int32_t priority = 0;
     auto operator<=>(const Bracket&) const = default;
@@ -31,26 +31,26 @@ using TakenPriorities = std::set<Bracket>;
 
 // What runs between two consecutive brackets of one (pf, hook).
 struct BracketSpan {
-    uint32_t before = 0;          // bracket index
+    uint32_t before = 0; // bracket index
     uint32_t after = 0;
     struct Member {
-        std::string family;       // table family; "iptables" | "ip6tables" for legacy tables
+        std::string family; // table family; "iptables" | "ip6tables" for legacy tables
         std::string table;
-        std::string chain;        // legacy: the built-in chain ("PREROUTING", ...)
-        int32_t priority = 0;     // where it runs: NAT chains run inside the NAT hook (-100 / 100)
-        bool legacy = false;      // an iptables-legacy table at its fixed priority
-        bool nat = false;         // a `type nat` chain: runs only for a connection's first packet
+        std::string chain;                     // legacy: the built-in chain ("PREROUTING", ...)
+        int32_t priority = 0;                  // where it runs: NAT chains run inside the NAT hook (-100 / 100)
+        bool legacy = false;                   // an iptables-legacy table at its fixed priority
+        bool nat = false;                      // a `type nat` chain: runs only for a connection's first packet
         std::optional<int32_t> chain_priority; // the chain's own priority as nft prints it, when not `priority`
         int32_t shown_priority() const { return chain_priority.value_or(priority); }
     };
-    std::vector<Member> members;  // in priority order; empty: nothing of the ruleset runs there
+    std::vector<Member> members; // in priority order; empty: nothing of the ruleset runs there
 };
 
 struct BracketPlan {
     uint32_t generation = 0;
-    std::vector<Bracket> brackets;   // index = bracket id in events
+    std::vector<Bracket> brackets; // index = bracket id in events
     std::vector<BracketSpan> spans;
-    std::vector<std::string> notes;  // e.g. hooks left out because kMaxBrackets was reached
+    std::vector<std::string> notes; // e.g. hooks left out because kMaxBrackets was reached
 
     const BracketSpan* span_after(uint32_t bracket) const; // the span that starts at this bracket
 };

@@ -96,7 +96,8 @@ void note_no_candidate(NetfilterStep& s, size_t excluded) {
 
 std::string endpoint_text(const IpAddress& a, uint16_t port, bool with_port) {
     if (!with_port) return a.to_string();
-    return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
+    return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.to_string(), port)
+                                    : fmt::format("{}:{}", a.to_string(), port);
 }
 
 // NAT shows up as a packet whose addresses or ports differ between two brackets. Returns whether it did.
@@ -195,8 +196,7 @@ void NetfilterStepper::emit_between(const NetfilterContext& ctx, const NfBracket
     steps_(std::move(s));
 }
 
-std::string NetfilterStepper::emit_open_span(const NfBracketEvent& last, NfVerdict verdict,
-                                             const std::string& note) {
+std::string NetfilterStepper::emit_open_span(const NfBracketEvent& last, NfVerdict verdict, const std::string& note) {
     NetfilterContext ctx = context_(last.netns);
     if (!ctx.plan || ctx.plan->generation != last.generation) return {}; // brackets moved since: spans unknown
     const BracketSpan* span = ctx.plan->span_after(last.bracket);
@@ -267,8 +267,7 @@ void NetfilterStepper::add(const NfChainEvent& e) {
     if (chain && (mark || ct_mark)) {
         std::set<const NftChain*> visited;
         size_t excluded = 0;
-        add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, match_input(s),
-                       visited, s.rules_that_set, excluded);
+        add_candidates(*ctx.ruleset, *chain, mark, ct_mark, true, match_input(s), visited, s.rules_that_set, excluded);
         if (excluded && s.rules_that_set.empty()) note_no_candidate(s, excluded);
     }
     // Only drops need remembering: the drop event names this chain. Since 6.7 nft frees the packet inside
@@ -320,7 +319,8 @@ void NetfilterStepper::add(const DropEvent& e) {
 }
 
 void NetfilterStepper::finish(Pending& p) {
-    if (p.last) emit_open_span(*p.last, NfVerdict::unknown, "packet not seen after this chain (stolen, queued, or event lost)");
+    if (p.last)
+        emit_open_span(*p.last, NfVerdict::unknown, "packet not seen after this chain (stolen, queued, or event lost)");
     if (p.held_drop) drops_(std::move(*p.held_drop)); // no chain said it: shown without one
 }
 

@@ -19,15 +19,15 @@ namespace wgbpf {
 
 struct NetfilterContext {
     const NftRuleset* ruleset = nullptr;
-    const BracketPlan* plan = nullptr;   // the current generation's plan (older generations: events dropped, counted)
+    const BracketPlan* plan = nullptr; // the current generation's plan (older generations: events dropped, counted)
 };
 
 class NetfilterStepper {
 public:
     using StepSink = std::function<void(NetfilterStep&&)>;
     using DropSink = std::function<void(DropStep&&)>;
-    using ReasonName = std::function<std::string(uint32_t reason)>;    // "NETFILTER_DROP"
-    using SymbolName = std::function<std::string(uint64_t address)>;   // "nft_do_chain+0x3f2"
+    using ReasonName = std::function<std::string(uint32_t reason)>;  // "NETFILTER_DROP"
+    using SymbolName = std::function<std::string(uint64_t address)>; // "nft_do_chain+0x3f2"
     using ContextFor = std::function<NetfilterContext(uint32_t netns)>;
 
     NetfilterStepper(ContextFor context, StepSink steps, DropSink drops, ReasonName reasons, SymbolName symbols,
@@ -36,7 +36,7 @@ public:
     void add(const NfBracketEvent& e);
     void add(const NfChainEvent& e);
     void add(const DropEvent& e);
-    void flush(uint64_t now_ns);  // packets idle since now - idle_ns: their open span ends "unknown"
+    void flush(uint64_t now_ns); // packets idle since now - idle_ns: their open span ends "unknown"
     void flush_all();
     uint64_t stale_generation_events() const { return stale_; }
 
@@ -46,8 +46,8 @@ private:
         std::optional<NfBracketEvent> last; // the last bracket this packet passed
         std::string dropped_by;             // exact flavour: the chain whose verdict was drop
         uint32_t netns = 0;
-        uint64_t seen_ns = 0;               // last event of this packet
-        std::optional<DropStep> held_drop;  // a NETFILTER_DROP waiting for the chain verdict that explains it
+        uint64_t seen_ns = 0;              // last event of this packet
+        std::optional<DropStep> held_drop; // a NETFILTER_DROP waiting for the chain verdict that explains it
     };
     void emit_between(const NetfilterContext& ctx, const NfBracketEvent& from, const NfBracketEvent& to);
     // The span after `last` ended without a next bracket: emit it with `verdict`; returns its chains.

@@ -60,8 +60,9 @@ bool rule_may_match(const std::string& rule_text, const RuleMatchInput& in) {
         };
         std::optional<bool> verdict;
         bool negated = false;
-        if (i + 1 < w.size() && ((w[i] == "meta" && w[i + 1] == "l4proto") || (w[i] == "ip" && w[i + 1] == "protocol") ||
-                                 (w[i] == "ip6" && w[i + 1] == "nexthdr"))) {
+        if (i + 1 < w.size() &&
+            ((w[i] == "meta" && w[i + 1] == "l4proto") || (w[i] == "ip" && w[i + 1] == "protocol") ||
+             (w[i] == "ip6" && w[i + 1] == "nexthdr"))) {
             if (const std::string* v = operand(i + 2, negated))
                 if (auto proto = protocol(*v); proto && p.is_ip) verdict = compare(p.proto == *proto, negated);
         } else if (i + 1 < w.size() && (w[i] == "udp" || w[i] == "tcp" || w[i] == "th") &&
@@ -69,9 +70,11 @@ bool rule_may_match(const std::string& rule_text, const RuleMatchInput& in) {
             // `udp dport 53` also says the packet is UDP.
             if (p.is_ip && w[i] != "th" && p.proto != *protocol(w[i])) verdict = false;
             else if (const std::string* v = operand(i + 2, negated))
-                if (auto port = number(*v); port && p.is_ip && p.has_l4 && p.proto != IPPROTO_ICMP && p.proto != IPPROTO_ICMPV6)
+                if (auto port = number(*v);
+                    port && p.is_ip && p.has_l4 && p.proto != IPPROTO_ICMP && p.proto != IPPROTO_ICMPV6)
                     verdict = compare((w[i + 1] == "dport" ? p.dport : p.sport) == *port, negated);
-        } else if (i + 1 < w.size() && ((w[i] == "ip" && p.family == Family::ipv4) || (w[i] == "ip6" && p.family == Family::ipv6)) &&
+        } else if (i + 1 < w.size() &&
+                   ((w[i] == "ip" && p.family == Family::ipv4) || (w[i] == "ip6" && p.family == Family::ipv6)) &&
                    (w[i + 1] == "saddr" || w[i + 1] == "daddr")) {
             if (const std::string* v = operand(i + 2, negated))
                 if (auto prefix = IpPrefix::parse(*v); prefix && p.is_ip)

@@ -13,8 +13,8 @@ namespace wgbpf {
 
 struct RuleMatchInput {
     const PacketInfo& pkt;
-    uint32_t mark_before = 0; // the packet mark entering the chain
-    uint32_t mark_after = 0;  // and leaving it (an earlier rule of the chain may have set it)
+    uint32_t mark_before = 0;               // the packet mark entering the chain
+    uint32_t mark_after = 0;                // and leaving it (an earlier rule of the chain may have set it)
     std::optional<uint32_t> ct_mark_before; // the connection's mark entering (absent: not known there)
     std::optional<uint32_t> ct_mark_after;
 };

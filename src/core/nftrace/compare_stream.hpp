@@ -16,8 +16,8 @@
 namespace wgbpf {
 
 struct CompareWindow {
-    size_t chunk = 2048;         // traces compared at once, once twice as many wait
-    size_t max_timelines = 8192; // timelines with netfilter steps waiting for their trace
+    size_t chunk = 2048;             // traces compared at once, once twice as many wait
+    size_t max_timelines = 8192;     // timelines with netfilter steps waiting for their trace
     size_t max_disagreements = 1000; // listed in the summary; all are counted
 };
 
@@ -26,7 +26,7 @@ struct CompareTotals {
     size_t not_compared = 0;                 // timelines that fell out of the window before a trace came
     std::vector<Disagreement> disagreements; // the first max_disagreements
     size_t disagreement_count = 0;
-    size_t window = 0;                       // max_timelines, for the summary's words
+    size_t window = 0; // max_timelines, for the summary's words
 };
 
 // The totals of one whole comparison (compare_traces() of everything at once).

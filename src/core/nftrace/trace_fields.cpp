@@ -16,26 +16,27 @@ struct Name {
 };
 
 // nft's own spellings (src/proto.c, datatype.c), so a trace reads back into numbers wgbpf compares.
-constexpr Name kProtocols[] = {{"icmp", 1},   {"igmp", 2},       {"tcp", 6},   {"udp", 17},  {"dccp", 33},
-                               {"gre", 47},   {"esp", 50},       {"ah", 51},   {"icmpv6", 58}, {"ipv6-icmp", 58},
-                               {"comp", 108}, {"sctp", 132},     {"udplite", 136}};
-constexpr Name kIcmpTypes[] = {{"echo-reply", 0},          {"destination-unreachable", 3}, {"source-quench", 4},
-                               {"redirect", 5},            {"echo-request", 8},            {"router-advertisement", 9},
-                               {"router-solicitation", 10}, {"time-exceeded", 11},          {"parameter-problem", 12},
-                               {"timestamp-request", 13},  {"timestamp-reply", 14},        {"info-request", 15},
-                               {"info-reply", 16},         {"address-mask-request", 17},   {"address-mask-reply", 18}};
+constexpr Name kProtocols[] = {{"icmp", 1},   {"igmp", 2},   {"tcp", 6},      {"udp", 17},    {"dccp", 33},
+                               {"gre", 47},   {"esp", 50},   {"ah", 51},      {"icmpv6", 58}, {"ipv6-icmp", 58},
+                               {"comp", 108}, {"sctp", 132}, {"udplite", 136}};
+constexpr Name kIcmpTypes[] = {
+    {"echo-reply", 0},         {"destination-unreachable", 3}, {"source-quench", 4},        {"redirect", 5},
+    {"echo-request", 8},       {"router-advertisement", 9},    {"router-solicitation", 10}, {"time-exceeded", 11},
+    {"parameter-problem", 12}, {"timestamp-request", 13},      {"timestamp-reply", 14},     {"info-request", 15},
+    {"info-reply", 16},        {"address-mask-request", 17},   {"address-mask-reply", 18}};
 constexpr Name kIcmpCodes[] = {{"net-unreachable", 0},  {"host-unreachable", 1}, {"prot-unreachable", 2},
                                {"port-unreachable", 3}, {"frag-needed", 4},      {"net-prohibited", 9},
                                {"host-prohibited", 10}, {"admin-prohibited", 13}};
-constexpr Name kIcmpv6Types[] = {{"destination-unreachable", 1}, {"packet-too-big", 2},       {"time-exceeded", 3},
-                                 {"parameter-problem", 4},       {"echo-request", 128},       {"echo-reply", 129},
-                                 {"mld-listener-query", 130},    {"mld-listener-report", 131}, {"mld-listener-done", 132},
-                                 {"mld-listener-reduction", 132}, {"nd-router-solicit", 133},  {"nd-router-advert", 134},
-                                 {"nd-neighbor-solicit", 135},   {"nd-neighbor-advert", 136}, {"nd-redirect", 137},
-                                 {"router-renumbering", 138},    {"ind-neighbor-solicit", 141}, {"ind-neighbor-advert", 142},
-                                 {"mld2-listener-report", 143}};
-constexpr Name kIcmpv6Codes[] = {{"no-route", 0},          {"admin-prohibited", 1}, {"addr-unreachable", 3},
-                                 {"port-unreachable", 4},  {"policy-fail", 5},      {"reject-route", 6}};
+constexpr Name kIcmpv6Types[] = {
+    {"destination-unreachable", 1},  {"packet-too-big", 2},         {"time-exceeded", 3},
+    {"parameter-problem", 4},        {"echo-request", 128},         {"echo-reply", 129},
+    {"mld-listener-query", 130},     {"mld-listener-report", 131},  {"mld-listener-done", 132},
+    {"mld-listener-reduction", 132}, {"nd-router-solicit", 133},    {"nd-router-advert", 134},
+    {"nd-neighbor-solicit", 135},    {"nd-neighbor-advert", 136},   {"nd-redirect", 137},
+    {"router-renumbering", 138},     {"ind-neighbor-solicit", 141}, {"ind-neighbor-advert", 142},
+    {"mld2-listener-report", 143}};
+constexpr Name kIcmpv6Codes[] = {{"no-route", 0},         {"admin-prohibited", 1}, {"addr-unreachable", 3},
+                                 {"port-unreachable", 4}, {"policy-fail", 5},      {"reject-route", 6}};
 
 // Words split at blanks; a quoted interface name stays one word (quotes removed).
 std::vector<std::string> words(std::string_view text) {

@@ -14,10 +14,10 @@ namespace wgbpf {
 
 struct NftraceFields {
     NftracePacket packet;
-    bool any_packet_field = false;  // at least one field of `packet` was present
-    std::optional<uint32_t> mark;   // meta mark
+    bool any_packet_field = false; // at least one field of `packet` was present
+    std::optional<uint32_t> mark;  // meta mark
     std::optional<uint32_t> ct_mark;
-    std::string ct_state;           // "new", "established", "established,related", ...
+    std::string ct_state; // "new", "established", "established,related", ...
 };
 
 // An error names the first field whose value nft would never print ("ip saddr '10.0.0.300' is not an address").

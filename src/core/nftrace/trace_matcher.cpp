@@ -65,7 +65,8 @@ public:
                 for (size_t i = 0; i < all.size(); ++i) all[i] = i;
                 return all;
             }
-            if (auto it = by_packet_.find(*key); it != by_packet_.end()) out.insert(it->second.begin(), it->second.end());
+            if (auto it = by_packet_.find(*key); it != by_packet_.end())
+                out.insert(it->second.begin(), it->second.end());
         }
         return {out.begin(), out.end()};
     }
@@ -147,15 +148,14 @@ ChainAlignment both_row(const NftraceChainVisit& v, const NetfilterStep& s, uint
     row.nftrace = v;
     row.wgbpf = s;
     if (!last_of_span) {
-        row.note = fmt::format("wgbpf measured this chain together with {}: compared at the span's last chain", step_name(s));
+        row.note =
+            fmt::format("wgbpf measured this chain together with {}: compared at the span's last chain", step_name(s));
         return row;
     }
-    if (v.verdict.empty())
-        row.note = "verdict not compared: nftrace shows none for this chain";
+    if (v.verdict.empty()) row.note = "verdict not compared: nftrace shows none for this chain";
     else if (s.verdict == NfVerdict::unknown)
         row.note = "verdict not compared: wgbpf did not see the packet leave the chain";
-    else if (v.verdict != name_of(s.verdict))
-        row.disagree.push_back("verdict");
+    else if (v.verdict != name_of(s.verdict)) row.disagree.push_back("verdict");
     if (v.mark_after && *v.mark_after != s.mark_after) row.disagree.push_back("mark");
     return row;
 }
@@ -215,7 +215,7 @@ struct Assignment {
     std::vector<std::vector<NftraceChainVisit>> visits; // per trace
     std::vector<std::optional<size_t>> chosen;          // per trace: its timeline's index
     std::set<size_t> taken;
-    std::map<size_t, size_t> trace_of;                  // timeline index -> first trace that took it
+    std::map<size_t, size_t> trace_of; // timeline index -> first trace that took it
 };
 
 Assignment assign_traces(const NftraceLog& log, Matcher& matcher) {
@@ -265,9 +265,10 @@ void collect_disagreements(const TraceMatch& m, std::vector<Disagreement>& out) 
     for (const ChainAlignment& row : m.chains)
         for (const std::string& what : row.disagree) {
             bool verdict = what == "verdict";
-            out.push_back(Disagreement{m.trace->id, m.timeline->id, row.chain, what,
-                                       verdict ? row.nftrace->verdict : mark_text(*row.nftrace->mark_after),
-                                       verdict ? std::string(name_of(row.wgbpf->verdict)) : mark_text(row.wgbpf->mark_after)});
+            out.push_back(
+                Disagreement{m.trace->id, m.timeline->id, row.chain, what,
+                             verdict ? row.nftrace->verdict : mark_text(*row.nftrace->mark_after),
+                             verdict ? std::string(name_of(row.wgbpf->verdict)) : mark_text(row.wgbpf->mark_after)});
         }
 }
 
@@ -286,7 +287,8 @@ void follow_encapsulation(TraceMatch& m, const NftraceLog& log, const Matcher& m
     if (auto traced = a.trace_of.find(outer->second); traced != a.trace_of.end()) {
         note += fmt::format(" (traced separately as {:08x})", log.traces[traced->second].id);
     } else {
-        for (const NetfilterStep* s : matcher.steps(outer->second)) m.chains.push_back(only_wgbpf_row(*s, *t.encapsulated_in));
+        for (const NetfilterStep* s : matcher.steps(outer->second))
+            m.chains.push_back(only_wgbpf_row(*s, *t.encapsulated_in));
         shown.insert(outer->second);
     }
     m.notes.push_back(std::move(note));

@@ -21,12 +21,12 @@ namespace wgbpf {
 struct NftraceChainVisit {
     std::string family, table, chain;
     std::optional<NftracePacket> packet;
-    std::string verdict;               // the policy, or a rule's final verdict (accept, drop, queue); "" unknown
+    std::string verdict;                // the policy, or a rule's final verdict (accept, drop, queue); "" unknown
     std::optional<uint32_t> mark_after; // from the closing `verdict`/`policy` line (nft prints no mark = 0)
     std::string ct_state;
     size_t line = 0;
 
-    std::string name() const;          // "inet filter output"
+    std::string name() const; // "inet filter output"
 };
 
 std::vector<NftraceChainVisit> chain_visits(const NftraceTrace& trace);
@@ -35,8 +35,8 @@ enum class ChainSide : uint8_t { both, only_nftrace, only_wgbpf };
 
 struct ChainAlignment {
     ChainSide side = ChainSide::both;
-    std::string chain;                 // "inet filter output"
-    uint64_t packet = 0;               // wgbpf timeline id (an outer packet's for rows after encapsulation); 0: none
+    std::string chain;   // "inet filter output"
+    uint64_t packet = 0; // wgbpf timeline id (an outer packet's for rows after encapsulation); 0: none
     std::optional<NftraceChainVisit> nftrace;
     std::optional<NetfilterStep> wgbpf;
     std::vector<std::string> disagree; // "verdict", "mark": what differs when both saw the chain
@@ -44,10 +44,10 @@ struct ChainAlignment {
 };
 
 struct TraceMatch {
-    const NftraceTrace* trace = nullptr;     // null: a wgbpf packet no trace covered
+    const NftraceTrace* trace = nullptr;      // null: a wgbpf packet no trace covered
     const PacketTimeline* timeline = nullptr; // null: a trace no wgbpf packet matches
     std::vector<ChainAlignment> chains;
-    std::vector<std::string> notes;          // the WireGuard encapsulation gap, ...
+    std::vector<std::string> notes; // the WireGuard encapsulation gap, ...
 };
 
 struct Disagreement {
@@ -64,13 +64,13 @@ struct MatchScope {
 };
 
 struct Comparison {
-    std::vector<TraceMatch> traces;        // one per trace, in the log's order
-    std::vector<TraceMatch> only_wgbpf;    // timelines with netfilter steps no trace matched (scope: see .cpp)
+    std::vector<TraceMatch> traces;     // one per trace, in the log's order
+    std::vector<TraceMatch> only_wgbpf; // timelines with netfilter steps no trace matched (scope: see .cpp)
     size_t matched = 0;
     size_t only_nftrace = 0;
-    size_t only_wgbpf_packets = 0;         // only_wgbpf plus unmatched outer packets shown after their inner trace
+    size_t only_wgbpf_packets = 0; // only_wgbpf plus unmatched outer packets shown after their inner trace
     std::vector<Disagreement> disagreements;
-    MatchScope scope;                      // of this comparison's matches
+    MatchScope scope; // of this comparison's matches
 };
 
 // Comparing part of a longer input (CompareStream): `report_unmatched` false leaves wgbpf packets no trace

@@ -8,8 +8,7 @@ namespace {
 
 // Verdicts that end the packet's walk through a base chain (and the chains it jumped to).
 bool terminal(const std::string& verdict) {
-    return verdict == "accept" || verdict == "drop" || verdict == "queue" || verdict == "stolen" ||
-           verdict == "repeat";
+    return verdict == "accept" || verdict == "drop" || verdict == "queue" || verdict == "stolen" || verdict == "repeat";
 }
 
 uint64_t output_time(const PipelineOutput& output) {
@@ -17,9 +16,7 @@ uint64_t output_time(const PipelineOutput& output) {
         uint64_t operator()(const RouteDecision& d) const { return d.t_ns; }
         uint64_t operator()(const NetfilterStep& s) const { return s.t_ns; }
         uint64_t operator()(const DropStep& d) const { return d.t_ns; }
-        uint64_t operator()(const PacketTimeline& t) const {
-            return t.steps.empty() ? 0 : step_time(t.steps.back());
-        }
+        uint64_t operator()(const PacketTimeline& t) const { return t.steps.empty() ? 0 : step_time(t.steps.back()); }
     };
     return std::visit(Time{}, output);
 }
@@ -86,12 +83,13 @@ void NftraceMerger::add(NftraceEvent event) {
 }
 
 uint64_t NftraceMerger::bucket(const std::string& family, const std::string& table, uint64_t packet_key) {
-    uint64_t h = std::hash<std::string>{}(family) * 31 + std::hash<std::string>{}(table);
+    uint64_t h = std::hash<std::string>{}(family)*31 + std::hash<std::string>{}(table);
     return h * 0x9e3779b97f4a7c15ull ^ packet_key;
 }
 
 void NftraceMerger::index(const Key& key, const NftracePacket& packet) {
-    if (std::optional<uint64_t> k = packet_index_key(packet)) by_packet_.emplace(bucket(std::get<0>(key), std::get<1>(key), *k), key);
+    if (std::optional<uint64_t> k = packet_index_key(packet))
+        by_packet_.emplace(bucket(std::get<0>(key), std::get<1>(key), *k), key);
     else unindexed_.insert(key);
 }
 
@@ -110,7 +108,8 @@ void NftraceMerger::forget(std::map<Key, TableTrace>::iterator it) {
         }
     }
     const auto& [family, table, id, serial] = it->first;
-    if (auto latest = latest_.find(TraceName{family, table, id}); latest != latest_.end() && latest->second == it->first)
+    if (auto latest = latest_.find(TraceName{family, table, id});
+        latest != latest_.end() && latest->second == it->first)
         latest_.erase(latest);
     traces_.erase(it);
 }
@@ -207,13 +206,12 @@ bool NftraceMerger::attach(NetfilterStep& step, const std::string& family, const
         best->used[i] = true;
         ++stats_.merged;
         if (e.kind == NftraceKind::rule) {
-            std::string where = (own_chain && e.chain == step.chain)
-                                    ? std::string()
-                                    : fmt_chain(e.family, e.table, e.chain);
+            std::string where =
+                (own_chain && e.chain == step.chain) ? std::string() : fmt_chain(e.family, e.table, e.chain);
             step.traced_rules.push_back(TracedRule{e.rule_handle.value_or(0), e.rule, e.verdict, where});
         }
-        bool ends = (e.kind == NftraceKind::policy && e.chain == chain) ||
-                    (e.kind == NftraceKind::rule && terminal(e.verdict));
+        bool ends =
+            (e.kind == NftraceKind::policy && e.chain == chain) || (e.kind == NftraceKind::rule && terminal(e.verdict));
         if (ends) {
             decider = e.kind == NftraceKind::rule ? &e : nullptr;
             break;

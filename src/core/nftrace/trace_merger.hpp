@@ -25,18 +25,18 @@ namespace wgbpf {
 using PipelineOutput = std::variant<RouteDecision, NetfilterStep, DropStep, PacketTimeline>;
 
 struct NftraceMergeLimits {
-    uint64_t hold_ns = 100'000'000;        // how long an output waits for late trace messages
+    uint64_t hold_ns = 100'000'000;           // how long an output waits for late trace messages
     uint64_t trace_window_ns = 2'000'000'000; // a trace read this long after a step is not that step's
-    uint64_t clock_slack_ns = 1'000'000;   // a trace read this much "before" its step still counts (clock reads differ)
-    size_t max_held = 4096;                // outputs waiting; more: the oldest is released early
-    size_t max_traces = 16384;             // chain traces waiting for a step; more: the oldest is dropped
+    uint64_t clock_slack_ns = 1'000'000; // a trace read this much "before" its step still counts (clock reads differ)
+    size_t max_held = 4096;              // outputs waiting; more: the oldest is released early
+    size_t max_traces = 16384;           // chain traces waiting for a step; more: the oldest is dropped
 };
 
 struct NftraceMergeStats {
-    uint64_t received = 0;   // trace events given to the merger
-    uint64_t merged = 0;     // of those, attached to a netfilter step
-    uint64_t unmatched = 0;  // of those, no step took them (expired, dropped at the cap, or still waiting at the end)
-    uint64_t dropped = 0;    // of the unmatched, dropped because too many were waiting
+    uint64_t received = 0;  // trace events given to the merger
+    uint64_t merged = 0;    // of those, attached to a netfilter step
+    uint64_t unmatched = 0; // of those, no step took them (expired, dropped at the cap, or still waiting at the end)
+    uint64_t dropped = 0;   // of the unmatched, dropped because too many were waiting
     uint64_t released_early = 0; // outputs released before their hold ended (too many held)
 };
 
@@ -46,16 +46,16 @@ public:
     explicit NftraceMerger(Release release, NftraceMergeLimits limits = {});
 
     void add(NftraceEvent event);
-    void hold(PipelineOutput output);   // released, merged, once `hold_ns` have passed (see flush)
-    void flush(uint64_t now_ns);        // releases what has waited long enough; forgets traces too old to match
-    void finish();                      // releases everything
+    void hold(PipelineOutput output); // released, merged, once `hold_ns` have passed (see flush)
+    void flush(uint64_t now_ns);      // releases what has waited long enough; forgets traces too old to match
+    void finish();                    // releases everything
     const NftraceMergeStats& stats() const { return stats_; }
 
 private:
     // One packet's events in one table, in arrival order: a base chain and the chains it jumped to.
     struct TableTrace {
         std::vector<NftraceEvent> events;
-        std::vector<bool> used;         // per event: already attached to a step
+        std::vector<bool> used; // per event: already attached to a step
         uint64_t first_ns = 0;
         uint64_t last_ns = 0;
         std::optional<NftracePacket> packet;
@@ -88,8 +88,8 @@ private:
     NftraceMergeStats stats_;
     std::deque<Held> held_;
     std::map<Key, TableTrace> traces_;
-    std::deque<Key> trace_order_;        // oldest first, for the cap
-    std::map<TraceName, Key> latest_;    // the trace new events of that name go to
+    std::deque<Key> trace_order_;     // oldest first, for the cap
+    std::map<TraceName, Key> latest_; // the trace new events of that name go to
     uint64_t serial_ = 0;
     uint64_t now_ns_ = 0;
 };

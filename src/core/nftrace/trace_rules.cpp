@@ -67,8 +67,10 @@ std::vector<TraceChainPlan> plan_trace_chains(const TraceScope& scope) {
         if (scope.iface.empty()) {
             chain.rules.push_back({}); // no scope: trace everything
         } else {
-            if (sees_input_interface(hook)) chain.rules.push_back({{TraceCondition{Field::iifname, scope.iface, 0, {}}}});
-            if (sees_output_interface(hook)) chain.rules.push_back({{TraceCondition{Field::oifname, scope.iface, 0, {}}}});
+            if (sees_input_interface(hook))
+                chain.rules.push_back({{TraceCondition{Field::iifname, scope.iface, 0, {}}}});
+            if (sees_output_interface(hook))
+                chain.rules.push_back({{TraceCondition{Field::oifname, scope.iface, 0, {}}}});
             if (scope.wireguard) outer_packet_rules(*scope.wireguard, chain.rules);
         }
         chains.push_back(std::move(chain));

@@ -25,17 +25,20 @@ inline constexpr NfHook kTraceHooks[] = {NfHook::prerouting, NfHook::input, NfHo
 
 struct TraceCondition {
     enum class Field : uint8_t {
-        iifname, oifname,     // meta iifname / oifname == name
-        mark,                 // meta mark == number
-        nfproto,              // meta nfproto == number (NFPROTO_IPV4 / NFPROTO_IPV6)
-        l4proto,              // meta l4proto == number
-        saddr, daddr,         // ip/ip6 saddr/daddr == address (after nfproto)
-        sport, dport,         // th sport/dport == number (after l4proto)
+        iifname,
+        oifname, // meta iifname / oifname == name
+        mark,    // meta mark == number
+        nfproto, // meta nfproto == number (NFPROTO_IPV4 / NFPROTO_IPV6)
+        l4proto, // meta l4proto == number
+        saddr,
+        daddr, // ip/ip6 saddr/daddr == address (after nfproto)
+        sport,
+        dport, // th sport/dport == number (after l4proto)
     };
     Field field;
-    std::string name;         // iifname, oifname
-    uint32_t number = 0;      // mark, nfproto, l4proto, sport, dport
-    IpAddress address;        // saddr, daddr
+    std::string name;    // iifname, oifname
+    uint32_t number = 0; // mark, nfproto, l4proto, sport, dport
+    IpAddress address;   // saddr, daddr
 
     bool operator==(const TraceCondition&) const = default;
 };
@@ -52,7 +55,7 @@ struct TraceChainPlan {
 
 // What wgbpf watches: an interface (by name) and, for a WireGuard interface, its outer packets.
 struct TraceScope {
-    std::string iface;                      // "" = everything
+    std::string iface; // "" = everything
     std::optional<WgInterface> wireguard;
 };
 

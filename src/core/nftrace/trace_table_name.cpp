@@ -14,7 +14,8 @@ void remove_wgbpf_trace_tables(NftRuleset& ruleset) {
         if (ours) ruleset.hidden_tables.push_back(t.handle);
         return ours;
     });
-    std::erase_if(ruleset.chains, [](const NftChain& c) { return c.family == "inet" && is_wgbpf_trace_table(c.table); });
+    std::erase_if(ruleset.chains,
+                  [](const NftChain& c) { return c.family == "inet" && is_wgbpf_trace_table(c.table); });
 }
 
 } // namespace wgbpf

@@ -36,11 +36,11 @@ struct NftraceLog {
 // Reading a trace as it comes (`nft monitor trace | wgbpf compare`, or a file of any size): memory stays
 // bounded. nft prints no times, so how long a trace stays open is counted in `trace id` lines.
 struct NftraceStreamLimits {
-    size_t idle_records = 4096;   // a trace with no event for this many `trace id` lines is complete
-    size_t max_open = 16384;      // more traces open at once: the oldest is taken as complete
-    size_t max_events = 1024;     // events kept per trace (a loop of jumps cannot grow one forever)
-    size_t max_line = 64 * 1024;  // longer lines are cut: nft never prints such
-    size_t max_warnings = 100;    // kept; all are counted
+    size_t idle_records = 4096;  // a trace with no event for this many `trace id` lines is complete
+    size_t max_open = 16384;     // more traces open at once: the oldest is taken as complete
+    size_t max_events = 1024;    // events kept per trace (a loop of jumps cannot grow one forever)
+    size_t max_line = 64 * 1024; // longer lines are cut: nft never prints such
+    size_t max_warnings = 100;   // kept; all are counted
 };
 
 struct NftraceTextStats {
@@ -71,13 +71,13 @@ private:
     std::string source_;
     NftraceStreamLimits limits_;
     NftraceTextStats stats_;
-    std::string partial_;                 // a line not ended yet
+    std::string partial_; // a line not ended yet
     bool overlong_ = false;
-    std::optional<std::string> record_;   // the `trace id` line being read, with its continuations
+    std::optional<std::string> record_; // the `trace id` line being read, with its continuations
     size_t record_line_ = 0;
     size_t records_ = 0;
-    std::deque<Open> order_;              // open traces, oldest first (pointers to them stay valid)
-    std::map<uint32_t, Open*> open_;      // trace id -> its latest trace
+    std::deque<Open> order_;                       // open traces, oldest first (pointers to them stay valid)
+    std::map<uint32_t, Open*> open_;               // trace id -> its latest trace
     std::map<uint32_t, NftraceFields> pending_ct_; // conntrack lines waiting for their packet line
 };
 

@@ -127,10 +127,17 @@ NfHook hook(const JsonIn& j) {
 json chain_json(const NftChain& c) {
     json rules = json::array();
     for (const NftRule& r : c.rules) rules.push_back({{"handle", r.handle}, {"text", r.text}, {"comment", r.comment}});
-    json j = {{"family", c.family},     {"table", c.table},         {"name", c.name},
-              {"handle", c.handle},     {"table_handle", c.table_handle}, {"base", c.base},
-              {"type", c.type},         {"hook_text", c.hook_text}, {"priority", c.priority},
-              {"policy", c.policy},     {"rules", rules}};
+    json j = {{"family", c.family},
+              {"table", c.table},
+              {"name", c.name},
+              {"handle", c.handle},
+              {"table_handle", c.table_handle},
+              {"base", c.base},
+              {"type", c.type},
+              {"hook_text", c.hook_text},
+              {"priority", c.priority},
+              {"policy", c.policy},
+              {"rules", rules}};
     if (c.hook) j["hook"] = uint8_t(*c.hook);
     return j;
 }
@@ -149,7 +156,8 @@ NftChain chain(const JsonIn& j) {
     c.policy = j.at("policy").string();
     if (auto v = j.maybe("hook")) c.hook = hook(*v);
     for (const JsonIn& r : j.at("rules").items())
-        c.rules.push_back(NftRule{r.at("handle").unsigned_int<uint64_t>(), r.at("text").string(), r.at("comment").string()});
+        c.rules.push_back(
+            NftRule{r.at("handle").unsigned_int<uint64_t>(), r.at("text").string(), r.at("comment").string()});
     return c;
 }
 
@@ -160,8 +168,8 @@ namespace record_detail {
 NftRuleset parse_nft_ruleset(const JsonIn& j) {
     NftRuleset r;
     for (const JsonIn& t : j.at("tables").items())
-        r.tables.push_back(NftTable{t.at("family").string(), t.at("name").string(), t.at("handle").unsigned_int<uint64_t>(),
-                                    t.at("flags").unsigned_int<uint32_t>()});
+        r.tables.push_back(NftTable{t.at("family").string(), t.at("name").string(),
+                                    t.at("handle").unsigned_int<uint64_t>(), t.at("flags").unsigned_int<uint32_t>()});
     for (const JsonIn& c : j.at("chains").items()) r.chains.push_back(chain(c));
     for (const JsonIn& l : j.at("legacy").items())
         r.legacy.push_back(LegacyTable{l.at("pf").unsigned_int<uint8_t>(), l.at("name").string()});
@@ -187,7 +195,8 @@ NetnsConfig parse_netns_config(const JsonIn& j, bool routes_required) {
     NetnsConfig c;
     c.netns_inode = j.at("netns").unsigned_int<uint32_t>();
     for (const JsonIn& l : j.at("links").items())
-        c.links.push_back(Link{l.at("ifindex").signed_int<int>(), l.at("name").string(), l.at("group").unsigned_int<uint32_t>(),
+        c.links.push_back(Link{l.at("ifindex").signed_int<int>(), l.at("name").string(),
+                               l.at("group").unsigned_int<uint32_t>(),
                                l.maybe("mtu") ? l.at("mtu").unsigned_int<uint32_t>() : 0});
     for (const JsonIn& r : j.at("rules").items()) c.rules.push_back(rule(r));
     if (routes_required || j.maybe("routes")) c.routes = routes(j.at("routes"));
@@ -195,9 +204,9 @@ NetnsConfig parse_netns_config(const JsonIn& j, bool routes_required) {
     for (const auto& [key, name] : j.at("table_names").members())
         c.table_names[JsonIn::key_number<uint32_t>(name, key)] = name.string();
     for (const auto& [iface, conf] : j.at("ipv4_conf").members())
-        c.ipv4_conf[iface] = Ipv4Conf{conf.at("rp_filter").signed_int<int>(), conf.at("src_valid_mark").signed_int<int>(),
-                                      conf.maybe("forwarding") ? std::optional(conf.at("forwarding").signed_int<int>())
-                                                               : std::nullopt};
+        c.ipv4_conf[iface] =
+            Ipv4Conf{conf.at("rp_filter").signed_int<int>(), conf.at("src_valid_mark").signed_int<int>(),
+                     conf.maybe("forwarding") ? std::optional(conf.at("forwarding").signed_int<int>()) : std::nullopt};
     c.nft = parse_nft_ruleset(j.at("nft"));
     return c;
 }
@@ -210,8 +219,8 @@ json nft_ruleset_to_json(const NftRuleset& r) {
         tables.push_back({{"family", t.family}, {"name", t.name}, {"handle", t.handle}, {"flags", t.flags}});
     for (const NftChain& c : r.chains) chains.push_back(chain_json(c));
     for (const LegacyTable& l : r.legacy) legacy.push_back({{"pf", l.pf}, {"name", l.name}});
-    return {{"tables", tables},       {"chains", chains},   {"legacy", legacy},
-            {"hidden_tables", r.hidden_tables}, {"available", r.available}, {"error", r.error}};
+    return {{"tables", tables},         {"chains", chains}, {"legacy", legacy}, {"hidden_tables", r.hidden_tables},
+            {"available", r.available}, {"error", r.error}};
 }
 
 Result<NftRuleset> nft_ruleset_from_json(const json& j) {
@@ -225,20 +234,20 @@ json netns_config_to_json(const NetnsConfig& c, bool with_routes) {
         links.push_back({{"ifindex", l.ifindex}, {"name", l.name}, {"group", l.group}, {"mtu", l.mtu}});
     for (const Rule& r : c.rules) rules.push_back(rule_json(r));
     for (const auto& [id, name] : c.table_names) table_names[std::to_string(id)] = name;
-    for (const auto& [iface, conf] : c.ipv4_conf)
-    {
+    for (const auto& [iface, conf] : c.ipv4_conf) {
         ipv4_conf[iface] = {{"rp_filter", conf.rp_filter}, {"src_valid_mark", conf.src_valid_mark}};
         if (conf.forwarding) ipv4_conf[iface]["forwarding"] = *conf.forwarding;
     }
-    json out = {{"netns", c.netns_inode}, {"links", links}, {"rules", rules}, {"table_names", table_names},
-                {"ipv4_conf", ipv4_conf}, {"nft", nft_ruleset_to_json(c.nft)}};
+    json out = {{"netns", c.netns_inode},     {"links", links},         {"rules", rules},
+                {"table_names", table_names}, {"ipv4_conf", ipv4_conf}, {"nft", nft_ruleset_to_json(c.nft)}};
     if (with_routes) out["routes"] = routes_json(c.routes);
     return out;
 }
 
 Result<NetnsConfig> netns_config_from_json(const json& j) {
-    return record_detail::read_json<NetnsConfig>(j, "namespace configuration",
-                                                 [](const record_detail::JsonIn& in) { return record_detail::parse_netns_config(in); });
+    return record_detail::read_json<NetnsConfig>(j, "namespace configuration", [](const record_detail::JsonIn& in) {
+        return record_detail::parse_netns_config(in);
+    });
 }
 
 } // namespace wgbpf

@@ -57,7 +57,8 @@ public:
     std::vector<std::pair<std::string, JsonIn>> members() const {
         if (!j_.is_object()) fail("expected an object");
         std::vector<std::pair<std::string, JsonIn>> out;
-        for (auto it = j_.begin(); it != j_.end(); ++it) out.emplace_back(it.key(), JsonIn(it.value(), child(it.key())));
+        for (auto it = j_.begin(); it != j_.end(); ++it)
+            out.emplace_back(it.key(), JsonIn(it.value(), child(it.key())));
         return out;
     }
 
@@ -65,8 +66,9 @@ public:
     template <typename T>
     T unsigned_int() const {
         bool fits = j_.is_number_unsigned() ? j_.get<uint64_t>() <= std::numeric_limits<T>::max()
-                    : j_.is_number_integer() ? j_.get<int64_t>() >= 0 && uint64_t(j_.get<int64_t>()) <= std::numeric_limits<T>::max()
-                                             : false;
+                    : j_.is_number_integer()
+                        ? j_.get<int64_t>() >= 0 && uint64_t(j_.get<int64_t>()) <= std::numeric_limits<T>::max()
+                        : false;
         if (!fits) fail("expected an unsigned integer up to " + std::to_string(std::numeric_limits<T>::max()));
         return static_cast<T>(j_.get<uint64_t>());
     }
@@ -74,7 +76,7 @@ public:
     template <typename T>
     T signed_int() const {
         constexpr int64_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
-        bool fits = j_.is_number_unsigned() ? j_.get<uint64_t>() <= uint64_t(hi)
+        bool fits = j_.is_number_unsigned()  ? j_.get<uint64_t>() <= uint64_t(hi)
                     : j_.is_number_integer() ? j_.get<int64_t>() >= lo && j_.get<int64_t>() <= hi
                                              : false;
         if (!fits) fail("expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));

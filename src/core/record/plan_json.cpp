@@ -13,7 +13,8 @@ BracketPlan parse_bracket_plan(const JsonIn& j) {
     for (const JsonIn& b : j.at("brackets").items()) {
         uint8_t hook = b.at("hook").unsigned_int<uint8_t>();
         if (hook > uint8_t(NfHook::ingress)) b.at("hook").fail("expected a netfilter hook number (0-5)");
-        p.brackets.push_back(Bracket{b.at("pf").unsigned_int<uint8_t>(), NfHook(hook), b.at("priority").signed_int<int32_t>()});
+        p.brackets.push_back(
+            Bracket{b.at("pf").unsigned_int<uint8_t>(), NfHook(hook), b.at("priority").signed_int<int32_t>()});
     }
     for (const JsonIn& s : j.at("spans").items()) {
         BracketSpan span;

@@ -4,7 +4,9 @@
 
 namespace wgbpf {
 
-bool known_frame_kind(uint32_t kind) { return kind >= uint32_t(FrameKind::header) && kind <= uint32_t(FrameKind::nftrace); }
+bool known_frame_kind(uint32_t kind) {
+    return kind >= uint32_t(FrameKind::header) && kind <= uint32_t(FrameKind::nftrace);
+}
 
 std::string frame_kind_name(uint32_t kind) {
     switch (FrameKind(kind)) {

@@ -59,16 +59,25 @@ NftraceKind kind_from(const std::string& name) {
 }
 
 template <typename T>
-json opt(const std::optional<T>& v) { return v ? json(*v) : json(nullptr); }
+json opt(const std::optional<T>& v) {
+    return v ? json(*v) : json(nullptr);
+}
 
 json traced_packet_json(const NftracePacket& p) {
-    return {{"iif", p.iif}, {"oif", p.oif},
+    return {{"iif", p.iif},
+            {"oif", p.oif},
             {"family", p.family ? json(int(*p.family)) : json(nullptr)},
             {"saddr", p.saddr ? json(p.saddr->to_string()) : json(nullptr)},
             {"daddr", p.daddr ? json(p.daddr->to_string()) : json(nullptr)},
-            {"ip_id", opt(p.ip_id)}, {"length", opt(p.length)}, {"l4proto", opt(p.l4proto)},
-            {"sport", opt(p.sport)}, {"dport", opt(p.dport)}, {"icmp_type", opt(p.icmp_type)},
-            {"icmp_code", opt(p.icmp_code)}, {"icmp_id", opt(p.icmp_id)}, {"icmp_sequence", opt(p.icmp_sequence)}};
+            {"ip_id", opt(p.ip_id)},
+            {"length", opt(p.length)},
+            {"l4proto", opt(p.l4proto)},
+            {"sport", opt(p.sport)},
+            {"dport", opt(p.dport)},
+            {"icmp_type", opt(p.icmp_type)},
+            {"icmp_code", opt(p.icmp_code)},
+            {"icmp_id", opt(p.icmp_id)},
+            {"icmp_sequence", opt(p.icmp_sequence)}};
 }
 
 template <typename T>
@@ -130,7 +139,9 @@ std::string encode_config_frame(const ConfigSnapshot& c, const RouteChanges* rou
     return dump(j);
 }
 
-std::string encode_frame(const PlanSnapshot& p) { return dump({{"netns", p.netns}, {"plan", bracket_plan_to_json(p.plan)}}); }
+std::string encode_frame(const PlanSnapshot& p) {
+    return dump({{"netns", p.netns}, {"plan", bracket_plan_to_json(p.plan)}});
+}
 
 std::string encode_frame(const RecordingNames& n) {
     return dump({{"drop_reasons", names_json(n.drop_reasons)}, {"symbols", names_json(n.symbols)}});
@@ -139,22 +150,25 @@ std::string encode_frame(const RecordingNames& n) {
 std::string encode_frame(const LostEvents& l) { return dump({{"module", name_of(l.module)}, {"count", l.count}}); }
 
 std::string encode_frame(const RecordingEnd& e) {
-    json modules = json::array();
-    for (const ModuleStatus& m : e.modules)
-        modules.push_back({{"name", name_of(m.module)},
-                           {"running", m.running},
-                           {"flavour", m.flavour},
-                           {"notes", m.notes},
-                           {"events", m.events},
-                           {"lost", m.lost}});
-    return dump({{"seconds", e.seconds}, {"events", e.events}, {"unrecordable", e.unrecordable}, {"modules", modules}});
+    return dump({{"seconds", e.seconds},
+                 {"events", e.events},
+                 {"unrecordable", e.unrecordable},
+                 {"modules", modules_json(e.modules)}});
 }
 
 std::string encode_frame(const NftraceEvent& e) {
-    return dump({{"trace_id", e.trace_id}, {"family", e.family}, {"table", e.table}, {"chain", e.chain},
-                 {"kind", kind_name(e.kind)}, {"rule_handle", opt(e.rule_handle)}, {"rule", e.rule},
-                 {"verdict", e.verdict}, {"mark", opt(e.mark)}, {"ct_mark", opt(e.ct_mark)},
-                 {"ct_state", e.ct_state}, {"packet", e.packet ? traced_packet_json(*e.packet) : json(nullptr)},
+    return dump({{"trace_id", e.trace_id},
+                 {"family", e.family},
+                 {"table", e.table},
+                 {"chain", e.chain},
+                 {"kind", kind_name(e.kind)},
+                 {"rule_handle", opt(e.rule_handle)},
+                 {"rule", e.rule},
+                 {"verdict", e.verdict},
+                 {"mark", opt(e.mark)},
+                 {"ct_mark", opt(e.ct_mark)},
+                 {"ct_state", e.ct_state},
+                 {"packet", e.packet ? traced_packet_json(*e.packet) : json(nullptr)},
                  {"t_ns", e.t_ns}});
 }
 
@@ -216,13 +230,15 @@ Result<RecordingEnd> decode_end_frame(std::span<const std::byte> payload) {
     return decode<RecordingEnd>(payload, "end", [](const JsonIn& j) {
         RecordingEnd e;
         const JsonIn seconds = j.at("seconds");
-        if (!seconds.raw().is_number() || seconds.raw().get<double>() < 0) seconds.fail("expected seconds, a number >= 0");
+        if (!seconds.raw().is_number() || seconds.raw().get<double>() < 0)
+            seconds.fail("expected seconds, a number >= 0");
         e.seconds = seconds.raw().get<double>();
         e.events = j.at("events").unsigned_int<uint64_t>();
         e.unrecordable = j.at("unrecordable").unsigned_int<uint64_t>();
         for (const JsonIn& m : j.at("modules").items())
-            e.modules.push_back(ModuleStatus{module_named(m.at("name")), m.at("running").boolean(), m.at("flavour").string(),
-                                             m.at("notes").strings(), m.at("events").unsigned_int<uint64_t>(),
+            e.modules.push_back(ModuleStatus{module_named(m.at("name")), m.at("running").boolean(),
+                                             m.at("flavour").string(), m.at("notes").strings(),
+                                             m.at("events").unsigned_int<uint64_t>(),
                                              m.at("lost").unsigned_int<uint64_t>()});
         return e;
     });

@@ -20,18 +20,18 @@ namespace wgbpf {
 
 // The first frame: enough to tell what a recording is and to print times as the recording host saw them.
 struct RecordingHeader {
-    std::string wgbpf_version;            // of the wgbpf that recorded
+    std::string wgbpf_version; // of the wgbpf that recorded
     int64_t created_unix_s = 0;
-    std::string kernel_release;           // uname -r of the recording host
+    std::string kernel_release; // uname -r of the recording host
     std::vector<std::string> command_line;
-    int64_t realtime_offset_ns = 0;       // CLOCK_REALTIME - CLOCK_MONOTONIC there: event times -> wall clock
+    int64_t realtime_offset_ns = 0; // CLOCK_REALTIME - CLOCK_MONOTONIC there: event times -> wall clock
 
     // This process on this host, now.
     static RecordingHeader for_this_process(std::vector<std::string> command_line);
 };
 
 struct ConfigSnapshot {
-    uint32_t netns = 0;                   // inode; config.netns_inode is the same
+    uint32_t netns = 0; // inode; config.netns_inode is the same
     NetnsConfig config;
     std::vector<WgInterface> wireguard;
     std::string name; // as the user named the namespace; written only when several were watched
@@ -57,9 +57,9 @@ struct LostEvents {
 
 struct RecordingEnd {
     double seconds = 0;
-    uint64_t events = 0;                  // event frames written
-    uint64_t unrecordable = 0;            // records left out (layouts this build cannot make address-free)
-    std::vector<ModuleStatus> modules;    // as watch's summary shows them, with events and lost per module
+    uint64_t events = 0;               // event frames written
+    uint64_t unrecordable = 0;         // records left out (layouts this build cannot make address-free)
+    std::vector<ModuleStatus> modules; // as watch's summary shows them, with events and lost per module
 };
 
 std::string encode_frame(const RecordingHeader& h);

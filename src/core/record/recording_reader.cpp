@@ -33,7 +33,8 @@ Result<RecordingReader> RecordingReader::start(std::unique_ptr<std::istream> in)
     size_t got = r.read(preamble, sizeof preamble);
     if (got == 0) return Error{"empty file, not a wgbpf recording"};
     size_t magic_got = std::min(got, kRecordingMagic.size());
-    if (std::memcmp(preamble, kRecordingMagic.data(), magic_got) != 0) return Error{"not a wgbpf recording (bad magic)"};
+    if (std::memcmp(preamble, kRecordingMagic.data(), magic_got) != 0)
+        return Error{"not a wgbpf recording (bad magic)"};
     if (got < sizeof preamble)
         return Error{"truncated: the file ends at byte " + std::to_string(got) + ", inside its 12-byte preamble"};
     r.version_ = get_le32(preamble + kRecordingMagic.size());
@@ -44,7 +45,8 @@ Result<RecordingReader> RecordingReader::start(std::unique_ptr<std::istream> in)
 
     auto first = r.read_frame();
     if (!first) return Error{first.error()};
-    if (!*first) return Error{"truncated: the file ends at byte " + std::to_string(r.offset_) + ", before its header frame"};
+    if (!*first)
+        return Error{"truncated: the file ends at byte " + std::to_string(r.offset_) + ", before its header frame"};
     if ((*first)->kind != FrameKind::header)
         return Error{"corrupted: frame at byte " + std::to_string((*first)->offset) + " should be the header, is " +
                      frame_kind_name(uint32_t((*first)->kind))};
@@ -98,14 +100,17 @@ Result<std::optional<RecordingFrame>> RecordingReader::read_frame() {
     if (length > kLargeFrame) { // before allocating for it: does the file even have that much?
         auto left = bytes_left();
         if (left && *left < length)
-            return Error{"truncated: " + where + " says " + std::to_string(length) + " bytes, " + std::to_string(*left) + " left"};
+            return Error{"truncated: " + where + " says " + std::to_string(length) + " bytes, " +
+                         std::to_string(*left) + " left"};
         if (length > kMaxFramePayload)
-            return Error{"corrupted: " + where + " says " + std::to_string(length) + " bytes, more than a frame may hold"};
+            return Error{"corrupted: " + where + " says " + std::to_string(length) +
+                         " bytes, more than a frame may hold"};
     }
     RecordingFrame frame{FrameKind(kind), at, std::vector<std::byte>(length)};
     got = read(frame.payload.data(), length);
     if (got < length)
-        return Error{"truncated: " + where + " says " + std::to_string(length) + " bytes, " + std::to_string(got) + " left"};
+        return Error{"truncated: " + where + " says " + std::to_string(length) + " bytes, " + std::to_string(got) +
+                     " left"};
     if (frame_checksum(kind, frame.payload) != crc) return Error{"corrupted: " + where + " fails its checksum"};
     return std::optional<RecordingFrame>{std::move(frame)};
 }

@@ -20,8 +20,8 @@ namespace wgbpf {
 
 struct RecordingFrame {
     FrameKind kind = FrameKind::event;
-    uint64_t offset = 0;               // of the frame in the file
-    std::vector<std::byte> payload;    // checksum verified
+    uint64_t offset = 0;            // of the frame in the file
+    std::vector<std::byte> payload; // checksum verified
 };
 
 class RecordingReader {
@@ -35,7 +35,7 @@ public:
 
     const RecordingHeader& header() const { return header_; }
     uint32_t format_version() const { return version_; }
-    uint64_t offset() const { return offset_; }          // bytes read so far
+    uint64_t offset() const { return offset_; }           // bytes read so far
     uint64_t skipped_unknown() const { return skipped_; } // frames of unknown kinds
 
 private:

@@ -90,8 +90,8 @@ Result<void> RecordingWriter::frame(uint32_t kind, std::span<const std::byte> pa
 }
 
 Result<void> RecordingWriter::frame(uint32_t kind, const std::string& json) {
-    if (json.size() > kMaxFramePayload) return Error{frame_kind_name(kind) + " frame too large to record (" +
-                                                     std::to_string(json.size()) + " bytes)"};
+    if (json.size() > kMaxFramePayload)
+        return Error{frame_kind_name(kind) + " frame too large to record (" + std::to_string(json.size()) + " bytes)"};
     return frame(kind, bytes_of(json));
 }
 
@@ -147,8 +147,8 @@ Result<void> RecordingWriter::write_config(const ConfigSnapshot& snapshot) {
     auto before = written_routes_.find(snapshot.netns);
     std::optional<RouteChanges> changes;
     if (before != written_routes_.end() && !snapshot.route_changes) changes = route_changes(before->second, now);
-    Result<void> written = frame(uint32_t(FrameKind::config), changes ? encode_config_frame(snapshot, &*changes)
-                                                                       : encode_frame(snapshot));
+    Result<void> written =
+        frame(uint32_t(FrameKind::config), changes ? encode_config_frame(snapshot, &*changes) : encode_frame(snapshot));
     if (written) written_routes_[snapshot.netns] = std::move(now);
     return written;
 }

@@ -39,19 +39,19 @@ public:
     RecordingWriter& operator=(const RecordingWriter&) = delete;
     ~RecordingWriter(); // flushes what is buffered (errors then go unreported: call close())
 
-    Result<void> write_config(const ConfigSnapshot& snapshot);  // at start and whenever it changes
-    Result<void> write_plan(const PlanSnapshot& snapshot);      // at start and whenever brackets move
-    Result<void> write_names(const RecordingNames& names);      // drop reasons only, optional: drops add theirs
+    Result<void> write_config(const ConfigSnapshot& snapshot);   // at start and whenever it changes
+    Result<void> write_plan(const PlanSnapshot& snapshot);       // at start and whenever brackets move
+    Result<void> write_names(const RecordingNames& names);       // drop reasons only, optional: drops add theirs
     Result<void> write_event(std::span<const std::byte> record); // one ring-buffer record, as received
-    Result<void> write_lost(const LostEvents& lost);            // when the kernel reports lost events
-    Result<void> write_flush(uint64_t now_ns);                  // where watch flushed its pipeline
-    Result<void> write_nftrace(const NftraceEvent& event);      // each nftrace event as it is read
-    Result<void> write_end(const RecordingEnd& end);            // last; flushes and syncs
+    Result<void> write_lost(const LostEvents& lost);             // when the kernel reports lost events
+    Result<void> write_flush(uint64_t now_ns);                   // where watch flushed its pipeline
+    Result<void> write_nftrace(const NftraceEvent& event);       // each nftrace event as it is read
+    Result<void> write_end(const RecordingEnd& end);             // last; flushes and syncs
     Result<void> flush();
-    Result<void> close();                                       // flush and close; later writes fail
+    Result<void> close(); // flush and close; later writes fail
 
     const std::string& path() const { return path_; }
-    uint64_t events() const { return events_; }           // event frames written
+    uint64_t events() const { return events_; }             // event frames written
     uint64_t unrecordable() const { return unrecordable_; } // records left out
 
 private:
@@ -64,7 +64,7 @@ private:
 
     UniqueFd fd_;
     std::string path_;
-    std::string error_;                        // sticky: once a write failed, every later one says why
+    std::string error_; // sticky: once a write failed, every later one says why
     std::vector<std::byte> buffer_;
     RecordingNameSources names_;
     std::map<uint64_t, uint32_t> symbol_by_address_;

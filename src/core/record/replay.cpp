@@ -31,8 +31,9 @@ std::string when(int64_t unix_s) {
 void describe(const std::string& path, const RecordingHeader& h) {
     std::string command;
     for (const std::string& arg : h.command_line) command += (command.empty() ? "" : " ") + arg;
-    spdlog::info("replaying {}: recorded {} by wgbpf {} on kernel {}{}{}", path, when(h.created_unix_s), h.wgbpf_version,
-                 h.kernel_release.empty() ? "unknown" : h.kernel_release, command.empty() ? "" : ": ", command);
+    spdlog::info("replaying {}: recorded {} by wgbpf {} on kernel {}{}{}", path, when(h.created_unix_s),
+                 h.wgbpf_version, h.kernel_release.empty() ? "unknown" : h.kernel_release, command.empty() ? "" : ": ",
+                 command);
 }
 
 // The recording's own summary when it has one; else what replay saw (a recording cut short).
@@ -86,11 +87,10 @@ int run_replay(const ReplayOptions& options) {
     ReplaySession session(std::move(sinks));
     TextStyle style{options.colour, header.realtime_offset_ns};
     style.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
-    output = std::make_unique<OutputWriter>(std::cout, options.json, style,
-                                            [&](uint32_t netns, int ifindex) {
-                                                const NetnsConfig* c = session.config(netns);
-                                                return c ? c->link_name(ifindex) : session.link_name(ifindex);
-                                            });
+    output = std::make_unique<OutputWriter>(std::cout, options.json, style, [&](uint32_t netns, int ifindex) {
+        const NetnsConfig* c = session.config(netns);
+        return c ? c->link_name(ifindex) : session.link_name(ifindex);
+    });
 
     ReplayOutcome outcome = session.run(reader);
     if (outcome.skipped_unknown)
@@ -102,7 +102,8 @@ int run_replay(const ReplayOptions& options) {
     output->summary(module_summary(outcome, session.pipeline()), session.pipeline().decode_stats().rejected(),
                     outcome.end ? outcome.end->seconds : session.event_seconds(), nftrace_summary(session.pipeline()),
                     session.pipeline().lone_routes());
-    if (WriteResult w = output->flush(); w.state == WriteState::failed) throw FatalError("cannot write the output: " + w.error);
+    if (WriteResult w = output->flush(); w.state == WriteState::failed)
+        throw FatalError("cannot write the output: " + w.error);
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (everything before it is shown above)", options.path, outcome.problem);
         return exit_code::failure;

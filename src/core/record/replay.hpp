@@ -10,8 +10,8 @@ namespace wgbpf {
 
 struct ReplayOptions {
     std::string path;
-    bool json = false;   // JSON lines (docs/json-schema.md)
-    bool steps = false;  // one line per step instead of packet timelines
+    bool json = false;  // JSON lines (docs/json-schema.md)
+    bool steps = false; // one line per step instead of packet timelines
     bool colour = false;
 };
 

@@ -15,7 +15,8 @@ constexpr uint64_t kFlushEveryNs = 10'000'000;
 
 } // namespace
 
-ReplaySession::ReplaySession(PipelineSinks sinks) : pipeline_(std::make_unique<EventPipeline>(sources(), std::move(sinks))) {
+ReplaySession::ReplaySession(PipelineSinks sinks)
+    : pipeline_(std::make_unique<EventPipeline>(sources(), std::move(sinks))) {
     // Always: a recording made with --nftrace holds trace frames, to be merged as watch merged them.
     pipeline_->enable_nftrace();
 }
@@ -141,7 +142,8 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         return {};
     }
     case FrameKind::flush: {
-        if (frame.payload.size() != 8) return Error{"a flush frame of " + std::to_string(frame.payload.size()) + " bytes"};
+        if (frame.payload.size() != 8)
+            return Error{"a flush frame of " + std::to_string(frame.payload.size()) + " bytes"};
         uint64_t now = get_le32(frame.payload.data()) | uint64_t(get_le32(frame.payload.data() + 4)) << 32;
         recorded_flushes_ = true;
         pipeline_->flush(now);
@@ -153,8 +155,7 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         pipeline_->trace(std::move(e.value()));
         return {};
     }
-    case FrameKind::header:
-        return {}; // a second header (concatenated recordings): the first one describes the file
+    case FrameKind::header: return {}; // a second header (concatenated recordings): the first one describes the file
     }
     return {};
 }

@@ -16,12 +16,12 @@
 namespace wgbpf {
 
 struct ReplayOutcome {
-    uint64_t frames = 0;                 // frames used, the header included
-    uint64_t events = 0;                 // event frames fed to the pipeline
-    PerModule lost;                      // from lost frames, per module
+    uint64_t frames = 0; // frames used, the header included
+    uint64_t events = 0; // event frames fed to the pipeline
+    PerModule lost;      // from lost frames, per module
     std::optional<RecordingEnd> end;
-    uint64_t skipped_unknown = 0;        // frames of kinds this wgbpf does not know
-    std::string problem;                 // "" when read to its end frame; else why it stopped early
+    uint64_t skipped_unknown = 0; // frames of kinds this wgbpf does not know
+    std::string problem;          // "" when read to its end frame; else why it stopped early
 };
 
 class ReplaySession {
@@ -35,11 +35,11 @@ public:
     // is rendered all the same.
     ReplayOutcome run(RecordingReader& reader);
 
-    std::string link_name(int ifindex) const; // in the first namespace the recording described, "" when unknown
+    std::string link_name(int ifindex) const;        // in the first namespace the recording described, "" when unknown
     const NetnsConfig* config(uint32_t netns) const; // the latest configuration read for it
     std::optional<uint32_t> first_netns() const { return first_netns_; } // the first namespace described
-    std::vector<WgInterface> wireguard(uint32_t netns) const; // its WireGuard interfaces, as last described
-    std::string netns_name(uint32_t netns) const;             // "" unless several namespaces were recorded
+    std::vector<WgInterface> wireguard(uint32_t netns) const;            // its WireGuard interfaces, as last described
+    std::string netns_name(uint32_t netns) const;                        // "" unless several namespaces were recorded
     const EventPipeline& pipeline() const { return *pipeline_; }
     double event_seconds() const { return first_ns_ ? (now_ns_ - first_ns_) / 1e9 : 0.0; } // first to last event
 
@@ -55,7 +55,7 @@ private:
     RecordingNames names_;
     std::optional<uint32_t> first_netns_;
     uint64_t first_ns_ = 0;
-    uint64_t now_ns_ = 0;        // latest event time: the recording's clock
+    uint64_t now_ns_ = 0; // latest event time: the recording's clock
     uint64_t flushed_ns_ = 0;
     bool recorded_flushes_ = false; // the recording says where watch flushed: replay exactly that
     std::unique_ptr<EventPipeline> pipeline_;

@@ -13,7 +13,8 @@ using record_detail::prefix_text;
 WgPeer peer(const JsonIn& j) {
     WgPeer p;
     p.public_key = j.at("public_key").string();
-    if (auto e = j.maybe("endpoint")) p.endpoint = WgEndpoint{e->at("address").address(), e->at("port").unsigned_int<uint16_t>()};
+    if (auto e = j.maybe("endpoint"))
+        p.endpoint = WgEndpoint{e->at("address").address(), e->at("port").unsigned_int<uint16_t>()};
     for (const JsonIn& a : j.at("allowed_ips").items()) p.allowed_ips.push_back(a.prefix());
     if (auto h = j.maybe("last_handshake_unix_s")) p.last_handshake_unix_s = h->signed_int<int64_t>();
     return p;
@@ -57,8 +58,12 @@ json wireguard_to_json(const std::vector<WgInterface>& list) {
             if (p.last_handshake_unix_s) pj["last_handshake_unix_s"] = *p.last_handshake_unix_s;
             peers.push_back(std::move(pj));
         }
-        json w = {{"name", wg.name},         {"source", name_of(wg.implementation)}, {"public_key", wg.public_key},
-                  {"listen_port", wg.listen_port}, {"fwmark", wg.fwmark}, {"peers", peers}};
+        json w = {{"name", wg.name},
+                  {"source", name_of(wg.implementation)},
+                  {"public_key", wg.public_key},
+                  {"listen_port", wg.listen_port},
+                  {"fwmark", wg.fwmark},
+                  {"peers", peers}};
         if (wg.netns) w["netns"] = wg.netns; // only when it lives in another namespace than the frame's
         if (wg.socket_netns) w["socket_netns"] = wg.socket_netns;
         out.push_back(std::move(w));
@@ -67,7 +72,8 @@ json wireguard_to_json(const std::vector<WgInterface>& list) {
 }
 
 Result<std::vector<WgInterface>> wireguard_from_json(const json& j) {
-    return record_detail::read_json<std::vector<WgInterface>>(j, "WireGuard interfaces", record_detail::parse_wireguard);
+    return record_detail::read_json<std::vector<WgInterface>>(j, "WireGuard interfaces",
+                                                              record_detail::parse_wireguard);
 }
 
 } // namespace wgbpf

@@ -51,7 +51,8 @@ std::string header(const TraceMatch& m) {
             p = &*e.packet;
             break;
         }
-    return fmt::format("{} <-> no wgbpf packet{}", left, p ? ": " + nftrace_packet_text(*p) + " (as nftrace shows it)" : "");
+    return fmt::format("{} <-> no wgbpf packet{}", left,
+                       p ? ": " + nftrace_packet_text(*p) + " (as nftrace shows it)" : "");
 }
 
 } // namespace
@@ -77,9 +78,9 @@ std::string render_compare_blocks_text(const Comparison& c) {
         out += header(m) + "\n";
         uint64_t own = m.timeline ? m.timeline->id : 0;
         for (const ChainAlignment& row : m.chains) {
-            std::string line = fmt::format("   {:<13} {:<32} {:<28} {}", status(row), row.chain,
-                                           row.nftrace ? nftrace_side(*row.nftrace) : "",
-                                           row.wgbpf ? wgbpf_side(*row.wgbpf) : "");
+            std::string line =
+                fmt::format("   {:<13} {:<32} {:<28} {}", status(row), row.chain,
+                            row.nftrace ? nftrace_side(*row.nftrace) : "", row.wgbpf ? wgbpf_side(*row.wgbpf) : "");
             if (row.packet && row.packet != own) line += fmt::format("  (#{})", row.packet);
             if (!row.disagree.empty()) line += "  differs: " + fmt::format("{}", fmt::join(row.disagree, ", "));
             if (!row.note.empty()) line += "  (" + row.note + ")";
@@ -102,8 +103,8 @@ std::string render_compare_summary_text(const CompareTotals& t) {
                            "waited among the last {}\n",
                            t.not_compared, t.window);
     for (const Disagreement& d : t.disagreements)
-        out += fmt::format("   DISAGREE trace {} #{} {}: {}: nftrace {}, wgbpf {}\n", trace_id_text(d.trace_id), d.packet,
-                           d.chain, d.what, d.nftrace, d.wgbpf);
+        out += fmt::format("   DISAGREE trace {} #{} {}: {}: nftrace {}, wgbpf {}\n", trace_id_text(d.trace_id),
+                           d.packet, d.chain, d.what, d.nftrace, d.wgbpf);
     if (t.disagreement_count > t.disagreements.size())
         out += fmt::format("   ... and {} more disagreements (shown with their traces above)\n",
                            t.disagreement_count - t.disagreements.size());
@@ -118,7 +119,8 @@ nlohmann::json compare_match_json(const TraceMatch& m) {
     nlohmann::json j;
     j["kind"] = "compare";
     j["trace_id"] = m.trace ? nlohmann::json(trace_id_text(m.trace->id)) : nlohmann::json(nullptr);
-    j["line"] = m.trace && !m.trace->events.empty() ? nlohmann::json(m.trace->events.front().line) : nlohmann::json(nullptr);
+    j["line"] =
+        m.trace && !m.trace->events.empty() ? nlohmann::json(m.trace->events.front().line) : nlohmann::json(nullptr);
     j["packet"] = m.timeline ? nlohmann::json(m.timeline->id) : nlohmann::json(nullptr);
     j["chains"] = nlohmann::json::array();
     for (const ChainAlignment& row : m.chains) {
@@ -137,8 +139,12 @@ nlohmann::json compare_match_json(const TraceMatch& m) {
         }
         if (row.wgbpf) {
             const NetfilterStep& s = *row.wgbpf;
-            r["wgbpf"] = {{"hook", hook_name(s.hook)}, {"verdict", name_of(s.verdict)}, {"mark_before", s.mark_before},
-                          {"mark_after", s.mark_after}, {"exact", s.exact}, {"t_ns", s.t_ns}};
+            r["wgbpf"] = {{"hook", hook_name(s.hook)},
+                          {"verdict", name_of(s.verdict)},
+                          {"mark_before", s.mark_before},
+                          {"mark_after", s.mark_after},
+                          {"exact", s.exact},
+                          {"t_ns", s.t_ns}};
         } else {
             r["wgbpf"] = nullptr;
         }
@@ -160,8 +166,12 @@ nlohmann::json compare_totals_json(const CompareTotals& t) {
     j["not_compared"] = t.not_compared;
     j["disagreements"] = nlohmann::json::array();
     for (const Disagreement& d : t.disagreements)
-        j["disagreements"].push_back({{"trace_id", trace_id_text(d.trace_id)}, {"packet", d.packet}, {"chain", d.chain},
-                                      {"what", d.what}, {"nftrace", d.nftrace}, {"wgbpf", d.wgbpf}});
+        j["disagreements"].push_back({{"trace_id", trace_id_text(d.trace_id)},
+                                      {"packet", d.packet},
+                                      {"chain", d.chain},
+                                      {"what", d.what},
+                                      {"nftrace", d.nftrace},
+                                      {"wgbpf", d.wgbpf}});
     j["disagreements_not_listed"] = t.disagreement_count - t.disagreements.size();
     return j;
 }

@@ -23,17 +23,16 @@ std::string wireguard_handshake(const PeerHealth& h, std::optional<int64_t> now_
 
 std::string health_line(const PeerHealth& h, uint64_t now_ns, std::optional<int64_t> now_unix_s) {
     std::string who = h.peer.empty() ? "unknown peer" : "peer " + short_key(h.peer);
-    std::string line = fmt::format("{} {}{}: initiations {} sent / {} received, responses {} sent / {} received", h.interface,
-                                   who, h.endpoint.empty() ? "" : " (" + h.endpoint + ")", h.initiations_sent,
-                                   h.initiations_received, h.responses_sent, h.responses_received);
+    std::string line = fmt::format("{} {}{}: initiations {} sent / {} received, responses {} sent / {} received",
+                                   h.interface, who, h.endpoint.empty() ? "" : " (" + h.endpoint + ")",
+                                   h.initiations_sent, h.initiations_received, h.responses_sent, h.responses_received);
     if (h.cookies_sent || h.cookies_received)
         line += fmt::format(", cookies {} sent / {} received", h.cookies_sent, h.cookies_received);
     if (h.rejected) line += fmt::format(", {} refused by WireGuard", h.rejected);
     line += fmt::format(", data {} sent / {} received", h.data_sent, h.data_received);
     if (h.last_handshake_ns && now_ns >= h.last_handshake_ns)
         line += fmt::format(", last handshake {:.1f} s before the end", (now_ns - h.last_handshake_ns) / 1e9);
-    else if (h.initiations_sent || h.initiations_received)
-        line += ", no handshake completed while watching";
+    else if (h.initiations_sent || h.initiations_received) line += ", no handshake completed while watching";
     return line + wireguard_handshake(h, now_unix_s);
 }
 
@@ -64,8 +63,9 @@ std::string diagnose_text(const DiagnoseReport& r) {
         out += "no findings\n";
         return terminal_safe(out);
     }
-    out += fmt::format("findings: {}{}\n", r.problems(),
-                       r.problems() == r.findings.size() ? "" : fmt::format(" (and {} notes)", r.findings.size() - r.problems()));
+    out += fmt::format(
+        "findings: {}{}\n", r.problems(),
+        r.problems() == r.findings.size() ? "" : fmt::format(" (and {} notes)", r.findings.size() - r.problems()));
     size_t n = 0;
     for (const Finding& f : r.findings) {
         out += fmt::format("[{}] {} ({}{}): {}\n", ++n, finding_name(f.kind), certainty_name(f.certainty),

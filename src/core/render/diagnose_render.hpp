@@ -23,8 +23,8 @@ struct DiagnoseReport {
     std::optional<int64_t> now_unix_s; // live: the wall clock at the end, for WireGuard's own handshake times
     std::vector<Finding> findings;     // configuration first, then the packets'
     std::vector<PeerHealth> health;
-    std::vector<std::string> limits;   // what could not be checked, and why
-    size_t problems() const;           // findings that are not notes
+    std::vector<std::string> limits; // what could not be checked, and why
+    size_t problems() const;         // findings that are not notes
 };
 
 std::string diagnose_text(const DiagnoseReport& r);

@@ -30,7 +30,8 @@ void write_json_string(JsonWriter& w, std::string_view s) {
 }
 
 void JsonObject::out_of_order(std::string_view k) const {
-    throw std::logic_error(fmt::format("JSON key \"{}\" after \"{}\": keys go in byte order (as nlohmann printed them)", k, last_));
+    throw std::logic_error(
+        fmt::format("JSON key \"{}\" after \"{}\": keys go in byte order (as nlohmann printed them)", k, last_));
 }
 
 void JsonObject::write_merged(const JsonScalar& f) {

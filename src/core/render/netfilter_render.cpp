@@ -12,9 +12,9 @@ using paint::Paint;
 // The tag column ("nf", "drop") is padded before painting so colour does not shift the columns.
 std::string line_start(uint64_t t_ns, const char* tag, const TextStyle& style) {
     Paint paint{style.colour};
-    return fmt::format("{}  {}", paint(paint::dim, event_clock_text(t_ns, style)), paint(paint::bold, fmt::format("{:<7}", tag)));
+    return fmt::format("{}  {}", paint(paint::dim, event_clock_text(t_ns, style)),
+                       paint(paint::bold, fmt::format("{:<7}", tag)));
 }
-
 
 // "mark 0x0 -> 0xca6c" when it changed, "mark 0xca6c" when set but unchanged, nothing for an unset mark.
 std::string mark_text(const char* what, uint32_t before, uint32_t after, const Paint& paint) {
@@ -27,7 +27,8 @@ std::string mark_text(const char* what, uint32_t before, uint32_t after, const P
 
 std::string ct_mark_text(const NetfilterStep& s, const Paint& paint) {
     if (s.runs_before_conntrack() && !s.ct_tracked_before()) return "ct not yet tracked";
-    if (s.ct_mark_changed()) return paint(paint::yellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
+    if (s.ct_mark_changed())
+        return paint(paint::yellow, fmt::format("ct mark {:#x} -> {:#x}", s.ct_mark_before, s.ct_mark_after));
     if (!s.ct_tracked_before() && s.ct_tracked_after() && s.ct_mark_after != 0)
         return fmt::format("ct mark {:#x} (found by conntrack within this step)", s.ct_mark_after);
     return {};
@@ -81,7 +82,8 @@ std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style
     out += mark_text("mark", s.mark_before, s.mark_after, paint);
     if (std::string ct = ct_mark_text(s, paint); !ct.empty()) out += "  " + ct;
     else if (s.ct_tracked_before() && s.ct_mark_before != 0) out += fmt::format("  ct mark {:#x}", s.ct_mark_before);
-    bool before_ct = s.runs_before_conntrack() && !s.ct_tracked_before(); // the state after is conntrack's, not the chain's
+    bool before_ct =
+        s.runs_before_conntrack() && !s.ct_tracked_before(); // the state after is conntrack's, not the chain's
     if (!before_ct && !s.ct_state.empty() && s.ct_state != "none") out += "  ct state " + s.ct_state;
     if (s.trace_id) out += "  " + decider_text(s);
     out += "  [" + packet_text(s.pkt) + "]\n";

@@ -17,22 +17,6 @@
 #include "render/timeline_render.hpp"
 
 namespace wgbpf {
-namespace {
-
-nlohmann::json modules_json(const std::vector<ModuleStatus>& modules) {
-    nlohmann::json mods = nlohmann::json::array();
-    for (const ModuleStatus& m : modules)
-        mods.push_back({{"name", name_of(m.module)},
-                        {"running", m.running},
-                        {"flavour", m.flavour},
-                        {"events", m.events},
-                        {"lost", m.lost},
-                        {"notes", m.notes}});
-    return mods;
-}
-
-} // namespace
-
 
 OutputWriter::OutputWriter(std::ostream& out, bool json, TextStyle style, NetnsLinkName link_name)
     : out_(out), json_(json), style_(style), link_name_(std::move(link_name)), writer_(buffer_) {}
@@ -138,7 +122,8 @@ void OutputWriter::ready(const std::vector<ModuleStatus>& modules,
                          const std::vector<std::pair<uint32_t, std::string>>& namespaces) {
     std::cerr << "wgbpf: ready: attached, watching (Ctrl-C to stop)\n";
     if (!json_) return;
-    nlohmann::json j{{"kind", "ready"}, {"netns", namespaces.empty() ? 0 : namespaces.front().first},
+    nlohmann::json j{{"kind", "ready"},
+                     {"netns", namespaces.empty() ? 0 : namespaces.front().first},
                      {"modules", modules_json(modules)}};
     if (namespaces.size() > 1) {
         nlohmann::json list = nlohmann::json::array();
@@ -161,9 +146,9 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {
         if (m.running)
-            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", name_of(m.module), terminal_safe(m.flavour), m.events, m.lost);
-        else
-            std::cerr << fmt::format("  module {:<10} not running\n", name_of(m.module));
+            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", name_of(m.module),
+                                     terminal_safe(m.flavour), m.events, m.lost);
+        else std::cerr << fmt::format("  module {:<10} not running\n", name_of(m.module));
         for (const std::string& note : m.notes) std::cerr << "    " << terminal_safe(note) << "\n";
         lost += m.lost;
     }
@@ -179,12 +164,14 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     if (lost)
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
                      "narrow the filter\n";
-    if (nftrace && !nftrace->off_reason.empty()) std::cerr << "  nftrace: off: " << terminal_safe(nftrace->off_reason) << "\n";
+    if (nftrace && !nftrace->off_reason.empty())
+        std::cerr << "  nftrace: off: " << terminal_safe(nftrace->off_reason) << "\n";
     if (nftrace && nftrace->off_reason.empty()) {
-        std::cerr << fmt::format("  nftrace: {} trace events, {} merged into netfilter steps, {} unmatched", nftrace->received,
-                                 nftrace->merged, nftrace->unmatched);
+        std::cerr << fmt::format("  nftrace: {} trace events, {} merged into netfilter steps, {} unmatched",
+                                 nftrace->received, nftrace->merged, nftrace->unmatched);
         if (nftrace->dropped) std::cerr << fmt::format(" ({} dropped: too many waiting)", nftrace->dropped);
-        if (nftrace->overruns) std::cerr << fmt::format(", trace messages lost {} times (socket buffer full)", nftrace->overruns);
+        if (nftrace->overruns)
+            std::cerr << fmt::format(", trace messages lost {} times (socket buffer full)", nftrace->overruns);
         std::cerr << "\n";
     }
     if (!json_) return;
@@ -198,8 +185,8 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
                      {"not_shown", not_shown}};
     if (nftrace)
         j["nftrace"] = {{"running", nftrace->off_reason.empty()}, {"off_reason", nftrace->off_reason},
-                        {"received", nftrace->received}, {"merged", nftrace->merged},
-                        {"unmatched", nftrace->unmatched}, {"dropped", nftrace->dropped},
+                        {"received", nftrace->received},          {"merged", nftrace->merged},
+                        {"unmatched", nftrace->unmatched},        {"dropped", nftrace->dropped},
                         {"overruns", nftrace->overruns}};
     write(j);
 }

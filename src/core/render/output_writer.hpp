@@ -33,12 +33,12 @@ struct WriteResult {
 
 // `watch --nftrace` at exit: how many trace events came and where they went, or why nftrace was off.
 struct NftraceSummary {
-    std::string off_reason;     // "" when nftrace ran
-    uint64_t received = 0;      // trace events of the user's chains
-    uint64_t merged = 0;        // attached to netfilter steps
-    uint64_t unmatched = 0;     // no step took them (not watched by wgbpf, or lost there)
-    uint64_t dropped = 0;       // of the unmatched: too many waiting at once
-    uint64_t overruns = 0;      // the netlink socket overflowed this often (trace messages lost)
+    std::string off_reason; // "" when nftrace ran
+    uint64_t received = 0;  // trace events of the user's chains
+    uint64_t merged = 0;    // attached to netfilter steps
+    uint64_t unmatched = 0; // no step took them (not watched by wgbpf, or lost there)
+    uint64_t dropped = 0;   // of the unmatched: too many waiting at once
+    uint64_t overruns = 0;  // the netlink socket overflowed this often (trace messages lost)
 };
 
 class OutputWriter {
@@ -64,7 +64,8 @@ public:
     // Everything is attached: from here on nothing is missed. With --json also a `"kind": "ready"` line,
     // so that scripts start their traffic after it.
     // `namespaces`: the watched ones, inode and name (the first is the JSON line's "netns").
-    void ready(const std::vector<ModuleStatus>& modules, const std::vector<std::pair<uint32_t, std::string>>& namespaces);
+    void ready(const std::vector<ModuleStatus>& modules,
+               const std::vector<std::pair<uint32_t, std::string>>& namespaces);
 
     // The exit summary: text on stderr always; with --json also the last stdout line.
     // `lone_routes`: route decisions no packet took, not shown as timelines. `not_shown`: what was still in

@@ -17,7 +17,8 @@ uint8_t icmp_code(const PacketInfo& p) { return p.dport & 0xff; }
 
 std::string endpoint(const IpAddress& a, uint16_t port, bool with_port) {
     if (!with_port) return a.to_string();
-    return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
+    return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.to_string(), port)
+                                    : fmt::format("{}:{}", a.to_string(), port);
 }
 
 } // namespace
@@ -26,7 +27,9 @@ std::string icmp_type_text(uint8_t proto, uint8_t type, uint8_t code) {
     if (proto == IPPROTO_ICMP) {
         switch (type) {
         case 0: return "echo-reply";
-        case 3: return code == 4 ? std::string("fragmentation-needed") : fmt::format("destination-unreachable code {}", code);
+        case 3:
+            return code == 4 ? std::string("fragmentation-needed")
+                             : fmt::format("destination-unreachable code {}", code);
         case 8: return "echo-request";
         case 11: return "time-exceeded";
         }
@@ -102,7 +105,8 @@ std::string event_clock_text(uint64_t t_ns, const TextStyle& style) {
     if (style.realtime_offset_ns == 0) return fmt::format("{:.6f}", t_ns / 1e9);
     // The offset comes from a recording: a crafted one must not overflow or print a negative time.
     int64_t wall = 0;
-    if (t_ns > uint64_t(INT64_MAX) || __builtin_add_overflow(int64_t(t_ns), style.realtime_offset_ns, &wall) || wall < 0)
+    if (t_ns > uint64_t(INT64_MAX) || __builtin_add_overflow(int64_t(t_ns), style.realtime_offset_ns, &wall) ||
+        wall < 0)
         return fmt::format("{:.6f}", t_ns / 1e9);
     time_t secs = wall / 1'000'000'000;
     tm local{};

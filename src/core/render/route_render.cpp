@@ -15,7 +15,6 @@ namespace {
 
 using paint::Paint;
 
-
 std::string table_text(uint32_t table, const std::string& name) {
     return name.empty() ? std::to_string(table) : fmt::format("{} ({})", name, table);
 }
@@ -38,7 +37,6 @@ bool is_icmp(const RouteDecision& d) { return d.proto == IPPROTO_ICMP || d.proto
 uint8_t icmp_type(const RouteDecision& d) { return d.dport >> 8; }
 uint8_t icmp_code(const RouteDecision& d) { return d.dport & 0xff; }
 
-
 std::string flow_text(const RouteDecision& d) {
     std::string s = fmt::format("{} -> {}", d.src.to_string(), d.dst.to_string());
     if (d.proto) {
@@ -53,13 +51,15 @@ std::string flow_text(const RouteDecision& d) {
 }
 
 std::string decision_text(const RouteDecision& d) {
-    std::string where = d.rule ? fmt::format("rule {}, table {}", *d.rule, table_text(d.table.value_or(0), d.table_name))
+    std::string where = d.rule
+                            ? fmt::format("rule {}, table {}", *d.rule, table_text(d.table.value_or(0), d.table_name))
                         : d.table ? fmt::format("table {}", table_text(*d.table, d.table_name))
                                   : std::string();
     if (d.fast_path) where += where.empty() ? "no ip rules: main table directly" : ", no ip rules: main table directly";
     std::string what;
     if (d.result == LookupResult::hit) {
-        if (d.route_type == RouteType::local) what = "local delivery" + (d.result_oif.empty() ? "" : " (dev " + d.result_oif + ")");
+        if (d.route_type == RouteType::local)
+            what = "local delivery" + (d.result_oif.empty() ? "" : " (dev " + d.result_oif + ")");
         else if (d.route_type == RouteType::broadcast) what = "broadcast on " + d.result_oif;
         else what = route_text(d.prefix, d.gateway, d.result_oif);
     } else {
@@ -96,9 +96,9 @@ std::string proto_name(uint8_t proto, Family family) {
 
 std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string out = fmt::format("{}  {} {}  {}\n", paint(paint::dim, event_clock_text(d.t_ns, style)),
-                                  paint(paint::bold, "route"), d.reroute ? "re-route" : direction_title(d.direction),
-                                  flow_text(d));
+    std::string out =
+        fmt::format("{}  {} {}  {}\n", paint(paint::dim, event_clock_text(d.t_ns, style)), paint(paint::bold, "route"),
+                    d.reroute ? "re-route" : direction_title(d.direction), flow_text(d));
 
     // Lookups in the order the kernel made them, with the rules it passed over placed by preference.
     auto skipped = d.skipped;
@@ -113,16 +113,17 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
     for (const RouteLookupStep& step : d.lookups) {
         print_skipped_before(step.rule);
         std::string builtin = builtin_table_name(step.table);
-        std::string table = "lookup " + (builtin.empty() ? table_text(step.table, step.table == d.table.value_or(~0u)
-                                                                                      ? d.table_name
-                                                                                      : "")
-                                                         : builtin);
+        std::string table =
+            "lookup " + (builtin.empty()
+                             ? table_text(step.table, step.table == d.table.value_or(~0u) ? d.table_name : "")
+                             : builtin);
         std::string result;
         if (step.result == LookupResult::miss) {
             result = paint(paint::dim, "miss");
         } else if (step.result == LookupResult::hit || step.result == LookupResult::suppressed) {
             result = route_text(step.prefix, step.gateway, step.oif);
-            if (step.result == LookupResult::suppressed) result += "  " + paint(paint::yellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
+            if (step.result == LookupResult::suppressed)
+                result += "  " + paint(paint::yellow, "suppressed" + (step.why.empty() ? "" : ": " + step.why));
         } else {
             result = paint(paint::red, std::string(name_of(step.result)));
         }
@@ -137,7 +138,9 @@ std::string render_route_text(const RouteDecision& d, const TextStyle& style) {
 }
 
 void write_route_json(JsonWriter& w, const RouteDecision& d) {
-    auto prefix = [](const std::optional<IpPrefix>& p) { return p->address.to_string() + "/" + std::to_string(p->length); };
+    auto prefix = [](const std::optional<IpPrefix>& p) {
+        return p->address.to_string() + "/" + std::to_string(p->length);
+    };
     auto write_prefix = [&](JsonObject& o, std::string_view key, const std::optional<IpPrefix>& p) {
         if (p) o.str(key, prefix(p));
         else o.null(key);

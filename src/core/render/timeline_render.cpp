@@ -28,7 +28,8 @@ std::string table_text(const RouteDecision& d, uint32_t table) {
 }
 
 std::string lookup_text(const RouteDecision& d, const RouteLookupStep& l) {
-    std::string where = d.fast_path ? table_text(d, l.table) : fmt::format("rule {} {}", l.rule, table_text(d, l.table));
+    std::string where =
+        d.fast_path ? table_text(d, l.table) : fmt::format("rule {} {}", l.rule, table_text(d, l.table));
     if (l.result == LookupResult::hit || l.result == LookupResult::suppressed) {
         std::string s = where + ": " + route_text(l.prefix, l.gateway, l.oif);
         if (l.result == LookupResult::suppressed) s += " suppressed" + (l.why.empty() ? "" : " (" + l.why + ")");
@@ -58,17 +59,18 @@ std::string walk_text(const RouteDecision& d) {
     if (d.result == LookupResult::hit && d.route_type == RouteType::local) ending = "local delivery";
     else if (d.result == LookupResult::hit && d.route_type == RouteType::broadcast) ending = "broadcast";
     else if (d.result == LookupResult::hit && d.lookups.empty()) ending = route_text(d.prefix, d.gateway, d.result_oif);
-    else if (d.result != LookupResult::hit) ending = d.result == LookupResult::none ? "no decision seen" : std::string(name_of(d.result));
+    else if (d.result != LookupResult::hit)
+        ending = d.result == LookupResult::none ? "no decision seen" : std::string(name_of(d.result));
     if (!ending.empty()) out += (out.empty() ? "=> " : " => ") + ending;
     if (!d.complete) out += " [walk not seen to its end]";
     return out;
 }
 
-
 // What a chain changed, and the conntrack state when it explains an accept (established, related).
 std::string changes_text(const NetfilterStep& s, const Paint& paint) {
     std::string out;
-    if (s.mark_before != s.mark_after) out += ", " + paint(paint::yellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
+    if (s.mark_before != s.mark_after)
+        out += ", " + paint(paint::yellow, fmt::format("mark {:#x} -> {:#x}", s.mark_before, s.mark_after));
     if (std::string ct = ct_mark_text(s, paint); !ct.empty()) out += ", " + ct;
     bool before_ct = s.runs_before_conntrack() && !s.ct_tracked_before(); // the state after is conntrack's
     if (!before_ct && !s.ct_state.empty() && s.ct_state != "none" && s.ct_state != "new") out += ", ct " + s.ct_state;
@@ -85,12 +87,14 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
         const WireguardStep* v = std::get_if<WireguardStep>(&s);
         return v && !v->dropped.empty();
     });
-    if (w.action == WgAction::decrypt && t.outcome == Outcome::dropped && !wireguard_dropped) action = "data (dropped before decryption)";
+    if (w.action == WgAction::decrypt && t.outcome == Outcome::dropped && !wireguard_dropped)
+        action = "data (dropped before decryption)";
     bool out = w.direction == WgDirection::out;
     if (!w.dropped.empty()) // WireGuard's own verdict: the kernel's, exact, or a user-space one's, inferred
         return fmt::format("{} dropped{}: {}", w.interface.empty() ? std::string("WireGuard") : w.interface,
                            w.inferred ? " (inferred)" : "", w.dropped);
-    std::string s = fmt::format("{} {} peer {}", action, out ? "->" : "<-", w.peer.empty() ? "(unknown)" : short_key(w.peer));
+    std::string s =
+        fmt::format("{} {} peer {}", action, out ? "->" : "<-", w.peer.empty() ? "(unknown)" : short_key(w.peer));
     if (!w.endpoint.empty()) s += " endpoint " + w.endpoint;
     if (w.sender_index) s += fmt::format(", sender {:#x}", *w.sender_index);
     if (w.receiver_index) s += fmt::format(", receiver {:#x}", *w.receiver_index);
@@ -117,10 +121,12 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
 }
 
 std::string outcome_text(const PacketTimeline& t) {
-    if (t.outcome == Outcome::encapsulated && t.encapsulated_in) return fmt::format("encapsulated in #{}", *t.encapsulated_in);
+    if (t.outcome == Outcome::encapsulated && t.encapsulated_in)
+        return fmt::format("encapsulated in #{}", *t.encapsulated_in);
     if (t.outcome == Outcome::decapsulated && t.outer_of) return fmt::format("decapsulated into #{}", *t.outer_of);
     if (t.outcome == Outcome::not_sent) return t.outcome_inferred ? "not sent (inferred)" : "not sent";
-    if (t.outcome == Outcome::reassembled && t.reassembled_into) return fmt::format("reassembled into #{}", *t.reassembled_into);
+    if (t.outcome == Outcome::reassembled && t.reassembled_into)
+        return fmt::format("reassembled into #{}", *t.reassembled_into);
     if (t.outcome == Outcome::dropped && t.outcome_inferred) return "dropped inside WireGuard (inferred)";
     return std::string(name_of(t.outcome));
 }
@@ -141,7 +147,8 @@ struct StepText {
         return out;
     }
     std::string operator()(const NetfilterStep& s) const {
-        std::string text = fmt::format("{:<12}{}: {}", hook_name(s.hook), chain_text(s), paint(verdict_colour(s.verdict), std::string(name_of(s.verdict)))) +
+        std::string text = fmt::format("{:<12}{}: {}", hook_name(s.hook), chain_text(s),
+                                       paint(verdict_colour(s.verdict), std::string(name_of(s.verdict)))) +
                            changes_text(s, paint);
         if (s.trace_id) text += ", " + decider_text(s);
         std::string out = step_line("nf", text, paint);
@@ -158,14 +165,22 @@ struct StepText {
         return step_line("drop", text, paint);
     }
     std::string operator()(const RpFilterStep& r) const {
-        const char* colour = r.result == RpFilterResult::pass ? paint::green : r.result == RpFilterResult::fail ? paint::red : paint::yellow;
-        std::string out = step_line("rp_filter", fmt::format("{}: {}: {}", name_of(r.mode), paint(colour, std::string(name_of(r.result))), r.explanation), paint);
+        const char* colour = r.result == RpFilterResult::pass   ? paint::green
+                             : r.result == RpFilterResult::fail ? paint::red
+                                                                : paint::yellow;
+        std::string out = step_line(
+            "rp_filter",
+            fmt::format("{}: {}: {}", name_of(r.mode), paint(colour, std::string(name_of(r.result))), r.explanation),
+            paint);
         // A failure is explained by the walk that found the wrong way back.
-        if (r.result == RpFilterResult::fail) out += kContinuation + paint(paint::dim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
+        if (r.result == RpFilterResult::fail)
+            out += kContinuation + paint(paint::dim, "reverse lookup: " + walk_text(r.reverse)) + "\n";
         return out;
     }
     std::string operator()(const WireguardStep& w) const { return step_line("wg", wireguard_text(w, t), paint); }
-    std::string operator()(const DeviceStep& d) const { return step_line("dev", std::string(name_of(d.direction)) + " " + d.dev, paint); }
+    std::string operator()(const DeviceStep& d) const {
+        return step_line("dev", std::string(name_of(d.direction)) + " " + d.dev, paint);
+    }
 };
 
 // Each step as its own kind's object (route, netfilter and drop as --steps prints them), keys in byte order.
@@ -239,7 +254,8 @@ std::string route_summary_text(const RouteDecision& d) {
 std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style) {
     Paint paint{style.colour};
     // A record of several packets (a WireGuard queue dropped whole) has no packet of its own.
-    std::string what = !t.pkt.is_ip && t.packet_id == 0 ? std::string("packets queued in WireGuard") : packet_text(t.pkt);
+    std::string what =
+        !t.pkt.is_ip && t.packet_id == 0 ? std::string("packets queued in WireGuard") : packet_text(t.pkt);
     std::string head = paint(paint::bold, fmt::format("#{}", t.id)) + " " + what;
     if (t.outer_of) head += fmt::format(" (outer of #{})", *t.outer_of);
     if (t.decapsulated_from) head += fmt::format(" (decapsulated from #{})", *t.decapsulated_from);

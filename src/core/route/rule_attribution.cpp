@@ -117,7 +117,8 @@ std::optional<std::string> failing_selector(const Rule& r, const RouteLookup& f,
         // IPv6 without a source address yet (RT6_LOOKUP_F_HAS_SADDR unset) never matches a "from" rule.
         if (f.family == Family::ipv6 && f.src.is_unspecified())
             return fmt::format("no source address chosen yet, so from {} cannot match", r.from->to_string());
-        if (!r.from->contains(f.src)) return fmt::format("from {} does not contain {}", r.from->to_string(), f.src.to_string());
+        if (!r.from->contains(f.src))
+            return fmt::format("from {} does not contain {}", r.from->to_string(), f.src.to_string());
     }
     if (!is_all(r.to) && !r.to->contains(f.dst))
         return fmt::format("to {} does not contain {}", r.to->to_string(), f.dst.to_string());
@@ -240,7 +241,8 @@ private:
             // A namespace always starts with the default rules; assume them rather than explain nothing.
             assumed_rules_ = default_rules(family());
             for (const Rule& r : assumed_rules_) rules_.push_back(&r);
-            note(fmt::format("the snapshot has no {} rules: assumed the kernel's default rules", family_name(family())));
+            note(
+                fmt::format("the snapshot has no {} rules: assumed the kernel's default rules", family_name(family())));
         }
         routes_known_ = cfg_.route_index().has_family(family());
     }
@@ -289,7 +291,8 @@ private:
         if (l.err == 0) return {LookupResult::hit, true, ""};
         if (l.err == kEagain) {
             if (route && route->type == RouteType::throw_)
-                return {LookupResult::throw_, false, fmt::format("throw route {}: back to the rules", route->dst.to_string())};
+                return {LookupResult::throw_, false,
+                        fmt::format("throw route {}: back to the rules", route->dst.to_string())};
             return {LookupResult::miss, false, ""};
         }
         if (l.err == kEhostunreach && l.family == Family::ipv6) {
@@ -345,8 +348,7 @@ private:
     // the snapshot a first lookup in main means the local lookup's event was lost, not the fast path.
     bool is_fast_path() const {
         if (family() != Family::ipv4 || flow().table != kTableMain) return false;
-        if (!std::all_of(rules_.begin(), rules_.end(), [](const Rule* r) { return is_default_rule(*r); }))
-            return false;
+        if (!std::all_of(rules_.begin(), rules_.end(), [](const Rule* r) { return is_default_rule(*r); })) return false;
         // A walk of the default rules would start in local (255), unless rule 0 was deleted.
         return rules_.front()->table != kTableMain;
     }
@@ -474,7 +476,7 @@ private:
         switch (r.action) {
         case RuleAction::unreachable: d_.result = LookupResult::unreachable; break; // -ENETUNREACH
         case RuleAction::prohibit: d_.result = LookupResult::prohibit; break;       // -EACCES
-        default: d_.result = LookupResult::blackhole; break;                       // -EINVAL
+        default: d_.result = LookupResult::blackhole; break;                        // -EINVAL
         }
     }
 
@@ -485,7 +487,8 @@ private:
         auto no_lookup = [&] {
             if (routes_known_ && table_may_exist(table))
                 return fmt::format("no lookup of table {} was seen (the kernel's walk went on: this rule did not "
-                                   "decide)", table);
+                                   "decide)",
+                                   table);
             return fmt::format("table {} does not exist (no lookup)", table);
         };
         if (!more()) {
@@ -562,8 +565,9 @@ private:
             return std::string("another lookup followed, so the kernel suppressed this result");
         }
         if (!route && r.suppress_prefixlen >= 0)
-            note(fmt::format("cannot check rule {}'s suppress_prefixlength: the snapshot has no route to {} in table {}",
-                             r.pref, l.dst.to_string(), l.table));
+            note(
+                fmt::format("cannot check rule {}'s suppress_prefixlength: the snapshot has no route to {} in table {}",
+                            r.pref, l.dst.to_string(), l.table));
         return std::nullopt;
     }
 
@@ -636,7 +640,6 @@ size_t unexplained_lookups(const std::vector<RouteLookup>& walk, const NetnsConf
 bool rule_matches(const Rule& r, const RouteLookup& f, const NetnsConfig& cfg) { return match_rule(r, f, cfg).matches; }
 
 std::vector<Rule> kernel_default_rules(Family f) { return default_rules(f); }
-
 
 bool same_flow(const RouteLookup& a, const RouteLookup& b) {
     return a.family == b.family && a.src == b.src && a.dst == b.dst && a.sport == b.sport && a.dport == b.dport &&

@@ -155,7 +155,8 @@ void WalkGrouper::finish(OpenWalk& walk) {
     const NetnsConfig& cfg = config_for(netns, fallback);
     bool decided = walk.decision && walk.decided_with == &cfg;
     RouteDecision d = decided ? std::move(*walk.decision) : attribute_walk(walk.lookups, cfg, walk.exact);
-    if (&cfg == &fallback) d.notes.insert(d.notes.begin(), fmt::format("no configuration snapshot for netns {}", netns));
+    if (&cfg == &fallback)
+        d.notes.insert(d.notes.begin(), fmt::format("no configuration snapshot for netns {}", netns));
     if (sink_) sink_(std::move(d));
 }
 

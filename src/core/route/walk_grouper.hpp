@@ -23,8 +23,8 @@ public:
 
     void add(const RouteLookup& lookup);
     void add(const RuleResult& result);
-    void flush(uint64_t now_ns);  // finish walks idle since now - idle_ns
-    void flush_all();              // finish everything (exit)
+    void flush(uint64_t now_ns); // finish walks idle since now - idle_ns
+    void flush_all();            // finish everything (exit)
     size_t open_walks() const;
 
 private:

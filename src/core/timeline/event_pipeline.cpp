@@ -10,11 +10,26 @@ namespace wgbpf {
 // Sends each decoded event to the stage that understands it, counting per module.
 struct EventPipeline::Dispatch {
     EventPipeline& p;
-    void operator()(const RouteLookup& e) { ++p.events_[ModuleId::route]; p.grouper_->add(e); }
-    void operator()(const RuleResult& e) { ++p.events_[ModuleId::route]; p.grouper_->add(e); }
-    void operator()(const NfBracketEvent& e) { ++p.events_[ModuleId::netfilter]; p.stepper_->add(e); }
-    void operator()(const NfChainEvent& e) { ++p.events_[ModuleId::netfilter]; p.stepper_->add(e); }
-    void operator()(const DropEvent& e) { ++p.events_[ModuleId::drop]; p.stepper_->add(e); }
+    void operator()(const RouteLookup& e) {
+        ++p.events_[ModuleId::route];
+        p.grouper_->add(e);
+    }
+    void operator()(const RuleResult& e) {
+        ++p.events_[ModuleId::route];
+        p.grouper_->add(e);
+    }
+    void operator()(const NfBracketEvent& e) {
+        ++p.events_[ModuleId::netfilter];
+        p.stepper_->add(e);
+    }
+    void operator()(const NfChainEvent& e) {
+        ++p.events_[ModuleId::netfilter];
+        p.stepper_->add(e);
+    }
+    void operator()(const DropEvent& e) {
+        ++p.events_[ModuleId::drop];
+        p.stepper_->add(e);
+    }
     void operator()(const DeviceEvent& e) {
         ++p.events_[ModuleId::device];
         if (p.timelines_) p.timelines_->add(e); // devices only matter inside timelines
@@ -30,8 +45,8 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
     if (sinks_.timeline) {
         timelines_ = std::make_unique<TimelineBuilder>(
             [this](uint32_t netns) {
-                return TimelineContext{sources_.config(netns), sources_.wireguard ? sources_.wireguard(netns)
-                                                                                  : std::vector<WgInterface>{}};
+                return TimelineContext{sources_.config(netns),
+                                       sources_.wireguard ? sources_.wireguard(netns) : std::vector<WgInterface>{}};
             },
             [this](PacketTimeline&& t) { completed_.push_back(std::move(t)); });
     }
@@ -59,7 +74,8 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
 EventPipeline::~EventPipeline() = default;
 
 void EventPipeline::enable_nftrace(NftraceMergeLimits limits) {
-    if (!merger_) merger_ = std::make_unique<NftraceMerger>([this](PipelineOutput&& o) { deliver(std::move(o)); }, limits);
+    if (!merger_)
+        merger_ = std::make_unique<NftraceMerger>([this](PipelineOutput&& o) { deliver(std::move(o)); }, limits);
 }
 
 void EventPipeline::trace(NftraceEvent event) {
@@ -82,10 +98,18 @@ void EventPipeline::deliver(PipelineOutput&& output) {
     }
     struct Deliver {
         PipelineSinks& sinks;
-        void operator()(const RouteDecision& d) { if (sinks.route) sinks.route(d); }
-        void operator()(const NetfilterStep& s) { if (sinks.netfilter) sinks.netfilter(s); }
-        void operator()(const DropStep& d) { if (sinks.drop) sinks.drop(d); }
-        void operator()(const PacketTimeline& t) { if (sinks.timeline) sinks.timeline(t); }
+        void operator()(const RouteDecision& d) {
+            if (sinks.route) sinks.route(d);
+        }
+        void operator()(const NetfilterStep& s) {
+            if (sinks.netfilter) sinks.netfilter(s);
+        }
+        void operator()(const DropStep& d) {
+            if (sinks.drop) sinks.drop(d);
+        }
+        void operator()(const PacketTimeline& t) {
+            if (sinks.timeline) sinks.timeline(t);
+        }
     };
     std::visit(Deliver{sinks_}, output);
 }
@@ -99,7 +123,8 @@ void EventPipeline::hold_completed() {
     if (completed_.size() < kMaxCompletedHeld) return;
     for (PacketTimeline& t : completed_) {
         t.gaps.push_back("sent out before the lost-event counters of its time were read (more than " +
-                         std::to_string(kMaxCompletedHeld) + " timelines completed at once): losses then are not marked on it");
+                         std::to_string(kMaxCompletedHeld) +
+                         " timelines completed at once): losses then are not marked on it");
         emit(std::move(t));
     }
     completed_.clear();
@@ -139,7 +164,8 @@ void EventPipeline::finish(std::function<bool()> out_of_time) {
 void EventPipeline::lost(ModuleId module, uint64_t count) {
     if (!timelines_ || !count) return;
     timelines_->lost(module, count);
-    for (PacketTimeline& t : completed_) t.gaps.push_back(fmt::format("{} {} events lost while it was in flight", count, name_of(module)));
+    for (PacketTimeline& t : completed_)
+        t.gaps.push_back(fmt::format("{} {} events lost while it was in flight", count, name_of(module)));
 }
 
 uint64_t EventPipeline::lone_routes() const { return timelines_ ? timelines_->unattached_routes() : 0; }

@@ -23,8 +23,8 @@ namespace wgbpf {
 // What the pipeline needs to know about the world; live: netlink and BTF; replay: the recording.
 struct PipelineSources {
     std::function<const NetnsConfig*(uint32_t netns)> config;
-    std::function<const BracketPlan*(uint32_t netns)> plan;               // nullptr: exact flavour or none
-    std::function<std::vector<WgInterface>(uint32_t netns)> wireguard;    // WireGuard interfaces of the namespace
+    std::function<const BracketPlan*(uint32_t netns)> plan;            // nullptr: exact flavour or none
+    std::function<std::vector<WgInterface>(uint32_t netns)> wireguard; // WireGuard interfaces of the namespace
     std::function<std::string(uint32_t reason)> drop_reason;
     std::function<std::string(uint64_t address)> symbol;
 };
@@ -55,8 +55,8 @@ public:
 
     // nftrace: from now on outputs wait briefly for trace events, which are merged into their netfilter steps.
     void enable_nftrace(NftraceMergeLimits limits = {});
-    void trace(NftraceEvent event);                        // enables nftrace if it was not
-    const NftraceMergeStats* nftrace_stats() const;        // nullptr while nftrace is off
+    void trace(NftraceEvent event);                 // enables nftrace if it was not
+    const NftraceMergeStats* nftrace_stats() const; // nullptr while nftrace is off
 
     const DecodeStats& decode_stats() const { return decoder_.stats(); }
     const PerModule& events_per_module() const { return events_; }
@@ -77,7 +77,7 @@ private:
     std::unique_ptr<NetfilterStepper> stepper_;
     std::unique_ptr<class TimelineBuilder> timelines_;
     static constexpr size_t kMaxCompletedHeld = 16384; // memory stays bounded however long a batch is
-    std::vector<PacketTimeline> completed_;           // completed since the last flush
+    std::vector<PacketTimeline> completed_;            // completed since the last flush
     void release_completed();
     void hold_completed();
     std::function<bool()> out_of_time_; // set during finish()

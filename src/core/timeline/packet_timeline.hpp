@@ -33,9 +33,9 @@ struct WireguardStep {
     WgAction action = WgAction::encrypt;
     WgDirection direction = WgDirection::out;
     std::string interface;
-    std::string peer;            // base64 public key ("" when unknown)
-    std::string endpoint;        // "ip:port" of the remote end
-    std::optional<uint32_t> sender_index;   // handshake initiation and response
+    std::string peer;                     // base64 public key ("" when unknown)
+    std::string endpoint;                 // "ip:port" of the remote end
+    std::optional<uint32_t> sender_index; // handshake initiation and response
     std::optional<uint32_t> receiver_index;
     std::optional<uint64_t> counter;
     WgLinkedBy linked_by = WgLinkedBy::none; // how inner and outer were paired
@@ -43,14 +43,14 @@ struct WireguardStep {
     // "no_endpoint" | "src_not_allowed" | "bad_mac" | "ratelimited" | "cookie_sent" | "rejected" (kernel,
     // exact) | "not_sent" | "not_decrypted" (user space: inferred).
     std::string verdict;
-    std::string dropped;         // why WireGuard dropped the packet, a sentence ("" when it did not)
-    bool inferred = false;       // the verdict is inferred from the configuration, not observed
+    std::string dropped;   // why WireGuard dropped the packet, a sentence ("" when it did not)
+    bool inferred = false; // the verdict is inferred from the configuration, not observed
     // Linked packets: each length against the MTU of the device it crossed (0: not known).
-    uint16_t inner_len = 0;      // IP length of the inner packet
-    uint32_t tunnel_mtu = 0;     // the WireGuard interface's MTU
-    uint16_t outer_len = 0;      // IP length of the outer packet
-    uint32_t device_mtu = 0;     // the MTU of the device the outer packet crossed
-    std::string device;          // that device
+    uint16_t inner_len = 0;  // IP length of the inner packet
+    uint32_t tunnel_mtu = 0; // the WireGuard interface's MTU
+    uint16_t outer_len = 0;  // IP length of the outer packet
+    uint32_t device_mtu = 0; // the MTU of the device the outer packet crossed
+    std::string device;      // that device
 };
 
 struct DeviceStep {
@@ -64,15 +64,15 @@ using TimelineStep = std::variant<RouteDecision, NetfilterStep, DropStep, RpFilt
 uint64_t step_time(const TimelineStep& s);
 
 struct PacketTimeline {
-    uint64_t id = 0;             // sequence number shown to people (#1, #2, ...), never a kernel address
-    uint64_t packet_id = 0;      // the keyed skb hash, for correlation with step objects
+    uint64_t id = 0;        // sequence number shown to people (#1, #2, ...), never a kernel address
+    uint64_t packet_id = 0; // the keyed skb hash, for correlation with step objects
     uint32_t netns = 0;
-    PacketInfo pkt;              // as first seen
-    uint32_t mark = 0;           // as last seen
+    PacketInfo pkt;    // as first seen
+    uint32_t mark = 0; // as last seen
     Outcome outcome = Outcome::unknown;
-    bool outcome_inferred = false; // the outcome is inferred from the configuration (a user-space WireGuard's
-                                   // drops), not observed
-    std::optional<uint64_t> encapsulated_in;   // id of the outer packet
+    bool outcome_inferred = false;           // the outcome is inferred from the configuration (a user-space WireGuard's
+                                             // drops), not observed
+    std::optional<uint64_t> encapsulated_in; // id of the outer packet
     std::optional<uint64_t> decapsulated_from; // id of the outer packet it came out of
     std::optional<uint64_t> outer_of;          // for an outer packet: the inner packet's id
     std::optional<uint64_t> reassembled_into;  // a fragment: the timeline that carried the reassembled packet on

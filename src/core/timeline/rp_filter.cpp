@@ -49,8 +49,8 @@ RpFilterStep explain_rp_filter(const RouteDecision& reverse, const RpFilterPacke
     if (!all && !dev) {
         s.mode = RpFilterMode::unknown;
         s.result = RpFilterResult::unknown;
-        s.explanation = fmt::format("no sysctl snapshot: reverse route to {} via {}, packet came in on {}{}", source, via,
-                                    iif, mark_text(reverse.mark, packet.mark, s.src_valid_mark, false));
+        s.explanation = fmt::format("no sysctl snapshot: reverse route to {} via {}, packet came in on {}{}", source,
+                                    via, iif, mark_text(reverse.mark, packet.mark, s.src_valid_mark, false));
         return s;
     }
     int mode = std::max(all ? all->rp_filter : 0, dev ? dev->rp_filter : 0);
@@ -58,21 +58,25 @@ RpFilterStep explain_rp_filter(const RouteDecision& reverse, const RpFilterPacke
 
     if (mode == 0) {
         s.result = RpFilterResult::pass;
-        s.explanation = fmt::format("reverse route to {} via {} is looked up (custom ip rules) but not enforced", source,
-                                    route ? via : reverse.result == LookupResult::none ? std::string("nowhere") : std::string(name_of(reverse.result)));
+        s.explanation =
+            fmt::format("reverse route to {} via {} is looked up (custom ip rules) but not enforced", source,
+                        route                                  ? via
+                        : reverse.result == LookupResult::none ? std::string("nowhere")
+                                                               : std::string(name_of(reverse.result)));
         return s;
     }
     if (!route) {
         s.result = RpFilterResult::fail;
         s.explanation = fmt::format("no route back to {} ({}){}", source,
-                                    reverse.result == LookupResult::none ? std::string("no decision seen") : std::string(name_of(reverse.result)),
+                                    reverse.result == LookupResult::none ? std::string("no decision seen")
+                                                                         : std::string(name_of(reverse.result)),
                                     mark_text(reverse.mark, packet.mark, s.src_valid_mark, true));
         return s;
     }
     if (local) {
         s.result = RpFilterResult::fail;
-        s.explanation = fmt::format("{} is a local address: a packet from it must not come in on {} (accept_local=0)",
-                                    source, iif);
+        s.explanation =
+            fmt::format("{} is a local address: a packet from it must not come in on {} (accept_local=0)", source, iif);
         return s;
     }
     if (mode == 2) {
@@ -94,7 +98,8 @@ RpFilterStep explain_rp_filter(const RouteDecision& reverse, const RpFilterPacke
     }
     s.result = RpFilterResult::fail;
     std::string mark = mark_text(reverse.mark, packet.mark, s.src_valid_mark, true);
-    s.explanation = fmt::format("reverse route to {} goes via {}, not {} where the packet came in{}", source, via, iif, mark);
+    s.explanation =
+        fmt::format("reverse route to {} goes via {}, not {} where the packet came in{}", source, via, iif, mark);
     if (!mark.starts_with(":")) s.explanation += "; loose mode (rp_filter=2) would accept it";
     return s;
 }

@@ -24,13 +24,13 @@ struct Entry {
     uint64_t first_ns = 0;
     uint64_t last_ns = 0;
     bool open = true;
-    bool pkt_seen = false; // tl.pkt comes from a packet step, not from a route decision's flow
-    bool flow_known = false; // tl.pkt comes from a route decision's flow (addresses known)
-    bool wg_seen = false;  // its UDP payload was looked at for a WireGuard message
-    uint64_t steps_dropped = 0; // beyond limits.max_steps
-    std::string fragmented_on; // left this device as fragments in new buffers (its own buffer was not sent)
+    bool pkt_seen = false;         // tl.pkt comes from a packet step, not from a route decision's flow
+    bool flow_known = false;       // tl.pkt comes from a route decision's flow (addresses known)
+    bool wg_seen = false;          // its UDP payload was looked at for a WireGuard message
+    uint64_t steps_dropped = 0;    // beyond limits.max_steps
+    std::string fragmented_on;     // left this device as fragments in new buffers (its own buffer was not sent)
     bool reassembled_here = false; // a fragment whose buffer went on with the whole datagram (seen again after)
-    uint16_t tunnel_len = 0;   // its IP length as it crossed a WireGuard interface (a fragment's, when fragmented)
+    uint16_t tunnel_len = 0;       // its IP length as it crossed a WireGuard interface (a fragment's, when fragmented)
 };
 
 // The fields every fragment of one datagram shares: (netns, src, dst, proto, IP id). IPv6 whole packets carry no
@@ -98,11 +98,12 @@ bool arrival_seen(const PacketTimeline& tl) {
 // this host, or its arrival on a device. An rp_filter step alone does not: it may belong to another packet.
 bool forwarding_seen(const PacketTimeline& tl) {
     return arrival_seen(tl) || std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
-        if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return n->hook == NfHook::forward;
-        if (const RouteDecision* r = std::get_if<RouteDecision>(&s))
-            return r->direction == RouteDirection::input && r->result == LookupResult::hit && r->route_type != RouteType::local;
-        return false;
-    });
+               if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s)) return n->hook == NfHook::forward;
+               if (const RouteDecision* r = std::get_if<RouteDecision>(&s))
+                   return r->direction == RouteDirection::input && r->result == LookupResult::hit &&
+                          r->route_type != RouteType::local;
+               return false;
+           });
 }
 
 // The packet a route decision was made for, as far as its flow tells (until a packet step shows it).
@@ -145,16 +146,16 @@ struct TimelineBuilder::State {
     std::map<uint64_t, Entry> entries;           // by timeline id, i.e. in order of creation
     std::unordered_map<uint64_t, uint64_t> open; // packet id -> timeline id, open timelines only
     std::set<uint64_t> open_ids;                 // timeline ids of the open ones: the oldest in O(log n)
-    PendingRoutes pending;                        // output decisions waiting for their packet
+    PendingRoutes pending;                       // output decisions waiting for their packet
     std::map<uint32_t, TimelineContext> contexts;
     WireguardLinker linker;
     // What kernel WireGuard chose for an inner packet on its way out, by packet id, until its link.
     struct KernelChoice {
-        std::string peer;          // public key
-        uint32_t netns = 0;        // the interface's
+        std::string peer;   // public key
+        uint32_t netns = 0; // the interface's
         std::string dev;
-        bool queued = false;       // the peer had no session: the packet waits in its staged queue for a handshake
-        uint32_t ahead = 0;        // packets already in that queue
+        bool queued = false;          // the peer had no session: the packet waits in its staged queue for a handshake
+        uint32_t ahead = 0;           // packets already in that queue
         bool session_checked = false; // the probe looked (record version 2): not queued means it had a session
     };
     std::unordered_map<uint64_t, KernelChoice> kernel_peers;
@@ -163,9 +164,9 @@ struct TimelineBuilder::State {
     struct Purge {
         uint64_t t_ns = 0;
         std::string dev, peer, verdict, why;
-        uint32_t queued = 0;    // packets the purge dropped
-        uint32_t shown = 0;     // of them, shown dropped in their own timelines
-        bool recorded = false;  // the rest were given a record of their own
+        uint32_t queued = 0;   // packets the purge dropped
+        uint32_t shown = 0;    // of them, shown dropped in their own timelines
+        bool recorded = false; // the rest were given a record of their own
     };
     std::map<uint32_t, Purge> purges;
     // Fragments: the timeline whose buffer carries the reassembled datagram on, and the one a local fragmentation
@@ -202,9 +203,9 @@ struct TimelineBuilder::State {
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
-    uint64_t latest_ns = 0;       // the newest step time seen
-    uint64_t loss_until_ns = 0;   // timelines first seen up to this time may miss their first events
-    std::string loss_text;        // what was lost then
+    uint64_t latest_ns = 0;     // the newest step time seen
+    uint64_t loss_until_ns = 0; // timelines first seen up to this time may miss their first events
+    std::string loss_text;      // what was lost then
 
     State(ContextFor c, Sink s, TimelineLimits l)
         : context(std::move(c)), sink(std::move(s)), limits(l), linker(l.link_ns, l.max_open) {}
@@ -372,9 +373,10 @@ struct TimelineBuilder::State {
     // buffer of the fragment that completed it), and it goes on as the whole packet.
     void reassembled(Entry& e, const PacketInfo& whole) {
         put_bounded(reassembled_in, fragment_key(e.tl.netns, e.tl.pkt), Reassembled{e.tl.id, latest_ns});
-        e.tl.notes.push_back(fmt::format("reassembled here: it arrived as a fragment of {} bytes, and this buffer carries "
-                                         "the whole packet ({} bytes) on",
-                                         e.tl.pkt.len, whole.len));
+        e.tl.notes.push_back(
+            fmt::format("reassembled here: it arrived as a fragment of {} bytes, and this buffer carries "
+                        "the whole packet ({} bytes) on",
+                        e.tl.pkt.len, whole.len));
         PacketInfo pkt = whole;
         if (!pkt.iif) pkt.iif = e.tl.pkt.iif;
         e.tl.pkt = pkt;
@@ -390,13 +392,16 @@ struct TimelineBuilder::State {
             const Reassembled& r = it->second;
             if (r.timeline != e.tl.id && r.t_ns >= e.first_ns && r.t_ns - e.first_ns <= kIpfragTime) {
                 e.tl.reassembled_into = r.timeline;
-                e.tl.notes.push_back(fmt::format("held for reassembly: the whole packet went on in #{}'s buffer", r.timeline));
+                e.tl.notes.push_back(
+                    fmt::format("held for reassembly: the whole packet went on in #{}'s buffer", r.timeline));
                 return Outcome::reassembled;
             }
         }
-        e.tl.gaps.push_back("a fragment, " + why_quiet + ": held for reassembly (conntrack's defrag in prerouting, or "
-                            "local delivery) with the whole packet not seen going on, or its other fragments never came "
-                            "(freed after the reassembly timeout)");
+        e.tl.gaps.push_back(
+            "a fragment, " + why_quiet +
+            ": held for reassembly (conntrack's defrag in prerouting, or "
+            "local delivery) with the whole packet not seen going on, or its other fragments never came "
+            "(freed after the reassembly timeout)");
         return Outcome::unknown;
     }
 
@@ -462,7 +467,8 @@ struct TimelineBuilder::State {
     // is the original buffer): a new buffer the kernel made when it fragmented it.
     void fragment_made_here(Entry& e, const std::optional<Fragmented>& origin, Entry* freed, const std::string& dev) {
         if (!origin) {
-            e.tl.gaps.push_back("a later fragment first seen leaving " + dev + ": the packet it was cut from was not "
+            e.tl.gaps.push_back("a later fragment first seen leaving " + dev +
+                                ": the packet it was cut from was not "
                                 "seen whole or as its first fragment here (no watched hook before fragmentation, "
                                 "filtered out, or events lost)");
             complete(e, Outcome::unknown);
@@ -486,7 +492,8 @@ struct TimelineBuilder::State {
 
     // The output decision made for this packet: the oldest waiting one that fits, the sender's own if the
     // step names the sender (`tgid`).
-    void attach_pending_route(Entry& e, const PacketInfo& pkt, std::optional<uint32_t> mark, uint32_t tgid, uint64_t t) {
+    void attach_pending_route(Entry& e, const PacketInfo& pkt, std::optional<uint32_t> mark, uint32_t tgid,
+                              uint64_t t) {
         // Those too old for any packet now leave first (as flush() would let them): under a flood of decisions
         // whose packets were lost, the scan would otherwise walk all of them for every packet.
         for (const RouteDecision* d = pending.oldest(); d && too_old(d->t_ns, t); d = pending.oldest())
@@ -543,7 +550,8 @@ struct TimelineBuilder::State {
 
     std::string iif_of(Entry& e) {
         for (const TimelineStep& s : e.tl.steps)
-            if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == DeviceDirection::ingress) return d->dev;
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&s); d && d->direction == DeviceDirection::ingress)
+                return d->dev;
         for (const TimelineStep& s : e.tl.steps)
             if (const NetfilterStep* n = std::get_if<NetfilterStep>(&s); n && n->pkt.iif)
                 return link_name(e.tl.netns, n->pkt.iif);
@@ -569,7 +577,8 @@ struct TimelineBuilder::State {
         if (!msg) return; // on WireGuard's port but not a WireGuard message: an ordinary UDP packet
         WireguardStep step = wireguard_step(*msg, *match, pkt, outgoing, outgoing ? e.first_ns : t);
         if (!match->peer && outgoing)
-            if (auto it = roamed.find({match->interface->name, step.endpoint}); it != roamed.end()) step.peer = it->second;
+            if (auto it = roamed.find({match->interface->name, step.endpoint}); it != roamed.end())
+                step.peer = it->second;
         add_step(e, step, outgoing);
         if (outgoing && msg->type == WgMessageType::handshake_initiation && !step.peer.empty()) {
             if (initiations.size() >= limits.max_open) initiations.clear();
@@ -598,8 +607,8 @@ struct TimelineBuilder::State {
             if (const NetfilterStep* n = std::get_if<NetfilterStep>(&st))
                 for (const std::string& note : n->notes)
                     if (note.starts_with("src rewritten")) return;
-        e.tl.notes.push_back("src rewritten after routing: " + before.src.to_string() + " -> " + leaving.src.to_string() +
-                             " (source NAT in postrouting: masquerade or SNAT)");
+        e.tl.notes.push_back("src rewritten after routing: " + before.src.to_string() + " -> " +
+                             leaving.src.to_string() + " (source NAT in postrouting: masquerade or SNAT)");
     }
 
     // The packet's addresses now: as its latest routing or netfilter step shows them (address translation
@@ -607,7 +616,8 @@ struct TimelineBuilder::State {
     static PacketInfo current_packet(const Entry& e) {
         PacketInfo p = e.tl.pkt;
         for (auto it = e.tl.steps.rbegin(); it != e.tl.steps.rend(); ++it) {
-            if (const RouteDecision* r = std::get_if<RouteDecision>(&*it); r && r->direction != RouteDirection::reverse) {
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&*it);
+                r && r->direction != RouteDirection::reverse) {
                 PacketInfo f = flow_packet(*r, 0);
                 p.dst = f.dst;
                 if (!f.src.is_unspecified()) p.src = f.src;
@@ -675,7 +685,8 @@ struct TimelineBuilder::State {
         s.linked_by = wg && pairs_by_packet_id(*wg) ? WgLinkedBy::skb : WgLinkedBy::peer_order_length;
         if (auto it = kernel_peers.find(inner.tl.packet_id); it != kernel_peers.end()) {
             s.peer = it->second.peer;
-            if (it->second.queued) inner.tl.notes.push_back(queued_text(it->second) + "; it was sent once one completed");
+            if (it->second.queued)
+                inner.tl.notes.push_back(queued_text(it->second) + "; it was sent once one completed");
             kernel_peers.erase(it);
         }
         measure(s, inner, outer);
@@ -692,7 +703,7 @@ struct TimelineBuilder::State {
     void measure(WireguardStep& s, const Entry& inner, const Entry& outer) {
         s.inner_len = inner.tunnel_len ? inner.tunnel_len : inner.tl.pkt.len;
         s.outer_len = outer.tl.pkt.is_fragment() ? 0 : outer.tl.pkt.len; // a first fragment's is not the packet's
-        if (const NetnsConfig* own = ctx(inner.tl.netns).config) // the tunnel lives where its inner packets do
+        if (const NetnsConfig* own = ctx(inner.tl.netns).config)         // the tunnel lives where its inner packets do
             if (const Link* tunnel = own->link_by_name(s.interface)) s.tunnel_mtu = tunnel->mtu;
         const NetnsConfig* cfg = ctx(outer.tl.netns).config;
         if (!cfg) return;
@@ -719,10 +730,11 @@ struct TimelineBuilder::State {
 
     static std::string queued_text(const KernelChoice& c) {
         // Read without the queue's lock, and the queue may hold WireGuard's own keepalive: a count as read then.
-        std::string ahead = c.ahead == 0 ? std::string("the queue read empty then")
-                            : c.ahead > kMaxStaged
-                                ? fmt::format("{} already queued: beyond {} WireGuard drops the oldest", c.ahead, kMaxStaged)
-                                : fmt::format("{} already queued", c.ahead);
+        std::string ahead =
+            c.ahead == 0 ? std::string("the queue read empty then")
+            : c.ahead > kMaxStaged
+                ? fmt::format("{} already queued: beyond {} WireGuard drops the oldest", c.ahead, kMaxStaged)
+                : fmt::format("{} already queued", c.ahead);
         return fmt::format("WireGuard had no session with peer {} when it took the packet: it was queued for a "
                            "handshake ({})",
                            short_key(c.peer), ahead);
@@ -766,7 +778,8 @@ struct TimelineBuilder::State {
     // Kernel WireGuard dropped a peer's staged queue: the packets wgbpf saw queued there end here; the kfree_skb
     // of the others (their timelines already out) is told the same cause.
     void staged_queue_purged(const WireguardKernelEvent& ev, const std::string& dev, const std::string& peer) {
-        Purge p{ev.t_ns, dev, peer, ev.verdict == WgVerdict::ok ? std::string("purged") : std::string(verdict_name(ev.verdict)),
+        Purge p{ev.t_ns, dev, peer,
+                ev.verdict == WgVerdict::ok ? std::string("purged") : std::string(verdict_name(ev.verdict)),
                 purge_text(ev, dev, peer)};
         for (auto it = kernel_peers.begin(); it != kernel_peers.end();) {
             const KernelChoice& c = it->second;
@@ -787,8 +800,6 @@ struct TimelineBuilder::State {
         purges[ev.netns] = std::move(p);
     }
 
-
-
     // Dropped as too big: larger than the MTU the kernel checked (the device's, or its route's mtu metric). In
     // ip_forward (IPv4, only with DF set) and ip6_forward the kernel first sent the sender ICMP fragmentation
     // needed / ICMPv6 packet too big with that MTU (not rate-limited: fragmentation needed never is, packet too big
@@ -796,7 +807,8 @@ struct TimelineBuilder::State {
     std::string too_big_text(const Entry& e, const DropStep& d) {
         std::string dev;
         for (const TimelineStep& st : e.tl.steps)
-            if (const RouteDecision* r = std::get_if<RouteDecision>(&st); r && r->result == LookupResult::hit && !r->result_oif.empty())
+            if (const RouteDecision* r = std::get_if<RouteDecision>(&st);
+                r && r->result == LookupResult::hit && !r->result_oif.empty())
                 dev = r->result_oif;
         const PacketInfo p = e.pkt_seen ? current_packet(e) : d.pkt;
         bool v4 = p.family == Family::ipv4;
@@ -888,14 +900,15 @@ struct TimelineBuilder::State {
         bool left = e.tl.outcome == Outcome::sent || e.tl.outcome == Outcome::encapsulated;
         if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output) && !e.tl.pkt.is_fragment())
             e.tl.gaps.push_back("no route lookup seen for it: a cached route (connected socket, WireGuard's per-peer "
-                              "cache) or lost route events");
+                                "cache) or lost route events");
         if (!linker.waiting(e.tl.id)) emit(e.tl.id); // else held until linked or the link window passes
     }
 
     void emit(uint64_t id) {
         auto it = entries.find(id);
         if (it == entries.end()) return;
-        if (it->second.tl.outcome == Outcome::encapsulated && !it->second.tl.encapsulated_in) not_encapsulated(it->second);
+        if (it->second.tl.outcome == Outcome::encapsulated && !it->second.tl.encapsulated_in)
+            not_encapsulated(it->second);
         auto node = entries.extract(it);
         linker.forget(id);
         if (sink) sink(std::move(node.mapped().tl));
@@ -907,7 +920,8 @@ struct TimelineBuilder::State {
         e.tl.outcome = Outcome::unknown;
         const DeviceStep* out = nullptr;
         for (const TimelineStep& st : e.tl.steps)
-            if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == DeviceDirection::egress) out = d;
+            if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == DeviceDirection::egress)
+                out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
         std::string why = "its outer packet was not seen (a handshake first, or events lost)";
         if (wg && socket_unplaced(*wg)) { // what the kernel chose changes nothing: the outer packet was not watched
@@ -921,8 +935,8 @@ struct TimelineBuilder::State {
                       : "WireGuard chose peer " + short_key(chosen->second.peer) + " for it (kernel)" +
                             (chosen->second.session_checked ? ", which had a usable session," : "") +
                             " but its outer packet was not seen in its buffer: segmented (GSO), fragmented into new "
-                            "buffers, " + (chosen->second.session_checked ? "" : "queued for a handshake, ") +
-                            "or events lost";
+                            "buffers, " +
+                            (chosen->second.session_checked ? "" : "queued for a handshake, ") + "or events lost";
             kernel_peers.erase(chosen);
             wg = nullptr;
         }
@@ -978,7 +992,8 @@ struct TimelineBuilder::State {
         // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
         // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
         const uint32_t tunnel = tunnel_netns(e->tl.netns, step->interface);
-        if (auto it = inner_in.find({tunnel, step->interface, step->peer}); it != inner_in.end() && it->second >= outer.t_ns)
+        if (auto it = inner_in.find({tunnel, step->interface, step->peer});
+            it != inner_in.end() && it->second >= outer.t_ns)
             return;
         if (step->peer.empty())
             for (const auto& [key, t] : inner_in)
@@ -1038,7 +1053,8 @@ struct TimelineBuilder::State {
 
     // How far from `t` this host last sent a peer a handshake initiation, if within REKEY_TIMEOUT (5 s), before
     // or after (the packet that needs a session makes WireGuard send one).
-    std::optional<uint64_t> initiation_apart(uint32_t netns, const std::string& dev, const std::string& peer, uint64_t t) {
+    std::optional<uint64_t> initiation_apart(uint32_t netns, const std::string& dev, const std::string& peer,
+                                             uint64_t t) {
         auto it = initiations.find({netns, dev, peer});
         if (it == initiations.end()) return std::nullopt;
         uint64_t apart = std::max(t, it->second) - std::min(t, it->second);
@@ -1077,9 +1093,8 @@ struct TimelineBuilder::State {
     }
 
     static bool has_drop(const PacketTimeline& tl) {
-        return std::any_of(tl.steps.begin(), tl.steps.end(), [](const TimelineStep& s) {
-            return std::holds_alternative<DropStep>(s);
-        });
+        return std::any_of(tl.steps.begin(), tl.steps.end(),
+                           [](const TimelineStep& s) { return std::holds_alternative<DropStep>(s); });
     }
 
     static bool incoming_wireguard(const PacketTimeline& tl) {
@@ -1107,17 +1122,18 @@ struct TimelineBuilder::State {
     std::string kernel_drop_text(const WireguardKernelEvent& ev, const std::string& dev, const std::string& key) {
         switch (ev.verdict) {
         case WgVerdict::no_peer:
-            return fmt::format("no peer's allowed IPs contain {} (wg_xmit: -ENOKEY, an ICMP unreachable goes back to the "
-                               "sender)",
-                               ev.pkt.dst.to_string());
+            return fmt::format(
+                "no peer's allowed IPs contain {} (wg_xmit: -ENOKEY, an ICMP unreachable goes back to the "
+                "sender)",
+                ev.pkt.dst.to_string());
         case WgVerdict::no_endpoint:
             return fmt::format("peer {} has no endpoint to send to (wg_xmit: -EDESTADDRREQ, an ICMP unreachable goes "
                                "back to the sender)",
                                short_key(key));
         case WgVerdict::src_not_allowed: {
             const WgPeer* sender = wg_peer(ev.netns, dev, key);
-            std::string text = fmt::format("source {} is not in the allowed IPs of peer {}", ev.pkt.src.to_string(),
-                                           short_key(key));
+            std::string text =
+                fmt::format("source {} is not in the allowed IPs of peer {}", ev.pkt.src.to_string(), short_key(key));
             if (sender) text += " (" + prefixes_text(sender->allowed_ips) + ")";
             if (const WgInterface* wg = outer_interface(ev.netns, dev))
                 if (const WgPeer* owner = peer_for_address(*wg, ev.pkt.src); owner && owner != sender)
@@ -1163,8 +1179,8 @@ struct TimelineBuilder::State {
         if (!step) {
             fresh.t_ns = ev.t_ns;
             fresh.action = ev.action == WgKernelAction::receive ? WgAction::decrypt
-                           : ev.message == 2                     ? WgAction::handshake_response
-                                                                  : WgAction::handshake_initiation;
+                           : ev.message == 2                    ? WgAction::handshake_response
+                                                                : WgAction::handshake_initiation;
             fresh.direction = WgDirection::in;
             fresh.interface = dev;
             step = &fresh;
@@ -1172,8 +1188,9 @@ struct TimelineBuilder::State {
         if (!key.empty()) step->peer = key;
         step->verdict = ev.verdict == WgVerdict::ok ? "accepted" : std::string(verdict_name(ev.verdict));
         if (ev.verdict != WgVerdict::ok)
-            step->dropped = ev.action == WgKernelAction::receive ? receive_drop_text(ev.verdict, dev, step->receiver_index)
-                                                                 : handshake_drop_text(ev.verdict, ev.message, dev);
+            step->dropped = ev.action == WgKernelAction::receive
+                                ? receive_drop_text(ev.verdict, dev, step->receiver_index)
+                                : handshake_drop_text(ev.verdict, ev.message, dev);
         if (step == &fresh) add_step(*e, fresh);
         if (ev.verdict != WgVerdict::ok) end_by_wireguard(*e);
     }
@@ -1191,9 +1208,10 @@ struct TimelineBuilder::State {
         if (v == WgVerdict::invalid)
             return "it did not decrypt with its session's key (decrypt_packet): altered or forged on the way, a late "
                    "packet of a session whose keys expired, or a buffer the kernel could not process";
-        return fmt::format("no session of {} has receiver index {}: the sender still uses a session this side no longer "
-                           "has (restarted, or its keys expired); it will make a new handshake",
-                           dev, receiver_index ? fmt::format("{:#x}", *receiver_index) : std::string("(not read)"));
+        return fmt::format(
+            "no session of {} has receiver index {}: the sender still uses a session this side no longer "
+            "has (restarted, or its keys expired); it will make a new handshake",
+            dev, receiver_index ? fmt::format("{:#x}", *receiver_index) : std::string("(not read)"));
     }
 
     static std::string handshake_drop_text(WgVerdict v, uint8_t message, const std::string& dev) {
@@ -1304,7 +1322,8 @@ void TimelineBuilder::add(const RouteDecision& d) {
     // The decision's flow must be the packet's: the kernel's receive context on a CPU can be stale (the
     // packet it named is gone, its buffer reused by another), and a step of another packet is fiction.
     if (const Entry* known = s.open_entry(d.rx_packet);
-        known && (known->pkt_seen || known->flow_known) && State::another_flow(flow_packet(d, d.rx_packet), known->tl.pkt)) {
+        known && (known->pkt_seen || known->flow_known) &&
+        State::another_flow(flow_packet(d, d.rx_packet), known->tl.pkt)) {
         s.route_alone(d, "route decision whose flow is not the packet's the receive context named (events lost?)");
         return;
     }
@@ -1315,10 +1334,12 @@ void TimelineBuilder::add(const RouteDecision& d) {
         if (e.pkt_seen) {
             PacketInfo routed = flow_packet(d, d.rx_packet);
             if (routed.dst != e.tl.pkt.dst)
-                r.notes.push_back("dst rewritten before routing: " + e.tl.pkt.dst.to_string() + " -> " + routed.dst.to_string() +
-                                  " (address translation in prerouting: DNAT, or the reply of a translated connection)");
+                r.notes.push_back(
+                    "dst rewritten before routing: " + e.tl.pkt.dst.to_string() + " -> " + routed.dst.to_string() +
+                    " (address translation in prerouting: DNAT, or the reply of a translated connection)");
             if (!routed.src.is_unspecified() && routed.src != e.tl.pkt.src)
-                r.notes.push_back("src rewritten before routing: " + e.tl.pkt.src.to_string() + " -> " + routed.src.to_string());
+                r.notes.push_back("src rewritten before routing: " + e.tl.pkt.src.to_string() + " -> " +
+                                  routed.src.to_string());
         }
         s.add_step(e, std::move(r));
         return;
@@ -1355,7 +1376,8 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
         if (const NetfilterStep* nf = std::get_if<NetfilterStep>(&*it))
             return nf->hook == NfHook::input && nf->verdict == NfVerdict::accept;
         if (const RouteDecision* r = std::get_if<RouteDecision>(&*it))
-            return r->direction == RouteDirection::input && r->result == LookupResult::hit && r->route_type == RouteType::local;
+            return r->direction == RouteDirection::input && r->result == LookupResult::hit &&
+                   r->route_type == RouteType::local;
     }
     return false;
 }
@@ -1397,7 +1419,8 @@ void TimelineBuilder::add(const DropStep& d) {
         for (auto it = e.tl.steps.rbegin(); it != e.tl.steps.rend(); ++it) {
             RpFilterStep* rp = std::get_if<RpFilterStep>(&*it);
             if (!rp) continue;
-            if (rp->result == RpFilterResult::pass) rp->explanation += "; yet the kernel dropped it (IP_RPFILTER): sysctls changed?";
+            if (rp->result == RpFilterResult::pass)
+                rp->explanation += "; yet the kernel dropped it (IP_RPFILTER): sysctls changed?";
             else if (rp->result == RpFilterResult::unknown) rp->explanation = "dropped: " + rp->explanation;
             rp->result = RpFilterResult::fail;
             break;
@@ -1421,7 +1444,8 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
             s.wireguard_interface(ev.netns, dev_in)) {
             first.reassembled_here = true;
             first.tl.notes.push_back("reassembled in this buffer: the whole datagram went on in it to WireGuard (it "
-                                     "came back decrypted through " + dev_in + ")");
+                                     "came back decrypted through " +
+                                     dev_in + ")");
             s.put_bounded(s.reassembled_in, fragment_key(first.tl.netns, first.tl.pkt),
                           State::Reassembled{first.tl.id, ev.t_ns});
         }
@@ -1481,7 +1505,8 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     Entry* still = s.find(id);
     if (!still) return;
     if (!local && !forwarding_seen(still->tl)) {
-        still->tl.gaps.push_back("left on " + dev + ", but neither its sending nor its forwarding was seen (events lost?)");
+        still->tl.gaps.push_back("left on " + dev +
+                                 ", but neither its sending nor its forwarding was seen (events lost?)");
         s.complete(*still, Outcome::unknown);
         return;
     }
@@ -1507,7 +1532,8 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     }
     if (ev.action != WgKernelAction::handshake && ev.action != WgKernelAction::purge && ev.verdict == WgVerdict::ok) {
         if (ev.found)
-            s.remember_kernel_peer(ev.pkt.id, {key, ev.netns, s.link_name(ev.netns, ev.ifindex), false, 0, ev.session_checked});
+            s.remember_kernel_peer(ev.pkt.id,
+                                   {key, ev.netns, s.link_name(ev.netns, ev.ifindex), false, 0, ev.session_checked});
         return;
     }
     std::string dev = s.link_name(ev.netns, ev.ifindex);
@@ -1548,7 +1574,6 @@ void TimelineBuilder::lost(ModuleId module, uint64_t count) {
 void TimelineBuilder::flush(uint64_t now_ns) { state_->flush(now_ns); }
 
 void TimelineBuilder::flush_all() { state_->flush(UINT64_MAX); }
-
 
 uint64_t TimelineBuilder::evicted() const { return state_->evicted; }
 

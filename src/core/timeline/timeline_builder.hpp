@@ -38,16 +38,16 @@
 namespace wgbpf {
 
 struct TimelineLimits {
-    uint64_t idle_ns = 200'000'000;  // a timeline with no new step for this long completes
-    size_t max_open = 4096;          // open timelines kept at most (documented in README)
-    uint64_t route_ns = 50'000'000;  // an output route decision waits this long for its packet
-    uint64_t link_ns = 50'000'000;   // inner and outer WireGuard packets wait this long for each other
-    size_t max_steps = 64;           // steps kept per timeline (documented in README); more are counted as a gap
+    uint64_t idle_ns = 200'000'000; // a timeline with no new step for this long completes
+    size_t max_open = 4096;         // open timelines kept at most (documented in README)
+    uint64_t route_ns = 50'000'000; // an output route decision waits this long for its packet
+    uint64_t link_ns = 50'000'000;  // inner and outer WireGuard packets wait this long for each other
+    size_t max_steps = 64;          // steps kept per timeline (documented in README); more are counted as a gap
 };
 
 struct TimelineContext {
-    const NetnsConfig* config = nullptr;      // links, sysctls (rp_filter, src_valid_mark), routes
-    std::vector<WgInterface> wireguard;       // WireGuard interfaces of the namespace (peers, allowed IPs)
+    const NetnsConfig* config = nullptr; // links, sysctls (rp_filter, src_valid_mark), routes
+    std::vector<WgInterface> wireguard;  // WireGuard interfaces of the namespace (peers, allowed IPs)
 };
 
 class TimelineBuilder {

@@ -10,14 +10,14 @@ namespace wgbpf {
 
 enum class Outcome : uint8_t {
     unknown,
-    sent,          // left this host on a device
-    delivered,     // to a local socket
+    sent,      // left this host on a device
+    delivered, // to a local socket
     forwarded,
     dropped,
-    encapsulated,  // became a WireGuard outer packet (encapsulated_in)
-    decapsulated,  // an outer packet whose inner packet came out (outer_of)
-    not_sent,      // a user-space WireGuard kept it (inferred)
-    reassembled,   // a fragment whose datagram went on in another buffer (reassembled_into)
+    encapsulated, // became a WireGuard outer packet (encapsulated_in)
+    decapsulated, // an outer packet whose inner packet came out (outer_of)
+    not_sent,     // a user-space WireGuard kept it (inferred)
+    reassembled,  // a fragment whose datagram went on in another buffer (reassembled_into)
 };
 std::string_view name_of(Outcome o);
 

@@ -103,7 +103,9 @@ WireguardStep wireguard_step(const WgMessage& m, const WgOuterMatch& match, cons
     case WgMessageType::handshake_initiation: s.action = WgAction::handshake_initiation; break;
     case WgMessageType::handshake_response: s.action = WgAction::handshake_response; break;
     case WgMessageType::cookie_reply: s.action = WgAction::cookie_reply; break;
-    case WgMessageType::transport_data: s.action = m.keepalive() ? WgAction::keepalive : outgoing ? WgAction::encrypt : WgAction::decrypt; break;
+    case WgMessageType::transport_data:
+        s.action = m.keepalive() ? WgAction::keepalive : outgoing ? WgAction::encrypt : WgAction::decrypt;
+        break;
     }
     if (match.interface) s.interface = match.interface->name;
     if (match.peer) s.peer = match.peer->public_key;
@@ -124,7 +126,7 @@ std::optional<WgLinkEnd> WireguardLinker::pair(std::deque<WgLinkEnd>& others, st
         others.pop_front();
     }
     for (auto it = others.begin(); it != others.end(); ++it) {
-        bool fits = by_packet_id ? it->packet_id == end.packet_id
+        bool fits = by_packet_id   ? it->packet_id == end.packet_id
                     : end_is_inner ? carries_inner(it->length, end.length)
                                    : carries_inner(end.length, it->length);
         if (!fits || it->t_ns > end.t_ns + window_ns_) continue;

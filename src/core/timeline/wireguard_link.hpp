@@ -66,14 +66,14 @@ WireguardStep wireguard_step(const WgMessage& m, const WgOuterMatch& match, cons
 struct WgLinkKey {
     uint32_t netns = 0;
     std::string interface;
-    std::string peer;       // public key; "" when pairing by packet id (any peer)
+    std::string peer; // public key; "" when pairing by packet id (any peer)
     bool outgoing = true;
     bool by_packet_id = false; // kernel WireGuard: the outer packet is the inner's own skb
     auto operator<=>(const WgLinkKey&) const = default;
 };
 
 struct WgLinkEnd {
-    uint64_t timeline = 0;  // timeline id
+    uint64_t timeline = 0; // timeline id
     uint64_t t_ns = 0;
     uint16_t length = 0;    // inner: IP total length; outer: UDP payload length
     WireguardStep step;     // outer: its message (the inner's timeline gets a copy)
@@ -93,7 +93,7 @@ public:
     // Pairs an inner packet with a waiting outer packet of `key` only; never queues it.
     std::optional<WgLinkEnd> take_outer(const WgLinkKey& key, const WgLinkEnd& inner);
     bool waiting(uint64_t timeline) const;
-    void forget(uint64_t timeline);   // a dropped packet carries nothing
+    void forget(uint64_t timeline); // a dropped packet carries nothing
     // Drops what waited longer than the window; returns the outer packets among them (unpaired), with their keys.
     std::vector<std::pair<WgLinkKey, WgLinkEnd>> expire(uint64_t now_ns);
     size_t queued() const { return waiting_.size(); }

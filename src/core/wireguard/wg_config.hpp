@@ -20,7 +20,7 @@ struct WgEndpoint {
 };
 
 struct WgPeer {
-    std::string public_key;                 // base64
+    std::string public_key; // base64
     std::optional<WgEndpoint> endpoint;
     std::vector<IpPrefix> allowed_ips;
     // When its last handshake completed (unix seconds), as WireGuard keeps it: 0 never; nullopt not known.
@@ -35,7 +35,7 @@ std::string_view name_of(WgImplementation i); // "kernel" | "uapi", the recordin
 struct WgInterface {
     std::string name;
     WgImplementation implementation = WgImplementation::kernel;
-    std::string public_key;                 // base64 (empty if unknown)
+    std::string public_key; // base64 (empty if unknown)
     uint16_t listen_port = 0;
     uint32_t fwmark = 0;
     std::vector<WgPeer> peers;
@@ -44,8 +44,8 @@ struct WgInterface {
     uint32_t netns = 0;
     uint32_t socket_netns = 0; // 0: where the interface is; or one of the two below
 };
-inline constexpr uint32_t kSocketNotWatched = UINT32_MAX;     // no watched namespace binds its port
-inline constexpr uint32_t kSocketAmbiguous = UINT32_MAX - 1;  // several do: which one is not known
+inline constexpr uint32_t kSocketNotWatched = UINT32_MAX;    // no watched namespace binds its port
+inline constexpr uint32_t kSocketAmbiguous = UINT32_MAX - 1; // several do: which one is not known
 // Its outer packets are in no namespace wgbpf can name (not watched, or not known which).
 inline bool socket_unplaced(const WgInterface& wg) { return wg.socket_netns >= kSocketAmbiguous; }
 

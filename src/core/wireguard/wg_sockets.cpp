@@ -18,7 +18,7 @@ std::set<uint16_t> parse_proc_udp_ports(std::string_view table) {
             header = false;
             continue;
         }
-        size_t colon = line.find(':');              // after the slot number
+        size_t colon = line.find(':'); // after the slot number
         if (colon == std::string_view::npos) continue;
         size_t port_at = line.find(':', colon + 1); // address:PORT
         if (port_at == std::string_view::npos) continue;
@@ -53,7 +53,8 @@ std::vector<std::string> place_wireguard_sockets(std::vector<NamespaceWireguard>
                 if (&other != &here && other.udp_ports.count(wg.listen_port) && !own_listener(other, wg.listen_port))
                     candidates.push_back(other.netns);
             if (candidates.size() > 1 && wireguard_ports)
-                std::erase_if(candidates, [&](uint32_t netns) { return wireguard_ports(netns).count(wg.listen_port) > 0; });
+                std::erase_if(candidates,
+                              [&](uint32_t netns) { return wireguard_ports(netns).count(wg.listen_port) > 0; });
             if (candidates.size() == 1) {
                 wg.socket_netns = candidates.front();
             } else if (candidates.size() > 1) {

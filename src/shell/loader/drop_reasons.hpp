@@ -10,9 +10,13 @@ namespace wgbpf {
 
 class DropReasons {
 public:
-    static DropReasons load();                     // from /sys/kernel/btf/vmlinux
-    static DropReasons from(std::map<uint32_t, std::string> names) { DropReasons d; d.names_ = std::move(names); return d; }
-    std::string name(uint32_t reason) const;       // "NETFILTER_DROP", or "reason N" when unknown
+    static DropReasons load(); // from /sys/kernel/btf/vmlinux
+    static DropReasons from(std::map<uint32_t, std::string> names) {
+        DropReasons d;
+        d.names_ = std::move(names);
+        return d;
+    }
+    std::string name(uint32_t reason) const; // "NETFILTER_DROP", or "reason N" when unknown
     std::optional<uint32_t> value(const std::string& name) const;
 
 private:

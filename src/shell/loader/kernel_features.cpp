@@ -131,7 +131,8 @@ namespace {
 
 class WithoutFexit : public KernelFeatures {
 public:
-    WithoutFexit(std::unique_ptr<KernelFeatures> kernel, std::string why) : k_(std::move(kernel)), why_(std::move(why)) {}
+    WithoutFexit(std::unique_ptr<KernelFeatures> kernel, std::string why)
+        : k_(std::move(kernel)), why_(std::move(why)) {}
     bool has_tracepoint(const std::string& n) const override { return k_->has_tracepoint(n); }
     std::optional<int> function_arg_count(const std::string& n, const std::string& m) const override {
         return k_->function_arg_count(n, m);

@@ -34,7 +34,8 @@ KernelSymbols KernelSymbols::parse(std::string_view text) {
         name = name.substr(0, name.find_first_of("\t "));
         ks.symbols_.push_back({address, std::string(name)});
     }
-    std::sort(ks.symbols_.begin(), ks.symbols_.end(), [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
+    std::sort(ks.symbols_.begin(), ks.symbols_.end(),
+              [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
     return ks;
 }
 

@@ -10,9 +10,9 @@ namespace wgbpf {
 
 class KernelSymbols {
 public:
-    static KernelSymbols load();                    // empty when kallsyms hides addresses (not root)
+    static KernelSymbols load();                                // empty when kallsyms hides addresses (not root)
     static KernelSymbols parse(std::string_view kallsyms_text); // pure, for tests
-    std::string name(uint64_t address) const;       // "nft_do_chain+0x3f2", or "unknown"
+    std::string name(uint64_t address) const;                   // "nft_do_chain+0x3f2", or "unknown"
     size_t size() const { return symbols_.size(); }
 
 private:

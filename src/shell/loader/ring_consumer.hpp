@@ -34,7 +34,7 @@ private:
     static int on_record(void* self, void* data, size_t size);
     Handler handler_;
     RingBufferPtr rb_;
-    int handled_ = 0;   // records of this poll
+    int handled_ = 0; // records of this poll
     uint64_t batch_start_ns_ = 0;
     bool full_ = false; // this poll's batch ended early (count or time)
     bool more_ = false; // the last poll's batch ended early: records may be waiting

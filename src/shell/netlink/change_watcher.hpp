@@ -14,8 +14,8 @@ namespace wgbpf {
 
 class ChangeWatcher {
 public:
-    static Result<std::unique_ptr<ChangeWatcher>> open(const NetnsHandle& ns, int bus, std::initializer_list<int> groups,
-                                                       const std::string& what);
+    static Result<std::unique_ptr<ChangeWatcher>> open(const NetnsHandle& ns, int bus,
+                                                       std::initializer_list<int> groups, const std::string& what);
     int fd() const;
     bool drain();
     // Routing: route notifications become changes to apply; anything else (links, addresses, rules, lost

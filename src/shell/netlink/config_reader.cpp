@@ -65,7 +65,8 @@ void read_ipv4_conf(NetnsConfig& cfg) {
         std::string dir = "/proc/sys/net/ipv4/conf/" + name + "/";
         auto rp = read_int_file(dir + "rp_filter");
         auto svm = read_int_file(dir + "src_valid_mark");
-        if (rp || svm) cfg.ipv4_conf[name] = Ipv4Conf{rp.value_or(0), svm.value_or(0), read_int_file(dir + "forwarding")};
+        if (rp || svm)
+            cfg.ipv4_conf[name] = Ipv4Conf{rp.value_or(0), svm.value_or(0), read_int_file(dir + "forwarding")};
     }
 }
 
@@ -89,9 +90,10 @@ Result<NetnsConfig> read_netns_config(const NetnsHandle& ns) {
                               af == AF_INET ? "IPv4 rules" : "IPv6 rules", parse_rule, cfg.rules);
             if (!rules) return Error{rules.error()};
             // rtm_table = RT_TABLE_UNSPEC: every table.
-            auto routes = dump(sock->get(),
-                               put_dump_request(buf.data(), RTM_GETROUTE, rtmsg{.rtm_family = af, .rtm_table = RT_TABLE_UNSPEC}),
-                               af == AF_INET ? "IPv4 routes" : "IPv6 routes", parse_route, cfg.routes);
+            auto routes =
+                dump(sock->get(),
+                     put_dump_request(buf.data(), RTM_GETROUTE, rtmsg{.rtm_family = af, .rtm_table = RT_TABLE_UNSPEC}),
+                     af == AF_INET ? "IPv4 routes" : "IPv6 routes", parse_route, cfg.routes);
             if (!routes) return Error{routes.error()};
         }
         read_ipv4_conf(cfg);

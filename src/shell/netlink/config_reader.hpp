@@ -7,7 +7,6 @@
 #include "config/netns_config.hpp"
 #include "netlink/netns.hpp"
 
-
 namespace wgbpf {
 
 Result<NetnsConfig> read_netns_config(const NetnsHandle& ns);

@@ -60,8 +60,8 @@ Result<Where> resolve(std::string_view spec) {
         std::string proc = "/proc/" + s + "/ns/net";
         if (exists(proc, denied)) return Where{proc, fmt::format("pid {} ({})", s, proc), "pid " + s};
     }
-    return Error{fmt::format("network namespace '{}' not found: no /run/netns/{}, no such file, not a PID{}", s, s,
-                             denied)};
+    return Error{
+        fmt::format("network namespace '{}' not found: no /run/netns/{}, no such file, not a PID{}", s, s, denied)};
 }
 
 } // namespace
@@ -74,7 +74,8 @@ Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
 
 Result<NetnsHandle> NetnsHandle::open_path(const std::string& path, const std::string& description, std::string name) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return Error{fmt::format("cannot open network namespace {}: {}", description, std::strerror(errno))};
+    if (!fd.valid())
+        return Error{fmt::format("cannot open network namespace {}: {}", description, std::strerror(errno))};
     // Only nsfs files answer NS_GET_NSTYPE; a regular file gets ENOTTY.
     int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
     if (type != CLONE_NEWNET)
@@ -124,7 +125,8 @@ Result<NetnsScope> NetnsScope::enter(const NetnsHandle& ns) {
     // thread-self, not self: setns() moves only this thread, so this thread's namespace is what to restore.
     UniqueFd original(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
     if (!original.valid()) return Error{fmt::format("cannot open /proc/thread-self/ns/net: {}", std::strerror(errno))};
-    struct stat here {}, there {};
+    struct stat here {
+    }, there{};
     if (::fstat(original.get(), &here) == 0 && ::fstat(ns.fd(), &there) == 0 && here.st_dev == there.st_dev &&
         here.st_ino == there.st_ino)
         return NetnsScope(UniqueFd()); // already there: nothing to enter or restore, and no CAP_SYS_ADMIN needed

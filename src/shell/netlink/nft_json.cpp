@@ -105,20 +105,25 @@ Result<TextListing> parse_text(std::string_view text) {
 
         if (open.empty() && code.starts_with("table ") && code.ends_with("{")) {
             if (!handle)
-                return Error{fmt::format("nft text listing line {}: table without `# handle` (not listed with handles?)", number)};
+                return Error{fmt::format(
+                    "nft text listing line {}: table without `# handle` (not listed with handles?)", number)};
             std::string_view spec = trim(code.substr(6, code.size() - 7)); // "FAMILY NAME"
             size_t space = spec.find(' ');
-            if (space == std::string_view::npos) return Error{fmt::format("nft text listing line {}: bad table header", number)};
+            if (space == std::string_view::npos)
+                return Error{fmt::format("nft text listing line {}: bad table header", number)};
             out.tables.push_back(NftTable{.family = std::string(spec.substr(0, space)),
-                                          .name = unquoted(trim(spec.substr(space + 1))), .handle = *handle});
+                                          .name = unquoted(trim(spec.substr(space + 1))),
+                                          .handle = *handle});
             open.push_back(Block::table);
             continue;
         }
         if (in_table && code.starts_with("chain ") && code.ends_with("{")) {
             if (!handle) return Error{fmt::format("nft text listing line {}: chain without `# handle`", number)};
             uint64_t table = out.tables.back().handle;
-            auto [it, fresh] = out.chains.try_emplace({table, *handle}, TextChain{.table_handle = table, .handle = *handle});
-            if (!fresh) return Error{fmt::format("nft text listing line {}: chain handle {} appears twice", number, *handle)};
+            auto [it, fresh] =
+                out.chains.try_emplace({table, *handle}, TextChain{.table_handle = table, .handle = *handle});
+            if (!fresh)
+                return Error{fmt::format("nft text listing line {}: chain handle {} appears twice", number, *handle)};
             chain = &it->second;
             open.push_back(Block::chain);
             continue;
@@ -202,8 +207,8 @@ std::optional<NfHook> inet_hook(const std::string& family, const std::string& ho
 }
 
 // One JSON chain object, with its table's handle and its rules from the text listing.
-Result<NftChain> make_chain(const json& c, size_t i, const std::map<std::pair<std::string, std::string>, uint64_t>& tables,
-                            TextListing& text) {
+Result<NftChain> make_chain(const json& c, size_t i,
+                            const std::map<std::pair<std::string, std::string>, uint64_t>& tables, TextListing& text) {
     auto family = get_string(c, "family");
     auto table = get_string(c, "table");
     auto name = get_string(c, "name");
@@ -216,7 +221,8 @@ Result<NftChain> make_chain(const json& c, size_t i, const std::map<std::pair<st
     auto owner = tables.find({chain.family, chain.table});
     if (owner == tables.end())
         return Error{fmt::format("nft text listing lacks table {} {} of chain {} (listings of different ruleset "
-                                 "generations?)", chain.family, chain.table, chain.name)};
+                                 "generations?)",
+                                 chain.family, chain.table, chain.name)};
     chain.table_handle = owner->second;
     if (auto hook = get_string(c, "hook")) {
         auto prio = get_int32(c, "prio");
@@ -231,7 +237,8 @@ Result<NftChain> make_chain(const json& c, size_t i, const std::map<std::pair<st
     auto listed = text.chains.find({chain.table_handle, chain.handle});
     if (listed == text.chains.end() || listed->second.matched)
         return Error{fmt::format("nft text listing lacks chain {} (handle {}) (listings of different ruleset "
-                                 "generations?)", chain.qualified(), chain.handle)};
+                                 "generations?)",
+                                 chain.qualified(), chain.handle)};
     listed->second.matched = true;
     chain.rules = std::move(listed->second.rules);
     return chain;
@@ -269,7 +276,8 @@ Result<NftRuleset> parse_nft_ruleset(std::string_view chains_json, std::string_v
     }
     if (rs.chains.size() != text->chains.size())
         return Error{fmt::format("nft text listing has {} chains, the JSON listing {} (listings of different "
-                                 "ruleset generations?)", text->chains.size(), rs.chains.size())};
+                                 "ruleset generations?)",
+                                 text->chains.size(), rs.chains.size())};
     return rs;
 }
 

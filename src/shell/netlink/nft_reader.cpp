@@ -71,8 +71,9 @@ Result<uint32_t> ruleset_generation(mnl_socket* sock) {
         if (gen && nftnl_gen_nlmsg_parse(reply, gen.get()) == 0 && nftnl_gen_is_set(gen.get(), NFTNL_GEN_ID))
             id = nftnl_gen_get_u32(gen.get(), NFTNL_GEN_ID);
     });
-    if (err != 0) return Error{fmt::format("cannot read the nftables generation: {}{}", std::strerror(err),
-                                           err == EPERM ? " (needs CAP_NET_ADMIN)" : "")};
+    if (err != 0)
+        return Error{fmt::format("cannot read the nftables generation: {}{}", std::strerror(err),
+                                 err == EPERM ? " (needs CAP_NET_ADMIN)" : "")};
     if (!id) return Error{"cannot read the nftables generation: no generation id in the reply"};
     return *id;
 }
@@ -108,7 +109,9 @@ Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns) {
         // Not `list ruleset` as JSON: see nft_json.hpp.
         auto chains = list(ctx.get(), "list chains", NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
         if (!chains) return Error{fmt::format("{} in {}", chains.error(), ns.description())};
-        auto ruleset = list(ctx.get(), "list ruleset", NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS); // no counter values: rule text stays stable
+        auto ruleset =
+            list(ctx.get(), "list ruleset",
+                 NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS); // no counter values: rule text stays stable
         if (!ruleset) return Error{fmt::format("{} in {}", ruleset.error(), ns.description())};
         auto after = ruleset_generation(sock->get());
         if (!after) return Error{fmt::format("{} in {}", after.error(), ns.description())};

@@ -26,9 +26,15 @@
 namespace wgbpf {
 namespace {
 
-struct TableFree { void operator()(nftnl_table* t) const { nftnl_table_free(t); } };
-struct ChainFree { void operator()(nftnl_chain* c) const { nftnl_chain_free(c); } };
-struct RuleFree { void operator()(nftnl_rule* r) const { nftnl_rule_free(r); } };
+struct TableFree {
+    void operator()(nftnl_table* t) const { nftnl_table_free(t); }
+};
+struct ChainFree {
+    void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
+};
+struct RuleFree {
+    void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
+};
 
 using Field = TraceCondition::Field;
 constexpr uint32_t kReg = NFT_REG_1;
@@ -171,7 +177,8 @@ int read_acks(mnl_socket* sock, size_t expected) {
         ssize_t n = mnl_socket_recvfrom(sock, buf.data(), buf.size());
         if (n < 0) return errno;
         int len = int(n);
-        for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+        for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+             nlh = mnl_nlmsg_next(nlh, &len)) {
             if (nlh->nlmsg_type != NLMSG_ERROR) continue;
             ++seen;
             const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
@@ -208,10 +215,9 @@ Result<std::unique_ptr<NftTraceTable>> NftTraceTable::create(const NetnsHandle& 
     nftnl_table_set_str(table.get(), NFTNL_TABLE_NAME, name.c_str());
     nftnl_table_set_u32(table.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
     nftnl_table_set_u32(table.get(), NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
-    nftnl_table_nlmsg_build_payload(
-        nftnl_table_nlmsg_build_hdr(batch.next(), NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-                                    batch.seq()),
-        table.get());
+    nftnl_table_nlmsg_build_payload(nftnl_table_nlmsg_build_hdr(batch.next(), NFT_MSG_NEWTABLE, NFPROTO_INET,
+                                                                NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, batch.seq()),
+                                    table.get());
     batch.added();
 
     for (const TraceChainPlan& plan : chains) {
@@ -223,9 +229,9 @@ Result<std::unique_ptr<NftTraceTable>> NftTraceTable::create(const NetnsHandle& 
         nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_HOOKNUM, hook_number(plan.hook));
         nftnl_chain_set_s32(chain.get(), NFTNL_CHAIN_PRIO, kTraceChainPriority);
         nftnl_chain_set_u32(chain.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-        nftnl_chain_nlmsg_build_payload(
-            nftnl_chain_nlmsg_build_hdr(batch.next(), NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, batch.seq()),
-            chain.get());
+        nftnl_chain_nlmsg_build_payload(nftnl_chain_nlmsg_build_hdr(batch.next(), NFT_MSG_NEWCHAIN, NFPROTO_INET,
+                                                                    NLM_F_CREATE | NLM_F_ACK, batch.seq()),
+                                        chain.get());
         batch.added();
 
         for (const TraceRule& rule : plan.rules) {
@@ -239,7 +245,8 @@ Result<std::unique_ptr<NftTraceTable>> NftTraceTable::create(const NetnsHandle& 
             for (const TraceCondition& c : rule.match) add_condition(r.get(), c, ipv6);
             add_set_nftrace(r.get());
             nftnl_rule_nlmsg_build_payload(nftnl_rule_nlmsg_build_hdr(batch.next(), NFT_MSG_NEWRULE, NFPROTO_INET,
-                                                                      NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, batch.seq()),
+                                                                      NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK,
+                                                                      batch.seq()),
                                            r.get());
             batch.added();
         }
@@ -249,8 +256,8 @@ Result<std::unique_ptr<NftTraceTable>> NftTraceTable::create(const NetnsHandle& 
     if (mnl_socket_sendto(sock->get(), batch.head(), batch.size()) < 0)
         return Error{fmt::format("cannot create the trace table in {}: {}", ns.description(), refusal(errno))};
     if (int err = read_acks(sock->get(), batch.acks()); err != 0)
-        return Error{fmt::format("the kernel refused the trace table inet {} in {}: {}", name, ns.description(),
-                                 refusal(err))};
+        return Error{
+            fmt::format("the kernel refused the trace table inet {} in {}: {}", name, ns.description(), refusal(err))};
     return std::unique_ptr<NftTraceTable>(new NftTraceTable(std::move(sock.value()), name, rules));
 }
 

@@ -49,7 +49,7 @@ bool NftraceListener::drain(const NftraceNames& names, const std::function<void(
         ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) return true; // a signal: the caller looks at it first
-            if (errno == ENOBUFS) { // the kernel dropped messages: counted, and reading goes on
+            if (errno == ENOBUFS) {          // the kernel dropped messages: counted, and reading goes on
                 ++overruns_;
                 continue;
             }

@@ -25,9 +25,9 @@ public:
     bool drain(const NftraceNames& names, const std::function<void(NftraceEvent&&)>& on_event);
     static constexpr int kMaxReads = 256;
 
-    uint64_t overruns() const { return overruns_; }      // times the socket buffer overflowed (messages lost)
+    uint64_t overruns() const { return overruns_; } // times the socket buffer overflowed (messages lost)
     uint64_t undecodable() const { return undecodable_; }
-    uint64_t own() const { return own_; }                // events of wgbpf's trace tables, left out
+    uint64_t own() const { return own_; } // events of wgbpf's trace tables, left out
 
 private:
     explicit NftraceListener(MnlSocket sock) : sock_(std::move(sock)) {}

@@ -143,7 +143,8 @@ bool is_nftrace_message(const nlmsghdr* nlh) {
 }
 
 Result<NftraceEvent> parse_nftrace_message(const nlmsghdr* nlh, uint64_t t_ns, const NftraceNames& names) {
-    if (!is_nftrace_message(nlh)) return Error{fmt::format("not an nftables trace message (type {:#x})", nlh->nlmsg_type)};
+    if (!is_nftrace_message(nlh))
+        return Error{fmt::format("not an nftables trace message (type {:#x})", nlh->nlmsg_type)};
     if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nfgenmsg))) return Error{"trace message too short"};
     const nlattr* tb[kTraceAttrMax + 1] = {};
     if (mnl_attr_parse(nlh, sizeof(nfgenmsg), trace_attr_cb, tb) < 0) return Error{"malformed trace message"};

@@ -13,10 +13,11 @@
 namespace wgbpf {
 
 struct NftraceNames {
-    std::function<std::string(int ifindex)> link;  // "" when unknown
+    std::function<std::string(int ifindex)> link; // "" when unknown
     // Rule text by table family, table, chain and handle; "" when the ruleset does not have it.
     std::function<std::string(const std::string& family, const std::string& table, const std::string& chain,
-                              uint64_t handle)> rule;
+                              uint64_t handle)>
+        rule;
 };
 
 // Whether a netlink message is an nftables trace message at all (the group carries nothing else today).

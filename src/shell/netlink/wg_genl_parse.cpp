@@ -24,8 +24,7 @@ std::optional<WgEndpoint> get_endpoint(const nlattr* a) {
     if (len >= sizeof(sockaddr_in)) {
         sockaddr_in sin;
         std::memcpy(&sin, p, sizeof sin);
-        if (sin.sin_family == AF_INET)
-            return WgEndpoint{IpAddress::v4(sin.sin_addr.s_addr), ntohs(sin.sin_port)};
+        if (sin.sin_family == AF_INET) return WgEndpoint{IpAddress::v4(sin.sin_addr.s_addr), ntohs(sin.sin_port)};
     }
     if (len >= sizeof(sockaddr_in6)) {
         sockaddr_in6 sin6;

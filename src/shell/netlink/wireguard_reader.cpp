@@ -31,7 +31,6 @@ constexpr int kDumpAttempts = 5;
 constexpr int kUapiTimeoutSeconds = 3;
 constexpr size_t kMaxUapiReply = 16 << 20; // a runaway peer must not make us buffer forever
 
-
 nlmsghdr* put_genl_header(char* buf, uint16_t type, uint16_t flags, uint8_t cmd, uint8_t version) {
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = type;
@@ -56,7 +55,8 @@ Result<std::optional<uint16_t>> resolve_family(mnl_socket* sock) {
         });
     });
     if (err == ENOENT) return std::optional<uint16_t>{};
-    if (err) return Error{fmt::format("cannot resolve generic netlink family '{}': {}", WG_GENL_NAME, std::strerror(err))};
+    if (err)
+        return Error{fmt::format("cannot resolve generic netlink family '{}': {}", WG_GENL_NAME, std::strerror(err))};
     return id;
 }
 
@@ -69,7 +69,8 @@ Result<std::optional<WgInterface>> read_kernel(const std::string& ifname) {
     if (!*family) return std::optional<WgInterface>{};
 
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-    nlmsghdr* nlh = put_genl_header(buf.data(), **family, NLM_F_REQUEST | NLM_F_DUMP, WG_CMD_GET_DEVICE, WG_GENL_VERSION);
+    nlmsghdr* nlh =
+        put_genl_header(buf.data(), **family, NLM_F_REQUEST | NLM_F_DUMP, WG_CMD_GET_DEVICE, WG_GENL_VERSION);
     mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, ifname.c_str());
     for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
         WgInterface wg;
@@ -100,8 +101,8 @@ Result<std::optional<WgInterface>> read_uapi(const std::string& ifname) {
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         if (errno == ENOENT) return std::optional<WgInterface>{};
-        return Error{fmt::format("{}: not a kernel WireGuard device and the UAPI socket {} does not answer: {}",
-                                 ifname, path, std::strerror(errno))};
+        return Error{fmt::format("{}: not a kernel WireGuard device and the UAPI socket {} does not answer: {}", ifname,
+                                 path, std::strerror(errno))};
     }
     // A wedged daemon must not hang us.
     timeval timeout{.tv_sec = kUapiTimeoutSeconds, .tv_usec = 0};
@@ -117,7 +118,8 @@ Result<std::optional<WgInterface>> read_uapi(const std::string& ifname) {
         ssize_t n = ::recv(fd.get(), chunk, sizeof chunk, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return Error{fmt::format("{}: no reply from UAPI socket {} within {} s", ifname, path, kUapiTimeoutSeconds)};
+            return Error{
+                fmt::format("{}: no reply from UAPI socket {} within {} s", ifname, path, kUapiTimeoutSeconds)};
         if (n < 0) return Error{fmt::format("{}: cannot read UAPI socket {}: {}", ifname, path, std::strerror(errno))};
         if (n == 0) break; // closed early: parse_uapi_get reports the truncation
         reply.append(chunk, static_cast<size_t>(n));
@@ -146,8 +148,8 @@ Result<WgInterface> read_wireguard(const NetnsHandle& ns, const std::string& ifn
     auto uapi = read_uapi(ifname);
     if (!uapi) return Error{uapi.error()};
     if (*uapi) return std::move(**uapi);
-    return Error{fmt::format("{}: not a kernel WireGuard device and no UAPI socket at {}/{}.sock", ifname, kUapiDir,
-                             ifname)};
+    return Error{
+        fmt::format("{}: not a kernel WireGuard device and no UAPI socket at {}/{}.sock", ifname, kUapiDir, ifname)};
 }
 
 } // namespace wgbpf

@@ -28,7 +28,8 @@ Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel
     bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_noreason, !impl->flavour.with_reason);
     if (auto r = load_shared(impl->skel.get(), wgbpf_drop_bpf__load, maps, ringbuf_bytes, "drop"); !r)
         return Error{r.error()};
-    if (int err = wgbpf_drop_bpf__attach(impl->skel.get())) return Error{std::string("cannot attach to kfree_skb: ") + std::strerror(-err)};
+    if (int err = wgbpf_drop_bpf__attach(impl->skel.get()))
+        return Error{std::string("cannot attach to kfree_skb: ") + std::strerror(-err)};
     impl->losses_fd = maps.losses.get();
     return std::unique_ptr<DropProbe>(new DropProbe(std::move(impl)));
 }

@@ -40,7 +40,9 @@ constexpr ModuleRow kTable[] = {
     {ModuleId::device, device_can_run,
      [](const ModuleStart& w) { return as_module(DeviceProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes)); }},
     {ModuleId::wireguard, [](const KernelFeatures& k) { return choose_wireguard_flavour(k).can_run; },
-     [](const ModuleStart& w) { return as_module(WireguardProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes)); }},
+     [](const ModuleStart& w) {
+         return as_module(WireguardProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes));
+     }},
 };
 static_assert(std::size(kTable) == kModules.size(), "a row for every module");
 

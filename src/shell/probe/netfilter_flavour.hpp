@@ -12,7 +12,7 @@ namespace wgbpf {
 struct NetfilterFlavour {
     CanRun can_run;
     enum class Kind { exact, brackets } kind = Kind::brackets; // when it can run
-    std::vector<std::string> notes;    // why a better flavour was not used
+    std::vector<std::string> notes;                            // why a better flavour was not used
     std::string describe() const;
 };
 

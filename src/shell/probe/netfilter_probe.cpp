@@ -24,7 +24,6 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 } // namespace
 
-
 // Brackets in one namespace: netfilter links attach in the namespace of the thread that makes them.
 struct NamespaceBrackets {
     const NetnsHandle* ns = nullptr;
@@ -64,7 +63,8 @@ struct NetfilterProbe::Impl {
         }
         uint32_t key = n.ns->inode();
         if (bpf_map_update_elem(bpf_map__fd(brackets->maps.bracket_plans), &key, &state, BPF_ANY) != 0)
-            return Error{fmt::format("cannot write the bracket plan of {}: {}", n.ns->description(), errno_text(errno))};
+            return Error{
+                fmt::format("cannot write the bracket plan of {}: {}", n.ns->description(), errno_text(errno))};
         return {};
     }
 
@@ -82,8 +82,8 @@ struct NetfilterProbe::Impl {
             LinkPtr link(bpf_program__attach_netfilter(prog, &opts));
             if (!link && (errno == EBUSY || errno == EEXIST)) return std::optional<Bracket>(b);
             if (!link)
-                return Error{fmt::format("cannot attach a netfilter hook at {} priority {}: {}",
-                                         hook_name(b.hook), b.priority, errno_text(errno))};
+                return Error{fmt::format("cannot attach a netfilter hook at {} priority {}: {}", hook_name(b.hook),
+                                         b.priority, errno_text(errno))};
             n.links.push_back(std::move(link));
         }
         return std::optional<Bracket>();
@@ -142,8 +142,8 @@ Result<std::unique_ptr<NetfilterProbe>> NetfilterProbe::start(const KernelFeatur
     } else {
         impl->brackets.reset(wgbpf_nf_bracket_bpf__open());
         if (!impl->brackets) return Error{"cannot open the netfilter BPF object: " + errno_text(errno)};
-        if (auto r = load_shared(impl->brackets.get(), wgbpf_nf_bracket_bpf__load, maps, ringbuf_bytes,
-                                 "netfilter link");
+        if (auto r =
+                load_shared(impl->brackets.get(), wgbpf_nf_bracket_bpf__load, maps, ringbuf_bytes, "netfilter link");
             !r)
             return Error{r.error()};
         impl->brackets->bss->filter = filter;
@@ -191,10 +191,12 @@ ModuleStatus NetfilterProbe::status() const {
     for (const auto& n : impl_->namespaces) hooks += n->links.size();
     const size_t spaces = impl_->namespaces.size();
     if (impl_->brackets)
-        s.flavour += spaces > 1 ? fmt::format(" ({} hooks in {} namespaces)", hooks, spaces) : fmt::format(" ({} hooks)", hooks);
+        s.flavour +=
+            spaces > 1 ? fmt::format(" ({} hooks in {} namespaces)", hooks, spaces) : fmt::format(" ({} hooks)", hooks);
     s.notes = impl_->notes;
     for (const auto& n : impl_->namespaces)
-        for (const std::string& note : n->plan.notes) s.notes.push_back((spaces > 1 ? n->ns->name() + ": " : "") + note);
+        for (const std::string& note : n->plan.notes)
+            s.notes.push_back((spaces > 1 ? n->ns->name() + ": " : "") + note);
     s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_NETFILTER);
     return s;
 }

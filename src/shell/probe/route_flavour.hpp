@@ -13,8 +13,8 @@ namespace wgbpf {
 struct RouteFlavour {
     CanRun can_run;
     bool ipv6 = false;
-    bool exact_rules = false;     // fexit fib4/6_rule_suppress + fib_rules_lookup
-    int suppress_arg_count = 3;   // fib{4,6}_rule_suppress arguments (2 before 5.16)
+    bool exact_rules = false;   // fexit fib4/6_rule_suppress + fib_rules_lookup
+    int suppress_arg_count = 3; // fib{4,6}_rule_suppress arguments (2 before 5.16)
     bool ipv6_suppress = false;
     std::vector<std::string> notes;
 

@@ -7,8 +7,9 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
     // Both lookups take (table, skb); a module whose BTF lacks them is not the WireGuard this reads.
     for (const char* fn : {"wg_allowedips_lookup_dst", "wg_allowedips_lookup_src"}) {
         if (kernel.function_arg_count(fn, "wireguard") != 2) {
-            f.can_run = CanRun::no("no kernel WireGuard (module wireguard not loaded, or without BTF for " +
-                                   std::string(fn) + "): user-space implementations are linked by peer, order and length");
+            f.can_run =
+                CanRun::no("no kernel WireGuard (module wireguard not loaded, or without BTF for " + std::string(fn) +
+                           "): user-space implementations are linked by peer, order and length");
             return f;
         }
     }
@@ -24,10 +25,12 @@ WireguardFlavour choose_wireguard_flavour(const KernelFeatures& kernel) {
         f.notes.push_back("handshake verdicts not watched: the module's BTF lacks wg_cookie_validate_packet, "
                           "wg_noise_handshake_consume_initiation/response, wg_packet_receive or the index/pubkey "
                           "lookups with the expected arguments");
-    f.decrypts = kernel.function_arg_count("decrypt_packet", "wireguard") == 2 && !kernel.function_arg_count("decrypt_packet");
+    f.decrypts =
+        kernel.function_arg_count("decrypt_packet", "wireguard") == 2 && !kernel.function_arg_count("decrypt_packet");
     if (!f.decrypts)
-        f.notes.push_back("data messages that do not decrypt are not watched: the module's BTF lacks decrypt_packet(skb, "
-                          "keypair), or vmlinux has a function of that name too");
+        f.notes.push_back(
+            "data messages that do not decrypt are not watched: the module's BTF lacks decrypt_packet(skb, "
+            "keypair), or vmlinux has a function of that name too");
     f.purges = kernel.function_arg_count("wg_packet_purge_staged_packets", "wireguard") == 1;
     if (!f.purges)
         f.notes.push_back("packets queued for a handshake and then dropped are not watched: the module's BTF lacks "
@@ -53,8 +56,9 @@ std::string WireguardFlavour::describe() const {
         return std::string("fexit wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
                (decrypts ? ", decryption failures" : "") + (purges ? ", queue purges" : "");
     case Kind::kprobe:
-        return std::string("kprobe+kretprobe wg_allowedips_lookup_dst/src") + (handshakes ? ", handshake verdicts" : "") +
-               (decrypts ? ", decryption failures" : "") + (purges ? ", queue purges" : "");
+        return std::string("kprobe+kretprobe wg_allowedips_lookup_dst/src") +
+               (handshakes ? ", handshake verdicts" : "") + (decrypts ? ", decryption failures" : "") +
+               (purges ? ", queue purges" : "");
     }
     return "none";
 }

@@ -14,7 +14,7 @@ namespace wgbpf {
 struct WireguardFlavour {
     CanRun can_run;
     enum class Kind { fexit, kprobe } kind = Kind::fexit; // when it can run
-    std::vector<std::string> notes;    // why fexit was not used; what is not watched
+    std::vector<std::string> notes;                       // why fexit was not used; what is not watched
     // Handshake verdicts (wg_cookie_validate_packet, wg_noise_handshake_consume_*): false when the module's
     // BTF lacks one of them (the lookups still run).
     bool handshakes = false;

@@ -52,9 +52,9 @@ struct WireguardProbe::Impl {
         bool decrypts = flavour.decrypts;
         auto load = [](bpf_program* p, bool yes) { bpf_program__set_autoload(p, yes); };
         for (bpf_program* p : {progs.wg_lookup_dst_exit, progs.wg_lookup_src_exit}) load(p, fexit);
-        for (bpf_program* p : {progs.wg_cookie_validate_exit, progs.wg_consume_initiation_exit,
-                               progs.wg_consume_response_exit, progs.wg_receive_entry, progs.wg_receive_exit,
-                               progs.wg_index_lookup_exit, progs.wg_pubkey_lookup_exit})
+        for (bpf_program* p :
+             {progs.wg_cookie_validate_exit, progs.wg_consume_initiation_exit, progs.wg_consume_response_exit,
+              progs.wg_receive_entry, progs.wg_receive_exit, progs.wg_index_lookup_exit, progs.wg_pubkey_lookup_exit})
             load(p, fexit && hs);
         load(progs.wg_purge_entry, fexit && flavour.purges);
         load(progs.wg_purge_entry_k, !fexit && flavour.purges);
@@ -66,11 +66,11 @@ struct WireguardProbe::Impl {
         for (bpf_program* p : {progs.wg_lookup_dst_entry, progs.wg_lookup_dst_return, progs.wg_lookup_src_entry,
                                progs.wg_lookup_src_return})
             load(p, !fexit);
-        for (bpf_program* p : {progs.wg_cookie_validate_entry, progs.wg_cookie_validate_return,
-                               progs.wg_consume_initiation_entry, progs.wg_consume_initiation_return,
-                               progs.wg_consume_response_entry, progs.wg_consume_response_return, progs.wg_receive_entry_k,
-                               progs.wg_receive_return_k, progs.wg_index_lookup_entry, progs.wg_index_lookup_return,
-                               progs.wg_pubkey_lookup_return})
+        for (bpf_program* p :
+             {progs.wg_cookie_validate_entry, progs.wg_cookie_validate_return, progs.wg_consume_initiation_entry,
+              progs.wg_consume_initiation_return, progs.wg_consume_response_entry, progs.wg_consume_response_return,
+              progs.wg_receive_entry_k, progs.wg_receive_return_k, progs.wg_index_lookup_entry,
+              progs.wg_index_lookup_return, progs.wg_pubkey_lookup_return})
             load(p, !fexit && hs);
         if (auto r = load_shared(skel.get(), wgbpf_wireguard_bpf__load, maps, ringbuf_bytes, "wireguard"); !r)
             return Error{r.error()};
@@ -84,11 +84,14 @@ struct WireguardProbe::Impl {
         if (flavour.kind == WireguardFlavour::Kind::fexit) {
             LinkPtr l(bpf_program__attach(p.wg_decrypt_exit));
             if (l) decrypt_links.push_back(std::move(l));
-            else decrypt_note = std::string("decryption failures not watched: fexit decrypt_packet: ") + std::strerror(errno);
+            else
+                decrypt_note =
+                    std::string("decryption failures not watched: fexit decrypt_packet: ") + std::strerror(errno);
             return;
         }
         LinkPtr entry(bpf_program__attach_kprobe(p.wg_decrypt_entry, false, "wireguard:decrypt_packet"));
-        LinkPtr ret(entry ? bpf_program__attach_kprobe(p.wg_decrypt_return, true, "wireguard:decrypt_packet") : nullptr);
+        LinkPtr ret(entry ? bpf_program__attach_kprobe(p.wg_decrypt_return, true, "wireguard:decrypt_packet")
+                          : nullptr);
         if (!entry || !ret) {
             decrypt_note = std::string("decryption failures not watched: kprobe wireguard:decrypt_packet: ") +
                            std::strerror(errno);
@@ -117,7 +120,8 @@ Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatur
     auto loaded = impl->open_and_load(maps, ringbuf_bytes);
     if (!loaded && impl->flavour.decrypts) {
         // The program on the module's static function is the likeliest to be refused: the rest runs without it.
-        impl->decrypt_note = "decryption failures not watched: the program on decrypt_packet did not load: " + loaded.error();
+        impl->decrypt_note =
+            "decryption failures not watched: the program on decrypt_packet did not load: " + loaded.error();
         impl->flavour.decrypts = false;
         loaded = impl->open_and_load(maps, ringbuf_bytes);
     }
