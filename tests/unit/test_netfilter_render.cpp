@@ -3,6 +3,7 @@
 #include "golden.hpp"
 #include "netfilter_fixtures.hpp"
 #include "netfilter/netfilter_stepper.hpp"
+#include "render_json.hpp"
 #include "render/netfilter_render.hpp"
 
 using namespace wgbpf;

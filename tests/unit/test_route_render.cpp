@@ -1,6 +1,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "golden.hpp"
+#include "render_json.hpp"
 #include "render/route_render.hpp"
 
 using namespace wgbpf;

@@ -2,6 +2,7 @@
 
 #include "golden.hpp"
 #include "timeline_fixtures.hpp"
+#include "render_json.hpp"
 #include "render/timeline_render.hpp"
 
 using namespace wgbpf;

@@ -1,6 +1,6 @@
 #pragma once
 // What wgbpf knows about one network namespace's configuration: links, ip rules, routes, sysctls.
-// Pure data, filled over netlink (src/netlink) or from a recording; consumed by rule attribution.
+// Pure data, filled over netlink (src/shell/netlink) or from a recording; consumed by rule attribution.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -122,7 +122,7 @@ struct NetnsConfig {
     std::vector<Route> routes; // all tables, both families, sorted (Route's order: live and replay agree)
     std::map<uint32_t, std::string> table_names; // /etc/iproute2/rt_tables + built-ins
     std::map<std::string, Ipv4Conf> ipv4_conf;   // "all", "default", per interface name
-    NftRuleset nft;                              // read separately (src/netlink/nft_reader)
+    NftRuleset nft;                              // read separately (src/shell/netlink/nft_reader)
 
     const Link* link_by_index(int ifindex) const;
     const Link* link_by_name(const std::string& name) const;

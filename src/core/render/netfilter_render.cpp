@@ -138,10 +138,6 @@ void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName&
     j.end();
 }
 
-nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name) {
-    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_netfilter_json(w, s, link_name); }));
-}
-
 std::string render_drop_text(const DropStep& d, const TextStyle& style) {
     Paint paint{style.colour};
     std::string out = line_start(d.t_ns, "drop", style) + paint(paint::red, d.reason.empty() ? "drop" : d.reason);
@@ -163,10 +159,6 @@ void write_drop_json(JsonWriter& w, const DropStep& d, const LinkName& link_name
     j.name("reason", d.reason);
     j.uint("t_ns", d.t_ns);
     j.end();
-}
-
-nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name) {
-    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_drop_json(w, d, link_name); }));
 }
 
 } // namespace wgbpf

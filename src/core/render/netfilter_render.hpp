@@ -17,7 +17,6 @@ namespace wgbpf {
 //  ct state new  [udp ...]", then indented "set by:" candidates and notes.
 std::string render_netfilter_text(const NetfilterStep& s, const TextStyle& style);
 void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName& link_name = {});
-nlohmann::json netfilter_to_json(const NetfilterStep& s, const LinkName& link_name = {}); // as a value (tests)
 
 // The connection's mark as far as it is known: "ct mark 0x0 -> 0xca6c" (a change, seen on both sides),
 // "ct not yet tracked" (a chain before conntrack), the mark conntrack found within the step, or "".
@@ -36,6 +35,5 @@ const char* verdict_colour(NfVerdict verdict);
 // "19:41:07.112233  drop   NETFILTER_DROP at nft_do_chain+0x3f2 (inet filter output)  [udp ...]"
 std::string render_drop_text(const DropStep& d, const TextStyle& style);
 void write_drop_json(JsonWriter& w, const DropStep& d, const LinkName& link_name = {});
-nlohmann::json drop_to_json(const DropStep& d, const LinkName& link_name = {}); // as a value (tests)
 
 } // namespace wgbpf

@@ -214,8 +214,4 @@ void write_route_json(JsonWriter& w, const RouteDecision& d) {
     j.end();
 }
 
-nlohmann::json route_to_json(const RouteDecision& d) {
-    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_route_json(w, d); }));
-}
-
 } // namespace wgbpf

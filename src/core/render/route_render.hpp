@@ -18,7 +18,6 @@ struct TextStyle {
 
 std::string render_route_text(const RouteDecision& d, const TextStyle& style);
 void write_route_json(JsonWriter& w, const RouteDecision& d);
-nlohmann::json route_to_json(const RouteDecision& d); // the same object as a value (tests, not the output path)
 
 // "default via 192.168.178.1 dev c0": a route as ip-route prints it ("route" when the prefix is unknown).
 std::string route_text(const std::optional<IpPrefix>& prefix, const std::optional<IpAddress>& gw,

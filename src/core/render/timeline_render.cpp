@@ -320,8 +320,4 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     j.end();
 }
 
-nlohmann::json timeline_to_json(const PacketTimeline& t, const LinkName& link_name) {
-    return nlohmann::json::parse(json_text([&](JsonWriter& w) { write_timeline_json(w, t, link_name); }));
-}
-
 } // namespace wgbpf

@@ -19,7 +19,6 @@ namespace wgbpf {
 //    wg       encrypt -> peer IoYF4p... endpoint 203.0.113.123:51820, receiver 0x9b11b4, counter 2  => #2
 std::string render_timeline_text(const PacketTimeline& t, const TextStyle& style);
 void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName& link_name = {});
-nlohmann::json timeline_to_json(const PacketTimeline& t, const LinkName& link_name = {}); // as a value (tests)
 
 // A route decision on one line: "output mark 0xca6c: rule 0 local: miss; rule 32765 skipped (...); ..."
 std::string route_summary_text(const RouteDecision& d);
