@@ -65,14 +65,13 @@ static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 	return NF_ACCEPT;
 }
 
-#define BRACKET(n)                                                                                                     \
-	SEC("netfilter") int nf_bracket_##n(struct bpf_nf_ctx *ctx)                                                    \
-	{                                                                                                              \
-		return bracket(ctx, n);                                                                                \
-	}
+/* 32 programs, one per bracket slot (kMaxBrackets) */
+/* clang-format off */
+#define BRACKET(n) \
+	SEC("netfilter") int nf_bracket_##n(struct bpf_nf_ctx *ctx) { return bracket(ctx, n); }
 
-BRACKET(0)
-BRACKET(1) BRACKET(2) BRACKET(3) BRACKET(4) BRACKET(5) BRACKET(6) BRACKET(7) BRACKET(8) BRACKET(9) BRACKET(10)
-	BRACKET(11) BRACKET(12) BRACKET(13) BRACKET(14) BRACKET(15) BRACKET(16) BRACKET(17) BRACKET(18) BRACKET(19)
-		BRACKET(20) BRACKET(21) BRACKET(22) BRACKET(23) BRACKET(24) BRACKET(25) BRACKET(26) BRACKET(27)
-			BRACKET(28) BRACKET(29) BRACKET(30) BRACKET(31)
+BRACKET(0) BRACKET(1) BRACKET(2) BRACKET(3) BRACKET(4) BRACKET(5) BRACKET(6) BRACKET(7)
+BRACKET(8) BRACKET(9) BRACKET(10) BRACKET(11) BRACKET(12) BRACKET(13) BRACKET(14) BRACKET(15)
+BRACKET(16) BRACKET(17) BRACKET(18) BRACKET(19) BRACKET(20) BRACKET(21) BRACKET(22) BRACKET(23)
+BRACKET(24) BRACKET(25) BRACKET(26) BRACKET(27) BRACKET(28) BRACKET(29) BRACKET(30) BRACKET(31)
+	/* clang-format on */

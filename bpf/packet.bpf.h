@@ -115,9 +115,8 @@ static __always_inline void read_packet(struct l3_ref r, __u64 id, struct wgbpf_
 		p->l3_len = 40;
 		__builtin_memcpy(p->src, &h.ip6.saddr, 16);
 		__builtin_memcpy(p->dst, &h.ip6.daddr, 16);
-		if (whole &&
-		    p->proto ==
-			    WGBPF_IPPROTO_FRAGMENT) { /* a fragment header first (RFC 8200 4.5): its transport, id, place */
+		/* a fragment header first (RFC 8200 4.5): its transport, id, place */
+		if (whole && p->proto == WGBPF_IPPROTO_FRAGMENT) {
 			p->proto = h.raw[40];
 			p->l3_len = 48; /* the transport header follows the fragment header */
 			__u16 off = (__u16)h.raw[42] << 8 | h.raw[43];

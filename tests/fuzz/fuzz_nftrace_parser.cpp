@@ -29,7 +29,7 @@ std::vector<PacketTimeline> timelines() {
         PacketTimeline& t = out[i];
         t.id = i + 1;
         t.pkt = p;
-        t.outcome = i == 0 ? "encapsulated" : "sent";
+        t.outcome = i == 0 ? Outcome::encapsulated : Outcome::sent;
         if (i == 0) t.encapsulated_in = 2;
         NetfilterStep output{.t_ns = 10 * i + 1,
                              .pkt = p,
@@ -37,7 +37,7 @@ std::vector<PacketTimeline> timelines() {
                              .family = "inet",
                              .table = "filter",
                              .chain = "output",
-                             .verdict = "accept"};
+                             .verdict = NfVerdict::accept};
         NetfilterStep post{.t_ns = 10 * i + 2,
                            .pkt = p,
                            .hook = NfHook::postrouting,
@@ -45,7 +45,7 @@ std::vector<PacketTimeline> timelines() {
                            .table = "wg-quick-wg0",
                            .chain = "postmangle",
                            .shared_with = {"inet filter output"},
-                           .verdict = "drop",
+                           .verdict = NfVerdict::drop,
                            .mark_after = 0xca6c};
         t.steps = {output, post};
     }

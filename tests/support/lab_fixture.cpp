@@ -198,17 +198,18 @@ Lab::Lab(LabKind kind, const LabSpec& spec)
       script_(spec.script.empty() ? script() : spec.script),
       env_(std::string(kind == LabKind::container ? "WGBPF_LAB_CONTAINER=1 " : "") + "WGBPF_LAB=" + sh_quote(name_) +
            " WGBPF_LAB_WG=" + sh_quote(wg_) + " ") {
-    RunResult r = run_status(env_ + sh_quote(script_) + " up 2>&1", std::chrono::seconds(120));
+    RunResult r = run_status(env_ + "bash " + sh_quote(script_) + " up 2>&1", std::chrono::seconds(120));
     up_log_ = r.output;
     if (r.status != 0) {
-        run_status(env_ + sh_quote(script_) + " down 2>&1", std::chrono::seconds(60)); // the script cleans up; be sure
+        run_status(env_ + "bash " + sh_quote(script_) + " down 2>&1",
+                   std::chrono::seconds(60)); // the script cleans up; be sure
         throw std::runtime_error("lab.sh up failed (" + status_text(r.status) + "):\n" + r.output);
     }
 }
 
 Lab::~Lab() {
     try {
-        RunResult r = run_status(env_ + sh_quote(script_) + " down 2>&1", std::chrono::seconds(60));
+        RunResult r = run_status(env_ + "bash " + sh_quote(script_) + " down 2>&1", std::chrono::seconds(60));
         if (r.status != 0) std::cerr << "lab.sh down failed (" << status_text(r.status) << "):\n" << r.output;
     } catch (const std::exception& e) {
         std::cerr << "lab.sh down: " << e.what() << "\n";

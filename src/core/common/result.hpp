@@ -2,6 +2,7 @@
 // Recoverable errors are values (Result); fatal ones are one exception type (FatalError), caught in main.
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <variant>
@@ -13,10 +14,23 @@ struct Error {
 };
 
 template <typename T>
+class Result;
+
+// The error of a failed Result, to carry on as another Result's: `if (!r) return r;`. A success has none.
+template <typename R>
+Error failure_of(const R& failed) {
+    if (failed.ok()) throw std::logic_error("a successful result passed on as a failure");
+    return Error{failed.error()};
+}
+
+template <typename T>
 class [[nodiscard]] Result {
 public:
     Result(T value) : v_(std::move(value)) {}
     Result(Error e) : v_(std::move(e)) {}
+    // Another Result's failure, passed on (`if (!r) return r;`).
+    template <typename U>
+    requires(!std::is_same_v<U, T>) Result(const Result<U>& failed) : v_(failure_of(failed)) {}
     bool ok() const { return std::holds_alternative<T>(v_); }
     explicit operator bool() const { return ok(); }
     T& value() { return std::get<T>(v_); }
@@ -36,6 +50,8 @@ class [[nodiscard]] Result<void> {
 public:
     Result() = default;
     Result(Error e) : err_(std::move(e.message)), failed_(true) {}
+    template <typename U>
+    Result(const Result<U>& failed) : err_(failure_of(failed).message), failed_(true) {}
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
     const std::string& error() const { return err_; }

@@ -330,7 +330,7 @@ Result<NftraceLog> parse_nftrace_text(std::string_view text, std::string_view so
                              everything);
     stream.feed(text);
     Result<void> done = stream.finish();
-    if (!done) return Error{done.error()};
+    if (!done) return done;
     log.warnings = stream.stats().warnings;
     log.lines = stream.stats().lines;
     log.ignored_lines = stream.stats().ignored_lines;

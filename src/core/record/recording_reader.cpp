@@ -44,7 +44,7 @@ Result<RecordingReader> RecordingReader::start(std::unique_ptr<std::istream> in)
     if (r.version_ == 0) return Error{"corrupted: recording format version 0 does not exist"};
 
     auto first = r.read_frame();
-    if (!first) return Error{first.error()};
+    if (!first) return first;
     if (!*first)
         return Error{"truncated: the file ends at byte " + std::to_string(r.offset_) + ", before its header frame"};
     if ((*first)->kind != FrameKind::header)

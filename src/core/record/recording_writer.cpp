@@ -55,14 +55,14 @@ Result<UniqueFd> open_for_recording(const std::string& path) {
 Result<std::unique_ptr<RecordingWriter>> RecordingWriter::open(const std::string& path, const RecordingHeader& header,
                                                                RecordingNameSources names) {
     auto fd = open_for_recording(path);
-    if (!fd) return Error{fd.error()};
+    if (!fd) return fd;
     std::unique_ptr<RecordingWriter> w(new RecordingWriter(std::move(fd.value()), path, std::move(names)));
     std::byte preamble[kRecordingPreambleSize];
     std::memcpy(preamble, kRecordingMagic.data(), kRecordingMagic.size());
     put_le32(preamble + kRecordingMagic.size(), kRecordingFormatVersion);
     w->buffer_.insert(w->buffer_.end(), preamble, preamble + sizeof preamble);
-    if (auto r = w->frame(uint32_t(FrameKind::header), encode_frame(header)); !r) return Error{r.error()};
-    if (auto r = w->flush(); !r) return Error{r.error()};
+    if (auto r = w->frame(uint32_t(FrameKind::header), encode_frame(header)); !r) return r;
+    if (auto r = w->flush(); !r) return r;
     return w;
 }
 

@@ -99,7 +99,7 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         return {};
     case FrameKind::config: {
         auto c = decode_config_frame(frame.payload);
-        if (!c) return Error{c.error()};
+        if (!c) return c;
         if (!first_netns_) first_netns_ = c->netns;
         if (c->route_changes) {
             auto before = configs_.find(c->netns);
@@ -117,27 +117,27 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
     }
     case FrameKind::plan: {
         auto p = decode_plan_frame(frame.payload);
-        if (!p) return Error{p.error()};
+        if (!p) return p;
         plans_[p->netns] = std::move(p->plan);
         return {};
     }
     case FrameKind::names: {
         auto n = decode_names_frame(frame.payload);
-        if (!n) return Error{n.error()};
+        if (!n) return n;
         for (auto& [k, v] : n->drop_reasons) names_.drop_reasons[k] = std::move(v);
         for (auto& [k, v] : n->symbols) names_.symbols[k] = std::move(v);
         return {};
     }
     case FrameKind::lost: {
         auto l = decode_lost_frame(frame.payload);
-        if (!l) return Error{l.error()};
+        if (!l) return l;
         out.lost[l->module] += l->count;
         pipeline_->lost(l->module, l->count);
         return {};
     }
     case FrameKind::end: {
         auto e = decode_end_frame(frame.payload);
-        if (!e) return Error{e.error()};
+        if (!e) return e;
         out.end = std::move(e.value());
         return {};
     }
@@ -151,7 +151,7 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
     }
     case FrameKind::nftrace: {
         auto e = decode_nftrace_frame(frame.payload);
-        if (!e) return Error{e.error()};
+        if (!e) return e;
         pipeline_->trace(std::move(e.value()));
         return {};
     }

@@ -17,7 +17,7 @@ namespace wgbpf {
 Result<std::unique_ptr<ChangeWatcher>> ChangeWatcher::open(const NetnsHandle& ns, int bus,
                                                            std::initializer_list<int> groups, const std::string& what) {
     auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
+    if (!scope) return scope;
     auto sock = open_mnl_socket(bus, SOCK_NONBLOCK);
     if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
     // Membership by group number covers all groups alike (the bind() bitmask stops at 32).

@@ -77,24 +77,24 @@ Result<NetnsConfig> read_netns_config(const NetnsHandle& ns) {
     cfg.netns_inode = ns.inode();
     {
         auto scope = NetnsScope::enter(ns);
-        if (!scope) return Error{scope.error()};
+        if (!scope) return scope;
         auto sock = open_mnl_socket(NETLINK_ROUTE);
         if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
 
         std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
         auto links = dump(sock->get(), put_dump_request(buf.data(), RTM_GETLINK, ifinfomsg{.ifi_family = AF_UNSPEC}),
                           "links", parse_link, cfg.links);
-        if (!links) return Error{links.error()};
+        if (!links) return links;
         for (uint8_t af : {AF_INET, AF_INET6}) {
             auto rules = dump(sock->get(), put_dump_request(buf.data(), RTM_GETRULE, fib_rule_hdr{.family = af}),
                               af == AF_INET ? "IPv4 rules" : "IPv6 rules", parse_rule, cfg.rules);
-            if (!rules) return Error{rules.error()};
+            if (!rules) return rules;
             // rtm_table = RT_TABLE_UNSPEC: every table.
             auto routes =
                 dump(sock->get(),
                      put_dump_request(buf.data(), RTM_GETROUTE, rtmsg{.rtm_family = af, .rtm_table = RT_TABLE_UNSPEC}),
                      af == AF_INET ? "IPv4 routes" : "IPv6 routes", parse_route, cfg.routes);
-            if (!routes) return Error{routes.error()};
+            if (!routes) return routes;
         }
         read_ipv4_conf(cfg);
     }

@@ -68,7 +68,7 @@ Result<Where> resolve(std::string_view spec) {
 
 Result<NetnsHandle> NetnsHandle::open(std::string_view spec) {
     auto where = resolve(spec);
-    if (!where) return Error{where.error()};
+    if (!where) return where;
     return open_path(where->path, where->description, where->name);
 }
 
@@ -93,7 +93,7 @@ Result<std::vector<NetnsHandle>> NetnsHandle::open_all() {
         if (h && seen.insert(h->inode()).second) all.push_back(std::move(h.value()));
     };
     auto own = open("");
-    if (!own) return Error{own.error()};
+    if (!own) return own;
     keep(std::move(own));
     std::vector<std::string> names, pids;
     if (DIR* d = ::opendir("/run/netns")) {
@@ -151,7 +151,7 @@ NetnsScope::~NetnsScope() {
 
 Result<std::set<uint16_t>> bound_udp_ports(const NetnsHandle& ns) {
     auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
+    if (!scope) return scope;
     std::set<uint16_t> ports;
     // thread-self: /proc/PID/net is the namespace of the process's main thread, not of this one after setns.
     for (const char* table : {"/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"}) {

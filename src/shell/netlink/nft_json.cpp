@@ -258,7 +258,7 @@ Result<NftRuleset> parse_nft_ruleset(std::string_view chains_json, std::string_v
         return Error{"nft JSON output has no \"nftables\" array"};
 
     auto text = parse_text(text_with_handles);
-    if (!text) return Error{text.error()};
+    if (!text) return text;
     NftRuleset rs;
     rs.tables = text->tables;
     std::map<std::pair<std::string, std::string>, uint64_t> table_handles; // (family, name)
@@ -271,7 +271,7 @@ Result<NftRuleset> parse_nft_ruleset(std::string_view chains_json, std::string_v
         if (c == item.end()) continue; // metainfo
         if (!c->is_object()) return Error{fmt::format("nft JSON: item {}: \"chain\" is not an object", i)};
         auto chain = make_chain(*c, i, table_handles, *text);
-        if (!chain) return Error{chain.error()};
+        if (!chain) return chain;
         rs.chains.push_back(std::move(*chain));
     }
     if (rs.chains.size() != text->chains.size())

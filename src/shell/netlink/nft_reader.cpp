@@ -93,7 +93,7 @@ void read_legacy_tables(uint8_t pf, const char* file, std::vector<LegacyTable>& 
 Result<NftRuleset> read_nft_ruleset(const NetnsHandle& ns) {
     std::lock_guard lock(nft_mutex);
     auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
+    if (!scope) return scope;
     auto sock = open_mnl_socket(NETLINK_NETFILTER);
     if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
     // Created inside the namespace: libnftables' own netlink socket must live there too.

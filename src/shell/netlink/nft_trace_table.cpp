@@ -203,7 +203,7 @@ Result<std::unique_ptr<NftTraceTable>> NftTraceTable::create(const NetnsHandle& 
     const std::string name = trace_table_name(::getpid());
     const std::vector<TraceChainPlan> chains = plan_trace_chains(scope);
     auto where = NetnsScope::enter(ns);
-    if (!where) return Error{where.error()};
+    if (!where) return where;
     auto sock = open_mnl_socket(NETLINK_NETFILTER);
     if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
 

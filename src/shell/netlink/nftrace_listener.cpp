@@ -27,7 +27,7 @@ constexpr int kSocketBuffer = 8 << 20;
 
 Result<std::unique_ptr<NftraceListener>> NftraceListener::open(const NetnsHandle& ns) {
     auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
+    if (!scope) return scope;
     auto sock = open_mnl_socket(NETLINK_NETFILTER, SOCK_NONBLOCK);
     if (!sock) return Error{fmt::format("{} in {}", sock.error(), ns.description())};
     int group = NFNLGRP_NFTRACE;

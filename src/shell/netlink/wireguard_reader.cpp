@@ -63,9 +63,9 @@ Result<std::optional<uint16_t>> resolve_family(mnl_socket* sock) {
 // The kernel's view of the device; nullopt when there is no kernel WireGuard or it is another kind of device.
 Result<std::optional<WgInterface>> read_kernel(const std::string& ifname) {
     auto sock = open_mnl_socket(NETLINK_GENERIC);
-    if (!sock) return Error{sock.error()};
+    if (!sock) return sock;
     auto family = resolve_family(sock->get());
-    if (!family) return Error{family.error()};
+    if (!family) return family;
     if (!*family) return std::optional<WgInterface>{};
 
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
@@ -126,7 +126,7 @@ Result<std::optional<WgInterface>> read_uapi(const std::string& ifname) {
         if (reply.size() > kMaxUapiReply) return Error{fmt::format("{}: UAPI reply too large", ifname)};
     }
     auto wg = parse_uapi_get(reply, ifname);
-    if (!wg) return Error{wg.error()};
+    if (!wg) return wg;
     return std::optional<WgInterface>{std::move(*wg)};
 }
 
@@ -136,17 +136,17 @@ Result<WgInterface> read_wireguard(const NetnsHandle& ns, const std::string& ifn
     if (ifname.empty() || ifname.size() >= IFNAMSIZ || ifname.find('/') != std::string::npos)
         return Error{fmt::format("'{}' is not a valid interface name", ifname)};
     auto scope = NetnsScope::enter(ns);
-    if (!scope) return Error{scope.error()};
+    if (!scope) return scope;
     // The UAPI socket directory is shared by all namespaces: make sure the interface really is in this one.
     if (::if_nametoindex(ifname.c_str()) == 0)
         return Error{fmt::format("{}: no such interface in network namespace {}", ifname, ns.description())};
 
     auto kernel = read_kernel(ifname);
-    if (!kernel) return Error{kernel.error()};
+    if (!kernel) return kernel;
     if (*kernel) return std::move(**kernel);
 
     auto uapi = read_uapi(ifname);
-    if (!uapi) return Error{uapi.error()};
+    if (!uapi) return uapi;
     if (*uapi) return std::move(**uapi);
     return Error{
         fmt::format("{}: not a kernel WireGuard device and no UAPI socket at {}/{}.sock", ifname, kUapiDir, ifname)};

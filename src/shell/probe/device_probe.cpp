@@ -26,13 +26,11 @@ Result<std::unique_ptr<DeviceProbe>> DeviceProbe::start(const KernelFeatures& ke
                                                         SharedMaps& maps, uint32_t ringbuf_bytes) {
     if (CanRun can = device_can_run(kernel); !can) return Error{can.why_not};
     auto impl = std::make_unique<Impl>();
-    impl->skel.reset(wgbpf_device_bpf__open());
-    if (!impl->skel) return Error{std::string("cannot open the device BPF object: ") + std::strerror(errno)};
-    if (auto r = load_shared(impl->skel.get(), wgbpf_device_bpf__load, maps, ringbuf_bytes, "device"); !r)
-        return Error{r.error()};
-    impl->skel->bss->filter = filter;
-    if (int err = wgbpf_device_bpf__attach(impl->skel.get()))
-        return Error{std::string("cannot attach the device tracepoints: ") + std::strerror(-err)};
+    auto skel = start_object<wgbpf_device_bpf, wgbpf_device_bpf__destroy>(
+        wgbpf_device_bpf__open, wgbpf_device_bpf__load, wgbpf_device_bpf__attach, maps, ringbuf_bytes,
+        {"cannot open the device BPF object", "device", "cannot attach the device tracepoints"}, &filter);
+    if (!skel) return skel;
+    impl->skel = std::move(skel.value());
     impl->losses_fd = maps.losses.get();
     return std::unique_ptr<DeviceProbe>(new DeviceProbe(std::move(impl)));
 }

@@ -22,14 +22,16 @@ Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel
     auto impl = std::make_unique<Impl>();
     impl->flavour = choose_drop_flavour(kernel);
     if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
-    impl->skel.reset(wgbpf_drop_bpf__open());
-    if (!impl->skel) return Error{std::string("cannot open the drop BPF object: ") + std::strerror(errno)};
-    bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_reason, impl->flavour.with_reason);
-    bpf_program__set_autoload(impl->skel->progs.drop_kfree_skb_noreason, !impl->flavour.with_reason);
-    if (auto r = load_shared(impl->skel.get(), wgbpf_drop_bpf__load, maps, ringbuf_bytes, "drop"); !r)
-        return Error{r.error()};
-    if (int err = wgbpf_drop_bpf__attach(impl->skel.get()))
-        return Error{std::string("cannot attach to kfree_skb: ") + std::strerror(-err)};
+    const bool with_reason = impl->flavour.with_reason;
+    auto skel = start_object<wgbpf_drop_bpf, wgbpf_drop_bpf__destroy>(
+        wgbpf_drop_bpf__open, wgbpf_drop_bpf__load, wgbpf_drop_bpf__attach, maps, ringbuf_bytes,
+        {"cannot open the drop BPF object", "drop", "cannot attach to kfree_skb"}, nullptr,
+        [with_reason](wgbpf_drop_bpf& s) {
+            bpf_program__set_autoload(s.progs.drop_kfree_skb_reason, with_reason);
+            bpf_program__set_autoload(s.progs.drop_kfree_skb_noreason, !with_reason);
+        });
+    if (!skel) return skel;
+    impl->skel = std::move(skel.value());
     impl->losses_fd = maps.losses.get();
     return std::unique_ptr<DropProbe>(new DropProbe(std::move(impl)));
 }

@@ -14,7 +14,7 @@ namespace {
 
 template <typename Probe>
 Result<std::unique_ptr<ProbeModule>> as_module(Result<std::unique_ptr<Probe>> started) {
-    if (!started) return Error{started.error()};
+    if (!started) return started;
     return std::unique_ptr<ProbeModule>(std::move(started.value()));
 }
 
@@ -22,7 +22,7 @@ Result<std::unique_ptr<ProbeModule>> as_module(Result<std::unique_ptr<Probe>> st
 Result<std::unique_ptr<ProbeModule>> start_netfilter(const ModuleStart& w) {
     const NamespaceRuleset& first = w.namespaces.front();
     auto started = NetfilterProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes, *first.handle, *first.nft);
-    if (!started) return Error{started.error()};
+    if (!started) return started;
     for (size_t i = 1; i < w.namespaces.size(); ++i) {
         const NamespaceRuleset& ns = w.namespaces[i];
         if (auto r = started.value()->watch_namespace(*ns.handle, *ns.nft); !r)

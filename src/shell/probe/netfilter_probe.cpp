@@ -71,7 +71,7 @@ struct NetfilterProbe::Impl {
     // Attaches every bracket of `p` in `n`'s namespace; on a priority the kernel says is taken (another hook
     // there: conntrack, defrag, another program's link), returns that bracket.
     Result<std::optional<Bracket>> place(NamespaceBrackets& n, const BracketPlan& p) {
-        if (auto r = publish(n, p); !r) return Error{r.error()};
+        if (auto r = publish(n, p); !r) return r;
         for (uint32_t i = 0; i < p.brackets.size() && i < kMaxBrackets; ++i) {
             const Bracket& b = p.brackets[i];
             std::string name = fmt::format("nf_bracket_{}", i);
@@ -100,13 +100,13 @@ struct NetfilterProbe::Impl {
         }
         n.links.clear(); // old brackets go first: two hooks at one priority would be refused (EBUSY)
         auto scope = NetnsScope::enter(*n.ns); // netfilter links attach to the caller's namespace
-        if (!scope) return Error{scope.error()};
+        if (!scope) return scope;
         constexpr int kMaxPlacements = 64;
         for (int attempt = 1;; ++attempt) {
             auto refused = place(n, next);
             if (!refused) {
                 n.links.clear();
-                return Error{refused.error()};
+                return refused;
             }
             if (!*refused) break;
             n.links.clear();
@@ -132,25 +132,23 @@ Result<std::unique_ptr<NetfilterProbe>> NetfilterProbe::start(const KernelFeatur
     if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
 
     if (impl->flavour.kind == NetfilterFlavour::Kind::exact) {
-        impl->chain.reset(wgbpf_nf_chain_bpf__open());
-        if (!impl->chain) return Error{"cannot open the netfilter BPF object: " + errno_text(errno)};
-        if (auto r = load_shared(impl->chain.get(), wgbpf_nf_chain_bpf__load, maps, ringbuf_bytes, "nft_do_chain"); !r)
-            return Error{r.error()};
-        impl->chain->bss->filter = filter;
-        if (int err = wgbpf_nf_chain_bpf__attach(impl->chain.get()))
-            return Error{"cannot attach to nft_do_chain: " + errno_text(err)};
+        auto chain = start_object<wgbpf_nf_chain_bpf, wgbpf_nf_chain_bpf__destroy>(
+            wgbpf_nf_chain_bpf__open, wgbpf_nf_chain_bpf__load, wgbpf_nf_chain_bpf__attach, maps, ringbuf_bytes,
+            {"cannot open the netfilter BPF object", "nft_do_chain", "cannot attach to nft_do_chain"}, &filter);
+        if (!chain) return chain;
+        impl->chain = std::move(chain.value());
     } else {
         impl->brackets.reset(wgbpf_nf_bracket_bpf__open());
         if (!impl->brackets) return Error{"cannot open the netfilter BPF object: " + errno_text(errno)};
         if (auto r =
                 load_shared(impl->brackets.get(), wgbpf_nf_bracket_bpf__load, maps, ringbuf_bytes, "netfilter link");
             !r)
-            return Error{r.error()};
+            return r;
         impl->brackets->bss->filter = filter;
     }
     impl->losses_fd = maps.losses.get();
     auto probe = std::unique_ptr<NetfilterProbe>(new NetfilterProbe(std::move(impl)));
-    if (auto r = probe->watch_namespace(ns, ruleset); !r) return Error{r.error()};
+    if (auto r = probe->watch_namespace(ns, ruleset); !r) return r;
     return probe;
 }
 
@@ -161,7 +159,7 @@ Result<void> NetfilterProbe::watch_namespace(const NetnsHandle& ns, const NftRul
     if (!impl_->brackets || impl_->find(ns.inode())) return {};
     auto n = std::make_unique<NamespaceBrackets>();
     n->ns = &ns;
-    if (auto r = impl_->attach_brackets(*n, ruleset); !r) return Error{r.error()};
+    if (auto r = impl_->attach_brackets(*n, ruleset); !r) return r;
     impl_->namespaces.push_back(std::move(n));
     return {};
 }

@@ -30,24 +30,20 @@ struct RouteProbe::Impl {
 
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
-
 // The exact-rules object shares the route object's ring buffer and loss counters. Its failure only
 // degrades the module (rules are then inferred), never stops it.
 Result<RulesSkel> start_exact_rules(const RouteFlavour& flavour, SharedMaps& maps, uint32_t ringbuf_bytes,
                                     const wgbpf_filter& filter) {
-    RulesSkel rules(wgbpf_route_rules_bpf__open());
-    if (!rules) return Error{"cannot open the exact-rules BPF object: " + errno_text(errno)};
-    bool three = flavour.suppress_arg_count == 3;
-    bpf_program__set_autoload(rules->progs.rules_fib4_suppress3, three);
-    bpf_program__set_autoload(rules->progs.rules_fib4_suppress2, !three);
-    bpf_program__set_autoload(rules->progs.rules_fib6_suppress3, flavour.ipv6_suppress && three);
-    bpf_program__set_autoload(rules->progs.rules_fib6_suppress2, flavour.ipv6_suppress && !three);
-    if (auto r = load_shared(rules.get(), wgbpf_route_rules_bpf__load, maps, ringbuf_bytes, "exact-rules"); !r)
-        return Error{r.error()};
-    rules->bss->filter = filter;
-    if (int err = wgbpf_route_rules_bpf__attach(rules.get())) return Error{"attach refused: " + errno_text(err)};
-    return rules;
+    const bool three = flavour.suppress_arg_count == 3, ipv6 = flavour.ipv6_suppress;
+    return start_object<wgbpf_route_rules_bpf, wgbpf_route_rules_bpf__destroy>(
+        wgbpf_route_rules_bpf__open, wgbpf_route_rules_bpf__load, wgbpf_route_rules_bpf__attach, maps, ringbuf_bytes,
+        {"cannot open the exact-rules BPF object", "exact-rules", "attach refused"}, &filter,
+        [three, ipv6](wgbpf_route_rules_bpf& s) {
+            bpf_program__set_autoload(s.progs.rules_fib4_suppress3, three);
+            bpf_program__set_autoload(s.progs.rules_fib4_suppress2, !three);
+            bpf_program__set_autoload(s.progs.rules_fib6_suppress3, ipv6 && three);
+            bpf_program__set_autoload(s.progs.rules_fib6_suppress2, ipv6 && !three);
+        });
 }
 
 } // namespace
@@ -59,14 +55,13 @@ Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kern
     if (!impl->flavour.can_run) return Error{impl->flavour.can_run.why_not};
     impl->notes = impl->flavour.notes;
 
-    impl->route.reset(wgbpf_route_bpf__open());
-    if (!impl->route) return Error{"cannot open the routing BPF object: " + errno_text(errno)};
-    bpf_program__set_autoload(impl->route->progs.route_fib6_lookup, impl->flavour.ipv6);
-    if (auto r = load_shared(impl->route.get(), wgbpf_route_bpf__load, maps, ringbuf_bytes, "routing"); !r)
-        return Error{r.error()};
-    impl->route->bss->filter = filter;
-    if (int err = wgbpf_route_bpf__attach(impl->route.get()))
-        return Error{"cannot attach the routing tracepoints: " + errno_text(err)};
+    const bool ipv6 = impl->flavour.ipv6;
+    auto route = start_object<wgbpf_route_bpf, wgbpf_route_bpf__destroy>(
+        wgbpf_route_bpf__open, wgbpf_route_bpf__load, wgbpf_route_bpf__attach, maps, ringbuf_bytes,
+        {"cannot open the routing BPF object", "routing", "cannot attach the routing tracepoints"}, &filter,
+        [ipv6](wgbpf_route_bpf& s) { bpf_program__set_autoload(s.progs.route_fib6_lookup, ipv6); });
+    if (!route) return route;
+    impl->route = std::move(route.value());
     impl->losses_fd = maps.losses.get();
 
     if (impl->flavour.exact_rules) {

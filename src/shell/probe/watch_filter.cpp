@@ -64,7 +64,7 @@ Result<wgbpf_filter> build_filter(const std::vector<WatchScope>& scopes) {
     if (!f.n_ifaces) f.ifaces[f.n_ifaces++] = -1; // the interface is nowhere now: no interface has index -1
     for (const WatchScope& s : scopes)
         if (s.wireguard)
-            if (auto r = add_wireguard(f, *s.wireguard); !r) return Error{r.error()};
+            if (auto r = add_wireguard(f, *s.wireguard); !r) return r;
     return f;
 }
 

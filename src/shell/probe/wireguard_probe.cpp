@@ -72,8 +72,7 @@ struct WireguardProbe::Impl {
               progs.wg_receive_entry_k, progs.wg_receive_return_k, progs.wg_index_lookup_entry,
               progs.wg_index_lookup_return, progs.wg_pubkey_lookup_return})
             load(p, !fexit && hs);
-        if (auto r = load_shared(skel.get(), wgbpf_wireguard_bpf__load, maps, ringbuf_bytes, "wireguard"); !r)
-            return Error{r.error()};
+        if (auto r = load_shared(skel.get(), wgbpf_wireguard_bpf__load, maps, ringbuf_bytes, "wireguard"); !r) return r;
         return {};
     }
 
@@ -125,7 +124,7 @@ Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatur
         impl->flavour.decrypts = false;
         loaded = impl->open_and_load(maps, ringbuf_bytes);
     }
-    if (!loaded) return Error{loaded.error()};
+    if (!loaded) return loaded;
     impl->skel->bss->filter = filter;
     if (int err = wgbpf_wireguard_bpf__attach(impl->skel.get()))
         return Error{"cannot attach to kernel WireGuard (" + impl->flavour.describe() + "): " + std::strerror(-err)};
