@@ -16,9 +16,12 @@ std::string_view name_of(ModuleId m) {
 }
 
 std::array<ModuleId, kModules.size()> modules_by_name() {
-    auto out = kModules;
-    std::sort(out.begin(), out.end(), [](ModuleId a, ModuleId b) { return name_of(a) < name_of(b); });
-    return out;
+    static const auto sorted = [] {
+        auto out = kModules;
+        std::sort(out.begin(), out.end(), [](ModuleId a, ModuleId b) { return name_of(a) < name_of(b); });
+        return out;
+    }();
+    return sorted;
 }
 
 } // namespace wgbpf

@@ -48,10 +48,13 @@ public:
         return btf_vlen(t) - 1; // the first parameter is the context pointer
     }
 
+    // Loads a probe program: asked once (the module table and the probe both ask).
     std::optional<std::string> netfilter_link_refused() const override {
-        int ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_NETFILTER, nullptr);
-        if (ok == 1) return std::nullopt;
-        return "BPF netfilter links are not supported by this kernel (Linux 6.4+)";
+        std::call_once(netfilter_once_, [this] {
+            if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_NETFILTER, nullptr) != 1)
+                netfilter_refusal_ = "BPF netfilter links are not supported by this kernel (Linux 6.4+)";
+        });
+        return netfilter_refusal_;
     }
 
     std::optional<std::string> fexit_refused() const override {
@@ -121,6 +124,8 @@ private:
     mutable std::map<std::string, BtfPtr> modules_;
     mutable std::once_flag fexit_once_;
     mutable std::optional<std::string> fexit_refusal_;
+    mutable std::once_flag netfilter_once_;
+    mutable std::optional<std::string> netfilter_refusal_;
 };
 
 } // namespace

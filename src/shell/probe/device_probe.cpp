@@ -13,7 +13,6 @@ using DeviceSkel = SkeletonPtr<wgbpf_device_bpf, wgbpf_device_bpf__destroy>;
 
 struct DeviceProbe::Impl {
     DeviceSkel skel;
-    int losses_fd = -1;
 };
 
 CanRun device_can_run(const KernelFeatures& kernel) {
@@ -31,7 +30,6 @@ Result<std::unique_ptr<DeviceProbe>> DeviceProbe::start(const KernelFeatures& ke
         {"cannot open the device BPF object", "device", "cannot attach the device tracepoints"}, &filter);
     if (!skel) return skel;
     impl->skel = std::move(skel.value());
-    impl->losses_fd = maps.losses.get();
     return std::unique_ptr<DeviceProbe>(new DeviceProbe(std::move(impl)));
 }
 
@@ -45,7 +43,6 @@ ModuleStatus DeviceProbe::status() const {
     s.module = ModuleId::device;
     s.running = true;
     s.flavour = "tp_btf netif_receive_skb+net_dev_start_xmit";
-    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DEVICE);
     return s;
 }
 

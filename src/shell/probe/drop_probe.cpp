@@ -14,7 +14,6 @@ using DropSkel = SkeletonPtr<wgbpf_drop_bpf, wgbpf_drop_bpf__destroy>;
 struct DropProbe::Impl {
     DropFlavour flavour;
     DropSkel skel;
-    int losses_fd = -1;
 };
 
 Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel, SharedMaps& maps,
@@ -32,7 +31,6 @@ Result<std::unique_ptr<DropProbe>> DropProbe::start(const KernelFeatures& kernel
         });
     if (!skel) return skel;
     impl->skel = std::move(skel.value());
-    impl->losses_fd = maps.losses.get();
     return std::unique_ptr<DropProbe>(new DropProbe(std::move(impl)));
 }
 
@@ -44,7 +42,6 @@ ModuleStatus DropProbe::status() const {
     s.module = ModuleId::drop;
     s.running = true;
     s.flavour = impl_->flavour.describe();
-    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_DROP);
     return s;
 }
 

@@ -37,7 +37,6 @@ struct NetfilterProbe::Impl {
     ChainSkel chain;
     BracketSkel brackets;
     std::vector<std::unique_ptr<NamespaceBrackets>> namespaces; // stable addresses: plans are handed out
-    int losses_fd = -1;
     std::vector<std::string> notes;
 
     NamespaceBrackets* find(uint32_t netns) const {
@@ -146,7 +145,6 @@ Result<std::unique_ptr<NetfilterProbe>> NetfilterProbe::start(const KernelFeatur
             return r;
         impl->brackets->bss->filter = filter;
     }
-    impl->losses_fd = maps.losses.get();
     auto probe = std::unique_ptr<NetfilterProbe>(new NetfilterProbe(std::move(impl)));
     if (auto r = probe->watch_namespace(ns, ruleset); !r) return r;
     return probe;
@@ -195,7 +193,6 @@ ModuleStatus NetfilterProbe::status() const {
     for (const auto& n : impl_->namespaces)
         for (const std::string& note : n->plan.notes)
             s.notes.push_back((spaces > 1 ? n->ns->name() + ": " : "") + note);
-    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_NETFILTER);
     return s;
 }
 

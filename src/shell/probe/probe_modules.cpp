@@ -12,9 +12,8 @@ std::unique_ptr<ProbeModules> ProbeModules::start(const KernelFeatures& kernel, 
     for (const ModuleRow& row : module_table()) {
         if (stopped()) break;
         const std::string_view name = name_of(row.id);
-        Result<std::unique_ptr<ProbeModule>> started = Error{""};
-        if (CanRun can = row.can_run(kernel); !can) started = Error{can.why_not};
-        else started = row.start(with);
+        const CanRun can = row.can_run(kernel);
+        auto started = can ? row.start(with) : Result<std::unique_ptr<ProbeModule>>(Error{can.why_not});
         if (!started) {
             spdlog::warn("{} module cannot run on this kernel: {}", name, started.error());
             m->not_running_.push_back(ModuleStatus{row.id, false, "none", {started.error()}, 0, 0});
@@ -27,6 +26,8 @@ std::unique_ptr<ProbeModules> ProbeModules::start(const KernelFeatures& kernel, 
     }
     return m;
 }
+
+uint64_t ProbeModules::lost(ModuleId m) const { return read_losses(maps_.losses.get(), static_cast<uint32_t>(m)); }
 
 NetfilterProbe* ProbeModules::netfilter() const {
     // The row of ModuleId::netfilter makes only NetfilterProbes.
@@ -44,6 +45,7 @@ std::vector<ModuleStatus> ProbeModules::statuses(const PerModule& events) const 
         if (!m) continue;
         ModuleStatus s = m->status();
         s.events = events[s.module];
+        s.lost = lost(s.module);
         out.push_back(std::move(s));
     }
     out.insert(out.end(), not_running_.begin(), not_running_.end());
@@ -52,12 +54,12 @@ std::vector<ModuleStatus> ProbeModules::statuses(const PerModule& events) const 
 
 PerModule ProbeModules::new_losses() {
     PerModule fresh;
-    for (const auto& m : modules_) {
-        if (!m) continue;
-        const ModuleStatus s = m->status();
-        uint64_t& before = reported_losses_[s.module];
-        if (s.lost > before) fresh[s.module] = s.lost - before;
-        before = s.lost;
+    for (ModuleId id : kModules) {
+        if (!running(id)) continue;
+        const uint64_t now = lost(id);
+        uint64_t& before = reported_losses_[id];
+        if (now > before) fresh[id] = now - before;
+        before = now;
     }
     return fresh;
 }

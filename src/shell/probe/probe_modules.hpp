@@ -30,11 +30,12 @@ public:
     // Running ones first (table order), then the others with their reason; `events` as the pipeline counted them.
     std::vector<ModuleStatus> statuses(const PerModule& events = {}) const;
     // Records the kernel could not reserve since the last call, per module.
-    PerModule new_losses();
+    PerModule new_losses(); // reads only the counters, not the statuses: it runs every tick
 
 private:
     static size_t index(ModuleId m) { return static_cast<size_t>(m); }
-    SharedMaps maps_; // declared first: destroyed after the modules that use it
+    uint64_t lost(ModuleId m) const; // the module's shared loss counters, summed over CPUs
+    SharedMaps maps_;                // declared first: destroyed after the modules that use it
     std::array<std::unique_ptr<ProbeModule>, kModules.size()> modules_;
     std::vector<ModuleStatus> not_running_;
     PerModule reported_losses_;

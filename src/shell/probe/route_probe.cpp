@@ -25,7 +25,6 @@ struct RouteProbe::Impl {
     RouteSkel route;
     RulesSkel rules;
     std::vector<std::string> notes;
-    int losses_fd = -1;
 };
 
 namespace {
@@ -62,7 +61,6 @@ Result<std::unique_ptr<RouteProbe>> RouteProbe::start(const KernelFeatures& kern
         [ipv6](wgbpf_route_bpf& s) { bpf_program__set_autoload(s.progs.route_fib6_lookup, ipv6); });
     if (!route) return route;
     impl->route = std::move(route.value());
-    impl->losses_fd = maps.losses.get();
 
     if (impl->flavour.exact_rules) {
         auto rules = start_exact_rules(impl->flavour, maps, ringbuf_bytes, filter);
@@ -84,15 +82,12 @@ void RouteProbe::set_filter(const wgbpf_filter& filter) {
     if (impl_->rules) impl_->rules->bss->filter = filter;
 }
 
-uint64_t RouteProbe::lost() const { return read_losses(impl_->losses_fd, WGBPF_MOD_ROUTE); }
-
 ModuleStatus RouteProbe::status() const {
     ModuleStatus s;
     s.module = ModuleId::route;
     s.running = true;
     s.flavour = impl_->flavour.describe();
     s.notes = impl_->notes;
-    s.lost = lost();
     return s;
 }
 

@@ -21,7 +21,6 @@ public:
     ~RouteProbe();
 
     void set_filter(const wgbpf_filter& filter) override;
-    uint64_t lost() const; // sum of the per-CPU loss counters
     ModuleStatus status() const override;
 
 private:

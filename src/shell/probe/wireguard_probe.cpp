@@ -38,7 +38,6 @@ size_t kallsyms_count(std::string_view name) {
 struct WireguardProbe::Impl {
     WireguardSkel skel;
     WireguardFlavour flavour;
-    int losses_fd = -1;
     std::vector<LinkPtr> decrypt_links; // attached apart: where they cannot be, the rest still runs
     std::string decrypt_note;
 
@@ -129,7 +128,6 @@ Result<std::unique_ptr<WireguardProbe>> WireguardProbe::start(const KernelFeatur
     if (int err = wgbpf_wireguard_bpf__attach(impl->skel.get()))
         return Error{"cannot attach to kernel WireGuard (" + impl->flavour.describe() + "): " + std::strerror(-err)};
     if (impl->flavour.decrypts) impl->attach_decrypt();
-    impl->losses_fd = maps.losses.get();
     return std::unique_ptr<WireguardProbe>(new WireguardProbe(std::move(impl)));
 }
 
@@ -147,7 +145,6 @@ ModuleStatus WireguardProbe::status() const {
     s.flavour = shown.describe();
     s.notes = impl_->flavour.notes;
     if (!impl_->decrypt_note.empty()) s.notes.push_back(impl_->decrypt_note);
-    s.lost = read_losses(impl_->losses_fd, WGBPF_MOD_WIREGUARD);
     return s;
 }
 
