@@ -10,6 +10,7 @@
 #include "netns.bpf.h"
 #include "packet.bpf.h"
 #include "watched.bpf.h"
+#include "pcap.bpf.h"
 
 /* What the user asked to watch; set by user space before and while running (mmapped .bss). */
 struct wgbpf_filter filter = {};
@@ -87,6 +88,8 @@ struct flow_head {
 	__u8 proto;
 	__u16 sport; /* host order */
 	__u16 dport;
+	__u16 l4_len; /* the IP payload's length (UDP: the UDP length), host order */
+	__u16 ip_len; /* IP total length, host order */
 	__u32 src[4];
 	__u32 dst[4];
 };
@@ -104,6 +107,8 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 		__u32 ihl = (b[0] & 0xf) * 4;
 		h->family = WGBPF_FAMILY_IPV4;
 		h->proto = b[9];
+		h->ip_len = (__u16)b[2] << 8 | b[3];
+		h->l4_len = h->ip_len - ihl;
 		h->src[0] = w[3];
 		h->dst[0] = w[4];
 		if ((w[1] >> 16) & bpf_htons(0x1fff)) /* a later fragment: no ports */
@@ -119,6 +124,8 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 			return;
 		h->family = WGBPF_FAMILY_IPV6;
 		h->proto = ((const __u8 *)w)[6];
+		h->l4_len = (__u16)((const __u8 *)w)[4] << 8 | ((const __u8 *)w)[5];
+		h->ip_len = h->l4_len + 40;
 		__builtin_memcpy(h->src, &w[2], 16);
 		__builtin_memcpy(h->dst, &w[6], 16);
 		h->sport = bpf_ntohs(w[10] & 0xffff);
@@ -126,25 +133,40 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 	}
 }
 
+#include "tunnel_follow.bpf.h"
+
+/* Whether the user's expression (if any) picks the packet. An undecided answer (it needed bytes past the
+ * window) does not pick it. */
+static __always_inline bool expression_picks(struct l3_ref r)
+{
+	return !filter.pcap || pcap_matches_packet(r) == WGBPF_PCAP_MATCH;
+}
+
 /* Whether to report this packet: already watched, or chosen by the filter now (and from then on
  * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
  * and marks need no read, the watched table one cache line, the listen port and addresses one read of
- * the IP header.
+ * the IP header, the expression one read of the window. A packet the expression did not pick is tested
+ * again at its next hook (a rejection cannot be kept: the skb's address, its id, is reused at once).
  * Returns the time when the packet is wanted (the event's time), else 0. */
 static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __u32 netns, __s32 iif, __s32 oif,
 					 __u32 mark)
 {
-	if (filter_matches_cheaply(&filter, netns, iif, oif, mark))
+	bool placed = filter_matches_cheaply(&filter, netns, iif, oif, mark);
+	if (placed && !filter.pcap)
 		return watch(id_of(pid));
 	__u64 now = watched_recently(); /* the id only when the table may hold it */
 	if (now && watched_at(id_of(pid), now))
 		return now;
-	if (!filter.n_addrs && !filter.n_ports)
-		return 0;
-	struct flow_head h = {};
-	read_flow_head(r, &h);
-	if (!filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
-	    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
+	if (!placed) {
+		if (!filter.n_addrs && !filter.n_ports)
+			return 0;
+		struct flow_head h = {};
+		read_flow_head(r, &h);
+		if (!filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
+		    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
+			return 0;
+	}
+	if (!expression_picks(r) && !tunnel_expected(r, netns, iif))
 		return 0;
 	return watch(id_of(pid));
 }

@@ -23,7 +23,8 @@ struct {
 	__type(value, struct bracket_plan_state);
 } bracket_plans SEC(".maps");
 
-static __noinline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
+/* Inlined in each slot's program: the filter's placeholder must be in a program's own code (filter_injection). */
+static __always_inline int bracket(struct bpf_nf_ctx *ctx, __u32 slot)
 {
 	struct sk_buff *skb = ctx->skb;
 	const struct nf_hook_state *state = ctx->state;

@@ -58,7 +58,7 @@ struct flow_view {
 };
 
 /* The flow's interfaces, mark and addresses, or the result's device (the namespace is checked first). */
-static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32 nh_ifindex)
+static __always_inline bool wanted_place(const struct flow_view *f, __u32 netns, __s32 nh_ifindex)
 {
 	if (filter_matches_cheaply(&filter, netns, f->iif, f->oif, f->mark) ||
 	    filter_matches_port(&filter, f->proto, f->sport, f->dport) ||
@@ -71,6 +71,17 @@ static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32
 			return true;
 	}
 	return false;
+}
+
+/* The places chosen, and the user's expression on the flow (an undecided answer keeps the lookup: its packet
+ * may match on what the lookup does not carry). */
+static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32 nh_ifindex)
+{
+	if (!wanted_place(f, netns, nh_ifindex))
+		return false;
+	return !filter.pcap ||
+	       pcap_matches_flow(f->family, f->proto, f->dscp, f->src, f->dst, f->sport, f->dport) != WGBPF_PCAP_NO_MATCH ||
+	       tunnel_flow_expected(f->proto, f->sport);
 }
 
 /* Decides direction and namespace on this CPU, and keeps the receive context up to date. */

@@ -12,7 +12,7 @@ else()
   message(FATAL_ERROR "wgbpf: unsupported architecture ${CMAKE_SYSTEM_PROCESSOR}")
 endif()
 
-file(GLOB WGBPF_BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.bpf.h ${CMAKE_SOURCE_DIR}/include/wgbpf/abi/*.h)
+file(GLOB WGBPF_BPF_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.bpf.h ${CMAKE_SOURCE_DIR}/include/wgbpf/abi/*.h)
 
 function(wgbpf_bpf_skeleton name)
   set(dir ${CMAKE_SOURCE_DIR}/bpf)

@@ -12,6 +12,7 @@
 #include "compare_command.hpp"
 #include "diagnose_command.hpp"
 #include "common/exit_codes.hpp"
+#include "filter/packet_filter.hpp"
 #include "watch_command.hpp"
 #include "common/result.hpp"
 #include "render/output_writer.hpp"
@@ -123,6 +124,10 @@ int main(int argc, char** argv) {
             unsigned long v = std::stoul(s);
             return (v & (v - 1)) == 0 ? std::string() : std::string("must be a power of two");
         });
+    std::vector<std::string> expression;
+    watch_cmd->add_option("expression", expression,
+                          "tcpdump-syntax filter (pcap-filter(7)), e.g. 'icmp and host 198.51.100.9': only the packets "
+                          "it picks, inner or outer, and the outer or inner packets that carry them (docs/filters.md)");
     std::string colour = "auto";
     watch_cmd->add_option("--colour,--color", colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -183,6 +188,7 @@ int main(int argc, char** argv) {
     try {
         if (watch_cmd->parsed()) {
             watch.command_line.assign(argv, argv + argc);
+            watch.expression = wgbpf::expression_of(expression);
             watch.colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) && !watch.json);
             return finished(wgbpf::run_watch(watch));
         }

@@ -22,6 +22,7 @@
 #include "common/exit_codes.hpp"
 #include "common/clock.hpp"
 #include "render/output_writer.hpp"
+#include "filter/packet_filter.hpp"
 #include "privileges.hpp"
 #include "netlink/change_watcher.hpp"
 #include "netlink/config_reader.hpp"
@@ -182,7 +183,9 @@ Result<wgbpf_filter> scoped_filter(const Namespaces& spaces, const WatchOptions&
         scope.wireguard = ns.wireguard;
         scopes.push_back(std::move(scope));
     }
-    return build_filter(scopes);
+    auto filter = build_filter(scopes);
+    if (filter) filter->pcap = !options.expression.empty();
+    return filter;
 }
 
 wgbpf_filter filter_for(const Namespaces& spaces, const WatchOptions& options) {
@@ -286,11 +289,11 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
 
 // The probe modules that could start; the others say why not and the tool goes on without them.
 std::unique_ptr<ProbeModules> start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter,
-                                            const Namespaces& spaces, uint32_t ringbuf_bytes,
-                                            const std::function<bool()>& stopped) {
+                                            EbpfProgram packet_filter, const Namespaces& spaces,
+                                            uint32_t ringbuf_bytes, const std::function<bool()>& stopped) {
     std::vector<NamespaceRuleset> namespaces;
     for (const WatchedNamespace& ns : spaces.list) namespaces.push_back({&ns.handle, &ns.config.nft});
-    auto m = ProbeModules::start(kernel, filter, ringbuf_bytes, std::move(namespaces), stopped);
+    auto m = ProbeModules::start(kernel, filter, std::move(packet_filter), ringbuf_bytes, std::move(namespaces), stopped);
     if (stopped()) return m;
     // WireGuard's own module alone shows no packet's path.
     if (!m->running(ModuleId::route) && !m->running(ModuleId::netfilter) && !m->running(ModuleId::drop) &&
@@ -370,7 +373,8 @@ private:
 // ticks every 100 ms until asked to stop, finish() drains what is in flight and says what was seen.
 class WatchSession {
 public:
-    WatchSession(const WatchOptions& options, const WatchHooks& hooks) : options_(options), hooks_(hooks) {}
+    WatchSession(const WatchOptions& options, const WatchHooks& hooks, EbpfProgram packet_filter)
+        : options_(options), hooks_(hooks), packet_filter_(std::move(packet_filter)) {}
     // A watch that ended by itself (end of input, --count) leaves no SIGALRM behind; one that was asked to
     // stop keeps interrupting blocked writes until the process exits (live compare writes afterwards).
     ~WatchSession() {
@@ -396,6 +400,7 @@ private:
 
     const WatchOptions& options_;
     const WatchHooks& hooks_;
+    const EbpfProgram packet_filter_; // the expression, compiled before anything needs privileges
     Namespaces spaces_;
     DropReasons reasons_;
     KernelSymbols symbols_;
@@ -420,7 +425,8 @@ bool WatchSession::start() {
     reasons_ = DropReasons::load();
     symbols_ = KernelSymbols::load();
     recording_ = std::make_unique<Recording>(options_, reasons_, symbols_);
-    modules_ = start_modules(*kernel, filter, spaces_, options_.ringbuf_kib * 1024, [] { return g_stop.load(); });
+    modules_ = start_modules(*kernel, filter, packet_filter_, spaces_, options_.ringbuf_kib * 1024,
+                             [] { return g_stop.load(); });
     if (stopped_during_start_up()) return false;
 
     TextStyle style{options_.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
@@ -658,6 +664,8 @@ int WatchSession::finish() {
 
 int run_watch(const WatchOptions& options, const WatchHooks& hooks) {
     install_signal_handlers(); // before anything slow: Ctrl-C during start-up still ends cleanly
+    auto packet_filter = compile_packet_filter(options.expression);
+    if (!packet_filter) throw FatalError(packet_filter.error(), ErrorKind::usage);
     if (auto missing = missing_capabilities(); !missing.empty()) {
         std::string list;
         for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
@@ -666,7 +674,7 @@ int run_watch(const WatchOptions& options, const WatchHooks& hooks) {
                                      list),
                          ErrorKind::no_privileges);
     }
-    auto session = std::make_unique<WatchSession>(options, hooks); // never moved: its callbacks point into it
+    auto session = std::make_unique<WatchSession>(options, hooks, std::move(packet_filter.value())); // never moved: its callbacks point into it
     if (!session->start()) return exit_code::ok;
     session->run();
     return session->finish();

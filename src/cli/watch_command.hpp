@@ -26,6 +26,7 @@ struct WatchOptions {
     bool no_fexit = false;                 // --no-fexit: kprobes and tracepoints only, no BPF trampolines
     std::string record_path;               // -w FILE: also write a recording (wgbpf replay FILE)
     std::vector<std::string> command_line; // recorded in the recording's header
+    std::string expression;                // tcpdump syntax: the packets the places above choose must match it
 };
 
 // For commands that watch on behalf of their own (`compare` and `diagnose` live): timelines go to

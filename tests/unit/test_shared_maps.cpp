@@ -20,7 +20,7 @@ TEST_CASE("shared maps outlive the object that made them: adopted as duplicated 
     int kept = -1;
     {
         SharedMaps maps;
-        REQUIRE(maps.adopt_fds(made, -1, -1, -1, -1).ok());
+        REQUIRE(maps.adopt_fds(made, -1, -1, -1, -1, -1).ok());
         kept = maps.events.get();
         CHECK(kept != made);
         CHECK_FALSE(maps.losses.valid()); // none offered: none held
@@ -29,7 +29,7 @@ TEST_CASE("shared maps outlive the object that made them: adopted as duplicated 
         CHECK(open_fd(kept));
         CHECK(kept != reused);
         CHECK((::fcntl(kept, F_GETFD) & FD_CLOEXEC) != 0);
-        REQUIRE(maps.adopt_fds(pipe_fds[1], -1, -1, -1, -1).ok());
+        REQUIRE(maps.adopt_fds(pipe_fds[1], -1, -1, -1, -1, -1).ok());
         CHECK(maps.events.get() == kept); // the first held stays: a later object reuses it, never replaces it
         ::close(reused);
     }
@@ -39,7 +39,7 @@ TEST_CASE("shared maps outlive the object that made them: adopted as duplicated 
 
 TEST_CASE("a shared map that cannot be kept is an error, with the reason") {
     SharedMaps maps;
-    auto r = maps.adopt_fds(-1, 1'000'000, -1, -1, -1); // not an open fd
+    auto r = maps.adopt_fds(-1, 1'000'000, -1, -1, -1, -1); // not an open fd
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().find("cannot keep the loss counters") == 0);
 }

@@ -254,6 +254,7 @@ struct wgbpf_wireguard {
 #define WGBPF_FILTER_MAX_MARKS 4
 #define WGBPF_FILTER_MAX_PORTS 8
 #define WGBPF_FILTER_MAX_ADDRS 16
+#define WGBPF_FILTER_MAX_TUNNELS 4
 
 struct wgbpf_filter {
 	__u32 n_netns;      /* 0: any namespace */
@@ -270,13 +271,44 @@ struct wgbpf_filter {
 	__u32 n_addrs;
 	__u8 addrs[WGBPF_FILTER_MAX_ADDRS][16]; /* e.g. peer endpoints (when the listen port is not known) */
 	__u8 addr_family[WGBPF_FILTER_MAX_ADDRS]; /* WGBPF_FAMILY_* */
+	/* A tcpdump-syntax expression was compiled into the programs' placeholders (bpf/pcap.bpf.h): the packets
+	 * the places above choose must match it too. */
+	__u8 pcap;
+	__u8 n_tunnels;
+	__u16 pad;
+	/* User-space WireGuard interfaces (wireguard-go): their outer packets are new buffers the kernel does not
+	 * tie to the inner ones. With an expression, the outer packets of a watched inner packet, and the inner
+	 * packets of a watched outer one, are picked by port and length (bpf/tunnel_follow.bpf.h). */
+	__s32 tunnel_ifaces[WGBPF_FILTER_MAX_TUNNELS];
+	__u32 tunnel_netns[WGBPF_FILTER_MAX_TUNNELS];
+	__u16 tunnel_ports[WGBPF_FILTER_MAX_TUNNELS]; /* host order */
+};
+
+/* tcpdump-syntax filters (bpf/pcap.bpf.h; src/core/filter): libpcap's classic BPF for raw IP, translated by
+ * user space into eBPF and written, before load, over a placeholder of WGBPF_PCAP_SLOTS instructions that
+ * starts with `r0 = WGBPF_PCAP_MARKER` and is otherwise `goto +0` (which the verifier removes). The code
+ * reads the window in r1 (WGBPF_PCAP_WINDOW bytes from the network header, the captured length in r2) and
+ * leaves in r0 one of WGBPF_PCAP_*; r3-r5 are its registers. */
+#define WGBPF_PCAP_SLOTS 1024
+#define WGBPF_PCAP_MARKER 0x7a7a7a7a
+#define WGBPF_PCAP_WINDOW 128
+#define WGBPF_PCAP_NO_MATCH 0
+#define WGBPF_PCAP_MATCH 1
+#define WGBPF_PCAP_UNDECIDED 2 /* needed bytes past the window that the packet has */
+
+struct wgbpf_pcap_window {
+	__u8 bytes[WGBPF_PCAP_WINDOW];
+	__u32 mem[16];  /* classic BPF's scratch memory M[] */
+	__u32 wire_len; /* the packet's length from its IP header (classic BPF's `len`) */
+	__u32 pad;
 };
 
 #if defined(__cplusplus)
 static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-static_assert(sizeof(struct wgbpf_filter) == 516, "filter ABI");
+static_assert(sizeof(struct wgbpf_filter) == 560, "filter ABI");
+static_assert(sizeof(struct wgbpf_pcap_window) == 200, "pcap window ABI");
 static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
@@ -287,7 +319,8 @@ static_assert(sizeof(struct wgbpf_wireguard) == 160, "wireguard ABI");
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 _Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-_Static_assert(sizeof(struct wgbpf_filter) == 516, "filter ABI");
+_Static_assert(sizeof(struct wgbpf_filter) == 560, "filter ABI");
+_Static_assert(sizeof(struct wgbpf_pcap_window) == 200, "pcap window ABI");
 _Static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 _Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 _Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");

@@ -37,21 +37,24 @@ Result<void> SharedMaps::reuse_in(const Of& maps, uint32_t ringbuf_bytes) {
     if (auto r = reuse(maps.losses, losses, "loss counters"); !r) return r;
     if (auto r = reuse(maps.watched, watched, "watched-packet table"); !r) return r;
     if (auto r = reuse(maps.watch_clock, watch_clock, "watched-packet clock"); !r) return r;
-    return reuse(maps.hook_contexts, hook_contexts, "output-hook context");
+    if (auto r = reuse(maps.hook_contexts, hook_contexts, "output-hook context"); !r) return r;
+    return reuse(maps.tunnel_expects, tunnel_expects, "expected tunnel packets");
 }
 
 Result<void> SharedMaps::adopt_from(const Of& maps) {
     auto fd = [](const bpf_map* map) { return map ? bpf_map__fd(map) : -1; };
-    return adopt_fds(fd(maps.events), fd(maps.losses), fd(maps.watched), fd(maps.watch_clock), fd(maps.hook_contexts));
+    return adopt_fds(fd(maps.events), fd(maps.losses), fd(maps.watched), fd(maps.watch_clock), fd(maps.hook_contexts),
+                     fd(maps.tunnel_expects));
 }
 
 Result<void> SharedMaps::adopt_fds(int events_fd, int losses_fd, int watched_fd, int watch_clock_fd,
-                                   int hook_contexts_fd) {
+                                   int hook_contexts_fd, int tunnel_expects_fd) {
     if (auto r = adopt(events, events_fd, "ring buffer"); !r) return r;
     if (auto r = adopt(losses, losses_fd, "loss counters"); !r) return r;
     if (auto r = adopt(watched, watched_fd, "watched-packet table"); !r) return r;
     if (auto r = adopt(watch_clock, watch_clock_fd, "watched-packet clock"); !r) return r;
-    return adopt(hook_contexts, hook_contexts_fd, "output-hook context");
+    if (auto r = adopt(hook_contexts, hook_contexts_fd, "output-hook context"); !r) return r;
+    return adopt(tunnel_expects, tunnel_expects_fd, "expected tunnel packets");
 }
 
 uint64_t read_losses(int losses_fd, uint32_t module) {

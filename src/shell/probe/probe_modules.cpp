@@ -5,9 +5,11 @@
 namespace wgbpf {
 
 std::unique_ptr<ProbeModules> ProbeModules::start(const KernelFeatures& kernel, const wgbpf_filter& filter,
-                                                  uint32_t ringbuf_bytes, std::vector<NamespaceRuleset> namespaces,
+                                                  EbpfProgram packet_filter, uint32_t ringbuf_bytes,
+                                                  std::vector<NamespaceRuleset> namespaces,
                                                   const std::function<bool()>& stopped) {
     auto m = std::unique_ptr<ProbeModules>(new ProbeModules());
+    m->maps_.packet_filter = std::move(packet_filter);
     const ModuleStart with{kernel, filter, m->maps_, ringbuf_bytes, std::move(namespaces)};
     for (const ModuleRow& row : module_table()) {
         if (stopped()) break;

@@ -18,8 +18,10 @@ class ProbeModules {
 public:
     // Starts every row of module_table; loading takes a while per module, so a stop asked meanwhile is acted on
     // before the next one. Logs each module's flavour, or why it cannot run.
+    // `packet_filter`: the user's expression in eBPF, placed into every object (empty: none).
     static std::unique_ptr<ProbeModules> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
-                                               uint32_t ringbuf_bytes, std::vector<NamespaceRuleset> namespaces,
+                                               EbpfProgram packet_filter, uint32_t ringbuf_bytes,
+                                               std::vector<NamespaceRuleset> namespaces,
                                                const std::function<bool()>& stopped);
 
     SharedMaps& maps() { return maps_; }

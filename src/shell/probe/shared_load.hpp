@@ -1,6 +1,6 @@
 #pragma once
 // The steps every probe object takes to load: key its packet ids, share the common maps (one ring
-// buffer, loss counters, watched packets and their clock), load, and hand its maps to the next object
+// buffer, loss counters, watched packets and their clock), place the user's expression, load, and hand its maps to the next object
 // if it made them.
 #include <cerrno>
 #include <cstring>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/result.hpp"
+#include "loader/filter_injection.hpp"
 #include "loader/libbpf_raii.hpp"
 #include "loader/shared_maps.hpp"
 #include "wgbpf/abi/events.h"
@@ -20,8 +21,9 @@ Result<void> load_shared(Skel* skel, int (*load)(Skel*), SharedMaps& maps, uint3
     skel->rodata->packet_id_key[0] = packet_id_key()[0];
     skel->rodata->packet_id_key[1] = packet_id_key()[1];
     const SharedMaps::Of own{skel->maps.events, skel->maps.losses, skel->maps.watched, skel->maps.watch_clock,
-                             skel->maps.hook_contexts};
+                             skel->maps.hook_contexts, skel->maps.tunnel_expects};
     if (auto r = maps.reuse_in(own, ringbuf_bytes); !r) return r;
+    if (auto r = inject_packet_filter(skel->obj, maps.packet_filter); !r) return r;
     if (int err = load(skel))
         return Error{"the kernel refused the " + what + " programs: " + std::strerror(err < 0 ? -err : err) +
                      " (run with -v for the verifier log)"};

@@ -36,6 +36,18 @@ Result<void> add_wireguard(wgbpf_filter& f, const WgInterface& wg) {
     return {};
 }
 
+// A user-space WireGuard's interface and port: with an expression, BPF follows its inner and outer packets by
+// port and length (bpf/tunnel_follow.bpf.h). Kernel WireGuard needs none of it: one buffer is both.
+Result<void> add_tunnel(wgbpf_filter& f, uint32_t netns, int ifindex, const WgInterface& wg) {
+    if (wg.implementation != WgImplementation::uapi || !wg.listen_port) return {};
+    if (f.n_tunnels == WGBPF_FILTER_MAX_TUNNELS)
+        return Error{fmt::format("more than {} user-space WireGuard interfaces to watch", WGBPF_FILTER_MAX_TUNNELS)};
+    f.tunnel_ifaces[f.n_tunnels] = ifindex;
+    f.tunnel_netns[f.n_tunnels] = netns;
+    f.tunnel_ports[f.n_tunnels++] = wg.listen_port;
+    return {};
+}
+
 } // namespace
 
 Result<wgbpf_filter> build_filter(const std::vector<WatchScope>& scopes) {
@@ -65,6 +77,9 @@ Result<wgbpf_filter> build_filter(const std::vector<WatchScope>& scopes) {
     for (const WatchScope& s : scopes)
         if (s.wireguard)
             if (auto r = add_wireguard(f, *s.wireguard); !r) return r;
+    for (const WatchScope& s : scopes)
+        if (s.wireguard && s.ifindex)
+            if (auto r = add_tunnel(f, s.netns, *s.ifindex, *s.wireguard); !r) return r;
     return f;
 }
 
