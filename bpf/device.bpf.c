@@ -83,7 +83,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__s32 ifindex = dev->ifindex;
 	struct lazy_id pid = lazy_packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	__u64 now = want_packet(l3, &pid, netns, ifindex, ifindex, skb->mark);
+	bool ingress = direction == WGBPF_DEV_INGRESS;
+	__u64 now = want_packet(l3, &pid, netns, ingress ? ifindex : 0, ingress ? 0 : ifindex, skb->mark);
 	if (!now && direction == WGBPF_DEV_INGRESS && reply_flows_used)
 		now = want_reply(l3, id_of(&pid));
 	if (!now)

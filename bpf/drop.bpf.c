@@ -58,3 +58,13 @@ int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 	unwatch(packet_id(skb));
 	return 0;
 }
+
+/* A datagram copied to its socket's reader is delivered: nothing more of its path follows, and UDP then frees it
+ * without a tracepoint (skb_consume_udp: __consume_stateless_skb), as TCP frees what it has read (__kfree_skb). Its
+ * watch ends here, or its buffer's address, soon reused, would be taken for it. */
+SEC("tp_btf/skb_copy_datagram_iovec")
+int BPF_PROG(drop_delivered, const struct sk_buff *skb, int len)
+{
+	unwatch(packet_id(skb));
+	return 0;
+}

@@ -80,8 +80,7 @@ static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32
 	if (!wanted_place(f, netns, nh_ifindex))
 		return false;
 	return !filter.pcap ||
-	       pcap_matches_flow(f->family, f->proto, f->dscp, f->src, f->dst, f->sport, f->dport) != WGBPF_PCAP_NO_MATCH ||
-	       tunnel_flow_expected(f->proto, f->sport);
+	       pcap_matches_flow(f->family, f->proto, f->dscp, f->src, f->dst, f->sport, f->dport) != WGBPF_PCAP_NO_MATCH;
 }
 
 /* Decides direction and namespace on this CPU, and keeps the receive context up to date. */

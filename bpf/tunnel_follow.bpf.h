@@ -3,8 +3,10 @@
  * packet on its port is watched anyway; with one, the outer packet of a watched inner packet (and the inner
  * packet of a watched outer one) is picked here by what WireGuard makes of it: a data message on the
  * interface's port, 32 bytes longer than the inner packet padded to 16 (wireguard-go's
- * calculatePaddingSize), within WGBPF_EXPECT_TTL_NS. The same evidence user space links them by (inferred);
- * a packet batched with others (UDP GSO) has another length and is not picked. Included by filter.bpf.h. */
+ * calculatePaddingSize), within WGBPF_EXPECT_TTL_NS: the first such packet takes it. The same evidence user
+ * space links them by (inferred): another packet of the same padded length sent just before may be taken
+ * instead, and a packet batched with others (UDP GSO) has another length and is not picked. The outer packet's
+ * route lookup comes before its buffer exists, with no length: it is not picked. Included by filter.bpf.h. */
 #ifndef WGBPF_TUNNEL_FOLLOW_BPF_H
 #define WGBPF_TUNNEL_FOLLOW_BPF_H
 
@@ -118,7 +120,7 @@ static __always_inline bool expectations_fresh(__u64 now)
 }
 
 /* Takes the expectation this packet meets (`port`/`ifindex` and length), if any. */
-static __always_inline bool take_expectation(__u8 dir, __s32 ifindex, __u16 port, __u16 len, __u64 now, bool take)
+static __always_inline bool take_expectation(__u8 dir, __s32 ifindex, __u16 port, __u16 len, __u64 now)
 {
 	for (int i = 0; i < WGBPF_EXPECT_SLOTS; i++) {
 		__u32 key = i; /* the counter stays in a register: the verifier sees it grow */
@@ -127,10 +129,9 @@ static __always_inline bool take_expectation(__u8 dir, __s32 ifindex, __u16 port
 			continue;
 		if (dir == WGBPF_EXPECT_OUT ? e->port != port : e->ifindex != ifindex)
 			continue;
-		if (take && (len < e->min_len || len > e->max_len))
+		if (len < e->min_len || len > e->max_len)
 			continue;
-		if (take)
-			e->t_ns = 0;
+		e->t_ns = 0;
 		return true;
 	}
 	return false;
@@ -150,20 +151,11 @@ static __always_inline bool tunnel_expected(struct l3_ref r, __u32 netns, __s32 
 	if (!h.family)
 		return false;
 	if (t >= 0)
-		return take_expectation(WGBPF_EXPECT_IN, iif, 0, h.ip_len, now, true);
-	if (h.proto != IPPROTO_UDP || tunnel_of_port(h.sport) < 0)
+		return take_expectation(WGBPF_EXPECT_IN, iif, 0, h.ip_len, now);
+	/* an outer packet leaving: sent here (no input device), from the port (the peer's may be the same) */
+	if (iif || h.proto != IPPROTO_UDP || tunnel_of_port(h.sport) < 0)
 		return false;
-	return take_expectation(WGBPF_EXPECT_OUT, 0, h.sport, h.l4_len, now, true);
-}
-
-/* A route lookup for a flow from a followed tunnel's port while an outer packet is expected: kept (the flow has
- * no length to tell which packet it is for; the expectation stays for the packet). */
-static __always_inline bool tunnel_flow_expected(__u8 proto, __u16 sport)
-{
-	if (!following_tunnels() || proto != IPPROTO_UDP || tunnel_of_port(sport) < 0)
-		return false;
-	__u64 now = bpf_ktime_get_ns();
-	return expectations_fresh(now) && take_expectation(WGBPF_EXPECT_OUT, 0, sport, 0, now, false);
+	return take_expectation(WGBPF_EXPECT_OUT, 0, h.sport, h.l4_len, now);
 }
 
 #endif

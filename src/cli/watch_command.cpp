@@ -448,7 +448,8 @@ bool WatchSession::start() {
                             [this](uint32_t netns) { return plan(netns); },
                             [this](uint32_t netns) { return spaces_.wireguard_for(netns); },
                             [this](uint32_t reason) { return reasons_.name(reason); },
-                            [this](uint64_t addr) { return symbols_.name(addr); }};
+                            [this](uint64_t addr) { return symbols_.name(addr); },
+                            !options_.expression.empty()};
     PipelineSinks sinks;
     if (options_.steps) {
         sinks.route = [this](const RouteDecision& d) { output_->route(d); };

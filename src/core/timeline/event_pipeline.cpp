@@ -48,7 +48,8 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
                 return TimelineContext{sources_.config(netns),
                                        sources_.wireguard ? sources_.wireguard(netns) : std::vector<WgInterface>{}};
             },
-            [this](PacketTimeline&& t) { completed_.push_back(std::move(t)); });
+            [this](PacketTimeline&& t) { completed_.push_back(std::move(t)); },
+            TimelineLimits{.expression = sources_.expression});
     }
     grouper_ = std::make_unique<WalkGrouper>([this](uint32_t netns) { return sources_.config(netns); },
                                              [this](RouteDecision&& d) {

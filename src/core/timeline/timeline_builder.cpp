@@ -899,8 +899,11 @@ struct TimelineBuilder::State {
         if (auto it = open.find(e.tl.packet_id); it != open.end() && it->second == e.tl.id) open.erase(it);
         bool left = e.tl.outcome == Outcome::sent || e.tl.outcome == Outcome::encapsulated;
         if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output) && !e.tl.pkt.is_fragment())
-            e.tl.gaps.push_back("no route lookup seen for it: a cached route (connected socket, WireGuard's per-peer "
-                                "cache) or lost route events");
+            e.tl.gaps.push_back(std::string("no route lookup seen for it: a cached route (connected socket, WireGuard's "
+                                            "per-peer cache) or lost route events") +
+                                (limits.expression ? ", or the filter expression did not pick the lookup (it sees the "
+                                                     "flow only; wireguard-go's outer packets are picked after theirs)"
+                                                   : ""));
         if (!linker.waiting(e.tl.id)) emit(e.tl.id); // else held until linked or the link window passes
     }
 
@@ -923,7 +926,10 @@ struct TimelineBuilder::State {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == DeviceDirection::egress)
                 out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
-        std::string why = "its outer packet was not seen (a handshake first, or events lost)";
+        std::string why = limits.expression
+                              ? "its outer packet was not seen (a handshake first, events lost, or, with wireguard-go, "
+                                "not told apart by its length from another packet's: docs/filters.md)"
+                              : "its outer packet was not seen (a handshake first, or events lost)";
         if (wg && socket_unplaced(*wg)) { // what the kernel chose changes nothing: the outer packet was not watched
             why = socket_elsewhere(*wg);
             kernel_peers.erase(e.tl.packet_id);
@@ -989,6 +995,7 @@ struct TimelineBuilder::State {
         WireguardStep* step = last_incoming_step(e->tl);
         if (!step || step->verdict.size()) return;
         if (lost_around(e->tl)) return; // its inner packet may be among the events lost: nothing to infer
+        if (limits.expression) return;  // its inner packet may be one the expression did not pick
         // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
         // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
         const uint32_t tunnel = tunnel_netns(e->tl.netns, step->interface);
