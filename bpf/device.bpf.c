@@ -78,8 +78,15 @@ static __always_inline __u64 want_reply(struct l3_ref l3, __u64 id)
 static __always_inline void device_event(struct sk_buff *skb, const struct net_device *dev, __u8 direction)
 {
 	__u32 netns = dev_netns(dev);
-	if (!netns_watched(&filter, netns))
+	if (!netns_watched(&filter, netns)) {
+		/* Picking among packets, a packet that arrives in a namespace not watched (through a veth) has left the
+		 * watched ones: its watch ends here, not where it is freed, maybe without a tracepoint (a peer's
+		 * UDP socket, GRO), after which its reused address would be taken for it. Coming back, it is picked
+		 * again. */
+		if (direction == WGBPF_DEV_INGRESS && selective())
+			unwatch(packet_id(skb));
 		return; /* cheapest rejection: another namespace */
+	}
 	__s32 ifindex = dev->ifindex;
 	struct lazy_id pid = lazy_packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);

@@ -133,14 +133,45 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 	}
 }
 
-#include "tunnel_follow.bpf.h"
-
 /* Whether the user's expression (if any) picks the packet. An undecided answer (it needed bytes past the
  * window) does not pick it. */
 static __always_inline bool expression_picks(struct l3_ref r)
 {
 	return !filter.pcap || pcap_matches_packet(r) == WGBPF_PCAP_MATCH;
 }
+
+/* Whether the flow is one of the 1 in `sample_every` sampled: a keyed hash of what both directions share, so a
+ * reply is sampled with its request and the choice is the same at every hook, with no state. */
+static __always_inline bool flow_sampled(__u8 proto, const __u32 *a, const __u32 *b, __u16 sport, __u16 dport)
+{
+	__u64 x = (__u64)(a[0] ^ b[0] ^ a[1] ^ b[1] ^ a[2] ^ b[2] ^ a[3] ^ b[3]) << 32 | (__u32)(sport ^ dport) << 8 |
+		  proto;
+	return mix_packet_id(x) % filter.sample_every == 0;
+}
+
+/* A packet of a sampled flow, or any packet when not sampling. Outer packets of a watched WireGuard interface
+ * (its listen port) are never sampled by themselves: they follow their inner packets. */
+static __always_inline bool packet_sampled(struct l3_ref r)
+{
+	if (filter.sample_every <= 1)
+		return true;
+	struct flow_head h = {};
+	read_flow_head(r, &h);
+	if (!h.family)
+		return false;
+	if (filter_matches_port(&filter, h.proto, h.sport, h.dport))
+		return false;
+	bool ports = h.proto == IPPROTO_TCP || h.proto == IPPROTO_UDP || h.proto == IPPROTO_SCTP;
+	return flow_sampled(h.proto, h.src, h.dst, ports ? h.sport : 0, ports ? h.dport : 0);
+}
+
+/* An expression or sampling chooses among the packets of the places chosen. */
+static __always_inline bool selective(void)
+{
+	return filter.pcap || filter.sample_every > 1;
+}
+
+#include "tunnel_follow.bpf.h"
 
 /* Whether to report this packet: already watched, or chosen by the filter now (and from then on
  * watched). Cheapest tests first, the whole packet is read only for what is reported: interfaces
@@ -152,7 +183,7 @@ static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, _
 					 __u32 mark)
 {
 	bool placed = filter_matches_cheaply(&filter, netns, iif, oif, mark);
-	if (placed && !filter.pcap)
+	if (placed && !selective())
 		return watch(id_of(pid));
 	__u64 now = watched_recently(); /* the id only when the table may hold it */
 	if (now && watched_at(id_of(pid), now))
@@ -166,7 +197,7 @@ static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, _
 		    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
 			return 0;
 	}
-	if (!expression_picks(r) && !tunnel_expected(r, netns, iif))
+	if (!(expression_picks(r) && packet_sampled(r)) && !tunnel_expected(r, netns, iif))
 		return 0;
 	return watch(id_of(pid));
 }

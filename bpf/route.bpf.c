@@ -79,6 +79,19 @@ static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32
 {
 	if (!wanted_place(f, netns, nh_ifindex))
 		return false;
+	if (filter.sample_every > 1) {
+		/* A received packet's lookups go with the packet, sampled at its arrival (their flow may lack its
+		 * protocol and ports); an output lookup comes before its packet: sampled by its flow. */
+		if (f->iif != WGBPF_LOOPBACK_IFINDEX)
+			return false;
+		bool ports = f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP || f->proto == IPPROTO_SCTP;
+		__u32 a[4] = {}, b[4] = {};
+		__builtin_memcpy(a, f->src, 16);
+		__builtin_memcpy(b, f->dst, 16);
+		if (filter_matches_port(&filter, f->proto, f->sport, f->dport) ||
+		    !flow_sampled(f->proto, a, b, ports ? f->sport : 0, ports ? f->dport : 0))
+			return false;
+	}
 	return !filter.pcap ||
 	       pcap_matches_flow(f->family, f->proto, f->dscp, f->src, f->dst, f->sport, f->dport) != WGBPF_PCAP_NO_MATCH;
 }

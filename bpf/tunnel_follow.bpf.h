@@ -1,6 +1,6 @@
 /* A user-space WireGuard (wireguard-go) reads an inner packet from its TUN device and sends the outer packet
- * from its UDP socket in a new buffer, and back: the kernel does not tie the two. Without an expression every
- * packet on its port is watched anyway; with one, the outer packet of a watched inner packet (and the inner
+ * from its UDP socket in a new buffer, and back: the kernel does not tie the two. Without an expression or sampling
+ * every packet on its port is watched anyway; with them, the outer packet of a watched inner packet (and the inner
  * packet of a watched outer one) is picked here by what WireGuard makes of it: a data message on the
  * interface's port, 32 bytes longer than the inner packet padded to 16 (wireguard-go's
  * calculatePaddingSize), within WGBPF_EXPECT_TTL_NS: the first such packet takes it. The same evidence user
@@ -39,7 +39,7 @@ struct {
 
 static __always_inline bool following_tunnels(void)
 {
-	return filter.pcap && filter.n_tunnels;
+	return selective() && filter.n_tunnels;
 }
 
 /* The tunnel (index in the filter) of a WireGuard interface, or -1. */

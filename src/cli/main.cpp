@@ -124,6 +124,11 @@ int main(int argc, char** argv) {
             unsigned long v = std::stoul(s);
             return (v & (v - 1)) == 0 ? std::string() : std::string("must be a power of two");
         });
+    watch_cmd
+        ->add_option("--sample", watch.sample_every,
+                     "follow 1 flow in N (decided in the kernel by a hash of addresses, protocol and ports; both "
+                     "directions alike; a WireGuard interface's outer packets follow their inner ones)")
+        ->check(CLI::Range(1, 65535));
     std::vector<std::string> expression;
     watch_cmd->add_option("expression", expression,
                           "tcpdump-syntax filter (pcap-filter(7)), e.g. 'icmp and host 198.51.100.9': only the packets "

@@ -184,7 +184,10 @@ Result<wgbpf_filter> scoped_filter(const Namespaces& spaces, const WatchOptions&
         scopes.push_back(std::move(scope));
     }
     auto filter = build_filter(scopes);
-    if (filter) filter->pcap = !options.expression.empty();
+    if (filter) {
+        filter->pcap = !options.expression.empty();
+        filter->sample_every = options.sample_every;
+    }
     return filter;
 }
 
@@ -449,7 +452,7 @@ bool WatchSession::start() {
                             [this](uint32_t netns) { return spaces_.wireguard_for(netns); },
                             [this](uint32_t reason) { return reasons_.name(reason); },
                             [this](uint64_t addr) { return symbols_.name(addr); },
-                            !options_.expression.empty()};
+                            !options_.expression.empty() || options_.sample_every > 1};
     PipelineSinks sinks;
     if (options_.steps) {
         sinks.route = [this](const RouteDecision& d) { output_->route(d); };

@@ -27,6 +27,7 @@ struct WatchOptions {
     std::string record_path;               // -w FILE: also write a recording (wgbpf replay FILE)
     std::vector<std::string> command_line; // recorded in the recording's header
     std::string expression;                // tcpdump syntax: the packets the places above choose must match it
+    uint16_t sample_every = 1;             // --sample N: 1 flow in N (1: all)
 };
 
 // For commands that watch on behalf of their own (`compare` and `diagnose` live): timelines go to

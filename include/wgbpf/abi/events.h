@@ -272,10 +272,13 @@ struct wgbpf_filter {
 	__u8 addrs[WGBPF_FILTER_MAX_ADDRS][16]; /* e.g. peer endpoints (when the listen port is not known) */
 	__u8 addr_family[WGBPF_FILTER_MAX_ADDRS]; /* WGBPF_FAMILY_* */
 	/* A tcpdump-syntax expression was compiled into the programs' placeholders (bpf/pcap.bpf.h): the packets
-	 * the places above choose must match it too. */
+	 * the places above choose must match it too (and be sampled, below). */
 	__u8 pcap;
 	__u8 n_tunnels;
-	__u16 pad;
+	/* --sample N: 1 flow in N (by a keyed hash of its addresses, protocol and ports, both directions alike);
+	 * 0 or 1: every flow. A WireGuard interface's outer packets are not sampled themselves: they follow their
+	 * inner packets. */
+	__u16 sample_every;
 	/* User-space WireGuard interfaces (wireguard-go): their outer packets are new buffers the kernel does not
 	 * tie to the inner ones. With an expression, the outer packets of a watched inner packet, and the inner
 	 * packets of a watched outer one, are picked by port and length (bpf/tunnel_follow.bpf.h). */

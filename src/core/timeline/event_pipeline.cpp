@@ -49,7 +49,7 @@ EventPipeline::EventPipeline(PipelineSources sources, PipelineSinks sinks)
                                        sources_.wireguard ? sources_.wireguard(netns) : std::vector<WgInterface>{}};
             },
             [this](PacketTimeline&& t) { completed_.push_back(std::move(t)); },
-            TimelineLimits{.expression = sources_.expression});
+            TimelineLimits{.selective = sources_.selective});
     }
     grouper_ = std::make_unique<WalkGrouper>([this](uint32_t netns) { return sources_.config(netns); },
                                              [this](RouteDecision&& d) {

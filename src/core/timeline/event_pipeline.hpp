@@ -27,7 +27,7 @@ struct PipelineSources {
     std::function<std::vector<WgInterface>(uint32_t netns)> wireguard; // WireGuard interfaces of the namespace
     std::function<std::string(uint32_t reason)> drop_reason;
     std::function<std::string(uint64_t address)> symbol;
-    bool expression = false; // a tcpdump expression picked the packets: some absences may be its doing
+    bool selective = false; // an expression or sampling picked the packets: some absences may be their doing
 };
 
 // Where results go. Either the per-step sinks (--steps) or the timeline sink is used.

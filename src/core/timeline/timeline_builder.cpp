@@ -901,8 +901,8 @@ struct TimelineBuilder::State {
         if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output) && !e.tl.pkt.is_fragment())
             e.tl.gaps.push_back(std::string("no route lookup seen for it: a cached route (connected socket, WireGuard's "
                                             "per-peer cache) or lost route events") +
-                                (limits.expression ? ", or the filter expression did not pick the lookup (it sees the "
-                                                     "flow only; wireguard-go's outer packets are picked after theirs)"
+                                (limits.selective ? ", or the filter did not pick the lookup (it sees the flow only; "
+                                                    "wireguard-go's outer packets are picked after theirs)"
                                                    : ""));
         if (!linker.waiting(e.tl.id)) emit(e.tl.id); // else held until linked or the link window passes
     }
@@ -926,7 +926,7 @@ struct TimelineBuilder::State {
             if (const DeviceStep* d = std::get_if<DeviceStep>(&st); d && d->direction == DeviceDirection::egress)
                 out = d;
         const WgInterface* wg = out ? wireguard_interface(e.tl.netns, out->dev) : nullptr;
-        std::string why = limits.expression
+        std::string why = limits.selective
                               ? "its outer packet was not seen (a handshake first, events lost, or, with wireguard-go, "
                                 "not told apart by its length from another packet's: docs/filters.md)"
                               : "its outer packet was not seen (a handshake first, or events lost)";
@@ -995,7 +995,7 @@ struct TimelineBuilder::State {
         WireguardStep* step = last_incoming_step(e->tl);
         if (!step || step->verdict.size()) return;
         if (lost_around(e->tl)) return; // its inner packet may be among the events lost: nothing to infer
-        if (limits.expression) return;  // its inner packet may be one the expression did not pick
+        if (limits.selective) return;   // its inner packet may be one the filter did not pick
         // Something of that peer (any peer, when unknown) came out of the tunnel since: the outer's inner may be in
         // it (wireguard-go writes coalesced packets, GRO), or it was paired with another: never claimed dropped.
         const uint32_t tunnel = tunnel_netns(e->tl.netns, step->interface);

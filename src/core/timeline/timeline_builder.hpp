@@ -43,9 +43,9 @@ struct TimelineLimits {
     uint64_t route_ns = 50'000'000; // an output route decision waits this long for its packet
     uint64_t link_ns = 50'000'000;  // inner and outer WireGuard packets wait this long for each other
     size_t max_steps = 64;          // steps kept per timeline (documented in README); more are counted as a gap
-    // Packets were picked by a tcpdump expression (docs/filters.md): a lookup or a tunnel packet not seen may
-    // not have been picked, so nothing is inferred from its absence that the filter could explain.
-    bool expression = false;
+    // Packets were picked by a tcpdump expression or sampled (docs/filters.md): a lookup or a tunnel packet not
+    // seen may not have been picked, so nothing is inferred from its absence that the filter could explain.
+    bool selective = false;
 };
 
 struct TimelineContext {
