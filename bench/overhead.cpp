@@ -548,13 +548,14 @@ private:
 // ---------------------------------------------------------------------------------------------------
 // Modes, loads, runs
 
-enum class Mode { none, all, nomatch, nftrace };
+enum class Mode { none, all, nomatch, nftrace, filtered };
 const char* mode_letter(Mode m) {
     switch (m) {
     case Mode::none: return "A";
     case Mode::all: return "B";
     case Mode::nomatch: return "C";
     case Mode::nftrace: return "D";
+    case Mode::filtered: return "E";
     }
     return "?";
 }
@@ -564,6 +565,7 @@ const char* mode_name(Mode m) {
     case Mode::all: return "wgbpf, all tunnel traffic";
     case Mode::nomatch: return "wgbpf, filter matching nothing";
     case Mode::nftrace: return "nft monitor trace";
+    case Mode::filtered: return "wgbpf, expression: one ping flow";
     }
     return "?";
 }
@@ -620,6 +622,7 @@ private:
 
 struct RunResult {
     Mode mode = Mode::none;
+    uint64_t flow_sent = 0, flow_seen = 0; // E: echo requests the ping sent, and shown as timelines
     Load load = Load::tcp;
     int round = 0; // 0 = profiling pass
     bool ok = false;
@@ -682,6 +685,9 @@ public:
             case Mode::all: run_wgbpf(r, tag, lab_.wg_iface(), profile); break;
             case Mode::nomatch: run_wgbpf(r, tag, kNoMatchIf, profile); break;
             case Mode::nftrace: run_nftrace(r, tag); break;
+            case Mode::filtered:
+                run_wgbpf(r, tag, lab_.wg_iface(), profile, std::string("icmp and host ") + kServerAddr);
+                break;
             }
         } catch (const Interrupted&) {
             throw;
@@ -825,15 +831,34 @@ private:
         return out;
     }
 
-    void run_wgbpf(RunResult& r, const std::string& tag, const std::string& iface, bool profile) {
+    // `expression`: only the packets it picks; a ping (5 a second) to the server runs beside the load, and its echo
+    // requests shown as timelines are counted.
+    void run_wgbpf(RunResult& r, const std::string& tag, const std::string& iface, bool profile,
+                   const std::string& expression = "") {
         fs::path out = g_workdir / ("wgbpf-" + tag + ".jsonl"), err = g_workdir / ("wgbpf-" + tag + ".err");
-        Child w = Child::spawn({o_.wgbpf.string(), "watch", "--netns", lab_.client_ns(), "--iface", iface, "--json"},
-                               out.string(), err.string());
+        std::vector<std::string> args = {o_.wgbpf.string(), "watch", "--netns", lab_.client_ns(), "--iface", iface,
+                                         "--json"};
+        if (!expression.empty()) args.push_back(expression);
+        Child w = Child::spawn(args, out.string(), err.string());
         wait_ready(w, out, err);
         std::optional<StatsFloor> floor;
         if (profile) floor.emplace();
         double cpu0 = proc_cpu_s(w.pid()).value_or(0);
+        std::optional<Child> ping;
+        fs::path ping_out = g_workdir / ("ping-" + tag + ".txt");
+        if (!expression.empty())
+            ping.emplace(Child::spawn({"ip", "netns", "exec", lab_.client_ns(), "ping", "-n", "-q", "-i", "0.2", "-w",
+                                       fmt(o_.seconds, 0), kServerAddr},
+                                      ping_out.string(), (g_workdir / ("ping-" + tag + ".err")).string()));
         run_load(r, tag);
+        if (ping) {
+            ping->wait(o_.seconds + 10);
+            std::string text = read_file(ping_out);
+            if (size_t at = text.find(" packets transmitted"); at != std::string::npos) {
+                size_t from = text.rfind('\n', at);
+                r.flow_sent = std::stoull(text.substr(from == std::string::npos ? 0 : from + 1, at));
+            }
+        }
         std::optional<double> cpu1 = proc_cpu_s(w.pid());
         std::optional<long> hwm = proc_hwm_kib(w.pid());
         if (profile) {
@@ -856,6 +881,15 @@ private:
         r.output_lines = summary.value("records", t.lines ? t.lines - 1 : 0);
         r.output_bytes = t.bytes;
         r.lost = summary.value("lost", uint64_t(0));
+        if (!expression.empty()) {
+            std::ifstream in(out);
+            for (std::string line; std::getline(in, line);) {
+                json t = json::parse(line, nullptr, false);
+                if (!t.is_discarded() && t.value("kind", "") == "timeline" && t.value("dst", "") == kServerAddr &&
+                    t.value("icmp_type", -1) == 8)
+                    ++r.flow_seen;
+            }
+        }
         for (const auto& m : summary.value("modules", json::array())) {
             uint64_t ev = m.value("events", uint64_t(0)), lost = m.value("lost", uint64_t(0));
             r.events += ev;
@@ -924,6 +958,7 @@ struct Summary {
     double ev_s_tcp = std::nan(""), ev_s_udp = std::nan("");
     double offered_tcp = std::nan(""), offered_udp = std::nan("");
     uint64_t lost = 0, events = 0, output_lines = 0;
+    uint64_t flow_sent = 0, flow_seen = 0;
     long rss_kib = 0;
     int runs = 0, failed = 0;
 };
@@ -951,6 +986,8 @@ Summary summarise(const std::vector<RunResult>& results, Mode mode) {
                     off_u.push_back(r.offered_per_s());
         }
         s.lost += r.lost;
+        s.flow_sent += r.flow_sent;
+        s.flow_seen += r.flow_seen;
         s.events += r.events;
         s.output_lines += r.output_lines;
         s.rss_kib = std::max(s.rss_kib, r.rss_kib);
@@ -995,7 +1032,7 @@ int run_benchmark(const Options& o) {
     sleep_s(0.5);
 
     std::vector<RunResult> results;
-    const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace};
+    const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace, Mode::filtered};
     const std::vector<Load> loads = {Load::tcp, Load::udp};
     for (int round = 1; round <= o.rounds; ++round)
         for (Load load : loads)
@@ -1021,23 +1058,25 @@ int run_benchmark(const Options& o) {
 
     // ---- figures
     Summary A = summarise(results, Mode::none), B = summarise(results, Mode::all),
-            C = summarise(results, Mode::nomatch), D = summarise(results, Mode::nftrace);
+            C = summarise(results, Mode::nomatch), D = summarise(results, Mode::nftrace),
+            E = summarise(results, Mode::filtered);
     auto ratio = [](double x, double base) { return base > 0 ? x / base : std::nan(""); };
     std::cout << "wgbpf overhead benchmark, " << machine_line(lab) << "\n";
     std::cout << "load average before: " << loadavg_before << ", after: " << trim(read_file("/proc/loadavg")) << "\n";
-    std::cout << o.rounds << " interleaved rounds x 4 modes x 2 loads, " << fmt(o.seconds, 0)
+    std::cout << o.rounds << " interleaved rounds x 5 modes x 2 loads, " << fmt(o.seconds, 0)
               << " s each; iperf3 through the tunnel from " << lab.client_ns() << " to " << kServerAddr
               << "; medians, ratios to A\n\n";
     std::cout << "mode                                TCP Mbit/s  ratio   UDP rx pkt/s  ratio   UDP tx pkt/s  ratio"
                  "   tracer CPU% tcp/udp   events/s tcp/udp      lost  peak RSS MiB\n";
-    for (auto [m, s] : {std::pair{Mode::none, A}, {Mode::all, B}, {Mode::nomatch, C}, {Mode::nftrace, D}}) {
+    for (auto [m, s] :
+         {std::pair{Mode::none, A}, {Mode::all, B}, {Mode::nomatch, C}, {Mode::nftrace, D}, {Mode::filtered, E}}) {
         char line[512];
         snprintf(line, sizeof line, "%s %-32s %10s %6s %14s %6s %14s %6s %10s/%-10s %9s/%-9s %8s %12s%s\n",
                  mode_letter(m), mode_name(m), fmt(s.tcp).c_str(), fmt(ratio(s.tcp, A.tcp), 3).c_str(),
                  fmt(s.rx_pps, 0).c_str(), fmt(ratio(s.rx_pps, A.rx_pps), 3).c_str(), fmt(s.tx_pps, 0).c_str(),
                  fmt(ratio(s.tx_pps, A.tx_pps), 3).c_str(), fmt(s.cpu_pct_tcp).c_str(), fmt(s.cpu_pct_udp).c_str(),
                  fmt(s.ev_s_tcp, 0).c_str(), fmt(s.ev_s_udp, 0).c_str(),
-                 m == Mode::all || m == Mode::nomatch ? std::to_string(s.lost).c_str() : "-",
+                 m == Mode::all || m == Mode::nomatch || m == Mode::filtered ? std::to_string(s.lost).c_str() : "-",
                  s.rss_kib ? fmt(s.rss_kib / 1024.0).c_str() : "-",
                  s.failed ? (" (" + std::to_string(s.failed) + " runs failed)").c_str() : "");
         std::cout << line;
@@ -1047,6 +1086,8 @@ int run_benchmark(const Options& o) {
                  " D's events are `nft monitor trace` lines starting 'trace id'; its tracer CPU is the nft process.\n"
                  " Tracer CPU is utime+stime during the load; softirq work that runs while the tracer is current is\n"
                  " charged to it when the kernel has no IRQ time accounting.)\n";
+    std::cout << "E: the ping's echo requests shown as timelines: " << E.flow_seen << " of " << E.flow_sent
+              << " sent (all rounds, both loads)\n";
     if (!bench.nft_chains.empty()) std::cout << "D traced base chains: " << join(bench.nft_chains, ", ") << "\n";
     if (C.events || C.output_lines)
         std::cout << "WARNING: the filter meant to match nothing (C) let " << C.events << " events and "
@@ -1130,6 +1171,11 @@ int run_benchmark(const Options& o) {
         {"throughput_ratio_all", num(ratio(B.tcp, A.tcp))},
         {"throughput_ratio_nomatch", num(ratio(C.tcp, A.tcp))},
         {"throughput_ratio_nftrace", num(ratio(D.tcp, A.tcp))},
+        {"throughput_ratio_filtered", num(ratio(E.tcp, A.tcp))},
+        {"pps_ratio_filtered", num(ratio(E.rx_pps, A.rx_pps))},
+        {"lost_filtered", E.lost},
+        {"filtered_flow_seen", E.flow_seen},
+        {"filtered_flow_sent", E.flow_sent},
         {"pps_ratio_all", num(ratio(B.rx_pps, A.rx_pps))},
         {"lost", B.lost},
         {"events_per_s", num(B.ev_s_udp, 0)},

@@ -33,6 +33,8 @@ expect 2 'power of two' -- "$wgbpf" watch --ringbuf-kib 100
 expect 2 'bad filter expression: syntax error' -- "$wgbpf" watch --duration 1 icmp and hots 10.0.0.1
 expect 2 'bad filter expression: ethernet addresses supported only' -- "$wgbpf" watch --duration 1 'ether host 1:2:3:4:5:6'
 expect 2 'wgbpf sees the first 128 bytes' -- "$wgbpf" watch --duration 1 'ip[200] = 1'
+expect 2 'sample: Value 0 not in range 1 to 65535' -- "$wgbpf" watch --sample 0
+expect 2 'sample: Value 70000 not in range 1 to 65535' -- "$wgbpf" watch --sample 70000
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
 if [[ $(id -u) -eq 0 ]]; then
