@@ -91,7 +91,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	struct lazy_id pid = lazy_packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
 	bool ingress = direction == WGBPF_DEV_INGRESS;
-	__u64 now = want_packet(l3, &pid, netns, ingress ? ifindex : 0, ingress ? 0 : ifindex, skb->mark);
+	__u64 now = want_packet(l3, &pid, netns, ingress ? ifindex : 0, ingress ? 0 : ifindex, skb->mark,
+				!ingress && !skb->skb_iif);
 	if (!now && direction == WGBPF_DEV_INGRESS && reply_flows_used)
 		now = want_reply(l3, id_of(&pid));
 	if (!now)

@@ -178,9 +178,10 @@ static __always_inline bool selective(void)
  * and marks need no read, the watched table one cache line, the listen port and addresses one read of
  * the IP header, the expression one read of the window. A packet the expression did not pick is tested
  * again at its next hook (a rejection cannot be kept: the skb's address, its id, is reused at once).
- * Returns the time when the packet is wanted (the event's time), else 0. */
+ * `sent_here`: known to be sent by this host (not forwarded): only such a packet can be a local WireGuard
+ * socket's outer packet. Returns the time when the packet is wanted (the event's time), else 0. */
 static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __u32 netns, __s32 iif, __s32 oif,
-					 __u32 mark)
+					 __u32 mark, bool sent_here)
 {
 	bool placed = filter_matches_cheaply(&filter, netns, iif, oif, mark);
 	if (placed && !selective())
@@ -197,7 +198,7 @@ static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, _
 		    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
 			return 0;
 	}
-	if (!(expression_picks(r) && packet_sampled(r)) && !tunnel_expected(r, netns, iif))
+	if (!(expression_picks(r) && packet_sampled(r)) && !tunnel_expected(r, netns, iif, sent_here))
 		return 0;
 	return watch(id_of(pid));
 }

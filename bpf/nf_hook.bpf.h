@@ -31,7 +31,9 @@ static __always_inline __u64 want_hook_packet(struct sk_buff *skb, const struct 
 	h->mark = skb->mark;
 	h->l3 = l3_of(skb);
 	struct lazy_id pid = lazy_packet_id(skb);
-	__u64 now = want_packet(h->l3, &pid, net_inum(state->net), h->iif, h->oif, h->mark);
+	/* sent here: the output hook, or a packet that never came in (skb_iif is set on receive, kept when forwarded) */
+	bool sent_here = state->hook == NF_INET_LOCAL_OUT || (state->hook == NF_INET_POST_ROUTING && !skb->skb_iif);
+	__u64 now = want_packet(h->l3, &pid, net_inum(state->net), h->iif, h->oif, h->mark, sent_here);
 	h->id = now ? id_of(&pid) : 0;
 	return now;
 }

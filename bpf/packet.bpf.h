@@ -22,18 +22,21 @@
 struct l3_ref {
 	const unsigned char *l3;
 	__u16 protocol;
+	__u32 linear; /* bytes of the buffer's linear part from l3 on (the rest is in page fragments) */
 };
 
 static __always_inline struct l3_ref l3_of(const struct sk_buff *skb)
 {
-	struct l3_ref r = {skb->head + skb->network_header, bpf_ntohs(skb->protocol)};
+	struct l3_ref r = {skb->head + skb->network_header, bpf_ntohs(skb->protocol),
+			   (__u32)skb->tail - skb->network_header};
 	return r;
 }
 
 static __always_inline struct l3_ref l3_of_probed(const struct sk_buff *skb)
 {
-	struct l3_ref r = {BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header),
-			   bpf_ntohs(BPF_CORE_READ(skb, protocol))};
+	__u16 network = BPF_CORE_READ(skb, network_header);
+	struct l3_ref r = {BPF_CORE_READ(skb, head) + network, bpf_ntohs(BPF_CORE_READ(skb, protocol)),
+			   (__u32)BPF_CORE_READ(skb, tail) - network};
 	return r;
 }
 

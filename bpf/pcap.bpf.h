@@ -41,8 +41,10 @@ static __always_inline __u32 ip_length(const __u8 *b)
 	__u8 version = b[0] >> 4;
 	if (version == 4)
 		return (__u32)b[2] << 8 | b[3];
-	if (version == 6)
-		return ((__u32)b[4] << 8 | b[5]) + 40;
+	if (version == 6) {
+		__u32 payload = (__u32)b[4] << 8 | b[5];
+		return payload ? payload + 40 : 0; /* 0: a jumbogram (BIG TCP): the header does not say */
+	}
 	return 0;
 }
 
@@ -61,9 +63,12 @@ static __always_inline __u64 pcap_matches_packet(struct l3_ref r)
 		if (bpf_probe_read_kernel(w->bytes, 40, r.l3))
 			return WGBPF_PCAP_NO_MATCH;
 	}
+	/* Past the linear part the window holds other memory (the packet goes on in page fragments): not seen. */
+	if (r.linear < readable)
+		readable = r.linear;
 	__u32 wire = ip_length(w->bytes);
 	if (!wire)
-		wire = 0xffff; /* a length the header does not give (BIG TCP): at least what is readable */
+		wire = WGBPF_PCAP_LEN_UNKNOWN; /* the header does not give it (BIG TCP) */
 	w->wire_len = wire;
 	return pcap_run(w, wire < readable ? wire : readable);
 }
@@ -96,19 +101,22 @@ static __always_inline __u64 pcap_matches_flow(__u8 family, __u8 proto, __u8 dsc
 	} else {
 		return WGBPF_PCAP_NO_MATCH;
 	}
-	/* flowi's ports, or ICMP type and code in the destination port's bytes */
+	/* flowi's ports, or ICMP type and code in the destination port's bytes; nothing else of the transport */
 	__u8 *t = &w->bytes[l4 & 63];
+	__u32 known = l4;
 	if (proto == IPPROTO_ICMP || proto == WGBPF_IPPROTO_ICMPV6) {
 		t[0] = dport >> 8;
 		t[1] = dport & 0xff;
-	} else {
+		known = l4 + 2;
+	} else if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
 		t[0] = sport >> 8;
 		t[1] = sport & 0xff;
 		t[2] = dport >> 8;
 		t[3] = dport & 0xff;
+		known = l4 + 4;
 	}
-	w->wire_len = 0x7fffffff; /* longer than any packet: what is past the ports is not known */
-	return pcap_run(w, l4 + 4);
+	w->wire_len = WGBPF_PCAP_LEN_UNKNOWN; /* what is past the known bytes, and the length, are not known */
+	return pcap_run(w, known);
 }
 
 #endif

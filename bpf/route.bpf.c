@@ -75,21 +75,25 @@ static __always_inline bool wanted_place(const struct flow_view *f, __u32 netns,
 
 /* The places chosen, and the user's expression on the flow (an undecided answer keeps the lookup: its packet
  * may match on what the lookup does not carry). */
-static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32 nh_ifindex)
+static __always_inline bool wanted(const struct flow_view *f, __u32 netns, __s32 nh_ifindex, __u8 direction)
 {
 	if (!wanted_place(f, netns, nh_ifindex))
 		return false;
+	/* Choosing among packets, a received packet's lookups (input, reverse) go with the packet, chosen at its
+	 * arrival: their flow may lack its protocol and ports. An output lookup comes before its packet: judged by
+	 * its flow. */
+	if (selective() && direction != WGBPF_DIR_OUTPUT)
+		return false;
 	if (filter.sample_every > 1) {
-		/* A received packet's lookups go with the packet, sampled at its arrival (their flow may lack its
-		 * protocol and ports); an output lookup comes before its packet: sampled by its flow. */
-		if (f->iif != WGBPF_LOOPBACK_IFINDEX)
-			return false;
 		bool ports = f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP || f->proto == IPPROTO_SCTP;
+		/* before a source address or port is chosen the flow hashes unlike its packet: kept, undecided */
+		const __u32 *src = (const __u32 *)f->src;
+		bool unchosen = !(src[0] | src[1] | src[2] | src[3]) || (ports && !f->sport);
 		__u32 a[4] = {}, b[4] = {};
 		__builtin_memcpy(a, f->src, 16);
 		__builtin_memcpy(b, f->dst, 16);
-		if (filter_matches_port(&filter, f->proto, f->sport, f->dport) ||
-		    !flow_sampled(f->proto, a, b, ports ? f->sport : 0, ports ? f->dport : 0))
+		if (!unchosen && (filter_matches_port(&filter, f->proto, f->sport, f->dport) ||
+				  !flow_sampled(f->proto, a, b, ports ? f->sport : 0, ports ? f->dport : 0)))
 			return false;
 	}
 	return !filter.pcap ||
@@ -248,7 +252,8 @@ static __always_inline void emit(const struct flow_view *f, __u32 table, __s32 e
 	}
 	/* A re-routed packet is watched already; so may be the received packet an input or reverse lookup is
 	 * for (chosen at its arrival, e.g. by the listen port, which an input flow does not carry). */
-	bool match = stage->matched || flags || wanted(f, netns, nh_ifindex) || (rx_packet && watched_now(rx_packet));
+	bool match = stage->matched || flags || wanted(f, netns, nh_ifindex, direction) ||
+		     (rx_packet && watched_now(rx_packet));
 	if (!match) {
 		__u8 n = stage->n;
 		if (n < WGBPF_STAGE_MAX) {

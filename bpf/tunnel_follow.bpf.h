@@ -18,6 +18,7 @@
 
 struct tunnel_expect {
 	__u64 t_ns; /* 0: free or taken */
+	__u32 netns; /* the WireGuard interface's namespace, where the packet is expected */
 	__s32 ifindex;
 	__u16 port;
 	__u16 min_len; /* out: the UDP length; in: the IP total length */
@@ -25,7 +26,6 @@ struct tunnel_expect {
 	__u8 dir;
 	__u8 pad;
 	__u32 next; /* the clock slot only: the slot the next expectation takes */
-	__u32 pad2;
 };
 
 /* Slot WGBPF_EXPECT_SLOTS holds only t_ns: when the newest expectation was made (none lately: nothing to scan).
@@ -54,18 +54,20 @@ static __always_inline int tunnel_of_iface(__u32 netns, __s32 ifindex)
 	return -1;
 }
 
-static __always_inline int tunnel_of_port(__u16 port)
+/* The tunnel whose port this is in namespace `netns` (its socket is where the interface is: an interface moved
+ * into a container is not followed this way), or -1. */
+static __always_inline int tunnel_of_port(__u16 port, __u32 netns)
 {
 	for (int i = 0; i < WGBPF_FILTER_MAX_TUNNELS; i++) {
 		if (i >= filter.n_tunnels)
 			break;
-		if (filter.tunnel_ports[i] == port)
+		if (filter.tunnel_ports[i] == port && filter.tunnel_netns[i] == netns)
 			return i;
 	}
 	return -1;
 }
 
-static __always_inline void expect(__u8 dir, __s32 ifindex, __u16 port, __u32 min_len, __u32 max_len)
+static __always_inline void expect(__u8 dir, __u32 netns, __s32 ifindex, __u16 port, __u32 min_len, __u32 max_len)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 newest = WGBPF_EXPECT_SLOTS;
@@ -77,6 +79,7 @@ static __always_inline void expect(__u8 dir, __s32 ifindex, __u16 port, __u32 mi
 	struct tunnel_expect *e = bpf_map_lookup_elem(&tunnel_expects, &slot);
 	if (!e)
 		return;
+	e->netns = netns;
 	e->ifindex = ifindex;
 	e->port = port;
 	e->min_len = min_len > 0xffff ? 0xffff : min_len;
@@ -96,19 +99,19 @@ static __always_inline void expect_tunnel_packet(const struct wgbpf_packet *p, _
 	if (egress) {
 		int t = tunnel_of_iface(netns, ifindex);
 		if (t >= 0 && t < WGBPF_FILTER_MAX_TUNNELS)
-			expect(WGBPF_EXPECT_OUT, 0, filter.tunnel_ports[t], p->len + WGBPF_WG_OVERHEAD + 8,
+			expect(WGBPF_EXPECT_OUT, netns, 0, filter.tunnel_ports[t], p->len + WGBPF_WG_OVERHEAD + 8,
 			       p->len + WGBPF_WG_OVERHEAD + 8 + 15);
 		return;
 	}
 	if (p->proto != IPPROTO_UDP || !(p->flags & WGBPF_PKT_F_PAYLOAD) || p->udp_payload[0] != 4 /* data */)
 		return;
-	int t = tunnel_of_port(p->dport);
+	int t = tunnel_of_port(p->dport, netns);
 	if (t < 0 || t >= WGBPF_FILTER_MAX_TUNNELS)
 		return;
 	__u32 udp_len = p->len - p->l3_len, made = WGBPF_WG_OVERHEAD + 8;
 	if (udp_len < made + 20)
 		return; /* a keepalive: no inner packet */
-	expect(WGBPF_EXPECT_IN, filter.tunnel_ifaces[t], 0, udp_len - made - 15, udp_len - made);
+	expect(WGBPF_EXPECT_IN, netns, filter.tunnel_ifaces[t], 0, udp_len - made - 15, udp_len - made);
 }
 
 /* When an expectation was made lately: else nothing to scan. */
@@ -120,12 +123,12 @@ static __always_inline bool expectations_fresh(__u64 now)
 }
 
 /* Takes the expectation this packet meets (`port`/`ifindex` and length), if any. */
-static __always_inline bool take_expectation(__u8 dir, __s32 ifindex, __u16 port, __u16 len, __u64 now)
+static __always_inline bool take_expectation(__u8 dir, __u32 netns, __s32 ifindex, __u16 port, __u16 len, __u64 now)
 {
 	for (int i = 0; i < WGBPF_EXPECT_SLOTS; i++) {
 		__u32 key = i; /* the counter stays in a register: the verifier sees it grow */
 		struct tunnel_expect *e = bpf_map_lookup_elem(&tunnel_expects, &key);
-		if (!e || !e->t_ns || e->dir != dir || now - e->t_ns > WGBPF_EXPECT_TTL_NS)
+		if (!e || !e->t_ns || e->dir != dir || e->netns != netns || now - e->t_ns > WGBPF_EXPECT_TTL_NS)
 			continue;
 		if (dir == WGBPF_EXPECT_OUT ? e->port != port : e->ifindex != ifindex)
 			continue;
@@ -138,7 +141,7 @@ static __always_inline bool take_expectation(__u8 dir, __s32 ifindex, __u16 port
 }
 
 /* Whether this packet is one a watched packet was expected to become (see above); only with an expression. */
-static __always_inline bool tunnel_expected(struct l3_ref r, __u32 netns, __s32 iif)
+static __always_inline bool tunnel_expected(struct l3_ref r, __u32 netns, __s32 iif, bool sent_here)
 {
 	if (!following_tunnels())
 		return false;
@@ -151,11 +154,11 @@ static __always_inline bool tunnel_expected(struct l3_ref r, __u32 netns, __s32 
 	if (!h.family)
 		return false;
 	if (t >= 0)
-		return take_expectation(WGBPF_EXPECT_IN, iif, 0, h.ip_len, now);
-	/* an outer packet leaving: sent here (no input device), from the port (the peer's may be the same) */
-	if (iif || h.proto != IPPROTO_UDP || tunnel_of_port(h.sport) < 0)
+		return take_expectation(WGBPF_EXPECT_IN, netns, iif, 0, h.ip_len, now);
+	/* an outer packet leaving: sent by this host (not forwarded), from the port in the interface's namespace */
+	if (!sent_here || h.proto != IPPROTO_UDP || tunnel_of_port(h.sport, netns) < 0)
 		return false;
-	return take_expectation(WGBPF_EXPECT_OUT, 0, h.sport, h.l4_len, now);
+	return take_expectation(WGBPF_EXPECT_OUT, netns, 0, h.sport, h.l4_len, now);
 }
 
 #endif

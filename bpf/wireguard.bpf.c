@@ -135,7 +135,7 @@ static __always_inline bool peer_event_of(struct sk_buff *skb, __u64 id, const s
 	struct l3_ref l3 = l3_of_probed(skb);
 	struct lazy_id pid = {0, id}; /* each flavour computed it its own way */
 	__u64 now = always ? bpf_ktime_get_ns()
-			   : want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark));
+			   : want_packet(l3, &pid, wg_netns, ifindex, ifindex, BPF_CORE_READ(skb, mark), false);
 	if (!now)
 		return false;
 	/* The interface's namespace: where its ifindex means something (the header's netns of every other record

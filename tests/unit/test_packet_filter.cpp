@@ -154,7 +154,7 @@ TEST_CASE("translated filters decide as libpcap's interpreter does, on every pac
         const std::string e = expression;
         if (e != "udp[110] = 1" && e != "tcp[20:4] = 0x01020304" && e.find('^') == std::string::npos)
             CHECK(matched > 0);
-        if (e == "udp[110] = 1") CHECK(undecided > 0);
+        if (e == "udp[110] = 1") CHECK(undecided > 0); // byte 131 and on: past the window
     }
 }
 
@@ -170,6 +170,28 @@ TEST_CASE("a packet shorter than the window is decided on what it has, as libpca
     w.wire_len = 1400; // the same bytes from a long packet: wgbpf does not know byte 128
     w.bytes[3] = 0x78, w.bytes[2] = 0x05;
     CHECK(test::run_ebpf(*code, w, WGBPF_PCAP_WINDOW) == WGBPF_PCAP_UNDECIDED);
+}
+
+TEST_CASE("a length the header does not give leaves `len` undecided, and every byte may exist") {
+    for (const char* expression : {"greater 200", "less 60", "len > 100"}) {
+        INFO(expression);
+        auto classic = compile_pcap_filter(expression);
+        REQUIRE(classic.ok());
+        auto code = classic_to_ebpf(*classic, WGBPF_PCAP_SLOTS);
+        REQUIRE(code.ok());
+        wgbpf_pcap_window w{};
+        w.bytes[0] = 0x45, w.bytes[9] = 17;
+        w.wire_len = WGBPF_PCAP_LEN_UNKNOWN;
+        CHECK(test::run_ebpf(*code, w, 24) == WGBPF_PCAP_UNDECIDED);
+    }
+    auto classic = compile_pcap_filter("tcp[13] & 2 != 0"); // past the ports a route lookup's flow carries
+    REQUIRE(classic.ok());
+    auto code = classic_to_ebpf(*classic, WGBPF_PCAP_SLOTS);
+    REQUIRE(code.ok());
+    wgbpf_pcap_window w{};
+    w.bytes[0] = 0x45, w.bytes[9] = 6;
+    w.wire_len = WGBPF_PCAP_LEN_UNKNOWN;
+    CHECK(test::run_ebpf(*code, w, 24) == WGBPF_PCAP_UNDECIDED);
 }
 
 TEST_CASE("bad or unusable expressions fail with a reason, blank means none") {

@@ -298,11 +298,12 @@ struct wgbpf_filter {
 #define WGBPF_PCAP_NO_MATCH 0
 #define WGBPF_PCAP_MATCH 1
 #define WGBPF_PCAP_UNDECIDED 2 /* needed bytes past the window that the packet has */
+#define WGBPF_PCAP_LEN_UNKNOWN 0xffffffff /* wire_len when not known: `len` is undecided, every byte may exist */
 
 struct wgbpf_pcap_window {
 	__u8 bytes[WGBPF_PCAP_WINDOW];
 	__u32 mem[16];  /* classic BPF's scratch memory M[] */
-	__u32 wire_len; /* the packet's length from its IP header (classic BPF's `len`) */
+	__u32 wire_len; /* the packet's length from its IP header (classic BPF's `len`), or WGBPF_PCAP_LEN_UNKNOWN */
 	__u32 pad;
 };
 

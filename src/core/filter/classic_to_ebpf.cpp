@@ -54,7 +54,7 @@ EbpfInsn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) 
 // Where a jump goes before offsets are known: a classic instruction's code, the end, or the
 // out-of-window tail.
 struct Target {
-    enum Kind { classic, end, out_of_window } kind = end;
+    enum Kind { classic, end, out_of_window, undecided } kind = end;
     size_t index = 0;
 };
 
@@ -73,15 +73,21 @@ public:
         }
         size_t out_of_window = out_.size();
         if (uses_out_of_window_) out_of_window_tail();
+        size_t undecided = out_.size();
+        if (uses_undecided_) {
+            result(WGBPF_PCAP_UNDECIDED);
+            jump_to_end();
+        }
         size_t end = out_.size();
         if (end + 1 > slots)
             return Error{fmt::format("the filter is too long for wgbpf: {} instructions once translated, room for {} "
                                      "(a shorter expression, or fewer alternatives)",
                                      end, slots - 1)};
         for (const auto& [at, target] : jumps_) {
-            size_t to = target.kind == Target::classic ? start_[target.index]
-                        : target.kind == Target::end   ? end
-                                                       : out_of_window;
+            size_t to = target.kind == Target::classic       ? start_[target.index]
+                        : target.kind == Target::end         ? end
+                        : target.kind == Target::undecided   ? undecided
+                                                             : out_of_window;
             out_[at].off = static_cast<int16_t>(static_cast<long>(to) - static_cast<long>(at) - 1);
         }
         return out_;
@@ -93,6 +99,7 @@ private:
     EbpfProgram out_;
     std::vector<std::pair<size_t, Target>> jumps_;
     bool uses_out_of_window_ = false;
+    bool uses_undecided_ = false;
 
     // Which instructions some path reaches; fails on a jump out of the program or a path that runs off its
     // end (libpcap never makes either).
@@ -231,6 +238,9 @@ private:
             emit(insn(ebpf::LDX | ebpf::MEM | ebpf::W, reg, WINDOW, static_cast<int16_t>(kMemOffset + 4 * in.k), 0));
         } else if (mode == cbpf::LEN) {
             emit(insn(ebpf::LDX | ebpf::MEM | ebpf::W, reg, WINDOW, kWireLenOffset, 0));
+            uses_undecided_ = true; // a length the header does not give (a route lookup's flow, BIG TCP)
+            jump(insn(ebpf::JMP32 | ebpf::JEQ | ebpf::K, reg, 0, 0, static_cast<int32_t>(WGBPF_PCAP_LEN_UNKNOWN)),
+                 Target{Target::undecided});
         } else if (reg == A && mode == cbpf::ABS) {
             return load_absolute(cbpf::size(in.code), in.k);
         } else if (reg == A && mode == cbpf::IND) {
