@@ -768,13 +768,10 @@ private:
         r.ok = r.seconds > 0;
     }
 
-    // wgbpf says when every probe module is attached: a first JSON line {"kind":"ready",...} on stdout
-    // (and "wgbpf: ready:" on stderr). Builds from before that line: ready once the modules have reported
-    // on stderr and it has been quiet for a moment.
+    // Until wgbpf's first JSON line {"kind":"ready",...}: every probe module is attached from then on (loading takes
+    // seconds on a busy machine; a quiet moment on stderr is no sign of it).
     void wait_ready(Child& w, const fs::path& out, const fs::path& err) {
         auto start = std::chrono::steady_clock::now();
-        uintmax_t last_size = 0;
-        auto last_change = start;
         while (std::chrono::steady_clock::now() - start < std::chrono::seconds(60)) {
             if (!w.alive())
                 throw std::runtime_error("wgbpf exited during start-up (status " + std::to_string(w.early_status()) +
@@ -782,16 +779,6 @@ private:
             std::ifstream in(out);
             std::string first;
             if (std::getline(in, first) && first.find("\"kind\":\"ready\"") != std::string::npos) return;
-            std::string log = read_file(err);
-            if (log.find("wgbpf: ready:") != std::string::npos) return;
-            auto now = std::chrono::steady_clock::now();
-            if (log.size() != last_size) {
-                last_size = log.size();
-                last_change = now;
-            } else if (!log.empty() && now - last_change > std::chrono::milliseconds(1500) &&
-                       log.find(" module") != std::string::npos) {
-                return;
-            }
             sleep_s(0.05);
         }
         throw std::runtime_error("wgbpf did not get ready within 60 s");
