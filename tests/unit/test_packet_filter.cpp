@@ -173,25 +173,21 @@ TEST_CASE("a packet shorter than the window is decided on what it has, as libpca
 }
 
 TEST_CASE("a length the header does not give leaves `len` undecided, and every byte may exist") {
-    for (const char* expression : {"greater 200", "less 60", "len > 100"}) {
+    // A route lookup's flow: an IPv4 header and its ports (24 bytes), the length not known.
+    auto on_flow = [](const char* expression, uint8_t proto) {
         INFO(expression);
-        auto classic = compile_pcap_filter(expression);
-        REQUIRE(classic.ok());
-        auto code = classic_to_ebpf(*classic, WGBPF_PCAP_SLOTS);
+        auto code = compile_packet_filter(expression);
         REQUIRE(code.ok());
         wgbpf_pcap_window w{};
-        w.bytes[0] = 0x45, w.bytes[9] = 17;
+        w.bytes[0] = 0x45, w.bytes[9] = proto;
         w.wire_len = WGBPF_PCAP_LEN_UNKNOWN;
-        CHECK(test::run_ebpf(*code, w, 24) == WGBPF_PCAP_UNDECIDED);
-    }
-    auto classic = compile_pcap_filter("tcp[13] & 2 != 0"); // past the ports a route lookup's flow carries
-    REQUIRE(classic.ok());
-    auto code = classic_to_ebpf(*classic, WGBPF_PCAP_SLOTS);
-    REQUIRE(code.ok());
-    wgbpf_pcap_window w{};
-    w.bytes[0] = 0x45, w.bytes[9] = 6;
-    w.wire_len = WGBPF_PCAP_LEN_UNKNOWN;
-    CHECK(test::run_ebpf(*code, w, 24) == WGBPF_PCAP_UNDECIDED);
+        return test::run_ebpf(*code, w, 24);
+    };
+    for (const char* expression : {"greater 200", "less 60", "len > 100"})
+        CHECK(on_flow(expression, 17) == WGBPF_PCAP_UNDECIDED);
+    CHECK(on_flow("tcp[13] & 2 != 0", 6) == WGBPF_PCAP_UNDECIDED); // past the ports the flow carries
+    CHECK(on_flow("udp", 17) == WGBPF_PCAP_MATCH);
+    CHECK(on_flow("udp", 6) == WGBPF_PCAP_NO_MATCH);
 }
 
 TEST_CASE("bad or unusable expressions fail with a reason, blank means none") {
