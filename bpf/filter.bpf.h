@@ -137,7 +137,12 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
  * window) does not pick it. */
 static __always_inline bool expression_picks(struct l3_ref r)
 {
-	return !filter.pcap || pcap_matches_packet(r) == WGBPF_PCAP_MATCH;
+	if (!filter.pcap)
+		return true;
+	__u64 answer = pcap_matches_packet(r);
+	if (answer == WGBPF_PCAP_UNDECIDED)
+		count_loss(WGBPF_COUNT_UNDECIDED); /* nothing left out silently: the summary says how often */
+	return answer == WGBPF_PCAP_MATCH;
 }
 
 /* Whether the flow is one of the 1 in `sample_every` sampled: a keyed hash of what both directions share, so a

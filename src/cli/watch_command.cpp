@@ -645,7 +645,8 @@ int WatchSession::finish() {
     recording_->write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });
     output_->summary(statuses, pipeline_->decode_stats().rejected(), seconds,
                      options_.nftrace ? std::optional(nftrace_.summary(*pipeline_)) : std::nullopt,
-                     pipeline_->lone_routes(), pipeline_->not_shown());
+                     pipeline_->lone_routes(), pipeline_->not_shown(),
+                     options_.expression.empty() ? std::nullopt : std::optional(modules_->undecided()));
     if (hooks_.config_sink) hooks_.config_sink(spaces_.primary().config);
     if (hooks_.wireguard_sink && !options_.iface.empty()) { // as it is now: its handshake times moved on
         spaces_.reread_wireguard(options_.iface);

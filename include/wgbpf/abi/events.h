@@ -37,6 +37,9 @@ enum wgbpf_module {
 	WGBPF_MOD_DEVICE = 3,
 	WGBPF_MOD_WIREGUARD = 4,
 	WGBPF_MOD_COUNT = 8,
+	/* Not a module: the losses map's slot counting the times the expression could not decide on a packet
+	 * (it read bytes past what wgbpf sees). */
+	WGBPF_COUNT_UNDECIDED = 7,
 };
 
 struct wgbpf_event_header {

@@ -22,6 +22,8 @@ std::string_view name_of(ModuleId m); // "route", "netfilter", "drop", "device",
 inline constexpr std::array kModules{ModuleId::route, ModuleId::netfilter, ModuleId::drop, ModuleId::device,
                                      ModuleId::wireguard};
 static_assert(kModules.size() <= WGBPF_MOD_COUNT, "the BPF loss counters have a slot per module");
+static_assert(kModules.size() <= WGBPF_COUNT_UNDECIDED && WGBPF_COUNT_UNDECIDED < WGBPF_MOD_COUNT,
+              "the undecided count has a slot of its own");
 
 // The modules in the order of their names (summaries list them so).
 std::array<ModuleId, kModules.size()> modules_by_name();

@@ -139,7 +139,8 @@ LinkName OutputWriter::in_netns(uint32_t netns) const {
 }
 
 void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
-                           const std::optional<NftraceSummary>& nftrace, uint64_t lone_routes, uint64_t not_shown) {
+                           const std::optional<NftraceSummary>& nftrace, uint64_t lone_routes, uint64_t not_shown,
+                           std::optional<uint64_t> undecided) {
     out_.flush(); // the records before the summary on stderr
     note_failure();
     uint64_t lost = 0;
@@ -160,6 +161,11 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
         std::cerr << fmt::format("  {} records still in flight when the watch was stopped were not shown (a stop is "
                                  "acted on within a second)\n",
                                  not_shown);
+    if (undecided && *undecided)
+        std::cerr << fmt::format("  the filter expression could not decide {} times (it reads bytes wgbpf does not see: "
+                                 "past the first 128 from the network header, or in page fragments): those packets "
+                                 "were not followed (docs/filters.md)\n",
+                                 *undecided);
     if (decoder_rejected) std::cerr << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
     if (lost)
         std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
@@ -183,6 +189,7 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
                      {"decoder_rejected", decoder_rejected},
                      {"lone_routes", lone_routes},
                      {"not_shown", not_shown}};
+    if (undecided) j["filter_undecided"] = *undecided;
     if (nftrace)
         j["nftrace"] = {{"running", nftrace->off_reason.empty()}, {"off_reason", nftrace->off_reason},
                         {"received", nftrace->received},          {"merged", nftrace->merged},

@@ -70,9 +70,10 @@ public:
     // The exit summary: text on stderr always; with --json also the last stdout line.
     // `lone_routes`: route decisions no packet took, not shown as timelines. `not_shown`: what was still in
     // flight when the watch was stopped and could not be shown in the time the way out is given.
+    // `undecided`: with an expression, the times it could not decide on a packet (absent: no expression).
     void summary(const std::vector<ModuleStatus>& modules, uint64_t decoder_rejected, double seconds,
                  const std::optional<NftraceSummary>& nftrace = std::nullopt, uint64_t lone_routes = 0,
-                 uint64_t not_shown = 0);
+                 uint64_t not_shown = 0, std::optional<uint64_t> undecided = std::nullopt);
 
 private:
     // A JSON line: written into the one buffer every line reuses, then out with its newline.

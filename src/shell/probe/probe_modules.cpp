@@ -31,6 +31,8 @@ std::unique_ptr<ProbeModules> ProbeModules::start(const KernelFeatures& kernel, 
 
 uint64_t ProbeModules::lost(ModuleId m) const { return read_losses(maps_.losses.get(), static_cast<uint32_t>(m)); }
 
+uint64_t ProbeModules::undecided() const { return read_losses(maps_.losses.get(), WGBPF_COUNT_UNDECIDED); }
+
 NetfilterProbe* ProbeModules::netfilter() const {
     // The row of ModuleId::netfilter makes only NetfilterProbes.
     return static_cast<NetfilterProbe*>(modules_[index(ModuleId::netfilter)].get());

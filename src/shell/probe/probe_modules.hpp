@@ -33,6 +33,7 @@ public:
     std::vector<ModuleStatus> statuses(const PerModule& events = {}) const;
     // Records the kernel could not reserve since the last call, per module.
     PerModule new_losses(); // reads only the counters, not the statuses: it runs every tick
+    uint64_t undecided() const; // times the expression could not decide on a packet, summed over CPUs
 
 private:
     static size_t index(ModuleId m) { return static_cast<size_t>(m); }
