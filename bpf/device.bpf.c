@@ -115,7 +115,8 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	if (direction == WGBPF_DEV_EGRESS && skb->skb_iif && skb->skb_iif != ifindex)
 		expect_reply(&e->pkt, now);
-	expect_tunnel_packet(&e->pkt, netns, ifindex, direction == WGBPF_DEV_EGRESS);
+	if (ingress)
+		expect_inner_packet(&e->pkt, netns);
 	submit_event(e, sizeof(*e));
 }
 

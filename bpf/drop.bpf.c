@@ -51,20 +51,24 @@ int BPF_PROG(drop_kfree_skb_noreason, struct sk_buff *skb, void *location)
 	return 0;
 }
 
-/* A consumed skb (freed normally) ends its packet's watch as well. */
+/* A consumed skb (freed normally) ends its packet's watch as well. Consumed by a user-space WireGuard's TUN device
+ * (wireguard-go read it), a watched inner packet will leave as an outer packet: expected from now on. */
 SEC("tp_btf/consume_skb")
 int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 {
-	unwatch(packet_id(skb));
+	if (unwatch(packet_id(skb)) && following_tunnels())
+		expect_outer_packet(skb);
 	return 0;
 }
 
-/* A datagram copied to its socket's reader is delivered: nothing more of its path follows, and UDP then frees it
+/* A datagram copied to its socket's (or TUN device's) reader is delivered: nothing more of its path follows, and UDP then frees it
  * without a tracepoint (skb_consume_udp: __consume_stateless_skb), as TCP frees what it has read (__kfree_skb). Its
  * watch ends here, or its buffer's address, soon reused, would be taken for it. */
 SEC("tp_btf/skb_copy_datagram_iovec")
 int BPF_PROG(drop_delivered, const struct sk_buff *skb, int len)
 {
-	unwatch(packet_id(skb));
+	/* a TUN device's reader (wireguard-go) copies the inner packet out here, before it is consumed */
+	if (unwatch(packet_id(skb)) && following_tunnels())
+		expect_outer_packet(skb);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * every packet on its port is watched anyway; with them, the outer packet of a watched inner packet (and the inner
  * packet of a watched outer one) is picked here by what WireGuard makes of it: a data message on the
  * interface's port, 32 bytes longer than the inner packet padded to 16 (wireguard-go's
- * calculatePaddingSize), within WGBPF_EXPECT_TTL_NS: the first such packet takes it. The same evidence user
+ * calculatePaddingSize), within WGBPF_EXPECT_TTL_NS of wireguard-go reading the inner packet from the TUN device
+ * (its consume_skb: one the device dropped, its queue full, is never expected): the first such packet takes it. The same evidence user
  * space links them by (inferred): another packet of the same padded length sent just before may be taken
  * instead, and a packet batched with others (UDP GSO) has another length and is not picked. The outer packet's
  * route lookup comes before its buffer exists, with no length: it is not picked. Included by filter.bpf.h. */
@@ -89,20 +90,30 @@ static __always_inline void expect(__u8 dir, __u32 netns, __s32 ifindex, __u16 p
 	clock->t_ns = now;
 }
 
-/* A watched packet meets a device: an inner packet handed to a user-space WireGuard's TUN device will leave as
- * an outer packet; an outer data message arriving for its port will come out of the TUN device. */
-static __always_inline void expect_tunnel_packet(const struct wgbpf_packet *p, __u32 netns, __s32 ifindex,
-						 bool egress)
+/* A watched inner packet consumed by a user-space WireGuard's TUN device (read by wireguard-go: not when the
+ * device dropped it, its queue full) will leave as an outer packet. */
+static __always_inline void expect_outer_packet(const struct sk_buff *skb)
+{
+	const struct net_device *dev = skb->dev;
+	if (!dev)
+		return;
+	__u32 netns = dev_netns(dev);
+	int t = tunnel_of_iface(netns, dev->ifindex);
+	if (t < 0 || t >= WGBPF_FILTER_MAX_TUNNELS)
+		return;
+	struct flow_head h = {};
+	read_flow_head(l3_of(skb), &h);
+	if (!h.family)
+		return;
+	expect(WGBPF_EXPECT_OUT, netns, 0, filter.tunnel_ports[t], h.ip_len + WGBPF_WG_OVERHEAD + 8,
+	       h.ip_len + WGBPF_WG_OVERHEAD + 8 + 15);
+}
+
+/* A watched outer data message arriving for a user-space WireGuard's port will come out of its TUN device. */
+static __always_inline void expect_inner_packet(const struct wgbpf_packet *p, __u32 netns)
 {
 	if (!following_tunnels())
 		return;
-	if (egress) {
-		int t = tunnel_of_iface(netns, ifindex);
-		if (t >= 0 && t < WGBPF_FILTER_MAX_TUNNELS)
-			expect(WGBPF_EXPECT_OUT, netns, 0, filter.tunnel_ports[t], p->len + WGBPF_WG_OVERHEAD + 8,
-			       p->len + WGBPF_WG_OVERHEAD + 8 + 15);
-		return;
-	}
 	if (p->proto != IPPROTO_UDP || !(p->flags & WGBPF_PKT_F_PAYLOAD) || p->udp_payload[0] != 4 /* data */)
 		return;
 	int t = tunnel_of_port(p->dport, netns);

@@ -528,6 +528,28 @@ TEST_CASE("outer packets pair with inner packets by length; an outer seen first 
     CHECK(kinds(d.out[1]) == Kinds{"dev", "wg"});
 }
 
+TEST_CASE("a TUN device that drops what it was handed (its queue full) ends that timeline: not encapsulated, and "
+          "no later outer packet of that length is linked to it") {
+    Collected c;
+    PacketInfo inner = icmp_packet(0xa, "10.0.0.1", "198.51.100.9", 8, 84);
+    c.builder.add(egress(inner, kWg0, 100));
+    DropStep drop;
+    drop.t_ns = 116; // tun_net_xmit frees it at once
+    drop.netns = kNs;
+    drop.pkt = inner;
+    drop.reason = "FULL_RING";
+    c.builder.add(drop);
+    PacketInfo other_outer = outer_out(0x1b, outer_payload(84), wg_data(kServerIndex, 9)); // another packet's
+    c.builder.add(egress(other_outer, kC0, 200));
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 2);
+    const PacketTimeline& t = c.out[0].packet_id == 0xa ? c.out[0] : c.out[1];
+    CHECK(t.outcome == Outcome::dropped);
+    CHECK_FALSE(t.encapsulated_in);
+    CHECK(kinds(t) == Kinds{"dev", "drop"});
+    CHECK(steps_of<DropStep>(t)[0].reason == "FULL_RING");
+}
+
 TEST_CASE("an incoming inner packet from a source outside the peer's allowed IPs is not linked") {
     Collected c;
     c.wireguard[0].peers[0].allowed_ips = {net("10.0.0.254/32")};

@@ -188,6 +188,9 @@ struct TimelineBuilder::State {
     // Packet ids kernel WireGuard dropped (its verdict ended their timelines): the kfree_skb that follows is
     // the same drop, not a new packet.
     std::unordered_map<uint64_t, uint64_t> ended_by_wireguard; // packet id -> when
+    // Handed to a WireGuard device and waiting for its outer packet: packet id -> (timeline id, when). A device
+    // that drops it right away (a TUN device's queue full) frees it with a drop reason: that ends this timeline.
+    std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> in_tunnel_device;
     // (netns, interface, peer) -> when this host last sent that peer a handshake initiation.
     std::map<std::tuple<uint32_t, std::string, std::string>, uint64_t> initiations;
     // (netns, interface, peer) -> when an inner packet of that peer last came out of the tunnel.
@@ -912,6 +915,8 @@ struct TimelineBuilder::State {
         if (it == entries.end()) return;
         if (it->second.tl.outcome == Outcome::encapsulated && !it->second.tl.encapsulated_in)
             not_encapsulated(it->second);
+        if (auto t = in_tunnel_device.find(it->second.tl.packet_id); t != in_tunnel_device.end() && t->second.first == id)
+            in_tunnel_device.erase(t);
         auto node = entries.extract(it);
         linker.forget(id);
         if (sink) sink(std::move(node.mapped().tl));
@@ -1397,6 +1402,18 @@ void TimelineBuilder::add(const DropStep& d) {
         s.ended_by_wireguard.erase(it);
         if (same) return;
     }
+    // Dropped by the WireGuard device it was just handed to (a TUN device's queue full): not encapsulated.
+    if (auto it = s.in_tunnel_device.find(d.pkt.id); it != s.in_tunnel_device.end() && !s.open.contains(d.pkt.id)) {
+        auto [timeline, handed] = it->second;
+        s.in_tunnel_device.erase(it);
+        Entry* e = s.find(timeline);
+        if (e && !e->tl.encapsulated_in && d.t_ns >= handed && d.t_ns - handed <= 1'000'000) {
+            s.add_step(*e, d);
+            s.linker.forget(e->tl.id);
+            s.complete(*e, Outcome::dropped);
+            return;
+        }
+    }
     Entry& e = s.timeline_for(d.pkt, d.netns, d.t_ns);
     s.see_packet(e, d.pkt);
     if (auto* purge = s.purge_of(d)) { // WireGuard's queue purge, whose cause its probe read
@@ -1505,7 +1522,10 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev});
     if (wg) {
         s.look_for_outer(e, *wg, true, ev.t_ns, ev.pkt.len);
-        if (Entry* still = s.find(id)) s.complete(*still, Outcome::encapsulated);
+        if (Entry* still = s.find(id)) {
+            s.in_tunnel_device[ev.pkt.id] = {id, ev.t_ns};
+            s.complete(*still, Outcome::encapsulated);
+        }
         return;
     }
     if (local) s.look_for_wireguard(e, ev.pkt, true, ev.t_ns);

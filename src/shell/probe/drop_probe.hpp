@@ -15,10 +15,11 @@ namespace wgbpf {
 
 class DropProbe final : public ProbeModule {
 public:
-    static Result<std::unique_ptr<DropProbe>> start(const KernelFeatures& kernel, SharedMaps& maps,
-                                                    uint32_t ringbuf_bytes);
+    static Result<std::unique_ptr<DropProbe>> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
+                                                     SharedMaps& maps, uint32_t ringbuf_bytes);
     ~DropProbe();
-    void set_filter(const wgbpf_filter&) override {} // it follows packets the others picked
+    // It follows packets the others picked; the filter tells it the user-space WireGuard tunnels to follow.
+    void set_filter(const wgbpf_filter& filter) override;
     ModuleStatus status() const override;
 
 private:

@@ -36,7 +36,7 @@ constexpr ModuleRow kTable[] = {
      [](const ModuleStart& w) { return as_module(RouteProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes)); }},
     {ModuleId::netfilter, [](const KernelFeatures& k) { return choose_netfilter_flavour(k).can_run; }, start_netfilter},
     {ModuleId::drop, [](const KernelFeatures& k) { return choose_drop_flavour(k).can_run; },
-     [](const ModuleStart& w) { return as_module(DropProbe::start(w.kernel, w.maps, w.ringbuf_bytes)); }},
+     [](const ModuleStart& w) { return as_module(DropProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes)); }},
     {ModuleId::device, device_can_run,
      [](const ModuleStart& w) { return as_module(DeviceProbe::start(w.kernel, w.filter, w.maps, w.ringbuf_bytes)); }},
     {ModuleId::wireguard, [](const KernelFeatures& k) { return choose_wireguard_flavour(k).can_run; },
