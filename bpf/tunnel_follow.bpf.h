@@ -95,8 +95,8 @@ static __always_inline void expect(__u8 dir, __u32 netns, __s32 ifindex, __u16 p
 static __always_inline void expect_outer_packet(const struct sk_buff *skb)
 {
 	const struct net_device *dev = skb->dev;
-	if (!dev)
-		return;
+	if (!dev || skb->skb_iif == dev->ifindex)
+		return; /* none, or it came out of the TUN device (written by wireguard-go, delivered here) */
 	__u32 netns = dev_netns(dev);
 	int t = tunnel_of_iface(netns, dev->ifindex);
 	if (t < 0 || t >= WGBPF_FILTER_MAX_TUNNELS)

@@ -1,6 +1,7 @@
 #pragma once
 // The probe modules by number: the index of their loss counters in BPF (enum wgbpf_module), of their
 // per-module counters here, and of their row in the shell's module table. Their names only at the edges.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -22,7 +23,9 @@ std::string_view name_of(ModuleId m); // "route", "netfilter", "drop", "device",
 inline constexpr std::array kModules{ModuleId::route, ModuleId::netfilter, ModuleId::drop, ModuleId::device,
                                      ModuleId::wireguard};
 static_assert(kModules.size() <= WGBPF_MOD_COUNT, "the BPF loss counters have a slot per module");
-static_assert(kModules.size() <= WGBPF_COUNT_UNDECIDED && WGBPF_COUNT_UNDECIDED < WGBPF_MOD_COUNT,
+static_assert(std::all_of(kModules.begin(), kModules.end(),
+                          [](ModuleId m) { return static_cast<int>(m) < WGBPF_COUNT_UNDECIDED; }) &&
+                  WGBPF_COUNT_UNDECIDED < WGBPF_MOD_COUNT,
               "the undecided count has a slot of its own");
 
 // The modules in the order of their names (summaries list them so).

@@ -162,9 +162,9 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
                                  "acted on within a second)\n",
                                  not_shown);
     if (undecided && *undecided)
-        std::cerr << fmt::format("  the filter expression could not decide {} times (it reads bytes wgbpf does not see: "
-                                 "past the first 128 from the network header, or in page fragments): those packets "
-                                 "were not followed (docs/filters.md)\n",
+        std::cerr << fmt::format("  the filter expression could not decide {} times (bytes past the first 128 from the "
+                                 "network header, in page fragments, or a length the header does not give); a packet "
+                                 "is asked again at each hook (docs/filters.md)\n",
                                  *undecided);
     if (decoder_rejected) std::cerr << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
     if (lost)

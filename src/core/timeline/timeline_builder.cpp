@@ -1407,9 +1407,13 @@ void TimelineBuilder::add(const DropStep& d) {
         auto [timeline, handed] = it->second;
         s.in_tunnel_device.erase(it);
         Entry* e = s.find(timeline);
-        if (e && !e->tl.encapsulated_in && d.t_ns >= handed && d.t_ns - handed <= 1'000'000) {
+        // The same packet, unchanged (kernel WireGuard's outer packet is the same buffer, and a freed buffer's
+        // address comes back at once as another packet's).
+        if (e && !e->tl.encapsulated_in && d.netns == e->tl.netns && d.pkt.is_ip &&
+            !State::another_packet(e->tl.pkt, d.pkt) && d.t_ns >= handed && d.t_ns - handed <= 1'000'000) {
             s.add_step(*e, d);
             s.linker.forget(e->tl.id);
+            s.kernel_peers.erase(d.pkt.id);
             s.complete(*e, Outcome::dropped);
             return;
         }
