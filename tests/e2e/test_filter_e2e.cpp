@@ -115,7 +115,8 @@ TEST_CASE("filter: the expression on outer packets picks them, and follows the i
     CHECK(decapsulated == 2);
 }
 
-TEST_CASE("filter: --sample 2 follows about half the flows, each whole, with their outer packets", "[e2e][filter]") {
+TEST_CASE("filter: --sample 2 follows about half the flows, each whole, with their outer packets",
+          "[e2e][filter][host]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     constexpr int kFlows = 24;
