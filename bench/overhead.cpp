@@ -548,7 +548,7 @@ private:
 // ---------------------------------------------------------------------------------------------------
 // Modes, loads, runs
 
-enum class Mode { none, all, nomatch, nftrace, filtered };
+enum class Mode { none, all, nomatch, nftrace, filtered, top };
 const char* mode_letter(Mode m) {
     switch (m) {
     case Mode::none: return "A";
@@ -556,6 +556,7 @@ const char* mode_letter(Mode m) {
     case Mode::nomatch: return "C";
     case Mode::nftrace: return "D";
     case Mode::filtered: return "E";
+    case Mode::top: return "T";
     }
     return "?";
 }
@@ -566,6 +567,7 @@ const char* mode_name(Mode m) {
     case Mode::nomatch: return "wgbpf, filter matching nothing";
     case Mode::nftrace: return "nft monitor trace";
     case Mode::filtered: return "wgbpf, expression: one ping flow";
+    case Mode::top: return "wgbpf top, all tunnel traffic";
     }
     return "?";
 }
@@ -688,6 +690,7 @@ public:
             case Mode::filtered:
                 run_wgbpf(r, tag, lab_.wg_iface(), profile, std::string("icmp and host ") + kServerAddr);
                 break;
+            case Mode::top: run_wgbpf(r, tag, lab_.wg_iface(), profile, "", "top"); break;
             }
         } catch (const Interrupted&) {
             throw;
@@ -820,10 +823,11 @@ private:
 
     // `expression`: only the packets it picks; a ping (5 a second) to the server runs beside the load, and its echo
     // requests shown as timelines are counted.
+    // `command`: watch, or top (a JSON snapshot a second instead of timelines).
     void run_wgbpf(RunResult& r, const std::string& tag, const std::string& iface, bool profile,
-                   const std::string& expression = "") {
+                   const std::string& expression = "", const std::string& command = "watch") {
         fs::path out = g_workdir / ("wgbpf-" + tag + ".jsonl"), err = g_workdir / ("wgbpf-" + tag + ".err");
-        std::vector<std::string> args = {o_.wgbpf.string(), "watch", "--netns", lab_.client_ns(), "--iface", iface,
+        std::vector<std::string> args = {o_.wgbpf.string(), command, "--netns", lab_.client_ns(), "--iface", iface,
                                          "--json"};
         if (!expression.empty()) args.push_back(expression);
         Child w = Child::spawn(args, out.string(), err.string());
@@ -1019,7 +1023,7 @@ int run_benchmark(const Options& o) {
     sleep_s(0.5);
 
     std::vector<RunResult> results;
-    const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace, Mode::filtered};
+    const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace, Mode::filtered, Mode::top};
     const std::vector<Load> loads = {Load::tcp, Load::udp};
     for (int round = 1; round <= o.rounds; ++round)
         for (Load load : loads)
@@ -1046,24 +1050,25 @@ int run_benchmark(const Options& o) {
     // ---- figures
     Summary A = summarise(results, Mode::none), B = summarise(results, Mode::all),
             C = summarise(results, Mode::nomatch), D = summarise(results, Mode::nftrace),
-            E = summarise(results, Mode::filtered);
+            E = summarise(results, Mode::filtered), T = summarise(results, Mode::top);
     auto ratio = [](double x, double base) { return base > 0 ? x / base : std::nan(""); };
     std::cout << "wgbpf overhead benchmark, " << machine_line(lab) << "\n";
     std::cout << "load average before: " << loadavg_before << ", after: " << trim(read_file("/proc/loadavg")) << "\n";
-    std::cout << o.rounds << " interleaved rounds x 5 modes x 2 loads, " << fmt(o.seconds, 0)
+    std::cout << o.rounds << " interleaved rounds x 6 modes x 2 loads, " << fmt(o.seconds, 0)
               << " s each; iperf3 through the tunnel from " << lab.client_ns() << " to " << kServerAddr
               << "; medians, ratios to A\n\n";
     std::cout << "mode                                TCP Mbit/s  ratio   UDP rx pkt/s  ratio   UDP tx pkt/s  ratio"
                  "   tracer CPU% tcp/udp   events/s tcp/udp      lost  peak RSS MiB\n";
     for (auto [m, s] :
-         {std::pair{Mode::none, A}, {Mode::all, B}, {Mode::nomatch, C}, {Mode::nftrace, D}, {Mode::filtered, E}}) {
+         {std::pair{Mode::none, A}, {Mode::all, B}, {Mode::nomatch, C}, {Mode::nftrace, D}, {Mode::filtered, E},
+          {Mode::top, T}}) {
         char line[512];
         snprintf(line, sizeof line, "%s %-32s %10s %6s %14s %6s %14s %6s %10s/%-10s %9s/%-9s %8s %12s%s\n",
                  mode_letter(m), mode_name(m), fmt(s.tcp).c_str(), fmt(ratio(s.tcp, A.tcp), 3).c_str(),
                  fmt(s.rx_pps, 0).c_str(), fmt(ratio(s.rx_pps, A.rx_pps), 3).c_str(), fmt(s.tx_pps, 0).c_str(),
                  fmt(ratio(s.tx_pps, A.tx_pps), 3).c_str(), fmt(s.cpu_pct_tcp).c_str(), fmt(s.cpu_pct_udp).c_str(),
                  fmt(s.ev_s_tcp, 0).c_str(), fmt(s.ev_s_udp, 0).c_str(),
-                 m == Mode::all || m == Mode::nomatch || m == Mode::filtered ? std::to_string(s.lost).c_str() : "-",
+                 m != Mode::none && m != Mode::nftrace ? std::to_string(s.lost).c_str() : "-",
                  s.rss_kib ? fmt(s.rss_kib / 1024.0).c_str() : "-",
                  s.failed ? (" (" + std::to_string(s.failed) + " runs failed)").c_str() : "");
         std::cout << line;
@@ -1161,6 +1166,11 @@ int run_benchmark(const Options& o) {
         {"throughput_ratio_filtered", num(ratio(E.tcp, A.tcp))},
         {"pps_ratio_filtered", num(ratio(E.rx_pps, A.rx_pps))},
         {"lost_filtered", E.lost},
+        {"throughput_ratio_top", num(ratio(T.tcp, A.tcp))},
+        {"pps_ratio_top", num(ratio(T.rx_pps, A.rx_pps))},
+        {"lost_top", T.lost},
+        {"cpu_pct_all", num(B.cpu_pct_tcp, 1)},
+        {"cpu_pct_top", num(T.cpu_pct_tcp, 1)},
         {"filtered_flow_seen", E.flow_seen},
         {"filtered_flow_sent", E.flow_sent},
         {"pps_ratio_all", num(ratio(B.rx_pps, A.rx_pps))},

@@ -11,6 +11,7 @@
 #include "loader/libbpf_log.hpp"
 #include "compare_command.hpp"
 #include "diagnose_command.hpp"
+#include "top_command.hpp"
 #include "common/exit_codes.hpp"
 #include "filter/packet_filter.hpp"
 #include "watch_command.hpp"
@@ -137,6 +138,27 @@ int main(int argc, char** argv) {
     watch_cmd->add_option("--colour,--color", colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
 
+    wgbpf::TopOptions top;
+    CLI::App* top_cmd =
+        app.add_subcommand("top", "count every watched packet by the path it took, live (like top; docs/top.md)");
+    top_cmd->add_option("--iface,-i", top.watch.iface, "as for watch");
+    top_cmd->add_option("--netns,-n", top.watch.netns, "as for watch")->allow_extra_args(false);
+    top_cmd->add_flag("--json", top.watch.json, "a JSON line per snapshot on stdout (docs/json-schema.md, \"top\")");
+    top_cmd->add_option("--interval", top.interval_s, "a snapshot every SECONDS (default 1)")
+        ->check(positive("seconds", 3600));
+    top_cmd->add_option("--rows", top.rows, "at most N paths per snapshot (default: 20 as text, all as JSON)")
+        ->check(whole_count("a count", 1'000'000));
+    top_cmd->add_flag("--examples", top.examples, "each path's first packet under it");
+    top_cmd->add_option("--duration", top.watch.duration_s, "stop after SECONDS (at most ten years)")
+        ->check(positive("seconds", kMaxSeconds));
+    top_cmd->add_option("--sample", top.watch.sample_every, "as for watch")->check(CLI::Range(1, 65535));
+    top_cmd->add_flag("--no-fexit", top.watch.no_fexit, "as for watch");
+    std::vector<std::string> top_expression;
+    top_cmd->add_option("expression", top_expression, "tcpdump-syntax filter, as for watch (docs/filters.md)");
+    std::string top_colour = "auto";
+    top_cmd->add_option("--colour,--color", top_colour, "auto|always|never")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
+
     wgbpf::ReplayOptions replay;
     CLI::App* replay_cmd =
         app.add_subcommand("replay", "show a recording made with `watch -w FILE` (any host, no root)");
@@ -196,6 +218,13 @@ int main(int argc, char** argv) {
             watch.expression = wgbpf::expression_of(expression);
             watch.colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) && !watch.json);
             return finished(wgbpf::run_watch(watch));
+        }
+        if (top_cmd->parsed()) {
+            top.watch.command_line.assign(argv, argv + argc);
+            top.watch.expression = wgbpf::expression_of(top_expression);
+            top.watch.colour =
+                top_colour == "always" || (top_colour == "auto" && isatty(STDOUT_FILENO) && !top.watch.json);
+            return finished(wgbpf::run_top(top));
         }
         if (replay_cmd->parsed()) {
             replay.colour =

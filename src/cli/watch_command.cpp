@@ -415,6 +415,7 @@ private:
     std::unique_ptr<RingConsumer> consumer_;
     uint64_t start_ns_ = 0;
     uint64_t next_wireguard_refresh_ = 0;
+    uint64_t lost_events_ = 0; // the kernel's, so far
 };
 
 bool WatchSession::start() {
@@ -541,6 +542,7 @@ void WatchSession::report_losses() {
     for (ModuleId module : modules_by_name()) { // the order recordings always had
         const uint64_t n = fresh[module];
         if (!n) continue;
+        lost_events_ += n;
         recording_->write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
         pipeline_->lost(module, n);
     }
@@ -607,6 +609,7 @@ void WatchSession::run() {
         auto polled = consumer_->poll(100);
         if (!polled) throw FatalError(polled.error());
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        const uint64_t clock_now = now;
         tick(now);
         // Records still waiting in the ring buffer (a batch ended early): the newest event fed is how far the
         // story is known; judging against the clock would call packets idle, or WireGuard's steps missing,
@@ -619,6 +622,7 @@ void WatchSession::run() {
             break; // the reader went away (`| head`): nothing more to show
         recording_->write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording_->write([](RecordingWriter& w) { return w.flush(); });
+        if (hooks_.tick) hooks_.tick(clock_now, lost_events_, false);
         if (hooks_.keep_going && !hooks_.keep_going()) break;
         if (output_->full()) break;
     }
@@ -640,6 +644,7 @@ int WatchSession::finish() {
     // most, the rest counted in the summary. The end of input or --count shows everything.
     const bool asked = g_stop;
     pipeline_->finish([&] { return asked && clock_ns(CLOCK_MONOTONIC) - stopped_ns > kFinishBudgetNs; });
+    if (hooks_.tick) hooks_.tick(clock_ns(CLOCK_MONOTONIC), lost_events_, true);
     const double seconds = (clock_ns(CLOCK_MONOTONIC) - start_ns_) / 1e9;
     const auto statuses = modules_->statuses(pipeline_->events_per_module());
     recording_->write([&](RecordingWriter& w) { return w.write_end({seconds, 0, 0, statuses}); });

@@ -40,6 +40,10 @@ struct WatchHooks {
         config_sink; // the watched namespace's configuration: at start, on each change, at the end
     std::function<void(const std::vector<WgInterface>&)> wireguard_sink; // its WireGuard interface, with config_sink
     std::function<void(const std::vector<ModuleStatus>&, double seconds)> end_sink; // the modules' state at the end
+    // Once per wake-up of the watch loop (at most every 100 ms), after that wake-up's timelines went to
+    // timeline_sink; `final` once more at the end, after the last timelines and before the summary.
+    // `lost_events`: what the kernel lost so far.
+    std::function<void(uint64_t now_ns, uint64_t lost_events, bool final)> tick;
 };
 
 // Runs until Ctrl-C/SIGTERM, the duration or the count; returns the exit code. Throws FatalError.

@@ -35,6 +35,13 @@ expect 2 'bad filter expression: ethernet addresses supported only' -- "$wgbpf" 
 expect 2 'wgbpf sees the first 128 bytes' -- "$wgbpf" watch --duration 1 'ip[200] = 1'
 expect 2 'sample: Value 0 not in range 1 to 65535' -- "$wgbpf" watch --sample 0
 expect 2 'sample: Value 70000 not in range 1 to 65535' -- "$wgbpf" watch --sample 70000
+# top: the watch's options and its own
+expect 2 'not expected: --bogus' -- "$wgbpf" top --bogus
+expect 2 'positive number' -- "$wgbpf" top --interval 0
+expect 2 'must be at most' -- "$wgbpf" top --interval 7200
+expect 2 'whole number from 1' -- "$wgbpf" top --rows 0
+expect 2 'bad filter expression: syntax error' -- "$wgbpf" top --duration 1 icmp and hots 10.0.0.1
+expect 2 'sample: Value 0 not in range 1 to 65535' -- "$wgbpf" top --sample 0
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
 if [[ $(id -u) -eq 0 ]]; then
@@ -44,6 +51,9 @@ if [[ $(id -u) -eq 0 ]]; then
   expect 2 "--netns all watches every namespace: give no other --netns" -- "$wgbpf" watch --netns all --netns /proc/self/ns/net --duration 1
   expect 4 "no interface 'wgbpf-no-if0' in network namespace" -- "$wgbpf" watch --netns /proc/self/ns/net --iface wgbpf-no-if0 --duration 1
   expect 4 "no interface 'wgbpf-none0'" -- "$wgbpf" watch --iface wgbpf-none0 --duration 1
+  expect 4 "network namespace 'wgbpf-no-such-ns' not found" -- "$wgbpf" top --netns wgbpf-no-such-ns --duration 1
+  expect 3 'needs root or the capabilities.*missing: .*CAP_BPF' -- \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" top --duration 1
   expect 3 'needs root or the capabilities.*missing: .*CAP_BPF' -- \
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" watch --duration 1
   expect 1 'cannot create recording /nonexistent-wgbpf-dir/x: No such file' -- \

@@ -10,6 +10,7 @@
 #include <functional>
 #include <sstream>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -401,16 +402,29 @@ TEST_CASE("timeline: the watched interface is followed by name: deleted for long
                              sh_quote(lab.client_ns()) + " link set wgbpfx0 up && ip -n " + sh_quote(lab.router_ns()) +
                              " link set wgbpfx1 up";
     REQUIRE(run_status(make).status == 0);
+    // The watch says when it has the interface back: the ping waits for that, not for a guessed time (a
+    // loaded host running VMs beside the suite took longer than a second).
+    ScratchDir scratch;
+    const std::string log = scratch.file("stderr");
+    auto watch_says = [&](const std::string& words) {
+        std::ifstream in(log);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str().find(words) != std::string::npos;
+    };
     WatchOutput out = watch_while(
         lab.client_ns(), "wgbpfx0",
         [&] {
             REQUIRE(run_status("ip -n " + sh_quote(lab.client_ns()) + " link del wgbpfx0").status == 0);
             std::this_thread::sleep_for(6s); // longer than the WireGuard refresh and any settling
             REQUIRE(run_status(make).status == 0);
-            std::this_thread::sleep_for(1s); // the link notification reaches the watch
+            for (int i = 0; i < 200 && !watch_says("interface wgbpfx0 is back"); ++i)
+                std::this_thread::sleep_for(100ms);
+            INFO("wgbpf stderr:\n" << std::ifstream(log).rdbuf());
+            REQUIRE(watch_says("interface wgbpfx0 is back"));
             CHECK(lab.exec("client", "ping -n -c 2 -W 1 10.98.0.2", 10s).status == 0);
         },
-        14);
+        20, "2>" + sh_quote(log));
     CHECK(out.exit_status == 0);
     std::vector<json> timelines = out.of_kind("timeline");
     INFO(describe(timelines));

@@ -33,9 +33,15 @@ WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int
 
 WatchOutput watch_while(const std::string& netns, const std::string& iface, const std::function<void()>& during,
                         int duration_s, const std::string& extra_args) {
+    return wgbpf_while("watch --netns " + sh_quote(netns) + " --iface " + sh_quote(iface), during, duration_s,
+                       extra_args);
+}
+
+WatchOutput wgbpf_while(const std::string& args, const std::function<void()>& during, int duration_s,
+                        const std::string& extra_args) {
     REQUIRE(std::filesystem::exists(wgbpf_binary()));
-    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " watch --netns " + sh_quote(netns) + " --iface " +
-                            sh_quote(iface) + " --json --duration " + std::to_string(duration_s) + " " + extra_args;
+    const std::string cmd = "exec " + sh_quote(wgbpf_binary()) + " " + args + " --json --duration " +
+                            std::to_string(duration_s) + " " + extra_args;
     INFO("command: " << cmd);
     Process watch(cmd);
     require_ready(watch);

@@ -38,6 +38,9 @@ WatchOutput watch_while(const Lab& lab, const std::function<void()>& during, int
 // The same in another namespace of the lab (e.g. the server's) on its interface.
 WatchOutput watch_while(const std::string& netns, const std::string& iface, const std::function<void()>& during,
                         int duration_s = 8, const std::string& extra_args = "");
+// Any command that watches (`top ...`), given its arguments: --json, --duration and `extra_args` follow them.
+WatchOutput wgbpf_while(const std::string& args, const std::function<void()>& during, int duration_s,
+                        const std::string& extra_args = "");
 
 // Every non-empty line of wgbpf's JSON output, parsed (a line that is not a JSON object fails the test).
 std::vector<nlohmann::json> json_lines(const std::string& text);

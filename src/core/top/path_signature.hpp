@@ -1,0 +1,92 @@
+#pragma once
+// The path a packet took, without what differs from one packet of that path to the next (addresses,
+// ports, times, ids): the routing decisions, each chain's verdict and the marks it set, address
+// translation, rp_filter's result, WireGuard's action and peer, the devices crossed, the drop and the
+// outcome. Packets with equal signatures took the same path: `wgbpf top` counts them together.
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "event/netfilter_events.hpp"
+#include "event/route_lookup.hpp"
+#include "route/route_decision.hpp"
+#include "timeline/timeline_vocabulary.hpp"
+
+namespace wgbpf {
+
+struct PacketTimeline;
+
+struct RouteHop {
+    RouteDirection direction = RouteDirection::output;
+    bool reroute = false;
+    std::optional<uint32_t> rule; // deciding pref (absent: fast path or not known)
+    std::optional<uint32_t> table;
+    std::string table_name;
+    LookupResult result = LookupResult::none;
+    std::string oif;
+    auto operator<=>(const RouteHop&) const = default;
+};
+
+struct ChainHop {
+    NfHook hook = NfHook::prerouting;
+    std::string chain; // "family table chain", or what the step knew of it
+    NfVerdict verdict = NfVerdict::unknown;
+    std::optional<uint32_t> mark_set; // the packet mark the chain left, when it changed it
+    std::optional<uint32_t> ct_mark_set;
+    auto operator<=>(const ChainHop&) const = default;
+};
+
+// Addresses rewritten (the port alone differs per connection: not part of the path).
+struct NatHop {
+    bool source = false; // else the destination
+    auto operator<=>(const NatHop&) const = default;
+};
+
+struct RpFilterHop {
+    RpFilterResult result = RpFilterResult::unknown;
+    auto operator<=>(const RpFilterHop&) const = default;
+};
+
+struct WireguardHop {
+    WgAction action = WgAction::encrypt;
+    WgDirection direction = WgDirection::out;
+    std::string interface;
+    std::string peer;    // base64 public key ("" when unknown)
+    std::string verdict; // WireguardStep::verdict
+    bool inferred = false;
+    auto operator<=>(const WireguardHop&) const = default;
+};
+
+struct DeviceHop {
+    DeviceDirection direction = DeviceDirection::ingress;
+    std::string dev;
+    auto operator<=>(const DeviceHop&) const = default;
+};
+
+struct DropHop {
+    std::string reason; // the kernel's drop reason ("" when it gave none)
+    std::string chain;  // the netfilter chain that dropped it, when known
+    auto operator<=>(const DropHop&) const = default;
+};
+
+using PathHop = std::variant<RouteHop, ChainHop, NatHop, RpFilterHop, WireguardHop, DeviceHop, DropHop>;
+
+struct PathSignature {
+    uint32_t netns = 0;
+    std::vector<PathHop> hops; // in time order
+    Outcome outcome = Outcome::unknown;
+    bool outcome_inferred = false;
+    // The story has gaps (lost events, eviction, a filter's doing): the path shown may lack steps.
+    bool incomplete = false;
+    auto operator<=>(const PathSignature&) const = default;
+
+    bool dropped() const { return outcome == Outcome::dropped; }
+    bool rp_filter_failed() const;
+};
+
+PathSignature path_of(const PacketTimeline& t);
+
+} // namespace wgbpf

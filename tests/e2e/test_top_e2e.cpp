@@ -1,0 +1,92 @@
+// End-to-end: `wgbpf top` counts the lab's packets by the path they took. Root only.
+#include <catch2/catch_test_macros.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "watch_run.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using namespace wgbpf::e2e;
+
+namespace {
+
+bool has_hop(const json& path, const std::function<bool(const json&)>& pred) {
+    for (const json& h : array_field(path, "hops"))
+        if (pred(h)) return true;
+    return false;
+}
+
+const json* find_path(const json& snapshot, const std::function<bool(const json&)>& pred) {
+    for (const json& p : array_field(snapshot, "paths"))
+        if (pred(p)) return &p;
+    return nullptr;
+}
+
+std::string path_lines(const json& snapshot) {
+    std::string out;
+    for (const json& p : array_field(snapshot, "paths"))
+        out += std::to_string(p.value("packets", 0)) + "  " + str_field(p, "text").value_or("?") + "\n";
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("top: the lab's pings counted by path (the encapsulated requests, their outer packets, the replies) and "
+          "a chain's drop as a path of its own, flagged dropped",
+          "[e2e][top]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    WatchOutput out = wgbpf_while(
+        "top --netns " + sh_quote(lab.client_ns()) + " --iface " + sh_quote(lab.wg_iface()) + " --interval 1",
+        [&] {
+            CHECK(lab.exec("client", std::string("ping -n -c 4 -i 0.3 ") + kTarget, 20s).status == 0);
+            REQUIRE(lab.exec("client", "nft insert rule inet filter output ip daddr 10.0.0.254 drop").status == 0);
+            CHECK(lab.exec("client", "ping -n -c 2 -i 0.3 -W 1 10.0.0.254", 20s).status != 0);
+        },
+        10);
+    CHECK(out.exit_status == 0);
+    std::vector<json> snapshots = out.of_kind("top");
+    REQUIRE(snapshots.size() >= 3); // one a second, and the last at the end
+    REQUIRE(!out.lines.empty());
+    CHECK(str_field(out.lines.back(), "kind") == "summary"); // the last snapshot comes before it
+    const json& last = snapshots.back();
+    INFO("paths at the end:\n" << path_lines(last));
+    CHECK(int_field(last, "lost_events") == 0);
+
+    // Figure 2: rule 32765 sends the requests to table 51820 and wg0, WireGuard encrypts them.
+    const json* request = find_path(last, [](const json& p) {
+        return str_field(p, "outcome") == "encapsulated" &&
+               has_hop(p, [](const json& h) { return int_field(h, "rule") == 32765; }) &&
+               has_hop(p, [](const json& h) { return str_field(h, "action") == "encrypt"; });
+    });
+    REQUIRE(request);
+    CHECK(int_field(*request, "packets") >= 4);
+    CHECK(int_field(*request, "bytes") >= 4 * 84);
+    // Their outer packets leave through c0.
+    const json* outer = find_path(last, [](const json& p) {
+        return str_field(p, "outcome") == "sent" &&
+               has_hop(p, [](const json& h) { return str_field(h, "dev") == "c0"; });
+    });
+    REQUIRE(outer);
+    CHECK(int_field(*outer, "packets") >= 4);
+    // Figure 3: the replies are delivered.
+    const json* reply = find_path(last, [](const json& p) {
+        return str_field(p, "outcome") == "delivered" &&
+               has_hop(p, [](const json& h) { return str_field(h, "action") == "decrypt"; });
+    });
+    CHECK(reply);
+    // The chain that dropped, with its verdict, and the path flagged.
+    const json* dropped = find_path(last, [](const json& p) {
+        return p.value("dropped", false) && has_hop(p, [](const json& h) {
+                   return str_field(h, "chain") == "inet filter output" && str_field(h, "verdict") == "drop";
+               });
+    });
+    REQUIRE(dropped);
+    CHECK(int_field(*dropped, "packets") == 2);
+    CHECK(int_field(*dropped, "bytes") == 2 * 84);
+    // Counts only grow from one snapshot to the next.
+    for (size_t i = 1; i < snapshots.size(); ++i)
+        CHECK(int_field(snapshots[i], "packets") >= int_field(snapshots[i - 1], "packets"));
+}

@@ -1,0 +1,165 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "golden.hpp"
+#include "timeline_fixtures.hpp"
+#include "render/top_render.hpp"
+#include "top/path_table.hpp"
+
+using namespace wgbpf;
+using namespace wgbpf::test;
+
+namespace {
+
+// The seed's four packets (figures 2 and 3), their ping sent at t0.
+std::vector<PacketTimeline> seed_ping(uint64_t t0) {
+    Collected c;
+    feed_outgoing_ping(c.builder, t0);
+    feed_incoming_reply(c.builder, t0 + 22'000'000);
+    c.builder.flush_all();
+    return c.out;
+}
+
+std::vector<PacketTimeline> rp_filter_failure() {
+    Collected c({}, false);
+    feed_rp_filter_failure(c.builder);
+    c.builder.flush_all();
+    return c.out;
+}
+
+const PacketTimeline& with_outcome(const std::vector<PacketTimeline>& ts, Outcome o) {
+    for (const PacketTimeline& t : ts)
+        if (t.outcome == o) return t;
+    FAIL("no timeline with outcome " << name_of(o));
+    return ts.front();
+}
+
+template <class Hop> std::vector<Hop> hops_of(const PathSignature& p) {
+    std::vector<Hop> out;
+    for (const PathHop& h : p.hops)
+        if (const Hop* x = std::get_if<Hop>(&h)) out.push_back(*x);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("top: a path is what the kernel did with the packet, not which packet it was") {
+    std::vector<PacketTimeline> first = seed_ping(1'000'000'000);
+    std::vector<PacketTimeline> later = seed_ping(9'000'000'000);
+    REQUIRE(first.size() == later.size());
+    const PacketTimeline& request = with_outcome(first, Outcome::encapsulated);
+    PathSignature p = path_of(request);
+    // Figure 2: rule 32765 sends it to table 51820 and wg0; WireGuard encrypts it for the peer.
+    auto routes = hops_of<RouteHop>(p);
+    REQUIRE(!routes.empty());
+    CHECK(routes.front().rule == 32765u);
+    CHECK(routes.front().table == 51820u);
+    CHECK(routes.front().oif == "wg0");
+    auto wg = hops_of<WireguardHop>(p);
+    REQUIRE(wg.size() == 1);
+    CHECK(wg[0].action == WgAction::encrypt);
+    CHECK(!wg[0].peer.empty());
+    CHECK(!p.incomplete);
+
+    // The same story at another time, with other ids and addresses: the same path.
+    for (size_t i = 0; i < first.size(); ++i) CHECK(path_of(first[i]) == path_of(later[i]));
+    PacketTimeline other = request;
+    other.pkt.src = IpAddress::parse("10.0.0.7").value();
+    other.pkt.ip_id ^= 0xffff;
+    other.id += 100;
+    CHECK(path_of(other) == p);
+
+    // Another verdict, another mark, a gap: another path.
+    PacketTimeline refused = request;
+    for (TimelineStep& s : refused.steps)
+        if (auto* n = std::get_if<NetfilterStep>(&s)) n->verdict = NfVerdict::drop;
+    CHECK(path_of(refused) != p);
+    PacketTimeline gap = request;
+    gap.gaps.push_back("3 netfilter events lost around here");
+    CHECK(path_of(gap) != p);
+    CHECK(path_of(gap).incomplete);
+}
+
+TEST_CASE("top: the seed's marks, source NAT and rp_filter failure are part of the path") {
+    std::vector<PacketTimeline> seed = seed_ping(1'000'000'000);
+    // The outer reply: premangle restores the WireGuard mark from conntrack (figure 3).
+    const PacketTimeline& outer_in = with_outcome(seed, Outcome::decapsulated);
+    bool mark_set = false;
+    for (const ChainHop& c : hops_of<ChainHop>(path_of(outer_in))) mark_set |= c.mark_set.has_value();
+    CHECK(mark_set);
+
+    PacketTimeline nat = with_outcome(seed, Outcome::sent);
+    nat.notes.push_back("src rewritten after routing: 192.168.178.48 -> 203.0.113.1 (source NAT in postrouting)");
+    auto rewrites = hops_of<NatHop>(path_of(nat));
+    REQUIRE(rewrites.size() == 1);
+    CHECK(rewrites[0].source);
+
+    std::vector<PacketTimeline> failing = rp_filter_failure();
+    bool failed = false;
+    for (const PacketTimeline& t : failing) failed |= path_of(t).rp_filter_failed();
+    CHECK(failed);
+}
+
+TEST_CASE("top: packets counted by path, rates over the interval, highest first; bounded") {
+    PathTable table(3);
+    for (int i = 0; i < 3; ++i)
+        for (const PacketTimeline& t : seed_ping(1'000'000'000 + uint64_t(i) * 1'000'000'000)) table.add(t);
+    for (const PacketTimeline& t : rp_filter_failure()) table.add(t);
+    TopSnapshot s = table.snapshot(5'000'000'000, 2.0);
+    CHECK(s.paths == 3);
+    CHECK(s.max_paths == 3);
+    const uint64_t seed_packets = seed_ping(0).size();
+    const uint64_t failing_packets = rp_filter_failure().size();
+    CHECK(s.packets == 3 * seed_packets + failing_packets);
+    REQUIRE(s.rows.size() == 3);
+    uint64_t counted = s.other.packets;
+    for (const PathRow& r : s.rows) {
+        counted += r.counts.packets;
+        CHECK(r.counts.rate_pps == double(r.counts.packets) / 2.0);
+        CHECK(r.counts.last_seen_ns > 0);
+    }
+    CHECK(counted == s.packets); // nothing counted twice, nothing left out
+    CHECK(s.other.packets > 0);  // the fourth and later paths
+    for (size_t i = 1; i < s.rows.size(); ++i) CHECK(s.rows[i - 1].counts.rate_pps >= s.rows[i].counts.rate_pps);
+
+    // The next interval saw nothing: rates fall to 0, counts stay.
+    TopSnapshot quiet = table.snapshot(6'000'000'000, 1.0);
+    for (const PathRow& r : quiet.rows) {
+        CHECK(r.counts.rate_pps == 0);
+        CHECK(r.counts.packets > 0);
+    }
+    CHECK(quiet.packets == s.packets);
+}
+
+TEST_CASE("top renders as text and JSON (golden)") {
+    PathTable table;
+    for (int i = 0; i < 2; ++i)
+        for (const PacketTimeline& t : seed_ping(1'000'000'000 + uint64_t(i) * 1'000'000'000)) table.add(t);
+    for (const PacketTimeline& t : rp_filter_failure()) table.add(t);
+    PacketTimeline gap = seed_ping(4'000'000'000).front();
+    gap.gaps.push_back("2 route events lost around here");
+    table.add(gap);
+    TopSnapshot s = table.snapshot(4'500'000'000, 1.0);
+    TopTextOptions o{0, true, 3.5, 2};
+    std::string text = render_top_text(s, o, TextStyle{});
+    check_golden("top.txt", text);
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    write_top_json(w, s, o);
+    std::string json(buffer.GetString(), buffer.GetSize());
+    check_golden("top.jsonl", json + "\n");
+    nlohmann::json j = nlohmann::json::parse(json);
+    CHECK(j["kind"] == "top");
+    CHECK(j["paths"].size() == s.rows.size());
+    CHECK(j["incomplete_packets"] == 1);
+
+    // Names from the kernel reach the terminal escaped.
+    PathTable odd;
+    PacketTimeline t = seed_ping(1'000'000'000).front();
+    for (TimelineStep& st : t.steps)
+        if (auto* n = std::get_if<NetfilterStep>(&st)) n->chain = "evil\033[2J";
+    odd.add(t);
+    std::string shown = render_top_text(odd.snapshot(2'000'000'000, 1.0), o, TextStyle{});
+    CHECK(shown.find('\033') == std::string::npos);
+}
