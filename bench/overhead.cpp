@@ -389,6 +389,7 @@ struct Options {
     std::string lab = "wgbpfbench";
     std::string lab_wg = "wgb0";
     bool profile = true;
+    bool profile_only = false; // no rounds: only the per-program pass
     bool keep = false;
 };
 
@@ -408,6 +409,7 @@ struct Options {
          "  --lab NAME        lab name, WGBPF_LAB (default wgbpfbench)\n"
          "  --lab-wg IF       client WireGuard interface, WGBPF_LAB_WG (default wgb0)\n"
          "  --no-profile      skip the pass with kernel.bpf_stats_enabled=1 (per-program cost)\n"
+         "  --profile-only    only that pass (B, C and E once per load; no ratios)\n"
          "  --keep            keep the scratch directory (wgbpf and nft outputs, iperf3 reports)\n"
          "Brings up its own lab, runs the loads without tracing (A), with `wgbpf watch` on all tunnel\n"
          "traffic (B), with a filter that matches nothing (C) and with nftables tracing (D), prints the\n"
@@ -453,6 +455,7 @@ Options parse(int argc, char** argv) {
         } else if (a == "--lab") o.lab = value(i);
         else if (a == "--lab-wg") o.lab_wg = value(i);
         else if (a == "--no-profile") o.profile = false;
+        else if (a == "--profile-only") o.profile_only = o.profile = true;
         else if (a == "--keep") o.keep = true;
         else {
             std::cerr << "overhead: unknown argument '" << a << "'\n";
@@ -1025,7 +1028,7 @@ int run_benchmark(const Options& o) {
     std::vector<RunResult> results;
     const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace, Mode::filtered, Mode::top};
     const std::vector<Load> loads = {Load::tcp, Load::udp};
-    for (int round = 1; round <= o.rounds; ++round)
+    for (int round = 1; round <= (o.profile_only ? 0 : o.rounds); ++round)
         for (Load load : loads)
             for (Mode mode : modes) {
                 results.push_back(bench.run(mode, load, round));
@@ -1037,7 +1040,7 @@ int run_benchmark(const Options& o) {
     if (o.profile) {
         say("profiling pass: kernel.bpf_stats_enabled=1");
         BpfStats stats;
-        for (Mode mode : {Mode::all, Mode::nomatch})
+        for (Mode mode : {Mode::all, Mode::nomatch, Mode::filtered})
             for (Load load : loads) {
                 profiled.push_back(bench.run(mode, load, 0, true));
                 print_run(profiled.back());
@@ -1092,7 +1095,9 @@ int run_benchmark(const Options& o) {
             std::cout << "\n";
         }
 
-    json bpf_all = json::object(), bpf_nomatch = json::object(), machine_share = json::object();
+    json bpf_all = json::object(), bpf_nomatch = json::object(), bpf_filtered = json::object(),
+         machine_share = json::object();
+    auto bpf_of = [&](Mode m) -> json& { return m == Mode::all ? bpf_all : m == Mode::nomatch ? bpf_nomatch : bpf_filtered; };
     double lost_100k = std::nan(""), tx_100k = std::nan(""), floor_ns = std::nan("");
     if (!profiled.empty()) {
         std::cout
@@ -1125,7 +1130,7 @@ int run_benchmark(const Options& o) {
                     continue;
                 }
                 print_prog(p);
-                if (r.load == Load::udp) (r.mode == Mode::all ? bpf_all : bpf_nomatch)[p.name] = num(p.ns_per_run(), 1);
+                if (r.load == Load::udp) bpf_of(r.mode)[p.name] = num(p.ns_per_run(), 1);
                 if (p.name.rfind("nf_bracket_", 0) == 0) {
                     brackets.run_cnt += p.run_cnt;
                     brackets.run_time_ns += p.run_time_ns;
@@ -1134,7 +1139,7 @@ int run_benchmark(const Options& o) {
             if (brackets.run_cnt) {
                 print_prog(brackets);
                 if (r.load == Load::udp)
-                    (r.mode == Mode::all ? bpf_all : bpf_nomatch)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
+                    bpf_of(r.mode)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
             }
             if (idle) std::cout << "      (" << idle << " more programs loaded that did not run)\n";
             // What tracing cost the machine, split: the programs' run time (the statistics' floor taken out)
@@ -1147,6 +1152,8 @@ int run_benchmark(const Options& o) {
             const double user_pct = r.seconds > 0 ? 100 * r.tracer_cpu_load_s * 1e9 / machine_ns : std::nan("");
             std::cout << "      share of the machine's CPU time: BPF programs " << fmt(bpf_pct, 1)
                       << "%, wgbpf's process " << fmt(user_pct, 1) << "%\n";
+            if (r.mode == Mode::filtered && r.load != Load::udp100k)
+                machine_share[std::string("bpf_pct_filtered_") + load_name(r.load)] = num(bpf_pct, 1);
             if (r.mode == Mode::all && r.load != Load::udp100k) {
                 machine_share[std::string("bpf_pct_") + load_name(r.load)] = num(bpf_pct, 1);
                 machine_share[std::string("wgbpf_process_pct_") + load_name(r.load)] = num(user_pct, 1);
@@ -1196,6 +1203,7 @@ int run_benchmark(const Options& o) {
         {"tx_pps_at_100k", num(tx_100k, 0)},
         {"bpf_ns_per_run", bpf_all},
         {"bpf_ns_per_run_nomatch", bpf_nomatch},
+        {"bpf_ns_per_run_filtered", bpf_filtered},
         {"bpf_stats_floor_ns", num(floor_ns, 1)},
         {"machine_cpu_pct_all", machine_share},
         {"rounds", o.rounds},

@@ -84,7 +84,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		 * UDP socket, GRO), after which its reused address would be taken for it. Coming back, it is picked
 		 * again. */
 		if (direction == WGBPF_DEV_INGRESS && selective())
-			unwatch(packet_id(skb));
+			unwatch_skb(skb);
 		return; /* cheapest rejection: another namespace */
 	}
 	__s32 ifindex = dev->ifindex;

@@ -18,8 +18,11 @@ static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 
 static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reason)
 {
+	__u64 now = watched_recently(); /* the id is hashed only when the table may hold it */
+	if (!now)
+		return;
 	__u64 id = packet_id(skb);
-	if (!unwatch(id))
+	if (!unwatch_at(id, now))
 		return;
 	/* Any namespace: a watched packet that crossed into another one (a veth peer) and died there is
 	 * reported there (user space gives this module no namespace filter). */
@@ -56,7 +59,7 @@ int BPF_PROG(drop_kfree_skb_noreason, struct sk_buff *skb, void *location)
 SEC("tp_btf/consume_skb")
 int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 {
-	if (unwatch(packet_id(skb)) && following_tunnels())
+	if (unwatch_skb(skb) && following_tunnels())
 		expect_outer_packet(skb);
 	return 0;
 }
@@ -68,7 +71,7 @@ SEC("tp_btf/skb_copy_datagram_iovec")
 int BPF_PROG(drop_delivered, const struct sk_buff *skb, int len)
 {
 	/* a TUN device's reader (wireguard-go) copies the inner packet out here, before it is consumed */
-	if (unwatch(packet_id(skb)) && following_tunnels())
+	if (unwatch_skb(skb) && following_tunnels())
 		expect_outer_packet(skb);
 	return 0;
 }

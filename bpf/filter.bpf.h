@@ -95,7 +95,7 @@ struct flow_head {
 };
 
 /* The IP header's protocol and addresses and the transport ports, in one read (two with IPv4 options):
- * enough for the filter's port and address tests. */
+ * enough for the filter's port and address tests (device egress, and a watched packet handed to wireguard-go). */
 static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 {
 	h->family = 0;
@@ -133,13 +133,73 @@ static __always_inline void read_flow_head(struct l3_ref r, struct flow_head *h)
 	}
 }
 
-/* Whether the user's expression (if any) picks the packet. An undecided answer (it needed bytes past the
- * window) does not pick it. */
-static __always_inline bool expression_picks(struct l3_ref r)
+/* The packet's first bytes from its network header into this CPU's window, read once for every test that looks
+ * at them (the expression, the ports and addresses, sampling, tunnel following): WGBPF_PCAP_WINDOW bytes for an
+ * expression, else 64 (an IPv4 header with options and the ports); 40 near the end of its buffer. NULL: not IP,
+ * or unreadable. `got`: the bytes read. */
+static __always_inline struct wgbpf_pcap_window *read_window(struct l3_ref r, __u32 *got)
+{
+	if (r.protocol != WGBPF_ETH_P_IP && r.protocol != WGBPF_ETH_P_IPV6)
+		return 0;
+	struct wgbpf_pcap_window *w = one_entry(pcap_windows);
+	if (!w)
+		return 0;
+	long err;
+	if (filter.pcap) {
+		*got = WGBPF_PCAP_WINDOW;
+		err = bpf_probe_read_kernel(w->bytes, WGBPF_PCAP_WINDOW, r.l3);
+	} else {
+		*got = 64;
+		err = bpf_probe_read_kernel(w->bytes, 64, r.l3);
+	}
+	if (err) {
+		*got = 40; /* an IPv6 header, an IPv4 one with its ports */
+		if (bpf_probe_read_kernel(w->bytes, 40, r.l3))
+			return 0;
+	}
+	return w;
+}
+
+/* The flow head from a window's bytes (as read_flow_head reads it): ports 0 when the window ends before them. */
+static __always_inline void head_of_window(const __u8 *b, __u32 got, __u16 protocol, struct flow_head *h)
+{
+	h->family = 0;
+	if (protocol == WGBPF_ETH_P_IP) {
+		__u32 ihl = (b[0] & 0xf) * 4;
+		h->family = WGBPF_FAMILY_IPV4;
+		h->proto = b[9];
+		h->ip_len = (__u16)b[2] << 8 | b[3];
+		h->l4_len = h->ip_len - ihl;
+		__builtin_memcpy(&h->src[0], &b[12], 4);
+		__builtin_memcpy(&h->dst[0], &b[16], 4);
+		if ((((__u16)b[6] << 8 | b[7]) & 0x1fff) || ihl + 4 > got) /* a later fragment: no ports */
+			return;
+		const __u8 *t = &b[ihl & 0x3c];
+		h->sport = (__u16)t[0] << 8 | t[1];
+		h->dport = (__u16)t[2] << 8 | t[3];
+	} else if (protocol == WGBPF_ETH_P_IPV6) {
+		h->family = WGBPF_FAMILY_IPV6;
+		h->proto = b[6];
+		h->l4_len = (__u16)b[4] << 8 | b[5];
+		h->ip_len = h->l4_len + 40;
+		__builtin_memcpy(h->src, &b[8], 16);
+		__builtin_memcpy(h->dst, &b[24], 16);
+		if (got < 44)
+			return;
+		h->sport = (__u16)b[40] << 8 | b[41];
+		h->dport = (__u16)b[42] << 8 | b[43];
+	}
+}
+
+/* Whether the user's expression (if any) picks the packet whose window `w` holds (NULL: none could be read). An
+ * undecided answer (it needed bytes past the window) does not pick it. */
+static __always_inline bool expression_picks(struct wgbpf_pcap_window *w, __u32 got, struct l3_ref r)
 {
 	if (!filter.pcap)
 		return true;
-	__u64 answer = pcap_matches_packet(r);
+	if (!w)
+		return false;
+	__u64 answer = pcap_answer(w, got, r);
 	if (answer == WGBPF_PCAP_UNDECIDED)
 		count_loss(WGBPF_COUNT_UNDECIDED); /* nothing left out silently: the summary says how often */
 	return answer == WGBPF_PCAP_MATCH;
@@ -156,18 +216,16 @@ static __always_inline bool flow_sampled(__u8 proto, const __u32 *a, const __u32
 
 /* A packet of a sampled flow, or any packet when not sampling. Outer packets of a watched WireGuard interface
  * (its listen port) are never sampled by themselves: they follow their inner packets. */
-static __always_inline bool packet_sampled(struct l3_ref r)
+static __always_inline bool packet_sampled(const struct flow_head *h)
 {
 	if (filter.sample_every <= 1)
 		return true;
-	struct flow_head h = {};
-	read_flow_head(r, &h);
-	if (!h.family)
+	if (!h->family)
 		return false;
-	if (filter_matches_port(&filter, h.proto, h.sport, h.dport))
+	if (filter_matches_port(&filter, h->proto, h->sport, h->dport))
 		return false;
-	bool ports = h.proto == IPPROTO_TCP || h.proto == IPPROTO_UDP || h.proto == IPPROTO_SCTP;
-	return flow_sampled(h.proto, h.src, h.dst, ports ? h.sport : 0, ports ? h.dport : 0);
+	bool ports = h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP || h->proto == IPPROTO_SCTP;
+	return flow_sampled(h->proto, h->src, h->dst, ports ? h->sport : 0, ports ? h->dport : 0);
 }
 
 /* An expression or sampling chooses among the packets of the places chosen. */
@@ -194,16 +252,18 @@ static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, _
 	__u64 now = watched_recently(); /* the id only when the table may hold it */
 	if (now && watched_at(id_of(pid), now))
 		return now;
-	if (!placed) {
-		if (!filter.n_addrs && !filter.n_ports)
-			return 0;
-		struct flow_head h = {};
-		read_flow_head(r, &h);
-		if (!filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
-		    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
-			return 0;
-	}
-	if (!(expression_picks(r) && packet_sampled(r)) && !tunnel_expected(r, netns, iif, sent_here))
+	if (!placed && !filter.n_addrs && !filter.n_ports)
+		return 0;
+	/* one read of the packet's first bytes for every test below */
+	__u32 got = 0;
+	struct wgbpf_pcap_window *w = read_window(r, &got);
+	struct flow_head h = {};
+	if (w)
+		head_of_window(w->bytes, got, r.protocol, &h);
+	if (!placed && !filter_matches_port(&filter, h.proto, h.sport, h.dport) &&
+	    !filter_matches_address(&filter, (const __u8 *)h.src, (const __u8 *)h.dst, h.family))
+		return 0;
+	if (!(expression_picks(w, got, r) && packet_sampled(&h)) && !tunnel_expected(&h, netns, iif, sent_here))
 		return 0;
 	return watch(id_of(pid));
 }

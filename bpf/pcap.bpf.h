@@ -48,24 +48,11 @@ static __always_inline __u32 ip_length(const __u8 *b)
 	return 0;
 }
 
-/* Whether the filter picks the packet at `r` (WGBPF_PCAP_*): its first WGBPF_PCAP_WINDOW bytes read at once,
- * fewer only near the end of its buffer. */
-static __always_inline __u64 pcap_matches_packet(struct l3_ref r)
+/* The expression's answer (WGBPF_PCAP_*) for a window read_window() (filter.bpf.h) filled. */
+static __always_inline __u64 pcap_answer(struct wgbpf_pcap_window *w, __u32 got, struct l3_ref r)
 {
-	if (r.protocol != WGBPF_ETH_P_IP && r.protocol != WGBPF_ETH_P_IPV6)
-		return WGBPF_PCAP_NO_MATCH; /* the filter is for raw IP */
-	struct wgbpf_pcap_window *w = one_entry(pcap_windows);
-	if (!w)
-		return WGBPF_PCAP_NO_MATCH;
-	__u32 readable = WGBPF_PCAP_WINDOW;
-	if (bpf_probe_read_kernel(w->bytes, WGBPF_PCAP_WINDOW, r.l3)) {
-		readable = 40; /* an IPv6 header, an IPv4 one with its ports */
-		if (bpf_probe_read_kernel(w->bytes, 40, r.l3))
-			return WGBPF_PCAP_NO_MATCH;
-	}
 	/* Past the linear part the window holds other memory (the packet goes on in page fragments): not seen. */
-	if (r.linear < readable)
-		readable = r.linear;
+	__u32 readable = r.linear < got ? r.linear : got;
 	__u32 wire = ip_length(w->bytes);
 	if (!wire)
 		wire = WGBPF_PCAP_LEN_UNKNOWN; /* the header does not give it (BIG TCP) */

@@ -152,24 +152,20 @@ static __always_inline bool take_expectation(__u8 dir, __u32 netns, __s32 ifinde
 }
 
 /* Whether this packet is one a watched packet was expected to become (see above); only with an expression. */
-static __always_inline bool tunnel_expected(struct l3_ref r, __u32 netns, __s32 iif, bool sent_here)
+static __always_inline bool tunnel_expected(const struct flow_head *h, __u32 netns, __s32 iif, bool sent_here)
 {
-	if (!following_tunnels())
+	if (!following_tunnels() || !h->family)
 		return false;
 	__u64 now = bpf_ktime_get_ns();
 	if (!expectations_fresh(now))
 		return false;
 	int t = iif ? tunnel_of_iface(netns, iif) : -1;
-	struct flow_head h = {};
-	read_flow_head(r, &h);
-	if (!h.family)
-		return false;
 	if (t >= 0)
-		return take_expectation(WGBPF_EXPECT_IN, netns, iif, 0, h.ip_len, now);
+		return take_expectation(WGBPF_EXPECT_IN, netns, iif, 0, h->ip_len, now);
 	/* an outer packet leaving: sent by this host (not forwarded), from the port in the interface's namespace */
-	if (!sent_here || h.proto != IPPROTO_UDP || tunnel_of_port(h.sport, netns) < 0)
+	if (!sent_here || h->proto != IPPROTO_UDP || tunnel_of_port(h->sport, netns) < 0)
 		return false;
-	return take_expectation(WGBPF_EXPECT_OUT, netns, 0, h.sport, h.l4_len, now);
+	return take_expectation(WGBPF_EXPECT_OUT, netns, 0, h->sport, h->l4_len, now);
 }
 
 #endif

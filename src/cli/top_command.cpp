@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/exit_codes.hpp"
@@ -25,6 +26,8 @@ public:
         : options_(o), redraw_(!o.watch.json && isatty(STDOUT_FILENO)),
           text_{o.rows.value_or(o.watch.json ? 0 : kTextRows), o.examples} {
         style_.colour = o.watch.colour;
+        text_.expression = o.watch.expression;
+        text_.sample_every = o.watch.sample_every;
     }
 
     void add(const PacketTimeline& t) { table_.add(t); }
@@ -34,10 +37,13 @@ public:
             start_ns_ = last_ns_ = now_ns;
             next_ns_ = now_ns + interval_ns();
         }
-        if (!final && now_ns < next_ns_) return;
+        if (write_failed_ || (!final && now_ns < next_ns_)) return;
         text_.elapsed_s = double(now_ns - start_ns_) / 1e9;
         text_.lost_events = lost_events;
-        TopSnapshot s = table_.snapshot(now_ns, double(now_ns - last_ns_) / 1e9);
+        // The last window may be a moment long and hold what was still in flight at the stop: rates over a whole
+        // interval at least, so that they are not inflated.
+        const uint64_t window = std::max(now_ns - last_ns_, final ? interval_ns() : uint64_t(1));
+        TopSnapshot s = table_.snapshot(now_ns, double(window) / 1e9);
         last_ns_ = now_ns;
         next_ns_ = now_ns + interval_ns();
         if (options_.watch.json) {
@@ -46,15 +52,16 @@ public:
             write_top_json(w, s, text_);
             std::cout.write(buffer.GetString(), std::streamsize(buffer.GetSize())) << '\n';
         } else {
-            std::cout << (redraw_ && !final ? kClearScreen : "") << render_top_text(s, text_, style_)
-                      << (redraw_ ? "" : "\n");
+            std::cout << (redraw_ ? kClearScreen : "") << render_top_text(s, text_, style_) << (redraw_ ? "" : "\n");
         }
+        // Not written: the watch stops, and its end (which flushes stdout again) says so and fails.
         WriteResult w = flush_output(std::cout);
-        if (w.state == WriteState::failed) throw FatalError("cannot write the output: " + w.error);
-        if (w.state == WriteState::closed) reader_gone_ = true;
+        if (w.state == WriteState::failed) write_failed_ = true;
+        if (w.state != WriteState::ok) reader_gone_ = true;
     }
 
     bool keep_going() const { return !reader_gone_; }
+    bool write_failed() const { return write_failed_; }
 
 private:
     uint64_t interval_ns() const { return uint64_t(options_.interval_s * 1e9); }
@@ -65,6 +72,7 @@ private:
     PathTable table_;
     uint64_t start_ns_ = 0, last_ns_ = 0, next_ns_ = 0;
     bool reader_gone_ = false;
+    bool write_failed_ = false;
 };
 
 } // namespace
@@ -75,7 +83,9 @@ int run_top(const TopOptions& options) {
     hooks.timeline_sink = [&](const PacketTimeline& t) { screen.add(t); };
     hooks.tick = [&](uint64_t now, uint64_t lost, bool final) { screen.tick(now, lost, final); };
     hooks.keep_going = [&] { return screen.keep_going(); };
-    return run_watch(options.watch, hooks);
+    if (options.interval_s < 0.1) throw FatalError("--interval: at least 0.1 s", ErrorKind::usage);
+    const int status = run_watch(options.watch, hooks);
+    return screen.write_failed() ? exit_code::failure : status;
 }
 
 } // namespace wgbpf

@@ -460,7 +460,10 @@ bool WatchSession::start() {
         sinks.netfilter = [this](const NetfilterStep& s) { output_->netfilter(s); };
         sinks.drop = [this](const DropStep& d) { output_->drop(d); };
     } else if (hooks_.timeline_sink) {
-        sinks.timeline = hooks_.timeline_sink;
+        sinks.timeline = [this](const PacketTimeline& t) {
+            output_->handed_on(); // the summary's count: timelines the caller took
+            hooks_.timeline_sink(t);
+        };
     } else {
         sinks.timeline = [this](const PacketTimeline& t) { output_->timeline(t); };
     }

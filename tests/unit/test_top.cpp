@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "golden.hpp"
 #include "timeline_fixtures.hpp"
 #include "render/top_render.hpp"
@@ -35,6 +37,17 @@ const PacketTimeline& with_outcome(const std::vector<PacketTimeline>& ts, Outcom
     return ts.front();
 }
 
+// The same packet from another source address, everywhere it is shown.
+PacketTimeline from_source(PacketTimeline t, const char* src) {
+    const IpAddress a = IpAddress::parse(src).value();
+    t.pkt.src = a;
+    for (TimelineStep& s : t.steps) {
+        if (auto* n = std::get_if<NetfilterStep>(&s)) n->pkt.src = a;
+        if (auto* d = std::get_if<DropStep>(&s)) d->pkt.src = a;
+    }
+    return t;
+}
+
 template <class Hop> std::vector<Hop> hops_of(const PathSignature& p) {
     std::vector<Hop> out;
     for (const PathHop& h : p.hops)
@@ -64,8 +77,7 @@ TEST_CASE("top: a path is what the kernel did with the packet, not which packet 
 
     // The same story at another time, with other ids and addresses: the same path.
     for (size_t i = 0; i < first.size(); ++i) CHECK(path_of(first[i]) == path_of(later[i]));
-    PacketTimeline other = request;
-    other.pkt.src = IpAddress::parse("10.0.0.7").value();
+    PacketTimeline other = from_source(request, "10.0.0.7");
     other.pkt.ip_id ^= 0xffff;
     other.id += 100;
     CHECK(path_of(other) == p);
@@ -90,10 +102,35 @@ TEST_CASE("top: the seed's marks, source NAT and rp_filter failure are part of t
     CHECK(mark_set);
 
     PacketTimeline nat = with_outcome(seed, Outcome::sent);
+    CHECK(hops_of<NatHop>(path_of(nat)).empty());
     nat.notes.push_back("src rewritten after routing: 192.168.178.48 -> 203.0.113.1 (source NAT in postrouting)");
     auto rewrites = hops_of<NatHop>(path_of(nat));
     REQUIRE(rewrites.size() == 1);
     CHECK(rewrites[0].source);
+
+    // A chain that rewrites the destination: the next chain sees it. A port alone is not an address rewrite.
+    PacketTimeline dnat = with_outcome(seed, Outcome::encapsulated);
+    std::vector<NetfilterStep*> chains;
+    for (TimelineStep& st : dnat.steps)
+        if (auto* n = std::get_if<NetfilterStep>(&st)) chains.push_back(n);
+    REQUIRE(chains.size() >= 2);
+    PacketTimeline port_only = dnat;
+    for (TimelineStep& st : port_only.steps)
+        if (auto* n = std::get_if<NetfilterStep>(&st); n && n != std::get_if<NetfilterStep>(&port_only.steps.front()))
+            n->pkt.sport += 1000;
+    CHECK(hops_of<NatHop>(path_of(port_only)).empty());
+    chains.back()->pkt.dst = IpAddress::parse("192.0.2.80").value();
+    auto dst = hops_of<NatHop>(path_of(dnat));
+    REQUIRE(dst.size() == 1);
+    CHECK(!dst[0].source);
+
+    // A packet sent with no route lookup seen: a hop saying so, not a gap in the path.
+    PacketTimeline cached = with_outcome(seed, Outcome::sent);
+    cached.gaps.push_back("no route lookup seen for it: a cached route (connected socket, WireGuard's per-peer "
+                          "cache) or lost route events");
+    PathSignature c = path_of(cached);
+    CHECK(!c.incomplete);
+    CHECK(hops_of<RouteNotSeenHop>(c).size() == 1);
 
     std::vector<PacketTimeline> failing = rp_filter_failure();
     bool failed = false;
@@ -158,8 +195,17 @@ TEST_CASE("top renders as text and JSON (golden)") {
     PathTable odd;
     PacketTimeline t = seed_ping(1'000'000'000).front();
     for (TimelineStep& st : t.steps)
-        if (auto* n = std::get_if<NetfilterStep>(&st)) n->chain = "evil\033[2J";
+        if (auto* n = std::get_if<NetfilterStep>(&st)) n->chain = "evil\033[8m\nfake row";
     odd.add(t);
-    std::string shown = render_top_text(odd.snapshot(2'000'000'000, 1.0), o, TextStyle{});
+    TopTextOptions plain{0, false, 1, 0};
+    std::string shown = render_top_text(odd.snapshot(2'000'000'000, 1.0), plain, TextStyle{});
     CHECK(shown.find('\033') == std::string::npos);
+    CHECK(std::count(shown.begin(), shown.end(), '\n') == 3); // header, column names, one row
+
+    // What narrowed the count is said.
+    plain.expression = "icmp";
+    plain.sample_every = 4;
+    std::string narrowed = render_top_text(odd.snapshot(3'000'000'000, 1.0), plain, TextStyle{});
+    CHECK(narrowed.find("counting only the packets 'icmp' picks") != std::string::npos);
+    CHECK(narrowed.find("1 flow in 4") != std::string::npos);
 }

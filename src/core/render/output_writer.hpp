@@ -52,6 +52,8 @@ public:
     void drop(const DropStep& d);
     void timeline(const PacketTimeline& t);
     uint64_t records() const { return records_; }
+    // A record that went to the caller instead of stdout (`top`, `compare`, `diagnose`): counted all the same.
+    void handed_on() { ++records_; }
     // `--count N`: after N records the rest are not written (the watch stops at its next wake-up, and
     // what completes on the way out must not go past N either).
     void limit(uint64_t max_records) { max_records_ = max_records; }

@@ -40,4 +40,15 @@ std::string terminal_safe(std::string_view s) {
     return out;
 }
 
+std::string terminal_field(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+        else out += static_cast<char>(c);
+    }
+    return terminal_safe(out); // C1 controls
+}
+
 } // namespace wgbpf

@@ -11,4 +11,8 @@ namespace wgbpf {
 
 std::string terminal_safe(std::string_view text);
 
+// The same for one field inside a line wgbpf lays out itself (a table row): new lines, tabs and escape
+// sequences too become visible, so a name cannot start a row of its own or recolour (or conceal) the rest.
+std::string terminal_field(std::string_view text);
+
 } // namespace wgbpf

@@ -22,11 +22,19 @@ struct HopText {
         if (r.rule) out += fmt::format(" rule {}", *r.rule);
         if (!r.table_name.empty()) out += " table " + r.table_name;
         else if (r.table) out += fmt::format(" table {}", *r.table);
-        if (r.result == LookupResult::hit) out += " > " + (r.oif.empty() ? std::string("(device not known)") : r.oif);
-        else if (r.result == LookupResult::none) out += ": decision not seen";
-        else out += ": " + std::string(name_of(r.result));
+        if (r.result == LookupResult::hit) {
+            out += " > " + (r.oif.empty() ? std::string("(device not known)") : r.oif);
+            if (r.route_type && *r.route_type != RouteType::unicast) out += " (" + std::string(name_of(*r.route_type)) + ")";
+            if (r.gateway) out += " (via " + r.gateway->to_string() + ")";
+        } else if (r.result == LookupResult::none) {
+            out += ": decision not seen";
+        } else {
+            out += ": " + std::string(name_of(r.result));
+        }
+        if (!r.complete) out += " [walk not seen to its end]";
         return out;
     }
+    std::string operator()(const RouteNotSeenHop&) const { return "route not seen (cached, or events lost)"; }
     std::string operator()(const ChainHop& c) const {
         std::string out = fmt::format("{} {}: {}", hook_name(c.hook), c.chain, name_of(c.verdict));
         if (c.mark_set) out += fmt::format(" mark={:#x}", *c.mark_set);
@@ -52,6 +60,21 @@ struct HopText {
         return out;
     }
 };
+
+// What picked the packets counted, in words.
+std::string narrowed_text(const TopTextOptions& o) {
+    std::string out;
+    if (!o.expression.empty()) out = "the packets '" + terminal_field(o.expression) + "' picks (and their inner or outer packets)";
+    if (o.sample_every > 1)
+        out += (out.empty() ? "" : ", in ") + fmt::format("1 flow in {} (sampled)", o.sample_every);
+    return out;
+}
+
+bool several_namespaces(const TopSnapshot& s) {
+    for (const PathRow& r : s.rows)
+        if (r.path->netns != s.rows.front().path->netns) return true;
+    return false;
+}
 
 std::string outcome_text(const PathSignature& p) {
     std::string out(p.outcome == Outcome::unknown ? "outcome not seen" : name_of(p.outcome));
@@ -89,15 +112,20 @@ size_t shown(const TopSnapshot& s, const TopTextOptions& o) {
 struct HopJson {
     JsonObject& o;
     void operator()(const RouteHop& r) const {
+        o.boolean("complete", r.complete);
         o.str("direction", direction_name(r.direction));
+        if (r.gateway) o.str("gateway", r.gateway->to_string());
+        else o.null("gateway");
         o.str("kind", "route");
         o.name("oif", r.oif);
         o.boolean("reroute", r.reroute);
         o.name("result", name_of(r.result));
+        o.name("route_type", r.route_type ? name_of(*r.route_type) : std::string_view());
         o.opt("rule", r.rule);
         o.opt("table", r.table);
         o.name("table_name", r.table_name);
     }
+    void operator()(const RouteNotSeenHop&) const { o.str("kind", "route_not_seen"); }
     void operator()(const ChainHop& c) const {
         o.str("chain", c.chain);
         o.opt("ct_mark_set", c.ct_mark_set);
@@ -147,13 +175,20 @@ std::string path_text(const PathSignature& p) {
 
 std::string render_top_text(const TopSnapshot& s, const TopTextOptions& o, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string out = paint(paint::bold, fmt::format("wgbpf top: {:.0f} s, {} packets ({}B) on {} paths",
-                                                     o.elapsed_s, s.packets, si(double(s.bytes)), s.paths)) +
+    std::string out = paint(paint::bold, fmt::format("wgbpf top: {:.0f} s, {} packet{} ({}B) on {} path{}{}",
+                                                     o.elapsed_s, s.packets, s.packets == 1 ? "" : "s",
+                                                     si(double(s.bytes)), s.paths, s.paths == 1 ? "" : "s",
+                                                     s.full ? " and other paths" : "")) +
                       "\n";
+    if (!o.expression.empty() || o.sample_every > 1)
+        out += paint(paint::yellow, "counting only " + narrowed_text(o)) + "\n";
     if (o.lost_events || s.incomplete_packets)
-        out += paint(paint::yellow, fmt::format("{} events lost; {} packets counted on paths with gaps (marked ?)",
-                                                o.lost_events, s.incomplete_packets)) +
+        out += paint(paint::yellow,
+                     fmt::format("{} event{} lost; {} packet{} counted on paths with gaps (marked ?)", o.lost_events,
+                                 o.lost_events == 1 ? "" : "s", s.incomplete_packets,
+                                 s.incomplete_packets == 1 ? "" : "s")) +
                "\n";
+    const bool several = several_namespaces(s);
     out += fmt::format("{:>9} {:>10} {:>8} {:>5} {:<5} {}\n", "PKT/S", "PACKETS", "BYTES", "LAST", "FLAGS", "PATH");
     for (size_t i = 0; i < shown(s, o); ++i) {
         const PathRow& r = s.rows[i];
@@ -161,21 +196,21 @@ std::string render_top_text(const TopSnapshot& s, const TopTextOptions& o, const
         std::string line =
             fmt::format("{:>9} {:>10} {:>8} {:>5} {:<5} {}", si(r.counts.rate_pps), r.counts.packets,
                         si(double(r.counts.bytes)), ago_text(s.now_ns, r.counts.last_seen_ns), flags_of(p),
-                        terminal_safe(path_text(p)));
+                        (several ? fmt::format("[netns {}] ", p.netns) : std::string()) + terminal_field(path_text(p)));
         out += (p.dropped() || p.rp_filter_failed() ? paint(paint::red, line)
                 : p.incomplete                      ? paint(paint::dim, line)
                                                     : line) +
                "\n";
         if (o.examples)
             out += fmt::format("{:>40}e.g. #{} {}\n", "", r.counts.example_id,
-                               terminal_safe(packet_text(r.counts.example)));
+                               terminal_field(packet_text(r.counts.example)));
     }
     if (shown(s, o) < s.rows.size())
         out += paint(paint::dim, fmt::format("... {} more paths (--rows)", s.rows.size() - shown(s, o))) + "\n";
     if (s.other.packets)
         out += fmt::format("{:>9} {:>10} {:>8} {:>5} {:<5} {}\n", si(s.other.rate_pps), s.other.packets,
                            si(double(s.other.bytes)), ago_text(s.now_ns, s.other.last_seen_ns), "+",
-                           fmt::format("other paths (only {} are told apart)", s.max_paths));
+                           fmt::format("other paths (the table is full: {} paths)", s.paths));
     return out;
 }
 
@@ -183,6 +218,7 @@ void write_top_json(JsonWriter& w, const TopSnapshot& s, const TopTextOptions& o
     JsonObject top(w);
     top.uint("bytes", s.bytes);
     top.key("elapsed_s").Double(std::round(o.elapsed_s * 1000) / 1000);
+    top.name("expression", o.expression);
     top.uint("incomplete_packets", s.incomplete_packets);
     top.key("interval_s").Double(std::round(s.interval_s * 1000) / 1000);
     top.str("kind", "top");
@@ -218,10 +254,12 @@ void write_top_json(JsonWriter& w, const TopSnapshot& s, const TopTextOptions& o
         }
         w.EndArray();
         row.boolean("incomplete", p.incomplete);
-        row.key("last_seen_ago_s")
-            .Double(r.counts.last_seen_ns && s.now_ns > r.counts.last_seen_ns
-                        ? std::round(double(s.now_ns - r.counts.last_seen_ns) / 1e6) / 1e3
-                        : 0.0);
+        if (!r.counts.last_seen_ns) row.null("last_seen_ago_s");
+        else
+            row.key("last_seen_ago_s")
+                .Double(s.now_ns > r.counts.last_seen_ns
+                            ? std::round(double(s.now_ns - r.counts.last_seen_ns) / 1e6) / 1e3
+                            : 0.0);
         row.uint("netns", p.netns);
         row.str("outcome", name_of(p.outcome));
         row.boolean("outcome_inferred", p.outcome_inferred);
@@ -234,6 +272,7 @@ void write_top_json(JsonWriter& w, const TopSnapshot& s, const TopTextOptions& o
     }
     w.EndArray();
     top.uint("paths_total", s.paths);
+    top.uint("sample_every", o.sample_every);
     top.end();
 }
 

@@ -18,6 +18,8 @@ struct TopTextOptions {
     bool examples = false; // each path's first packet under it
     double elapsed_s = 0;  // since the watch started
     uint64_t lost_events = 0;
+    std::string expression;     // what picked the packets counted ("": every packet of the places watched)
+    uint16_t sample_every = 1;  // --sample N
 };
 // Ends with a newline. Names from the kernel are made terminal-safe here.
 std::string render_top_text(const TopSnapshot& s, const TopTextOptions& o, const TextStyle& style);

@@ -8,37 +8,75 @@ namespace wgbpf {
 
 namespace {
 
-// The netfilter stepper and the timeline builder say an address rewrite in a note of these words.
-void add_rewrites(const std::vector<std::string>& notes, std::vector<PathHop>& hops) {
-    for (const std::string& note : notes) {
-        if (note.starts_with("src rewritten")) hops.emplace_back(NatHop{true});
-        else if (note.starts_with("dst rewritten")) hops.emplace_back(NatHop{false});
-    }
-}
+// The timeline builder's words for a packet sent with no route lookup seen (timeline_builder.cpp, complete()).
+constexpr std::string_view kRouteNotSeen = "no route lookup seen for it";
+// ... and for source NAT seen only as the packet left (note_source_nat): no later step shows the new address.
+constexpr std::string_view kSourceNatLeaving = "src rewritten after routing";
 
-struct HopOf {
-    std::vector<PathHop>& hops;
+class PathWalk {
+public:
+    PathWalk(PathSignature& p, const PacketInfo& first) : p_(p), src_(first.src), dst_(first.dst), known_(first.is_ip) {}
 
-    void operator()(const RouteDecision& d) const {
-        hops.emplace_back(RouteHop{d.direction, d.reroute, d.rule, d.table, d.table_name, d.result, d.result_oif});
-        add_rewrites(d.notes, hops);
+    void operator()(const RouteDecision& d) {
+        // The input decision routes the packet as prerouting's NAT left it; the reverse lookup swaps addresses and
+        // an output lookup may not have its source yet: neither says what the packet carries.
+        if (d.direction == RouteDirection::input) seen(d.src, d.dst);
+        p_.hops.emplace_back(RouteHop{d.direction, d.reroute, d.rule, d.table, d.table_name, d.result, d.route_type,
+                                      d.gateway, d.result_oif, d.complete});
     }
-    void operator()(const NetfilterStep& s) const {
+    void operator()(const NetfilterStep& s) {
+        if (s.pkt.is_ip) seen(s.pkt.src, s.pkt.dst);
         std::string chain = s.family.empty() ? std::string("(not an nftables chain)")
                                              : s.family + " " + s.table + " " + s.chain;
         for (const std::string& other : s.shared_with) chain += " + " + other;
-        hops.emplace_back(ChainHop{s.hook, std::move(chain), s.verdict,
-                                   s.mark_changed() ? std::optional(s.mark_after) : std::nullopt,
-                                   s.ct_mark_changed() ? std::optional(s.ct_mark_after) : std::nullopt});
-        add_rewrites(s.notes, hops);
+        p_.hops.emplace_back(ChainHop{s.hook, std::move(chain), s.verdict,
+                                      s.mark_changed() ? std::optional(s.mark_after) : std::nullopt,
+                                      s.ct_mark_changed() ? std::optional(s.ct_mark_after) : std::nullopt});
     }
-    void operator()(const DropStep& d) const { hops.emplace_back(DropHop{d.reason, d.chain}); }
-    void operator()(const RpFilterStep& r) const { hops.emplace_back(RpFilterHop{r.result}); }
-    void operator()(const WireguardStep& w) const {
-        hops.emplace_back(WireguardHop{w.action, w.direction, w.interface, w.peer, w.verdict, w.inferred});
+    void operator()(const DropStep& d) {
+        if (d.pkt.is_ip) seen(d.pkt.src, d.pkt.dst);
+        p_.hops.emplace_back(DropHop{d.reason, d.chain});
     }
-    void operator()(const DeviceStep& d) const { hops.emplace_back(DeviceHop{d.direction, d.dev}); }
+    void operator()(const RpFilterStep& r) { p_.hops.emplace_back(RpFilterHop{r.result}); }
+    void operator()(const WireguardStep& w) {
+        p_.hops.emplace_back(WireguardHop{w.action, w.direction, w.interface, w.peer, w.verdict, w.inferred});
+    }
+    void operator()(const DeviceStep& d) { p_.hops.emplace_back(DeviceHop{d.direction, d.dev}); }
+
+private:
+    // A step that shows the packet's addresses: one that differs from the last seen was rewritten before it.
+    void seen(const IpAddress& src, const IpAddress& dst) {
+        if (known_) {
+            if (!src.is_unspecified() && src != src_) p_.hops.emplace_back(NatHop{true});
+            if (!dst.is_unspecified() && dst != dst_) p_.hops.emplace_back(NatHop{false});
+        }
+        if (!src.is_unspecified()) src_ = src;
+        if (!dst.is_unspecified()) dst_ = dst;
+        known_ = true;
+    }
+    PathSignature& p_;
+    IpAddress src_, dst_;
+    bool known_;
 };
+
+bool starts_with_any(const std::vector<std::string>& texts, std::string_view prefix) {
+    return std::any_of(texts.begin(), texts.end(), [&](const std::string& t) { return t.starts_with(prefix); });
+}
+
+size_t hop_bytes(const PathHop& h) {
+    return sizeof(PathHop) + std::visit(
+                                 [](const auto& x) -> size_t {
+                                     using T = std::decay_t<decltype(x)>;
+                                     if constexpr (std::is_same_v<T, RouteHop>) return x.table_name.size() + x.oif.size();
+                                     else if constexpr (std::is_same_v<T, ChainHop>) return x.chain.size();
+                                     else if constexpr (std::is_same_v<T, WireguardHop>)
+                                         return x.interface.size() + x.peer.size() + x.verdict.size();
+                                     else if constexpr (std::is_same_v<T, DeviceHop>) return x.dev.size();
+                                     else if constexpr (std::is_same_v<T, DropHop>) return x.reason.size() + x.chain.size();
+                                     else return 0;
+                                 },
+                                 h);
+}
 
 } // namespace
 
@@ -54,10 +92,21 @@ PathSignature path_of(const PacketTimeline& t) {
     p.netns = t.netns;
     p.outcome = t.outcome;
     p.outcome_inferred = t.outcome_inferred;
-    p.incomplete = !t.gaps.empty();
-    for (const TimelineStep& s : t.steps) std::visit(HopOf{p.hops}, s);
-    add_rewrites(t.notes, p.hops); // source NAT seen only as the packet left
+    // A route not seen is a hop (where the route decision would be), every other gap makes the path incomplete.
+    for (const std::string& gap : t.gaps) {
+        if (gap.starts_with(kRouteNotSeen)) p.hops.emplace_back(RouteNotSeenHop{});
+        else p.incomplete = true;
+    }
+    PathWalk walk(p, t.pkt);
+    for (const TimelineStep& s : t.steps) std::visit(walk, s);
+    if (starts_with_any(t.notes, kSourceNatLeaving)) p.hops.emplace_back(NatHop{true});
     return p;
+}
+
+size_t approx_bytes(const PathSignature& p) {
+    size_t n = sizeof(PathSignature);
+    for (const PathHop& h : p.hops) n += hop_bytes(h);
+    return n;
 }
 
 } // namespace wgbpf

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "event/netfilter_events.hpp"
+#include "common/ip_address.hpp"
+#include "config/netns_config.hpp"
 #include "event/route_lookup.hpp"
 #include "route/route_decision.hpp"
 #include "timeline/timeline_vocabulary.hpp"
@@ -26,8 +28,17 @@ struct RouteHop {
     std::optional<uint32_t> table;
     std::string table_name;
     LookupResult result = LookupResult::none;
+    std::optional<RouteType> route_type; // local, broadcast, ... (when known)
+    std::optional<IpAddress> gateway;
     std::string oif;
+    bool complete = true; // false: the rule walk was not seen to its end
     auto operator<=>(const RouteHop&) const = default;
+};
+
+// A packet this host sent with no route lookup seen for it: a cached route (a connected socket, WireGuard's
+// per-peer cache) or lost route events; which of the two is not known.
+struct RouteNotSeenHop {
+    auto operator<=>(const RouteNotSeenHop&) const = default;
 };
 
 struct ChainHop {
@@ -39,7 +50,7 @@ struct ChainHop {
     auto operator<=>(const ChainHop&) const = default;
 };
 
-// Addresses rewritten (the port alone differs per connection: not part of the path).
+// An address rewritten (a port alone is not: it differs per connection), seen where the next step saw it.
 struct NatHop {
     bool source = false; // else the destination
     auto operator<=>(const NatHop&) const = default;
@@ -72,14 +83,15 @@ struct DropHop {
     auto operator<=>(const DropHop&) const = default;
 };
 
-using PathHop = std::variant<RouteHop, ChainHop, NatHop, RpFilterHop, WireguardHop, DeviceHop, DropHop>;
+using PathHop = std::variant<RouteHop, RouteNotSeenHop, ChainHop, NatHop, RpFilterHop, WireguardHop, DeviceHop, DropHop>;
 
 struct PathSignature {
     uint32_t netns = 0;
     std::vector<PathHop> hops; // in time order
     Outcome outcome = Outcome::unknown;
     bool outcome_inferred = false;
-    // The story has gaps (lost events, eviction, a filter's doing): the path shown may lack steps.
+    // The story has gaps (lost events, eviction, a buffer reused, a filter's doing): the path shown may lack
+    // steps. A route not seen (RouteNotSeenHop) is a hop of its own, not a gap here.
     bool incomplete = false;
     auto operator<=>(const PathSignature&) const = default;
 
@@ -88,5 +100,8 @@ struct PathSignature {
 };
 
 PathSignature path_of(const PacketTimeline& t);
+
+// Roughly what a signature holds in memory (the table's ceiling counts it).
+size_t approx_bytes(const PathSignature& p);
 
 } // namespace wgbpf

@@ -42,7 +42,9 @@ void PathTable::add(const PacketTimeline& t) {
     if (path.incomplete) ++incomplete_;
     auto it = paths_.find(path);
     if (it == paths_.end()) {
-        if (paths_.size() >= max_paths_) return count(other_, t);
+        const size_t size = approx_bytes(path);
+        if (paths_.size() >= max_paths_ || bytes_held_ + size > max_bytes_) return count(other_, t);
+        bytes_held_ += size;
         it = paths_.emplace(std::move(path), Entry{}).first;
     }
     count(it->second, t);
@@ -57,6 +59,7 @@ TopSnapshot PathTable::snapshot(uint64_t now_ns, double interval_s) {
     s.incomplete_packets = incomplete_;
     s.paths = paths_.size();
     s.max_paths = max_paths_;
+    s.full = other_.counts.packets > 0;
     s.rows.reserve(paths_.size());
     for (auto& [path, e] : paths_) {
         close_interval(e.counts, e.window_packets, e.window_bytes, interval_s);

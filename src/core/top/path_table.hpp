@@ -1,7 +1,8 @@
 #pragma once
 // `wgbpf top`'s counts: every finished packet timeline counted under its path, with packets, bytes, the
-// rate over the last interval and when it was last seen. Bounded: at most `max_paths` paths are told
-// apart; packets of further paths are counted together as "other paths", never dropped from the totals.
+// rate over the last interval and when it was last seen. Bounded: at most `max_paths` paths, holding at most
+// `max_bytes`, are told apart; packets of further paths are counted together as "other paths", never dropped
+// from the totals.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -37,17 +38,21 @@ struct TopSnapshot {
     uint64_t incomplete_packets = 0; // counted under a path whose story had gaps
     size_t paths = 0;
     size_t max_paths = 0;
+    bool full = false; // the table reached its ceiling: new paths went to `other`
     PathCounts other; // packets of paths beyond max_paths
     std::vector<PathRow> rows; // by rate, then packets, highest first
 };
 
 class PathTable {
 public:
-    static constexpr size_t kDefaultMaxPaths = 4096; // ~1 KiB each: the memory ceiling stays a few MiB
-    explicit PathTable(size_t max_paths = kDefaultMaxPaths) : max_paths_(max_paths) {}
+    static constexpr size_t kDefaultMaxPaths = 4096;
+    static constexpr size_t kDefaultMaxBytes = 32u << 20; // the signatures' own size (a chain name is up to 256 B)
+    explicit PathTable(size_t max_paths = kDefaultMaxPaths, size_t max_bytes = kDefaultMaxBytes)
+        : max_paths_(max_paths), max_bytes_(max_bytes) {}
 
     void add(const PacketTimeline& t);
     // Closes the interval that ended at `now_ns` (`interval_s` long): rates are its packets over its length.
+    // (The map's nodes and the strings' own overhead make the resident size ~2x `max_bytes` at most.)
     [[nodiscard]] TopSnapshot snapshot(uint64_t now_ns, double interval_s);
 
 private:
@@ -58,6 +63,8 @@ private:
     };
     static void count(Entry& e, const PacketTimeline& t);
     size_t max_paths_;
+    size_t max_bytes_;
+    size_t bytes_held_ = 0;
     std::map<PathSignature, Entry> paths_;
     Entry other_;
     uint64_t packets_ = 0;
