@@ -39,6 +39,8 @@ base_packages=(
   qemu-system-x86 busybox-static cpio xz-utils zstd
   # tests and checks (libclang-rt: libFuzzer and sanitizer runtimes for the fuzz targets; clang only recommends it)
   valgrind python3 libclang-rt-14-dev
+  # the man page (built from man/wgbpf.8.scd), the Debian package, and the checks of the zsh and fish completions
+  scdoc dpkg-dev zsh fish
 )
 backports_packages=(libbpf-dev bpftool catch2 wireguard-go)
 

@@ -6,13 +6,19 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include "loader/libbpf_log.hpp"
 #include "compare_command.hpp"
 #include "diagnose_command.hpp"
 #include "top_command.hpp"
 #include "common/exit_codes.hpp"
+#include "common/stderr_text.hpp"
+#include "common/version.hpp"
 #include "filter/packet_filter.hpp"
 #include "watch_command.hpp"
 #include "common/result.hpp"
@@ -33,11 +39,50 @@ public:
     std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<TerminalSafeMessage>(); }
 };
 
-void setup_logging(int verbosity) {
-    auto logger = spdlog::stderr_color_mt("wgbpf"); // stdout carries only the output (text or JSON lines)
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<TerminalSafeMessage>('*').set_pattern("wgbpf: %^%l%$: %*");
-    logger->set_formatter(std::move(formatter));
+// `--log-format json`: one object a line, {"level", "message", "program", "time"} (RFC 3339, UTC), for journald
+// or Vector. The message is made terminal-safe first, then JSON-escaped (invalid UTF-8 replaced).
+class JsonLogFormatter : public spdlog::formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+        using namespace std::chrono;
+        const auto us = duration_cast<microseconds>(msg.time.time_since_epoch()).count();
+        const std::time_t secs = std::time_t(us / 1'000'000);
+        std::tm utc{};
+        gmtime_r(&secs, &utc);
+        char stamp[40];
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+        const auto level = spdlog::level::to_string_view(msg.level);
+        nlohmann::json j{{"time", fmt::format("{}.{:06}Z", stamp, us % 1'000'000)},
+                         {"level", std::string(level.data(), level.size())},
+                         {"program", "wgbpf"},
+                         {"message", wgbpf::terminal_safe(std::string_view(msg.payload.data(), msg.payload.size()))}};
+        const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        dest.append(line.data(), line.data() + line.size());
+    }
+    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLogFormatter>(); }
+};
+
+// Whether the command line asks for JSON logs: looked at before parsing, so that a usage error is logged as JSON too.
+bool json_logs_asked(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--log-format=json") == 0) return true;
+        if (std::strcmp(argv[i], "--log-format") == 0 && i + 1 < argc && std::strcmp(argv[i + 1], "json") == 0)
+            return true;
+    }
+    return false;
+}
+
+void setup_logging(int verbosity, bool json) {
+    auto logger = spdlog::get("wgbpf");
+    if (!logger) logger = spdlog::stderr_color_mt("wgbpf"); // stdout carries only the output (text or JSON lines)
+    if (json) {
+        logger->set_formatter(std::make_unique<JsonLogFormatter>());
+    } else {
+        auto formatter = std::make_unique<spdlog::pattern_formatter>();
+        formatter->add_flag<TerminalSafeMessage>('*').set_pattern("wgbpf: %^%l%$: %*");
+        logger->set_formatter(std::move(formatter));
+    }
+    wgbpf::set_stderr_as_log(json);
     logger->set_level(verbosity >= 2   ? spdlog::level::trace
                       : verbosity == 1 ? spdlog::level::debug
                                        : spdlog::level::info);
@@ -90,6 +135,13 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     int verbosity = 0;
     app.add_flag("-v,--verbose", verbosity, "more logs on stderr (-v debug incl. libbpf, -vv trace)");
+    std::string log_format = "text";
+    app.add_option("--log-format", log_format,
+                   "stderr as text (default) or json: one object a line (time, level, program, message)")
+        ->check(CLI::IsMember({"text", "json"}));
+    app.set_version_flag("--version", "wgbpf " + std::string(wgbpf::wgbpf_version()));
+    const bool json_logs = json_logs_asked(argc, argv);
+    if (json_logs) setup_logging(0, true);
 
     wgbpf::WatchOptions watch;
     CLI::App* watch_cmd = app.add_subcommand("watch", "show packet paths live");
@@ -202,15 +254,21 @@ int main(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e);
+        if (!json_logs) {
+            app.exit(e);
+            return wgbpf::exit_code::usage;
+        }
+        spdlog::error("{}", e.what());
         return wgbpf::exit_code::usage;
     }
-    setup_logging(verbosity);
+    setup_logging(verbosity, log_format == "json");
 
     try {
         if (watch_cmd->parsed()) {

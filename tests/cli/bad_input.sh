@@ -42,6 +42,10 @@ expect 2 'must be at most' -- "$wgbpf" top --interval 7200
 expect 2 'whole number from 1' -- "$wgbpf" top --rows 0
 expect 2 'bad filter expression: syntax error' -- "$wgbpf" top --duration 1 icmp and hots 10.0.0.1
 expect 2 'sample: Value 0 not in range 1 to 65535' -- "$wgbpf" top --sample 0
+# --log-format json: every stderr line one JSON object, errors with their exit codes
+expect 2 'log-format: .*not in \{text,json\}|log-format.*json' -- "$wgbpf" --log-format yaml watch
+expect 2 '^\{"level":"error","message":"The following argument was not expected: --bogus","program":"wgbpf","time":"[0-9T:.-]+Z"\}$' -- "$wgbpf" --log-format json watch --bogus
+expect 2 '"level":"error","message":"bad filter expression: syntax error' -- "$wgbpf" --log-format=json watch --duration 1 icmp and hots 1.2.3.4
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
 if [[ $(id -u) -eq 0 ]]; then

@@ -1,5 +1,7 @@
 #include "record/recording_frames.hpp"
 
+#include "common/version.hpp"
+
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -7,9 +9,7 @@
 #include "common/clock.hpp"
 #include "record/snapshot_json.hpp"
 
-#ifndef WGBPF_VERSION
-#define WGBPF_VERSION "unknown"
-#endif
+
 
 namespace wgbpf {
 namespace {
@@ -109,7 +109,7 @@ NftracePacket traced_packet_from(const JsonIn& j) {
 
 RecordingHeader RecordingHeader::for_this_process(std::vector<std::string> command_line) {
     RecordingHeader h;
-    h.wgbpf_version = WGBPF_VERSION;
+    h.wgbpf_version = std::string(::wgbpf::wgbpf_version());
     h.created_unix_s = time(nullptr);
     utsname u{};
     if (uname(&u) == 0) h.kernel_release = u.release;

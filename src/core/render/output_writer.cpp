@@ -1,4 +1,9 @@
 #include "render/output_writer.hpp"
+
+#include <sstream>
+
+#include "common/stderr_text.hpp"
+#include "common/version.hpp"
 #include "render/terminal_text.hpp"
 
 #include <poll.h>
@@ -120,9 +125,10 @@ void OutputWriter::timeline(const PacketTimeline& t) {
 
 void OutputWriter::ready(const std::vector<ModuleStatus>& modules,
                          const std::vector<std::pair<uint32_t, std::string>>& namespaces) {
-    std::cerr << "wgbpf: ready: attached, watching (Ctrl-C to stop)\n";
+    write_stderr_text("wgbpf: ready: attached, watching (Ctrl-C to stop)\n");
     if (!json_) return;
     nlohmann::json j{{"kind", "ready"},
+                     {"version", wgbpf_version()},
                      {"netns", namespaces.empty() ? 0 : namespaces.front().first},
                      {"modules", modules_json(modules)}};
     if (namespaces.size() > 1) {
@@ -144,42 +150,44 @@ void OutputWriter::summary(const std::vector<ModuleStatus>& modules, uint64_t de
     out_.flush(); // the records before the summary on stderr
     note_failure();
     uint64_t lost = 0;
-    std::cerr << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
+    std::ostringstream err; // all at once: one log object per line with --log-format json
+    err << fmt::format("wgbpf: {} records in {:.1f} s\n", records_, seconds);
     for (const ModuleStatus& m : modules) {
         if (m.running)
-            std::cerr << fmt::format("  module {:<10} {}: {} events, {} lost\n", name_of(m.module),
+            err << fmt::format("  module {:<10} {}: {} events, {} lost\n", name_of(m.module),
                                      terminal_safe(m.flavour), m.events, m.lost);
-        else std::cerr << fmt::format("  module {:<10} not running\n", name_of(m.module));
-        for (const std::string& note : m.notes) std::cerr << "    " << terminal_safe(note) << "\n";
+        else err << fmt::format("  module {:<10} not running\n", name_of(m.module));
+        for (const std::string& note : m.notes) err << "    " << terminal_safe(note) << "\n";
         lost += m.lost;
     }
     if (lone_routes)
-        std::cerr << fmt::format("  {} route lookups took no packet (`ip route get`, connect(), a source address "
+        err << fmt::format("  {} route lookups took no packet (`ip route get`, connect(), a source address "
                                  "choice): not shown as timelines; --steps shows every lookup\n",
                                  lone_routes);
     if (not_shown)
-        std::cerr << fmt::format("  {} records still in flight when the watch was stopped were not shown (a stop is "
+        err << fmt::format("  {} records still in flight when the watch was stopped were not shown (a stop is "
                                  "acted on within a second)\n",
                                  not_shown);
     if (undecided && *undecided)
-        std::cerr << fmt::format("  the filter expression could not decide {} times (bytes past the first 128 from the "
+        err << fmt::format("  the filter expression could not decide {} times (bytes past the first 128 from the "
                                  "network header, in page fragments, or a length the header does not give); a packet "
                                  "is asked again at each hook (docs/filters.md)\n",
                                  *undecided);
-    if (decoder_rejected) std::cerr << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
+    if (decoder_rejected) err << fmt::format("  decoder: {} records rejected (see -v)\n", decoder_rejected);
     if (lost)
-        std::cerr << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
+        err << "  events were lost (ring buffer full): steps above may be missing; raise --ringbuf-kib or "
                      "narrow the filter\n";
     if (nftrace && !nftrace->off_reason.empty())
-        std::cerr << "  nftrace: off: " << terminal_safe(nftrace->off_reason) << "\n";
+        err << "  nftrace: off: " << terminal_safe(nftrace->off_reason) << "\n";
     if (nftrace && nftrace->off_reason.empty()) {
-        std::cerr << fmt::format("  nftrace: {} trace events, {} merged into netfilter steps, {} unmatched",
+        err << fmt::format("  nftrace: {} trace events, {} merged into netfilter steps, {} unmatched",
                                  nftrace->received, nftrace->merged, nftrace->unmatched);
-        if (nftrace->dropped) std::cerr << fmt::format(" ({} dropped: too many waiting)", nftrace->dropped);
+        if (nftrace->dropped) err << fmt::format(" ({} dropped: too many waiting)", nftrace->dropped);
         if (nftrace->overruns)
-            std::cerr << fmt::format(", trace messages lost {} times (socket buffer full)", nftrace->overruns);
-        std::cerr << "\n";
+            err << fmt::format(", trace messages lost {} times (socket buffer full)", nftrace->overruns);
+        err << "\n";
     }
+    write_stderr_text(err.str());
     if (!json_) return;
     nlohmann::json j{{"kind", "summary"},
                      {"records", records_},
