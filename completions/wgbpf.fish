@@ -27,3 +27,4 @@ complete -c wgbpf -n "__fish_seen_subcommand_from top" -l examples
 complete -c wgbpf -n "__fish_seen_subcommand_from compare" -l nftrace -r
 complete -c wgbpf -n "__fish_seen_subcommand_from diagnose" -s r -l recording -r
 complete -c wgbpf -n "__fish_seen_subcommand_from replay compare" -F
+complete -c wgbpf -n "__fish_seen_subcommand_from watch top" -l metrics -x -d 'serve Prometheus counters at ADDR:PORT'

@@ -32,7 +32,7 @@ base_packages=(
   # build
   build-essential cmake ninja-build pkg-config git clang llvm libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev rapidjson-dev libmnl-dev libnftnl-dev libnftables-dev libbenchmark-dev
-  libpcap-dev
+  libpcap-dev prometheus-cpp-dev
   # lab, demo and end-to-end tests
   iproute2 nftables conntrack wireguard-tools iputils-ping iperf3 tcpdump procps kmod
   # stock-kernel VM tests

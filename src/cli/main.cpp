@@ -16,6 +16,7 @@
 #include "compare_command.hpp"
 #include "diagnose_command.hpp"
 #include "top_command.hpp"
+#include "metrics_server.hpp"
 #include "common/exit_codes.hpp"
 #include "common/stderr_text.hpp"
 #include "common/version.hpp"
@@ -186,6 +187,15 @@ int main(int argc, char** argv) {
     watch_cmd->add_option("expression", expression,
                           "tcpdump-syntax filter (pcap-filter(7)), e.g. 'icmp and host 198.51.100.9': only the packets "
                           "it picks, inner or outer, and the outer or inner packets that carry them (docs/filters.md)");
+    const CLI::Validator metrics_address(
+        [](std::string& v) {
+            std::string problem = wgbpf::metrics_address_problem(v);
+            return problem;
+        },
+        "ADDR:PORT");
+    watch_cmd->add_option("--metrics", watch.metrics_address,
+                          "serve Prometheus counters at http://ADDR:PORT/metrics (docs/metrics.md)")
+        ->check(metrics_address);
     std::string colour = "auto";
     watch_cmd->add_option("--colour,--color", colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -205,6 +215,7 @@ int main(int argc, char** argv) {
         ->check(positive("seconds", kMaxSeconds));
     top_cmd->add_option("--sample", top.watch.sample_every, "as for watch")->check(CLI::Range(1, 65535));
     top_cmd->add_flag("--no-fexit", top.watch.no_fexit, "as for watch");
+    top_cmd->add_option("--metrics", top.watch.metrics_address, "as for watch")->check(metrics_address);
     std::vector<std::string> top_expression;
     top_cmd->add_option("expression", top_expression, "tcpdump-syntax filter, as for watch (docs/filters.md)");
     std::string top_colour = "auto";

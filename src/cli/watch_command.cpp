@@ -36,6 +36,7 @@
 #include "probe/watch_filter.hpp"
 #include "record/recording_writer.hpp"
 #include "timeline/event_pipeline.hpp"
+#include "metrics_server.hpp"
 
 namespace wgbpf {
 namespace {
@@ -410,6 +411,8 @@ private:
     std::unique_ptr<Recording> recording_;
     std::unique_ptr<ProbeModules> modules_;
     std::unique_ptr<OutputWriter> output_;
+    std::unique_ptr<MetricsServer> metrics_; // --metrics
+    uint64_t next_metrics_ns_ = 0;
     std::unique_ptr<EventPipeline> pipeline_;
     Nftrace nftrace_;
     std::unique_ptr<RingConsumer> consumer_;
@@ -429,6 +432,8 @@ bool WatchSession::start() {
     reasons_ = DropReasons::load();
     symbols_ = KernelSymbols::load();
     recording_ = std::make_unique<Recording>(options_, reasons_, symbols_);
+    // The metrics' address too: one in use is said before the probes load.
+    if (!options_.metrics_address.empty()) metrics_ = std::make_unique<MetricsServer>(options_.metrics_address);
     modules_ = start_modules(*kernel, filter, packet_filter_, spaces_, options_.ringbuf_kib * 1024,
                              [] { return g_stop.load(); });
     if (stopped_during_start_up()) return false;
@@ -462,10 +467,14 @@ bool WatchSession::start() {
     } else if (hooks_.timeline_sink) {
         sinks.timeline = [this](const PacketTimeline& t) {
             output_->handed_on(); // the summary's count: timelines the caller took
+            if (metrics_) metrics_->metrics().add(t);
             hooks_.timeline_sink(t);
         };
     } else {
-        sinks.timeline = [this](const PacketTimeline& t) { output_->timeline(t); };
+        sinks.timeline = [this](const PacketTimeline& t) {
+            if (metrics_) metrics_->metrics().add(t);
+            output_->timeline(t);
+        };
     }
     pipeline_ = std::make_unique<EventPipeline>(sources, sinks);
     if (options_.nftrace) nftrace_ = Nftrace::start(spaces_.primary(), options_); // one namespace (checked above)
@@ -626,6 +635,10 @@ void WatchSession::run() {
         recording_->write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording_->write([](RecordingWriter& w) { return w.flush(); });
         if (hooks_.tick) hooks_.tick(clock_now, lost_events_, false);
+        if (metrics_ && clock_now >= next_metrics_ns_) { // the modules' counts, once a second
+            metrics_->metrics().modules(modules_->statuses(pipeline_->events_per_module()));
+            next_metrics_ns_ = clock_now + 1'000'000'000;
+        }
         if (hooks_.keep_going && !hooks_.keep_going()) break;
         if (output_->full()) break;
     }

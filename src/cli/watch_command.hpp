@@ -28,6 +28,7 @@ struct WatchOptions {
     std::vector<std::string> command_line; // recorded in the recording's header
     std::string expression;                // tcpdump syntax: the packets the places above choose must match it
     uint16_t sample_every = 1;             // --sample N: 1 flow in N (1: all)
+    std::string metrics_address;           // --metrics ADDR:PORT: Prometheus counters served there ("": none)
 };
 
 // For commands that watch on behalf of their own (`compare` and `diagnose` live): timelines go to

@@ -46,6 +46,8 @@ expect 2 'sample: Value 0 not in range 1 to 65535' -- "$wgbpf" top --sample 0
 expect 2 'log-format: .*not in \{text,json\}|log-format.*json' -- "$wgbpf" --log-format yaml watch
 expect 2 '^\{"level":"error","message":"The following argument was not expected: --bogus","program":"wgbpf","time":"[0-9T:.-]+Z"\}$' -- "$wgbpf" --log-format json watch --bogus
 expect 2 '"level":"error","message":"bad filter expression: syntax error' -- "$wgbpf" --log-format=json watch --duration 1 icmp and hots 1.2.3.4
+expect 2 'metrics: want ADDR:PORT' -- "$wgbpf" watch --metrics nope
+expect 2 'metrics: the port must be a number from 1 to 65535' -- "$wgbpf" top --metrics 127.0.0.1:70000
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
 if [[ $(id -u) -eq 0 ]]; then

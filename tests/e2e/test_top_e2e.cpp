@@ -2,7 +2,9 @@
 #include <catch2/catch_test_macros.hpp>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "watch_run.hpp"
 
@@ -89,4 +91,46 @@ TEST_CASE("top: the lab's pings counted by path (the encapsulated requests, thei
     // Counts only grow from one snapshot to the next.
     for (size_t i = 1; i < snapshots.size(); ++i)
         CHECK(int_field(snapshots[i], "packets") >= int_field(snapshots[i - 1], "packets"));
+}
+
+TEST_CASE("metrics: --metrics serves the documented counters while the lab pings (wgbpf and the scrape inside the "
+          "client's namespace)",
+          "[e2e][top][host]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    const std::string ns = sh_quote(lab.client_ns());
+    const std::string address = "127.0.0.1:9464";
+    Process watch("exec ip netns exec " + ns + " " + sh_quote(wgbpf_binary()) + " watch --iface " +
+                  sh_quote(lab.wg_iface()) + " --json --duration 20 --metrics " + address);
+    require_ready(watch);
+    CHECK(lab.exec("client", std::string("ping -n -c 3 -i 0.3 ") + kTarget, 20s).status == 0);
+    std::string scrape;
+    auto value = [&](const std::string& series) -> std::optional<double> {
+        for (size_t at = scrape.find(series + " "); at != std::string::npos; at = std::string::npos)
+            return std::stod(scrape.substr(at + series.size() + 1));
+        return std::nullopt;
+    };
+    // Timelines leave once idle (about a second after their last step); the counters follow.
+    for (int i = 0; i < 40; ++i) {
+        scrape = run_status("ip netns exec " + ns + " curl -s --max-time 5 http://" + address + "/metrics").output;
+        if (value("wgbpf_packets_total{inferred=\"false\",outcome=\"encapsulated\"}").value_or(0) >= 3 &&
+            value("wgbpf_packets_total{inferred=\"false\",outcome=\"delivered\"}").value_or(0) >= 3)
+            break;
+        std::this_thread::sleep_for(250ms);
+    }
+    INFO("scrape:\n" << scrape);
+    CHECK(value("wgbpf_packets_total{inferred=\"false\",outcome=\"encapsulated\"}").value_or(0) >= 3);
+    CHECK(value("wgbpf_packets_total{inferred=\"false\",outcome=\"delivered\"}").value_or(0) >= 3);
+    CHECK(value("wgbpf_packets_total{inferred=\"false\",outcome=\"sent\"}").value_or(0) >= 3); // the outer packets
+    CHECK(value("wgbpf_wireguard_messages_total{action=\"encrypt\",direction=\"out\",interface=\"wg0\"}").value_or(0) >= 3);
+    CHECK(value("wgbpf_events_total{module=\"route\"}").value_or(0) > 0);
+    CHECK(value("wgbpf_events_lost_total{module=\"route\"}") == 0.0);
+    // Another watch cannot serve the same address: said, exit 1, before anything loads.
+    RunResult second = run_status("ip netns exec " + ns + " " + sh_quote(wgbpf_binary()) +
+                                  " watch --duration 1 --metrics " + address + " 2>&1");
+    CHECK(second.status == 1);
+    CHECK(second.output.find("cannot serve metrics on " + address) != std::string::npos);
+    watch.interrupt();
+    CHECK(watch.wait_for(20s));
+    CHECK(watch.exit_status() == 0);
 }

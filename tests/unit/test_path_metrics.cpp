@@ -1,0 +1,64 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include <prometheus/text_serializer.h>
+
+#include "timeline_fixtures.hpp"
+#include "metrics/path_metrics.hpp"
+
+using namespace wgbpf;
+using namespace wgbpf::test;
+
+namespace {
+
+std::string exposition(const PathMetrics& m) {
+    return prometheus::TextSerializer().Serialize(m.registry()->Collect());
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+    return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("metrics: the seed's packets by outcome, the rp_filter drop by reason, interface and chain-less") {
+    PathMetrics m;
+    Collected ok;
+    feed_outgoing_ping(ok.builder);
+    feed_incoming_reply(ok.builder);
+    ok.builder.flush_all();
+    for (const PacketTimeline& t : ok.out) m.add(t);
+    Collected failing({}, false);
+    feed_rp_filter_failure(failing.builder);
+    failing.builder.flush_all();
+    for (const PacketTimeline& t : failing.out) m.add(t);
+    m.modules({ModuleStatus{ModuleId::route, true, "x", {}, 40, 0}, ModuleStatus{ModuleId::drop, true, "y", {}, 5, 2}});
+    m.modules({ModuleStatus{ModuleId::route, true, "x", {}, 50, 0}});
+    const std::string text = exposition(m);
+    INFO(text);
+    CHECK(has_line(text, "wgbpf_packets_total{inferred=\"false\",outcome=\"encapsulated\"} 1"));
+    CHECK(has_line(text, "wgbpf_packets_total{inferred=\"false\",outcome=\"delivered\"} 1"));
+    CHECK(has_line(text, "wgbpf_drops_total{reason=\"IP_RPFILTER\"} 1"));
+    CHECK(has_line(text, "wgbpf_rp_filter_failures_total{iif=\"c0\"} 1"));
+    CHECK(has_line(text, "wgbpf_events_total{module=\"route\"} 50")); // totals, not added twice
+    CHECK(has_line(text, "wgbpf_events_lost_total{module=\"drop\"} 2"));
+    CHECK(has_line(text, "wgbpf_events_lost_total{module=\"route\"} 0"));
+}
+
+TEST_CASE("metrics: a family holds at most kMaxSeries series; further values count under other") {
+    PathMetrics m;
+    Collected c;
+    feed_outgoing_ping(c.builder);
+    c.builder.flush_all();
+    PacketTimeline dropped = c.out.front();
+    dropped.outcome = Outcome::dropped;
+    for (size_t i = 0; i < PathMetrics::kMaxSeries + 10; ++i) {
+        dropped.steps.clear();
+        DropStep d;
+        d.reason = "REASON_" + std::to_string(i);
+        dropped.steps.push_back(d);
+        m.add(dropped);
+    }
+    const std::string text = exposition(m);
+    CHECK(has_line(text, "wgbpf_drops_total{reason=\"other\"} 10"));
+    CHECK(text.find("REASON_" + std::to_string(PathMetrics::kMaxSeries) + "\"") == std::string::npos);
+}
