@@ -24,6 +24,9 @@ static __always_inline void drop(struct sk_buff *skb, void *location, __u32 reas
 	__u64 id = packet_id(skb);
 	if (!unwatch_at(id, now))
 		return;
+	struct hook_context *hc = this_cpu_hook();
+	if (hc && hc->packet == id)
+		hc->packet = 0; /* dropped in the output hook: no re-route of it will come */
 	/* Any namespace: a watched packet that crossed into another one (a veth peer) and died there is
 	 * reported there (user space gives this module no namespace filter). */
 	__u32 netns = skb_netns(skb);
