@@ -62,7 +62,12 @@ int BPF_PROG(drop_kfree_skb_noreason, struct sk_buff *skb, void *location)
 SEC("tp_btf/consume_skb")
 int BPF_PROG(drop_consume_skb, struct sk_buff *skb)
 {
-	if (unwatch_skb(skb) && following_tunnels())
+	if (!unwatch_skb(skb))
+		return 0;
+	struct hook_context *hc = this_cpu_hook();
+	if (hc && hc->packet == packet_id(skb))
+		hc->packet = 0; /* consumed (sent as other buffers, GSO): no re-route of it will come */
+	if (following_tunnels())
 		expect_outer_packet(skb);
 	return 0;
 }

@@ -135,9 +135,10 @@ static __always_inline __u8 classify(const struct flow_view *f, __u32 *netns, __
 /* An output lookup the kernel makes for the watched packet this task has in the output hook on this CPU
  * (same destination, soon after its chain began): its re-route. Sets `packet` to that packet's id. The context
  * ends with the hook (its last bracket or chain), at the device, or when the packet is dropped; the window only
- * bounds one left behind otherwise (a packet queued or stolen in the hook). 50 ms, not 1: a kernel under
- * emulation (the VM suite's TCG) takes milliseconds between a chain's start and its re-route. */
-#define WGBPF_REROUTE_WINDOW_NS (50ULL * 1000 * 1000)
+ * bounds one left behind otherwise (a packet queued or stolen in the hook, or sent as other buffers). 10 ms, not 1:
+ * a kernel under emulation (the VM suite's TCG) took 2 ms between a chain's start and its re-route; wider would
+ * let a context left behind lend itself to the same task's next packet to the same host. */
+#define WGBPF_REROUTE_WINDOW_NS (10ULL * 1000 * 1000)
 
 static __always_inline bool rerouted_packet(const struct flow_view *f, __u64 *packet)
 {

@@ -40,7 +40,7 @@ base_packages=(
   # tests and checks (libclang-rt: libFuzzer and sanitizer runtimes for the fuzz targets; clang only recommends it)
   valgrind python3 libclang-rt-14-dev
   # the man page (built from man/wgbpf.8.scd), the Debian package, and the checks of the zsh and fish completions
-  scdoc dpkg-dev zsh fish
+  scdoc dpkg-dev file man-db zsh fish
 )
 backports_packages=(libbpf-dev bpftool catch2 wireguard-go)
 

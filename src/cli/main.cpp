@@ -56,7 +56,7 @@ public:
         nlohmann::json j{{"time", fmt::format("{}.{:06}Z", stamp, us % 1'000'000)},
                          {"level", std::string(level.data(), level.size())},
                          {"program", "wgbpf"},
-                         {"message", wgbpf::terminal_safe(std::string_view(msg.payload.data(), msg.payload.size()))}};
+                         {"message", wgbpf::terminal_field(std::string_view(msg.payload.data(), msg.payload.size()))}};
         const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         dest.append(line.data(), line.data() + line.size());
     }

@@ -20,7 +20,8 @@ std::string metrics_address_problem(const std::string& address) {
 
 MetricsServer::MetricsServer(const std::string& address) {
     try {
-        exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
+        // ":9101" is every address: civetweb wants the port alone for that.
+        exposer_ = std::make_unique<prometheus::Exposer>(address.starts_with(":") ? address.substr(1) : address, 1);
     } catch (const std::exception& e) {
         throw FatalError("cannot serve metrics on " + address + ": " + e.what() +
                          " (in use, or not an address of this namespace?)");

@@ -391,7 +391,7 @@ TEST_CASE("timeline: a route chain that marks the packet re-routes it: the secon
 
 TEST_CASE("timeline: the watched interface is followed by name: deleted for longer than a refresh, then "
           "re-created with another index, it is watched again",
-          "[e2e][timeline]") {
+          "[e2e][timeline][host]") { // [host]: netlink and user space only; the VM adds nothing to it
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     // A link of its own between client and router, so that the lab's paths stay as they are.

@@ -42,6 +42,27 @@ TEST_CASE("metrics: the seed's packets by outcome, the rp_filter drop by reason,
     CHECK(has_line(text, "wgbpf_events_total{module=\"route\"} 50")); // totals, not added twice
     CHECK(has_line(text, "wgbpf_events_lost_total{module=\"drop\"} 2"));
     CHECK(has_line(text, "wgbpf_events_lost_total{module=\"route\"} 0"));
+    // One ping: one message each way, though the inner timelines carry a copy of their outer packet's step.
+    CHECK(has_line(text, "wgbpf_wireguard_messages_total{action=\"encrypt\",direction=\"out\",interface=\"wg0\"} 1"));
+    CHECK(has_line(text, "wgbpf_wireguard_messages_total{action=\"decrypt\",direction=\"in\",interface=\"wg0\"} 2"));
+}
+
+TEST_CASE("metrics: label values are valid UTF-8 of at most 128 bytes, whatever the kernel's names hold") {
+    PathMetrics m;
+    Collected c;
+    feed_outgoing_ping(c.builder);
+    c.builder.flush_all();
+    PacketTimeline t = c.out.front();
+    t.outcome = Outcome::dropped;
+    t.steps.clear();
+    DropStep d;
+    d.reason = "bad\xff\xfe\x1b[31m\xc3\xa9" + std::string(200, 'x');
+    t.steps.push_back(d);
+    m.add(t);
+    const std::string text = exposition(m);
+    INFO(text);
+    CHECK(text.find("wgbpf_drops_total{reason=\"bad???[31m\xc3\xa9xxx") != std::string::npos);
+    CHECK(text.find(std::string(130, 'x')) == std::string::npos);
 }
 
 TEST_CASE("metrics: a family holds at most kMaxSeries series; further values count under other") {

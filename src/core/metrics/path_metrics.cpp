@@ -11,10 +11,23 @@ prometheus::Family<prometheus::Counter>& family(prometheus::Registry& r, const c
     return prometheus::BuildCounter().Name(name).Help(help).Register(r);
 }
 
-// Label values are kernel names and configuration text: bounded here too, in length and bytes.
+// Label values are kernel names and configuration text: at most 128 bytes of valid UTF-8 (Prometheus refuses a
+// whole scrape for one bad value), controls and invalid bytes as '?'.
 std::string label(std::string_view v) {
     std::string out;
-    for (char c : v.substr(0, 128)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+    for (size_t i = 0; i < v.size() && out.size() < 128;) {
+        const auto c = static_cast<unsigned char>(v[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool valid = n > 0 && i + n <= v.size() && out.size() + n <= 128;
+        for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(v[i + k]) >> 6) == 0x2;
+        if (!valid || c < 0x20 || c == 0x7f) {
+            out += '?';
+            ++i;
+            continue;
+        }
+        out.append(v.substr(i, n));
+        i += n;
+    }
     return out.empty() ? "none" : out;
 }
 
@@ -60,10 +73,14 @@ void PathMetrics::add(const PacketTimeline& t) {
         } else if (const RpFilterStep* r = std::get_if<RpFilterStep>(&s)) {
             if (r->result == RpFilterResult::fail) counter(rp_filter_failures_, {{"iif", label(r->iif)}}).Increment();
         } else if (const WireguardStep* w = std::get_if<WireguardStep>(&s)) {
-            counter(wireguard_messages_, {{"interface", label(w->interface)},
-                                          {"action", std::string(name_of(w->action))},
-                                          {"direction", std::string(name_of(w->direction))}})
-                .Increment();
+            // A linked inner packet carries a copy of its outer packet's step: the message is counted once, there.
+            // A step WireGuard dropped the packet in is a drop, not a message it made.
+            const bool inner_copy = t.encapsulated_in || t.decapsulated_from;
+            if (!inner_copy && w->dropped.empty())
+                counter(wireguard_messages_, {{"interface", label(w->interface)},
+                                              {"action", std::string(name_of(w->action))},
+                                              {"direction", std::string(name_of(w->direction))}})
+                    .Increment();
             if (!w->dropped.empty())
                 counter(wireguard_drops_, {{"interface", label(w->interface)},
                                            {"peer", label(w->peer)},
