@@ -91,62 +91,12 @@ static __always_inline __u64 packet_id_of_address(__u64 skb)
  * that CPUs adding packets do not fight over its cache line. */
 #define WGBPF_WATCH_CLOCK_SLACK_NS (100ULL * 1000 * 1000)
 
-/* Which groups of 8 sets may hold a current entry, per epoch of 2^31 ns (an entry lives WGBPF_WATCH_TTL_NS, less
- * than an epoch: a current one was added in this epoch or the last). A lookup reads two bytes of this hot 8 KiB
- * before a set's cold cache line in the 1 MiB table: when a filter picks few packets, most lookups are for
- * packets nobody watches, and a cache (and TLB) miss each cost more than the rest of the program (issue 16's
- * profile: +150-350 ns per run). Bytes, not bits: a plain store sets one without a read-modify-write that another
- * CPU's store could undo. The array for the epoch after next is cleared as each epoch begins (no program uses it
- * until then; two CPUs clearing it both is harmless). Stale bytes only cost a lookup; none is cleared early. */
-#define WGBPF_PRESENCE_SLOTS 2048 /* WGBPF_WATCH_SETS / 8 */
-#define WGBPF_EPOCH_SHIFT    31
-
-_Static_assert(WGBPF_WATCH_TTL_NS < (1ULL << WGBPF_EPOCH_SHIFT), "an entry outlives two epochs");
-_Static_assert(WGBPF_PRESENCE_SLOTS * 8 == WGBPF_WATCH_SETS, "one presence byte per 8 sets");
-
-struct watch_clock_state {
-	__u64 last;	     /* when a packet was last added */
-	__u64 cleared_epoch; /* the epoch at whose start the one after next was cleared */
-	__u8 pad[48];	     /* the presence bytes change often: not in the clock's cache line */
-	__u8 present[4][WGBPF_PRESENCE_SLOTS];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct watch_clock_state);
+	__type(value, __u64);
 } watch_clock SEC(".maps");
-
-static __always_inline __u32 presence_slot(__u64 id)
-{
-	return (id & (WGBPF_WATCH_SETS - 1)) >> 3;
-}
-
-/* Whether the packet's set may hold it at `now` (false: it certainly does not). */
-static __always_inline bool maybe_watched(__u64 id, __u64 now)
-{
-	struct watch_clock_state *c = one_entry(watch_clock);
-	if (!c)
-		return true;
-	__u64 epoch = now >> WGBPF_EPOCH_SHIFT;
-	__u32 slot = presence_slot(id);
-	return c->present[epoch & 3][slot] | c->present[(epoch - 1) & 3][slot];
-}
-
-/* The packet's set holds a current entry from `now` on. */
-static __always_inline void mark_present(struct watch_clock_state *c, __u64 id, __u64 now)
-{
-	__u64 epoch = now >> WGBPF_EPOCH_SHIFT;
-	c->present[epoch & 3][presence_slot(id)] = 1;
-	if (c->cleared_epoch == epoch)
-		return;
-	c->cleared_epoch = epoch;
-	volatile __u64 *stale = (volatile __u64 *)c->present[(epoch + 2) & 3]; /* volatile: no memset */
-#pragma unroll
-	for (int i = 0; i < WGBPF_PRESENCE_SLOTS / 8; i++)
-		stale[i] = 0;
-}
 
 /* The watched packet this CPU's task is passing through the output hook (set by the netfilter programs
  * before its chains run, cleared after the last): a route lookup the kernel makes for it there (a chain
@@ -187,11 +137,11 @@ static __always_inline void leave_output_hook(void)
 /* The current time when `watched` may hold current entries, else 0 (no clock read). */
 static __always_inline __u64 watched_recently(void)
 {
-	struct watch_clock_state *c = one_entry(watch_clock);
-	if (!c || !c->last)
+	__u64 *last = one_entry(watch_clock);
+	if (!last || !*last)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	return now - c->last <= WGBPF_WATCH_TTL_NS + WGBPF_WATCH_CLOCK_SLACK_NS ? now : 0;
+	return now - *last <= WGBPF_WATCH_TTL_NS + WGBPF_WATCH_CLOCK_SLACK_NS ? now : 0;
 }
 
 /* Packet ids are hashes already: their low bits choose the set. */
@@ -228,8 +178,6 @@ static __always_inline struct watch_way *vacant_way(struct watch_set *s, __u64 n
 /* `now` if the packet is followed, else 0; `now` from watched_recently(). */
 static __always_inline __u64 watched_at(__u64 id, __u64 now)
 {
-	if (!maybe_watched(id, now))
-		return 0;
 	struct watch_set *s = watch_set_of(id);
 	struct watch_way *w = s ? way_of(s, id) : 0;
 	if (!w)
@@ -251,8 +199,6 @@ static __always_inline __u64 watched_now(__u64 id)
 /* The skb is gone (its address may come back as another packet): no longer followed. Whether it was. */
 static __always_inline bool unwatch_at(__u64 id, __u64 now)
 {
-	if (!maybe_watched(id, now))
-		return false;
 	struct watch_set *s = watch_set_of(id);
 	struct watch_way *w = s ? way_of(s, id) : 0;
 	if (!w)
@@ -280,15 +226,13 @@ static __always_inline __u64 watch(__u64 id)
 	struct watch_way *w = way_of(s, id);
 	if (w && now - w->since <= WGBPF_WATCH_TTL_NS)
 		return now; /* already followed: the first sighting's time stays */
-	struct watch_clock_state *c = one_entry(watch_clock);
-	if (c)
-		mark_present(c, id, now); /* before the way: a lookup meanwhile looks in the set */
 	if (!w)
 		w = vacant_way(s, now);
 	w->since = now;
 	w->id = id;
-	if (c && now - c->last > WGBPF_WATCH_CLOCK_SLACK_NS)
-		c->last = now;
+	__u64 *last = one_entry(watch_clock);
+	if (last && now - *last > WGBPF_WATCH_CLOCK_SLACK_NS)
+		*last = now;
 	return now;
 }
 
