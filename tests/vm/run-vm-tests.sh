@@ -11,9 +11,9 @@
 #   --cache DIR            kernel cache (default: $WGBPF_VM_CACHE or /var/cache/wgbpf-vm)
 #   --offline              do not ask apt: use the newest cached kernel of that series
 #   --tries N              boots per kernel when a boot crashes (default 3)
-#   --timeout S            time limit per kernel, all boots included (default 1800)
+#   --timeout S            time limit per kernel, all boots included (default 2050)
 #   --boot-timeout S       a boot that has not reached the start marker by then is retried (default 120)
-#   --e2e-timeout S        time limit of the end-to-end suite inside the VM (default 1650)
+#   --e2e-timeout S        time limit of the end-to-end suite inside the VM (default 1900)
 #   --tests SPEC           Catch2 test spec for the end-to-end binary (default: all but [host] tests)
 #   --expect-route TEXT    fail unless the route module's flavour contains TEXT
 #   --expect-wg IMPL       fail unless the lab ran this WireGuard implementation (kernel|wireguard-go)
@@ -35,8 +35,8 @@ build=$top/build
 cache=${WGBPF_VM_CACHE:-/var/cache/wgbpf-vm}
 offline=0
 tries=3
-kernel_timeout=1800
-e2e_timeout=1650
+kernel_timeout=2050
+e2e_timeout=1900
 boot_timeout=120
 tests_spec="~[host]" # [host]: bounds measured on this machine only (tests/e2e/test_hardening_e2e.cpp), and faults whose kernel side the VM adds nothing to (a chain, a sysctl, a predicted route, NAT)
 expect_route=""
