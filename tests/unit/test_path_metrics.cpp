@@ -18,6 +18,20 @@ bool has_line(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos;
 }
 
+// The seed's echo request, as if the kernel had dropped it for `reason` (its only step).
+PacketTimeline dropped_for(const std::string& reason) {
+    Collected c;
+    feed_outgoing_ping(c.builder);
+    c.builder.flush_all();
+    PacketTimeline t = c.out.front();
+    t.outcome = Outcome::dropped;
+    t.steps.clear();
+    DropStep d;
+    d.reason = reason;
+    t.steps.push_back(d);
+    return t;
+}
+
 } // namespace
 
 TEST_CASE("metrics: the seed's packets by outcome, the rp_filter drop by reason, interface and chain-less") {
@@ -49,16 +63,7 @@ TEST_CASE("metrics: the seed's packets by outcome, the rp_filter drop by reason,
 
 TEST_CASE("metrics: label values are valid UTF-8 of at most 128 bytes, whatever the kernel's names hold") {
     PathMetrics m;
-    Collected c;
-    feed_outgoing_ping(c.builder);
-    c.builder.flush_all();
-    PacketTimeline t = c.out.front();
-    t.outcome = Outcome::dropped;
-    t.steps.clear();
-    DropStep d;
-    d.reason = "bad\xff\xfe\x1b[31m\xc3\xa9" + std::string(200, 'x');
-    t.steps.push_back(d);
-    m.add(t);
+    m.add(dropped_for("bad\xff\xfe\x1b[31m\xc3\xa9" + std::string(200, 'x')));
     const std::string text = exposition(m);
     INFO(text);
     CHECK(text.find("wgbpf_drops_total{reason=\"bad???[31m\xc3\xa9xxx") != std::string::npos);
@@ -67,18 +72,7 @@ TEST_CASE("metrics: label values are valid UTF-8 of at most 128 bytes, whatever 
 
 TEST_CASE("metrics: a family holds at most kMaxSeries series; further values count under other") {
     PathMetrics m;
-    Collected c;
-    feed_outgoing_ping(c.builder);
-    c.builder.flush_all();
-    PacketTimeline dropped = c.out.front();
-    dropped.outcome = Outcome::dropped;
-    for (size_t i = 0; i < PathMetrics::kMaxSeries + 10; ++i) {
-        dropped.steps.clear();
-        DropStep d;
-        d.reason = "REASON_" + std::to_string(i);
-        dropped.steps.push_back(d);
-        m.add(dropped);
-    }
+    for (size_t i = 0; i < PathMetrics::kMaxSeries + 10; ++i) m.add(dropped_for("REASON_" + std::to_string(i)));
     const std::string text = exposition(m);
     CHECK(has_line(text, "wgbpf_drops_total{reason=\"other\"} 10"));
     CHECK(text.find("REASON_" + std::to_string(PathMetrics::kMaxSeries) + "\"") == std::string::npos);
