@@ -75,6 +75,43 @@ static __always_inline __u64 want_reply(struct l3_ref l3, __u64 id)
 	return now;
 }
 
+/* A device record's fields, and what a watched packet leaving or arriving tells the reply and tunnel following. */
+static __always_inline void fill_device(struct wgbpf_device *e, const struct sk_buff *skb, struct l3_ref l3, __u64 id,
+					__s32 ifindex, __u8 direction, __u64 now, __u32 netns)
+{
+	read_packet(l3, id, &e->pkt);
+	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
+	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
+	e->ifindex = ifindex;
+	e->direction = direction;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	if (direction == WGBPF_DEV_EGRESS && skb->skb_iif && skb->skb_iif != ifindex)
+		expect_reply(&e->pkt, now);
+	if (direction == WGBPF_DEV_INGRESS)
+		expect_inner_packet(&e->pkt, netns);
+}
+
+/* The packet's first bytes from its IP header: at most the snaplen, its IP length and what the buffer holds in
+ * its linear part (the rest, in page fragments, is not read: the capture is then shorter, never made up). The
+ * tail is zeroed: the ring buffer's memory holds older records. */
+static __always_inline void capture_bytes(struct wgbpf_device_capture *c, struct l3_ref l3)
+{
+	__builtin_memset(c->bytes, 0, sizeof(c->bytes));
+	c->orig_len = c->dev.pkt.len;
+	c->cap_len = 0;
+	c->pad = 0;
+	__u64 n = filter.snaplen;
+	if (n > c->dev.pkt.len)
+		n = c->dev.pkt.len;
+	if (n > l3.linear)
+		n = l3.linear;
+	barrier_var(n); /* the bound below must hold for the register the read gets, not for a copy */
+	if (!c->dev.pkt.family || n == 0 || n > WGBPF_SNAPLEN_MAX)
+		return;
+	if (bpf_probe_read_kernel(c->bytes, n, l3.l3) == 0)
+		c->cap_len = n;
+}
+
 static __always_inline void device_event(struct sk_buff *skb, const struct net_device *dev, __u8 direction)
 {
 	__u32 netns = dev_netns(dev);
@@ -103,20 +140,24 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		if (h && h->packet == id)
 			h->packet = 0; /* it left: no more re-routes for it */
 	}
+	/* --snaplen: the record carries the packet's first bytes (a second, larger layout: the plain one costs
+	 * nothing more when no bytes are asked for) */
+	if (filter.snaplen) {
+		struct wgbpf_device_capture *c =
+			reserve_event(sizeof(*c), WGBPF_EV_DEVICE_CAPTURE, WGBPF_DEVICE_CAPTURE_VERSION,
+				      WGBPF_MOD_DEVICE, netns, now);
+		if (!c)
+			return;
+		fill_device(&c->dev, skb, l3, id, ifindex, direction, now, netns);
+		capture_bytes(c, l3);
+		submit_event(c, sizeof(*c));
+		return;
+	}
 	struct wgbpf_device *e =
 		reserve_event(sizeof(*e), WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, WGBPF_MOD_DEVICE, netns, now);
 	if (!e)
 		return;
-	read_packet(l3, id, &e->pkt);
-	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
-	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
-	e->ifindex = ifindex;
-	e->direction = direction;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	if (direction == WGBPF_DEV_EGRESS && skb->skb_iif && skb->skb_iif != ifindex)
-		expect_reply(&e->pkt, now);
-	if (ingress)
-		expect_inner_packet(&e->pkt, netns);
+	fill_device(e, skb, l3, id, ifindex, direction, now, netns);
 	submit_event(e, sizeof(*e));
 }
 

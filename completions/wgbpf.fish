@@ -17,6 +17,8 @@ complete -c wgbpf -n "__fish_seen_subcommand_from watch top compare diagnose" -l
 complete -c wgbpf -n "__fish_seen_subcommand_from watch top replay" -l colour -l color -x -a 'auto always never'
 complete -c wgbpf -n "__fish_seen_subcommand_from watch top" -l sample -x
 complete -c wgbpf -n "__fish_seen_subcommand_from watch" -s w -l write -r
+complete -c wgbpf -n "__fish_seen_subcommand_from watch replay" -l pcapng -r -d 'also write the packets for Wireshark (pcapng)'
+complete -c wgbpf -n "__fish_seen_subcommand_from watch" -l snaplen -x -d 'bytes captured per device crossing'
 complete -c wgbpf -n "__fish_seen_subcommand_from watch replay" -l steps
 complete -c wgbpf -n "__fish_seen_subcommand_from watch" -l nftrace
 complete -c wgbpf -n "__fish_seen_subcommand_from watch" -l count -x

@@ -26,6 +26,8 @@ SRC
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+# tshark's package asks whether non-root users may capture: no (wgbpf's tests only read files)
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -q
 
 base_packages=(
@@ -41,6 +43,8 @@ base_packages=(
   valgrind python3 libclang-rt-14-dev
   # the man page (built from man/wgbpf.8.scd), the Debian package, and the checks of the zsh and fish completions
   scdoc dpkg-dev file man-db zsh fish
+  # the end-to-end tests read wgbpf's pcapng files with Wireshark's dissectors
+  tshark
 )
 backports_packages=(libbpf-dev bpftool catch2 wireguard-go)
 

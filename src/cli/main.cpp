@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,7 @@
 #include "render/output_writer.hpp"
 #include "render/terminal_text.hpp"
 #include "record/replay.hpp"
+#include "wgbpf/abi/events.h"
 
 namespace {
 
@@ -193,9 +195,23 @@ int main(int argc, char** argv) {
             return problem;
         },
         "ADDR:PORT");
-    watch_cmd->add_option("--metrics", watch.metrics_address,
-                          "serve Prometheus counters at http://ADDR:PORT/metrics (docs/metrics.md)")
+    watch_cmd
+        ->add_option("--metrics", watch.metrics_address,
+                     "serve Prometheus counters at http://ADDR:PORT/metrics (docs/metrics.md)")
         ->check(metrics_address);
+    std::optional<uint16_t> snaplen;
+    constexpr uint16_t kDefaultSnaplen = 128; // IP, UDP and WireGuard's header, or an inner TCP header with options
+    watch_cmd
+        ->add_option("--pcapng", watch.pcapng_path,
+                     "also write the packets' bytes to FILE for Wireshark/tshark: one packet per device it crossed, "
+                     "its timeline as the comment (docs/pcapng.md)")
+        ->check(CLI::Validator(
+            [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE"));
+    watch_cmd
+        ->add_option("--snaplen", snaplen,
+                     "bytes captured per device crossing, from the IP header (default 128 with --pcapng; at most 256; "
+                     "recordings (-w) carry them too)")
+        ->check(CLI::Range(1, WGBPF_SNAPLEN_MAX));
     std::string colour = "auto";
     watch_cmd->add_option("--colour,--color", colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -229,6 +245,11 @@ int main(int argc, char** argv) {
     replay_cmd->add_flag("--json", replay.json, "JSON lines on stdout (docs/json-schema.md)");
     replay_cmd->add_flag("--steps", replay.steps,
                          "one line per step (route, netfilter, drop) instead of packet timelines");
+    replay_cmd
+        ->add_option("--pcapng", replay.pcapng_path,
+                     "also write the recorded packets' bytes to FILE (recorded with --snaplen or --pcapng)")
+        ->check(CLI::Validator(
+            [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE"));
     std::string replay_colour = "auto";
     replay_cmd->add_option("--colour,--color", replay_colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
@@ -286,6 +307,7 @@ int main(int argc, char** argv) {
             watch.command_line.assign(argv, argv + argc);
             watch.expression = wgbpf::expression_of(expression);
             watch.colour = colour == "always" || (colour == "auto" && isatty(STDOUT_FILENO) && !watch.json);
+            watch.snaplen = snaplen ? *snaplen : watch.pcapng_path.empty() ? 0 : kDefaultSnaplen;
             return finished(wgbpf::run_watch(watch));
         }
         if (top_cmd->parsed()) {

@@ -37,6 +37,7 @@
 #include "record/recording_writer.hpp"
 #include "timeline/event_pipeline.hpp"
 #include "metrics_server.hpp"
+#include "pcapng/pcapng_file.hpp"
 
 namespace wgbpf {
 namespace {
@@ -188,8 +189,15 @@ Result<wgbpf_filter> scoped_filter(const Namespaces& spaces, const WatchOptions&
     if (filter) {
         filter->pcap = !options.expression.empty();
         filter->sample_every = options.sample_every;
+        filter->snaplen = options.snaplen;
     }
     return filter;
+}
+
+uint64_t lost_of(const std::vector<ModuleStatus>& statuses, ModuleId module) {
+    for (const ModuleStatus& s : statuses)
+        if (s.module == module) return s.lost;
+    return 0;
 }
 
 wgbpf_filter filter_for(const Namespaces& spaces, const WatchOptions& options) {
@@ -293,11 +301,12 @@ void describe_scope(const Namespaces& spaces, const WatchOptions& options) {
 
 // The probe modules that could start; the others say why not and the tool goes on without them.
 std::unique_ptr<ProbeModules> start_modules(const KernelFeatures& kernel, const wgbpf_filter& filter,
-                                            EbpfProgram packet_filter, const Namespaces& spaces,
-                                            uint32_t ringbuf_bytes, const std::function<bool()>& stopped) {
+                                            EbpfProgram packet_filter, const Namespaces& spaces, uint32_t ringbuf_bytes,
+                                            const std::function<bool()>& stopped) {
     std::vector<NamespaceRuleset> namespaces;
     for (const WatchedNamespace& ns : spaces.list) namespaces.push_back({&ns.handle, &ns.config.nft});
-    auto m = ProbeModules::start(kernel, filter, std::move(packet_filter), ringbuf_bytes, std::move(namespaces), stopped);
+    auto m =
+        ProbeModules::start(kernel, filter, std::move(packet_filter), ringbuf_bytes, std::move(namespaces), stopped);
     if (stopped()) return m;
     // WireGuard's own module alone shows no packet's path.
     if (!m->running(ModuleId::route) && !m->running(ModuleId::netfilter) && !m->running(ModuleId::drop) &&
@@ -412,6 +421,7 @@ private:
     std::unique_ptr<ProbeModules> modules_;
     std::unique_ptr<OutputWriter> output_;
     std::unique_ptr<MetricsServer> metrics_; // --metrics
+    std::unique_ptr<PcapngFile> pcapng_;     // --pcapng
     uint64_t next_metrics_ns_ = 0;
     std::unique_ptr<EventPipeline> pipeline_;
     Nftrace nftrace_;
@@ -432,6 +442,18 @@ bool WatchSession::start() {
     reasons_ = DropReasons::load();
     symbols_ = KernelSymbols::load();
     recording_ = std::make_unique<Recording>(options_, reasons_, symbols_);
+    if (!options_.pcapng_path.empty()) { // the pcapng file too
+        auto file =
+            PcapngFile::open(options_.pcapng_path, PcapngSection::for_this_host(options_.command_line),
+                             TextStyle{false, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))},
+                             options_.snaplen, [this](uint32_t netns) {
+                                 const WatchedNamespace* ns = spaces_.find(netns);
+                                 return ns ? ns->handle.name() : std::string();
+                             });
+        if (!file) throw FatalError(file.error());
+        pcapng_ = std::move(file.value());
+        spdlog::info("packets' first {} bytes to {} (pcapng)", options_.snaplen, options_.pcapng_path);
+    }
     // The metrics' address too: one in use is said before the probes load.
     if (!options_.metrics_address.empty()) metrics_ = std::make_unique<MetricsServer>(options_.metrics_address);
     modules_ = start_modules(*kernel, filter, packet_filter_, spaces_, options_.ringbuf_kib * 1024,
@@ -468,11 +490,13 @@ bool WatchSession::start() {
         sinks.timeline = [this](const PacketTimeline& t) {
             output_->handed_on(); // the summary's count: timelines the caller took
             if (metrics_) metrics_->metrics().add(t);
+            if (pcapng_) pcapng_->timeline(t);
             hooks_.timeline_sink(t);
         };
     } else {
         sinks.timeline = [this](const PacketTimeline& t) {
             if (metrics_) metrics_->metrics().add(t);
+            if (pcapng_) pcapng_->timeline(t);
             output_->timeline(t);
         };
     }
@@ -634,6 +658,7 @@ void WatchSession::run() {
             break; // the reader went away (`| head`): nothing more to show
         recording_->write([&](RecordingWriter& w) { return w.write_flush(now); }); // replay finishes steps here too
         recording_->write([](RecordingWriter& w) { return w.flush(); });
+        if (pcapng_) pcapng_->flush();
         if (hooks_.tick) hooks_.tick(clock_now, lost_events_, false);
         if (metrics_ && clock_now >= next_metrics_ns_) { // the modules' counts, once a second
             metrics_->metrics().modules(modules_->statuses(pipeline_->events_per_module()));
@@ -674,6 +699,9 @@ int WatchSession::finish() {
         hooks_.wireguard_sink(primary_wireguard());
     }
     if (hooks_.end_sink) hooks_.end_sink(statuses, seconds);
+    bool pcapng_written =
+        !pcapng_ || pcapng_->finish(lost_of(statuses, ModuleId::device),
+                                    lost_events_ - lost_of(statuses, ModuleId::device), clock_ns(CLOCK_MONOTONIC));
     if (WriteResult w = output_->flush(); w.state == WriteState::failed) {
         // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
         __fpurge(stdout);
@@ -683,7 +711,7 @@ int WatchSession::finish() {
                                 : "cannot write the output: " + w.error);
         return exit_code::failure;
     }
-    return exit_code::ok;
+    return pcapng_written ? exit_code::ok : exit_code::failure;
 }
 
 } // namespace
@@ -700,7 +728,8 @@ int run_watch(const WatchOptions& options, const WatchHooks& hooks) {
                                      list),
                          ErrorKind::no_privileges);
     }
-    auto session = std::make_unique<WatchSession>(options, hooks, std::move(packet_filter.value())); // never moved: its callbacks point into it
+    auto session = std::make_unique<WatchSession>(
+        options, hooks, std::move(packet_filter.value())); // never moved: its callbacks point into it
     if (!session->start()) return exit_code::ok;
     session->run();
     return session->finish();

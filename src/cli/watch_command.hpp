@@ -29,6 +29,8 @@ struct WatchOptions {
     std::string expression;                // tcpdump syntax: the packets the places above choose must match it
     uint16_t sample_every = 1;             // --sample N: 1 flow in N (1: all)
     std::string metrics_address;           // --metrics ADDR:PORT: Prometheus counters served there ("": none)
+    std::string pcapng_path;               // --pcapng FILE: the packets' bytes with their timelines ("": none)
+    uint16_t snaplen = 0;                  // bytes captured per device crossing (--snaplen; 0: none)
 };
 
 // For commands that watch on behalf of their own (`compare` and `diagnose` live): timelines go to

@@ -48,6 +48,9 @@ expect 2 '^\{"level":"error","message":"The following argument was not expected:
 expect 2 '"level":"error","message":"bad filter expression: syntax error' -- "$wgbpf" --log-format=json watch --duration 1 icmp and hots 1.2.3.4
 expect 2 'metrics: want ADDR:PORT' -- "$wgbpf" watch --metrics nope
 expect 2 'metrics: the port must be a number from 1 to 65535' -- "$wgbpf" top --metrics 127.0.0.1:70000
+expect 2 'pcapng: needs a file name' -- "$wgbpf" watch --pcapng '' --duration 1
+expect 2 'snaplen: Value 0 not in range 1 to 256' -- "$wgbpf" watch --snaplen 0
+expect 2 'snaplen: Value 300 not in range 1 to 256' -- "$wgbpf" watch --snaplen 300 --pcapng /tmp/x
 "$wgbpf" watch --help | grep -q -- '--iface' && passed=$((passed + 1)) || { echo 'FAIL: watch --help'; failures=$((failures + 1)); }
 
 if [[ $(id -u) -eq 0 ]]; then
@@ -64,6 +67,8 @@ if [[ $(id -u) -eq 0 ]]; then
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$wgbpf" watch --duration 1
   expect 1 'cannot create recording /nonexistent-wgbpf-dir/x: No such file' -- \
     "$wgbpf" watch -w /nonexistent-wgbpf-dir/x --duration 1
+  expect 1 'cannot write /nonexistent-wgbpf-dir/x.pcapng' -- \
+    "$wgbpf" watch --pcapng /nonexistent-wgbpf-dir/x.pcapng --duration 1
   # ... said before any probe is loaded (that takes seconds)
   if "$wgbpf" watch -w /nonexistent-wgbpf-dir/x --duration 1 2>&1 | grep -q 'module:'; then
     echo 'FAIL: watch -w into a missing directory loaded probes before saying so'; failures=$((failures + 1))
@@ -94,6 +99,10 @@ expect 1 'is a directory, not a wgbpf recording' -- "$wgbpf" replay "$scratch"
 expect 1 'truncated: frame at byte [0-9]+ says [0-9]+ bytes, [0-9]+ left' -- "$wgbpf" replay "$scratch/cut.wgbpf"
 expect 1 'corrupted: frame at byte [0-9]+ fails its checksum' -- "$wgbpf" replay "$scratch/flipped.wgbpf"
 expect 0 'replaying' -- "$wgbpf" replay "$recording" --json
+# --pcapng wants the bytes only recordings made with --snaplen or --pcapng carry; a file it cannot write is said.
+expect 1 'no packet bytes in this recording: it was made without --snaplen or --pcapng' -- \
+  "$wgbpf" replay "$recording" --pcapng "$scratch/out.pcapng"
+expect 1 "cannot write $scratch/none/out.pcapng" -- "$wgbpf" replay "$recording" --pcapng "$scratch/none/out.pcapng"
 if [[ $(id -u) -eq 0 ]]; then
   chmod 0 "$scratch/empty"
   chmod 755 "$scratch"

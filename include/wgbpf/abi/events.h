@@ -18,6 +18,7 @@
 #define WGBPF_NF_CHAIN_VERSION 1
 #define WGBPF_DROP_VERSION 1
 #define WGBPF_DEVICE_VERSION 1
+#define WGBPF_DEVICE_CAPTURE_VERSION 1
 
 enum wgbpf_event_type {
 	WGBPF_EV_ROUTE_LOOKUP = 1, /* one fib table lookup (tracepoint fib{,6}_table_lookup) */
@@ -27,6 +28,7 @@ enum wgbpf_event_type {
 	WGBPF_EV_DROP = 5,         /* a watched packet freed with a drop reason (skb:kfree_skb) */
 	WGBPF_EV_DEVICE = 6,       /* a watched packet received on / handed to a device */
 	WGBPF_EV_WIREGUARD = 7,    /* kernel WireGuard chose the peer of a packet it encrypts / decrypted */
+	WGBPF_EV_DEVICE_CAPTURE = 8, /* a device record with the packet's first bytes (--pcapng, --snaplen) */
 };
 
 /* Probe modules, for per-module loss counters (index into the `losses` map). */
@@ -193,6 +195,20 @@ struct wgbpf_device {
 	__u8 pad[3];
 };
 
+/* The most bytes a device record carries with --snaplen: the headers a diagnosis needs (IP, UDP, WireGuard's
+ * message header, an inner ICMP or TCP header), at a fixed record size. */
+#define WGBPF_SNAPLEN_MAX 256
+
+/* A device record with what tcpdump would have captured on that device from the IP header on: the first
+ * `cap_len` bytes (at most the snaplen, the IP length and the buffer's linear part), the rest zero. */
+struct wgbpf_device_capture {
+	struct wgbpf_device dev;
+	__u32 orig_len; /* the IP packet's length */
+	__u16 cap_len;
+	__u16 pad;
+	__u8 bytes[WGBPF_SNAPLEN_MAX];
+};
+
 /* Kernel WireGuard encrypts and decrypts in place: the skb of an inner packet becomes its outer packet
  * (and back), so a peer lookup on a packet id links the two exactly. */
 #define WGBPF_WG_ENCRYPT 1 /* wg_allowedips_lookup_dst in wg_xmit: this inner packet goes to this peer */
@@ -288,6 +304,10 @@ struct wgbpf_filter {
 	__s32 tunnel_ifaces[WGBPF_FILTER_MAX_TUNNELS];
 	__u32 tunnel_netns[WGBPF_FILTER_MAX_TUNNELS];
 	__u16 tunnel_ports[WGBPF_FILTER_MAX_TUNNELS]; /* host order */
+	/* --snaplen / --pcapng: device records carry up to this many of the packet's bytes (wgbpf_device_capture);
+	 * 0: none (plain device records) */
+	__u16 snaplen;
+	__u16 pad0;
 };
 
 /* tcpdump-syntax filters (bpf/pcap.bpf.h; src/core/filter): libpcap's classic BPF for raw IP, translated by
@@ -314,25 +334,27 @@ struct wgbpf_pcap_window {
 static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-static_assert(sizeof(struct wgbpf_filter) == 560, "filter ABI");
+static_assert(sizeof(struct wgbpf_filter) == 564, "filter ABI");
 static_assert(sizeof(struct wgbpf_pcap_window) == 200, "pcap window ABI");
 static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
 static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
 static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
+static_assert(sizeof(struct wgbpf_device_capture) == 384, "device capture ABI");
 static_assert(sizeof(struct wgbpf_wireguard) == 160, "wireguard ABI");
 #else
 _Static_assert(sizeof(struct wgbpf_event_header) == 32, "event header ABI");
 _Static_assert(sizeof(struct wgbpf_route_lookup) == 128, "route lookup ABI");
 _Static_assert(sizeof(struct wgbpf_rule_result) == 64, "rule result ABI");
-_Static_assert(sizeof(struct wgbpf_filter) == 560, "filter ABI");
+_Static_assert(sizeof(struct wgbpf_filter) == 564, "filter ABI");
 _Static_assert(sizeof(struct wgbpf_pcap_window) == 200, "pcap window ABI");
 _Static_assert(sizeof(struct wgbpf_packet) == 80, "packet ABI");
 _Static_assert(sizeof(struct wgbpf_nf_bracket) == 136, "nf bracket ABI");
 _Static_assert(sizeof(struct wgbpf_nf_chain) == 160, "nf chain ABI");
 _Static_assert(sizeof(struct wgbpf_drop) == 128, "drop ABI");
 _Static_assert(sizeof(struct wgbpf_device) == 120, "device ABI");
+_Static_assert(sizeof(struct wgbpf_device_capture) == 384, "device capture ABI");
 _Static_assert(sizeof(struct wgbpf_wireguard) == 160, "wireguard ABI");
 #endif
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -157,6 +158,14 @@ DeviceEvent to_device(const wgbpf_device& r) {
     return e;
 }
 
+DeviceEvent to_device_capture(const wgbpf_device_capture& r) {
+    DeviceEvent e = to_device(r.dev);
+    e.wire_len = r.orig_len;
+    size_t n = std::min<size_t>(r.cap_len, sizeof r.bytes);
+    e.bytes.assign(r.bytes, r.bytes + n);
+    return e;
+}
+
 WireguardKernelEvent to_wireguard(const wgbpf_wireguard& r) {
     WireguardKernelEvent e;
     take_header(r.hdr, e);
@@ -247,6 +256,9 @@ Decoded decode_record(std::span<const std::byte> record) {
         return decode_as<wgbpf_nf_chain>(body, h, "netfilter chain", WGBPF_NF_CHAIN_VERSION, to_chain);
     case WGBPF_EV_DROP: return decode_as<wgbpf_drop>(body, h, "drop", WGBPF_DROP_VERSION, to_drop);
     case WGBPF_EV_DEVICE: return decode_as<wgbpf_device>(body, h, "device", WGBPF_DEVICE_VERSION, to_device);
+    case WGBPF_EV_DEVICE_CAPTURE:
+        return decode_as<wgbpf_device_capture>(body, h, "device capture", WGBPF_DEVICE_CAPTURE_VERSION,
+                                               to_device_capture);
     case WGBPF_EV_WIREGUARD: return decode_wireguard(body, h);
     default: return reject(Reject::unknown_type, fmt::format("unknown event type {}", h.type));
     }

@@ -1,6 +1,7 @@
 #pragma once
 // Decoded netfilter and drop events (wire layouts in abi/events.h).
 #include <cstdint>
+#include <vector>
 #include <string_view>
 
 #include "common/enum_names.hpp"
@@ -82,6 +83,10 @@ struct DeviceEvent {
     PacketInfo pkt;
     int ifindex = 0;
     enum class Direction : uint8_t { ingress = 0, egress = 1 } direction = Direction::ingress;
+    // --snaplen: the packet's first bytes from its IP header, as tcpdump on this device would have captured them
+    // (empty: none asked for, or none readable), and its IP length.
+    std::vector<uint8_t> bytes;
+    uint32_t wire_len = 0;
 };
 
 // What a netfilter chain decided. `unknown`: the packet was not seen after the chain.

@@ -15,6 +15,9 @@
 #include "common/result.hpp"
 #include "record/recording_reader.hpp"
 #include "record/replay_session.hpp"
+#include "pcapng/pcapng_file.hpp"
+#include "common/version.hpp"
+#include "wgbpf/abi/events.h"
 
 namespace wgbpf {
 namespace {
@@ -76,15 +79,32 @@ int run_replay(const ReplayOptions& options) {
     describe(options.path, header);
 
     std::unique_ptr<OutputWriter> output;
+    std::unique_ptr<PcapngFile> pcapng; // --pcapng
     PipelineSinks sinks;
     if (options.steps) {
         sinks.route = [&](const RouteDecision& d) { output->route(d); };
         sinks.netfilter = [&](const NetfilterStep& s) { output->netfilter(s); };
         sinks.drop = [&](const DropStep& d) { output->drop(d); };
     } else {
-        sinks.timeline = [&](const PacketTimeline& t) { output->timeline(t); };
+        sinks.timeline = [&](const PacketTimeline& t) {
+            if (pcapng) pcapng->timeline(t);
+            output->timeline(t);
+        };
     }
     ReplaySession session(std::move(sinks));
+    if (!options.pcapng_path.empty()) {
+        PcapngSection section;
+        section.os = header.kernel_release.empty() ? std::string() : "Linux " + header.kernel_release;
+        section.application = "wgbpf " + std::string(wgbpf_version()) + " (replay)";
+        section.comment = "replayed from " + options.path + "; recorded by wgbpf " + header.wgbpf_version;
+        for (const std::string& arg : header.command_line)
+            section.comment += (arg == header.command_line.front() ? ": " : " ") + arg;
+        auto file =
+            PcapngFile::open(options.pcapng_path, section, TextStyle{false, header.realtime_offset_ns},
+                             WGBPF_SNAPLEN_MAX, [&session](uint32_t netns) { return session.netns_name(netns); });
+        if (!file) throw FatalError(file.error());
+        pcapng = std::move(file.value());
+    }
     TextStyle style{options.colour, header.realtime_offset_ns};
     style.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
     output = std::make_unique<OutputWriter>(std::cout, options.json, style, [&](uint32_t netns, int ifindex) {
@@ -104,6 +124,16 @@ int run_replay(const ReplayOptions& options) {
                     session.pipeline().lone_routes());
     if (WriteResult w = output->flush(); w.state == WriteState::failed)
         throw FatalError("cannot write the output: " + w.error);
+    if (pcapng) {
+        uint64_t lost_device = outcome.lost[ModuleId::device], lost_all = 0;
+        for (ModuleId m : modules_by_name()) lost_all += outcome.lost[m];
+        if (!pcapng->finish(lost_device, lost_all - lost_device, session.last_event_ns())) return exit_code::failure;
+        if (pcapng->packets() == 0) {
+            spdlog::error("{}: no packet bytes in this recording: it was made without --snaplen or --pcapng",
+                          options.path);
+            return exit_code::failure;
+        }
+    }
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (everything before it is shown above)", options.path, outcome.problem);
         return exit_code::failure;

@@ -13,6 +13,7 @@ struct ReplayOptions {
     bool json = false;  // JSON lines (docs/json-schema.md)
     bool steps = false; // one line per step instead of packet timelines
     bool colour = false;
+    std::string pcapng_path; // --pcapng FILE: the recorded packets' bytes ("": none)
 };
 
 // Opens a recording for replay; FatalError when it does not exist (not_found) or is not one (failure).

@@ -42,6 +42,7 @@ public:
     std::string netns_name(uint32_t netns) const;                        // "" unless several namespaces were recorded
     const EventPipeline& pipeline() const { return *pipeline_; }
     double event_seconds() const { return first_ns_ ? (now_ns_ - first_ns_) / 1e9 : 0.0; } // first to last event
+    uint64_t last_event_ns() const { return now_ns_; }
 
 private:
     Result<void> apply(const RecordingFrame& frame, ReplayOutcome& out);

@@ -57,6 +57,10 @@ struct DeviceStep {
     uint64_t t_ns = 0;
     DeviceDirection direction = DeviceDirection::ingress;
     std::string dev;
+    // --snaplen: the packet's first bytes from its IP header on this device (empty: not captured), and its IP
+    // length (--pcapng writes them).
+    std::vector<uint8_t> bytes;
+    uint32_t wire_len = 0;
 };
 
 using TimelineStep = std::variant<RouteDecision, NetfilterStep, DropStep, RpFilterStep, WireguardStep, DeviceStep>;
