@@ -575,12 +575,13 @@ void WatchSession::follow_interface() {
 // Events the kernel lost since the last call: recorded, and marked on the timelines they touch.
 void WatchSession::report_losses() {
     const PerModule fresh = modules_->new_losses();
+    const uint64_t known_at = clock_ns(CLOCK_MONOTONIC); // after the read: every loss counted happened before it
     for (ModuleId module : modules_by_name()) { // the order recordings always had
         const uint64_t n = fresh[module];
         if (!n) continue;
         lost_events_ += n;
-        recording_->write([&](RecordingWriter& w) { return w.write_lost({module, n}); });
-        pipeline_->lost(module, n);
+        recording_->write([&](RecordingWriter& w) { return w.write_lost({module, n, known_at}); });
+        pipeline_->lost(module, n, known_at);
     }
 }
 

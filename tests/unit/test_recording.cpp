@@ -157,7 +157,7 @@ void write_small_recording(const std::string& path, bool with_end = true) {
     REQUIRE((*w)->write_event(bytes_of(b2)));
     REQUIRE((*w)->write_event(bytes_of(b3)));
     REQUIRE((*w)->write_event(bytes_of(d)));
-    REQUIRE((*w)->write_lost(LostEvents{ModuleId::route, 3}));
+    REQUIRE((*w)->write_lost(LostEvents{ModuleId::route, 3, 1234}));
     if (with_end) {
         RecordingEnd end;
         end.seconds = 2.5;
@@ -246,6 +246,7 @@ TEST_CASE("a recording reads back frame by frame") {
     REQUIRE(lost.ok());
     CHECK(lost->module == ModuleId::route);
     CHECK(lost->count == 3);
+    CHECK(lost->known_at_ns == 1234);
     auto end = decode_end_frame(all.frames[8].payload);
     REQUIRE(end.ok());
     CHECK(end->events == 4);

@@ -1387,6 +1387,30 @@ TEST_CASE("kernel WireGuard: decrypted, then events lost: no drop is inferred fr
     check_no_wireguard_drop(c.out);
 }
 
+TEST_CASE("kernel WireGuard: events lost while the message's own events still waited in the ring buffer (read after "
+          "the count): no drop is inferred, and its timeline says events were lost") {
+    Collected c;
+    // The count was read at 90 ms; the message's events (at 70 ms, past a route decision's wait after the newest
+    // event read then) were still unread.
+    c.builder.lost(ModuleId::wireguard, 5, 90'000'000);
+    receive_data(c, 0x951, WgVerdict::ok, 70'000'000, 70'000'100);
+    c.builder.flush(200'000'000);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    check_no_wireguard_drop(c.out);
+    CHECK(has_gap(c.out[0], "5 wireguard events lost while its first events waited to be read"));
+}
+
+TEST_CASE("kernel WireGuard: a message first seen after the loss was known is judged as usual") {
+    Collected c;
+    c.builder.lost(ModuleId::wireguard, 5, 90'000'000);
+    receive_data(c, 0x961, WgVerdict::ok, 100'000'000, 100'000'100);
+    c.builder.flush(200'000'000);
+    c.builder.flush_all();
+    REQUIRE(c.out.size() == 1);
+    check_wireguard_drop(c.out[0], "not_delivered", true, "replayed or out-of-window counter");
+}
+
 TEST_CASE("kernel WireGuard: decrypted just before the end (its window not passed in the events read): no drop is "
           "inferred") {
     Collected c;

@@ -147,7 +147,9 @@ std::string encode_frame(const RecordingNames& n) {
     return dump({{"drop_reasons", names_json(n.drop_reasons)}, {"symbols", names_json(n.symbols)}});
 }
 
-std::string encode_frame(const LostEvents& l) { return dump({{"module", name_of(l.module)}, {"count", l.count}}); }
+std::string encode_frame(const LostEvents& l) {
+    return dump({{"module", name_of(l.module)}, {"count", l.count}, {"known_at_ns", l.known_at_ns}});
+}
 
 std::string encode_frame(const RecordingEnd& e) {
     return dump({{"seconds", e.seconds},
@@ -222,7 +224,9 @@ ModuleId module_named(const JsonIn& j) {
 
 Result<LostEvents> decode_lost_frame(std::span<const std::byte> payload) {
     return decode<LostEvents>(payload, "lost", [](const JsonIn& j) {
-        return LostEvents{module_named(j.at("module")), j.at("count").unsigned_int<uint64_t>()};
+        LostEvents l{module_named(j.at("module")), j.at("count").unsigned_int<uint64_t>()};
+        if (j.raw().contains("known_at_ns")) l.known_at_ns = j.at("known_at_ns").unsigned_int<uint64_t>();
+        return l;
     });
 }
 

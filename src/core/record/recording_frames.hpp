@@ -53,6 +53,9 @@ struct RecordingNames {
 struct LostEvents {
     ModuleId module = ModuleId::route;
     uint64_t count = 0;
+    // When the kernel's counter was read (bpf_ktime_get_ns's clock): every one of them was lost before then. 0:
+    // not recorded (older recordings).
+    uint64_t known_at_ns = 0;
 };
 
 struct RecordingEnd {

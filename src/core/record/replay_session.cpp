@@ -132,7 +132,7 @@ Result<void> ReplaySession::apply(const RecordingFrame& frame, ReplayOutcome& ou
         auto l = decode_lost_frame(frame.payload);
         if (!l) return l;
         out.lost[l->module] += l->count;
-        pipeline_->lost(l->module, l->count);
+        pipeline_->lost(l->module, l->count, l->known_at_ns);
         return {};
     }
     case FrameKind::end: {

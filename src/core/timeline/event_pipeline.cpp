@@ -162,9 +162,9 @@ void EventPipeline::finish(std::function<bool()> out_of_time) {
     out_of_time_ = nullptr;
 }
 
-void EventPipeline::lost(ModuleId module, uint64_t count) {
+void EventPipeline::lost(ModuleId module, uint64_t count, uint64_t known_at_ns) {
     if (!timelines_ || !count) return;
-    timelines_->lost(module, count);
+    timelines_->lost(module, count, known_at_ns);
     for (PacketTimeline& t : completed_)
         t.gaps.push_back(fmt::format("{} {} events lost while it was in flight", count, name_of(module)));
 }

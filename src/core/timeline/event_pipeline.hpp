@@ -52,7 +52,8 @@ public:
     uint64_t not_shown() const { return not_shown_; }
     // The kernel lost events since the last flush: every timeline open or completed since then gets a gap
     // (timelines wait for the next flush to go out, so that a loss read after they completed still marks them).
-    void lost(ModuleId module, uint64_t count);
+    // `known_at_ns`: when the count was read (every one lost before then; 0: not known).
+    void lost(ModuleId module, uint64_t count, uint64_t known_at_ns = 0);
 
     // nftrace: from now on outputs wait briefly for trace events, which are merged into their netfilter steps.
     void enable_nftrace(NftraceMergeLimits limits = {});

@@ -208,6 +208,7 @@ struct TimelineBuilder::State {
     uint64_t unattached = 0;
     uint64_t latest_ns = 0;     // the newest step time seen
     uint64_t loss_until_ns = 0; // timelines first seen up to this time may miss their first events
+    uint64_t unread_until_ns = 0; // timelines first seen up to this time were unread at a loss: may miss later ones
     std::string loss_text;      // what was lost then
 
     State(ContextFor c, Sink s, TimelineLimits l)
@@ -260,6 +261,8 @@ struct TimelineBuilder::State {
         if (packet != 0) open[packet] = id;
         if (packet != 0 && t_ns <= loss_until_ns)
             e.tl.gaps.push_back(loss_text + " just before it was first seen: its first steps may be missing");
+        else if (packet != 0 && t_ns <= unread_until_ns)
+            e.tl.gaps.push_back(loss_text + " while its first events waited to be read: later steps may be missing");
         return e;
     }
 
@@ -1592,13 +1595,16 @@ void TimelineBuilder::add(const WireguardKernelEvent& ev) {
     s.end_by_wireguard(*e);
 }
 
-void TimelineBuilder::lost(ModuleId module, uint64_t count) {
+void TimelineBuilder::lost(ModuleId module, uint64_t count, uint64_t known_at_ns) {
     State& s = *state_;
     for (auto& [id, e] : s.entries) // open ones, and completed ones still waiting for their link
         e.tl.gaps.push_back(fmt::format("{} {} events lost here", count, name_of(module)));
     // A packet whose first events were lost shows up later: one first seen within a route decision's wait
     // of the loss may miss its beginning.
     s.loss_until_ns = s.latest_ns + s.limits.route_ns;
+    // The count is read while events older than the loss may still wait in the ring buffer: their packets, not
+    // open yet, may have lost later steps (a ring buffer is full exactly when its reader is behind).
+    s.unread_until_ns = std::max(s.unread_until_ns, known_at_ns);
     s.loss_text = fmt::format("{} {} events lost", count, name_of(module));
 }
 

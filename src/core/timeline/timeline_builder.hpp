@@ -68,7 +68,9 @@ public:
     void add(const DropStep& d);
     void add(const DeviceEvent& e);
     void add(const WireguardKernelEvent& e);
-    void lost(ModuleId module, uint64_t count); // marks a gap in every open timeline
+    // Marks a gap in every open timeline, and in those whose first events are still unread then: events up to
+    // `known_at_ns` (when the count was read; 0: not known) may be theirs.
+    void lost(ModuleId module, uint64_t count, uint64_t known_at_ns = 0);
     void flush(uint64_t now_ns);
     void flush_all();
 
