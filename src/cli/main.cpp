@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
     const bool json_logs = json_logs_asked(argc, argv);
     if (json_logs) setup_logging(0, true);
 
+    const CLI::Validator file_name(
+        [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE");
     wgbpf::WatchOptions watch;
     CLI::App* watch_cmd = app.add_subcommand("watch", "show packet paths live");
     watch_cmd->add_option("--iface,-i", watch.iface,
@@ -159,13 +161,12 @@ int main(int argc, char** argv) {
     watch_cmd
         ->add_option("-w,--write", watch.record_path,
                      "also write the raw events and the configuration they need to FILE (see `wgbpf replay`)")
-        ->check(CLI::Validator(
-            [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE"));
+        ->check(file_name);
     watch_cmd->add_flag(
         "--no-fexit", watch.no_fexit,
         "never use fentry/fexit (BPF trampolines), even where the kernel allows: kprobes and tracepoints only");
-    watch_cmd->add_flag("--steps", watch.steps,
-                        "one line per step (route, netfilter, drop) instead of packet timelines");
+    CLI::Option* watch_steps = watch_cmd->add_flag(
+        "--steps", watch.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
     watch_cmd->add_flag("--nftrace", watch.nftrace,
                         "also ask nftables which rule decided in each chain (a temporary trace table owned by wgbpf; "
                         "Linux 5.12+)");
@@ -205,8 +206,8 @@ int main(int argc, char** argv) {
         ->add_option("--pcapng", watch.pcapng_path,
                      "also write the packets' bytes to FILE for Wireshark/tshark: one packet per device it crossed, "
                      "its timeline as the comment (docs/pcapng.md)")
-        ->check(CLI::Validator(
-            [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE"));
+        ->check(file_name)
+        ->excludes(watch_steps); // pcapng holds packets, and --steps makes no packet timelines
     watch_cmd
         ->add_option("--snaplen", snaplen,
                      "bytes captured per device crossing, from the IP header (default 128 with --pcapng; at most 256; "
@@ -243,13 +244,13 @@ int main(int argc, char** argv) {
         app.add_subcommand("replay", "show a recording made with `watch -w FILE` (any host, no root)");
     replay_cmd->add_option("file", replay.path, "the recording")->required();
     replay_cmd->add_flag("--json", replay.json, "JSON lines on stdout (docs/json-schema.md)");
-    replay_cmd->add_flag("--steps", replay.steps,
-                         "one line per step (route, netfilter, drop) instead of packet timelines");
+    CLI::Option* replay_steps = replay_cmd->add_flag(
+        "--steps", replay.steps, "one line per step (route, netfilter, drop) instead of packet timelines");
     replay_cmd
         ->add_option("--pcapng", replay.pcapng_path,
                      "also write the recorded packets' bytes to FILE (recorded with --snaplen or --pcapng)")
-        ->check(CLI::Validator(
-            [](std::string& v) { return v.empty() ? std::string("needs a file name") : std::string(); }, "FILE"));
+        ->check(file_name)
+        ->excludes(replay_steps);
     std::string replay_colour = "auto";
     replay_cmd->add_option("--colour,--color", replay_colour, "auto|always|never")
         ->check(CLI::IsMember({"auto", "always", "never"}));

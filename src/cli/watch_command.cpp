@@ -361,8 +361,10 @@ class Recording {
 public:
     Recording(const WatchOptions& options, const DropReasons& reasons, const KernelSymbols& symbols) {
         if (options.record_path.empty()) return;
+        RecordingHeader header = RecordingHeader::for_this_process(options.command_line);
+        header.snaplen = options.snaplen;
         auto w = RecordingWriter::open(
-            options.record_path, RecordingHeader::for_this_process(options.command_line),
+            options.record_path, header,
             {[&reasons](uint32_t r) { return reasons.name(r); }, [&symbols](uint64_t a) { return symbols.name(a); }});
         if (!w) throw FatalError(w.error());
         writer_ = std::move(w.value());
@@ -406,6 +408,10 @@ private:
     void report_losses();
     void read_traces();
     void record_config(const WatchedNamespace* only = nullptr);
+    std::string netns_name(uint32_t netns) const { // "" when not one of the watched
+        const WatchedNamespace* ns = spaces_.find(netns);
+        return ns ? ns->handle.name() : std::string();
+    }
     std::vector<WgInterface> primary_wireguard() { return spaces_.wireguard_for(spaces_.primary().handle.inode()); }
     const BracketPlan* plan(uint32_t netns) const {
         return modules_ && modules_->netfilter() ? modules_->netfilter()->plan(netns) : nullptr;
@@ -443,13 +449,11 @@ bool WatchSession::start() {
     symbols_ = KernelSymbols::load();
     recording_ = std::make_unique<Recording>(options_, reasons_, symbols_);
     if (!options_.pcapng_path.empty()) { // the pcapng file too
-        auto file =
-            PcapngFile::open(options_.pcapng_path, PcapngSection::for_this_host(options_.command_line),
-                             TextStyle{false, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))},
-                             options_.snaplen, [this](uint32_t netns) {
-                                 const WatchedNamespace* ns = spaces_.find(netns);
-                                 return ns ? ns->handle.name() : std::string();
-                             });
+        TextStyle comments{false, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
+        if (spaces_.several()) // the namespace's name in each head line, as watch's own text has it
+            comments.netns_name = [this](uint32_t netns) { return netns_name(netns); };
+        auto file = PcapngFile::open(options_.pcapng_path, PcapngSection::for_this_host(options_.command_line),
+                                     comments, options_.snaplen, [this](uint32_t netns) { return netns_name(netns); });
         if (!file) throw FatalError(file.error());
         pcapng_ = std::move(file.value());
         spdlog::info("packets' first {} bytes to {} (pcapng)", options_.snaplen, options_.pcapng_path);
@@ -461,11 +465,7 @@ bool WatchSession::start() {
     if (stopped_during_start_up()) return false;
 
     TextStyle style{options_.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
-    if (spaces_.several())
-        style.netns_name = [this](uint32_t netns) {
-            const WatchedNamespace* ns = spaces_.find(netns);
-            return ns ? ns->handle.name() : std::string();
-        };
+    if (spaces_.several()) style.netns_name = [this](uint32_t netns) { return netns_name(netns); };
     output_ = std::make_unique<OutputWriter>(std::cout, options_.json, style, [this](uint32_t netns, int ifindex) {
         const WatchedNamespace* ns = spaces_.find(netns);
         return ns ? ns->config.link_name(ifindex) : std::string();
@@ -496,7 +496,7 @@ bool WatchSession::start() {
     } else {
         sinks.timeline = [this](const PacketTimeline& t) {
             if (metrics_) metrics_->metrics().add(t);
-            if (pcapng_) pcapng_->timeline(t);
+            if (pcapng_ && !output_->full()) pcapng_->timeline(t); // --count holds for the file too
             output_->timeline(t);
         };
     }
@@ -576,7 +576,7 @@ void WatchSession::follow_interface() {
 void WatchSession::report_losses() {
     const PerModule fresh = modules_->new_losses();
     const uint64_t known_at = clock_ns(CLOCK_MONOTONIC); // after the read: every loss counted happened before it
-    for (ModuleId module : modules_by_name()) { // the order recordings always had
+    for (ModuleId module : modules_by_name()) {          // the order recordings always had
         const uint64_t n = fresh[module];
         if (!n) continue;
         lost_events_ += n;
@@ -700,9 +700,10 @@ int WatchSession::finish() {
         hooks_.wireguard_sink(primary_wireguard());
     }
     if (hooks_.end_sink) hooks_.end_sink(statuses, seconds);
-    bool pcapng_written =
-        !pcapng_ || pcapng_->finish(lost_of(statuses, ModuleId::device),
-                                    lost_events_ - lost_of(statuses, ModuleId::device), clock_ns(CLOCK_MONOTONIC));
+    uint64_t lost_all = 0; // the kernel's counts as the summary gives them (read last)
+    for (const ModuleStatus& m : statuses) lost_all += m.lost;
+    const uint64_t lost_device = lost_of(statuses, ModuleId::device);
+    bool pcapng_written = !pcapng_ || pcapng_->finish(lost_device, lost_all - lost_device, clock_ns(CLOCK_MONOTONIC));
     if (WriteResult w = output_->flush(); w.state == WriteState::failed) {
         // What stdio still holds would be written again (and block again) at exit: dropped, said once here.
         __fpurge(stdout);

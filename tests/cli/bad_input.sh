@@ -102,7 +102,8 @@ expect 0 'replaying' -- "$wgbpf" replay "$recording" --json
 # --pcapng wants the bytes only recordings made with --snaplen or --pcapng carry; a file it cannot write is said.
 expect 1 'no packet bytes in this recording: it was made without --snaplen or --pcapng' -- \
   "$wgbpf" replay "$recording" --pcapng "$scratch/out.pcapng"
-expect 1 "cannot write $scratch/none/out.pcapng" -- "$wgbpf" replay "$recording" --pcapng "$scratch/none/out.pcapng"
+expect 2 'steps excludes --pcapng|pcapng excludes --steps' -- "$wgbpf" replay "$recording" --steps --pcapng "$scratch/o.pcapng"
+expect 2 'steps excludes --pcapng|pcapng excludes --steps' -- "$wgbpf" watch --steps --pcapng "$scratch/o.pcapng"
 if [[ $(id -u) -eq 0 ]]; then
   chmod 0 "$scratch/empty"
   chmod 755 "$scratch"

@@ -51,7 +51,7 @@ const json* echo_request(const std::vector<json>& ts) {
 
 } // namespace
 
-TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner and outer linked", "[e2e][timeline]") {
+TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner and outer linked", "[e2e][timeline][seed]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();

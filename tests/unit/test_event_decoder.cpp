@@ -267,3 +267,40 @@ TEST_CASE("kernel WireGuard verdicts decode: a source outside the sender's allow
     CHECK(std::get<WireguardKernelEvent>(e.value()).action == WgKernelAction::receive);
     CHECK(std::get<WireguardKernelEvent>(e.value()).verdict == WgVerdict::unknown_index);
 }
+
+TEST_CASE("a device record with the packet's first bytes (--snaplen) decodes to a device event carrying them; a "
+          "plain one carries none") {
+    wgbpf_device_capture r{};
+    r.dev.hdr = {WGBPF_EV_DEVICE_CAPTURE, WGBPF_DEVICE_CAPTURE_VERSION, sizeof(r), 555, 0, 4026532000u, 0, 0};
+    r.dev.pkt.id = 0xdef;
+    r.dev.pkt.family = WGBPF_FAMILY_IPV4;
+    r.dev.pkt.len = 84;
+    r.dev.ifindex = 4;
+    r.dev.direction = WGBPF_DEV_EGRESS;
+    r.orig_len = 84;
+    r.cap_len = 3;
+    r.bytes[0] = 0x45;
+    r.bytes[2] = 0x54;
+    r.bytes[3] = 0xff; // past cap_len: not the packet's
+    auto record = bytes_of(r);
+    auto e = decode_event(record);
+    REQUIRE(e.ok());
+    const auto* d = std::get_if<DeviceEvent>(&e.value());
+    REQUIRE(d);
+    CHECK(d->pkt.id == 0xdef);
+    CHECK(d->ifindex == 4);
+    CHECK(d->direction == DeviceEvent::Direction::egress);
+    CHECK(d->wire_len == 84);
+    CHECK(d->bytes == std::vector<uint8_t>{0x45, 0, 0x54});
+    r.cap_len = 9999; // more than the record holds: only what it holds
+    auto big = decode_event(bytes_of(r));
+    REQUIRE(big.ok());
+    CHECK(std::get<DeviceEvent>(big.value()).bytes.size() == WGBPF_SNAPLEN_MAX);
+    for (size_t n = 0; n < record.size(); ++n) CHECK_FALSE(decode_event(std::span(record).first(n)).ok());
+
+    wgbpf_device plain = r.dev;
+    plain.hdr = {WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, sizeof(plain), 555, 0, 4026532000u, 0, 0};
+    auto p = decode_event(bytes_of(plain));
+    REQUIRE(p.ok());
+    CHECK(std::get<DeviceEvent>(p.value()).bytes.empty());
+}

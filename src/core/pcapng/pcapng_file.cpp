@@ -50,10 +50,12 @@ bool PcapngFile::finish(uint64_t lost_device, uint64_t lost_other, uint64_t end_
     }
     spdlog::info("{}: {} packets on {} interfaces{}", path_, writer_.packets(), writer_.interfaces(),
                  writer_.timelines_without_bytes()
-                     ? fmt::format("; {} timelines have no bytes captured on any device (dropped before they reached "
-                                   "one, or their device records lost): not in it",
+                     ? fmt::format("; {} timelines are not in it (no device crossing of theirs was seen with bytes)",
                                    writer_.timelines_without_bytes())
                      : std::string());
+    if (writer_.interfaces() == 0 && (lost_device || lost_other)) // no interface block to say it in
+        spdlog::warn("{}: {} device records and {} other events were lost, and no packet was captured", path_,
+                     lost_device, lost_other);
     return true;
 }
 

@@ -153,7 +153,7 @@ void PcapngWriter::timeline(const PacketTimeline& t) {
         if (!d || d->bytes.empty()) continue;
         any = true;
         if (comment.empty()) comment = render_timeline_text(t, style_);
-        uint32_t interface = interface_for(t.netns, d->dev);
+        uint32_t interface = interface_for(d->netns ? d->netns : t.netns, d->dev);
         std::string body;
         put<uint32_t>(body, interface);
         timestamp(body, uint64_t(int64_t(d->t_ns) + style_.realtime_offset_ns));

@@ -9,8 +9,6 @@
 #include "common/clock.hpp"
 #include "record/snapshot_json.hpp"
 
-
-
 namespace wgbpf {
 namespace {
 
@@ -123,7 +121,8 @@ std::string encode_frame(const RecordingHeader& h) {
                  {"created_unix_s", h.created_unix_s},
                  {"kernel_release", h.kernel_release},
                  {"command_line", h.command_line},
-                 {"realtime_offset_ns", h.realtime_offset_ns}});
+                 {"realtime_offset_ns", h.realtime_offset_ns},
+                 {"snaplen", h.snaplen}});
 }
 
 std::string encode_frame(const ConfigSnapshot& c) {
@@ -182,6 +181,7 @@ Result<RecordingHeader> decode_header_frame(std::span<const std::byte> payload) 
         h.kernel_release = j.at("kernel_release").string();
         h.command_line = j.at("command_line").strings();
         h.realtime_offset_ns = j.at("realtime_offset_ns").signed_int<int64_t>();
+        if (j.raw().contains("snaplen")) h.snaplen = j.at("snaplen").unsigned_int<uint32_t>();
         return h;
     });
 }

@@ -25,6 +25,7 @@ struct RecordingHeader {
     std::string kernel_release; // uname -r of the recording host
     std::vector<std::string> command_line;
     int64_t realtime_offset_ns = 0; // CLOCK_REALTIME - CLOCK_MONOTONIC there: event times -> wall clock
+    uint32_t snaplen = 0;           // --snaplen: packet bytes captured per device crossing (0: none, or not said)
 
     // This process on this host, now.
     static RecordingHeader for_this_process(std::vector<std::string> command_line);

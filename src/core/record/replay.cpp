@@ -17,7 +17,6 @@
 #include "record/replay_session.hpp"
 #include "pcapng/pcapng_file.hpp"
 #include "common/version.hpp"
-#include "wgbpf/abi/events.h"
 
 namespace wgbpf {
 namespace {
@@ -93,15 +92,20 @@ int run_replay(const ReplayOptions& options) {
     }
     ReplaySession session(std::move(sinks));
     if (!options.pcapng_path.empty()) {
+        if (header.snaplen == 0) // its header says so (older recordings carry no bytes either)
+            throw FatalError(options.path + ": no packet bytes in this recording: it was made without --snaplen or "
+                                            "--pcapng",
+                             ErrorKind::failure);
         PcapngSection section;
         section.os = header.kernel_release.empty() ? std::string() : "Linux " + header.kernel_release;
         section.application = "wgbpf " + std::string(wgbpf_version()) + " (replay)";
         section.comment = "replayed from " + options.path + "; recorded by wgbpf " + header.wgbpf_version;
         for (const std::string& arg : header.command_line)
             section.comment += (arg == header.command_line.front() ? ": " : " ") + arg;
-        auto file =
-            PcapngFile::open(options.pcapng_path, section, TextStyle{false, header.realtime_offset_ns},
-                             WGBPF_SNAPLEN_MAX, [&session](uint32_t netns) { return session.netns_name(netns); });
+        TextStyle comments{false, header.realtime_offset_ns};
+        comments.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
+        auto file = PcapngFile::open(options.pcapng_path, section, comments, header.snaplen,
+                                     [&session](uint32_t netns) { return session.netns_name(netns); });
         if (!file) throw FatalError(file.error());
         pcapng = std::move(file.value());
     }
@@ -128,11 +132,6 @@ int run_replay(const ReplayOptions& options) {
         uint64_t lost_device = outcome.lost[ModuleId::device], lost_all = 0;
         for (ModuleId m : modules_by_name()) lost_all += outcome.lost[m];
         if (!pcapng->finish(lost_device, lost_all - lost_device, session.last_event_ns())) return exit_code::failure;
-        if (pcapng->packets() == 0) {
-            spdlog::error("{}: no packet bytes in this recording: it was made without --snaplen or --pcapng",
-                          options.path);
-            return exit_code::failure;
-        }
     }
     if (!outcome.problem.empty()) {
         spdlog::error("{}: {} (everything before it is shown above)", options.path, outcome.problem);

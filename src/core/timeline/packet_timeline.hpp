@@ -61,6 +61,7 @@ struct DeviceStep {
     // length (--pcapng writes them).
     std::vector<uint8_t> bytes;
     uint32_t wire_len = 0;
+    uint32_t netns = 0; // the device's namespace (0: the timeline's): a packet crosses veths between namespaces
 };
 
 using TimelineStep = std::variant<RouteDecision, NetfilterStep, DropStep, RpFilterStep, WireguardStep, DeviceStep>;

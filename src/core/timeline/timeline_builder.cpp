@@ -206,10 +206,10 @@ struct TimelineBuilder::State {
     uint64_t next_id = 1;
     uint64_t evicted = 0;
     uint64_t unattached = 0;
-    uint64_t latest_ns = 0;     // the newest step time seen
-    uint64_t loss_until_ns = 0; // timelines first seen up to this time may miss their first events
+    uint64_t latest_ns = 0;       // the newest step time seen
+    uint64_t loss_until_ns = 0;   // timelines first seen up to this time may miss their first events
     uint64_t unread_until_ns = 0; // timelines first seen up to this time were unread at a loss: may miss later ones
-    std::string loss_text;      // what was lost then
+    std::string loss_text;        // what was lost then
 
     State(ContextFor c, Sink s, TimelineLimits l)
         : context(std::move(c)), sink(std::move(s)), limits(l), linker(l.link_ns, l.max_open) {}
@@ -905,11 +905,12 @@ struct TimelineBuilder::State {
         if (auto it = open.find(e.tl.packet_id); it != open.end() && it->second == e.tl.id) open.erase(it);
         bool left = e.tl.outcome == Outcome::sent || e.tl.outcome == Outcome::encapsulated;
         if (left && locally_generated(e) && !has_route(e.tl, RouteDirection::output) && !e.tl.pkt.is_fragment())
-            e.tl.gaps.push_back(std::string("no route lookup seen for it: a cached route (connected socket, WireGuard's "
-                                            "per-peer cache) or lost route events") +
-                                (limits.selective ? ", or the filter did not pick the lookup (it sees the flow only; "
-                                                    "wireguard-go's outer packets are picked after theirs)"
-                                                   : ""));
+            e.tl.gaps.push_back(
+                std::string("no route lookup seen for it: a cached route (connected socket, WireGuard's "
+                            "per-peer cache) or lost route events") +
+                (limits.selective ? ", or the filter did not pick the lookup (it sees the flow only; "
+                                    "wireguard-go's outer packets are picked after theirs)"
+                                  : ""));
         if (!linker.waiting(e.tl.id)) emit(e.tl.id); // else held until linked or the link window passes
     }
 
@@ -918,7 +919,8 @@ struct TimelineBuilder::State {
         if (it == entries.end()) return;
         if (it->second.tl.outcome == Outcome::encapsulated && !it->second.tl.encapsulated_in)
             not_encapsulated(it->second);
-        if (auto t = in_tunnel_device.find(it->second.tl.packet_id); t != in_tunnel_device.end() && t->second.first == id)
+        if (auto t = in_tunnel_device.find(it->second.tl.packet_id);
+            t != in_tunnel_device.end() && t->second.first == id)
             in_tunnel_device.erase(t);
         auto node = entries.extract(it);
         linker.forget(id);
@@ -1490,7 +1492,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
 
     if (in) {
         if (wg) s.look_for_outer(e, *wg, false, ev.t_ns, ev.pkt.len); // decrypted: came out of the tunnel
-        s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::ingress, dev, ev.bytes, ev.wire_len});
+        s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::ingress, dev, ev.bytes, ev.wire_len, ev.netns});
         if (!wg) s.look_for_wireguard(e, ev.pkt, false, ev.t_ns);
         return;
     }
@@ -1506,7 +1508,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         if (wg) { // into the tunnel: WireGuard carries each fragment as a packet of its own
             if (origin) s.note_made_of(e, *origin, freed, dev);
         } else if (origin || ev.pkt.later_fragment) {
-            s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev, ev.bytes, ev.wire_len});
+            s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev, ev.bytes, ev.wire_len, ev.netns});
             s.fragment_made_here(e, origin, freed, dev);
             return;
         } else { // a first fragment first seen here: its original buffer (the fast path), the others' origin
@@ -1526,7 +1528,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         (!last->route_type || last->route_type == RouteType::unicast))
         e.tl.gaps.push_back("left on " + dev + ", but its last route decision seen sent it to " + last->result_oif +
                             ": a later re-route was not seen (events lost, or a change wgbpf does not observe)");
-    s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev, ev.bytes, ev.wire_len});
+    s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev, ev.bytes, ev.wire_len, ev.netns});
     if (wg) {
         s.look_for_outer(e, *wg, true, ev.t_ns, ev.pkt.len);
         if (Entry* still = s.find(id)) {
