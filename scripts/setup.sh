@@ -45,6 +45,8 @@ base_packages=(
   scdoc dpkg-dev file man-db zsh fish
   # the end-to-end tests read wgbpf's pcapng files with Wireshark's dissectors
   tshark
+  # the package's test installs it with apt into a fresh, debootstrapped Debian 12
+  debootstrap
 )
 backports_packages=(libbpf-dev bpftool catch2 wireguard-go)
 
