@@ -43,6 +43,12 @@ uint64_t linked(const std::string& comment, const std::string& words) {
     return at == std::string::npos ? 0 : std::stoull(first.substr(at + words.size() + 1));
 }
 
+// The IPv4 address at `offset` of an IP header, dotted.
+std::string fmt_ipv4(const std::string& b, size_t offset) {
+    return std::to_string(uint8_t(b[offset])) + "." + std::to_string(uint8_t(b[offset + 1])) + "." +
+           std::to_string(uint8_t(b[offset + 2])) + "." + std::to_string(uint8_t(b[offset + 3]));
+}
+
 bool have_tshark() { return run_status("command -v tshark >/dev/null").status == 0; }
 
 // tshark's view: one object per packet with the fields asked for.
@@ -151,4 +157,41 @@ TEST_CASE("pcapng: the seed's pings for Wireshark: each echo request with its ti
     for (const PcapngPacket& p : packets) a.emplace(p.packet_id, p.data, p.flags);
     for (const PcapngPacket& p : again) b.emplace(p.packet_id, p.data, p.flags);
     CHECK(a == b);
+}
+
+TEST_CASE("pcapng: a gateway masquerading its peers: a forwarded packet on both devices it crossed, with one packet "
+          "id, its source as each device saw it",
+          "[e2e][pcapng]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    RunResult nat = lab.exec("server", kMasqueradePeers);
+    INFO(nat.output);
+    REQUIRE(nat.status == 0);
+    ScratchDir dir;
+    const std::string file = dir.file("gateway.pcapng");
+    const char* uplink_peer = "203.0.113.1"; // the router, beyond the gateway's uplink
+    WatchOutput out = watch_while(
+        lab.server_ns(), lab.server_wg_iface(),
+        [&] { CHECK(lab.exec("client", std::string("ping -n -c 1 -W 2 ") + uplink_peer).status == 0); }, 6,
+        "--pcapng " + sh_quote(file));
+    REQUIRE(out.exit_status == 0);
+    std::vector<PcapngPacket> packets = packets_in(file);
+    auto source = [](const PcapngPacket& p) { return p.data.size() >= 20 ? fmt_ipv4(p.data, 12) : std::string(); };
+    // The echo request: in on the WireGuard interface from the peer's tunnel address, out on the uplink from the
+    // gateway's own: the same packet (one id), two captures.
+    std::map<uint64_t, std::vector<const PcapngPacket*>> requests;
+    for (const PcapngPacket& p : packets)
+        if (p.data.size() >= 21 && p.data[9] == 1 && uint8_t(p.data[20]) == 8) requests[p.packet_id].push_back(&p);
+    REQUIRE(requests.size() == 1);
+    const auto& both = requests.begin()->second;
+    REQUIRE(both.size() == 2);
+    const PcapngPacket* in = both[0]->flags == 1 ? both[0] : both[1];
+    const PcapngPacket* on_uplink = in == both[0] ? both[1] : both[0];
+    CHECK(in->flags == 1);
+    CHECK(on_uplink->flags == 2);
+    CHECK(source(*in) == kClientTunnel);
+    CHECK(source(*on_uplink) == "203.0.113.123");
+    CHECK(in->interface != on_uplink->interface);
+    CHECK(in->comment == on_uplink->comment);
+    CHECK(in->comment.find("src rewritten") != std::string::npos);
 }
