@@ -110,13 +110,14 @@ TEST_CASE("pcapng: names from the kernel are made safe, and nothing is written f
     std::ostringstream out;
     PcapngWriter w(out, PcapngSection{}, TextStyle{}, 64, {});
     PacketTimeline t = crossing_two_devices();
-    std::get<DeviceStep>(t.steps[0]).dev = "wg\x1b[31m0";
+    std::get<DeviceStep>(t.steps[0]).dev = "wg\x1b[31m0\xff\xc3\xa9"; // an escape, a stray byte, then é
     t.steps.pop_back();
     w.timeline(t);
     std::vector<PcapngBlock> blocks = pcapng_blocks(out.str());
     REQUIRE(blocks.size() == 3);
     auto idb = pcapng_options(blocks[1].body, 8);
     CHECK(idb.find(2)->second.find('\x1b') == std::string::npos);
+    CHECK(idb.find(2)->second.find("\\xff\xc3\xa9") != std::string::npos); // pcapng strings are UTF-8
     CHECK(idb.find(3)->second == idb.find(2)->second + " in netns 4026532247");
 
     std::ostringstream empty;

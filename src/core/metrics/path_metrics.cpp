@@ -1,5 +1,7 @@
 #include "metrics/path_metrics.hpp"
 
+#include "common/utf8.hpp"
+
 #include "event/module_id.hpp"
 #include "timeline/packet_timeline.hpp"
 
@@ -17,10 +19,8 @@ std::string label(std::string_view v) {
     std::string out;
     for (size_t i = 0; i < v.size() && out.size() < 128;) {
         const auto c = static_cast<unsigned char>(v[i]);
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool valid = n > 0 && i + n <= v.size() && out.size() + n <= 128;
-        for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(v[i + k]) >> 6) == 0x2;
-        if (!valid || c < 0x20 || c == 0x7f) {
+        const size_t n = utf8_sequence_at(v, i);
+        if (n == 0 || out.size() + n > 128 || c < 0x20 || c == 0x7f) {
             out += '?';
             ++i;
             continue;
@@ -50,7 +50,8 @@ PathMetrics::PathMetrics()
       events_(family(*registry_, "wgbpf_events_total", "Events the BPF programs delivered, by module")),
       lost_(family(*registry_, "wgbpf_events_lost_total", "Events the kernel lost (ring buffer full), by module")) {}
 
-prometheus::Counter& PathMetrics::counter(prometheus::Family<prometheus::Counter>& f, const prometheus::Labels& labels) {
+prometheus::Counter& PathMetrics::counter(prometheus::Family<prometheus::Counter>& f,
+                                          const prometheus::Labels& labels) {
     if (f.Has(labels)) return f.Add(labels);
     size_t& made = series_[&f];
     if (made >= kMaxSeries) {
@@ -63,8 +64,8 @@ prometheus::Counter& PathMetrics::counter(prometheus::Family<prometheus::Counter
 }
 
 void PathMetrics::add(const PacketTimeline& t) {
-    counter(packets_, {{"outcome", std::string(name_of(t.outcome))},
-                       {"inferred", t.outcome_inferred ? "true" : "false"}})
+    counter(packets_,
+            {{"outcome", std::string(name_of(t.outcome))}, {"inferred", t.outcome_inferred ? "true" : "false"}})
         .Increment();
     for (const TimelineStep& s : t.steps) {
         if (const DropStep* d = std::get_if<DropStep>(&s)) {
@@ -102,7 +103,8 @@ void PathMetrics::add(const PacketTimeline& t) {
 void PathMetrics::modules(const std::vector<ModuleStatus>& statuses) {
     for (const ModuleStatus& m : statuses) {
         const std::string name(name_of(m.module));
-        for (auto [fam, key, total] : {std::tuple{&events_, "events ", m.events}, std::tuple{&lost_, "lost ", m.lost}}) {
+        for (auto [fam, key, total] :
+             {std::tuple{&events_, "events ", m.events}, std::tuple{&lost_, "lost ", m.lost}}) {
             double& seen = module_seen_[key + name];
             prometheus::Counter& c = counter(*fam, {{"module", name}}); // 0 from the start: a series to alert on
             if (double(total) > seen) c.Increment(double(total) - seen);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/utf8.hpp"
 #include "common/version.hpp"
 
 #include "render/terminal_text.hpp"
@@ -51,14 +52,25 @@ void option(std::string& b, uint16_t code, const void* value, size_t size) {
 }
 
 // Text from the kernel or a file, line by line, every control character and escape sequence made visible (no
-// colour is ever written here, so none is let through): Wireshark shows comments and names as they are.
+// colour is ever written here, so none is let through): Wireshark shows comments and names as they are. pcapng
+// strings are UTF-8: a byte that does not start a well-formed sequence is written as \xNN.
 std::string safe_text(std::string_view text) {
+    std::string utf8;
+    for (size_t i = 0; i < text.size();) {
+        if (size_t n = utf8_sequence_at(text, i)) {
+            utf8.append(text.substr(i, n));
+            i += n;
+        } else {
+            utf8 += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[i++]));
+        }
+    }
     std::string safe;
-    for (size_t start = 0; start <= text.size();) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        safe += terminal_field(text.substr(start, end - start));
-        if (end < text.size()) safe += '\n';
+    std::string_view rest = utf8;
+    for (size_t start = 0; start <= rest.size();) {
+        size_t end = rest.find('\n', start);
+        if (end == std::string_view::npos) end = rest.size();
+        safe += terminal_field(rest.substr(start, end - start));
+        if (end < rest.size()) safe += '\n';
         start = end + 1;
     }
     return safe;
@@ -68,9 +80,11 @@ std::string safe_text(std::string_view text) {
 void text_option(std::string& b, uint16_t code, std::string_view text) {
     if (text.empty()) return;
     std::string safe = safe_text(text);
-    if (safe.size() > 0xfff0) { // a very long timeline's comment: whole lines (safe text is ASCII but for UTF-8)
-        size_t line_end = safe.rfind('\n', 0xfff0);
-        safe.resize(line_end == std::string::npos ? 0xfff0 : line_end);
+    if (safe.size() > 0xfff0) { // a very long timeline's comment: whole lines
+        size_t cut = safe.rfind('\n', 0xfff0);
+        if (cut == std::string::npos) // one endless line: cut before a UTF-8 sequence, not inside one
+            for (cut = 0xfff0; cut > 0 && (static_cast<unsigned char>(safe[cut]) & 0xc0) == 0x80;) --cut;
+        safe.resize(cut);
     }
     option(b, code, safe.data(), safe.size());
 }
