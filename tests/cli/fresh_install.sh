@@ -17,12 +17,13 @@ command -v cpack >/dev/null || skip "no cpack"
 passed=0 failures=0
 ok() { passed=$((passed + 1)); }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-scratch=$(mktemp -d /tmp/wgbpf-deb-XXXXXX)
+scratch=$(mktemp -d /tmp/wgbpf-deb-XXXXXX) || exit 1
 root=$scratch/root
+# The root's mounts live in a mount namespace of their own (below): they end with its process, even one killed
+# by CTest's timeout, so removing the scratch directory never reaches the host's /run/netns.
 cleanup() {
-  for m in run/netns run/wireguard sys proc; do umount -l -R "$root/$m" 2>/dev/null; done
   WGBPF_LAB=$lab WGBPF_LAB_WG=$wg bash "$src/scripts/lab.sh" down >/dev/null 2>&1
-  rm -rf "$scratch"
+  rm -rf --one-file-system "$scratch"
 }
 trap cleanup EXIT
 
@@ -31,22 +32,29 @@ trap cleanup EXIT
   fail "cpack -G DEB failed: $(tail -3 "$scratch/cpack.log")"; exit 1; }
 deb=$(ls "$scratch"/wgbpf_*.deb | head -1)
 
-# A fresh bookworm, made once and copied for each run (~200 MB, 1-2 minutes to make).
+# A fresh bookworm, made once (one run at a time) and copied for each run (~200 MB, 1-2 minutes to make).
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 if [[ ! -x $cache/bookworm/bin/sh ]]; then
-  mkdir -p "$cache"
-  rm -rf "$cache/bookworm.partial"
-  debootstrap --variant=minbase bookworm "$cache/bookworm.partial" http://deb.debian.org/debian \
+  rm -rf --one-file-system "$cache/bookworm.partial"
+  timeout 900 debootstrap --variant=minbase bookworm "$cache/bookworm.partial" http://deb.debian.org/debian \
     >"$scratch/debootstrap.log" 2>&1 || skip "debootstrap failed (no network?): $(tail -2 "$scratch/debootstrap.log")"
   mv "$cache/bookworm.partial" "$cache/bookworm"
 fi
+flock -u 9
 cp -a "$cache/bookworm" "$root"
+cp -L /etc/resolv.conf "$root/etc/resolv.conf" # today's, not the one of the day the root was made
 echo "deb http://deb.debian.org/debian bookworm-backports main" >"$root/etc/apt/sources.list.d/backports.list"
 cp "$deb" "$root/tmp/"
-chroot "$root" apt-get update -q >"$scratch/apt.log" 2>&1 || skip "apt-get update failed (no network?): $(tail -2 "$scratch/apt.log")"
+offline='Failed to fetch|Temporary failure resolving|Could not resolve|Unable to connect'
+timeout 300 chroot "$root" apt-get update -q --error-on=any >"$scratch/apt.log" 2>&1 ||
+  skip "apt-get update failed (no network?): $(tail -2 "$scratch/apt.log")"
 # man-db: a fresh system has man; minbase does not. No recommends: what the package needs, only.
-if DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q --no-install-recommends -t bookworm-backports \
-  "/tmp/$(basename "$deb")" man-db >>"$scratch/apt.log" 2>&1; then ok; else
-  fail "apt-get install ./$(basename "$deb"): $(tail -5 "$scratch/apt.log")"; exit 1; fi
+if DEBIAN_FRONTEND=noninteractive timeout 600 chroot "$root" apt-get install -y -q --no-install-recommends \
+  -t bookworm-backports "/tmp/$(basename "$deb")" man-db >>"$scratch/apt.log" 2>&1; then ok
+elif grep -qE "$offline" "$scratch/apt.log"; then skip "apt could not download: $(grep -E "$offline" "$scratch/apt.log" | head -1)"
+else fail "apt-get install ./$(basename "$deb"): $(tail -5 "$scratch/apt.log")"; exit 1; fi
 
 want=$("$build/wgbpf" --version)
 [[ $(chroot "$root" wgbpf --version 2>&1) == "$want" ]] && ok || fail "installed wgbpf --version: $(chroot "$root" wgbpf --version 2>&1)"
@@ -58,11 +66,16 @@ page=$(chroot "$root" env MANPAGER=cat MANWIDTH=80 man wgbpf 2>&1)
 
 # The installed wgbpf on the lab: the client's pings, the seed's decision (rule 32765, table 51820).
 WGBPF_LAB=$lab WGBPF_LAB_WG=$wg bash "$src/scripts/lab.sh" up >"$scratch/lab.log" 2>&1 || { fail "lab up: $(tail -3 "$scratch/lab.log")"; exit 1; }
-mount -t proc proc "$root/proc" && mount -t sysfs sysfs "$root/sys" || { fail "cannot mount proc/sys in the root"; exit 1; }
-for m in run/netns run/wireguard; do # namespaces (nsfs mounts), and wireguard-go's sockets
-  if [[ -d /$m ]]; then mkdir -p "$root/$m" && mount --rbind "/$m" "$root/$m" && mount --make-rslave "$root/$m"; fi
-done
-chroot "$root" wgbpf watch --netns "$lab-client" --iface "$wg" --json --duration 10 >"$scratch/watch.json" 2>"$scratch/watch.err" &
+# proc and sys, the namespaces (nsfs mounts) and wireguard-go's sockets, in a mount namespace that ends with the
+# watch (no mount outlives it, whatever kills it); a watch that never gets going is stopped after two minutes.
+timeout 120 unshare --mount --propagation slave -- bash -c '
+  root=$1
+  mount -t proc proc "$root/proc" && mount -t sysfs sysfs "$root/sys" || { echo "cannot mount proc/sys" >&2; exit 90; }
+  for m in run/netns run/wireguard; do
+    if [[ -d /$m ]]; then mkdir -p "$root/$m" && mount --rbind "/$m" "$root/$m" || exit 90; fi
+  done
+  exec chroot "$root" wgbpf watch --netns "$2-client" --iface "$3" --json --duration 10' _ "$root" "$lab" "$wg" \
+  >"$scratch/watch.json" 2>"$scratch/watch.err" &
 watch=$!
 for _ in $(seq 1 120); do grep -q 'ready:' "$scratch/watch.err" && break; sleep 0.5; done
 grep -q 'ready:' "$scratch/watch.err" && ok || fail "the installed wgbpf never got ready: $(tail -5 "$scratch/watch.err")"

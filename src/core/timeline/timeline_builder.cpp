@@ -956,6 +956,8 @@ struct TimelineBuilder::State {
             kernel_peers.erase(chosen);
             wg = nullptr;
         }
+        if (wg && lost_around(e.tl)) // its outer packet, or the event naming its peer, may be among the lost
+            wg = nullptr;
         if (wg) {
             PacketInfo now = current_packet(e);
             const WgPeer* peer = peer_for_address(*wg, now.dst);
