@@ -492,6 +492,17 @@ TEST_CASE("a held inner packet is released when its link window passes") {
     CHECK(wg[0].inferred);
     CHECK(wg[0].dropped == "no peer's allowed IPs contain 203.0.113.200: WireGuard drops it");
 
+    // The same with events lost around it: its outer packet, or the event naming its peer, may be among them.
+    Collected l;
+    l.wireguard[0].peers[0].allowed_ips = {net("198.51.100.0/24")};
+    l.builder.lost(ModuleId::device, 2); // just before it was seen
+    l.builder.add(egress(rs, kWg0, 110));
+    l.builder.flush_all();
+    REQUIRE(l.out.size() == 1);
+    CHECK(l.out[0].outcome == Outcome::unknown);
+    CHECK(steps_of<WireguardStep>(l.out[0]).empty());
+    CHECK(has_gap(l.out[0], "its outer packet was not seen (a handshake first, or events lost)"));
+
     // Its peer has no endpoint: not sent either.
     Collected n;
     n.wireguard[0].peers[0].endpoint.reset();
