@@ -428,7 +428,6 @@ private:
     std::unique_ptr<OutputWriter> output_;
     std::unique_ptr<MetricsServer> metrics_; // --metrics
     std::unique_ptr<PcapngFile> pcapng_;     // --pcapng
-    uint64_t next_metrics_ns_ = 0;
     std::unique_ptr<EventPipeline> pipeline_;
     Nftrace nftrace_;
     std::unique_ptr<RingConsumer> consumer_;
@@ -661,10 +660,9 @@ void WatchSession::run() {
         recording_->write([](RecordingWriter& w) { return w.flush(); });
         if (pcapng_) pcapng_->flush();
         if (hooks_.tick) hooks_.tick(clock_now, lost_events_, false);
-        if (metrics_ && clock_now >= next_metrics_ns_) { // the modules' counts, once a second
-            metrics_->metrics().modules(modules_->statuses(pipeline_->events_per_module()));
-            next_metrics_ns_ = clock_now + 1'000'000'000;
-        }
+        // The modules' counts at every wake-up, right after the timelines they made were counted: a scrape never
+        // shows packets whose events are not counted yet.
+        if (metrics_) metrics_->metrics().modules(modules_->statuses(pipeline_->events_per_module()));
         if (hooks_.keep_going && !hooks_.keep_going()) break;
         if (output_->full()) break;
     }

@@ -2,6 +2,8 @@
 // timelines showing where packets died. With wireguard-go (here) WireGuard's own drops are inferred; with kernel
 // WireGuard (the stock-kernel VMs) they are the kernel's verdicts. Root only.
 #include <catch2/catch_test_macros.hpp>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
@@ -642,8 +644,25 @@ TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last
         return;
     }
     CHECK(verdicts.contains("accepted"));
-    CHECK(verdicts.contains("flood"));
     CHECK(verdicts.contains("timestamp_refused"));
+    // WireGuard calls the second a flood when its check comes within 20 ms of the first's acceptance (its coarse
+    // clock). Between the two lie three curve25519 operations (the response to the first, the second's own): fast
+    // hardware does them in well under a millisecond, emulation (the stock-kernel VMs beside a loaded host) can take
+    // longer than 20 ms, and the second, newer, is then accepted. Both are WireGuard's own verdicts; wgbpf's step
+    // times are the packets' arrivals, not the checks', so the test cannot tell which to expect, only that it is
+    // one of the two.
+    std::vector<std::pair<int64_t, std::string>> judged; // (arrival, verdict) of each initiation the server judged
+    for (const json& w : wireguard_steps(out))
+        if (str_field(w, "action").value_or("") == "handshake_initiation" &&
+            str_field(w, "direction").value_or("") == "in" && !str_field(w, "verdict").value_or("").empty())
+            judged.emplace_back(int_field(w, "t_ns").value_or(0), str_field(w, "verdict").value_or(""));
+    std::sort(judged.begin(), judged.end());
+    REQUIRE(judged.size() == 3);
+    CHECK(judged[0].second == "accepted");
+    CHECK((judged[1].second == "flood" || judged[1].second == "accepted"));
+    CHECK(judged[2].second == "timestamp_refused");
+    if (judged[1].second != "flood")
+        WARN("no flood shown: WireGuard checked the second initiation more than 20 ms after accepting the first");
 }
 
 TEST_CASE("fault: a hop whose MTU is smaller than packets sent with DF: the router drops them as too big, with the "

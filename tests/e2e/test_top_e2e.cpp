@@ -114,7 +114,8 @@ TEST_CASE("metrics: --metrics serves the documented counters while the lab pings
     for (int i = 0; i < 40; ++i) {
         scrape = run_status("ip netns exec " + ns + " curl -s --max-time 5 http://" + address + "/metrics").output;
         if (value("wgbpf_packets_total{inferred=\"false\",outcome=\"encapsulated\"}").value_or(0) >= 3 &&
-            value("wgbpf_packets_total{inferred=\"false\",outcome=\"delivered\"}").value_or(0) >= 3)
+            value("wgbpf_packets_total{inferred=\"false\",outcome=\"delivered\"}").value_or(0) >= 3 &&
+            value("wgbpf_packets_total{inferred=\"false\",outcome=\"sent\"}").value_or(0) >= 3)
             break;
         std::this_thread::sleep_for(250ms);
     }
@@ -122,7 +123,8 @@ TEST_CASE("metrics: --metrics serves the documented counters while the lab pings
     CHECK(value("wgbpf_packets_total{inferred=\"false\",outcome=\"encapsulated\"}").value_or(0) >= 3);
     CHECK(value("wgbpf_packets_total{inferred=\"false\",outcome=\"delivered\"}").value_or(0) >= 3);
     CHECK(value("wgbpf_packets_total{inferred=\"false\",outcome=\"sent\"}").value_or(0) >= 3); // the outer packets
-    CHECK(value("wgbpf_wireguard_messages_total{action=\"encrypt\",direction=\"out\",interface=\"wg0\"}").value_or(0) >= 3);
+    CHECK(value("wgbpf_wireguard_messages_total{action=\"encrypt\",direction=\"out\",interface=\"wg0\"}").value_or(0) >=
+          3);
     CHECK(value("wgbpf_events_total{module=\"route\"}").value_or(0) > 0);
     CHECK(value("wgbpf_events_lost_total{module=\"route\"}") == 0.0);
     // Another watch cannot serve the same address: said, exit 1, before anything loads.
