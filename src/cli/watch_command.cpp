@@ -447,12 +447,12 @@ bool WatchSession::start() {
     reasons_ = DropReasons::load();
     symbols_ = KernelSymbols::load();
     recording_ = std::make_unique<Recording>(options_, reasons_, symbols_);
+    // How timelines are written, for the output and the pcapng file's comments alike (which never use colour).
+    TextStyle style{options_.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
+    if (spaces_.several()) style.netns_name = [this](uint32_t netns) { return netns_name(netns); };
     if (!options_.pcapng_path.empty()) { // the pcapng file too
-        TextStyle comments{false, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
-        if (spaces_.several()) // the namespace's name in each head line, as watch's own text has it
-            comments.netns_name = [this](uint32_t netns) { return netns_name(netns); };
-        auto file = PcapngFile::open(options_.pcapng_path, PcapngSection::for_this_host(options_.command_line),
-                                     comments, options_.snaplen, [this](uint32_t netns) { return netns_name(netns); });
+        auto file = PcapngFile::open(options_.pcapng_path, PcapngSection::for_this_host(options_.command_line), style,
+                                     options_.snaplen, [this](uint32_t netns) { return netns_name(netns); });
         if (!file) throw FatalError(file.error());
         pcapng_ = std::move(file.value());
         spdlog::info("packets' first {} bytes to {} (pcapng)", options_.snaplen, options_.pcapng_path);
@@ -463,8 +463,6 @@ bool WatchSession::start() {
                              [] { return g_stop.load(); });
     if (stopped_during_start_up()) return false;
 
-    TextStyle style{options_.colour, int64_t(clock_ns(CLOCK_REALTIME)) - int64_t(clock_ns(CLOCK_MONOTONIC))};
-    if (spaces_.several()) style.netns_name = [this](uint32_t netns) { return netns_name(netns); };
     output_ = std::make_unique<OutputWriter>(std::cout, options_.json, style, [this](uint32_t netns, int ifindex) {
         const WatchedNamespace* ns = spaces_.find(netns);
         return ns ? ns->config.link_name(ifindex) : std::string();

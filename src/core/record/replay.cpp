@@ -30,9 +30,15 @@ std::string when(int64_t unix_s) {
     return buf;
 }
 
-void describe(const std::string& path, const RecordingHeader& h) {
+// The recording's command line as one text ("" when not recorded).
+std::string command_of(const RecordingHeader& h) {
     std::string command;
     for (const std::string& arg : h.command_line) command += (command.empty() ? "" : " ") + arg;
+    return command;
+}
+
+void describe(const std::string& path, const RecordingHeader& h) {
+    const std::string command = command_of(h);
     spdlog::info("replaying {}: recorded {} by wgbpf {} on kernel {}{}{}", path, when(h.created_unix_s),
                  h.wgbpf_version, h.kernel_release.empty() ? "unknown" : h.kernel_release, command.empty() ? "" : ": ",
                  command);
@@ -91,6 +97,9 @@ int run_replay(const ReplayOptions& options) {
         };
     }
     ReplaySession session(std::move(sinks));
+    // How timelines are written, for the output and the pcapng file's comments alike (which never use colour).
+    TextStyle style{options.colour, header.realtime_offset_ns};
+    style.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
     if (!options.pcapng_path.empty()) {
         if (header.snaplen == 0) // its header says so (older recordings carry no bytes either)
             throw FatalError(options.path + ": no packet bytes in this recording: it was made without --snaplen or "
@@ -100,17 +109,11 @@ int run_replay(const ReplayOptions& options) {
         section.os = header.kernel_release.empty() ? std::string() : "Linux " + header.kernel_release;
         section.application = "wgbpf " + std::string(wgbpf_version()) + " (replay)";
         section.comment = "replayed from " + options.path + "; recorded by wgbpf " + header.wgbpf_version;
-        for (const std::string& arg : header.command_line)
-            section.comment += (arg == header.command_line.front() ? ": " : " ") + arg;
-        TextStyle comments{false, header.realtime_offset_ns};
-        comments.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
-        auto file = PcapngFile::open(options.pcapng_path, section, comments, header.snaplen,
-                                     [&session](uint32_t netns) { return session.netns_name(netns); });
+        if (const std::string command = command_of(header); !command.empty()) section.comment += ": " + command;
+        auto file = PcapngFile::open(options.pcapng_path, section, style, header.snaplen, style.netns_name);
         if (!file) throw FatalError(file.error());
         pcapng = std::move(file.value());
     }
-    TextStyle style{options.colour, header.realtime_offset_ns};
-    style.netns_name = [&session](uint32_t netns) { return session.netns_name(netns); };
     output = std::make_unique<OutputWriter>(std::cout, options.json, style, [&](uint32_t netns, int ifindex) {
         const NetnsConfig* c = session.config(netns);
         return c ? c->link_name(ifindex) : session.link_name(ifindex);

@@ -1491,10 +1491,15 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     std::string dev = s.link_name(ev.netns, ev.ifindex);
     const WgInterface* wg = s.wireguard_interface(ev.netns, dev);
     uint64_t id = e.tl.id;
+    // This crossing as a step, with the bytes captured there (--snaplen).
+    auto step = [&] {
+        return DeviceStep{ev.t_ns, in ? DeviceDirection::ingress : DeviceDirection::egress, dev, ev.bytes, ev.wire_len,
+                          ev.netns};
+    };
 
     if (in) {
         if (wg) s.look_for_outer(e, *wg, false, ev.t_ns, ev.pkt.len); // decrypted: came out of the tunnel
-        s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::ingress, dev, ev.bytes, ev.wire_len, ev.netns});
+        s.add_step(e, step());
         if (!wg) s.look_for_wireguard(e, ev.pkt, false, ev.t_ns);
         return;
     }
@@ -1510,7 +1515,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         if (wg) { // into the tunnel: WireGuard carries each fragment as a packet of its own
             if (origin) s.note_made_of(e, *origin, freed, dev);
         } else if (origin || ev.pkt.later_fragment) {
-            s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev, ev.bytes, ev.wire_len, ev.netns});
+            s.add_step(e, step());
             s.fragment_made_here(e, origin, freed, dev);
             return;
         } else { // a first fragment first seen here: its original buffer (the fast path), the others' origin
@@ -1530,7 +1535,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         (!last->route_type || last->route_type == RouteType::unicast))
         e.tl.gaps.push_back("left on " + dev + ", but its last route decision seen sent it to " + last->result_oif +
                             ": a later re-route was not seen (events lost, or a change wgbpf does not observe)");
-    s.add_step(e, DeviceStep{ev.t_ns, DeviceDirection::egress, dev, ev.bytes, ev.wire_len, ev.netns});
+    s.add_step(e, step());
     if (wg) {
         s.look_for_outer(e, *wg, true, ev.t_ns, ev.pkt.len);
         if (Entry* still = s.find(id)) {
