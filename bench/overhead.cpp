@@ -11,6 +11,11 @@
 //      iif = loopback, so it matches every locally sent packet.
 //   D  nftables tracing as in the seed article (`meta nftrace set 1` at the top of every base chain of the
 //      client's tables, for udp and icmp echo, plus tcp) with `nft monitor trace` writing to a file
+//   E  `wgbpf watch` with an expression picking one ping flow that runs beside the load
+//   T  `wgbpf top` on all tunnel traffic
+// A third load, the gateway (issue 16): the lab's server as a road-warrior gateway for --peers peers (64), each its
+// own WireGuard interface in LAB-peers, each with one TCP stream through the server, masqueraded out of its uplink
+// to the router; wgbpf watches the server's interface (A B D E T; D: a chain tracing every packet at the gateway).
 // and finally a profiling pass with kernel.bpf_stats_enabled=1 (B and C again, plus B at a fixed
 // 100k packets/s) for the per-program cost: run_time_ns / run_cnt from `bpftool -j prog show`. Stats cost
 // time themselves, so that pass is kept out of the ratios; their own share of each figure (two clock reads
@@ -380,6 +385,17 @@ json num(double v, int prec = 3) {
 // ---------------------------------------------------------------------------------------------------
 // Options
 
+enum class Load { tcp, udp, udp100k, gateway };
+const char* load_name(Load l) {
+    switch (l) {
+    case Load::tcp: return "tcp";
+    case Load::udp: return "udp";
+    case Load::udp100k: return "udp100k";
+    case Load::gateway: return "gateway";
+    }
+    return "?";
+}
+
 struct Options {
     fs::path build_dir;
     fs::path wgbpf;
@@ -391,12 +407,14 @@ struct Options {
     bool profile = true;
     bool profile_only = false; // no rounds: only the per-program pass
     bool keep = false;
+    std::vector<Load> loads = {Load::tcp, Load::udp, Load::gateway};
+    int peers = 64; // the gateway load's
 };
 
 [[noreturn]] void usage(int code) {
     std::ostream& o = code ? std::cerr : std::cout;
     o << "usage: overhead [--build-dir DIR] [--rounds N] [--seconds S] [--wgbpf PATH] [--lab-script PATH]\n"
-         "                [--lab NAME] [--lab-wg IF] [--no-profile] [--keep]   (as root)\n";
+         "                [--lab NAME] [--lab-wg IF] [--loads LIST] [--peers N] [--no-profile] [--keep]   (as root)\n";
     if (code) {
         o << "(--help for more)\n";
         std::exit(code);
@@ -408,6 +426,8 @@ struct Options {
          "  --lab-script P    scripts/lab.sh (default: the source tree's)\n"
          "  --lab NAME        lab name, WGBPF_LAB (default wgbpfbench)\n"
          "  --lab-wg IF       client WireGuard interface, WGBPF_LAB_WG (default wgb0)\n"
+         "  --loads LIST      comma-separated, of tcp, udp, gateway (default all three)\n"
+         "  --peers N         the gateway load's peers, each its own WireGuard interface and TCP stream (default 64)\n"
          "  --no-profile      skip the pass with kernel.bpf_stats_enabled=1 (per-program cost)\n"
          "  --profile-only    only that pass (B, C and E once per load; no ratios)\n"
          "  --keep            keep the scratch directory (wgbpf and nft outputs, iperf3 reports)\n"
@@ -454,7 +474,26 @@ Options parse(int argc, char** argv) {
             }
         } else if (a == "--lab") o.lab = value(i);
         else if (a == "--lab-wg") o.lab_wg = value(i);
-        else if (a == "--no-profile") o.profile = false;
+        else if (a == "--peers") {
+            o.peers = positive_int(value(i), "--peers");
+            if (o.peers > 250) {
+                std::cerr << "overhead: --peers must be at most 250 (scripts/lab.sh's WGBPF_LAB_PEERS)\n";
+                usage(2);
+            }
+        } else if (a == "--loads") {
+            o.loads.clear();
+            std::stringstream list(value(i));
+            for (std::string l; std::getline(list, l, ',');) {
+                if (l == "tcp") o.loads.push_back(Load::tcp);
+                else if (l == "udp") o.loads.push_back(Load::udp);
+                else if (l == "gateway") o.loads.push_back(Load::gateway);
+                else {
+                    std::cerr << "overhead: unknown load '" << l << "' (tcp, udp, gateway)\n";
+                    usage(2);
+                }
+            }
+            if (o.loads.empty()) usage(2);
+        } else if (a == "--no-profile") o.profile = false;
         else if (a == "--profile-only") o.profile_only = o.profile = true;
         else if (a == "--keep") o.keep = true;
         else {
@@ -548,6 +587,42 @@ private:
     std::vector<std::string> chains_;
 };
 
+constexpr const char* kGatewayTraceTable = "wgbpf_bench_trace";
+
+// Tracing every packet a host handles, as one would at a gateway whose only base chains are NAT's (they see a
+// connection's first packet only): a table of its own whose chains at the top of prerouting and output set nftrace
+// on every packet. Deleted when this goes out of scope.
+class NftTraceAll {
+public:
+    explicit NftTraceAll(const std::string& netns) : netns_(netns) {
+        std::string t = kGatewayTraceTable;
+        must({"ip", "netns", "exec", netns_, "nft",
+              "add table ip " + t + "; add chain ip " + t +
+                  " prerouting { type filter hook prerouting priority -350; }; "
+                  "add rule ip " +
+                  t +
+                  " prerouting meta nftrace set 1; "
+                  "add chain ip " +
+                  t +
+                  " output { type filter hook output priority -350; }; "
+                  "add rule ip " +
+                  t + " output meta nftrace set 1"});
+    }
+    NftTraceAll(const NftTraceAll&) = delete;
+    NftTraceAll& operator=(const NftTraceAll&) = delete;
+    ~NftTraceAll() {
+        Captured d = capture({"ip", "netns", "exec", netns_, "nft", "delete", "table", "ip", kGatewayTraceTable});
+        if (!d.ok()) say(std::string("could not remove the trace table ") + kGatewayTraceTable + ": " + trim(d.err));
+    }
+    std::vector<std::string> chains() const {
+        return {std::string("ip ") + kGatewayTraceTable + " prerouting",
+                std::string("ip ") + kGatewayTraceTable + " output"};
+    }
+
+private:
+    std::string netns_;
+};
+
 // ---------------------------------------------------------------------------------------------------
 // Modes, loads, runs
 
@@ -575,20 +650,11 @@ const char* mode_name(Mode m) {
     return "?";
 }
 
-enum class Load { tcp, udp, udp100k };
-const char* load_name(Load l) {
-    switch (l) {
-    case Load::tcp: return "tcp";
-    case Load::udp: return "udp";
-    case Load::udp100k: return "udp100k";
-    }
-    return "?";
-}
-
 constexpr const char* kServerAddr = "10.0.0.254"; // the server's tunnel address (scripts/lab.sh)
 constexpr int kUdpLen = 64;
 constexpr const char* kNoMatchIf = "wgbnomatch0";
 constexpr const char* kNoMatchPeer = "wgbnomatch1";
+constexpr int kGatewayPort0 = 5300; // peer i's TCP stream goes to the router's iperf3 on port 5300 + i
 
 struct ProgStat {
     std::string name;
@@ -671,6 +737,24 @@ public:
         throw std::runtime_error("iperf3 server did not start listening on " + std::string(kServerAddr) + ":5201");
     }
 
+    // The gateway load's far ends: one iperf3 server per peer on the router (one test at a time each).
+    void start_gateway_sinks() {
+        for (int i = 1; i <= o_.peers; ++i)
+            sinks_.push_back(Child::spawn({"ip", "netns", "exec", lab_.router_ns(), "iperf3", "-s", "-B",
+                                           wgbpf::e2e::kRouterWan, "-p", std::to_string(kGatewayPort0 + i)},
+                                          "", (g_workdir / ("iperf3-sink-" + std::to_string(i) + ".err")).string()));
+        for (int tries = 0; tries < 200; ++tries) {
+            Captured r = capture({"ip", "netns", "exec", lab_.router_ns(), "ss", "-Hltn",
+                                  "sport >= :" + std::to_string(kGatewayPort0 + 1) +
+                                      " and sport <= :" + std::to_string(kGatewayPort0 + o_.peers)});
+            if (r.ok() && std::count(r.out.begin(), r.out.end(), '\n') >= o_.peers) return;
+            check_interrupted();
+            sleep_s(0.05);
+        }
+        throw std::runtime_error("the gateway load's " + std::to_string(o_.peers) +
+                                 " iperf3 servers did not all listen on " + wgbpf::e2e::kRouterWan);
+    }
+
     // The nomatch filter's interface: a link in the client namespace that is down and has no address, so
     // no packet and no route lookup ever names it. A veth pair (kernels without the dummy driver have veth:
     // the lab is built of it).
@@ -687,13 +771,13 @@ public:
         try {
             switch (mode) {
             case Mode::none: run_load(r, tag); break;
-            case Mode::all: run_wgbpf(r, tag, lab_.wg_iface(), profile); break;
+            case Mode::all: run_wgbpf(r, tag, tunnel_iface(load), profile); break;
             case Mode::nomatch: run_wgbpf(r, tag, kNoMatchIf, profile); break;
             case Mode::nftrace: run_nftrace(r, tag); break;
             case Mode::filtered:
-                run_wgbpf(r, tag, lab_.wg_iface(), profile, std::string("icmp and host ") + kServerAddr);
+                run_wgbpf(r, tag, tunnel_iface(load), profile, std::string("icmp and host ") + flow_source(load));
                 break;
-            case Mode::top: run_wgbpf(r, tag, lab_.wg_iface(), profile, "", "top"); break;
+            case Mode::top: run_wgbpf(r, tag, tunnel_iface(load), profile, "", "top"); break;
             }
         } catch (const Interrupted&) {
             throw;
@@ -704,9 +788,33 @@ public:
         return r;
     }
 
-    std::vector<std::string> nft_chains;
+    std::vector<std::string> nft_chains, gateway_nft_chains;
 
 private:
+    // Where wgbpf watches: the client's tunnel, or the gateway's (the server's) interface.
+    std::string watched_ns(Load load) const { return load == Load::gateway ? lab_.server_ns() : lab_.client_ns(); }
+    std::string tunnel_iface(Load load) const {
+        return load == Load::gateway ? lab_.server_wg_iface() : lab_.wg_iface();
+    }
+    // The ping flow mode E picks: from the client to the server's tunnel address, or from the first gateway peer to
+    // the router.
+    std::string flow_source(Load load) const { return load == Load::gateway ? Lab::peer_address(1) : kServerAddr; }
+    std::vector<std::string> ping_args(Load load) const {
+        std::vector<std::string> a = {"ip", "netns", "exec"};
+        if (load == Load::gateway) a.insert(a.end(), {lab_.peers_ns(), "ping", "-I", Lab::peer_address(1)});
+        else a.insert(a.end(), {lab_.client_ns(), "ping"});
+        a.insert(a.end(), {"-n", "-q", "-i", "0.2", "-w", fmt(o_.seconds, 0),
+                           load == Load::gateway ? wgbpf::e2e::kRouterWan : kServerAddr});
+        return a;
+    }
+    // One of the ping's echo requests, as a timeline of wgbpf's.
+    bool is_flow_request(const json& t, Load load) const {
+        if (t.value("kind", "") != "timeline" || t.value("icmp_type", -1) != 8) return false;
+        if (load == Load::gateway)
+            return t.value("src", "") == Lab::peer_address(1) && t.value("dst", "") == wgbpf::e2e::kRouterWan;
+        return t.value("dst", "") == kServerAddr;
+    }
+
     std::vector<std::string> load_args(Load load) const {
         std::vector<std::string> a = {"ip",
                                       "netns",
@@ -728,8 +836,54 @@ private:
         return a;
     }
 
+    // Every gateway peer's TCP stream at once, from its own tunnel address; the throughput is their sum.
+    void run_gateway_load(RunResult& r, const std::string& tag) {
+        std::vector<Child> clients;
+        std::vector<fs::path> outs, errs;
+        for (int i = 1; i <= o_.peers; ++i) {
+            std::string name = "iperf3-" + tag + "-peer" + std::to_string(i);
+            outs.push_back(g_workdir / (name + ".json"));
+            errs.push_back(g_workdir / (name + ".err"));
+            clients.push_back(
+                Child::spawn({"ip", "netns", "exec", lab_.peers_ns(), "iperf3", "-c", wgbpf::e2e::kRouterWan, "-p",
+                              std::to_string(kGatewayPort0 + i), "-B", Lab::peer_address(i), "-t", fmt(o_.seconds, 3),
+                              "-J", "--connect-timeout", "3000"},
+                             outs.back().string(), errs.back().string()));
+        }
+        double bits_per_s = 0;
+        std::vector<double> seconds;
+        std::string first_error;
+        int failed = 0;
+        for (size_t k = 0; k < clients.size(); ++k) {
+            Child::Exit e = clients[k].wait(o_.seconds + 30);
+            json j = json::parse(read_file(outs[k]), nullptr, false);
+            bool ok = e.ok() && !j.is_discarded() && j.is_object() && !j.contains("error") && j.contains("end") &&
+                      j["end"].contains("sum_received");
+            if (!ok) {
+                if (first_error.empty())
+                    first_error = "peer " + std::to_string(k + 1) + ": iperf3 " + e.describe() +
+                                  (!j.is_discarded() && j.is_object() && j.contains("error")
+                                       ? ": " + j["error"].get<std::string>()
+                                       : ": " + trim(read_file(errs[k])));
+                ++failed;
+                continue;
+            }
+            const json& rx = j["end"]["sum_received"];
+            bits_per_s += rx.value("bits_per_second", 0.0);
+            seconds.push_back(rx.value("seconds", 0.0));
+        }
+        if (failed)
+            throw std::runtime_error(std::to_string(failed) + " of " + std::to_string(o_.peers) +
+                                     " peers' streams failed (" + first_error + ")");
+        r.seconds = median(seconds);
+        r.mbit_s = bits_per_s / 1e6;
+        r.ok = r.seconds > 0;
+        if (!r.ok) throw std::runtime_error("iperf3 reported no interval");
+    }
+
     // Runs iperf3 through the tunnel and fills throughput / packet rates.
     void run_load(RunResult& r, const std::string& tag) {
+        if (r.load == Load::gateway) return run_gateway_load(r, tag);
         fs::path out = g_workdir / ("iperf3-" + tag + ".json");
         std::string last_error;
         for (int attempt = 0; attempt < 2; ++attempt) {
@@ -830,8 +984,8 @@ private:
     void run_wgbpf(RunResult& r, const std::string& tag, const std::string& iface, bool profile,
                    const std::string& expression = "", const std::string& command = "watch") {
         fs::path out = g_workdir / ("wgbpf-" + tag + ".jsonl"), err = g_workdir / ("wgbpf-" + tag + ".err");
-        std::vector<std::string> args = {o_.wgbpf.string(), command, "--netns", lab_.client_ns(), "--iface", iface,
-                                         "--json"};
+        std::vector<std::string> args = {o_.wgbpf.string(), command, "--netns", watched_ns(r.load),
+                                         "--iface",         iface,   "--json"};
         if (!expression.empty()) args.push_back(expression);
         Child w = Child::spawn(args, out.string(), err.string());
         wait_ready(w, out, err);
@@ -841,9 +995,8 @@ private:
         std::optional<Child> ping;
         fs::path ping_out = g_workdir / ("ping-" + tag + ".txt");
         if (!expression.empty())
-            ping.emplace(Child::spawn({"ip", "netns", "exec", lab_.client_ns(), "ping", "-n", "-q", "-i", "0.2", "-w",
-                                       fmt(o_.seconds, 0), kServerAddr},
-                                      ping_out.string(), (g_workdir / ("ping-" + tag + ".err")).string()));
+            ping.emplace(
+                Child::spawn(ping_args(r.load), ping_out.string(), (g_workdir / ("ping-" + tag + ".err")).string()));
         run_load(r, tag);
         if (ping) {
             ping->wait(o_.seconds + 10);
@@ -879,9 +1032,7 @@ private:
             std::ifstream in(out);
             for (std::string line; std::getline(in, line);) {
                 json t = json::parse(line, nullptr, false);
-                if (!t.is_discarded() && t.value("kind", "") == "timeline" && t.value("dst", "") == kServerAddr &&
-                    t.value("icmp_type", -1) == 8)
-                    ++r.flow_seen;
+                if (!t.is_discarded() && t.is_object() && is_flow_request(t, r.load)) ++r.flow_seen;
             }
         }
         for (const auto& m : summary.value("modules", json::array())) {
@@ -896,10 +1047,18 @@ private:
     }
 
     void run_nftrace(RunResult& r, const std::string& tag) {
-        NftTraceRules rules(lab_.client_ns());
-        nft_chains = rules.chains();
+        // the seed's rules in the client's chains, or a chain of its own tracing everything at the gateway
+        std::optional<NftTraceRules> rules;
+        std::optional<NftTraceAll> everything;
+        if (r.load == Load::gateway) {
+            everything.emplace(lab_.server_ns());
+            gateway_nft_chains = everything->chains();
+        } else {
+            rules.emplace(lab_.client_ns());
+            nft_chains = rules->chains();
+        }
         fs::path out = g_workdir / ("nft-" + tag + ".txt"), err = g_workdir / ("nft-" + tag + ".err");
-        Child m = Child::spawn({"ip", "netns", "exec", lab_.client_ns(), "nft", "monitor", "trace"}, out.string(),
+        Child m = Child::spawn({"ip", "netns", "exec", watched_ns(r.load), "nft", "monitor", "trace"}, out.string(),
                                err.string());
         sleep_s(0.5); // subscribed by then; there is no readiness signal
         if (!m.alive()) throw std::runtime_error("nft monitor trace exited: " + trim(read_file(err)));
@@ -926,6 +1085,7 @@ private:
     const Options& o_;
     const Lab& lab_;
     Child server_;
+    std::vector<Child> sinks_;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -967,7 +1127,7 @@ Summary summarise(const std::vector<RunResult>& results, Mode mode) {
             ++s.failed;
             continue;
         }
-        if (r.load == Load::tcp) {
+        if (r.load == Load::tcp || r.load == Load::gateway) { // throughput loads
             tcp.push_back(r.mbit_s);
             if (r.traced)
                 cpu_t.push_back(r.tracer_cpu_pct()), ev_t.push_back(r.events_per_s()),
@@ -1005,7 +1165,7 @@ void print_run(const RunResult& r) {
     if (!r.ok) {
         o << "FAILED: " << r.error;
     } else {
-        if (r.load == Load::tcp) o << fmt(r.mbit_s) << " Mbit/s";
+        if (r.load == Load::tcp || r.load == Load::gateway) o << fmt(r.mbit_s) << " Mbit/s";
         else o << fmt(r.rx_pps, 0) << " pkt/s received, " << fmt(r.tx_pps, 0) << " sent";
         if (r.traced)
             o << "; tracer " << fmt(r.tracer_cpu_pct()) << "% CPU, " << r.events << " events ("
@@ -1019,22 +1179,35 @@ int run_benchmark(const Options& o) {
     ScratchDir scratch("wgbpf-bench", o.keep);
     g_workdir = scratch.path();
     say("bringing up lab '" + o.lab + "' (WireGuard " + o.lab_wg + ")");
-    Lab lab(wgbpf::e2e::LabKind::seed, {o.lab, o.lab_wg, o.lab_script.string()});
+    const bool gateway = std::count(o.loads.begin(), o.loads.end(), Load::gateway) > 0;
+    std::vector<Load> loads; // the client's tunnel
+    for (Load l : o.loads)
+        if (l != Load::gateway) loads.push_back(l);
+    Lab lab(wgbpf::e2e::LabKind::seed, {o.lab, o.lab_wg, o.lab_script.string(), gateway ? o.peers : 0});
     Bench bench(o, lab);
     bench.add_nomatch_interface();
     bench.start_server();
+    if (gateway) bench.start_gateway_sinks();
     sleep_s(0.5);
 
-    std::vector<RunResult> results;
+    std::vector<RunResult> results, gateway_results;
     const std::vector<Mode> modes = {Mode::none, Mode::all, Mode::nomatch, Mode::nftrace, Mode::filtered, Mode::top};
-    const std::vector<Load> loads = {Load::tcp, Load::udp};
-    for (int round = 1; round <= (o.profile_only ? 0 : o.rounds); ++round)
+    // the gateway has no interface to match nothing on; C is the client's
+    const std::vector<Mode> gateway_modes = {Mode::none, Mode::all, Mode::nftrace, Mode::filtered, Mode::top};
+    for (int round = 1; round <= (o.profile_only ? 0 : o.rounds); ++round) {
         for (Load load : loads)
             for (Mode mode : modes) {
                 results.push_back(bench.run(mode, load, round));
                 print_run(results.back());
                 sleep_s(0.5);
             }
+        if (gateway)
+            for (Mode mode : gateway_modes) {
+                gateway_results.push_back(bench.run(mode, Load::gateway, round));
+                print_run(gateway_results.back());
+                sleep_s(0.5);
+            }
+    }
 
     std::vector<RunResult> profiled;
     if (o.profile) {
@@ -1046,8 +1219,10 @@ int run_benchmark(const Options& o) {
                 print_run(profiled.back());
                 sleep_s(0.5);
             }
-        profiled.push_back(bench.run(Mode::all, Load::udp100k, 0, true));
-        print_run(profiled.back());
+        if (std::count(loads.begin(), loads.end(), Load::udp)) {
+            profiled.push_back(bench.run(Mode::all, Load::udp100k, 0, true));
+            print_run(profiled.back());
+        }
     }
 
     // ---- figures
@@ -1057,47 +1232,55 @@ int run_benchmark(const Options& o) {
     auto ratio = [](double x, double base) { return base > 0 ? x / base : std::nan(""); };
     std::cout << "wgbpf overhead benchmark, " << machine_line(lab) << "\n";
     std::cout << "load average before: " << loadavg_before << ", after: " << trim(read_file("/proc/loadavg")) << "\n";
-    std::cout << o.rounds << " interleaved rounds x 6 modes x 2 loads, " << fmt(o.seconds, 0)
-              << " s each; iperf3 through the tunnel from " << lab.client_ns() << " to " << kServerAddr
-              << "; medians, ratios to A\n\n";
-    std::cout << "mode                                TCP Mbit/s  ratio   UDP rx pkt/s  ratio   UDP tx pkt/s  ratio"
-                 "   tracer CPU% tcp/udp   events/s tcp/udp      lost  peak RSS MiB\n";
-    for (auto [m, s] :
-         {std::pair{Mode::none, A}, {Mode::all, B}, {Mode::nomatch, C}, {Mode::nftrace, D}, {Mode::filtered, E},
-          {Mode::top, T}}) {
-        char line[512];
-        snprintf(line, sizeof line, "%s %-32s %10s %6s %14s %6s %14s %6s %10s/%-10s %9s/%-9s %8s %12s%s\n",
-                 mode_letter(m), mode_name(m), fmt(s.tcp).c_str(), fmt(ratio(s.tcp, A.tcp), 3).c_str(),
-                 fmt(s.rx_pps, 0).c_str(), fmt(ratio(s.rx_pps, A.rx_pps), 3).c_str(), fmt(s.tx_pps, 0).c_str(),
-                 fmt(ratio(s.tx_pps, A.tx_pps), 3).c_str(), fmt(s.cpu_pct_tcp).c_str(), fmt(s.cpu_pct_udp).c_str(),
-                 fmt(s.ev_s_tcp, 0).c_str(), fmt(s.ev_s_udp, 0).c_str(),
-                 m != Mode::none && m != Mode::nftrace ? std::to_string(s.lost).c_str() : "-",
-                 s.rss_kib ? fmt(s.rss_kib / 1024.0).c_str() : "-",
-                 s.failed ? (" (" + std::to_string(s.failed) + " runs failed)").c_str() : "");
-        std::cout << line;
-    }
-    std::cout << "\nB offered (events + lost) per s, tcp/udp: " << fmt(B.offered_tcp, 0) << "/" << fmt(B.offered_udp, 0)
-              << "\n(events/s: delivered to wgbpf's user space; lost: ring buffer full, counted by the BPF programs.\n"
-                 " D's events are `nft monitor trace` lines starting 'trace id'; its tracer CPU is the nft process.\n"
-                 " Tracer CPU is utime+stime during the load; softirq work that runs while the tracer is current is\n"
-                 " charged to it when the kernel has no IRQ time accounting.)\n";
-    std::cout << "E: the ping's echo requests shown as timelines: " << E.flow_seen << " of " << E.flow_sent
-              << " sent (all rounds, both loads)\n";
-    if (!bench.nft_chains.empty()) std::cout << "D traced base chains: " << join(bench.nft_chains, ", ") << "\n";
-    if (C.events || C.output_lines)
-        std::cout << "WARNING: the filter meant to match nothing (C) let " << C.events << " events and "
-                  << C.output_lines << " output lines through\n";
-    for (const auto& r : results)
-        if (r.mode == Mode::all && r.ok && !r.modules.empty() && r.round == 1) {
-            std::cout << "B " << load_name(r.load) << " round 1, per module:";
-            for (const auto& [name, el] : r.modules)
-                std::cout << " " << name << " " << el.first << " events/" << el.second << " lost;";
-            std::cout << "\n";
+    if (!loads.empty()) {
+        std::cout << o.rounds << " interleaved rounds x 6 modes x " << loads.size() << " loads, " << fmt(o.seconds, 0)
+                  << " s each; iperf3 through the tunnel from " << lab.client_ns() << " to " << kServerAddr
+                  << "; medians, ratios to A\n\n";
+        std::cout << "mode                                TCP Mbit/s  ratio   UDP rx pkt/s  ratio   UDP tx pkt/s  ratio"
+                     "   tracer CPU% tcp/udp   events/s tcp/udp      lost  peak RSS MiB\n";
+        for (auto [m, s] : {std::pair{Mode::none, A},
+                            {Mode::all, B},
+                            {Mode::nomatch, C},
+                            {Mode::nftrace, D},
+                            {Mode::filtered, E},
+                            {Mode::top, T}}) {
+            char line[512];
+            snprintf(line, sizeof line, "%s %-32s %10s %6s %14s %6s %14s %6s %10s/%-10s %9s/%-9s %8s %12s%s\n",
+                     mode_letter(m), mode_name(m), fmt(s.tcp).c_str(), fmt(ratio(s.tcp, A.tcp), 3).c_str(),
+                     fmt(s.rx_pps, 0).c_str(), fmt(ratio(s.rx_pps, A.rx_pps), 3).c_str(), fmt(s.tx_pps, 0).c_str(),
+                     fmt(ratio(s.tx_pps, A.tx_pps), 3).c_str(), fmt(s.cpu_pct_tcp).c_str(), fmt(s.cpu_pct_udp).c_str(),
+                     fmt(s.ev_s_tcp, 0).c_str(), fmt(s.ev_s_udp, 0).c_str(),
+                     m != Mode::none && m != Mode::nftrace ? std::to_string(s.lost).c_str() : "-",
+                     s.rss_kib ? fmt(s.rss_kib / 1024.0).c_str() : "-",
+                     s.failed ? (" (" + std::to_string(s.failed) + " runs failed)").c_str() : "");
+            std::cout << line;
         }
+        std::cout
+            << "\nB offered (events + lost) per s, tcp/udp: " << fmt(B.offered_tcp, 0) << "/" << fmt(B.offered_udp, 0)
+            << "\n(events/s: delivered to wgbpf's user space; lost: ring buffer full, counted by the BPF programs.\n"
+               " D's events are `nft monitor trace` lines starting 'trace id'; its tracer CPU is the nft process.\n"
+               " Tracer CPU is utime+stime during the load; softirq work that runs while the tracer is current is\n"
+               " charged to it when the kernel has no IRQ time accounting.)\n";
+        std::cout << "E: the ping's echo requests shown as timelines: " << E.flow_seen << " of " << E.flow_sent
+                  << " sent (all rounds, both loads)\n";
+        if (!bench.nft_chains.empty()) std::cout << "D traced base chains: " << join(bench.nft_chains, ", ") << "\n";
+        if (C.events || C.output_lines)
+            std::cout << "WARNING: the filter meant to match nothing (C) let " << C.events << " events and "
+                      << C.output_lines << " output lines through\n";
+        for (const auto& r : results)
+            if (r.mode == Mode::all && r.ok && !r.modules.empty() && r.round == 1) {
+                std::cout << "B " << load_name(r.load) << " round 1, per module:";
+                for (const auto& [name, el] : r.modules)
+                    std::cout << " " << name << " " << el.first << " events/" << el.second << " lost;";
+                std::cout << "\n";
+            }
+    }
 
     json bpf_all = json::object(), bpf_nomatch = json::object(), bpf_filtered = json::object(),
          machine_share = json::object();
-    auto bpf_of = [&](Mode m) -> json& { return m == Mode::all ? bpf_all : m == Mode::nomatch ? bpf_nomatch : bpf_filtered; };
+    auto bpf_of = [&](Mode m) -> json& {
+        return m == Mode::all ? bpf_all : m == Mode::nomatch ? bpf_nomatch : bpf_filtered;
+    };
     double lost_100k = std::nan(""), tx_100k = std::nan(""), floor_ns = std::nan("");
     if (!profiled.empty()) {
         std::cout
@@ -1138,8 +1321,7 @@ int run_benchmark(const Options& o) {
             }
             if (brackets.run_cnt) {
                 print_prog(brackets);
-                if (r.load == Load::udp)
-                    bpf_of(r.mode)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
+                if (r.load == Load::udp) bpf_of(r.mode)["nf_bracket_*"] = num(brackets.ns_per_run(), 1);
             }
             if (idle) std::cout << "      (" << idle << " more programs loaded that did not run)\n";
             // What tracing cost the machine, split: the programs' run time (the statistics' floor taken out)
@@ -1163,6 +1345,36 @@ int run_benchmark(const Options& o) {
                 tx_100k = r.tx_pps;
             }
         }
+    }
+
+    // ---- the gateway load
+    Summary GA = summarise(gateway_results, Mode::none), GB = summarise(gateway_results, Mode::all),
+            GD = summarise(gateway_results, Mode::nftrace), GE = summarise(gateway_results, Mode::filtered),
+            GT = summarise(gateway_results, Mode::top);
+    if (gateway) {
+        std::cout << "\ngateway: " << o.peers << " peers in " << lab.peers_ns()
+                  << ", each its own WireGuard interface and one TCP "
+                     "stream to "
+                  << wgbpf::e2e::kRouterWan << " through " << lab.server_wg_iface() << " on " << lab.server_ns()
+                  << " (decrypted, forwarded, masqueraded); wgbpf on " << lab.server_wg_iface()
+                  << "; medians, ratios to A\n";
+        std::cout
+            << "mode                                Mbit/s (sum)  ratio   tracer CPU%   events/s      lost  peak RSS MiB\n";
+        for (auto [m, g] :
+             {std::pair{Mode::none, GA}, {Mode::all, GB}, {Mode::nftrace, GD}, {Mode::filtered, GE}, {Mode::top, GT}}) {
+            char line[512];
+            snprintf(line, sizeof line, "%s %-32s %12s %6s %13s %10s %9s %13s%s\n", mode_letter(m), mode_name(m),
+                     fmt(g.tcp).c_str(), fmt(ratio(g.tcp, GA.tcp), 3).c_str(), fmt(g.cpu_pct_tcp).c_str(),
+                     fmt(g.ev_s_tcp, 0).c_str(),
+                     m != Mode::none && m != Mode::nftrace ? std::to_string(g.lost).c_str() : "-",
+                     g.rss_kib ? fmt(g.rss_kib / 1024.0).c_str() : "-",
+                     g.failed ? (" (" + std::to_string(g.failed) + " runs failed)").c_str() : "");
+            std::cout << line;
+        }
+        std::cout << "E: peer 1's echo requests shown as timelines: " << GE.flow_seen << " of " << GE.flow_sent
+                  << " sent\n";
+        if (!bench.gateway_nft_chains.empty())
+            std::cout << "D traced chains: " << join(bench.gateway_nft_chains, ", ") << "\n";
     }
 
     double rss_mib = std::max(B.rss_kib, C.rss_kib) / 1024.0;
@@ -1210,8 +1422,28 @@ int run_benchmark(const Options& o) {
         {"seconds", o.seconds},
         {"failed_runs", A.failed + B.failed + C.failed + D.failed},
     };
+    if (gateway) {
+        line["gateway_peers"] = o.peers;
+        line["gateway_untraced_mbit_s"] = num(GA.tcp, 1);
+        line["gateway_throughput_ratio_all"] = num(ratio(GB.tcp, GA.tcp));
+        line["gateway_throughput_ratio_top"] = num(ratio(GT.tcp, GA.tcp));
+        line["gateway_throughput_ratio_filtered"] = num(ratio(GE.tcp, GA.tcp));
+        line["gateway_throughput_ratio_nftrace"] = num(ratio(GD.tcp, GA.tcp));
+        line["gateway_lost_all"] = GB.lost;
+        line["gateway_lost_top"] = GT.lost;
+        line["gateway_lost_filtered"] = GE.lost;
+        line["gateway_cpu_pct_all"] = num(GB.cpu_pct_tcp, 1);
+        line["gateway_cpu_pct_top"] = num(GT.cpu_pct_tcp, 1);
+        line["gateway_cpu_pct_nftrace"] = num(GD.cpu_pct_tcp, 1);
+        line["gateway_filtered_flow_seen"] = GE.flow_seen;
+        line["gateway_filtered_flow_sent"] = GE.flow_sent;
+        line["gateway_rss_mib"] = num(std::max({GB.rss_kib, GT.rss_kib, GE.rss_kib}) / 1024.0, 1);
+        line["gateway_failed_runs"] = GA.failed + GB.failed + GD.failed + GE.failed + GT.failed;
+    }
     std::cout << "\n" << line.dump() << std::endl;
-    return A.failed + B.failed + C.failed + D.failed == static_cast<int>(results.size()) ? 1 : 0;
+    const int failed = A.failed + B.failed + C.failed + D.failed + E.failed + T.failed + GA.failed + GB.failed +
+                       GD.failed + GE.failed + GT.failed;
+    return failed == static_cast<int>(results.size() + gateway_results.size()) ? 1 : 0;
 }
 
 } // namespace

@@ -12,7 +12,7 @@
 # the nft table ip wg-quick-wg0. Without a WireGuard kernel module, wireguard-go is used.
 # Nothing here touches the root namespace's links, routes, rules or firewall.
 #
-# Usage: scripts/lab.sh up|down|status|exec ROLE CMD...      (as root; ROLE: client|router|server)
+# Usage: scripts/lab.sh up|down|status|exec ROLE CMD...      (as root; ROLE: client|router|server|app|peers)
 #
 # Environment:
 #   WGBPF_LAB            lab name, prefix of the namespaces (default wgbpf)
@@ -31,6 +31,14 @@
 #                        created in the client namespace (where its UDP socket stays), then moved into
 #                        a fourth namespace LAB-app, whose only route is the tunnel (no wg-quick, no
 #                        policy routing). Inner packets in LAB-app, outer packets in LAB-client.
+#   WGBPF_LAB_PEERS=N    the server as a road-warrior gateway for N more peers (1-250): a fifth namespace
+#                        LAB-peers behind the router (p0 192.168.179.2/24, r2 192.168.179.1/24) holds N
+#                        WireGuard interfaces WGp1..WGpN (10.7.0.i/32, one peer each: the server, at
+#                        its endpoint), each chosen by its source address (rule `from 10.7.0.i lookup
+#                        1000+i`). The server routes 10.7.0.0/24 into its interface, knows the N peers
+#                        and masquerades what they send out of its uplink (table ip gateway), as
+#                        angristan/wireguard-install's PostUp does. Their flows' far end: the router,
+#                        203.0.113.1. Checked: each peer pings it through the tunnel.
 set -euo pipefail
 
 prog=lab.sh
@@ -39,6 +47,8 @@ NS_C=$LAB-client
 NS_R=$LAB-router
 NS_S=$LAB-server
 NS_A=$LAB-app
+NS_P=$LAB-peers
+PEERS=${WGBPF_LAB_PEERS:-0}
 CONTAINER=${WGBPF_LAB_CONTAINER:-0}
 WG=${WGBPF_LAB_WG:-wg0}
 if [[ -n ${WGBPF_LAB_WG_SERVER:-} ]]; then
@@ -56,6 +66,8 @@ PORT=51820
 CLIENT_LAN=192.168.178.48
 ROUTER_LAN=192.168.178.1
 ROUTER_WAN=203.0.113.1
+ROUTER_PEERS=192.168.179.1
+PEERS_LAN=192.168.179.2
 SERVER_WAN=203.0.113.123
 TARGET=198.51.100.9
 CLIENT_LAN6=fd00:178::48
@@ -76,7 +88,7 @@ usage: $prog up|down|status|exec ROLE CMD...   (as root)
   up       build the lab (tears an existing one down first), check ping $TARGET through the tunnel
   down     remove everything, even a half-built lab
   status   whether the lab is up, the client's rules and routes (exit 0 up, 3 down, 1 partial)
-  exec     run CMD in the namespace of ROLE (client|router|server|app)
+  exec     run CMD in the namespace of ROLE (client|router|server|app|peers)
 lab: $LAB (namespaces $NS_C $NS_R $NS_S), WireGuard: client $WG, server $WGS
 EOF
   exit 2
@@ -96,6 +108,8 @@ check_names() {
     [[ $n =~ ^[A-Za-z0-9_=+.-]{1,15}$ ]] || die "bad interface name '$n' (1-15 characters)"
   done
   [[ $WG != "$WGS" ]] || die "client and server WireGuard interfaces must differ ($WG)"
+  [[ $PEERS =~ ^[0-9]+$ ]] && ((PEERS <= 250)) || die "WGBPF_LAB_PEERS must be a number from 0 to 250, got '$PEERS'"
+  ((${#WG} + 1 + ${#PEERS} <= 15)) || die "peer interface names ${WG}p$PEERS would be longer than 15 characters"
 }
 
 need_tools() {
@@ -110,7 +124,7 @@ need_tools() {
 # `up` when they still are wireguard-go (the namespace may already be gone).
 lab_pids() {
   local ns pid
-  for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_A"; do
+  for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_A" "$NS_P"; do
     if ns_exists "$ns"; then ip netns pids "$ns" 2>/dev/null || true; fi
   done
   if [[ -r $STATE/pids ]]; then
@@ -147,7 +161,7 @@ do_down() {
   fi
   kill_lab_pids
   local ns sock
-  for ns in "$NS_A" "$NS_C" "$NS_R" "$NS_S"; do
+  for ns in "$NS_P" "$NS_A" "$NS_C" "$NS_R" "$NS_S"; do
     if ns_exists "$ns"; then
       ip netns del "$ns" 2>/dev/null || ip netns del "$ns" || true
     fi
@@ -164,13 +178,13 @@ do_down() {
   rmdir /run/wgbpf-lab 2>/dev/null || true
   rmdir "$WG_SOCK_DIR" 2>/dev/null || true
   local left=()
-  for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_A"; do if ns_exists "$ns"; then left+=("$ns"); fi; done
+  for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_A" "$NS_P"; do if ns_exists "$ns"; then left+=("$ns"); fi; done
   ((${#left[@]} == 0)) || { say "could not delete namespaces: ${left[*]}"; return 1; }
   return 0
 }
 
 lab_present() {
-  ns_exists "$NS_C" || ns_exists "$NS_R" || ns_exists "$NS_S" || ns_exists "$NS_A" || [[ -d $STATE ]]
+  ns_exists "$NS_C" || ns_exists "$NS_R" || ns_exists "$NS_S" || ns_exists "$NS_A" || ns_exists "$NS_P" || [[ -d $STATE ]]
 }
 
 # A live wireguard-go of someone else already owns this interface name's control socket?
@@ -281,12 +295,15 @@ do_up() {
   mkdir -p "$STATE"
   local ns spaces=("$NS_C" "$NS_R" "$NS_S")
   if [[ $CONTAINER == 1 ]]; then spaces+=("$NS_A"); fi
+  if ((PEERS > 0)); then spaces+=("$NS_P"); fi
   for ns in "${spaces[@]}"; do
     ip netns add "$ns"
     ip -n "$ns" link set lo up
   done
   check_sock_free "$WG"
   check_sock_free "$WGS"
+  local i
+  for ((i = 1; i <= PEERS; i++)); do check_sock_free "${WG}p$i"; done
 
   # Links: created inside the namespaces, so no name ever appears in the root namespace.
   ip -n "$NS_C" link add c0 type veth peer name r0 netns "$NS_R"
@@ -351,6 +368,7 @@ do_up() {
   say "WireGuard implementation: $impl"
   if [[ $impl == wireguard-go ]]; then
     printf '%s\n' "$WG_SOCK_DIR/$WGS.sock" "$WG_SOCK_DIR/$WG.sock" >"$STATE/socks"
+    for ((i = 1; i <= PEERS; i++)); do echo "$WG_SOCK_DIR/${WG}p$i.sock" >>"$STATE/socks"; done
   fi
 
   # server WireGuard: plain ip + wg, no policy routing.
@@ -402,6 +420,8 @@ EOF
     # wg-quick prints its commands ([#] ...) on stderr; drop wireguard-go's misleading banner.
     in_ns "$NS_C" env "${env[@]}" wg-quick up "$STATE/$WG.conf" 2>&1 | sed -u '/^[┌│└]/d' >&2
   fi
+
+  if ((PEERS > 0)); then gateway_peers "$impl"; fi
 
   # The ping through the tunnel: the first one also triggers the handshake.
   local ok=0
@@ -477,6 +497,60 @@ do_status() {
   return 0
 }
 
+# WGBPF_LAB_PEERS=N: N peers in LAB-peers, each its own WireGuard interface, and the server their gateway.
+gateway_peers() {
+  local impl=$1 i name conf=$STATE/gateway-peers.conf
+  [[ $IPV6 == 0 && $CONTAINER == 0 ]] || die "WGBPF_LAB_PEERS is IPv4 only and not with WGBPF_LAB_CONTAINER"
+  ip -n "$NS_P" link add p0 type veth peer name r2 netns "$NS_R"
+  ip -n "$NS_R" addr add "$ROUTER_PEERS/24" dev r2
+  ip -n "$NS_R" link set r2 up
+  ip -n "$NS_P" addr add "$PEERS_LAN/24" dev p0
+  ip -n "$NS_P" link set p0 up
+  ip -n "$NS_P" route add default via "$ROUTER_PEERS"
+
+  : >"$conf"
+  for ((i = 1; i <= PEERS; i++)); do
+    name=${WG}p$i
+    wg genkey >"$STATE/$name.key"
+    if [[ $impl == kernel ]]; then
+      ip -n "$NS_P" link add "$name" type wireguard
+    else
+      in_ns "$NS_P" wireguard-go "$name" >"$STATE/wireguard-go-$name.log" 2>&1 ||
+        die "wireguard-go $name failed: $(cat "$STATE/wireguard-go-$name.log")"
+    fi
+    in_ns "$NS_P" wg set "$name" private-key "$STATE/$name.key" \
+      peer "$(cat "$STATE/server.pub")" allowed-ips 0.0.0.0/0 endpoint "$SERVER_WAN:$PORT"
+    ip -n "$NS_P" addr add "10.7.0.$i/32" dev "$name"
+    ip -n "$NS_P" link set "$name" mtu 1420 up
+    ip -n "$NS_P" route add default dev "$name" table $((1000 + i))
+    ip -n "$NS_P" rule add from "10.7.0.$i" lookup $((1000 + i)) priority $((1000 + i))
+    printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.7.0.%d/32\n\n' "$(wg pubkey <"$STATE/$name.key")" "$i" >>"$conf"
+  done
+  in_ns "$NS_S" wg addconf "$WGS" "$conf"
+  ip -n "$NS_S" route add 10.7.0.0/24 dev "$WGS"
+  in_ns "$NS_S" nft -f - <<'NFT'
+table ip gateway {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "s0" ip saddr 10.7.0.0/24 masquerade
+	}
+}
+NFT
+
+  # Every peer through the tunnel (its handshake on the way), side by side.
+  local pids=() failed=()
+  for ((i = 1; i <= PEERS; i++)); do
+    (for _ in 1 2 3 4 5; do in_ns "$NS_P" ping -n -q -c 1 -W 2 -I "10.7.0.$i" "$ROUTER_WAN" >/dev/null 2>&1 && exit 0; done
+     exit 1) &
+    pids+=($!)
+  done
+  for ((i = 1; i <= PEERS; i++)); do
+    wait "${pids[i - 1]}" || failed+=("${WG}p$i")
+  done
+  ((${#failed[@]} == 0)) || die "gateway peers without a reply from $ROUTER_WAN through the server: ${failed[*]}"
+  say "gateway: $PEERS peers in $NS_P reach $ROUTER_WAN through $WGS (masqueraded)"
+}
+
 [[ $# -ge 1 ]] || usage
 cmd=$1
 shift
@@ -516,7 +590,8 @@ case $cmd in
       router) ns=$NS_R ;;
       server) ns=$NS_S ;;
       app) ns=$NS_A ;;
-      *) die "unknown role '$role' (client|router|server|app)" ;;
+      peers) ns=$NS_P ;;
+      *) die "unknown role '$role' (client|router|server|app|peers)" ;;
     esac
     ns_exists "$ns" || die "namespace $ns does not exist (run '$prog up')"
     exec ip netns exec "$ns" "$@"

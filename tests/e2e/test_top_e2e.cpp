@@ -136,3 +136,74 @@ TEST_CASE("metrics: --metrics serves the documented counters while the lab pings
     CHECK(watch.wait_for(20s));
     CHECK(watch.exit_status() == 0);
 }
+
+TEST_CASE("top: a road-warrior gateway for 8 peers, each its own WireGuard interface (masqueraded out of the uplink): "
+          "each peer's requests decrypted from it and forwarded with their source rewritten, the NAT chain on the "
+          "connection's first packet and conntrack's translation on the others, the replies rewritten back and "
+          "encrypted to the same peer",
+          "[e2e][top]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    constexpr int kPeers = 8;
+    Lab lab(LabKind::seed, LabSpec{.peers = kPeers});
+    const std::string wgs = lab.server_wg_iface();
+    // Each peer's public key, as the server knows it (`wg show IF peers` lists them; the lab's own client too).
+    std::vector<std::string> keys;
+    for (int i = 1; i <= kPeers; ++i) {
+        RunResult key = lab.exec("peers", "wg show " + sh_quote(lab.peer_iface(i)) + " public-key");
+        REQUIRE(key.status == 0);
+        keys.push_back(trimmed(key.output));
+    }
+    WatchOutput out = wgbpf_while(
+        "top --netns " + sh_quote(lab.server_ns()) + " --iface " + sh_quote(wgs) + " --interval 1",
+        [&] {
+            std::string pings;
+            for (int i = 1; i <= kPeers; ++i)
+                pings += "ping -n -c 3 -i 0.3 -W 2 -I " + Lab::peer_address(i) + " " + kRouterWan + " >/dev/null & ";
+            CHECK(lab.exec("peers", pings + "fail=0; for p in $(jobs -p); do wait $p || fail=1; done; exit $fail", 30s)
+                      .status == 0);
+        },
+        10);
+    CHECK(out.exit_status == 0);
+    std::vector<json> snapshots = out.of_kind("top");
+    REQUIRE(!snapshots.empty());
+    const json& last = snapshots.back();
+    INFO("paths at the end:\n" << path_lines(last));
+    CHECK(int_field(last, "lost_events") == 0);
+
+    auto has_chain = [](const json& p, const std::string& chain) {
+        return has_hop(p, [&](const json& h) { return str_field(h, "chain") == chain; });
+    };
+    auto rewritten = [](const json& p, const char* which) {
+        return has_hop(
+            p, [&](const json& h) { return str_field(h, "kind") == "nat" && str_field(h, "rewritten") == which; });
+    };
+    auto with_peer = [](const json& p, const char* action, const std::string& key) {
+        return has_hop(p,
+                       [&](const json& h) { return str_field(h, "action") == action && str_field(h, "peer") == key; });
+    };
+    for (const json& p : array_field(last, "paths")) {
+        // every hop names what ran: an nftables chain, or conntrack's NAT for an established connection
+        CHECK_FALSE(has_chain(p, "(not an nftables chain)"));
+    }
+    for (int i = 0; i < kPeers; ++i) {
+        INFO("peer " << i + 1 << " " << keys[i]);
+        int64_t requests = 0, first = 0, later = 0, replies = 0;
+        for (const json& p : array_field(last, "paths")) {
+            if (str_field(p, "outcome") == "forwarded" && with_peer(p, "decrypt", keys[i])) {
+                CHECK(rewritten(p, "src"));
+                CHECK_FALSE(p.value("incomplete", true));
+                requests += int_field(p, "packets").value_or(0);
+                if (has_chain(p, "ip gateway postrouting")) first += int_field(p, "packets").value_or(0);
+                if (has_chain(p, "conntrack NAT")) later += int_field(p, "packets").value_or(0);
+            }
+            if (str_field(p, "outcome") == "encapsulated" && with_peer(p, "encrypt", keys[i])) {
+                CHECK(rewritten(p, "dst"));
+                replies += int_field(p, "packets").value_or(0);
+            }
+        }
+        CHECK(requests == 3);
+        CHECK(first == 1); // one ping, one connection: its NAT chain runs once
+        CHECK(later == 2);
+        CHECK(replies == 3);
+    }
+}

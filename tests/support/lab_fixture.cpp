@@ -196,9 +196,10 @@ Lab::Lab(LabKind kind, const LabSpec& spec)
     : name_(spec.name.empty() ? env_or("WGBPF_LAB", "wgbpf") : spec.name),
       wg_(spec.wg.empty() ? env_or("WGBPF_LAB_WG", "wg0") : spec.wg),
       script_(spec.script.empty() ? script() : spec.script),
-      env_(std::string(kind == LabKind::container ? "WGBPF_LAB_CONTAINER=1 " : "") + "WGBPF_LAB=" + sh_quote(name_) +
-           " WGBPF_LAB_WG=" + sh_quote(wg_) + " ") {
-    RunResult r = run_status(env_ + "bash " + sh_quote(script_) + " up 2>&1", std::chrono::seconds(120));
+      env_(std::string(kind == LabKind::container ? "WGBPF_LAB_CONTAINER=1 " : "") +
+           (spec.peers ? "WGBPF_LAB_PEERS=" + std::to_string(spec.peers) + " " : std::string()) +
+           "WGBPF_LAB=" + sh_quote(name_) + " WGBPF_LAB_WG=" + sh_quote(wg_) + " ") {
+    RunResult r = run_status(env_ + "bash " + sh_quote(script_) + " up 2>&1", std::chrono::seconds(120 + spec.peers));
     up_log_ = r.output;
     if (r.status != 0) {
         run_status(env_ + "bash " + sh_quote(script_) + " down 2>&1",
@@ -222,6 +223,7 @@ RunResult Lab::exec(const std::string& role, const std::string& cmd, std::chrono
     else if (role == "router") ns = router_ns();
     else if (role == "server") ns = server_ns();
     else if (role == "app") ns = app_ns();
+    else if (role == "peers") ns = peers_ns();
     else throw std::invalid_argument("unknown lab role: " + role);
     return run_status("ip netns exec " + sh_quote(ns) + " sh -c " + sh_quote(cmd), timeout);
 }

@@ -93,6 +93,7 @@ private:
 constexpr const char* kTarget = "198.51.100.9";    // on the server's lo, reached through the tunnel
 constexpr const char* kEndpoint = "203.0.113.123"; // the server's WireGuard endpoint
 constexpr const char* kClientLan = "192.168.178.48";
+constexpr const char* kRouterWan = "203.0.113.1"; // the router beyond the server's uplink: the gateway peers' far end
 constexpr const char* kClientTunnel = "10.0.0.1";
 constexpr int64_t kFwmark = 51820; // 0xca6c, wg-quick's fwmark and table
 // For the server's namespace: angristan/wireguard-install's PostUp in nftables, masquerading what the peers
@@ -120,6 +121,7 @@ struct LabSpec {
     std::string name;   // WGBPF_LAB
     std::string wg;     // WGBPF_LAB_WG: the client's WireGuard interface
     std::string script; // the path of lab.sh
+    int peers = 0;      // WGBPF_LAB_PEERS: the server a gateway for this many more peers in <lab>-peers
 };
 
 class Lab {
@@ -135,8 +137,12 @@ public:
     std::string client_ns() const { return name_ + "-client"; }
     std::string router_ns() const { return name_ + "-router"; }
     std::string server_ns() const { return name_ + "-server"; }
-    std::string app_ns() const { return name_ + "-app"; } // LabKind::container
-    const std::string& wg_iface() const { return wg_; }   // the client's WireGuard interface
+    std::string app_ns() const { return name_ + "-app"; }     // LabKind::container
+    std::string peers_ns() const { return name_ + "-peers"; } // LabSpec::peers
+    // Gateway peer i (1..peers): its WireGuard interface and tunnel address (scripts/lab.sh).
+    std::string peer_iface(int i) const { return wg_ + "p" + std::to_string(i); }
+    static std::string peer_address(int i) { return "10.7.0." + std::to_string(i); }
+    const std::string& wg_iface() const { return wg_; } // the client's WireGuard interface
     const std::string& up_log() const { return up_log_; }
     // "kernel" or the user-space implementation the script chose ("wireguard-go"), as it recorded it.
     std::string implementation() const;
@@ -147,7 +153,7 @@ public:
     // Kernel WireGuard (`ip -d link` says "wireguard") or a user-space implementation over TUN.
     bool kernel_wireguard(const std::string& role = "client", const std::string& iface = "") const;
 
-    // `ip netns exec <role namespace> sh -c cmd`; role: "client", "router", "server" or "app".
+    // `ip netns exec <role namespace> sh -c cmd`; role: "client", "router", "server", "app" or "peers".
     RunResult exec(const std::string& role, const std::string& cmd,
                    std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 

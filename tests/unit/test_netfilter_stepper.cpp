@@ -362,6 +362,32 @@ TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
     CHECK(steps[1].chain == "post");
     CHECK(steps[1].priority == 100);
     CHECK(steps[1].notes == std::vector<std::string>{"src rewritten: 192.168.178.48:51820 -> 198.51.100.7:1024"});
+    CHECK(steps[1].pkt_after.src == after.src); // what the next hook saw: the path's "src rewritten"
+    CHECK(steps[1].conntrack_nat.empty());
+
+    // The connection's later packets: its NAT chain does not run, conntrack translates them as the first was.
+    auto later = outer_udp(23);
+    later.sport = pkt.sport;
+    auto later_after = later;
+    later_after.src = after.src;
+    later_after.sport = after.sport;
+    auto established = [&](NfBracketEvent e) {
+        e.ct_state = kCtEstablished;
+        return e;
+    };
+    stepper.add(established(ev(later, 2, 1, 2)));
+    stepper.add(established(ev(later_after, 3, 1, 2)));
+    REQUIRE(steps.size() == 3);
+    CHECK(steps[2].family.empty());
+    CHECK(steps[2].conntrack_nat == std::vector<std::string>{"ip nat post"});
+    CHECK(steps[2].pkt_after.src == after.src);
+    CHECK(steps[2].notes.size() == 2);
+    // ... and one it did not translate: nothing ran there, nothing to show.
+    auto untranslated = outer_udp(24);
+    stepper.add(established(ev(untranslated, 2, 1, 2)));
+    stepper.add(established(ev(untranslated, 3, 1, 2)));
+    REQUIRE(steps.size() == 3);
+    steps.pop_back();
 
     // A span without chains: a change is reported with a note, no change reports nothing.
     auto other = outer_udp(21);

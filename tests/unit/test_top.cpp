@@ -48,7 +48,8 @@ PacketTimeline from_source(PacketTimeline t, const char* src) {
     return t;
 }
 
-template <class Hop> std::vector<Hop> hops_of(const PathSignature& p) {
+template <class Hop>
+std::vector<Hop> hops_of(const PathSignature& p) {
     std::vector<Hop> out;
     for (const PathHop& h : p.hops)
         if (const Hop* x = std::get_if<Hop>(&h)) out.push_back(*x);
@@ -123,6 +124,31 @@ TEST_CASE("top: the seed's marks, source NAT and rp_filter failure are part of t
     auto dst = hops_of<NatHop>(path_of(dnat));
     REQUIRE(dst.size() == 1);
     CHECK(!dst[0].source);
+
+    // A chain (bracketed) whose next hook saw another source: rewritten there, after the chain, once.
+    PacketTimeline snat = with_outcome(seed, Outcome::encapsulated);
+    std::vector<NetfilterStep*> snat_chains;
+    for (TimelineStep& st : snat.steps)
+        if (auto* n = std::get_if<NetfilterStep>(&st)) snat_chains.push_back(n);
+    REQUIRE(snat_chains.size() >= 2);
+    const IpAddress translated = IpAddress::parse("203.0.113.9").value();
+    snat_chains.front()->pkt_after = snat_chains.front()->pkt;
+    snat_chains.front()->pkt_after.src = translated;
+    for (size_t i = 1; i < snat_chains.size(); ++i) snat_chains[i]->pkt.src = translated;
+    PathSignature sp = path_of(snat);
+    auto snat_hops = hops_of<NatHop>(sp);
+    REQUIRE(snat_hops.size() == 1);
+    CHECK(snat_hops[0].source);
+    auto at = std::find_if(sp.hops.begin(), sp.hops.end(),
+                           [](const PathHop& h) { return std::holds_alternative<NatHop>(h); });
+    REQUIRE(at != sp.hops.begin());
+    CHECK(std::holds_alternative<ChainHop>(*(at - 1)));
+    // Conntrack's translation for an established connection (no chain ran) is named as such.
+    snat_chains.front()->family.clear();
+    snat_chains.front()->conntrack_nat = {"ip nat postrouting"};
+    auto named = hops_of<ChainHop>(path_of(snat));
+    REQUIRE(!named.empty());
+    CHECK(named.front().chain == "conntrack NAT");
 
     // A packet sent with no route lookup seen: a hop saying so, not a gap in the path.
     PacketTimeline cached = with_outcome(seed, Outcome::sent);

@@ -21,13 +21,17 @@ struct TracedRule {
 struct NetfilterStep {
     uint64_t t_ns = 0;
     uint32_t netns = 0;
-    PacketInfo pkt; // as seen entering the chain
+    PacketInfo pkt;       // as seen entering the chain
+    PacketInfo pkt_after; // as the next of wgbpf's hooks saw it (brackets; not is_ip when unknown): NAT shows here
     NfHook hook = NfHook::prerouting;
     std::string family; // table family: "ip" | "ip6" | "inet" | ..., "iptables" | "ip6tables" (legacy),
                         // "" when not a chain (a change between two brackets with no chain there)
     std::string table;
     std::string chain;
     std::vector<std::string> shared_with; // other chains in the same span ("inet filter output"), when bracketed
+    // No chain ran, and conntrack applied the translation these NAT chains chose for the connection's first packet
+    // ("ip nat postrouting"): an established connection's later packets are translated without them.
+    std::vector<std::string> conntrack_nat;
     int32_t priority = 0;
     NfVerdict verdict = NfVerdict::unknown;
     uint32_t mark_before = 0;

@@ -179,17 +179,25 @@ void NetfilterStepper::emit_between(const NetfilterContext& ctx, const NfBracket
     // nftables runs NAT chains only for a connection's first packet; later ones are translated by
     // conntrack from what that first packet decided.
     bool established = from.ct_state == kCtEstablished || from.ct_state == kCtEstablishedReply;
-    size_t nat_not_run = established ? std::erase_if(members, [](const Member& m) { return m.nat; }) : 0;
+    std::vector<std::string> nat_chains;
+    if (established)
+        for (const Member& m : members)
+            if (m.nat) nat_chains.push_back(member_text(m));
+    std::erase_if(members, [&](const Member& m) { return established && m.nat; });
+    const size_t nat_not_run = nat_chains.size();
 
     NetfilterStep s = span_step(members, from, NfVerdict::accept); // it reached the next bracket
+    s.pkt_after = to.pkt;
     s.mark_after = to.mark;
     s.ct_mark_after = to.ct_mark;
     s.ct_state = std::string(ct_state_name(to.ct_state));
     explain_changes(s, members, ctx.ruleset);
     bool rewritten = note_rewrites(s, from.pkt, to.pkt);
-    if (nat_not_run && rewritten)
+    if (nat_not_run && rewritten) {
         s.notes.push_back("translated by conntrack for an established connection: its NAT chains ran only for "
                           "the connection's first packet");
+        if (members.empty()) s.conntrack_nat = std::move(nat_chains);
+    }
     if (members.empty() && !rewritten && !s.mark_changed() && !s.ct_mark_changed()) return;
     if (to.bracket - from.bracket > 1)
         s.notes.push_back("bracket events missing: the chains between are reported together");

@@ -1,6 +1,7 @@
 #include "render/netfilter_render.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "render/paint.hpp"
 
@@ -35,6 +36,8 @@ std::string ct_mark_text(const NetfilterStep& s, const Paint& paint) {
 }
 
 std::string chain_text(const NetfilterStep& s) {
+    if (s.family.empty() && !s.conntrack_nat.empty())
+        return fmt::format("conntrack NAT ({} not run: an established connection)", fmt::join(s.conntrack_nat, ", "));
     if (s.family.empty()) return "(not an nftables chain)";
     std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
     if (!s.shared_with.empty()) {
@@ -98,6 +101,7 @@ void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName&
     JsonObject j(w); // keys in byte order; the packet's go between them
     j.merge(packet.fields());
     j.name("chain", s.chain);
+    j.strings("conntrack_nat", s.conntrack_nat);
     if (s.ct_tracked_after()) j.uint("ct_mark_after", s.ct_mark_after);
     else j.null("ct_mark_after");
     if (s.ct_tracked_before()) j.uint("ct_mark_before", s.ct_mark_before);

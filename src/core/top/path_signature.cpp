@@ -15,7 +15,8 @@ constexpr std::string_view kSourceNatLeaving = "src rewritten after routing";
 
 class PathWalk {
 public:
-    PathWalk(PathSignature& p, const PacketInfo& first) : p_(p), src_(first.src), dst_(first.dst), known_(first.is_ip) {}
+    PathWalk(PathSignature& p, const PacketInfo& first)
+        : p_(p), src_(first.src), dst_(first.dst), known_(first.is_ip) {}
 
     void operator()(const RouteDecision& d) {
         // The input decision routes the packet as prerouting's NAT left it; the reverse lookup swaps addresses and
@@ -26,12 +27,15 @@ public:
     }
     void operator()(const NetfilterStep& s) {
         if (s.pkt.is_ip) seen(s.pkt.src, s.pkt.dst);
-        std::string chain = s.family.empty() ? std::string("(not an nftables chain)")
-                                             : s.family + " " + s.table + " " + s.chain;
+        std::string chain = !s.family.empty()          ? s.family + " " + s.table + " " + s.chain
+                            : !s.conntrack_nat.empty() ? std::string("conntrack NAT")
+                                                       : std::string("(not an nftables chain)");
         for (const std::string& other : s.shared_with) chain += " + " + other;
         p_.hops.emplace_back(ChainHop{s.hook, std::move(chain), s.verdict,
                                       s.mark_changed() ? std::optional(s.mark_after) : std::nullopt,
                                       s.ct_mark_changed() ? std::optional(s.ct_mark_after) : std::nullopt});
+        // what the chains (or conntrack's NAT) rewrote, as the next hook saw the packet
+        if (s.pkt_after.is_ip) seen(s.pkt_after.src, s.pkt_after.dst);
     }
     void operator()(const DropStep& d) {
         if (d.pkt.is_ip) seen(d.pkt.src, d.pkt.dst);
@@ -67,12 +71,14 @@ size_t hop_bytes(const PathHop& h) {
     return sizeof(PathHop) + std::visit(
                                  [](const auto& x) -> size_t {
                                      using T = std::decay_t<decltype(x)>;
-                                     if constexpr (std::is_same_v<T, RouteHop>) return x.table_name.size() + x.oif.size();
+                                     if constexpr (std::is_same_v<T, RouteHop>)
+                                         return x.table_name.size() + x.oif.size();
                                      else if constexpr (std::is_same_v<T, ChainHop>) return x.chain.size();
                                      else if constexpr (std::is_same_v<T, WireguardHop>)
                                          return x.interface.size() + x.peer.size() + x.verdict.size();
                                      else if constexpr (std::is_same_v<T, DeviceHop>) return x.dev.size();
-                                     else if constexpr (std::is_same_v<T, DropHop>) return x.reason.size() + x.chain.size();
+                                     else if constexpr (std::is_same_v<T, DropHop>)
+                                         return x.reason.size() + x.chain.size();
                                      else return 0;
                                  },
                                  h);
