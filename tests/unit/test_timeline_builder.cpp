@@ -1745,3 +1745,27 @@ TEST_CASE("a drop of a packet id WireGuard ended more than a second before is a 
     c.builder.flush_all();
     REQUIRE(c.out.size() == 2);
 }
+
+TEST_CASE("a packet sent through a veth lives on in its peer's namespace: its drop there, not watched, is not a drop "
+          "here; a drop in the namespace it left (the device's own) still is") {
+    for (bool beyond : {true, false}) {
+        Collected c;
+        feed_outgoing_ping(c.builder);
+        // the same buffer, decrypted in place by the far end's kernel WireGuard, freed by its ping's raw socket path
+        PacketInfo inner_there = icmp_packet(kOuterOut, "198.51.100.9", "10.0.0.1", 0);
+        DropStep d = drop_step(inner_there, "NO_SOCKET", "ping_rcv+0xb3", 1'000'400'000);
+        if (beyond) d.netns = kNs + 7;
+        c.builder.add(d);
+        c.builder.flush_all();
+        INFO(beyond);
+        const PacketTimeline* outer = nullptr;
+        size_t dropped = 0;
+        for (const PacketTimeline& t : c.out) {
+            if (t.packet_id == kOuterOut && !steps_of<DeviceStep>(t).empty()) outer = &t;
+            dropped += t.outcome == Outcome::dropped;
+        }
+        REQUIRE(outer);
+        CHECK(outer->outcome == Outcome::sent);
+        CHECK(dropped == (beyond ? 0u : 1u));
+    }
+}

@@ -188,6 +188,10 @@ struct TimelineBuilder::State {
     // Packet ids kernel WireGuard dropped (its verdict ended their timelines): the kfree_skb that follows is
     // the same drop, not a new packet.
     std::unordered_map<uint64_t, uint64_t> ended_by_wireguard; // packet id -> when
+    // Packets whose timeline ended leaving through a device (sent, forwarded), by packet id: the namespace they left.
+    // A veth takes the same buffer into its peer's namespace, where it lives on (another host's WireGuard may even
+    // decrypt it in place): its later drop there, in a namespace not watched, is not part of this story.
+    std::unordered_map<uint64_t, uint32_t> left_namespace;
     // Handed to a WireGuard device and waiting for its outer packet: packet id -> (timeline id, when). A device
     // that drops it right away (a TUN device's queue full) frees it with a drop reason: that ends this timeline.
     std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> in_tunnel_device;
@@ -1403,6 +1407,11 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
 
 void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
+    if (auto it = s.left_namespace.find(d.pkt.id); it != s.left_namespace.end() && !s.open.contains(d.pkt.id)) {
+        bool beyond = d.netns != it->second && !s.ctx(d.netns).config; // dropped where it went, not watched there
+        s.left_namespace.erase(it);
+        if (beyond) return;
+    }
     // wg_xmit frees the packet it refused right after its verdict ended the timeline: the same drop.
     if (auto it = s.ended_by_wireguard.find(d.pkt.id); it != s.ended_by_wireguard.end() && !s.open.contains(d.pkt.id)) {
         bool same = d.t_ns >= it->second && d.t_ns - it->second <= 1'000'000'000; // not a later packet in that buffer
@@ -1556,6 +1565,8 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     if (!local && !arrival_seen(still->tl))
         still->tl.gaps.push_back("its arrival was not seen: it matched what wgbpf watches only from its first step "
                                  "here on (e.g. after address translation)");
+    if (s.left_namespace.size() >= s.limits.max_open) s.left_namespace.clear();
+    s.left_namespace[ev.pkt.id] = still->tl.netns;
     s.complete(*still, local ? Outcome::sent : Outcome::forwarded);
 }
 
