@@ -108,8 +108,14 @@ check_names() {
     [[ $n =~ ^[A-Za-z0-9_=+.-]{1,15}$ ]] || die "bad interface name '$n' (1-15 characters)"
   done
   [[ $WG != "$WGS" ]] || die "client and server WireGuard interfaces must differ ($WG)"
+}
+
+# WGBPF_LAB_PEERS, checked for `up` only (`down` must work whatever it says).
+check_peers() {
   [[ $PEERS =~ ^[0-9]+$ ]] && ((PEERS <= 250)) || die "WGBPF_LAB_PEERS must be a number from 0 to 250, got '$PEERS'"
+  ((PEERS == 0)) && return 0
   ((${#WG} + 1 + ${#PEERS} <= 15)) || die "peer interface names ${WG}p$PEERS would be longer than 15 characters"
+  [[ $IPV6 == 0 && $CONTAINER == 0 ]] || die "WGBPF_LAB_PEERS is IPv4 only and not with WGBPF_LAB_CONTAINER"
 }
 
 need_tools() {
@@ -500,7 +506,6 @@ do_status() {
 # WGBPF_LAB_PEERS=N: N peers in LAB-peers, each its own WireGuard interface, and the server their gateway.
 gateway_peers() {
   local impl=$1 i name conf=$STATE/gateway-peers.conf
-  [[ $IPV6 == 0 && $CONTAINER == 0 ]] || die "WGBPF_LAB_PEERS is IPv4 only and not with WGBPF_LAB_CONTAINER"
   ip -n "$NS_P" link add p0 type veth peer name r2 netns "$NS_R"
   ip -n "$NS_R" addr add "$ROUTER_PEERS/24" dev r2
   ip -n "$NS_R" link set r2 up
@@ -564,6 +569,7 @@ case $cmd in
   up)
     [[ $# -eq 0 ]] || usage
     need_tools
+    check_peers
     do_up
     ;;
   down)

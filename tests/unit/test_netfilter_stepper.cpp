@@ -3,6 +3,7 @@
 #include "netfilter_fixtures.hpp"
 #include "nftrace/trace_table_name.hpp"
 #include "netfilter/netfilter_stepper.hpp"
+#include "render/netfilter_render.hpp"
 
 using namespace wgbpf;
 using namespace wgbpf::test;
@@ -363,7 +364,7 @@ TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
     CHECK(steps[1].priority == 100);
     CHECK(steps[1].notes == std::vector<std::string>{"src rewritten: 192.168.178.48:51820 -> 198.51.100.7:1024"});
     CHECK(steps[1].pkt_after.src == after.src); // what the next hook saw: the path's "src rewritten"
-    CHECK(steps[1].conntrack_nat.empty());
+    CHECK_FALSE(steps[1].conntrack_nat);
 
     // The connection's later packets: its NAT chain does not run, conntrack translates them as the first was.
     auto later = outer_udp(23);
@@ -379,9 +380,28 @@ TEST_CASE("shared spans, jump targets, rewrites and changes outside nftables") {
     stepper.add(established(ev(later_after, 3, 1, 2)));
     REQUIRE(steps.size() == 3);
     CHECK(steps[2].family.empty());
-    CHECK(steps[2].conntrack_nat == std::vector<std::string>{"ip nat post"});
+    REQUIRE(steps[2].conntrack_nat);
+    CHECK(*steps[2].conntrack_nat == std::vector<std::string>{"ip nat post"});
     CHECK(steps[2].pkt_after.src == after.src);
     CHECK(steps[2].notes.size() == 2);
+    // A reply de-masqueraded by conntrack's NAT hook at -100, inside another chain's span (NAT hooks are registered at
+    // every hook once a NAT chain exists): that chain is named, and conntrack's NAT beside it.
+    plan.brackets.push_back({kNfprotoIpv4, NfHook::prerouting, -151});
+    plan.brackets.push_back({kNfprotoIpv4, NfHook::prerouting, -1});
+    const uint32_t pre = static_cast<uint32_t>(plan.brackets.size() - 2);
+    plan.spans.push_back({pre, pre + 1, {{"ip", "fw", "premangle", -150}}});
+    auto reply = outer_udp(25);
+    auto reply_after = reply;
+    reply_after.dst = *IpAddress::parse("10.0.0.9");
+    stepper.add(established(ev(reply, pre, 0, 0)));
+    stepper.add(established(ev(reply_after, pre + 1, 0, 0)));
+    REQUIRE(steps.size() == 4);
+    CHECK(steps[3].chain == "premangle");
+    REQUIRE(steps[3].conntrack_nat);
+    CHECK(steps[3].conntrack_nat->empty());
+    CHECK(chain_text(steps[3]) == "ip fw premangle (prio -150) and conntrack NAT (an established connection)");
+    steps.pop_back();
+
     // ... and one it did not translate: nothing ran there, nothing to show.
     auto untranslated = outer_udp(24);
     stepper.add(established(ev(untranslated, 2, 1, 2)));

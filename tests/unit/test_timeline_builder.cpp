@@ -1746,26 +1746,33 @@ TEST_CASE("a drop of a packet id WireGuard ended more than a second before is a 
     REQUIRE(c.out.size() == 2);
 }
 
-TEST_CASE("a packet sent through a veth lives on in its peer's namespace: its drop there, not watched, is not a drop "
-          "here; a drop in the namespace it left (the device's own) still is") {
-    for (bool beyond : {true, false}) {
+TEST_CASE("a packet sent through a veth lives on in its peer's namespace: the buffer's drop there, not watched, "
+          "carrying another packet (decrypted in place) is not a drop here; the same packet's drop there, or one in "
+          "the namespace it left, still is") {
+    enum class Where { beyond_other_packet, beyond_same_packet, beyond_unknown_netns, same_netns };
+    for (Where where :
+         {Where::beyond_other_packet, Where::beyond_same_packet, Where::beyond_unknown_netns, Where::same_netns}) {
         Collected c;
         feed_outgoing_ping(c.builder);
-        // the same buffer, decrypted in place by the far end's kernel WireGuard, freed by its ping's raw socket path
+        // the far end's kernel WireGuard decrypts the same buffer in place; its ping's raw socket path frees it
         PacketInfo inner_there = icmp_packet(kOuterOut, "198.51.100.9", "10.0.0.1", 0);
-        DropStep d = drop_step(inner_there, "NO_SOCKET", "ping_rcv+0xb3", 1'000'400'000);
-        if (beyond) d.netns = kNs + 7;
+        PacketInfo outer = outer_out(kOuterOut, outer_payload(84), wg_data(kServerIndex, 2));
+        DropStep d = where == Where::beyond_same_packet
+                         ? drop_step(outer, "NETFILTER_DROP", "nft_do_chain+0x1", 1'000'400'000)
+                         : drop_step(inner_there, "NO_SOCKET", "ping_rcv+0xb3", 1'000'400'000);
+        if (where == Where::beyond_other_packet || where == Where::beyond_same_packet) d.netns = kNs + 7;
+        if (where == Where::beyond_unknown_netns) d.netns = 0; // the probe could not tell
         c.builder.add(d);
         c.builder.flush_all();
-        INFO(beyond);
-        const PacketTimeline* outer = nullptr;
+        INFO(int(where));
+        const PacketTimeline* sent = nullptr;
         size_t dropped = 0;
         for (const PacketTimeline& t : c.out) {
-            if (t.packet_id == kOuterOut && !steps_of<DeviceStep>(t).empty()) outer = &t;
+            if (t.packet_id == kOuterOut && !steps_of<DeviceStep>(t).empty()) sent = &t;
             dropped += t.outcome == Outcome::dropped;
         }
-        REQUIRE(outer);
-        CHECK(outer->outcome == Outcome::sent);
-        CHECK(dropped == (beyond ? 0u : 1u));
+        REQUIRE(sent);
+        CHECK(sent->outcome == Outcome::sent);
+        CHECK(dropped == (where == Where::beyond_other_packet ? 0u : 1u));
     }
 }

@@ -145,7 +145,7 @@ TEST_CASE("top: the seed's marks, source NAT and rp_filter failure are part of t
     CHECK(std::holds_alternative<ChainHop>(*(at - 1)));
     // Conntrack's translation for an established connection (no chain ran) is named as such.
     snat_chains.front()->family.clear();
-    snat_chains.front()->conntrack_nat = {"ip nat postrouting"};
+    snat_chains.front()->conntrack_nat = std::vector<std::string>{"ip nat postrouting"};
     auto named = hops_of<ChainHop>(path_of(snat));
     REQUIRE(!named.empty());
     CHECK(named.front().chain == "conntrack NAT");

@@ -28,11 +28,6 @@ constexpr HookPointId kKeepOrder[] = {
 
 std::string pf_name(uint8_t pf) { return pf == kNfprotoIpv6 ? "ipv6" : "ipv4"; }
 
-// NAT chains do not get hooks of their own: the conntrack NAT core registers once per hook at fixed
-// priorities (dstnat -100 before routing, srcnat 100 after) and runs the NAT chains inside, ordered by
-// their own priority. Brackets therefore go around the NAT core.
-int32_t nat_core_priority(NfHook hook) { return hook == NfHook::prerouting || hook == NfHook::output ? -100 : 100; }
-
 // iptables-legacy tables and the hooks they register (ipt_*/ip6t_* use the same priorities).
 struct LegacyHooks {
     const char* table;
@@ -145,6 +140,15 @@ void note_unbracketed(const HookPoint& hp, std::vector<std::string>& notes) {
 }
 
 } // namespace
+
+int32_t nat_core_priority(NfHook hook) { return hook == NfHook::prerouting || hook == NfHook::output ? -100 : 100; }
+
+bool BracketPlan::has_nat_chains() const {
+    for (const BracketSpan& s : spans)
+        for (const BracketSpan::Member& m : s.members)
+            if (m.nat) return true;
+    return false;
+}
 
 const BracketSpan* BracketPlan::span_after(uint32_t bracket) const {
     for (const BracketSpan& s : spans)

@@ -53,7 +53,14 @@ struct BracketPlan {
     std::vector<std::string> notes; // e.g. hooks left out because kMaxBrackets was reached
 
     const BracketSpan* span_after(uint32_t bracket) const; // the span that starts at this bracket
+    // Any NAT chain: the conntrack NAT core's hooks are then registered at every hook point of the namespace.
+    bool has_nat_chains() const;
 };
+
+// NAT chains do not get hooks of their own: the conntrack NAT core registers once per hook at fixed
+// priorities (dstnat -100 before routing, srcnat 100 after) and runs the NAT chains inside, ordered by
+// their own priority. Brackets therefore go around the NAT core.
+int32_t nat_core_priority(NfHook hook);
 
 // Pure. Brackets are placed only for hook points that have base chains (or legacy tables), never at a
 // priority in `taken`.

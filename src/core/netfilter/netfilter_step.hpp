@@ -29,9 +29,10 @@ struct NetfilterStep {
     std::string table;
     std::string chain;
     std::vector<std::string> shared_with; // other chains in the same span ("inet filter output"), when bracketed
-    // No chain ran, and conntrack applied the translation these NAT chains chose for the connection's first packet
-    // ("ip nat postrouting"): an established connection's later packets are translated without them.
-    std::vector<std::string> conntrack_nat;
+    // Conntrack's NAT translated the packet here: an established connection's packets are translated as its first
+    // packet was (a NAT chain's choice, possibly another hook's: a reply is de-masqueraded in prerouting) without
+    // running NAT chains. Holds the NAT chains of this span that did not run (may be empty); nullopt: not seen.
+    std::optional<std::vector<std::string>> conntrack_nat;
     int32_t priority = 0;
     NfVerdict verdict = NfVerdict::unknown;
     uint32_t mark_before = 0;

@@ -36,15 +36,19 @@ std::string ct_mark_text(const NetfilterStep& s, const Paint& paint) {
 }
 
 std::string chain_text(const NetfilterStep& s) {
-    if (s.family.empty() && !s.conntrack_nat.empty())
-        return fmt::format("conntrack NAT ({} not run: an established connection)", fmt::join(s.conntrack_nat, ", "));
-    if (s.family.empty()) return "(not an nftables chain)";
+    std::string nat;
+    if (s.conntrack_nat)
+        nat = s.conntrack_nat->empty() ? std::string("conntrack NAT (an established connection)")
+                                       : fmt::format("conntrack NAT ({} not run: an established connection)",
+                                                     fmt::join(*s.conntrack_nat, ", "));
+    if (s.family.empty()) return nat.empty() ? std::string("(not an nftables chain)") : nat;
     std::string out = fmt::format("{} {} {} (prio {})", s.family, s.table, s.chain, s.priority);
     if (!s.shared_with.empty()) {
         std::string others;
         for (const std::string& o : s.shared_with) others += (others.empty() ? "" : ", ") + o;
         out += " (shared with " + others + ")";
     }
+    if (!nat.empty()) out += " and " + nat;
     return out;
 }
 
@@ -101,7 +105,8 @@ void write_netfilter_json(JsonWriter& w, const NetfilterStep& s, const LinkName&
     JsonObject j(w); // keys in byte order; the packet's go between them
     j.merge(packet.fields());
     j.name("chain", s.chain);
-    j.strings("conntrack_nat", s.conntrack_nat);
+    if (s.conntrack_nat) j.strings("conntrack_nat", *s.conntrack_nat);
+    else j.null("conntrack_nat");
     if (s.ct_tracked_after()) j.uint("ct_mark_after", s.ct_mark_after);
     else j.null("ct_mark_after");
     if (s.ct_tracked_before()) j.uint("ct_mark_before", s.ct_mark_before);

@@ -188,10 +188,39 @@ struct TimelineBuilder::State {
     // Packet ids kernel WireGuard dropped (its verdict ended their timelines): the kfree_skb that follows is
     // the same drop, not a new packet.
     std::unordered_map<uint64_t, uint64_t> ended_by_wireguard; // packet id -> when
-    // Packets whose timeline ended leaving through a device (sent, forwarded), by packet id: the namespace they left.
-    // A veth takes the same buffer into its peer's namespace, where it lives on (another host's WireGuard may even
-    // decrypt it in place): its later drop there, in a namespace not watched, is not part of this story.
-    std::unordered_map<uint64_t, uint32_t> left_namespace;
+    // Packets whose timeline ended leaving through a device (sent, forwarded), by packet id. A veth takes the same
+    // buffer into its peer's namespace, where it lives on: another host's WireGuard may decrypt it in place, and the
+    // buffer's drop there, in a namespace not watched, is then another packet's. (The same packet's drop there is
+    // still shown.) Bounded: the oldest go first; older than the BPF watch's life, an entry says nothing.
+    struct Left {
+        uint32_t netns = 0;
+        uint64_t t_ns = 0;
+        PacketInfo pkt;
+    };
+    std::unordered_map<uint64_t, Left> left_namespace;
+    std::deque<std::pair<uint64_t, uint64_t>> left_order; // (packet id, when), oldest first
+
+    void remember_left(const Entry& e, uint64_t t_ns) {
+        while (left_order.size() >= limits.max_open) {
+            auto [id, t] = left_order.front();
+            left_order.pop_front();
+            if (auto it = left_namespace.find(id); it != left_namespace.end() && it->second.t_ns == t)
+                left_namespace.erase(it);
+        }
+        left_namespace[e.tl.packet_id] = Left{e.tl.netns, t_ns, current_packet(e)};
+        left_order.emplace_back(e.tl.packet_id, t_ns);
+    }
+
+    // The drop of a buffer that left a watched namespace and carries another packet now, in a namespace not watched.
+    bool dropped_beyond(const DropStep& d) {
+        auto it = left_namespace.find(d.pkt.id);
+        if (it == left_namespace.end() || open.contains(d.pkt.id)) return false;
+        const Left left = it->second;
+        left_namespace.erase(it);
+        constexpr uint64_t kWatchLife = 2'000'000'000; // WGBPF_WATCH_TTL_NS
+        return d.netns != 0 && d.netns != left.netns && !ctx(d.netns).config && d.t_ns >= left.t_ns &&
+               d.t_ns - left.t_ns <= kWatchLife && another_packet(left.pkt, d.pkt);
+    }
     // Handed to a WireGuard device and waiting for its outer packet: packet id -> (timeline id, when). A device
     // that drops it right away (a TUN device's queue full) frees it with a drop reason: that ends this timeline.
     std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> in_tunnel_device;
@@ -1407,11 +1436,7 @@ static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d
 
 void TimelineBuilder::add(const DropStep& d) {
     State& s = *state_;
-    if (auto it = s.left_namespace.find(d.pkt.id); it != s.left_namespace.end() && !s.open.contains(d.pkt.id)) {
-        bool beyond = d.netns != it->second && !s.ctx(d.netns).config; // dropped where it went, not watched there
-        s.left_namespace.erase(it);
-        if (beyond) return;
-    }
+    if (s.dropped_beyond(d)) return;
     // wg_xmit frees the packet it refused right after its verdict ended the timeline: the same drop.
     if (auto it = s.ended_by_wireguard.find(d.pkt.id); it != s.ended_by_wireguard.end() && !s.open.contains(d.pkt.id)) {
         bool same = d.t_ns >= it->second && d.t_ns - it->second <= 1'000'000'000; // not a later packet in that buffer
@@ -1565,8 +1590,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
     if (!local && !arrival_seen(still->tl))
         still->tl.gaps.push_back("its arrival was not seen: it matched what wgbpf watches only from its first step "
                                  "here on (e.g. after address translation)");
-    if (s.left_namespace.size() >= s.limits.max_open) s.left_namespace.clear();
-    s.left_namespace[ev.pkt.id] = still->tl.netns;
+    s.remember_left(*still, ev.t_ns);
     s.complete(*still, local ? Outcome::sent : Outcome::forwarded);
 }
 

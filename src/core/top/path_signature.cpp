@@ -27,10 +27,11 @@ public:
     }
     void operator()(const NetfilterStep& s) {
         if (s.pkt.is_ip) seen(s.pkt.src, s.pkt.dst);
-        std::string chain = !s.family.empty()          ? s.family + " " + s.table + " " + s.chain
-                            : !s.conntrack_nat.empty() ? std::string("conntrack NAT")
-                                                       : std::string("(not an nftables chain)");
+        std::string chain = !s.family.empty() ? s.family + " " + s.table + " " + s.chain
+                            : s.conntrack_nat ? std::string("conntrack NAT")
+                                              : std::string("(not an nftables chain)");
         for (const std::string& other : s.shared_with) chain += " + " + other;
+        if (s.conntrack_nat && !s.family.empty()) chain += " + conntrack NAT";
         p_.hops.emplace_back(ChainHop{s.hook, std::move(chain), s.verdict,
                                       s.mark_changed() ? std::optional(s.mark_after) : std::nullopt,
                                       s.ct_mark_changed() ? std::optional(s.ct_mark_after) : std::nullopt});
