@@ -10,9 +10,7 @@ using namespace wgbpf::test;
 
 namespace {
 
-std::string exposition(const PathMetrics& m) {
-    return prometheus::TextSerializer().Serialize(m.registry()->Collect());
-}
+std::string exposition(const PathMetrics& m) { return prometheus::TextSerializer().Serialize(m.registry()->Collect()); }
 
 bool has_line(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos;
@@ -58,7 +56,8 @@ TEST_CASE("metrics: the seed's packets by outcome, the rp_filter drop by reason,
     CHECK(has_line(text, "wgbpf_events_lost_total{module=\"route\"} 0"));
     // One ping: one message each way, though the inner timelines carry a copy of their outer packet's step.
     CHECK(has_line(text, "wgbpf_wireguard_messages_total{action=\"encrypt\",direction=\"out\",interface=\"wg0\"} 1"));
-    CHECK(has_line(text, "wgbpf_wireguard_messages_total{action=\"decrypt\",direction=\"in\",interface=\"wg0\"} 2"));
+    // The reply's; the message rp_filter dropped never reached WireGuard: not a decryption.
+    CHECK(has_line(text, "wgbpf_wireguard_messages_total{action=\"decrypt\",direction=\"in\",interface=\"wg0\"} 1"));
 }
 
 TEST_CASE("metrics: label values are valid UTF-8 of at most 128 bytes, whatever the kernel's names hold") {

@@ -160,8 +160,17 @@ TEST_CASE("top: the seed's marks, source NAT and rp_filter failure are part of t
 
     std::vector<PacketTimeline> failing = rp_filter_failure();
     bool failed = false;
-    for (const PacketTimeline& t : failing) failed |= path_of(t).rp_filter_failed();
+    for (const PacketTimeline& t : failing) {
+        PathSignature p = path_of(t);
+        failed |= p.rp_filter_failed();
+        // dropped by rp_filter before WireGuard took it: its message was never decrypted, and the path says so
+        if (p.rp_filter_failed())
+            for (const WireguardHop& w : hops_of<WireguardHop>(p)) CHECK(w.before_decryption);
+    }
     CHECK(failed);
+    // ... while the delivered reply's outer packet was decrypted
+    for (const WireguardHop& w : hops_of<WireguardHop>(path_of(with_outcome(seed, Outcome::decapsulated))))
+        CHECK_FALSE(w.before_decryption);
 }
 
 TEST_CASE("top: packets counted by path, rates over the interval, highest first; bounded") {

@@ -83,12 +83,7 @@ std::string wireguard_text(const WireguardStep& w, const PacketTimeline& t) {
     std::string action(name_of(w.action));
     for (char& c : action)
         if (c == '_') c = ' ';
-    bool wireguard_dropped = std::any_of(t.steps.begin(), t.steps.end(), [](const TimelineStep& s) {
-        const WireguardStep* v = std::get_if<WireguardStep>(&s);
-        return v && !v->dropped.empty();
-    });
-    if (w.action == WgAction::decrypt && t.outcome == Outcome::dropped && !wireguard_dropped)
-        action = "data (dropped before decryption)";
+    if (dropped_before_decryption(w, t)) action = "data (dropped before decryption)";
     bool out = w.direction == WgDirection::out;
     if (!w.dropped.empty()) // WireGuard's own verdict: the kernel's, exact, or a user-space one's, inferred
         return fmt::format("{} dropped{}: {}", w.interface.empty() ? std::string("WireGuard") : w.interface,

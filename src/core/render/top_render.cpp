@@ -24,7 +24,8 @@ struct HopText {
         else if (r.table) out += fmt::format(" table {}", *r.table);
         if (r.result == LookupResult::hit) {
             out += " > " + (r.oif.empty() ? std::string("(device not known)") : r.oif);
-            if (r.route_type && *r.route_type != RouteType::unicast) out += " (" + std::string(name_of(*r.route_type)) + ")";
+            if (r.route_type && *r.route_type != RouteType::unicast)
+                out += " (" + std::string(name_of(*r.route_type)) + ")";
             if (r.gateway) out += " (via " + r.gateway->to_string() + ")";
         } else if (r.result == LookupResult::none) {
             out += ": decision not seen";
@@ -44,7 +45,8 @@ struct HopText {
     std::string operator()(const NatHop& n) const { return n.source ? "src rewritten" : "dst rewritten"; }
     std::string operator()(const RpFilterHop& r) const { return "rp_filter " + std::string(name_of(r.result)); }
     std::string operator()(const WireguardHop& w) const {
-        std::string out = fmt::format("{} {}", w.interface, name_of(w.action));
+        std::string out = w.before_decryption ? w.interface + " data (dropped before decryption)"
+                                              : fmt::format("{} {}", w.interface, name_of(w.action));
         if (!w.peer.empty()) out += " peer " + short_key(w.peer);
         if (!w.verdict.empty()) out += " " + w.verdict;
         if (w.inferred) out += " (inferred)";
@@ -64,9 +66,9 @@ struct HopText {
 // What picked the packets counted, in words.
 std::string narrowed_text(const TopTextOptions& o) {
     std::string out;
-    if (!o.expression.empty()) out = "the packets '" + terminal_field(o.expression) + "' picks (and their inner or outer packets)";
-    if (o.sample_every > 1)
-        out += (out.empty() ? "" : ", in ") + fmt::format("1 flow in {} (sampled)", o.sample_every);
+    if (!o.expression.empty())
+        out = "the packets '" + terminal_field(o.expression) + "' picks (and their inner or outer packets)";
+    if (o.sample_every > 1) out += (out.empty() ? "" : ", in ") + fmt::format("1 flow in {} (sampled)", o.sample_every);
     return out;
 }
 
@@ -144,6 +146,7 @@ struct HopJson {
     }
     void operator()(const WireguardHop& w) const {
         o.str("action", name_of(w.action));
+        o.boolean("before_decryption", w.before_decryption);
         o.str("direction", name_of(w.direction));
         o.boolean("inferred", w.inferred);
         o.str("interface", w.interface);
@@ -175,18 +178,17 @@ std::string path_text(const PathSignature& p) {
 
 std::string render_top_text(const TopSnapshot& s, const TopTextOptions& o, const TextStyle& style) {
     Paint paint{style.colour};
-    std::string out = paint(paint::bold, fmt::format("wgbpf top: {:.0f} s, {} packet{} ({}B) on {} path{}{}",
-                                                     o.elapsed_s, s.packets, s.packets == 1 ? "" : "s",
-                                                     si(double(s.bytes)), s.paths, s.paths == 1 ? "" : "s",
-                                                     s.full ? " and other paths" : "")) +
-                      "\n";
+    std::string out =
+        paint(paint::bold, fmt::format("wgbpf top: {:.0f} s, {} packet{} ({}B) on {} path{}{}", o.elapsed_s, s.packets,
+                                       s.packets == 1 ? "" : "s", si(double(s.bytes)), s.paths, s.paths == 1 ? "" : "s",
+                                       s.full ? " and other paths" : "")) +
+        "\n";
     if (!o.expression.empty() || o.sample_every > 1)
         out += paint(paint::yellow, "counting only " + narrowed_text(o)) + "\n";
     if (o.lost_events || s.incomplete_packets)
-        out += paint(paint::yellow,
-                     fmt::format("{} event{} lost; {} packet{} counted on paths with gaps (marked ?)", o.lost_events,
-                                 o.lost_events == 1 ? "" : "s", s.incomplete_packets,
-                                 s.incomplete_packets == 1 ? "" : "s")) +
+        out += paint(paint::yellow, fmt::format("{} event{} lost; {} packet{} counted on paths with gaps (marked ?)",
+                                                o.lost_events, o.lost_events == 1 ? "" : "s", s.incomplete_packets,
+                                                s.incomplete_packets == 1 ? "" : "s")) +
                "\n";
     const bool several = several_namespaces(s);
     out += fmt::format("{:>9} {:>10} {:>8} {:>5} {:<5} {}\n", "PKT/S", "PACKETS", "BYTES", "LAST", "FLAGS", "PATH");

@@ -68,6 +68,11 @@ using TimelineStep = std::variant<RouteDecision, NetfilterStep, DropStep, RpFilt
 
 uint64_t step_time(const TimelineStep& s);
 
+struct PacketTimeline;
+// A received data message whose packet was dropped before WireGuard took it (an input chain, rp_filter): its
+// WireGuard step names the message, never a decryption that did not happen.
+bool dropped_before_decryption(const WireguardStep& w, const PacketTimeline& t);
+
 struct PacketTimeline {
     uint64_t id = 0;        // sequence number shown to people (#1, #2, ...), never a kernel address
     uint64_t packet_id = 0; // the keyed skb hash, for correlation with step objects

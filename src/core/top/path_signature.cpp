@@ -105,7 +105,11 @@ PathSignature path_of(const PacketTimeline& t) {
         else p.incomplete = true;
     }
     PathWalk walk(p, t.pkt);
-    for (const TimelineStep& s : t.steps) std::visit(walk, s);
+    for (const TimelineStep& s : t.steps) {
+        std::visit(walk, s);
+        if (const WireguardStep* w = std::get_if<WireguardStep>(&s); w && dropped_before_decryption(*w, t))
+            std::get<WireguardHop>(p.hops.back()).before_decryption = true;
+    }
     if (starts_with_any(t.notes, kSourceNatLeaving)) p.hops.emplace_back(NatHop{true});
     return p;
 }

@@ -68,6 +68,7 @@ struct WireguardHop {
     std::string peer;    // base64 public key ("" when unknown)
     std::string verdict; // WireguardStep::verdict
     bool inferred = false;
+    bool before_decryption = false; // a data message dropped before WireGuard took it: never decrypted
     auto operator<=>(const WireguardHop&) const = default;
 };
 
@@ -83,7 +84,8 @@ struct DropHop {
     auto operator<=>(const DropHop&) const = default;
 };
 
-using PathHop = std::variant<RouteHop, RouteNotSeenHop, ChainHop, NatHop, RpFilterHop, WireguardHop, DeviceHop, DropHop>;
+using PathHop =
+    std::variant<RouteHop, RouteNotSeenHop, ChainHop, NatHop, RpFilterHop, WireguardHop, DeviceHop, DropHop>;
 
 struct PathSignature {
     uint32_t netns = 0;
