@@ -182,6 +182,7 @@ struct StepText {
 struct StepJson {
     JsonWriter& w;
     const LinkName& link_name;
+    const PacketTimeline& t;
 
     void operator()(const RouteDecision& d) const { write_route_json(w, d); }
     void operator()(const NetfilterStep& s) const { write_netfilter_json(w, s, link_name); }
@@ -203,6 +204,7 @@ struct StepJson {
     void operator()(const WireguardStep& wg) const {
         JsonObject j(w);
         j.str("action", name_of(wg.action));
+        j.boolean("before_decryption", dropped_before_decryption(wg, t));
         j.opt("counter", wg.counter);
         j.str("direction", name_of(wg.direction));
         j.name("dropped", wg.dropped);
@@ -307,7 +309,7 @@ void write_timeline_json(JsonWriter& w, const PacketTimeline& t, const LinkName&
     if (p.is_ip) j.str("src", p.src.to_string());
     else j.null("src");
     j.key("steps").StartArray();
-    StepJson step_json{w, link_name};
+    StepJson step_json{w, link_name, t};
     for (const TimelineStep& s : t.steps) std::visit(step_json, s);
     w.EndArray();
     if (t.steps.empty()) j.null("t_ns");
