@@ -135,7 +135,9 @@ TEST_CASE(
     CHECK(outer.outcome == Outcome::decapsulated);
     CHECK(outer.outer_of == 2u);
     CHECK(outer.mark == kWgMark);
-    CHECK(kinds(outer) == Kinds{"dev", "wg", "nf", "nf", "route", "rp_filter", "nf"});
+    // WireGuard takes the message after its local delivery: its step comes where the decryption shows (the inner
+    // packet's arrival), after the input chain, not where the message was first read.
+    CHECK(kinds(outer) == Kinds{"dev", "nf", "nf", "route", "rp_filter", "nf", "wg"});
     CHECK(time_ordered(outer));
     auto rp = steps_of<RpFilterStep>(outer)[0];
     CHECK(rp.mode == RpFilterMode::strict);
@@ -598,7 +600,7 @@ TEST_CASE("kernel WireGuard: the same buffer comes back in through wg0 after dec
     CHECK(c.out[0].id == 1);
     CHECK(c.out[0].outcome == Outcome::decapsulated);
     CHECK(c.out[0].outer_of == 2u);
-    CHECK(kinds(c.out[0]) == Kinds{"dev", "wg", "nf", "nf"});
+    CHECK(kinds(c.out[0]) == Kinds{"dev", "nf", "nf", "wg"});
     c.builder.flush_all();
     REQUIRE(c.out.size() == 2);
     CHECK(c.out[1].decapsulated_from == 1u);

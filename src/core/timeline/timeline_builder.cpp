@@ -922,6 +922,14 @@ struct TimelineBuilder::State {
         WireguardStep s = link_step(*inner, *outer, outer_step);
         s.t_ns = inner_t; // decrypted just before it came out of the tunnel device
         add_step(*inner, s, true);
+        // The outer packet's step was placed where its message was first read (its arrival); WireGuard took and
+        // decrypted it only after its local delivery (route, input chain): it goes where the decryption shows.
+        for (TimelineStep& st : outer->tl.steps)
+            if (WireguardStep* w = std::get_if<WireguardStep>(&st);
+                w && w->direction == WgDirection::in && w->t_ns < inner_t)
+                w->t_ns = inner_t;
+        std::stable_sort(outer->tl.steps.begin(), outer->tl.steps.end(),
+                         [](const TimelineStep& a, const TimelineStep& b) { return step_time(a) < step_time(b); });
         release_if_done(inner_id);
         release_if_done(outer_id);
     }
