@@ -1778,3 +1778,39 @@ TEST_CASE("a packet sent through a veth lives on in its peer's namespace: the bu
         CHECK(dropped == (where == Where::beyond_other_packet ? 0u : 1u));
     }
 }
+
+TEST_CASE("a decrypted packet dropped by a chain on the tunnel keeps its decryption: only a message WireGuard never "
+          "took is 'dropped before decryption'") {
+    Collected c;
+    const uint64_t t0 = 1'022'000'000;
+    PacketInfo reply = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0);
+    reply.iif = kWg0;
+    reply.ip_id = 43561;
+    PacketInfo outer = outer_in(kOuterIn, outer_payload(reply.len), wg_data(kClientIndex, 5));
+    c.builder.add(ingress(outer, kC0, t0));
+    c.builder.add(outer_input_route(t0 + 12'000, kOuterIn));
+    c.builder.add(filter_input(outer, t0 + 20'000, kWgMark));
+    c.builder.add(ingress(reply, kWg0, t0 + 130'000));
+    c.builder.add(inner_input_route(t0 + 139'000, kReply));
+    NetfilterStep refused = filter_input(reply, t0 + 147'000);
+    refused.verdict = NfVerdict::drop;
+    c.builder.add(refused);
+    c.builder.add(drop_step(reply, "NETFILTER_DROP", "nft_do_chain+0x1", t0 + 148'000));
+    c.builder.flush_all();
+    const PacketTimeline* inner = nullptr;
+    const PacketTimeline* outer_tl = nullptr;
+    for (const PacketTimeline& t : c.out) {
+        if (t.packet_id == kReply) inner = &t;
+        if (t.packet_id == kOuterIn) outer_tl = &t;
+    }
+    REQUIRE(inner);
+    REQUIRE(outer_tl);
+    CHECK(inner->outcome == Outcome::dropped);
+    REQUIRE(inner->decapsulated_from);
+    auto wg = steps_of<WireguardStep>(*inner);
+    REQUIRE(wg.size() == 1);
+    CHECK_FALSE(dropped_before_decryption(wg[0], *inner));
+    CHECK_FALSE(not_taken_by_wireguard(wg[0], *inner));
+    // the outer packet's own step: after its input chain, where the decryption showed
+    CHECK(kinds(*outer_tl) == Kinds{"dev", "route", "nf", "wg"});
+}

@@ -218,7 +218,9 @@ TimelineEvidence::Group* TimelineEvidence::count(FindingKind kind, const std::st
 }
 
 void TimelineEvidence::wireguard_step(const PacketTimeline& t, const WireguardStep& w, const NetnsConfig* cfg) {
-    bool outer = outer_step(t) == &w;
+    // A message this host dropped before WireGuard took it (a chain, rp_filter) was not received by WireGuard: its
+    // drop is a finding of its own.
+    bool outer = outer_step(t) == &w && !not_taken_by_wireguard(w, t);
     if (outer) {
         PeerHealth& h = peer(w.interface, w.peer, w.endpoint);
         bool out = w.direction == WgDirection::out;

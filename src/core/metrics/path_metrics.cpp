@@ -75,10 +75,10 @@ void PathMetrics::add(const PacketTimeline& t) {
             if (r->result == RpFilterResult::fail) counter(rp_filter_failures_, {{"iif", label(r->iif)}}).Increment();
         } else if (const WireguardStep* w = std::get_if<WireguardStep>(&s)) {
             // A linked inner packet carries a copy of its outer packet's step: the message is counted once, there.
-            // A step WireGuard dropped the packet in is a drop, not a message it made; a data message dropped before
+            // A step WireGuard dropped the packet in is a drop, not a message it made; a message dropped before
             // WireGuard took it (rp_filter, an input chain) is neither.
             const bool inner_copy = t.encapsulated_in || t.decapsulated_from;
-            if (!inner_copy && w->dropped.empty() && !dropped_before_decryption(*w, t))
+            if (!inner_copy && w->dropped.empty() && !not_taken_by_wireguard(*w, t))
                 counter(wireguard_messages_, {{"interface", label(w->interface)},
                                               {"action", std::string(name_of(w->action))},
                                               {"direction", std::string(name_of(w->direction))}})

@@ -69,8 +69,11 @@ using TimelineStep = std::variant<RouteDecision, NetfilterStep, DropStep, RpFilt
 uint64_t step_time(const TimelineStep& s);
 
 struct PacketTimeline;
-// A received data message whose packet was dropped before WireGuard took it (an input chain, rp_filter): its
-// WireGuard step names the message, never a decryption that did not happen.
+// A received WireGuard message whose packet was dropped before WireGuard took it (an input chain, rp_filter, no
+// socket): its step names the message, never something WireGuard did with it. Not an inner packet's copy of its
+// outer packet's step (WireGuard took that one).
+bool not_taken_by_wireguard(const WireguardStep& w, const PacketTimeline& t);
+// ... a data message: never decrypted.
 bool dropped_before_decryption(const WireguardStep& w, const PacketTimeline& t);
 
 struct PacketTimeline {

@@ -602,7 +602,8 @@ struct TimelineBuilder::State {
     }
 
     // An outer packet: its WireGuard message becomes a step (sent: first, since encryption came before the
-    // packet existed; received: where it was first seen), and transport data goes looking for its inner packet.
+    // packet existed; received: where it was first seen, moved to its inner packet's arrival once linked: link_in),
+    // and transport data goes looking for its inner packet.
     void look_for_wireguard(Entry& e, const PacketInfo& pkt, bool outgoing, uint64_t t) {
         if (e.wg_seen || !pkt.has_udp_payload || pkt.later_fragment) return;
         const TimelineContext& c = ctx(e.tl.netns);
@@ -923,11 +924,15 @@ struct TimelineBuilder::State {
         s.t_ns = inner_t; // decrypted just before it came out of the tunnel device
         add_step(*inner, s, true);
         // The outer packet's step was placed where its message was first read (its arrival); WireGuard took and
-        // decrypted it only after its local delivery (route, input chain): it goes where the decryption shows.
-        for (TimelineStep& st : outer->tl.steps)
-            if (WireguardStep* w = std::get_if<WireguardStep>(&st);
-                w && w->direction == WgDirection::in && w->t_ns < inner_t)
-                w->t_ns = inner_t;
+        // decrypted it only after its local delivery (route, input chain): it goes where the decryption shows. Only
+        // this message's step (an outer packet that is itself another tunnel's inner one carries that one's too).
+        if (!has_drop(outer->tl))
+            for (TimelineStep& st : outer->tl.steps)
+                if (WireguardStep* w = std::get_if<WireguardStep>(&st);
+                    w && w->direction == WgDirection::in && w->interface == outer_step.interface &&
+                    w->action == outer_step.action && w->receiver_index == outer_step.receiver_index &&
+                    w->counter == outer_step.counter && w->t_ns < inner_t)
+                    w->t_ns = inner_t;
         std::stable_sort(outer->tl.steps.begin(), outer->tl.steps.end(),
                          [](const TimelineStep& a, const TimelineStep& b) { return step_time(a) < step_time(b); });
         release_if_done(inner_id);
