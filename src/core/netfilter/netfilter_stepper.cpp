@@ -193,12 +193,15 @@ void NetfilterStepper::emit_between(const NetfilterContext& ctx, const NfBracket
     s.ct_state = std::string(ct_state_name(to.ct_state));
     explain_changes(s, members, ctx.ruleset);
     bool rewritten = note_rewrites(s, from.pkt, to.pkt);
-    // Conntrack's NAT hooks (registered at every hook once any NAT chain exists) sit at fixed priorities.
-    const auto& brackets = ctx.plan->brackets;
-    const int32_t nat_priority = nat_core_priority(from.hook);
-    const bool nat_hook_within = to.bracket < brackets.size() && brackets[from.bracket].priority < nat_priority &&
-                                 nat_priority < brackets[to.bracket].priority && ctx.plan->has_nat_chains();
-    if (established && rewritten && (nat_not_run || nat_hook_within)) {
+    // Conntrack's NAT hooks (registered at every hook once any NAT chain exists) sit at fixed priorities. Asked
+    // only for an established connection's rewritten packet: the plan's spans are walked for it.
+    auto nat_hook_within = [&] {
+        const auto& brackets = ctx.plan->brackets;
+        const int32_t nat_priority = nat_core_priority(from.hook);
+        return to.bracket < brackets.size() && brackets[from.bracket].priority < nat_priority &&
+               nat_priority < brackets[to.bracket].priority && ctx.plan->has_nat_chains();
+    };
+    if (established && rewritten && (nat_not_run || nat_hook_within())) {
         s.notes.push_back(nat_not_run ? "translated by conntrack for an established connection: its NAT chains ran "
                                         "only for the connection's first packet"
                                       : "translated by conntrack's NAT for an established connection");

@@ -926,15 +926,19 @@ struct TimelineBuilder::State {
         // The outer packet's step was placed where its message was first read (its arrival); WireGuard took and
         // decrypted it only after its local delivery (route, input chain): it goes where the decryption shows. Only
         // this message's step (an outer packet that is itself another tunnel's inner one carries that one's too).
+        bool moved = false;
         if (!has_drop(outer->tl))
             for (TimelineStep& st : outer->tl.steps)
                 if (WireguardStep* w = std::get_if<WireguardStep>(&st);
                     w && w->direction == WgDirection::in && w->interface == outer_step.interface &&
                     w->action == outer_step.action && w->receiver_index == outer_step.receiver_index &&
-                    w->counter == outer_step.counter && w->t_ns < inner_t)
+                    w->counter == outer_step.counter && w->t_ns < inner_t) {
                     w->t_ns = inner_t;
-        std::stable_sort(outer->tl.steps.begin(), outer->tl.steps.end(),
-                         [](const TimelineStep& a, const TimelineStep& b) { return step_time(a) < step_time(b); });
+                    moved = true;
+                }
+        if (moved)
+            std::stable_sort(outer->tl.steps.begin(), outer->tl.steps.end(),
+                             [](const TimelineStep& a, const TimelineStep& b) { return step_time(a) < step_time(b); });
         release_if_done(inner_id);
         release_if_done(outer_id);
     }

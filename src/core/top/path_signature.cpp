@@ -15,8 +15,8 @@ constexpr std::string_view kSourceNatLeaving = "src rewritten after routing";
 
 class PathWalk {
 public:
-    PathWalk(PathSignature& p, const PacketInfo& first)
-        : p_(p), src_(first.src), dst_(first.dst), known_(first.is_ip) {}
+    PathWalk(PathSignature& p, const PacketTimeline& t)
+        : p_(p), t_(t), src_(t.pkt.src), dst_(t.pkt.dst), known_(t.pkt.is_ip) {}
 
     void operator()(const RouteDecision& d) {
         // The input decision routes the packet as prerouting's NAT left it; the reverse lookup swaps addresses and
@@ -44,7 +44,8 @@ public:
     }
     void operator()(const RpFilterStep& r) { p_.hops.emplace_back(RpFilterHop{r.result}); }
     void operator()(const WireguardStep& w) {
-        p_.hops.emplace_back(WireguardHop{w.action, w.direction, w.interface, w.peer, w.verdict, w.inferred});
+        p_.hops.emplace_back(WireguardHop{w.action, w.direction, w.interface, w.peer, w.verdict, w.inferred,
+                                          dropped_before_decryption(w, t_)});
     }
     void operator()(const DeviceStep& d) { p_.hops.emplace_back(DeviceHop{d.direction, d.dev}); }
 
@@ -60,6 +61,7 @@ private:
         known_ = true;
     }
     PathSignature& p_;
+    const PacketTimeline& t_;
     IpAddress src_, dst_;
     bool known_;
 };
@@ -104,12 +106,8 @@ PathSignature path_of(const PacketTimeline& t) {
         if (gap.starts_with(kRouteNotSeen)) p.hops.emplace_back(RouteNotSeenHop{});
         else p.incomplete = true;
     }
-    PathWalk walk(p, t.pkt);
-    for (const TimelineStep& s : t.steps) {
-        std::visit(walk, s);
-        if (const WireguardStep* w = std::get_if<WireguardStep>(&s); w && dropped_before_decryption(*w, t))
-            std::get<WireguardHop>(p.hops.back()).before_decryption = true;
-    }
+    PathWalk walk(p, t);
+    for (const TimelineStep& s : t.steps) std::visit(walk, s);
     if (starts_with_any(t.notes, kSourceNatLeaving)) p.hops.emplace_back(NatHop{true});
     return p;
 }
