@@ -923,6 +923,16 @@ TEST_CASE("an ICMP reply no ping socket took after local delivery is delivered, 
         CHECK(t.notes[0].find("raw sockets listening for ICMP, if any") != std::string::npos);
     }
 
+    // Freed in ping_rcv, with nothing else of it seen (its buffer followed into another namespace): ping_rcv is
+    // reached only after local delivery.
+    Collected lone;
+    PacketInfo reply = icmp_packet(kReply, "198.51.100.9", "10.0.0.1", 0);
+    lone.builder.add(drop_step(reply, "NO_SOCKET", "ping_rcv+0xb3", 130));
+    lone.builder.flush_all();
+    REQUIRE(lone.out.size() == 1);
+    CHECK(lone.out[0].outcome == Outcome::delivered);
+    CHECK(steps_of<DropStep>(lone.out[0]).empty());
+
     // A UDP packet with no socket is a drop.
     Collected u;
     PacketInfo dns = udp_packet(0x77, "198.51.100.9", 53, "10.0.0.1", 40001, 20, {});
@@ -1756,12 +1766,12 @@ TEST_CASE("a packet sent through a veth lives on in its peer's namespace: the bu
          {Where::beyond_other_packet, Where::beyond_same_packet, Where::beyond_unknown_netns, Where::same_netns}) {
         Collected c;
         feed_outgoing_ping(c.builder);
-        // the far end's kernel WireGuard decrypts the same buffer in place; its ping's raw socket path frees it
+        // the far end's kernel WireGuard decrypts the same buffer in place, and it is freed there
         PacketInfo inner_there = icmp_packet(kOuterOut, "198.51.100.9", "10.0.0.1", 0);
         PacketInfo outer = outer_out(kOuterOut, outer_payload(84), wg_data(kServerIndex, 2));
         DropStep d = where == Where::beyond_same_packet
                          ? drop_step(outer, "NETFILTER_DROP", "nft_do_chain+0x1", 1'000'400'000)
-                         : drop_step(inner_there, "NO_SOCKET", "ping_rcv+0xb3", 1'000'400'000);
+                         : drop_step(inner_there, "NO_SOCKET", "icmp_rcv+0x1b1", 1'000'400'000);
         if (where == Where::beyond_other_packet || where == Where::beyond_same_packet) d.netns = kNs + 7;
         if (where == Where::beyond_unknown_netns) d.netns = 0; // the probe could not tell
         c.builder.add(d);

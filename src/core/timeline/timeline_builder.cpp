@@ -1441,6 +1441,9 @@ void TimelineBuilder::add(const NetfilterStep& step) {
 // freed as NO_SOCKET by the ICMP code.
 static bool delivered_to_raw_sockets(const PacketTimeline& tl, const DropStep& d) {
     if (d.reason != "NO_SOCKET" || (d.pkt.proto != 1 && d.pkt.proto != 58)) return false;
+    // ping_rcv is reached only by an echo reply delivered locally (raw sockets got theirs before), whatever
+    // steps of it were seen.
+    if (d.location.starts_with("ping_rcv+")) return true;
     for (auto it = tl.steps.rbegin(); it != tl.steps.rend(); ++it) {
         if (const NetfilterStep* nf = std::get_if<NetfilterStep>(&*it))
             return nf->hook == NfHook::input && nf->verdict == NfVerdict::accept;
