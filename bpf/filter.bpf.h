@@ -18,6 +18,8 @@ struct wgbpf_filter filter = {};
 /* The namespaces chosen by the user (none: every one). The cheapest rejection. */
 static __always_inline bool netns_watched(const struct wgbpf_filter *f, __u32 netns)
 {
+	if (!f->armed)
+		return false; /* still attaching */
 	if (!f->n_netns)
 		return true;
 	for (int i = 0; i < WGBPF_FILTER_MAX_NETNS; i++) {
@@ -246,6 +248,8 @@ static __always_inline bool selective(void)
 static __always_inline __u64 want_packet(struct l3_ref r, struct lazy_id *pid, __u32 netns, __s32 iif, __s32 oif,
 					 __u32 mark, bool sent_here)
 {
+	if (!filter.armed)
+		return 0; /* still attaching (the bracket programs have no namespace test: they run in watched ones only) */
 	bool placed = filter_matches_cheaply(&filter, netns, iif, oif, mark);
 	if (placed && !selective())
 		return watch(id_of(pid));

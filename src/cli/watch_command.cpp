@@ -507,6 +507,7 @@ bool WatchSession::start() {
     if (!consumer) throw FatalError(consumer.error());
     consumer_ = std::move(consumer.value());
     if (stopped_during_start_up()) return false;
+    modules_->set_filter(filter); // armed: from here on every module picks packets
     std::vector<std::pair<uint32_t, std::string>> watched;
     for (const WatchedNamespace& ns : spaces_.list) watched.emplace_back(ns.handle.inode(), ns.handle.name());
     output_->ready(modules_->statuses(), watched);

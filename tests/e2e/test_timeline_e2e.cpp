@@ -343,6 +343,35 @@ TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is 
     if (lost > 0) CHECK(loss_gaps > 0);
 }
 
+TEST_CASE("timeline: pings already running while wgbpf attaches get whole stories, not the steps of the modules "
+          "attached first", "[e2e][timeline]") {
+    WGBPF_E2E_REQUIRE_ROOT();
+    Lab lab;
+    // 50 pings a second from before the start: seconds of them pass while the modules load one after another.
+    Process pings("ip netns exec " + sh_quote(lab.client_ns()) + " ping -q -i 0.02 -w 120 " + kTarget +
+                  " >/dev/null 2>&1");
+    std::this_thread::sleep_for(300ms);
+    WatchOutput out = watch_while(lab, [] { std::this_thread::sleep_for(1s); }, 2);
+    pings.kill();
+    CHECK(out.exit_status == 0);
+    const std::vector<json> timelines = out.of_kind("timeline");
+    REQUIRE(timelines.size() >= 20);
+    // Each echo request and reply crosses the WireGuard interface: its story has that device step. A packet
+    // half-way through its path at the very moment wgbpf arms the modules may lack it (one per direction); the
+    // packets picked by the first modules to attach, before the others ran, lacked it by the dozen.
+    size_t requests_without_device = 0, replies_without_device = 0;
+    for (const json& t : timelines) {
+        const bool request = str_field(t, "src") == kClientTunnel && str_field(t, "dst") == kTarget;
+        const bool reply = str_field(t, "src") == kTarget && str_field(t, "dst") == kClientTunnel;
+        if (!request && !reply) continue;
+        if (has_step(t, "device", [](const json&) { return true; })) continue;
+        UNSCOPED_INFO(t.dump());
+        ++(request ? requests_without_device : replies_without_device);
+    }
+    CHECK(requests_without_device <= 1);
+    CHECK(replies_without_device <= 1);
+}
+
 TEST_CASE("timeline: a route chain that marks the packet re-routes it: the second decision is in its timeline, "
           "after the chain, and agrees with the device it left on",
           "[e2e][timeline]") {

@@ -307,7 +307,10 @@ struct wgbpf_filter {
 	/* --snaplen / --pcapng: device records carry up to this many of the packet's bytes (wgbpf_device_capture);
 	 * 0: none (plain device records) */
 	__u16 snaplen;
-	__u16 pad0;
+	/* 0 while the probes attach, one module after another (nothing is picked: a packet seen by some of them
+	 * only would have a story with holes); user space arms every module at once when all are attached. */
+	__u8 armed;
+	__u8 pad0;
 };
 
 /* tcpdump-syntax filters (bpf/pcap.bpf.h; src/core/filter): libpcap's classic BPF for raw IP, translated by

@@ -10,7 +10,11 @@ std::unique_ptr<ProbeModules> ProbeModules::start(const KernelFeatures& kernel, 
                                                   const std::function<bool()>& stopped) {
     auto m = std::unique_ptr<ProbeModules>(new ProbeModules());
     m->maps_.packet_filter = std::move(packet_filter);
-    const ModuleStart with{kernel, filter, m->maps_, ringbuf_bytes, std::move(namespaces)};
+    // Disarmed while they attach one after another: a packet seen by the first ones only would have a story
+    // with holes (a route lookup and no device, said "delivered").
+    wgbpf_filter disarmed = filter;
+    disarmed.armed = 0;
+    const ModuleStart with{kernel, disarmed, m->maps_, ringbuf_bytes, std::move(namespaces)};
     for (const ModuleRow& row : module_table()) {
         if (stopped()) break;
         const std::string_view name = name_of(row.id);

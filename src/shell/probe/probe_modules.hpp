@@ -19,6 +19,7 @@ public:
     // Starts every row of module_table; loading takes a while per module, so a stop asked meanwhile is acted on
     // before the next one. Logs each module's flavour, or why it cannot run.
     // `packet_filter`: the user's expression in eBPF, placed into every object (empty: none).
+    // Loaded disarmed (`filter` with armed = 0: nothing picked); set_filter arms them all when the caller reads.
     static std::unique_ptr<ProbeModules> start(const KernelFeatures& kernel, const wgbpf_filter& filter,
                                                EbpfProgram packet_filter, uint32_t ringbuf_bytes,
                                                std::vector<NamespaceRuleset> namespaces,
@@ -27,7 +28,7 @@ public:
     SharedMaps& maps() { return maps_; }
     bool running(ModuleId m) const { return modules_[index(m)] != nullptr; }
     NetfilterProbe* netfilter() const; // nullptr when it does not run
-    void set_filter(const wgbpf_filter& filter);
+    void set_filter(const wgbpf_filter& filter); // every module's, at once
 
     // Running ones first (table order), then the others with their reason; `events` as the pipeline counted them.
     std::vector<ModuleStatus> statuses(const PerModule& events = {}) const;

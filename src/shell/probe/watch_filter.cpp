@@ -52,6 +52,7 @@ Result<void> add_tunnel(wgbpf_filter& f, uint32_t netns, int ifindex, const WgIn
 
 Result<wgbpf_filter> build_filter(const std::vector<WatchScope>& scopes) {
     wgbpf_filter f{};
+    f.armed = 1;
     bool any_netns = scopes.empty();
     size_t every = 0;
     for (const WatchScope& s : scopes) {
