@@ -77,13 +77,14 @@ static __always_inline __u64 want_reply(struct l3_ref l3, __u64 id)
 
 /* A device record's fields, and what a watched packet leaving or arriving tells the reply and tunnel following. */
 static __always_inline void fill_device(struct wgbpf_device *e, const struct sk_buff *skb, struct l3_ref l3, __u64 id,
-					__s32 ifindex, __u8 direction, __u64 now, __u32 netns)
+					__s32 ifindex, __u8 direction, __u8 flags, __u64 now, __u32 netns)
 {
 	read_packet(l3, id, &e->pkt);
 	e->pkt.iif = direction == WGBPF_DEV_INGRESS ? ifindex : 0;
 	e->pkt.oif = direction == WGBPF_DEV_EGRESS ? ifindex : 0;
 	e->ifindex = ifindex;
 	e->direction = direction;
+	e->flags = flags;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	if (direction == WGBPF_DEV_EGRESS && skb->skb_iif && skb->skb_iif != ifindex)
 		expect_reply(&e->pkt, now);
@@ -112,28 +113,63 @@ static __always_inline void capture_bytes(struct wgbpf_device_capture *c, struct
 		c->cap_len = n;
 }
 
+#define WGBPF_IFF_LOOPBACK 0x8
+
+/* Whether the device made the buffer it receives just now: a NIC's driver (no link ops, not loopback) or a TUN or TAP
+ * device's reader (tun_get_user allocates). Veth, loopback, bridge, VLAN, kernel WireGuard and other tunnels pass on
+ * a buffer that may have been seen before. One read of the ops' kind, for devices that have ops. */
+static __always_inline bool made_at_ingress(const struct net_device *dev)
+{
+	const struct rtnl_link_ops *ops = dev->rtnl_link_ops;
+	if (!ops)
+		return !(dev->flags & WGBPF_IFF_LOOPBACK);
+	char kind[4] = {};
+	if (bpf_probe_read_kernel(kind, sizeof(kind), BPF_CORE_READ(ops, kind)))
+		return false;
+	return kind[0] == 't' && kind[1] == 'u' && kind[2] == 'n' && kind[3] == 0;
+}
+
+/* A buffer the device made just now is a new packet: a watched entry under its address is a packet freed without a
+ * traced free (a socket's, GRO's), not to be taken for this one. Looked at only when the table holds the address.
+ * Returns whether the table held it and the device made the buffer (it is forgotten then). */
+static __always_inline bool forget_earlier_life(const struct net_device *dev, struct lazy_id *pid)
+{
+	__u64 now = watched_recently();
+	if (!now || !watched_at(id_of(pid), now) || !made_at_ingress(dev))
+		return false;
+	unwatch_at(id_of(pid), now);
+	return true;
+}
+
 static __always_inline void device_event(struct sk_buff *skb, const struct net_device *dev, __u8 direction)
 {
 	__u32 netns = dev_netns(dev);
+	bool ingress = direction == WGBPF_DEV_INGRESS;
+	struct lazy_id pid = lazy_packet_id(skb);
 	if (!netns_watched(&filter, netns)) {
 		/* Picking among packets, a packet that arrives in a namespace not watched (through a veth) has left the
 		 * watched ones: its watch ends here, not where it is freed, maybe without a tracepoint (a peer's
 		 * UDP socket, GRO), after which its reused address would be taken for it. Coming back, it is picked
-		 * again. */
-		if (direction == WGBPF_DEV_INGRESS && selective())
+		 * again. Whatever is picked, a buffer made here is no watched packet (a drop of it would be told). */
+		if (ingress && selective())
 			unwatch_skb(skb);
+		else if (ingress)
+			forget_earlier_life(dev, &pid);
 		return; /* cheapest rejection: another namespace */
 	}
 	__s32 ifindex = dev->ifindex;
-	struct lazy_id pid = lazy_packet_id(skb);
 	struct l3_ref l3 = l3_of(skb);
-	bool ingress = direction == WGBPF_DEV_INGRESS;
+	/* made: 1 known made here, 0 known not, -1 not looked at yet */
+	int made = ingress ? (forget_earlier_life(dev, &pid) ? 1 : -1) : 0;
 	__u64 now = want_packet(l3, &pid, netns, ingress ? ifindex : 0, ingress ? 0 : ifindex, skb->mark,
 				!ingress && !skb->skb_iif);
-	if (!now && direction == WGBPF_DEV_INGRESS && reply_flows_used)
+	if (!now && ingress && reply_flows_used)
 		now = want_reply(l3, id_of(&pid));
 	if (!now)
 		return;
+	if (made < 0) /* reported: user space may hold a story under this id still (a delivery has no event) */
+		made = made_at_ingress(dev);
+	__u8 flags = made ? WGBPF_DEV_F_NEW_BUFFER : 0;
 	__u64 id = id_of(&pid);
 	if (direction == WGBPF_DEV_EGRESS) {
 		struct hook_context *h = this_cpu_hook();
@@ -148,7 +184,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 				      WGBPF_MOD_DEVICE, netns, now);
 		if (!c)
 			return;
-		fill_device(&c->dev, skb, l3, id, ifindex, direction, now, netns);
+		fill_device(&c->dev, skb, l3, id, ifindex, direction, flags, now, netns);
 		capture_bytes(c, l3);
 		submit_event(c, sizeof(*c));
 		return;
@@ -157,7 +193,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		reserve_event(sizeof(*e), WGBPF_EV_DEVICE, WGBPF_DEVICE_VERSION, WGBPF_MOD_DEVICE, netns, now);
 	if (!e)
 		return;
-	fill_device(e, skb, l3, id, ifindex, direction, now, netns);
+	fill_device(e, skb, l3, id, ifindex, direction, flags, now, netns);
 	submit_event(e, sizeof(*e));
 }
 

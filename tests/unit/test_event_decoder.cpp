@@ -303,4 +303,11 @@ TEST_CASE("a device record with the packet's first bytes (--snaplen) decodes to 
     auto p = decode_event(bytes_of(plain));
     REQUIRE(p.ok());
     CHECK(std::get<DeviceEvent>(p.value()).bytes.empty());
+    CHECK_FALSE(std::get<DeviceEvent>(p.value()).new_buffer);
+
+    // A buffer a device made: said only of an arrival (the flag means nothing on a departure).
+    plain.flags = WGBPF_DEV_F_NEW_BUFFER;
+    CHECK_FALSE(std::get<DeviceEvent>(decode_event(bytes_of(plain)).value()).new_buffer);
+    plain.direction = WGBPF_DEV_INGRESS;
+    CHECK(std::get<DeviceEvent>(decode_event(bytes_of(plain)).value()).new_buffer);
 }

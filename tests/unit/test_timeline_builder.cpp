@@ -842,6 +842,36 @@ TEST_CASE("a buffer reused after its packet was delivered locally ends the timel
     CHECK(c.out[1].outcome == Outcome::sent);
 }
 
+TEST_CASE("a buffer a device made just now (a NIC's, a TUN's) starts another packet's story, even when it looks "
+          "like the packet last seen in it") {
+    // Two IPv6 echo requests of one length: IPv6 has no identification, so their contents cannot tell them apart.
+    // The first one's end was not seen (freed without a traced free); the second arrives in the same buffer.
+    auto v6 = [](uint64_t id) {
+        PacketInfo p = icmp_packet(id, "2001:db8::1", "2001:db8::9", 128, 104);
+        p.family = Family::ipv6;
+        p.proto = 58;
+        p.l3_len = 40;
+        p.ip_id = 0;
+        return p;
+    };
+    for (bool told : {true, false}) {
+        Collected c;
+        c.builder.add(filter_output(v6(0x503), 100));
+        DeviceEvent arrives = ingress(v6(0x503), kC0, 200);
+        arrives.new_buffer = told;
+        c.builder.add(arrives);
+        c.builder.flush_all();
+        if (told) {
+            REQUIRE(c.out.size() == 2);
+            CHECK(c.out[0].steps.size() == 1);
+            CHECK(has_gap(c.out[0], "reused for another packet"));
+            CHECK(c.out[1].steps.size() == 1);
+        } else {
+            CHECK(c.out.size() == 1); // without the device's word, the contents alone decide: one story
+        }
+    }
+}
+
 TEST_CASE("a timeline keeps at most max_steps steps and says how it was cut") {
     TimelineLimits limits;
     limits.max_steps = 3;

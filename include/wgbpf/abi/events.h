@@ -186,13 +186,17 @@ struct wgbpf_drop {
 
 #define WGBPF_DEV_INGRESS 0 /* netif_receive_skb */
 #define WGBPF_DEV_EGRESS 1  /* net_dev_start_xmit */
+/* Received on a device that made the buffer just now (a NIC's driver, a TUN or TAP device's reader): the start of a
+ * packet's life, whatever came before under the same id (a packet freed without a traced free). */
+#define WGBPF_DEV_F_NEW_BUFFER 1
 
 struct wgbpf_device {
 	struct wgbpf_event_header hdr;
 	struct wgbpf_packet pkt;
 	__s32 ifindex;
 	__u8 direction; /* WGBPF_DEV_* */
-	__u8 pad[3];
+	__u8 flags;     /* WGBPF_DEV_F_* (0 in recordings made before there were any) */
+	__u8 pad[2];
 };
 
 /* The most bytes a device record carries with --snaplen: the headers a diagnosis needs (IP, UDP, WireGuard's

@@ -155,6 +155,7 @@ DeviceEvent to_device(const wgbpf_device& r) {
     e.pkt = to_packet(r.pkt);
     e.ifindex = r.ifindex;
     e.direction = r.direction == WGBPF_DEV_EGRESS ? DeviceEvent::Direction::egress : DeviceEvent::Direction::ingress;
+    e.new_buffer = e.direction == DeviceEvent::Direction::ingress && (r.flags & WGBPF_DEV_F_NEW_BUFFER);
     return e;
 }
 

@@ -83,6 +83,9 @@ struct DeviceEvent {
     PacketInfo pkt;
     int ifindex = 0;
     enum class Direction : uint8_t { ingress = 0, egress = 1 } direction = Direction::ingress;
+    // Received on a device that made the buffer just now (a NIC's driver, a TUN device's reader): a new packet,
+    // whatever was seen before under its id (a packet freed without a traced free).
+    bool new_buffer = false;
     // --snaplen: the packet's first bytes from its IP header, as tcpdump on this device would have captured them
     // (empty: none asked for, or none readable), and its IP length.
     std::vector<uint8_t> bytes;

@@ -325,10 +325,12 @@ struct TimelineBuilder::State {
     // another packet, the step shows a different packet, and the first timeline ends there instead of
     // growing with strangers' steps. After a local delivery that is normal (a socket took the packet and
     // freed the buffer without a traced free); before it, the first packet's last events were lost.
-    Entry& timeline_for(const PacketInfo& pkt, uint32_t netns, uint64_t t_ns) {
+    // `new_buffer`: the kernel made this buffer just now (DeviceEvent::new_buffer): another packet whatever it shows.
+    Entry& timeline_for(const PacketInfo& pkt, uint32_t netns, uint64_t t_ns, bool new_buffer = false) {
         if (auto it = open.find(pkt.id); it != open.end()) {
             Entry& e = entries.at(it->second);
-            bool other = e.pkt_seen ? another_packet(e.tl.pkt, pkt) : e.flow_known && another_flow(e.tl.pkt, pkt);
+            bool other = new_buffer ||
+                         (e.pkt_seen ? another_packet(e.tl.pkt, pkt) : e.flow_known && another_flow(e.tl.pkt, pkt));
             if (!other) {
                 if (!e.pkt_seen) e.flow_known = false; // the packet step now tells
                 return e;
@@ -1540,7 +1542,7 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         }
         if (arrival_seen(first.tl)) s.complete(first, s.idle_outcome(first));
     }
-    Entry& e = s.timeline_for(ev.pkt, ev.netns, ev.t_ns);
+    Entry& e = s.timeline_for(ev.pkt, ev.netns, ev.t_ns, ev.new_buffer);
     s.see_packet(e, ev.pkt);
     std::string dev = s.link_name(ev.netns, ev.ifindex);
     const WgInterface* wg = s.wireguard_interface(ev.netns, dev);
