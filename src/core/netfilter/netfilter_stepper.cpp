@@ -248,7 +248,7 @@ void NetfilterStepper::add(const NfBracketEvent& e) {
     }
     p.last = e;
     p.netns = e.netns;
-    p.seen_ns = e.t_ns;
+    seen(p, e.pkt.id, e.t_ns);
 }
 
 void NetfilterStepper::add(const NfChainEvent& e) {
@@ -302,7 +302,7 @@ void NetfilterStepper::add(const NfChainEvent& e) {
     }
     p.dropped_by = dropped_by;
     p.netns = e.netns;
-    p.seen_ns = e.t_ns;
+    seen(p, e.pkt.id, e.t_ns);
 }
 
 void NetfilterStepper::add(const DropEvent& e) {
@@ -328,7 +328,7 @@ void NetfilterStepper::add(const DropEvent& e) {
         // Exact flavour on 6.7+: the dropping chain's verdict is reported just after this; wait for it.
         Pending& p = pending_[e.pkt.id];
         p.netns = e.netns;
-        p.seen_ns = e.t_ns;
+        seen(p, e.pkt.id, e.t_ns);
         p.held_drop = std::move(d);
         return;
     }
@@ -341,21 +341,33 @@ void NetfilterStepper::finish(Pending& p) {
     if (p.held_drop) drops_(std::move(*p.held_drop)); // no chain said it: shown without one
 }
 
+void NetfilterStepper::seen(Pending& p, uint64_t id, uint64_t t_ns) {
+    p.seen_ns = t_ns;
+    by_time_.push_back({t_ns, id});
+}
+
 void NetfilterStepper::flush(uint64_t now_ns) {
-    for (auto it = pending_.begin(); it != pending_.end();) {
-        Pending& p = it->second;
-        if (now_ns < p.seen_ns || now_ns - p.seen_ns < idle_ns_) {
-            ++it;
-            continue;
-        }
+    // Times come nearly in order (per-CPU buffers interleave): an entry not idle yet ends the walk.
+    while (!by_time_.empty() && now_ns >= by_time_.front().t_ns && now_ns - by_time_.front().t_ns >= idle_ns_) {
+        const Seen s = by_time_.front();
+        by_time_.pop_front();
+        auto it = pending_.find(s.id);
+        if (it == pending_.end() || it->second.seen_ns != s.t_ns) continue; // gone, or seen again since
         finish(it->second);
-        it = pending_.erase(it);
+        pending_.erase(it);
     }
 }
 
 void NetfilterStepper::flush_all() {
-    for (auto& [id, p] : pending_) finish(p);
+    for (const Seen& s : by_time_) { // oldest first, as flush() would have
+        auto it = pending_.find(s.id);
+        if (it == pending_.end() || it->second.seen_ns != s.t_ns) continue;
+        finish(it->second);
+        pending_.erase(it);
+    }
+    for (auto& [id, p] : pending_) finish(p); // none: every pending packet has its latest sighting queued
     pending_.clear();
+    by_time_.clear();
 }
 
 } // namespace wgbpf

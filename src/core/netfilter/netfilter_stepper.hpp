@@ -6,10 +6,11 @@
 // ("drop"); one that shows up at another hook point first was "stolen" there; one not seen again within
 // idle_ns ends "unknown". Marks that changed point at candidate rules (those that set that mark), by
 // their text: which rule matched is not observed.
+#include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "config/nft_ruleset.hpp"
 #include "netfilter/bracket_plan.hpp"
@@ -53,6 +54,7 @@ private:
     // The span after `last` ended without a next bracket: emit it with `verdict`; returns its chains.
     std::string emit_open_span(const NfBracketEvent& last, NfVerdict verdict, const std::string& note);
     void finish(Pending& p); // what a packet leaves behind when it is forgotten
+    void seen(Pending& p, uint64_t id, uint64_t t_ns);
 
     ContextFor context_;
     StepSink steps_;
@@ -60,7 +62,15 @@ private:
     ReasonName reasons_;
     SymbolName symbols_;
     uint64_t idle_ns_;
-    std::map<uint64_t, Pending> pending_; // by packet id
+    std::unordered_map<uint64_t, Pending> pending_; // by packet id
+    // Each time a packet was seen, oldest first: a flush looks only at the ones idle long enough, not at every
+    // pending packet (thousands under load, at every flush). An entry whose packet was seen again since, or is
+    // gone, is passed over.
+    struct Seen {
+        uint64_t t_ns;
+        uint64_t id;
+    };
+    std::deque<Seen> by_time_;
     uint64_t stale_ = 0;
 };
 
