@@ -115,14 +115,22 @@ static __always_inline void capture_bytes(struct wgbpf_device_capture *c, struct
 
 #define WGBPF_IFF_LOOPBACK 0x8
 
-/* Whether the device made the buffer it receives just now: a NIC's driver (no link ops, not loopback) or a TUN or TAP
- * device's reader (tun_get_user allocates). Veth, loopback, bridge, VLAN, kernel WireGuard and other tunnels pass on
- * a buffer that may have been seen before. One read of the ops' kind, for devices that have ops. */
+/* Whether the device may have made the buffer it receives just now, by the cheap tests: never received before
+ * (skb_iif is set on receive; a buffer redirected or re-injected into a device's ingress, by tc, ifb or IPsec,
+ * carries it), and a NIC (no link ops, not loopback) or a device with link ops that may be a TUN. */
+static __always_inline bool maybe_made_at_ingress(const struct sk_buff *skb, const struct net_device *dev)
+{
+	return !skb->skb_iif && (dev->rtnl_link_ops || !(dev->flags & WGBPF_IFF_LOOPBACK));
+}
+
+/* The rest, after maybe_made_at_ingress: a NIC's driver, or a TUN or TAP device's reader (tun_get_user
+ * allocates). Veth, loopback, bridge, VLAN, kernel WireGuard and other tunnels pass on a buffer that may have
+ * been seen before. One read of the ops' kind. */
 static __always_inline bool made_at_ingress(const struct net_device *dev)
 {
 	const struct rtnl_link_ops *ops = dev->rtnl_link_ops;
 	if (!ops)
-		return !(dev->flags & WGBPF_IFF_LOOPBACK);
+		return true;
 	char kind[4] = {};
 	if (bpf_probe_read_kernel(kind, sizeof(kind), BPF_CORE_READ(ops, kind)))
 		return false;
@@ -130,10 +138,14 @@ static __always_inline bool made_at_ingress(const struct net_device *dev)
 }
 
 /* A buffer the device made just now is a new packet: a watched entry under its address is a packet freed without a
- * traced free (a socket's, GRO's), not to be taken for this one. Looked at only when the table holds the address.
- * Returns whether the table held it and the device made the buffer (it is forgotten then). */
-static __always_inline bool forget_earlier_life(const struct net_device *dev, struct lazy_id *pid)
+ * traced free (a socket's, GRO's), not to be taken for this one. The cheap tests first, the table only when it may
+ * hold the address, the device's kind only when it does. Returns whether it held it and the device made the buffer
+ * (it is forgotten then). */
+static __always_inline bool forget_earlier_life(const struct sk_buff *skb, const struct net_device *dev,
+						struct lazy_id *pid)
 {
+	if (!maybe_made_at_ingress(skb, dev))
+		return false;
 	__u64 now = watched_recently();
 	if (!now || !watched_at(id_of(pid), now) || !made_at_ingress(dev))
 		return false;
@@ -154,13 +166,13 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 		if (ingress && selective())
 			unwatch_skb(skb);
 		else if (ingress)
-			forget_earlier_life(dev, &pid);
+			forget_earlier_life(skb, dev, &pid);
 		return; /* cheapest rejection: another namespace */
 	}
 	__s32 ifindex = dev->ifindex;
 	struct l3_ref l3 = l3_of(skb);
 	/* made: 1 known made here, 0 known not, -1 not looked at yet */
-	int made = ingress ? (forget_earlier_life(dev, &pid) ? 1 : -1) : 0;
+	int made = ingress ? (forget_earlier_life(skb, dev, &pid) ? 1 : -1) : 0;
 	__u64 now = want_packet(l3, &pid, netns, ingress ? ifindex : 0, ingress ? 0 : ifindex, skb->mark,
 				!ingress && !skb->skb_iif);
 	if (!now && ingress && reply_flows_used)
@@ -168,7 +180,7 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	if (!now)
 		return;
 	if (made < 0) /* reported: user space may hold a story under this id still (a delivery has no event) */
-		made = made_at_ingress(dev);
+		made = maybe_made_at_ingress(skb, dev) && made_at_ingress(dev);
 	__u8 flags = made ? WGBPF_DEV_F_NEW_BUFFER : 0;
 	__u64 id = id_of(&pid);
 	if (direction == WGBPF_DEV_EGRESS) {

@@ -864,7 +864,7 @@ TEST_CASE("a buffer a device made just now (a NIC's, a TUN's) starts another pac
         if (told) {
             REQUIRE(c.out.size() == 2);
             CHECK(c.out[0].steps.size() == 1);
-            CHECK(has_gap(c.out[0], "reused for another packet"));
+            CHECK(has_gap(c.out[0], "came back as a new packet"));
             CHECK(c.out[1].steps.size() == 1);
         } else {
             CHECK(c.out.size() == 1); // without the device's word, the contents alone decide: one story
@@ -1764,6 +1764,16 @@ TEST_CASE("kernel WireGuard: a received outer fragment whose buffer comes back d
                     "reassembled in this buffer: the whole datagram went on in it to WireGuard (it came back "
                     "decrypted through wg0)") != frag->notes.end());
     CHECK(frag->gaps.empty());
+
+    Collected go; // wireguard-go: its TUN device's new buffer at the fragment's address is no decryption in place
+    PacketInfo outer_go = outer_in(0x993, outer_payload(1420), wg_data(kClientIndex, 10));
+    go.builder.add(ingress(fragment_of(outer_go, 0x993, 100, false, false), kC0, 100));
+    DeviceEvent written = ingress(icmp_packet(0x993, "198.51.100.9", "10.0.0.1", 0, 1420), kWg0, 200);
+    written.new_buffer = true;
+    go.builder.add(written);
+    go.builder.flush_all();
+    for (const PacketTimeline& t : go.out)
+        for (const std::string& n : t.notes) CHECK(n.find("reassembled") == std::string::npos);
 
     Collected bridge; // the same buffer in again through another device: nothing claimed
     bridge.builder.add(ingress(fragment_of(outer, 0x992, 100, false, false), kC0, 100));

@@ -338,6 +338,9 @@ struct TimelineBuilder::State {
             Outcome outcome = last_known_outcome(e);
             if (outcome == Outcome::unknown && e.tl.pkt.is_fragment() && arrival_seen(e.tl))
                 outcome = fragment_end(e, "its buffer reused since"); // reassembly frees the fragments it merges
+            else if (outcome == Outcome::unknown && new_buffer)
+                e.tl.gaps.push_back("its end was not seen: its buffer came back as a new packet (freed without a "
+                                    "traced free, or events lost)");
             else if (outcome == Outcome::unknown)
                 e.tl.gaps.push_back("its buffer was reused for another packet before wgbpf saw where it went "
                                     "(events lost?)");
@@ -1531,7 +1534,9 @@ void TimelineBuilder::add(const DeviceEvent& ev) {
         const std::string dev_in = s.link_name(ev.netns, ev.ifindex);
         // Back in through a WireGuard interface: the kernel decrypted this buffer in place, so the datagram
         // (WireGuard's UDP message) was reassembled in it and delivered to WireGuard.
-        if (first.tl.pkt.is_fragment() && first.tl.pkt.proto == 17 && arrival_seen(first.tl) &&
+        // (Not a buffer the device made just now: wireguard-go's TUN device, whose new buffer may sit where the
+        // datagram's last fragment was.)
+        if (!ev.new_buffer && first.tl.pkt.is_fragment() && first.tl.pkt.proto == 17 && arrival_seen(first.tl) &&
             s.wireguard_interface(ev.netns, dev_in)) {
             first.reassembled_here = true;
             first.tl.notes.push_back("reassembled in this buffer: the whole datagram went on in it to WireGuard (it "
