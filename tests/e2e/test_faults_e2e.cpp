@@ -659,10 +659,14 @@ TEST_CASE("fault: handshake initiations sent again: one within 20 ms of the last
     std::sort(judged.begin(), judged.end());
     REQUIRE(judged.size() == 3);
     CHECK(judged[0].second == "accepted");
-    CHECK((judged[1].second == "flood" || judged[1].second == "accepted"));
+    // When its check came too near the 20 ms limit for wgbpf to tell a flood from an old timestamp, the step says
+    // "rejected" and that it cannot tell which (seen once in the 6.1 VM under CI load): true as well.
+    CHECK((judged[1].second == "flood" || judged[1].second == "accepted" || judged[1].second == "rejected"));
     CHECK(judged[2].second == "timestamp_refused");
     if (judged[1].second != "flood")
-        WARN("no flood shown: WireGuard checked the second initiation more than 20 ms after accepting the first");
+        WARN("no flood shown ("
+             << judged[1].second
+             << "): WireGuard checked the second initiation about 20 ms or more after accepting the first");
 }
 
 TEST_CASE("fault: a hop whose MTU is smaller than packets sent with DF: the router drops them as too big, with the "

@@ -51,7 +51,8 @@ const json* echo_request(const std::vector<json>& ts) {
 
 } // namespace
 
-TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner and outer linked", "[e2e][timeline][seed]") {
+TEST_CASE("timeline: one ping, every step of the seed's figures 2 and 3, inner and outer linked",
+          "[e2e][timeline][seed]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     const std::string wg = lab.wg_iface();
@@ -344,14 +345,16 @@ TEST_CASE("timeline: under loss (--ringbuf-kib 64 and a ping flood) no story is 
 }
 
 TEST_CASE("timeline: pings already running while wgbpf attaches get whole stories, not the steps of the modules "
-          "attached first", "[e2e][timeline]") {
+          "attached first",
+          "[e2e][timeline]") {
     WGBPF_E2E_REQUIRE_ROOT();
     Lab lab;
     // 50 pings a second from before the start: seconds of them pass while the modules load one after another.
     Process pings("ip netns exec " + sh_quote(lab.client_ns()) + " ping -q -i 0.02 -w 120 " + kTarget +
                   " >/dev/null 2>&1");
     std::this_thread::sleep_for(300ms);
-    WatchOutput out = watch_while(lab, [] { std::this_thread::sleep_for(1s); }, 2);
+    WatchOutput out = watch_while(
+        lab, [] { std::this_thread::sleep_for(1s); }, 2);
     pings.kill();
     CHECK(out.exit_status == 0);
     const std::vector<json> timelines = out.of_kind("timeline");
