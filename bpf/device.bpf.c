@@ -171,15 +171,14 @@ static __always_inline void device_event(struct sk_buff *skb, const struct net_d
 	}
 	__s32 ifindex = dev->ifindex;
 	struct l3_ref l3 = l3_of(skb);
-	/* made: 1 known made here, 0 known not, -1 not looked at yet */
-	int made = ingress ? (forget_earlier_life(skb, dev, &pid) ? 1 : -1) : 0;
+	bool made = ingress && forget_earlier_life(skb, dev, &pid);
 	__u64 now = want_packet(l3, &pid, netns, ingress ? ifindex : 0, ingress ? 0 : ifindex, skb->mark,
 				!ingress && !skb->skb_iif);
 	if (!now && ingress && reply_flows_used)
 		now = want_reply(l3, id_of(&pid));
 	if (!now)
 		return;
-	if (made < 0) /* reported: user space may hold a story under this id still (a delivery has no event) */
+	if (ingress && !made) /* reported: user space may hold a story under this id still (a delivery has no event) */
 		made = maybe_made_at_ingress(skb, dev) && made_at_ingress(dev);
 	__u8 flags = made ? WGBPF_DEV_F_NEW_BUFFER : 0;
 	__u64 id = id_of(&pid);
